@@ -1,0 +1,101 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"glassbox"
+	"glassbox/sample"
+)
+
+// modelFlags are the flags of every command that loads a model.
+type modelFlags struct {
+	model     string
+	tokenizer string
+	threads   int
+	ctx       int
+	kvF32     bool
+}
+
+func (f *modelFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVarP(&f.model, "model", "m", "", "model file: GGUF or llama2.c checkpoint (.bin)")
+	cmd.Flags().StringVar(&f.tokenizer, "tokenizer", "", "tokenizer file (GGUF, tokenizer.json or llama2.c tokenizer.bin); GGUF models carry their own")
+	cmd.Flags().IntVar(&f.threads, "threads", 0, "worker threads for matrix products (default: all cores)")
+	cmd.Flags().IntVar(&f.ctx, "ctx", 0, "context size in tokens (default: the model's, at most 4096)")
+	cmd.Flags().BoolVar(&f.kvF32, "kv-f32", false, "keep the KV cache in F32 instead of F16")
+}
+
+func (f *modelFlags) open() (*glassbox.Model, error) {
+	if f.model == "" {
+		return nil, errors.New("no model: pass -m FILE (a GGUF file or a llama2.c checkpoint)")
+	}
+	if f.threads < 0 {
+		return nil, fmt.Errorf("--threads must be positive, got %d", f.threads)
+	}
+	if f.ctx < 0 {
+		return nil, fmt.Errorf("--ctx must be positive, got %d", f.ctx)
+	}
+	return glassbox.Open(f.model, &glassbox.Options{Tokenizer: f.tokenizer, Threads: f.threads, Context: f.ctx, KVCacheF32: f.kvF32})
+}
+
+// samplingFlags are the sampling flags shared by run, chat and dissect.
+type samplingFlags struct {
+	temperature      float32
+	topK             int
+	topP             float32
+	minP             float32
+	repeatPenalty    float32
+	repeatLastN      int
+	presencePenalty  float32
+	frequencyPenalty float32
+	seed             int64
+}
+
+func (f *samplingFlags) register(cmd *cobra.Command) {
+	d := sample.DefaultParams()
+	cmd.Flags().Float32Var(&f.temperature, "temperature", d.Temperature, "sampling temperature (0 = greedy)")
+	cmd.Flags().IntVar(&f.topK, "top-k", d.TopK, "keep the K most likely tokens (0 = off)")
+	cmd.Flags().Float32Var(&f.topP, "top-p", d.TopP, "keep the smallest set of tokens whose probability reaches P (1 = off)")
+	cmd.Flags().Float32Var(&f.minP, "min-p", d.MinP, "drop tokens less likely than P times the most likely (0 = off)")
+	cmd.Flags().Float32Var(&f.repeatPenalty, "repeat-penalty", d.RepeatPenalty, "penalise repeated tokens (1 = off)")
+	cmd.Flags().IntVar(&f.repeatLastN, "repeat-last-n", d.RepeatLastN, "tokens of history the penalties look at (-1 = all)")
+	cmd.Flags().Float32Var(&f.presencePenalty, "presence-penalty", 0, "subtract from the logits of tokens already present")
+	cmd.Flags().Float32Var(&f.frequencyPenalty, "frequency-penalty", 0, "subtract from the logits in proportion to how often a token appeared")
+	cmd.Flags().Int64Var(&f.seed, "seed", -1, "random seed (-1 = a new one each run, printed with --verbose)")
+}
+
+func (f *samplingFlags) params() (sample.Params, error) {
+	seed := uint64(f.seed)
+	if f.seed < 0 {
+		seed = rand.Uint64() >> 1
+	}
+	p := sample.Params{
+		Temperature: f.temperature, TopK: f.topK, TopP: f.topP, MinP: f.minP,
+		RepeatPenalty: f.repeatPenalty, RepeatLastN: f.repeatLastN,
+		PresencePenalty: f.presencePenalty, FrequencyPenalty: f.frequencyPenalty, Seed: seed,
+	}
+	if err := p.Validate(); err != nil {
+		return p, err
+	}
+	return p, nil
+}
+
+// promptArg returns the prompt from the arguments, or from stdin when there are none.
+func promptArg(cmd *cobra.Command, args []string) (string, error) {
+	if len(args) > 0 {
+		return strings.Join(args, " "), nil
+	}
+	b, err := io.ReadAll(cmd.InOrStdin())
+	if err != nil {
+		return "", fmt.Errorf("read prompt from stdin: %w", err)
+	}
+	if len(b) == 0 {
+		return "", errors.New("no prompt: pass it as an argument or on stdin")
+	}
+	return string(b), nil
+}

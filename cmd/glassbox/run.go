@@ -1,0 +1,168 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"glassbox"
+	"glassbox/infer"
+)
+
+type runOptions struct {
+	modelFlags
+	samplingFlags
+	n        int
+	raw      bool
+	jsonOut  bool
+	logprobs int
+	verbose  bool
+	noBOS    bool
+	stop     []string
+}
+
+func newRunCmd() *cobra.Command {
+	o := &runOptions{}
+	cmd := &cobra.Command{
+		Use:   "run [flags] PROMPT",
+		Short: "Continue a prompt (chat models get their chat template unless --raw)",
+		Long: `Run a model on a prompt and print the continuation on stdout as it is generated.
+The prompt is the arguments, or stdin when there are none. Chat models (those whose GGUF file
+carries tokenizer.chat_template) get the prompt as a user message in their template, unless --raw.`,
+		Example: `  glassbox run -m stories260K.bin --temperature 0 -n 64 "Once upon a time"
+  echo "Bonjour" | glassbox run -m qwen3.gguf --json --logprobs 3`,
+		RunE: func(cmd *cobra.Command, args []string) error { return o.run(cmd, args) },
+	}
+	o.modelFlags.register(cmd)
+	o.samplingFlags.register(cmd)
+	cmd.Flags().IntVarP(&o.n, "n", "n", 256, "tokens to generate at most (-1 = until the context is full)")
+	cmd.Flags().BoolVar(&o.raw, "raw", false, "use the prompt as is, without the chat template")
+	cmd.Flags().BoolVar(&o.jsonOut, "json", false, "print one JSON object: prompt_ids, ids, text, logprobs, timings")
+	cmd.Flags().IntVar(&o.logprobs, "logprobs", 0, "with --json, include each token's log-probability and the top K alternatives")
+	cmd.Flags().BoolVar(&o.verbose, "verbose", false, "print load time and speeds to stderr")
+	cmd.Flags().BoolVar(&o.noBOS, "no-bos", false, "do not add the beginning-of-sequence token")
+	cmd.Flags().StringArrayVar(&o.stop, "stop", nil, "stop when this text is generated (repeatable)")
+	return cmd
+}
+
+func (o *runOptions) run(cmd *cobra.Command, args []string) error {
+	if o.n == 0 || o.n < -1 {
+		return fmt.Errorf("-n must be positive or -1, got %d", o.n)
+	}
+	if o.logprobs < 0 || o.logprobs > 20 {
+		return fmt.Errorf("--logprobs must be between 0 and 20, got %d", o.logprobs)
+	}
+	prompt, err := promptArg(cmd, args)
+	if err != nil {
+		return err
+	}
+	params, err := o.samplingFlags.params()
+	if err != nil {
+		return err
+	}
+	m, err := o.modelFlags.open()
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+
+	out := cmd.OutOrStdout()
+	opts := glassbox.GenerateOptions{
+		MaxTokens: max(o.n, 0), Sampler: params, Stop: o.stop, LogProbs: o.logprobs, NoBOS: o.noBOS,
+	}
+	if !o.jsonOut {
+		opts.OnToken = func(t infer.Token) error {
+			_, err := io.WriteString(out, t.Text)
+			return err
+		}
+	}
+	var ids []int
+	if m.HasChatTemplate() && !o.raw {
+		text, err := m.RenderChat([]glassbox.Message{{Role: "user", Content: prompt}})
+		if err != nil {
+			return err
+		}
+		ids = m.EncodeChat(text, opts)
+	} else {
+		ids = m.Encode(prompt, opts)
+	}
+	res, err := m.GenerateIDs(cmd.Context(), ids, opts)
+	if err != nil {
+		return err
+	}
+	if o.verbose {
+		t := res.Timings
+		fmt.Fprintf(cmd.ErrOrStderr(), "\nseed %d · load %.1f ms · prompt %d tokens, %.1f tokens/s · generation %d tokens, %.1f tokens/s · finish %s\n",
+			params.Seed, ms(m.LoadDuration()), t.PromptTokens, t.PromptPerSecond(), t.GenTokens, t.GenPerSecond(), res.FinishReason)
+	}
+	if o.jsonOut {
+		return writeRunJSON(out, m, params.Seed, res, o.logprobs > 0)
+	} else if len(res.Text) > 0 && res.Text[len(res.Text)-1] != '\n' {
+		fmt.Fprintln(out)
+	}
+	return nil
+}
+
+type jsonTop struct {
+	ID      int     `json:"id"`
+	LogProb float32 `json:"logprob"`
+}
+
+type jsonLogProb struct {
+	ID      int       `json:"id"`
+	LogProb float32   `json:"logprob"`
+	Top     []jsonTop `json:"top"`
+}
+
+type jsonTimings struct {
+	LoadMS            float64 `json:"load_ms"`
+	PromptN           int     `json:"prompt_n"`
+	PromptCached      int     `json:"prompt_cached"`
+	PromptMS          float64 `json:"prompt_ms"`
+	PromptPerSecond   float64 `json:"prompt_per_second"`
+	PredictedN        int     `json:"predicted_n"`
+	PredictedMS       float64 `json:"predicted_ms"`
+	PredictedPerSecnd float64 `json:"predicted_per_second"`
+}
+
+type jsonRun struct {
+	PromptIDs    []int         `json:"prompt_ids"`
+	IDs          []int         `json:"ids"`
+	Text         string        `json:"text"`
+	FinishReason string        `json:"finish_reason"`
+	Seed         uint64        `json:"seed"`
+	LogProbs     []jsonLogProb `json:"logprobs,omitempty"`
+	Timings      jsonTimings   `json:"timings"`
+}
+
+func writeRunJSON(w io.Writer, m *glassbox.Model, seed uint64, res *glassbox.Result, withLogProbs bool) error {
+	t := res.Timings
+	j := jsonRun{
+		PromptIDs: res.PromptIDs, IDs: res.IDs, Text: res.Text, FinishReason: res.FinishReason, Seed: seed,
+		Timings: jsonTimings{
+			LoadMS: ms(m.LoadDuration()), PromptN: t.PromptTokens, PromptCached: t.CachedTokens,
+			PromptMS: ms(t.PromptDuration), PromptPerSecond: t.PromptPerSecond(),
+			PredictedN: t.GenTokens, PredictedMS: ms(t.GenDuration), PredictedPerSecnd: t.GenPerSecond(),
+		},
+	}
+	if j.IDs == nil {
+		j.IDs = []int{}
+	}
+	if withLogProbs {
+		j.LogProbs = make([]jsonLogProb, len(res.Tokens))
+		for i, tk := range res.Tokens {
+			lp := jsonLogProb{ID: tk.ID, LogProb: tk.LogProb, Top: make([]jsonTop, len(tk.Top))}
+			for k, c := range tk.Top {
+				lp.Top[k] = jsonTop{ID: c.ID, LogProb: c.LogProb}
+			}
+			j.LogProbs[i] = lp
+		}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(j)
+}
+
+func ms(d interface{ Seconds() float64 }) float64 { return d.Seconds() * 1000 }

@@ -1,0 +1,109 @@
+// Package model holds the Llama-family transformer: its hyper-parameters read from
+// GGUF metadata or a llama2.c header, its weights bound by tensor name, and the
+// forward pass that turns token ids into next-token logits.
+//
+// Supported architectures: "llama" (Llama 2, Llama 3/3.1/3.2 with RoPE frequency
+// factors, Mistral, TinyLlama, SmolLM), "qwen2" (attention biases, NEOX RoPE) and
+// "qwen3" (per-head Q/K RMS norm, NEOX RoPE). llama2.c checkpoints load as "llama".
+package model
+
+import (
+	"fmt"
+
+	"glassbox/tensor"
+)
+
+// RopeScaling describes how RoPE frequencies are adjusted for long contexts.
+type RopeScaling struct {
+	// Type is "", "none", "linear" or "llama3" (the latter carried by the
+	// rope_freqs tensor in GGUF files).
+	Type string
+	// Factor is the context extension factor (linear scaling divides positions by it).
+	Factor float32
+}
+
+// Config holds the hyper-parameters of a model.
+type Config struct {
+	Arch          string // architecture name, such as "llama"
+	Name          string // general.name, if any
+	VocabSize     int    // rows of the embedding table
+	Dim           int    // width of the residual stream (embedding length)
+	HiddenDim     int    // width of the feed-forward layer
+	Layers        int    // number of transformer blocks
+	Heads         int    // query heads
+	KVHeads       int    // key/value heads (grouped-query attention when < Heads)
+	HeadDim       int    // width of one query/key head
+	ValueDim      int    // width of one value head
+	RopeDim       int    // number of dimensions of each head that RoPE rotates
+	ContextLength int    // maximum context the model was trained for
+	NormEps       float32
+	RopeTheta     float32 // RoPE frequency base
+	RopeNeox      bool    // rotate halves (NEOX layout) instead of adjacent pairs
+	RopeScaling   RopeScaling
+	AttnBias      bool // q/k/v projections carry biases (qwen2)
+	QKNorm        bool // per-head RMS norm of queries and keys before RoPE (qwen3)
+	TiedOutput    bool // the output projection reuses the token embedding table
+	FileType      string
+}
+
+// QDim returns the width of all query heads together.
+func (c *Config) QDim() int { return c.Heads * c.HeadDim }
+
+// KVDim returns the width of all key heads together.
+func (c *Config) KVDim() int { return c.KVHeads * c.HeadDim }
+
+// VDim returns the width of all value heads together.
+func (c *Config) VDim() int { return c.KVHeads * c.ValueDim }
+
+// Validate checks that the hyper-parameters are consistent and usable.
+func (c *Config) Validate() error {
+	switch {
+	case c.Dim <= 0:
+		return fmt.Errorf("embedding length must be positive, got %d", c.Dim)
+	case c.Layers <= 0:
+		return fmt.Errorf("block count must be positive, got %d", c.Layers)
+	case c.Heads <= 0:
+		return fmt.Errorf("head count must be positive, got %d", c.Heads)
+	case c.KVHeads <= 0 || c.Heads%c.KVHeads != 0:
+		return fmt.Errorf("head count %d must be a positive multiple of the key/value head count %d", c.Heads, c.KVHeads)
+	case c.HeadDim <= 0 || c.ValueDim <= 0:
+		return fmt.Errorf("head width must be positive, got key %d value %d", c.HeadDim, c.ValueDim)
+	case c.RopeDim <= 0 || c.RopeDim > c.HeadDim || c.RopeDim%2 != 0:
+		return fmt.Errorf("rope dimension count %d must be even and at most the head width %d", c.RopeDim, c.HeadDim)
+	case c.HiddenDim <= 0:
+		return fmt.Errorf("feed-forward length must be positive, got %d", c.HiddenDim)
+	case c.VocabSize <= 0:
+		return fmt.Errorf("vocabulary size must be positive, got %d", c.VocabSize)
+	case c.ContextLength <= 0:
+		return fmt.Errorf("context length must be positive, got %d", c.ContextLength)
+	case !(c.NormEps > 0):
+		return fmt.Errorf("norm epsilon must be positive, got %g", c.NormEps)
+	case !(c.RopeTheta > 0):
+		return fmt.Errorf("rope frequency base must be positive, got %g", c.RopeTheta)
+	}
+	const maxDim = 1 << 20
+	if c.Dim > maxDim || c.HiddenDim > maxDim || c.Heads > 4096 || c.Layers > 4096 || c.VocabSize > 1<<24 {
+		return fmt.Errorf("implausible model shape: dim %d, ffn %d, heads %d, layers %d, vocab %d", c.Dim, c.HiddenDim, c.Heads, c.Layers, c.VocabSize)
+	}
+	return nil
+}
+
+// Params counts the parameters of the weights described by the config.
+func (c *Config) Params() int64 {
+	d, h, q, kv, v := int64(c.Dim), int64(c.HiddenDim), int64(c.QDim()), int64(c.KVDim()), int64(c.VDim())
+	perLayer := d*q + d*kv + d*v + q*d + 3*d*h + 2*d
+	if c.AttnBias {
+		perLayer += q + kv + v
+	}
+	if c.QKNorm {
+		perLayer += 2 * int64(c.HeadDim)
+	}
+	n := int64(c.Layers)*perLayer + int64(c.VocabSize)*d + d
+	if !c.TiedOutput {
+		n += int64(c.VocabSize) * d
+	}
+	return n
+}
+
+// KVCacheType is the element type of the key/value cache.
+type KVCacheType = tensor.Type

@@ -1,0 +1,405 @@
+package model
+
+import (
+	"fmt"
+	"math"
+
+	"glassbox/tensor"
+)
+
+// State is the mutable side of a generation: the key/value cache of every layer
+// and the scratch buffers of the forward pass. A State belongs to one sequence
+// and is not safe for concurrent use; several States can share one Model.
+type State struct {
+	cfg    *Config
+	ctx    int // positions the cache holds
+	batch  int // tokens processed per forward step
+	kvType tensor.Type
+
+	// Key and value cache, one slice per layer, ctx rows of KVDim (VDim) values:
+	// kf/vf hold F32 caches, kh/vh F16 ones (as bits).
+	kf, vf [][]float32
+	kh, vh [][]uint16
+
+	// Activations for a batch of tokens, row-major (batch rows).
+	x, xb, xb2 []float32 // residual stream and normed copies (Dim)
+	q, k, v    []float32 // projections (QDim, KVDim, VDim)
+	att        []float32 // attention output before the output projection (QDim)
+	hb, hb2    []float32 // feed-forward hidden (HiddenDim)
+	scores     []float32 // attention scores of one head (ctx)
+	qh         []uint16  // a query head rounded to F16 (F16 cache)
+	wh         []uint16  // attention weights rounded to F16 (F16 cache)
+	cos, sin   []float32 // RoPE table for one position (RopeDim/2)
+}
+
+// StateOptions sets the size and precision of a State.
+type StateOptions struct {
+	// Context is the number of positions the KV cache holds (default: the
+	// model's context length).
+	Context int
+	// Batch is the number of prompt tokens processed per forward step (default 64).
+	Batch int
+	// KVType is F32 (the zero value) or F16 (as llama.cpp's default, which halves
+	// the cache and rounds keys, values, queries and attention weights to F16).
+	KVType tensor.Type
+}
+
+// NewState allocates a KV cache and buffers for one sequence.
+func (m *Model) NewState(opt StateOptions) (*State, error) {
+	c := &m.Config
+	if opt.Context <= 0 {
+		opt.Context = c.ContextLength
+	}
+	if opt.Batch <= 0 {
+		opt.Batch = 64
+	}
+	if opt.KVType != tensor.F32 && opt.KVType != tensor.F16 {
+		return nil, fmt.Errorf("KV cache type %s is not supported (want F32 or F16)", opt.KVType)
+	}
+	const maxCtx = 1 << 22
+	if opt.Context > maxCtx {
+		return nil, fmt.Errorf("context %d is larger than the supported %d", opt.Context, maxCtx)
+	}
+	s := &State{cfg: c, ctx: opt.Context, batch: opt.Batch, kvType: opt.KVType}
+	kvN, vN := opt.Context*c.KVDim(), opt.Context*c.VDim()
+	if opt.KVType == tensor.F32 {
+		s.kf, s.vf = make([][]float32, c.Layers), make([][]float32, c.Layers)
+		for l := range c.Layers {
+			s.kf[l], s.vf[l] = make([]float32, kvN), make([]float32, vN)
+		}
+	} else {
+		s.kh, s.vh = make([][]uint16, c.Layers), make([][]uint16, c.Layers)
+		for l := range c.Layers {
+			s.kh[l], s.vh[l] = make([]uint16, kvN), make([]uint16, vN)
+		}
+		s.qh = make([]uint16, c.HeadDim)
+		s.wh = make([]uint16, opt.Context)
+	}
+	b := opt.Batch
+	s.x, s.xb, s.xb2 = make([]float32, b*c.Dim), make([]float32, b*c.Dim), make([]float32, b*c.Dim)
+	s.q, s.k, s.v = make([]float32, b*c.QDim()), make([]float32, b*c.KVDim()), make([]float32, b*c.VDim())
+	s.att = make([]float32, b*c.QDim())
+	s.hb, s.hb2 = make([]float32, b*c.HiddenDim), make([]float32, b*c.HiddenDim)
+	s.scores = make([]float32, opt.Context)
+	s.cos, s.sin = make([]float32, c.RopeDim/2), make([]float32, c.RopeDim/2)
+	return s, nil
+}
+
+// Context returns the number of positions the state's KV cache holds.
+func (s *State) Context() int { return s.ctx }
+
+// KVType returns the element type of the KV cache.
+func (s *State) KVType() tensor.Type { return s.kvType }
+
+// Forward runs tokens (at positions pos, pos+1, …) through the model, appending
+// their keys and values to the cache. logits receives the next-token logits: for
+// the last token when len(logits) == VocabSize, or for every token when
+// len(logits) == len(tokens)*VocabSize. A nil logits skips the output layer.
+func (m *Model) Forward(s *State, tokens []int, pos int, logits []float32) error {
+	c := &m.Config
+	n := len(tokens)
+	switch {
+	case n == 0:
+		return fmt.Errorf("forward: no tokens")
+	case pos < 0 || pos+n > s.ctx:
+		return fmt.Errorf("forward: positions %d..%d do not fit the context of %d", pos, pos+n-1, s.ctx)
+	case logits != nil && len(logits) != c.VocabSize && len(logits) != n*c.VocabSize:
+		return fmt.Errorf("forward: logits has %d values, want %d or %d", len(logits), c.VocabSize, n*c.VocabSize)
+	}
+	for _, t := range tokens {
+		if t < 0 || t >= c.VocabSize {
+			return fmt.Errorf("forward: token id %d outside the vocabulary of %d", t, c.VocabSize)
+		}
+	}
+	all := len(logits) == n*c.VocabSize && n > 1
+	for start := 0; start < n; start += s.batch {
+		end := min(start+s.batch, n)
+		var out []float32
+		switch {
+		case logits == nil:
+		case all:
+			out = logits[start*c.VocabSize : end*c.VocabSize]
+		case end == n:
+			out = logits
+		}
+		m.forwardBatch(s, tokens[start:end], pos+start, out)
+	}
+	return nil
+}
+
+// forwardBatch processes up to s.batch tokens. out holds the logits of every
+// token (len = b*VocabSize), of the last one (len = VocabSize), or is nil.
+func (m *Model) forwardBatch(s *State, tokens []int, pos int, out []float32) {
+	c := &m.Config
+	b := len(tokens)
+	dim, qDim, kvDim, vDim, hid := c.Dim, c.QDim(), c.KVDim(), c.VDim(), c.HiddenDim
+	x := s.x[:b*dim]
+
+	// token embeddings
+	for i, t := range tokens {
+		m.TokenEmbedding.Row(t, x[i*dim:(i+1)*dim])
+	}
+
+	for l := range m.Layers {
+		w := &m.Layers[l]
+
+		// attention rmsnorm
+		xb := s.xb[:b*dim]
+		for i := range b {
+			rmsNorm(xb[i*dim:(i+1)*dim], x[i*dim:(i+1)*dim], w.AttnNorm, c.NormEps)
+		}
+
+		// qkv matmuls for these positions
+		q, k, v := s.q[:b*qDim], s.k[:b*kvDim], s.v[:b*vDim]
+		matmul(q, w.Wq, xb, b)
+		matmul(k, w.Wk, xb, b)
+		matmul(v, w.Wv, xb, b)
+		if c.AttnBias {
+			for i := range b {
+				addTo(q[i*qDim:(i+1)*qDim], w.Bq)
+				addTo(k[i*kvDim:(i+1)*kvDim], w.Bk)
+				addTo(v[i*vDim:(i+1)*vDim], w.Bv)
+			}
+		}
+
+		for i := range b {
+			p := pos + i
+			qi, ki := q[i*qDim:(i+1)*qDim], k[i*kvDim:(i+1)*kvDim]
+			// per-head query/key norm (qwen3)
+			if c.QKNorm {
+				for h := 0; h < c.Heads; h++ {
+					hq := qi[h*c.HeadDim : (h+1)*c.HeadDim]
+					rmsNorm(hq, hq, w.QNorm, c.NormEps)
+				}
+				for h := 0; h < c.KVHeads; h++ {
+					hk := ki[h*c.HeadDim : (h+1)*c.HeadDim]
+					rmsNorm(hk, hk, w.KNorm, c.NormEps)
+				}
+			}
+			// RoPE relative positional encoding
+			m.ropeTable(s, p)
+			for h := 0; h < c.Heads; h++ {
+				rope(qi[h*c.HeadDim:(h+1)*c.HeadDim], s.cos, s.sin, c.RopeNeox)
+			}
+			for h := 0; h < c.KVHeads; h++ {
+				rope(ki[h*c.HeadDim:(h+1)*c.HeadDim], s.cos, s.sin, c.RopeNeox)
+			}
+			// save key and value at this position into the cache
+			s.storeKV(l, p, ki, v[i*vDim:(i+1)*vDim])
+		}
+
+		// multihead attention over all cached positions, causally masked
+		att := s.att[:b*qDim]
+		for i := range b {
+			p := pos + i
+			for h := 0; h < c.Heads; h++ {
+				kvh := h / (c.Heads / c.KVHeads)
+				s.attendHead(l, p, kvh, q[i*qDim+h*c.HeadDim:i*qDim+(h+1)*c.HeadDim], att[i*qDim+h*c.ValueDim:i*qDim+(h+1)*c.ValueDim])
+			}
+		}
+
+		// output projection, then residual connection back into x
+		xb2 := s.xb2[:b*dim]
+		matmul(xb2, w.Wo, att, b)
+		addTo(x, xb2)
+
+		// ffn rmsnorm
+		for i := range b {
+			rmsNorm(xb[i*dim:(i+1)*dim], x[i*dim:(i+1)*dim], w.FFNNorm, c.NormEps)
+		}
+
+		// SwiGLU feed-forward: w2(silu(w1(x)) * w3(x))
+		hb, hb2 := s.hb[:b*hid], s.hb2[:b*hid]
+		matmul(hb, w.W1, xb, b)
+		matmul(hb2, w.W3, xb, b)
+		for j := range hb {
+			g := hb[j]
+			hb[j] = g / (1 + float32(math.Exp(float64(-g)))) * hb2[j]
+		}
+		matmul(xb2, w.W2, hb, b)
+
+		// residual connection
+		addTo(x, xb2)
+	}
+
+	if out == nil {
+		return
+	}
+	// final rmsnorm and classifier into logits
+	first := 0
+	if len(out) == c.VocabSize {
+		first = b - 1
+	}
+	xb := s.xb[:(b-first)*dim]
+	for i := first; i < b; i++ {
+		rmsNorm(xb[(i-first)*dim:(i-first+1)*dim], x[i*dim:(i+1)*dim], m.OutputNorm, c.NormEps)
+	}
+	matmul(out, m.Output, xb, b-first)
+}
+
+// matmul computes out[i] = w · x[i] for n rows of x.
+func matmul(out []float32, w *tensor.Matrix, x []float32, n int) {
+	if n == 1 {
+		tensor.MatVec(out[:w.Rows], w, x[:w.Cols])
+		return
+	}
+	tensor.MatMul(out[:n*w.Rows], w, x[:n*w.Cols], n)
+}
+
+// rmsNorm writes x / rms(x) * weight into out (out may alias x). The sum of
+// squares is accumulated in float64, as the reference engines do.
+func rmsNorm(out, x, weight []float32, eps float32) {
+	var ss float64
+	for _, v := range x {
+		ss += float64(v * v)
+	}
+	scale := float32(1 / math.Sqrt(float64(float32(ss/float64(len(x)))+eps)))
+	for i, v := range x {
+		out[i] = v * scale * weight[i]
+	}
+}
+
+func addTo(dst, src []float32) {
+	for i, v := range src {
+		dst[i] += v
+	}
+}
+
+// ropeTable fills s.cos/s.sin with the rotation angles of position p:
+// theta_i = p * base^(-2i/d), divided by the per-frequency factors when the model
+// has them (Llama 3.1 scaling), and by the linear scaling factor.
+func (m *Model) ropeTable(s *State, p int) {
+	c := &m.Config
+	thetaScale := float32(math.Pow(float64(c.RopeTheta), -2.0/float64(c.RopeDim)))
+	posScale := float32(1)
+	if c.RopeScaling.Type == "linear" && c.RopeScaling.Factor > 0 {
+		posScale = 1 / c.RopeScaling.Factor
+	}
+	theta := float32(p)
+	for i := range s.cos {
+		t := theta
+		if m.RopeFreqs != nil {
+			t /= m.RopeFreqs[i]
+		}
+		t *= posScale
+		s.cos[i] = float32(math.Cos(float64(t)))
+		s.sin[i] = float32(math.Sin(float64(t)))
+		theta *= thetaScale
+	}
+}
+
+// rope rotates the first 2*len(cos) values of one head: adjacent pairs (x[2i],
+// x[2i+1]) in the normal layout, or (x[i], x[i+d/2]) in the NEOX layout.
+func rope(x, cos, sin []float32, neox bool) {
+	half := len(cos)
+	for i := range half {
+		a, b := 2*i, 2*i+1
+		if neox {
+			a, b = i, i+half
+		}
+		x0, x1 := x[a], x[b]
+		x[a] = x0*cos[i] - x1*sin[i]
+		x[b] = x0*sin[i] + x1*cos[i]
+	}
+}
+
+func (s *State) storeKV(l, p int, k, v []float32) {
+	kvDim, vDim := len(k), len(v)
+	if s.kvType == tensor.F32 {
+		copy(s.kf[l][p*kvDim:(p+1)*kvDim], k)
+		copy(s.vf[l][p*vDim:(p+1)*vDim], v)
+		return
+	}
+	kd, vd := s.kh[l][p*kvDim:(p+1)*kvDim], s.vh[l][p*vDim:(p+1)*vDim]
+	for i, f := range k {
+		kd[i] = tensor.F32ToF16(f)
+	}
+	for i, f := range v {
+		vd[i] = tensor.F32ToF16(f)
+	}
+}
+
+// attendHead computes one query head's attention at position p over positions
+// 0..p of KV head kvh, writing the weighted sum of values into out.
+func (s *State) attendHead(l, p, kvh int, q, out []float32) {
+	c := s.cfg
+	hd, vd := c.HeadDim, c.ValueDim
+	kvDim, vDim := c.KVDim(), c.VDim()
+	scale := float32(1 / math.Sqrt(float64(hd)))
+	scores := s.scores[:p+1]
+
+	// attention scores: q · k_t / sqrt(head size)
+	if s.kvType == tensor.F32 {
+		kc := s.kf[l]
+		for t := 0; t <= p; t++ {
+			kt := kc[t*kvDim+kvh*hd : t*kvDim+(kvh+1)*hd]
+			scores[t] = tensor.Dot(q, kt) * scale
+		}
+	} else {
+		// an F16 cache is multiplied by a query rounded to F16, as llama.cpp does
+		for i, f := range q {
+			s.qh[i] = tensor.F32ToF16(f)
+		}
+		kc := s.kh[l]
+		for t := 0; t <= p; t++ {
+			scores[t] = dotF16(s.qh, kc[t*kvDim+kvh*hd:t*kvDim+(kvh+1)*hd]) * scale
+		}
+	}
+
+	// softmax the scores to get attention weights
+	softmax(scores)
+
+	// weighted sum of the values into out
+	clear(out)
+	if s.kvType == tensor.F32 {
+		vc := s.vf[l]
+		for t := 0; t <= p; t++ {
+			a := scores[t]
+			vt := vc[t*vDim+kvh*vd : t*vDim+(kvh+1)*vd]
+			for i, v := range vt {
+				out[i] += a * v
+			}
+		}
+		return
+	}
+	vc := s.vh[l]
+	wh := s.wh[:p+1]
+	for t := range wh {
+		wh[t] = tensor.F32ToF16(scores[t])
+	}
+	for t := 0; t <= p; t++ {
+		a := tensor.F16ToF32(wh[t])
+		vt := vc[t*vDim+kvh*vd : t*vDim+(kvh+1)*vd]
+		for i, v := range vt {
+			out[i] += a * tensor.F16ToF32(v)
+		}
+	}
+}
+
+func dotF16(a, b []uint16) float32 {
+	var sum float32
+	for i := range a {
+		sum += tensor.F16ToF32(a[i]) * tensor.F16ToF32(b[i])
+	}
+	return sum
+}
+
+// softmax normalises x in place into probabilities.
+func softmax(x []float32) {
+	maxv := x[0]
+	for _, v := range x[1:] {
+		if v > maxv {
+			maxv = v
+		}
+	}
+	var sum float64
+	for i, v := range x {
+		e := float32(math.Exp(float64(v - maxv)))
+		x[i] = e
+		sum += float64(e)
+	}
+	inv := float32(1 / sum)
+	for i := range x {
+		x[i] *= inv
+	}
+}

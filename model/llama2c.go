@@ -1,0 +1,158 @@
+package model
+
+import (
+	"encoding/binary"
+	"fmt"
+	"strings"
+
+	"glassbox/internal/mmap"
+	"glassbox/tensor"
+)
+
+// llama2.c checkpoint layouts.
+const (
+	llama2cMagic      = 0x616b3432 // "ak42" read as a little-endian uint32
+	llama2cV1Header   = 256
+	llama2cLegacyHead = 7 * 4
+)
+
+// LoadLlama2C maps a llama2.c checkpoint: either the legacy format (a header
+// of seven int32 — dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size,
+// seq_len — where a negative vocab_size means the classifier is not shared with
+// the embedding), or the version-1 export (magic "ak42", a 256-byte header).
+// Weights are F32 and used in place, without copying.
+func LoadLlama2C(path string) (*Model, error) {
+	mp, err := mmap.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	m, err := parseLlama2C(mp.Data)
+	if err != nil {
+		mp.Close()
+		return nil, fmt.Errorf("load %s: %w", path, err)
+	}
+	m.close = mp.Close
+	return m, nil
+}
+
+func parseLlama2C(data []byte) (*Model, error) {
+	if len(data) < llama2cLegacyHead {
+		return nil, fmt.Errorf("llama2.c checkpoint: file of %d bytes is shorter than its header", len(data))
+	}
+	le := binary.LittleEndian
+	var hdr [7]int32
+	var shared bool
+	off := 0
+	version := 0
+	if le.Uint32(data) == llama2cMagic {
+		if len(data) < llama2cV1Header {
+			return nil, fmt.Errorf("llama2.c checkpoint: version header needs %d bytes, file has %d", llama2cV1Header, len(data))
+		}
+		version = int(int32(le.Uint32(data[4:])))
+		if version != 1 {
+			return nil, fmt.Errorf("llama2.c checkpoint: version %d is not supported (want 1: fp32 export)", version)
+		}
+		for i := range hdr {
+			hdr[i] = int32(le.Uint32(data[8+4*i:]))
+		}
+		shared = data[8+7*4] != 0
+		off = llama2cV1Header
+	} else {
+		for i := range hdr {
+			hdr[i] = int32(le.Uint32(data[4*i:]))
+		}
+		shared = hdr[5] > 0
+		if hdr[5] < 0 {
+			hdr[5] = -hdr[5]
+		}
+		off = llama2cLegacyHead
+	}
+	dim, hidden, layers, heads, kvHeads, vocab, seqLen := int(hdr[0]), int(hdr[1]), int(hdr[2]), int(hdr[3]), int(hdr[4]), int(hdr[5]), int(hdr[6])
+	if heads <= 0 || dim%max(heads, 1) != 0 {
+		return nil, fmt.Errorf("llama2.c checkpoint: dim %d is not a multiple of the head count %d", dim, heads)
+	}
+	headDim := dim / heads
+	c := Config{
+		Arch: "llama", Name: "llama2.c", VocabSize: vocab, Dim: dim, HiddenDim: hidden, Layers: layers,
+		Heads: heads, KVHeads: kvHeads, HeadDim: headDim, ValueDim: headDim, RopeDim: headDim,
+		ContextLength: seqLen, NormEps: 1e-5, RopeTheta: 10000, TiedOutput: shared, FileType: "F32",
+	}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("llama2.c checkpoint header: %w", err)
+	}
+
+	// The tensors in file order, as sizes in floats per layer (or in total).
+	type part struct {
+		name       string // GGUF-style name without the layer prefix
+		cols, rows int
+		perLayer   bool
+	}
+	var parts []part
+	emb := part{"token_embd.weight", dim, vocab, false}
+	layerParts := func(names ...string) []part {
+		var ps []part
+		for _, n := range names {
+			s := expectedShapes(&c)[n]
+			ps = append(ps, part{n, s[0], s[1], true})
+		}
+		return ps
+	}
+	if version == 0 {
+		parts = append(parts, emb)
+		parts = append(parts, layerParts("attn_norm.weight", "attn_q.weight", "attn_k.weight", "attn_v.weight", "attn_output.weight",
+			"ffn_norm.weight", "ffn_gate.weight", "ffn_down.weight", "ffn_up.weight")...)
+		parts = append(parts, part{"output_norm.weight", dim, 1, false},
+			part{"freq_cis_real", headDim / 2, seqLen, false}, part{"freq_cis_imag", headDim / 2, seqLen, false})
+	} else {
+		parts = append(parts, layerParts("attn_norm.weight", "ffn_norm.weight")...)
+		parts = append(parts, part{"output_norm.weight", dim, 1, false}, emb)
+		parts = append(parts, layerParts("attn_q.weight", "attn_k.weight", "attn_v.weight", "attn_output.weight",
+			"ffn_gate.weight", "ffn_down.weight", "ffn_up.weight")...)
+	}
+	if !shared {
+		parts = append(parts, part{"output.weight", dim, vocab, false})
+	}
+
+	src := mapSource{}
+	for _, p := range parts {
+		n := 1
+		if p.perLayer {
+			n = layers
+		}
+		for l := range n {
+			size := p.cols * p.rows * 4
+			if off+size > len(data) || off+size < off {
+				return nil, fmt.Errorf("llama2.c checkpoint: file of %d bytes ends inside tensor %s (needs %d bytes from offset %d)", len(data), p.name, size, off)
+			}
+			name := p.name
+			if p.perLayer {
+				name = fmt.Sprintf("blk.%d.%s", l, p.name)
+			}
+			dims := []uint64{uint64(p.cols)}
+			if p.rows > 1 {
+				dims = append(dims, uint64(p.rows))
+			}
+			if !strings.HasPrefix(name, "freq_cis") {
+				src[name] = rawTensor{Type: tensor.F32, Dims: dims, Data: data[off : off+size]}
+			}
+			off += size
+		}
+	}
+	if off != len(data) {
+		return nil, fmt.Errorf("llama2.c checkpoint: %d bytes left after the last tensor (header says dim %d, hidden %d, layers %d, heads %d/%d, vocab %d, seq %d)",
+			len(data)-off, dim, hidden, layers, heads, kvHeads, vocab, seqLen)
+	}
+	m := &Model{Config: c}
+	if err := bind(m, src); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// mapSource serves tensors from a map.
+type mapSource map[string]rawTensor
+
+func (s mapSource) tensor(name string) (rawTensor, bool, error) {
+	t, ok := s[name]
+	return t, ok, nil
+}
