@@ -1,7 +1,3 @@
-// Package tensor holds the element types of model weights (F32, F16, BF16 and the
-// GGML block-quantized formats), their dequantization, and the products the
-// forward pass needs (dot, matrix-vector, matrix-matrix), behind one API that
-// dispatches on type and CPU features so that callers never do.
 package tensor
 
 import (

@@ -1,0 +1,160 @@
+package tensor
+
+import (
+	"fmt"
+	"sync"
+)
+
+// Matrix is a 2-D weight: Rows rows of Cols elements, row-major, each row
+// RowBytes(Cols) bytes of Data.
+type Matrix struct {
+	Type       Type
+	Rows, Cols int
+	Data       []byte
+}
+
+// NewMatrix checks that t is supported, that cols is a whole number of
+// blocks and that data holds exactly rows×RowBytes(cols) bytes, and returns
+// the matrix viewing data (no copy).
+func NewMatrix(t Type, rows, cols int, data []byte) (*Matrix, error) {
+	if !Supported(t) {
+		return nil, fmt.Errorf("matrix: tensor type %s is not supported for products", t)
+	}
+	if rows < 0 || cols < 0 {
+		return nil, fmt.Errorf("matrix: negative shape %d×%d", rows, cols)
+	}
+	rb, err := t.RowBytes(cols)
+	if err != nil {
+		return nil, fmt.Errorf("matrix %d×%d: %w", rows, cols, err)
+	}
+	if rows > 0 && rb > 0 && rows > int(^uint(0)>>1)/rb {
+		return nil, fmt.Errorf("matrix: %d×%d %s is too large", rows, cols, t)
+	}
+	if want := rows * rb; len(data) != want {
+		return nil, fmt.Errorf("matrix: %d×%d %s needs %d bytes, got %d", rows, cols, t, want, len(data))
+	}
+	return &Matrix{Type: t, Rows: rows, Cols: cols, Data: data}, nil
+}
+
+// rowBytes returns the byte length of one row; m must be valid.
+func (m *Matrix) rowBytes() int { return m.Cols / m.Type.BlockSize() * m.Type.TypeSize() }
+
+// Row dequantizes row r into dst[:Cols] (an embedding lookup). It panics when
+// r is out of range or dst is shorter than Cols.
+func (m *Matrix) Row(r int, dst []float32) {
+	if r < 0 || r >= m.Rows {
+		panic(fmt.Sprintf("tensor: row %d out of range [0,%d)", r, m.Rows))
+	}
+	f := dequantizer(m.Type)
+	if f == nil {
+		panic(fmt.Sprintf("tensor: Row on unsupported type %s", m.Type))
+	}
+	rb := m.rowBytes()
+	(*f)(m.Data[r*rb:(r+1)*rb], dst[:m.Cols])
+}
+
+// MatVec sets dst[r] = row_r · x for r < w.Rows. len(x) must be w.Cols and
+// dst must hold w.Rows values. x is first converted to the weight type's
+// vec-dot type (see the package documentation), once for all rows.
+func MatVec(dst []float32, w *Matrix, x []float32) {
+	MatMul(dst, w, x, 1)
+}
+
+// MatMul multiplies n activation rows by the weight rows: x holds n rows of
+// w.Cols (row-major) and dst[i*w.Rows+r] = row_r · x_i. Each x_i is converted
+// to the vec-dot type once, so MatMul gives exactly the results of n MatVec
+// calls.
+func MatMul(dst []float32, w *Matrix, x []float32, n int) {
+	k, ok := kernelFor(w.Type)
+	if !ok {
+		panic(fmt.Sprintf("tensor: MatMul on unsupported type %s", w.Type))
+	}
+	if n < 0 || len(x) != n*w.Cols {
+		panic(fmt.Sprintf("tensor: MatMul with %d activation values for %d rows of %d", len(x), n, w.Cols))
+	}
+	if len(dst) < n*w.Rows {
+		panic(fmt.Sprintf("tensor: MatMul dst holds %d values, need %d", len(dst), n*w.Rows))
+	}
+	if n == 0 || w.Rows == 0 {
+		return
+	}
+	xs, _ := k.repr.RowBytes(w.Cols) // Cols is a block multiple: checked by NewMatrix
+	var buf *[]byte
+	var xq []byte
+	if k.act == nil {
+		xq = f32Bytes(x)
+	} else {
+		buf = getScratch(n * xs)
+		xq = (*buf)[:n*xs]
+		act := *k.act
+		for i := 0; i < n; i++ {
+			act(x[i*w.Cols:(i+1)*w.Cols], xq[i*xs:(i+1)*xs])
+		}
+	}
+	run(product{
+		dot:  *k.dot,
+		w:    w,
+		rb:   w.rowBytes(),
+		x:    xq,
+		xs:   xs,
+		n:    n,
+		dst:  dst,
+		rows: w.Rows,
+	})
+	if buf != nil {
+		putScratch(buf)
+	}
+}
+
+// product is one MatVec/MatMul call, split by rows over the workers.
+type product struct {
+	dot  dotFunc
+	w    *Matrix
+	rb   int // bytes per weight row
+	x    []byte
+	xs   int // bytes per converted activation row
+	n    int
+	dst  []float32
+	rows int
+}
+
+// rowsRange computes output rows [lo, hi) for every activation row.
+func (p *product) rowsRange(lo, hi int) {
+	cols, data := p.w.Cols, p.w.Data
+	for r := lo; r < hi; r++ {
+		wr := data[r*p.rb : (r+1)*p.rb]
+		for i := 0; i < p.n; i++ {
+			p.dst[i*p.rows+r] = p.dot(cols, wr, p.x[i*p.xs:(i+1)*p.xs])
+		}
+	}
+}
+
+// scratch is a free list of activation buffers, so that steady-state calls
+// do not allocate (a sync.Pool may drop its items at any GC).
+var scratch struct {
+	mu   sync.Mutex
+	free []*[]byte
+}
+
+func getScratch(size int) *[]byte {
+	scratch.mu.Lock()
+	var b *[]byte
+	if n := len(scratch.free); n > 0 {
+		b = scratch.free[n-1]
+		scratch.free = scratch.free[:n-1]
+	}
+	scratch.mu.Unlock()
+	if b == nil {
+		b = new([]byte)
+	}
+	if cap(*b) < size {
+		*b = make([]byte, size)
+	}
+	return b
+}
+
+func putScratch(b *[]byte) {
+	scratch.mu.Lock()
+	scratch.free = append(scratch.free, b)
+	scratch.mu.Unlock()
+}
