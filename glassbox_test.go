@@ -76,7 +76,6 @@ func TestRunCReference(t *testing.T) {
 		{[]string{"gguf", "stories260K-f32.gguf"}, &glassbox.Options{Context: 512}},
 		{[]string{"gguf", "stories260K-h192-f32.gguf"}, &glassbox.Options{Context: 512}},
 		{[]string{"gguf", "stories260K-h192-F16.gguf"}, &glassbox.Options{Context: 512}},
-		{[]string{"gguf", "stories260K-h192-Q8_0.gguf"}, &glassbox.Options{Context: 512}},
 	}
 	for _, mc := range models {
 		name := strings.Join(mc.elem, "/")
@@ -183,9 +182,19 @@ func TestServerReference(t *testing.T) {
 			if !equalInts(res.IDs, comp.Tokens) {
 				t.Fatalf("greedy ids differ from llama-server\n got: %v\nwant: %v", res.IDs, comp.Tokens)
 			}
+			// llama-server leaves out the probabilities of some tokens (those
+			// that end inside a UTF-8 character): align its entries by id.
 			worst := 0.0
+			j := 0
 			for i, p := range comp.Probs {
-				got := res.Tokens[i]
+				for j < len(comp.Tokens) && comp.Tokens[j] != p.ID {
+					j++
+				}
+				if j == len(comp.Tokens) {
+					t.Fatalf("probability entry %d (id %d) matches no generated token", i, p.ID)
+				}
+				got := res.Tokens[j]
+				j++
 				worst = math.Max(worst, math.Abs(float64(got.LogProb)-p.LogProb))
 				if len(got.Top) != len(p.Top) {
 					t.Fatalf("token %d: %d top logprobs, want %d", i, len(got.Top), len(p.Top))

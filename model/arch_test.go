@@ -1,0 +1,503 @@
+package model
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"glassbox/gguf"
+	"glassbox/tensor"
+)
+
+// This file checks the architecture-specific paths of the forward pass (qwen2
+// attention biases and NEOX RoPE, qwen3 per-head Q/K norms with a head width
+// that is not dim/heads, Llama 3.1 RoPE frequency factors, linear RoPE scaling)
+// against llama.cpp. Small random-weight GGUF models are generated here,
+// deterministically; testdata/archcheck/<case>.json holds the logits llama.cpp
+// computed for them (see testdata/archcheck/README.md for how they were made)
+// and the sha256 of the generated file, so a change in the generator is caught
+// before the logits are compared.
+
+// archOutEnv names a directory the test copies the generated models into, to
+// feed them to testdata/archcheck/dump_logits.cpp.
+const archOutEnv = "GLASSBOX_ARCHCHECK_OUT"
+
+// archCase describes one generated model.
+type archCase struct {
+	name     string
+	arch     string
+	seed     uint64
+	dim      int
+	heads    int
+	kvHeads  int
+	headDim  int // 0: dim/heads, not written to the file
+	ffn      int
+	layers   int
+	ropeBase float32
+	// llama3 writes rope_freqs.weight computed as llama.cpp's converter does for
+	// Llama 3.1 (factor 8, low 1, high 4, original context 8192).
+	llama3 bool
+	// linear writes rope.scaling.type = linear with this factor when > 0.
+	linear float32
+	// tied omits output.weight (the output reuses token_embd.weight).
+	tied bool
+	// disable undoes the feature under test on a loaded model; the test checks
+	// that doing so moves the logits far beyond the tolerance, so that the
+	// comparison with llama.cpp really exercises the feature.
+	disable func(m *Model)
+}
+
+var archCases = []archCase{
+	{
+		name: "qwen2", arch: "qwen2", seed: 2, dim: 64, heads: 4, kvHeads: 2, ffn: 128, layers: 2,
+		ropeBase: 1e6, tied: true,
+		disable: func(m *Model) { m.Config.RopeNeox = false },
+	},
+	{
+		name: "qwen3", arch: "qwen3", seed: 3, dim: 64, heads: 4, kvHeads: 2, headDim: 32, ffn: 128, layers: 2,
+		ropeBase: 1e6, tied: true,
+		disable: func(m *Model) { m.Config.QKNorm = false },
+	},
+	{
+		name: "llama3", arch: "llama", seed: 4, dim: 64, heads: 4, kvHeads: 2, ffn: 128, layers: 2,
+		ropeBase: 10000, llama3: true,
+		disable: func(m *Model) { m.RopeFreqs = nil },
+	},
+	{
+		name: "llama-linear", arch: "llama", seed: 5, dim: 64, heads: 4, kvHeads: 2, ffn: 128, layers: 2,
+		ropeBase: 10000, linear: 4, tied: true,
+		disable: func(m *Model) { m.Config.RopeScaling = RopeScaling{} },
+	},
+}
+
+// archPrompt is the prompt evaluated in one batch (with the logits of every
+// position) before archDecodeSteps greedy single-token steps.
+var archPrompt = []int{1, 280, 300, 265, 317, 290, 271, 330, 259, 302, 284, 311}
+
+const archDecodeSteps = 4
+
+// archVocab builds a SentencePiece-style vocabulary: <unk>, <s>, </s>, the 256
+// byte tokens, then letters and words with decreasing scores.
+func archVocab() (tokens []string, scores []float32, types []int32) {
+	add := func(s string, score float32, typ int32) {
+		tokens = append(tokens, s)
+		scores = append(scores, score)
+		types = append(types, typ)
+	}
+	add("<unk>", 0, 2)
+	add("<s>", 0, 3)
+	add("</s>", 0, 3)
+	for b := range 256 {
+		add(fmt.Sprintf("<0x%02X>", b), 0, 6)
+	}
+	var pieces []string
+	pieces = append(pieces, "▁")
+	for c := 'a'; c <= 'z'; c++ {
+		pieces = append(pieces, string(c))
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		pieces = append(pieces, "▁"+string(c))
+	}
+	for _, w := range strings.Fields("the and to of was he she it in they that his her said day with had you for on " +
+		"one big little time were then there very so but not all saw play happy mom friend could went up what") {
+		pieces = append(pieces, "▁"+w)
+	}
+	for _, s := range strings.Fields("er in th an re ed ing nd on at en ou") {
+		pieces = append(pieces, s)
+	}
+	for i, p := range pieces {
+		add(p, -float32(i), 1)
+	}
+	return tokens, scores, types
+}
+
+// llama3RopeFactors computes the rope_freqs tensor llama.cpp's converter writes
+// for a Llama 3.1 rope_scaling block (rope_type llama3).
+func llama3RopeFactors(base float64, headDim int, factor, lowFreqFactor, highFreqFactor, oldContext float64) []float32 {
+	lowWavelen := oldContext / lowFreqFactor
+	highWavelen := oldContext / highFreqFactor
+	out := make([]float32, 0, headDim/2)
+	for i := 0; i < headDim; i += 2 {
+		// the converter computes the frequencies in float32
+		freq := float64(float32(1 / math.Pow(base, float64(float32(i)/float32(headDim)))))
+		wavelen := 2 * math.Pi / freq
+		switch {
+		case wavelen < highWavelen:
+			out = append(out, 1)
+		case wavelen > lowWavelen:
+			out = append(out, float32(factor))
+		default:
+			smooth := (oldContext/wavelen - lowFreqFactor) / (highFreqFactor - lowFreqFactor)
+			out = append(out, float32(1/((1-smooth)/factor+smooth)))
+		}
+	}
+	return out
+}
+
+// genArchModel writes the GGUF file of case c. The weights are seeded random
+// F32 values: matrices N(0,1)/sqrt(fan_in), norms 1+N(0,0.1²), biases N(0,0.1²).
+func genArchModel(c archCase) ([]byte, error) {
+	rng := rand.New(rand.NewPCG(c.seed, 0x676c617373626f78))
+	tokens, scores, types := archVocab()
+	vocab := len(tokens)
+	headDim := c.headDim
+	if headDim == 0 {
+		headDim = c.dim / c.heads
+	}
+	qDim, kvDim := c.heads*headDim, c.kvHeads*headDim
+
+	w := gguf.NewWriter(32)
+	kv := []struct {
+		key   string
+		value any
+	}{
+		{"general.architecture", c.arch},
+		{"general.name", "glassbox archcheck " + c.name},
+		{"general.file_type", uint32(0)},
+		{c.arch + ".context_length", uint32(256)},
+		{c.arch + ".embedding_length", uint32(c.dim)},
+		{c.arch + ".block_count", uint32(c.layers)},
+		{c.arch + ".feed_forward_length", uint32(c.ffn)},
+		{c.arch + ".attention.head_count", uint32(c.heads)},
+		{c.arch + ".attention.head_count_kv", uint32(c.kvHeads)},
+		{c.arch + ".attention.layer_norm_rms_epsilon", float32(1e-6)},
+		{c.arch + ".rope.freq_base", c.ropeBase},
+		{c.arch + ".rope.dimension_count", uint32(headDim)},
+	}
+	if c.headDim != 0 {
+		kv = append(kv, []struct {
+			key   string
+			value any
+		}{
+			{c.arch + ".attention.key_length", uint32(headDim)},
+			{c.arch + ".attention.value_length", uint32(headDim)},
+		}...)
+	}
+	if c.linear > 0 {
+		kv = append(kv, []struct {
+			key   string
+			value any
+		}{
+			{c.arch + ".rope.scaling.type", "linear"},
+			{c.arch + ".rope.scaling.factor", c.linear},
+		}...)
+	}
+	kv = append(kv, []struct {
+		key   string
+		value any
+	}{
+		{"tokenizer.ggml.model", "llama"},
+		{"tokenizer.ggml.tokens", tokens},
+		{"tokenizer.ggml.scores", scores},
+		{"tokenizer.ggml.token_type", types},
+		{"tokenizer.ggml.unknown_token_id", uint32(0)},
+		{"tokenizer.ggml.bos_token_id", uint32(1)},
+		{"tokenizer.ggml.eos_token_id", uint32(2)},
+		{"tokenizer.ggml.add_bos_token", true},
+		{"tokenizer.ggml.add_eos_token", false},
+	}...)
+	for _, e := range kv {
+		if err := w.AddKV(e.key, e.value); err != nil {
+			return nil, err
+		}
+	}
+
+	var werr error
+	add := func(name string, vals []float32, dims ...uint64) {
+		if werr != nil {
+			return
+		}
+		data := make([]byte, 4*len(vals))
+		for i, v := range vals {
+			binary.LittleEndian.PutUint32(data[4*i:], math.Float32bits(v))
+		}
+		werr = w.AddTensor(name, tensor.F32, dims, data)
+	}
+	normal := func(n int, mean, std float64) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(mean + std*rng.NormFloat64())
+		}
+		return v
+	}
+	// matrix adds a rows × cols matrix (GGML dims [cols rows]).
+	matrix := func(name string, cols, rows int) {
+		add(name, normal(rows*cols, 0, 1/math.Sqrt(float64(cols))), uint64(cols), uint64(rows))
+	}
+	norm := func(name string, n int) { add(name, normal(n, 1, 0.1), uint64(n)) }
+	bias := func(name string, n int) { add(name, normal(n, 0, 0.1), uint64(n)) }
+
+	add("token_embd.weight", normal(vocab*c.dim, 0, 1), uint64(c.dim), uint64(vocab))
+	if c.llama3 {
+		f := llama3RopeFactors(float64(c.ropeBase), headDim, 8, 1, 4, 8192)
+		add("rope_freqs.weight", f, uint64(len(f)))
+	}
+	for l := range c.layers {
+		p := fmt.Sprintf("blk.%d.", l)
+		norm(p+"attn_norm.weight", c.dim)
+		matrix(p+"attn_q.weight", c.dim, qDim)
+		matrix(p+"attn_k.weight", c.dim, kvDim)
+		matrix(p+"attn_v.weight", c.dim, kvDim)
+		if c.arch == "qwen2" {
+			bias(p+"attn_q.bias", qDim)
+			bias(p+"attn_k.bias", kvDim)
+			bias(p+"attn_v.bias", kvDim)
+		}
+		if c.arch == "qwen3" {
+			norm(p+"attn_q_norm.weight", headDim)
+			norm(p+"attn_k_norm.weight", headDim)
+		}
+		matrix(p+"attn_output.weight", qDim, c.dim)
+		norm(p+"ffn_norm.weight", c.dim)
+		matrix(p+"ffn_gate.weight", c.dim, c.ffn)
+		matrix(p+"ffn_up.weight", c.dim, c.ffn)
+		matrix(p+"ffn_down.weight", c.ffn, c.dim)
+	}
+	norm("output_norm.weight", c.dim)
+	if !c.tied {
+		matrix("output.weight", c.dim, vocab)
+	}
+	if werr != nil {
+		return nil, werr
+	}
+	var buf bytes.Buffer
+	if _, err := w.WriteTo(&buf); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// archReference is the output of testdata/archcheck/dump_logits.cpp.
+type archReference struct {
+	GGUFSHA256 string `json:"gguf_sha256"`
+	NPrompt    int    `json:"n_prompt"`
+	// Tokens holds the prompt then the greedy picks fed back one at a time.
+	Tokens []int `json:"tokens"`
+	// Logits holds the next-token logits after each of Tokens.
+	Logits [][]float32 `json:"logits"`
+	// Picks holds the greedy (argmax) choice after the prompt and after each
+	// decode step.
+	Picks []int `json:"picks"`
+}
+
+func loadArchReference(t *testing.T, name string) archReference {
+	t.Helper()
+	path := filepath.Join("testdata", "archcheck", name+".json")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("reference logits: %v (make them with testdata/archcheck/dump_logits.cpp, see README.md there)", err)
+	}
+	var ref archReference
+	if err := json.Unmarshal(data, &ref); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	if ref.NPrompt <= 0 || len(ref.Tokens) != len(ref.Logits) || len(ref.Picks) != len(ref.Tokens)-ref.NPrompt+1 {
+		t.Fatalf("%s: inconsistent reference: %d prompt tokens, %d tokens, %d logit rows, %d picks",
+			path, ref.NPrompt, len(ref.Tokens), len(ref.Logits), len(ref.Picks))
+	}
+	return ref
+}
+
+// writeArchModel generates case c into dir and returns the file's path and
+// sha256.
+func writeArchModel(t *testing.T, c archCase, dir string) (string, string) {
+	t.Helper()
+	data, err := genArchModel(c)
+	if err != nil {
+		t.Fatalf("generating %s: %v", c.name, err)
+	}
+	sum := sha256.Sum256(data)
+	path := filepath.Join(dir, c.name+".gguf")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out := os.Getenv(archOutEnv); out != "" {
+		if err := os.WriteFile(filepath.Join(out, c.name+".gguf"), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return path, hex.EncodeToString(sum[:])
+}
+
+// runArchReference feeds the reference's tokens through m (prompt in one batch
+// with all logits, then one token at a time, F16 KV cache as llama.cpp) and
+// returns the logits after every token.
+func runArchReference(t *testing.T, m *Model, ref archReference) [][]float32 {
+	t.Helper()
+	vocab := m.Config.VocabSize
+	st, err := m.NewState(StateOptions{Context: 64, KVType: tensor.F16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := make([]float32, ref.NPrompt*vocab)
+	if err := m.Forward(st, ref.Tokens[:ref.NPrompt], 0, all); err != nil {
+		t.Fatal(err)
+	}
+	rows := make([][]float32, 0, len(ref.Tokens))
+	for p := range ref.NPrompt {
+		rows = append(rows, all[p*vocab:(p+1)*vocab])
+	}
+	for p := ref.NPrompt; p < len(ref.Tokens); p++ {
+		logits := make([]float32, vocab)
+		if err := m.Forward(st, ref.Tokens[p:p+1], p, logits); err != nil {
+			t.Fatal(err)
+		}
+		rows = append(rows, logits)
+	}
+	return rows
+}
+
+func maxAbsDiff(a, b [][]float32) float64 {
+	d := 0.0
+	for i := range a {
+		for j := range a[i] {
+			d = math.Max(d, math.Abs(float64(a[i][j]-b[i][j])))
+		}
+	}
+	return d
+}
+
+// TestArchitecturesMatchLlamaCpp compares the logits of every generated model
+// with llama.cpp's (within 1e-3) and its greedy picks exactly.
+func TestArchitecturesMatchLlamaCpp(t *testing.T) {
+	const tol = 1e-3
+	for _, c := range archCases {
+		t.Run(c.name, func(t *testing.T) {
+			path, sum := writeArchModel(t, c, t.TempDir())
+			ref := loadArchReference(t, c.name)
+			if sum != ref.GGUFSHA256 {
+				t.Fatalf("generated %s.gguf has sha256 %s, the reference was made from %s: the generator changed, regenerate the reference",
+					c.name, sum, ref.GGUFSHA256)
+			}
+			f, err := gguf.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			m, err := LoadGGUF(f)
+			if err != nil {
+				t.Fatalf("loading %s: %v", c.name, err)
+			}
+			if m.Config.Arch != c.arch {
+				t.Fatalf("architecture %q, want %q", m.Config.Arch, c.arch)
+			}
+			vocab := m.Config.VocabSize
+			for i, row := range ref.Logits {
+				if len(row) != vocab {
+					t.Fatalf("reference row %d has %d logits, model vocabulary %d", i, len(row), vocab)
+				}
+			}
+			for i, id := range ref.Tokens[:ref.NPrompt] {
+				if id != archPrompt[i] {
+					t.Fatalf("reference prompt %v, test prompt %v", ref.Tokens[:ref.NPrompt], archPrompt)
+				}
+			}
+			if len(ref.Picks) != archDecodeSteps+1 {
+				t.Fatalf("reference has %d greedy picks, want %d", len(ref.Picks), archDecodeSteps+1)
+			}
+
+			got := runArchReference(t, m, ref)
+			worst, worstPos, worstID := 0.0, 0, 0
+			for p := range got {
+				for j := range got[p] {
+					if d := math.Abs(float64(got[p][j] - ref.Logits[p][j])); d > worst {
+						worst, worstPos, worstID = d, p, j
+					}
+				}
+			}
+			t.Logf("max |logit - llama.cpp| over %d positions × %d: %.3g (position %d, token %d)", len(got), vocab, worst, worstPos, worstID)
+			if worst > tol {
+				t.Errorf("position %d token %d: logit %g, llama.cpp %g (max difference %.3g > %g)",
+					worstPos, worstID, got[worstPos][worstID], ref.Logits[worstPos][worstID], worst, tol)
+			}
+			for i, want := range ref.Picks {
+				p := ref.NPrompt - 1 + i
+				if g := argmax(got[p]); g != want {
+					t.Errorf("greedy pick %d (after position %d): %d, llama.cpp %d", i, p, g, want)
+				}
+				if i+1 < len(ref.Picks) && ref.Tokens[p+1] != want {
+					t.Errorf("reference feeds token %d at position %d, but its greedy pick was %d", ref.Tokens[p+1], p+1, want)
+				}
+			}
+
+			// The feature under test must matter: without it the logits move far
+			// beyond the tolerance.
+			c.disable(m)
+			off := maxAbsDiff(runArchReference(t, m, ref), ref.Logits)
+			t.Logf("with the %s feature disabled the max difference is %.3g", c.name, off)
+			if off < 20*tol {
+				t.Errorf("disabling the %s feature changes the logits by only %.3g: the case does not test it", c.name, off)
+			}
+		})
+	}
+}
+
+// TestLlama3RopeFactors checks the generator's Llama 3.1 factors against the
+// values of the converter's formula for base 10000, head width 16.
+func TestLlama3RopeFactors(t *testing.T) {
+	got := llama3RopeFactors(10000, 16, 8, 1, 4, 8192)
+	// wavelengths 2π·10000^(i/8): i <= 5 are below 8192/4 (factor 1), i = 7 is
+	// above 8192 (factor 8), i = 6 is in between (smoothed).
+	smooth := (8192/(2*math.Pi*1000) - 1) / 3
+	want := []float64{1, 1, 1, 1, 1, 1, 1 / ((1-smooth)/8 + smooth), 8}
+	if len(got) != len(want) {
+		t.Fatalf("%d factors, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if math.Abs(float64(got[i])-want[i]) > 1e-4*want[i] {
+			t.Errorf("factor %d = %g, want %g", i, got[i], want[i])
+		}
+	}
+}
+
+// TestUnknownArchitecture checks that an unsupported architecture is refused
+// with an error naming it.
+func TestUnknownArchitecture(t *testing.T) {
+	tests := []struct {
+		arch string
+		want string
+	}{
+		{"mamba", `"mamba"`},
+		{"gpt2", `"gpt2"`},
+		{"", "general.architecture"},
+	}
+	for _, tt := range tests {
+		w := gguf.NewWriter(32)
+		if tt.arch != "" {
+			if err := w.AddKV("general.architecture", tt.arch); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.AddKV(tt.arch+".embedding_length", uint32(8)); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.AddTensor("token_embd.weight", tensor.F32, []uint64{8, 4}, make([]byte, 4*8*4)); err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		if _, err := w.WriteTo(&buf); err != nil {
+			t.Fatal(err)
+		}
+		f, err := gguf.Parse(buf.Bytes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = LoadGGUF(f)
+		if err == nil {
+			t.Errorf("architecture %q: loaded without error", tt.arch)
+			continue
+		}
+		if !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("architecture %q: error %q does not mention %s", tt.arch, err, tt.want)
+		}
+	}
+}
