@@ -236,11 +236,7 @@ func (m *Model) GenerateIDs(ctx context.Context, ids []int, opts GenerateOptions
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.session == nil {
-		kv := tensor.F16
-		if m.opts.KVCacheF32 {
-			kv = tensor.F32
-		}
-		s, err := infer.NewSession(m.model, m.tok, model.StateOptions{Context: m.opts.Context, Batch: m.opts.Batch, KVType: kv})
+		s, err := m.NewSession()
 		if err != nil {
 			return nil, err
 		}
@@ -290,4 +286,29 @@ func (m *Model) EncodeChat(rendered string, opts GenerateOptions) []int {
 		addBOS = false
 	}
 	return m.tok.Encode(rendered, tokenizer.EncodeOptions{AddBOS: addBOS, ParseSpecial: true})
+}
+
+// NewSession creates an independent generation session (its own KV cache)
+// with the model's context and cache settings, for callers that run several
+// sequences at once, such as a server with parallel slots.
+func (m *Model) NewSession() (*infer.Session, error) {
+	kv := tensor.F16
+	if m.opts.KVCacheF32 {
+		kv = tensor.F32
+	}
+	return infer.NewSession(m.model, m.tok, model.StateOptions{Context: m.opts.Context, Batch: m.opts.Batch, KVType: kv})
+}
+
+// Embed returns a sentence embedding of text: the mean of the model's final
+// (normalised) hidden states over its tokens. It runs in its own cache.
+func (m *Model) Embed(text string) ([]float32, error) {
+	ids := m.tok.Encode(text, tokenizer.EncodeOptions{AddBOS: m.tok.AddBOSDefault()})
+	if len(ids) > m.opts.Context {
+		return nil, fmt.Errorf("%w: the text has %d tokens and the context holds %d (%d too many)", infer.ErrContext, len(ids), m.opts.Context, len(ids)-m.opts.Context)
+	}
+	st, err := m.model.NewState(model.StateOptions{Context: max(len(ids), 1), Batch: m.opts.Batch})
+	if err != nil {
+		return nil, err
+	}
+	return m.model.Embed(st, ids)
 }

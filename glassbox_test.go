@@ -323,3 +323,33 @@ func equalInts(a, b []int) bool {
 	}
 	return true
 }
+
+func TestEmbed(t *testing.T) {
+	m := open(t, nil, "llama2c", "stories260K.bin")
+	a, err := m.Embed("Once upon a time, there was a little girl.")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := m.Embed("Once upon a time, there was a little boy.")
+	c, _ := m.Embed("}}}} 1234 ))) ((( 5678")
+	if len(a) != m.Config().Dim {
+		t.Fatalf("embedding of %d values, want %d", len(a), m.Config().Dim)
+	}
+	if cos(a, b) <= cos(a, c) {
+		t.Errorf("similar sentences are less similar (%.3f) than unrelated text (%.3f)", cos(a, b), cos(a, c))
+	}
+	a2, _ := m.Embed("Once upon a time, there was a little girl.")
+	if cos(a, a2) < 0.999999 {
+		t.Errorf("the same text embeds differently: cos %.7f", cos(a, a2))
+	}
+}
+
+func cos(a, b []float32) float64 {
+	var ab, aa, bb float64
+	for i := range a {
+		ab += float64(a[i]) * float64(b[i])
+		aa += float64(a[i]) * float64(a[i])
+		bb += float64(b[i]) * float64(b[i])
+	}
+	return ab / math.Sqrt(aa*bb)
+}
