@@ -105,18 +105,21 @@ func ConfigFromGGUF(f *gguf.File) (*Config, error) {
 	if v, ok := f.Float(arch + ".rope.freq_base"); ok {
 		c.RopeTheta = float32(v)
 	}
+	// As llama.cpp: the factor is rope.scaling.factor, else the older
+	// rope.scale_linear, and a missing scaling type means linear.
+	factor, ok := f.Float(arch + ".rope.scaling.factor")
+	if !ok {
+		factor, _ = f.Float(arch + ".rope.scale_linear")
+	}
 	if t, ok := f.String(arch + ".rope.scaling.type"); ok {
-		c.RopeScaling.Type = t
-		if v, ok := f.Float(arch + ".rope.scaling.factor"); ok {
-			c.RopeScaling.Factor = float32(v)
-		}
+		c.RopeScaling = RopeScaling{Type: t, Factor: float32(factor)}
 		switch t {
 		case "none", "linear", "llama3":
 		default:
 			return nil, fmt.Errorf("rope scaling %q is not supported (supported: none, linear, llama3)", t)
 		}
-	} else if v, ok := f.Float(arch + ".rope.scale_linear"); ok && v != 1 {
-		c.RopeScaling = RopeScaling{Type: "linear", Factor: float32(v)}
+	} else if factor != 0 && factor != 1 {
+		c.RopeScaling = RopeScaling{Type: "linear", Factor: float32(factor)}
 	}
 	// The vocabulary size is the embedding table's row count.
 	emb, ok := f.Tensor("token_embd.weight")

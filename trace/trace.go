@@ -1,0 +1,178 @@
+// Package trace defines the dissection record of a generation: for every
+// generated token, what really happened inside the model — tokenization,
+// embeddings, attention, the residual stream seen through the logit lens, the
+// prediction and the sampler's decisions — taken from the engine's own numbers.
+//
+// A trace is a stream of Events, written as JSON Lines by `glassbox dissect
+// --json` and as server-sent events by the server; the web page reads the same
+// schema. Version is bumped on any incompatible change. docs/trace-schema.md
+// documents every field.
+package trace
+
+// Version is the schema version written in the "meta" event.
+const Version = 1
+
+// Event types, in the order they appear in a trace.
+const (
+	TypeMeta         = "meta"         // once, first: the model
+	TypeTokenization = "tokenization" // once: the prompt's tokens
+	TypeEmbeddings   = "embeddings"   // once: the prompt tokens' embeddings
+	TypeStep         = "step"         // once per generated token
+	TypeDone         = "done"         // once, last: the outcome
+)
+
+// Event is one record of a trace; Type says which field is set.
+type Event struct {
+	Type         string        `json:"type"`
+	Meta         *Meta         `json:"meta,omitempty"`
+	Tokenization *Tokenization `json:"tokenization,omitempty"`
+	Embeddings   []Embedding   `json:"embeddings,omitempty"`
+	Step         *Step         `json:"step,omitempty"`
+	Done         *Done         `json:"done,omitempty"`
+}
+
+// Meta describes the model that produced the trace.
+type Meta struct {
+	Version       int    `json:"version"`
+	Model         string `json:"model"`
+	Arch          string `json:"arch"`
+	Params        int64  `json:"params"`
+	Layers        int    `json:"layers"`
+	Heads         int    `json:"heads"`
+	KVHeads       int    `json:"kv_heads"`
+	Dim           int    `json:"dim"`
+	HiddenDim     int    `json:"hidden_dim"`
+	HeadDim       int    `json:"head_dim"`
+	Vocab         int    `json:"vocab"`
+	ContextLength int    `json:"context_length"`
+	Context       int    `json:"context"` // positions available in this run
+	QuantType     string `json:"quant_type"`
+	KVCache       string `json:"kv_cache"` // F32 or F16
+	// TracedLayers and TracedHeads list what attention and logit-lens records cover.
+	TracedLayers []int `json:"traced_layers"`
+	TracedHeads  []int `json:"traced_heads"`
+}
+
+// Token is one token with its text.
+type Token struct {
+	ID      int    `json:"id"`
+	Piece   string `json:"piece"`   // the vocabulary entry
+	Bytes   []int  `json:"bytes"`   // the bytes it decodes to (JSON arrays of numbers, since pieces may be partial UTF-8)
+	Special bool   `json:"special"` // control or user-defined token
+}
+
+// Tokenization is the prompt as the model saw it.
+type Tokenization struct {
+	Text   string  `json:"text"` // the prompt after the chat template
+	Tokens []Token `json:"tokens"`
+}
+
+// Neighbor is a token whose embedding is close to another's.
+type Neighbor struct {
+	ID     int     `json:"id"`
+	Piece  string  `json:"piece"`
+	Cosine float32 `json:"cosine"`
+}
+
+// Embedding describes the input vector of one token.
+type Embedding struct {
+	Position  int        `json:"position"`
+	Token     Token      `json:"token"`
+	Norm      float32    `json:"norm"`      // Euclidean norm of the embedding row
+	First     []float32  `json:"first"`     // its first dimensions
+	Neighbors []Neighbor `json:"neighbors"` // nearest other tokens by cosine over the whole table, full dimension
+}
+
+// Attended is one position a head attended to.
+type Attended struct {
+	Position int     `json:"position"`
+	Token    Token   `json:"token"`
+	Weight   float32 `json:"weight"`
+}
+
+// HeadAttention is one head's attention from the traced position.
+type HeadAttention struct {
+	Layer   int        `json:"layer"`
+	Head    int        `json:"head"`
+	KVHead  int        `json:"kv_head"` // the key/value head it reads (grouped-query attention)
+	Weights []float32  `json:"weights"` // over positions 0..position, as used by the engine (sums to 1)
+	Top     []Attended `json:"top"`     // the most attended positions
+	Entropy float32    `json:"entropy"` // of the weights, in nats
+}
+
+// Candidate is a possible next token.
+type Candidate struct {
+	ID    int     `json:"id"`
+	Piece string  `json:"piece"`
+	Logit float32 `json:"logit"`
+	Prob  float32 `json:"prob"`
+}
+
+// LensLayer is what the model would predict if it stopped after a layer: the
+// final norm and output projection applied to that layer's residual stream.
+type LensLayer struct {
+	Layer int         `json:"layer"`
+	Top   []Candidate `json:"top"`
+}
+
+// Prediction is the next-token distribution of the raw logits.
+type Prediction struct {
+	Top     []Candidate `json:"top"`
+	Entropy float32     `json:"entropy"` // in nats
+}
+
+// SamplerStep is one stage of the sampler chain as applied.
+type SamplerStep struct {
+	Name string      `json:"name"` // penalties, top_k, top_p, min_p, temperature, dist, greedy
+	Kept int         `json:"kept"` // candidates surviving the step
+	Top  []Candidate `json:"top"`  // the best survivors with renormalised probabilities
+}
+
+// Sampling is the decoding decision.
+type Sampling struct {
+	Steps      []SamplerStep `json:"steps"`
+	Draw       float64       `json:"draw"` // the uniform number drawn, -1 for greedy
+	ChosenRank int           `json:"chosen_rank"`
+	ChosenProb float32       `json:"chosen_prob"` // after the chain
+	RawProb    float32       `json:"raw_prob"`    // before it (softmax of the raw logits)
+}
+
+// Step is the dissection of one generated token.
+type Step struct {
+	Index      int             `json:"index"`    // 0 for the first generated token
+	Position   int             `json:"position"` // the position whose output predicted it
+	Input      Token           `json:"input"`    // the token at that position
+	Attention  []HeadAttention `json:"attention,omitempty"`
+	LogitLens  []LensLayer     `json:"logit_lens,omitempty"`
+	Prediction Prediction      `json:"prediction"`
+	Sampling   Sampling        `json:"sampling"`
+	Token      Token           `json:"token"` // the chosen token
+	Text       string          `json:"text"`  // output text this token completed (may be empty mid-character)
+}
+
+// Done closes a trace.
+type Done struct {
+	FinishReason string  `json:"finish_reason"`
+	Text         string  `json:"text"`
+	PromptTokens int     `json:"prompt_tokens"`
+	GenTokens    int     `json:"generated_tokens"`
+	PromptPerSec float64 `json:"prompt_tokens_per_second"`
+	GenPerSec    float64 `json:"generated_tokens_per_second"`
+}
+
+// Options selects what a trace records, so that long contexts and big models
+// stay cheap.
+type Options struct {
+	Layers     []int // layers traced for attention and the logit lens (nil: all)
+	Heads      []int // heads traced for attention (nil: all)
+	Top        int   // candidates per list (default 5)
+	Attention  bool  // record attention weights
+	LogitLens  bool  // record the logit lens
+	Embeddings bool  // record prompt embeddings and their neighbours
+	EmbedFirst int   // leading dimensions of each embedding to include (default 8)
+}
+
+// All returns options recording everything, with k candidates per list.
+func All(k int) Options {
+	return Options{Top: k, Attention: true, LogitLens: true, Embeddings: true}
+}
