@@ -29,6 +29,7 @@ type State struct {
 	scores     []float32 // attention scores of one head (ctx)
 	qh         []uint16  // a query head rounded to F16 (F16 cache)
 	wh         []uint16  // attention weights rounded to F16 (F16 cache)
+	vcol       []uint16  // one value component over the cache positions (F16 cache)
 	cos, sin   []float32 // RoPE table for one position (RopeDim/2)
 }
 
@@ -73,7 +74,8 @@ func (m *Model) NewState(opt StateOptions) (*State, error) {
 			s.kh[l], s.vh[l] = make([]uint16, kvN), make([]uint16, vN)
 		}
 		s.qh = make([]uint16, c.HeadDim)
-		s.wh = make([]uint16, opt.Context)
+		s.wh = make([]uint16, padKV(opt.Context-1, 0))
+		s.vcol = make([]uint16, padKV(opt.Context-1, 0))
 	}
 	b := opt.Batch
 	s.x, s.xb, s.xb2 = make([]float32, b*c.Dim), make([]float32, b*c.Dim), make([]float32, b*c.Dim)
@@ -188,38 +190,50 @@ func (m *Model) forwardBatch(s *State, tokens []int, pos int, out []float32) {
 			s.storeKV(l, p, ki, v[i*vDim:(i+1)*vDim])
 		}
 
-		// multihead attention over all cached positions, causally masked
+		// multihead attention over all cached positions, causally masked;
+		// llama.cpp attends over nkv cells (the used ones, padded) and sums
+		// in another order for a batch of tokens than for one
 		att := s.att[:b*qDim]
+		nkv := padKV(pos+b-1, s.ctx)
 		for i := range b {
 			p := pos + i
 			for h := 0; h < c.Heads; h++ {
 				kvh := h / (c.Heads / c.KVHeads)
-				s.attendHead(l, p, kvh, q[i*qDim+h*c.HeadDim:i*qDim+(h+1)*c.HeadDim], att[i*qDim+h*c.ValueDim:i*qDim+(h+1)*c.ValueDim])
+				s.attendHead(l, p, kvh, nkv, b > 1, q[i*qDim+h*c.HeadDim:i*qDim+(h+1)*c.HeadDim], att[i*qDim+h*c.ValueDim:i*qDim+(h+1)*c.ValueDim])
 			}
 		}
 
 		// output projection, then residual connection back into x
 		xb2 := s.xb2[:b*dim]
 		matmul(xb2, w.Wo, att, b)
-		addTo(x, xb2)
+
+		// In the last layer only the rows whose logits are wanted matter
+		// from here on; llama.cpp drops the others at this point, which also
+		// decides which matmul kernel (and rounding) the rest uses.
+		r0 := 0
+		if l == len(m.Layers)-1 && len(out) == c.VocabSize {
+			r0 = b - 1
+		}
+		nr := b - r0
+		xr := x[r0*dim:]
+		addTo(xr, xb2[r0*dim:])
 
 		// ffn rmsnorm
-		for i := range b {
-			rmsNorm(xb[i*dim:(i+1)*dim], x[i*dim:(i+1)*dim], w.FFNNorm, c.NormEps)
+		for i := range nr {
+			rmsNorm(xb[i*dim:(i+1)*dim], xr[i*dim:(i+1)*dim], w.FFNNorm, c.NormEps)
 		}
 
 		// SwiGLU feed-forward: w2(silu(w1(x)) * w3(x))
-		hb, hb2 := s.hb[:b*hid], s.hb2[:b*hid]
-		matmul(hb, w.W1, xb, b)
-		matmul(hb2, w.W3, xb, b)
-		for j := range hb {
-			g := hb[j]
-			hb[j] = g / (1 + float32(math.Exp(float64(-g)))) * hb2[j]
+		hb, hb2 := s.hb[:nr*hid], s.hb2[:nr*hid]
+		matmul(hb, w.W1, xb[:nr*dim], nr)
+		matmul(hb2, w.W3, xb[:nr*dim], nr)
+		for i := range nr {
+			siluMul(hb[i*hid:(i+1)*hid], hb2[i*hid:(i+1)*hid])
 		}
-		matmul(xb2, w.W2, hb, b)
+		matmul(xb2[:nr*dim], w.W2, hb, nr)
 
 		// residual connection
-		addTo(x, xb2)
+		addTo(xr, xb2[:nr*dim])
 	}
 
 	if out == nil {
@@ -237,23 +251,26 @@ func (m *Model) forwardBatch(s *State, tokens []int, pos int, out []float32) {
 	matmul(out, m.Output, xb, b-first)
 }
 
-// matmul computes out[i] = w · x[i] for n rows of x.
+// matmul computes out[i] = w · x[i] for n rows of x, with llama.cpp's
+// rounding: its batch kernel for several rows, its vector kernel for one.
 func matmul(out []float32, w *tensor.Matrix, x []float32, n int) {
 	if n == 1 {
 		tensor.MatVec(out[:w.Rows], w, x[:w.Cols])
 		return
 	}
-	tensor.MatMul(out[:n*w.Rows], w, x[:n*w.Cols], n)
+	tensor.MatMulGEMM(out[:n*w.Rows], w, x[:n*w.Cols], n)
 }
 
 // rmsNorm writes x / rms(x) * weight into out (out may alias x). The sum of
-// squares is accumulated in float64, as the reference engines do.
+// squares is accumulated in float64, as the reference engines do; the scale
+// is 1.0f/sqrtf(mean+eps) in float32 steps, as ggml computes it.
 func rmsNorm(out, x, weight []float32, eps float32) {
 	var ss float64
 	for _, v := range x {
 		ss += float64(v * v)
 	}
-	scale := float32(1 / math.Sqrt(float64(float32(ss/float64(len(x)))+eps)))
+	mean := float32(ss / float64(len(x)))
+	scale := 1 / float32(math.Sqrt(float64(mean+eps)))
 	for i, v := range x {
 		out[i] = v * scale * weight[i]
 	}
@@ -320,12 +337,16 @@ func (s *State) storeKV(l, p int, k, v []float32) {
 }
 
 // attendHead computes one query head's attention at position p over positions
-// 0..p of KV head kvh, writing the weighted sum of values into out.
-func (s *State) attendHead(l, p, kvh int, q, out []float32) {
+// 0..p of KV head kvh, writing the weighted sum of values into out. With an
+// F16 cache it reproduces llama.cpp's arithmetic: nkv is the number of cache
+// cells llama.cpp multiplies (positions past p weigh zero) and batch tells
+// whether the step holds several tokens (llama.cpp then multiplies with
+// llamafile's tinyBLAS, which sums in another order).
+func (s *State) attendHead(l, p, kvh, nkv int, batch bool, q, out []float32) {
 	c := s.cfg
 	hd, vd := c.HeadDim, c.ValueDim
 	kvDim, vDim := c.KVDim(), c.VDim()
-	scale := float32(1 / math.Sqrt(float64(hd)))
+	scale := attnScale(hd)
 	scores := s.scores[:p+1]
 
 	// attention scores: q · k_t / sqrt(head size)
@@ -341,8 +362,17 @@ func (s *State) attendHead(l, p, kvh int, q, out []float32) {
 			s.qh[i] = tensor.F32ToF16(f)
 		}
 		kc := s.kh[l]
+		gemm := batch && nkv%4 == 0
 		for t := 0; t <= p; t++ {
-			scores[t] = dotF16(s.qh, kc[t*kvDim+kvh*hd:t*kvDim+(kvh+1)*hd]) * scale
+			kt := kc[t*kvDim+kvh*hd : t*kvDim+(kvh+1)*hd]
+			d, ok := float32(0), false
+			if gemm {
+				d, ok = tensor.DotF16GEMM(s.qh, kt)
+			}
+			if !ok {
+				d = tensor.DotF16(s.qh, kt)
+			}
+			scores[t] = d * scale
 		}
 	}
 
@@ -350,8 +380,8 @@ func (s *State) attendHead(l, p, kvh int, q, out []float32) {
 	softmax(scores)
 
 	// weighted sum of the values into out
-	clear(out)
 	if s.kvType == tensor.F32 {
+		clear(out)
 		vc := s.vf[l]
 		for t := 0; t <= p; t++ {
 			a := scores[t]
@@ -362,44 +392,28 @@ func (s *State) attendHead(l, p, kvh int, q, out []float32) {
 		}
 		return
 	}
-	vc := s.vh[l]
-	wh := s.wh[:p+1]
-	for t := range wh {
+	// llama.cpp keeps values transposed and takes, for each component, the
+	// F16 dot product of that component over the nkv cells with the weights
+	// rounded to F16
+	wh, col := s.wh[:nkv], s.vcol[:nkv]
+	clear(wh[p+1:])
+	clear(col[p+1:])
+	for t := 0; t <= p; t++ {
 		wh[t] = tensor.F32ToF16(scores[t])
 	}
-	for t := 0; t <= p; t++ {
-		a := tensor.F16ToF32(wh[t])
-		vt := vc[t*vDim+kvh*vd : t*vDim+(kvh+1)*vd]
-		for i, v := range vt {
-			out[i] += a * tensor.F16ToF32(v)
+	vc := s.vh[l][kvh*vd:]
+	gemm := batch && vd%4 == 0
+	for i := range out[:vd] {
+		for t := 0; t <= p; t++ {
+			col[t] = vc[t*vDim+i]
 		}
-	}
-}
-
-func dotF16(a, b []uint16) float32 {
-	var sum float32
-	for i := range a {
-		sum += tensor.F16ToF32(a[i]) * tensor.F16ToF32(b[i])
-	}
-	return sum
-}
-
-// softmax normalises x in place into probabilities.
-func softmax(x []float32) {
-	maxv := x[0]
-	for _, v := range x[1:] {
-		if v > maxv {
-			maxv = v
+		d, ok := float32(0), false
+		if gemm {
+			d, ok = tensor.DotF16GEMM(col, wh)
 		}
-	}
-	var sum float64
-	for i, v := range x {
-		e := float32(math.Exp(float64(v - maxv)))
-		x[i] = e
-		sum += float64(e)
-	}
-	inv := float32(1 / sum)
-	for i := range x {
-		x[i] *= inv
+		if !ok {
+			d = tensor.DotF16(col, wh)
+		}
+		out[i] = d
 	}
 }

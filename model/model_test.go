@@ -98,7 +98,9 @@ func TestRunCLogits(t *testing.T) {
 }
 
 // TestBatchedPrefill checks that processing the prompt in one batch (all
-// logits) gives the same logits as one token at a time.
+// logits) gives the same logits as one token at a time, up to rounding: like
+// llama.cpp, a batch sums F32/F16 products in another order (tinyBLAS), and
+// an F16 cache can turn that last-bit difference into one F16 step.
 func TestBatchedPrefill(t *testing.T) {
 	ref := loadRunC(t)
 	m := openModel(t, "llama2c", "stories260K.bin")
@@ -107,6 +109,10 @@ func TestBatchedPrefill(t *testing.T) {
 		ids = append(ids, s.Input)
 	}
 	for _, kv := range []tensor.Type{tensor.F32, tensor.F16} {
+		tol := 1e-5
+		if kv == tensor.F16 {
+			tol = 5e-4 // one F16 step of a cached key or value
+		}
 		for _, batch := range []int{1, 3, 8} {
 			st, _ := m.NewState(StateOptions{KVType: kv, Batch: batch})
 			all := make([]float32, len(ids)*m.Config.VocabSize)
@@ -121,7 +127,7 @@ func TestBatchedPrefill(t *testing.T) {
 				}
 				row := all[p*m.Config.VocabSize : (p+1)*m.Config.VocabSize]
 				for i := range logits {
-					if d := math.Abs(float64(row[i] - logits[i])); d > 1e-5 {
+					if d := math.Abs(float64(row[i] - logits[i])); d > tol {
 						t.Fatalf("kv %s batch %d pos %d logit %d: batched %g, one by one %g", kv, batch, p, i, row[i], logits[i])
 					}
 				}

@@ -128,27 +128,37 @@ func dotF32(a, b []float32) float32 {
 }
 
 func dotF32F32Go(n int, w, x []byte) float32 {
-	return dotF32(f32View(w[:4*n]), f32View(x[:4*n]))
+	return ggmlDotF32(f32View(w[:4*n]), f32View(x[:4*n]))
 }
 
+// dotF16F16Go is ggml_vec_dot_f16 (AVX-512) with the activations already
+// rounded to F16 (held as float32): four 16-lane FMA accumulators over blocks
+// of 64, reduced to one float, then the remaining products added in float64.
 func dotF16F16Go(n int, w, x []byte) float32 {
 	w = w[:2*n]
 	y := f32View(x[:4*n])
-	var s0, s1, s2, s3 float32
-	i := 0
-	for ; i+4 <= n; i += 4 {
-		v := (*[8]byte)(w[2*i:])
-		u := (*[4]float32)(y[i:])
-		s0 += f16Table[uint16(v[0])|uint16(v[1])<<8] * u[0]
-		s1 += f16Table[uint16(v[2])|uint16(v[3])<<8] * u[1]
-		s2 += f16Table[uint16(v[4])|uint16(v[5])<<8] * u[2]
-		s3 += f16Table[uint16(v[6])|uint16(v[7])<<8] * u[3]
+	np := n &^ 63
+	var sum float64
+	if np > 0 {
+		var acc [4][16]float32
+		for i := 0; i < np; i += 64 {
+			for j := range 4 {
+				v := (*[32]byte)(w[2*(i+16*j):])
+				u := (*[16]float32)(y[i+16*j:])
+				s := &acc[j]
+				for l := range 16 {
+					// the product of two F16 values is exact in float32, so
+					// multiply-then-add rounds like the fused multiply-add
+					s[l] += f16Table[uint16(v[2*l])|uint16(v[2*l+1])<<8] * u[l]
+				}
+			}
+		}
+		sum = float64(sum4x16(&acc))
 	}
-	s := (s0 + s2) + (s1 + s3)
-	for ; i < n; i++ {
-		s += f16Table[binary.LittleEndian.Uint16(w[2*i:])] * y[i]
+	for i := np; i < n; i++ {
+		sum += float64(f16Table[binary.LittleEndian.Uint16(w[2*i:])] * y[i])
 	}
-	return s
+	return float32(sum)
 }
 
 func dotBF16BF16Go(n int, w, x []byte) float32 {
@@ -185,6 +195,11 @@ func actBF16Go(src []float32, dst []byte) {
 	}
 }
 
+// dotQ4_0Q8_0Go is llama.cpp's Q4_0 product on x86 with AVX2, where ggml
+// repacks Q4_0 weights into 8-row interleaved blocks (q4_0_8x8, used for any
+// matrix whose row count is a multiple of 8, for one token and for batches):
+// per block, the exact integer dot product is scaled by d_w·d_x and added to
+// the row's float accumulator with one FMA.
 func dotQ4_0Q8_0Go(n int, w, x []byte) float32 {
 	var sum float32
 	for i := 0; i < n/qk; i++ {
@@ -195,7 +210,7 @@ func dotQ4_0Q8_0Go(n int, w, x []byte) float32 {
 			q := a[2+j]
 			s += (int32(q&15)-8)*int32(int8(b[2+j])) + (int32(q>>4)-8)*int32(int8(b[18+j]))
 		}
-		sum += float32(s) * (f16At(a[0:]) * f16At(b[0:]))
+		sum = FMA32(float32(s), f16At(a[0:])*f16At(b[0:]), sum)
 	}
 	return sum
 }
@@ -259,18 +274,23 @@ func dotQ5_1Q8_1Go(n int, w, x []byte) float32 {
 	return sum + summs
 }
 
+// dotQ8_0Q8_0Go is ggml_vec_dot_q8_0_q8_0 (AVX2), which llamafile's tinyBLAS
+// matches for batches: per block, eight lanes of four integer products each,
+// scaled by d_w·d_x and accumulated with FMA; the lanes are summed at the end.
 func dotQ8_0Q8_0Go(n int, w, x []byte) float32 {
-	var sum float32
+	var acc [8]float32
 	for i := 0; i < n/qk; i++ {
 		a := (*[szQ80]byte)(w[i*szQ80:])
 		b := (*[szQ80]byte)(x[i*szQ80:])
-		var s int32
-		for j := 2; j < szQ80; j++ {
-			s += int32(int8(a[j])) * int32(int8(b[j]))
+		d := f16At(a[0:]) * f16At(b[0:])
+		for l := range 8 {
+			j := 2 + 4*l
+			s := int32(int8(a[j]))*int32(int8(b[j])) + int32(int8(a[j+1]))*int32(int8(b[j+1])) +
+				int32(int8(a[j+2]))*int32(int8(b[j+2])) + int32(int8(a[j+3]))*int32(int8(b[j+3]))
+			acc[l] = FMA32(d, float32(s), acc[l])
 		}
-		sum += float32(s) * (f16At(a[0:]) * f16At(b[0:]))
 	}
-	return sum
+	return Sum8(&acc)
 }
 
 // q8kBsum returns bsums[j] of a Q8_K block.
@@ -351,96 +371,106 @@ func dotQ3_KQ8_KGo(n int, w, x []byte) float32 {
 	return sum
 }
 
+// The K-quant kernels below follow ggml's AVX2 ones: within a super-block the
+// integer products go to eight int32 lanes (lane L holds the elements whose
+// index mod 32 is in [4L, 4L+4), each times its sub-block scale); each lane
+// is then scaled by d and accumulated with FMA, and the lanes are summed at
+// the end (Sum8).
+
+// kLanes scales the eight integer lanes of one super-block by d into acc.
+func kLanes(acc *[8]float32, d float32, isum *[8]int32) {
+	for l := range acc {
+		acc[l] = FMA32(d, float32(isum[l]), acc[l])
+	}
+}
+
 func dotQ4_KQ8_KGo(n int, w, x []byte) float32 {
-	var sum float32
+	var acc [8]float32
+	var accm [4]float32 // the mins term, in four lanes of sub-block pairs
 	for i := 0; i < n/qkK; i++ {
 		a := (*[szQ4K]byte)(w[i*szQ4K:])
 		b := (*[szQ8K]byte)(x[i*szQ8K:])
 		y := b[4 : 4+qkK]
 		sc, mn := k4Scales(a[4:16])
-		var summs, isum int32
-		for j := 0; j < 8; j++ {
-			summs += int32(mn[j]) * (q8kBsum(b, 2*j) + q8kBsum(b, 2*j+1))
+		yd := f32At(b[0:])
+		d := yd * f16At(a[0:])
+		dmin := -yd * f16At(a[2:])
+		for k := range 4 {
+			p := int32(mn[2*k])*(q8kBsum(b, 4*k)+q8kBsum(b, 4*k+1)) +
+				int32(mn[2*k+1])*(q8kBsum(b, 4*k+2)+q8kBsum(b, 4*k+3))
+			accm[k] = FMA32(dmin, float32(p), accm[k])
 		}
+		var isum [8]int32
 		for g := 0; g < 4; g++ {
 			q := a[16+32*g : 16+32*g+32]
 			yy := y[64*g : 64*g+64]
-			var s0, s1 int32
+			s0, s1 := int32(sc[2*g]), int32(sc[2*g+1])
 			for l := 0; l < 32; l++ {
-				s0 += int32(q[l]&15) * int32(int8(yy[l]))
-				s1 += int32(q[l]>>4) * int32(int8(yy[l+32]))
+				isum[l>>2] += s0*int32(q[l]&15)*int32(int8(yy[l])) + s1*int32(q[l]>>4)*int32(int8(yy[l+32]))
 			}
-			isum += int32(sc[2*g])*s0 + int32(sc[2*g+1])*s1
 		}
-		yd := f32At(b[0:])
-		d := yd * f16At(a[0:])
-		dmin := yd * f16At(a[2:])
-		sum += d*float32(isum) - dmin*float32(summs)
+		kLanes(&acc, d, &isum)
 	}
-	return sum
+	return Sum8(&acc) + ((accm[0] + accm[2]) + (accm[1] + accm[3]))
 }
 
 func dotQ5_KQ8_KGo(n int, w, x []byte) float32 {
-	var sum float32
+	var acc [8]float32
+	var summs float32
 	for i := 0; i < n/qkK; i++ {
 		a := (*[szQ5K]byte)(w[i*szQ5K:])
 		b := (*[szQ8K]byte)(x[i*szQ8K:])
 		y := b[4 : 4+qkK]
 		sc, mn := k4Scales(a[4:16])
 		qh := a[16:48]
-		var summs, isum int32
+		yd := f32At(b[0:])
+		d := yd * f16At(a[0:])
+		dmin := -yd * f16At(a[2:])
+		var mins int32
 		for j := 0; j < 8; j++ {
-			summs += int32(mn[j]) * (q8kBsum(b, 2*j) + q8kBsum(b, 2*j+1))
+			mins += int32(mn[j]) * (q8kBsum(b, 2*j) + q8kBsum(b, 2*j+1))
 		}
+		summs = FMA32(dmin, float32(mins), summs)
+		var isum [8]int32
 		for g := 0; g < 4; g++ {
 			q := a[48+32*g : 48+32*g+32]
 			yy := y[64*g : 64*g+64]
-			s1, s2 := uint(2*g), uint(2*g+1)
-			var t0, t1 int32
+			b1, b2 := uint(2*g), uint(2*g+1)
+			s0, s1 := int32(sc[2*g]), int32(sc[2*g+1])
 			for l := 0; l < 32; l++ {
-				t0 += int32(q[l]&15|(qh[l]>>s1&1)<<4) * int32(int8(yy[l]))
-				t1 += int32(q[l]>>4|(qh[l]>>s2&1)<<4) * int32(int8(yy[l+32]))
+				isum[l>>2] += s0*int32(q[l]&15|(qh[l]>>b1&1)<<4)*int32(int8(yy[l])) +
+					s1*int32(q[l]>>4|(qh[l]>>b2&1)<<4)*int32(int8(yy[l+32]))
 			}
-			isum += int32(sc[2*g])*t0 + int32(sc[2*g+1])*t1
 		}
-		yd := f32At(b[0:])
-		d := yd * f16At(a[0:])
-		dmin := yd * f16At(a[2:])
-		sum += d*float32(isum) - dmin*float32(summs)
+		kLanes(&acc, d, &isum)
 	}
-	return sum
+	return Sum8(&acc) + summs
 }
 
 func dotQ6_KQ8_KGo(n int, w, x []byte) float32 {
-	var sum float32
+	var acc [8]float32
 	for i := 0; i < n/qkK; i++ {
 		a := (*[szQ6K]byte)(w[i*szQ6K:])
 		b := (*[szQ8K]byte)(x[i*szQ8K:])
-		var isum int32
+		var isum [8]int32
 		for h := 0; h < 2; h++ {
 			ql := a[64*h : 64*h+64]
 			qh := a[128+32*h : 128+32*h+32]
 			sc := a[192+8*h : 192+8*h+8]
 			y := b[4+128*h : 4+128*h+128]
-			for half := 0; half < 2; half++ {
-				var t0, t1, t2, t3 int32
-				for l := 16 * half; l < 16*half+16; l++ {
-					q1 := int32(ql[l]&15|(qh[l]>>0&3)<<4) - 32
-					q2 := int32(ql[l+32]&15|(qh[l]>>2&3)<<4) - 32
-					q3 := int32(ql[l]>>4|(qh[l]>>4&3)<<4) - 32
-					q4 := int32(ql[l+32]>>4|(qh[l]>>6&3)<<4) - 32
-					t0 += q1 * int32(int8(y[l]))
-					t1 += q2 * int32(int8(y[l+32]))
-					t2 += q3 * int32(int8(y[l+64]))
-					t3 += q4 * int32(int8(y[l+96]))
-				}
-				isum += int32(int8(sc[half]))*t0 + int32(int8(sc[half+2]))*t1 +
-					int32(int8(sc[half+4]))*t2 + int32(int8(sc[half+6]))*t3
+			for l := 0; l < 32; l++ {
+				q1 := int32(ql[l]&15|(qh[l]>>0&3)<<4) - 32
+				q2 := int32(ql[l+32]&15|(qh[l]>>2&3)<<4) - 32
+				q3 := int32(ql[l]>>4|(qh[l]>>4&3)<<4) - 32
+				q4 := int32(ql[l+32]>>4|(qh[l]>>6&3)<<4) - 32
+				hf := l >> 4
+				isum[l>>2] += int32(int8(sc[hf]))*q1*int32(int8(y[l])) + int32(int8(sc[hf+2]))*q2*int32(int8(y[l+32])) +
+					int32(int8(sc[hf+4]))*q3*int32(int8(y[l+64])) + int32(int8(sc[hf+6]))*q4*int32(int8(y[l+96]))
 			}
 		}
-		sum += f16At(a[208:]) * f32At(b[0:]) * float32(isum)
+		kLanes(&acc, f32At(b[0:])*f16At(a[208:]), &isum)
 	}
-	return sum
+	return Sum8(&acc)
 }
 
 func dotQ8_KQ8_KGo(n int, w, x []byte) float32 {

@@ -65,6 +65,12 @@ func MatVec(dst []float32, w *Matrix, x []float32) {
 // to the vec-dot type once, so MatMul gives exactly the results of n MatVec
 // calls.
 func MatMul(dst []float32, w *Matrix, x []float32, n int) {
+	matMul(dst, w, x, n, false)
+}
+
+// matMul is MatMul; with gemm set it multiplies F32 and F16 weights in the
+// order of llama.cpp's batch kernel (see MatMulGEMM) where that applies.
+func matMul(dst []float32, w *Matrix, x []float32, n int, gemm bool) {
 	k, ok := kernelFor(w.Type)
 	if !ok {
 		panic(fmt.Sprintf("tensor: MatMul on unsupported type %s", w.Type))
@@ -91,8 +97,14 @@ func MatMul(dst []float32, w *Matrix, x []float32, n int) {
 			act(x[i*w.Cols:(i+1)*w.Cols], xq[i*xs:(i+1)*xs])
 		}
 	}
+	dot := *k.dot
+	if gemm {
+		if g := gemmDotFor(w); g != nil {
+			dot = g
+		}
+	}
 	run(product{
-		dot:  *k.dot,
+		dot:  dot,
 		w:    w,
 		rb:   w.rowBytes(),
 		x:    xq,

@@ -1,0 +1,116 @@
+package model
+
+import (
+	"math"
+
+	"glassbox/tensor"
+)
+
+// The functions in this file round exactly like llama.cpp's CPU backend
+// (ggml built for x86-64 with AVX-512): the same polynomial for exp, the same
+// grouping of sums into 16 SIMD lanes. This keeps near-ties between tokens
+// resolved the same way as the reference engine.
+
+// kvPad is the granularity of the number of cache cells llama.cpp attends
+// over (its KV-cache padding without flash attention): cells past the current
+// position hold zero weight but decide how ggml groups the sums.
+const kvPad = 32
+
+// expf is e**x with the same polynomial approximation as ggml's SIMD exp
+// (ggml_v_expf, AVX-512 variant, adapted from ARM's optimized routines), so
+// softmax and SiLU round like llama.cpp's. Error: about 1.5 ulp. Inputs above
+// 88.38 give +Inf, below -103.97 give 0.
+func expf(x float32) float32 {
+	const (
+		shift = 0x1.8p23       // round-to-integer shift
+		log2e = 0x1.715476p+0  // 1/ln 2
+		ln2hi = 0x1.62e4p-1    // ln 2, high part
+		ln2lo = 0x1.7f7d1cp-20 // ln 2, low part
+		c0    = 0x1.ffffecp-1  // polynomial coefficients of e**b
+		c1    = 0x1.fffdb6p-2  //
+		c2    = 0x1.555e66p-3  //
+		c3    = 0x1.573e2ep-5  //
+		c4    = 0x1.0e4020p-7  //
+		limit = 192            // |n| beyond which the result saturates
+	)
+	fma := tensor.FMA32
+	z := fma(x, log2e, shift)
+	n := z - shift // round(x / ln 2)
+	b := fma(-n, ln2lo, fma(-n, ln2hi, x))
+	if n > limit || n < -limit {
+		if n <= 0 {
+			return 0
+		}
+		return float32(math.Inf(1))
+	}
+	if x != x { // NaN
+		return x
+	}
+	u := b * b
+	j := fma(fma(fma(c4, b, c3), u, fma(c2, b, c1)), u, fma(c0, b, 1))
+	// scalef: j * 2**n, rounded once (exact in float64, then to float32)
+	return float32(math.Ldexp(float64(j), int(n)))
+}
+
+// libmExpf is the C library's expf, used by ggml for elements that do not
+// fill a SIMD vector (correctly rounded here).
+func libmExpf(x float32) float32 { return float32(math.Exp(float64(x))) }
+
+// siluMul sets g[i] = silu(g[i]) * up[i], where silu(x) = x/(1+e**-x), as
+// ggml_vec_silu_f32 followed by ggml_mul: whole groups of 16 use expf, the
+// remaining elements of a row the C library's exp.
+func siluMul(g, up []float32) {
+	n := len(g)
+	full := n &^ 15
+	for i := range full {
+		x := g[i]
+		g[i] = x / (1 + expf(-x)) * up[i]
+	}
+	for i := full; i < n; i++ {
+		x := g[i]
+		g[i] = x / (1 + libmExpf(-x)) * up[i]
+	}
+}
+
+// softmax normalises x in place into probabilities as ggml_soft_max_f32 does
+// for a row padded to a multiple of 16 (kvPad) with masked cells: exp by
+// expf, each group of 16 summed by the AVX-512 reduction into a float64
+// total, then every value multiplied by the float32 reciprocal of the total.
+func softmax(x []float32) {
+	maxv := x[0]
+	for _, v := range x[1:] {
+		if v > maxv {
+			maxv = v
+		}
+	}
+	var sum float64
+	var lanes [16]float32
+	for g := 0; g < len(x); g += 16 {
+		lanes = [16]float32{}
+		for l := 0; l < 16 && g+l < len(x); l++ {
+			e := expf(x[g+l] - maxv)
+			x[g+l] = e
+			lanes[l] = e
+		}
+		sum += float64(tensor.Sum16(&lanes))
+	}
+	inv := float32(1 / sum)
+	for i := range x {
+		x[i] *= inv
+	}
+}
+
+// attnScale is llama.cpp's 1.0f/sqrtf(head size), in float32 arithmetic.
+func attnScale(hd int) float32 {
+	return 1 / float32(math.Sqrt(float64(hd)))
+}
+
+// padKV returns the number of cache cells llama.cpp attends over when the
+// last one in use is cell p: p+1 rounded up to kvPad, capped by the context.
+func padKV(p, ctx int) int {
+	n := (p + kvPad) / kvPad * kvPad
+	if ctx > 0 && n > ctx {
+		n = ctx
+	}
+	return n
+}

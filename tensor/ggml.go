@@ -1,0 +1,232 @@
+package tensor
+
+import "math"
+
+// This file reproduces the floating-point summation order of llama.cpp's CPU
+// backend (ggml built for x86-64 with AVX-512, FMA and llamafile's tinyBLAS),
+// so that glassbox rounds exactly like the reference engine. A SIMD lane is an
+// element of a small float32 array; a fused multiply-add rounds once.
+
+// FMA32 returns a*b + c rounded once to float32, like a hardware fused
+// multiply-add (vfmadd). The product of two float32 is exact in float64, so
+// the float64 sum has one rounding; rounding that to float32 is then correct
+// unless it landed exactly halfway between two float32 values, which
+// fma32Tie settles from the exact error of the sum.
+func FMA32(a, b, c float32) float32 {
+	p := float64(a) * float64(b)
+	s := p + float64(c)
+	// the 29 bits float32 drops from float64's mantissa: 100…0 is a tie
+	if math.Float64bits(s)&(1<<29-1) != 1<<28 {
+		return float32(s)
+	}
+	return fma32Tie(p, float64(c), s)
+}
+
+// fma32Tie rounds p+c to float32 when s = fl64(p+c) is a float32 tie: it makes
+// s round-to-odd (its last bit then records whether the sum was inexact),
+// after which rounding to float32 is correct. Kept out of line so that
+// FMA32's common path inlines.
+//
+//go:noinline
+func fma32Tie(p, c, s float64) float32 {
+	if s-s != 0 { // infinity or NaN: nothing to correct
+		return float32(s)
+	}
+	// s + e == p + c exactly (Knuth's TwoSum)
+	bb := s - p
+	e := (p - (s - bb)) + (c - bb)
+	if e != 0 {
+		bits := math.Float64bits(s)
+		if bits&1 == 0 {
+			// step to the odd neighbour on the side of the exact sum
+			if (e > 0) == (s > 0) {
+				bits++
+			} else {
+				bits--
+			}
+			s = math.Float64frombits(bits)
+		}
+	}
+	return float32(s)
+}
+
+// Sum8 adds eight lanes as ggml's hsum_float_8 (and tinyBLAS's hsum of an
+// __m256) does: upper half onto lower half, then pairs, then the last two.
+func Sum8(v *[8]float32) float32 {
+	return ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]))
+}
+
+// Sum16 adds sixteen lanes as _mm512_reduce_add_ps does (GCC's expansion):
+// halves of 8, then of 4, then lanes two apart, then the last two.
+func Sum16(v *[16]float32) float32 {
+	var a [8]float32
+	for i := range a {
+		a[i] = v[i+8] + v[i]
+	}
+	b0, b1, b2, b3 := a[4]+a[0], a[5]+a[1], a[6]+a[2], a[7]+a[3]
+	return (b0 + b2) + (b1 + b3)
+}
+
+// sum4x16 reduces ggml's four 16-lane accumulators (GGML_F32x16_REDUCE):
+// acc0+acc2 and acc1+acc3, then those two, then the 16 lanes.
+func sum4x16(acc *[4][16]float32) float32 {
+	var v [16]float32
+	for l := range v {
+		v[l] = (acc[0][l] + acc[2][l]) + (acc[1][l] + acc[3][l])
+	}
+	return Sum16(&v)
+}
+
+// DotF16 returns the dot product of two F16 vectors as ggml_vec_dot_f16 (the
+// single-token path, AVX-512) computes it: blocks of 64 elements go to four
+// 16-lane FMA accumulators, which are reduced to one float; the remaining
+// n%64 products are added in float64. a and b must have the same length.
+func DotF16(a, b []uint16) float32 {
+	b = b[:len(a)]
+	n := len(a)
+	np := n &^ 63
+	var sum float64
+	if np > 0 {
+		var acc [4][16]float32
+		for i := 0; i < np; i += 64 {
+			for j := range 4 {
+				x := (*[16]uint16)(a[i+16*j:])
+				y := (*[16]uint16)(b[i+16*j:])
+				s := &acc[j]
+				for l := range 16 {
+					// F16·F16 is exact in float32: this rounds like the FMA
+					s[l] += f16Table[x[l]] * f16Table[y[l]]
+				}
+			}
+		}
+		sum = float64(sum4x16(&acc))
+	}
+	for i := np; i < n; i++ {
+		sum += float64(f16Table[a[i]] * f16Table[b[i]])
+	}
+	return float32(sum)
+}
+
+// DotF16GEMM returns the dot product of two F16 vectors as llamafile's
+// tinyBLAS (llama.cpp's multi-token path) computes one output: a single
+// 16-lane FMA accumulator over the whole length, then a 16-lane reduction.
+// It reports false when the length is not a multiple of 16 (tinyBLAS then
+// declines and ggml uses DotF16).
+func DotF16GEMM(a, b []uint16) (float32, bool) {
+	n := len(a)
+	if n%16 != 0 {
+		return 0, false
+	}
+	b = b[:n]
+	var acc [16]float32
+	for i := 0; i < n; i += 16 {
+		x := (*[16]uint16)(a[i:])
+		y := (*[16]uint16)(b[i:])
+		for l := range 16 {
+			acc[l] += f16Table[x[l]] * f16Table[y[l]] // exact product: as FMA
+		}
+	}
+	return Sum16(&acc), true
+}
+
+// ggmlDotF32 is ggml_vec_dot_f32 (AVX-512): four 16-lane FMA accumulators
+// over blocks of 64, reduced to a float, then the remaining products added
+// one by one with FMA (as GCC contracts sumf += x*y).
+func ggmlDotF32(a, b []float32) float32 {
+	b = b[:len(a)]
+	n := len(a)
+	np := n &^ 63
+	var sum float32
+	if np > 0 {
+		var acc [4][16]float32
+		for i := 0; i < np; i += 64 {
+			for j := range 4 {
+				x := (*[16]float32)(a[i+16*j:])
+				y := (*[16]float32)(b[i+16*j:])
+				s := &acc[j]
+				for l := range 16 {
+					// FMA32, inlined by hand for speed
+					f := float64(x[l])*float64(y[l]) + float64(s[l])
+					if math.Float64bits(f)&(1<<29-1) == 1<<28 {
+						s[l] = FMA32(x[l], y[l], s[l])
+					} else {
+						s[l] = float32(f)
+					}
+				}
+			}
+		}
+		sum = sum4x16(&acc)
+	}
+	for i := np; i < n; i++ {
+		sum = FMA32(a[i], b[i], sum)
+	}
+	return sum
+}
+
+// gemmDotF32 is one output of tinyBLAS for float32 inputs (F32 weights with
+// F32 activations, or F16 weights with activations rounded to F16, both held
+// here as float32): one 16-lane FMA accumulator, then a 16-lane reduction.
+// n must be a multiple of 16.
+func gemmDotF32(a, b []float32) float32 {
+	b = b[:len(a)]
+	var acc [16]float32
+	for i := 0; i < len(a); i += 16 {
+		x := (*[16]float32)(a[i:])
+		y := (*[16]float32)(b[i:])
+		for l := range 16 {
+			// FMA32, inlined by hand for speed
+			f := float64(x[l])*float64(y[l]) + float64(acc[l])
+			if math.Float64bits(f)&(1<<29-1) == 1<<28 {
+				acc[l] = FMA32(x[l], y[l], acc[l])
+			} else {
+				acc[l] = float32(f)
+			}
+		}
+	}
+	return Sum16(&acc)
+}
+
+// MatMulGEMM is MatMul as llama.cpp computes a batch of n ≥ 2 tokens: F32 and
+// F16 weights whose row length is a multiple of 16 and row count a multiple
+// of 4 go through llamafile's tinyBLAS, which keeps one 16-lane FMA
+// accumulator per output (not ggml_vec_dot's four). Q8_0 and Q4_0 batches
+// round like their single-token kernels, and other types have no batch
+// kernel, so for them (and for n < 2) MatMulGEMM equals MatMul.
+func MatMulGEMM(dst []float32, w *Matrix, x []float32, n int) {
+	matMul(dst, w, x, n, n >= 2)
+}
+
+// gemmDotFor returns tinyBLAS's dot product for w, or nil when llama.cpp
+// would not use tinyBLAS for it.
+func gemmDotFor(w *Matrix) dotFunc {
+	if w.Cols%16 != 0 || w.Rows%4 != 0 {
+		return nil
+	}
+	switch w.Type {
+	case F32:
+		return gemmDotF32F32
+	case F16:
+		return gemmDotF16F16
+	}
+	return nil
+}
+
+func gemmDotF32F32(n int, w, x []byte) float32 {
+	return gemmDotF32(f32View(w[:4*n]), f32View(x[:4*n]))
+}
+
+// gemmDotF16F16 is tinyBLAS's F16 output with the activations already rounded
+// to F16 (held as float32); the products are exact, so no FMA is needed.
+func gemmDotF16F16(n int, w, x []byte) float32 {
+	w = w[:2*n]
+	y := f32View(x[:4*n])
+	var acc [16]float32
+	for i := 0; i < n; i += 16 {
+		v := (*[32]byte)(w[2*i:])
+		u := (*[16]float32)(y[i:])
+		for l := range 16 {
+			acc[l] += f16Table[uint16(v[2*l])|uint16(v[2*l+1])<<8] * u[l]
+		}
+	}
+	return Sum16(&acc)
+}
