@@ -185,6 +185,12 @@ func (m *Model) Engine() *model.Model { return m.model }
 // GGUF returns the model's GGUF file, or nil for a llama2.c checkpoint.
 func (m *Model) GGUF() *gguf.File { return m.file }
 
+// Name returns the model's name: its file name without the extension.
+func (m *Model) Name() string {
+	base := filepath.Base(m.path)
+	return strings.TrimSuffix(base, filepath.Ext(base))
+}
+
 // Path returns the file the model was opened from.
 func (m *Model) Path() string { return m.path }
 
@@ -216,6 +222,10 @@ type GenerateOptions struct {
 	// OnToken receives each generated token as it is produced; an error stops
 	// the generation.
 	OnToken func(infer.Token) error
+	// Trace, when set, dissects the generation: its Emit function receives the
+	// trace events (see package trace). ModelName and PromptText default to the
+	// model file's name and the prompt.
+	Trace *infer.Tracing
 }
 
 // Result is a finished generation.
@@ -228,6 +238,11 @@ func (m *Model) Encode(prompt string, opts GenerateOptions) []int {
 
 // Generate continues a prompt.
 func (m *Model) Generate(ctx context.Context, prompt string, opts GenerateOptions) (*Result, error) {
+	if opts.Trace != nil && opts.Trace.PromptText == "" {
+		t := *opts.Trace
+		t.PromptText = prompt
+		opts.Trace = &t
+	}
 	return m.GenerateIDs(ctx, m.Encode(prompt, opts), opts)
 }
 
@@ -242,9 +257,19 @@ func (m *Model) GenerateIDs(ctx context.Context, ids []int, opts GenerateOptions
 		}
 		m.session = s
 	}
+	if opts.Trace != nil {
+		t := *opts.Trace
+		if t.ModelName == "" {
+			t.ModelName = m.Name()
+		}
+		if t.PromptText == "" {
+			t.PromptText = m.tok.Decode(ids)
+		}
+		opts.Trace = &t
+	}
 	return m.session.Generate(ctx, infer.Request{
 		Prompt: ids, MaxTokens: opts.MaxTokens, Stop: opts.Stop, Sampler: opts.Sampler,
-		LogProbs: opts.LogProbs, IgnoreEOS: opts.IgnoreEOS, OnToken: opts.OnToken,
+		LogProbs: opts.LogProbs, IgnoreEOS: opts.IgnoreEOS, OnToken: opts.OnToken, Trace: opts.Trace,
 	})
 }
 
@@ -274,6 +299,11 @@ func (m *Model) Chat(ctx context.Context, msgs []Message, opts GenerateOptions) 
 	text, err := m.RenderChat(msgs)
 	if err != nil {
 		return nil, err
+	}
+	if opts.Trace != nil && opts.Trace.PromptText == "" {
+		t := *opts.Trace
+		t.PromptText = text
+		opts.Trace = &t
 	}
 	return m.GenerateIDs(ctx, m.EncodeChat(text, opts), opts)
 }

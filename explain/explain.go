@@ -100,7 +100,7 @@ func Gather(t *Trace) (*Facts, error) {
 	// the prompt token with the closest neighbour, specials aside
 	for i := range t.Embeddings {
 		e := &t.Embeddings[i]
-		if e.Token.Special || len(e.Neighbors) == 0 {
+		if e.Token.Special || len(e.Neighbors) == 0 || isByteToken(e.Token.Piece) {
 			continue
 		}
 		if f.Neighbor == nil || e.Neighbors[0].Cosine > f.Neighbor.Neighbors[0].Cosine {
@@ -267,6 +267,11 @@ func explainEN(t *Trace, f *Facts) string {
 	}
 	b.WriteString("\n")
 	return b.String()
+}
+
+// isByteToken reports a SentencePiece byte-fallback token such as <0x0A>.
+func isByteToken(piece string) bool {
+	return len(piece) == 6 && strings.HasPrefix(piece, "<0x") && strings.HasSuffix(piece, ">")
 }
 
 func chain(steps []trace.SamplerStep) string {

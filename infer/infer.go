@@ -14,6 +14,7 @@ import (
 	"glassbox/model"
 	"glassbox/sample"
 	"glassbox/tokenizer"
+	"glassbox/trace"
 )
 
 // Finish reasons, named as in the OpenAI API.
@@ -65,6 +66,9 @@ type Request struct {
 	// OnToken, when set, receives each generated token as soon as it is sampled.
 	// Returning an error stops the generation with that error.
 	OnToken func(Token) error
+	// Trace, when set, dissects the generation (see Tracing). Tracing never
+	// changes the generated tokens or their logits.
+	Trace *Tracing
 }
 
 // Token is one generated token.
@@ -132,6 +136,14 @@ func (s *Session) Generate(ctx context.Context, req Request) (*Result, error) {
 	}
 	res := &Result{PromptIDs: append([]int(nil), req.Prompt...)}
 
+	var rec *recorder
+	if req.Trace != nil {
+		if rec, err = s.startTrace(req); err != nil {
+			return nil, err
+		}
+		defer func() { s.state.Tracer = nil }()
+	}
+
 	// prefill: reuse the cached prefix, process the rest in batches
 	t0 := time.Now()
 	if err := s.prefill(req.Prompt, &res.Timings); err != nil {
@@ -158,7 +170,12 @@ func (s *Session) Generate(ctx context.Context, req Request) (*Result, error) {
 			res.FinishReason = FinishLength
 			break
 		}
-		id := smp.Sample(s.logits, history)
+		var id int
+		if rec != nil {
+			id = smp.SampleTrace(s.logits, history, &rec.smp, rec.top)
+		} else {
+			id = smp.Sample(s.logits, history)
+		}
 		tk := Token{ID: id}
 		if req.LogProbs > 0 {
 			tk.LogProb, top = sample.LogProbs(s.logits, id, req.LogProbs, top[:0])
@@ -178,6 +195,12 @@ func (s *Session) Generate(ctx context.Context, req Request) (*Result, error) {
 		tk.Text = emit
 		text.WriteString(emit)
 		res.Tokens = append(res.Tokens, tk)
+		if rec != nil {
+			step := rec.step(len(res.IDs)-1, len(s.cached)-1, history, s.logits, id, emit)
+			if err := req.Trace.Emit(trace.Event{Type: trace.TypeStep, Step: step}); err != nil {
+				return res, err
+			}
+		}
 		if req.OnToken != nil {
 			if err := req.OnToken(tk); err != nil {
 				res.Text = text.String()
@@ -191,6 +214,9 @@ func (s *Session) Generate(ctx context.Context, req Request) (*Result, error) {
 		if len(s.cached) >= n {
 			res.FinishReason = FinishLength
 			break
+		}
+		if rec != nil {
+			rec.want = len(s.cached)
 		}
 		if err := s.model.Forward(s.state, []int{id}, len(s.cached), s.logits); err != nil {
 			return res, err
@@ -210,7 +236,43 @@ func (s *Session) Generate(ctx context.Context, req Request) (*Result, error) {
 		}
 	}
 	res.Text = text.String()
+	if rec != nil {
+		res.Timings.GenDuration = time.Since(t1)
+		t := res.Timings
+		err := req.Trace.Emit(trace.Event{Type: trace.TypeDone, Done: &trace.Done{
+			FinishReason: res.FinishReason, Text: res.Text, PromptTokens: len(res.PromptIDs), GenTokens: len(res.IDs),
+			PromptPerSec: t.PromptPerSecond(), GenPerSec: t.GenPerSecond(),
+		}})
+		if err != nil {
+			return res, err
+		}
+	}
 	return res, nil
+}
+
+// startTrace emits the events that precede generation and arms the recorder
+// for the last prompt position.
+func (s *Session) startTrace(req Request) (*recorder, error) {
+	if req.Trace.Emit == nil {
+		return nil, errors.New("trace: no Emit function")
+	}
+	rec, err := newRecorder(s.model, s.tok, *req.Trace)
+	if err != nil {
+		return nil, err
+	}
+	for _, ev := range []trace.Event{rec.meta(s.state.Context(), s.state.KVType()), rec.tokenization(req.Prompt)} {
+		if err := req.Trace.Emit(ev); err != nil {
+			return nil, err
+		}
+	}
+	if req.Trace.Options.Embeddings {
+		if err := req.Trace.Emit(rec.embeddings(req.Prompt)); err != nil {
+			return nil, err
+		}
+	}
+	rec.want = len(req.Prompt) - 1
+	s.state.Tracer = rec
+	return rec, nil
 }
 
 // prefill makes the cache hold prompt and s.logits the logits after it,

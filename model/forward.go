@@ -11,6 +11,9 @@ import (
 // and the scratch buffers of the forward pass. A State belongs to one sequence
 // and is not safe for concurrent use; several States can share one Model.
 type State struct {
+	// Tracer, when set, observes the forward passes run with this state.
+	Tracer Tracer
+
 	cfg    *Config
 	ctx    int // positions the cache holds
 	batch  int // tokens processed per forward step
@@ -27,6 +30,7 @@ type State struct {
 	att        []float32 // attention output before the output projection (QDim)
 	hb, hb2    []float32 // feed-forward hidden (HiddenDim)
 	scores     []float32 // attention scores of one head (ctx)
+	tw         []float32 // traced attention weights (allocated when tracing)
 	qh         []uint16  // a query head rounded to F16 (F16 cache)
 	wh         []uint16  // attention weights rounded to F16 (F16 cache)
 	vcol       []uint16  // one value component over the cache positions (F16 cache)
@@ -199,7 +203,11 @@ func (m *Model) forwardBatch(s *State, tokens []int, pos int, out []float32) {
 			p := pos + i
 			for h := 0; h < c.Heads; h++ {
 				kvh := h / (c.Heads / c.KVHeads)
-				s.attendHead(l, p, kvh, nkv, b > 1, q[i*qDim+h*c.HeadDim:i*qDim+(h+1)*c.HeadDim], att[i*qDim+h*c.ValueDim:i*qDim+(h+1)*c.ValueDim])
+				ho := att[i*qDim+h*c.ValueDim : i*qDim+(h+1)*c.ValueDim]
+				s.attendHead(l, p, kvh, nkv, b > 1, q[i*qDim+h*c.HeadDim:i*qDim+(h+1)*c.HeadDim], ho)
+				if s.Tracer != nil && s.Tracer.Position(p) {
+					s.Tracer.Attention(l, h, p, s.usedWeights(p), ho)
+				}
 			}
 		}
 
@@ -234,6 +242,14 @@ func (m *Model) forwardBatch(s *State, tokens []int, pos int, out []float32) {
 
 		// residual connection
 		addTo(xr, xb2[:nr*dim])
+
+		if s.Tracer != nil {
+			for i := r0; i < b; i++ {
+				if s.Tracer.Position(pos + i) {
+					s.Tracer.Residual(l, pos+i, x[i*dim:(i+1)*dim])
+				}
+			}
+		}
 	}
 
 	if out == nil {
@@ -416,4 +432,20 @@ func (s *State) attendHead(l, p, kvh, nkv int, batch bool, q, out []float32) {
 		}
 		out[i] = d
 	}
+}
+
+// usedWeights returns the attention weights of the head attendHead last
+// computed, as they multiplied the values: the softmax output with an F32
+// cache, its F16 rounding with an F16 cache.
+func (s *State) usedWeights(p int) []float32 {
+	if s.kvType == tensor.F32 {
+		return s.scores[:p+1]
+	}
+	if len(s.tw) < p+1 {
+		s.tw = make([]float32, s.ctx)
+	}
+	for t := 0; t <= p; t++ {
+		s.tw[t] = tensor.F16ToF32(s.wh[t])
+	}
+	return s.tw[:p+1]
 }

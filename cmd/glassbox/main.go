@@ -19,7 +19,7 @@ what happens inside for every token: tokenization → embeddings → attention �
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newRunCmd(), newChatCmd(), newTokenizeCmd())
+	root.AddCommand(newRunCmd(), newChatCmd(), newTokenizeCmd(), newDissectCmd(), newExplainCmd())
 	return root
 }
 

@@ -56,8 +56,10 @@ type samplingFlags struct {
 	seed             int64
 }
 
-func (f *samplingFlags) register(cmd *cobra.Command) {
-	d := sample.DefaultParams()
+func (f *samplingFlags) register(cmd *cobra.Command) { f.registerWith(cmd, sample.DefaultParams()) }
+
+// registerWith registers the sampling flags with the given defaults.
+func (f *samplingFlags) registerWith(cmd *cobra.Command, d sample.Params) {
 	cmd.Flags().Float32Var(&f.temperature, "temperature", d.Temperature, "sampling temperature (0 = greedy)")
 	cmd.Flags().IntVar(&f.topK, "top-k", d.TopK, "keep the K most likely tokens (0 = off)")
 	cmd.Flags().Float32Var(&f.topP, "top-p", d.TopP, "keep the smallest set of tokens whose probability reaches P (1 = off)")
@@ -83,6 +85,20 @@ func (f *samplingFlags) params() (sample.Params, error) {
 		return p, err
 	}
 	return p, nil
+}
+
+// buildPrompt tokenizes a prompt as run does: chat models get it as a user
+// message in their template unless raw. It returns the ids and the text the
+// model sees.
+func buildPrompt(m *glassbox.Model, prompt string, raw bool, opts glassbox.GenerateOptions) ([]int, string, error) {
+	if m.HasChatTemplate() && !raw {
+		text, err := m.RenderChat([]glassbox.Message{{Role: "user", Content: prompt}})
+		if err != nil {
+			return nil, "", err
+		}
+		return m.EncodeChat(text, opts), text, nil
+	}
+	return m.Encode(prompt, opts), prompt, nil
 }
 
 // promptArg returns the prompt from the arguments, or from stdin when there are none.

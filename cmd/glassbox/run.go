@@ -78,15 +78,9 @@ func (o *runOptions) run(cmd *cobra.Command, args []string) error {
 			return err
 		}
 	}
-	var ids []int
-	if m.HasChatTemplate() && !o.raw {
-		text, err := m.RenderChat([]glassbox.Message{{Role: "user", Content: prompt}})
-		if err != nil {
-			return err
-		}
-		ids = m.EncodeChat(text, opts)
-	} else {
-		ids = m.Encode(prompt, opts)
+	ids, _, err := buildPrompt(m, prompt, o.raw, opts)
+	if err != nil {
+		return err
 	}
 	res, err := m.GenerateIDs(cmd.Context(), ids, opts)
 	if err != nil {

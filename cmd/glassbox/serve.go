@@ -1,0 +1,194 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"glassbox"
+	"glassbox/server"
+)
+
+type serveOptions struct {
+	models    []string
+	addr      string
+	apiKey    string
+	parallel  int
+	queue     int
+	ctx       int
+	threads   int
+	kvF32     bool
+	maxBody   int64
+	grace     time.Duration
+	listening func(addr string) // called once the listener is open (tests)
+}
+
+func newServeCmd() *cobra.Command {
+	o := &serveOptions{}
+	cmd := &cobra.Command{
+		Use:   "serve -m MODEL [-m NAME=MODEL]... [flags]",
+		Short: "Serve models over an OpenAI-compatible HTTP API",
+		Long: `Serve one or more models over HTTP: OpenAI-compatible /v1/chat/completions,
+/v1/completions, /v1/embeddings and /v1/models; llama.cpp-compatible /infill, /tokenize and
+/detokenize for editors; /health and Prometheus /metrics.
+
+Each model is served under the base name of its file without the extension, or under NAME
+when given as NAME=PATH; the first model is the default. Every model gets --parallel generation
+slots and a queue of --queue requests; beyond that requests get 429 with Retry-After.
+The server listens on 127.0.0.1 unless --addr says otherwise. With --api-key (or the
+GLASSBOX_API_KEY environment variable), every route but /health needs "Authorization: Bearer KEY".`,
+		Example: `  glassbox serve -m qwen3-0.6b.gguf
+  glassbox serve -m chat=qwen3.gguf -m code=qwen2.5-coder.gguf --parallel 2 --addr 0.0.0.0:8080 --api-key secret`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return o.run(cmd) },
+	}
+	f := cmd.Flags()
+	f.StringArrayVarP(&o.models, "model", "m", nil, "model file (GGUF or llama2.c), or NAME=PATH; repeat to serve several")
+	f.StringVar(&o.addr, "addr", "127.0.0.1:8080", "address to listen on (host:port)")
+	f.StringVar(&o.apiKey, "api-key", "", "require this key as \"Authorization: Bearer KEY\" (default $GLASSBOX_API_KEY)")
+	f.IntVar(&o.parallel, "parallel", 1, "generation slots per model (each has its own KV cache)")
+	f.IntVar(&o.queue, "queue", 64, "requests per model that may wait for a slot before 429")
+	f.IntVar(&o.ctx, "ctx", 0, "context size in tokens per slot (default: the model's, at most 4096)")
+	f.IntVar(&o.threads, "threads", 0, "worker threads for matrix products (default: all cores)")
+	f.BoolVar(&o.kvF32, "kv-f32", false, "keep the KV caches in F32 instead of F16")
+	f.Int64Var(&o.maxBody, "max-body", server.DefaultMaxBodyBytes, "largest request body in bytes (larger get 413)")
+	f.DurationVar(&o.grace, "shutdown-grace", 10*time.Second, "on SIGINT/SIGTERM, how long running requests may finish")
+	return cmd
+}
+
+// modelSpec is a -m value: a name and a path.
+type modelSpec struct{ name, path string }
+
+// parseModelSpec reads "PATH" or "NAME=PATH". A value naming an existing file
+// is a path even if it contains '='.
+func parseModelSpec(v string) (modelSpec, error) {
+	if v == "" {
+		return modelSpec{}, errors.New("empty -m value: expected a model file or NAME=PATH")
+	}
+	if name, path, ok := strings.Cut(v, "="); ok && !strings.ContainsAny(name, `/\`) {
+		if _, err := os.Stat(v); err != nil {
+			if name == "" || path == "" {
+				return modelSpec{}, fmt.Errorf("-m %q: expected NAME=PATH with a name and a path", v)
+			}
+			return modelSpec{name: name, path: path}, nil
+		}
+	}
+	base := filepath.Base(v)
+	name := strings.TrimSuffix(base, filepath.Ext(base))
+	if name == "" {
+		name = base
+	}
+	return modelSpec{name: name, path: v}, nil
+}
+
+func (o *serveOptions) validate() ([]modelSpec, error) {
+	if len(o.models) == 0 {
+		return nil, errors.New("no model: pass -m FILE (a GGUF file or a llama2.c checkpoint), or -m NAME=FILE")
+	}
+	switch {
+	case o.parallel < 1:
+		return nil, fmt.Errorf("--parallel must be at least 1, got %d", o.parallel)
+	case o.queue < 0:
+		return nil, fmt.Errorf("--queue must be >= 0, got %d", o.queue)
+	case o.ctx < 0:
+		return nil, fmt.Errorf("--ctx must be positive, got %d", o.ctx)
+	case o.threads < 0:
+		return nil, fmt.Errorf("--threads must be positive, got %d", o.threads)
+	case o.maxBody < 1:
+		return nil, fmt.Errorf("--max-body must be positive, got %d", o.maxBody)
+	}
+	if _, _, err := net.SplitHostPort(o.addr); err != nil {
+		return nil, fmt.Errorf("--addr %q: expected host:port, such as 127.0.0.1:8080: %v", o.addr, err)
+	}
+	specs := make([]modelSpec, 0, len(o.models))
+	seen := map[string]string{}
+	for _, v := range o.models {
+		s, err := parseModelSpec(v)
+		if err != nil {
+			return nil, err
+		}
+		if prev, dup := seen[s.name]; dup {
+			return nil, fmt.Errorf("two models are named %q (%s and %s): name them with -m NAME=PATH", s.name, prev, s.path)
+		}
+		seen[s.name] = s.path
+		specs = append(specs, s)
+	}
+	return specs, nil
+}
+
+func (o *serveOptions) run(cmd *cobra.Command) error {
+	specs, err := o.validate()
+	if err != nil {
+		return err
+	}
+	if o.apiKey == "" {
+		o.apiKey = os.Getenv("GLASSBOX_API_KEY")
+	}
+	logw := cmd.ErrOrStderr()
+	logger := slog.New(slog.NewTextHandler(logw, nil))
+	var models []server.Model
+	defer func() {
+		for _, m := range models {
+			m.Model.Close()
+		}
+	}()
+	for _, s := range specs {
+		m, err := glassbox.Open(s.path, &glassbox.Options{Context: o.ctx, Threads: o.threads, KVCacheF32: o.kvF32})
+		if err != nil {
+			return fmt.Errorf("model %s: %w", s.name, err)
+		}
+		models = append(models, server.Model{Name: s.name, Model: m})
+		fmt.Fprintf(logw, "loaded %s from %s in %s (context %d)\n", s.name, s.path, m.LoadDuration().Round(time.Millisecond), m.ContextSize())
+	}
+	srv, err := server.New(server.Config{Models: models, APIKey: o.apiKey, Parallel: o.parallel, Queue: o.queue, MaxBodyBytes: o.maxBody, Logger: logger})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", o.addr, err)
+	}
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	fmt.Fprintf(logw, "serving %d model(s) on http://%s (%d slot(s) per model, queue %d)\n", len(models), ln.Addr(), o.parallel, o.queue)
+	if o.listening != nil {
+		o.listening(ln.Addr().String())
+	}
+
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	fmt.Fprintln(logw, "shutting down: waiting for running requests")
+	sctx, cancel := context.WithTimeout(context.Background(), o.grace)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		// requests still running past the grace period are cut (their generations stop)
+		hs.Close()
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

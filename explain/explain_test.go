@@ -1,0 +1,156 @@
+package explain_test
+
+import (
+	"context"
+	"math"
+	"strings"
+	"testing"
+
+	"glassbox"
+	"glassbox/explain"
+	"glassbox/infer"
+	"glassbox/internal/fixtures"
+	"glassbox/sample"
+	"glassbox/trace"
+)
+
+func dissect(t *testing.T, elem []string, prompt string, p sample.Params) (*explain.Trace, *glassbox.Result) {
+	t.Helper()
+	m, err := glassbox.Open(fixtures.Path(t, elem...), &glassbox.Options{Context: 256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	var evs []trace.Event
+	res, err := m.Generate(context.Background(), prompt, glassbox.GenerateOptions{
+		MaxTokens: 10, Sampler: p, LogProbs: 3,
+		Trace: &infer.Tracing{Options: trace.All(5), Emit: func(ev trace.Event) error { evs = append(evs, ev); return nil }},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := explain.Collect(evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr, res
+}
+
+var models = [][]string{
+	{"llama2c", "stories260K.bin"},
+	{"gguf", "random-llama-d256-Q4_K_M.gguf"},
+	{"gguf", "random-llama-d256-Q6_K.gguf"},
+}
+
+// TestExplainNumbers: every number the explanation cites is the trace's, and
+// the facts agree with the generation's own log-probabilities.
+func TestExplainNumbers(t *testing.T) {
+	sampled := sample.DefaultParams()
+	sampled.Seed = 3
+	for _, elem := range models {
+		for _, p := range []sample.Params{{}, sampled} {
+			tr, res := dissect(t, elem, "Once upon a time", p)
+			f, err := explain.Gather(tr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// the facts are the generation's numbers
+			if f.FirstToken.ID != res.IDs[0] || math.Abs(math.Log(float64(f.FirstProb))-float64(res.Tokens[0].LogProb)) > 1e-4 {
+				t.Errorf("%v: first token %d p %v, generated %d logprob %v", elem, f.FirstToken.ID, f.FirstProb, res.IDs[0], res.Tokens[0].LogProb)
+			}
+			var mean float64
+			for _, tk := range res.Tokens {
+				mean += math.Exp(float64(tk.LogProb))
+			}
+			mean /= float64(len(res.Tokens))
+			if math.Abs(mean-float64(f.MeanProb)) > 1e-4 {
+				t.Errorf("%v: mean probability %v, from logprobs %v", elem, f.MeanProb, mean)
+			}
+			s0 := tr.Steps[0]
+			for _, lang := range []string{"fr", "en"} {
+				text, err := explain.Explain(tr, lang)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := []string{
+					explain.Pct(s0.Sampling.RawProb), explain.F3(s0.Prediction.Entropy), explain.Pct(f.MeanProb),
+					explain.Pct(f.Uncertain.Sampling.RawProb), explain.F3(f.Focus.Top[0].Weight),
+					explain.F3(f.Neighbor.Neighbors[0].Cosine), explain.F3(f.Neighbor.Norm),
+				}
+				for _, l := range s0.LogitLens {
+					want = append(want, explain.Pct(l.Top[0].Prob))
+				}
+				for _, w := range want {
+					if !strings.Contains(text, w) {
+						t.Errorf("%v %s: the explanation lacks %q\n%s", elem, lang, w, text)
+					}
+				}
+				for _, section := range map[string][]string{
+					"fr": {"1. Auto-description", "2. Analogie", "3. Auto-dissection", "4. Métacognition"},
+					"en": {"1. Literal", "2. Analogy", "3. Self-dissection", "4. Metacognition"},
+				}[lang] {
+					if !strings.Contains(text, section) {
+						t.Errorf("%s: no section %q", lang, section)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestReportNumbers: the terminal report prints the trace's probabilities.
+func TestReportNumbers(t *testing.T) {
+	for _, elem := range models {
+		tr, _ := dissect(t, elem, "Once upon a time", sample.Params{})
+		var b strings.Builder
+		if err := explain.Report(&b, tr, explain.ReportOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		out := b.String()
+		for _, s := range tr.Steps {
+			for _, c := range s.Prediction.Top {
+				if !strings.Contains(out, explain.Pct(c.Prob)) {
+					t.Errorf("%v: report lacks %s for %q", elem, explain.Pct(c.Prob), c.Piece)
+				}
+			}
+			if !strings.Contains(out, explain.F3(s.Prediction.Entropy)) {
+				t.Errorf("%v: report lacks entropy %s", elem, explain.F3(s.Prediction.Entropy))
+			}
+		}
+		for _, e := range tr.Embeddings {
+			if !strings.Contains(out, explain.F3(e.Norm)) {
+				t.Errorf("%v: report lacks norm %s", elem, explain.F3(e.Norm))
+			}
+		}
+		if strings.Contains(out, "\x1b[") {
+			t.Errorf("colour codes without Color")
+		}
+	}
+}
+
+func TestDetectLanguage(t *testing.T) {
+	tests := []struct{ text, want string }{
+		{"Il était une fois une petite fille", "fr"},
+		{"Explique ce qu'est un LLM", "fr"},
+		{"Once upon a time there was a girl", "en"},
+		{"What is a large language model?", "en"},
+		{explain.DefaultPrompt, "fr"},
+	}
+	for _, tt := range tests {
+		if got := explain.DetectLanguage(tt.text); got != tt.want {
+			t.Errorf("%q: %s, want %s", tt.text, got, tt.want)
+		}
+	}
+}
+
+func TestCollectErrors(t *testing.T) {
+	if _, err := explain.Collect([]trace.Event{{Type: "nope"}}); err == nil {
+		t.Error("unknown event type: no error")
+	}
+	if _, err := explain.Collect(nil); err == nil {
+		t.Error("no meta: no error")
+	}
+	if _, err := explain.Explain(&explain.Trace{}, "fr"); err == nil {
+		t.Error("no steps: no error")
+	}
+}

@@ -1,0 +1,352 @@
+package infer
+
+import (
+	"fmt"
+	"math"
+	"sort"
+
+	"glassbox/model"
+	"glassbox/sample"
+	"glassbox/tensor"
+	"glassbox/tokenizer"
+	"glassbox/trace"
+)
+
+// Tracing asks Generate to dissect the generation: Emit receives the trace's
+// events as they happen (meta, tokenization, embeddings, one step per
+// generated token, done), all taken from the numbers the engine computes.
+type Tracing struct {
+	Options    trace.Options
+	ModelName  string
+	PromptText string // the prompt as text, after any chat template
+	Emit       func(trace.Event) error
+}
+
+// recorder implements model.Tracer for the position being predicted and
+// builds the trace events.
+type recorder struct {
+	m       *model.Model
+	tok     *tokenizer.Tokenizer
+	cfg     Tracing
+	top     int
+	want    int // the position to record
+	layerOn []bool
+	headOn  []bool
+
+	attn   []trace.HeadAttention // recorded at the wanted position
+	resid  [][]float32           // residual stream after each traced layer
+	logits []float32             // scratch for the logit lens and softmax
+	normed []float32
+	smp    sample.Trace
+}
+
+func newRecorder(m *model.Model, tok *tokenizer.Tokenizer, cfg Tracing) (*recorder, error) {
+	c := &m.Config
+	r := &recorder{m: m, tok: tok, cfg: cfg, top: cfg.Options.Top, want: -1}
+	if r.top <= 0 {
+		r.top = 5
+	}
+	if r.top > 100 {
+		return nil, fmt.Errorf("trace: at most 100 candidates per list, got %d", r.top)
+	}
+	var err error
+	if r.layerOn, err = selection("layer", cfg.Options.Layers, c.Layers); err != nil {
+		return nil, err
+	}
+	if r.headOn, err = selection("head", cfg.Options.Heads, c.Heads); err != nil {
+		return nil, err
+	}
+	r.resid = make([][]float32, c.Layers)
+	if cfg.Options.LogitLens {
+		for l, on := range r.layerOn {
+			if on {
+				r.resid[l] = make([]float32, c.Dim)
+			}
+		}
+	}
+	r.logits = make([]float32, c.VocabSize)
+	r.normed = make([]float32, c.Dim)
+	return r, nil
+}
+
+func selection(what string, sel []int, n int) ([]bool, error) {
+	on := make([]bool, n)
+	if sel == nil {
+		for i := range on {
+			on[i] = true
+		}
+		return on, nil
+	}
+	for _, i := range sel {
+		if i < 0 || i >= n {
+			return nil, fmt.Errorf("trace: %s %d does not exist (the model has %d: 0..%d)", what, i, n, n-1)
+		}
+		on[i] = true
+	}
+	return on, nil
+}
+
+func (r *recorder) indices(on []bool) []int {
+	out := []int{}
+	for i, b := range on {
+		if b {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// Position implements model.Tracer.
+func (r *recorder) Position(pos int) bool { return pos == r.want }
+
+// Attention implements model.Tracer.
+func (r *recorder) Attention(layer, head, pos int, weights, out []float32) {
+	if !r.cfg.Options.Attention || !r.layerOn[layer] || !r.headOn[head] {
+		return
+	}
+	c := &r.m.Config
+	r.attn = append(r.attn, trace.HeadAttention{
+		Layer: layer, Head: head, KVHead: head / (c.Heads / c.KVHeads),
+		Weights: append([]float32(nil), weights...),
+	})
+}
+
+// Residual implements model.Tracer.
+func (r *recorder) Residual(layer, pos int, x []float32) {
+	if r.resid[layer] != nil {
+		copy(r.resid[layer], x)
+	}
+}
+
+func (r *recorder) token(id int) trace.Token {
+	t := trace.Token{ID: id, Bytes: []int{}}
+	if r.tok == nil || id < 0 || id >= r.tok.VocabSize() {
+		return t
+	}
+	t.Piece = r.tok.Piece(id)
+	for _, b := range r.tok.TokenBytes(id) {
+		t.Bytes = append(t.Bytes, int(b))
+	}
+	t.Special = r.tok.IsSpecial(id)
+	return t
+}
+
+func (r *recorder) meta(ctxSize int, kv tensor.Type) trace.Event {
+	c := &r.m.Config
+	return trace.Event{Type: trace.TypeMeta, Meta: &trace.Meta{
+		Version: trace.Version, Model: r.cfg.ModelName, Arch: c.Arch, Params: c.Params(),
+		Layers: c.Layers, Heads: c.Heads, KVHeads: c.KVHeads, Dim: c.Dim, HiddenDim: c.HiddenDim,
+		HeadDim: c.HeadDim, Vocab: c.VocabSize, ContextLength: c.ContextLength, Context: ctxSize,
+		QuantType: c.FileType, KVCache: kv.String(),
+		TracedLayers: r.indices(r.layerOn), TracedHeads: r.indices(r.headOn),
+	}}
+}
+
+func (r *recorder) tokenization(prompt []int) trace.Event {
+	tz := &trace.Tokenization{Text: r.cfg.PromptText, Tokens: make([]trace.Token, len(prompt))}
+	for i, id := range prompt {
+		tz.Tokens[i] = r.token(id)
+	}
+	return trace.Event{Type: trace.TypeTokenization, Tokenization: tz}
+}
+
+// embeddings describes each prompt token's embedding row and finds its
+// nearest tokens by cosine similarity over the whole embedding table.
+func (r *recorder) embeddings(prompt []int) trace.Event {
+	c := &r.m.Config
+	first := r.cfg.Options.EmbedFirst
+	if first <= 0 {
+		first = 8
+	}
+	first = min(first, c.Dim)
+	// the distinct prompt tokens, normalised
+	uniq := map[int]int{}
+	var vecs [][]float32
+	var ids []int
+	for _, id := range prompt {
+		if _, ok := uniq[id]; ok {
+			continue
+		}
+		uniq[id] = len(vecs)
+		v := make([]float32, c.Dim)
+		r.m.EmbeddingRow(id, v)
+		vecs = append(vecs, v)
+		ids = append(ids, id)
+	}
+	norms := make([]float64, len(vecs))
+	for i, v := range vecs {
+		norms[i] = norm(v)
+	}
+	best := make([][]trace.Neighbor, len(vecs))
+	row := make([]float32, c.Dim)
+	for id := 0; id < c.VocabSize; id++ {
+		r.m.EmbeddingRow(id, row)
+		rn := norm(row)
+		if rn == 0 {
+			continue
+		}
+		for i, v := range vecs {
+			if id == ids[i] || norms[i] == 0 {
+				continue
+			}
+			var dot float64
+			for j := range v {
+				dot += float64(v[j]) * float64(row[j])
+			}
+			cos := float32(dot / (norms[i] * rn))
+			best[i] = insertNeighbor(best[i], trace.Neighbor{ID: id, Cosine: cos}, r.top)
+		}
+	}
+	out := make([]trace.Embedding, len(prompt))
+	for p, id := range prompt {
+		i := uniq[id]
+		nb := append([]trace.Neighbor(nil), best[i]...)
+		for k := range nb {
+			nb[k].Piece = r.token(nb[k].ID).Piece
+		}
+		out[p] = trace.Embedding{
+			Position: p, Token: r.token(id), Norm: float32(norms[i]),
+			First: append([]float32(nil), vecs[i][:first]...), Neighbors: nb,
+		}
+	}
+	return trace.Event{Type: trace.TypeEmbeddings, Embeddings: out}
+}
+
+func insertNeighbor(list []trace.Neighbor, n trace.Neighbor, k int) []trace.Neighbor {
+	if len(list) == k && n.Cosine <= list[k-1].Cosine {
+		return list
+	}
+	i := sort.Search(len(list), func(i int) bool { return list[i].Cosine < n.Cosine })
+	if len(list) < k {
+		list = append(list, trace.Neighbor{})
+	}
+	copy(list[i+1:], list[i:len(list)-1])
+	list[i] = n
+	return list
+}
+
+func norm(v []float32) float64 {
+	var s float64
+	for _, x := range v {
+		s += float64(x) * float64(x)
+	}
+	return math.Sqrt(s)
+}
+
+// step builds the dissection of one generated token from what the recorder
+// saw at its position, the logits and the sampler's trace.
+func (r *recorder) step(index, pos int, history []int, logits []float32, chosen int, text string) *trace.Step {
+	st := &trace.Step{Index: index, Position: pos, Input: r.token(history[pos]), Token: r.token(chosen), Text: text}
+
+	// attention: the most attended positions of each recorded head
+	for _, h := range r.attn {
+		h.Top = r.topAttended(h.Weights, history)
+		h.Entropy = entropy(h.Weights)
+		st.Attention = append(st.Attention, h)
+	}
+	r.attn = r.attn[:0]
+
+	// logit lens: each traced layer's residual through the final norm and output
+	if r.cfg.Options.LogitLens {
+		for l, x := range r.resid {
+			if x == nil {
+				continue
+			}
+			r.m.LogitLens(r.logits, x, r.normed)
+			top, _ := r.candidates(r.logits)
+			st.LogitLens = append(st.LogitLens, trace.LensLayer{Layer: l, Top: top})
+		}
+	}
+
+	// prediction: the raw distribution
+	top, ent := r.candidates(logits)
+	st.Prediction = trace.Prediction{Top: top, Entropy: ent}
+
+	// decoding: the sampler chain as applied
+	s := &r.smp
+	st.Sampling = trace.Sampling{Draw: s.Draw, ChosenRank: s.ChosenRank, ChosenProb: s.ChosenProb}
+	st.Sampling.RawProb = softmaxProb(logits, chosen)
+	for _, sp := range s.Steps {
+		ss := trace.SamplerStep{Name: sp.Name, Kept: sp.Kept}
+		for _, c := range sp.Top {
+			ss.Top = append(ss.Top, trace.Candidate{ID: c.ID, Piece: r.token(c.ID).Piece, Logit: c.Logit, Prob: c.Prob})
+		}
+		st.Sampling.Steps = append(st.Sampling.Steps, ss)
+	}
+	return st
+}
+
+func (r *recorder) topAttended(w []float32, history []int) []trace.Attended {
+	idx := make([]int, len(w))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return w[idx[a]] > w[idx[b]] })
+	idx = idx[:min(r.top, len(idx))]
+	out := make([]trace.Attended, len(idx))
+	for k, p := range idx {
+		out[k] = trace.Attended{Position: p, Token: r.token(history[p]), Weight: w[p]}
+	}
+	return out
+}
+
+// candidates returns the top tokens of logits with their softmax
+// probabilities, and the entropy of the distribution.
+func (r *recorder) candidates(logits []float32) ([]trace.Candidate, float32) {
+	maxv := float32(math.Inf(-1))
+	for _, v := range logits {
+		if v > maxv {
+			maxv = v
+		}
+	}
+	var sum float64
+	for _, v := range logits {
+		sum += math.Exp(float64(v - maxv))
+	}
+	var ent float64
+	for _, v := range logits {
+		p := math.Exp(float64(v-maxv)) / sum
+		if p > 0 {
+			ent -= p * math.Log(p)
+		}
+	}
+	var top []trace.Candidate
+	for id, v := range logits {
+		if len(top) == r.top && v <= top[len(top)-1].Logit {
+			continue
+		}
+		i := sort.Search(len(top), func(i int) bool { return top[i].Logit < v })
+		if len(top) < r.top {
+			top = append(top, trace.Candidate{})
+		}
+		copy(top[i+1:], top[i:len(top)-1])
+		top[i] = trace.Candidate{ID: id, Logit: v}
+	}
+	for k := range top {
+		top[k].Piece = r.token(top[k].ID).Piece
+		top[k].Prob = float32(math.Exp(float64(top[k].Logit-maxv)) / sum)
+	}
+	return top, float32(ent)
+}
+
+func softmaxProb(logits []float32, id int) float32 {
+	maxv := float32(math.Inf(-1))
+	for _, v := range logits {
+		maxv = max(maxv, v)
+	}
+	var sum float64
+	for _, v := range logits {
+		sum += math.Exp(float64(v - maxv))
+	}
+	return float32(math.Exp(float64(logits[id]-maxv)) / sum)
+}
+
+func entropy(w []float32) float32 {
+	var e float64
+	for _, p := range w {
+		if p > 0 {
+			e -= float64(p) * math.Log(float64(p))
+		}
+	}
+	return float32(e)
+}

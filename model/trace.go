@@ -1,0 +1,43 @@
+package model
+
+import "glassbox/tensor"
+
+// Tracer observes a forward pass without changing what it computes. Set it on
+// a State (State.Tracer) to record positions of interest; a nil Tracer costs a
+// nil check per layer.
+type Tracer interface {
+	// Position reports whether position pos is to be recorded.
+	Position(pos int) bool
+	// Attention receives, for a recorded position, one head's attention
+	// weights over positions 0..pos exactly as they multiplied the cached
+	// values (rounded to F16 with an F16 cache), and the head's output.
+	Attention(layer, head, pos int, weights, out []float32)
+	// Residual receives the residual stream of a recorded position after a layer.
+	Residual(layer, pos int, x []float32)
+}
+
+// LogitLens applies the final norm and the output projection to a hidden
+// state x, writing VocabSize logits into out: what the model would predict if
+// it stopped where x was taken. normed is scratch of Dim values. On the last
+// layer's residual stream it reproduces the real logits exactly.
+func (m *Model) LogitLens(out, x, normed []float32) {
+	rmsNorm(normed, x, m.OutputNorm, m.Config.NormEps)
+	tensor.MatVec(out, m.Output, normed)
+}
+
+// EmbeddingRow writes the input embedding of token id into dst (Dim values).
+func (m *Model) EmbeddingRow(id int, dst []float32) { m.TokenEmbedding.Row(id, dst) }
+
+// CachedValue writes the cached value vector of one KV head at a position into
+// dst (ValueDim values), as the attention reads it.
+func (s *State) CachedValue(layer, pos, kvHead int, dst []float32) {
+	vd, vDim := s.cfg.ValueDim, s.cfg.VDim()
+	off := pos*vDim + kvHead*vd
+	if s.kvType == tensor.F32 {
+		copy(dst, s.vf[layer][off:off+vd])
+		return
+	}
+	for i, h := range s.vh[layer][off : off+vd] {
+		dst[i] = tensor.F16ToF32(h)
+	}
+}
