@@ -129,7 +129,7 @@ func Report(w io.Writer, t *Trace, opt ReportOptions) error {
 		p.bold("glassbox dissect"), m.Model, m.Arch, m.Layers, m.Heads, m.KVHeads, m.Dim, m.Vocab, m.QuantType, m.KVCache)
 
 	// 1. tokenization
-	fmt.Fprintf(&b, "%s  %d tokens\n", p.bold("1 · TOKENIZATION"), len(t.Tokenization.Tokens))
+	fmt.Fprintf(&b, "%s  %s\n", p.bold("1 · TOKENIZATION"), plural(len(t.Tokenization.Tokens), "token"))
 	var strip []string
 	for _, tk := range t.Tokenization.Tokens {
 		strip = append(strip, p.tok("["+Show(tk.Piece)+"]"))
@@ -156,7 +156,7 @@ func Report(w io.Writer, t *Trace, opt ReportOptions) error {
 	}
 
 	// 3-5. each generated token
-	fmt.Fprintf(&b, "%s  %d tokens\n", p.bold("3 · GENERATION"), len(t.Steps))
+	fmt.Fprintf(&b, "%s  %s\n", p.bold("3 · GENERATION"), plural(len(t.Steps), "token"))
 	for i, s := range t.Steps {
 		if opt.Steps > 0 && i >= opt.Steps {
 			fmt.Fprintf(&b, "   %s\n", p.dim(fmt.Sprintf("… %d more tokens (use --steps 0 to show all)", len(t.Steps)-i)))
@@ -210,4 +210,11 @@ func Report(w io.Writer, t *Trace, opt ReportOptions) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return strconv.Itoa(n) + " " + what + "s"
 }
