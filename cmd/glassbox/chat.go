@@ -45,7 +45,7 @@ func (o *chatOptions) run(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
-	m, err := o.modelFlags.open()
+	m, err := o.modelFlags.open(cmd.Context())
 	if err != nil {
 		return err
 	}

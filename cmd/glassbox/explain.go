@@ -69,7 +69,7 @@ func (o *explainOptions) run(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	m, err := o.modelFlags.open()
+	m, err := o.modelFlags.open(cmd.Context())
 	if err != nil {
 		return err
 	}

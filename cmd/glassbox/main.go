@@ -3,8 +3,11 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/spf13/cobra"
 )
@@ -19,12 +22,16 @@ what happens inside for every token: tokenization → embeddings → attention �
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newRunCmd(), newChatCmd(), newTokenizeCmd(), newDissectCmd(), newExplainCmd())
+	root.AddCommand(newRunCmd(), newChatCmd(), newTokenizeCmd(), newDissectCmd(), newExplainCmd(),
+		newPullCmd(), newListCmd(), newShowCmd(), newRmCmd())
 	return root
 }
 
 func main() {
-	if err := newRootCmd().Execute(); err != nil {
+	// Ctrl-C cancels the context: generation and downloads stop cleanly.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := newRootCmd().ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "glassbox:", err)
 		os.Exit(1)
 	}

@@ -1,16 +1,19 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"glassbox"
 	"glassbox/sample"
+	"glassbox/store"
 )
 
 // modelFlags are the flags of every command that loads a model.
@@ -23,14 +26,15 @@ type modelFlags struct {
 }
 
 func (f *modelFlags) register(cmd *cobra.Command) {
-	cmd.Flags().StringVarP(&f.model, "model", "m", "", "model file: GGUF or llama2.c checkpoint (.bin)")
+	cmd.Flags().StringVarP(&f.model, "model", "m", "", "model: GGUF file, llama2.c .bin, store name (glassbox list) or hf.co/OWNER/REPO[:QUANT]")
 	cmd.Flags().StringVar(&f.tokenizer, "tokenizer", "", "tokenizer file (GGUF, tokenizer.json or llama2.c tokenizer.bin); GGUF models carry their own")
 	cmd.Flags().IntVar(&f.threads, "threads", 0, "worker threads for matrix products (default: all cores)")
 	cmd.Flags().IntVar(&f.ctx, "ctx", 0, "context size in tokens (default: the model's, at most 4096)")
 	cmd.Flags().BoolVar(&f.kvF32, "kv-f32", false, "keep the KV cache in F32 instead of F16")
 }
 
-func (f *modelFlags) open() (*glassbox.Model, error) {
+// open resolves -m (a file, a store name, or hf.co/… pulled first) and opens it.
+func (f *modelFlags) open(ctx context.Context) (*glassbox.Model, error) {
 	if f.model == "" {
 		return nil, errors.New("no model: pass -m FILE (a GGUF file or a llama2.c checkpoint)")
 	}
@@ -40,7 +44,13 @@ func (f *modelFlags) open() (*glassbox.Model, error) {
 	if f.ctx < 0 {
 		return nil, fmt.Errorf("--ctx must be positive, got %d", f.ctx)
 	}
-	return glassbox.Open(f.model, &glassbox.Options{Tokenizer: f.tokenizer, Threads: f.threads, Context: f.ctx, KVCacheF32: f.kvF32})
+	path, err := store.ResolveModel(ctx, f.model, store.ResolveOptions{
+		Pull: store.PullOptions{Progress: store.NewProgress(os.Stderr)},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return glassbox.Open(path, &glassbox.Options{Tokenizer: f.tokenizer, Threads: f.threads, Context: f.ctx, KVCacheF32: f.kvF32})
 }
 
 // samplingFlags are the sampling flags shared by run, chat and dissect.
