@@ -86,26 +86,8 @@ func Open(path string, opts *Options) (*Model, error) {
 		if err != nil {
 			return nil, err
 		}
-		m.file = f
-		if m.model, err = model.LoadGGUF(f); err != nil {
-			f.Close()
+		if err := m.loadGGUF(f); err != nil {
 			return nil, fmt.Errorf("load %s: %w", path, err)
-		}
-		if o.Tokenizer != "" {
-			m.tok, err = tokenizer.LoadFile(o.Tokenizer)
-		} else {
-			m.tok, err = tokenizer.FromGGUF(f)
-		}
-		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("load %s: tokenizer: %w", path, err)
-		}
-		if src, ok := f.String("tokenizer.chat_template"); ok && src != "" {
-			m.tmplSrc = src
-			if m.template, err = chat.Parse(src); err != nil {
-				f.Close()
-				return nil, fmt.Errorf("load %s: chat template: %w", path, err)
-			}
 		}
 	} else {
 		if m.model, err = model.LoadLlama2C(path); err != nil {
@@ -124,15 +106,79 @@ func Open(path string, opts *Options) (*Model, error) {
 			return nil, fmt.Errorf("load tokenizer %s: %w", tp, err)
 		}
 	}
+	if err := m.finishOpen(); err != nil {
+		return nil, err
+	}
+	m.loadTime = time.Since(t0)
+	return m, nil
+}
+
+// OpenBytes opens a GGUF model held in memory (such as one embedded in the
+// binary with go:embed). data is used in place and must not change while the
+// model is open; name is what Name reports.
+func OpenBytes(name string, data []byte, opts *Options) (*Model, error) {
+	t0 := time.Now()
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.Threads > 0 {
+		tensor.SetThreads(o.Threads)
+	}
+	f, err := gguf.Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", name, err)
+	}
+	m := &Model{path: name, opts: o}
+	if err := m.loadGGUF(f); err != nil {
+		return nil, fmt.Errorf("load %s: %w", name, err)
+	}
+	if err := m.finishOpen(); err != nil {
+		return nil, err
+	}
+	m.loadTime = time.Since(t0)
+	return m, nil
+}
+
+// loadGGUF binds a GGUF file's weights, tokenizer and chat template. On
+// error the file is closed.
+func (m *Model) loadGGUF(f *gguf.File) (err error) {
+	m.file = f
+	defer func() {
+		if err != nil {
+			f.Close()
+		}
+	}()
+	if m.model, err = model.LoadGGUF(f); err != nil {
+		return err
+	}
+	if m.opts.Tokenizer != "" {
+		m.tok, err = tokenizer.LoadFile(m.opts.Tokenizer)
+	} else {
+		m.tok, err = tokenizer.FromGGUF(f)
+	}
+	if err != nil {
+		return fmt.Errorf("tokenizer: %w", err)
+	}
+	if src, ok := f.String("tokenizer.chat_template"); ok && src != "" {
+		m.tmplSrc = src
+		if m.template, err = chat.Parse(src); err != nil {
+			return fmt.Errorf("chat template: %w", err)
+		}
+	}
+	return nil
+}
+
+// finishOpen checks the tokenizer against the model and sets the context.
+func (m *Model) finishOpen() error {
 	if m.tok.VocabSize() > m.model.Config.VocabSize {
 		m.Close()
-		return nil, fmt.Errorf("load %s: the tokenizer has %d tokens but the model only %d embeddings", path, m.tok.VocabSize(), m.model.Config.VocabSize)
+		return fmt.Errorf("load %s: the tokenizer has %d tokens but the model only %d embeddings", m.path, m.tok.VocabSize(), m.model.Config.VocabSize)
 	}
 	if m.opts.Context <= 0 {
 		m.opts.Context = min(m.model.Config.ContextLength, 4096)
 	}
-	m.loadTime = time.Since(t0)
-	return m, nil
+	return nil
 }
 
 func hasGGUFMagic(path string) (bool, error) {

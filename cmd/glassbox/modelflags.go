@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"glassbox"
+	"glassbox/models"
 	"glassbox/sample"
 	"glassbox/store"
 )
@@ -26,7 +27,7 @@ type modelFlags struct {
 }
 
 func (f *modelFlags) register(cmd *cobra.Command) {
-	cmd.Flags().StringVarP(&f.model, "model", "m", "", "model: GGUF file, llama2.c .bin, store name (glassbox list) or hf.co/OWNER/REPO[:QUANT]")
+	cmd.Flags().StringVarP(&f.model, "model", "m", "", "model: GGUF file, llama2.c .bin, store name (glassbox list) or hf.co/OWNER/REPO[:QUANT] (default: the embedded Go-code model)")
 	cmd.Flags().StringVar(&f.tokenizer, "tokenizer", "", "tokenizer file (GGUF, tokenizer.json or llama2.c tokenizer.bin); GGUF models carry their own")
 	cmd.Flags().IntVar(&f.threads, "threads", 0, "worker threads for matrix products (default: all cores)")
 	cmd.Flags().IntVar(&f.ctx, "ctx", 0, "context size in tokens (default: the model's, at most 4096)")
@@ -35,14 +36,16 @@ func (f *modelFlags) register(cmd *cobra.Command) {
 
 // open resolves -m (a file, a store name, or hf.co/… pulled first) and opens it.
 func (f *modelFlags) open(ctx context.Context) (*glassbox.Model, error) {
-	if f.model == "" {
-		return nil, errors.New("no model: pass -m FILE (a GGUF file or a llama2.c checkpoint)")
-	}
+	opts := &glassbox.Options{Tokenizer: f.tokenizer, Threads: f.threads, Context: f.ctx, KVCacheF32: f.kvF32}
 	if f.threads < 0 {
 		return nil, fmt.Errorf("--threads must be positive, got %d", f.threads)
 	}
 	if f.ctx < 0 {
 		return nil, fmt.Errorf("--ctx must be positive, got %d", f.ctx)
+	}
+	if f.model == "" {
+		// the default model, embedded in the binary
+		return glassbox.OpenBytes(models.DefaultName, models.Default, opts)
 	}
 	path, err := store.ResolveModel(ctx, f.model, store.ResolveOptions{
 		Pull: store.PullOptions{Progress: store.NewProgress(os.Stderr)},
@@ -50,7 +53,7 @@ func (f *modelFlags) open(ctx context.Context) (*glassbox.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	return glassbox.Open(path, &glassbox.Options{Tokenizer: f.tokenizer, Threads: f.threads, Context: f.ctx, KVCacheF32: f.kvF32})
+	return glassbox.Open(path, opts)
 }
 
 // samplingFlags are the sampling flags shared by run, chat and dissect.

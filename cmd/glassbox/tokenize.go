@@ -1,15 +1,21 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
+	"glassbox"
+	"glassbox/gguf"
+	"glassbox/models"
+	"glassbox/store"
 	"glassbox/tokenizer"
 )
 
@@ -27,7 +33,7 @@ func newTokenizeCmd() *cobra.Command {
 			"(--tokenizer: GGUF, tokenizer.json, or llama2.c tokenizer.bin) and print each token's id, piece and bytes.",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			tk, err := loadTokenizerForCmd(modelPath, tokPath)
+			tk, err := loadTokenizerForCmd(cmd.Context(), modelPath, tokPath)
 			if err != nil {
 				return err
 			}
@@ -62,16 +68,47 @@ func newTokenizeCmd() *cobra.Command {
 
 // loadTokenizerForCmd resolves the -m / --tokenizer flags to a tokenizer. For now
 // a model is a GGUF path; exactly one of the two must be given.
-func loadTokenizerForCmd(modelPath, tokPath string) (*tokenizer.Tokenizer, error) {
+func loadTokenizerForCmd(ctx context.Context, modelPath, tokPath string) (*tokenizer.Tokenizer, error) {
 	switch {
 	case modelPath != "" && tokPath != "":
 		return nil, fmt.Errorf("give either -m MODEL or --tokenizer FILE, not both")
 	case tokPath != "":
 		return tokenizer.LoadFile(tokPath)
-	case modelPath != "":
-		return tokenizer.LoadFile(modelPath)
+	case modelPath == "":
+		// the embedded default model's vocabulary
+		f, err := gguf.Parse(models.Default)
+		if err != nil {
+			return nil, fmt.Errorf("embedded model: %w", err)
+		}
+		return tokenizer.FromGGUF(f)
 	}
-	return nil, fmt.Errorf("no vocabulary: give -m MODEL (a GGUF file) or --tokenizer FILE")
+	path, err := store.ResolveModel(ctx, modelPath, store.ResolveOptions{Pull: store.PullOptions{Progress: store.NewProgress(os.Stderr)}})
+	if err != nil {
+		return nil, err
+	}
+	if ok, err := isGGUFFile(path); err != nil {
+		return nil, err
+	} else if ok {
+		return tokenizer.LoadFile(path)
+	}
+	// a llama2.c checkpoint: its tokenizer sits beside it
+	m, err := glassbox.Open(path, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer m.Close()
+	return m.Tokenizer(), nil
+}
+
+func isGGUFFile(path string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	var magic [4]byte
+	n, _ := io.ReadFull(f, magic[:])
+	return n == 4 && string(magic[:]) == "GGUF", nil
 }
 
 type tokenJSON struct {

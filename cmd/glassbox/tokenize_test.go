@@ -75,7 +75,25 @@ func TestTokenizeCommand(t *testing.T) {
 	if len(lines) != 2 || !strings.HasPrefix(lines[0], "ID") || !strings.Contains(lines[1], `403  "▁Once"  20 4f 6e 63 65`) {
 		t.Errorf("table output:\n%s", out)
 	}
-	if _, err := runTokenize(t, "", "Once"); err == nil || !strings.Contains(err.Error(), "-m MODEL") {
-		t.Errorf("missing vocabulary: err = %v", err)
+	// without -m or --tokenizer, the embedded default model's vocabulary
+	def, err := runTokenize(t, "", "--json", "--no-bos", "func main() {")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var toks []tokenJSON
+	if err := json.Unmarshal([]byte(def), &toks); err != nil || len(toks) == 0 {
+		t.Fatalf("default tokenizer: %v\n%s", err, def)
+	}
+	var text []byte
+	for _, tk := range toks {
+		for _, b := range tk.Bytes {
+			text = append(text, byte(b))
+		}
+	}
+	if string(text) != "func main() {" {
+		t.Errorf("default tokenizer bytes spell %q", text)
+	}
+	if _, err := runTokenize(t, "", "-m", gguf, "--tokenizer", gguf, "Once"); err == nil || !strings.Contains(err.Error(), "not both") {
+		t.Errorf("-m and --tokenizer: err = %v", err)
 	}
 }
