@@ -115,7 +115,7 @@ func TestRunCommandErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		
+
 		{"missing model", []string{"-m", "/nonexistent.gguf", "hi"}, "no such file"},
 		{"bad n", []string{"-m", model, "-n", "0", "hi"}, "-n must be"},
 		{"bad temperature", []string{"-m", model, "--temperature", "-1", "hi"}, "temperature"},
