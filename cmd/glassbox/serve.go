@@ -16,7 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"glassbox"
+	"glassbox/models"
 	"glassbox/server"
 )
 
@@ -34,8 +34,9 @@ type serveOptions struct {
 	listening func(addr string) // called once the listener is open (tests)
 }
 
-func newServeCmd() *cobra.Command {
-	o := &serveOptions{}
+func newServeCmd() *cobra.Command { return serveCmd(&serveOptions{}) }
+
+func serveCmd(o *serveOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve -m MODEL [-m NAME=MODEL]... [flags]",
 		Short: "Serve models over an OpenAI-compatible HTTP API",
@@ -44,7 +45,8 @@ func newServeCmd() *cobra.Command {
 /detokenize for editors; /health and Prometheus /metrics.
 
 Each model is served under the base name of its file without the extension, or under NAME
-when given as NAME=PATH; the first model is the default. Every model gets --parallel generation
+when given as NAME=MODEL; the first model is the default. Without -m, the model embedded in
+the binary is served. Every model gets --parallel generation
 slots and a queue of --queue requests; beyond that requests get 429 with Retry-After.
 The server listens on 127.0.0.1 unless --addr says otherwise. With --api-key (or the
 GLASSBOX_API_KEY environment variable), every route but /health needs "Authorization: Bearer KEY".`,
@@ -54,7 +56,7 @@ GLASSBOX_API_KEY environment variable), every route but /health needs "Authoriza
 		RunE: func(cmd *cobra.Command, args []string) error { return o.run(cmd) },
 	}
 	f := cmd.Flags()
-	f.StringArrayVarP(&o.models, "model", "m", nil, "model file (GGUF or llama2.c), or NAME=PATH; repeat to serve several")
+	f.StringArrayVarP(&o.models, "model", "m", nil, "model: GGUF file, llama2.c .bin, store name or hf.co/OWNER/REPO[:QUANT], or NAME=MODEL; repeat to serve several (default: the embedded model)")
 	f.StringVar(&o.addr, "addr", "127.0.0.1:8080", "address to listen on (host:port)")
 	f.StringVar(&o.apiKey, "api-key", "", "require this key as \"Authorization: Bearer KEY\" (default $GLASSBOX_API_KEY)")
 	f.IntVar(&o.parallel, "parallel", 1, "generation slots per model (each has its own KV cache)")
@@ -84,18 +86,23 @@ func parseModelSpec(v string) (modelSpec, error) {
 			return modelSpec{name: name, path: path}, nil
 		}
 	}
-	base := filepath.Base(v)
-	name := strings.TrimSuffix(base, filepath.Ext(base))
-	if name == "" {
-		name = base
+	return modelSpec{name: defaultModelName(v), path: v}, nil
+}
+
+// defaultModelName is the name a model is served under: its file's base name
+// without a .gguf or .bin extension (for a store name or an hf.co reference,
+// the last path element).
+func defaultModelName(v string) string {
+	base := filepath.Base(strings.TrimRight(v, `/\`))
+	for _, ext := range []string{".gguf", ".GGUF", ".bin"} {
+		if n := strings.TrimSuffix(base, ext); n != base && n != "" {
+			return n
+		}
 	}
-	return modelSpec{name: name, path: v}, nil
+	return base
 }
 
 func (o *serveOptions) validate() ([]modelSpec, error) {
-	if len(o.models) == 0 {
-		return nil, errors.New("no model: pass -m FILE (a GGUF file or a llama2.c checkpoint), or -m NAME=FILE")
-	}
 	switch {
 	case o.parallel < 1:
 		return nil, fmt.Errorf("--parallel must be at least 1, got %d", o.parallel)
@@ -112,6 +119,9 @@ func (o *serveOptions) validate() ([]modelSpec, error) {
 		return nil, fmt.Errorf("--addr %q: expected host:port, such as 127.0.0.1:8080: %v", o.addr, err)
 	}
 	specs := make([]modelSpec, 0, len(o.models))
+	if len(o.models) == 0 { // the model embedded in the binary
+		return append(specs, modelSpec{name: defaultModelName(models.DefaultName)}), nil
+	}
 	seen := map[string]string{}
 	for _, v := range o.models {
 		s, err := parseModelSpec(v)
@@ -137,21 +147,23 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 	}
 	logw := cmd.ErrOrStderr()
 	logger := slog.New(slog.NewTextHandler(logw, nil))
-	var models []server.Model
+	var served []server.Model
 	defer func() {
-		for _, m := range models {
+		for _, m := range served {
 			m.Model.Close()
 		}
 	}()
 	for _, s := range specs {
-		m, err := glassbox.Open(s.path, &glassbox.Options{Context: o.ctx, Threads: o.threads, KVCacheF32: o.kvF32})
+		// the same resolution as every command: a file, a store name, an hf.co reference, or ("") the embedded model
+		mf := modelFlags{model: s.path, threads: o.threads, ctx: o.ctx, kvF32: o.kvF32}
+		m, err := mf.open(cmd.Context())
 		if err != nil {
 			return fmt.Errorf("model %s: %w", s.name, err)
 		}
-		models = append(models, server.Model{Name: s.name, Model: m})
-		fmt.Fprintf(logw, "loaded %s from %s in %s (context %d)\n", s.name, s.path, m.LoadDuration().Round(time.Millisecond), m.ContextSize())
+		served = append(served, server.Model{Name: s.name, Model: m})
+		fmt.Fprintf(logw, "loaded %s from %s in %s (context %d)\n", s.name, m.Path(), m.LoadDuration().Round(time.Millisecond), m.ContextSize())
 	}
-	srv, err := server.New(server.Config{Models: models, APIKey: o.apiKey, Parallel: o.parallel, Queue: o.queue, MaxBodyBytes: o.maxBody, Logger: logger})
+	srv, err := server.New(server.Config{Models: served, APIKey: o.apiKey, Parallel: o.parallel, Queue: o.queue, MaxBodyBytes: o.maxBody, Logger: logger})
 	if err != nil {
 		return err
 	}
@@ -166,7 +178,7 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	fmt.Fprintf(logw, "serving %d model(s) on http://%s (%d slot(s) per model, queue %d)\n", len(models), ln.Addr(), o.parallel, o.queue)
+	fmt.Fprintf(logw, "serving %d model(s) on http://%s (%d slot(s) per model, queue %d)\n", len(served), ln.Addr(), o.parallel, o.queue)
 	if o.listening != nil {
 		o.listening(ln.Addr().String())
 	}

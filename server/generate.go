@@ -1,0 +1,172 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"time"
+
+	"glassbox/infer"
+	"glassbox/sample"
+)
+
+// systemFingerprint identifies the backend in OpenAI responses.
+const systemFingerprint = "fp_glassbox"
+
+func newID(prefix string) string {
+	var b [12]byte
+	rand.Read(b[:])
+	return prefix + hex.EncodeToString(b[:])
+}
+
+// genJob is one generation of a request: a prompt and the sampler of one choice.
+type genJob struct {
+	prompt  []int
+	sampler sample.Params
+}
+
+// run generates one choice on a slot, streaming tokens to onToken, and
+// records the metrics. start is when the request arrived, for the time to
+// first token (zero for the later choices of a request, which do not count).
+func (s *Server) run(ctx context.Context, e *entry, sl *slot, job genJob, g *genParams, start time.Time, onToken func(infer.Token) error) (*infer.Result, error) {
+	first := true
+	req := infer.Request{
+		Prompt: job.prompt, MaxTokens: g.maxTokens, Stop: g.stop, Sampler: job.sampler, IgnoreEOS: g.ignoreEOS,
+		OnToken: func(t infer.Token) error {
+			if first && !start.IsZero() {
+				first = false
+				s.metrics.ttft.WithLabelValues(e.name).Observe(time.Since(start).Seconds())
+			}
+			if onToken != nil {
+				return onToken(t)
+			}
+			return nil
+		},
+	}
+	if g.logprobs {
+		req.LogProbs = max(g.topProbs, 1)
+	}
+	res, err := sl.session.Generate(ctx, req)
+	if res != nil {
+		sl.last = append(append(sl.last[:0], res.PromptIDs...), res.IDs...)
+		s.metrics.promptTokens.WithLabelValues(e.name).Add(float64(len(res.PromptIDs)))
+		s.metrics.generatedTokens.WithLabelValues(e.name).Add(float64(len(res.IDs)))
+		if tps := res.Timings.GenPerSecond(); tps > 0 {
+			s.metrics.tokensPerSecond.WithLabelValues(e.name).Set(tps)
+			s.metrics.genSpeed.WithLabelValues(e.name).Observe(tps)
+		}
+	} else {
+		sl.session.Reset()
+		sl.last = sl.last[:0]
+	}
+	if err != nil {
+		return res, genError(err)
+	}
+	return res, nil
+}
+
+// checkIDs verifies that token ids given by a client exist in the vocabulary.
+func checkIDs(e *entry, ids []int, param string) error {
+	n := e.model.Tokenizer().VocabSize()
+	for i, id := range ids {
+		if id < 0 || id >= n {
+			return badRequest(param, "invalid value for '%s': token %d at position %d is outside the vocabulary of model %s (0 to %d)", param, id, i, e.name, n-1)
+		}
+	}
+	return nil
+}
+
+// usage is OpenAI's token accounting.
+type usage struct {
+	PromptTokens     int `json:"prompt_tokens"`
+	CompletionTokens int `json:"completion_tokens"`
+	TotalTokens      int `json:"total_tokens"`
+}
+
+func (u *usage) add(prompt, completion int) {
+	u.PromptTokens += prompt
+	u.CompletionTokens += completion
+	u.TotalTokens = u.PromptTokens + u.CompletionTokens
+}
+
+// safeLogProb keeps a log-probability encodable in JSON (-Inf becomes -9999, as OpenAI reports it).
+func safeLogProb(x float32) float64 {
+	if math.IsNaN(float64(x)) || math.IsInf(float64(x), -1) || x < -9999 {
+		return -9999
+	}
+	return float64(x)
+}
+
+// sse writes a Server-Sent Events stream.
+type sse struct {
+	w     http.ResponseWriter
+	rc    *http.ResponseController
+	began bool
+}
+
+func newSSE(w http.ResponseWriter) *sse { return &sse{w: w, rc: http.NewResponseController(w)} }
+
+func (s *sse) begin() {
+	if s.began {
+		return
+	}
+	s.began = true
+	h := s.w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("Connection", "keep-alive")
+	h.Set("X-Accel-Buffering", "no")
+	s.w.WriteHeader(http.StatusOK)
+}
+
+// send writes one "data: JSON" event and flushes it.
+func (s *sse) send(v any) error {
+	var buf bytes.Buffer
+	buf.WriteString("data: ")
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("encode event: %w", err)
+	}
+	buf.WriteByte('\n') // Encode ended the line; a blank line ends the event
+	return s.raw(buf.Bytes())
+}
+
+func (s *sse) raw(b []byte) error {
+	s.begin()
+	if _, err := s.w.Write(b); err != nil {
+		return err
+	}
+	return s.rc.Flush()
+}
+
+// done ends an OpenAI stream.
+func (s *sse) done() error { return s.raw([]byte("data: [DONE]\n\n")) }
+
+// fail reports an error inside a stream that has begun, as OpenAI does.
+func (s *sse) fail(err error) {
+	var ae *APIError
+	if !errors.As(err, &ae) {
+		ae = serverError(err)
+	}
+	s.send(ae.body())
+}
+
+// tokenText is the text and bytes of a token for logprobs.
+func (e *entry) tokenText(id int) (string, []int) {
+	b := e.model.Tokenizer().TokenBytes(id)
+	ints := make([]int, len(b))
+	for i, c := range b {
+		ints[i] = int(c)
+	}
+	return string(b), ints
+}
+
+// isEOG reports whether a generated token ends the generation (it is not part of the text).
+func (e *entry) isEOG(id int) bool { return e.model.Tokenizer().IsEOG(id) }

@@ -1,0 +1,124 @@
+package server
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metrics are the Prometheus metrics served at /metrics, in a registry of
+// the server's own (so that several servers can live in one process).
+type metrics struct {
+	reg             *prometheus.Registry
+	requests        *prometheus.CounterVec
+	duration        *prometheus.HistogramVec
+	promptTokens    *prometheus.CounterVec
+	generatedTokens *prometheus.CounterVec
+	tokensPerSecond *prometheus.GaugeVec
+	genSpeed        *prometheus.HistogramVec
+	ttft            *prometheus.HistogramVec
+	queueDepth      *prometheus.GaugeVec
+	slotsBusy       *prometheus.GaugeVec
+	slots           *prometheus.GaugeVec
+	rejected        *prometheus.CounterVec
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "glassbox_http_requests_total", Help: "HTTP requests answered, by route and status code.",
+		}, []string{"route", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "glassbox_http_request_duration_seconds", Help: "Time from request to the end of the response (streams included), by route.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300},
+		}, []string{"route"}),
+		promptTokens: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "glassbox_prompt_tokens_total", Help: "Prompt tokens of the generations, cached ones included.",
+		}, []string{"model"}),
+		generatedTokens: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "glassbox_generated_tokens_total", Help: "Tokens generated.",
+		}, []string{"model"}),
+		tokensPerSecond: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "glassbox_tokens_per_second", Help: "Generation speed of the last finished generation, in tokens per second.",
+		}, []string{"model"}),
+		genSpeed: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "glassbox_generation_tokens_per_second", Help: "Generation speed of each generation, in tokens per second.",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 14),
+		}, []string{"model"}),
+		ttft: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "glassbox_time_to_first_token_seconds", Help: "Time from the request to its first generated token (queueing and prompt processing included).",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+		}, []string{"model"}),
+		queueDepth: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "glassbox_queue_depth", Help: "Requests waiting for a generation slot.",
+		}, []string{"model"}),
+		slotsBusy: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "glassbox_slots_busy", Help: "Generation slots in use.",
+		}, []string{"model"}),
+		slots: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "glassbox_slots", Help: "Generation slots of the model.",
+		}, []string{"model"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "glassbox_rejected_requests_total", Help: "Requests turned away with 429 because the queue was full.",
+		}, []string{"model"}),
+	}
+	m.reg.MustRegister(m.requests, m.duration, m.promptTokens, m.generatedTokens, m.tokensPerSecond, m.genSpeed,
+		m.ttft, m.queueDepth, m.slotsBusy, m.slots, m.rejected,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// statusWriter records the status code of a response and passes Flush on.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+// WriteHeader records the first status code and sends it.
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Write records an implicit 200 and writes b.
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Flush sends buffered data to the client.
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap returns the underlying writer (for http.ResponseController).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// instrument counts a route's requests by status and times them.
+func (m *metrics) instrument(route string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t0 := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		h.ServeHTTP(sw, r)
+		if sw.status == 0 {
+			sw.status = http.StatusOK
+		}
+		m.requests.WithLabelValues(route, strconv.Itoa(sw.status)).Inc()
+		m.duration.WithLabelValues(route).Observe(time.Since(t0).Seconds())
+	})
+}

@@ -1,0 +1,435 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"glassbox"
+	"glassbox/infer"
+	"glassbox/tokenizer"
+)
+
+// noSpecial tokenizes client text without BOS and without parsing special tokens.
+var noSpecial = tokenizer.EncodeOptions{}
+
+// Response shapes of the OpenAI API.
+
+type chatLogprobs struct {
+	Content []chatLogprob `json:"content"`
+	Refusal []chatLogprob `json:"refusal"`
+}
+
+type chatLogprob struct {
+	Token       string           `json:"token"`
+	Logprob     float64          `json:"logprob"`
+	Bytes       []int            `json:"bytes"`
+	TopLogprobs []chatTopLogprob `json:"top_logprobs"`
+}
+
+type chatTopLogprob struct {
+	Token   string  `json:"token"`
+	Logprob float64 `json:"logprob"`
+	Bytes   []int   `json:"bytes"`
+}
+
+type chatMessageOut struct {
+	Role    string  `json:"role"`
+	Content string  `json:"content"`
+	Refusal *string `json:"refusal"`
+}
+
+type chatChoice struct {
+	Index        int            `json:"index"`
+	Message      chatMessageOut `json:"message"`
+	Logprobs     *chatLogprobs  `json:"logprobs"`
+	FinishReason string         `json:"finish_reason"`
+}
+
+type chatCompletion struct {
+	ID                string       `json:"id"`
+	Object            string       `json:"object"`
+	Created           int64        `json:"created"`
+	Model             string       `json:"model"`
+	SystemFingerprint string       `json:"system_fingerprint"`
+	Choices           []chatChoice `json:"choices"`
+	Usage             usage        `json:"usage"`
+}
+
+type chatDelta struct {
+	Role    string  `json:"role,omitempty"`
+	Content *string `json:"content,omitempty"`
+}
+
+type chatChunkChoice struct {
+	Index        int           `json:"index"`
+	Delta        chatDelta     `json:"delta"`
+	Logprobs     *chatLogprobs `json:"logprobs"`
+	FinishReason *string       `json:"finish_reason"`
+}
+
+type chatChunk struct {
+	ID                string            `json:"id"`
+	Object            string            `json:"object"`
+	Created           int64             `json:"created"`
+	Model             string            `json:"model"`
+	SystemFingerprint string            `json:"system_fingerprint"`
+	Choices           []chatChunkChoice `json:"choices"`
+	Usage             *usage            `json:"usage,omitempty"`
+}
+
+// chatLogprob builds the logprobs entry of a generated token.
+func (e *entry) chatLogprob(t infer.Token, top int) chatLogprob {
+	text, b := e.tokenText(t.ID)
+	lp := chatLogprob{Token: text, Logprob: safeLogProb(t.LogProb), Bytes: b, TopLogprobs: []chatTopLogprob{}}
+	for _, c := range t.Top[:min(top, len(t.Top))] {
+		ct, cb := e.tokenText(c.ID)
+		lp.TopLogprobs = append(lp.TopLogprobs, chatTopLogprob{Token: ct, Logprob: safeLogProb(c.LogProb), Bytes: cb})
+	}
+	return lp
+}
+
+func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) error {
+	start := time.Now()
+	var req ChatRequest
+	if err := decodeJSON(r.Body, &req); err != nil {
+		return err
+	}
+	g, err := req.validate()
+	if err != nil {
+		return err
+	}
+	e, err := s.lookup(req.Model)
+	if err != nil {
+		return err
+	}
+	if !e.model.HasChatTemplate() {
+		return badRequest("model", "the model %s has no chat template (tokenizer.chat_template in its GGUF file): use /v1/completions with a raw prompt", e.name)
+	}
+	msgs := make([]glassbox.Message, len(req.Messages))
+	for i, m := range req.Messages {
+		role := m.Role
+		if role == "developer" {
+			role = "system"
+		}
+		msgs[i] = glassbox.Message{Role: role, Content: string(m.Content)}
+	}
+	text, err := e.model.RenderChat(msgs)
+	if err != nil {
+		return badRequest("messages", "the chat template of model %s rejected the messages: %v", e.name, err)
+	}
+	ids := e.model.EncodeChat(text, glassbox.GenerateOptions{})
+	if err := contextError(e, len(ids)); err != nil {
+		return err
+	}
+	sl, err := s.acquire(r.Context(), e, ids)
+	if err != nil {
+		return err
+	}
+	defer e.pool.release(sl)
+
+	id, created := newID("chatcmpl-"), time.Now().Unix()
+	if g.stream {
+		return s.streamChat(r.Context(), w, e, sl, ids, &g, id, created, start)
+	}
+	out := chatCompletion{ID: id, Object: "chat.completion", Created: created, Model: e.name, SystemFingerprint: systemFingerprint}
+	for i := range g.n {
+		res, err := s.run(r.Context(), e, sl, genJob{ids, g.seedFor(i)}, &g, start, nil)
+		if err != nil {
+			return err
+		}
+		start = time.Time{}
+		c := chatChoice{Index: i, Message: chatMessageOut{Role: "assistant", Content: res.Text}, FinishReason: res.FinishReason}
+		if g.logprobs {
+			c.Logprobs = &chatLogprobs{Content: []chatLogprob{}, Refusal: nil}
+			for _, t := range res.Tokens {
+				if !e.isEOG(t.ID) {
+					c.Logprobs.Content = append(c.Logprobs.Content, e.chatLogprob(t, g.topProbs))
+				}
+			}
+		}
+		out.Choices = append(out.Choices, c)
+		out.Usage.add(len(ids)*btoi(i == 0), len(res.IDs))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func (s *Server) streamChat(ctx context.Context, w http.ResponseWriter, e *entry, sl *slot, ids []int, g *genParams, id string, created int64, start time.Time) error {
+	st := newSSE(w)
+	chunk := func(c chatChunkChoice) chatChunk {
+		return chatChunk{ID: id, Object: "chat.completion.chunk", Created: created, Model: e.name, SystemFingerprint: systemFingerprint, Choices: []chatChunkChoice{c}}
+	}
+	var u usage
+	for i := range g.n {
+		empty := ""
+		if err := st.send(chunk(chatChunkChoice{Index: i, Delta: chatDelta{Role: "assistant", Content: &empty}})); err != nil {
+			return err
+		}
+		sent := 0
+		res, err := s.run(ctx, e, sl, genJob{ids, g.seedFor(i)}, g, start, func(t infer.Token) error {
+			if e.isEOG(t.ID) || (t.Text == "" && !g.logprobs) {
+				return nil
+			}
+			text := t.Text
+			c := chatChunkChoice{Index: i, Delta: chatDelta{Content: &text}}
+			if g.logprobs {
+				c.Logprobs = &chatLogprobs{Content: []chatLogprob{e.chatLogprob(t, g.topProbs)}}
+			}
+			sent += len(text)
+			return st.send(chunk(c))
+		})
+		if err != nil {
+			if ctx.Err() == nil {
+				st.fail(err)
+			}
+			return nil
+		}
+		start = time.Time{}
+		if rest := res.Text[min(sent, len(res.Text)):]; rest != "" {
+			if err := st.send(chunk(chatChunkChoice{Index: i, Delta: chatDelta{Content: &rest}})); err != nil {
+				return err
+			}
+		}
+		fr := res.FinishReason
+		if err := st.send(chunk(chatChunkChoice{Index: i, FinishReason: &fr})); err != nil {
+			return err
+		}
+		u.add(len(ids)*btoi(i == 0), len(res.IDs))
+	}
+	if g.usage {
+		c := chunk(chatChunkChoice{})
+		c.Choices = []chatChunkChoice{}
+		c.Usage = &u
+		if err := st.send(c); err != nil {
+			return err
+		}
+	}
+	return st.done()
+}
+
+// completionLogprobs is the logprobs object of the legacy completions API.
+type completionLogprobs struct {
+	Tokens        []string             `json:"tokens"`
+	TokenLogprobs []float64            `json:"token_logprobs"`
+	TopLogprobs   []map[string]float64 `json:"top_logprobs"`
+	TextOffset    []int                `json:"text_offset"`
+}
+
+func (l *completionLogprobs) add(e *entry, t infer.Token, top, offset int) {
+	text, _ := e.tokenText(t.ID)
+	l.Tokens = append(l.Tokens, text)
+	l.TokenLogprobs = append(l.TokenLogprobs, safeLogProb(t.LogProb))
+	m := make(map[string]float64, top)
+	for _, c := range t.Top[:min(top, len(t.Top))] {
+		ct, _ := e.tokenText(c.ID)
+		if _, dup := m[ct]; !dup { // two ids may print alike: keep the likelier
+			m[ct] = safeLogProb(c.LogProb)
+		}
+	}
+	l.TopLogprobs = append(l.TopLogprobs, m)
+	l.TextOffset = append(l.TextOffset, offset)
+}
+
+func newCompletionLogprobs() *completionLogprobs {
+	return &completionLogprobs{Tokens: []string{}, TokenLogprobs: []float64{}, TopLogprobs: []map[string]float64{}, TextOffset: []int{}}
+}
+
+type completionChoice struct {
+	Text         string              `json:"text"`
+	Index        int                 `json:"index"`
+	Logprobs     *completionLogprobs `json:"logprobs"`
+	FinishReason *string             `json:"finish_reason"`
+}
+
+type completion struct {
+	ID                string             `json:"id"`
+	Object            string             `json:"object"`
+	Created           int64              `json:"created"`
+	Model             string             `json:"model"`
+	SystemFingerprint string             `json:"system_fingerprint"`
+	Choices           []completionChoice `json:"choices"`
+	Usage             *usage             `json:"usage,omitempty"`
+}
+
+// completionPrompt is one tokenized prompt of a completion request.
+type completionPrompt struct {
+	ids  []int
+	echo string // the prompt's text, for echo
+}
+
+func (s *Server) completionPrompts(e *entry, req *CompletionRequest) ([]completionPrompt, error) {
+	out := make([]completionPrompt, len(req.Prompt))
+	for i, p := range req.Prompt {
+		switch {
+		case req.Suffix != nil:
+			if p.IDs != nil {
+				return nil, badRequest("prompt", "'suffix' needs a text prompt (the code before the cursor), not token ids")
+			}
+			ids, err := fimPrompt(e, p.Text, *req.Suffix, "")
+			if err != nil {
+				return nil, err
+			}
+			out[i] = completionPrompt{ids: ids}
+		case p.IDs != nil:
+			if len(p.IDs) == 0 {
+				return nil, badRequest("prompt", "invalid value for 'prompt': prompt %d is an empty array of tokens", i)
+			}
+			if err := checkIDs(e, p.IDs, "prompt"); err != nil {
+				return nil, err
+			}
+			out[i] = completionPrompt{ids: p.IDs, echo: e.model.Tokenizer().Decode(p.IDs)}
+		default:
+			ids := e.model.Encode(p.Text, glassbox.GenerateOptions{})
+			if len(ids) == 0 {
+				return nil, badRequest("prompt", "invalid value for 'prompt': prompt %d has no tokens (an empty string and no BOS token)", i)
+			}
+			out[i] = completionPrompt{ids: ids, echo: p.Text}
+		}
+		if err := contextError(e, len(out[i].ids)); err != nil {
+			err.(*APIError).Param = "prompt"
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (s *Server) completions(w http.ResponseWriter, r *http.Request) error {
+	start := time.Now()
+	var req CompletionRequest
+	if err := decodeJSON(r.Body, &req); err != nil {
+		return err
+	}
+	g, err := req.validate()
+	if err != nil {
+		return err
+	}
+	e, err := s.lookup(req.Model)
+	if err != nil {
+		return err
+	}
+	prompts, err := s.completionPrompts(e, &req)
+	if err != nil {
+		return err
+	}
+	sl, err := s.acquire(r.Context(), e, prompts[0].ids)
+	if err != nil {
+		return err
+	}
+	defer e.pool.release(sl)
+
+	out := completion{ID: newID("cmpl-"), Object: "text_completion", Created: time.Now().Unix(), Model: e.name, SystemFingerprint: systemFingerprint, Choices: []completionChoice{}}
+	var u usage
+	var st *sse
+	if g.stream {
+		st = newSSE(w)
+	}
+	send := func(c completionChoice) error {
+		ch := out
+		ch.Choices = []completionChoice{c}
+		return st.send(ch)
+	}
+	for pi, p := range prompts {
+		for j := range g.n {
+			index := pi*g.n + j
+			prefix := ""
+			if req.Echo {
+				prefix = p.echo
+			}
+			var lp *completionLogprobs
+			if g.logprobs {
+				lp = newCompletionLogprobs()
+			}
+			offset := len(prefix)
+			if st != nil && prefix != "" {
+				if err := send(completionChoice{Text: prefix, Index: index}); err != nil {
+					return err
+				}
+			}
+			res, err := s.run(r.Context(), e, sl, genJob{p.ids, g.seedFor(index)}, &g, start, func(t infer.Token) error {
+				if e.isEOG(t.ID) {
+					return nil
+				}
+				var tl *completionLogprobs
+				if lp != nil {
+					tl = lp
+					if st != nil {
+						tl = newCompletionLogprobs()
+					}
+					tl.add(e, t, g.topProbs, offset)
+				}
+				offset += len(t.Text)
+				if st == nil || (t.Text == "" && tl == nil) {
+					return nil
+				}
+				return send(completionChoice{Text: t.Text, Index: index, Logprobs: tl})
+			})
+			if err != nil {
+				if st == nil {
+					return err
+				}
+				if r.Context().Err() == nil {
+					st.fail(err)
+				}
+				return nil
+			}
+			start = time.Time{}
+			fr := res.FinishReason
+			u.add(len(p.ids)*btoi(j == 0), len(res.IDs))
+			if st != nil {
+				streamed := offset - len(prefix)
+				if err := send(completionChoice{Text: res.Text[min(streamed, len(res.Text)):], Index: index, FinishReason: &fr}); err != nil {
+					return err
+				}
+				continue
+			}
+			out.Choices = append(out.Choices, completionChoice{Text: prefix + res.Text, Index: index, Logprobs: lp, FinishReason: &fr})
+		}
+	}
+	if st != nil {
+		if g.usage {
+			ch := out
+			ch.Usage = &u
+			if err := st.send(ch); err != nil {
+				return err
+			}
+		}
+		return st.done()
+	}
+	out.Usage = &u
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// fimPrompt builds a fill-in-the-middle prompt in llama.cpp's prefix-suffix-middle
+// order: [BOS] FIM_PRE prefix FIM_SUF suffix FIM_MID middle.
+func fimPrompt(e *entry, prefix, suffix, middle string) ([]int, error) {
+	tok := e.model.Tokenizer()
+	pre, suf, mid, ok := tok.FIM()
+	if !ok {
+		return nil, badRequest("suffix", "the model %s has no fill-in-the-middle tokens (tokenizer.ggml.fim_pre_token_id, fim_suf_token_id and fim_mid_token_id in its GGUF file): it cannot complete code between a prefix and a suffix; use a code model trained for FIM", e.name)
+	}
+	var ids []int
+	if tok.AddBOSDefault() && tok.BOS() >= 0 {
+		ids = append(ids, tok.BOS())
+	}
+	enc := func(text string) {
+		if text != "" {
+			ids = append(ids, tok.Encode(text, noSpecial)...)
+		}
+	}
+	ids = append(ids, pre)
+	enc(prefix)
+	ids = append(ids, suf)
+	enc(suffix)
+	ids = append(ids, mid)
+	enc(middle)
+	return ids, nil
+}

@@ -1,0 +1,428 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"glassbox/sample"
+)
+
+// Limits on request values.
+const (
+	maxN        = 16 // choices per request
+	maxTopProbs = 20 // top_logprobs / logprobs
+	maxStops    = 16 // stop strings
+)
+
+// SamplingFields are the sampling settings a request may carry: OpenAI's and
+// the extra ones llama.cpp's server accepts. Unset fields take llama.cpp's
+// defaults (sample.DefaultParams).
+type SamplingFields struct {
+	Temperature      *float32 `json:"temperature"`
+	TopP             *float32 `json:"top_p"`
+	TopK             *int     `json:"top_k"`
+	MinP             *float32 `json:"min_p"`
+	RepeatPenalty    *float32 `json:"repeat_penalty"`
+	RepeatLastN      *int     `json:"repeat_last_n"`
+	PresencePenalty  *float32 `json:"presence_penalty"`
+	FrequencyPenalty *float32 `json:"frequency_penalty"`
+	Seed             *int64   `json:"seed"`
+	// IgnoreEOS (llama.cpp) keeps generating past end-of-generation tokens.
+	IgnoreEOS bool `json:"ignore_eos"`
+}
+
+// StopList is the "stop" field: a string or an array of strings.
+type StopList []string
+
+// UnmarshalJSON accepts a string, an array of strings or null.
+func (s *StopList) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if bytes.Equal(b, []byte("null")) {
+		*s = nil
+		return nil
+	}
+	var one string
+	if err := json.Unmarshal(b, &one); err == nil {
+		*s = StopList{one}
+		return nil
+	}
+	var many []string
+	if err := json.Unmarshal(b, &many); err != nil {
+		return &fieldError{"stop", "expected a string or an array of strings"}
+	}
+	*s = many
+	return nil
+}
+
+// StreamOptions are the options of a streamed response.
+type StreamOptions struct {
+	// IncludeUsage adds a last chunk with the usage and no choices.
+	IncludeUsage bool `json:"include_usage"`
+}
+
+// ChatMessage is one message of a chat request.
+type ChatMessage struct {
+	Role    string         `json:"role"`
+	Content MessageContent `json:"content"`
+}
+
+// MessageContent is a message's content: a string, null, or an array of
+// content parts of which only {"type": "text", "text": ...} are supported.
+type MessageContent string
+
+// UnmarshalJSON accepts a string, null or an array of text parts.
+func (c *MessageContent) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if bytes.Equal(b, []byte("null")) {
+		*c = ""
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		*c = MessageContent(s)
+		return nil
+	}
+	var parts []struct {
+		Type string  `json:"type"`
+		Text *string `json:"text"`
+	}
+	if err := json.Unmarshal(b, &parts); err != nil {
+		return &fieldError{"messages.content", "expected a string or an array of content parts"}
+	}
+	var buf bytes.Buffer
+	for _, p := range parts {
+		if p.Type != "text" || p.Text == nil {
+			return &fieldError{"messages.content", fmt.Sprintf("content parts of type %q are not supported: this model reads text only (parts of type \"text\" with a \"text\" field)", p.Type)}
+		}
+		buf.WriteString(*p.Text)
+	}
+	*c = MessageContent(buf.String())
+	return nil
+}
+
+// ChatRequest is the body of POST /v1/chat/completions.
+type ChatRequest struct {
+	Model    string        `json:"model"`
+	Messages []ChatMessage `json:"messages"`
+	SamplingFields
+	MaxTokens           *int           `json:"max_tokens"`
+	MaxCompletionTokens *int           `json:"max_completion_tokens"`
+	N                   *int           `json:"n"`
+	Stop                StopList       `json:"stop"`
+	Stream              bool           `json:"stream"`
+	StreamOptions       *StreamOptions `json:"stream_options"`
+	Logprobs            *bool          `json:"logprobs"`
+	TopLogprobs         *int           `json:"top_logprobs"`
+}
+
+// PromptInput is the "prompt" of a completion request: a string, an array of
+// strings, an array of token ids, or an array of arrays of token ids. Each
+// element is one prompt, given as text or as ids.
+type PromptInput []Prompt
+
+// Prompt is one prompt, as text or as token ids.
+type Prompt struct {
+	Text string
+	IDs  []int // when non-nil, the prompt is these ids
+}
+
+// UnmarshalJSON accepts the four forms of OpenAI's prompt field.
+func (p *PromptInput) UnmarshalJSON(b []byte) error {
+	in, err := decodeTextsOrTokens(b, "prompt")
+	if err != nil {
+		return err
+	}
+	*p = in
+	return nil
+}
+
+func decodeTextsOrTokens(b []byte, field string) ([]Prompt, error) {
+	b = bytes.TrimSpace(b)
+	if bytes.Equal(b, []byte("null")) {
+		return nil, nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		return []Prompt{{Text: s}}, nil
+	}
+	var raw []json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return nil, &fieldError{field, "expected a string, an array of strings, an array of token ids or an array of arrays of token ids"}
+	}
+	if len(raw) == 0 {
+		return []Prompt{}, nil
+	}
+	var ids []int
+	if err := json.Unmarshal(b, &ids); err == nil {
+		return []Prompt{{IDs: ids}}, nil
+	}
+	out := make([]Prompt, len(raw))
+	for i, r := range raw {
+		var s string
+		if err := json.Unmarshal(r, &s); err == nil {
+			out[i] = Prompt{Text: s}
+			continue
+		}
+		var ids []int
+		if err := json.Unmarshal(r, &ids); err != nil || ids == nil {
+			return nil, &fieldError{field, fmt.Sprintf("element %d: expected a string or an array of integer token ids", i)}
+		}
+		out[i] = Prompt{IDs: ids}
+	}
+	return out, nil
+}
+
+// CompletionRequest is the body of POST /v1/completions.
+type CompletionRequest struct {
+	Model  string      `json:"model"`
+	Prompt PromptInput `json:"prompt"`
+	Suffix *string     `json:"suffix"`
+	SamplingFields
+	MaxTokens     *int           `json:"max_tokens"`
+	N             *int           `json:"n"`
+	Stop          StopList       `json:"stop"`
+	Stream        bool           `json:"stream"`
+	StreamOptions *StreamOptions `json:"stream_options"`
+	Logprobs      *int           `json:"logprobs"`
+	Echo          bool           `json:"echo"`
+}
+
+// EmbeddingRequest is the body of POST /v1/embeddings.
+type EmbeddingRequest struct {
+	Model          string      `json:"model"`
+	Input          PromptInput `json:"input"`
+	EncodingFormat string      `json:"encoding_format"`
+	Dimensions     *int        `json:"dimensions"`
+}
+
+// genParams are the validated generation settings of a request.
+type genParams struct {
+	sampler   sample.Params
+	seeded    bool // the request gave a seed
+	maxTokens int  // 0: until the end of the context
+	stop      []string
+	n         int
+	logprobs  bool
+	topProbs  int
+	stream    bool
+	usage     bool // include usage in the last stream chunk
+	ignoreEOS bool
+}
+
+// seedFor returns the sampler settings of choice i: a given seed is offset by
+// the choice index so that n > 1 gives different samples; without one each
+// choice draws its own random seed.
+func (g *genParams) seedFor(i int) sample.Params {
+	p := g.sampler
+	if g.seeded {
+		p.Seed += uint64(i)
+	} else {
+		p.Seed = rand.Uint64() >> 1
+	}
+	return p
+}
+
+func finite(x float32) bool { return !math.IsNaN(float64(x)) && !math.IsInf(float64(x), 0) }
+
+// params validates the sampling fields and returns sampler settings with
+// llama.cpp's defaults for what is unset.
+func (f *SamplingFields) params() (sample.Params, bool, error) {
+	p := sample.DefaultParams()
+	if v := f.Temperature; v != nil {
+		if !finite(*v) || *v < 0 || *v > 2 {
+			return p, false, badRequest("temperature", "invalid value for 'temperature': expected a number between 0 and 2, got %v", *v)
+		}
+		p.Temperature = *v
+	}
+	if v := f.TopP; v != nil {
+		if !finite(*v) || *v < 0 || *v > 1 {
+			return p, false, badRequest("top_p", "invalid value for 'top_p': expected a number between 0 and 1, got %v", *v)
+		}
+		p.TopP = *v
+		if p.TopP == 0 { // OpenAI allows 0: keep only the most likely token
+			p.TopP = math.SmallestNonzeroFloat32
+		}
+	}
+	if v := f.TopK; v != nil {
+		if *v < 0 {
+			return p, false, badRequest("top_k", "invalid value for 'top_k': expected an integer >= 0 (0 = off), got %d", *v)
+		}
+		p.TopK = *v
+	}
+	if v := f.MinP; v != nil {
+		if !finite(*v) || *v < 0 || *v > 1 {
+			return p, false, badRequest("min_p", "invalid value for 'min_p': expected a number between 0 and 1, got %v", *v)
+		}
+		p.MinP = *v
+	}
+	if v := f.RepeatPenalty; v != nil {
+		if !finite(*v) || *v <= 0 {
+			return p, false, badRequest("repeat_penalty", "invalid value for 'repeat_penalty': expected a number > 0 (1 = off), got %v", *v)
+		}
+		p.RepeatPenalty = *v
+	}
+	if v := f.RepeatLastN; v != nil {
+		if *v < -1 {
+			return p, false, badRequest("repeat_last_n", "invalid value for 'repeat_last_n': expected an integer >= -1 (-1 = whole history), got %d", *v)
+		}
+		p.RepeatLastN = *v
+	}
+	if v := f.PresencePenalty; v != nil {
+		if !finite(*v) || *v < -2 || *v > 2 {
+			return p, false, badRequest("presence_penalty", "invalid value for 'presence_penalty': expected a number between -2 and 2, got %v", *v)
+		}
+		p.PresencePenalty = *v
+	}
+	if v := f.FrequencyPenalty; v != nil {
+		if !finite(*v) || *v < -2 || *v > 2 {
+			return p, false, badRequest("frequency_penalty", "invalid value for 'frequency_penalty': expected a number between -2 and 2, got %v", *v)
+		}
+		p.FrequencyPenalty = *v
+	}
+	seeded := false
+	if f.Seed != nil {
+		seeded = true
+		p.Seed = uint64(*f.Seed) &^ (1 << 63) // never sample.SeedRandom
+	}
+	if err := p.Validate(); err != nil {
+		return p, false, badRequest("", "invalid sampling settings: %v", err)
+	}
+	return p, seeded, nil
+}
+
+func checkCommon(sf *SamplingFields, maxTokens, n *int, stop StopList, stream bool, so *StreamOptions) (genParams, error) {
+	var g genParams
+	var err error
+	if g.sampler, g.seeded, err = sf.params(); err != nil {
+		return g, err
+	}
+	g.ignoreEOS = sf.IgnoreEOS
+	if maxTokens != nil {
+		if *maxTokens < 1 {
+			return g, badRequest("max_tokens", "invalid value for 'max_tokens': expected an integer >= 1, got %d", *maxTokens)
+		}
+		g.maxTokens = *maxTokens
+	}
+	g.n = 1
+	if n != nil {
+		if *n < 1 || *n > maxN {
+			return g, badRequest("n", "invalid value for 'n': expected an integer between 1 and %d, got %d", maxN, *n)
+		}
+		g.n = *n
+	}
+	if len(stop) > maxStops {
+		return g, badRequest("stop", "invalid value for 'stop': at most %d stop strings, got %d", maxStops, len(stop))
+	}
+	g.stop = stop
+	g.stream = stream
+	if so != nil {
+		if !stream {
+			return g, badRequest("stream_options", "invalid value for 'stream_options': only allowed when 'stream' is true")
+		}
+		g.usage = so.IncludeUsage
+	}
+	return g, nil
+}
+
+// validate checks a chat request and returns its generation settings.
+func (r *ChatRequest) validate() (genParams, error) {
+	if len(r.Messages) == 0 {
+		return genParams{}, badRequest("messages", "'messages' is required: expected a non-empty array of {role, content}")
+	}
+	for i, m := range r.Messages {
+		switch m.Role {
+		case "system", "developer", "user", "assistant", "tool":
+		default:
+			return genParams{}, badRequest(fmt.Sprintf("messages[%d].role", i), "invalid value for 'messages[%d].role': expected system, developer, user, assistant or tool, got %q", i, m.Role)
+		}
+	}
+	mt := r.MaxTokens
+	if r.MaxCompletionTokens != nil {
+		mt = r.MaxCompletionTokens
+		if *mt < 1 {
+			return genParams{}, badRequest("max_completion_tokens", "invalid value for 'max_completion_tokens': expected an integer >= 1, got %d", *mt)
+		}
+	}
+	g, err := checkCommon(&r.SamplingFields, mt, r.N, r.Stop, r.Stream, r.StreamOptions)
+	if err != nil {
+		return g, err
+	}
+	g.logprobs = r.Logprobs != nil && *r.Logprobs
+	if r.TopLogprobs != nil {
+		if *r.TopLogprobs < 0 || *r.TopLogprobs > maxTopProbs {
+			return g, badRequest("top_logprobs", "invalid value for 'top_logprobs': expected an integer between 0 and %d, got %d", maxTopProbs, *r.TopLogprobs)
+		}
+		if !g.logprobs {
+			return g, badRequest("top_logprobs", "'top_logprobs' needs 'logprobs' set to true")
+		}
+		g.topProbs = *r.TopLogprobs
+	}
+	return g, nil
+}
+
+// validate checks a completion request and returns its generation settings.
+func (r *CompletionRequest) validate() (genParams, error) {
+	if r.Prompt == nil {
+		return genParams{}, badRequest("prompt", "'prompt' is required: expected a string, an array of strings or an array of token ids")
+	}
+	if len(r.Prompt) == 0 {
+		return genParams{}, badRequest("prompt", "invalid value for 'prompt': the array is empty")
+	}
+	if len(r.Prompt) > maxN {
+		return genParams{}, badRequest("prompt", "invalid value for 'prompt': at most %d prompts per request, got %d", maxN, len(r.Prompt))
+	}
+	g, err := checkCommon(&r.SamplingFields, r.MaxTokens, r.N, r.Stop, r.Stream, r.StreamOptions)
+	if err != nil {
+		return g, err
+	}
+	if len(r.Prompt)*g.n > maxN {
+		return g, badRequest("n", "invalid value for 'n': %d prompts × n=%d gives more than %d choices", len(r.Prompt), g.n, maxN)
+	}
+	if r.Logprobs != nil {
+		if *r.Logprobs < 0 || *r.Logprobs > maxTopProbs {
+			return g, badRequest("logprobs", "invalid value for 'logprobs': expected an integer between 0 and %d, got %d", maxTopProbs, *r.Logprobs)
+		}
+		g.logprobs = true
+		g.topProbs = *r.Logprobs
+	}
+	if r.Echo && g.logprobs {
+		return g, badRequest("echo", "'echo' together with 'logprobs' is not supported: prompt log-probabilities are not computed")
+	}
+	if r.Echo && r.Suffix != nil {
+		return g, badRequest("echo", "'echo' together with 'suffix' is not supported")
+	}
+	return g, nil
+}
+
+// validate checks an embedding request.
+func (r *EmbeddingRequest) validate() error {
+	if r.Input == nil {
+		return badRequest("input", "'input' is required: expected a string, an array of strings or an array of token ids")
+	}
+	if len(r.Input) == 0 {
+		return badRequest("input", "invalid value for 'input': the array is empty")
+	}
+	if len(r.Input) > 2048 {
+		return badRequest("input", "invalid value for 'input': at most 2048 inputs per request, got %d", len(r.Input))
+	}
+	for i, in := range r.Input {
+		if in.IDs == nil && in.Text == "" {
+			return badRequest("input", "invalid value for 'input': element %d is an empty string", i)
+		}
+		if in.IDs != nil && len(in.IDs) == 0 {
+			return badRequest("input", "invalid value for 'input': element %d is an empty array of tokens", i)
+		}
+	}
+	switch r.EncodingFormat {
+	case "", "float", "base64":
+	default:
+		return badRequest("encoding_format", "invalid value for 'encoding_format': expected \"float\" or \"base64\", got %q", r.EncodingFormat)
+	}
+	if r.Dimensions != nil {
+		return badRequest("dimensions", "'dimensions' is not supported: the embedding has the model's width")
+	}
+	return nil
+}

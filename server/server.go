@@ -1,0 +1,336 @@
+// Package server is the HTTP API of `glassbox serve`: OpenAI-compatible chat
+// completions, completions, embeddings and model listing; llama.cpp-compatible
+// code-completion endpoints (/infill, /tokenize, /detokenize); health and
+// Prometheus metrics. Each model has a number of generation slots (each with
+// its own KV cache, reused across requests) and a bounded queue in front of
+// them; a request that finds the queue full gets 429 with Retry-After.
+// Generation stops as soon as the client goes away and frees its slot.
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"glassbox"
+	"glassbox/infer"
+)
+
+// DefaultMaxBodyBytes is the default limit on the size of a request body.
+const DefaultMaxBodyBytes = 8 << 20
+
+// Model is a loaded model served under a name.
+type Model struct {
+	Name  string // the id clients pass as "model"
+	Model *glassbox.Model
+}
+
+// Config configures a Server.
+type Config struct {
+	// Models are the models served; the first is the default, used when a
+	// request names no model.
+	Models []Model
+	// APIKey, when set, is required as "Authorization: Bearer KEY" on every
+	// route but /health.
+	APIKey string
+	// Parallel is the number of generation slots per model (default 1).
+	Parallel int
+	// Queue is the number of requests per model that may wait for a slot;
+	// beyond it requests get 429. Zero means none wait.
+	Queue int
+	// MaxBodyBytes limits request bodies (default DefaultMaxBodyBytes); larger ones get 413.
+	MaxBodyBytes int64
+	// RetryAfter is the Retry-After value, in seconds, of a 429 (default 1).
+	RetryAfter int
+	// Logger receives one line per failed request (default: discard).
+	Logger *slog.Logger
+}
+
+// Server answers the HTTP API. Create it with New and serve Handler.
+type Server struct {
+	cfg     Config
+	models  map[string]*entry
+	order   []*entry
+	metrics *metrics
+	handler http.Handler
+	keyHash [32]byte
+	started time.Time
+}
+
+// entry is a served model with its slots.
+type entry struct {
+	name    string
+	model   *glassbox.Model
+	pool    *pool
+	created int64
+}
+
+// New prepares a server: it allocates every model's slots (their KV caches)
+// up front, so that a model that does not fit fails here rather than under load.
+func New(cfg Config) (*Server, error) {
+	if len(cfg.Models) == 0 {
+		return nil, errors.New("server: no model to serve")
+	}
+	if cfg.Parallel <= 0 {
+		cfg.Parallel = 1
+	}
+	if cfg.Queue < 0 {
+		return nil, fmt.Errorf("server: the queue size must be >= 0, got %d", cfg.Queue)
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.RetryAfter <= 0 {
+		cfg.RetryAfter = 1
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, models: map[string]*entry{}, metrics: newMetrics(), started: time.Now()}
+	if cfg.APIKey != "" {
+		s.keyHash = sha256.Sum256([]byte(cfg.APIKey))
+	}
+	for _, m := range cfg.Models {
+		if m.Name == "" || m.Model == nil {
+			return nil, errors.New("server: every model needs a name and an opened model")
+		}
+		if _, dup := s.models[m.Name]; dup {
+			return nil, fmt.Errorf("server: two models are named %q: name them with NAME=PATH", m.Name)
+		}
+		slots := make([]*slot, cfg.Parallel)
+		for i := range slots {
+			sess, err := m.Model.NewSession()
+			if err != nil {
+				return nil, fmt.Errorf("server: model %s: slot %d: %w", m.Name, i, err)
+			}
+			slots[i] = &slot{id: i, session: sess}
+		}
+		name := m.Name
+		busyG, queueG := s.metrics.slotsBusy.WithLabelValues(name), s.metrics.queueDepth.WithLabelValues(name)
+		s.metrics.slots.WithLabelValues(name).Set(float64(cfg.Parallel))
+		e := &entry{name: name, model: m.Model, created: time.Now().Unix(),
+			pool: newPool(slots, cfg.Queue, func(busy, queued int) {
+				busyG.Set(float64(busy))
+				queueG.Set(float64(queued))
+			})}
+		if st, err := os.Stat(m.Model.Path()); err == nil {
+			e.created = st.ModTime().Unix()
+		}
+		s.models[name] = e
+		s.order = append(s.order, e)
+	}
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Handler returns the HTTP handler of every route.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// route is one endpoint: its pattern, whether it needs the API key, and its handler.
+type route struct {
+	pattern string
+	public  bool
+	handle  func(http.ResponseWriter, *http.Request) error
+}
+
+func (s *Server) routeTable() []route {
+	return []route{
+		{"GET /health", true, s.health},
+		{"GET /metrics", false, func(w http.ResponseWriter, r *http.Request) error {
+			s.metrics.handler().ServeHTTP(w, r)
+			return nil
+		}},
+		{"GET /v1/models", false, s.listModels},
+		{"GET /v1/models/{id...}", false, s.getModel},
+		{"POST /v1/chat/completions", false, s.chatCompletions},
+		{"POST /v1/completions", false, s.completions},
+		{"POST /v1/embeddings", false, s.embeddings},
+		{"POST /infill", false, s.infill},
+		{"POST /tokenize", false, s.tokenize},
+		{"POST /detokenize", false, s.detokenize},
+	}
+}
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	methods := map[string][]string{}
+	var paths []string
+	for _, rt := range s.routeTable() {
+		method, path, _ := strings.Cut(rt.pattern, " ")
+		mux.Handle(rt.pattern, s.metrics.instrument(path, s.wrap(rt)))
+		if methods[path] == nil {
+			paths = append(paths, path)
+		}
+		methods[path] = append(methods[path], method)
+	}
+	// other methods on a known path: 405 as an OpenAI error object
+	for _, path := range paths {
+		allow := strings.Join(methods[path], ", ")
+		mux.Handle(path, s.metrics.instrument(path, s.wrap(route{pattern: path, public: true, handle: func(w http.ResponseWriter, r *http.Request) error {
+			w.Header().Set("Allow", allow)
+			return &APIError{Status: http.StatusMethodNotAllowed, Type: "invalid_request_error", Code: "method_not_allowed",
+				Message: fmt.Sprintf("%s %s is not allowed: use %s", r.Method, r.URL.Path, allow)}
+		}})))
+	}
+	mux.Handle("/", s.metrics.instrument("other", s.wrap(route{pattern: "/", handle: func(w http.ResponseWriter, r *http.Request) error {
+		return &APIError{Status: http.StatusNotFound, Type: "invalid_request_error", Code: "not_found",
+			Message: fmt.Sprintf("no route %s %s: the API serves /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models, /infill, /tokenize, /detokenize, /health and /metrics", r.Method, r.URL.Path)}
+	}})))
+	return mux
+}
+
+// wrap adds authentication, the body size limit and error answers to a route.
+func (s *Server) wrap(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !rt.public && !s.authorized(r) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="glassbox"`)
+			writeError(w, &APIError{Status: http.StatusUnauthorized, Type: "invalid_request_error", Code: "invalid_api_key",
+				Message: "invalid or missing API key: send the header \"Authorization: Bearer <key>\" with the key the server was started with (--api-key)"})
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		if err := rt.handle(w, r); err != nil {
+			if r.Context().Err() != nil && !isAPIError(err) {
+				return // the client went away: nobody to answer
+			}
+			var ae *APIError
+			if !errors.As(err, &ae) || ae.Status >= 500 {
+				s.cfg.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+			}
+			if sw, ok := w.(*statusWriter); ok && sw.status != 0 {
+				return // the response has begun (a stream reports its own errors)
+			}
+			writeError(w, err)
+		}
+	})
+}
+
+func isAPIError(err error) bool {
+	var ae *APIError
+	return errors.As(err, &ae)
+}
+
+func (s *Server) authorized(r *http.Request) bool {
+	if s.cfg.APIKey == "" {
+		return true
+	}
+	auth := r.Header.Get("Authorization")
+	const prefix = "Bearer "
+	if len(auth) < len(prefix) || !strings.EqualFold(auth[:len(prefix)], prefix) {
+		return false
+	}
+	got := sha256.Sum256([]byte(strings.TrimSpace(auth[len(prefix):])))
+	return subtle.ConstantTimeCompare(got[:], s.keyHash[:]) == 1
+}
+
+// lookup finds the model a request names ("" is the default model).
+func (s *Server) lookup(name string) (*entry, error) {
+	if name == "" {
+		return s.order[0], nil
+	}
+	if e, ok := s.models[name]; ok {
+		return e, nil
+	}
+	names := make([]string, len(s.order))
+	for i, e := range s.order {
+		names[i] = e.name
+	}
+	return nil, &APIError{Status: http.StatusNotFound, Type: "invalid_request_error", Param: "model", Code: "model_not_found",
+		Message: fmt.Sprintf("the model %q does not exist: this server has %s", name, strings.Join(names, ", "))}
+}
+
+// acquire waits for a slot of the model, or answers 429 when the queue is full.
+func (s *Server) acquire(ctx context.Context, e *entry, prompt []int) (*slot, error) {
+	sl, err := e.pool.acquire(ctx, prompt)
+	if errors.Is(err, errQueueFull) {
+		s.metrics.rejected.WithLabelValues(e.name).Inc()
+		return nil, &APIError{Status: http.StatusTooManyRequests, Type: "rate_limit_exceeded", Code: "rate_limit_exceeded", RetryAfter: s.cfg.RetryAfter,
+			Message: fmt.Sprintf("the server is busy: the %d generation slots of model %s are in use and %d requests are already waiting; retry later", e.pool.size, e.name, s.cfg.Queue)}
+	}
+	return sl, err
+}
+
+func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}
+
+// modelObject is an entry of GET /v1/models.
+type modelObject struct {
+	ID      string    `json:"id"`
+	Object  string    `json:"object"`
+	Created int64     `json:"created"`
+	OwnedBy string    `json:"owned_by"`
+	Meta    modelMeta `json:"meta"`
+}
+
+// modelMeta describes a model as llama.cpp's server does, plus its chat and FIM abilities.
+type modelMeta struct {
+	Arch      string `json:"arch"`
+	VocabSize int    `json:"n_vocab"`
+	CtxTrain  int    `json:"n_ctx_train"`
+	Ctx       int    `json:"n_ctx"`
+	Dim       int    `json:"n_embd"`
+	Layers    int    `json:"n_layer"`
+	FileType  string `json:"file_type,omitempty"`
+	Chat      bool   `json:"chat_template"`
+	FIM       bool   `json:"fim"`
+	Slots     int    `json:"slots"`
+}
+
+func (e *entry) object() modelObject {
+	c := e.model.Config()
+	_, _, _, fim := e.model.Tokenizer().FIM()
+	return modelObject{ID: e.name, Object: "model", Created: e.created, OwnedBy: "glassbox",
+		Meta: modelMeta{Arch: c.Arch, VocabSize: c.VocabSize, CtxTrain: c.ContextLength, Ctx: e.model.ContextSize(),
+			Dim: c.Dim, Layers: c.Layers, FileType: c.FileType, Chat: e.model.HasChatTemplate(), FIM: fim, Slots: e.pool.size}}
+}
+
+func (s *Server) listModels(w http.ResponseWriter, r *http.Request) error {
+	data := make([]modelObject, len(s.order))
+	for i, e := range s.order {
+		data[i] = e.object()
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": data})
+	return nil
+}
+
+func (s *Server) getModel(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	e, ok := s.models[id]
+	if !ok || id == "" {
+		_, err := s.lookup(id)
+		if err == nil {
+			err = badRequest("model", "no model id given: GET /v1/models/{id}")
+		}
+		return err
+	}
+	writeJSON(w, http.StatusOK, e.object())
+	return nil
+}
+
+// contextError reports a prompt that does not fit the model's context.
+func contextError(e *entry, n int) error {
+	c := e.model.ContextSize()
+	if n < c {
+		return nil
+	}
+	return &APIError{Status: http.StatusBadRequest, Type: "invalid_request_error", Param: "messages", Code: "context_length_exceeded",
+		Message: fmt.Sprintf("the prompt has %d tokens but the context of model %s holds %d: %d tokens too many (generating needs at least one free position); shorten the prompt",
+			n, e.name, c, n-c+1)}
+}
+
+// genError turns a generation error into an API error.
+func genError(err error) error {
+	if errors.Is(err, infer.ErrContext) {
+		return &APIError{Status: http.StatusBadRequest, Type: "invalid_request_error", Code: "context_length_exceeded", Message: err.Error()}
+	}
+	return err
+}
