@@ -243,6 +243,14 @@ func (m *Model) Path() string { return m.path }
 // LoadDuration returns how long Open took.
 func (m *Model) LoadDuration() time.Duration { return m.loadTime }
 
+// KVCacheType returns the element type of the KV cache (F16 or F32).
+func (m *Model) KVCacheType() tensor.Type {
+	if m.opts.KVCacheF32 {
+		return tensor.F32
+	}
+	return tensor.F16
+}
+
 // ContextSize returns the number of positions available to a generation.
 func (m *Model) ContextSize() int { return m.opts.Context }
 
@@ -368,11 +376,7 @@ func (m *Model) EncodeChat(rendered string, opts GenerateOptions) []int {
 // with the model's context and cache settings, for callers that run several
 // sequences at once, such as a server with parallel slots.
 func (m *Model) NewSession() (*infer.Session, error) {
-	kv := tensor.F16
-	if m.opts.KVCacheF32 {
-		kv = tensor.F32
-	}
-	return infer.NewSession(m.model, m.tok, model.StateOptions{Context: m.opts.Context, Batch: m.opts.Batch, KVType: kv})
+	return infer.NewSession(m.model, m.tok, model.StateOptions{Context: m.opts.Context, Batch: m.opts.Batch, KVType: m.KVCacheType()})
 }
 
 // Embed returns a sentence embedding of text: the mean of the model's final

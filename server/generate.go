@@ -37,7 +37,7 @@ type genJob struct {
 func (s *Server) run(ctx context.Context, e *entry, sl *slot, job genJob, g *genParams, start time.Time, onToken func(infer.Token) error) (*infer.Result, error) {
 	first := true
 	req := infer.Request{
-		Prompt: job.prompt, MaxTokens: g.maxTokens, Stop: g.stop, Sampler: job.sampler, IgnoreEOS: g.ignoreEOS,
+		Prompt: job.prompt, MaxTokens: g.maxTokens, Stop: g.stop, Sampler: job.sampler, IgnoreEOS: g.ignoreEOS, Trace: g.trace,
 		OnToken: func(t infer.Token) error {
 			if first && !start.IsZero() {
 				first = false

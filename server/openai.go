@@ -103,6 +103,16 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if req.Glassbox != nil && req.Glassbox.Dissect {
+		if g.n != 1 {
+			return badRequest("n", "invalid value for 'n': a dissected reply has one choice")
+		}
+		ids, text, err := s.chatPrompt(e, req.Messages)
+		if err != nil {
+			return err
+		}
+		return s.streamDissection(r.Context(), w, e, ids, text, &g, req.Glassbox.Trace, start)
+	}
 	if !e.model.HasChatTemplate() {
 		return badRequest("model", "the model %s has no chat template (tokenizer.chat_template in its GGUF file): use /v1/completions with a raw prompt", e.name)
 	}

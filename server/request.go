@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"glassbox/infer"
 	"math"
 	"math/rand/v2"
 
@@ -116,6 +117,9 @@ type ChatRequest struct {
 	StreamOptions       *StreamOptions `json:"stream_options"`
 	Logprobs            *bool          `json:"logprobs"`
 	TopLogprobs         *int           `json:"top_logprobs"`
+	// Glassbox holds glassbox's extension: {"dissect": true} streams the
+	// dissection of the reply (as /v1/dissect) instead of chat chunks.
+	Glassbox *GlassboxOptions `json:"glassbox"`
 }
 
 // PromptInput is the "prompt" of a completion request: a string, an array of
@@ -210,6 +214,7 @@ type genParams struct {
 	stream    bool
 	usage     bool // include usage in the last stream chunk
 	ignoreEOS bool
+	trace     *infer.Tracing // dissect the generation
 }
 
 // seedFor returns the sampler settings of choice i: a given seed is offset by

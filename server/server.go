@@ -13,6 +13,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"glassbox/web"
 	"log/slog"
 	"net/http"
 	"os"
@@ -155,6 +156,8 @@ func (s *Server) routeTable() []route {
 		{"POST /infill", false, s.infill},
 		{"POST /tokenize", false, s.tokenize},
 		{"POST /detokenize", false, s.detokenize},
+		{"POST /v1/dissect", false, s.dissect},
+		{"GET /glassbox/models/{id...}", false, s.modelInfo},
 	}
 }
 
@@ -179,9 +182,14 @@ func (s *Server) routes() http.Handler {
 				Message: fmt.Sprintf("%s %s is not allowed: use %s", r.Method, r.URL.Path, allow)}
 		}})))
 	}
+	// the page: static files, public (the API calls it makes need the key)
+	page := web.Handler()
+	for _, p := range []string{"GET /{$}", "GET /app.js", "GET /style.css"} {
+		mux.Handle(p, s.metrics.instrument("page", page))
+	}
 	mux.Handle("/", s.metrics.instrument("other", s.wrap(route{pattern: "/", handle: func(w http.ResponseWriter, r *http.Request) error {
 		return &APIError{Status: http.StatusNotFound, Type: "invalid_request_error", Code: "not_found",
-			Message: fmt.Sprintf("no route %s %s: the API serves /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models, /infill, /tokenize, /detokenize, /health and /metrics", r.Method, r.URL.Path)}
+			Message: fmt.Sprintf("no route %s %s: the API serves /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models, /infill, /tokenize, /detokenize, /v1/dissect, /glassbox/models/{id}, /health and /metrics (and the page at /)", r.Method, r.URL.Path)}
 	}})))
 	return mux
 }

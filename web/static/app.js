@@ -7,6 +7,27 @@ const state = { history: [], turns: [], current: null, models: [] };
 
 // ---------- helpers ----------
 
+// api calls the server, sending the API key when one was given; on 401 it
+// asks for the key (kept for this tab only) and retries once.
+async function api(path, init) {
+  const go = () => {
+    const opts = Object.assign({}, init || {});
+    opts.headers = Object.assign({}, opts.headers || {});
+    const key = sessionStorage.getItem('glassbox-key');
+    if (key) opts.headers.Authorization = 'Bearer ' + key;
+    return fetch(path, opts);
+  };
+  let resp = await go();
+  if (resp.status === 401) {
+    const key = window.prompt('This server needs an API key (glassbox serve --api-key):');
+    if (key) {
+      sessionStorage.setItem('glassbox-key', key);
+      resp = await go();
+    }
+  }
+  return resp;
+}
+
 function show(piece) {
   if (piece == null) return '';
   return piece.replace(/▁/g, ' ').replace(/Ġ/g, ' ').replace(/Ċ/g, '\n');
@@ -68,7 +89,7 @@ async function apiError(resp) {
 // ---------- models ----------
 
 async function loadModels() {
-  const resp = await fetch('v1/models');
+  const resp = await api('v1/models');
   if (!resp.ok) throw new Error(await apiError(resp));
   const j = await resp.json();
   state.models = j.data || [];
@@ -81,7 +102,7 @@ async function renderModelPage() {
   const box = $('model-info');
   const id = $('model').value;
   if (!id) { box.textContent = 'No model loaded.'; return; }
-  const resp = await fetch('glassbox/models/' + encodeURIComponent(id));
+  const resp = await api('glassbox/models/' + encodeURIComponent(id));
   if (!resp.ok) { box.textContent = await apiError(resp); return; }
   const m = await resp.json();
   const rows = [
@@ -135,7 +156,7 @@ async function send(ev) {
   else req.messages = state.history.concat([{ role: 'user', content: text }]);
   let reply = '';
   try {
-    const resp = await fetch('v1/dissect', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(req) });
+    const resp = await api('v1/dissect', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(req) });
     if (!resp.ok) throw new Error(await apiError(resp));
     await readSSE(resp, (e) => {
       switch (e.type) {

@@ -1,0 +1,255 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"glassbox"
+	"glassbox/infer"
+	"glassbox/trace"
+)
+
+// TraceFields selects what a dissection records (the "trace" object of
+// /v1/dissect and of the "glassbox" extension of chat requests). Absent
+// booleans default to true; layers and heads default to all.
+type TraceFields struct {
+	Layers     []int `json:"layers"`
+	Heads      []int `json:"heads"`
+	Top        *int  `json:"top"`
+	Attention  *bool `json:"attention"`
+	LogitLens  *bool `json:"logit_lens"`
+	Embeddings *bool `json:"embeddings"`
+}
+
+// GlassboxOptions is the "glassbox" extension of a chat completion request:
+// with dissect, the response is the dissection stream of /v1/dissect.
+type GlassboxOptions struct {
+	Dissect bool         `json:"dissect"`
+	Trace   *TraceFields `json:"trace"`
+}
+
+// DissectRequest is the body of POST /v1/dissect: a chat (messages) or a raw
+// prompt, the usual sampling fields, and what to trace.
+type DissectRequest struct {
+	Model    string        `json:"model"`
+	Messages []ChatMessage `json:"messages"`
+	Prompt   *string       `json:"prompt"`
+	SamplingFields
+	MaxTokens *int         `json:"max_tokens"`
+	Stop      StopList     `json:"stop"`
+	Stream    *bool        `json:"stream"`
+	Trace     *TraceFields `json:"trace"`
+}
+
+const maxTraceTop = 50
+
+func (f *TraceFields) options() (trace.Options, error) {
+	opts := trace.Options{Top: 5, Attention: true, LogitLens: true, Embeddings: true}
+	if f == nil {
+		return opts, nil
+	}
+	if f.Top != nil {
+		if *f.Top < 1 || *f.Top > maxTraceTop {
+			return opts, badRequest("trace.top", "invalid value for 'trace.top': expected an integer between 1 and %d, got %d", maxTraceTop, *f.Top)
+		}
+		opts.Top = *f.Top
+	}
+	for _, b := range []struct {
+		p   *bool
+		dst *bool
+	}{{f.Attention, &opts.Attention}, {f.LogitLens, &opts.LogitLens}, {f.Embeddings, &opts.Embeddings}} {
+		if b.p != nil {
+			*b.dst = *b.p
+		}
+	}
+	opts.Layers, opts.Heads = f.Layers, f.Heads
+	return opts, nil
+}
+
+func (s *Server) dissect(w http.ResponseWriter, r *http.Request) error {
+	var req DissectRequest
+	if err := decodeJSON(r.Body, &req); err != nil {
+		return err
+	}
+	if req.Stream != nil && !*req.Stream {
+		return badRequest("stream", "invalid value for 'stream': /v1/dissect always streams (server-sent events, one trace event each)")
+	}
+	switch {
+	case req.Prompt == nil && len(req.Messages) == 0:
+		return badRequest("messages", "'messages' or 'prompt' is required")
+	case req.Prompt != nil && len(req.Messages) > 0:
+		return badRequest("prompt", "give either 'messages' or 'prompt', not both")
+	}
+	chat := ChatRequest{Model: req.Model, Messages: req.Messages, SamplingFields: req.SamplingFields, MaxTokens: req.MaxTokens, Stop: req.Stop}
+	if req.Prompt != nil {
+		chat.Messages = []ChatMessage{{Role: "user", Content: MessageContent(*req.Prompt)}}
+	}
+	g, err := chat.validate()
+	if err != nil {
+		return err
+	}
+	e, err := s.lookup(req.Model)
+	if err != nil {
+		return err
+	}
+	var ids []int
+	var text string
+	if req.Prompt != nil {
+		text = *req.Prompt
+		ids = e.model.Encode(text, glassbox.GenerateOptions{})
+	} else {
+		if ids, text, err = s.chatPrompt(e, req.Messages); err != nil {
+			return err
+		}
+	}
+	return s.streamDissection(r.Context(), w, e, ids, text, &g, req.Trace, time.Now())
+}
+
+// chatPrompt renders messages with the model's chat template and tokenizes them.
+func (s *Server) chatPrompt(e *entry, messages []ChatMessage) ([]int, string, error) {
+	if !e.model.HasChatTemplate() {
+		return nil, "", badRequest("model", "the model %s has no chat template (tokenizer.chat_template in its GGUF file): send a raw 'prompt'", e.name)
+	}
+	msgs := make([]glassbox.Message, len(messages))
+	for i, m := range messages {
+		role := m.Role
+		if role == "developer" {
+			role = "system"
+		}
+		msgs[i] = glassbox.Message{Role: role, Content: string(m.Content)}
+	}
+	text, err := e.model.RenderChat(msgs)
+	if err != nil {
+		return nil, "", badRequest("messages", "the chat template of model %s rejected the messages: %v", e.name, err)
+	}
+	return e.model.EncodeChat(text, glassbox.GenerateOptions{}), text, nil
+}
+
+// streamDissection generates on a slot with tracing on, sending each trace
+// event as a server-sent event, then [DONE].
+func (s *Server) streamDissection(ctx context.Context, w http.ResponseWriter, e *entry, ids []int, text string, g *genParams, tf *TraceFields, start time.Time) error {
+	opts, err := tf.options()
+	if err != nil {
+		return err
+	}
+	cfg := e.model.Config()
+	for _, l := range opts.Layers {
+		if l < 0 || l >= cfg.Layers {
+			return badRequest("trace.layers", "invalid value for 'trace.layers': layer %d does not exist (model %s has %d: 0 to %d)", l, e.name, cfg.Layers, cfg.Layers-1)
+		}
+	}
+	for _, h := range opts.Heads {
+		if h < 0 || h >= cfg.Heads {
+			return badRequest("trace.heads", "invalid value for 'trace.heads': head %d does not exist (model %s has %d: 0 to %d)", h, e.name, cfg.Heads, cfg.Heads-1)
+		}
+	}
+	if err := contextError(e, len(ids)); err != nil {
+		return err
+	}
+	sl, err := s.acquire(ctx, e, ids)
+	if err != nil {
+		return err
+	}
+	defer e.pool.release(sl)
+	st := newSSE(w)
+	tg := *g
+	tg.trace = &infer.Tracing{Options: opts, ModelName: e.name, PromptText: text, Emit: func(ev trace.Event) error { return st.send(ev) }}
+	if _, err := s.run(ctx, e, sl, genJob{ids, g.seedFor(0)}, &tg, start, nil); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		// a stream that has begun reports its error as a trace event
+		var ae *APIError
+		if !errors.As(err, &ae) {
+			ae = serverError(err)
+		}
+		st.send(struct {
+			Type  string      `json:"type"`
+			Error errorObject `json:"error"`
+		}{"error", ae.body().Error})
+		return nil
+	}
+	return st.done()
+}
+
+// modelInfo is GET /glassbox/models/{id}: what the web page's model view shows.
+type modelInfo struct {
+	ID            string         `json:"id"`
+	Path          string         `json:"path"`
+	Arch          string         `json:"arch"`
+	Params        int64          `json:"params"`
+	Layers        int            `json:"layers"`
+	Heads         int            `json:"heads"`
+	KVHeads       int            `json:"kv_heads"`
+	Dim           int            `json:"dim"`
+	HiddenDim     int            `json:"hidden_dim"`
+	HeadDim       int            `json:"head_dim"`
+	Vocab         int            `json:"vocab"`
+	Tokenizer     string         `json:"tokenizer"`
+	ContextLength int            `json:"context_length"`
+	Context       int            `json:"context"`
+	FileType      string         `json:"file_type"`
+	TensorTypes   map[string]int `json:"tensor_types"`
+	FileBytes     int64          `json:"file_bytes"`
+	KVCache       string         `json:"kv_cache"`
+	KVCacheBytes  int64          `json:"kv_cache_bytes"`
+	ChatTemplate  string         `json:"chat_template"`
+	Memory        struct {
+		HeapBytes uint64 `json:"heap_bytes"`
+		RSSBytes  uint64 `json:"rss_bytes"`
+	} `json:"memory"`
+}
+
+func (s *Server) modelInfo(w http.ResponseWriter, r *http.Request) error {
+	e, err := s.lookup(r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	m := e.model
+	c := m.Config()
+	info := modelInfo{
+		ID: e.name, Path: m.Path(), Arch: c.Arch, Params: c.Params(), Layers: c.Layers, Heads: c.Heads, KVHeads: c.KVHeads,
+		Dim: c.Dim, HiddenDim: c.HiddenDim, HeadDim: c.HeadDim, Vocab: c.VocabSize, Tokenizer: m.Tokenizer().Model(),
+		ContextLength: c.ContextLength, Context: m.ContextSize(), FileType: c.FileType, TensorTypes: map[string]int{},
+		ChatTemplate: m.ChatTemplate(), KVCache: m.KVCacheType().String(),
+	}
+	info.KVCacheBytes = int64(m.ContextSize()) * int64(c.Layers) * int64(c.KVDim()+c.VDim()) * int64(m.KVCacheType().TypeSize())
+	if f := m.GGUF(); f != nil {
+		for _, t := range f.Tensors {
+			info.TensorTypes[t.Type.String()]++
+			info.FileBytes = max(info.FileBytes, f.DataOffset+int64(t.Offset+t.Size()))
+		}
+	} else if st, err := os.Stat(m.Path()); err == nil {
+		info.FileBytes = st.Size()
+		info.TensorTypes["F32"] = 2 + 9*c.Layers
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	info.Memory.HeapBytes = ms.HeapAlloc
+	info.Memory.RSSBytes = residentBytes()
+	writeJSON(w, http.StatusOK, info)
+	return nil
+}
+
+// residentBytes reads the process's resident set size (Linux), or 0.
+func residentBytes() uint64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0
+	}
+	pages, err := strconv.ParseUint(f[1], 10, 64)
+	if err != nil {
+		return 0
+	}
+	return pages * uint64(os.Getpagesize())
+}
