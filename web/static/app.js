@@ -272,8 +272,8 @@ function drawHeatmap() {
   const rows = s.attention.filter((h) => (lsel === 'all' || String(h.layer) === lsel) && (hsel === 'all' || String(h.head) === hsel));
   const cv = $('d-heatmap');
   const n = s.position + 1;
-  const labelW = 64, top = 4, cellH = Math.max(6, Math.min(18, Math.floor(320 / Math.max(rows.length, 1))));
-  const cellW = Math.max(4, Math.min(28, Math.floor((cv.parentElement.clientWidth - labelW - 8) / n)));
+  const labelW = 64, top = 4, cellH = Math.max(11, Math.min(18, Math.floor(360 / Math.max(rows.length, 1))));
+  const cellW = Math.max(4, Math.min(48, Math.floor((cv.parentElement.clientWidth - labelW - 8) / n)));
   cv.width = labelW + n * cellW + 4;
   cv.height = top + rows.length * cellH + 70;
   const g = cv.getContext('2d');
