@@ -132,6 +132,8 @@ func ConfigFromGGUF(f *gguf.File) (*Config, error) {
 	c.VocabSize = int(emb.Dims[1])
 	if ft, ok := f.Uint("general.file_type"); ok {
 		c.FileType = fileTypeName(ft)
+	} else {
+		c.FileType = dominantType(f)
 	}
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -164,4 +166,25 @@ func fileTypeName(ft uint64) string {
 		return n
 	}
 	return fmt.Sprintf("file type %d", ft)
+}
+
+// dominantType names the type holding most matrix weights, for files that do
+// not record general.file_type.
+func dominantType(f *gguf.File) string {
+	count := map[tensor.Type]uint64{}
+	for _, t := range f.Tensors {
+		if len(t.Dims) >= 2 {
+			count[t.Type] += t.Elements()
+		}
+	}
+	best, n := tensor.Type(0), uint64(0)
+	for t, c := range count {
+		if c > n || (c == n && t < best) {
+			best, n = t, c
+		}
+	}
+	if n == 0 {
+		return ""
+	}
+	return best.String()
 }

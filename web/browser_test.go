@@ -128,6 +128,22 @@ func TestPageInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot: %s", shot)
+	// the model page: architecture, sizes, tensor types, memory
+	if err := chromedp.Do(step, chromedp.Click(css(`#tab-model`)), chromedp.WaitVisible(css(`#model-info table.kv`))); err != nil {
+		t.Fatal(err)
+	}
+	info, err := chromedp.Run(step, chromedp.Text(css(`#model-info`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"llama", "parameters", "F32 ×", "KV cache", "resident", "no chat template"} {
+		if !strings.Contains(info, want) {
+			t.Errorf("model page lacks %q:\n%s", want, info)
+		}
+	}
+	if png, err := chromedp.Run(step, chromedp.FullScreenshot(100)); err == nil {
+		os.WriteFile(filepath.Join(artifactDir(t), "page-model.png"), png, 0o644)
+	}
 	// greedy decoding gives the llama.cpp / run.c text
 	if want := ", there was a little girl named Lily. She"; !strings.HasPrefix(reply, want) {
 		t.Errorf("reply %q, want it to start with %q", reply, want)
