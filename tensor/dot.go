@@ -29,6 +29,16 @@ var (
 	dotQ8_KQ8_K dotFunc = dotQ8_KQ8_KGo
 )
 
+// dot4Func computes a dotFunc of one weight row w with four activation rows
+// at x, x[xs:], x[2*xs:] and x[3*xs:] into out, each result identical to the
+// dotFunc's.
+type dot4Func func(n int, w, x []byte, xs int, out *[4]float32)
+
+// dotQ4_0Q8_0x4 is dotQ4_0Q8_0 for four activation rows at once, or nil when
+// no such kernel exists on this machine (MatMul then calls dotQ4_0Q8_0 four
+// times).
+var dotQ4_0Q8_0x4 dot4Func
+
 // The activation kernels for the float weight types: x rounded to F16/BF16,
 // kept as float32 (the rounded values are exact in float32, so the products
 // equal those of ggml's F16/BF16 dot).

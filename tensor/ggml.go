@@ -82,6 +82,17 @@ func sum4x16(acc *[4][16]float32) float32 {
 // 16-lane FMA accumulators, which are reduced to one float; the remaining
 // n%64 products are added in float64. a and b must have the same length.
 func DotF16(a, b []uint16) float32 {
+	return dotF16(a, b[:len(a)])
+}
+
+// dotF16 and dotF16GEMM compute DotF16 and DotF16GEMM (the latter for a
+// length that is a multiple of 16); replaceable by faster twins.
+var (
+	dotF16     = dotF16Go
+	dotF16GEMM = dotF16GEMMGo
+)
+
+func dotF16Go(a, b []uint16) float32 {
 	b = b[:len(a)]
 	n := len(a)
 	np := n &^ 63
@@ -117,6 +128,11 @@ func DotF16GEMM(a, b []uint16) (float32, bool) {
 	if n%16 != 0 {
 		return 0, false
 	}
+	return dotF16GEMM(a, b[:n]), true
+}
+
+func dotF16GEMMGo(a, b []uint16) float32 {
+	n := len(a)
 	b = b[:n]
 	var acc [16]float32
 	for i := 0; i < n; i += 16 {
@@ -126,7 +142,7 @@ func DotF16GEMM(a, b []uint16) (float32, bool) {
 			acc[l] += f16Table[x[l]] * f16Table[y[l]] // exact product: as FMA
 		}
 	}
-	return Sum16(&acc), true
+	return Sum16(&acc)
 }
 
 // ggmlDotF32 is ggml_vec_dot_f32 (AVX-512): four 16-lane FMA accumulators
@@ -204,20 +220,27 @@ func gemmDotFor(w *Matrix) dotFunc {
 	}
 	switch w.Type {
 	case F32:
-		return gemmDotF32F32
+		return gemmF32F32
 	case F16:
-		return gemmDotF16F16
+		return gemmF16F16
 	}
 	return nil
 }
 
-func gemmDotF32F32(n int, w, x []byte) float32 {
+// gemmF32F32 and gemmF16F16 are tinyBLAS's dot products for F32 and F16
+// weights; replaceable by faster twins.
+var (
+	gemmF32F32 dotFunc = gemmDotF32F32Go
+	gemmF16F16 dotFunc = gemmDotF16F16Go
+)
+
+func gemmDotF32F32Go(n int, w, x []byte) float32 {
 	return gemmDotF32(f32View(w[:4*n]), f32View(x[:4*n]))
 }
 
-// gemmDotF16F16 is tinyBLAS's F16 output with the activations already rounded
+// gemmDotF16F16Go is tinyBLAS's F16 output with the activations already rounded
 // to F16 (held as float32); the products are exact, so no FMA is needed.
-func gemmDotF16F16(n int, w, x []byte) float32 {
+func gemmDotF16F16Go(n int, w, x []byte) float32 {
 	w = w[:2*n]
 	y := f32View(x[:4*n])
 	var acc [16]float32

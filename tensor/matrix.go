@@ -103,8 +103,13 @@ func matMul(dst []float32, w *Matrix, x []float32, n int, gemm bool) {
 			dot = g
 		}
 	}
+	var dot4 dot4Func
+	if w.Type == Q4_0 && n >= 4 {
+		dot4 = dotQ4_0Q8_0x4
+	}
 	run(product{
 		dot:  dot,
+		dot4: dot4,
 		w:    w,
 		rb:   w.rowBytes(),
 		x:    xq,
@@ -121,6 +126,7 @@ func matMul(dst []float32, w *Matrix, x []float32, n int, gemm bool) {
 // product is one MatVec/MatMul call, split by rows over the workers.
 type product struct {
 	dot  dotFunc
+	dot4 dot4Func // dot for four activation rows at once, or nil
 	w    *Matrix
 	rb   int // bytes per weight row
 	x    []byte
@@ -135,7 +141,17 @@ func (p *product) rowsRange(lo, hi int) {
 	cols, data := p.w.Cols, p.w.Data
 	for r := lo; r < hi; r++ {
 		wr := data[r*p.rb : (r+1)*p.rb]
-		for i := 0; i < p.n; i++ {
+		i := 0
+		if p.dot4 != nil {
+			var out [4]float32
+			for ; i+4 <= p.n; i += 4 {
+				p.dot4(cols, wr, p.x[i*p.xs:], p.xs, &out)
+				for k, v := range out {
+					p.dst[(i+k)*p.rows+r] = v
+				}
+			}
+		}
+		for ; i < p.n; i++ {
 			p.dst[i*p.rows+r] = p.dot(cols, wr, p.x[i*p.xs:(i+1)*p.xs])
 		}
 	}

@@ -95,7 +95,7 @@ func BenchmarkBenchModel(b *testing.B) {
 		b.Skip("set GLASSBOX_BENCH_MODEL to a GGUF file")
 	}
 	for i := 0; i < b.N; i++ {
-		if err := runBench(&bytes.Buffer{}, benchOptions{model: path, prompt: 128, gen: 16, threads: os.Getenv("GLASSBOX_BENCH_THREADS"), reps: 1}); err != nil {
+		if err := runBench(&bytes.Buffer{}, benchOptions{model: path, prompt: 512, gen: 0, threads: os.Getenv("GLASSBOX_BENCH_THREADS"), reps: 1}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,0 +1,158 @@
+//go:build amd64 && !purego
+
+package tensor
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
+
+// The assembly kernels of dot_amd64.s. Each computes exactly what its pure-Go
+// twin in dot.go or ggml.go computes (same lanes, same fused multiply-adds,
+// same reduction order); dot_amd64_test.go checks them bit for bit. nb is a
+// number of blocks, n a number of elements.
+
+//go:noescape
+func dotQ8_0Q8_0AVX2(nb int, w, x *byte) float32
+
+//go:noescape
+func dotQ4_0Q8_0AVX2(nb int, w, x *byte) float32
+
+//go:noescape
+func dotQ4_0Q8_0x4AVX2(nb int, w, x *byte, xs int, out *[4]float32)
+
+//go:noescape
+func dotQ4_KQ8_KAVX2(nb int, w, x *byte) float32
+
+//go:noescape
+func dotQ6_KQ8_KAVX2(nb int, w, x *byte) float32
+
+//go:noescape
+func dotF32AVX512(n int, a, b *float32) float32
+
+//go:noescape
+func gemmF32AVX512(n int, a, b *float32) float32
+
+//go:noescape
+func dotF16F32AVX512(n int, a *uint16, b *float32) float32
+
+//go:noescape
+func gemmF16F32AVX512(n int, a *uint16, b *float32) float32
+
+//go:noescape
+func dotF16F16AVX512(n int, a, b *uint16) float32
+
+//go:noescape
+func gemmF16F16AVX512(n int, a, b *uint16) float32
+
+// hasAVX2 and hasAVX512 tell which kernel families this CPU runs: AVX2 with
+// FMA and F16C for the quantized dots, AVX-512F (with F16C) for the float
+// ones.
+var (
+	hasAVX2   = cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C
+	hasAVX512 = hasAVX2 && cpu.X86.HasAVX512F
+)
+
+func init() { useAsm(true) }
+
+// useAsm switches the dot-product variables between the assembly kernels (when
+// the CPU has the instructions) and the pure-Go twins; the tests use it to
+// compare the two.
+func useAsm(on bool) {
+	dotQ8_0Q8_0, dotQ4_0Q8_0, dotQ4_KQ8_K, dotQ6_KQ8_K = dotQ8_0Q8_0Go, dotQ4_0Q8_0Go, dotQ4_KQ8_KGo, dotQ6_KQ8_KGo
+	dotF32F32, dotF16F16 = dotF32F32Go, dotF16F16Go
+	gemmF32F32, gemmF16F16 = gemmDotF32F32Go, gemmDotF16F16Go
+	dotF16, dotF16GEMM = dotF16Go, dotF16GEMMGo
+	dotQ4_0Q8_0x4 = nil
+	if !on {
+		return
+	}
+	if hasAVX2 {
+		dotQ8_0Q8_0 = func(n int, w, x []byte) float32 {
+			nb := n / qk
+			if nb == 0 {
+				return 0
+			}
+			_, _ = w[nb*szQ80-1], x[nb*szQ80-1]
+			return dotQ8_0Q8_0AVX2(nb, &w[0], &x[0])
+		}
+		dotQ4_0Q8_0 = func(n int, w, x []byte) float32 {
+			nb := n / qk
+			if nb == 0 {
+				return 0
+			}
+			_, _ = w[nb*szQ40-1], x[nb*szQ80-1]
+			return dotQ4_0Q8_0AVX2(nb, &w[0], &x[0])
+		}
+		dotQ4_0Q8_0x4 = func(n int, w, x []byte, xs int, out *[4]float32) {
+			nb := n / qk
+			if nb == 0 {
+				*out = [4]float32{}
+				return
+			}
+			_, _ = w[nb*szQ40-1], x[3*xs+nb*szQ80-1]
+			dotQ4_0Q8_0x4AVX2(nb, &w[0], &x[0], xs, out)
+		}
+		dotQ4_KQ8_K = func(n int, w, x []byte) float32 {
+			nb := n / qkK
+			if nb == 0 {
+				return 0
+			}
+			_, _ = w[nb*szQ4K-1], x[nb*szQ8K-1]
+			return dotQ4_KQ8_KAVX2(nb, &w[0], &x[0])
+		}
+		dotQ6_KQ8_K = func(n int, w, x []byte) float32 {
+			nb := n / qkK
+			if nb == 0 {
+				return 0
+			}
+			_, _ = w[nb*szQ6K-1], x[nb*szQ8K-1]
+			return dotQ6_KQ8_KAVX2(nb, &w[0], &x[0])
+		}
+	}
+	if hasAVX512 {
+		dotF32F32 = func(n int, w, x []byte) float32 {
+			if n == 0 {
+				return 0
+			}
+			_, _ = w[4*n-1], x[4*n-1]
+			return dotF32AVX512(n, (*float32)(unsafe.Pointer(&w[0])), (*float32)(unsafe.Pointer(&x[0])))
+		}
+		gemmF32F32 = func(n int, w, x []byte) float32 {
+			if n == 0 {
+				return 0
+			}
+			_, _ = w[4*n-1], x[4*n-1]
+			return gemmF32AVX512(n, (*float32)(unsafe.Pointer(&w[0])), (*float32)(unsafe.Pointer(&x[0])))
+		}
+		dotF16F16 = func(n int, w, x []byte) float32 {
+			if n == 0 {
+				return 0
+			}
+			_, _ = w[2*n-1], x[4*n-1]
+			return dotF16F32AVX512(n, (*uint16)(unsafe.Pointer(&w[0])), (*float32)(unsafe.Pointer(&x[0])))
+		}
+		gemmF16F16 = func(n int, w, x []byte) float32 {
+			if n == 0 {
+				return 0
+			}
+			_, _ = w[2*n-1], x[4*n-1]
+			return gemmF16F32AVX512(n, (*uint16)(unsafe.Pointer(&w[0])), (*float32)(unsafe.Pointer(&x[0])))
+		}
+		dotF16 = func(a, b []uint16) float32 {
+			if len(a) == 0 {
+				return 0
+			}
+			b = b[:len(a)]
+			return dotF16F16AVX512(len(a), &a[0], &b[0])
+		}
+		dotF16GEMM = func(a, b []uint16) float32 {
+			if len(a) == 0 {
+				return 0
+			}
+			b = b[:len(a)]
+			return gemmF16F16AVX512(len(a), &a[0], &b[0])
+		}
+	}
+}

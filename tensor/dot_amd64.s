@@ -1,0 +1,651 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// Hand-written kernels; see dot_amd64.go. Go assembler operand order: sources
+// first, destination last (VFMADD231PS a, b, c computes c = b*a + c).
+
+// SUM8(Y, X, T) reduces the eight lanes of Y to X's low lane as Sum8 does:
+// ((v0+v4)+(v2+v6)) + ((v1+v5)+(v3+v7)). T is clobbered; X is Y's low half.
+#define SUM8(Y, X, T) \
+	VEXTRACTF128 $1, Y, T \
+	VADDPS       T, X, X  \
+	VMOVHLPS     X, X, T  \
+	VADDPS       T, X, X  \
+	VMOVSHDUP    X, T     \
+	VADDSS       T, X, X
+
+// SUM16(Z, Y, X, T) reduces the sixteen lanes of Z as Sum16 does: halves of 8,
+// then of 4, then lanes two apart, then the last two.
+#define SUM16(Z, Y, X, TY, TX) \
+	VEXTRACTF64X4 $1, Z, TY \
+	VADDPS        TY, Y, Y  \
+	SUM8(Y, X, TX)
+
+// func dotQ8_0Q8_0AVX2(nb int, w, x *byte) float32
+TEXT ·dotQ8_0Q8_0AVX2(SB), NOSPLIT, $0-28
+	MOVQ   nb+0(FP), CX
+	MOVQ   w+8(FP), SI
+	MOVQ   x+16(FP), DI
+	VXORPS Y0, Y0, Y0
+
+q80loop:
+	VPMOVSXBW  2(SI), Y1
+	VPMOVSXBW  18(SI), Y2
+	VPMOVSXBW  2(DI), Y3
+	VPMOVSXBW  18(DI), Y4
+	VPMADDWD   Y3, Y1, Y1
+	VPMADDWD   Y4, Y2, Y2
+	VPHADDD    Y2, Y1, Y1  // lanes: groups of 4 in order 0,1,4,5 | 2,3,6,7
+	VCVTDQ2PS  Y1, Y1
+	MOVWLZX    (SI), AX
+	MOVWLZX    (DI), BX
+	VMOVD      AX, X5
+	VMOVD      BX, X6
+	VCVTPH2PS  X5, X5
+	VCVTPH2PS  X6, X6
+	VMULSS     X6, X5, X5
+	VBROADCASTSS X5, Y5
+	VFMADD231PS Y1, Y5, Y0
+	ADDQ       $34, SI
+	ADDQ       $34, DI
+	DECQ       CX
+	JNZ        q80loop
+
+	VPERMQ $0xD8, Y0, Y0 // back to lanes 0..7
+	SUM8(Y0, X0, X1)
+	VMOVSS X0, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// Q40_INT(off, xoff, Y): Y = the eight int32 partial sums of (q-8)·y for the
+// Q4_0 block at off(SI) and the Q8_0 block at xoff(DI).
+#define Q40_INT(off, xoff, Y) \
+	VMOVDQU     (off+2)(SI), X1 \
+	VPSRLW      $4, X1, X2 \
+	VINSERTI128 $1, X2, Y1, Y1 \
+	VPAND       Y15, Y1, Y1 \
+	VMOVDQU     (xoff+2)(DI), Y3 \
+	VPMADDUBSW  Y3, Y1, Y \
+	VPMADDUBSW  Y3, Y14, Y5 \
+	VPSUBW      Y5, Y, Y \
+	VPMADDWD    Y13, Y, Y
+
+// func dotQ4_0Q8_0AVX2(nb int, w, x *byte) float32
+TEXT ·dotQ4_0Q8_0AVX2(SB), NOSPLIT, $0-28
+	MOVQ         nb+0(FP), CX
+	MOVQ         w+8(FP), SI
+	MOVQ         x+16(FP), DI
+	MOVL         $0x0f0f0f0f, AX
+	VMOVD        AX, X15
+	VPBROADCASTD X15, Y15
+	MOVL         $0x08080808, AX
+	VMOVD        AX, X14
+	VPBROADCASTD X14, Y14
+	MOVL         $0x00010001, AX
+	VMOVD        AX, X13
+	VPBROADCASTD X13, Y13
+	VXORPS       X0, X0, X0
+	CMPQ         CX, $4
+	JLT          q40one
+
+q40four:
+	// four blocks: integer sums reduced together, scales converted together,
+	// then the four FMAs in block order
+	Q40_INT(0, 0, Y6)
+	Q40_INT(18, 34, Y7)
+	Q40_INT(36, 68, Y8)
+	Q40_INT(54, 102, Y9)
+	VPHADDD      Y7, Y6, Y6
+	VPHADDD      Y9, Y8, Y8
+	VPHADDD      Y8, Y6, Y6
+	VEXTRACTI128 $1, Y6, X7
+	VPADDD       X7, X6, X6 // [s0, s1, s2, s3]
+	VCVTDQ2PS    X6, X6
+	MOVWLZX      (SI), AX
+	VMOVD        AX, X10
+	VPINSRW      $1, 18(SI), X10, X10
+	VPINSRW      $2, 36(SI), X10, X10
+	VPINSRW      $3, 54(SI), X10, X10
+	MOVWLZX      (DI), AX
+	VMOVD        AX, X11
+	VPINSRW      $1, 34(DI), X11, X11
+	VPINSRW      $2, 68(DI), X11, X11
+	VPINSRW      $3, 102(DI), X11, X11
+	VCVTPH2PS    X10, X10
+	VCVTPH2PS    X11, X11
+	VMULPS       X11, X10, X10 // [d0, d1, d2, d3]
+	VFMADD231SS  X10, X6, X0
+	VMOVSHDUP    X6, X7
+	VMOVSHDUP    X10, X11
+	VFMADD231SS  X11, X7, X0
+	VMOVHLPS     X6, X6, X7
+	VMOVHLPS     X10, X10, X11
+	VFMADD231SS  X11, X7, X0
+	VPSHUFD      $0xff, X6, X7
+	VPSHUFD      $0xff, X10, X11
+	VFMADD231SS  X11, X7, X0
+	ADDQ         $72, SI
+	ADDQ         $136, DI
+	SUBQ         $4, CX
+	CMPQ         CX, $4
+	JGE          q40four
+
+q40one:
+	TESTQ CX, CX
+	JZ    q40done
+	Q40_INT(0, 0, Y4)
+	VEXTRACTI128 $1, Y4, X5
+	VPADDD      X5, X4, X4
+	VPSHUFD     $0x4e, X4, X5
+	VPADDD      X5, X4, X4
+	VPSHUFD     $0xb1, X4, X5
+	VPADDD      X5, X4, X4
+	VCVTDQ2PS   X4, X4
+	MOVWLZX     (SI), AX
+	MOVWLZX     (DI), BX
+	VMOVD       AX, X5
+	VMOVD       BX, X6
+	VCVTPH2PS   X5, X5
+	VCVTPH2PS   X6, X6
+	VMULSS      X6, X5, X5
+	VFMADD231SS X5, X4, X0
+	ADDQ        $18, SI
+	ADDQ        $34, DI
+	DECQ        CX
+	JMP         q40one
+
+q40done:
+	VMOVSS X0, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// Q4_K block: d f16 @0, dmin f16 @2, 12 scale bytes @4, 128 nibble bytes @16.
+// Q8_K block: d f32 @0, 256 int8 @4, 16 int16 bsums @260.
+#define Q4K_GROUP(g) \
+	VMOVDQU      (16+32*g)(SI), Y10 \
+	VPSRLW       $4, Y10, Y11 \
+	VPAND        Y15, Y10, Y10 \
+	VPAND        Y15, Y11, Y11 \
+	VPMADDUBSW   (4+64*g)(DI), Y10, Y10 \
+	VPMADDUBSW   (36+64*g)(DI), Y11, Y11 \
+	VPBROADCASTW (4*g)(SP), Y12 \
+	VPBROADCASTW (4*g+2)(SP), Y13 \
+	VPMADDWD     Y12, Y10, Y10 \
+	VPMADDWD     Y13, Y11, Y11 \
+	VPADDD       Y10, Y9, Y9 \
+	VPADDD       Y11, Y9, Y9
+
+// func dotQ4_KQ8_KAVX2(nb int, w, x *byte) float32
+TEXT ·dotQ4_KQ8_KAVX2(SB), NOSPLIT, $32-28
+	MOVQ         nb+0(FP), CX
+	MOVQ         w+8(FP), SI
+	MOVQ         x+16(FP), DI
+	MOVL         $0x0f0f0f0f, AX
+	VMOVD        AX, X15
+	VPBROADCASTD X15, Y15
+	VXORPS       Y0, Y0, Y0 // acc
+	VXORPS       X1, X1, X1 // mins lanes
+
+q4kloop:
+	// unpack the 6-bit scales and mins (ggml's kmask trick)
+	MOVL  4(SI), AX  // s0..3
+	MOVL  8(SI), BX  // s4..7
+	MOVL  12(SI), DX // s8..11
+	MOVL  DX, R8
+	SHRL  $4, R8
+	ANDL  $0x0f0f0f0f, R8
+	MOVL  BX, R9
+	SHRL  $6, R9
+	ANDL  $0x03030303, R9
+	SHLL  $4, R9
+	ORL   R9, R8 // mins 4..7
+	MOVL  BX, R10
+	ANDL  $0x3f3f3f3f, R10 // mins 0..3
+	MOVL  DX, R11
+	ANDL  $0x0f0f0f0f, R11
+	MOVL  AX, R12
+	SHRL  $6, R12
+	ANDL  $0x03030303, R12
+	SHLL  $4, R12
+	ORL   R12, R11 // scales 4..7
+	ANDL  $0x3f3f3f3f, AX // scales 0..3
+	VMOVD AX, X2
+	VPINSRD $1, R11, X2, X2
+	VPINSRD $2, R10, X2, X2
+	VPINSRD $3, R8, X2, X2
+	VPMOVZXBW X2, Y2 // words: scales 0..7, mins 0..7
+	VMOVDQU Y2, 0(SP)
+
+	// mins: lanes k = mn[2k]*(bs[4k]+bs[4k+1]) + mn[2k+1]*(bs[4k+2]+bs[4k+3])
+	// (in int32: bsums from arbitrary bytes may overflow int16 when added)
+	VEXTRACTI128 $1, Y2, X4
+	VPUNPCKHWD   X4, X4, X5
+	VPUNPCKLWD   X4, X4, X4
+	VINSERTI128  $1, X5, Y4, Y4 // mn0,mn0,mn1,mn1,…,mn7,mn7
+	VPMADDWD     260(DI), Y4, Y3
+	VEXTRACTI128 $1, Y3, X5
+	VPHADDD      X5, X3, X3
+	VCVTDQ2PS    X3, X3
+	VMOVD        0(SI), X5
+	VCVTPH2PS    X5, X5 // [d, dmin]
+	VBROADCASTSS 0(DI), X6
+	VMULPS       X6, X5, X5 // [yd*d, yd*dmin]
+	VPSHUFD      $0x55, X5, X7
+	VFNMADD231PS X3, X7, X1 // accm += (-yd*dmin) * p
+	VBROADCASTSS X5, Y8
+
+	VPXOR Y9, Y9, Y9
+	Q4K_GROUP(0)
+	Q4K_GROUP(1)
+	Q4K_GROUP(2)
+	Q4K_GROUP(3)
+	VCVTDQ2PS   Y9, Y9
+	VFMADD231PS Y9, Y8, Y0
+
+	ADDQ $144, SI
+	ADDQ $292, DI
+	DECQ CX
+	JNZ  q4kloop
+
+	SUM8(Y0, X0, X2)
+	VMOVHLPS  X1, X1, X2
+	VADDPS    X2, X1, X1
+	VMOVSHDUP X1, X2
+	VADDSS    X2, X1, X1
+	VADDSS    X1, X0, X0
+	VMOVSS    X0, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// Scale shuffles for Q6_K: from eight int16 scales duplicated in both 128-bit
+// lanes, broadcast word 2k in the low lane and word 2k+1 in the high lane.
+DATA q6kShuf<>+0(SB)/8, $0x0100010001000100
+DATA q6kShuf<>+8(SB)/8, $0x0100010001000100
+DATA q6kShuf<>+16(SB)/8, $0x0302030203020302
+DATA q6kShuf<>+24(SB)/8, $0x0302030203020302
+DATA q6kShuf<>+32(SB)/8, $0x0504050405040504
+DATA q6kShuf<>+40(SB)/8, $0x0504050405040504
+DATA q6kShuf<>+48(SB)/8, $0x0706070607060706
+DATA q6kShuf<>+56(SB)/8, $0x0706070607060706
+DATA q6kShuf<>+64(SB)/8, $0x0908090809080908
+DATA q6kShuf<>+72(SB)/8, $0x0908090809080908
+DATA q6kShuf<>+80(SB)/8, $0x0b0a0b0a0b0a0b0a
+DATA q6kShuf<>+88(SB)/8, $0x0b0a0b0a0b0a0b0a
+DATA q6kShuf<>+96(SB)/8, $0x0d0c0d0c0d0c0d0c
+DATA q6kShuf<>+104(SB)/8, $0x0d0c0d0c0d0c0d0c
+DATA q6kShuf<>+112(SB)/8, $0x0f0e0f0e0f0e0f0e
+DATA q6kShuf<>+120(SB)/8, $0x0f0e0f0e0f0e0f0e
+GLOBL q6kShuf<>(SB), RODATA|NOPTR, $128
+
+// Q6K_PART(Q, off, k): isum += scale_k * ((Q - 32) · y[off:off+32]) in lanes.
+#define Q6K_PART(Q, off, k) \
+	VPMADDUBSW (off)(DI), Q, Q \
+	VPMADDUBSW (off)(DI), Y13, Y11 \
+	VPSUBW     Y11, Q, Q \
+	VPSHUFB    (32*k)(R8), Y10, Y12 \
+	VPMADDWD   Y12, Q, Q \
+	VPADDD     Q, Y9, Y9
+
+// Q6K_HALF(h): one 128-element half of a Q6_K super-block.
+#define Q6K_HALF(h) \
+	VPMOVSXBW   (192+8*h)(SI), X10 \
+	VINSERTI128 $1, X10, Y10, Y10 \
+	VMOVDQU     (64*h)(SI), Y1 \
+	VMOVDQU     (64*h+32)(SI), Y2 \
+	VMOVDQU     (128+32*h)(SI), Y3 \
+	VPAND       Y15, Y1, Y4 \
+	VPSLLW      $4, Y3, Y5 \
+	VPAND       Y14, Y5, Y5 \
+	VPOR        Y5, Y4, Y4 \
+	VPAND       Y15, Y2, Y5 \
+	VPSLLW      $2, Y3, Y6 \
+	VPAND       Y14, Y6, Y6 \
+	VPOR        Y6, Y5, Y5 \
+	VPSRLW      $4, Y1, Y6 \
+	VPAND       Y15, Y6, Y6 \
+	VPAND       Y14, Y3, Y7 \
+	VPOR        Y7, Y6, Y6 \
+	VPSRLW      $4, Y2, Y7 \
+	VPAND       Y15, Y7, Y7 \
+	VPSRLW      $2, Y3, Y8 \
+	VPAND       Y14, Y8, Y8 \
+	VPOR        Y8, Y7, Y7 \
+	Q6K_PART(Y4, 4+128*h, 0) \
+	Q6K_PART(Y5, 36+128*h, 1) \
+	Q6K_PART(Y6, 68+128*h, 2) \
+	Q6K_PART(Y7, 100+128*h, 3)
+
+// func dotQ6_KQ8_KAVX2(nb int, w, x *byte) float32
+TEXT ·dotQ6_KQ8_KAVX2(SB), NOSPLIT, $0-28
+	MOVQ         nb+0(FP), CX
+	MOVQ         w+8(FP), SI
+	MOVQ         x+16(FP), DI
+	LEAQ         q6kShuf<>(SB), R8
+	MOVL         $0x0f0f0f0f, AX
+	VMOVD        AX, X15
+	VPBROADCASTD X15, Y15
+	MOVL         $0x30303030, AX
+	VMOVD        AX, X14
+	VPBROADCASTD X14, Y14
+	MOVL         $0x20202020, AX
+	VMOVD        AX, X13
+	VPBROADCASTD X13, Y13
+	VXORPS       Y0, Y0, Y0
+
+q6kloop:
+	VPXOR Y9, Y9, Y9
+	Q6K_HALF(0)
+	Q6K_HALF(1)
+	VMOVSS       (DI), X11
+	MOVWLZX      208(SI), AX
+	VMOVD        AX, X12
+	VCVTPH2PS    X12, X12
+	VMULSS       X12, X11, X11
+	VBROADCASTSS X11, Y11
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y9, Y11, Y0
+	ADDQ         $210, SI
+	ADDQ         $292, DI
+	DECQ         CX
+	JNZ          q6kloop
+
+	SUM8(Y0, X0, X1)
+	VMOVSS X0, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// The float kernels (AVX-512). F32MAIN(load) runs ggml_vec_dot_f32's main
+// loop: four 16-lane FMA accumulators Z0..Z3 over blocks of 64; AX counts
+// elements up to DX = n &^ 63. LOADA(off, Z) loads 16 elements of a.
+#define RED4(done) \
+	VADDPS Z2, Z0, Z0 \
+	VADDPS Z3, Z1, Z1 \
+	VADDPS Z1, Z0, Z0 \
+	SUM16(Z0, Y0, X0, Y1, X1)
+
+// func dotF32AVX512(n int, a, b *float32) float32
+TEXT ·dotF32AVX512(SB), NOSPLIT, $0-28
+	MOVQ    n+0(FP), CX
+	MOVQ    a+8(FP), SI
+	MOVQ    b+16(FP), DI
+	MOVQ    CX, DX
+	ANDQ    $-64, DX
+	XORQ    AX, AX
+	VPXORD  Z0, Z0, Z0
+	VPXORD  Z1, Z1, Z1
+	VPXORD  Z2, Z2, Z2
+	VPXORD  Z3, Z3, Z3
+	CMPQ    AX, DX
+	JGE     f32red
+
+f32loop:
+	VMOVUPS     (SI)(AX*4), Z4
+	VMOVUPS     64(SI)(AX*4), Z5
+	VMOVUPS     128(SI)(AX*4), Z6
+	VMOVUPS     192(SI)(AX*4), Z7
+	VFMADD231PS (DI)(AX*4), Z4, Z0
+	VFMADD231PS 64(DI)(AX*4), Z5, Z1
+	VFMADD231PS 128(DI)(AX*4), Z6, Z2
+	VFMADD231PS 192(DI)(AX*4), Z7, Z3
+	ADDQ        $64, AX
+	CMPQ        AX, DX
+	JLT         f32loop
+
+f32red:
+	RED4(0)
+	CMPQ AX, CX
+	JGE  f32done
+
+f32tail:
+	VMOVSS      (SI)(AX*4), X1
+	VFMADD231SS (DI)(AX*4), X1, X0
+	INCQ        AX
+	CMPQ        AX, CX
+	JLT         f32tail
+
+f32done:
+	VMOVSS X0, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// func gemmF32AVX512(n int, a, b *float32) float32 (n a multiple of 16)
+TEXT ·gemmF32AVX512(SB), NOSPLIT, $0-28
+	MOVQ   n+0(FP), CX
+	MOVQ   a+8(FP), SI
+	MOVQ   b+16(FP), DI
+	XORQ   AX, AX
+	VPXORD Z0, Z0, Z0
+
+gf32loop:
+	VMOVUPS     (SI)(AX*4), Z4
+	VFMADD231PS (DI)(AX*4), Z4, Z0
+	ADDQ        $16, AX
+	CMPQ        AX, CX
+	JLT         gf32loop
+
+	SUM16(Z0, Y0, X0, Y1, X1)
+	VMOVSS X0, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// func dotF16F32AVX512(n int, a *uint16, b *float32) float32
+TEXT ·dotF16F32AVX512(SB), NOSPLIT, $0-28
+	MOVQ   n+0(FP), CX
+	MOVQ   a+8(FP), SI
+	MOVQ   b+16(FP), DI
+	MOVQ   CX, DX
+	ANDQ   $-64, DX
+	XORQ   AX, AX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	CMPQ   AX, DX
+	JGE    h32red
+
+h32loop:
+	VCVTPH2PS   (SI)(AX*2), Z4
+	VCVTPH2PS   32(SI)(AX*2), Z5
+	VCVTPH2PS   64(SI)(AX*2), Z6
+	VCVTPH2PS   96(SI)(AX*2), Z7
+	VFMADD231PS (DI)(AX*4), Z4, Z0
+	VFMADD231PS 64(DI)(AX*4), Z5, Z1
+	VFMADD231PS 128(DI)(AX*4), Z6, Z2
+	VFMADD231PS 192(DI)(AX*4), Z7, Z3
+	ADDQ        $64, AX
+	CMPQ        AX, DX
+	JLT         h32loop
+
+h32red:
+	RED4(0)
+	VCVTSS2SD X0, X0, X0
+	CMPQ      AX, CX
+	JGE       h32done
+
+h32tail:
+	MOVWLZX   (SI)(AX*2), BX
+	VMOVD     BX, X1
+	VCVTPH2PS X1, X1
+	VMULSS    (DI)(AX*4), X1, X1
+	VCVTSS2SD X1, X1, X1
+	VADDSD    X1, X0, X0
+	INCQ      AX
+	CMPQ      AX, CX
+	JLT       h32tail
+
+h32done:
+	VCVTSD2SS X0, X0, X0
+	VMOVSS    X0, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// func gemmF16F32AVX512(n int, a *uint16, b *float32) float32 (n a multiple of 16)
+TEXT ·gemmF16F32AVX512(SB), NOSPLIT, $0-28
+	MOVQ   n+0(FP), CX
+	MOVQ   a+8(FP), SI
+	MOVQ   b+16(FP), DI
+	XORQ   AX, AX
+	VPXORD Z0, Z0, Z0
+
+gh32loop:
+	VCVTPH2PS   (SI)(AX*2), Z4
+	VFMADD231PS (DI)(AX*4), Z4, Z0
+	ADDQ        $16, AX
+	CMPQ        AX, CX
+	JLT         gh32loop
+
+	SUM16(Z0, Y0, X0, Y1, X1)
+	VMOVSS X0, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// func dotF16F16AVX512(n int, a, b *uint16) float32
+TEXT ·dotF16F16AVX512(SB), NOSPLIT, $0-28
+	MOVQ   n+0(FP), CX
+	MOVQ   a+8(FP), SI
+	MOVQ   b+16(FP), DI
+	MOVQ   CX, DX
+	ANDQ   $-64, DX
+	XORQ   AX, AX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	CMPQ   AX, DX
+	JGE    hhred
+
+hhloop:
+	VCVTPH2PS   (SI)(AX*2), Z4
+	VCVTPH2PS   32(SI)(AX*2), Z5
+	VCVTPH2PS   64(SI)(AX*2), Z6
+	VCVTPH2PS   96(SI)(AX*2), Z7
+	VCVTPH2PS   (DI)(AX*2), Z8
+	VCVTPH2PS   32(DI)(AX*2), Z9
+	VCVTPH2PS   64(DI)(AX*2), Z10
+	VCVTPH2PS   96(DI)(AX*2), Z11
+	VFMADD231PS Z8, Z4, Z0
+	VFMADD231PS Z9, Z5, Z1
+	VFMADD231PS Z10, Z6, Z2
+	VFMADD231PS Z11, Z7, Z3
+	ADDQ        $64, AX
+	CMPQ        AX, DX
+	JLT         hhloop
+
+hhred:
+	RED4(0)
+	VCVTSS2SD X0, X0, X0
+	CMPQ      AX, CX
+	JGE       hhdone
+
+hhtail:
+	MOVWLZX   (SI)(AX*2), BX
+	VMOVD     BX, X1
+	VCVTPH2PS X1, X1
+	MOVWLZX   (DI)(AX*2), BX
+	VMOVD     BX, X2
+	VCVTPH2PS X2, X2
+	VMULSS    X2, X1, X1
+	VCVTSS2SD X1, X1, X1
+	VADDSD    X1, X0, X0
+	INCQ      AX
+	CMPQ      AX, CX
+	JLT       hhtail
+
+hhdone:
+	VCVTSD2SS X0, X0, X0
+	VMOVSS    X0, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// func gemmF16F16AVX512(n int, a, b *uint16) float32 (n a multiple of 16)
+TEXT ·gemmF16F16AVX512(SB), NOSPLIT, $0-28
+	MOVQ   n+0(FP), CX
+	MOVQ   a+8(FP), SI
+	MOVQ   b+16(FP), DI
+	XORQ   AX, AX
+	VPXORD Z0, Z0, Z0
+
+ghhloop:
+	VCVTPH2PS   (SI)(AX*2), Z4
+	VCVTPH2PS   (DI)(AX*2), Z5
+	VFMADD231PS Z5, Z4, Z0
+	ADDQ        $16, AX
+	CMPQ        AX, CX
+	JLT         ghhloop
+
+	SUM16(Z0, Y0, X0, Y1, X1)
+	VMOVSS X0, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// Q40X4_ACT(R, Y): Y = the int32 partial sums of (q-8)·y for the Q8_0 block
+// at R, q being the unpacked weight block in Y1.
+#define Q40X4_ACT(R, Y) \
+	VMOVDQU    2(R), Y3 \
+	VPMADDUBSW Y3, Y1, Y \
+	VPMADDUBSW Y3, Y14, Y5 \
+	VPSUBW     Y5, Y, Y \
+	VPMADDWD   Y13, Y, Y
+
+// func dotQ4_0Q8_0x4AVX2(nb int, w, x *byte, xs int, out *[4]float32)
+// computes dotQ4_0Q8_0 of one weight row with the four activation rows at x,
+// x+xs, x+2xs, x+3xs: each output keeps its own FMA chain (one lane of X0).
+TEXT ·dotQ4_0Q8_0x4AVX2(SB), NOSPLIT, $0-40
+	MOVQ         nb+0(FP), CX
+	MOVQ         w+8(FP), SI
+	MOVQ         x+16(FP), DI
+	MOVQ         xs+24(FP), DX
+	LEAQ         (DI)(DX*1), R8
+	LEAQ         (R8)(DX*1), R9
+	LEAQ         (R9)(DX*1), R10
+	MOVL         $0x0f0f0f0f, AX
+	VMOVD        AX, X15
+	VPBROADCASTD X15, Y15
+	MOVL         $0x08080808, AX
+	VMOVD        AX, X14
+	VPBROADCASTD X14, Y14
+	MOVL         $0x00010001, AX
+	VMOVD        AX, X13
+	VPBROADCASTD X13, Y13
+	VXORPS       X0, X0, X0
+
+q40x4loop:
+	VMOVDQU      2(SI), X1
+	VPSRLW       $4, X1, X2
+	VINSERTI128  $1, X2, Y1, Y1
+	VPAND        Y15, Y1, Y1
+	Q40X4_ACT(DI, Y6)
+	Q40X4_ACT(R8, Y7)
+	Q40X4_ACT(R9, Y8)
+	Q40X4_ACT(R10, Y9)
+	VPHADDD      Y7, Y6, Y6
+	VPHADDD      Y9, Y8, Y8
+	VPHADDD      Y8, Y6, Y6
+	VEXTRACTI128 $1, Y6, X7
+	VPADDD       X7, X6, X6
+	VCVTDQ2PS    X6, X6
+	MOVWLZX      (DI), AX
+	VMOVD        AX, X10
+	VPINSRW      $1, (R8), X10, X10
+	VPINSRW      $2, (R9), X10, X10
+	VPINSRW      $3, (R10), X10, X10
+	VCVTPH2PS    X10, X10
+	MOVWLZX      (SI), AX
+	VMOVD        AX, X11
+	VCVTPH2PS    X11, X11
+	VBROADCASTSS X11, X11
+	VMULPS       X10, X11, X10
+	VFMADD231PS  X10, X6, X0
+	ADDQ         $18, SI
+	ADDQ         $34, DI
+	ADDQ         $34, R8
+	ADDQ         $34, R9
+	ADDQ         $34, R10
+	DECQ         CX
+	JNZ          q40x4loop
+
+	MOVQ   out+32(FP), AX
+	VMOVUPS X0, (AX)
+	VZEROUPPER
+	RET
