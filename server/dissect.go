@@ -114,7 +114,7 @@ func (s *Server) dissect(w http.ResponseWriter, r *http.Request) error {
 // chatPrompt renders messages with the model's chat template and tokenizes them.
 func (s *Server) chatPrompt(e *entry, messages []ChatMessage) ([]int, string, error) {
 	if !e.model.HasChatTemplate() {
-		return nil, "", badRequest("model", "the model %s has no chat template (tokenizer.chat_template in its GGUF file): send a raw 'prompt'", e.name)
+		return nil, "", badRequest("model", "the model %s has no chat template (tokenizer.chat_template in its GGUF file): use a raw prompt (/v1/completions, or 'prompt' on /v1/dissect)", e.name)
 	}
 	msgs := make([]glassbox.Message, len(messages))
 	for i, m := range messages {

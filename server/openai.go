@@ -103,32 +103,16 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	ids, text, err := s.chatPrompt(e, req.Messages)
+	if err != nil {
+		return err
+	}
 	if req.Glassbox != nil && req.Glassbox.Dissect {
 		if g.n != 1 {
 			return badRequest("n", "invalid value for 'n': a dissected reply has one choice")
 		}
-		ids, text, err := s.chatPrompt(e, req.Messages)
-		if err != nil {
-			return err
-		}
 		return s.streamDissection(r.Context(), w, e, ids, text, &g, req.Glassbox.Trace, start)
 	}
-	if !e.model.HasChatTemplate() {
-		return badRequest("model", "the model %s has no chat template (tokenizer.chat_template in its GGUF file): use /v1/completions with a raw prompt", e.name)
-	}
-	msgs := make([]glassbox.Message, len(req.Messages))
-	for i, m := range req.Messages {
-		role := m.Role
-		if role == "developer" {
-			role = "system"
-		}
-		msgs[i] = glassbox.Message{Role: role, Content: string(m.Content)}
-	}
-	text, err := e.model.RenderChat(msgs)
-	if err != nil {
-		return badRequest("messages", "the chat template of model %s rejected the messages: %v", e.name, err)
-	}
-	ids := e.model.EncodeChat(text, glassbox.GenerateOptions{})
 	if err := contextError(e, len(ids)); err != nil {
 		return err
 	}
