@@ -76,7 +76,7 @@ func TestDissectErrors(t *testing.T) {
 	_, url := stdServer(t, nil)
 	tests := []struct {
 		name, path, body, want string
-		status             int
+		status                 int
 	}{
 		{"no input", "/v1/dissect", `{"model":"stories"}`, "'messages' or 'prompt'", 400},
 		{"both inputs", "/v1/dissect", `{"model":"chat","prompt":"a","messages":[{"role":"user","content":"b"}]}`, "not both", 400},
