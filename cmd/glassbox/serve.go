@@ -161,7 +161,7 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 			return fmt.Errorf("model %s: %w", s.name, err)
 		}
 		served = append(served, server.Model{Name: s.name, Model: m})
-		fmt.Fprintf(logw, "loaded %s from %s in %s (context %d)\n", s.name, m.Path(), m.LoadDuration().Round(time.Millisecond), m.ContextSize())
+		fmt.Fprintf(logw, "loaded %s from %s in %s (context %d)\n", s.name, m.Path(), m.LoadDuration().Round(10*time.Microsecond), m.ContextSize())
 	}
 	srv, err := server.New(server.Config{Models: served, APIKey: o.apiKey, Parallel: o.parallel, Queue: o.queue, MaxBodyBytes: o.maxBody, Logger: logger})
 	if err != nil {
