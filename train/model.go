@@ -1,0 +1,173 @@
+package train
+
+import (
+	"fmt"
+	"math"
+)
+
+// ModelConfig is the shape of a Llama-architecture model.
+type ModelConfig struct {
+	Vocab     int     `json:"vocab_size"`
+	Dim       int     `json:"dim"`
+	Layers    int     `json:"layers"`
+	Heads     int     `json:"heads"`
+	KVHeads   int     `json:"kv_heads"`
+	Hidden    int     `json:"ffn_hidden"`
+	Context   int     `json:"context"`
+	RopeTheta float64 `json:"rope_theta"`
+	NormEps   float64 `json:"norm_eps"`
+}
+
+// Validate reports whether the shape is usable.
+func (c ModelConfig) Validate() error {
+	switch {
+	case c.Vocab < 2 || c.Dim < 2 || c.Layers < 1 || c.Hidden < 1 || c.Context < 2:
+		return fmt.Errorf("train: model shape must have vocab ≥ 2, dim ≥ 2, layers ≥ 1, hidden ≥ 1, context ≥ 2; got %+v", c)
+	case c.Heads < 1 || c.KVHeads < 1 || c.Dim%c.Heads != 0 || c.Heads%c.KVHeads != 0:
+		return fmt.Errorf("train: heads %d must divide dim %d and be a multiple of kv_heads %d", c.Heads, c.Dim, c.KVHeads)
+	case (c.Dim/c.Heads)%2 != 0:
+		return fmt.Errorf("train: head width %d must be even for RoPE", c.Dim/c.Heads)
+	case !(c.RopeTheta > 0) || !(c.NormEps > 0):
+		return fmt.Errorf("train: rope_theta and norm_eps must be positive, got %g and %g", c.RopeTheta, c.NormEps)
+	}
+	return nil
+}
+
+// HeadDim is the width of one attention head.
+func (c ModelConfig) HeadDim() int { return c.Dim / c.Heads }
+
+// Param is one named weight tensor; names are the GGUF tensor names.
+type Param[F Float] struct {
+	Name string
+	T    *Tensor[F]
+	// Decay tells whether AdamW's weight decay applies (matrices yes, norms no).
+	Decay bool
+}
+
+// Model holds the weights of a Llama model with tied input and output
+// embeddings, in a fixed order (the order of Params).
+type Model[F Float] struct {
+	Config ModelConfig
+	Params []Param[F]
+
+	embed  *Tensor[F]
+	layers []layerParams[F]
+	norm   *Tensor[F]
+	rope   *ropeTable[F]
+}
+
+type layerParams[F Float] struct {
+	attnNorm, wq, wk, wv, wo, ffnNorm, gate, up, down *Tensor[F]
+}
+
+// NewModel allocates a model of shape c with weights initialised from rng:
+// matrices N(0, 0.02²), output projections (attn_output, ffn_down) scaled
+// by 1/√(2·layers), norms 1.
+func NewModel[F Float](c ModelConfig, rng *RNG) (*Model[F], error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	m := &Model[F]{Config: c}
+	kvw := c.KVHeads * c.HeadDim()
+	add := func(name string, rows, cols int, decay bool) *Tensor[F] {
+		t := newTensor[F](rows, cols)
+		m.Params = append(m.Params, Param[F]{Name: name, T: t, Decay: decay})
+		return t
+	}
+	m.embed = add("token_embd.weight", c.Vocab, c.Dim, true)
+	for l := 0; l < c.Layers; l++ {
+		p := fmt.Sprintf("blk.%d.", l)
+		m.layers = append(m.layers, layerParams[F]{
+			attnNorm: add(p+"attn_norm.weight", 1, c.Dim, false),
+			wq:       add(p+"attn_q.weight", c.Dim, c.Dim, true),
+			wk:       add(p+"attn_k.weight", kvw, c.Dim, true),
+			wv:       add(p+"attn_v.weight", kvw, c.Dim, true),
+			wo:       add(p+"attn_output.weight", c.Dim, c.Dim, true),
+			ffnNorm:  add(p+"ffn_norm.weight", 1, c.Dim, false),
+			gate:     add(p+"ffn_gate.weight", c.Hidden, c.Dim, true),
+			up:       add(p+"ffn_up.weight", c.Hidden, c.Dim, true),
+			down:     add(p+"ffn_down.weight", c.Dim, c.Hidden, true),
+		})
+	}
+	m.norm = add("output_norm.weight", 1, c.Dim, false)
+	resid := 0.02 / math.Sqrt(2*float64(c.Layers))
+	for _, p := range m.Params {
+		switch {
+		case !p.Decay:
+			for i := range p.T.Data {
+				p.T.Data[i] = 1
+			}
+		default:
+			std := 0.02
+			if hasSuffix(p.Name, "attn_output.weight") || hasSuffix(p.Name, "ffn_down.weight") {
+				std = resid
+			}
+			for i := range p.T.Data {
+				p.T.Data[i] = F(rng.Normal() * std)
+			}
+		}
+	}
+	m.rope = newRopeTable[F](c.Context, c.HeadDim(), c.RopeTheta)
+	return m, nil
+}
+
+func hasSuffix(s, suf string) bool { return len(s) >= len(suf) && s[len(s)-len(suf):] == suf }
+
+// NumParams counts the weights.
+func (m *Model[F]) NumParams() int {
+	n := 0
+	for _, p := range m.Params {
+		n += len(p.T.Data)
+	}
+	return n
+}
+
+// ZeroGrad clears every gradient.
+func (m *Model[F]) ZeroGrad() {
+	for _, p := range m.Params {
+		clear(p.T.Grad)
+	}
+}
+
+// Loss runs the forward pass over one sequence of token ids (at most
+// Context long) and returns the summed cross-entropy of predicting
+// targets[i] after ids[:i+1] (negative targets are skipped). The ops are
+// recorded on tape; tape.Backward then adds scale·∂loss/∂w to the gradients.
+func (m *Model[F]) Loss(tape *Tape[F], ids, targets []int, scale F) (float64, error) {
+	c := m.Config
+	if len(ids) == 0 || len(ids) > c.Context || len(targets) != len(ids) {
+		return 0, fmt.Errorf("train: sequence of %d tokens with %d targets (context %d)", len(ids), len(targets), c.Context)
+	}
+	for _, id := range ids {
+		if id < 0 || id >= c.Vocab {
+			return 0, fmt.Errorf("train: token id %d out of vocabulary [0, %d)", id, c.Vocab)
+		}
+	}
+	logits := m.forward(tape, ids)
+	return tape.CrossEntropy(logits, targets, scale), nil
+}
+
+// Logits runs the forward pass and returns the len(ids)×vocab logits.
+func (m *Model[F]) Logits(ids []int) []F {
+	tape := &Tape[F]{Threads: 1}
+	out := m.forward(tape, ids)
+	return out.Data
+}
+
+func (m *Model[F]) forward(tape *Tape[F], ids []int) *Tensor[F] {
+	c := m.Config
+	x := tape.Embedding(m.embed, ids)
+	for _, l := range m.layers {
+		h := tape.RMSNorm(x, l.attnNorm, c.NormEps)
+		q := tape.RoPE(tape.Linear(h, l.wq), m.rope)
+		k := tape.RoPE(tape.Linear(h, l.wk), m.rope)
+		v := tape.Linear(h, l.wv)
+		a := tape.Attention(q, k, v, c.Heads, c.KVHeads)
+		x = tape.Add(x, tape.Linear(a, l.wo))
+		h = tape.RMSNorm(x, l.ffnNorm, c.NormEps)
+		f := tape.SwiGLU(tape.Linear(h, l.gate), tape.Linear(h, l.up))
+		x = tape.Add(x, tape.Linear(f, l.down))
+	}
+	x = tape.RMSNorm(x, m.norm, c.NormEps)
+	return tape.Linear(x, m.embed)
+}
