@@ -119,8 +119,17 @@ func Gather(t *Trace) (*Facts, error) {
 	return f, nil
 }
 
-func q(piece string) string  { return "« " + strings.TrimSpace(Show(piece)) + " »" }
-func qe(piece string) string { return "\"" + strings.TrimSpace(Show(piece)) + "\"" }
+// word shows a token inside prose: spaces are drawn as ␣ (so that " I" and
+// "I", two different tokens, stay distinct), new lines as ⏎, tabs as ⇥.
+func word(piece string) string {
+	w := Show(piece)
+	w = strings.ReplaceAll(w, " ", "␣")
+	w = strings.ReplaceAll(w, `\n`, "⏎")
+	return strings.ReplaceAll(w, `\t`, "⇥")
+}
+
+func q(piece string) string  { return "« " + word(piece) + " »" }
+func qe(piece string) string { return "\"" + word(piece) + "\"" }
 
 func thousands(n int64, sep string) string {
 	s := strconv.FormatInt(n, 10)
@@ -166,7 +175,7 @@ func explainFR(t *Trace, f *Facts) string {
 	if len(f.LensTop) > 0 {
 		var parts []string
 		for i, c := range f.LensTop {
-			parts = append(parts, fmt.Sprintf("couche %d : %s (%s)", t.Steps[0].LogitLens[i].Layer, q(c.Piece), Pct(c.Prob)))
+			parts = append(parts, fmt.Sprintf("couche %d : %s (%s)", t.Steps[0].LogitLens[i].Layer, q(c.Piece), PctIn("fr", c.Prob)))
 		}
 		fmt.Fprintf(&b, "Ouvrons les poupées une à une pendant que j'écris mon premier token : si je m'arrêtais après chaque couche, je dirais %s.", strings.Join(parts, ", "))
 	}
@@ -178,25 +187,25 @@ func explainFR(t *Trace, f *Facts) string {
 	if f.Neighbor != nil {
 		n := f.Neighbor.Neighbors[0]
 		fmt.Fprintf(&b, "\n- Embeddings : le token %s est un vecteur de norme %s ; son plus proche voisin dans toute la table est %s (cosinus %s).",
-			q(f.Neighbor.Token.Piece), F3(f.Neighbor.Norm), q(n.Piece), F3(n.Cosine))
+			q(f.Neighbor.Token.Piece), F3In("fr", f.Neighbor.Norm), q(n.Piece), F3In("fr", n.Cosine))
 	}
 	if f.Focus != nil {
 		fmt.Fprintf(&b, "\n- Attention : pour écrire %s, la tête la plus concentrée (couche %d, tête %d) a regardé surtout %s à la position %d, avec un poids de %s.",
-			q(f.FirstToken.Piece), f.Focus.Layer, f.Focus.Head, q(f.FocusTop.Token.Piece), f.FocusTop.Position, F3(f.FocusTop.Weight))
+			q(f.FirstToken.Piece), f.Focus.Layer, f.Focus.Head, q(f.FocusTop.Token.Piece), f.FocusTop.Position, F3In("fr", f.FocusTop.Weight))
 	}
-	fmt.Fprintf(&b, "\n- Prédiction : %s avec une probabilité de %s", q(f.FirstToken.Piece), Pct(f.FirstProb))
+	fmt.Fprintf(&b, "\n- Prédiction : %s avec une probabilité de %s", q(f.FirstToken.Piece), PctIn("fr", f.FirstProb))
 	for _, a := range f.Alternatives {
-		fmt.Fprintf(&b, ", devant %s (%s)", q(a.Piece), Pct(a.Prob))
+		fmt.Fprintf(&b, ", devant %s (%s)", q(a.Piece), PctIn("fr", a.Prob))
 	}
-	fmt.Fprintf(&b, " ; entropie %s nats.", F3(f.Entropy))
+	fmt.Fprintf(&b, " ; entropie %s nats.", F3In("fr", f.Entropy))
 	if f.Greedy {
 		fmt.Fprintf(&b, "\n- Décodage : décodage glouton, j'ai pris le plus probable (rang %d).", f.Rank)
 	} else {
 		fmt.Fprintf(&b, "\n- Décodage : après la chaîne d'échantillonnage (%s), le tirage %s a choisi le token de rang %d, de probabilité %s.",
-			chain(f.Kept), strconv.FormatFloat(f.Draw, 'f', 4, 64), f.Rank, Pct(f.ChosenProb))
+			chain(f.Kept), strconv.FormatFloat(f.Draw, 'f', 4, 64), f.Rank, PctIn("fr", f.ChosenProb))
 	}
 	fmt.Fprintf(&b, "\n- Sur les %d tokens produits, ma probabilité moyenne pour le token choisi était de %s ; j'ai le plus hésité sur %s (%s).\n\n",
-		len(t.Steps), Pct(f.MeanProb), q(f.Uncertain.Token.Piece), Pct(f.Uncertain.Sampling.RawProb))
+		len(t.Steps), PctIn("fr", f.MeanProb), q(f.Uncertain.Token.Piece), PctIn("fr", f.Uncertain.Sampling.RawProb))
 
 	b.WriteString("4. Métacognition\n\n")
 	b.WriteString("Pourquoi cette explication en couches fonctionne-t-elle ? Parce qu'un LLM construit ses représentations hiérarchiquement, couche après couche — comme cette explication, du plus littéral au plus abstrait. ")

@@ -72,13 +72,15 @@ func TestExplainNumbers(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
+				pct := func(p float32) string { return explain.PctIn(lang, p) }
+				f3 := func(v float32) string { return explain.F3In(lang, v) }
 				want := []string{
-					explain.Pct(s0.Sampling.RawProb), explain.F3(s0.Prediction.Entropy), explain.Pct(f.MeanProb),
-					explain.Pct(f.Uncertain.Sampling.RawProb), explain.F3(f.Focus.Top[0].Weight),
-					explain.F3(f.Neighbor.Neighbors[0].Cosine), explain.F3(f.Neighbor.Norm),
+					pct(s0.Sampling.RawProb), f3(s0.Prediction.Entropy), pct(f.MeanProb),
+					pct(f.Uncertain.Sampling.RawProb), f3(f.Focus.Top[0].Weight),
+					f3(f.Neighbor.Neighbors[0].Cosine), f3(f.Neighbor.Norm),
 				}
 				for _, l := range s0.LogitLens {
-					want = append(want, explain.Pct(l.Top[0].Prob))
+					want = append(want, pct(l.Top[0].Prob))
 				}
 				for _, w := range want {
 					if !strings.Contains(text, w) {
@@ -124,6 +126,23 @@ func TestReportNumbers(t *testing.T) {
 		}
 		if strings.Contains(out, "\x1b[") {
 			t.Errorf("colour codes without Color")
+		}
+	}
+}
+
+func TestNumberFormats(t *testing.T) {
+	tests := []struct {
+		lang, pct, f3 string
+	}{
+		{"en", "73.3%", "0.946"},
+		{"fr", "73,3\u202f%", "0,946"},
+	}
+	for _, tt := range tests {
+		if got := explain.PctIn(tt.lang, 0.7331); got != tt.pct {
+			t.Errorf("%s: PctIn = %q, want %q", tt.lang, got, tt.pct)
+		}
+		if got := explain.F3In(tt.lang, 0.9461); got != tt.f3 {
+			t.Errorf("%s: F3In = %q, want %q", tt.lang, got, tt.f3)
 		}
 	}
 }

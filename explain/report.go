@@ -120,6 +120,23 @@ func Pct(p float32) string { return strconv.FormatFloat(float64(p)*100, 'f', 1, 
 // F3 formats a value with three decimals.
 func F3(v float32) string { return strconv.FormatFloat(float64(v), 'f', 3, 64) }
 
+// PctIn formats a probability as Pct does, in the conventions of lang: French
+// writes a decimal comma and a (narrow no-break) space before the percent sign.
+func PctIn(lang string, p float32) string {
+	if lang == "fr" {
+		return strings.Replace(strings.TrimSuffix(Pct(p), "%"), ".", ",", 1) + "\u202f%"
+	}
+	return Pct(p)
+}
+
+// F3In formats a value as F3 does, with a decimal comma in French.
+func F3In(lang string, v float32) string {
+	if lang == "fr" {
+		return strings.Replace(F3(v), ".", ",", 1)
+	}
+	return F3(v)
+}
+
 // Report writes the readable dissection of a trace.
 func Report(w io.Writer, t *Trace, opt ReportOptions) error {
 	p := painter{opt.Color}
