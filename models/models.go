@@ -17,7 +17,7 @@ import (
 const DefaultName = "glassbox-go-1m.f32.gguf"
 
 // DefaultSHA256 is the SHA-256 of the embedded model file.
-const DefaultSHA256 = "d7334e620ee67dea02994882690b1582a02e8ef0a26598f0e94f07db2d494261"
+const DefaultSHA256 = "826a2b7e4702f1af46138068842759693335ef37734050f47f15bf29e8934d69"
 
 // Default holds the bytes of the embedded GGUF model (F32 weights).
 //

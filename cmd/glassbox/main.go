@@ -23,7 +23,7 @@ what happens inside for every token: tokenization → embeddings → attention �
 		SilenceErrors: true,
 	}
 	root.AddCommand(newRunCmd(), newChatCmd(), newTokenizeCmd(), newDissectCmd(), newExplainCmd(),
-		newPullCmd(), newListCmd(), newShowCmd(), newRmCmd(), newServeCmd(), newBenchCmd())
+		newPullCmd(), newListCmd(), newShowCmd(), newRmCmd(), newServeCmd(), newBenchCmd(), newTrainCmd())
 	return root
 }
 
