@@ -121,15 +121,19 @@ func Gather(t *Trace) (*Facts, error) {
 
 // word shows a token inside prose: spaces are drawn as ␣ (so that " I" and
 // "I", two different tokens, stay distinct), new lines as ⏎, tabs as ⇥.
-func word(piece string) string {
-	w := Show(piece)
+func word(show func(string) string, piece string) string {
+	w := show(piece)
 	w = strings.ReplaceAll(w, " ", "␣")
 	w = strings.ReplaceAll(w, `\n`, "⏎")
 	return strings.ReplaceAll(w, `\t`, "⇥")
 }
 
-func q(piece string) string  { return "« " + word(piece) + " »" }
-func qe(piece string) string { return "\"" + word(piece) + "\"" }
+// quoters returns the French and English token quoting of a trace.
+func quoters(t *Trace) (q, qe func(string) string) {
+	show := shower(t)
+	return func(p string) string { return "« " + word(show, p) + " »" },
+		func(p string) string { return "\"" + word(show, p) + "\"" }
+}
 
 func thousands(n int64, sep string) string {
 	s := strconv.FormatInt(n, 10)
@@ -160,6 +164,7 @@ func Explain(t *Trace, lang string) (string, error) {
 
 func explainFR(t *Trace, f *Facts) string {
 	m := t.Meta
+	q, _ := quoters(t)
 	var b strings.Builder
 	b.WriteString("1. Auto-description littérale\n\n")
 	fmt.Fprintf(&b, "Je suis un grand modèle de langage (LLM) — ici un tout petit : %s, d'architecture %s, avec %s paramètres stockés en %s. "+
@@ -220,6 +225,7 @@ func explainFR(t *Trace, f *Facts) string {
 
 func explainEN(t *Trace, f *Facts) string {
 	m := t.Meta
+	_, qe := quoters(t)
 	var b strings.Builder
 	b.WriteString("1. Literal self-description\n\n")
 	fmt.Fprintf(&b, "I am a large language model (LLM) — a very small one here: %s, a %s architecture with %s parameters stored as %s. "+

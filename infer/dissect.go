@@ -137,9 +137,16 @@ func (r *recorder) meta(ctxSize int, kv tensor.Type) trace.Event {
 		Version: trace.Version, Model: r.cfg.ModelName, Arch: c.Arch, Params: c.Params(),
 		Layers: c.Layers, Heads: c.Heads, KVHeads: c.KVHeads, Dim: c.Dim, HiddenDim: c.HiddenDim,
 		HeadDim: c.HeadDim, Vocab: c.VocabSize, ContextLength: c.ContextLength, Context: ctxSize,
-		QuantType: c.FileType, KVCache: kv.String(),
+		QuantType: c.FileType, KVCache: kv.String(), Tokenizer: r.tokenizerModel(),
 		TracedLayers: r.indices(r.layerOn), TracedHeads: r.indices(r.headOn),
 	}}
+}
+
+func (r *recorder) tokenizerModel() string {
+	if r.tok == nil {
+		return ""
+	}
+	return r.tok.Model()
 }
 
 func (r *recorder) tokenization(prompt []int) trace.Event {

@@ -47,7 +47,8 @@ type Meta struct {
 	ContextLength int    `json:"context_length"`
 	Context       int    `json:"context"` // positions available in this run
 	QuantType     string `json:"quant_type"`
-	KVCache       string `json:"kv_cache"` // F32 or F16
+	Tokenizer     string `json:"tokenizer"` // llama (SentencePiece), gpt2 (byte-level BPE) or bert: how pieces spell text
+	KVCache       string `json:"kv_cache"`  // F32 or F16
 	// TracedLayers and TracedHeads list what attention and logit-lens records cover.
 	TracedLayers []int `json:"traced_layers"`
 	TracedHeads  []int `json:"traced_heads"`

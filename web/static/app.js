@@ -28,9 +28,36 @@ async function api(path, init) {
   return resp;
 }
 
+// GPT-2's byte-to-unicode table, inverted: byte-level BPE pieces spell bytes
+// with printable characters.
+const gpt2Bytes = (() => {
+  const bs = [];
+  for (let b = 33; b <= 126; b++) bs.push(b);
+  for (let b = 161; b <= 172; b++) bs.push(b);
+  for (let b = 174; b <= 255; b++) bs.push(b);
+  const map = new Map();
+  let n = 0;
+  for (let b = 0; b < 256; b++) {
+    if (bs.includes(b)) map.set(String.fromCodePoint(b), b);
+    else map.set(String.fromCodePoint(256 + n++), b);
+  }
+  return map;
+})();
+
+// show turns a vocabulary piece into the text it stands for, following the
+// tokenizer model of the current trace (state.tokenizer).
 function show(piece) {
   if (piece == null) return '';
-  return piece.replace(/▁/g, ' ').replace(/Ġ/g, ' ').replace(/Ċ/g, '\n');
+  if (state.tokenizer === 'gpt2') {
+    const bytes = [];
+    for (const ch of piece) {
+      const b = gpt2Bytes.get(ch);
+      if (b === undefined) return piece;
+      bytes.push(b);
+    }
+    return new TextDecoder('utf-8', { fatal: false }).decode(new Uint8Array(bytes));
+  }
+  return piece.replace(/▁/g, ' ');
 }
 
 function visible(piece) {
@@ -160,7 +187,7 @@ async function send(ev) {
     if (!resp.ok) throw new Error(await apiError(resp));
     await readSSE(resp, (e) => {
       switch (e.type) {
-        case 'meta': turn.meta = e.meta; break;
+        case 'meta': turn.meta = e.meta; state.tokenizer = e.meta.tokenizer; break;
         case 'tokenization': turn.tokenization = e.tokenization; break;
         case 'embeddings': turn.embeddings = e.embeddings; break;
         case 'step': {
@@ -200,6 +227,7 @@ function contextToken(turn, pos) {
 
 function openDissection(turn, index) {
   state.current = { turn, index };
+  state.tokenizer = turn.meta.tokenizer;
   for (const t of state.turns) for (const sp of t.spans) sp.classList.remove('selected');
   turn.spans[index].classList.add('selected');
   const s = turn.steps[index];
