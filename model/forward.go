@@ -29,12 +29,12 @@ type State struct {
 	q, k, v    []float32 // projections (QDim, KVDim, VDim)
 	att        []float32 // attention output before the output projection (QDim)
 	hb, hb2    []float32 // feed-forward hidden (HiddenDim)
-	scores     []float32 // attention scores of one head (ctx)
 	tw         []float32 // traced attention weights (allocated when tracing)
-	qh         []uint16  // a query head rounded to F16 (F16 cache)
-	wh         []uint16  // attention weights rounded to F16 (F16 cache)
-	vcol       []uint16  // one value component over the cache positions (F16 cache)
 	cos, sin   []float32 // RoPE table for one position (RopeDim/2)
+
+	attnState // per-worker attention scratch (attention.go)
+
+	siluFn func(lo, hi, worker int) // siluRange bound to the state
 }
 
 // StateOptions sets the size and precision of a State.
@@ -77,16 +77,14 @@ func (m *Model) NewState(opt StateOptions) (*State, error) {
 		for l := range c.Layers {
 			s.kh[l], s.vh[l] = make([]uint16, kvN), make([]uint16, vN)
 		}
-		s.qh = make([]uint16, c.HeadDim)
-		s.wh = make([]uint16, padKV(opt.Context-1, 0))
-		s.vcol = make([]uint16, padKV(opt.Context-1, 0))
 	}
 	b := opt.Batch
 	s.x, s.xb, s.xb2 = make([]float32, b*c.Dim), make([]float32, b*c.Dim), make([]float32, b*c.Dim)
 	s.q, s.k, s.v = make([]float32, b*c.QDim()), make([]float32, b*c.KVDim()), make([]float32, b*c.VDim())
 	s.att = make([]float32, b*c.QDim())
 	s.hb, s.hb2 = make([]float32, b*c.HiddenDim), make([]float32, b*c.HiddenDim)
-	s.scores = make([]float32, opt.Context)
+	s.newAttn()
+	s.siluFn = s.siluRange
 	s.cos, s.sin = make([]float32, c.RopeDim/2), make([]float32, c.RopeDim/2)
 	return s, nil
 }
@@ -194,22 +192,9 @@ func (m *Model) forwardBatch(s *State, tokens []int, pos int, out []float32) {
 			s.storeKV(l, p, ki, v[i*vDim:(i+1)*vDim])
 		}
 
-		// multihead attention over all cached positions, causally masked;
-		// llama.cpp attends over nkv cells (the used ones, padded) and sums
-		// in another order for a batch of tokens than for one
+		// multihead attention over all cached positions, causally masked
 		att := s.att[:b*qDim]
-		nkv := padKV(pos+b-1, s.ctx)
-		for i := range b {
-			p := pos + i
-			for h := 0; h < c.Heads; h++ {
-				kvh := h / (c.Heads / c.KVHeads)
-				ho := att[i*qDim+h*c.ValueDim : i*qDim+(h+1)*c.ValueDim]
-				s.attendHead(l, p, kvh, nkv, b > 1, q[i*qDim+h*c.HeadDim:i*qDim+(h+1)*c.HeadDim], ho)
-				if s.Tracer != nil && s.Tracer.Position(p) {
-					s.Tracer.Attention(l, h, p, s.usedWeights(p), ho)
-				}
-			}
-		}
+		s.attention(l, pos, b, q, att)
 
 		// output projection, then residual connection back into x
 		xb2 := s.xb2[:b*dim]
@@ -235,9 +220,7 @@ func (m *Model) forwardBatch(s *State, tokens []int, pos int, out []float32) {
 		hb, hb2 := s.hb[:nr*hid], s.hb2[:nr*hid]
 		matmul(hb, w.W1, xb[:nr*dim], nr)
 		matmul(hb2, w.W3, xb[:nr*dim], nr)
-		for i := range nr {
-			siluMul(hb[i*hid:(i+1)*hid], hb2[i*hid:(i+1)*hid])
-		}
+		tensor.Parallel(nr*siluUnits(hid), tensor.Threads(), s.siluFn)
 		matmul(xb2[:nr*dim], w.W2, hb, nr)
 
 		// residual connection
@@ -265,6 +248,26 @@ func (m *Model) forwardBatch(s *State, tokens []int, pos int, out []float32) {
 		rmsNorm(xb[(i-first)*dim:(i-first+1)*dim], x[i*dim:(i+1)*dim], m.OutputNorm, c.NormEps)
 	}
 	matmul(out, m.Output, xb, b-first)
+}
+
+// siluUnit is the number of feed-forward values one siluRange unit covers: a
+// multiple of 16, so that splitting a row leaves siluMul's lanes unchanged.
+const siluUnit = 256
+
+// siluUnits returns the number of siluRange units in one row of hid values.
+func siluUnits(hid int) int { return (hid + siluUnit - 1) / siluUnit }
+
+// siluRange applies siluMul to units [lo, hi) of s.hb and s.hb2 (row
+// u/siluUnits, values siluUnit·(u%siluUnits)… of it); the rows may be split
+// over threads since each value depends only on its own inputs.
+func (s *State) siluRange(lo, hi, _ int) {
+	hid := s.cfg.HiddenDim
+	upr := siluUnits(hid)
+	for u := lo; u < hi; u++ {
+		row, a := u/upr, (u%upr)*siluUnit
+		b := min(a+siluUnit, hid)
+		siluMul(s.hb[row*hid+a:row*hid+b], s.hb2[row*hid+a:row*hid+b])
+	}
 }
 
 // matmul computes out[i] = w · x[i] for n rows of x, with llama.cpp's
@@ -350,102 +353,4 @@ func (s *State) storeKV(l, p int, k, v []float32) {
 	for i, f := range v {
 		vd[i] = tensor.F32ToF16(f)
 	}
-}
-
-// attendHead computes one query head's attention at position p over positions
-// 0..p of KV head kvh, writing the weighted sum of values into out. With an
-// F16 cache it reproduces llama.cpp's arithmetic: nkv is the number of cache
-// cells llama.cpp multiplies (positions past p weigh zero) and batch tells
-// whether the step holds several tokens (llama.cpp then multiplies with
-// llamafile's tinyBLAS, which sums in another order).
-func (s *State) attendHead(l, p, kvh, nkv int, batch bool, q, out []float32) {
-	c := s.cfg
-	hd, vd := c.HeadDim, c.ValueDim
-	kvDim, vDim := c.KVDim(), c.VDim()
-	scale := attnScale(hd)
-	scores := s.scores[:p+1]
-
-	// attention scores: q · k_t / sqrt(head size)
-	if s.kvType == tensor.F32 {
-		kc := s.kf[l]
-		for t := 0; t <= p; t++ {
-			kt := kc[t*kvDim+kvh*hd : t*kvDim+(kvh+1)*hd]
-			scores[t] = tensor.Dot(q, kt) * scale
-		}
-	} else {
-		// an F16 cache is multiplied by a query rounded to F16, as llama.cpp does
-		for i, f := range q {
-			s.qh[i] = tensor.F32ToF16(f)
-		}
-		kc := s.kh[l]
-		gemm := batch && nkv%4 == 0
-		for t := 0; t <= p; t++ {
-			kt := kc[t*kvDim+kvh*hd : t*kvDim+(kvh+1)*hd]
-			d, ok := float32(0), false
-			if gemm {
-				d, ok = tensor.DotF16GEMM(s.qh, kt)
-			}
-			if !ok {
-				d = tensor.DotF16(s.qh, kt)
-			}
-			scores[t] = d * scale
-		}
-	}
-
-	// softmax the scores to get attention weights
-	softmax(scores)
-
-	// weighted sum of the values into out
-	if s.kvType == tensor.F32 {
-		clear(out)
-		vc := s.vf[l]
-		for t := 0; t <= p; t++ {
-			a := scores[t]
-			vt := vc[t*vDim+kvh*vd : t*vDim+(kvh+1)*vd]
-			for i, v := range vt {
-				out[i] += a * v
-			}
-		}
-		return
-	}
-	// llama.cpp keeps values transposed and takes, for each component, the
-	// F16 dot product of that component over the nkv cells with the weights
-	// rounded to F16
-	wh, col := s.wh[:nkv], s.vcol[:nkv]
-	clear(wh[p+1:])
-	clear(col[p+1:])
-	for t := 0; t <= p; t++ {
-		wh[t] = tensor.F32ToF16(scores[t])
-	}
-	vc := s.vh[l][kvh*vd:]
-	gemm := batch && vd%4 == 0
-	for i := range out[:vd] {
-		for t := 0; t <= p; t++ {
-			col[t] = vc[t*vDim+i]
-		}
-		d, ok := float32(0), false
-		if gemm {
-			d, ok = tensor.DotF16GEMM(col, wh)
-		}
-		if !ok {
-			d = tensor.DotF16(col, wh)
-		}
-		out[i] = d
-	}
-}
-
-// usedWeights returns the attention weights of the head attendHead last
-// computed, as they multiplied the values: the softmax output with an F32
-// cache, its F16 rounding with an F16 cache.
-func (s *State) usedWeights(p int) []float32 {
-	if s.kvType == tensor.F32 {
-		return s.scores[:p+1]
-	}
-	if len(s.tw) < p+1 {
-		s.tw = make([]float32, s.ctx)
-	}
-	for t := 0; t <= p; t++ {
-		s.tw[t] = tensor.F16ToF32(s.wh[t])
-	}
-	return s.tw[:p+1]
 }

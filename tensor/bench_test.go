@@ -71,3 +71,30 @@ func BenchmarkDequantize(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkMatMulQuant multiplies a 4096×1536 matrix of each quantized type
+// by 64 activation rows (a prompt-processing batch), with the four-row
+// kernels where they exist (x4) and with one dot call per output (x1); the
+// MB/s figure is weight bytes per second.
+func BenchmarkMatMulQuant(b *testing.B) {
+	const rows, cols, batch = 4096, 1536, 64
+	rng := rand.New(rand.NewPCG(25, 26))
+	x := randNormal(rng, cols*batch, 1)
+	dst := make([]float32, rows*batch)
+	for _, typ := range []Type{Q4_0, Q8_0, Q4_K, Q6_K} {
+		w := randomMatrix(b, rng, typ, rows, cols)
+		for _, mode := range []string{"x4", "x1"} {
+			b.Run(typ.String()+"/"+mode, func(b *testing.B) {
+				if mode == "x1" {
+					q4, q8 := dotQ4_0Q8_0x4, dotQ8_0Q8_0x4
+					dotQ4_0Q8_0x4, dotQ8_0Q8_0x4 = nil, nil
+					defer func() { dotQ4_0Q8_0x4, dotQ8_0Q8_0x4 = q4, q8 }()
+				}
+				b.SetBytes(int64(len(w.Data)))
+				for b.Loop() {
+					MatMul(dst, w, x, batch)
+				}
+			})
+		}
+	}
+}

@@ -39,6 +39,20 @@ type dot4Func func(n int, w, x []byte, xs int, out *[4]float32)
 // times).
 var dotQ4_0Q8_0x4 dot4Func
 
+// dotQ8_0Q8_0x4 is dotQ8_0Q8_0 for four activation rows at once, or nil.
+var dotQ8_0Q8_0x4 dot4Func
+
+// dot4For returns the four-row kernel for weights of type t, or nil.
+func dot4For(t Type) dot4Func {
+	switch t {
+	case Q4_0:
+		return dotQ4_0Q8_0x4
+	case Q8_0:
+		return dotQ8_0Q8_0x4
+	}
+	return nil
+}
+
 // The activation kernels for the float weight types: x rounded to F16/BF16,
 // kept as float32 (the rounded values are exact in float32, so the products
 // equal those of ggml's F16/BF16 dot).

@@ -23,6 +23,9 @@ func dotQ4_0Q8_0AVX2(nb int, w, x *byte) float32
 func dotQ4_0Q8_0x4AVX2(nb int, w, x *byte, xs int, out *[4]float32)
 
 //go:noescape
+func dotQ8_0Q8_0x4AVX2(nb int, w, x *byte, xs int, out *[4]float32)
+
+//go:noescape
 func dotQ4_KQ8_KAVX2(nb int, w, x *byte) float32
 
 //go:noescape
@@ -64,7 +67,7 @@ func useAsm(on bool) {
 	dotF32F32, dotF16F16 = dotF32F32Go, dotF16F16Go
 	gemmF32F32, gemmF16F16 = gemmDotF32F32Go, gemmDotF16F16Go
 	dotF16, dotF16GEMM = dotF16Go, dotF16GEMMGo
-	dotQ4_0Q8_0x4 = nil
+	dotQ4_0Q8_0x4, dotQ8_0Q8_0x4 = nil, nil
 	if !on {
 		return
 	}
@@ -93,6 +96,15 @@ func useAsm(on bool) {
 			}
 			_, _ = w[nb*szQ40-1], x[3*xs+nb*szQ80-1]
 			dotQ4_0Q8_0x4AVX2(nb, &w[0], &x[0], xs, out)
+		}
+		dotQ8_0Q8_0x4 = func(n int, w, x []byte, xs int, out *[4]float32) {
+			nb := n / qk
+			if nb == 0 {
+				*out = [4]float32{}
+				return
+			}
+			_, _ = w[nb*szQ80-1], x[3*xs+nb*szQ80-1]
+			dotQ8_0Q8_0x4AVX2(nb, &w[0], &x[0], xs, out)
 		}
 		dotQ4_KQ8_K = func(n int, w, x []byte) float32 {
 			nb := n / qkK

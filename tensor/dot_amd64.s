@@ -649,3 +649,69 @@ q40x4loop:
 	VMOVUPS X0, (AX)
 	VZEROUPPER
 	RET
+
+// Q80X4_ROW(R, ACC) accumulates one Q8_0 block of the activation row at R
+// against the sign-extended weight block in Y1:Y2 (its scale in X7) into ACC,
+// exactly as one iteration of dotQ8_0Q8_0AVX2.
+#define Q80X4_ROW(R, ACC) \
+	VPMOVSXBW    2(R), Y3  \
+	VPMOVSXBW    18(R), Y4 \
+	VPMADDWD     Y3, Y1, Y3 \
+	VPMADDWD     Y4, Y2, Y4 \
+	VPHADDD      Y4, Y3, Y3 \
+	VCVTDQ2PS    Y3, Y3    \
+	MOVWLZX      (R), AX   \
+	VMOVD        AX, X5    \
+	VCVTPH2PS    X5, X5    \
+	VMULSS       X5, X7, X5 \
+	VBROADCASTSS X5, Y5    \
+	VFMADD231PS  Y3, Y5, ACC
+
+// Q80X4_OUT(ACC, off) reduces ACC as dotQ8_0Q8_0AVX2 does and stores it at
+// off(BX).
+#define Q80X4_OUT(ACC, XACC, off) \
+	VPERMQ $0xD8, ACC, ACC \
+	SUM8(ACC, XACC, X6)    \
+	VMOVSS XACC, off(BX)
+
+// func dotQ8_0Q8_0x4AVX2(nb int, w, x *byte, xs int, out *[4]float32)
+// computes dotQ8_0Q8_0 of one weight row with the four activation rows at x,
+// x+xs, x+2xs, x+3xs; each output keeps its own eight FMA lanes.
+TEXT ·dotQ8_0Q8_0x4AVX2(SB), NOSPLIT, $0-40
+	MOVQ   nb+0(FP), CX
+	MOVQ   w+8(FP), SI
+	MOVQ   x+16(FP), DI
+	MOVQ   xs+24(FP), DX
+	LEAQ   (DI)(DX*1), R8
+	LEAQ   (R8)(DX*1), R9
+	LEAQ   (R9)(DX*1), R10
+	VXORPS Y0, Y0, Y0
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	VXORPS Y12, Y12, Y12
+
+q80x4loop:
+	VPMOVSXBW 2(SI), Y1
+	VPMOVSXBW 18(SI), Y2
+	MOVWLZX   (SI), AX
+	VMOVD     AX, X7
+	VCVTPH2PS X7, X7
+	Q80X4_ROW(DI, Y0)
+	Q80X4_ROW(R8, Y10)
+	Q80X4_ROW(R9, Y11)
+	Q80X4_ROW(R10, Y12)
+	ADDQ      $34, SI
+	ADDQ      $34, DI
+	ADDQ      $34, R8
+	ADDQ      $34, R9
+	ADDQ      $34, R10
+	DECQ      CX
+	JNZ       q80x4loop
+
+	MOVQ out+32(FP), BX
+	Q80X4_OUT(Y0, X0, 0)
+	Q80X4_OUT(Y10, X10, 4)
+	Q80X4_OUT(Y11, X11, 8)
+	Q80X4_OUT(Y12, X12, 12)
+	VZEROUPPER
+	RET

@@ -225,35 +225,45 @@ func BenchmarkDotKernels(b *testing.B) {
 	}
 }
 
-// TestAsmDot4 checks the four-row Q4_0 kernel against four calls of the
-// pure-Go twin, bit for bit, on random bytes and quantized activations.
+// TestAsmDot4 checks the four-row kernels against four calls of the pure-Go
+// twin, bit for bit, on random bytes and quantized activations.
 func TestAsmDot4(t *testing.T) {
 	if !hasAVX2 {
 		t.Skip("no AVX2 on this CPU")
 	}
 	useAsm(true)
 	rng := rand.New(rand.NewPCG(69, 70))
-	for trial := 0; trial < 100; trial++ {
-		nb := 1 + trial%7
-		n := nb * qk
-		w := randomBlocks(rng, Q4_0, n, 0.05)
-		xs := nb*szQ80 + 34*(trial%3) // rows may be further apart than their length
-		x := make([]byte, 4*xs)
-		for i := range 4 {
-			var row []byte
-			if trial%2 == 0 {
-				row = randomBlocks(rng, Q8_0, n, 1)
-			} else {
-				row = make([]byte, nb*szQ80)
-				quantQ8_0ActGo(randNormal(rng, n, 3), row)
+	tests := []struct {
+		typ  Type
+		dot4 dot4Func
+		twin dotFunc
+	}{
+		{Q4_0, dotQ4_0Q8_0x4, dotQ4_0Q8_0Go},
+		{Q8_0, dotQ8_0Q8_0x4, dotQ8_0Q8_0Go},
+	}
+	for _, tc := range tests {
+		for trial := 0; trial < 100; trial++ {
+			nb := 1 + trial%7
+			n := nb * qk
+			w := randomBlocks(rng, tc.typ, n, 0.05)
+			xs := nb*szQ80 + 34*(trial%3) // rows may be further apart than their length
+			x := make([]byte, 4*xs)
+			for i := range 4 {
+				var row []byte
+				if trial%2 == 0 {
+					row = randomBlocks(rng, Q8_0, n, 1)
+				} else {
+					row = make([]byte, nb*szQ80)
+					quantQ8_0ActGo(randNormal(rng, n, 3), row)
+				}
+				copy(x[i*xs:], row)
 			}
-			copy(x[i*xs:], row)
-		}
-		var out [4]float32
-		dotQ4_0Q8_0x4(n, w, x, xs, &out)
-		for i, got := range out {
-			if want := dotQ4_0Q8_0Go(n, w, x[i*xs:]); !sameBits(got, want) {
-				t.Fatalf("trial %d row %d: four-row kernel %g, Go %g", trial, i, got, want)
+			var out [4]float32
+			tc.dot4(n, w, x, xs, &out)
+			for i, got := range out {
+				if want := tc.twin(n, w, x[i*xs:]); !sameBits(got, want) {
+					t.Fatalf("%s trial %d row %d: four-row kernel %g, Go %g", tc.typ, trial, i, got, want)
+				}
 			}
 		}
 	}

@@ -10,41 +10,26 @@ import "math"
 // FMA32 returns a*b + c rounded once to float32, like a hardware fused
 // multiply-add (vfmadd). The product of two float32 is exact in float64, so
 // the float64 sum has one rounding; rounding that to float32 is then correct
-// unless it landed exactly halfway between two float32 values, which
-// fma32Tie settles from the exact error of the sum.
+// unless it landed exactly halfway between two float32 values. In that case
+// the sum is made round-to-odd from its exact error (Knuth's TwoSum): its last
+// bit, zero in a tie, then records on which side the exact sum lies. Written
+// without calls so that it inlines into the kernels that use it.
 func FMA32(a, b, c float32) float32 {
 	p := float64(a) * float64(b)
 	s := p + float64(c)
 	// the 29 bits float32 drops from float64's mantissa: 100…0 is a tie
-	if math.Float64bits(s)&(1<<29-1) != 1<<28 {
-		return float32(s)
-	}
-	return fma32Tie(p, float64(c), s)
-}
-
-// fma32Tie rounds p+c to float32 when s = fl64(p+c) is a float32 tie: it makes
-// s round-to-odd (its last bit then records whether the sum was inexact),
-// after which rounding to float32 is correct. Kept out of line so that
-// FMA32's common path inlines.
-//
-//go:noinline
-func fma32Tie(p, c, s float64) float32 {
-	if s-s != 0 { // infinity or NaN: nothing to correct
-		return float32(s)
-	}
-	// s + e == p + c exactly (Knuth's TwoSum)
-	bb := s - p
-	e := (p - (s - bb)) + (c - bb)
-	if e != 0 {
-		bits := math.Float64bits(s)
-		if bits&1 == 0 {
-			// step to the odd neighbour on the side of the exact sum
-			if (e > 0) == (s > 0) {
-				bits++
-			} else {
-				bits--
+	// (infinities never match; for a NaN the step below changes only bits
+	// that the conversion to float32 drops)
+	if bits := math.Float64bits(s); bits&(1<<29-1) == 1<<28 {
+		bb := s - p
+		if e := (p - (s - bb)) + (float64(c) - bb); e != 0 {
+			// step to the odd neighbour on the side of the exact sum (e·s
+			// cannot underflow: both are multiples of 2^-298, far above
+			// float64's smallest normal)
+			if e*s < 0 {
+				bits -= 2
 			}
-			s = math.Float64frombits(bits)
+			s = math.Float64frombits(bits + 1)
 		}
 	}
 	return float32(s)

@@ -50,6 +50,25 @@ func TestFMA32(t *testing.T) {
 			}
 		}
 	}
+	// sums that float64 rounds onto a float32 tie from just below and just
+	// above, of both signs: z ± 2^-24 ∓ m²·2^-70 with z in [1,2)
+	const u = 1.0 / (1 << 23)
+	for i := range 4000 {
+		m := float32(1 + r.IntN(255))
+		z := float32(1 + float64(r.IntN(1<<23))*u)
+		x, y := 1+m*u, (1-m*u)/(1<<24)
+		if i%2 == 1 {
+			x, y = 1-m*u, -(1+m*u)/(1<<24)
+		}
+		if i%4 >= 2 {
+			x, z = -x, -z
+		}
+		if got, want := FMA32(x, y, z), exactFMA32(x, y, z); got != want {
+			if bad++; bad < 5 {
+				t.Errorf("FMA32(%g, %g, %g) = %g, exact %g (near a tie)", x, y, z, got, want)
+			}
+		}
+	}
 }
 
 func TestSums(t *testing.T) {

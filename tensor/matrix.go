@@ -104,8 +104,8 @@ func matMul(dst []float32, w *Matrix, x []float32, n int, gemm bool) {
 		}
 	}
 	var dot4 dot4Func
-	if w.Type == Q4_0 && n >= 4 {
-		dot4 = dotQ4_0Q8_0x4
+	if n >= 4 {
+		dot4 = dot4For(w.Type)
 	}
 	run(product{
 		dot:  dot,

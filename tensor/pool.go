@@ -22,11 +22,15 @@ type workerPool struct {
 	job     poolJob
 }
 
-// poolJob is the product being computed and its row-chunk counter.
+// poolJob is the work being done, a product or a Parallel call, and its
+// chunk counter.
 type poolJob struct {
-	p     product
+	p     product                  // the product, when fn is nil
+	fn    func(lo, hi, worker int) // the Parallel body, or nil
+	n     int                      // rows or iterations
 	chunk int
 	next  atomic.Int64
+	ids   atomic.Int32 // worker numbers handed out (the caller is 0)
 	wg    sync.WaitGroup
 }
 
@@ -56,22 +60,26 @@ func SetThreads(n int) {
 // Threads returns the number of goroutines MatVec and MatMul use.
 func Threads() int { return int(pool.threads.Load()) }
 
-// work computes chunks of rows until none is left.
-func (j *poolJob) work() {
-	rows := j.p.rows
+// work computes chunks until none is left; worker numbers the goroutine.
+func (j *poolJob) work(worker int) {
+	n := j.n
 	for {
 		hi := int(j.next.Add(int64(j.chunk)))
 		lo := hi - j.chunk
-		if lo >= rows {
+		if lo >= n {
 			return
 		}
-		j.p.rowsRange(lo, min(hi, rows))
+		if j.fn != nil {
+			j.fn(lo, min(hi, n), worker)
+		} else {
+			j.p.rowsRange(lo, min(hi, n))
+		}
 	}
 }
 
 func worker(jobs <-chan *poolJob) {
 	for j := range jobs {
-		j.work()
+		j.work(int(j.ids.Add(1)))
 		j.wg.Done()
 	}
 }
@@ -79,34 +87,69 @@ func worker(jobs <-chan *poolJob) {
 // run computes the product p, in parallel when it is large enough and the
 // pool is free (a concurrent caller computes on its own goroutine instead).
 func run(p product) {
-	t := Threads()
-	if t <= 1 || p.rows < 2 || p.rows*p.n*p.w.Cols < parallelMin || !pool.mu.TryLock() {
+	if Threads() <= 1 || p.rows < 2 || p.rows*p.n*p.w.Cols < parallelMin || !pool.mu.TryLock() {
 		p.rowsRange(0, p.rows)
 		return
 	}
 	defer pool.mu.Unlock()
-	t = Threads() // SetThreads may have run since the first read
-	if pool.jobs != nil && pool.running != t-1 {
-		close(pool.jobs)
-		pool.jobs = nil
-	}
-	if pool.jobs == nil {
-		pool.jobs = make(chan *poolJob, t)
-		pool.running = t - 1
-		for i := 0; i < t-1; i++ {
-			go worker(pool.jobs)
-		}
-	}
-	nw := min(t, p.rows)
 	j := &pool.job
 	j.p = p
-	j.chunk = max(1, p.rows/(4*nw))
+	pool.dispatch(p.rows, Threads())
+	j.p = product{} // do not keep the caller's buffers alive
+}
+
+// Parallel calls fn(lo, hi, worker) on disjoint ranges [lo, hi) that
+// together cover [0, n), from at most min(workers, Threads()) goroutines of
+// the persistent pool (the caller included). worker, in [0, workers), tells
+// which goroutine runs the range, so fn can use per-worker scratch: no two
+// concurrent calls of fn get the same worker. Ranges are handed out in
+// chunks of about n/(4×goroutines) in increasing order. Parallel returns
+// when every range is done; it runs everything on the caller, as
+// fn(0, n, 0), when workers or Threads() is 1 or the pool is busy with
+// another call. fn is kept only during the call: pass a function value
+// built once to avoid an allocation per call.
+func Parallel(n, workers int, fn func(lo, hi, worker int)) {
+	if n <= 0 {
+		return
+	}
+	t := min(workers, Threads())
+	if t <= 1 || n < 2 || !pool.mu.TryLock() {
+		fn(0, n, 0)
+		return
+	}
+	defer pool.mu.Unlock()
+	j := &pool.job
+	j.fn = fn
+	pool.dispatch(n, min(workers, Threads()))
+	j.fn = nil
+}
+
+// dispatch runs pool.job over n rows or iterations on up to t goroutines;
+// the caller holds pool.mu.
+func (wp *workerPool) dispatch(n, t int) {
+	t = max(1, t)
+	if th := Threads(); wp.jobs != nil && wp.running != th-1 {
+		close(wp.jobs) // SetThreads ran since the workers started
+		wp.jobs = nil
+	}
+	if wp.jobs == nil {
+		th := Threads()
+		wp.jobs = make(chan *poolJob, th)
+		wp.running = th - 1
+		for i := 0; i < th-1; i++ {
+			go worker(wp.jobs)
+		}
+	}
+	nw := min(t, n, wp.running+1)
+	j := &wp.job
+	j.n = n
+	j.chunk = max(1, n/(4*nw))
 	j.next.Store(0)
+	j.ids.Store(0)
 	j.wg.Add(nw - 1)
 	for i := 0; i < nw-1; i++ {
-		pool.jobs <- j
+		wp.jobs <- j
 	}
-	j.work()
+	j.work(0)
 	j.wg.Wait()
-	j.p = product{} // do not keep the caller's buffers alive
 }

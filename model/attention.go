@@ -1,0 +1,220 @@
+package model
+
+import "glassbox/tensor"
+
+// attnParallelMin is the number of query·key multiply-adds below which an
+// attention step runs on the calling goroutine alone (a variable so that the
+// tests can make every step parallel).
+var attnParallelMin = 1 << 15
+
+// attnScratch is the scratch of one attention worker.
+type attnScratch struct {
+	scores []float32 // attention scores of one head (ctx)
+	qh     []uint16  // a query head rounded to F16 (F16 cache)
+	wh     []uint16  // attention weights rounded to F16 (F16 cache)
+}
+
+// attnStep holds the arguments of the attention step being computed, read by
+// the worker functions built once in newAttn (so a step allocates nothing).
+type attnStep struct {
+	l, pos, b, nkv int
+	q, att         []float32
+}
+
+// attnState is the part of State that runs attention: the per-worker scratch,
+// the transposed value buffer and the step being computed.
+type attnState struct {
+	ws     []attnScratch
+	vt     []uint16 // F16 values of one layer, transposed: VDim rows of nkv cells
+	step   attnStep
+	headFn func(lo, hi, worker int) // attendRange bound to the state
+	vtFn   func(lo, hi, worker int) // transposeValues bound to the state
+}
+
+// newAttn prepares the attention of s: scratch for the current number of
+// threads, the transposed value buffer (F16 cache) and the worker functions.
+func (s *State) newAttn() {
+	if s.kvType == tensor.F16 {
+		s.vt = make([]uint16, s.cfg.VDim()*padKV(s.ctx-1, s.ctx))
+	}
+	s.headFn = s.attendRange
+	s.vtFn = s.transposeValues
+	s.growScratch(tensor.Threads())
+}
+
+// growScratch makes sure there is scratch for n attention workers.
+func (s *State) growScratch(n int) {
+	for len(s.ws) < n {
+		sc := attnScratch{scores: make([]float32, s.ctx)}
+		if s.kvType == tensor.F16 {
+			sc.qh = make([]uint16, s.cfg.HeadDim)
+			sc.wh = make([]uint16, padKV(s.ctx-1, 0))
+		}
+		s.ws = append(s.ws, sc)
+	}
+}
+
+// attention computes the multi-head attention of the b tokens at positions
+// pos… of layer l, whose keys and values are already in the cache: q holds
+// their queries (b rows of QDim) and att receives the weighted values (b rows
+// of QDim). The (token, head) pairs are spread over the tensor worker pool;
+// with a tracer they run in order on the caller, which reports each one.
+func (s *State) attention(l, pos, b int, q, att []float32) {
+	c := s.cfg
+	// llama.cpp attends over nkv cells (the used ones, padded) and sums in
+	// another order for a batch of tokens than for one
+	s.step = attnStep{l: l, pos: pos, b: b, nkv: padKV(pos+b-1, s.ctx), q: q, att: att}
+	s.growScratch(tensor.Threads())
+	// small steps (the first positions of a generation) are not worth
+	// waking the workers for
+	workers := len(s.ws)
+	if b*(pos+b)*c.Heads*c.HeadDim < attnParallelMin {
+		workers = 1
+	}
+	if s.kvType == tensor.F16 {
+		tensor.Parallel(c.VDim(), workers, s.vtFn)
+	}
+	if s.Tracer == nil {
+		tensor.Parallel(b*c.Heads, workers, s.headFn)
+		return
+	}
+	for i := range b {
+		p := pos + i
+		for h := 0; h < c.Heads; h++ {
+			k := i*c.Heads + h
+			s.attendRange(k, k+1, 0)
+			if s.Tracer.Position(p) {
+				s.Tracer.Attention(l, h, p, s.usedWeights(p), att[i*c.QDim()+h*c.ValueDim:i*c.QDim()+(h+1)*c.ValueDim])
+			}
+		}
+	}
+}
+
+// transposeValues copies value components [lo, hi) of the current layer's F16
+// cache into s.vt, one row of nkv cells per component: llama.cpp keeps the
+// values transposed this way. Cells past the last position of the step are
+// zero; their attention weights are zero too.
+func (s *State) transposeValues(lo, hi, _ int) {
+	st := &s.step
+	vDim, nkv, last := s.cfg.VDim(), st.nkv, st.pos+st.b-1
+	vc := s.vh[st.l]
+	for i := lo; i < hi; i++ {
+		row := s.vt[i*nkv : (i+1)*nkv]
+		for t := 0; t <= last; t++ {
+			row[t] = vc[t*vDim+i]
+		}
+		clear(row[last+1:])
+	}
+}
+
+// attendRange computes the (token, head) pairs [lo, hi) of the current step,
+// pair k being token k/Heads and head k%Heads, with the scratch of worker.
+func (s *State) attendRange(lo, hi, worker int) {
+	c := s.cfg
+	st := &s.step
+	qDim := c.QDim()
+	sc := &s.ws[worker]
+	for k := lo; k < hi; k++ {
+		i, h := k/c.Heads, k%c.Heads
+		kvh := h / (c.Heads / c.KVHeads)
+		q := st.q[i*qDim+h*c.HeadDim : i*qDim+(h+1)*c.HeadDim]
+		out := st.att[i*qDim+h*c.ValueDim : i*qDim+(h+1)*c.ValueDim]
+		s.attendHead(sc, st.l, st.pos+i, kvh, st.nkv, st.b > 1, q, out)
+	}
+}
+
+// attendHead computes one query head's attention at position p over positions
+// 0..p of KV head kvh, writing the weighted sum of values into out. With an
+// F16 cache it reproduces llama.cpp's arithmetic: nkv is the number of cache
+// cells llama.cpp multiplies (positions past p weigh zero) and batch tells
+// whether the step holds several tokens (llama.cpp then multiplies with
+// llamafile's tinyBLAS, which sums in another order).
+func (s *State) attendHead(sc *attnScratch, l, p, kvh, nkv int, batch bool, q, out []float32) {
+	c := s.cfg
+	hd, vd := c.HeadDim, c.ValueDim
+	kvDim, vDim := c.KVDim(), c.VDim()
+	scale := attnScale(hd)
+	scores := sc.scores[:p+1]
+
+	// attention scores: q · k_t / sqrt(head size)
+	if s.kvType == tensor.F32 {
+		kc := s.kf[l]
+		for t := 0; t <= p; t++ {
+			kt := kc[t*kvDim+kvh*hd : t*kvDim+(kvh+1)*hd]
+			scores[t] = tensor.Dot(q, kt) * scale
+		}
+	} else {
+		// an F16 cache is multiplied by a query rounded to F16, as llama.cpp does
+		qh := sc.qh
+		for i, f := range q {
+			qh[i] = tensor.F32ToF16(f)
+		}
+		kc := s.kh[l]
+		gemm := batch && nkv%4 == 0
+		for t := 0; t <= p; t++ {
+			kt := kc[t*kvDim+kvh*hd : t*kvDim+(kvh+1)*hd]
+			d, ok := float32(0), false
+			if gemm {
+				d, ok = tensor.DotF16GEMM(qh, kt)
+			}
+			if !ok {
+				d = tensor.DotF16(qh, kt)
+			}
+			scores[t] = d * scale
+		}
+	}
+
+	// softmax the scores to get attention weights
+	softmax(scores)
+
+	// weighted sum of the values into out
+	if s.kvType == tensor.F32 {
+		clear(out)
+		vc := s.vf[l]
+		for t := 0; t <= p; t++ {
+			a := scores[t]
+			vt := vc[t*vDim+kvh*vd : t*vDim+(kvh+1)*vd]
+			for i, v := range vt {
+				out[i] += a * v
+			}
+		}
+		return
+	}
+	// for each value component, the F16 dot product of that component over
+	// the nkv cells (transposed by transposeValues) with the weights rounded
+	// to F16; cells past p weigh zero, so finite values there add nothing
+	wh := sc.wh[:nkv]
+	clear(wh[p+1:])
+	for t := 0; t <= p; t++ {
+		wh[t] = tensor.F32ToF16(scores[t])
+	}
+	gemm := batch && vd%4 == 0
+	for i := range out[:vd] {
+		col := s.vt[(kvh*vd+i)*nkv : (kvh*vd+i+1)*nkv]
+		d, ok := float32(0), false
+		if gemm {
+			d, ok = tensor.DotF16GEMM(col, wh)
+		}
+		if !ok {
+			d = tensor.DotF16(col, wh)
+		}
+		out[i] = d
+	}
+}
+
+// usedWeights returns the attention weights of the head attendHead last
+// computed with worker 0's scratch, as they multiplied the values: the softmax
+// output with an F32 cache, its F16 rounding with an F16 cache.
+func (s *State) usedWeights(p int) []float32 {
+	sc := &s.ws[0]
+	if s.kvType == tensor.F32 {
+		return sc.scores[:p+1]
+	}
+	if len(s.tw) < p+1 {
+		s.tw = make([]float32, s.ctx)
+	}
+	for t := 0; t <= p; t++ {
+		s.tw[t] = tensor.F16ToF32(sc.wh[t])
+	}
+	return s.tw[:p+1]
+}
