@@ -107,7 +107,11 @@ func matMul(dst []float32, w *Matrix, x []float32, n int, gemm bool) {
 	if n >= 4 {
 		dot4 = dot4For(w.Type)
 	}
-	run(product{
+	done := 0
+	if k.act != nil {
+		done = quantGEMM(dst, w, xq, xs, n)
+	}
+	p := product{
 		dot:  dot,
 		dot4: dot4,
 		w:    w,
@@ -117,7 +121,12 @@ func matMul(dst []float32, w *Matrix, x []float32, n int, gemm bool) {
 		n:    n,
 		dst:  dst,
 		rows: w.Rows,
-	})
+	}
+	if done > 0 {
+		p.rowsRange(done, w.Rows) // the rows that do not fill a panel
+	} else {
+		run(p)
+	}
 	if buf != nil {
 		putScratch(buf)
 	}

@@ -9,6 +9,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -34,6 +35,7 @@ type benchOptions struct {
 	typ       string
 	out       string
 	seed      uint64
+	profile   string
 }
 
 // benchResult is one row of the bench table (and one JSON object).
@@ -84,6 +86,7 @@ that glassbox and llama.cpp can be compared on the same file.`,
 	f.StringVar(&o.typ, "type", "Q4_0", "weight type of the synthetic model (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0)")
 	f.StringVarP(&o.out, "output", "o", "", "file the synthetic model is written to")
 	f.Uint64Var(&o.seed, "seed", 1, "random seed of the synthetic weights")
+	f.StringVar(&o.profile, "cpuprofile", "", "write a Go CPU profile of the measured runs to this file (go tool pprof)")
 	return cmd
 }
 
@@ -197,6 +200,20 @@ func runBench(w io.Writer, o benchOptions) error {
 			}
 		}
 		return nil
+	}
+	if o.profile != "" {
+		pf, err := os.Create(o.profile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			pf.Close()
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			pf.Close()
+		}()
 	}
 	var results []benchResult
 	for _, t := range threads {

@@ -1,0 +1,208 @@
+//go:build amd64 && !purego
+
+package tensor
+
+import (
+	"encoding/binary"
+	"math"
+
+	"golang.org/x/sys/cpu"
+)
+
+// Panel GEMM for Q4_0 and Q8_0 weights on CPUs with AVX-512 VNNI (see
+// gemm_amd64.s). A batch of activation rows is first repacked per block
+// (values, the integer correction of the unsigned×signed byte products, the
+// scale as float32); then each worker repacks a panel of weight rows at a
+// time (Q4_0: 16 rows with nibbles widened to bytes, Q8_0: 8 rows as pairs
+// biased by 128) and multiplies it by every group of activation columns
+// while the panel sits in its cache. Every output gets exactly the integer
+// sums, products and fused multiply-adds of its vec-dot twin, so MatMul
+// still equals n MatVec calls bit for bit.
+
+//go:noescape
+func gemmQ4_0VNNI(nb int, w, x *byte, out *[128]float32)
+
+//go:noescape
+func gemmQ8_0VNNI(nb int, w, x *byte, out *[256]float32)
+
+// hasVNNI512 tells whether the panel kernels run on this CPU.
+var hasVNNI512 = hasAVX512 && cpu.X86.HasAVX512VNNI && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL
+
+// useGEMM switches the panel kernels on and off (tests compare both paths).
+var useGEMM = hasVNNI512
+
+// gemmMinBatch is the smallest batch the panel kernels take: below it the
+// per-row kernels win (the weight panel is repacked for few columns).
+const gemmMinBatch = 8
+
+// Panel shapes: weight rows per panel, activation columns per kernel call,
+// and the bytes per block of the packed panel and of one packed column.
+const (
+	q40PanelRows, q40Cols, q40PanelBlock, q40ColBlock = 16, 8, 576, 40
+	q80PanelRows, q80Cols, q80PanelBlock, q80ColBlock = 8, 4, 512, 68
+)
+
+// quantGEMM computes dst for the rows of w that fill whole panels when the
+// panel kernels apply (w is Q4_0 or Q8_0, n ≥ gemmMinBatch, the CPU has
+// AVX-512 VNNI) and returns how many rows it did; the caller computes the
+// rest. xq holds the n activation rows converted to Q8_0, xs bytes each.
+func quantGEMM(dst []float32, w *Matrix, xq []byte, xs, n int) int {
+	if !useGEMM || n < gemmMinBatch {
+		return 0
+	}
+	switch w.Type {
+	case Q4_0:
+		return panelGEMM(dst, w, xq, xs, n, q40PanelRows, q40Cols, q40PanelBlock, q40ColBlock, packActQ4_0, packPanelQ4_0, kernelQ4_0)
+	case Q8_0:
+		return panelGEMM(dst, w, xq, xs, n, q80PanelRows, q80Cols, q80PanelBlock, q80ColBlock, packActQ8_0, packPanelQ8_0, kernelQ8_0)
+	}
+	return 0
+}
+
+// panelGEMM runs one panel GEMM: pack the activations, then split the
+// panels over the worker pool.
+func panelGEMM(dst []float32, w *Matrix, xq []byte, xs, n, prows, cols, pblock, cblock int,
+	packAct func(dst, xq []byte, xs, n, nb, cols, cblock int),
+	packPanel func(dst []byte, w *Matrix, r0, nb int),
+	kernel func(nb int, panel, act []byte, dst []float32, rows, r0, c0, nc int)) int {
+	panels := w.Rows / prows
+	if panels == 0 {
+		return 0
+	}
+	nb := w.Cols / qk
+	groups := (n + cols - 1) / cols
+	abuf := getScratch(groups * nb * cols * cblock)
+	act := (*abuf)[:groups*nb*cols*cblock]
+	packAct(act, xq, xs, n, nb, cols, cblock)
+	Parallel(panels, Threads(), func(lo, hi, _ int) {
+		pbuf := getScratch(nb * pblock)
+		panel := (*pbuf)[:nb*pblock]
+		for p := lo; p < hi; p++ {
+			packPanel(panel, w, p*prows, nb)
+			for g := range groups {
+				c0 := g * cols
+				kernel(nb, panel, act[g*nb*cols*cblock:(g+1)*nb*cols*cblock], dst, w.Rows, p*prows, c0, min(cols, n-c0))
+			}
+		}
+		putScratch(pbuf)
+	})
+	putScratch(abuf)
+	return panels * prows
+}
+
+// packActQ4_0 writes, for each group of cols columns, each block and each
+// column, a record of cblock (40) bytes: the 32 int8 values, -8·Σy as int32
+// and the scale as float32. Missing columns of the last group are zero.
+func packActQ4_0(dst, xq []byte, xs, n, nb, cols, cblock int) {
+	clear(dst[len(dst)-nb*cols*cblock:])
+	for c := range n {
+		g, cc := c/cols, c%cols
+		row := xq[c*xs : c*xs+nb*szQ80]
+		for b := range nb {
+			blk := row[b*szQ80 : (b+1)*szQ80]
+			rec := dst[((g*nb+b)*cols+cc)*cblock:][:cblock]
+			copy(rec[:32], blk[2:34])
+			var s int32
+			for _, v := range blk[2:34] {
+				s += int32(int8(v))
+			}
+			binary.LittleEndian.PutUint32(rec[32:], uint32(-8*s))
+			binary.LittleEndian.PutUint32(rec[36:], math.Float32bits(f16At(blk)))
+		}
+	}
+}
+
+// packActQ8_0 writes records of cblock (68) bytes: the 32 int8 values, then
+// for each group l of four values -128·Σ of the group as int32 (it cancels
+// the +128 bias of the packed weights), then the scale as float32.
+func packActQ8_0(dst, xq []byte, xs, n, nb, cols, cblock int) {
+	clear(dst[len(dst)-nb*cols*cblock:])
+	for c := range n {
+		g, cc := c/cols, c%cols
+		row := xq[c*xs : c*xs+nb*szQ80]
+		for b := range nb {
+			blk := row[b*szQ80 : (b+1)*szQ80]
+			rec := dst[((g*nb+b)*cols+cc)*cblock:][:cblock]
+			copy(rec[:32], blk[2:34])
+			for l := range 8 {
+				q := blk[2+4*l : 6+4*l]
+				s := int32(int8(q[0])) + int32(int8(q[1])) + int32(int8(q[2])) + int32(int8(q[3]))
+				binary.LittleEndian.PutUint32(rec[32+4*l:], uint32(-128*s))
+			}
+			binary.LittleEndian.PutUint32(rec[64:], math.Float32bits(f16At(blk)))
+		}
+	}
+}
+
+// packPanelQ4_0 packs rows [r0, r0+16) of w: per block, eight registers of
+// 64 bytes (register k holds values 4k..4k+3 of each row, low nibbles being
+// values 0..15 and high nibbles 16..31), then the 16 row scales as float32.
+func packPanelQ4_0(dst []byte, w *Matrix, r0, nb int) {
+	rb := w.rowBytes()
+	for i := range q40PanelRows {
+		row := w.Data[(r0+i)*rb : (r0+i+1)*rb]
+		for b := range nb {
+			blk := row[b*szQ40 : (b+1)*szQ40]
+			out := dst[b*q40PanelBlock:][:q40PanelBlock]
+			for k := range 4 {
+				v := binary.LittleEndian.Uint32(blk[2+4*k:])
+				binary.LittleEndian.PutUint32(out[k*64+4*i:], v&0x0f0f0f0f)
+				binary.LittleEndian.PutUint32(out[(k+4)*64+4*i:], v>>4&0x0f0f0f0f)
+			}
+			binary.LittleEndian.PutUint32(out[512+4*i:], math.Float32bits(f16At(blk)))
+		}
+	}
+}
+
+// packPanelQ8_0 packs rows [r0, r0+8) of w as four pairs: per block, four
+// registers of 64 bytes (the 32 values of rows 2p and 2p+1, each +128 so
+// that they are unsigned), then four registers of their scales (eight
+// copies of each row's scale as float32).
+func packPanelQ8_0(dst []byte, w *Matrix, r0, nb int) {
+	rb := w.rowBytes()
+	for i := range q80PanelRows {
+		row := w.Data[(r0+i)*rb : (r0+i+1)*rb]
+		p, h := i/2, i%2
+		for b := range nb {
+			blk := row[b*szQ80 : (b+1)*szQ80]
+			out := dst[b*q80PanelBlock:][:q80PanelBlock]
+			q := out[p*64+h*32:][:32]
+			for j := 0; j < 32; j += 8 {
+				binary.LittleEndian.PutUint64(q[j:], binary.LittleEndian.Uint64(blk[2+j:])^0x8080808080808080)
+			}
+			d := math.Float32bits(f16At(blk))
+			s := out[256+p*64+h*32:][:32]
+			for j := 0; j < 32; j += 4 {
+				binary.LittleEndian.PutUint32(s[j:], d)
+			}
+		}
+	}
+}
+
+// kernelQ4_0 multiplies a packed Q4_0 panel (rows r0..r0+15) by one group
+// of packed columns and stores the nc valid columns into dst.
+func kernelQ4_0(nb int, panel, act []byte, dst []float32, rows, r0, c0, nc int) {
+	_, _ = panel[nb*q40PanelBlock-1], act[nb*q40Cols*q40ColBlock-1]
+	var out [128]float32
+	gemmQ4_0VNNI(nb, &panel[0], &act[0], &out)
+	for c := range nc {
+		copy(dst[(c0+c)*rows+r0:][:q40PanelRows], out[c*16:(c+1)*16])
+	}
+}
+
+// kernelQ8_0 multiplies a packed Q8_0 panel (rows r0..r0+7) by one group of
+// packed columns, reduces each eight-lane accumulator as the vec-dot does
+// and stores the nc valid columns into dst.
+func kernelQ8_0(nb int, panel, act []byte, dst []float32, rows, r0, c0, nc int) {
+	_, _ = panel[nb*q80PanelBlock-1], act[nb*q80Cols*q80ColBlock-1]
+	var out [256]float32
+	gemmQ8_0VNNI(nb, &panel[0], &act[0], &out)
+	for c := range nc {
+		d := dst[(c0+c)*rows+r0:][:q80PanelRows]
+		for p := range 4 {
+			acc := out[(c*4+p)*16:][:16]
+			d[2*p] = Sum8((*[8]float32)(acc[:8]))
+			d[2*p+1] = Sum8((*[8]float32)(acc[8:]))
+		}
+	}
+}

@@ -1,0 +1,110 @@
+//go:build amd64 && !purego
+
+package tensor
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// randomQuantRows returns rows×cols random weights of type t: random quant
+// bytes (every bit pattern, so Q8_0 holds -128 too) with random scales.
+func randomQuantRows(rng *rand.Rand, t Type, rows, cols int) []byte {
+	rb, _ := t.RowBytes(cols)
+	data := make([]byte, rows*rb)
+	for i := range data {
+		data[i] = byte(rng.Uint32())
+	}
+	bs := t.TypeSize()
+	for off := 0; off < len(data); off += bs {
+		d := float32(rng.NormFloat64()) * 0.02
+		if rng.IntN(50) == 0 {
+			d = 0
+		}
+		binary.LittleEndian.PutUint16(data[off:], F32ToF16(d))
+	}
+	return data
+}
+
+// TestPanelGEMM checks the VNNI panel kernels against the per-row kernels
+// and the pure-Go twins bit for bit, over shapes that exercise partial
+// panels, partial column groups and batches at the threshold.
+func TestPanelGEMM(t *testing.T) {
+	if !hasVNNI512 {
+		t.Skip("this CPU has no AVX-512 VNNI: the panel kernels never run")
+	}
+	defer func() { useGEMM = hasVNNI512; useAsm(true) }()
+	rng := rand.New(rand.NewPCG(7, 11))
+	for _, typ := range []Type{Q4_0, Q8_0} {
+		for _, sh := range []struct{ rows, cols, n int }{
+			{8, 32, 8}, {16, 32, 8}, {16, 64, 9}, {17, 96, 13}, {40, 256, 12},
+			{69, 128, 33}, {8, 32, 64}, {32, 1024, 17}, {7, 64, 20},
+		} {
+			for _, threads := range []int{1, 2} {
+				t.Run(fmt.Sprintf("%s/%dx%d/n%d/t%d", typ, sh.rows, sh.cols, sh.n, threads), func(t *testing.T) {
+					SetThreads(threads)
+					defer SetThreads(0)
+					w, err := NewMatrix(typ, sh.rows, sh.cols, randomQuantRows(rng, typ, sh.rows, sh.cols))
+					if err != nil {
+						t.Fatal(err)
+					}
+					x := make([]float32, sh.n*sh.cols)
+					for i := range x {
+						x[i] = float32(rng.NormFloat64())
+						if rng.IntN(40) == 0 {
+							x[i] = 0
+						}
+					}
+					got := make([]float32, sh.n*sh.rows)
+					rowwise := make([]float32, sh.n*sh.rows)
+					pure := make([]float32, sh.n*sh.rows)
+					useGEMM = true
+					MatMul(got, w, x, sh.n)
+					useGEMM = false
+					MatMul(rowwise, w, x, sh.n)
+					useAsm(false)
+					MatMul(pure, w, x, sh.n)
+					useAsm(true)
+					for i := range got {
+						if !sameBits(got[i], rowwise[i]) || !sameBits(got[i], pure[i]) {
+							t.Fatalf("output %d (column %d, row %d): panel %v, per-row %v, pure Go %v",
+								i, i/sh.rows, i%sh.rows, got[i], rowwise[i], pure[i])
+						}
+					}
+				})
+			}
+		}
+	}
+}
+
+// BenchmarkPanelGEMM measures batch products at the 400M benchmark model's
+// shapes, panel kernels against the per-row kernels.
+func BenchmarkPanelGEMM(b *testing.B) {
+	if !hasVNNI512 {
+		b.Skip("no AVX-512 VNNI")
+	}
+	defer func() { useGEMM = hasVNNI512 }()
+	rng := rand.New(rand.NewPCG(1, 2))
+	const n = 64
+	for _, typ := range []Type{Q4_0, Q8_0} {
+		for _, sh := range []struct{ rows, cols int }{{1536, 4096}, {4096, 1536}} {
+			w, _ := NewMatrix(typ, sh.rows, sh.cols, randomQuantRows(rng, typ, sh.rows, sh.cols))
+			x := make([]float32, n*sh.cols)
+			for i := range x {
+				x[i] = float32(rng.NormFloat64())
+			}
+			dst := make([]float32, n*sh.rows)
+			for _, panel := range []bool{true, false} {
+				b.Run(fmt.Sprintf("%s/%dx%d/n%d/panel=%v", typ, sh.rows, sh.cols, n, panel), func(b *testing.B) {
+					useGEMM = panel
+					for b.Loop() {
+						MatMul(dst, w, x, n)
+					}
+					b.ReportMetric(float64(n*sh.rows*sh.cols)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GMAC/s")
+				})
+			}
+		}
+	}
+}

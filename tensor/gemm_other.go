@@ -1,0 +1,7 @@
+//go:build !amd64 || purego
+
+package tensor
+
+// quantGEMM has no panel kernels on this platform: every row goes through
+// the per-row kernels.
+func quantGEMM(dst []float32, w *Matrix, xq []byte, xs, n int) int { return 0 }
