@@ -25,6 +25,12 @@ func gemmQ4_0VNNI(nb int, w, x *byte, out *[128]float32)
 //go:noescape
 func gemmQ8_0VNNI(nb int, w, x *byte, out *[256]float32)
 
+//go:noescape
+func gemvQ4_0VNNI(nb int, w *byte, rb, rows int, x *byte, dst *float32)
+
+//go:noescape
+func gemvQ8_0VNNI(nb int, w *byte, rb, rows int, x *byte, dst *float32)
+
 // hasVNNI512 tells whether the panel kernels run on this CPU.
 var hasVNNI512 = hasAVX512 && cpu.X86.HasAVX512VNNI && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL
 
@@ -205,4 +211,65 @@ func kernelQ8_0(nb int, panel, act []byte, dst []float32, rows, r0, c0, nc int) 
 			d[2*p+1] = Sum8((*[8]float32)(acc[8:]))
 		}
 	}
+}
+
+// gemvRecord is the bytes per block of the activation packed for the
+// one-row kernels.
+func gemvRecord(t Type) int {
+	switch t {
+	case Q4_0:
+		return 40
+	case Q8_0:
+		return q80ColBlock
+	}
+	return 0
+}
+
+// quantGEMV returns the one-row kernel for w and packs the Q8_0 activation
+// xq into *buf for it, or returns nil when there is none (or the CPU lacks
+// AVX-512 VNNI).
+func quantGEMV(w *Matrix, xq []byte) (gemvFunc, *[]byte) {
+	if !useGEMM || (w.Type != Q4_0 && w.Type != Q8_0) || w.Rows < 8 {
+		return nil, nil
+	}
+	nb := w.Cols / qk
+	rec := gemvRecord(w.Type)
+	buf := getScratch(nb * rec)
+	xp := (*buf)[:nb*rec]
+	if w.Type == Q4_0 {
+		packGemvQ4_0(xp, xq[:nb*szQ80], nb)
+		return gemvQ4_0, buf
+	}
+	packActQ8_0(xp, xq, len(xq), 1, nb, 1, q80ColBlock)
+	return gemvQ8_0, buf
+}
+
+func gemvQ8_0(w *Matrix, xp []byte, lo, hi int, dst []float32) {
+	nb, rb := w.Cols/qk, w.rowBytes()
+	_, _, _ = w.Data[hi*rb-1], xp[nb*q80ColBlock-1], dst[hi-1]
+	gemvQ8_0VNNI(nb, &w.Data[lo*rb], rb, hi-lo, &xp[0], &dst[lo])
+}
+
+// packGemvQ4_0 writes a 40-byte record per block: the 32 values, -8·Σy as
+// int32 and the scale as float32.
+func packGemvQ4_0(dst, xq []byte, nb int) {
+	for b := range nb {
+		blk := xq[b*szQ80 : (b+1)*szQ80]
+		rec := dst[b*40 : (b+1)*40]
+		copy(rec[0:32], blk[2:34])
+		var s int32
+		for _, v := range blk[2:34] {
+			s += int32(int8(v))
+		}
+		binary.LittleEndian.PutUint32(rec[32:], uint32(-8*s))
+		binary.LittleEndian.PutUint32(rec[36:], math.Float32bits(f16At(blk)))
+	}
+}
+
+// gemvQ4_0 and gemvQ8_0 compute rows [lo, hi) of a one-row product, hi-lo
+// being a multiple of 8.
+func gemvQ4_0(w *Matrix, xp []byte, lo, hi int, dst []float32) {
+	nb, rb := w.Cols/qk, w.rowBytes()
+	_, _, _ = w.Data[hi*rb-1], xp[nb*40-1], dst[hi-1]
+	gemvQ4_0VNNI(nb, &w.Data[lo*rb], rb, hi-lo, &xp[0], &dst[lo])
 }

@@ -164,3 +164,211 @@ q80gemmloop:
 	VMOVUPS Z31, 960(AX)
 	VZEROUPPER
 	RET
+
+// Row-pair kernels for one activation row (token generation) on AVX-512
+// VNNI. They read the weights where they lie (no repacking) and compute
+// eight rows per iteration, bit-identical to the vec-dot twins.
+
+// Q80_GEMV_PAIR(A, B, ACC): the Q8_0 blocks at A and B (two rows) against
+// the activation block in Z8 (values in both halves), Z9 (corrections) and
+// its scale at 64(DI): ACC gets the twin's eight FMA lanes of each row.
+#define Q80_GEMV_PAIR(A, B, ACC) \
+	VMOVDQU         2(A), Y1 \
+	VINSERTI64X4    $1, 2(B), Z1, Z1 \
+	VPXORD          Z15, Z1, Z1 \
+	VMOVDQA64       Z9, Z2 \
+	VPDPBUSD        Z8, Z1, Z2 \
+	VCVTDQ2PS       Z2, Z2 \
+	VPBROADCASTW    (A), X3 \
+	VPBROADCASTW    (B), X4 \
+	VINSERTI128     $1, X4, Y3, Y3 \
+	VCVTPH2PS       Y3, Z3 \
+	VMULPS.BCST     64(DI), Z3, Z3 \
+	VFMADD231PS     Z3, Z2, ACC
+
+// SUM8X2(Z, T) reduces each 256-bit half of Z as Sum8 does, into lanes 0
+// and 8.
+#define SUM8X2(Z, T) \
+	VSHUFF64X2 $0xB1, Z, Z, T \
+	VADDPS     T, Z, Z \
+	VPERMILPS  $0x4E, Z, T \
+	VADDPS     T, Z, Z \
+	VMOVSHDUP  Z, T \
+	VADDPS     T, Z, Z
+
+// STORE2(Z, X, T, off) stores lanes 0 and 8 of Z at off(BX) and off+4(BX).
+#define STORE2(Z, X, TX, off) \
+	VMOVSS        X, off(BX) \
+	VEXTRACTF32X4 $2, Z, TX \
+	VMOVSS        TX, (off+4)(BX)
+
+// func gemvQ8_0VNNI(nb int, w *byte, rb, rows int, x *byte, dst *float32)
+// computes dst[r] = row r · x for rows 0..rows-1 (a multiple of 8) of the
+// Q8_0 matrix at w; x holds 68-byte records per block (packActQ8_0).
+TEXT ·gemvQ8_0VNNI(SB), NOSPLIT, $0-48
+	MOVQ         w+8(FP), SI
+	MOVQ         rb+16(FP), DX
+	MOVQ         rows+24(FP), R15
+	MOVQ         dst+40(FP), BX
+	MOVL         $0x80808080, AX
+	VPBROADCASTD AX, Z15
+	LEAQ         (DX)(DX*2), R11 // 3rb
+	LEAQ         (DX)(DX*4), R12 // 5rb
+	LEAQ         (R11)(R11*1), R13 // 6rb
+	LEAQ         (R12)(DX*2), R14 // 7rb
+
+q80gemvrows:
+	MOVQ   nb+0(FP), CX
+	MOVQ   x+32(FP), DI
+	MOVQ   SI, R8
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+
+q80gemvloop:
+	VBROADCASTI64X4 (DI), Z8
+	VBROADCASTI64X4 32(DI), Z9
+	LEAQ            (R8)(DX*1), R9
+	Q80_GEMV_PAIR(R8, R9, Z16)
+	LEAQ            (R8)(DX*2), R9
+	LEAQ            (R8)(R11*1), R10
+	Q80_GEMV_PAIR(R9, R10, Z17)
+	LEAQ            (R8)(DX*4), R9
+	LEAQ            (R8)(R12*1), R10
+	Q80_GEMV_PAIR(R9, R10, Z18)
+	LEAQ            (R8)(R13*1), R9
+	LEAQ            (R8)(R14*1), R10
+	Q80_GEMV_PAIR(R9, R10, Z19)
+	ADDQ            $34, R8
+	ADDQ            $68, DI
+	DECQ            CX
+	JNZ             q80gemvloop
+
+	SUM8X2(Z16, Z20)
+	SUM8X2(Z17, Z20)
+	SUM8X2(Z18, Z20)
+	SUM8X2(Z19, Z20)
+	STORE2(Z16, X16, X20, 0)
+	STORE2(Z17, X17, X20, 8)
+	STORE2(Z18, X18, X20, 16)
+	STORE2(Z19, X19, X20, 24)
+	ADDQ    $32, BX
+	LEAQ    (SI)(DX*8), SI
+	SUBQ    $8, R15
+	JNZ     q80gemvrows
+	VZEROUPPER
+	RET
+
+// Lane order of gemvQ4_0VNNI's per-lane sums back to rows: lane 4k holds
+// row k and lane 4k+2 row k+4 (k < 4).
+DATA q40gemv4perm<>+0(SB)/4, $0
+DATA q40gemv4perm<>+4(SB)/4, $4
+DATA q40gemv4perm<>+8(SB)/4, $8
+DATA q40gemv4perm<>+12(SB)/4, $12
+DATA q40gemv4perm<>+16(SB)/4, $2
+DATA q40gemv4perm<>+20(SB)/4, $6
+DATA q40gemv4perm<>+24(SB)/4, $10
+DATA q40gemv4perm<>+28(SB)/4, $14
+GLOBL q40gemv4perm<>(SB), RODATA|NOPTR, $32
+
+// Scale lanes: halves [d0 d1 d2 d3 d4 d5 d6 d7] to lanes [d0 d0 d4 d4 d1 d1 d5 d5 ...].
+DATA q40gemv4sc<>+0(SB)/4, $0
+DATA q40gemv4sc<>+4(SB)/4, $0
+DATA q40gemv4sc<>+8(SB)/4, $4
+DATA q40gemv4sc<>+12(SB)/4, $4
+DATA q40gemv4sc<>+16(SB)/4, $1
+DATA q40gemv4sc<>+20(SB)/4, $1
+DATA q40gemv4sc<>+24(SB)/4, $5
+DATA q40gemv4sc<>+28(SB)/4, $5
+DATA q40gemv4sc<>+32(SB)/4, $2
+DATA q40gemv4sc<>+36(SB)/4, $2
+DATA q40gemv4sc<>+40(SB)/4, $6
+DATA q40gemv4sc<>+44(SB)/4, $6
+DATA q40gemv4sc<>+48(SB)/4, $3
+DATA q40gemv4sc<>+52(SB)/4, $3
+DATA q40gemv4sc<>+56(SB)/4, $7
+DATA q40gemv4sc<>+60(SB)/4, $7
+GLOBL q40gemv4sc<>(SB), RODATA|NOPTR, $64
+
+// Q40_QUAD(A, B, C, D, T): T's 128-bit lane k = the four int32 partial sums
+// of row k (Q4_0 blocks at addresses A, B, C, D) against the activation
+// (values 0-15 in Z8, 16-31 in Z10, both in every 128-bit lane; -8·Σy in
+// lane 0 of every 128-bit lane of Z9).
+#define Q40_QUAD(A, B, C, D, T) \
+	VMOVDQU         A, X1 \
+	VINSERTI32X4    $1, B, Z1, Z1 \
+	VINSERTI32X4    $2, C, Z1, Z1 \
+	VINSERTI32X4    $3, D, Z1, Z1 \
+	VPSRLW          $4, Z1, Z2 \
+	VPANDD          Z15, Z1, Z1 \
+	VPANDD          Z15, Z2, Z2 \
+	VMOVDQA64       Z9, T \
+	VPDPBUSD        Z8, Z1, T \
+	VPDPBUSD        Z10, Z2, T
+
+// func gemvQ4_0VNNI(nb int, w *byte, rb, rows int, x *byte, dst *float32)
+// computes dst[r] = row r · x for rows 0..rows-1 (a multiple of 8) of the
+// Q4_0 matrix at w (rb bytes per row), four rows per register; x holds
+// 40-byte records per block (packGemvQ4_0). Each row keeps the twin's single
+// FMA chain: its integer block sum, times dr·dc, added by one FMA.
+TEXT ·gemvQ4_0VNNI(SB), NOSPLIT, $0-48
+	MOVQ         w+8(FP), SI
+	MOVQ         rb+16(FP), DX
+	MOVQ         rows+24(FP), R15
+	MOVQ         dst+40(FP), BX
+	MOVL         $0x0f0f0f0f, AX
+	VPBROADCASTD AX, Z15
+	MOVL         $0x1111, AX
+	KMOVW        AX, K2
+	LEAQ         (DX)(DX*2), R11 // 3rb
+	LEAQ         (DX)(DX*4), R12 // 5rb
+	LEAQ         (R11)(R11*1), R13 // 6rb
+	LEAQ         (R12)(DX*2), R14 // 7rb
+	VMOVDQU      q40gemv4perm<>(SB), Y14
+	VMOVDQU32    q40gemv4sc<>(SB), Z13
+
+q40gemvrows:
+	MOVQ   nb+0(FP), CX
+	MOVQ   x+32(FP), DI
+	MOVQ   SI, R8
+	VPXORD Z0, Z0, Z0
+
+q40gemvloop:
+	VBROADCASTI32X4 (DI), Z8
+	VBROADCASTI32X4 16(DI), Z10
+	VPBROADCASTD.Z  32(DI), K2, Z9
+	Q40_QUAD(2(R8), 2(R8)(DX*1), 2(R8)(DX*2), 2(R8)(R11*1), Z3)
+	Q40_QUAD(2(R8)(DX*4), 2(R8)(R12*1), 2(R8)(R13*1), 2(R8)(R14*1), Z4)
+	VPUNPCKLQDQ     Z4, Z3, Z5
+	VPUNPCKHQDQ     Z4, Z3, Z6
+	VPADDD          Z6, Z5, Z5
+	VPSHUFD         $0xB1, Z5, Z6
+	VPADDD          Z6, Z5, Z5
+	VCVTDQ2PS       Z5, Z5
+	MOVWLZX         (R8), AX
+	VMOVD           AX, X12
+	VPINSRW         $1, (R8)(DX*1), X12, X12
+	VPINSRW         $2, (R8)(DX*2), X12, X12
+	VPINSRW         $3, (R8)(R11*1), X12, X12
+	VPINSRW         $4, (R8)(DX*4), X12, X12
+	VPINSRW         $5, (R8)(R12*1), X12, X12
+	VPINSRW         $6, (R8)(R13*1), X12, X12
+	VPINSRW         $7, (R8)(R14*1), X12, X12
+	VCVTPH2PS       X12, Y12
+	VPERMPS         Z12, Z13, Z12
+	VMULPS.BCST     36(DI), Z12, Z12
+	VFMADD231PS     Z12, Z5, Z0
+	ADDQ            $18, R8
+	ADDQ            $40, DI
+	DECQ            CX
+	JNZ             q40gemvloop
+
+	VPERMPS Z0, Z14, Z0
+	VMOVUPS Y0, (BX)
+	ADDQ    $32, BX
+	LEAQ    (SI)(DX*8), SI
+	SUBQ    $8, R15
+	JNZ     q40gemvrows
+	VZEROUPPER
+	RET

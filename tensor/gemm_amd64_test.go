@@ -28,9 +28,11 @@ func randomQuantRows(rng *rand.Rand, t Type, rows, cols int) []byte {
 	return data
 }
 
-// TestPanelGEMM checks the VNNI panel kernels against the per-row kernels
-// and the pure-Go twins bit for bit, over shapes that exercise partial
-// panels, partial column groups and batches at the threshold.
+// TestPanelGEMM checks the VNNI panel kernels (and, for one activation
+// row, the eight-row kernels) against the per-row kernels and the pure-Go
+// twins bit for bit, over shapes that exercise partial panels, partial
+// column groups, batches at the threshold and row counts that are not
+// multiples of eight.
 func TestPanelGEMM(t *testing.T) {
 	if !hasVNNI512 {
 		t.Skip("this CPU has no AVX-512 VNNI: the panel kernels never run")
@@ -41,6 +43,7 @@ func TestPanelGEMM(t *testing.T) {
 		for _, sh := range []struct{ rows, cols, n int }{
 			{8, 32, 8}, {16, 32, 8}, {16, 64, 9}, {17, 96, 13}, {40, 256, 12},
 			{69, 128, 33}, {8, 32, 64}, {32, 1024, 17}, {7, 64, 20},
+			{8, 32, 1}, {16, 64, 1}, {37, 96, 1}, {200, 512, 1}, {7, 64, 1}, {4096, 256, 1},
 		} {
 			for _, threads := range []int{1, 2} {
 				t.Run(fmt.Sprintf("%s/%dx%d/n%d/t%d", typ, sh.rows, sh.cols, sh.n, threads), func(t *testing.T) {

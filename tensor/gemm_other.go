@@ -5,3 +5,6 @@ package tensor
 // quantGEMM has no panel kernels on this platform: every row goes through
 // the per-row kernels.
 func quantGEMM(dst []float32, w *Matrix, xq []byte, xs, n int) int { return 0 }
+
+// quantGEMV has no one-row kernels on this platform.
+func quantGEMV(w *Matrix, xq []byte) (gemvFunc, *[]byte) { return nil, nil }

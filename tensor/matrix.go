@@ -108,10 +108,17 @@ func matMul(dst []float32, w *Matrix, x []float32, n int, gemm bool) {
 		dot4 = dot4For(w.Type)
 	}
 	done := 0
+	var gemv gemvFunc
+	var gbuf *[]byte
 	if k.act != nil {
-		done = quantGEMM(dst, w, xq, xs, n)
+		if n == 1 && w.Cols > 0 {
+			gemv, gbuf = quantGEMV(w, xq)
+		} else {
+			done = quantGEMM(dst, w, xq, xs, n)
+		}
 	}
 	p := product{
+		gemv: gemv,
 		dot:  dot,
 		dot4: dot4,
 		w:    w,
@@ -122,20 +129,32 @@ func matMul(dst []float32, w *Matrix, x []float32, n int, gemm bool) {
 		dst:  dst,
 		rows: w.Rows,
 	}
+	if gbuf != nil {
+		p.xp = *gbuf
+	}
 	if done > 0 {
 		p.rowsRange(done, w.Rows) // the rows that do not fill a panel
 	} else {
 		run(p)
+	}
+	if gbuf != nil {
+		putScratch(gbuf)
 	}
 	if buf != nil {
 		putScratch(buf)
 	}
 }
 
+// gemvFunc computes rows [lo, hi) (hi-lo a multiple of 8) of a one-row
+// product from the activation packed for it.
+type gemvFunc func(w *Matrix, xp []byte, lo, hi int, dst []float32)
+
 // product is one MatVec/MatMul call, split by rows over the workers.
 type product struct {
 	dot  dotFunc
 	dot4 dot4Func // dot for four activation rows at once, or nil
+	gemv gemvFunc // kernel for eight rows at once when n is 1, or nil
+	xp   []byte   // the activation packed for gemv
 	w    *Matrix
 	rb   int // bytes per weight row
 	x    []byte
@@ -147,6 +166,12 @@ type product struct {
 
 // rowsRange computes output rows [lo, hi) for every activation row.
 func (p *product) rowsRange(lo, hi int) {
+	if p.gemv != nil {
+		if m := (hi - lo) &^ 7; m > 0 {
+			p.gemv(p.w, p.xp, lo, lo+m, p.dst)
+			lo += m
+		}
+	}
 	cols, data := p.w.Cols, p.w.Data
 	for r := lo; r < hi; r++ {
 		wr := data[r*p.rb : (r+1)*p.rb]

@@ -25,13 +25,14 @@ type workerPool struct {
 // poolJob is the work being done, a product or a Parallel call, and its
 // chunk counter.
 type poolJob struct {
-	p     product                  // the product, when fn is nil
-	fn    func(lo, hi, worker int) // the Parallel body, or nil
-	n     int                      // rows or iterations
-	chunk int
-	next  atomic.Int64
-	ids   atomic.Int32 // worker numbers handed out (the caller is 0)
-	wg    sync.WaitGroup
+	p       product                  // the product, when fn is nil
+	fn      func(lo, hi, worker int) // the Parallel body, or nil
+	n       int                      // rows or iterations
+	chunk   int
+	next    atomic.Int64
+	ids     atomic.Int32 // worker numbers handed out (the caller is 0)
+	pending atomic.Int32 // workers not done yet (the caller spins on it)
+	wg      sync.WaitGroup
 }
 
 var pool = func() *workerPool {
@@ -77,10 +78,23 @@ func (j *poolJob) work(worker int) {
 	}
 }
 
-func worker(jobs <-chan *poolJob) {
-	for j := range jobs {
+// spinWait is how many times an idle worker (or a caller waiting for its
+// workers) polls before it blocks: a decode step hands out work about a
+// hundred times, and waking a parked goroutine takes longer than the gap
+// between two products, so a short spin keeps the workers on their cores.
+const spinWait = 1 << 14
+
+func worker(jobs chan *poolJob) {
+	for {
+		for i := 0; i < spinWait && len(jobs) == 0; i++ {
+		}
+		j, ok := <-jobs
+		if !ok {
+			return
+		}
 		j.work(int(j.ids.Add(1)))
 		j.wg.Done()
+		j.pending.Add(-1)
 	}
 }
 
@@ -147,9 +161,12 @@ func (wp *workerPool) dispatch(n, t int) {
 	j.next.Store(0)
 	j.ids.Store(0)
 	j.wg.Add(nw - 1)
+	j.pending.Store(int32(nw - 1))
 	for i := 0; i < nw-1; i++ {
 		wp.jobs <- j
 	}
 	j.work(0)
+	for i := 0; i < spinWait && j.pending.Load() != 0; i++ {
+	}
 	j.wg.Wait()
 }
