@@ -188,6 +188,9 @@ TEXT ·dotQ4_KQ8_KAVX2(SB), NOSPLIT, $32-28
 	VXORPS       X1, X1, X1 // mins lanes
 
 q4kloop:
+	PREFETCHT0 2048(SI)
+	PREFETCHT0 2112(SI)
+	PREFETCHT0 2176(SI)
 	// unpack the 6-bit scales and mins (ggml's kmask trick)
 	MOVL  4(SI), AX  // s0..3
 	MOVL  8(SI), BX  // s4..7
@@ -334,6 +337,10 @@ TEXT ·dotQ6_KQ8_KAVX2(SB), NOSPLIT, $0-28
 	VXORPS       Y0, Y0, Y0
 
 q6kloop:
+	PREFETCHT0 2048(SI)
+	PREFETCHT0 2112(SI)
+	PREFETCHT0 2176(SI)
+	PREFETCHT0 2240(SI)
 	VPXOR Y9, Y9, Y9
 	Q6K_HALF(0)
 	Q6K_HALF(1)
