@@ -16,22 +16,28 @@ import (
 // position hold zero weight but decide how ggml groups the sums.
 const kvPad = 32
 
+// The constants of expf.
+const (
+	expShift = 0x1.8p23       // round-to-integer shift
+	expLog2e = 0x1.715476p+0  // 1/ln 2
+	expLn2hi = 0x1.62e4p-1    // ln 2, high part
+	expLn2lo = 0x1.7f7d1cp-20 // ln 2, low part
+	expC0    = 0x1.ffffecp-1  // polynomial coefficients of e**b
+	expC1    = 0x1.fffdb6p-2  //
+	expC2    = 0x1.555e66p-3  //
+	expC3    = 0x1.573e2ep-5  //
+	expC4    = 0x1.0e4020p-7  //
+	expLimit = 192            // |n| beyond which the result saturates
+)
+
 // expf is e**x with the same polynomial approximation as ggml's SIMD exp
 // (ggml_v_expf, AVX-512 variant, adapted from ARM's optimized routines), so
 // softmax and SiLU round like llama.cpp's. Error: about 1.5 ulp. Inputs above
 // 88.38 give +Inf, below -103.97 give 0.
 func expf(x float32) float32 {
 	const (
-		shift = 0x1.8p23       // round-to-integer shift
-		log2e = 0x1.715476p+0  // 1/ln 2
-		ln2hi = 0x1.62e4p-1    // ln 2, high part
-		ln2lo = 0x1.7f7d1cp-20 // ln 2, low part
-		c0    = 0x1.ffffecp-1  // polynomial coefficients of e**b
-		c1    = 0x1.fffdb6p-2  //
-		c2    = 0x1.555e66p-3  //
-		c3    = 0x1.573e2ep-5  //
-		c4    = 0x1.0e4020p-7  //
-		limit = 192            // |n| beyond which the result saturates
+		shift, log2e, ln2hi, ln2lo = expShift, expLog2e, expLn2hi, expLn2lo
+		c0, c1, c2, c3, c4, limit  = expC0, expC1, expC2, expC3, expC4, expLimit
 	)
 	fma := tensor.FMA32
 	z := fma(x, log2e, shift)
@@ -62,6 +68,10 @@ func libmExpf(x float32) float32 { return float32(math.Exp(float64(x))) }
 func siluMul(g, up []float32) {
 	n := len(g)
 	full := n &^ 15
+	if full > 0 && siluMulVec(g[:full], up[:full]) {
+		full, g, up = 0, g[full:], up[full:]
+		n = len(g)
+	}
 	for i := range full {
 		x := g[i]
 		g[i] = x / (1 + expf(-x)) * up[i]
@@ -83,15 +93,18 @@ func softmax(x []float32) {
 			maxv = v
 		}
 	}
+	done := 0
+	if full := len(x) &^ 15; full > 0 && expSubVec(x[:full], maxv) {
+		done = full
+	}
+	for i := done; i < len(x); i++ {
+		x[i] = expf(x[i] - maxv)
+	}
 	var sum float64
 	var lanes [16]float32
 	for g := 0; g < len(x); g += 16 {
 		lanes = [16]float32{}
-		for l := 0; l < 16 && g+l < len(x); l++ {
-			e := expf(x[g+l] - maxv)
-			x[g+l] = e
-			lanes[l] = e
-		}
+		copy(lanes[:], x[g:min(g+16, len(x))])
 		sum += float64(tensor.Sum16(&lanes))
 	}
 	inv := float32(1 / sum)
