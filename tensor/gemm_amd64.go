@@ -5,6 +5,7 @@ package tensor
 import (
 	"encoding/binary"
 	"math"
+	"unsafe"
 
 	"golang.org/x/sys/cpu"
 )
@@ -272,4 +273,52 @@ func gemvQ4_0(w *Matrix, xp []byte, lo, hi int, dst []float32) {
 	nb, rb := w.Cols/qk, w.rowBytes()
 	_, _, _ = w.Data[hi*rb-1], xp[nb*40-1], dst[hi-1]
 	gemvQ4_0VNNI(nb, &w.Data[lo*rb], rb, hi-lo, &xp[0], &dst[lo])
+}
+
+//go:noescape
+func gemmF32Tile(n int, w *float32, ws int, x *float32, xs int, out *[16]float32)
+
+//go:noescape
+func gemmF16Tile(n int, w *uint16, ws int, x *float32, xs int, out *[16]float32)
+
+// gemmTileCols is how many activation rows a tile sweep keeps in cache.
+const gemmTileCols = 64
+
+// floatGEMM computes the tinyBLAS-order product of F32 or F16 weights (rows
+// a multiple of 4, cols of 16) with the first n&^3 activation rows (float32
+// rows of xs bytes in xq), four weight rows by four activation rows at a
+// time, and returns how many activation rows it did.
+func floatGEMM(dst []float32, w *Matrix, xq []byte, xs, n int) int {
+	n4 := n &^ 3
+	if !useGEMM || !hasAVX512 || n4 == 0 || w.Rows%4 != 0 || w.Cols%16 != 0 || w.Cols == 0 {
+		return 0
+	}
+	if w.Type != F32 && w.Type != F16 {
+		return 0
+	}
+	rb, k, rows := w.rowBytes(), w.Cols, w.Rows
+	_, _ = w.Data[rows*rb-1], xq[(n4-1)*xs+4*k-1]
+	Parallel(rows/4, Threads(), func(lo, hi, _ int) {
+		var out [16]float32
+		for c0 := 0; c0 < n4; c0 += gemmTileCols {
+			c1 := min(c0+gemmTileCols, n4)
+			for t := lo; t < hi; t++ {
+				r := 4 * t
+				for c := c0; c < c1; c += 4 {
+					x := (*float32)(unsafe.Pointer(&xq[c*xs]))
+					if w.Type == F32 {
+						gemmF32Tile(k, (*float32)(unsafe.Pointer(&w.Data[r*rb])), rb, x, xs, &out)
+					} else {
+						gemmF16Tile(k, (*uint16)(unsafe.Pointer(&w.Data[r*rb])), rb, x, xs, &out)
+					}
+					for i := range 4 {
+						for j := range 4 {
+							dst[(c+j)*rows+r+i] = out[4*i+j]
+						}
+					}
+				}
+			}
+		}
+	})
+	return n4
 }

@@ -1,6 +1,7 @@
 //go:build amd64 && !purego
 
 #include "textflag.h"
+#include "reduce_amd64.h"
 
 // Panel GEMM kernels for batches of activation rows (prompt processing) on
 // CPUs with AVX-512 VNNI. The weights are repacked per panel by
@@ -394,3 +395,135 @@ q40gemvloop:
 	JNZ     q40gemvrows
 	VZEROUPPER
 	RET
+
+// Register-blocked tinyBLAS-order products for F32 and F16 weights: four
+// weight rows by four activation rows, each output one sixteen-lane FMA
+// accumulator over k, reduced by SUM16 exactly as gemmF32AVX512 does.
+
+#define GF_COLS(W) \
+	VFMADD231PS (DI)(AX*4), W, Z16 \
+	VFMADD231PS (R8)(AX*4), W, Z17 \
+	VFMADD231PS (R9)(AX*4), W, Z18 \
+	VFMADD231PS (R10)(AX*4), W, Z19
+
+#define GF_COLS1(W) \
+	VFMADD231PS (DI)(AX*4), W, Z20 \
+	VFMADD231PS (R8)(AX*4), W, Z21 \
+	VFMADD231PS (R9)(AX*4), W, Z22 \
+	VFMADD231PS (R10)(AX*4), W, Z23
+
+#define GF_COLS2(W) \
+	VFMADD231PS (DI)(AX*4), W, Z24 \
+	VFMADD231PS (R8)(AX*4), W, Z25 \
+	VFMADD231PS (R9)(AX*4), W, Z26 \
+	VFMADD231PS (R10)(AX*4), W, Z27
+
+#define GF_COLS3(W) \
+	VFMADD231PS (DI)(AX*4), W, Z28 \
+	VFMADD231PS (R8)(AX*4), W, Z29 \
+	VFMADD231PS (R9)(AX*4), W, Z30 \
+	VFMADD231PS (R10)(AX*4), W, Z31
+
+// GF_OUT(Z, off) reduces accumulator Z as SUM16 and stores it at off(BX).
+#define GF_OUT(Z, Y, X, off) \
+	VMOVAPS Z, Z0 \
+	SUM16(Z0, Y0, X0, Y1, X1) \
+	VMOVSS X0, off(BX)
+
+// GF_PROLOGUE expects n in CX, w in SI, ws in DX, x in DI and xs in R11.
+#define GF_PROLOGUE \
+	LEAQ   (DI)(R11*1), R8 \
+	LEAQ   (R8)(R11*1), R9 \
+	LEAQ   (R9)(R11*1), R10 \
+	LEAQ   (SI)(DX*1), R12 \
+	LEAQ   (R12)(DX*1), R13 \
+	LEAQ   (R13)(DX*1), R14 \
+	XORQ   AX, AX \
+	VPXORD Z16, Z16, Z16 \
+	VPXORD Z17, Z17, Z17 \
+	VPXORD Z18, Z18, Z18 \
+	VPXORD Z19, Z19, Z19 \
+	VPXORD Z20, Z20, Z20 \
+	VPXORD Z21, Z21, Z21 \
+	VPXORD Z22, Z22, Z22 \
+	VPXORD Z23, Z23, Z23 \
+	VPXORD Z24, Z24, Z24 \
+	VPXORD Z25, Z25, Z25 \
+	VPXORD Z26, Z26, Z26 \
+	VPXORD Z27, Z27, Z27 \
+	VPXORD Z28, Z28, Z28 \
+	VPXORD Z29, Z29, Z29 \
+	VPXORD Z30, Z30, Z30 \
+	VPXORD Z31, Z31, Z31
+
+// GF_EPILOGUE expects out in BX.
+#define GF_EPILOGUE \
+	GF_OUT(Z16, Y16, X16, 0) \
+	GF_OUT(Z17, Y17, X17, 4) \
+	GF_OUT(Z18, Y18, X18, 8) \
+	GF_OUT(Z19, Y19, X19, 12) \
+	GF_OUT(Z20, Y20, X20, 16) \
+	GF_OUT(Z21, Y21, X21, 20) \
+	GF_OUT(Z22, Y22, X22, 24) \
+	GF_OUT(Z23, Y23, X23, 28) \
+	GF_OUT(Z24, Y24, X24, 32) \
+	GF_OUT(Z25, Y25, X25, 36) \
+	GF_OUT(Z26, Y26, X26, 40) \
+	GF_OUT(Z27, Y27, X27, 44) \
+	GF_OUT(Z28, Y28, X28, 48) \
+	GF_OUT(Z29, Y29, X29, 52) \
+	GF_OUT(Z30, Y30, X30, 56) \
+	GF_OUT(Z31, Y31, X31, 60) \
+	VZEROUPPER \
+	RET
+
+// func gemmF32Tile(n int, w *float32, ws int, x *float32, xs int, out *[16]float32)
+// computes out[4i+j] = tinyBLAS dot of weight row i (w + i·ws bytes) and
+// activation row j (x + j·xs bytes), n a multiple of 16.
+TEXT ·gemmF32Tile(SB), NOSPLIT, $0-48
+	MOVQ n+0(FP), CX
+	MOVQ w+8(FP), SI
+	MOVQ ws+16(FP), DX
+	MOVQ x+24(FP), DI
+	MOVQ xs+32(FP), R11
+	GF_PROLOGUE
+
+gf32tloop:
+	VMOVUPS (SI)(AX*4), Z4
+	VMOVUPS (R12)(AX*4), Z5
+	VMOVUPS (R13)(AX*4), Z6
+	VMOVUPS (R14)(AX*4), Z7
+	GF_COLS(Z4)
+	GF_COLS1(Z5)
+	GF_COLS2(Z6)
+	GF_COLS3(Z7)
+	ADDQ    $16, AX
+	CMPQ    AX, CX
+	JLT     gf32tloop
+	MOVQ    out+40(FP), BX
+	GF_EPILOGUE
+
+// func gemmF16Tile(n int, w *uint16, ws int, x *float32, xs int, out *[16]float32)
+// is gemmF32Tile for F16 weights (converted exactly to float32).
+TEXT ·gemmF16Tile(SB), NOSPLIT, $0-48
+	MOVQ n+0(FP), CX
+	MOVQ w+8(FP), SI
+	MOVQ ws+16(FP), DX
+	MOVQ x+24(FP), DI
+	MOVQ xs+32(FP), R11
+	GF_PROLOGUE
+
+gf16tloop:
+	VCVTPH2PS (SI)(AX*2), Z4
+	VCVTPH2PS (R12)(AX*2), Z5
+	VCVTPH2PS (R13)(AX*2), Z6
+	VCVTPH2PS (R14)(AX*2), Z7
+	GF_COLS(Z4)
+	GF_COLS1(Z5)
+	GF_COLS2(Z6)
+	GF_COLS3(Z7)
+	ADDQ      $16, AX
+	CMPQ      AX, CX
+	JLT       gf16tloop
+	MOVQ      out+40(FP), BX
+	GF_EPILOGUE

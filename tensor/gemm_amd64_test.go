@@ -111,3 +111,57 @@ func BenchmarkPanelGEMM(b *testing.B) {
 		}
 	}
 }
+
+// TestFloatTileGEMM checks the four-by-four F32 and F16 tile kernels of
+// MatMulGEMM against the per-output tinyBLAS dot and its pure-Go twin bit
+// for bit, with edge-case values (zeros, subnormals, huge values, NaN, Inf).
+func TestFloatTileGEMM(t *testing.T) {
+	if !hasAVX512 {
+		t.Skip("no AVX-512: the tile kernels never run")
+	}
+	defer func() { useGEMM = hasVNNI512; useAsm(true) }()
+	rng := rand.New(rand.NewPCG(17, 19))
+	for _, typ := range []Type{F32, F16} {
+		for _, sh := range []struct{ rows, cols, n int }{
+			{4, 16, 4}, {16, 48, 5}, {36, 256, 7}, {8, 32, 8}, {12, 64, 67}, {4, 16, 2},
+		} {
+			for _, regime := range []int{0, 5} {
+				t.Run(fmt.Sprintf("%s/%dx%d/n%d/r%d", typ, sh.rows, sh.cols, sh.n, regime), func(t *testing.T) {
+					wf := make([]float32, sh.rows*sh.cols)
+					for i := range wf {
+						wf[i] = edgeFloat(rng, regime*rng.IntN(6)/5)
+					}
+					rb, _ := typ.RowBytes(sh.cols)
+					data := make([]byte, sh.rows*rb)
+					if err := Quantize(typ, wf, data); err != nil {
+						t.Fatal(err)
+					}
+					w, err := NewMatrix(typ, sh.rows, sh.cols, data)
+					if err != nil {
+						t.Fatal(err)
+					}
+					x := make([]float32, sh.n*sh.cols)
+					for i := range x {
+						x[i] = edgeFloat(rng, regime*rng.IntN(6)/5)
+					}
+					got := make([]float32, sh.n*sh.rows)
+					perOut := make([]float32, sh.n*sh.rows)
+					pure := make([]float32, sh.n*sh.rows)
+					useGEMM = true
+					MatMulGEMM(got, w, x, sh.n)
+					useGEMM = false
+					MatMulGEMM(perOut, w, x, sh.n)
+					useAsm(false)
+					MatMulGEMM(pure, w, x, sh.n)
+					useAsm(true)
+					for i := range got {
+						if !sameBits(got[i], perOut[i]) || !sameBits(got[i], pure[i]) {
+							t.Fatalf("output %d (column %d, row %d): tile %v, per-output %v, pure Go %v",
+								i, i/sh.rows, i%sh.rows, got[i], perOut[i], pure[i])
+						}
+					}
+				})
+			}
+		}
+	}
+}

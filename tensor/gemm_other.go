@@ -8,3 +8,6 @@ func quantGEMM(dst []float32, w *Matrix, xq []byte, xs, n int) int { return 0 }
 
 // quantGEMV has no one-row kernels on this platform.
 func quantGEMV(w *Matrix, xq []byte) (gemvFunc, *[]byte) { return nil, nil }
+
+// floatGEMM has no tile kernels on this platform.
+func floatGEMM(dst []float32, w *Matrix, xq []byte, xs, n int) int { return 0 }

@@ -98,9 +98,10 @@ func matMul(dst []float32, w *Matrix, x []float32, n int, gemm bool) {
 		}
 	}
 	dot := *k.dot
+	tiny := false // tinyBLAS order for F32/F16 weights
 	if gemm {
 		if g := gemmDotFor(w); g != nil {
-			dot = g
+			dot, tiny = g, true
 		}
 	}
 	var dot4 dot4Func
@@ -131,6 +132,16 @@ func matMul(dst []float32, w *Matrix, x []float32, n int, gemm bool) {
 	}
 	if gbuf != nil {
 		p.xp = *gbuf
+	}
+	if tiny {
+		// tinyBLAS order: whole tiles of four activation rows, then the rest
+		if cols := floatGEMM(dst, w, xq, xs, n); cols > 0 {
+			p.x, p.n, p.dst = xq[cols*xs:], n-cols, dst[cols*w.Rows:]
+			p.dot4 = nil
+			if p.n == 0 {
+				done = w.Rows
+			}
+		}
 	}
 	if done > 0 {
 		p.rowsRange(done, w.Rows) // the rows that do not fill a panel
