@@ -70,6 +70,7 @@ func useAsm(on bool) {
 	gemmF32F32, gemmF16F16 = gemmDotF32F32Go, gemmDotF16F16Go
 	dotF16, dotF16GEMM = dotF16Go, dotF16GEMMGo
 	dotQ4_0Q8_0x4, dotQ8_0Q8_0x4 = nil, nil
+	quantActQ8_0 = quantQ8_0ActGo
 	if !on {
 		return
 	}
@@ -126,6 +127,7 @@ func useAsm(on bool) {
 		}
 	}
 	if hasAVX512 {
+		quantActQ8_0 = quantQ8_0ActAVX512
 		dotF32F32 = func(n int, w, x []byte) float32 {
 			if n == 0 {
 				return 0

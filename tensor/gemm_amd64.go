@@ -322,3 +322,16 @@ func floatGEMM(dst []float32, w *Matrix, xq []byte, xs, n int) int {
 	})
 	return n4
 }
+
+//go:noescape
+func quantQ8_0AVX512(src *float32, dst *byte, nb int)
+
+// quantQ8_0ActAVX512 is quantQ8_0ActGo with the AVX-512 kernel.
+func quantQ8_0ActAVX512(src []float32, dst []byte) {
+	nb := len(src) / qk
+	if nb == 0 {
+		return
+	}
+	_, _ = src[nb*qk-1], dst[nb*szQ80-1]
+	quantQ8_0AVX512(&src[0], &dst[0], nb)
+}

@@ -527,3 +527,75 @@ gf16tloop:
 	JLT       gf16tloop
 	MOVQ      out+40(FP), BX
 	GF_EPILOGUE
+
+// func quantQ8_0AVX512(src *float32, dst *byte, nb int)
+// quantizes nb blocks of 32 values to Q8_0 exactly as quantQ8_0ActGo: amax
+// ignoring NaN, d = amax/127 stored as F16 (round to nearest even), id =
+// 127/amax (0 when amax is 0), values round-half-even(x·id) saturated to
+// int8, NaN products giving 0.
+TEXT ·quantQ8_0AVX512(SB), NOSPLIT, $0-24
+	MOVQ         src+0(FP), SI
+	MOVQ         dst+8(FP), DI
+	MOVQ         nb+16(FP), CX
+	MOVL         $0x7fffffff, AX
+	VPBROADCASTD AX, Z15
+	MOVL         $0x42fe0000, AX // 127
+	VMOVD        AX, X14
+	MOVL         $0x4e800000, AX // 2^30
+	VPBROADCASTD AX, Z13
+	MOVL         $0xce800000, AX // -2^30
+	VPBROADCASTD AX, Z12
+	TESTQ        CX, CX
+	JZ           q80qdone
+
+q80qloop:
+	VMOVUPS        (SI), Z0
+	VMOVUPS        64(SI), Z1
+	VANDPS         Z15, Z0, Z2
+	VANDPS         Z15, Z1, Z3
+	VCMPPS         $0x07, Z2, Z2, K1 // ordered: not NaN
+	VCMPPS         $0x07, Z3, Z3, K2
+	VMOVAPS.Z      Z2, K1, Z2
+	VMOVAPS.Z      Z3, K2, Z3
+	VMAXPS         Z3, Z2, Z2
+	VEXTRACTF64X4  $1, Z2, Y3
+	VMAXPS         Y3, Y2, Y2
+	VEXTRACTF128   $1, Y2, X3
+	VMAXPS         X3, X2, X2
+	VPERMILPS      $0x4e, X2, X3
+	VMAXPS         X3, X2, X2
+	VMOVSHDUP      X2, X3
+	VMAXSS         X3, X2, X2     // amax
+	VDIVSS         X14, X2, X4    // d = amax/127
+	VCVTPS2PH      $0, X4, X5
+	VPEXTRW        $0, X5, AX
+	MOVW           AX, (DI)
+	VXORPS         X6, X6, X6
+	VUCOMISS       X6, X2
+	JE             q80qzero
+	VDIVSS         X2, X14, X6    // id = 127/amax
+
+q80qzero:
+	VBROADCASTSS   X6, Z6
+	VMULPS         Z6, Z0, Z0
+	VMULPS         Z6, Z1, Z1
+	VCMPPS         $0x07, Z0, Z0, K1
+	VCMPPS         $0x07, Z1, Z1, K2
+	VMINPS         Z13, Z0, Z0    // keep ±Inf and huge products in int32 range
+	VMINPS         Z13, Z1, Z1
+	VMAXPS         Z12, Z0, Z0
+	VMAXPS         Z12, Z1, Z1
+	VCVTPS2DQ.Z    Z0, K1, Z0
+	VCVTPS2DQ.Z    Z1, K2, Z1
+	VPMOVSDB       Z0, X0
+	VPMOVSDB       Z1, X1
+	VMOVDQU        X0, 2(DI)
+	VMOVDQU        X1, 18(DI)
+	ADDQ           $128, SI
+	ADDQ           $34, DI
+	DECQ           CX
+	JNZ            q80qloop
+
+q80qdone:
+	VZEROUPPER
+	RET

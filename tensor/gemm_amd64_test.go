@@ -5,6 +5,7 @@ package tensor
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 )
@@ -161,6 +162,42 @@ func TestFloatTileGEMM(t *testing.T) {
 						}
 					}
 				})
+			}
+		}
+	}
+}
+
+// TestQuantQ8_0AVX512 checks the AVX-512 activation quantizer against
+// quantQ8_0ActGo byte for byte, on normal, tiny, huge and non-finite inputs.
+func TestQuantQ8_0AVX512(t *testing.T) {
+	if !hasAVX512 {
+		t.Skip("no AVX-512")
+	}
+	rng := rand.New(rand.NewPCG(23, 29))
+	for regime := range 7 {
+		for _, nb := range []int{0, 1, 2, 7, 48} {
+			x := make([]float32, nb*qk)
+			for i := range x {
+				r := regime
+				if r == 6 {
+					r = rng.IntN(6)
+				}
+				x[i] = edgeFloat(rng, r)
+			}
+			if nb > 0 && regime == 0 {
+				x[3] = float32(math.NaN())
+				x[40%len(x)] = float32(math.Inf(-1))
+			}
+			got := make([]byte, nb*szQ80)
+			want := make([]byte, nb*szQ80)
+			quantQ8_0ActAVX512(x, got)
+			quantQ8_0ActGo(x, want)
+			for i := range got {
+				if got[i] != want[i] {
+					b := i / szQ80
+					t.Fatalf("regime %d, %d blocks: byte %d (block %d) = %#x, want %#x; block input %v",
+						regime, nb, i, b, got[i], want[i], x[b*qk:(b+1)*qk])
+				}
 			}
 		}
 	}
