@@ -25,20 +25,14 @@ type attnStep struct {
 // the transposed value buffer and the step being computed.
 type attnState struct {
 	ws     []attnScratch
-	vt     []uint16 // F16 values of one layer, transposed: VDim rows of nkv cells
 	step   attnStep
 	headFn func(lo, hi, worker int) // attendRange bound to the state
-	vtFn   func(lo, hi, worker int) // transposeValues bound to the state
 }
 
 // newAttn prepares the attention of s: scratch for the current number of
-// threads, the transposed value buffer (F16 cache) and the worker functions.
+// threads and the worker function.
 func (s *State) newAttn() {
-	if s.kvType == tensor.F16 {
-		s.vt = make([]uint16, s.cfg.VDim()*padKV(s.ctx-1, s.ctx))
-	}
 	s.headFn = s.attendRange
-	s.vtFn = s.transposeValues
 	s.growScratch(tensor.Threads())
 }
 
@@ -72,7 +66,7 @@ func (s *State) attention(l, pos, b int, q, att []float32) {
 		workers = 1
 	}
 	if s.kvType == tensor.F16 {
-		tensor.Parallel(c.VDim(), workers, s.vtFn)
+		s.clearStaleValues(l, pos+b)
 	}
 	if s.Tracer == nil {
 		tensor.Parallel(b*c.Heads, workers, s.headFn)
@@ -90,21 +84,22 @@ func (s *State) attention(l, pos, b int, q, att []float32) {
 	}
 }
 
-// transposeValues copies value components [lo, hi) of the current layer's F16
-// cache into s.vt, one row of nkv cells per component: llama.cpp keeps the
-// values transposed this way. Cells past the last position of the step are
-// zero; their attention weights are zero too.
-func (s *State) transposeValues(lo, hi, _ int) {
-	st := &s.step
-	vDim, nkv, last := s.cfg.VDim(), st.nkv, st.pos+st.b-1
-	vc := s.vh[st.l]
-	for i := lo; i < hi; i++ {
-		row := s.vt[i*nkv : (i+1)*nkv]
-		for t := 0; t <= last; t++ {
-			row[t] = vc[t*vDim+i]
-		}
-		clear(row[last+1:])
+// clearStaleValues zeroes the value cells of layer l from end to the last
+// one written before (left by a longer sequence the cache held earlier):
+// the attention reads nkv cells with zero weights past the step, and a
+// stale infinite value would turn its zero product into NaN. llama.cpp
+// keeps the F16 values transposed like this, so that each value component
+// is one dot product over the cells.
+func (s *State) clearStaleValues(l, end int) {
+	top := s.vTop[l]
+	if top <= end {
+		return
 	}
+	vc := s.vh[l]
+	for i := range s.cfg.VDim() {
+		clear(vc[i*s.ctx+end : i*s.ctx+top])
+	}
+	s.vTop[l] = end
 }
 
 // attendRange computes the (token, head) pairs [lo, hi) of the current step,
@@ -181,8 +176,9 @@ func (s *State) attendHead(sc *attnScratch, l, p, kvh, nkv int, batch bool, q, o
 		return
 	}
 	// for each value component, the F16 dot product of that component over
-	// the nkv cells (transposed by transposeValues) with the weights rounded
-	// to F16; cells past p weigh zero, so finite values there add nothing
+	// the nkv cells (the cache keeps them transposed) with the weights
+	// rounded to F16; cells past p weigh zero and hold zero or finite values
+	vc := s.vh[l]
 	wh := sc.wh[:nkv]
 	clear(wh[p+1:])
 	for t := 0; t <= p; t++ {
@@ -190,7 +186,7 @@ func (s *State) attendHead(sc *attnScratch, l, p, kvh, nkv int, batch bool, q, o
 	}
 	gemm := batch && vd%4 == 0
 	for i := range out[:vd] {
-		col := s.vt[(kvh*vd+i)*nkv : (kvh*vd+i+1)*nkv]
+		col := vc[(kvh*vd+i)*s.ctx:][:nkv]
 		d, ok := float32(0), false
 		if gemm {
 			d, ok = tensor.DotF16GEMM(col, wh)

@@ -82,3 +82,61 @@ func TestDecodeNoAlloc(t *testing.T) {
 		}
 	}
 }
+
+// TestCacheReuse checks that a state that held a longer sequence gives, for a
+// new shorter sequence from position 0, exactly the logits of a fresh state:
+// the value cells the old sequence left behind must not leak into the
+// attention (an F16 value that overflowed to infinity would turn a zero
+// weight into NaN).
+func TestCacheReuse(t *testing.T) {
+	m := openModel(t, "llama2c", "stories260K.bin")
+	vocab := m.Config.VocabSize
+	long := []int{1, 403, 411, 294, 136, 260, 281, 471, 29, 58, 262, 10, 400, 308, 27, 103, 7, 9, 11, 13}
+	short := []int{1, 58, 262, 10, 400}
+	for _, kv := range []tensor.Type{tensor.F32, tensor.F16} {
+		for _, batch := range []int{1, len(short)} {
+			fresh, err := m.NewState(StateOptions{KVType: kv, Batch: len(long), Context: 32})
+			if err != nil {
+				t.Fatal(err)
+			}
+			reused, err := m.NewState(StateOptions{KVType: kv, Batch: len(long), Context: 32})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := m.Forward(reused, long, 0, make([]float32, vocab)); err != nil {
+				t.Fatal(err)
+			}
+			if kv == tensor.F16 {
+				// make the stale cells as hostile as they can be
+				for l := range reused.vh {
+					for i := range reused.vh[l] {
+						if i%reused.ctx >= len(short) && i%reused.ctx < len(long) {
+							reused.vh[l][i] = 0x7c00 // +Inf
+						}
+					}
+				}
+			}
+			run := func(st *State) []float32 {
+				out := make([]float32, vocab)
+				if batch == 1 {
+					for p, id := range short {
+						if err := m.Forward(st, []int{id}, p, out); err != nil {
+							t.Fatal(err)
+						}
+					}
+					return out
+				}
+				if err := m.Forward(st, short, 0, out); err != nil {
+					t.Fatal(err)
+				}
+				return out
+			}
+			want, got := run(fresh), run(reused)
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("kv %s batch %d: logit %d after reuse is %g, fresh state gives %g", kv, batch, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}

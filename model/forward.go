@@ -23,6 +23,7 @@ type State struct {
 	// kf/vf hold F32 caches, kh/vh F16 ones (as bits).
 	kf, vf [][]float32
 	kh, vh [][]uint16
+	vTop   []int // per layer, one past the last value cell written (F16 cache)
 
 	// Activations for a batch of tokens, row-major (batch rows).
 	x, xb, xb2 []float32 // residual stream and normed copies (Dim)
@@ -77,6 +78,7 @@ func (m *Model) NewState(opt StateOptions) (*State, error) {
 		for l := range c.Layers {
 			s.kh[l], s.vh[l] = make([]uint16, kvN), make([]uint16, vN)
 		}
+		s.vTop = make([]int, c.Layers)
 	}
 	b := opt.Batch
 	s.x, s.xb, s.xb2 = make([]float32, b*c.Dim), make([]float32, b*c.Dim), make([]float32, b*c.Dim)
@@ -346,11 +348,14 @@ func (s *State) storeKV(l, p int, k, v []float32) {
 		copy(s.vf[l][p*vDim:(p+1)*vDim], v)
 		return
 	}
-	kd, vd := s.kh[l][p*kvDim:(p+1)*kvDim], s.vh[l][p*vDim:(p+1)*vDim]
+	kd, vc := s.kh[l][p*kvDim:(p+1)*kvDim], s.vh[l]
 	for i, f := range k {
 		kd[i] = tensor.F32ToF16(f)
 	}
+	// the F16 values are kept transposed, one row of ctx cells per component
+	_ = vc[(vDim-1)*s.ctx+p]
 	for i, f := range v {
-		vd[i] = tensor.F32ToF16(f)
+		vc[i*s.ctx+p] = tensor.F32ToF16(f)
 	}
+	s.vTop[l] = max(s.vTop[l], p+1)
 }

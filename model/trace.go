@@ -37,7 +37,8 @@ func (s *State) CachedValue(layer, pos, kvHead int, dst []float32) {
 		copy(dst, s.vf[layer][off:off+vd])
 		return
 	}
-	for i, h := range s.vh[layer][off : off+vd] {
-		dst[i] = tensor.F16ToF32(h)
+	vc := s.vh[layer]
+	for i := range dst[:vd] {
+		dst[i] = tensor.F16ToF32(vc[(kvHead*vd+i)*s.ctx+pos])
 	}
 }
