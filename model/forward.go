@@ -25,6 +25,9 @@ type State struct {
 	kh, vh [][]uint16
 	vTop   []int // per layer, one past the last value cell written (F16 cache)
 
+	mvW   [3]*tensor.Matrix // matvecs' arguments, kept here so that it allocates nothing
+	mvOut [3][]float32
+
 	// Activations for a batch of tokens, row-major (batch rows).
 	x, xb, xb2 []float32 // residual stream and normed copies (Dim)
 	q, k, v    []float32 // projections (QDim, KVDim, VDim)
@@ -157,9 +160,11 @@ func (m *Model) forwardBatch(s *State, tokens []int, pos int, out []float32) {
 
 		// qkv matmuls for these positions
 		q, k, v := s.q[:b*qDim], s.k[:b*kvDim], s.v[:b*vDim]
-		matmul(q, w.Wq, xb, b)
-		matmul(k, w.Wk, xb, b)
-		matmul(v, w.Wv, xb, b)
+		if !s.matvecs(b, xb, q, w.Wq, k, w.Wk, v, w.Wv) {
+			matmul(q, w.Wq, xb, b)
+			matmul(k, w.Wk, xb, b)
+			matmul(v, w.Wv, xb, b)
+		}
 		if c.AttnBias {
 			for i := range b {
 				addTo(q[i*qDim:(i+1)*qDim], w.Bq)
@@ -220,8 +225,10 @@ func (m *Model) forwardBatch(s *State, tokens []int, pos int, out []float32) {
 
 		// SwiGLU feed-forward: w2(silu(w1(x)) * w3(x))
 		hb, hb2 := s.hb[:nr*hid], s.hb2[:nr*hid]
-		matmul(hb, w.W1, xb[:nr*dim], nr)
-		matmul(hb2, w.W3, xb[:nr*dim], nr)
+		if !s.matvecs(nr, xb[:nr*dim], hb, w.W1, hb2, w.W3, nil, nil) {
+			matmul(hb, w.W1, xb[:nr*dim], nr)
+			matmul(hb2, w.W3, xb[:nr*dim], nr)
+		}
 		tensor.Parallel(nr*siluUnits(hid), tensor.Threads(), s.siluFn)
 		matmul(xb2[:nr*dim], w.W2, hb, nr)
 
@@ -274,6 +281,24 @@ func (s *State) siluRange(lo, hi, _ int) {
 
 // matmul computes out[i] = w · x[i] for n rows of x, with llama.cpp's
 // rounding: its batch kernel for several rows, its vector kernel for one.
+// matvecs computes the products of one token's x (n must be 1) by two or
+// three weights of one type (w3 nil for two) in a single hand-out to the
+// worker pool, and reports false, doing nothing, when it does not apply.
+func (s *State) matvecs(n int, x, o1 []float32, w1 *tensor.Matrix, o2 []float32, w2 *tensor.Matrix, o3 []float32, w3 *tensor.Matrix) bool {
+	if n != 1 || w1.Type != w2.Type || (w3 != nil && w3.Type != w1.Type) {
+		return false
+	}
+	s.mvW[0], s.mvW[1], s.mvOut[0], s.mvOut[1] = w1, w2, o1[:w1.Rows], o2[:w2.Rows]
+	k := 2
+	if w3 != nil {
+		s.mvW[2], s.mvOut[2] = w3, o3[:w3.Rows]
+		k = 3
+	}
+	tensor.MatVecMulti(s.mvOut[:k], s.mvW[:k], x[:w1.Cols])
+	s.mvW, s.mvOut = [3]*tensor.Matrix{}, [3][]float32{}
+	return true
+}
+
 func matmul(out []float32, w *tensor.Matrix, x []float32, n int) {
 	if n == 1 {
 		tensor.MatVec(out[:w.Rows], w, x[:w.Cols])

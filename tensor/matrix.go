@@ -68,6 +68,71 @@ func MatMul(dst []float32, w *Matrix, x []float32, n int) {
 	matMul(dst, w, x, n, false)
 }
 
+// maxMulti is the largest number of weights MatVecMulti takes in one go.
+const maxMulti = 4
+
+// MatVecMulti computes MatVec(dsts[i], ws[i], x) for every i (at most 4
+// weights of one type and column count, such as the query, key and value
+// projections): x is converted once and the rows of all the weights are
+// split over the worker pool in a single hand-out. The results are those of
+// the separate calls. It panics on weights of different types or widths.
+func MatVecMulti(dsts [][]float32, ws []*Matrix, x []float32) {
+	if len(ws) != len(dsts) || len(ws) > maxMulti {
+		panic(fmt.Sprintf("tensor: MatVecMulti with %d weights and %d outputs (at most %d)", len(ws), len(dsts), maxMulti))
+	}
+	if len(ws) == 0 {
+		return
+	}
+	w0 := ws[0]
+	k, ok := kernelFor(w0.Type)
+	if !ok {
+		panic(fmt.Sprintf("tensor: MatVecMulti on unsupported type %s", w0.Type))
+	}
+	if len(x) != w0.Cols {
+		panic(fmt.Sprintf("tensor: MatVecMulti with %d activation values for rows of %d", len(x), w0.Cols))
+	}
+	for i, w := range ws {
+		if w.Type != w0.Type || w.Cols != w0.Cols {
+			panic(fmt.Sprintf("tensor: MatVecMulti weight %d is %s×%d, weight 0 %s×%d", i, w.Type, w.Cols, w0.Type, w0.Cols))
+		}
+		if len(dsts[i]) < w.Rows {
+			panic(fmt.Sprintf("tensor: MatVecMulti dst %d holds %d values, need %d", i, len(dsts[i]), w.Rows))
+		}
+	}
+	xs, _ := k.repr.RowBytes(w0.Cols)
+	var buf, gbuf *[]byte
+	var xq []byte
+	if k.act == nil {
+		xq = f32Bytes(x)
+	} else {
+		buf = getScratch(xs)
+		xq = (*buf)[:xs]
+		(*k.act)(x, xq)
+	}
+	var ps [maxMulti]product
+	for i, w := range ws {
+		p := product{dot: *k.dot, w: w, rb: w.rowBytes(), x: xq, xs: xs, n: 1, dst: dsts[i], rows: w.Rows}
+		if k.act != nil && w0.Cols > 0 {
+			if i == 0 {
+				p.gemv, gbuf = quantGEMV(w, xq)
+			} else if gbuf != nil {
+				p.gemv = ps[0].gemv
+			}
+			if gbuf != nil {
+				p.xp = *gbuf
+			}
+		}
+		ps[i] = p
+	}
+	runMulti(ps[:len(ws)])
+	if gbuf != nil {
+		putScratch(gbuf)
+	}
+	if buf != nil {
+		putScratch(buf)
+	}
+}
+
 // matMul is MatMul; with gemm set it multiplies F32 and F16 weights in the
 // order of llama.cpp's batch kernel (see MatMulGEMM) where that applies.
 func matMul(dst []float32, w *Matrix, x []float32, n int, gemm bool) {

@@ -25,7 +25,8 @@ type workerPool struct {
 // poolJob is the work being done, a product or a Parallel call, and its
 // chunk counter.
 type poolJob struct {
-	p       product                  // the product, when fn is nil
+	ps      [maxMulti]product        // the products, one after the other, when fn is nil
+	np      int                      // how many of ps are in use
 	fn      func(lo, hi, worker int) // the Parallel body, or nil
 	n       int                      // rows or iterations
 	chunk   int
@@ -73,7 +74,7 @@ func (j *poolJob) work(worker int) {
 		if j.fn != nil {
 			j.fn(lo, min(hi, n), worker)
 		} else {
-			j.p.rowsRange(lo, min(hi, n))
+			j.products(lo, min(hi, n))
 		}
 	}
 }
@@ -83,6 +84,21 @@ func (j *poolJob) work(worker int) {
 // hundred times, and waking a parked goroutine takes longer than the gap
 // between two products, so a short spin keeps the workers on their cores.
 const spinWait = 1 << 14
+
+// products computes rows [lo, hi) of the job's products taken one after
+// the other.
+func (j *poolJob) products(lo, hi int) {
+	off := 0
+	for k := 0; k < j.np && lo < hi; k++ {
+		p := &j.ps[k]
+		if lo < off+p.rows {
+			b := min(hi-off, p.rows)
+			p.rowsRange(lo-off, b)
+			lo = off + b
+		}
+		off += p.rows
+	}
+}
 
 func worker(jobs chan *poolJob) {
 	for {
@@ -101,15 +117,29 @@ func worker(jobs chan *poolJob) {
 // run computes the product p, in parallel when it is large enough and the
 // pool is free (a concurrent caller computes on its own goroutine instead).
 func run(p product) {
-	if Threads() <= 1 || p.rows < 2 || p.rows*p.n*p.w.Cols < parallelMin || !pool.mu.TryLock() {
-		p.rowsRange(0, p.rows)
+	ps := [1]product{p}
+	runMulti(ps[:])
+}
+
+// runMulti computes the products ps (at most maxMulti) as one parallel job
+// over their rows taken one after the other.
+func runMulti(ps []product) {
+	rows, work := 0, 0
+	for i := range ps {
+		rows += ps[i].rows
+		work += ps[i].rows * ps[i].n * ps[i].w.Cols
+	}
+	if Threads() <= 1 || rows < 2 || work < parallelMin || !pool.mu.TryLock() {
+		for i := range ps {
+			ps[i].rowsRange(0, ps[i].rows)
+		}
 		return
 	}
 	defer pool.mu.Unlock()
 	j := &pool.job
-	j.p = p
-	pool.dispatch(p.rows, Threads())
-	j.p = product{} // do not keep the caller's buffers alive
+	j.np = copy(j.ps[:], ps)
+	pool.dispatch(rows, Threads())
+	j.ps, j.np = [maxMulti]product{}, 0 // do not keep the caller's buffers alive
 }
 
 // Parallel calls fn(lo, hi, worker) on disjoint ranges [lo, hi) that
@@ -158,6 +188,9 @@ func (wp *workerPool) dispatch(n, t int) {
 	j := &wp.job
 	j.n = n
 	j.chunk = max(1, n/(4*nw))
+	if j.chunk > 8 {
+		j.chunk &^= 7 // whole groups of eight rows for the eight-row kernels
+	}
 	j.next.Store(0)
 	j.ids.Store(0)
 	j.wg.Add(nw - 1)
