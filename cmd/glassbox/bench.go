@@ -172,10 +172,6 @@ func runBench(w io.Writer, o benchOptions) error {
 		size += int64(ti.Size())
 		params += int64(ti.Elements())
 	}
-	typ := tensor.F32
-	if ti, ok := f.Tensor("blk.0.ffn_down.weight"); ok {
-		typ = ti.Type
-	}
 	name := o.model
 	if i := strings.LastIndexByte(name, '/'); i >= 0 {
 		name = name[i+1:]
@@ -229,7 +225,7 @@ func runBench(w io.Writer, o benchOptions) error {
 			if err := test.run(); err != nil { // warm-up
 				return err
 			}
-			r := benchResult{Model: name, Type: typ.String(), SizeBytes: size, Params: params, Test: test.name, Threads: t,
+			r := benchResult{Model: name, Type: c.FileType, SizeBytes: size, Params: params, Test: test.name, Threads: t,
 				LoadMS: float64(load.Microseconds()) / 1000}
 			for range o.reps {
 				start := time.Now()
