@@ -24,6 +24,9 @@ import (
 func gemmQ4_0VNNI(nb int, w, x *byte, out *[128]float32)
 
 //go:noescape
+func gemmQ4_KVNNI(nsb, rows int, w, x *byte, out *float32)
+
+//go:noescape
 func gemmQ8_0VNNI(nb int, w, x *byte, out *[256]float32)
 
 //go:noescape
@@ -47,6 +50,7 @@ const gemmMinBatch = 8
 const (
 	q40PanelRows, q40Cols, q40PanelBlock, q40ColBlock = 16, 8, 576, 40
 	q80PanelRows, q80Cols, q80PanelBlock, q80ColBlock = 8, 4, 512, 68
+	q4kPanelRows, q4kCols, q4kRec                     = 16, 4, 544 // q4kRec: bytes per row or column per super-block
 )
 
 // quantGEMM computes dst for the rows of w that fill whole panels when the
@@ -59,16 +63,18 @@ func quantGEMM(dst []float32, w *Matrix, xq []byte, xs, n int) int {
 	}
 	switch w.Type {
 	case Q4_0:
-		return panelGEMM(dst, w, xq, xs, n, q40PanelRows, q40Cols, q40PanelBlock, q40ColBlock, packActQ4_0, packPanelQ4_0, kernelQ4_0)
+		return panelGEMM(dst, w, xq, xs, n, w.Cols/qk, q40PanelRows, q40Cols, q40PanelBlock, q40ColBlock, packActQ4_0, packPanelQ4_0, kernelQ4_0)
 	case Q8_0:
-		return panelGEMM(dst, w, xq, xs, n, q80PanelRows, q80Cols, q80PanelBlock, q80ColBlock, packActQ8_0, packPanelQ8_0, kernelQ8_0)
+		return panelGEMM(dst, w, xq, xs, n, w.Cols/qk, q80PanelRows, q80Cols, q80PanelBlock, q80ColBlock, packActQ8_0, packPanelQ8_0, kernelQ8_0)
+	case Q4_K:
+		return panelGEMM(dst, w, xq, xs, n, w.Cols/qkK, q4kPanelRows, q4kCols, q4kPanelRows*q4kRec, q4kRec, packActQ4_K, packPanelQ4_K, kernelQ4_K)
 	}
 	return 0
 }
 
 // panelGEMM runs one panel GEMM: pack the activations, then split the
 // panels over the worker pool.
-func panelGEMM(dst []float32, w *Matrix, xq []byte, xs, n, prows, cols, pblock, cblock int,
+func panelGEMM(dst []float32, w *Matrix, xq []byte, xs, n, nb, prows, cols, pblock, cblock int,
 	packAct func(dst, xq []byte, xs, n, nb, cols, cblock int),
 	packPanel func(dst []byte, w *Matrix, r0, nb int),
 	kernel func(nb int, panel, act []byte, dst []float32, rows, r0, c0, nc int)) int {
@@ -76,7 +82,6 @@ func panelGEMM(dst []float32, w *Matrix, xq []byte, xs, n, prows, cols, pblock, 
 	if panels == 0 {
 		return 0
 	}
-	nb := w.Cols / qk
 	groups := (n + cols - 1) / cols
 	abuf := getScratch(groups * nb * cols * cblock)
 	act := (*abuf)[:groups*nb*cols*cblock]
@@ -334,4 +339,69 @@ func quantQ8_0ActAVX512(src []float32, dst []byte) {
 	}
 	_, _ = src[nb*qk-1], dst[nb*szQ80-1]
 	quantQ8_0AVX512(&src[0], &dst[0], nb)
+}
+
+// packActQ4_K writes, per group of four columns, super-block and column, a
+// 544-byte record: the 256 Q8_K values as int16, the scale d as float32,
+// and the eight sums of pairs of bsums (bs[2j]+bs[2j+1]) as int16.
+func packActQ4_K(dst, xq []byte, xs, n, nsb, cols, cblock int) {
+	clear(dst[len(dst)-nsb*cols*cblock:])
+	for c := range n {
+		g, cc := c/cols, c%cols
+		row := xq[c*xs : c*xs+nsb*szQ8K]
+		for b := range nsb {
+			blk := (*[szQ8K]byte)(row[b*szQ8K:])
+			rec := dst[((g*nsb+b)*cols+cc)*cblock:][:cblock]
+			for i, v := range blk[4 : 4+qkK] {
+				binary.LittleEndian.PutUint16(rec[2*i:], uint16(int16(int8(v))))
+			}
+			copy(rec[512:516], blk[0:4])
+			for j := range 8 {
+				binary.LittleEndian.PutUint16(rec[516+2*j:], uint16(int16(q8kBsum(blk, 2*j)+q8kBsum(blk, 2*j+1))))
+			}
+		}
+	}
+}
+
+// packPanelQ4_K packs rows [r0, r0+16) of w, each as nsb 544-byte records:
+// the 256 values times their sub-block scale as int16 (in Q8_K order: each
+// group of 64 is 32 low nibbles then 32 high nibbles), d and -dmin as
+// float32, then the eight mins as int16.
+func packPanelQ4_K(dst []byte, w *Matrix, r0, nsb int) {
+	rb := w.rowBytes()
+	for i := range q4kPanelRows {
+		row := w.Data[(r0+i)*rb : (r0+i+1)*rb]
+		for b := range nsb {
+			a := (*[szQ4K]byte)(row[b*szQ4K:])
+			rec := dst[(i*nsb+b)*q4kRec:][:q4kRec]
+			sc, mn := k4Scales(a[4:16])
+			for g := range 4 {
+				q := a[16+32*g : 48+32*g]
+				s0, s1 := int16(sc[2*g]), int16(sc[2*g+1])
+				for l, v := range q {
+					binary.LittleEndian.PutUint16(rec[2*(64*g+l):], uint16(int16(v&15)*s0))
+					binary.LittleEndian.PutUint16(rec[2*(64*g+32+l):], uint16(int16(v>>4)*s1))
+				}
+			}
+			binary.LittleEndian.PutUint32(rec[512:], math.Float32bits(f16At(a[0:])))
+			binary.LittleEndian.PutUint32(rec[516:], math.Float32bits(-f16At(a[2:])))
+			for j, m := range mn {
+				binary.LittleEndian.PutUint16(rec[520+2*j:], uint16(m))
+			}
+		}
+	}
+}
+
+// kernelQ4_K multiplies a packed Q4_K panel (rows r0..r0+15) by one group
+// of four packed columns and stores the nc valid columns into dst.
+func kernelQ4_K(nsb int, panel, act []byte, dst []float32, rows, r0, c0, nc int) {
+	_, _ = panel[q4kPanelRows*nsb*q4kRec-1], act[nsb*q4kCols*q4kRec-1]
+	var out [q4kPanelRows * q4kCols]float32
+	gemmQ4_KVNNI(nsb, q4kPanelRows, &panel[0], &act[0], &out[0])
+	for c := range nc {
+		d := dst[(c0+c)*rows+r0:][:q4kPanelRows]
+		for r := range d {
+			d[r] = out[4*r+c]
+		}
+	}
 }

@@ -599,3 +599,107 @@ q80qzero:
 q80qdone:
 	VZEROUPPER
 	RET
+
+// Q4_K batches: weight rows repacked per super-block as 256 int16 values
+// q·scale (in the order of the Q8_K values), then d, -dmin and the eight
+// mins; activations as 256 int16 values, d and the eight sums of pairs of
+// bsums. VPDPWSSD gives the exact integer sums of the twin's eight lanes
+// (two lanes each, added at the end of the super-block); the float steps
+// are the twin's FMAs.
+
+DATA q4kEven<>+0(SB)/4, $0
+DATA q4kEven<>+4(SB)/4, $2
+DATA q4kEven<>+8(SB)/4, $4
+DATA q4kEven<>+12(SB)/4, $6
+DATA q4kEven<>+16(SB)/4, $8
+DATA q4kEven<>+20(SB)/4, $10
+DATA q4kEven<>+24(SB)/4, $12
+DATA q4kEven<>+28(SB)/4, $14
+GLOBL q4kEven<>(SB), RODATA|NOPTR, $32
+
+#define Q4K_CHUNK(off) \
+	VMOVDQU32 off(SI), Z0 \
+	VPDPWSSD  off(DI), Z0, Z24 \
+	VPDPWSSD  (544+off)(DI), Z0, Z25 \
+	VPDPWSSD  (1088+off)(DI), Z0, Z26 \
+	VPDPWSSD  (1632+off)(DI), Z0, Z27
+
+// Q4K_SB(c, IACC, ACC, ACCM): the super-block's float steps for column c.
+#define Q4K_SB(c, IACC, ACC, ACCM) \
+	VPSHUFD      $0xb1, IACC, Z1 \
+	VPADDD       Z1, IACC, IACC \
+	VCVTDQ2PS    IACC, IACC \
+	VBROADCASTSS (c*544+512)(DI), Z2 \
+	VMULPS.BCST  512(SI), Z2, Z3 \
+	VFMADD231PS  Z3, IACC, ACC \
+	VPMADDWD     (c*544+516)(DI), X7, X4 \
+	VCVTDQ2PS    X4, X4 \
+	VMULPS.BCST  516(SI), X2, X5 \
+	VFMADD231PS  X5, X4, ACCM
+
+// Q4K_OUT(ACC, ACCM, off): Sum8 of the even lanes of ACC plus the mins
+// ((m0+m2)+(m1+m3)), stored at off(BX).
+#define Q4K_OUT(ACC, ACCM, off) \
+	VPERMPS   ACC, Z15, Z1 \
+	SUM8(Y1, X1, X2) \
+	VMOVAPS   ACCM, X3 \
+	VMOVHLPS  X3, X3, X4 \
+	VADDPS    X4, X3, X3 \
+	VMOVSHDUP X3, X4 \
+	VADDSS    X4, X3, X3 \
+	VADDSS    X3, X1, X1 \
+	VMOVSS    X1, off(BX)
+
+// func gemmQ4_KVNNI(nsb, rows int, w, x *byte, out *float32)
+// multiplies rows packed weight rows (nsb super-blocks of 544 bytes each)
+// by four packed activation columns (2176 bytes per super-block): out[4r+c].
+TEXT ·gemmQ4_KVNNI(SB), NOSPLIT, $0-40
+	MOVQ    rows+8(FP), R15
+	MOVQ    w+16(FP), SI
+	MOVQ    out+32(FP), BX
+	VMOVDQU q4kEven<>(SB), Y15
+
+q4krows:
+	MOVQ   nsb+0(FP), CX
+	MOVQ   x+24(FP), DI
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+
+q4ksb:
+	VPXORD  Z24, Z24, Z24
+	VPXORD  Z25, Z25, Z25
+	VPXORD  Z26, Z26, Z26
+	VPXORD  Z27, Z27, Z27
+	Q4K_CHUNK(0)
+	Q4K_CHUNK(64)
+	Q4K_CHUNK(128)
+	Q4K_CHUNK(192)
+	Q4K_CHUNK(256)
+	Q4K_CHUNK(320)
+	Q4K_CHUNK(384)
+	Q4K_CHUNK(448)
+	VMOVDQU 520(SI), X7
+	Q4K_SB(0, Z24, Z16, X20)
+	Q4K_SB(1, Z25, Z17, X21)
+	Q4K_SB(2, Z26, Z18, X22)
+	Q4K_SB(3, Z27, Z19, X23)
+	ADDQ    $544, SI
+	ADDQ    $2176, DI
+	DECQ    CX
+	JNZ     q4ksb
+
+	Q4K_OUT(Z16, X20, 0)
+	Q4K_OUT(Z17, X21, 4)
+	Q4K_OUT(Z18, X22, 8)
+	Q4K_OUT(Z19, X23, 12)
+	ADDQ $16, BX
+	DECQ R15
+	JNZ  q4krows
+	VZEROUPPER
+	RET

@@ -25,6 +25,9 @@ func randomQuantRows(rng *rand.Rand, t Type, rows, cols int) []byte {
 			d = 0
 		}
 		binary.LittleEndian.PutUint16(data[off:], F32ToF16(d))
+		if t == Q4_K { // dmin too
+			binary.LittleEndian.PutUint16(data[off+2:], F32ToF16(float32(rng.NormFloat64())*0.01))
+		}
 	}
 	return data
 }
@@ -40,13 +43,17 @@ func TestPanelGEMM(t *testing.T) {
 	}
 	defer func() { useGEMM = hasVNNI512; useAsm(true) }()
 	rng := rand.New(rand.NewPCG(7, 11))
-	for _, typ := range []Type{Q4_0, Q8_0} {
+	for _, typ := range []Type{Q4_0, Q8_0, Q4_K} {
 		for _, sh := range []struct{ rows, cols, n int }{
 			{8, 32, 8}, {16, 32, 8}, {16, 64, 9}, {17, 96, 13}, {40, 256, 12},
 			{69, 128, 33}, {8, 32, 64}, {32, 1024, 17}, {7, 64, 20},
 			{8, 32, 1}, {16, 64, 1}, {37, 96, 1}, {200, 512, 1}, {7, 64, 1}, {4096, 256, 1},
 		} {
 			for _, threads := range []int{1, 2} {
+				sh := sh
+				if typ.BlockSize() == qkK {
+					sh.cols *= 8 // whole super-blocks
+				}
 				t.Run(fmt.Sprintf("%s/%dx%d/n%d/t%d", typ, sh.rows, sh.cols, sh.n, threads), func(t *testing.T) {
 					SetThreads(threads)
 					defer SetThreads(0)
