@@ -27,6 +27,9 @@ func gemmQ4_0VNNI(nb int, w, x *byte, out *[128]float32)
 func gemmQ4_KVNNI(nsb, rows int, w, x *byte, out *float32)
 
 //go:noescape
+func gemmQ6_KVNNI(nsb, rows int, w, x *byte, out *float32)
+
+//go:noescape
 func gemmQ8_0VNNI(nb int, w, x *byte, out *[256]float32)
 
 //go:noescape
@@ -68,6 +71,8 @@ func quantGEMM(dst []float32, w *Matrix, xq []byte, xs, n int) int {
 		return panelGEMM(dst, w, xq, xs, n, w.Cols/qk, q80PanelRows, q80Cols, q80PanelBlock, q80ColBlock, packActQ8_0, packPanelQ8_0, kernelQ8_0)
 	case Q4_K:
 		return panelGEMM(dst, w, xq, xs, n, w.Cols/qkK, q4kPanelRows, q4kCols, q4kPanelRows*q4kRec, q4kRec, packActQ4_K, packPanelQ4_K, kernelQ4_K)
+	case Q6_K:
+		return panelGEMM(dst, w, xq, xs, n, w.Cols/qkK, q4kPanelRows, q4kCols, q4kPanelRows*q4kRec, q4kRec, packActQ4_K, packPanelQ6_K, kernelQ6_K)
 	}
 	return 0
 }
@@ -398,6 +403,49 @@ func kernelQ4_K(nsb int, panel, act []byte, dst []float32, rows, r0, c0, nc int)
 	_, _ = panel[q4kPanelRows*nsb*q4kRec-1], act[nsb*q4kCols*q4kRec-1]
 	var out [q4kPanelRows * q4kCols]float32
 	gemmQ4_KVNNI(nsb, q4kPanelRows, &panel[0], &act[0], &out[0])
+	for c := range nc {
+		d := dst[(c0+c)*rows+r0:][:q4kPanelRows]
+		for r := range d {
+			d[r] = out[4*r+c]
+		}
+	}
+}
+
+// packPanelQ6_K packs rows [r0, r0+16) of w like packPanelQ4_K: the 256
+// values (q-32) times their sub-block scale as int16 in Q8_K order, then d
+// as float32 (the mins fields stay unused).
+func packPanelQ6_K(dst []byte, w *Matrix, r0, nsb int) {
+	rb := w.rowBytes()
+	for i := range q4kPanelRows {
+		row := w.Data[(r0+i)*rb : (r0+i+1)*rb]
+		for b := range nsb {
+			a := (*[szQ6K]byte)(row[b*szQ6K:])
+			rec := dst[(i*nsb+b)*q4kRec:][:q4kRec]
+			for h := range 2 {
+				ql, qh, sc := a[64*h:64*h+64], a[128+32*h:128+32*h+32], a[192+8*h:192+8*h+8]
+				put := func(e int, q byte, s byte) {
+					binary.LittleEndian.PutUint16(rec[2*(128*h+e):], uint16((int16(q)-32)*int16(int8(s))))
+				}
+				for l := range 32 {
+					hf := l >> 4
+					put(l, ql[l]&15|(qh[l]&3)<<4, sc[hf])
+					put(l+32, ql[l+32]&15|(qh[l]>>2&3)<<4, sc[hf+2])
+					put(l+64, ql[l]>>4|(qh[l]>>4&3)<<4, sc[hf+4])
+					put(l+96, ql[l+32]>>4|(qh[l]>>6&3)<<4, sc[hf+6])
+				}
+			}
+			binary.LittleEndian.PutUint32(rec[512:], math.Float32bits(f16At(a[208:])))
+			clear(rec[516:])
+		}
+	}
+}
+
+// kernelQ6_K multiplies a packed Q6_K panel by one group of four packed
+// columns and stores the nc valid columns into dst.
+func kernelQ6_K(nsb int, panel, act []byte, dst []float32, rows, r0, c0, nc int) {
+	_, _ = panel[q4kPanelRows*nsb*q4kRec-1], act[nsb*q4kCols*q4kRec-1]
+	var out [q4kPanelRows * q4kCols]float32
+	gemmQ6_KVNNI(nsb, q4kPanelRows, &panel[0], &act[0], &out[0])
 	for c := range nc {
 		d := dst[(c0+c)*rows+r0:][:q4kPanelRows]
 		for r := range d {

@@ -703,3 +703,67 @@ q4ksb:
 	JNZ  q4krows
 	VZEROUPPER
 	RET
+
+// Q6_K batches use the same packed layout without mins: the weights are
+// (q-32)·scale as int16, then d.
+
+#define Q6K_SB(c, IACC, ACC) \
+	VPSHUFD      $0xb1, IACC, Z1 \
+	VPADDD       Z1, IACC, IACC \
+	VCVTDQ2PS    IACC, IACC \
+	VBROADCASTSS (c*544+512)(DI), Z2 \
+	VMULPS.BCST  512(SI), Z2, Z3 \
+	VFMADD231PS  Z3, IACC, ACC
+
+#define Q6K_OUT(ACC, off) \
+	VPERMPS ACC, Z15, Z1 \
+	SUM8(Y1, X1, X2) \
+	VMOVSS  X1, off(BX)
+
+// func gemmQ6_KVNNI(nsb, rows int, w, x *byte, out *float32)
+// is gemmQ4_KVNNI for Q6_K panels (no mins term).
+TEXT ·gemmQ6_KVNNI(SB), NOSPLIT, $0-40
+	MOVQ    rows+8(FP), R15
+	MOVQ    w+16(FP), SI
+	MOVQ    out+32(FP), BX
+	VMOVDQU q4kEven<>(SB), Y15
+
+q6krows:
+	MOVQ   nsb+0(FP), CX
+	MOVQ   x+24(FP), DI
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+
+q6ksb:
+	VPXORD Z24, Z24, Z24
+	VPXORD Z25, Z25, Z25
+	VPXORD Z26, Z26, Z26
+	VPXORD Z27, Z27, Z27
+	Q4K_CHUNK(0)
+	Q4K_CHUNK(64)
+	Q4K_CHUNK(128)
+	Q4K_CHUNK(192)
+	Q4K_CHUNK(256)
+	Q4K_CHUNK(320)
+	Q4K_CHUNK(384)
+	Q4K_CHUNK(448)
+	Q6K_SB(0, Z24, Z16)
+	Q6K_SB(1, Z25, Z17)
+	Q6K_SB(2, Z26, Z18)
+	Q6K_SB(3, Z27, Z19)
+	ADDQ   $544, SI
+	ADDQ   $2176, DI
+	DECQ   CX
+	JNZ    q6ksb
+
+	Q6K_OUT(Z16, 0)
+	Q6K_OUT(Z17, 4)
+	Q6K_OUT(Z18, 8)
+	Q6K_OUT(Z19, 12)
+	ADDQ $16, BX
+	DECQ R15
+	JNZ  q6krows
+	VZEROUPPER
+	RET

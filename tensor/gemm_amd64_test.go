@@ -24,6 +24,10 @@ func randomQuantRows(rng *rand.Rand, t Type, rows, cols int) []byte {
 		if rng.IntN(50) == 0 {
 			d = 0
 		}
+		if t == Q6_K { // its scale d is the last field
+			binary.LittleEndian.PutUint16(data[off+bs-2:], F32ToF16(d))
+			continue
+		}
 		binary.LittleEndian.PutUint16(data[off:], F32ToF16(d))
 		if t == Q4_K { // dmin too
 			binary.LittleEndian.PutUint16(data[off+2:], F32ToF16(float32(rng.NormFloat64())*0.01))
@@ -43,7 +47,7 @@ func TestPanelGEMM(t *testing.T) {
 	}
 	defer func() { useGEMM = hasVNNI512; useAsm(true) }()
 	rng := rand.New(rand.NewPCG(7, 11))
-	for _, typ := range []Type{Q4_0, Q8_0, Q4_K} {
+	for _, typ := range []Type{Q4_0, Q8_0, Q4_K, Q6_K} {
 		for _, sh := range []struct{ rows, cols, n int }{
 			{8, 32, 8}, {16, 32, 8}, {16, 64, 9}, {17, 96, 13}, {40, 256, 12},
 			{69, 128, 33}, {8, 32, 64}, {32, 1024, 17}, {7, 64, 20},
