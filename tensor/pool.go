@@ -147,7 +147,7 @@ func runMulti(ps []product) {
 // the persistent pool (the caller included). worker, in [0, workers), tells
 // which goroutine runs the range, so fn can use per-worker scratch: no two
 // concurrent calls of fn get the same worker. Ranges are handed out in
-// chunks of about n/(4×goroutines) in increasing order. Parallel returns
+// chunks of about n/(8×goroutines) in increasing order. Parallel returns
 // when every range is done; it runs everything on the caller, as
 // fn(0, n, 0), when workers or Threads() is 1 or the pool is busy with
 // another call. fn is kept only during the call: pass a function value
@@ -187,7 +187,7 @@ func (wp *workerPool) dispatch(n, t int) {
 	nw := min(t, n, wp.running+1)
 	j := &wp.job
 	j.n = n
-	j.chunk = max(1, n/(4*nw))
+	j.chunk = max(1, n/(8*nw))
 	if j.chunk > 8 {
 		j.chunk &^= 7 // whole groups of eight rows for the eight-row kernels
 	}
