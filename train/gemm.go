@@ -13,8 +13,10 @@ type Float interface{ ~float32 | ~float64 }
 // All three reduce to one kernel, gemmABt, that computes every output
 // element as one sequential sum over k (p = 0, 1, …, k-1). Work is split by
 // output rows, never along k, so the result is bit-identical whatever the
-// number of threads. A faster kernel can replace gemmABt without touching
-// any caller, as long as it keeps that per-element summation order.
+// number of threads. On amd64 with AVX-512, float32 products run the
+// assembly kernels of gemm_amd64.s (gemmPanels), which keep that
+// per-element summation order (multiply, round, add, round), so the weights
+// do not depend on the kernel either.
 
 // matABt computes C[m×n] (+)= A[m×k] · B[n×k]ᵀ, using up to threads goroutines.
 // With acc false C is overwritten.
@@ -67,6 +69,11 @@ func transpose[F Float](dst, src []F, rows, cols int) {
 // gemmParallel splits the m output rows into blocks of gemmRowBlock rows and
 // hands them to up to threads goroutines.
 func gemmParallel[F Float](c, a, b []F, m, n, k int, acc bool, threads int) {
+	rows := func(r0, r1 int) { gemmABt(c, a, b, r0, r1, n, k, acc) }
+	if fast, release := gemmPanels(c, a, b, m, n, k, acc); fast != nil {
+		rows = fast
+		defer release()
+	}
 	if threads <= 0 {
 		threads = runtime.GOMAXPROCS(0)
 	}
@@ -76,7 +83,7 @@ func gemmParallel[F Float](c, a, b []F, m, n, k int, acc bool, threads int) {
 	}
 	// Small products are not worth a goroutine.
 	if threads <= 1 || m*n*k < 1<<16 {
-		gemmABt(c, a, b, 0, m, n, k, acc)
+		rows(0, m)
 		return
 	}
 	var wg sync.WaitGroup
@@ -95,7 +102,7 @@ func gemmParallel[F Float](c, a, b []F, m, n, k int, acc bool, threads int) {
 					return
 				}
 				r0 := blk * gemmRowBlock
-				gemmABt(c, a, b, r0, min(r0+gemmRowBlock, m), n, k, acc)
+				rows(r0, min(r0+gemmRowBlock, m))
 			}
 		}()
 	}
