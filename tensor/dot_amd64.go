@@ -57,6 +57,20 @@ var (
 	hasAVX512 = hasAVX2 && cpu.X86.HasAVX512F
 )
 
+// blockDot wraps a block kernel kern (nb blocks of blk elements, wsz and xsz
+// bytes per weight and activation block) as a dotFunc that checks the
+// bounds before passing the first bytes' addresses.
+func blockDot(kern func(nb int, w, x *byte) float32, blk, wsz, xsz int) dotFunc {
+	return func(n int, w, x []byte) float32 {
+		nb := n / blk
+		if nb == 0 {
+			return 0
+		}
+		_, _ = w[nb*wsz-1], x[nb*xsz-1]
+		return kern(nb, &w[0], &x[0])
+	}
+}
+
 func init() { useAsm(true) }
 
 // useAsm switches the dot-product variables between the assembly kernels (when
@@ -75,22 +89,8 @@ func useAsm(on bool) {
 		return
 	}
 	if hasAVX2 {
-		dotQ8_0Q8_0 = func(n int, w, x []byte) float32 {
-			nb := n / qk
-			if nb == 0 {
-				return 0
-			}
-			_, _ = w[nb*szQ80-1], x[nb*szQ80-1]
-			return dotQ8_0Q8_0AVX2(nb, &w[0], &x[0])
-		}
-		dotQ4_0Q8_0 = func(n int, w, x []byte) float32 {
-			nb := n / qk
-			if nb == 0 {
-				return 0
-			}
-			_, _ = w[nb*szQ40-1], x[nb*szQ80-1]
-			return dotQ4_0Q8_0AVX2(nb, &w[0], &x[0])
-		}
+		dotQ8_0Q8_0 = blockDot(dotQ8_0Q8_0AVX2, qk, szQ80, szQ80)
+		dotQ4_0Q8_0 = blockDot(dotQ4_0Q8_0AVX2, qk, szQ40, szQ80)
 		dotQ4_0Q8_0x4 = func(n int, w, x []byte, xs int, out *[4]float32) {
 			nb := n / qk
 			if nb == 0 {
@@ -109,22 +109,8 @@ func useAsm(on bool) {
 			_, _ = w[nb*szQ80-1], x[3*xs+nb*szQ80-1]
 			dotQ8_0Q8_0x4AVX2(nb, &w[0], &x[0], xs, out)
 		}
-		dotQ4_KQ8_K = func(n int, w, x []byte) float32 {
-			nb := n / qkK
-			if nb == 0 {
-				return 0
-			}
-			_, _ = w[nb*szQ4K-1], x[nb*szQ8K-1]
-			return dotQ4_KQ8_KAVX2(nb, &w[0], &x[0])
-		}
-		dotQ6_KQ8_K = func(n int, w, x []byte) float32 {
-			nb := n / qkK
-			if nb == 0 {
-				return 0
-			}
-			_, _ = w[nb*szQ6K-1], x[nb*szQ8K-1]
-			return dotQ6_KQ8_KAVX2(nb, &w[0], &x[0])
-		}
+		dotQ4_KQ8_K = blockDot(dotQ4_KQ8_KAVX2, qkK, szQ4K, szQ8K)
+		dotQ6_KQ8_K = blockDot(dotQ6_KQ8_KAVX2, qkK, szQ6K, szQ8K)
 	}
 	if hasAVX512 {
 		quantActQ8_0 = quantQ8_0ActAVX512

@@ -25,29 +25,7 @@ func useAsmK(on bool) {
 	if !on || !hasAVX2 {
 		return
 	}
-	// each wrapper checks the bounds before passing the first bytes' addresses
-	dotQ2_KQ8_K = func(n int, w, x []byte) float32 {
-		nb := n / qkK
-		if nb == 0 {
-			return 0
-		}
-		_, _ = w[nb*szQ2K-1], x[nb*szQ8K-1]
-		return dotQ2_KQ8_KAVX2(nb, &w[0], &x[0])
-	}
-	dotQ3_KQ8_K = func(n int, w, x []byte) float32 {
-		nb := n / qkK
-		if nb == 0 {
-			return 0
-		}
-		_, _ = w[nb*szQ3K-1], x[nb*szQ8K-1]
-		return dotQ3_KQ8_KAVX2(nb, &w[0], &x[0])
-	}
-	dotQ5_KQ8_K = func(n int, w, x []byte) float32 {
-		nb := n / qkK
-		if nb == 0 {
-			return 0
-		}
-		_, _ = w[nb*szQ5K-1], x[nb*szQ8K-1]
-		return dotQ5_KQ8_KAVX2(nb, &w[0], &x[0])
-	}
+	dotQ2_KQ8_K = blockDot(dotQ2_KQ8_KAVX2, qkK, szQ2K, szQ8K)
+	dotQ3_KQ8_K = blockDot(dotQ3_KQ8_KAVX2, qkK, szQ3K, szQ8K)
+	dotQ5_KQ8_K = blockDot(dotQ5_KQ8_KAVX2, qkK, szQ5K, szQ8K)
 }

@@ -34,20 +34,6 @@ func dotBF16F32AVX2(n int, w *uint16, x *float32) float32
 // (byte operations under a mask register) run on this CPU.
 var hasAVX512BWVL = hasAVX512 && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL
 
-// blockDot wraps a block kernel of dot_legacy_amd64.s as a dotFunc for
-// weight blocks of wsz bytes and activation blocks of xsz bytes (32 elements
-// each), checking the bounds before passing the first bytes' addresses.
-func blockDot(kern func(nb int, w, x *byte) float32, wsz, xsz int) dotFunc {
-	return func(n int, w, x []byte) float32 {
-		nb := n / qk
-		if nb == 0 {
-			return 0
-		}
-		_, _ = w[nb*wsz-1], x[nb*xsz-1]
-		return kern(nb, &w[0], &x[0])
-	}
-}
-
 // dotBF16AVX2 wraps dotBF16F32AVX2 as a dotFunc.
 func dotBF16AVX2(n int, w, x []byte) float32 {
 	if n == 0 {
@@ -66,12 +52,12 @@ func useAsmLegacy(on bool) {
 	if !on || !hasAVX2 {
 		return
 	}
-	dotQ4_1Q8_1 = blockDot(dotQ4_1Q8_1AVX2, szQ41, szQ81)
-	dotQ5_0Q8_0 = blockDot(dotQ5_0Q8_0AVX2, szQ50, szQ80)
-	dotQ5_1Q8_1 = blockDot(dotQ5_1Q8_1AVX2, szQ51, szQ81)
+	dotQ4_1Q8_1 = blockDot(dotQ4_1Q8_1AVX2, qk, szQ41, szQ81)
+	dotQ5_0Q8_0 = blockDot(dotQ5_0Q8_0AVX2, qk, szQ50, szQ80)
+	dotQ5_1Q8_1 = blockDot(dotQ5_1Q8_1AVX2, qk, szQ51, szQ81)
 	dotBF16BF16 = dotBF16AVX2
 	if hasAVX512BWVL {
-		dotQ5_0Q8_0 = blockDot(dotQ5_0Q8_0AVX512, szQ50, szQ80)
-		dotQ5_1Q8_1 = blockDot(dotQ5_1Q8_1AVX512, szQ51, szQ81)
+		dotQ5_0Q8_0 = blockDot(dotQ5_0Q8_0AVX512, qk, szQ50, szQ80)
+		dotQ5_1Q8_1 = blockDot(dotQ5_1Q8_1AVX512, qk, szQ51, szQ81)
 	}
 }

@@ -28,15 +28,15 @@ func legacyTwins(tb testing.TB) []legacyTwin {
 	}
 	useAsm(true)
 	twins := []legacyTwin{
-		{"Q5_0", Q5_0, Q8_0, blockDot(dotQ5_0Q8_0AVX2, szQ50, szQ80), dotQ5_0Q8_0Go},
-		{"Q4_1", Q4_1, Q8_1, blockDot(dotQ4_1Q8_1AVX2, szQ41, szQ81), dotQ4_1Q8_1Go},
-		{"Q5_1", Q5_1, Q8_1, blockDot(dotQ5_1Q8_1AVX2, szQ51, szQ81), dotQ5_1Q8_1Go},
+		{"Q5_0", Q5_0, Q8_0, blockDot(dotQ5_0Q8_0AVX2, qk, szQ50, szQ80), dotQ5_0Q8_0Go},
+		{"Q4_1", Q4_1, Q8_1, blockDot(dotQ4_1Q8_1AVX2, qk, szQ41, szQ81), dotQ4_1Q8_1Go},
+		{"Q5_1", Q5_1, Q8_1, blockDot(dotQ5_1Q8_1AVX2, qk, szQ51, szQ81), dotQ5_1Q8_1Go},
 		{"BF16", BF16, F32, dotBF16AVX2, dotBF16BF16Go},
 	}
 	if hasAVX512BWVL {
 		twins = append(twins,
-			legacyTwin{"Q5_0-avx512", Q5_0, Q8_0, blockDot(dotQ5_0Q8_0AVX512, szQ50, szQ80), dotQ5_0Q8_0Go},
-			legacyTwin{"Q5_1-avx512", Q5_1, Q8_1, blockDot(dotQ5_1Q8_1AVX512, szQ51, szQ81), dotQ5_1Q8_1Go},
+			legacyTwin{"Q5_0-avx512", Q5_0, Q8_0, blockDot(dotQ5_0Q8_0AVX512, qk, szQ50, szQ80), dotQ5_0Q8_0Go},
+			legacyTwin{"Q5_1-avx512", Q5_1, Q8_1, blockDot(dotQ5_1Q8_1AVX512, qk, szQ51, szQ81), dotQ5_1Q8_1Go},
 		)
 	}
 	return twins
