@@ -77,7 +77,12 @@ type Token struct {
 	// Text is the output text this token completes: empty while a multi-byte
 	// character is incomplete or while text may be the start of a stop string;
 	// the concatenated Texts equal Result.Text.
-	Text    string
+	Text string
+	// Prev is the token this one follows (the prompt's last token for the
+	// first generated one). Log-probability entries spell a token, and its
+	// alternatives in Top, as tokenizer.TokenBytesAfter(Prev, id): the way the
+	// text renders it, with or without a leading SentencePiece space.
+	Prev    int
 	LogProb float32               // log-probability of the token (when Request.LogProbs > 0)
 	Top     []sample.TokenLogProb // the most likely tokens (when Request.LogProbs > 0)
 }
@@ -155,7 +160,9 @@ func (s *Session) Generate(ctx context.Context, req Request) (*Result, error) {
 	history := append(make([]int, 0, len(req.Prompt)+64), req.Prompt...)
 	var dec *tokenizer.Decoder
 	if s.tok != nil {
-		dec = s.tok.NewDecoder()
+		// the generated text continues the prompt: its first token keeps its
+		// leading space unless the prompt ends with BOS (the text starts there)
+		dec = s.tok.NewDecoderAfter(req.Prompt[len(req.Prompt)-1])
 	}
 	var text, pending strings.Builder
 	stopper := newStopper(req.Stop)
@@ -176,7 +183,7 @@ func (s *Session) Generate(ctx context.Context, req Request) (*Result, error) {
 		} else {
 			id = smp.Sample(s.logits, history)
 		}
-		tk := Token{ID: id}
+		tk := Token{ID: id, Prev: history[len(history)-1]}
 		if req.LogProbs > 0 {
 			tk.LogProb, top = sample.LogProbs(s.logits, id, req.LogProbs, top[:0])
 			tk.Top = append([]sample.TokenLogProb(nil), top...)

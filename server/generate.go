@@ -158,9 +158,10 @@ func (s *sse) fail(err error) {
 	s.send(ae.body())
 }
 
-// tokenText is the text and bytes of a token for logprobs.
-func (e *entry) tokenText(id int) (string, []int) {
-	b := e.model.Tokenizer().TokenBytes(id)
+// tokenText is the text and bytes of a token for logprobs, as the generated
+// text spells it after the token prev.
+func (e *entry) tokenText(prev, id int) (string, []int) {
+	b := e.model.Tokenizer().TokenBytesAfter(prev, id)
 	ints := make([]int, len(b))
 	for i, c := range b {
 		ints[i] = int(c)

@@ -98,10 +98,10 @@ type llamaCompletion struct {
 }
 
 func (e *entry) llamaProb(t infer.Token, top int) llamaProb {
-	text, b := e.tokenText(t.ID)
+	text, b := e.tokenText(t.Prev, t.ID)
 	p := llamaProb{ID: t.ID, Token: text, Bytes: b, Logprob: safeLogProb(t.LogProb), TopLogprobs: []llamaTopProb{}}
 	for _, c := range t.Top[:min(top, len(t.Top))] {
-		ct, cb := e.tokenText(c.ID)
+		ct, cb := e.tokenText(t.Prev, c.ID)
 		p.TopLogprobs = append(p.TopLogprobs, llamaTopProb{ID: c.ID, Token: ct, Bytes: cb, Logprob: safeLogProb(c.LogProb)})
 	}
 	return p

@@ -80,10 +80,10 @@ type chatChunk struct {
 
 // chatLogprob builds the logprobs entry of a generated token.
 func (e *entry) chatLogprob(t infer.Token, top int) chatLogprob {
-	text, b := e.tokenText(t.ID)
+	text, b := e.tokenText(t.Prev, t.ID)
 	lp := chatLogprob{Token: text, Logprob: safeLogProb(t.LogProb), Bytes: b, TopLogprobs: []chatTopLogprob{}}
 	for _, c := range t.Top[:min(top, len(t.Top))] {
-		ct, cb := e.tokenText(c.ID)
+		ct, cb := e.tokenText(t.Prev, c.ID)
 		lp.TopLogprobs = append(lp.TopLogprobs, chatTopLogprob{Token: ct, Logprob: safeLogProb(c.LogProb), Bytes: cb})
 	}
 	return lp
@@ -218,12 +218,12 @@ type completionLogprobs struct {
 }
 
 func (l *completionLogprobs) add(e *entry, t infer.Token, top, offset int) {
-	text, _ := e.tokenText(t.ID)
+	text, _ := e.tokenText(t.Prev, t.ID)
 	l.Tokens = append(l.Tokens, text)
 	l.TokenLogprobs = append(l.TokenLogprobs, safeLogProb(t.LogProb))
 	m := make(map[string]float64, top)
 	for _, c := range t.Top[:min(top, len(t.Top))] {
-		ct, _ := e.tokenText(c.ID)
+		ct, _ := e.tokenText(t.Prev, c.ID)
 		if _, dup := m[ct]; !dup { // two ids may print alike: keep the likelier
 			m[ct] = safeLogProb(c.LogProb)
 		}

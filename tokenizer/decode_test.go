@@ -188,3 +188,81 @@ func FuzzRoundTripBPE(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) { checkRoundTrip(t, tk, s) })
 }
+
+// TestDecoderAfter: a continuation keeps its first token's SentencePiece space
+// unless it starts the text (after BOS or nothing), as run.c prints it, and
+// TokenBytesAfter spells each token the same way.
+func TestDecoderAfter(t *testing.T) {
+	spm := loadFixture(t, "vocab", "ggml-vocab-llama-spm.gguf")
+	bin := loadLlama2C(t, "tok512.bin", 0)
+	gpt2 := loadFixture(t, "vocab", "ggml-vocab-gpt-2.gguf")
+	id := func(tk *Tokenizer, text string) int {
+		t.Helper()
+		ids := tk.Encode(text, EncodeOptions{})
+		if len(ids) != 1 {
+			t.Fatalf("%q is %d tokens, want one", text, len(ids))
+		}
+		return ids[0]
+	}
+	tests := []struct {
+		name     string
+		tk       *Tokenizer
+		prev, id int
+		want     string
+	}{
+		{"spm after a word", spm, id(spm, "time"), id(spm, "saw"), " saw"},
+		{"spm after BOS", spm, spm.BOS(), id(spm, "Once"), "Once"},
+		{"spm at the start", spm, -1, id(spm, "Once"), "Once"},
+		{"spm after a newline", spm, spm.byteTok['\n'], id(spm, "Once"), " Once"},
+		{"spm after EOS", spm, spm.EOS(), id(spm, "Once"), " Once"},
+		{"llama2c after a word", bin, id(bin, "time"), id(bin, "saw"), " saw"},
+		{"llama2c after BOS", bin, bin.BOS(), id(bin, "Once"), "Once"},
+		{"bpe after BOS", gpt2, gpt2.BOS(), gpt2.Encode(" Once", EncodeOptions{})[0], " Once"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := tc.tk.NewDecoderAfter(tc.prev)
+			if got := d.Add(tc.id) + d.Flush(); got != tc.want {
+				t.Errorf("decoder after %d: %d gives %q, want %q", tc.prev, tc.id, got, tc.want)
+			}
+			if got := string(tc.tk.TokenBytesAfter(tc.prev, tc.id)); got != tc.want {
+				t.Errorf("TokenBytesAfter(%d, %d) = %q, want %q", tc.prev, tc.id, got, tc.want)
+			}
+		})
+	}
+	// Split anywhere, the prompt's text and the continuation's text make the
+	// whole text, and the tokens' TokenBytesAfter spell it.
+	for _, tk := range []*Tokenizer{spm, bin, gpt2} {
+		const text = "Once upon a time, she saw a big dog.\nThe dog was happy."
+		ids := tk.Encode(text, EncodeOptions{AddBOS: true})
+		for k := 1; k < len(ids); k++ {
+			var sb strings.Builder
+			d := tk.NewDecoderAfter(-1)
+			for _, x := range ids[:k] {
+				sb.WriteString(d.Add(x))
+			}
+			sb.WriteString(d.Flush())
+			d = tk.NewDecoderAfter(ids[k-1])
+			for _, x := range ids[k:] {
+				sb.WriteString(d.Add(x))
+			}
+			sb.WriteString(d.Flush())
+			if sb.String() != text {
+				t.Fatalf("%s: split at %d gives %q", tk.Model(), k, sb.String())
+			}
+		}
+		var sb strings.Builder
+		for i, x := range ids {
+			prev := -1
+			if i > 0 {
+				prev = ids[i-1]
+			}
+			if !tk.IsSpecial(x) {
+				sb.Write(tk.TokenBytesAfter(prev, x))
+			}
+		}
+		if sb.String() != text {
+			t.Errorf("%s: TokenBytesAfter spells %q", tk.Model(), sb.String())
+		}
+	}
+}

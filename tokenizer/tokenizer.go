@@ -674,23 +674,60 @@ func cleanSpaces(b []byte) []byte {
 type Decoder struct {
 	t       *Tokenizer
 	pending []byte
-	first   bool
-	special bool
+	strip   bool // the next token loses one leading space
+	// afterBOS: strip the token that follows every BOS (continuation decoding);
+	// otherwise only the first token is stripped (llama_detokenize).
+	afterBOS bool
+	special  bool
 }
 
 // NewDecoder returns an incremental decoder. Concatenating every Add result and
 // the final Flush gives Decode of the same ids.
-func (t *Tokenizer) NewDecoder() *Decoder { return &Decoder{t: t, first: true} }
+func (t *Tokenizer) NewDecoder() *Decoder { return &Decoder{t: t, strip: t.addSpacePrefix} }
 
 // NewSpecialDecoder returns an incremental decoder that renders control tokens as their text.
-func (t *Tokenizer) NewSpecialDecoder() *Decoder { return &Decoder{t: t, first: true, special: true} }
+func (t *Tokenizer) NewSpecialDecoder() *Decoder {
+	return &Decoder{t: t, strip: t.addSpacePrefix, special: true}
+}
+
+// NewDecoderAfter returns an incremental decoder for tokens that continue the
+// token prev (-1 when nothing precedes them), such as a generation continuing
+// its prompt. A SentencePiece space prefix belongs to the text except where
+// the text begins: a token keeps its leading space (" saw") unless it follows
+// BOS or nothing, where it loses it ("Once"), as llama2.c's run.c and the
+// SentencePiece decoder print it. (llama.cpp agrees everywhere except right
+// after BOS, where its token_to_piece keeps the space.) Every output path of a
+// generation (its text, trace and log-probabilities) renders tokens this way;
+// see TokenBytesAfter.
+func (t *Tokenizer) NewDecoderAfter(prev int) *Decoder {
+	return &Decoder{t: t, strip: t.startsText(prev), afterBOS: true}
+}
+
+// startsText reports whether a token that follows prev begins the text and so
+// loses the space prefix the encoder added.
+func (t *Tokenizer) startsText(prev int) bool {
+	return t.addSpacePrefix && (prev < 0 || (prev == t.bos && t.bos >= 0))
+}
+
+// TokenBytesAfter returns the bytes id adds to a text when it follows the token
+// prev (-1 when nothing precedes it): TokenBytes without the SentencePiece
+// space prefix where the text begins, exactly as a decoder made by
+// NewDecoderAfter(prev) renders it. Log-probability entries use it so that
+// their tokens spell the generated text. The result must not be modified.
+func (t *Tokenizer) TokenBytesAfter(prev, id int) []byte {
+	b := t.TokenBytes(id)
+	if t.startsText(prev) && len(b) > 0 && b[0] == ' ' {
+		b = b[1:]
+	}
+	return b
+}
 
 // Add decodes one more token and returns the text that is now complete. Bytes
 // that start a valid but unfinished UTF-8 sequence are held; bytes that can
 // never form a valid character are returned as they are, so no byte is lost.
 func (d *Decoder) Add(id int) string {
-	d.pending = d.t.appendPiece(d.pending, id, d.first && d.t.addSpacePrefix, d.special)
-	d.first = false
+	d.pending = d.t.appendPiece(d.pending, id, d.strip, d.special)
+	d.strip = d.afterBOS && d.t.startsText(id)
 	n := completePrefix(d.pending)
 	s := string(d.pending[:n])
 	d.pending = append(d.pending[:0], d.pending[n:]...)
