@@ -43,7 +43,9 @@ func DetectLanguage(text string) string {
 // check that the text carries exactly these.
 type Facts struct {
 	Sentence       string
-	PromptTokens   int
+	PromptTokens   int    // the prompt's tokens, a leading BOS aside
+	HasBOS         bool   // the prompt starts with a start-of-text (BOS) token
+	BOS            string // its piece without surrounding white space (llama2.c files spell it "\n<s>\n")
 	FirstToken     trace.Token
 	FirstProb      float32 // raw probability of the first generated token
 	Alternatives   []trace.Candidate
@@ -71,6 +73,11 @@ func Gather(t *Trace) (*Facts, error) {
 	f := &Facts{PromptTokens: len(t.Tokenization.Tokens), FirstToken: s.Token, FirstProb: s.Sampling.RawProb,
 		Entropy: s.Prediction.Entropy, LensFirstLayer: -1, Greedy: s.Sampling.Draw < 0, Draw: s.Sampling.Draw,
 		Rank: s.Sampling.ChosenRank, ChosenProb: s.Sampling.ChosenProb, Kept: s.Sampling.Steps}
+	// a reader counts the words' tokens: the start-of-text token is told apart
+	if toks := t.Tokenization.Tokens; len(toks) > 0 && toks[0].Special {
+		f.HasBOS, f.BOS = true, strings.TrimSpace(toks[0].Piece)
+		f.PromptTokens--
+	}
 	if t.Done != nil {
 		f.Sentence = strings.TrimSpace(t.Done.Text)
 	}
@@ -180,7 +187,7 @@ func explainFR(t *Trace, f *Facts) string {
 	if len(f.LensTop) > 0 {
 		var parts []string
 		for i, c := range f.LensTop {
-			parts = append(parts, fmt.Sprintf("couche %d : %s (%s)", t.Steps[0].LogitLens[i].Layer, q(c.Piece), PctIn("fr", c.Prob)))
+			parts = append(parts, fmt.Sprintf("couche %d : %s (%s)", t.Steps[0].LogitLens[i].Layer+1, q(c.Piece), PctIn("fr", c.Prob)))
 		}
 		fmt.Fprintf(&b, "Ouvrons les poupées une à une pendant que j'écris mon premier token : si je m'arrêtais après chaque couche, je dirais %s.", strings.Join(parts, ", "))
 	}
@@ -188,7 +195,14 @@ func explainFR(t *Trace, f *Facts) string {
 
 	b.WriteString("3. Auto-dissection : comment j'ai produit cette phrase\n\n")
 	fmt.Fprintf(&b, "La phrase : « %s »\n\n", f.Sentence)
-	fmt.Fprintf(&b, "- Tokenisation : votre prompt est devenu %d tokens.", f.PromptTokens)
+	fmt.Fprintf(&b, "- Tokenisation : votre prompt est devenu %s", countFR(f.PromptTokens))
+	if f.HasBOS {
+		fmt.Fprintf(&b, ", précédé%s du token de début de texte", map[bool]string{true: "s"}[f.PromptTokens > 1])
+		if f.BOS != "" {
+			b.WriteString(" " + q(f.BOS))
+		}
+	}
+	b.WriteString(".")
 	if f.Neighbor != nil {
 		n := f.Neighbor.Neighbors[0]
 		fmt.Fprintf(&b, "\n- Embeddings : le token %s est un vecteur de norme %s ; son plus proche voisin dans toute la table est %s (cosinus %s).",
@@ -196,7 +210,7 @@ func explainFR(t *Trace, f *Facts) string {
 	}
 	if f.Focus != nil {
 		fmt.Fprintf(&b, "\n- Attention : pour écrire %s, la tête la plus concentrée (couche %d, tête %d) a regardé surtout %s à la position %d, avec un poids de %s.",
-			q(f.FirstToken.Piece), f.Focus.Layer, f.Focus.Head, q(f.FocusTop.Token.Piece), f.FocusTop.Position, F3In("fr", f.FocusTop.Weight))
+			q(f.FirstToken.Piece), f.Focus.Layer+1, f.Focus.Head+1, q(f.FocusTop.Token.Piece), f.FocusTop.Position, F3In("fr", f.FocusTop.Weight))
 	}
 	fmt.Fprintf(&b, "\n- Prédiction : %s avec une probabilité de %s", q(f.FirstToken.Piece), PctIn("fr", f.FirstProb))
 	for _, a := range f.Alternatives {
@@ -215,7 +229,7 @@ func explainFR(t *Trace, f *Facts) string {
 	b.WriteString("4. Métacognition\n\n")
 	b.WriteString("Pourquoi cette explication en couches fonctionne-t-elle ? Parce qu'un LLM construit ses représentations hiérarchiquement, couche après couche — comme cette explication, du plus littéral au plus abstrait. ")
 	if f.LensFirstLayer >= 0 {
-		fmt.Fprintf(&b, "On le voit dans mes propres nombres : le token finalement écrit, %s, n'apparaît en tête qu'à partir de la couche %d sur %d.", q(f.FirstToken.Piece), f.LensFirstLayer, m.Layers)
+		fmt.Fprintf(&b, "On le voit dans mes propres nombres : le token finalement écrit, %s, n'apparaît en tête qu'à partir de la couche %d sur %d.", q(f.FirstToken.Piece), f.LensFirstLayer+1, m.Layers)
 	} else if len(f.LensTop) > 0 {
 		fmt.Fprintf(&b, "On le voit dans mes propres nombres : aucune couche intermédiaire ne plaçait %s en tête ; la décision ne s'est formée qu'à la sortie.", q(f.FirstToken.Piece))
 	}
@@ -241,7 +255,7 @@ func explainEN(t *Trace, f *Facts) string {
 	if len(f.LensTop) > 0 {
 		var parts []string
 		for i, c := range f.LensTop {
-			parts = append(parts, fmt.Sprintf("layer %d: %s (%s)", t.Steps[0].LogitLens[i].Layer, qe(c.Piece), Pct(c.Prob)))
+			parts = append(parts, fmt.Sprintf("layer %d: %s (%s)", t.Steps[0].LogitLens[i].Layer+1, qe(c.Piece), Pct(c.Prob)))
 		}
 		fmt.Fprintf(&b, "Let us open the dolls one by one while I write my first token: had I stopped after each layer, I would have said %s.", strings.Join(parts, ", "))
 	}
@@ -249,7 +263,14 @@ func explainEN(t *Trace, f *Facts) string {
 
 	b.WriteString("3. Self-dissection: how I produced this sentence\n\n")
 	fmt.Fprintf(&b, "The sentence: \"%s\"\n\n", f.Sentence)
-	fmt.Fprintf(&b, "- Tokenization: your prompt became %d tokens.", f.PromptTokens)
+	fmt.Fprintf(&b, "- Tokenization: your prompt became %s", plural(f.PromptTokens, "token"))
+	if f.HasBOS {
+		b.WriteString(", after the start-of-text token")
+		if f.BOS != "" {
+			b.WriteString(" " + qe(f.BOS))
+		}
+	}
+	b.WriteString(".")
 	if f.Neighbor != nil {
 		n := f.Neighbor.Neighbors[0]
 		fmt.Fprintf(&b, "\n- Embeddings: the token %s is a vector of norm %s; its nearest neighbour in the whole table is %s (cosine %s).",
@@ -257,7 +278,7 @@ func explainEN(t *Trace, f *Facts) string {
 	}
 	if f.Focus != nil {
 		fmt.Fprintf(&b, "\n- Attention: to write %s, the most focused head (layer %d, head %d) looked mostly at %s at position %d, with weight %s.",
-			qe(f.FirstToken.Piece), f.Focus.Layer, f.Focus.Head, qe(f.FocusTop.Token.Piece), f.FocusTop.Position, F3(f.FocusTop.Weight))
+			qe(f.FirstToken.Piece), f.Focus.Layer+1, f.Focus.Head+1, qe(f.FocusTop.Token.Piece), f.FocusTop.Position, F3(f.FocusTop.Weight))
 	}
 	fmt.Fprintf(&b, "\n- Prediction: %s with probability %s", qe(f.FirstToken.Piece), Pct(f.FirstProb))
 	for _, a := range f.Alternatives {
@@ -276,12 +297,20 @@ func explainEN(t *Trace, f *Facts) string {
 	b.WriteString("4. Metacognition\n\n")
 	b.WriteString("Why does this layered explanation work? Because an LLM builds its representations hierarchically, layer after layer — like this explanation, from the literal to the abstract. ")
 	if f.LensFirstLayer >= 0 {
-		fmt.Fprintf(&b, "My own numbers show it: the token I finally wrote, %s, only comes out on top from layer %d of %d.", qe(f.FirstToken.Piece), f.LensFirstLayer, m.Layers)
+		fmt.Fprintf(&b, "My own numbers show it: the token I finally wrote, %s, only comes out on top from layer %d of %d.", qe(f.FirstToken.Piece), f.LensFirstLayer+1, m.Layers)
 	} else if len(f.LensTop) > 0 {
 		fmt.Fprintf(&b, "My own numbers show it: no intermediate layer had %s on top; the decision only formed at the output.", qe(f.FirstToken.Piece))
 	}
 	b.WriteString("\n")
 	return b.String()
+}
+
+// countFR writes a number of tokens in French: "1 token", "4 tokens".
+func countFR(n int) string {
+	if n == 1 {
+		return "1 token"
+	}
+	return strconv.Itoa(n) + " tokens"
 }
 
 // isByteToken reports a SentencePiece byte-fallback token such as <0x0A>.

@@ -2,6 +2,7 @@ package explain_test
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -171,5 +172,54 @@ func TestCollectErrors(t *testing.T) {
 	}
 	if _, err := explain.Explain(&explain.Trace{}, "fr"); err == nil {
 		t.Error("no steps: no error")
+	}
+}
+
+// TestExplainCountsLikeAReader: the prompt's tokens are counted without the
+// start-of-text token (named apart), and layers and heads are numbered from 1
+// in prose while the trace keeps 0-based indices.
+func TestExplainCountsLikeAReader(t *testing.T) {
+	tr, _ := dissect(t, []string{"llama2c", "stories260K.bin"}, "Once upon a time", sample.Params{})
+	f, err := explain.Gather(tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tr.Tokenization.Tokens) != 5 || f.PromptTokens != 4 || f.BOS != "<s>" {
+		t.Fatalf("%d tokens in the trace: prompt %d tokens, BOS %q; want 5: 4 and <s>", len(tr.Tokenization.Tokens), f.PromptTokens, f.BOS)
+	}
+	if f.Focus == nil || f.LensFirstLayer < 0 {
+		t.Fatalf("no focused head or logit-lens layer: %+v", f)
+	}
+	layers := tr.Meta.Layers
+	want := map[string][]string{
+		"en": {
+			`your prompt became 4 tokens, after the start-of-text token "<s>".`,
+			fmt.Sprintf("(layer %d, head %d)", f.Focus.Layer+1, f.Focus.Head+1),
+			fmt.Sprintf("from layer %d of %d.", f.LensFirstLayer+1, layers),
+			"layer 1: ", fmt.Sprintf("layer %d: ", layers),
+		},
+		"fr": {
+			"votre prompt est devenu 4 tokens, précédés du token de début de texte « <s> ».",
+			fmt.Sprintf("(couche %d, tête %d)", f.Focus.Layer+1, f.Focus.Head+1),
+			fmt.Sprintf("à partir de la couche %d sur %d.", f.LensFirstLayer+1, layers),
+			"couche 1 : ", fmt.Sprintf("couche %d : ", layers),
+		},
+	}
+	unwanted := map[string][]string{"en": {"layer 0"}, "fr": {"couche 0"}}
+	for lang, ws := range want {
+		text, err := explain.Explain(tr, lang)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range ws {
+			if !strings.Contains(text, w) {
+				t.Errorf("%s: the explanation lacks %q\n%s", lang, w, text)
+			}
+		}
+		for _, w := range unwanted[lang] {
+			if strings.Contains(text, w) {
+				t.Errorf("%s: the explanation names a 0-based layer (%q)\n%s", lang, w, text)
+			}
+		}
 	}
 }

@@ -1,7 +1,10 @@
 // Package explain turns a dissection trace into text for people: a terminal
 // report of each stage (tokenization, embeddings, attention, logit lens,
 // prediction, decoding) and the four-layer explanation of `glassbox explain`,
-// in French or English. Every number it prints is read from the trace.
+// in French or English. Every number it prints is read from the trace. Prose
+// counts as people do: layers and heads from 1, prompt tokens without the
+// start-of-text token (named apart); the report keeps the trace's 0-based
+// layer and head indices, which the --layers and --heads flags use.
 package explain
 
 import (

@@ -134,7 +134,7 @@ func (r *recorder) token(id int) trace.Token {
 func (r *recorder) meta(ctxSize int, kv tensor.Type) trace.Event {
 	c := &r.m.Config
 	return trace.Event{Type: trace.TypeMeta, Meta: &trace.Meta{
-		Version: trace.Version, Model: r.cfg.ModelName, Arch: c.Arch, Params: c.Params(),
+		Version: trace.Version, Model: r.cfg.ModelName, Arch: c.Arch, Params: r.m.DistinctParams(), ParamsStored: c.Params(),
 		Layers: c.Layers, Heads: c.Heads, KVHeads: c.KVHeads, Dim: c.Dim, HiddenDim: c.HiddenDim,
 		HeadDim: c.HeadDim, Vocab: c.VocabSize, ContextLength: c.ContextLength, Context: ctxSize,
 		QuantType: c.FileType, KVCache: kv.String(), Tokenizer: r.tokenizerModel(),

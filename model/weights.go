@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 
 	"glassbox/tensor"
 )
@@ -23,6 +24,9 @@ type Model struct {
 	RopeFreqs      []float32      `gguf:"rope_freqs.weight,optional"`
 
 	close func() error
+
+	paramsOnce sync.Once // DistinctParams
+	distinct   int64
 }
 
 // Layer is one transformer block: attention then feed-forward, each behind an

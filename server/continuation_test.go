@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -78,5 +80,23 @@ func TestLeadingSpaceContent(t *testing.T) {
 	}
 	if _, ok := ch.Logprobs.TopLogprobs[0]["Once"]; !ok {
 		t.Errorf("empty prompt: first top logprobs %v lack \"Once\"", ch.Logprobs.TopLogprobs[0])
+	}
+}
+
+// TestModelInfoParams: the model view reports distinct parameters, the
+// stories260K conversion storing its embedding twice counted once.
+func TestModelInfoParams(t *testing.T) {
+	_, url := stdServer(t, nil)
+	resp, err := http.Get(url + "/glassbox/models/stories")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var info modelInfo
+	if err := json.NewDecoder(resp.Body).Decode(&info); err != nil {
+		t.Fatal(err)
+	}
+	if info.Params != 260032 || info.ParamsStored != 292800 {
+		t.Errorf("params %d, stored %d; want 260032 and 292800", info.Params, info.ParamsStored)
 	}
 }

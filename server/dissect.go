@@ -183,7 +183,8 @@ type modelInfo struct {
 	ID            string         `json:"id"`
 	Path          string         `json:"path"`
 	Arch          string         `json:"arch"`
-	Params        int64          `json:"params"`
+	Params        int64          `json:"params"`        // distinct parameters (model.DistinctParams)
+	ParamsStored  int64          `json:"params_stored"` // as the file stores them, duplicates and padding included
 	Layers        int            `json:"layers"`
 	Heads         int            `json:"heads"`
 	KVHeads       int            `json:"kv_heads"`
@@ -219,6 +220,7 @@ func (s *Server) modelInfo(w http.ResponseWriter, r *http.Request) error {
 		ContextLength: c.ContextLength, Context: m.ContextSize(), FileType: c.FileType, TensorTypes: map[string]int{},
 		ChatTemplate: m.ChatTemplate(), KVCache: m.KVCacheType().String(),
 	}
+	info.Params, info.ParamsStored = m.Engine().DistinctParams(), c.Params()
 	info.KVCacheBytes = int64(m.ContextSize()) * int64(c.Layers) * int64(c.KVDim()+c.VDim()) * int64(m.KVCacheType().TypeSize())
 	if f := m.GGUF(); f != nil {
 		for _, t := range f.Tensors {

@@ -36,7 +36,8 @@ type Meta struct {
 	Version       int    `json:"version"`
 	Model         string `json:"model"`
 	Arch          string `json:"arch"`
-	Params        int64  `json:"params"`
+	Params        int64  `json:"params"`        // distinct parameters: a stored copy of the embedding as output matrix and zero padding not counted
+	ParamsStored  int64  `json:"params_stored"` // parameters as the file stores them
 	Layers        int    `json:"layers"`
 	Heads         int    `json:"heads"`
 	KVHeads       int    `json:"kv_heads"`
