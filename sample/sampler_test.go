@@ -2,8 +2,8 @@ package sample
 
 import (
 	"math"
-	"reflect"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
