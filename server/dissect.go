@@ -98,6 +98,9 @@ func (s *Server) dissect(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := g.resolveBias(e); err != nil {
+		return err
+	}
 	var ids []int
 	var text string
 	if req.Prompt != nil {

@@ -34,7 +34,7 @@ func (r *InfillRequest) validate() (genParams, error) {
 	if g.sampler, g.seeded, err = r.SamplingFields.params(); err != nil {
 		return g, err
 	}
-	g.ignoreEOS = r.IgnoreEOS
+	g.ignoreEOS, g.bias = r.IgnoreEOS, r.LogitBias
 	if r.NPredict != nil {
 		if *r.NPredict == 0 || *r.NPredict < -1 {
 			return g, badRequest("n_predict", "invalid value for 'n_predict': expected -1 (no limit) or an integer >= 1, got %d", *r.NPredict)
@@ -119,6 +119,9 @@ func (s *Server) infill(w http.ResponseWriter, r *http.Request) error {
 	}
 	e, err := s.lookup(req.Model)
 	if err != nil {
+		return err
+	}
+	if err := g.resolveBias(e); err != nil {
 		return err
 	}
 	ids, err := fimPrompt(e, req.InputPrefix, req.InputSuffix, req.Prompt)

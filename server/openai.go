@@ -103,6 +103,9 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := g.resolveBias(e); err != nil {
+		return err
+	}
 	ids, text, err := s.chatPrompt(e, req.Messages)
 	if err != nil {
 		return err
@@ -307,6 +310,9 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) error {
 	}
 	e, err := s.lookup(req.Model)
 	if err != nil {
+		return err
+	}
+	if err := g.resolveBias(e); err != nil {
 		return err
 	}
 	prompts, err := s.completionPrompts(e, &req)
