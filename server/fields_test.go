@@ -214,7 +214,9 @@ func TestUnsupportedFields(t *testing.T) {
 		apiInfill: func(f string) (string, string) {
 			return "/infill", `{"model":"fim","input_prefix":"Once","n_predict":1` + f + `}`
 		},
-		apiEmbedding: func(f string) (string, string) { return "/v1/embeddings", `{"model":"stories","input":"Once"` + f + `}` },
+		apiEmbedding: func(f string) (string, string) {
+			return "/v1/embeddings", `{"model":"stories","input":"Once"` + f + `}`
+		},
 	}
 	bad := map[string]string{
 		"tools": `[{"type":"function","function":{"name":"f"}}]`, "tool_choice": `"required"`, "parallel_tool_calls": `false`,

@@ -201,10 +201,10 @@ func ms(d time.Duration) float64 { return d.Seconds() * 1000 }
 // TokenizeRequest is the body of POST /tokenize.
 type TokenizeRequest struct {
 	Model        string `json:"model"`
-	Content      string `json:"content"`
-	AddSpecial   bool   `json:"add_special"`
-	ParseSpecial *bool  `json:"parse_special"`
-	WithPieces   bool   `json:"with_pieces"`
+	Content      *string `json:"content"` // required; "" is valid
+	AddSpecial   bool    `json:"add_special"`
+	ParseSpecial *bool   `json:"parse_special"`
+	WithPieces   bool    `json:"with_pieces"`
 }
 
 // tokenPiece is a token with its text: a string when the bytes are valid
@@ -219,13 +219,16 @@ func (s *Server) tokenize(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r.Body, &req); err != nil {
 		return err
 	}
+	if req.Content == nil {
+		return badRequest("content", "'content' is required: expected the text to tokenize (a string, possibly empty)")
+	}
 	e, err := s.lookup(req.Model)
 	if err != nil {
 		return err
 	}
 	tok := e.model.Tokenizer()
 	parse := req.ParseSpecial == nil || *req.ParseSpecial
-	ids := tok.Encode(req.Content, tokenizer.EncodeOptions{AddBOS: req.AddSpecial && tok.AddBOSDefault(), AddEOS: req.AddSpecial && tok.AddEOSDefault(), ParseSpecial: parse})
+	ids := tok.Encode(*req.Content, tokenizer.EncodeOptions{AddBOS: req.AddSpecial && tok.AddBOSDefault(), AddEOS: req.AddSpecial && tok.AddEOSDefault(), ParseSpecial: parse})
 	if !req.WithPieces {
 		if ids == nil {
 			ids = []int{}
@@ -253,13 +256,16 @@ func (s *Server) tokenize(w http.ResponseWriter, r *http.Request) error {
 // DetokenizeRequest is the body of POST /detokenize.
 type DetokenizeRequest struct {
 	Model  string `json:"model"`
-	Tokens []int  `json:"tokens"`
+	Tokens []int  `json:"tokens"` // required; [] is valid
 }
 
 func (s *Server) detokenize(w http.ResponseWriter, r *http.Request) error {
 	var req DetokenizeRequest
 	if err := decodeJSON(r.Body, &req); err != nil {
 		return err
+	}
+	if req.Tokens == nil {
+		return badRequest("tokens", "'tokens' is required: expected an array of token ids (possibly empty)")
 	}
 	e, err := s.lookup(req.Model)
 	if err != nil {
