@@ -200,7 +200,7 @@ func ms(d time.Duration) float64 { return d.Seconds() * 1000 }
 
 // TokenizeRequest is the body of POST /tokenize.
 type TokenizeRequest struct {
-	Model        string `json:"model"`
+	Model        string  `json:"model"`
 	Content      *string `json:"content"` // required; "" is valid
 	AddSpecial   bool    `json:"add_special"`
 	ParseSpecial *bool   `json:"parse_special"`
