@@ -163,6 +163,7 @@ func (s *Server) infill(w http.ResponseWriter, r *http.Request) error {
 		}
 		return nil
 	}
+	noteTokens(r.Context(), e.name, len(ids), len(res.IDs))
 	tm := res.Timings
 	out := llamaCompletion{Content: res.Text, Tokens: res.IDs, IDSlot: sl.id, Stop: true, Model: e.name,
 		TokensPredicted: len(res.IDs), TokensEvaluated: len(ids), TokensCached: tm.CachedTokens, StoppingWord: res.StopString,
@@ -343,6 +344,7 @@ func (s *Server) embeddings(w http.ResponseWriter, r *http.Request) error {
 			data[i].Embedding = base64.StdEncoding.EncodeToString(b)
 		}
 	}
+	noteTokens(r.Context(), e.name, total, 0)
 	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": data, "model": e.name,
 		"usage": map[string]int{"prompt_tokens": total, "total_tokens": total}})
 	return nil
