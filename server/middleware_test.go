@@ -285,4 +285,3 @@ func TestRequestLog(t *testing.T) {
 		}
 	}
 }
-
