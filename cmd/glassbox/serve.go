@@ -32,9 +32,9 @@ type serveOptions struct {
 	kvF32     bool
 	maxBody   int64
 	grace     time.Duration
-	hosts     []string // --allowed-host
-	origins   []string // --cors-origin
-	logFormat string   // --log-format: text or json
+	hosts     []string          // --allowed-host
+	origins   []string          // --cors-origin
+	logFormat string            // --log-format: text or json
 	listening func(addr string) // called once the listener is open (tests)
 }
 
