@@ -32,10 +32,12 @@ type serveOptions struct {
 	kvF32     bool
 	maxBody   int64
 	grace     time.Duration
-	hosts     []string          // --allowed-host
-	origins   []string          // --cors-origin
-	logFormat string            // --log-format: text or json
 	listening func(addr string) // called once the listener is open (tests)
+
+	// access and logging
+	hosts     []string // --allowed-host
+	origins   []string // --cors-origin
+	logFormat string   // --log-format: text or json
 }
 
 func newServeCmd() *cobra.Command { return serveCmd(&serveOptions{}) }
