@@ -263,7 +263,7 @@ func (m *Model) ChatTemplate() string { return m.tmplSrc }
 // GenerateOptions configures one generation.
 type GenerateOptions struct {
 	MaxTokens int           // generated tokens at most (<= 0: until the context is full)
-	Sampler   sample.Params // sampling settings; the zero value is greedy decoding
+	Sampler   sample.Params // sampling settings (with LogitBias); the zero value, LogitBias aside, is greedy decoding
 	Stop      []string      // stop strings
 	LogProbs  int           // record log-probabilities of the chosen and top LogProbs tokens
 	IgnoreEOS bool          // continue past end-of-generation tokens

@@ -353,3 +353,49 @@ func cos(a, b []float32) float64 {
 	}
 	return ab / math.Sqrt(aa*bb)
 }
+
+// TestLogitBias: a bias given through the SDK's sampler settings changes the
+// greedy continuation, a ban keeps a token out, and ids outside the
+// vocabulary are an error.
+func TestLogitBias(t *testing.T) {
+	m := open(t, &glassbox.Options{Context: 64, KVCacheF32: true}, "llama2c", "stories260K.bin")
+	ctx := context.Background()
+	gen := func(p sample.Params) ([]int, error) {
+		res, err := m.Generate(ctx, "Once upon a time", glassbox.GenerateOptions{MaxTokens: 12, Sampler: p})
+		if err != nil {
+			return nil, err
+		}
+		return res.IDs, nil
+	}
+	plain, err := gen(sample.Params{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := plain[0]
+	// the zero value with a bias stays greedy, the first token is banned
+	banned, err := gen(sample.Params{LogitBias: map[int]float32{first: -100}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range banned {
+		if id == first {
+			t.Fatalf("token %d was biased by -100 but generated: %v", first, banned)
+		}
+	}
+	// the same at temperature 1 with the defaults, and a forced token
+	p := sample.DefaultParams()
+	p.Temperature, p.Seed = 1, 3
+	p.LogitBias = map[int]float32{first: float32(math.Inf(-1)), 400: 100}
+	forced, err := gen(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, id := range forced {
+		if id != 400 {
+			t.Fatalf("token %d: %d, want 400 (biased by +100) every time: %v", i, id, forced)
+		}
+	}
+	if _, err := gen(sample.Params{LogitBias: map[int]float32{512: 1}}); err == nil || !strings.Contains(err.Error(), "token 512") {
+		t.Fatalf("a bias for token 512 of a 512-token vocabulary: err %v", err)
+	}
+}

@@ -60,7 +60,7 @@ type Request struct {
 	Prompt    []int         // prompt token ids (BOS included when wanted)
 	MaxTokens int           // generated tokens at most; <= 0 means until the context is full
 	Stop      []string      // stop strings: the text ends before the first one found
-	Sampler   sample.Params // sampling settings; the zero value means greedy decoding
+	Sampler   sample.Params // sampling settings; the zero value (LogitBias aside) means greedy decoding
 	LogProbs  int           // when > 0, record the chosen token's log-probability and the top LogProbs
 	IgnoreEOS bool          // keep going past end-of-generation tokens
 	// OnToken, when set, receives each generated token as soon as it is sampled.
@@ -132,11 +132,18 @@ func (s *Session) Generate(ctx context.Context, req Request) (*Result, error) {
 		return nil, fmt.Errorf("%w: the prompt has %d tokens and the context holds %d (%d too many, and generating needs at least one free position)",
 			ErrContext, len(req.Prompt), n, len(req.Prompt)-n+1)
 	}
-	if req.Sampler == (sample.Params{}) {
-		req.Sampler = sample.Params{TopP: 1, RepeatPenalty: 1}
+	if req.Sampler.IsZero() {
+		req.Sampler = req.Sampler.Greedy()
 	}
 	smp, err := sample.New(req.Sampler)
 	if err != nil {
+		return nil, err
+	}
+	vocab := s.model.Config.VocabSize
+	if s.tok != nil {
+		vocab = s.tok.VocabSize()
+	}
+	if err := req.Sampler.CheckVocab(vocab); err != nil {
 		return nil, err
 	}
 	res := &Result{PromptIDs: append([]int(nil), req.Prompt...)}

@@ -2,15 +2,17 @@
 // sampler chain llama.cpp uses by default, and can record what each step of
 // the chain kept so that a generated token can later be dissected.
 //
-// The chain is, in order: repetition/presence/frequency penalties, top-k,
-// top-p (nucleus), min-p, temperature, then a seeded random draw from the
-// softmax of what is left ("dist"). A temperature of 0 replaces the
-// filtering steps and the draw by a greedy argmax over the penalised logits.
+// The chain is, in order: the logit bias (OpenAI's and llama.cpp's
+// logit_bias), repetition/presence/frequency penalties, top-k, top-p
+// (nucleus), min-p, temperature, then a seeded random draw from the softmax
+// of what is left ("dist"). A temperature of 0 replaces the filtering steps
+// and the draw by a greedy argmax over the biased and penalised logits.
 package sample
 
 import (
 	"fmt"
 	"math"
+	"slices"
 )
 
 // SeedRandom is the Params.Seed value asking New to pick a random seed (as
@@ -44,6 +46,13 @@ type Params struct {
 	// FrequencyPenalty is subtracted from the logit of every token in the
 	// window, multiplied by its number of occurrences; 0 turns it off.
 	FrequencyPenalty float32
+	// LogitBias is added to the logits of the given token ids before every
+	// other step, as OpenAI's and llama.cpp's logit_bias: a bias of -100
+	// makes a token practically impossible, 100 practically certain, and
+	// math.Inf(-1) bans it outright. Keys must be ids of the vocabulary
+	// (CheckVocab); values must not be NaN or +Inf. Nil or empty: no bias.
+	// The Sampler keeps its own copy, so the map may change after New.
+	LogitBias map[int]float32
 	// Seed seeds the sampler's random number generator: the same seed,
 	// parameters, logits and histories give the same tokens on every run
 	// and platform. SeedRandom picks a random seed.
@@ -89,7 +98,52 @@ func (p Params) Validate() error {
 	case !finite(p.FrequencyPenalty):
 		return fmt.Errorf("sample: frequency penalty must be a finite number (0 = off), got %v", p.FrequencyPenalty)
 	}
+	for _, id := range p.biasIDs() {
+		b := p.LogitBias[id]
+		switch {
+		case id < 0:
+			return fmt.Errorf("sample: logit bias for token %d: token ids are >= 0", id)
+		case b != b || b > math.MaxFloat32:
+			return fmt.Errorf("sample: logit bias for token %d must be a number or -Inf (ban), got %v", id, b)
+		}
+	}
 	return nil
+}
+
+// CheckVocab reports the first logit-bias token id outside a vocabulary of
+// n tokens (ids 0 to n-1).
+func (p Params) CheckVocab(n int) error {
+	for _, id := range p.biasIDs() {
+		if id < 0 || id >= n {
+			return fmt.Errorf("sample: logit bias for token %d: the vocabulary has %d tokens (ids 0 to %d)", id, n, n-1)
+		}
+	}
+	return nil
+}
+
+// biasIDs returns the token ids of LogitBias in increasing order, so that
+// errors and the sampler do not depend on map order.
+func (p Params) biasIDs() []int {
+	ids := make([]int, 0, len(p.LogitBias))
+	for id := range p.LogitBias {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// IsZero reports whether p is the zero value apart from LogitBias: no
+// setting was chosen. infer.Request and glassbox.GenerateOptions read such
+// parameters as greedy decoding (Greedy), keeping the bias.
+func (p Params) IsZero() bool {
+	return p.Temperature == 0 && p.TopK == 0 && p.TopP == 0 && p.MinP == 0 && p.RepeatPenalty == 0 &&
+		p.RepeatLastN == 0 && p.PresencePenalty == 0 && p.FrequencyPenalty == 0 && p.Seed == 0
+}
+
+// Greedy returns greedy decoding (temperature 0, every filter and penalty
+// off) with p's logit bias.
+func (p Params) Greedy() Params {
+	return Params{TopP: 1, RepeatPenalty: 1, LogitBias: p.LogitBias}
 }
 
 // penaltiesActive reports whether the penalty step changes anything.

@@ -5,10 +5,12 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 )
 
 // Step names recorded in a Trace, in chain order.
 const (
+	StepLogitBias   = "logit_bias"
 	StepPenalties   = "penalties"
 	StepTopK        = "top_k"
 	StepTopP        = "top_p"
@@ -45,10 +47,11 @@ type Step struct {
 // Trace records one call of SampleTrace. Reusing the same Trace across calls
 // reuses its slices, so tracing does not allocate in steady state.
 type Trace struct {
-	// Steps lists the steps that ran, in order. Disabled steps (top-k 0,
-	// top-p 1, min-p 0, penalties off or window 0) are not listed; greedy
-	// sampling lists the penalties (when enabled) and "greedy" only, since
-	// the other filters cannot change an argmax.
+	// Steps lists the steps that ran, in order. Disabled steps (no logit
+	// bias, top-k 0, top-p 1, min-p 0, penalties off or window 0) are not
+	// listed; greedy sampling lists the logit bias and the penalties (when
+	// enabled) and "greedy" only, since the other filters cannot change an
+	// argmax.
 	Steps []Step
 	// Draw is the uniform number in [0,1) the draw used, -1 for greedy.
 	Draw float64
@@ -67,6 +70,7 @@ type Trace struct {
 // in steady state. A Sampler is not safe for concurrent use.
 type Sampler struct {
 	p    Params
+	bias []cand // the logit bias, by increasing id
 	seed uint64
 	src  *rand.PCG
 	rng  *rand.Rand
@@ -93,13 +97,24 @@ func New(p Params) (*Sampler, error) {
 		}
 	}
 	s := &Sampler{p: p, seed: seed}
+	if len(p.LogitBias) > 0 {
+		ids := p.biasIDs()
+		s.bias = make([]cand, len(ids))
+		bias := make(map[int]float32, len(ids))
+		for i, id := range ids {
+			s.bias[i] = cand{id: int32(id), logit: p.LogitBias[id]}
+			bias[id] = p.LogitBias[id]
+		}
+		s.p.LogitBias = bias
+	}
 	s.src = rand.NewPCG(0, 0)
 	s.rng = rand.New(s.src)
 	s.Reset()
 	return s, nil
 }
 
-// Params returns the sampler's parameters (Seed as given to New).
+// Params returns the sampler's parameters (Seed as given to New; LogitBias
+// is the sampler's copy and must not be modified).
 func (s *Sampler) Params() Params { return s.p }
 
 // Seed returns the seed in use: Params.Seed, or the seed picked at random
@@ -151,6 +166,15 @@ func (s *Sampler) run(logits []float32, history []int, tr *Trace, traceTop int) 
 	}
 	s.sorted = false
 
+	if len(s.bias) > 0 {
+		for _, b := range s.bias {
+			if int(b.id) < n {
+				c := &s.cur[b.id]
+				c.logit = sanitize(c.logit + b.logit)
+			}
+		}
+		s.record(tr, StepLogitBias, traceTop)
+	}
 	if s.p.penaltiesActive() {
 		s.applyPenalties(history)
 		s.record(tr, StepPenalties, traceTop)
@@ -418,6 +442,17 @@ func (p Params) String() string {
 	if p.Seed == SeedRandom {
 		seed = "random"
 	}
-	return fmt.Sprintf("temp=%g top_k=%d top_p=%g min_p=%g repeat_penalty=%g repeat_last_n=%d presence_penalty=%g frequency_penalty=%g seed=%s",
-		p.Temperature, p.TopK, p.TopP, p.MinP, p.RepeatPenalty, p.RepeatLastN, p.PresencePenalty, p.FrequencyPenalty, seed)
+	bias := ""
+	if len(p.LogitBias) > 0 {
+		var b strings.Builder
+		for i, id := range p.biasIDs() {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, "%d:%g", id, p.LogitBias[id])
+		}
+		bias = " logit_bias=" + b.String()
+	}
+	return fmt.Sprintf("temp=%g top_k=%d top_p=%g min_p=%g repeat_penalty=%g repeat_last_n=%d presence_penalty=%g frequency_penalty=%g%s seed=%s",
+		p.Temperature, p.TopK, p.TopP, p.MinP, p.RepeatPenalty, p.RepeatLastN, p.PresencePenalty, p.FrequencyPenalty, bias, seed)
 }

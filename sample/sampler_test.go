@@ -3,6 +3,7 @@ package sample
 import (
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -625,7 +626,164 @@ func TestValidate(t *testing.T) {
 func TestDefaultParams(t *testing.T) {
 	p := DefaultParams()
 	want := Params{Temperature: 0.8, TopK: 40, TopP: 0.95, MinP: 0.05, RepeatPenalty: 1, RepeatLastN: 64, Seed: SeedRandom}
-	if p != want {
+	if !reflect.DeepEqual(p, want) {
 		t.Errorf("DefaultParams() = %v, want llama.cpp's %v", p, want)
+	}
+}
+
+func TestLogitBias(t *testing.T) {
+	logits := []float32{1, 5, 3, 4.5}
+	ban := float32(math.Inf(-1))
+	cases := []struct {
+		name string
+		temp float32
+		bias map[int]float32
+		want int
+	}{
+		{"no bias: argmax", 0, nil, 1},
+		{"empty map: argmax", 0, map[int]float32{}, 1},
+		{"-100 pushes the best below the rest", 0, map[int]float32{1: -100}, 3},
+		{"+10 lifts a weak token to the top", 0, map[int]float32{0: 10}, 0},
+		{"ban two", 0, map[int]float32{1: ban, 3: ban}, 2},
+		{"+100 at temperature 1 is certain", 1, map[int]float32{0: 100}, 0},
+		{"ban at temperature 1", 1, map[int]float32{1: ban, 3: ban, 0: ban}, 2},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			for seed := range uint64(50) {
+				p := off(seed)
+				p.Temperature = tc.temp
+				p.LogitBias = tc.bias
+				s, err := New(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := s.Sample(logits, nil); got != tc.want {
+					t.Fatalf("seed %d: got token %d, want %d", seed, got, tc.want)
+				}
+				if tc.temp == 0 {
+					break
+				}
+			}
+		})
+	}
+}
+
+func TestLogitBiasTraceStep(t *testing.T) {
+	logits := []float32{1, 5, 3, 4.5}
+	for _, temp := range []float32{0, 1} {
+		p := off(7)
+		p.Temperature = temp
+		p.RepeatPenalty = 2
+		p.LogitBias = map[int]float32{1: -100, 0: 2.5}
+		s, err := New(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tr Trace
+		got := s.SampleTrace(logits, []int{3}, &tr, 4)
+		if len(tr.Steps) < 3 || tr.Steps[0].Name != StepLogitBias || tr.Steps[1].Name != StepPenalties {
+			t.Fatalf("temperature %g: steps %+v, want logit_bias first, then penalties", temp, tr.Steps)
+		}
+		st := tr.Steps[0]
+		if st.Kept != 4 || len(st.Top) != 4 {
+			t.Fatalf("logit_bias step kept %d, top %d; want 4 and 4", st.Kept, len(st.Top))
+		}
+		// biased logits: 3.5, -95, 3, 4.5 → order 3, 0, 2, 1
+		wantIDs, wantLogits := []int{3, 0, 2, 1}, []float32{4.5, 3.5, 3, -95}
+		for i, c := range st.Top {
+			if c.ID != wantIDs[i] || c.Logit != wantLogits[i] {
+				t.Fatalf("logit_bias step top[%d] = %+v, want id %d logit %g", i, c, wantIDs[i], wantLogits[i])
+			}
+		}
+		// the penalty then halves token 3 (4.5 → 2.25), so 0 wins greedy
+		if temp == 0 && got != 0 {
+			t.Fatalf("greedy chose %d, want 0", got)
+		}
+		if tr.ChosenRank != rawRank(logits, got) {
+			t.Fatalf("chosen rank %d is not the rank among the raw logits (%d)", tr.ChosenRank, rawRank(logits, got))
+		}
+		// tracing never changes the token
+		s2, _ := New(p)
+		if again := s2.Sample(logits, []int{3}); again != got {
+			t.Fatalf("Sample chose %d, SampleTrace %d", again, got)
+		}
+	}
+	// without a bias the step is not listed
+	s, _ := New(off(1))
+	var tr Trace
+	s.SampleTrace(logits, nil, &tr, 2)
+	for _, st := range tr.Steps {
+		if st.Name == StepLogitBias {
+			t.Fatal("logit_bias listed without a bias")
+		}
+	}
+}
+
+func TestLogitBiasCopied(t *testing.T) {
+	bias := map[int]float32{1: -100}
+	p := off(0)
+	p.Temperature = 0
+	p.LogitBias = bias
+	s, err := New(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bias[1] = 0
+	bias[2] = -100
+	if got := s.Sample([]float32{1, 5, 3}, nil); got != 2 {
+		t.Fatalf("got %d: the sampler follows changes made to the map after New", got)
+	}
+}
+
+func TestLogitBiasValidate(t *testing.T) {
+	nan := float32(math.NaN())
+	cases := []struct {
+		name  string
+		bias  map[int]float32
+		vocab int
+		want  string // "" = valid
+	}{
+		{"valid", map[int]float32{0: -100, 9: 100, 3: float32(math.Inf(-1))}, 10, ""},
+		{"negative id", map[int]float32{-1: 1}, 10, "token -1"},
+		{"NaN", map[int]float32{2: nan}, 10, "token 2"},
+		{"+Inf", map[int]float32{2: float32(math.Inf(1))}, 10, "-Inf (ban)"},
+		{"beyond the vocabulary", map[int]float32{3: 1, 10: 1}, 10, "token 10: the vocabulary has 10 tokens"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := DefaultParams()
+			p.LogitBias = tc.bias
+			err := p.Validate()
+			if err == nil {
+				err = p.CheckVocab(tc.vocab)
+			}
+			if tc.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error about %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestParamsIsZeroGreedy(t *testing.T) {
+	bias := map[int]float32{4: -100}
+	if !(Params{}).IsZero() || !(Params{LogitBias: bias}).IsZero() {
+		t.Fatal("the zero value (with or without a bias) is not IsZero")
+	}
+	if DefaultParams().IsZero() || (Params{Seed: 1}).IsZero() {
+		t.Fatal("set parameters are IsZero")
+	}
+	g := Params{LogitBias: bias}.Greedy()
+	if err := g.Validate(); err != nil || g.Temperature != 0 || g.LogitBias[4] != -100 {
+		t.Fatalf("Greedy() = %v (%v)", g, err)
+	}
+	if s := g.String(); !strings.Contains(s, "logit_bias=4:-100") {
+		t.Fatalf("String() = %q does not show the bias", s)
 	}
 }

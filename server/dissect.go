@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -98,6 +99,9 @@ func (s *Server) dissect(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := g.resolveBias(e); err != nil {
+		return err
+	}
 	var ids []int
 	var text string
 	if req.Prompt != nil {
@@ -160,7 +164,11 @@ func (s *Server) streamDissection(ctx context.Context, w http.ResponseWriter, e 
 	st := newSSE(w)
 	tg := *g
 	tg.trace = &infer.Tracing{Options: opts, ModelName: e.name, PromptText: text, Emit: func(ev trace.Event) error { return st.send(ev) }}
-	if _, err := s.run(ctx, e, sl, genJob{ids, g.seedFor(0)}, &tg, start, nil); err != nil {
+	res, err := s.run(ctx, e, sl, genJob{ids, g.seedFor(0)}, &tg, start, nil)
+	if res != nil {
+		noteTokens(ctx, e.name, len(ids), len(res.IDs))
+	}
+	if err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -181,7 +189,7 @@ func (s *Server) streamDissection(ctx context.Context, w http.ResponseWriter, e 
 // modelInfo is GET /glassbox/models/{id}: what the web page's model view shows.
 type modelInfo struct {
 	ID            string         `json:"id"`
-	Path          string         `json:"path"`
+	Path          string         `json:"path"` // the model's file name, without its directory
 	Arch          string         `json:"arch"`
 	Params        int64          `json:"params"`        // distinct parameters (model.DistinctParams)
 	ParamsStored  int64          `json:"params_stored"` // as the file stores them, duplicates and padding included
@@ -221,6 +229,7 @@ func (s *Server) modelInfo(w http.ResponseWriter, r *http.Request) error {
 		ChatTemplate: m.ChatTemplate(), KVCache: m.KVCacheType().String(),
 	}
 	info.Params, info.ParamsStored = m.Engine().DistinctParams(), c.Params()
+	info.Path = filepath.Base(info.Path) // the file name only: the page must not reveal the server's directories
 	info.KVCacheBytes = int64(m.ContextSize()) * int64(c.Layers) * int64(c.KVDim()+c.VDim()) * int64(m.KVCacheType().TypeSize())
 	if f := m.GGUF(); f != nil {
 		for _, t := range f.Tensors {

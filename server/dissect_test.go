@@ -113,6 +113,9 @@ func TestModelInfoAndPage(t *testing.T) {
 	if info.Arch != "llama" || info.Layers != 5 || info.Heads != 8 || info.Vocab != 512 || info.TensorTypes["F32"] == 0 || info.ChatTemplate != chatTemplate || info.KVCacheBytes <= 0 {
 		t.Errorf("model info %+v", info)
 	}
+	if info.Path != "chat.gguf" {
+		t.Errorf("model info path %q, want the file name only (chat.gguf)", info.Path)
+	}
 	// without the key: 401
 	resp, err = http.Get(url + "/glassbox/models/chat")
 	if err != nil {

@@ -88,7 +88,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // decodeJSON reads a request body into v. It answers 413 when the body is
 // over the size limit and 400, naming the field and the expected type, when
-// the JSON is malformed or a value has the wrong type. Unknown fields are ignored.
+// the JSON is malformed or a value has the wrong type, and 400 naming the
+// field for the fields glassbox does not implement (unsupportedFields).
+// Other unknown fields are ignored.
 func decodeJSON(r io.Reader, v any) error {
 	data, err := io.ReadAll(r)
 	if err != nil {
@@ -109,6 +111,9 @@ func unmarshalRequest(data []byte, v any) error {
 	}
 	err := json.Unmarshal(data, v)
 	if err == nil {
+		if r, ok := v.(apiRequest); ok {
+			return checkUnsupported(data, r.api())
+		}
 		return nil
 	}
 	var te *json.UnmarshalTypeError

@@ -29,6 +29,8 @@ var fuzzSeeds = []string{
 	`{"input":[[1,2,3]],"encoding_format":"base64"}`,
 	`{"input":"text","dimensions":3}`,
 	`{"temperature":"hot","n":1e99,"max_tokens":-1}`,
+	`{"logit_bias":{"5":-100,"x":1}}`, `{"logit_bias":[[5,false],["Lily",100],[1]]}`, `{"logit_bias":{"7":1e9}}`,
+	`{"tools":[{"type":"function"}],"response_format":{"type":"text"},"messages":[{"role":"assistant","tool_calls":[]}]}`,
 	`[]`, `null`, `{"stop":5}`, `{"messages":[{"role":"user","content":{"x":1}}]}`,
 }
 

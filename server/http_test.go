@@ -64,6 +64,10 @@ func TestErrors(t *testing.T) {
 		{"suffix without FIM", "/v1/completions", `{"model":"stories","prompt":"a","suffix":"b"}`, auth, 400, "suffix", "no fill-in-the-middle tokens"},
 		{"infill without FIM", "/infill", `{"model":"chat","input_prefix":"a","input_suffix":"b"}`, auth, 400, "input_prefix", "no fill-in-the-middle tokens"},
 		{"infill n_predict 0", "/infill", `{"model":"fim","input_prefix":"a","n_predict":0}`, auth, 400, "n_predict", "-1 (no limit)"},
+		{"tokenize without content", "/tokenize", `{}`, auth, 400, "content", "'content' is required"},
+		{"tokenize null content", "/tokenize", `{"content":null,"with_pieces":true}`, auth, 400, "content", "'content' is required"},
+		{"detokenize without tokens", "/detokenize", `{}`, auth, 400, "tokens", "'tokens' is required"},
+		{"detokenize null tokens", "/detokenize", `{"tokens":null}`, auth, 400, "tokens", "'tokens' is required"},
 		{"detokenize bad id", "/detokenize", `{"model":"stories","tokens":[1,-3]}`, auth, 400, "tokens", "outside the vocabulary"},
 		{"detokenize wrong type", "/detokenize", `{"tokens":"abc"}`, auth, 400, "tokens", "expected an array"},
 		{"embedding empty", "/v1/embeddings", `{"input":""}`, auth, 400, "input", "empty string"},
@@ -141,10 +145,17 @@ func TestTokenizeMatchesLlamaServer(t *testing.T) {
 		{"with pieces", fmt.Sprintf(`{"model":"stories","content":%q,"add_special":true,"with_pieces":true}`, text), string(mustJSON(t, map[string]any{"tokens": ref.Tokens}))},
 		{"ids", fmt.Sprintf(`{"model":"stories","content":%q,"add_special":true}`, text), string(mustJSON(t, map[string]any{"tokens": ids(ref.Tokens)}))},
 		{"no special", fmt.Sprintf(`{"model":"stories","content":%q}`, text), string(mustJSON(t, map[string]any{"tokens": ids(ref.Tokens)[1:]}))},
+		{"empty content", `{"model":"stories","content":""}`, `{"tokens":[]}`},
+		{"empty content with BOS", `{"model":"stories","content":"","add_special":true}`, `{"tokens":[1]}`},
+		{"empty detokenize", `{"model":"stories","tokens":[]}`, `{"content":""}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			status, _, body := post(t, base+"/tokenize", tt.body, nil)
+			path := "/tokenize"
+			if strings.Contains(tt.body, `"tokens"`) {
+				path = "/detokenize"
+			}
+			status, _, body := post(t, base+path, tt.body, nil)
 			if status != 200 || !sameJSON(body, []byte(tt.want)) {
 				t.Errorf("status %d\n got %s\nwant %s", status, body, tt.want)
 			}

@@ -34,7 +34,7 @@ func (r *InfillRequest) validate() (genParams, error) {
 	if g.sampler, g.seeded, err = r.SamplingFields.params(); err != nil {
 		return g, err
 	}
-	g.ignoreEOS = r.IgnoreEOS
+	g.ignoreEOS, g.bias = r.IgnoreEOS, r.LogitBias
 	if r.NPredict != nil {
 		if *r.NPredict == 0 || *r.NPredict < -1 {
 			return g, badRequest("n_predict", "invalid value for 'n_predict': expected -1 (no limit) or an integer >= 1, got %d", *r.NPredict)
@@ -121,6 +121,9 @@ func (s *Server) infill(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := g.resolveBias(e); err != nil {
+		return err
+	}
 	ids, err := fimPrompt(e, req.InputPrefix, req.InputSuffix, req.Prompt)
 	if err != nil {
 		err.(*APIError).Param = "input_prefix"
@@ -160,6 +163,7 @@ func (s *Server) infill(w http.ResponseWriter, r *http.Request) error {
 		}
 		return nil
 	}
+	noteTokens(r.Context(), e.name, len(ids), len(res.IDs))
 	tm := res.Timings
 	out := llamaCompletion{Content: res.Text, Tokens: res.IDs, IDSlot: sl.id, Stop: true, Model: e.name,
 		TokensPredicted: len(res.IDs), TokensEvaluated: len(ids), TokensCached: tm.CachedTokens, StoppingWord: res.StopString,
@@ -197,11 +201,11 @@ func ms(d time.Duration) float64 { return d.Seconds() * 1000 }
 
 // TokenizeRequest is the body of POST /tokenize.
 type TokenizeRequest struct {
-	Model        string `json:"model"`
-	Content      string `json:"content"`
-	AddSpecial   bool   `json:"add_special"`
-	ParseSpecial *bool  `json:"parse_special"`
-	WithPieces   bool   `json:"with_pieces"`
+	Model        string  `json:"model"`
+	Content      *string `json:"content"` // required; "" is valid
+	AddSpecial   bool    `json:"add_special"`
+	ParseSpecial *bool   `json:"parse_special"`
+	WithPieces   bool    `json:"with_pieces"`
 }
 
 // tokenPiece is a token with its text: a string when the bytes are valid
@@ -216,13 +220,16 @@ func (s *Server) tokenize(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r.Body, &req); err != nil {
 		return err
 	}
+	if req.Content == nil {
+		return badRequest("content", "'content' is required: expected the text to tokenize (a string, possibly empty)")
+	}
 	e, err := s.lookup(req.Model)
 	if err != nil {
 		return err
 	}
 	tok := e.model.Tokenizer()
 	parse := req.ParseSpecial == nil || *req.ParseSpecial
-	ids := tok.Encode(req.Content, tokenizer.EncodeOptions{AddBOS: req.AddSpecial && tok.AddBOSDefault(), AddEOS: req.AddSpecial && tok.AddEOSDefault(), ParseSpecial: parse})
+	ids := tok.Encode(*req.Content, tokenizer.EncodeOptions{AddBOS: req.AddSpecial && tok.AddBOSDefault(), AddEOS: req.AddSpecial && tok.AddEOSDefault(), ParseSpecial: parse})
 	if !req.WithPieces {
 		if ids == nil {
 			ids = []int{}
@@ -250,13 +257,16 @@ func (s *Server) tokenize(w http.ResponseWriter, r *http.Request) error {
 // DetokenizeRequest is the body of POST /detokenize.
 type DetokenizeRequest struct {
 	Model  string `json:"model"`
-	Tokens []int  `json:"tokens"`
+	Tokens []int  `json:"tokens"` // required; [] is valid
 }
 
 func (s *Server) detokenize(w http.ResponseWriter, r *http.Request) error {
 	var req DetokenizeRequest
 	if err := decodeJSON(r.Body, &req); err != nil {
 		return err
+	}
+	if req.Tokens == nil {
+		return badRequest("tokens", "'tokens' is required: expected an array of token ids (possibly empty)")
 	}
 	e, err := s.lookup(req.Model)
 	if err != nil {
@@ -334,6 +344,7 @@ func (s *Server) embeddings(w http.ResponseWriter, r *http.Request) error {
 			data[i].Embedding = base64.StdEncoding.EncodeToString(b)
 		}
 	}
+	noteTokens(r.Context(), e.name, total, 0)
 	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": data, "model": e.name,
 		"usage": map[string]int{"prompt_tokens": total, "total_tokens": total}})
 	return nil

@@ -21,6 +21,7 @@ func streamChat(ctx context.Context, base, body string) (status int, text, finis
 	if err != nil {
 		return 0, "", "", false, err
 	}
+	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0, "", "", false, err
@@ -189,6 +190,7 @@ func TestCancelFreesSlot(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/completions",
 		strings.NewReader(`{"prompt":"Once upon a time","stream":true,"ignore_eos":true,"temperature":0}`))
+	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

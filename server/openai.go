@@ -103,6 +103,9 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := g.resolveBias(e); err != nil {
+		return err
+	}
 	ids, text, err := s.chatPrompt(e, req.Messages)
 	if err != nil {
 		return err
@@ -144,6 +147,7 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) error {
 		}
 		out.Choices = append(out.Choices, c)
 		out.Usage.add(len(ids)*btoi(i == 0), len(res.IDs))
+		noteTokens(r.Context(), e.name, len(ids)*btoi(i == 0), len(res.IDs))
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -197,6 +201,7 @@ func (s *Server) streamChat(ctx context.Context, w http.ResponseWriter, e *entry
 			return err
 		}
 		u.add(len(ids)*btoi(i == 0), len(res.IDs))
+		noteTokens(ctx, e.name, len(ids)*btoi(i == 0), len(res.IDs))
 	}
 	if g.usage {
 		c := chunk(chatChunkChoice{})
@@ -309,6 +314,9 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := g.resolveBias(e); err != nil {
+		return err
+	}
 	prompts, err := s.completionPrompts(e, &req)
 	if err != nil {
 		return err
@@ -377,6 +385,7 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) error {
 			start = time.Time{}
 			fr := res.FinishReason
 			u.add(len(p.ids)*btoi(j == 0), len(res.IDs))
+			noteTokens(r.Context(), e.name, len(p.ids)*btoi(j == 0), len(res.IDs))
 			if st != nil {
 				streamed := offset - len(prefix)
 				if err := send(completionChoice{Text: res.Text[min(streamed, len(res.Text)):], Index: index, FinishReason: &fr}); err != nil {

@@ -7,6 +7,9 @@ import (
 	"glassbox/infer"
 	"math"
 	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
 
 	"glassbox/sample"
 )
@@ -31,8 +34,138 @@ type SamplingFields struct {
 	PresencePenalty  *float32 `json:"presence_penalty"`
 	FrequencyPenalty *float32 `json:"frequency_penalty"`
 	Seed             *int64   `json:"seed"`
+	// LogitBias is added to the logits of the given tokens before sampling.
+	LogitBias LogitBias `json:"logit_bias"`
 	// IgnoreEOS (llama.cpp) keeps generating past end-of-generation tokens.
 	IgnoreEOS bool `json:"ignore_eos"`
+}
+
+// maxBias is the largest absolute bias of logit_bias, as in OpenAI's API.
+const maxBias = 100
+
+// LogitBias is the "logit_bias" field: OpenAI's object mapping token ids (as
+// strings) to a bias between -100 and 100, or llama.cpp's array of
+// [token, bias] pairs where the token is an id or a text (each of its tokens
+// gets the bias) and the bias a number between -100 and 100 or false (the
+// token is banned). The bias is added to the token's logit before sampling.
+type LogitBias []BiasEntry
+
+// BiasEntry is one token (or text) of a LogitBias and its bias.
+type BiasEntry struct {
+	ID     int     // the token id, when Text is nil
+	Text   *string // llama.cpp's text form: every token of the text
+	Bias   float32 // added to the logit
+	Banned bool    // llama.cpp's false: the token is never sampled
+}
+
+const biasExpected = `expected an object mapping token ids to numbers between -100 and 100 (such as {"50256": -100}), or llama.cpp's array of [token id or text, bias or false] pairs`
+
+// UnmarshalJSON accepts OpenAI's object form, llama.cpp's array form and null.
+func (lb *LogitBias) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	*lb = nil
+	switch {
+	case bytes.Equal(b, []byte("null")):
+		return nil
+	case len(b) > 0 && b[0] == '{':
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(b, &m); err != nil {
+			return &fieldError{"logit_bias", biasExpected}
+		}
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			id, err := strconv.Atoi(strings.TrimSpace(k))
+			if err != nil {
+				return &fieldError{"logit_bias", fmt.Sprintf("the keys are token ids such as \"50256\", got %q (to bias a text, use llama.cpp's array form [[%q, -100]])", k, k)}
+			}
+			e := BiasEntry{ID: id}
+			if err := e.setBias(m[k], false, k); err != nil {
+				return err
+			}
+			*lb = append(*lb, e)
+		}
+		return nil
+	case len(b) > 0 && b[0] == '[':
+		var pairs []json.RawMessage
+		if err := json.Unmarshal(b, &pairs); err != nil {
+			return &fieldError{"logit_bias", biasExpected}
+		}
+		for i, raw := range pairs {
+			var pair []json.RawMessage
+			if err := json.Unmarshal(raw, &pair); err != nil || len(pair) != 2 {
+				return &fieldError{"logit_bias", fmt.Sprintf("element %d: expected a [token id or text, bias or false] pair, got %s", i, shorten(raw))}
+			}
+			var e BiasEntry
+			var text string
+			if err := json.Unmarshal(pair[0], &e.ID); err != nil {
+				if err := json.Unmarshal(pair[0], &text); err != nil {
+					return &fieldError{"logit_bias", fmt.Sprintf("element %d: the token must be an integer id or a text, got %s", i, shorten(pair[0]))}
+				}
+				e.Text = &text
+			}
+			if err := e.setBias(pair[1], true, shorten(pair[0])); err != nil {
+				return err
+			}
+			*lb = append(*lb, e)
+		}
+		return nil
+	}
+	return &fieldError{"logit_bias", biasExpected}
+}
+
+// setBias reads a bias value: a number in [-maxBias, maxBias], or false when allowed.
+func (e *BiasEntry) setBias(raw json.RawMessage, allowFalse bool, token string) error {
+	if allowFalse && bytes.Equal(bytes.TrimSpace(raw), []byte("false")) {
+		e.Banned = true
+		return nil
+	}
+	var v float64
+	if err := json.Unmarshal(raw, &v); err != nil || math.IsNaN(v) || v < -maxBias || v > maxBias {
+		also := ""
+		if allowFalse {
+			also = " or false"
+		}
+		return &fieldError{"logit_bias", fmt.Sprintf("the bias of token %s must be a number between -%d and %d%s, got %s", token, maxBias, maxBias, also, shorten(raw))}
+	}
+	e.Bias = float32(v)
+	return nil
+}
+
+// resolveBias turns the request's logit bias into the sampler's, checking
+// token ids against the model's vocabulary and tokenizing texts.
+func (g *genParams) resolveBias(e *entry) error {
+	if len(g.bias) == 0 {
+		return nil
+	}
+	tok := e.model.Tokenizer()
+	n := tok.VocabSize()
+	m := make(map[int]float32, len(g.bias))
+	for _, b := range g.bias {
+		v := b.Bias
+		if b.Banned {
+			v = float32(math.Inf(-1))
+		}
+		if b.Text != nil {
+			ids := tok.Encode(*b.Text, noSpecial)
+			if len(ids) == 0 {
+				return badRequest("logit_bias", "invalid value for 'logit_bias': the text %q has no tokens", *b.Text)
+			}
+			for _, id := range ids {
+				m[id] = v
+			}
+			continue
+		}
+		if b.ID < 0 || b.ID >= n {
+			return badRequest("logit_bias", "invalid value for 'logit_bias': token %d is outside the vocabulary of model %s (0 to %d)", b.ID, e.name, n-1)
+		}
+		m[b.ID] = v
+	}
+	g.sampler.LogitBias = m
+	return nil
 }
 
 // StopList is the "stop" field: a string or an array of strings.
@@ -199,7 +332,6 @@ type EmbeddingRequest struct {
 	Model          string      `json:"model"`
 	Input          PromptInput `json:"input"`
 	EncodingFormat string      `json:"encoding_format"`
-	Dimensions     *int        `json:"dimensions"`
 }
 
 // genParams are the validated generation settings of a request.
@@ -214,6 +346,7 @@ type genParams struct {
 	stream    bool
 	usage     bool // include usage in the last stream chunk
 	ignoreEOS bool
+	bias      LogitBias      // resolved against the model by resolveBias
 	trace     *infer.Tracing // dissect the generation
 }
 
@@ -304,7 +437,7 @@ func checkCommon(sf *SamplingFields, maxTokens, n *int, stop StopList, stream bo
 	if g.sampler, g.seeded, err = sf.params(); err != nil {
 		return g, err
 	}
-	g.ignoreEOS = sf.IgnoreEOS
+	g.ignoreEOS, g.bias = sf.IgnoreEOS, sf.LogitBias
 	if maxTokens != nil {
 		if *maxTokens < 1 {
 			return g, badRequest("max_tokens", "invalid value for 'max_tokens': expected an integer >= 1, got %d", *maxTokens)
@@ -425,9 +558,6 @@ func (r *EmbeddingRequest) validate() error {
 	case "", "float", "base64":
 	default:
 		return badRequest("encoding_format", "invalid value for 'encoding_format': expected \"float\" or \"base64\", got %q", r.EncodingFormat)
-	}
-	if r.Dimensions != nil {
-		return badRequest("dimensions", "'dimensions' is not supported: the embedding has the model's width")
 	}
 	return nil
 }

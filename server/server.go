@@ -39,8 +39,13 @@ type Config struct {
 	// request names no model.
 	Models []Model
 	// APIKey, when set, is required as "Authorization: Bearer KEY" on every
-	// route but /health.
+	// API route but /health. The page's static files (/, /app.js,
+	// /style.css) stay public: the page asks for the key and sends it with
+	// each API call it makes.
 	APIKey string
+	// Access sets the Host check (DNS rebinding) and the web origins allowed
+	// to call the API (CORS).
+	Access Access
 	// Parallel is the number of generation slots per model (default 1).
 	Parallel int
 	// Queue is the number of requests per model that may wait for a slot;
@@ -50,7 +55,9 @@ type Config struct {
 	MaxBodyBytes int64
 	// RetryAfter is the Retry-After value, in seconds, of a 429 (default 1).
 	RetryAfter int
-	// Logger receives one line per failed request (default: discard).
+	// Logger receives one line per request (method, path, status, duration,
+	// and the model and tokens in and out of generations) and the details of
+	// failed requests (default: discard).
 	Logger *slog.Logger
 }
 
@@ -127,7 +134,11 @@ func New(cfg Config) (*Server, error) {
 		s.models[name] = e
 		s.order = append(s.order, e)
 	}
-	s.handler = s.routes()
+	h, err := s.middleware(s.routes())
+	if err != nil {
+		return nil, err
+	}
+	s.handler = h
 	return s, nil
 }
 

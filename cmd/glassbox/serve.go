@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -32,6 +33,11 @@ type serveOptions struct {
 	maxBody   int64
 	grace     time.Duration
 	listening func(addr string) // called once the listener is open (tests)
+
+	// access and logging
+	hosts     []string // --allowed-host
+	origins   []string // --cors-origin
+	logFormat string   // --log-format: text or json
 }
 
 func newServeCmd() *cobra.Command { return serveCmd(&serveOptions{}) }
@@ -49,7 +55,14 @@ when given as NAME=MODEL; the first model is the default. Without -m, the model 
 the binary is served. Every model gets --parallel generation
 slots and a queue of --queue requests; beyond that requests get 429 with Retry-After.
 The server listens on 127.0.0.1 unless --addr says otherwise. With --api-key (or the
-GLASSBOX_API_KEY environment variable), every route but /health needs "Authorization: Bearer KEY".`,
+GLASSBOX_API_KEY environment variable), every API route but /health needs "Authorization: Bearer
+KEY"; the page at / is public and asks for the key when it calls the API.
+
+API POST routes take only "Content-Type: application/json" bodies. The server answers only Host
+headers that are IP addresses, localhost or the --addr host (against DNS rebinding); add names
+with --allowed-host, or listen beyond loopback with an API key. Browsers may call the API from
+other sites' pages only for the origins given with --cors-origin. Every request is logged on
+stderr (method, path, status, duration, model and tokens in and out), as text or JSON lines.`,
 		Example: `  glassbox serve -m qwen3-0.6b.gguf
   glassbox serve -m chat=qwen3.gguf -m code=qwen2.5-coder.gguf --parallel 2 --addr 0.0.0.0:8080 --api-key secret`,
 		Args: cobra.NoArgs,
@@ -66,7 +79,20 @@ GLASSBOX_API_KEY environment variable), every route but /health needs "Authoriza
 	f.BoolVar(&o.kvF32, "kv-f32", false, "keep the KV caches in F32 instead of F16")
 	f.Int64Var(&o.maxBody, "max-body", server.DefaultMaxBodyBytes, "largest request body in bytes (larger get 413)")
 	f.DurationVar(&o.grace, "shutdown-grace", 10*time.Second, "on SIGINT/SIGTERM, how long running requests may finish")
+	f.StringSliceVar(&o.hosts, "allowed-host", nil, "also answer requests whose Host header is this name (repeatable or comma-separated; *.example.com for subdomains, * for any)")
+	f.StringSliceVar(&o.origins, "cors-origin", nil, "let web pages of this origin call the API, such as https://app.example.com (repeatable or comma-separated; * for any)")
+	f.StringVar(&o.logFormat, "log-format", "text", "request log on stderr: text or json (one JSON object per line)")
 	return cmd
+}
+
+// say writes a startup message on stderr: a plain line, or a log record
+// with --log-format json so that every line is JSON.
+func (o *serveOptions) say(w io.Writer, logger *slog.Logger, level slog.Level, msg string) {
+	if o.logFormat == "json" {
+		logger.Log(context.Background(), level, msg)
+		return
+	}
+	fmt.Fprintln(w, msg)
 }
 
 // modelSpec is a -m value: a name and a path.
@@ -114,6 +140,8 @@ func (o *serveOptions) validate() ([]modelSpec, error) {
 		return nil, fmt.Errorf("--threads must be positive, got %d", o.threads)
 	case o.maxBody < 1:
 		return nil, fmt.Errorf("--max-body must be positive, got %d", o.maxBody)
+	case o.logFormat != "text" && o.logFormat != "json":
+		return nil, fmt.Errorf("--log-format must be text or json, got %q", o.logFormat)
 	}
 	if _, _, err := net.SplitHostPort(o.addr); err != nil {
 		return nil, fmt.Errorf("--addr %q: expected host:port, such as 127.0.0.1:8080: %v", o.addr, err)
@@ -147,6 +175,9 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 	}
 	logw := cmd.ErrOrStderr()
 	logger := slog.New(slog.NewTextHandler(logw, nil))
+	if o.logFormat == "json" {
+		logger = slog.New(slog.NewJSONHandler(logw, nil))
+	}
 	var served []server.Model
 	defer func() {
 		for _, m := range served {
@@ -161,9 +192,10 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 			return fmt.Errorf("model %s: %w", s.name, err)
 		}
 		served = append(served, server.Model{Name: s.name, Model: m})
-		fmt.Fprintf(logw, "loaded %s from %s in %s (context %d)\n", s.name, m.Path(), m.LoadDuration().Round(10*time.Microsecond), m.ContextSize())
+		o.say(logw, logger, slog.LevelInfo, fmt.Sprintf("loaded %s from %s in %s (context %d)", s.name, m.Path(), m.LoadDuration().Round(10*time.Microsecond), m.ContextSize()))
 	}
-	srv, err := server.New(server.Config{Models: served, APIKey: o.apiKey, Parallel: o.parallel, Queue: o.queue, MaxBodyBytes: o.maxBody, Logger: logger})
+	srv, err := server.New(server.Config{Models: served, APIKey: o.apiKey, Parallel: o.parallel, Queue: o.queue, MaxBodyBytes: o.maxBody, Logger: logger,
+		Access: server.Access{ListenAddr: o.addr, AllowedHosts: o.hosts, CORSOrigins: o.origins}})
 	if err != nil {
 		return err
 	}
@@ -178,7 +210,10 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	fmt.Fprintf(logw, "serving %d model(s) on http://%s (%d slot(s) per model, queue %d)\n", len(served), ln.Addr(), o.parallel, o.queue)
+	o.say(logw, logger, slog.LevelInfo, fmt.Sprintf("serving %d model(s) on http://%s (%d slot(s) per model, queue %d)", len(served), ln.Addr(), o.parallel, o.queue))
+	if host, _, _ := net.SplitHostPort(ln.Addr().String()); !server.IsLoopback(host) && o.apiKey == "" {
+		o.say(logw, logger, slog.LevelWarn, fmt.Sprintf("WARNING: listening on %s, beyond this machine, WITHOUT AN API KEY: anyone who can reach this address can run the models and read every reply. Set --api-key KEY (or GLASSBOX_API_KEY), or listen on 127.0.0.1.", ln.Addr()))
+	}
 	if o.listening != nil {
 		o.listening(ln.Addr().String())
 	}
@@ -192,7 +227,7 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	fmt.Fprintln(logw, "shutting down: waiting for running requests")
+	o.say(logw, logger, slog.LevelInfo, "shutting down: waiting for running requests")
 	sctx, cancel := context.WithTimeout(context.Background(), o.grace)
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil {

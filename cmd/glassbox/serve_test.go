@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -65,6 +66,9 @@ func TestServeCommandErrors(t *testing.T) {
 		{"missing file", []string{"-m", "/nonexistent/x.gguf", "--addr", "127.0.0.1:0"}, "model x:"},
 		{"bad listen address", []string{"-m", model, "--addr", "256.0.0.1:80"}, "listen on 256.0.0.1:80"},
 		{"arguments", []string{"-m", model, "extra"}, "unknown command"},
+		{"log format", []string{"-m", model, "--log-format", "xml"}, `--log-format must be text or json, got "xml"`},
+		{"cors origin", []string{"-m", model, "--addr", "127.0.0.1:0", "--cors-origin", "app.example"}, `CORS origin "app.example"`},
+		{"allowed host", []string{"-m", model, "--addr", "127.0.0.1:0", "--allowed-host", "http://x"}, "expected a host name"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -133,6 +137,7 @@ func TestServeCommand(t *testing.T) {
 	req, _ := http.NewRequest(http.MethodPost, base+"/v1/chat/completions",
 		strings.NewReader(`{"model":"chat","messages":[{"role":"user","content":"Once upon a time"}],"max_tokens":9,"temperature":0}`))
 	req.Header.Set("Authorization", "Bearer k")
+	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -189,4 +194,106 @@ func TestServeEmbeddedModel(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Errorf("shutdown: %v", err)
 	}
+}
+
+// TestServeBeyondLoopback: listening on every interface without an API key
+// warns on stderr; with --log-format json every stderr line is a JSON
+// object, one per request among them; --allowed-host and --cors-origin reach
+// the server.
+func TestServeBeyondLoopback(t *testing.T) {
+	model := fixtures.Path(t, "gguf", "stories260K-f32.gguf")
+	for _, format := range []string{"text", "json"} {
+		t.Run(format, func(t *testing.T) {
+			addrc := make(chan string, 1)
+			cmd := serveCmd(&serveOptions{listening: func(a string) { addrc <- a }})
+			cmd.SetArgs([]string{"-m", model, "--addr", "0.0.0.0:0", "--ctx", "64", "--log-format", format,
+				"--allowed-host", "box.lan,other.lan", "--cors-origin", "https://app.example"})
+			var logs syncWriter
+			cmd.SetOut(io.Discard)
+			cmd.SetErr(&logs)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := make(chan error, 1)
+			go func() { done <- cmd.ExecuteContext(ctx) }()
+			var port string
+			select {
+			case a := <-addrc:
+				port = a[strings.LastIndex(a, ":")+1:]
+			case err := <-done:
+				t.Fatalf("serve exited: %v\n%s", err, logs.String())
+			case <-time.After(time.Minute):
+				t.Fatal("serve did not start")
+			}
+			base := "http://127.0.0.1:" + port
+			status := func(host string, header map[string]string) int {
+				req, _ := http.NewRequest(http.MethodPost, base+"/tokenize", strings.NewReader(`{"content":"Once"}`))
+				req.Header.Set("Content-Type", "application/json")
+				for k, v := range header {
+					req.Header.Set(k, v)
+				}
+				req.Host = host
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if o := header["Origin"]; o != "" && resp.Header.Get("Access-Control-Allow-Origin") != o {
+					t.Errorf("no CORS header for %s", o)
+				}
+				return resp.StatusCode
+			}
+			for host, want := range map[string]int{"box.lan:" + port: 200, "other.lan": 200, "evil.example": 403, "127.0.0.1:" + port: 200} {
+				if got := status(host, nil); got != want {
+					t.Errorf("Host %s: %d, want %d", host, got, want)
+				}
+			}
+			status("127.0.0.1", map[string]string{"Origin": "https://app.example"})
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatalf("shutdown: %v", err)
+			}
+			out := logs.String()
+			if !strings.Contains(out, "WITHOUT AN API KEY") {
+				t.Errorf("no warning about the missing API key:\n%s", out)
+			}
+			requests := 0
+			for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+				if format == "text" {
+					if strings.Contains(line, "msg=request") && strings.Contains(line, "path=/tokenize") {
+						requests++
+					}
+					continue
+				}
+				var rec map[string]any
+				if err := json.Unmarshal([]byte(line), &rec); err != nil {
+					t.Errorf("stderr line is not JSON: %q", line)
+					continue
+				}
+				if rec["msg"] == "request" && rec["path"] == "/tokenize" && rec["method"] == "POST" && rec["status"] != nil {
+					requests++
+				}
+			}
+			if requests != 5 {
+				t.Errorf("%d request lines for 5 requests:\n%s", requests, out)
+			}
+		})
+	}
+}
+
+// syncWriter is a strings.Builder safe for the server's goroutines.
+type syncWriter struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *syncWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
 }
