@@ -471,6 +471,7 @@ func TestEnterWhileStreaming(t *testing.T) {
 		t.Fatal("the reply ended before the second Enter: the test did not exercise Enter during streaming")
 	}
 	stop := eval[bool](t, step, `document.getElementById('stop')?.hidden === false`)
+	screenshot(t, step, "page-streaming.png")
 	if err := chromedp.Do(step, chromedp.WaitNotPresent(css(`.streaming`))); err != nil {
 		failed(t, step, err)
 	}

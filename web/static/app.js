@@ -528,8 +528,12 @@ document.addEventListener('DOMContentLoaded', () => {
   $('d-heatmap').addEventListener('click', heatTip);
   $('d-heatmap').addEventListener('mouseleave', () => { $('d-tip').hidden = true; });
   $('model').addEventListener('change', () => { updateMode(); renderModelPage(); });
-  let resizing = 0;
+  // the heatmap's cells follow the width (a phone turned sideways), not
+  // the height (a phone's address bar coming and going)
+  let resizing = 0, lastWidth = window.innerWidth;
   window.addEventListener('resize', () => {
+    if (window.innerWidth === lastWidth) return;
+    lastWidth = window.innerWidth;
     cancelAnimationFrame(resizing);
     resizing = requestAnimationFrame(() => { if (!$('dissection').classList.contains('hidden')) drawHeatmap(); });
   });
