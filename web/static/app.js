@@ -3,7 +3,7 @@
 'use strict';
 
 const $ = (id) => document.getElementById(id);
-const state = { history: [], turns: [], current: null, models: [] };
+const state = { history: [], turns: [], current: null, models: [], busy: null, epoch: 0, rawChoice: false, heat: null };
 
 // ---------- helpers ----------
 
@@ -122,7 +122,42 @@ async function loadModels() {
   state.models = j.data || [];
   const sel = $('model');
   sel.replaceChildren(...state.models.map((m) => el('option', { value: m.id, text: m.id })));
+  updateMode();
   await renderModelPage();
+}
+
+function currentModel() { return state.models.find((m) => m.id === $('model').value); }
+
+// hasTemplate tells whether the model can hold a conversation: /v1/models
+// says whether its file carries a chat template (meta.chat_template).
+function hasTemplate(m) { return !m || !m.meta || m.meta.chat_template !== false; }
+
+// updateMode puts the page in completion mode, and says why, when the chosen
+// model has no chat template (the server refuses chat messages for it); for
+// a model that has one, the user's own choice comes back.
+function updateMode() {
+  const m = currentModel();
+  const raw = $('raw'), note = $('mode-note');
+  if (m && !hasTemplate(m)) {
+    if (!raw.disabled) state.rawChoice = raw.checked;
+    raw.checked = true;
+    raw.disabled = true;
+    note.replaceChildren(
+      el('b', { text: 'Completion mode. ' }),
+      'The model “' + m.id + '” was not taught to chat (its file has no chat template), so it cannot answer messages. ' +
+      'Instead it continues the text you write, as an autocomplete would; each message starts afresh.');
+    note.hidden = false;
+  } else {
+    if (raw.disabled) { raw.disabled = false; raw.checked = state.rawChoice; }
+    note.hidden = true;
+  }
+  updatePlaceholder();
+}
+
+function updatePlaceholder() {
+  $('prompt').placeholder = $('raw').checked
+    ? 'Écrivez le début d’un texte à continuer… / Write the start of a text to continue…'
+    : 'Écrivez un message… / Write a message…';
 }
 
 async function renderModelPage() {
@@ -142,8 +177,9 @@ async function renderModelPage() {
     ['KV cache', m.kv_cache + ', ' + (m.kv_cache_bytes / 1048576).toFixed(1) + ' MiB per slot'],
     ['process memory', (m.memory.heap_bytes / 1048576).toFixed(1) + ' MiB heap, ' + (m.memory.rss_bytes / 1048576).toFixed(1) + ' MiB resident'],
   ];
-  const table = el('table', { class: 'kv' }, ...rows.map(([k, v]) => el('tr', {}, el('th', { text: k }), el('td', { text: String(v) }))));
-  const tmpl = el('pre', { class: 'template', text: m.chat_template || '(no chat template: prompts are used as they are)' });
+  const table = el('table', { class: 'kv' }, ...rows.filter(([, v]) => v != null && v !== '').map(([k, v]) => el('tr', {}, el('th', { text: k }), el('td', { text: String(v) }))));
+  const tmpl = m.chat_template ? el('pre', { class: 'template', text: m.chat_template })
+    : el('p', { text: 'This model has no chat template: the chat page uses it in completion mode, where it continues your text as written.' });
   box.replaceChildren(el('h2', { text: m.id }), table, el('h3', { text: 'Chat template' }), tmpl);
 }
 
@@ -165,12 +201,25 @@ function settings() {
   };
 }
 
+// setBusy switches the composer between idle and streaming: while a reply
+// streams, Send (button or Enter) is blocked and Stop cancels the reply.
+function setBusy(ctrl) {
+  state.busy = ctrl;
+  $('send').disabled = !!ctrl;
+  $('stop').hidden = !ctrl;
+}
+
+function stop() { if (state.busy) state.busy.abort(); }
+
 async function send(ev) {
   ev.preventDefault();
+  if (state.busy) return; // one reply at a time: the next turn needs this one
   const text = $('prompt').value.trim();
   if (!text) return;
   $('prompt').value = '';
-  $('send').disabled = true;
+  const ctrl = new AbortController();
+  const epoch = state.epoch;
+  setBusy(ctrl);
   const raw = $('raw').checked;
   addMessage('user', text);
   const body = addMessage('assistant', '');
@@ -181,9 +230,9 @@ async function send(ev) {
     trace: { top: 5, attention: true, logit_lens: true, embeddings: true } }, settings());
   if (raw) req.prompt = text;
   else req.messages = state.history.concat([{ role: 'user', content: text }]);
-  let reply = '';
+  let reply = '', stopped = false;
   try {
-    const resp = await api('v1/dissect', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(req) });
+    const resp = await api('v1/dissect', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(req), signal: ctrl.signal });
     if (!resp.ok) throw new Error(await apiError(resp));
     await readSSE(resp, (e) => {
       switch (e.type) {
@@ -209,12 +258,17 @@ async function send(ev) {
         case 'error': throw new Error(e.error.message);
       }
     });
-    if (!raw) state.history.push({ role: 'user', content: text }, { role: 'assistant', content: reply.trim() });
   } catch (err) {
-    body.append(el('div', { class: 'error', text: String(err.message || err) }));
+    if (ctrl.signal.aborted) stopped = true;
+    else body.append(el('div', { class: 'error', text: String(err.message || err) }));
   } finally {
     body.classList.remove('streaming');
-    $('send').disabled = false;
+    setBusy(null);
+  }
+  if (stopped) body.append(el('div', { class: 'small stopped', text: '(stopped)' }));
+  // the exchange joins the conversation, a stopped reply as far as it went
+  if (!raw && epoch === state.epoch && (reply || !stopped)) {
+    state.history.push({ role: 'user', content: text }, { role: 'assistant', content: reply.trim() });
   }
 }
 
@@ -231,7 +285,11 @@ function openDissection(turn, index) {
   for (const t of state.turns) for (const sp of t.spans) sp.classList.remove('selected');
   turn.spans[index].classList.add('selected');
   const s = turn.steps[index];
-  $('dissection').classList.remove('hidden');
+  const aside = $('dissection');
+  const opening = aside.classList.contains('hidden');
+  aside.classList.remove('hidden');
+  // on a narrow screen the panel sits below the chat: bring it into view
+  if (opening && window.matchMedia('(max-width: 820px)').matches) aside.scrollIntoView({ block: 'start' });
   $('d-title').textContent = 'Token ' + (index + 1) + ': ' + visible(s.token.piece);
 
   // tokenization strip: the prompt as the model saw it, then the generated tokens so far
@@ -245,7 +303,7 @@ function openDissection(turn, index) {
   const emb = turn.embeddings.map((e) => el('tr', {},
     el('td', { text: String(e.position) }), el('td', { class: 'mono', text: visible(e.token.piece) }),
     el('td', { text: e.norm.toFixed(3) }),
-    el('td', { text: e.neighbors.map((n) => visible(n.piece) + ' ' + n.cosine.toFixed(3)).join(' · ') })));
+    el('td', {}, ...e.neighbors.flatMap((n, i) => [i ? ' · ' : null, el('span', { class: 'nb', text: visible(n.piece) + ' ' + n.cosine.toFixed(3) })]))));
   $('d-embeddings').replaceChildren(el('tr', {}, ...['pos', 'token', 'norm', 'nearest (cosine)'].map((h) => el('th', { text: h }))), ...emb);
 
   // attention selectors
@@ -292,6 +350,47 @@ function fillSelect(sel, values, keep) {
   sel.value = values.map(String).includes(keep) ? keep : 'all';
 }
 
+// The heatmap's colour scale: weights map to colours through their square
+// root (attention is mostly small weights), light blue at 0 to navy at 1.
+const heatStops = [[0, [239, 246, 255]], [0.5, [59, 130, 246]], [1, [23, 37, 84]]];
+const legendTicks = [0, 0.01, 0.05, 0.1, 0.25, 0.5, 1];
+
+function heatColor(w) {
+  const t = Math.sqrt(Math.min(1, Math.max(0, w)));
+  for (let i = 1; i < heatStops.length; i++) {
+    const [t1, c1] = heatStops[i];
+    if (t <= t1 || i === heatStops.length - 1) {
+      const [t0, c0] = heatStops[i - 1];
+      const f = (t - t0) / (t1 - t0);
+      return 'rgb(' + c0.map((v, k) => Math.round(v + (c1[k] - v) * f)).join(',') + ')';
+    }
+  }
+  return 'rgb(0,0,0)';
+}
+
+// drawLegend shows the colour scale with tick values.
+function drawLegend() {
+  const bar = el('div', { class: 'legend-bar' });
+  bar.style.backgroundImage = 'linear-gradient(to right, ' +
+    heatStops.map(([t, c]) => 'rgb(' + c.join(',') + ') ' + (t * 100) + '%').join(', ') + ')';
+  const ticks = el('div', { class: 'legend-ticks' }, ...legendTicks.map((w) => {
+    const tk = el('span', { text: String(w).replace(/^0\./, '.') });
+    tk.style.left = (Math.sqrt(w) * 100).toFixed(1) + '%';
+    return tk;
+  }));
+  $('d-legend').replaceChildren(el('div', { class: 'legend-title', text: 'attention weight (colours on a square-root scale)' }),
+    el('div', { class: 'legend-scale' }, bar, ticks));
+}
+
+// labelStep is how many positions apart the column labels are: every
+// position when the cells are wide enough, else 2, 5, 10, 20, 50… so that
+// labels (10 px text, drawn vertically) stay at least minGap pixels apart.
+function labelStep(cellW, minGap) {
+  for (let step = 1; ; step *= 10) {
+    for (const k of [1, 2, 5]) if (k * step * cellW >= minGap) return k * step;
+  }
+}
+
 function drawHeatmap() {
   if (!state.current) return;
   const { turn, index } = state.current;
@@ -299,38 +398,100 @@ function drawHeatmap() {
   const lsel = $('d-layer').value, hsel = $('d-head').value;
   const rows = s.attention.filter((h) => (lsel === 'all' || String(h.layer) === lsel) && (hsel === 'all' || String(h.head) === hsel));
   const cv = $('d-heatmap');
+  $('d-tip').hidden = true;
   const n = s.position + 1;
-  const labelW = 64, top = 4, cellH = Math.max(11, Math.min(18, Math.floor(360 / Math.max(rows.length, 1))));
-  const cellW = Math.max(4, Math.min(48, Math.floor((cv.parentElement.clientWidth - labelW - 8) / n)));
-  cv.width = labelW + n * cellW + 4;
-  cv.height = top + rows.length * cellH + 70;
-  const g = cv.getContext('2d');
-  g.clearRect(0, 0, cv.width, cv.height);
-  g.font = '10px monospace';
+  // the grid scrolls sideways under its row labels, drawn apart (#d-heatrows)
+  const top = 4, minGap = 13, cellH = Math.max(11, Math.min(18, Math.floor(360 / Math.max(rows.length, 1))));
+  const cellW = Math.max(4, Math.min(48, Math.floor((cv.parentElement.clientWidth - 4) / n)));
+  // column labels: thinned to every step-th position, the query's own
+  // position always shown
+  const step = labelStep(cellW, minGap);
+  const cols = [];
+  for (let c = 0; c < n; c += step) cols.push(c);
+  if (cols[cols.length - 1] !== n - 1) {
+    if ((n - 1 - cols[cols.length - 1]) * cellW < minGap) cols.pop();
+    cols.push(n - 1);
+  }
+  const label = (c) => (step === 1 ? '' : c + ' ') + visible(contextToken(turn, c).piece).slice(0, 10);
+  const g0 = cv.getContext('2d');
+  g0.font = '10px monospace';
+  const labelH = 8 + Math.max(...cols.map((c) => g0.measureText(label(c)).width));
+  const gridH = rows.length * cellH;
+  const W = n * cellW + 4, H = top + gridH + labelH;
+  const gr = sizeCanvas($('d-heatrows'), 64, H);
+  gr.fillStyle = '#555';
+  rows.forEach((h, r) => gr.fillText('L' + h.layer + ' H' + h.head, 2, top + r * cellH + cellH - 3));
+  const g = sizeCanvas(cv, W, H);
   rows.forEach((h, r) => {
-    g.fillStyle = '#555';
-    g.fillText('L' + h.layer + ' H' + h.head, 2, top + r * cellH + cellH - 3);
     h.weights.forEach((w, c) => {
-      const a = Math.sqrt(w);
-      g.fillStyle = 'rgba(37, 99, 235,' + a.toFixed(3) + ')';
-      g.fillRect(labelW + c * cellW, top + r * cellH, cellW - 1, cellH - 1);
+      g.fillStyle = heatColor(w);
+      g.fillRect(c * cellW, top + r * cellH, cellW - (cellW > 4 ? 1 : 0), cellH - 1);
     });
   });
-  g.save();
-  for (let c = 0; c < n; c++) {
+  g.fillStyle = '#333';
+  g.strokeStyle = '#999';
+  g.textBaseline = 'middle';
+  const xs = [];
+  for (const c of cols) {
+    const x = c * cellW + cellW / 2;
+    xs.push(x);
+    g.beginPath();
+    g.moveTo(x, top + gridH);
+    g.lineTo(x, top + gridH + 3);
+    g.stroke();
     g.save();
-    g.translate(labelW + c * cellW + cellW / 2, top + rows.length * cellH + 4);
-    g.rotate(Math.PI / 3);
-    g.fillStyle = '#333';
-    g.fillText(visible(contextToken(turn, c).piece).slice(0, 10), 0, 0);
+    g.translate(x, top + gridH + 5);
+    g.rotate(Math.PI / 2);
+    g.fillText(label(c), 0, 0);
     g.restore();
   }
-  g.restore();
+  // when the map is wider than its box, show the latest positions first
+  if (state.heat === null || state.heat.turn !== turn || state.heat.n !== n) cv.parentElement.scrollLeft = cv.parentElement.scrollWidth;
+  state.heat = { turn, rows, n, top, cellW, cellH };
   cv.dataset.rows = String(rows.length);
+  cv.dataset.labelX = xs.map((x) => x.toFixed(1)).join(',');
+  drawLegend();
   const best = rows.slice().sort((a, b) => a.entropy - b.entropy).slice(0, 3);
   $('d-attn-top').replaceChildren(...best.map((h) => el('div', {
     text: 'L' + h.layer + ' H' + h.head + ' (kv ' + h.kv_head + '), entropy ' + h.entropy.toFixed(3) + ': ' +
       h.top.slice(0, 3).map((a) => visible(a.token.piece) + '@' + a.position + ' ' + a.weight.toFixed(3)).join(' · ') })));
+}
+
+// sizeCanvas sizes a canvas to w×h CSS pixels, sharp on high-density
+// screens, and returns its cleared drawing context.
+function sizeCanvas(cv, w, h) {
+  const dpr = window.devicePixelRatio || 1;
+  cv.width = Math.round(w * dpr);
+  cv.height = Math.round(h * dpr);
+  cv.style.width = w + 'px';
+  cv.style.height = h + 'px';
+  const g = cv.getContext('2d');
+  g.setTransform(dpr, 0, 0, dpr, 0, 0);
+  g.clearRect(0, 0, w, h);
+  g.font = '10px monospace';
+  return g;
+}
+
+// heatTip shows, under the pointer, which head looks at which token and
+// with what weight.
+function heatTip(ev) {
+  const tip = $('d-tip'), hm = state.heat;
+  if (!hm) return;
+  const r = Math.floor((ev.offsetY - hm.top) / hm.cellH), c = Math.floor(ev.offsetX / hm.cellW);
+  if (r < 0 || r >= hm.rows.length || c < 0 || c >= hm.n) { tip.hidden = true; return; }
+  const h = hm.rows[r];
+  tip.replaceChildren(
+    el('div', { text: 'layer ' + h.layer + ', head ' + h.head }),
+    el('div', { class: 'mono', text: 'position ' + c + ' · ' + visible(contextToken(hm.turn, c).piece) }),
+    el('div', { text: 'weight ' + h.weights[c].toFixed(4) }));
+  tip.hidden = false;
+  const wrap = $('d-heatmap').parentElement;
+  let x = ev.offsetX + 14;
+  if (x + tip.offsetWidth > wrap.scrollLeft + wrap.clientWidth) x = Math.max(wrap.scrollLeft, ev.offsetX - 14 - tip.offsetWidth);
+  let y = ev.offsetY + 14;
+  if (y + tip.offsetHeight > wrap.scrollHeight) y = Math.max(0, ev.offsetY - 14 - tip.offsetHeight);
+  tip.style.left = x + 'px';
+  tip.style.top = y + 'px';
 }
 
 // ---------- wiring ----------
@@ -343,12 +504,39 @@ function switchView(name) {
 
 document.addEventListener('DOMContentLoaded', () => {
   $('composer').addEventListener('submit', send);
-  $('prompt').addEventListener('keydown', (e) => { if (e.key === 'Enter' && !e.shiftKey) { e.preventDefault(); $('composer').requestSubmit(); } });
-  $('reset').addEventListener('click', () => { state.history = []; state.turns = []; $('messages').replaceChildren(); $('dissection').classList.add('hidden'); });
+  $('prompt').addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      if (!state.busy) $('composer').requestSubmit();
+    } else if (e.key === 'Escape' && state.busy) {
+      e.preventDefault();
+      stop();
+    }
+  });
+  $('stop').addEventListener('click', stop);
+  $('raw').addEventListener('change', () => { state.rawChoice = $('raw').checked; updatePlaceholder(); });
+  $('reset').addEventListener('click', () => {
+    stop();
+    state.epoch++;
+    state.history = []; state.turns = []; state.current = null;
+    $('messages').replaceChildren(); $('dissection').classList.add('hidden');
+  });
   $('d-close').addEventListener('click', () => $('dissection').classList.add('hidden'));
   $('d-layer').addEventListener('change', drawHeatmap);
   $('d-head').addEventListener('change', drawHeatmap);
-  $('model').addEventListener('change', renderModelPage);
+  $('d-heatmap').addEventListener('mousemove', heatTip);
+  $('d-heatmap').addEventListener('click', heatTip);
+  $('d-heatmap').addEventListener('mouseleave', () => { $('d-tip').hidden = true; });
+  $('model').addEventListener('change', () => { updateMode(); renderModelPage(); });
+  // the heatmap's cells follow the width (a phone turned sideways), not
+  // the height (a phone's address bar coming and going)
+  let resizing = 0, lastWidth = window.innerWidth;
+  window.addEventListener('resize', () => {
+    if (window.innerWidth === lastWidth) return;
+    lastWidth = window.innerWidth;
+    cancelAnimationFrame(resizing);
+    resizing = requestAnimationFrame(() => { if (!$('dissection').classList.contains('hidden')) drawHeatmap(); });
+  });
   for (const b of document.querySelectorAll('.tab')) b.addEventListener('click', () => switchView(b.dataset.view));
   loadModels().catch((e) => addMessage('error', 'Could not list models: ' + e.message));
 });
