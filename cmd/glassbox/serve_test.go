@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"io"
@@ -8,11 +9,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"glassbox/internal/fixtures"
+	"glassbox/internal/synth"
 	"glassbox/models"
+	"glassbox/tensor"
 )
 
 func TestParseModelSpec(t *testing.T) {
@@ -188,5 +192,131 @@ func TestServeEmbeddedModel(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("shutdown: %v", err)
+	}
+}
+
+// syncBuffer is a strings.Builder safe for the server's log writes while a test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestServeShutdownDuringGeneration stops the server (as SIGINT or SIGTERM
+// does) while a long stream runs on a memory-mapped model and a request waits
+// in the queue. The process used to crash: after the grace period the
+// connections were closed without waiting for the handlers and the weights
+// were unmapped under the running forward pass. Now the queued request gets
+// 503, the stream ends with finish_reason "length" and [DONE], and serve
+// returns cleanly.
+func TestServeShutdownDuringGeneration(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "slow.gguf")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shape := synth.Shape{Dim: 256, Hidden: 768, Layers: 4, Heads: 4, KVHeads: 2, Vocab: 512, Context: 4096}
+	if err := synth.Write(f, shape, tensor.F32, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	addrc := make(chan string, 1)
+	cmd := serveCmd(&serveOptions{listening: func(a string) { addrc <- a }})
+	cmd.SetArgs([]string{"-m", path, "--addr", "127.0.0.1:0", "--parallel", "1", "--queue", "2", "--threads", "1", "--shutdown-grace", "200ms"})
+	logs := &syncBuffer{}
+	cmd.SetOut(io.Discard)
+	cmd.SetErr(logs)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(ctx) }()
+	var base string
+	select {
+	case a := <-addrc:
+		base = "http://" + a
+	case err := <-done:
+		t.Fatalf("serve exited: %v\n%s", err, logs)
+	case <-time.After(time.Minute):
+		t.Fatal("serve did not start")
+	}
+
+	resp, err := http.Post(base+"/v1/completions", "application/json", strings.NewReader(`{"prompt":"Once upon a time","stream":true,"ignore_eos":true,"temperature":0}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	stream := bufio.NewReader(resp.Body)
+	if line, err := stream.ReadString('\n'); err != nil || !strings.HasPrefix(line, "data: {") {
+		t.Fatalf("stream: %d, first line %q: %v", resp.StatusCode, line, err)
+	}
+	type answer struct {
+		status int
+		body   string
+		err    error
+	}
+	queued := make(chan answer, 1)
+	go func() {
+		resp, err := http.Post(base+"/v1/completions", "application/json", strings.NewReader(`{"prompt":"Once","max_tokens":4}`))
+		if err != nil {
+			queued <- answer{err: err}
+			return
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		queued <- answer{resp.StatusCode, string(b), err}
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		r, err := http.Get(base + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(r.Body)
+		r.Body.Close()
+		if strings.Contains(string(b), `glassbox_queue_depth{model="slow"} 1`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the second request never queued:\n%s", b)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	cancel() // SIGINT
+	rest, err := io.ReadAll(stream)
+	if err != nil {
+		t.Errorf("the stream was cut: %v", err)
+	}
+	text := string(rest)
+	if !strings.Contains(text, `"finish_reason":"length"`) || !strings.HasSuffix(text, "data: [DONE]\n\n") {
+		t.Errorf("the stream did not end with a final event and [DONE]: ...%s", text[max(0, len(text)-400):])
+	}
+	a := <-queued
+	if a.err != nil || a.status != http.StatusServiceUnavailable || !strings.Contains(a.body, `"code":"server_shutting_down"`) {
+		t.Errorf("queued request: %d %q %v", a.status, a.body, a.err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("serve did not shut down")
+	}
+	if !strings.Contains(logs.String(), "stopping 1 running request") {
+		t.Errorf("logs:\n%s", logs)
 	}
 }
