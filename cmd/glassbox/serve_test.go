@@ -8,14 +8,17 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"glassbox"
 	"glassbox/internal/fixtures"
 	"glassbox/internal/synth"
 	"glassbox/models"
+	"glassbox/server"
 	"glassbox/tensor"
 )
 
@@ -64,6 +67,14 @@ func TestServeCommandErrors(t *testing.T) {
 	}{
 		{"bad parallel", []string{"-m", model, "--parallel", "0"}, "--parallel must be at least 1"},
 		{"bad queue", []string{"-m", model, "--queue", "-1"}, "--queue must be >= 0"},
+		{"too many slots", []string{"-m", model, "--parallel", "100000"}, "--parallel 100000 is too many: a model has at most 256"},
+		{"queue too long", []string{"-m", model, "--queue", "10000000"}, "--queue 10000000 is too long"},
+		{"negative grace", []string{"-m", model, "--shutdown-grace", "-1s"}, "--shutdown-grace must be >= 0"},
+		{"bad grace", []string{"-m", model, "--shutdown-grace", "soon"}, `invalid argument "soon" for "--shutdown-grace"`},
+		{"negative max body", []string{"-m", model, "--max-body", "-5"}, "--max-body must be positive"},
+		{"huge max body", []string{"-m", model, "--max-body", "1099511627776"}, "--max-body 1099511627776 is too large"},
+		{"negative threads", []string{"-m", model, "--threads", "-2"}, "--threads must be positive"},
+		{"negative ctx", []string{"-m", model, "--ctx", "-2"}, "--ctx must be positive"},
 		{"bad addr", []string{"-m", model, "--addr", "localhost"}, "expected host:port"},
 		{"duplicate names", []string{"-m", model, "-m", model}, `two models are named "stories260K-f32"`},
 		{"missing file", []string{"-m", "/nonexistent/x.gguf", "--addr", "127.0.0.1:0"}, "model x:"},
@@ -318,5 +329,40 @@ func TestServeShutdownDuringGeneration(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "stopping 1 running request") {
 		t.Errorf("logs:\n%s", logs)
+	}
+}
+
+// TestCheckKVMemory: --parallel is refused when the slots' KV caches cannot
+// fit in the available memory, with the bytes they would need.
+func TestCheckKVMemory(t *testing.T) {
+	m, err := glassbox.Open(fixtures.Path(t, "gguf", "stories260K-f32.gguf"), &glassbox.Options{Context: 512})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	// 5 layers × 512 positions × (32 + 32) × 2 bytes (F16)
+	const perSlot = 5 * 512 * 64 * 2
+	if got := kvCacheBytes(m); got != perSlot {
+		t.Fatalf("KV cache of a slot: %d bytes, want %d", got, perSlot)
+	}
+	served := []server.Model{{Name: "a", Model: m}, {Name: "b", Model: m}}
+	tests := []struct {
+		parallel int
+		avail    uint64
+		want     string
+	}{
+		{4, 0, ""}, // unknown: no check
+		{4, 8 * perSlot, ""},
+		{4, 8*perSlot - 1, "--parallel 4 needs 2621440 bytes (2.5 MiB) of KV caches (a: 0.3 MiB a slot, b: 0.3 MiB a slot) but only 2621439 bytes"},
+		{256, 1 << 20, "--parallel 256 needs"},
+	}
+	for _, tt := range tests {
+		err := checkKVMemory(served, tt.parallel, tt.avail)
+		if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
+			t.Errorf("parallel %d, %d bytes available: %v, want %q", tt.parallel, tt.avail, err, tt.want)
+		}
+	}
+	if availableMemory() == 0 && runtime.GOOS == "linux" {
+		t.Error("no MemAvailable read from /proc/meminfo")
 	}
 }
