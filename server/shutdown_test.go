@@ -64,6 +64,24 @@ func startStream(t *testing.T, url, body string) (*bufio.Reader, io.Closer) {
 	return r, resp.Body
 }
 
+// answer is the outcome of postQuiet.
+type answer struct {
+	status int
+	body   []byte
+	err    error
+}
+
+// postQuiet posts a JSON body from any goroutine (it reports errors instead of failing the test).
+func postQuiet(url, body string) answer {
+	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		return answer{err: err}
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return answer{resp.StatusCode, b, err}
+}
+
 // TestShutdown drains and stops the server while a stream, a non-streaming
 // request and a queued request are in flight: the queued one gets 503 with
 // an error object, the running ones end properly (a final event with
@@ -76,29 +94,23 @@ func TestShutdown(t *testing.T) {
 
 	stream, body := startStream(t, base+"/v1/completions", longStream)
 	defer body.Close()
-	type answer struct {
-		status int
-		hdr    http.Header
-		body   []byte
-	}
 	plain := make(chan answer, 1)
 	go func() {
-		st, h, b := post(t, base+"/v1/completions", `{"prompt":"Hi","model":"slow","ignore_eos":true,"temperature":0}`, nil)
-		plain <- answer{st, h, b}
+		plain <- postQuiet(base+"/v1/completions", `{"prompt":"Hi","model":"slow","ignore_eos":true,"temperature":0}`)
 	}()
 	waitFor(t, func() bool { busy, _ := p.stats(); return busy == 2 })
 	queued := make(chan answer, 2)
 	for range 2 {
-		go func() {
-			st, h, b := post(t, base+"/v1/completions", `{"prompt":"Once","max_tokens":4}`, nil)
-			queued <- answer{st, h, b}
-		}()
+		go func() { queued <- postQuiet(base+"/v1/completions", `{"prompt":"Once","max_tokens":4}`) }()
 	}
 	waitFor(t, func() bool { _, q := p.stats(); return q == 2 })
 
 	srv.Drain()
 	for range 2 {
 		a := <-queued
+		if a.err != nil {
+			t.Fatal(a.err)
+		}
 		e := decodeError(t, a.body)
 		if a.status != http.StatusServiceUnavailable || e.Code == nil || *e.Code != "server_shutting_down" || !strings.Contains(e.Message, "shutting down") {
 			t.Errorf("queued request: %d %s", a.status, a.body)
@@ -141,6 +153,9 @@ func TestShutdown(t *testing.T) {
 	}
 
 	a := <-plain
+	if a.err != nil {
+		t.Fatal(a.err)
+	}
 	var out completion
 	if err := json.Unmarshal(a.body, &out); err != nil || a.status != 200 || len(out.Choices) != 1 || out.Choices[0].FinishReason == nil ||
 		*out.Choices[0].FinishReason != "length" || out.Usage == nil || out.Usage.CompletionTokens > 3000 {
@@ -189,7 +204,7 @@ func TestRetryAfterEstimate(t *testing.T) {
 
 	_, body := startStream(t, base+"/v1/completions", longStream)
 	defer body.Close()
-	go post(t, base+"/v1/completions", `{"prompt":"Once","max_tokens":4}`, nil)
+	go postQuiet(base+"/v1/completions", `{"prompt":"Once","max_tokens":4}`)
 	waitFor(t, func() bool { _, q := p.stats(); return q == 1 })
 	p.mu.Lock()
 	now = now.Add(20 * time.Second) // the running request has been at it for 20 s

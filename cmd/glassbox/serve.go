@@ -253,6 +253,12 @@ func shutdown(hs *http.Server, srv *server.Server, grace time.Duration, logw io.
 	if err := hs.Shutdown(fctx); errors.Is(err, context.DeadlineExceeded) {
 		fmt.Fprintln(logw, "closing the connections of requests that did not end in time")
 		hs.Close()
+		// a generation in the middle of a long prompt stops only once it is processed
+		wctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		if srv.WaitIdle(wctx) != nil {
+			fmt.Fprintln(logw, "waiting for the running generations to stop before releasing the models")
+		}
 	}
 }
 
