@@ -15,6 +15,7 @@ import (
 	"glassbox"
 	"glassbox/internal/synth"
 	"glassbox/tensor"
+	"glassbox/trace"
 )
 
 // slowShape is a random-weight Llama big enough that a 4,000-token generation
@@ -264,5 +265,36 @@ func TestExpectedWait(t *testing.T) {
 		if got := retryAfterSeconds(c.wait, c.least); got != c.want {
 			t.Errorf("retryAfterSeconds(%v, %d) = %d, want %d", c.wait, c.least, got, c.want)
 		}
+	}
+}
+
+// TestStopDissection: a dissection stopped mid-way ends with its "done" event
+// (finish_reason "length") and [DONE].
+func TestStopDissection(t *testing.T) {
+	srv, base := testServer(t, Config{Models: []Model{{Name: "slow", Model: slowModel(t)}}})
+	stream, body := startStream(t, base+"/v1/dissect", `{"prompt":"Once upon a time","max_tokens":3000,"ignore_eos":true,"temperature":0,"trace":{"top":2}}`)
+	defer body.Close()
+	for {
+		line, err := stream.ReadString('\n')
+		if err != nil {
+			t.Fatalf("stream ended before a step: %v", err)
+		}
+		if strings.Contains(line, `"type":"step"`) {
+			break
+		}
+	}
+	srv.Drain()
+	srv.StopGenerations()
+	rest, err := io.ReadAll(stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := sseEvents(t, rest)
+	if len(events) < 2 || events[len(events)-1] != "[DONE]" {
+		t.Fatalf("stream end: %q", rest)
+	}
+	var done trace.Event
+	if err := json.Unmarshal([]byte(events[len(events)-2]), &done); err != nil || done.Type != trace.TypeDone || done.Done.FinishReason != "length" || done.Done.GenTokens >= 3000 {
+		t.Errorf("last event %s: %v", events[len(events)-2], err)
 	}
 }
