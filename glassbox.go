@@ -49,8 +49,16 @@ type Options struct {
 	Batch int
 }
 
+// ErrClosed is returned (wrapped) by a Model's methods that read the weights,
+// and by its sessions, once Close has begun.
+var ErrClosed = errors.New("the model is closed")
+
 // Model is an opened model with its tokenizer and, for chat models, its chat
 // template. Its methods are safe for concurrent use; generations run one at a time.
+//
+// The weights are memory-mapped: Close unmaps them only once every generation,
+// embedding and other use that reads them has ended (see Acquire), so that no
+// goroutine can read unmapped memory.
 type Model struct {
 	path     string
 	file     *gguf.File
@@ -62,7 +70,20 @@ type Model struct {
 	opts     Options
 
 	mu      sync.Mutex
-	session *infer.Session
+	session *Session
+
+	life lifecycle
+}
+
+// lifecycle counts the uses of a model's weights so that Close unmaps them
+// only when no goroutine can still read them.
+type lifecycle struct {
+	mu      sync.Mutex
+	cond    *sync.Cond // signalled when users drops to 0 and when Close ends
+	users   int        // uses in progress (Acquire not yet released)
+	closing bool       // Close has begun: no new use is admitted
+	closed  bool       // the weights are released
+	err     error      // what releasing them returned
 }
 
 // Open loads a model file: a GGUF file (any supported architecture and quant
@@ -207,8 +228,55 @@ func findLlama2CTokenizer(path string, vocab int) string {
 	return ""
 }
 
-// Close releases the model's memory mappings.
+// Acquire marks the model's weights as in use until release is called:
+// Close waits for every release before it unmaps them. Generations, sessions
+// and Embed acquire the model themselves; call Acquire around any direct use
+// of Engine or of the GGUF file's tensor data that may overlap a Close. It
+// fails with ErrClosed once Close has begun. release may be called more than
+// once; only the first call counts.
+func (m *Model) Acquire() (release func(), err error) {
+	l := &m.life
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closing {
+		return nil, fmt.Errorf("%s: %w", m.Name(), ErrClosed)
+	}
+	l.users++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			if l.users--; l.users == 0 && l.cond != nil {
+				l.cond.Broadcast()
+			}
+		})
+	}, nil
+}
+
+// Close releases the model's memory mappings. New generations, sessions'
+// generations, embeddings and Acquire calls fail with ErrClosed from the
+// moment Close is called; those already running are waited for (cancel their
+// contexts to make them end sooner), so the weights are never unmapped under
+// a goroutine that reads them. Calling Close again waits for the first call
+// and returns its result.
 func (m *Model) Close() error {
+	l := &m.life
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.cond == nil {
+		l.cond = sync.NewCond(&l.mu)
+	}
+	if l.closing {
+		for !l.closed {
+			l.cond.Wait()
+		}
+		return l.err
+	}
+	l.closing = true
+	for l.users > 0 {
+		l.cond.Wait()
+	}
 	var errs []error
 	if m.model != nil {
 		errs = append(errs, m.model.Close())
@@ -216,7 +284,10 @@ func (m *Model) Close() error {
 	if m.file != nil {
 		errs = append(errs, m.file.Close())
 	}
-	return errors.Join(errs...)
+	l.err = errors.Join(errs...)
+	l.closed = true
+	l.cond.Broadcast()
+	return l.err
 }
 
 // Config returns the model's hyper-parameters.
@@ -225,10 +296,12 @@ func (m *Model) Config() model.Config { return m.model.Config }
 // Tokenizer returns the model's tokenizer.
 func (m *Model) Tokenizer() *tokenizer.Tokenizer { return m.tok }
 
-// Engine returns the underlying transformer (for tracing and tools).
+// Engine returns the underlying transformer (for tracing and tools). Its
+// weights are unmapped by Close: hold Acquire while using them.
 func (m *Model) Engine() *model.Model { return m.model }
 
-// GGUF returns the model's GGUF file, or nil for a llama2.c checkpoint.
+// GGUF returns the model's GGUF file, or nil for a llama2.c checkpoint. Its
+// tensor data is unmapped by Close: hold Acquire while reading it.
 func (m *Model) GGUF() *gguf.File { return m.file }
 
 // Name returns the model's name: its file name without the extension.
@@ -302,6 +375,11 @@ func (m *Model) Generate(ctx context.Context, prompt string, opts GenerateOption
 
 // GenerateIDs continues a tokenized prompt.
 func (m *Model) GenerateIDs(ctx context.Context, ids []int, opts GenerateOptions) (*Result, error) {
+	release, err := m.Acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.session == nil {
@@ -372,16 +450,57 @@ func (m *Model) EncodeChat(rendered string, opts GenerateOptions) []int {
 	return m.tok.Encode(rendered, tokenizer.EncodeOptions{AddBOS: addBOS, ParseSpecial: true})
 }
 
+// Session is an independent generation sequence of a model with its own KV
+// cache (see infer.Session): a following request that extends the same tokens
+// only processes the new ones. Each generation holds the model (see Acquire),
+// so Close waits for it; after Close, Generate fails with ErrClosed. A
+// Session is not safe for concurrent use.
+type Session struct {
+	m *Model
+	s *infer.Session
+}
+
 // NewSession creates an independent generation session (its own KV cache)
 // with the model's context and cache settings, for callers that run several
 // sequences at once, such as a server with parallel slots.
-func (m *Model) NewSession() (*infer.Session, error) {
-	return infer.NewSession(m.model, m.tok, model.StateOptions{Context: m.opts.Context, Batch: m.opts.Batch, KVType: m.KVCacheType()})
+func (m *Model) NewSession() (*Session, error) {
+	release, err := m.Acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	s, err := infer.NewSession(m.model, m.tok, model.StateOptions{Context: m.opts.Context, Batch: m.opts.Batch, KVType: m.KVCacheType()})
+	if err != nil {
+		return nil, err
+	}
+	return &Session{m: m, s: s}, nil
 }
+
+// Generate runs one generation on the session's cache (see infer.Session.Generate).
+// It fails with ErrClosed once the model's Close has begun.
+func (s *Session) Generate(ctx context.Context, req infer.Request) (*Result, error) {
+	release, err := s.m.Acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	return s.s.Generate(ctx, req)
+}
+
+// Reset forgets the tokens the session's cache holds.
+func (s *Session) Reset() { s.s.Reset() }
+
+// Context returns the number of positions the session holds.
+func (s *Session) Context() int { return s.s.Context() }
 
 // Embed returns a sentence embedding of text: the mean of the model's final
 // (normalised) hidden states over its tokens. It runs in its own cache.
 func (m *Model) Embed(text string) ([]float32, error) {
+	release, err := m.Acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	ids := m.tok.Encode(text, tokenizer.EncodeOptions{AddBOS: m.tok.AddBOSDefault()})
 	if len(ids) > m.opts.Context {
 		return nil, fmt.Errorf("%w: the text has %d tokens and the context holds %d (%d too many)", infer.ErrContext, len(ids), m.opts.Context, len(ids)-m.opts.Context)

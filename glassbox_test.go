@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"glassbox"
 	"glassbox/infer"
@@ -397,5 +398,116 @@ func TestLogitBias(t *testing.T) {
 	}
 	if _, err := gen(sample.Params{LogitBias: map[int]float32{512: 1}}); err == nil || !strings.Contains(err.Error(), "token 512") {
 		t.Fatalf("a bias for token 512 of a 512-token vocabulary: err %v", err)
+	}
+}
+
+// TestCloseDuringGeneration closes a model while a generation is reading its
+// memory-mapped weights: Close waits for the generation to end instead of
+// unmapping the weights under it (which crashed the process), and afterwards
+// every use of the weights fails with ErrClosed.
+func TestCloseDuringGeneration(t *testing.T) {
+	m, err := glassbox.Open(fixtures.Path(t, "gguf", "stories260K-f32.gguf"), &glassbox.Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, err := m.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	started, proceed := make(chan struct{}), make(chan struct{})
+	type outcome struct {
+		res *glassbox.Result
+		err error
+	}
+	gen := make(chan outcome, 1)
+	go func() {
+		n := 0
+		res, err := m.Generate(ctx, "Once upon a time", glassbox.GenerateOptions{IgnoreEOS: true, OnToken: func(infer.Token) error {
+			if n++; n == 1 {
+				close(started)
+				<-proceed // Close is called while the generation is held here
+			}
+			return nil
+		}})
+		gen <- outcome{res, err}
+	}()
+	<-started
+	closed := make(chan error, 1)
+	go func() { closed <- m.Close() }()
+	// Close must not return while the generation runs; a use that starts now is refused
+	select {
+	case err := <-closed:
+		t.Fatalf("Close returned (%v) during a generation", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	if _, err := m.Acquire(); !errors.Is(err, glassbox.ErrClosed) {
+		t.Errorf("Acquire while closing: %v, want ErrClosed", err)
+	}
+	close(proceed) // the generation goes on reading the weights: they must still be mapped
+	time.Sleep(20 * time.Millisecond)
+	cancel()
+	out := <-gen
+	if !errors.Is(out.err, context.Canceled) || out.res == nil || len(out.res.IDs) < 2 {
+		t.Errorf("generation: %v, %+v", out.err, out.res)
+	}
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Close did not return once the generation ended")
+	}
+
+	checks := map[string]error{}
+	_, checks["Generate"] = m.Generate(context.Background(), "Once", glassbox.GenerateOptions{MaxTokens: 2})
+	_, checks["NewSession"] = m.NewSession()
+	_, checks["Session.Generate"] = sess.Generate(context.Background(), infer.Request{Prompt: []int{1, 2}, MaxTokens: 2})
+	_, checks["Embed"] = m.Embed("Once")
+	_, checks["Acquire"] = m.Acquire()
+	for name, err := range checks {
+		if !errors.Is(err, glassbox.ErrClosed) {
+			t.Errorf("%s after Close: %v, want ErrClosed", name, err)
+		}
+	}
+	if err := m.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+}
+
+// TestAcquireRelease: Close waits for an explicit Acquire to be released, and
+// releasing twice counts once.
+func TestAcquireRelease(t *testing.T) {
+	m, err := glassbox.Open(fixtures.Path(t, "gguf", "stories260K-f32.gguf"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r1, err := m.Acquire()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, err := m.Acquire()
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- m.Close() }()
+	r1()
+	r1() // a second release of the same hold does not count
+	select {
+	case <-closed:
+		t.Fatal("Close returned while a hold was still active")
+	case <-time.After(50 * time.Millisecond):
+	}
+	r2()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Close did not return after the last release")
 	}
 }

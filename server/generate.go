@@ -10,10 +10,12 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"strings"
 	"time"
 
 	"glassbox/infer"
 	"glassbox/sample"
+	"glassbox/trace"
 )
 
 // systemFingerprint identifies the backend in OpenAI responses.
@@ -31,10 +33,22 @@ type genJob struct {
 	sampler sample.Params
 }
 
+// errStopped is the cause of the cancellation of generations by StopGenerations.
+var errStopped = errors.New("generations stopped: the server is shutting down")
+
 // run generates one choice on a slot, streaming tokens to onToken, and
 // records the metrics. start is when the request arrived, for the time to
 // first token (zero for the later choices of a request, which do not count).
+// A generation ended by StopGenerations is a result, not an error: its text
+// so far, finish_reason "length" (and, when traced, a final "done" event).
 func (s *Server) run(ctx context.Context, e *entry, sl *slot, job genJob, g *genParams, start time.Time, onToken func(infer.Token) error) (*infer.Result, error) {
+	if s.stopped.Err() != nil {
+		return s.stoppedResult(&infer.Result{PromptIDs: append([]int(nil), job.prompt...)}, g)
+	}
+	gctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	unhook := context.AfterFunc(s.stopped, func() { cancel(errStopped) })
+	defer unhook()
 	first := true
 	req := infer.Request{
 		Prompt: job.prompt, MaxTokens: g.maxTokens, Stop: g.stop, Sampler: job.sampler, IgnoreEOS: g.ignoreEOS, Trace: g.trace,
@@ -52,7 +66,13 @@ func (s *Server) run(ctx context.Context, e *entry, sl *slot, job genJob, g *gen
 	if g.logprobs {
 		req.LogProbs = max(g.topProbs, 1)
 	}
-	res, err := sl.session.Generate(ctx, req)
+	res, err := sl.session.Generate(gctx, req)
+	if err != nil && ctx.Err() == nil && errors.Is(context.Cause(gctx), errStopped) {
+		if res == nil {
+			res = &infer.Result{PromptIDs: append([]int(nil), job.prompt...)}
+		}
+		res, err = s.stoppedResult(res, g)
+	}
 	if res != nil {
 		sl.last = append(append(sl.last[:0], res.PromptIDs...), res.IDs...)
 		s.metrics.promptTokens.WithLabelValues(e.name).Add(float64(len(res.PromptIDs)))
@@ -67,6 +87,30 @@ func (s *Server) run(ctx context.Context, e *entry, sl *slot, job genJob, g *gen
 	}
 	if err != nil {
 		return res, genError(err)
+	}
+	return res, nil
+}
+
+// stoppedResult completes the result of a generation that StopGenerations
+// ended: the text of the tokens so far, finish_reason "length", and the final
+// trace event of a dissection.
+func (s *Server) stoppedResult(res *infer.Result, g *genParams) (*infer.Result, error) {
+	var text strings.Builder
+	for _, t := range res.Tokens {
+		text.WriteString(t.Text)
+	}
+	res.Text = text.String()
+	res.StopString = ""
+	res.FinishReason = infer.FinishLength
+	if g.trace != nil && g.trace.Emit != nil {
+		t := res.Timings
+		err := g.trace.Emit(trace.Event{Type: trace.TypeDone, Done: &trace.Done{
+			FinishReason: res.FinishReason, Text: res.Text, PromptTokens: len(res.PromptIDs), GenTokens: len(res.IDs),
+			PromptPerSec: t.PromptPerSecond(), GenPerSec: t.GenPerSecond(),
+		}})
+		if err != nil {
+			return res, err
+		}
 	}
 	return res, nil
 }

@@ -3,8 +3,18 @@
 // code-completion endpoints (/infill, /tokenize, /detokenize); health and
 // Prometheus metrics. Each model has a number of generation slots (each with
 // its own KV cache, reused across requests) and a bounded queue in front of
-// them; a request that finds the queue full gets 429 with Retry-After.
-// Generation stops as soon as the client goes away and frees its slot.
+// them; a request that finds the queue full gets 429 with a Retry-After
+// estimated from the queue and the duration of recent requests. Generation
+// stops as soon as the client goes away and frees its slot.
+//
+// Shutting down (as `glassbox serve` does on SIGINT or SIGTERM): Drain turns
+// queued and new generation requests away with 503; http.Server.Shutdown then
+// lets the running requests finish for a grace period; after it,
+// StopGenerations ends the running generations at their next token (their
+// streams get a final event with finish_reason "length" and [DONE], other
+// requests their response) and a second Shutdown waits for those answers.
+// Closing the models last is safe: glassbox.Model.Close waits for every
+// generation still reading the weights.
 package server
 
 import (
@@ -18,6 +28,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"glassbox"
@@ -53,7 +64,9 @@ type Config struct {
 	Queue int
 	// MaxBodyBytes limits request bodies (default DefaultMaxBodyBytes); larger ones get 413.
 	MaxBodyBytes int64
-	// RetryAfter is the Retry-After value, in seconds, of a 429 (default 1).
+	// RetryAfter is the least Retry-After, in seconds, of a 429 (default 1).
+	// The value sent is the expected wait for a slot, estimated from the
+	// running and queued requests and how long recent requests took.
 	RetryAfter int
 	// Logger receives one line per request (method, path, status, duration,
 	// and the model and tokens in and out of generations) and the details of
@@ -70,6 +83,11 @@ type Server struct {
 	handler http.Handler
 	keyHash [32]byte
 	started time.Time
+
+	draining atomic.Bool
+	// stopped is cancelled by StopGenerations: running generations end at their next token.
+	stopped context.Context
+	stopAll context.CancelFunc
 }
 
 // entry is a served model with its slots.
@@ -102,6 +120,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg, models: map[string]*entry{}, metrics: newMetrics(), started: time.Now()}
+	s.stopped, s.stopAll = context.WithCancel(context.Background())
 	if cfg.APIKey != "" {
 		s.keyHash = sha256.Sum256([]byte(cfg.APIKey))
 	}
@@ -265,18 +284,96 @@ func (s *Server) lookup(name string) (*entry, error) {
 		Message: fmt.Sprintf("the model %q does not exist: this server has %s", name, strings.Join(names, ", "))}
 }
 
-// acquire waits for a slot of the model, or answers 429 when the queue is full.
+// acquire waits for a slot of the model, or answers 429 when the queue is
+// full and 503 when the server is shutting down. The request holds the
+// model's weights (see glassbox.Model.Acquire) until the slot is released.
 func (s *Server) acquire(ctx context.Context, e *entry, prompt []int) (*slot, error) {
 	sl, err := e.pool.acquire(ctx, prompt)
-	if errors.Is(err, errQueueFull) {
+	switch {
+	case errors.Is(err, errQueueFull):
 		s.metrics.rejected.WithLabelValues(e.name).Inc()
-		return nil, &APIError{Status: http.StatusTooManyRequests, Type: "rate_limit_exceeded", Code: "rate_limit_exceeded", RetryAfter: s.cfg.RetryAfter,
-			Message: fmt.Sprintf("the server is busy: the %d generation slots of model %s are in use and %d requests are already waiting; retry later", e.pool.size, e.name, s.cfg.Queue)}
+		wait := retryAfterSeconds(e.pool.expectedWait(), s.cfg.RetryAfter)
+		return nil, &APIError{Status: http.StatusTooManyRequests, Type: "rate_limit_exceeded", Code: "rate_limit_exceeded", RetryAfter: wait,
+			Message: fmt.Sprintf("the server is busy: the %d generation slots of model %s are in use and %d requests are already waiting; a slot is expected in about %d s: retry then", e.pool.size, e.name, s.cfg.Queue, wait)}
+	case errors.Is(err, errDraining):
+		return nil, shuttingDown()
+	case err != nil:
+		return nil, err
 	}
-	return sl, err
+	release, err := e.model.Acquire()
+	if err != nil { // the model is being closed
+		e.pool.release(sl)
+		return nil, shuttingDown()
+	}
+	sl.release = release
+	return sl, nil
+}
+
+// maxRetryAfter bounds the Retry-After of a 429, in seconds (one hour).
+const maxRetryAfter = 3600
+
+// retryAfterSeconds rounds an expected wait up to whole seconds, at least least (and 1).
+func retryAfterSeconds(wait time.Duration, least int) int {
+	sec := int(min((wait+time.Second-1)/time.Second, maxRetryAfter))
+	return max(sec, least, 1)
+}
+
+// shuttingDown is the answer to a generation request that comes, or waits in
+// the queue, while the server shuts down.
+func shuttingDown() *APIError {
+	return &APIError{Status: http.StatusServiceUnavailable, Type: "server_error", Code: "server_shutting_down",
+		Message: "the server is shutting down and accepts no new generation: retry on another instance or once it has restarted"}
+}
+
+// Drain makes the server turn generation requests away with 503: those waiting
+// in a queue at once, and every later one. Running generations go on (see
+// StopGenerations); /health answers 503 from now on.
+func (s *Server) Drain() {
+	s.draining.Store(true)
+	for _, e := range s.order {
+		e.pool.drain()
+	}
+}
+
+// StopGenerations ends every running generation at its next token, as if it
+// had reached its token limit: a stream gets its final event (finish_reason
+// "length") and [DONE], another request its response with the text so far.
+// Generations that start later are empty. It returns the number of requests
+// that held a slot when it was called; call Drain first so that none start.
+func (s *Server) StopGenerations() int {
+	n := 0
+	for _, e := range s.order {
+		busy, _ := e.pool.stats()
+		n += busy
+	}
+	s.stopAll()
+	return n
+}
+
+// WaitIdle waits until no request holds a generation slot of any model (after
+// Drain: until the last running request has been answered), or until ctx ends.
+func (s *Server) WaitIdle(ctx context.Context) error {
+	for _, e := range s.order {
+		for {
+			idle := e.pool.idleChan()
+			if busy, _ := e.pool.stats(); busy == 0 {
+				break
+			}
+			select {
+			case <-idle:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	}
+	return nil
 }
 
 func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
+	if s.draining.Load() {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "shutting down"})
+		return nil
+	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	return nil
 }

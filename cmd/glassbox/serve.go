@@ -11,14 +11,17 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"glassbox"
 	"glassbox/models"
 	"glassbox/server"
+	"glassbox/tensor"
 )
 
 type serveOptions struct {
@@ -53,7 +56,8 @@ func serveCmd(o *serveOptions) *cobra.Command {
 Each model is served under the base name of its file without the extension, or under NAME
 when given as NAME=MODEL; the first model is the default. Without -m, the model embedded in
 the binary is served. Every model gets --parallel generation
-slots and a queue of --queue requests; beyond that requests get 429 with Retry-After.
+slots and a queue of --queue requests; beyond that requests get 429 with a Retry-After
+estimated from the queue and the duration of recent requests.
 The server listens on 127.0.0.1 unless --addr says otherwise. With --api-key (or the
 GLASSBOX_API_KEY environment variable), every API route but /health needs "Authorization: Bearer
 KEY"; the page at / is public and asks for the key when it calls the API.
@@ -62,7 +66,12 @@ API POST routes take only "Content-Type: application/json" bodies. The server an
 headers that are IP addresses, localhost or the --addr host (against DNS rebinding); add names
 with --allowed-host, or listen beyond loopback with an API key. Browsers may call the API from
 other sites' pages only for the origins given with --cors-origin. Every request is logged on
-stderr (method, path, status, duration, model and tokens in and out), as text or JSON lines.`,
+stderr (method, path, status, duration, model and tokens in and out), as text or JSON lines.
+
+On SIGINT or SIGTERM the server stops listening and answers queued and new generation
+requests with 503; running requests have --shutdown-grace to finish. After it, their
+generations are stopped at the next token: streams end with finish_reason "length" and
+[DONE], other requests get the text so far. A second signal quits at once.`,
 		Example: `  glassbox serve -m qwen3-0.6b.gguf
   glassbox serve -m chat=qwen3.gguf -m code=qwen2.5-coder.gguf --parallel 2 --addr 0.0.0.0:8080 --api-key secret`,
 		Args: cobra.NoArgs,
@@ -72,13 +81,13 @@ stderr (method, path, status, duration, model and tokens in and out), as text or
 	f.StringArrayVarP(&o.models, "model", "m", nil, "model: GGUF file, llama2.c .bin, store name or hf.co/OWNER/REPO[:QUANT], or NAME=MODEL; repeat to serve several (default: the embedded model)")
 	f.StringVar(&o.addr, "addr", "127.0.0.1:8080", "address to listen on (host:port)")
 	f.StringVar(&o.apiKey, "api-key", "", "require this key as \"Authorization: Bearer KEY\" (default $GLASSBOX_API_KEY)")
-	f.IntVar(&o.parallel, "parallel", 1, "generation slots per model (each has its own KV cache)")
-	f.IntVar(&o.queue, "queue", 64, "requests per model that may wait for a slot before 429")
+	f.IntVar(&o.parallel, "parallel", 1, fmt.Sprintf("generation slots per model, at most %d (each has its own KV cache)", maxParallel))
+	f.IntVar(&o.queue, "queue", 64, fmt.Sprintf("requests per model that may wait for a slot before 429, at most %d", maxQueue))
 	f.IntVar(&o.ctx, "ctx", 0, "context size in tokens per slot (default: the model's, at most 4096)")
 	f.IntVar(&o.threads, "threads", 0, "worker threads for matrix products (default: all cores)")
 	f.BoolVar(&o.kvF32, "kv-f32", false, "keep the KV caches in F32 instead of F16")
-	f.Int64Var(&o.maxBody, "max-body", server.DefaultMaxBodyBytes, "largest request body in bytes (larger get 413)")
-	f.DurationVar(&o.grace, "shutdown-grace", 10*time.Second, "on SIGINT/SIGTERM, how long running requests may finish")
+	f.Int64Var(&o.maxBody, "max-body", server.DefaultMaxBodyBytes, fmt.Sprintf("largest request body in bytes, at most %d (larger get 413)", int64(maxBody)))
+	f.DurationVar(&o.grace, "shutdown-grace", 10*time.Second, "on SIGINT/SIGTERM, how long running requests may finish before their generations are stopped (0: at once)")
 	f.StringSliceVar(&o.hosts, "allowed-host", nil, "also answer requests whose Host header is this name (repeatable or comma-separated; *.example.com for subdomains, * for any)")
 	f.StringSliceVar(&o.origins, "cors-origin", nil, "let web pages of this origin call the API, such as https://app.example.com (repeatable or comma-separated; * for any)")
 	f.StringVar(&o.logFormat, "log-format", "text", "request log on stderr: text or json (one JSON object per line)")
@@ -128,12 +137,26 @@ func defaultModelName(v string) string {
 	return base
 }
 
+// Bounds of the serve flags.
+const (
+	maxParallel = 256     // generation slots per model
+	maxQueue    = 65536   // requests waiting per model
+	maxBody     = 1 << 30 // request body bytes
+	// finishTime is how long, after the grace period, stopped requests have to
+	// send their final events before their connections are closed.
+	finishTime = 5 * time.Second
+)
+
 func (o *serveOptions) validate() ([]modelSpec, error) {
 	switch {
 	case o.parallel < 1:
 		return nil, fmt.Errorf("--parallel must be at least 1, got %d", o.parallel)
+	case o.parallel > maxParallel:
+		return nil, fmt.Errorf("--parallel %d is too many: a model has at most %d generation slots (each holds a KV cache, and the cores are shared among them)", o.parallel, maxParallel)
 	case o.queue < 0:
 		return nil, fmt.Errorf("--queue must be >= 0, got %d", o.queue)
+	case o.queue > maxQueue:
+		return nil, fmt.Errorf("--queue %d is too long: at most %d requests may wait per model", o.queue, maxQueue)
 	case o.ctx < 0:
 		return nil, fmt.Errorf("--ctx must be positive, got %d", o.ctx)
 	case o.threads < 0:
@@ -142,6 +165,10 @@ func (o *serveOptions) validate() ([]modelSpec, error) {
 		return nil, fmt.Errorf("--max-body must be positive, got %d", o.maxBody)
 	case o.logFormat != "text" && o.logFormat != "json":
 		return nil, fmt.Errorf("--log-format must be text or json, got %q", o.logFormat)
+	case o.maxBody > maxBody:
+		return nil, fmt.Errorf("--max-body %d is too large: at most %d bytes (1 GiB)", o.maxBody, int64(maxBody))
+	case o.grace < 0:
+		return nil, fmt.Errorf("--shutdown-grace must be >= 0 (0 stops running generations at once), got %s", o.grace)
 	}
 	if _, _, err := net.SplitHostPort(o.addr); err != nil {
 		return nil, fmt.Errorf("--addr %q: expected host:port, such as 127.0.0.1:8080: %v", o.addr, err)
@@ -194,6 +221,9 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 		served = append(served, server.Model{Name: s.name, Model: m})
 		o.say(logw, logger, slog.LevelInfo, fmt.Sprintf("loaded %s from %s in %s (context %d)", s.name, m.Path(), m.LoadDuration().Round(10*time.Microsecond), m.ContextSize()))
 	}
+	if err := checkKVMemory(served, o.parallel, availableMemory()); err != nil {
+		return err
+	}
 	srv, err := server.New(server.Config{Models: served, APIKey: o.apiKey, Parallel: o.parallel, Queue: o.queue, MaxBodyBytes: o.maxBody, Logger: logger,
 		Access: server.Access{ListenAddr: o.addr, AllowedHosts: o.hosts, CORSOrigins: o.origins}})
 	if err != nil {
@@ -227,15 +257,95 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	o.say(logw, logger, slog.LevelInfo, "shutting down: waiting for running requests")
-	sctx, cancel := context.WithTimeout(context.Background(), o.grace)
-	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil {
-		// requests still running past the grace period are cut (their generations stop)
-		hs.Close()
-	}
+	stop() // a second signal ends the process at once
+	say := func(msg string) { o.say(logw, logger, slog.LevelInfo, msg) }
+	say(fmt.Sprintf("shutting down: new and queued requests get 503; running requests have %s to finish (a second Ctrl-C quits at once)", o.grace))
+	shutdown(hs, srv, o.grace, say)
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
+	// the deferred Close of the models waits for any generation still reading their weights
 	return nil
+}
+
+// shutdown stops the HTTP server: it stops listening and turns queued and new
+// generation requests away, lets running requests finish for grace, then
+// stops their generations and gives them finishTime to send their last
+// events before closing the remaining connections.
+func shutdown(hs *http.Server, srv *server.Server, grace time.Duration, say func(string)) {
+	srv.Drain()
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	err := hs.Shutdown(sctx)
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		return
+	}
+	if n := srv.StopGenerations(); n > 0 {
+		say(fmt.Sprintf("grace period over: stopping %d running request(s)", n))
+	}
+	fctx, cancel := context.WithTimeout(context.Background(), finishTime)
+	defer cancel()
+	if err := hs.Shutdown(fctx); errors.Is(err, context.DeadlineExceeded) {
+		say("closing the connections of requests that did not end in time")
+		hs.Close()
+		// a generation in the middle of a long prompt stops only once it is processed
+		wctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		if srv.WaitIdle(wctx) != nil {
+			say("waiting for the running generations to stop before releasing the models")
+		}
+	}
+}
+
+// checkKVMemory refuses a number of slots whose KV caches cannot fit in the
+// available memory (avail 0: unknown, no check).
+func checkKVMemory(models []server.Model, parallel int, avail uint64) error {
+	if avail == 0 {
+		return nil
+	}
+	var total uint64
+	for _, m := range models {
+		total += uint64(parallel) * kvCacheBytes(m.Model)
+	}
+	if total <= avail {
+		return nil
+	}
+	per := make([]string, len(models))
+	for i, m := range models {
+		per[i] = fmt.Sprintf("%s: %s a slot", m.Name, mib(kvCacheBytes(m.Model)))
+	}
+	return fmt.Errorf("--parallel %d needs %d bytes (%s) of KV caches (%s) but only %d bytes (%s) of memory are available: lower --parallel or --ctx",
+		parallel, total, mib(total), strings.Join(per, ", "), avail, mib(avail))
+}
+
+// kvCacheBytes is the size of the KV cache of one session of m.
+func kvCacheBytes(m *glassbox.Model) uint64 {
+	c := m.Config()
+	elem := uint64(2)
+	if m.KVCacheType() == tensor.F32 {
+		elem = 4
+	}
+	return uint64(c.Layers) * uint64(m.ContextSize()) * uint64(c.KVDim()+c.VDim()) * elem
+}
+
+func mib(n uint64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
+
+// availableMemory returns the memory the kernel says is available for new
+// allocations (MemAvailable of /proc/meminfo), or 0 where it is not known.
+func availableMemory() uint64 {
+	data, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(data)) {
+		if rest, ok := strings.CutPrefix(line, "MemAvailable:"); ok {
+			f := strings.Fields(rest)
+			if len(f) == 2 && f[1] == "kB" {
+				if kb, err := strconv.ParseUint(f[0], 10, 64); err == nil {
+					return kb << 10
+				}
+			}
+		}
+	}
+	return 0
 }

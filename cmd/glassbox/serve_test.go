@@ -1,19 +1,25 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"glassbox"
 	"glassbox/internal/fixtures"
+	"glassbox/internal/synth"
 	"glassbox/models"
+	"glassbox/server"
+	"glassbox/tensor"
 )
 
 func TestParseModelSpec(t *testing.T) {
@@ -61,6 +67,14 @@ func TestServeCommandErrors(t *testing.T) {
 	}{
 		{"bad parallel", []string{"-m", model, "--parallel", "0"}, "--parallel must be at least 1"},
 		{"bad queue", []string{"-m", model, "--queue", "-1"}, "--queue must be >= 0"},
+		{"too many slots", []string{"-m", model, "--parallel", "100000"}, "--parallel 100000 is too many: a model has at most 256"},
+		{"queue too long", []string{"-m", model, "--queue", "10000000"}, "--queue 10000000 is too long"},
+		{"negative grace", []string{"-m", model, "--shutdown-grace", "-1s"}, "--shutdown-grace must be >= 0"},
+		{"bad grace", []string{"-m", model, "--shutdown-grace", "soon"}, `invalid argument "soon" for "--shutdown-grace"`},
+		{"negative max body", []string{"-m", model, "--max-body", "-5"}, "--max-body must be positive"},
+		{"huge max body", []string{"-m", model, "--max-body", "1099511627776"}, "--max-body 1099511627776 is too large"},
+		{"negative threads", []string{"-m", model, "--threads", "-2"}, "--threads must be positive"},
+		{"negative ctx", []string{"-m", model, "--ctx", "-2"}, "--ctx must be positive"},
 		{"bad addr", []string{"-m", model, "--addr", "localhost"}, "expected host:port"},
 		{"duplicate names", []string{"-m", model, "-m", model}, `two models are named "stories260K-f32"`},
 		{"missing file", []string{"-m", "/nonexistent/x.gguf", "--addr", "127.0.0.1:0"}, "model x:"},
@@ -296,4 +310,147 @@ func (w *syncWriter) String() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.b.String()
+}
+
+// TestServeShutdownDuringGeneration stops the server (as SIGINT or SIGTERM
+// does) while a long stream runs on a memory-mapped model and a request waits
+// in the queue. The process used to crash: after the grace period the
+// connections were closed without waiting for the handlers and the weights
+// were unmapped under the running forward pass. Now the queued request gets
+// 503, the stream ends with finish_reason "length" and [DONE], and serve
+// returns cleanly.
+func TestServeShutdownDuringGeneration(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "slow.gguf")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shape := synth.Shape{Dim: 256, Hidden: 768, Layers: 4, Heads: 4, KVHeads: 2, Vocab: 512, Context: 4096}
+	if err := synth.Write(f, shape, tensor.F32, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	addrc := make(chan string, 1)
+	cmd := serveCmd(&serveOptions{listening: func(a string) { addrc <- a }})
+	cmd.SetArgs([]string{"-m", path, "--addr", "127.0.0.1:0", "--parallel", "1", "--queue", "2", "--threads", "1", "--shutdown-grace", "200ms"})
+	logs := &syncWriter{}
+	cmd.SetOut(io.Discard)
+	cmd.SetErr(logs)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(ctx) }()
+	var base string
+	select {
+	case a := <-addrc:
+		base = "http://" + a
+	case err := <-done:
+		t.Fatalf("serve exited: %v\n%s", err, logs)
+	case <-time.After(time.Minute):
+		t.Fatal("serve did not start")
+	}
+
+	resp, err := http.Post(base+"/v1/completions", "application/json", strings.NewReader(`{"prompt":"Once upon a time","stream":true,"ignore_eos":true,"temperature":0}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	stream := bufio.NewReader(resp.Body)
+	if line, err := stream.ReadString('\n'); err != nil || !strings.HasPrefix(line, "data: {") {
+		t.Fatalf("stream: %d, first line %q: %v", resp.StatusCode, line, err)
+	}
+	type answer struct {
+		status int
+		body   string
+		err    error
+	}
+	queued := make(chan answer, 1)
+	go func() {
+		resp, err := http.Post(base+"/v1/completions", "application/json", strings.NewReader(`{"prompt":"Once","max_tokens":4}`))
+		if err != nil {
+			queued <- answer{err: err}
+			return
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		queued <- answer{resp.StatusCode, string(b), err}
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		r, err := http.Get(base + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(r.Body)
+		r.Body.Close()
+		if strings.Contains(string(b), `glassbox_queue_depth{model="slow"} 1`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the second request never queued:\n%s", b)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	cancel() // SIGINT
+	rest, err := io.ReadAll(stream)
+	if err != nil {
+		t.Errorf("the stream was cut: %v", err)
+	}
+	text := string(rest)
+	if !strings.Contains(text, `"finish_reason":"length"`) || !strings.HasSuffix(text, "data: [DONE]\n\n") {
+		t.Errorf("the stream did not end with a final event and [DONE]: ...%s", text[max(0, len(text)-400):])
+	}
+	a := <-queued
+	if a.err != nil || a.status != http.StatusServiceUnavailable || !strings.Contains(a.body, `"code":"server_shutting_down"`) {
+		t.Errorf("queued request: %d %q %v", a.status, a.body, a.err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("serve did not shut down")
+	}
+	if !strings.Contains(logs.String(), "stopping 1 running request") {
+		t.Errorf("logs:\n%s", logs)
+	}
+}
+
+// TestCheckKVMemory: --parallel is refused when the slots' KV caches cannot
+// fit in the available memory, with the bytes they would need.
+func TestCheckKVMemory(t *testing.T) {
+	m, err := glassbox.Open(fixtures.Path(t, "gguf", "stories260K-f32.gguf"), &glassbox.Options{Context: 512})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	// 5 layers × 512 positions × (32 + 32) × 2 bytes (F16)
+	const perSlot = 5 * 512 * 64 * 2
+	if got := kvCacheBytes(m); got != perSlot {
+		t.Fatalf("KV cache of a slot: %d bytes, want %d", got, perSlot)
+	}
+	served := []server.Model{{Name: "a", Model: m}, {Name: "b", Model: m}}
+	tests := []struct {
+		parallel int
+		avail    uint64
+		want     string
+	}{
+		{4, 0, ""}, // unknown: no check
+		{4, 8 * perSlot, ""},
+		{4, 8*perSlot - 1, "--parallel 4 needs 2621440 bytes (2.5 MiB) of KV caches (a: 0.3 MiB a slot, b: 0.3 MiB a slot) but only 2621439 bytes"},
+		{256, 1 << 20, "--parallel 256 needs"},
+	}
+	for _, tt := range tests {
+		err := checkKVMemory(served, tt.parallel, tt.avail)
+		if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
+			t.Errorf("parallel %d, %d bytes available: %v, want %q", tt.parallel, tt.avail, err, tt.want)
+		}
+	}
+	if availableMemory() == 0 && runtime.GOOS == "linux" {
+		t.Error("no MemAvailable read from /proc/meminfo")
+	}
 }
