@@ -239,7 +239,7 @@ func (s *Server) wrap(rt route) http.Handler {
 				return // the client went away: nobody to answer
 			}
 			var ae *APIError
-			if !errors.As(err, &ae) || ae.Status >= 500 {
+			if !errors.As(err, &ae) || ae.Status >= 500 && ae.Status != http.StatusServiceUnavailable { // 503: shutting down, expected
 				s.cfg.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 			}
 			if sw, ok := w.(*statusWriter); ok && sw.status != 0 {
