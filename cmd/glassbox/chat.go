@@ -86,7 +86,7 @@ func (o *chatOptions) run(cmd *cobra.Command) error {
 		res, err := m.Chat(cmd.Context(), history, opts)
 		if err != nil {
 			history = history[:len(history)-1]
-			fmt.Fprintln(cmd.ErrOrStderr(), "error:", err)
+			printError(cmd.ErrOrStderr(), err)
 			continue
 		}
 		fmt.Fprintln(out)

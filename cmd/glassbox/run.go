@@ -88,8 +88,8 @@ func (o *runOptions) run(cmd *cobra.Command, args []string) error {
 	}
 	if o.verbose {
 		t := res.Timings
-		fmt.Fprintf(cmd.ErrOrStderr(), "\nseed %d · load %.1f ms · prompt %d tokens, %.1f tokens/s · generation %d tokens, %.1f tokens/s · finish %s\n",
-			params.Seed, ms(m.LoadDuration()), t.PromptTokens, t.PromptPerSecond(), t.GenTokens, t.GenPerSecond(), res.FinishReason)
+		fmt.Fprintf(cmd.ErrOrStderr(), "\nseed %d · load %.1f ms · prompt %s, %.1f tokens/s · generation %s, %.1f tokens/s · finish %s\n",
+			params.Seed, ms(m.LoadDuration()), plural(t.PromptTokens, "token"), t.PromptPerSecond(), plural(t.GenTokens, "token"), t.GenPerSecond(), res.FinishReason)
 	}
 	if o.jsonOut {
 		return writeRunJSON(out, m, params.Seed, res, o.logprobs > 0)

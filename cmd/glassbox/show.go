@@ -27,7 +27,7 @@ func newShowCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "show NAME|FILE",
 		Short: "Show a model's metadata: architecture, parameters, context, quantization, license, chat template",
-		Args:  cobra.ExactArgs(1),
+		Args:  exactArgs(1, "a model: a file, or a store name as glassbox list prints it"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			si, err := lookupLocal(args[0])
 			if err != nil {

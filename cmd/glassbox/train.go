@@ -4,11 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -146,13 +148,20 @@ func runTrain(cmd *cobra.Command, o trainOptions) error {
 			return fmt.Errorf("unknown export format %q (known: %s)", f, strings.Join(train.ExportFormats, ", "))
 		}
 	}
-	stderr := cmd.ErrOrStderr()
-	opts := train.Options{OutDir: o.out, Resume: o.resume, Threads: o.threads, Log: stderr}
-	if !o.quiet && isTerminal(stderr) {
-		opts.Progress = stderr
-	} else if !isTerminal(stderr) {
-		opts.Log = nil // quiet when not a terminal; loss.csv has the curves
+	if o.threads < 0 {
+		return fmt.Errorf("--threads must be 0 (all cores) or more, got %d", o.threads)
 	}
+	stderr := cmd.ErrOrStderr()
+	// On a terminal: a progress bar and a line per evaluation; elsewhere (a
+	// log file, CI) only the lines; with -q neither. The summary comes last.
+	opts := train.Options{OutDir: o.out, Resume: o.resume, Threads: o.threads}
+	if !o.quiet {
+		opts.Log = stderr
+		if isTerminal(stderr) {
+			opts.Progress = stderr
+		}
+	}
+	start := time.Now()
 	t, p, err := train.RunRecipe(cmd.Context(), r, opts)
 	if err != nil {
 		if t != nil && t.Step() > 0 {
@@ -160,6 +169,10 @@ func runTrain(cmd *cobra.Command, o trainOptions) error {
 		}
 		return err
 	}
+	if opts.Progress != nil {
+		fmt.Fprintln(stderr) // end the progress bar's line
+	}
+	printTrainSummary(cmd.OutOrStdout(), r, t.Curve, time.Since(start), o.out)
 	if len(formats) == 0 {
 		return nil
 	}
@@ -169,6 +182,26 @@ func runTrain(cmd *cobra.Command, o trainOptions) error {
 	}
 	printSums(cmd.OutOrStdout(), sums)
 	return nil
+}
+
+// printTrainSummary writes the one-line summary of a finished run: steps,
+// tokens, time and the final training and held-out losses.
+func printTrainSummary(w io.Writer, r train.Recipe, curve []train.CurvePoint, took time.Duration, dir string) {
+	if len(curve) == 0 {
+		fmt.Fprintf(w, "trained %s: no step run (the checkpoint in %s had already reached step %d)\n", r.Name, dir, r.Steps)
+		return
+	}
+	last := curve[len(curve)-1]
+	val := "no held-out evaluation"
+	for i := len(curve) - 1; i >= 0; i-- {
+		if !math.IsNaN(curve[i].ValLoss) {
+			val = fmt.Sprintf("held-out loss %.4f at step %d", curve[i].ValLoss, curve[i].Step)
+			break
+		}
+	}
+	fmt.Fprintf(w, "trained %s: %s, %s in %s; final loss %.4f (training), %s; curves in %s\n",
+		r.Name, plural(last.Step, "step"), plural(int(last.Tokens), "token"), took.Round(time.Millisecond),
+		last.TrainLoss, val, filepath.Join(dir, "loss.csv"))
 }
 
 func splitList(s string) []string {
