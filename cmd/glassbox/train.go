@@ -65,7 +65,7 @@ Reproduce the default model:
 	f.StringVar(&o.recipe, "recipe", "", "recipe JSON file (default: built-in defaults)")
 	f.StringVarP(&o.out, "out", "o", "train-out", "output directory")
 	f.BoolVar(&o.resume, "resume", false, "continue from OUT/checkpoint.bin")
-	f.IntVarP(&o.threads, "threads", "t", 0, "goroutines (0: all cores); does not change the weights")
+	registerThreads(cmd, &o.threads, "goroutines (0 = all cores); does not change the weights")
 	f.StringVar(&o.export, "export", "f32,f16,q8_0,safetensors", "formats exported at the end (comma-separated; empty: none)")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress bar")
 	f.StringVar(&o.name, "name", "", "model name (general.name)")
@@ -147,9 +147,6 @@ func runTrain(cmd *cobra.Command, o trainOptions) error {
 		if !slices.Contains(train.ExportFormats, f) {
 			return fmt.Errorf("unknown export format %q (known: %s)", f, strings.Join(train.ExportFormats, ", "))
 		}
-	}
-	if o.threads < 0 {
-		return fmt.Errorf("--threads must be 0 (all cores) or more, got %d", o.threads)
 	}
 	stderr := cmd.ErrOrStderr()
 	// On a terminal: a progress bar and a line per evaluation; elsewhere (a
@@ -320,9 +317,9 @@ The report is written to OUT/eval.json.`,
 	f := cmd.Flags()
 	f.StringVarP(&dir, "out", "o", "train-out", "training output directory")
 	f.StringVarP(&modelPath, "model", "m", "", "GGUF file for the completion suite")
-	f.IntVar(&seqs, "seqs", 256, "held-out windows scored for the perplexity")
-	f.IntVar(&cases, "cases", 200, "completion cases")
-	f.IntVarP(&threads, "threads", "t", 0, "goroutines (0: all cores)")
+	f.Var(newBoundedInt(&seqs, 256, 1, 1<<30, "a whole number of windows, 1 or more"), "seqs", "held-out windows scored for the perplexity")
+	f.Var(newBoundedInt(&cases, 200, 0, 1<<30, "a whole number of cases, 0 or more"), "cases", "completion cases")
+	registerThreads(cmd, &threads, "goroutines (0 = all cores)")
 	f.BoolVar(&asJSON, "json", false, "print the whole report as JSON")
 	return cmd
 }
@@ -373,6 +370,6 @@ are left out, as in training), and writes a Hugging Face tokenizer.json.`,
 	f.StringVarP(&out, "out", "o", "tokenizer.json", "output file")
 	f.StringVar(&pre, "pre", "gpt-2", "pre-tokenizer (a llama.cpp tokenizer.ggml.pre name)")
 	f.IntVar(&vocab, "vocab", 2048, "vocabulary size (1 special token + 256 bytes + merges)")
-	f.IntVar(&permille, "held-out-permille", 50, "share of files (‰) held out, by path hash")
+	f.Var(newBoundedInt(&permille, 50, 0, 1000, "a whole number of ‰ from 0 to 1000"), "held-out-permille", "share of files (‰) held out, by path hash")
 	return cmd
 }
