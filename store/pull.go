@@ -159,7 +159,7 @@ func ResolveModel(ctx context.Context, name string, opts ResolveOptions) (string
 	}
 	if st, err := os.Stat(name); err == nil {
 		if st.IsDir() {
-			return "", fmt.Errorf("model %s is a folder, expected a GGUF file", name)
+			return "", fmt.Errorf("model %s is a folder, expected a GGUF file or a llama2.c checkpoint", name)
 		}
 		return name, nil
 	} else if !errors.Is(err, fs.ErrNotExist) {

@@ -307,10 +307,10 @@ The report is written to OUT/eval.json.`,
 				return err
 			}
 			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "held-out: %d files, %d tokens scored: loss %.4f nats/token, perplexity %.2f, %.3f bits/byte\n",
-				rep.HeldOutFiles, rep.HeldOutTokens, rep.HeldOutLoss, rep.Perplexity, rep.BitsPerByte)
-			fmt.Fprintf(w, "completion: %d cases, exact match %d (%.1f%%), parses as Go %d (%.1f%%)\n",
-				rep.Completion.Cases, rep.Completion.Exact, 100*rep.ExactMatchRate, rep.Completion.Parses, 100*rep.ParseRate)
+			fmt.Fprintf(w, "held-out: %s, %s scored: loss %.4f nats/token, perplexity %.2f, %.3f bits/byte\n",
+				plural(rep.HeldOutFiles, "file"), plural(rep.HeldOutTokens, "token"), rep.HeldOutLoss, rep.Perplexity, rep.BitsPerByte)
+			fmt.Fprintf(w, "completion: %s, exact match %d (%.1f%%), parses as Go %d (%.1f%%)\n",
+				plural(rep.Completion.Cases, "case"), rep.Completion.Exact, 100*rep.ExactMatchRate, rep.Completion.Parses, 100*rep.ParseRate)
 			return nil
 		},
 	}
@@ -361,7 +361,7 @@ are left out, as in training), and writes a Hugging Face tokenizer.json.`,
 			if err := fh.Close(); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: %d tokens (%d merges) from %d files\n", out, len(tr.Vocab), len(tr.Merges), len(files))
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s (%s) from %s\n", out, plural(len(tr.Vocab), "token"), plural(len(tr.Merges), "merge"), plural(len(files), "file"))
 			return nil
 		},
 	}
