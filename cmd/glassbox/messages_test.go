@@ -97,7 +97,7 @@ func TestRunVerboseSingular(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(stderr, "generation 1 token, ") || strings.Contains(stderr, "1 tokens") {
+	if !strings.Contains(stderr, "generation 1 token, ") || strings.Contains(stderr, " 1 tokens,") {
 		t.Errorf("verbose line: %q", stderr)
 	}
 }
