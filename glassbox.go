@@ -20,6 +20,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"glassbox/chat"
 	"glassbox/gguf"
@@ -112,6 +113,9 @@ func Open(path string, opts *Options) (*Model, error) {
 		}
 	} else {
 		if m.model, err = model.LoadLlama2C(path); err != nil {
+			if model.IsNotLlama2C(err) {
+				return nil, neitherFormatError(path, err)
+			}
 			return nil, err
 		}
 		tp := o.Tokenizer
@@ -124,7 +128,7 @@ func Open(path string, opts *Options) (*Model, error) {
 		}
 		if m.tok, err = tokenizer.LoadLlama2C(tp, m.model.Config.VocabSize); err != nil {
 			m.model.Close()
-			return nil, fmt.Errorf("load tokenizer %s: %w", tp, err)
+			return nil, fmt.Errorf("load %s: %w", path, err)
 		}
 	}
 	if err := m.finishOpen(); err != nil {
@@ -179,7 +183,7 @@ func (m *Model) loadGGUF(f *gguf.File) (err error) {
 		m.tok, err = tokenizer.FromGGUF(f)
 	}
 	if err != nil {
-		return fmt.Errorf("tokenizer: %w", err)
+		return err // the tokenizer package's errors say "tokenizer: …"
 	}
 	if src, ok := f.String("tokenizer.chat_template"); ok && src != "" {
 		m.tmplSrc = src
@@ -213,6 +217,42 @@ func hasGGUFMagic(path string) (bool, error) {
 		return false, fmt.Errorf("open %s: file too short to be a model (%v)", path, err)
 	}
 	return bytes.Equal(magic[:], []byte("GGUF")), nil
+}
+
+// neitherFormatError explains that path is neither a GGUF file nor a llama2.c
+// checkpoint, with what its first bytes hold.
+func neitherFormatError(path string, err error) error {
+	var nl *model.NotLlama2CError
+	errors.As(err, &nl)
+	start := []byte{}
+	if f, err := os.Open(path); err == nil {
+		start = make([]byte, 48)
+		n, _ := io.ReadFull(f, start)
+		start = start[:n]
+		f.Close()
+	}
+	found := fmt.Sprintf("it starts with %q", start[:min(len(start), 4)])
+	if looksLikeText(start) {
+		found = fmt.Sprintf("it looks like text: %q", start)
+	}
+	return fmt.Errorf("%s is neither a GGUF file (those start with the magic \"GGUF\"; %s) nor a llama2.c checkpoint (%s)", path, found, nl.Detail)
+}
+
+// looksLikeText reports whether b (the start of a file) is UTF-8 text without
+// control characters other than tabs and line breaks.
+func looksLikeText(b []byte) bool {
+	for i := 0; i < 3 && len(b) > 0 && !utf8.Valid(b); i++ {
+		b = b[:len(b)-1] // a character cut by the end of the sample
+	}
+	if len(b) == 0 || !utf8.Valid(b) {
+		return false
+	}
+	for _, c := range b {
+		if c < 0x20 && c != '\t' && c != '\n' && c != '\r' || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // findLlama2CTokenizer looks for tok<vocab>.bin, then tokenizer.bin, beside a

@@ -2,6 +2,7 @@ package model
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -35,9 +36,52 @@ func LoadLlama2C(path string) (*Model, error) {
 	return m, nil
 }
 
+// NotLlama2CError is the error of LoadLlama2C for a file that cannot be a
+// llama2.c checkpoint at all (too short for the header, or a header no model
+// has), as opposed to a damaged or truncated one. Detail says what was found.
+type NotLlama2CError struct {
+	Detail string
+}
+
+func (e *NotLlama2CError) Error() string { return "not a llama2.c checkpoint: " + e.Detail }
+
+// IsNotLlama2C reports whether err says a file is not a llama2.c checkpoint.
+func IsNotLlama2C(err error) bool {
+	var e *NotLlama2CError
+	return errors.As(err, &e)
+}
+
+// Bounds of a plausible legacy llama2.c header: real checkpoints range from
+// stories260K (dim 64) to Llama 2 70B (dim 8192, 80 layers, vocab 32000).
+const (
+	llama2cMaxDim    = 1 << 16
+	llama2cMaxHidden = 1 << 18
+	llama2cMaxLayers = 1024
+	llama2cMaxHeads  = 1024
+	llama2cMaxVocab  = 1 << 22
+	llama2cMaxSeq    = 1 << 22
+)
+
+// checkLegacyHeader returns a NotLlama2CError when the seven header ints
+// cannot describe a model, nil otherwise.
+func checkLegacyHeader(hdr [7]int32) error {
+	vocab := int64(hdr[5])
+	if vocab < 0 {
+		vocab = -vocab
+	}
+	in := func(v, hi int64) bool { return v >= 1 && v <= hi }
+	if in(int64(hdr[0]), llama2cMaxDim) && in(int64(hdr[1]), llama2cMaxHidden) && in(int64(hdr[2]), llama2cMaxLayers) &&
+		in(int64(hdr[3]), llama2cMaxHeads) && in(int64(hdr[4]), int64(hdr[3])) && in(vocab, llama2cMaxVocab) && in(int64(hdr[6]), llama2cMaxSeq) {
+		return nil
+	}
+	return &NotLlama2CError{Detail: fmt.Sprintf("read as its header, the first 28 bytes give dim %d, hidden_dim %d, n_layers %d, n_heads %d, n_kv_heads %d, vocab_size %d, seq_len %d: "+
+		"no model has that shape; stories260K's header is 64, 172, 5, 8, 4, 512, 512",
+		hdr[0], hdr[1], hdr[2], hdr[3], hdr[4], hdr[5], hdr[6])}
+}
+
 func parseLlama2C(data []byte) (*Model, error) {
 	if len(data) < llama2cLegacyHead {
-		return nil, fmt.Errorf("llama2.c checkpoint: file of %d bytes is shorter than its header", len(data))
+		return nil, &NotLlama2CError{Detail: fmt.Sprintf("the file has %d bytes, fewer than the %d of a llama2.c header", len(data), llama2cLegacyHead)}
 	}
 	le := binary.LittleEndian
 	var hdr [7]int32
@@ -60,6 +104,9 @@ func parseLlama2C(data []byte) (*Model, error) {
 	} else {
 		for i := range hdr {
 			hdr[i] = int32(le.Uint32(data[4*i:]))
+		}
+		if err := checkLegacyHeader(hdr); err != nil {
+			return nil, err
 		}
 		shared = hdr[5] > 0
 		if hdr[5] < 0 {

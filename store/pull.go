@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 	"time"
 
 	"glassbox/gguf"
@@ -158,7 +159,7 @@ func ResolveModel(ctx context.Context, name string, opts ResolveOptions) (string
 	}
 	if st, err := os.Stat(name); err == nil {
 		if st.IsDir() {
-			return "", fmt.Errorf("model %s is a folder, expected a GGUF file", name)
+			return "", fmt.Errorf("model %s is a folder, expected a GGUF file or a llama2.c checkpoint", name)
 		}
 		return name, nil
 	} else if !errors.Is(err, fs.ErrNotExist) {
@@ -188,10 +189,13 @@ func ResolveModel(ctx context.Context, name string, opts ResolveOptions) (string
 		return s.Path(m)
 	}
 	r, perr := ParseRef(name, false)
-	if perr != nil {
+	if perr != nil && strings.Contains(name, "/") {
 		return "", fmt.Errorf("model %s: no such file, and not a model name (%v)", name, perr)
 	}
 	m, err := s.Lookup(name)
+	if errors.Is(err, ErrModelNotFound) && perr != nil { // a bare word
+		return "", fmt.Errorf("no file named %s, and %w", name, err)
+	}
 	if errors.Is(err, ErrModelNotFound) {
 		return "", fmt.Errorf("model %s: no such file, and no model of that name in the store (see glassbox list); "+
 			"to download it from Hugging Face: glassbox pull %s", name, r)

@@ -595,7 +595,9 @@ func TestResolveModel(t *testing.T) {
 		{"TEST/Stories:Q4_K_M", want, ""},
 		{"test/stories", want, ""}, // the repository's only model in the store
 		{"test/other:Q4_K_M", "", "glassbox pull hf.co/test/other:Q4_K_M"},
-		{"missing.gguf", "", "no such file"},
+		{"missing.gguf", "", `no file named missing.gguf, and model "missing.gguf" is not in the store`},
+		{"nosuch", "", `no file named nosuch, and model "nosuch" is not in the store (its names look like hf.co/OWNER/REPO:TAG: glassbox list shows them`},
+		{"stories", "", "did you mean hf.co/test/stories:Q4_K_M?"},
 		{t.TempDir(), "", "is a folder"},
 		{"", "", "no model given"},
 	}

@@ -128,7 +128,7 @@ func ParseRef(s string, requireHost bool) (Ref, error) {
 			return Ref{}, fmt.Errorf("model reference %q: empty tag after ':': %s", orig, form)
 		}
 		if !tagRE.MatchString(r.Quant) {
-			return Ref{}, fmt.Errorf("model reference %q: tag %q may hold only letters, digits, '_', '.' and '-'", orig, r.Quant)
+			return Ref{}, fmt.Errorf("model reference %q: tag %q is not valid: %s", orig, r.Quant, tagProblem(r.Quant))
 		}
 		r.Quant = normalizeTag(r.Quant)
 	}
@@ -187,3 +187,46 @@ func normalizeTag(tag string) string {
 	}
 	return tag
 }
+
+// tagProblem says why tag does not match tagRE.
+func tagProblem(tag string) string {
+	const rule = "a tag starts with a letter, a digit or '_', then holds only letters, digits, '_', '.' and '-', at most 128 characters in all"
+	switch c := tag[0]; {
+	case len(tag) > 128:
+		return fmt.Sprintf("it has %d characters; %s", len(tag), rule)
+	case c == '.' || c == '-':
+		return fmt.Sprintf("it starts with %q; %s", c, rule)
+	}
+	for _, c := range tag {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-') {
+			return fmt.Sprintf("it holds %q; %s", c, rule)
+		}
+	}
+	return rule
+}
+
+// notInStore is the error of a lookup of a bare word (no OWNER/REPO): it
+// wraps ErrModelNotFound, explains the form of store names and suggests the
+// store's models whose repository has that name.
+func (s *Store) notInStore(name string) error {
+	var near []string
+	base, _, _ := strings.Cut(strings.ToLower(name), ":")
+	if ms, err := s.List(); err == nil && len(base) >= 2 {
+		for _, m := range ms {
+			if strings.Contains(strings.ToLower(m.Name), base) {
+				near = append(near, m.Name)
+			}
+		}
+	}
+	msg := fmt.Sprintf("model %q is not in the store (its names look like hf.co/OWNER/REPO:TAG: glassbox list shows them, glassbox pull hf.co/OWNER/REPO[:QUANT] downloads one)", name)
+	if len(near) > 0 {
+		msg += "; did you mean " + strings.Join(near, " or ") + "?"
+	}
+	return &notFoundError{msg: msg}
+}
+
+// notFoundError is a lookup failure that matches ErrModelNotFound.
+type notFoundError struct{ msg string }
+
+func (e *notFoundError) Error() string        { return e.msg }
+func (e *notFoundError) Is(target error) bool { return target == ErrModelNotFound }

@@ -232,6 +232,9 @@ func (s *Store) findFold(r Ref) string {
 func (s *Store) Lookup(name string) (*Manifest, error) {
 	r, err := ParseRef(name, false)
 	if err != nil {
+		if !strings.Contains(name, "/") { // a bare word: no store name has that form
+			return nil, s.notInStore(name)
+		}
 		return nil, err
 	}
 	if r.Quant == "" && r.File == "" {

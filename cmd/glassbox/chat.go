@@ -32,7 +32,7 @@ already processed. Type /reset to start over, /bye (or end the input) to quit.`,
 	}
 	o.modelFlags.register(cmd)
 	o.samplingFlags.register(cmd)
-	cmd.Flags().IntVarP(&o.n, "n", "n", 1024, "tokens per reply at most")
+	registerNPredict(cmd, &o.n, 1024, "tokens per reply at most")
 	cmd.Flags().StringVar(&o.system, "system", "", "system message")
 	return cmd
 }
@@ -86,7 +86,7 @@ func (o *chatOptions) run(cmd *cobra.Command) error {
 		res, err := m.Chat(cmd.Context(), history, opts)
 		if err != nil {
 			history = history[:len(history)-1]
-			fmt.Fprintln(cmd.ErrOrStderr(), "error:", err)
+			printError(cmd.ErrOrStderr(), err)
 			continue
 		}
 		fmt.Fprintln(out)

@@ -49,7 +49,7 @@ decoding (each sampler step, the draw, the chosen token's rank and probability).
 	o.modelFlags.register(cmd)
 	o.samplingFlags.register(cmd)
 	o.registerTraceFlags(cmd)
-	cmd.Flags().IntVarP(&o.n, "n", "n", 8, "tokens to generate and dissect")
+	registerNPredict(cmd, &o.n, 8, "tokens to generate and dissect")
 	cmd.Flags().BoolVar(&o.jsonOut, "json", false, "write the trace as JSON Lines")
 	cmd.Flags().BoolVar(&o.raw, "raw", false, "use the prompt as is, without the chat template")
 	cmd.Flags().IntVar(&o.steps, "steps", 0, "generated tokens to detail in the report (0 = all)")
@@ -130,6 +130,9 @@ func dissect(cmd *cobra.Command, m *glassbox.Model, prompt string, raw bool, opt
 func (o *dissectOptions) run(cmd *cobra.Command, args []string) error {
 	if o.n <= 0 {
 		return fmt.Errorf("-n must be positive, got %d", o.n)
+	}
+	if o.steps < 0 {
+		return fmt.Errorf("--steps must be 0 (all) or more, got %d", o.steps)
 	}
 	color, err := colorFlag(o.colorMode, cmd.OutOrStdout())
 	if err != nil {

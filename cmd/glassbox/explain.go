@@ -39,7 +39,7 @@ representations. In French or English (--lang; by default the prompt's language)
 	greedy.Temperature = 0
 	o.samplingFlags.registerWith(cmd, greedy)
 	o.registerTraceFlags(cmd)
-	cmd.Flags().IntVarP(&o.n, "n", "n", 48, "tokens at most for the sentence")
+	registerNPredict(cmd, &o.n, 48, "tokens at most for the sentence")
 	cmd.Flags().BoolVar(&o.raw, "raw", false, "use the prompt as is, without the chat template")
 	cmd.Flags().StringVar(&o.lang, "lang", "", "fr or en (default: the prompt's language)")
 	return cmd

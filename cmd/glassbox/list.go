@@ -29,7 +29,7 @@ func newListCmd() *cobra.Command {
 		Use:     "list",
 		Aliases: []string{"ls"},
 		Short:   "List the models of the local store",
-		Args:    cobra.NoArgs,
+		Args:    exactArgs(0, "no argument"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := store.Open("")
 			if err != nil {
@@ -60,6 +60,12 @@ func newListCmd() *cobra.Command {
 				enc := json.NewEncoder(out)
 				enc.SetIndent("", "  ")
 				return enc.Encode(rows)
+			}
+			if len(rows) == 0 {
+				_, err := fmt.Fprintf(out, "The store (%s) is empty. Download a model with glassbox pull hf.co/OWNER/REPO[:QUANT],\n"+
+					"such as: glassbox pull hf.co/Qwen/Qwen3-0.6B-GGUF:Q8_0\n"+
+					"(Without -m, every command uses the small model embedded in glassbox.)\n", s.Root)
+				return err
 			}
 			tw := tabwriter.NewWriter(out, 0, 0, 3, ' ', 0)
 			fmt.Fprintln(tw, "NAME\tSIZE\tQUANT\tARCHITECTURE\tPARAMETERS\tPULLED")

@@ -29,8 +29,8 @@ type modelFlags struct {
 func (f *modelFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVarP(&f.model, "model", "m", "", "model: GGUF file, llama2.c .bin, store name (glassbox list) or hf.co/OWNER/REPO[:QUANT] (default: the embedded Go-code model)")
 	cmd.Flags().StringVar(&f.tokenizer, "tokenizer", "", "tokenizer file (GGUF, tokenizer.json or llama2.c tokenizer.bin); GGUF models carry their own")
-	cmd.Flags().IntVar(&f.threads, "threads", 0, "worker threads for matrix products (default: all cores)")
-	cmd.Flags().IntVar(&f.ctx, "ctx", 0, "context size in tokens (default: the model's, at most 4096)")
+	registerThreads(cmd, &f.threads, "worker threads for matrix products (0 = all cores)")
+	registerCtx(cmd, &f.ctx, "context size in tokens (0 = the model's, at most 4096)")
 	cmd.Flags().BoolVar(&f.kvF32, "kv-f32", false, "keep the KV cache in F32 instead of F16")
 }
 

@@ -25,7 +25,7 @@ against the SHA-256 the hub publishes before it is used. HF_TOKEN is sent for ga
 private repositories, HF_ENDPOINT selects a mirror.`,
 		Example: `  glassbox pull hf.co/bartowski/Llama-3.2-1B-Instruct-GGUF:Q4_K_M
   glassbox pull hf.co/Qwen/Qwen3-0.6B-GGUF/Qwen3-0.6B-Q8_0.gguf`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs(1, "the model to download, such as hf.co/Qwen/Qwen3-0.6B-GGUF:Q8_0"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := store.Open("")
 			if err != nil {

@@ -37,7 +37,7 @@ carries tokenizer.chat_template) get the prompt as a user message in their templ
 	}
 	o.modelFlags.register(cmd)
 	o.samplingFlags.register(cmd)
-	cmd.Flags().IntVarP(&o.n, "n", "n", 256, "tokens to generate at most (-1 = until the context is full)")
+	registerNPredict(cmd, &o.n, 256, "tokens to generate at most (-1 = until the context is full)")
 	cmd.Flags().BoolVar(&o.raw, "raw", false, "use the prompt as is, without the chat template")
 	cmd.Flags().BoolVar(&o.jsonOut, "json", false, "print one JSON object: prompt_ids, ids, text, logprobs, timings")
 	cmd.Flags().IntVar(&o.logprobs, "logprobs", 0, "with --json, include each token's log-probability and the top K alternatives")
@@ -88,8 +88,8 @@ func (o *runOptions) run(cmd *cobra.Command, args []string) error {
 	}
 	if o.verbose {
 		t := res.Timings
-		fmt.Fprintf(cmd.ErrOrStderr(), "\nseed %d · load %.1f ms · prompt %d tokens, %.1f tokens/s · generation %d tokens, %.1f tokens/s · finish %s\n",
-			params.Seed, ms(m.LoadDuration()), t.PromptTokens, t.PromptPerSecond(), t.GenTokens, t.GenPerSecond(), res.FinishReason)
+		fmt.Fprintf(cmd.ErrOrStderr(), "\nseed %d · load %.1f ms · prompt %s, %.1f tokens/s · generation %s, %.1f tokens/s · finish %s\n",
+			params.Seed, ms(m.LoadDuration()), plural(t.PromptTokens, "token"), t.PromptPerSecond(), plural(t.GenTokens, "token"), t.GenPerSecond(), res.FinishReason)
 	}
 	if o.jsonOut {
 		return writeRunJSON(out, m, params.Seed, res, o.logprobs > 0)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -27,7 +28,7 @@ func newShowCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "show NAME|FILE",
 		Short: "Show a model's metadata: architecture, parameters, context, quantization, license, chat template",
-		Args:  cobra.ExactArgs(1),
+		Args:  exactArgs(1, "a model: a file, or a store name as glassbox list prints it"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			si, err := lookupLocal(args[0])
 			if err != nil {
@@ -37,7 +38,8 @@ func newShowCmd() *cobra.Command {
 			if asJSON {
 				enc := json.NewEncoder(out)
 				enc.SetIndent("", "  ")
-				return enc.Encode(si)
+				enc.SetEscapeHTML(false)
+				return enc.Encode(si.json())
 			}
 			printShow(out, si)
 			return nil
@@ -45,6 +47,42 @@ func newShowCmd() *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the metadata as JSON")
 	return cmd
+}
+
+// showJSON is what glassbox show --json prints: snake_case keys, the names
+// of list --json where they mean the same thing.
+type showJSON struct {
+	Name            string          `json:"name,omitempty"` // store name; absent for a file given by path
+	ModelName       string          `json:"model_name,omitempty"`
+	Path            string          `json:"path"`
+	Size            int64           `json:"size"`
+	Architecture    string          `json:"architecture"`
+	Quant           string          `json:"quant"`
+	Parameters      uint64          `json:"parameters"`
+	ContextLength   uint64          `json:"context_length"`
+	EmbeddingLength uint64          `json:"embedding_length"`
+	Layers          uint64          `json:"layers"`
+	Heads           uint64          `json:"heads"`
+	KVHeads         uint64          `json:"kv_heads"`
+	VocabSize       int             `json:"vocab_size"`
+	Tensors         int             `json:"tensors"`
+	License         string          `json:"license,omitempty"`
+	ChatTemplate    string          `json:"chat_template,omitempty"`
+	Pulled          *time.Time      `json:"pulled,omitempty"`
+	Manifest        *store.Manifest `json:"manifest,omitempty"`
+}
+
+func (si *showInfo) json() showJSON {
+	j := showJSON{
+		Name: si.Model, ModelName: si.Info.Name, Path: si.Path, Size: si.Size, Architecture: si.Architecture,
+		Quant: si.Quant, Parameters: si.Parameters, ContextLength: si.ContextLength, EmbeddingLength: si.Embedding,
+		Layers: si.Layers, Heads: si.Heads, KVHeads: si.KVHeads, VocabSize: si.VocabSize, Tensors: si.Tensors,
+		License: si.License, ChatTemplate: si.ChatTemplate, Manifest: si.Manifest,
+	}
+	if si.Manifest != nil {
+		j.Pulled = &si.Manifest.Pulled
+	}
+	return j
 }
 
 // lookupLocal finds a model by file path or store name, without downloading.

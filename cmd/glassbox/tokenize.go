@@ -58,7 +58,7 @@ func newTokenizeCmd() *cobra.Command {
 			return writeTokensTable(cmd.OutOrStdout(), tk, ids)
 		},
 	}
-	cmd.Flags().StringVarP(&modelPath, "model", "m", "", "GGUF model whose vocabulary to use")
+	cmd.Flags().StringVarP(&modelPath, "model", "m", "", "model whose vocabulary to use: GGUF file, llama2.c .bin, store name or hf.co/OWNER/REPO[:QUANT] (default: the embedded model)")
 	cmd.Flags().StringVar(&tokPath, "tokenizer", "", "tokenizer file: GGUF, tokenizer.json (or its folder), or llama2.c tokenizer.bin")
 	cmd.Flags().BoolVar(&noBOS, "no-bos", false, "do not add the BOS/EOS tokens the vocabulary asks for")
 	cmd.Flags().BoolVar(&special, "special", false, "parse special-token strings such as <s> in the text")

@@ -4,11 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -63,7 +65,7 @@ Reproduce the default model:
 	f.StringVar(&o.recipe, "recipe", "", "recipe JSON file (default: built-in defaults)")
 	f.StringVarP(&o.out, "out", "o", "train-out", "output directory")
 	f.BoolVar(&o.resume, "resume", false, "continue from OUT/checkpoint.bin")
-	f.IntVarP(&o.threads, "threads", "t", 0, "goroutines (0: all cores); does not change the weights")
+	registerThreads(cmd, &o.threads, "goroutines (0 = all cores); does not change the weights")
 	f.StringVar(&o.export, "export", "f32,f16,q8_0,safetensors", "formats exported at the end (comma-separated; empty: none)")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress bar")
 	f.StringVar(&o.name, "name", "", "model name (general.name)")
@@ -147,12 +149,16 @@ func runTrain(cmd *cobra.Command, o trainOptions) error {
 		}
 	}
 	stderr := cmd.ErrOrStderr()
-	opts := train.Options{OutDir: o.out, Resume: o.resume, Threads: o.threads, Log: stderr}
-	if !o.quiet && isTerminal(stderr) {
-		opts.Progress = stderr
-	} else if !isTerminal(stderr) {
-		opts.Log = nil // quiet when not a terminal; loss.csv has the curves
+	// On a terminal: a progress bar and a line per evaluation; elsewhere (a
+	// log file, CI) only the lines; with -q neither. The summary comes last.
+	opts := train.Options{OutDir: o.out, Resume: o.resume, Threads: o.threads}
+	if !o.quiet {
+		opts.Log = stderr
+		if isTerminal(stderr) {
+			opts.Progress = stderr
+		}
 	}
+	start := time.Now()
 	t, p, err := train.RunRecipe(cmd.Context(), r, opts)
 	if err != nil {
 		if t != nil && t.Step() > 0 {
@@ -160,6 +166,10 @@ func runTrain(cmd *cobra.Command, o trainOptions) error {
 		}
 		return err
 	}
+	if opts.Progress != nil {
+		fmt.Fprintln(stderr) // end the progress bar's line
+	}
+	printTrainSummary(cmd.OutOrStdout(), r, t.Curve, time.Since(start), o.out)
 	if len(formats) == 0 {
 		return nil
 	}
@@ -169,6 +179,26 @@ func runTrain(cmd *cobra.Command, o trainOptions) error {
 	}
 	printSums(cmd.OutOrStdout(), sums)
 	return nil
+}
+
+// printTrainSummary writes the one-line summary of a finished run: steps,
+// tokens, time and the final training and held-out losses.
+func printTrainSummary(w io.Writer, r train.Recipe, curve []train.CurvePoint, took time.Duration, dir string) {
+	if len(curve) == 0 {
+		fmt.Fprintf(w, "trained %s: no step run (the checkpoint in %s had already reached step %d)\n", r.Name, dir, r.Steps)
+		return
+	}
+	last := curve[len(curve)-1]
+	val := "no held-out evaluation"
+	for i := len(curve) - 1; i >= 0; i-- {
+		if !math.IsNaN(curve[i].ValLoss) {
+			val = fmt.Sprintf("held-out loss %.4f at step %d", curve[i].ValLoss, curve[i].Step)
+			break
+		}
+	}
+	fmt.Fprintf(w, "trained %s: %s, %s in %s; final loss %.4f (training), %s; curves in %s\n",
+		r.Name, plural(last.Step, "step"), plural(int(last.Tokens), "token"), took.Round(time.Millisecond),
+		last.TrainLoss, val, filepath.Join(dir, "loss.csv"))
 }
 
 func splitList(s string) []string {
@@ -277,19 +307,19 @@ The report is written to OUT/eval.json.`,
 				return err
 			}
 			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "held-out: %d files, %d tokens scored: loss %.4f nats/token, perplexity %.2f, %.3f bits/byte\n",
-				rep.HeldOutFiles, rep.HeldOutTokens, rep.HeldOutLoss, rep.Perplexity, rep.BitsPerByte)
-			fmt.Fprintf(w, "completion: %d cases, exact match %d (%.1f%%), parses as Go %d (%.1f%%)\n",
-				rep.Completion.Cases, rep.Completion.Exact, 100*rep.ExactMatchRate, rep.Completion.Parses, 100*rep.ParseRate)
+			fmt.Fprintf(w, "held-out: %s, %s scored: loss %.4f nats/token, perplexity %.2f, %.3f bits/byte\n",
+				plural(rep.HeldOutFiles, "file"), plural(rep.HeldOutTokens, "token"), rep.HeldOutLoss, rep.Perplexity, rep.BitsPerByte)
+			fmt.Fprintf(w, "completion: %s, exact match %d (%.1f%%), parses as Go %d (%.1f%%)\n",
+				plural(rep.Completion.Cases, "case"), rep.Completion.Exact, 100*rep.ExactMatchRate, rep.Completion.Parses, 100*rep.ParseRate)
 			return nil
 		},
 	}
 	f := cmd.Flags()
 	f.StringVarP(&dir, "out", "o", "train-out", "training output directory")
 	f.StringVarP(&modelPath, "model", "m", "", "GGUF file for the completion suite")
-	f.IntVar(&seqs, "seqs", 256, "held-out windows scored for the perplexity")
-	f.IntVar(&cases, "cases", 200, "completion cases")
-	f.IntVarP(&threads, "threads", "t", 0, "goroutines (0: all cores)")
+	f.Var(newBoundedInt(&seqs, 256, 1, 1<<30, "a whole number of windows, 1 or more"), "seqs", "held-out windows scored for the perplexity")
+	f.Var(newBoundedInt(&cases, 200, 0, 1<<30, "a whole number of cases, 0 or more"), "cases", "completion cases")
+	registerThreads(cmd, &threads, "goroutines (0 = all cores)")
 	f.BoolVar(&asJSON, "json", false, "print the whole report as JSON")
 	return cmd
 }
@@ -331,7 +361,7 @@ are left out, as in training), and writes a Hugging Face tokenizer.json.`,
 			if err := fh.Close(); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: %d tokens (%d merges) from %d files\n", out, len(tr.Vocab), len(tr.Merges), len(files))
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s (%s) from %s\n", out, plural(len(tr.Vocab), "token"), plural(len(tr.Merges), "merge"), plural(len(files), "file"))
 			return nil
 		},
 	}
@@ -340,6 +370,6 @@ are left out, as in training), and writes a Hugging Face tokenizer.json.`,
 	f.StringVarP(&out, "out", "o", "tokenizer.json", "output file")
 	f.StringVar(&pre, "pre", "gpt-2", "pre-tokenizer (a llama.cpp tokenizer.ggml.pre name)")
 	f.IntVar(&vocab, "vocab", 2048, "vocabulary size (1 special token + 256 bytes + merges)")
-	f.IntVar(&permille, "held-out-permille", 50, "share of files (‰) held out, by path hash")
+	f.Var(newBoundedInt(&permille, 50, 0, 1000, "a whole number of ‰ from 0 to 1000"), "held-out-permille", "share of files (‰) held out, by path hash")
 	return cmd
 }

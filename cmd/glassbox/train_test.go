@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -39,8 +41,8 @@ func TestTrainCommand(t *testing.T) {
 			t.Errorf("missing output %s: %v", f, err)
 		}
 	}
-	if n := strings.Count(out, "\n"); n != 5 {
-		t.Errorf("expected 5 checksum lines, got %d:\n%s", n, out)
+	if n := strings.Count(out, "\n"); n != 6 || !strings.HasPrefix(out, "trained tiny: 4 steps, 128 tokens in ") {
+		t.Errorf("expected the summary and 5 checksum lines, got %d lines:\n%s", n, out)
 	}
 	csv, _ := os.ReadFile(filepath.Join(dir, "loss.csv"))
 	if lines := strings.Count(string(csv), "\n"); lines != 5 {
@@ -110,5 +112,32 @@ func TestTrainCommandErrors(t *testing.T) {
 				t.Fatalf("error %v, want one containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestTrainOutputNotTerminal: when stderr is not a terminal (a log file, CI),
+// train writes log lines without a progress bar, and always ends with a
+// summary holding the final losses on stdout.
+func TestTrainOutputNotTerminal(t *testing.T) {
+	dir := t.TempDir()
+	shape := slices.DeleteFunc(slices.Clone(tinyShape), func(s string) bool { return s == "-q" })
+	out, stderr, err := execute(t, newTrainCmd(), "", append([]string{"--data", tinyCorpus, "--out", dir, "--name", "tiny", "--export", ""}, shape...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(stderr, "\r") || strings.Contains(stderr, "ETA") {
+		t.Errorf("progress bar written to a non-terminal:\n%q", stderr)
+	}
+	if !strings.Contains(stderr, "step 4 lr") || !strings.Contains(stderr, "checkpoint at step 4") {
+		t.Errorf("stderr lacks the log lines:\n%s", stderr)
+	}
+	re := regexp.MustCompile(`^trained tiny: 4 steps, 128 tokens in [0-9.]+m?s; final loss [0-9]+\.[0-9]{4} \(training\), held-out loss [0-9]+\.[0-9]{4} at step 4; curves in .*loss.csv\n$`)
+	if !re.MatchString(out) {
+		t.Errorf("stdout is not the summary:\n%q", out)
+	}
+	// -q: nothing on stderr, the summary still on stdout.
+	out, stderr, err = execute(t, newTrainCmd(), "", append([]string{"--data", tinyCorpus, "--out", t.TempDir(), "--name", "tiny", "--export", ""}, tinyShape...)...)
+	if err != nil || stderr != "" || !re.MatchString(out) {
+		t.Errorf("with -q: err %v, stderr %q, stdout %q", err, stderr, out)
 	}
 }
