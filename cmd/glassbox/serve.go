@@ -83,8 +83,8 @@ generations are stopped at the next token: streams end with finish_reason "lengt
 	f.StringVar(&o.apiKey, "api-key", "", "require this key as \"Authorization: Bearer KEY\" (default $GLASSBOX_API_KEY)")
 	f.IntVar(&o.parallel, "parallel", 1, fmt.Sprintf("generation slots per model, at most %d (each has its own KV cache)", maxParallel))
 	f.IntVar(&o.queue, "queue", 64, fmt.Sprintf("requests per model that may wait for a slot before 429, at most %d", maxQueue))
-	f.IntVar(&o.ctx, "ctx", 0, "context size in tokens per slot (default: the model's, at most 4096)")
-	f.IntVar(&o.threads, "threads", 0, "worker threads for matrix products (default: all cores)")
+	registerCtx(cmd, &o.ctx, "context size in tokens per slot (default: the model's, at most 4096)")
+	registerThreads(cmd, &o.threads, "worker threads for matrix products (default: all cores)")
 	f.BoolVar(&o.kvF32, "kv-f32", false, "keep the KV caches in F32 instead of F16")
 	f.Int64Var(&o.maxBody, "max-body", server.DefaultMaxBodyBytes, fmt.Sprintf("largest request body in bytes, at most %d (larger get 413)", int64(maxBody)))
 	f.DurationVar(&o.grace, "shutdown-grace", 10*time.Second, "on SIGINT/SIGTERM, how long running requests may finish before their generations are stopped (0: at once)")
@@ -157,10 +157,6 @@ func (o *serveOptions) validate() ([]modelSpec, error) {
 		return nil, fmt.Errorf("--queue must be >= 0, got %d", o.queue)
 	case o.queue > maxQueue:
 		return nil, fmt.Errorf("--queue %d is too long: at most %d requests may wait per model", o.queue, maxQueue)
-	case o.ctx < 0:
-		return nil, fmt.Errorf("--ctx must be positive, got %d", o.ctx)
-	case o.threads < 0:
-		return nil, fmt.Errorf("--threads must be positive, got %d", o.threads)
 	case o.maxBody < 1:
 		return nil, fmt.Errorf("--max-body must be positive, got %d", o.maxBody)
 	case o.logFormat != "text" && o.logFormat != "json":
@@ -240,7 +236,7 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	o.say(logw, logger, slog.LevelInfo, fmt.Sprintf("serving %d model(s) on http://%s (%d slot(s) per model, queue %d)", len(served), ln.Addr(), o.parallel, o.queue))
+	o.say(logw, logger, slog.LevelInfo, fmt.Sprintf("serving %s on http://%s (%s per model, queue %d)", plural(len(served), "model"), ln.Addr(), plural(o.parallel, "slot"), o.queue))
 	if host, _, _ := net.SplitHostPort(ln.Addr().String()); !server.IsLoopback(host) && o.apiKey == "" {
 		o.say(logw, logger, slog.LevelWarn, fmt.Sprintf("WARNING: listening on %s, beyond this machine, WITHOUT AN API KEY: anyone who can reach this address can run the models and read every reply. Set --api-key KEY (or GLASSBOX_API_KEY), or listen on 127.0.0.1.", ln.Addr()))
 	}
@@ -281,7 +277,7 @@ func shutdown(hs *http.Server, srv *server.Server, grace time.Duration, say func
 		return
 	}
 	if n := srv.StopGenerations(); n > 0 {
-		say(fmt.Sprintf("grace period over: stopping %d running request(s)", n))
+		say(fmt.Sprintf("grace period over: stopping %s", plural(n, "running request")))
 	}
 	fctx, cancel := context.WithTimeout(context.Background(), finishTime)
 	defer cancel()
