@@ -5,7 +5,7 @@
 // Training GEMM micro-kernels: rows of A times a packed panel of 32 columns
 // of B (k rows of 32 float32). Each output is one sequential sum over p of
 // rounded products (VMULPS then VADDPS, never a fused multiply-add), exactly
-// like gemmABt in gemm.go, so the weights stay bit-reproducible.
+// like GEMMRowsABt in sgemm.go, so trained weights stay bit-reproducible.
 
 // ROW(R, A0, A1): accumulate row R's a[p] times the panel row in Z0:Z1.
 #define ROW(R, A0, A1) \
