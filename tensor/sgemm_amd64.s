@@ -1,6 +1,7 @@
 //go:build amd64 && !purego
 
 #include "textflag.h"
+#include "reduce_amd64.h"
 
 // Training GEMM micro-kernels: rows of A times a packed panel of 32 columns
 // of B (k rows of 32 float32). Each output is one sequential sum over p of
@@ -36,14 +37,7 @@ TEXT ·sgemm4x32(SB), NOSPLIT, $0-56
 	LEAQ   (SI)(DX*1), R8
 	LEAQ   (R8)(DX*1), R9
 	LEAQ   (R9)(DX*1), R10
-	VPXORD Z16, Z16, Z16
-	VPXORD Z17, Z17, Z17
-	VPXORD Z18, Z18, Z18
-	VPXORD Z19, Z19, Z19
-	VPXORD Z20, Z20, Z20
-	VPXORD Z21, Z21, Z21
-	VPXORD Z22, Z22, Z22
-	VPXORD Z23, Z23, Z23
+	ZERO_Z16_Z23
 	XORQ   AX, AX
 	TESTQ  CX, CX
 	JZ     s4store
