@@ -145,3 +145,31 @@ func TestWriteGGUFErrors(t *testing.T) {
 		t.Errorf("error %v, want %q", err, want)
 	}
 }
+
+// TestParamsFromLayout checks the layout's parameter count against the
+// closed form: per layer the four attention projections, three feed-forward
+// matrices, two norms, plus biases (qwen2) or Q/K norms (qwen3); then the
+// embedding, the output norm and, when not tied, the output matrix.
+func TestParamsFromLayout(t *testing.T) {
+	for _, arch := range Architectures {
+		for _, tied := range []bool{true, false} {
+			c := layoutConfig(arch, tied)
+			c.KVHeads, c.ValueDim = 1, 6
+			d, h, q, kv, v := int64(c.Dim), int64(c.HiddenDim), int64(c.QDim()), int64(c.KVDim()), int64(c.VDim())
+			layer := d*q + d*kv + d*v + q*d + 3*d*h + 2*d
+			if c.AttnBias {
+				layer += q + kv + v
+			}
+			if c.QKNorm {
+				layer += 2 * int64(c.HeadDim)
+			}
+			want := int64(c.Layers)*layer + int64(c.VocabSize)*d + d
+			if !tied {
+				want += int64(c.VocabSize) * d
+			}
+			if got := c.Params(); got != want {
+				t.Errorf("%s tied=%v: Params %d, want %d", arch, tied, got, want)
+			}
+		}
+	}
+}

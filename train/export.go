@@ -119,17 +119,21 @@ func ExportSafetensors(w io.Writer, m *Model[float32]) error {
 	}
 	hd := m.Config.HeadDim()
 	ec := m.Config.EngineConfig()
-	hf := map[string]string{}
+	refs := map[string]model.TensorRef{}
 	for _, t := range ec.Tensors() {
-		hf[t.Name] = t.HFName()
+		refs[t.Name] = t
 	}
 	var es []entry
 	for _, p := range m.Params {
+		r, ok := refs[p.Name]
+		if !ok {
+			return fmt.Errorf("train: weight %s is not in the Llama layout", p.Name)
+		}
 		d := p.T.Data
-		if base := layerBase(p.Name); base == model.NameAttnQ || base == model.NameAttnK {
+		if r.Spec.Name == model.NameAttnQ || r.Spec.Name == model.NameAttnK {
 			d = toHFRope(d, p.T.Rows, p.T.Cols, hd)
 		}
-		es = append(es, entry{hf[p.Name], p.T.Rows, p.T.Cols, d})
+		es = append(es, entry{r.HFName(), p.T.Rows, p.T.Cols, d})
 	}
 	sort.Slice(es, func(i, j int) bool { return es[i].name < es[j].name })
 	type meta struct {

@@ -3,7 +3,6 @@ package train
 import (
 	"fmt"
 	"math"
-	"strings"
 
 	"glassbox/model"
 )
@@ -73,6 +72,7 @@ func NewModel[F Float](c ModelConfig, rng *RNG) (*Model[F], error) {
 	m := &Model[F]{Config: c}
 	ec := c.EngineConfig()
 	m.layers = make([]layerParams[F], c.Layers)
+	scaled := map[*Tensor[F]]bool{} // output projections, initialised with a smaller σ
 	for _, r := range ec.Tensors() {
 		t := newTensor[F](r.Rows, r.Cols)
 		m.Params = append(m.Params, Param[F]{Name: r.Name, T: t, Decay: !r.Spec.Vector()})
@@ -85,6 +85,7 @@ func NewModel[F Float](c ModelConfig, rng *RNG) (*Model[F], error) {
 			return nil, fmt.Errorf("train: tensor %s of the layout is not trained", r.Name)
 		}
 		*field = t
+		scaled[t] = r.Spec.Name == model.NameAttnOutput || r.Spec.Name == model.NameFFNDown
 	}
 	resid := 0.02 / math.Sqrt(2*float64(c.Layers))
 	for _, p := range m.Params {
@@ -95,7 +96,7 @@ func NewModel[F Float](c ModelConfig, rng *RNG) (*Model[F], error) {
 			}
 		default:
 			std := 0.02
-			if base := layerBase(p.Name); base == model.NameAttnOutput || base == model.NameFFNDown {
+			if scaled[p.T] {
 				std = resid
 			}
 			for i := range p.T.Data {
@@ -116,16 +117,6 @@ func (m *Model[F]) slots(l *layerParams[F]) map[string]**Tensor[F] {
 		model.NameAttnOutput: &l.wo, model.NameFFNNorm: &l.ffnNorm,
 		model.NameFFNGate: &l.gate, model.NameFFNUp: &l.up, model.NameFFNDown: &l.down,
 	}
-}
-
-// layerBase returns a tensor's name without its "blk.N." prefix.
-func layerBase(name string) string {
-	if rest, ok := strings.CutPrefix(name, "blk."); ok {
-		if _, base, ok := strings.Cut(rest, "."); ok {
-			return base
-		}
-	}
-	return name
 }
 
 // EngineConfig returns the inference engine's configuration of the shape: a
