@@ -584,9 +584,7 @@ TEXT ·dotQ4_0Q8_0x4AVX2(SB), NOSPLIT, $0-40
 	MOVQ         w+8(FP), SI
 	MOVQ         x+16(FP), DI
 	MOVQ         xs+24(FP), DX
-	LEAQ         (DI)(DX*1), R8
-	LEAQ         (R8)(DX*1), R9
-	LEAQ         (R9)(DX*1), R10
+	ROWS3(DI, DX, R8, R9, R10)
 	MOVL         $0x0f0f0f0f, AX
 	VMOVD        AX, X15
 	VPBROADCASTD X15, Y15
@@ -670,9 +668,7 @@ TEXT ·dotQ8_0Q8_0x4AVX2(SB), NOSPLIT, $0-40
 	MOVQ   w+8(FP), SI
 	MOVQ   x+16(FP), DI
 	MOVQ   xs+24(FP), DX
-	LEAQ   (DI)(DX*1), R8
-	LEAQ   (R8)(DX*1), R9
-	LEAQ   (R9)(DX*1), R10
+	ROWS3(DI, DX, R8, R9, R10)
 	VXORPS Y0, Y0, Y0
 	VXORPS Y10, Y10, Y10
 	VXORPS Y11, Y11, Y11

@@ -418,12 +418,8 @@ q40gemvloop:
 
 // GF_PROLOGUE expects n in CX, w in SI, ws in DX, x in DI and xs in R11.
 #define GF_PROLOGUE \
-	LEAQ   (DI)(R11*1), R8 \
-	LEAQ   (R8)(R11*1), R9 \
-	LEAQ   (R9)(R11*1), R10 \
-	LEAQ   (SI)(DX*1), R12 \
-	LEAQ   (R12)(DX*1), R13 \
-	LEAQ   (R13)(DX*1), R14 \
+	ROWS3(DI, R11, R8, R9, R10) \
+	ROWS3(SI, DX, R12, R13, R14) \
 	XORQ   AX, AX \
 	ZERO_Z16_Z23 \
 	VPXORD Z24, Z24, Z24 \

@@ -1,6 +1,6 @@
 // Horizontal sums shared by the assembly files of this package, in the
-// reduction orders of Sum8 and Sum16 (ggml.go), and the clearing of the
-// AVX-512 accumulator bank.
+// reduction orders of Sum8 and Sum16 (ggml.go), the clearing of the AVX-512
+// accumulator bank and the row pointers of the four-row kernels.
 
 // SUM4(X, T) reduces the four lanes of X to its low lane:
 // (v0+v2) + (v1+v3). T is clobbered.
@@ -45,3 +45,10 @@
 	VEXTRACTF64X4 $1, Z, TY \
 	VADDPS        TY, Y, Y  \
 	SUM8(Y, X, TX)
+
+// ROWS3(B, S, R1, R2, R3) points R1, R2 and R3 at the three rows after the
+// one at B, S bytes apart.
+#define ROWS3(B, S, R1, R2, R3) \
+	LEAQ (B)(S*1), R1 \
+	LEAQ (R1)(S*1), R2 \
+	LEAQ (R2)(S*1), R3

@@ -34,9 +34,7 @@ TEXT ·sgemm4x32(SB), NOSPLIT, $0-56
 	MOVQ   a+8(FP), SI
 	MOVQ   lda+16(FP), DX
 	MOVQ   bp+24(FP), DI
-	LEAQ   (SI)(DX*1), R8
-	LEAQ   (R8)(DX*1), R9
-	LEAQ   (R9)(DX*1), R10
+	ROWS3(SI, DX, R8, R9, R10)
 	ZERO_Z16_Z23
 	XORQ   AX, AX
 	TESTQ  CX, CX
