@@ -26,6 +26,15 @@
 	VMOVUPS   A0, K1, (C) \
 	VMOVUPS   A1, K2, 64(C)
 
+// STORESETUP loads the column masks into K1 and K2 and the acc flag into R11
+// for STORE.
+#define STORESETUP \
+	MOVL    mask+52(FP), AX \
+	KMOVW   AX, K1 \
+	SHRL    $16, AX \
+	KMOVW   AX, K2 \
+	MOVBQZX acc+48(FP), R11
+
 // func sgemm4x32(k int, a *float32, lda int, bp *float32, c *float32, ldc int, acc bool, mask uint32)
 // computes rows 0-3 of C (ldc bytes apart) from rows 0-3 of A (lda bytes
 // apart) and the packed panel bp; mask selects the valid columns.
@@ -76,11 +85,7 @@ s4tail:
 s4store:
 	MOVQ    c+32(FP), BX
 	MOVQ    ldc+40(FP), DX
-	MOVL    mask+52(FP), AX
-	KMOVW   AX, K1
-	SHRL    $16, AX
-	KMOVW   AX, K2
-	MOVBQZX acc+48(FP), R11
+	STORESETUP
 	STORE(Z16, Z17, BX)
 	ADDQ    DX, BX
 	STORE(Z18, Z19, BX)
@@ -114,11 +119,7 @@ s1loop:
 
 s1store:
 	MOVQ    c+32(FP), BX
-	MOVL    mask+52(FP), AX
-	KMOVW   AX, K1
-	SHRL    $16, AX
-	KMOVW   AX, K2
-	MOVBQZX acc+48(FP), R11
+	STORESETUP
 	STORE(Z16, Z17, BX)
 	VZEROUPPER
 	RET
