@@ -138,7 +138,8 @@ func hasAttnBias(c *Config) bool { return c.AttnBias }
 func hasQKNorm(c *Config) bool   { return c.QKNorm }
 
 // Spec returns the layout entry of the tensor called name (without the
-// "blk.N." prefix of per-layer tensors).
+// "blk.N." prefix of per-layer tensors). The entry is shared: callers must not
+// modify it.
 func Spec(name string) (*TensorSpec, bool) {
 	for i := range layout {
 		if layout[i].Name == name {
@@ -151,7 +152,7 @@ func Spec(name string) (*TensorSpec, bool) {
 // TensorRef is one tensor of a model of a given config: a layout entry
 // resolved for one layer, with its shape.
 type TensorRef struct {
-	Spec  *TensorSpec
+	Spec  *TensorSpec // shared layout entry: not to be modified
 	Name  string // file name ("blk.N."-prefixed for per-layer tensors)
 	Layer int    // block index, or -1 for a global tensor
 	Cols  int    // row length
