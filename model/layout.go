@@ -153,10 +153,10 @@ func Spec(name string) (*TensorSpec, bool) {
 // resolved for one layer, with its shape.
 type TensorRef struct {
 	Spec  *TensorSpec // shared layout entry: not to be modified
-	Name  string // file name ("blk.N."-prefixed for per-layer tensors)
-	Layer int    // block index, or -1 for a global tensor
-	Cols  int    // row length
-	Rows  int    // 1 for a vector
+	Name  string      // file name ("blk.N."-prefixed for per-layer tensors)
+	Layer int         // block index, or -1 for a global tensor
+	Cols  int         // row length
+	Rows  int         // 1 for a vector
 }
 
 // HFName returns the tensor's Hugging Face transformers name.
