@@ -1,6 +1,10 @@
 package model
 
-import "glassbox/tensor"
+import (
+	"math"
+
+	"glassbox/tensor"
+)
 
 // attnParallelMin is the number of query·key multiply-adds below which an
 // attention step runs on the calling goroutine alone (a variable so that the
@@ -160,7 +164,7 @@ func (s *State) attendHead(sc *attnScratch, l, p, kvh, nkv int, batch bool, q, o
 	}
 
 	// softmax the scores to get attention weights
-	softmax(scores)
+	tensor.Softmax(scores)
 
 	// weighted sum of the values into out
 	if s.kvType == tensor.F32 {
@@ -213,4 +217,24 @@ func (s *State) usedWeights(p int) []float32 {
 		s.tw[t] = tensor.F16ToF32(sc.wh[t])
 	}
 	return s.tw[:p+1]
+}
+
+// kvPad is the granularity of the number of cache cells llama.cpp attends
+// over (its KV-cache padding without flash attention): cells past the current
+// position hold zero weight but decide how ggml groups the sums.
+const kvPad = 32
+
+// attnScale is llama.cpp's 1.0f/sqrtf(head size), in float32 arithmetic.
+func attnScale(hd int) float32 {
+	return 1 / float32(math.Sqrt(float64(hd)))
+}
+
+// padKV returns the number of cache cells llama.cpp attends over when the
+// last one in use is cell p: p+1 rounded up to kvPad, capped by the context.
+func padKV(p, ctx int) int {
+	n := (p + kvPad) / kvPad * kvPad
+	if ctx > 0 && n > ctx {
+		n = ctx
+	}
+	return n
 }

@@ -90,17 +90,9 @@ func (c *Config) Validate() error {
 
 // Params counts the parameters of the weights described by the config.
 func (c *Config) Params() int64 {
-	d, h, q, kv, v := int64(c.Dim), int64(c.HiddenDim), int64(c.QDim()), int64(c.KVDim()), int64(c.VDim())
-	perLayer := d*q + d*kv + d*v + q*d + 3*d*h + 2*d
-	if c.AttnBias {
-		perLayer += q + kv + v
-	}
-	if c.QKNorm {
-		perLayer += 2 * int64(c.HeadDim)
-	}
-	n := int64(c.Layers)*perLayer + int64(c.VocabSize)*d + d
-	if !c.TiedOutput {
-		n += int64(c.VocabSize) * d
+	var n int64
+	for _, r := range c.Tensors() {
+		n += int64(r.Cols) * int64(r.Rows)
 	}
 	return n
 }

@@ -260,13 +260,13 @@ func (m *Model) forwardBatch(s *State, tokens []int, pos int, out []float32) {
 }
 
 // siluUnit is the number of feed-forward values one siluRange unit covers: a
-// multiple of 16, so that splitting a row leaves siluMul's lanes unchanged.
+// multiple of 16, so that splitting a row leaves tensor.SiLUMul's lanes unchanged.
 const siluUnit = 256
 
 // siluUnits returns the number of siluRange units in one row of hid values.
 func siluUnits(hid int) int { return (hid + siluUnit - 1) / siluUnit }
 
-// siluRange applies siluMul to units [lo, hi) of s.hb and s.hb2 (row
+// siluRange applies tensor.SiLUMul to units [lo, hi) of s.hb and s.hb2 (row
 // u/siluUnits, values siluUnit·(u%siluUnits)… of it); the rows may be split
 // over threads since each value depends only on its own inputs.
 func (s *State) siluRange(lo, hi, _ int) {
@@ -275,7 +275,7 @@ func (s *State) siluRange(lo, hi, _ int) {
 	for u := lo; u < hi; u++ {
 		row, a := u/upr, (u%upr)*siluUnit
 		b := min(a+siluUnit, hid)
-		siluMul(s.hb[row*hid+a:row*hid+b], s.hb2[row*hid+a:row*hid+b])
+		tensor.SiLUMul(s.hb[row*hid+a:row*hid+b], s.hb2[row*hid+a:row*hid+b])
 	}
 }
 

@@ -122,9 +122,9 @@ func ConfigFromGGUF(f *gguf.File) (*Config, error) {
 		c.RopeScaling = RopeScaling{Type: "linear", Factor: float32(factor)}
 	}
 	// The vocabulary size is the embedding table's row count.
-	emb, ok := f.Tensor("token_embd.weight")
+	emb, ok := f.Tensor(NameTokenEmbd)
 	if !ok {
-		return nil, fmt.Errorf("tensor token_embd.weight is missing")
+		return nil, fmt.Errorf("tensor %s is missing", NameTokenEmbd)
 	}
 	if len(emb.Dims) < 2 || emb.Dims[1] > 1<<24 {
 		return nil, fmt.Errorf("tensor token_embd.weight has shape %v, want [embedding_length vocab]", emb.Dims)
@@ -153,19 +153,6 @@ func (s ggufSource) tensor(name string) (rawTensor, bool, error) {
 		return rawTensor{}, true, err
 	}
 	return rawTensor{Type: tensor.Type(ti.Type), Dims: ti.Dims, Data: data}, true, nil
-}
-
-// fileTypeName names llama.cpp's general.file_type values.
-func fileTypeName(ft uint64) string {
-	names := map[uint64]string{
-		0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 8: "Q5_0", 9: "Q5_1",
-		10: "Q2_K", 11: "Q3_K_S", 12: "Q3_K_M", 13: "Q3_K_L", 14: "Q4_K_S", 15: "Q4_K_M",
-		16: "Q5_K_S", 17: "Q5_K_M", 18: "Q6_K", 32: "BF16",
-	}
-	if n, ok := names[ft]; ok {
-		return n
-	}
-	return fmt.Sprintf("file type %d", ft)
 }
 
 // dominantType names the type holding most matrix weights, for files that do

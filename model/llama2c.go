@@ -128,40 +128,37 @@ func parseLlama2C(data []byte) (*Model, error) {
 		return nil, fmt.Errorf("llama2.c checkpoint header: %w", err)
 	}
 
-	// The tensors in file order, as sizes in floats per layer (or in total).
+	// The tensors in file order: llama2.c's fields by their GGUF names, with
+	// the layout's shapes, and the RoPE tables llama2.c stores (skipped).
 	type part struct {
-		name       string // GGUF-style name without the layer prefix
+		name       string
 		cols, rows int
 		perLayer   bool
 	}
-	var parts []part
-	emb := part{"token_embd.weight", dim, vocab, false}
-	layerParts := func(names ...string) []part {
-		var ps []part
-		for _, n := range names {
-			s := expectedShapes(&c)[n]
-			ps = append(ps, part{n, s[0], s[1], true})
+	parts := func(names ...string) []part {
+		ps := make([]part, len(names))
+		for i, n := range names {
+			s, _ := Spec(n)
+			ps[i].name, ps[i].perLayer = n, s.PerLayer
+			ps[i].cols, ps[i].rows = s.Shape(&c)
 		}
 		return ps
 	}
+	var order []part
 	if version == 0 {
-		parts = append(parts, emb)
-		parts = append(parts, layerParts("attn_norm.weight", "attn_q.weight", "attn_k.weight", "attn_v.weight", "attn_output.weight",
-			"ffn_norm.weight", "ffn_gate.weight", "ffn_down.weight", "ffn_up.weight")...)
-		parts = append(parts, part{"output_norm.weight", dim, 1, false},
-			part{"freq_cis_real", headDim / 2, seqLen, false}, part{"freq_cis_imag", headDim / 2, seqLen, false})
+		order = parts(NameTokenEmbd, NameAttnNorm, NameAttnQ, NameAttnK, NameAttnV, NameAttnOutput,
+			NameFFNNorm, NameFFNGate, NameFFNDown, NameFFNUp, NameOutputNorm)
+		order = append(order, part{"freq_cis_real", headDim / 2, seqLen, false}, part{"freq_cis_imag", headDim / 2, seqLen, false})
 	} else {
-		parts = append(parts, layerParts("attn_norm.weight", "ffn_norm.weight")...)
-		parts = append(parts, part{"output_norm.weight", dim, 1, false}, emb)
-		parts = append(parts, layerParts("attn_q.weight", "attn_k.weight", "attn_v.weight", "attn_output.weight",
-			"ffn_gate.weight", "ffn_down.weight", "ffn_up.weight")...)
+		order = parts(NameAttnNorm, NameFFNNorm, NameOutputNorm, NameTokenEmbd, NameAttnQ, NameAttnK, NameAttnV, NameAttnOutput,
+			NameFFNGate, NameFFNDown, NameFFNUp)
 	}
 	if !shared {
-		parts = append(parts, part{"output.weight", dim, vocab, false})
+		order = append(order, parts(NameOutput)...)
 	}
 
 	src := mapSource{}
-	for _, p := range parts {
+	for _, p := range order {
 		n := 1
 		if p.perLayer {
 			n = layers
@@ -173,7 +170,7 @@ func parseLlama2C(data []byte) (*Model, error) {
 			}
 			name := p.name
 			if p.perLayer {
-				name = fmt.Sprintf("blk.%d.%s", l, p.name)
+				name = LayerName(l, p.name)
 			}
 			dims := []uint64{uint64(p.cols)}
 			if p.rows > 1 {

@@ -71,12 +71,29 @@ func blockDot(kern func(nb int, w, x *byte) float32, blk, wsz, xsz int) dotFunc 
 	}
 }
 
-func init() { useAsm(true) }
+// asmOn records the last useAsm setting, for Kernels.
+var asmOn bool
 
-// useAsm switches the dot-product variables between the assembly kernels (when
-// the CPU has the instructions) and the pure-Go twins; the tests use it to
-// compare the two.
+// kernelSet names the kernel families useAsm selected.
+func kernelSet() string {
+	switch {
+	case !asmOn || !hasAVX2:
+		return "go"
+	case hasVNNI512:
+		return "avx2+avx512+vnni"
+	case hasAVX512:
+		return "avx2+avx512"
+	}
+	return "avx2"
+}
+
+// useAsm switches every kernel of the package between the assembly (when the
+// CPU has the instructions) and the pure-Go twins: the dot products, the
+// batch GEMMs, SiLU and softmax, the training GEMM. The package's init
+// switches them on unless NoAsmEnv is set; the tests use it to compare the
+// two.
 func useAsm(on bool) {
+	asmOn = on
 	useAsmLegacy(on)
 	useAsmK(on)
 	dotQ8_0Q8_0, dotQ4_0Q8_0, dotQ4_KQ8_K, dotQ6_KQ8_K = dotQ8_0Q8_0Go, dotQ4_0Q8_0Go, dotQ4_KQ8_KGo, dotQ6_KQ8_KGo
@@ -85,6 +102,9 @@ func useAsm(on bool) {
 	dotF16, dotF16GEMM = dotF16Go, dotF16GEMMGo
 	dotQ4_0Q8_0x4, dotQ8_0Q8_0x4 = nil, nil
 	quantActQ8_0 = quantQ8_0ActGo
+	siluMul16, expSub16 = siluMul16Go, expSub16Go
+	useSGEMM = false
+	useGEMM = on && hasVNNI512
 	if !on {
 		return
 	}
@@ -114,6 +134,8 @@ func useAsm(on bool) {
 	}
 	if hasAVX512 {
 		quantActQ8_0 = quantQ8_0ActAVX512
+		siluMul16, expSub16 = siluMul16AVX512, expSub16AVX512
+		useSGEMM = true
 		dotF32F32 = func(n int, w, x []byte) float32 {
 			if n == 0 {
 				return 0

@@ -236,10 +236,7 @@ q4kloop:
 	JNZ  q4kloop
 
 	SUM8(Y0, X0, X2)
-	VMOVHLPS  X1, X1, X2
-	VADDPS    X2, X1, X1
-	VMOVSHDUP X1, X2
-	VADDSS    X2, X1, X1
+	SUM4(X1, X2)
 	VADDSS    X1, X0, X0
 	VMOVSS    X0, ret+24(FP)
 	VZEROUPPER
@@ -587,9 +584,7 @@ TEXT ·dotQ4_0Q8_0x4AVX2(SB), NOSPLIT, $0-40
 	MOVQ         w+8(FP), SI
 	MOVQ         x+16(FP), DI
 	MOVQ         xs+24(FP), DX
-	LEAQ         (DI)(DX*1), R8
-	LEAQ         (R8)(DX*1), R9
-	LEAQ         (R9)(DX*1), R10
+	ROWS3(DI, DX, R8, R9, R10)
 	MOVL         $0x0f0f0f0f, AX
 	VMOVD        AX, X15
 	VPBROADCASTD X15, Y15
@@ -673,9 +668,7 @@ TEXT ·dotQ8_0Q8_0x4AVX2(SB), NOSPLIT, $0-40
 	MOVQ   w+8(FP), SI
 	MOVQ   x+16(FP), DI
 	MOVQ   xs+24(FP), DX
-	LEAQ   (DI)(DX*1), R8
-	LEAQ   (R8)(DX*1), R9
-	LEAQ   (R9)(DX*1), R10
+	ROWS3(DI, DX, R8, R9, R10)
 	VXORPS Y0, Y0, Y0
 	VXORPS Y10, Y10, Y10
 	VXORPS Y11, Y11, Y11

@@ -1,6 +1,7 @@
 //go:build amd64 && !purego
 
 #include "textflag.h"
+#include "reduce_amd64.h"
 
 // Kernels for the legacy quant types Q4_1, Q5_0 and Q5_1 and for BF16; see
 // dot_legacy_amd64.go. Each matches its pure-Go twin in dot.go bit for bit:
@@ -142,13 +143,7 @@ q50four:
 	VCVTPH2PS X8, X8
 	VMULPS    X8, X7, X7 // [d0, d1, d2, d3]
 	VMULPS    X7, X6, X6 // [p0, p1, p2, p3]
-	VADDSS    X6, X0, X0
-	VMOVSHDUP X6, X7
-	VADDSS    X7, X0, X0
-	VMOVHLPS  X6, X6, X7
-	VADDSS    X7, X0, X0
-	VPSHUFD   $0xff, X6, X7
-	VADDSS    X7, X0, X0
+	ADD4(X6, X7, X0)
 	ADDQ      $88, SI
 	ADDQ      $136, DI
 	SUBQ      $4, CX
@@ -364,10 +359,7 @@ bf16loop4:
 	JLT       bf16loop4
 
 bf16red:
-	VMOVHLPS  X0, X0, X1
-	VADDPS    X1, X0, X0
-	VMOVSHDUP X0, X1
-	VADDSS    X1, X0, X0
+	SUM4(X0, X1)
 	CMPQ      AX, CX
 	JGE       bf16done
 
@@ -447,13 +439,7 @@ q50zfour:
 	VCVTPH2PS X8, X8
 	VMULPS    X8, X7, X7
 	VMULPS    X7, X6, X6
-	VADDSS    X6, X0, X0
-	VMOVSHDUP X6, X7
-	VADDSS    X7, X0, X0
-	VMOVHLPS  X6, X6, X7
-	VADDSS    X7, X0, X0
-	VPSHUFD   $0xff, X6, X7
-	VADDSS    X7, X0, X0
+	ADD4(X6, X7, X0)
 	ADDQ      $88, SI
 	ADDQ      $136, DI
 	SUBQ      $4, CX

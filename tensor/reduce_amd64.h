@@ -1,15 +1,43 @@
 // Horizontal sums shared by the assembly files of this package, in the
-// reduction orders of Sum8 and Sum16 (ggml.go).
+// reduction orders of Sum8 and Sum16 (ggml.go), the clearing of the AVX-512
+// accumulator bank and the row pointers of the four-row kernels.
+
+// SUM4(X, T) reduces the four lanes of X to its low lane:
+// (v0+v2) + (v1+v3). T is clobbered.
+#define SUM4(X, T) \
+	VMOVHLPS  X, X, T \
+	VADDPS    T, X, X \
+	VMOVSHDUP X, T    \
+	VADDSS    T, X, X
 
 // SUM8(Y, X, T) reduces the eight lanes of Y to X's low lane as Sum8 does:
 // ((v0+v4)+(v2+v6)) + ((v1+v5)+(v3+v7)). T is clobbered; X is Y's low half.
 #define SUM8(Y, X, T) \
 	VEXTRACTF128 $1, Y, T \
 	VADDPS       T, X, X  \
-	VMOVHLPS     X, X, T  \
-	VADDPS       T, X, X  \
-	VMOVSHDUP    X, T     \
-	VADDSS       T, X, X
+	SUM4(X, T)
+
+// ADD4(X, T, ACC) adds the four lanes of X to ACC's low lane one after the
+// other: ((((acc+v0)+v1)+v2)+v3). T is clobbered.
+#define ADD4(X, T, ACC) \
+	VADDSS    X, ACC, ACC \
+	VMOVSHDUP X, T        \
+	VADDSS    T, ACC, ACC \
+	VMOVHLPS  X, X, T     \
+	VADDSS    T, ACC, ACC \
+	VPSHUFD   $0xff, X, T \
+	VADDSS    T, ACC, ACC
+
+// ZERO_Z16_Z23 clears the eight accumulators Z16 to Z23.
+#define ZERO_Z16_Z23 \
+	VPXORD Z16, Z16, Z16 \
+	VPXORD Z17, Z17, Z17 \
+	VPXORD Z18, Z18, Z18 \
+	VPXORD Z19, Z19, Z19 \
+	VPXORD Z20, Z20, Z20 \
+	VPXORD Z21, Z21, Z21 \
+	VPXORD Z22, Z22, Z22 \
+	VPXORD Z23, Z23, Z23
 
 // SUM16(Z, Y, X, T) reduces the sixteen lanes of Z as Sum16 does: halves of 8,
 // then of 4, then lanes two apart, then the last two.
@@ -17,3 +45,10 @@
 	VEXTRACTF64X4 $1, Z, TY \
 	VADDPS        TY, Y, Y  \
 	SUM8(Y, X, TX)
+
+// ROWS3(B, S, R1, R2, R3) points R1, R2 and R3 at the three rows after the
+// one at B, S bytes apart.
+#define ROWS3(B, S, R1, R2, R3) \
+	LEAQ (B)(S*1), R1 \
+	LEAQ (R1)(S*1), R2 \
+	LEAQ (R2)(S*1), R3

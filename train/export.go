@@ -8,9 +8,8 @@ import (
 	"io"
 	"math"
 	"sort"
-	"strings"
 
-	"glassbox/gguf"
+	"glassbox/model"
 	"glassbox/tensor"
 	"glassbox/tokenizer/bpe"
 )
@@ -25,17 +24,15 @@ type ExportInfo struct {
 	EOT          int    // end-of-text id, written as BOS and EOS
 }
 
-// ggufFileType maps a weight type to general.file_type (llama_ftype).
-var ggufFileType = map[tensor.Type]uint32{tensor.F32: 0, tensor.F16: 1, tensor.Q8_0: 7}
-
 // ExportGGUF writes the model as a GGUF file of architecture "llama" with
 // 2-D weights stored as typ (F32, F16 or Q8_0; norms stay F32), tied output
 // embeddings (no output.weight), and the tokenizer as a byte-level BPE
 // ("gpt2") vocabulary with merges, BOS = EOS = the end-of-text token, and no
 // chat template.
 func ExportGGUF(w io.Writer, m *Model[float32], info ExportInfo, typ tensor.Type) error {
-	ft, ok := ggufFileType[typ]
-	if !ok {
+	switch typ {
+	case tensor.F32, tensor.F16, tensor.Q8_0:
+	default:
 		return fmt.Errorf("train: GGUF export supports F32, F16 and Q8_0, not %v", typ)
 	}
 	c := m.Config
@@ -61,124 +58,36 @@ func ExportGGUF(w io.Writer, m *Model[float32], info ExportInfo, typ tensor.Type
 	for i, mg := range tr.Merges {
 		merges[i] = mg[0] + " " + mg[1]
 	}
-	gw := gguf.NewWriter(32)
-	kvs := []struct {
-		k string
-		v any
-	}{
-		{"general.architecture", "llama"},
-		{"general.name", info.Name},
-		{"general.license", info.License},
-		{"general.file_type", ft},
-		{"general.quantization_version", uint32(2)},
-		{"llama.vocab_size", uint32(c.Vocab)},
-		{"llama.context_length", uint32(c.Context)},
-		{"llama.embedding_length", uint32(c.Dim)},
-		{"llama.block_count", uint32(c.Layers)},
-		{"llama.feed_forward_length", uint32(c.Hidden)},
-		{"llama.attention.head_count", uint32(c.Heads)},
-		{"llama.attention.head_count_kv", uint32(c.KVHeads)},
-		{"llama.rope.dimension_count", uint32(c.HeadDim())},
-		{"llama.rope.freq_base", float32(c.RopeTheta)},
-		{"llama.attention.layer_norm_rms_epsilon", float32(c.NormEps)},
-		{"tokenizer.ggml.model", "gpt2"},
-		{"tokenizer.ggml.pre", info.PreTokenizer},
-		{"tokenizer.ggml.tokens", tokens},
-		{"tokenizer.ggml.token_type", types},
-		{"tokenizer.ggml.merges", merges},
-		{"tokenizer.ggml.bos_token_id", uint32(info.EOT)},
-		{"tokenizer.ggml.eos_token_id", uint32(info.EOT)},
-		{"tokenizer.ggml.add_bos_token", true},
-		{"tokenizer.ggml.add_eos_token", false},
-	}
-	for _, kv := range kvs {
-		if s, ok := kv.v.(string); ok && s == "" {
-			continue
-		}
-		if err := gw.AddKV(kv.k, kv.v); err != nil {
-			return fmt.Errorf("train: GGUF metadata: %w", err)
-		}
-	}
+	params := map[string][]float32{}
 	for _, p := range m.Params {
-		t := p.T
-		tt := typ
-		if t.Rows == 1 {
-			tt = tensor.F32 // norm weights
-		}
-		if tt == tensor.Q8_0 && t.Cols%32 != 0 {
-			return fmt.Errorf("train: %s has %d columns, not a multiple of 32 as Q8_0 needs; export F16 or F32", p.Name, t.Cols)
-		}
-		data, err := encodeTensor(tt, t.Data, t.Cols)
-		if err != nil {
-			return fmt.Errorf("train: encoding %s: %w", p.Name, err)
-		}
-		dims := []uint64{uint64(t.Cols), uint64(t.Rows)}
-		if t.Rows == 1 {
-			dims = dims[:1]
-		}
-		if err := gw.AddTensor(p.Name, tt, dims, data); err != nil {
-			return fmt.Errorf("train: GGUF tensor %s: %w", p.Name, err)
-		}
+		params[p.Name] = p.T.Data
 	}
-	if _, err := gw.WriteTo(w); err != nil {
-		return fmt.Errorf("train: writing GGUF: %w", err)
+	ec := c.EngineConfig()
+	err := model.WriteGGUF(w, &ec, model.WriteOptions{
+		Type: typ, Name: info.Name, License: info.License,
+		Metadata: []model.KV{
+			{Key: "tokenizer.ggml.model", Value: "gpt2"},
+			{Key: "tokenizer.ggml.pre", Value: info.PreTokenizer},
+			{Key: "tokenizer.ggml.tokens", Value: tokens},
+			{Key: "tokenizer.ggml.token_type", Value: types},
+			{Key: "tokenizer.ggml.merges", Value: merges},
+			{Key: "tokenizer.ggml.bos_token_id", Value: uint32(info.EOT)},
+			{Key: "tokenizer.ggml.eos_token_id", Value: uint32(info.EOT)},
+			{Key: "tokenizer.ggml.add_bos_token", Value: true},
+			{Key: "tokenizer.ggml.add_eos_token", Value: false},
+		},
+		Weights: func(t model.TensorRef) ([]float32, error) {
+			d, ok := params[t.Name]
+			if !ok {
+				return nil, fmt.Errorf("the model has no weight %s", t.Name)
+			}
+			return d, nil
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
 	}
 	return nil
-}
-
-// encodeTensor converts float32 values to the bytes of type typ, row by row.
-func encodeTensor(typ tensor.Type, vals []float32, cols int) ([]byte, error) {
-	switch typ {
-	case tensor.F32:
-		out := make([]byte, 4*len(vals))
-		for i, v := range vals {
-			binary.LittleEndian.PutUint32(out[4*i:], math.Float32bits(v))
-		}
-		return out, nil
-	case tensor.F16:
-		out := make([]byte, 2*len(vals))
-		for i, v := range vals {
-			binary.LittleEndian.PutUint16(out[2*i:], tensor.F32ToF16(v))
-		}
-		return out, nil
-	case tensor.Q8_0:
-		rowBytes := cols / 32 * 34
-		out := make([]byte, len(vals)/cols*rowBytes)
-		for r := 0; r < len(vals)/cols; r++ {
-			if err := tensor.Quantize(typ, vals[r*cols:(r+1)*cols], out[r*rowBytes:(r+1)*rowBytes]); err != nil {
-				return nil, err
-			}
-		}
-		return out, nil
-	}
-	return nil, fmt.Errorf("unsupported type %v", typ)
-}
-
-// hfName maps a GGUF tensor name to the Hugging Face Llama name.
-func hfName(name string) string {
-	switch name {
-	case "token_embd.weight":
-		return "model.embed_tokens.weight"
-	case "output_norm.weight":
-		return "model.norm.weight"
-	}
-	var l int
-	var rest string
-	if _, err := fmt.Sscanf(name, "blk.%d.%s", &l, &rest); err != nil {
-		return name
-	}
-	m := map[string]string{
-		"attn_norm.weight":   "input_layernorm.weight",
-		"attn_q.weight":      "self_attn.q_proj.weight",
-		"attn_k.weight":      "self_attn.k_proj.weight",
-		"attn_v.weight":      "self_attn.v_proj.weight",
-		"attn_output.weight": "self_attn.o_proj.weight",
-		"ffn_norm.weight":    "post_attention_layernorm.weight",
-		"ffn_gate.weight":    "mlp.gate_proj.weight",
-		"ffn_up.weight":      "mlp.up_proj.weight",
-		"ffn_down.weight":    "mlp.down_proj.weight",
-	}
-	return fmt.Sprintf("model.layers.%d.%s", l, m[rest])
 }
 
 // toHFRope reorders the rows of a Q or K projection from GGUF's adjacent-pair
@@ -209,13 +118,22 @@ func ExportSafetensors(w io.Writer, m *Model[float32]) error {
 		data       []float32
 	}
 	hd := m.Config.HeadDim()
+	ec := m.Config.EngineConfig()
+	refs := map[string]model.TensorRef{}
+	for _, t := range ec.Tensors() {
+		refs[t.Name] = t
+	}
 	var es []entry
 	for _, p := range m.Params {
+		r, ok := refs[p.Name]
+		if !ok {
+			return fmt.Errorf("train: weight %s is not in the Llama layout", p.Name)
+		}
 		d := p.T.Data
-		if strings.HasSuffix(p.Name, "attn_q.weight") || strings.HasSuffix(p.Name, "attn_k.weight") {
+		if r.Spec.Name == model.NameAttnQ || r.Spec.Name == model.NameAttnK {
 			d = toHFRope(d, p.T.Rows, p.T.Cols, hd)
 		}
-		es = append(es, entry{hfName(p.Name), p.T.Rows, p.T.Cols, d})
+		es = append(es, entry{r.HFName(), p.T.Rows, p.T.Cols, d})
 	}
 	sort.Slice(es, func(i, j int) bool { return es[i].name < es[j].name })
 	type meta struct {

@@ -3,6 +3,8 @@ package train
 import (
 	"fmt"
 	"math"
+
+	"glassbox/model"
 )
 
 // ModelConfig is the shape of a Llama-architecture model.
@@ -68,28 +70,23 @@ func NewModel[F Float](c ModelConfig, rng *RNG) (*Model[F], error) {
 		return nil, err
 	}
 	m := &Model[F]{Config: c}
-	kvw := c.KVHeads * c.HeadDim()
-	add := func(name string, rows, cols int, decay bool) *Tensor[F] {
-		t := newTensor[F](rows, cols)
-		m.Params = append(m.Params, Param[F]{Name: name, T: t, Decay: decay})
-		return t
+	ec := c.EngineConfig()
+	m.layers = make([]layerParams[F], c.Layers)
+	scaled := map[*Tensor[F]]bool{} // output projections, initialised with a smaller σ
+	for _, r := range ec.Tensors() {
+		t := newTensor[F](r.Rows, r.Cols)
+		m.Params = append(m.Params, Param[F]{Name: r.Name, T: t, Decay: !r.Spec.Vector()})
+		l := new(layerParams[F])
+		if r.Layer >= 0 {
+			l = &m.layers[r.Layer]
+		}
+		field, ok := m.slots(l)[r.Spec.Name]
+		if !ok {
+			return nil, fmt.Errorf("train: tensor %s of the layout is not trained", r.Name)
+		}
+		*field = t
+		scaled[t] = r.Spec.Name == model.NameAttnOutput || r.Spec.Name == model.NameFFNDown
 	}
-	m.embed = add("token_embd.weight", c.Vocab, c.Dim, true)
-	for l := 0; l < c.Layers; l++ {
-		p := fmt.Sprintf("blk.%d.", l)
-		m.layers = append(m.layers, layerParams[F]{
-			attnNorm: add(p+"attn_norm.weight", 1, c.Dim, false),
-			wq:       add(p+"attn_q.weight", c.Dim, c.Dim, true),
-			wk:       add(p+"attn_k.weight", kvw, c.Dim, true),
-			wv:       add(p+"attn_v.weight", kvw, c.Dim, true),
-			wo:       add(p+"attn_output.weight", c.Dim, c.Dim, true),
-			ffnNorm:  add(p+"ffn_norm.weight", 1, c.Dim, false),
-			gate:     add(p+"ffn_gate.weight", c.Hidden, c.Dim, true),
-			up:       add(p+"ffn_up.weight", c.Hidden, c.Dim, true),
-			down:     add(p+"ffn_down.weight", c.Dim, c.Hidden, true),
-		})
-	}
-	m.norm = add("output_norm.weight", 1, c.Dim, false)
 	resid := 0.02 / math.Sqrt(2*float64(c.Layers))
 	for _, p := range m.Params {
 		switch {
@@ -99,7 +96,7 @@ func NewModel[F Float](c ModelConfig, rng *RNG) (*Model[F], error) {
 			}
 		default:
 			std := 0.02
-			if hasSuffix(p.Name, "attn_output.weight") || hasSuffix(p.Name, "ffn_down.weight") {
+			if scaled[p.T] {
 				std = resid
 			}
 			for i := range p.T.Data {
@@ -111,7 +108,27 @@ func NewModel[F Float](c ModelConfig, rng *RNG) (*Model[F], error) {
 	return m, nil
 }
 
-func hasSuffix(s, suf string) bool { return len(s) >= len(suf) && s[len(s)-len(suf):] == suf }
+// slots maps the layout's tensor names to the model's fields, those of a
+// block to l's.
+func (m *Model[F]) slots(l *layerParams[F]) map[string]**Tensor[F] {
+	return map[string]**Tensor[F]{
+		model.NameTokenEmbd: &m.embed, model.NameOutputNorm: &m.norm,
+		model.NameAttnNorm: &l.attnNorm, model.NameAttnQ: &l.wq, model.NameAttnK: &l.wk, model.NameAttnV: &l.wv,
+		model.NameAttnOutput: &l.wo, model.NameFFNNorm: &l.ffnNorm,
+		model.NameFFNGate: &l.gate, model.NameFFNUp: &l.up, model.NameFFNDown: &l.down,
+	}
+}
+
+// EngineConfig returns the inference engine's configuration of the shape: a
+// Llama model with tied output weights, as ExportGGUF writes it.
+func (c ModelConfig) EngineConfig() model.Config {
+	hd := c.HeadDim()
+	return model.Config{
+		Arch: "llama", VocabSize: c.Vocab, Dim: c.Dim, HiddenDim: c.Hidden, Layers: c.Layers,
+		Heads: c.Heads, KVHeads: c.KVHeads, HeadDim: hd, ValueDim: hd, RopeDim: hd,
+		ContextLength: c.Context, NormEps: float32(c.NormEps), RopeTheta: float32(c.RopeTheta), TiedOutput: true,
+	}
+}
 
 // NumParams counts the weights.
 func (m *Model[F]) NumParams() int {

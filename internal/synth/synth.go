@@ -7,11 +7,9 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"runtime"
 	"strings"
-	"sync"
 
-	"glassbox/gguf"
+	"glassbox/model"
 	"glassbox/tensor"
 )
 
@@ -43,11 +41,19 @@ func ParseShape(name string) (Shape, error) {
 
 // Params returns the number of weights of the shape.
 func (s Shape) Params() int64 {
-	hd := s.Dim / s.Heads
-	kv := int64(s.KVHeads * hd)
-	d := int64(s.Dim)
-	layer := 2*d*d + 2*d*kv + 3*d*int64(s.Hidden) + 2*d
-	return int64(s.Layers)*layer + 2*d*int64(s.Vocab) + d
+	c := s.config()
+	return c.Params()
+}
+
+// config returns the engine's configuration of the shape: Llama with untied
+// output weights.
+func (s Shape) config() model.Config {
+	hd := s.Dim / max(s.Heads, 1)
+	return model.Config{
+		Arch: "llama", VocabSize: s.Vocab, Dim: s.Dim, HiddenDim: s.Hidden, Layers: s.Layers,
+		Heads: s.Heads, KVHeads: s.KVHeads, HeadDim: hd, ValueDim: hd, RopeDim: hd,
+		ContextLength: s.Context, NormEps: 1e-5, RopeTheta: 10000,
+	}
 }
 
 func (s Shape) check() error {
@@ -60,9 +66,6 @@ func (s Shape) check() error {
 	return nil
 }
 
-// fileType maps a weight type to llama.cpp's general.file_type (LLAMA_FTYPE).
-var fileType = map[tensor.Type]uint32{tensor.F32: 0, tensor.F16: 1, tensor.Q4_0: 2, tensor.Q4_1: 3, tensor.Q8_0: 7, tensor.Q5_0: 8, tensor.Q5_1: 9, tensor.BF16: 32}
-
 // Write writes a Llama GGUF of shape s whose matrices are random normal
 // weights (σ = 0.02, seeded by seed) converted to typ with tensor.Quantize,
 // and whose norms are 1. It carries a placeholder SentencePiece vocabulary
@@ -72,118 +75,44 @@ func Write(out io.Writer, s Shape, typ tensor.Type, seed uint64) error {
 	if err := s.check(); err != nil {
 		return err
 	}
-	ft, ok := fileType[typ]
-	if !ok {
-		return fmt.Errorf("synthetic model: weight type %s is not supported (use F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1 or Q8_0)", typ)
+	if err := model.CheckWriteType(typ); err != nil {
+		return fmt.Errorf("synthetic model: %w", err)
 	}
-	if s.Dim%typ.BlockSize() != 0 || s.Hidden%typ.BlockSize() != 0 {
-		return fmt.Errorf("synthetic model: dim %d and hidden %d must be multiples of %s's block of %d", s.Dim, s.Hidden, typ, typ.BlockSize())
+	if bs := typ.BlockSize(); s.Dim%bs != 0 || s.Hidden%bs != 0 {
+		return fmt.Errorf("synthetic model: dim %d and hidden %d must be multiples of %s's block of %d", s.Dim, s.Hidden, typ, bs)
 	}
-	w := gguf.NewWriter(0)
-	hd := s.Dim / s.Heads
-	kvs := []struct {
-		k string
-		v any
-	}{
-		{"general.architecture", "llama"},
-		{"general.name", fmt.Sprintf("glassbox synthetic %dM", (s.Params()+500_000)/1_000_000)},
-		{"general.file_type", ft},
-		{"llama.context_length", uint32(s.Context)},
-		{"llama.embedding_length", uint32(s.Dim)},
-		{"llama.block_count", uint32(s.Layers)},
-		{"llama.feed_forward_length", uint32(s.Hidden)},
-		{"llama.attention.head_count", uint32(s.Heads)},
-		{"llama.attention.head_count_kv", uint32(s.KVHeads)},
-		{"llama.rope.dimension_count", uint32(hd)},
-		{"llama.rope.freq_base", float32(10000)},
-		{"llama.attention.layer_norm_rms_epsilon", float32(1e-5)},
-		{"llama.vocab_size", uint32(s.Vocab)},
-		{"tokenizer.ggml.model", "llama"},
-	}
-	for _, kv := range kvs {
-		if err := w.AddKV(kv.k, kv.v); err != nil {
-			return err
+	c := s.config()
+	// Each matrix draws from its own random stream, numbered in file order.
+	stream := map[string]uint64{}
+	for _, t := range c.Tensors() {
+		if !t.Spec.Vector() {
+			stream[t.Name] = uint64(len(stream))
 		}
 	}
 	tokens, scores, types := vocab(s.Vocab)
-	for _, kv := range []struct {
-		k string
-		v any
-	}{{"tokenizer.ggml.tokens", tokens}, {"tokenizer.ggml.scores", scores}, {"tokenizer.ggml.token_type", types},
-		{"tokenizer.ggml.bos_token_id", uint32(1)}, {"tokenizer.ggml.eos_token_id", uint32(2)}, {"tokenizer.ggml.unknown_token_id", uint32(0)}} {
-		if err := w.AddKV(kv.k, kv.v); err != nil {
-			return err
-		}
-	}
-
-	kvDim := s.KVHeads * hd
-	type mat struct {
-		name       string
-		rows, cols int
-	}
-	mats := []mat{{"token_embd.weight", s.Vocab, s.Dim}}
-	var norms []string
-	for l := 0; l < s.Layers; l++ {
-		p := fmt.Sprintf("blk.%d.", l)
-		mats = append(mats,
-			mat{p + "attn_q.weight", s.Dim, s.Dim}, mat{p + "attn_k.weight", kvDim, s.Dim},
-			mat{p + "attn_v.weight", kvDim, s.Dim}, mat{p + "attn_output.weight", s.Dim, s.Dim},
-			mat{p + "ffn_gate.weight", s.Hidden, s.Dim}, mat{p + "ffn_up.weight", s.Hidden, s.Dim},
-			mat{p + "ffn_down.weight", s.Dim, s.Hidden})
-		norms = append(norms, p+"attn_norm.weight", p+"ffn_norm.weight")
-	}
-	norms = append(norms, "output_norm.weight")
-	mats = append(mats, mat{"output.weight", s.Vocab, s.Dim})
-
-	datas := make([][]byte, len(mats))
-	errs := make([]error, len(mats))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
-	for i, m := range mats {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			datas[i], errs[i] = randomMatrix(rand.New(rand.NewPCG(seed, uint64(i))), typ, m.rows, m.cols)
-		}()
-	}
-	wg.Wait()
-	for i, m := range mats {
-		if errs[i] != nil {
-			return fmt.Errorf("synthetic model: %s: %w", m.name, errs[i])
-		}
-	}
-	one := make([]byte, 4*s.Dim)
-	if err := tensor.Quantize(tensor.F32, ones(s.Dim), one); err != nil {
-		return err
-	}
-	// llama.cpp's order: embeddings, then per layer, then output
-	add := func(m int) error {
-		return w.AddTensor(mats[m].name, typ, []uint64{uint64(mats[m].cols), uint64(mats[m].rows)}, datas[m])
-	}
-	if err := add(0); err != nil {
-		return err
-	}
-	for l := 0; l < s.Layers; l++ {
-		for _, n := range norms[2*l : 2*l+2] {
-			if err := w.AddTensor(n, tensor.F32, []uint64{uint64(s.Dim)}, one); err != nil {
-				return err
+	err := model.WriteGGUF(out, &c, model.WriteOptions{
+		Type: typ,
+		Name: fmt.Sprintf("glassbox synthetic %dM", (s.Params()+500_000)/1_000_000),
+		Metadata: []model.KV{
+			{Key: "tokenizer.ggml.model", Value: "llama"},
+			{Key: "tokenizer.ggml.tokens", Value: tokens},
+			{Key: "tokenizer.ggml.scores", Value: scores},
+			{Key: "tokenizer.ggml.token_type", Value: types},
+			{Key: "tokenizer.ggml.bos_token_id", Value: uint32(1)},
+			{Key: "tokenizer.ggml.eos_token_id", Value: uint32(2)},
+			{Key: "tokenizer.ggml.unknown_token_id", Value: uint32(0)},
+		},
+		Weights: func(t model.TensorRef) ([]float32, error) {
+			if t.Spec.Vector() {
+				return ones(t.Rows * t.Cols), nil
 			}
-		}
-		for m := 1 + 7*l; m < 1+7*(l+1); m++ {
-			if err := add(m); err != nil {
-				return err
-			}
-		}
+			return randomMatrix(rand.New(rand.NewPCG(seed, stream[t.Name])), t.Rows*t.Cols), nil
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("synthetic model: %w", err)
 	}
-	if err := w.AddTensor("output_norm.weight", tensor.F32, []uint64{uint64(s.Dim)}, one); err != nil {
-		return err
-	}
-	if err := add(len(mats) - 1); err != nil {
-		return err
-	}
-	_, err := w.WriteTo(out)
-	return err
+	return nil
 }
 
 func ones(n int) []float32 {
@@ -194,23 +123,13 @@ func ones(n int) []float32 {
 	return f
 }
 
-// randomMatrix returns rows×cols normal(0, 0.02) weights converted to typ.
-func randomMatrix(rng *rand.Rand, typ tensor.Type, rows, cols int) ([]byte, error) {
-	rb, err := typ.RowBytes(cols)
-	if err != nil {
-		return nil, err
+// randomMatrix returns n normal(0, 0.02) weights.
+func randomMatrix(rng *rand.Rand, n int) []float32 {
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32(rng.NormFloat64() * 0.02)
 	}
-	data := make([]byte, rows*rb)
-	row := make([]float32, cols)
-	for r := 0; r < rows; r++ {
-		for i := range row {
-			row[i] = float32(rng.NormFloat64() * 0.02)
-		}
-		if err := tensor.Quantize(typ, row, data[r*rb:(r+1)*rb]); err != nil {
-			return nil, err
-		}
-	}
-	return data, nil
+	return v
 }
 
 // vocab returns a placeholder SentencePiece vocabulary of n tokens: <unk>,

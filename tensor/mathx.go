@@ -1,20 +1,11 @@
-package model
+package tensor
 
-import (
-	"math"
-
-	"glassbox/tensor"
-)
+import "math"
 
 // The functions in this file round exactly like llama.cpp's CPU backend
 // (ggml built for x86-64 with AVX-512): the same polynomial for exp, the same
 // grouping of sums into 16 SIMD lanes. This keeps near-ties between tokens
 // resolved the same way as the reference engine.
-
-// kvPad is the granularity of the number of cache cells llama.cpp attends
-// over (its KV-cache padding without flash attention): cells past the current
-// position hold zero weight but decide how ggml groups the sums.
-const kvPad = 32
 
 // The constants of expf.
 const (
@@ -39,7 +30,7 @@ func expf(x float32) float32 {
 		shift, log2e, ln2hi, ln2lo = expShift, expLog2e, expLn2hi, expLn2lo
 		c0, c1, c2, c3, c4, limit  = expC0, expC1, expC2, expC3, expC4, expLimit
 	)
-	fma := tensor.FMA32
+	fma := FMA32
 	z := fma(x, log2e, shift)
 	n := z - shift // round(x / ln 2)
 	b := fma(-n, ln2lo, fma(-n, ln2hi, x))
@@ -62,42 +53,55 @@ func expf(x float32) float32 {
 // fill a SIMD vector (correctly rounded here).
 func libmExpf(x float32) float32 { return float32(math.Exp(float64(x))) }
 
-// siluMul sets g[i] = silu(g[i]) * up[i], where silu(x) = x/(1+e**-x), as
-// ggml_vec_silu_f32 followed by ggml_mul: whole groups of 16 use expf, the
-// remaining elements of a row the C library's exp.
-func siluMul(g, up []float32) {
-	n := len(g)
-	full := n &^ 15
-	if full > 0 && siluMulVec(g[:full], up[:full]) {
-		full, g, up = 0, g[full:], up[full:]
-		n = len(g)
+// The sixteen-lane kernels of SiLUMul and Softmax, replaceable by faster
+// twins (see useAsm); len(x) is a multiple of 16.
+var (
+	siluMul16 = siluMul16Go // x[i] = x[i]/(1+expf(-x[i]))·up[i]
+	expSub16  = expSub16Go  // x[i] = expf(x[i]-m)
+)
+
+func siluMul16Go(x, up []float32) {
+	up = up[:len(x)]
+	for i, v := range x {
+		x[i] = v / (1 + expf(-v)) * up[i]
 	}
-	for i := range full {
-		x := g[i]
-		g[i] = x / (1 + expf(-x)) * up[i]
+}
+
+func expSub16Go(x []float32, m float32) {
+	for i, v := range x {
+		x[i] = expf(v - m)
 	}
-	for i := full; i < n; i++ {
+}
+
+// SiLUMul sets g[i] = silu(g[i]) * up[i], where silu(x) = x/(1+e**-x), as
+// ggml_vec_silu_f32 followed by ggml_mul: whole groups of 16 use ggml's SIMD
+// exp polynomial, the remaining elements the C library's exp. up must be at
+// least as long as g.
+func SiLUMul(g, up []float32) {
+	up = up[:len(g)]
+	full := len(g) &^ 15
+	siluMul16(g[:full], up[:full])
+	for i := full; i < len(g); i++ {
 		x := g[i]
 		g[i] = x / (1 + libmExpf(-x)) * up[i]
 	}
 }
 
-// softmax normalises x in place into probabilities as ggml_soft_max_f32 does
-// for a row padded to a multiple of 16 (kvPad) with masked cells: exp by
-// expf, each group of 16 summed by the AVX-512 reduction into a float64
-// total, then every value multiplied by the float32 reciprocal of the total.
-func softmax(x []float32) {
+// Softmax normalises x in place into probabilities as ggml_soft_max_f32 does
+// for a row padded to a multiple of 16 with masked cells: exp by ggml's SIMD
+// polynomial, each group of 16 summed by the AVX-512 reduction (Sum16) into a
+// float64 total, then every value multiplied by the float32 reciprocal of the
+// total. x must not be empty.
+func Softmax(x []float32) {
 	maxv := x[0]
 	for _, v := range x[1:] {
 		if v > maxv {
 			maxv = v
 		}
 	}
-	done := 0
-	if full := len(x) &^ 15; full > 0 && expSubVec(x[:full], maxv) {
-		done = full
-	}
-	for i := done; i < len(x); i++ {
+	full := len(x) &^ 15
+	expSub16(x[:full], maxv)
+	for i := full; i < len(x); i++ {
 		x[i] = expf(x[i] - maxv)
 	}
 	var sum float64
@@ -105,25 +109,10 @@ func softmax(x []float32) {
 	for g := 0; g < len(x); g += 16 {
 		lanes = [16]float32{}
 		copy(lanes[:], x[g:min(g+16, len(x))])
-		sum += float64(tensor.Sum16(&lanes))
+		sum += float64(Sum16(&lanes))
 	}
 	inv := float32(1 / sum)
 	for i := range x {
 		x[i] *= inv
 	}
-}
-
-// attnScale is llama.cpp's 1.0f/sqrtf(head size), in float32 arithmetic.
-func attnScale(hd int) float32 {
-	return 1 / float32(math.Sqrt(float64(hd)))
-}
-
-// padKV returns the number of cache cells llama.cpp attends over when the
-// last one in use is cell p: p+1 rounded up to kvPad, capped by the context.
-func padKV(p, ctx int) int {
-	n := (p + kvPad) / kvPad * kvPad
-	if ctx > 0 && n > ctx {
-		n = ctx
-	}
-	return n
 }

@@ -1,11 +1,12 @@
 //go:build amd64 && !purego
 
 #include "textflag.h"
+#include "reduce_amd64.h"
 
 // Training GEMM micro-kernels: rows of A times a packed panel of 32 columns
 // of B (k rows of 32 float32). Each output is one sequential sum over p of
 // rounded products (VMULPS then VADDPS, never a fused multiply-add), exactly
-// like gemmABt in gemm.go, so the weights stay bit-reproducible.
+// like GEMMRowsABt in sgemm.go, so trained weights stay bit-reproducible.
 
 // ROW(R, A0, A1): accumulate row R's a[p] times the panel row in Z0:Z1.
 #define ROW(R, A0, A1) \
@@ -25,6 +26,15 @@
 	VMOVUPS   A0, K1, (C) \
 	VMOVUPS   A1, K2, 64(C)
 
+// STORESETUP loads the column masks into K1 and K2 and the acc flag into R11
+// for STORE.
+#define STORESETUP \
+	MOVL    mask+52(FP), AX \
+	KMOVW   AX, K1 \
+	SHRL    $16, AX \
+	KMOVW   AX, K2 \
+	MOVBQZX acc+48(FP), R11
+
 // func sgemm4x32(k int, a *float32, lda int, bp *float32, c *float32, ldc int, acc bool, mask uint32)
 // computes rows 0-3 of C (ldc bytes apart) from rows 0-3 of A (lda bytes
 // apart) and the packed panel bp; mask selects the valid columns.
@@ -33,17 +43,8 @@ TEXT ·sgemm4x32(SB), NOSPLIT, $0-56
 	MOVQ   a+8(FP), SI
 	MOVQ   lda+16(FP), DX
 	MOVQ   bp+24(FP), DI
-	LEAQ   (SI)(DX*1), R8
-	LEAQ   (R8)(DX*1), R9
-	LEAQ   (R9)(DX*1), R10
-	VPXORD Z16, Z16, Z16
-	VPXORD Z17, Z17, Z17
-	VPXORD Z18, Z18, Z18
-	VPXORD Z19, Z19, Z19
-	VPXORD Z20, Z20, Z20
-	VPXORD Z21, Z21, Z21
-	VPXORD Z22, Z22, Z22
-	VPXORD Z23, Z23, Z23
+	ROWS3(SI, DX, R8, R9, R10)
+	ZERO_Z16_Z23
 	XORQ   AX, AX
 	TESTQ  CX, CX
 	JZ     s4store
@@ -84,11 +85,7 @@ s4tail:
 s4store:
 	MOVQ    c+32(FP), BX
 	MOVQ    ldc+40(FP), DX
-	MOVL    mask+52(FP), AX
-	KMOVW   AX, K1
-	SHRL    $16, AX
-	KMOVW   AX, K2
-	MOVBQZX acc+48(FP), R11
+	STORESETUP
 	STORE(Z16, Z17, BX)
 	ADDQ    DX, BX
 	STORE(Z18, Z19, BX)
@@ -122,11 +119,7 @@ s1loop:
 
 s1store:
 	MOVQ    c+32(FP), BX
-	MOVL    mask+52(FP), AX
-	KMOVW   AX, K1
-	SHRL    $16, AX
-	KMOVW   AX, K2
-	MOVBQZX acc+48(FP), R11
+	STORESETUP
 	STORE(Z16, Z17, BX)
 	VZEROUPPER
 	RET

@@ -1,0 +1,189 @@
+package model
+
+import (
+	"fmt"
+	"io"
+	"runtime"
+	"sync"
+
+	"glassbox/gguf"
+	"glassbox/tensor"
+)
+
+// fileTypes names llama.cpp's general.file_type values (LLAMA_FTYPE).
+var fileTypes = map[uint64]string{
+	0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 8: "Q5_0", 9: "Q5_1",
+	10: "Q2_K", 11: "Q3_K_S", 12: "Q3_K_M", 13: "Q3_K_L", 14: "Q4_K_S", 15: "Q4_K_M",
+	16: "Q5_K_S", 17: "Q5_K_M", 18: "Q6_K", 32: "BF16",
+}
+
+// fileTypeName names a general.file_type value.
+func fileTypeName(ft uint64) string {
+	if n, ok := fileTypes[ft]; ok {
+		return n
+	}
+	return fmt.Sprintf("file type %d", ft)
+}
+
+// CheckWriteType reports whether WriteGGUF writes matrices of type t.
+func CheckWriteType(t tensor.Type) error {
+	_, err := writeFileType(t)
+	return err
+}
+
+// writeFileType returns the general.file_type of a file whose matrices are
+// all of type t, a type tensor.Quantize writes.
+func writeFileType(t tensor.Type) (uint32, error) {
+	for ft, n := range fileTypes {
+		bs := t.BlockSize()
+		if n == t.String() && bs > 0 && tensor.Quantize(t, make([]float32, bs), make([]byte, 4*bs)) == nil {
+			return uint32(ft), nil
+		}
+	}
+	return 0, fmt.Errorf("weight type %s is not supported (use F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1 or Q8_0)", t)
+}
+
+// KV is one metadata entry to write; Value is of a Go type gguf.Writer.AddKV
+// accepts.
+type KV struct {
+	Key   string
+	Value any
+}
+
+// WriteOptions says what WriteGGUF writes besides the config.
+type WriteOptions struct {
+	// Type is the type of the matrices; vectors (norms, biases) are written
+	// as F32. It must be a type tensor.Quantize writes and that has a
+	// general.file_type (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0).
+	Type tensor.Type
+	// Name and License are general.name and general.license (SPDX id);
+	// empty ones are not written.
+	Name, License string
+	// Metadata holds further keys (the tokenizer's), written after the
+	// model's own in this order. Keys whose value is an empty string are
+	// left out.
+	Metadata []KV
+	// Weights returns the values of a tensor of the layout (row-major,
+	// t.Rows×t.Cols). It is called from several goroutines at once.
+	Weights func(t TensorRef) ([]float32, error)
+}
+
+// WriteGGUF writes a model of config c as a GGUF file: general.* keys, the
+// architecture's hyper-parameters, o.Metadata, then the tensors of the layout
+// (Config.Tensors) in order, converted from o.Weights to o.Type with
+// tensor.Quantize. The file loads back with LoadGGUF to the same config.
+func WriteGGUF(w io.Writer, c *Config, o WriteOptions) error {
+	if err := c.Validate(); err != nil {
+		return fmt.Errorf("write GGUF: %w", err)
+	}
+	if _, ok := families[c.Arch]; !ok {
+		return fmt.Errorf("write GGUF: architecture %q is not supported", c.Arch)
+	}
+	ft, err := writeFileType(o.Type)
+	if err != nil {
+		return fmt.Errorf("write GGUF: %w", err)
+	}
+	if o.Weights == nil {
+		return fmt.Errorf("write GGUF: no weights")
+	}
+	gw := gguf.NewWriter(0)
+	a := c.Arch + "."
+	kvs := []KV{
+		{"general.architecture", c.Arch},
+		{"general.name", o.Name},
+		{"general.license", o.License},
+		{"general.file_type", ft},
+		{"general.quantization_version", uint32(2)},
+		{a + "vocab_size", uint32(c.VocabSize)},
+		{a + "context_length", uint32(c.ContextLength)},
+		{a + "embedding_length", uint32(c.Dim)},
+		{a + "block_count", uint32(c.Layers)},
+		{a + "feed_forward_length", uint32(c.HiddenDim)},
+		{a + "attention.head_count", uint32(c.Heads)},
+		{a + "attention.head_count_kv", uint32(c.KVHeads)},
+	}
+	if c.HeadDim != c.Dim/c.Heads || c.ValueDim != c.HeadDim {
+		kvs = append(kvs, KV{a + "attention.key_length", uint32(c.HeadDim)}, KV{a + "attention.value_length", uint32(c.ValueDim)})
+	}
+	kvs = append(kvs, []KV{
+		{a + "rope.dimension_count", uint32(c.RopeDim)},
+		{a + "rope.freq_base", c.RopeTheta},
+		{a + "attention.layer_norm_rms_epsilon", c.NormEps},
+	}...)
+	switch c.RopeScaling.Type {
+	case "", "none":
+	case "linear":
+		kvs = append(kvs, KV{a + "rope.scaling.type", "linear"}, KV{a + "rope.scaling.factor", c.RopeScaling.Factor})
+	default:
+		return fmt.Errorf("write GGUF: rope scaling %q is not supported by the writer", c.RopeScaling.Type)
+	}
+	for _, kv := range append(kvs, o.Metadata...) {
+		if s, ok := kv.Value.(string); ok && s == "" {
+			continue
+		}
+		if err := gw.AddKV(kv.Key, kv.Value); err != nil {
+			return fmt.Errorf("write GGUF: %w", err)
+		}
+	}
+
+	refs := c.Tensors()
+	datas := make([][]byte, len(refs))
+	types := make([]tensor.Type, len(refs))
+	errs := make([]error, len(refs))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for i, r := range refs {
+		types[i] = o.Type
+		if r.Spec.Vector() {
+			types[i] = tensor.F32
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			datas[i], errs[i] = encode(r, types[i], o.Weights)
+		}()
+	}
+	wg.Wait()
+	for i, r := range refs {
+		if errs[i] != nil {
+			return fmt.Errorf("write GGUF: tensor %s: %w", r.Name, errs[i])
+		}
+		dims := []uint64{uint64(r.Cols), uint64(r.Rows)}
+		if r.Spec.Vector() {
+			dims = dims[:1]
+		}
+		if err := gw.AddTensor(r.Name, types[i], dims, datas[i]); err != nil {
+			return fmt.Errorf("write GGUF: %w", err)
+		}
+	}
+	if _, err := gw.WriteTo(w); err != nil {
+		return fmt.Errorf("write GGUF: %w", err)
+	}
+	return nil
+}
+
+// encode fetches the values of tensor r and converts them to typ row by row.
+func encode(r TensorRef, typ tensor.Type, weights func(TensorRef) ([]float32, error)) ([]byte, error) {
+	if bs := typ.BlockSize(); r.Cols%bs != 0 {
+		return nil, fmt.Errorf("%d columns are not a multiple of %s's block of %d; write F16 or F32", r.Cols, typ, bs)
+	}
+	vals, err := weights(r)
+	if err != nil {
+		return nil, err
+	}
+	if len(vals) != r.Rows*r.Cols {
+		return nil, fmt.Errorf("%d values, want %d×%d", len(vals), r.Rows, r.Cols)
+	}
+	rb, err := typ.RowBytes(r.Cols)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, r.Rows*rb)
+	for i := range r.Rows {
+		if err := tensor.Quantize(typ, vals[i*r.Cols:(i+1)*r.Cols], out[i*rb:(i+1)*rb]); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
