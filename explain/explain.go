@@ -45,7 +45,7 @@ type Facts struct {
 	Sentence       string
 	PromptTokens   int    // the prompt's tokens, a leading BOS aside
 	HasBOS         bool   // the prompt starts with a start-of-text (BOS) token
-	BOS            string // its piece without surrounding white space (llama2.c files spell it "\n<s>\n")
+	BOS            string // its text without surrounding white space (llama2.c files spell it "\n<s>\n")
 	FirstToken     trace.Token
 	FirstProb      float32 // raw probability of the first generated token
 	Alternatives   []trace.Candidate
@@ -75,7 +75,7 @@ func Gather(t *Trace) (*Facts, error) {
 		Rank: s.Sampling.ChosenRank, ChosenProb: s.Sampling.ChosenProb, Kept: s.Sampling.Steps}
 	// a reader counts the words' tokens: the start-of-text token is told apart
 	if toks := t.Tokenization.Tokens; len(toks) > 0 && toks[0].Special {
-		f.HasBOS, f.BOS = true, strings.TrimSpace(toks[0].Piece)
+		f.HasBOS, f.BOS = true, strings.TrimSpace(toks[0].Text)
 		f.PromptTokens--
 	}
 	if t.Done != nil {
@@ -126,20 +126,19 @@ func Gather(t *Trace) (*Facts, error) {
 	return f, nil
 }
 
-// word shows a token inside prose: spaces are drawn as ␣ (so that " I" and
-// "I", two different tokens, stay distinct), new lines as ⏎, tabs as ⇥.
-func word(show func(string) string, piece string) string {
-	w := show(piece)
+// word shows a token's text inside prose: spaces are drawn as ␣ (so that " I"
+// and "I", two different tokens, stay distinct), new lines as ⏎, tabs as ⇥.
+func word(text string) string {
+	w := Show(text)
 	w = strings.ReplaceAll(w, " ", "␣")
 	w = strings.ReplaceAll(w, `\n`, "⏎")
 	return strings.ReplaceAll(w, `\t`, "⇥")
 }
 
-// quoters returns the French and English token quoting of a trace.
-func quoters(t *Trace) (q, qe func(string) string) {
-	show := shower(t)
-	return func(p string) string { return "« " + word(show, p) + " »" },
-		func(p string) string { return "\"" + word(show, p) + "\"" }
+// quoters returns the French and English quoting of a token's text.
+func quoters() (q, qe func(string) string) {
+	return func(text string) string { return "« " + word(text) + " »" },
+		func(text string) string { return "\"" + word(text) + "\"" }
 }
 
 func thousands(n int64, sep string) string {
@@ -171,7 +170,7 @@ func Explain(t *Trace, lang string) (string, error) {
 
 func explainFR(t *Trace, f *Facts) string {
 	m := t.Meta
-	q, _ := quoters(t)
+	q, _ := quoters()
 	var b strings.Builder
 	b.WriteString("1. Auto-description littérale\n\n")
 	fmt.Fprintf(&b, "Je suis un grand modèle de langage (LLM) — ici un tout petit : %s, d'architecture %s, avec %s paramètres stockés en %s. "+
@@ -187,7 +186,7 @@ func explainFR(t *Trace, f *Facts) string {
 	if len(f.LensTop) > 0 {
 		var parts []string
 		for i, c := range f.LensTop {
-			parts = append(parts, fmt.Sprintf("couche %d : %s (%s)", t.Steps[0].LogitLens[i].Layer+1, q(c.Piece), PctIn("fr", c.Prob)))
+			parts = append(parts, fmt.Sprintf("couche %d : %s (%s)", t.Steps[0].LogitLens[i].Layer+1, q(c.Text), PctIn("fr", c.Prob)))
 		}
 		fmt.Fprintf(&b, "Ouvrons les poupées une à une pendant que j'écris mon premier token : si je m'arrêtais après chaque couche, je dirais %s.", strings.Join(parts, ", "))
 	}
@@ -206,15 +205,15 @@ func explainFR(t *Trace, f *Facts) string {
 	if f.Neighbor != nil {
 		n := f.Neighbor.Neighbors[0]
 		fmt.Fprintf(&b, "\n- Embeddings : le token %s est un vecteur de norme %s ; son plus proche voisin dans toute la table est %s (cosinus %s).",
-			q(f.Neighbor.Token.Piece), F3In("fr", f.Neighbor.Norm), q(n.Piece), F3In("fr", n.Cosine))
+			q(f.Neighbor.Token.Text), F3In("fr", f.Neighbor.Norm), q(n.Text), F3In("fr", n.Cosine))
 	}
 	if f.Focus != nil {
 		fmt.Fprintf(&b, "\n- Attention : pour écrire %s, la tête la plus concentrée (couche %d, tête %d) a regardé surtout %s à la position %d, avec un poids de %s.",
-			q(f.FirstToken.Piece), f.Focus.Layer+1, f.Focus.Head+1, q(f.FocusTop.Token.Piece), f.FocusTop.Position, F3In("fr", f.FocusTop.Weight))
+			q(f.FirstToken.Text), f.Focus.Layer+1, f.Focus.Head+1, q(f.FocusTop.Token.Text), f.FocusTop.Position, F3In("fr", f.FocusTop.Weight))
 	}
-	fmt.Fprintf(&b, "\n- Prédiction : %s avec une probabilité de %s", q(f.FirstToken.Piece), PctIn("fr", f.FirstProb))
+	fmt.Fprintf(&b, "\n- Prédiction : %s avec une probabilité de %s", q(f.FirstToken.Text), PctIn("fr", f.FirstProb))
 	for _, a := range f.Alternatives {
-		fmt.Fprintf(&b, ", devant %s (%s)", q(a.Piece), PctIn("fr", a.Prob))
+		fmt.Fprintf(&b, ", devant %s (%s)", q(a.Text), PctIn("fr", a.Prob))
 	}
 	fmt.Fprintf(&b, " ; entropie %s nats.", F3In("fr", f.Entropy))
 	if f.Greedy {
@@ -224,14 +223,14 @@ func explainFR(t *Trace, f *Facts) string {
 			chain(f.Kept), strconv.FormatFloat(f.Draw, 'f', 4, 64), f.Rank, PctIn("fr", f.ChosenProb))
 	}
 	fmt.Fprintf(&b, "\n- Sur les %d tokens produits, ma probabilité moyenne pour le token choisi était de %s ; j'ai le plus hésité sur %s (%s).\n\n",
-		len(t.Steps), PctIn("fr", f.MeanProb), q(f.Uncertain.Token.Piece), PctIn("fr", f.Uncertain.Sampling.RawProb))
+		len(t.Steps), PctIn("fr", f.MeanProb), q(f.Uncertain.Token.Text), PctIn("fr", f.Uncertain.Sampling.RawProb))
 
 	b.WriteString("4. Métacognition\n\n")
 	b.WriteString("Pourquoi cette explication en couches fonctionne-t-elle ? Parce qu'un LLM construit ses représentations hiérarchiquement, couche après couche — comme cette explication, du plus littéral au plus abstrait. ")
 	if f.LensFirstLayer >= 0 {
-		fmt.Fprintf(&b, "On le voit dans mes propres nombres : le token finalement écrit, %s, n'apparaît en tête qu'à partir de la couche %d sur %d.", q(f.FirstToken.Piece), f.LensFirstLayer+1, m.Layers)
+		fmt.Fprintf(&b, "On le voit dans mes propres nombres : le token finalement écrit, %s, n'apparaît en tête qu'à partir de la couche %d sur %d.", q(f.FirstToken.Text), f.LensFirstLayer+1, m.Layers)
 	} else if len(f.LensTop) > 0 {
-		fmt.Fprintf(&b, "On le voit dans mes propres nombres : aucune couche intermédiaire ne plaçait %s en tête ; la décision ne s'est formée qu'à la sortie.", q(f.FirstToken.Piece))
+		fmt.Fprintf(&b, "On le voit dans mes propres nombres : aucune couche intermédiaire ne plaçait %s en tête ; la décision ne s'est formée qu'à la sortie.", q(f.FirstToken.Text))
 	}
 	b.WriteString("\n")
 	return b.String()
@@ -239,7 +238,7 @@ func explainFR(t *Trace, f *Facts) string {
 
 func explainEN(t *Trace, f *Facts) string {
 	m := t.Meta
-	_, qe := quoters(t)
+	_, qe := quoters()
 	var b strings.Builder
 	b.WriteString("1. Literal self-description\n\n")
 	fmt.Fprintf(&b, "I am a large language model (LLM) — a very small one here: %s, a %s architecture with %s parameters stored as %s. "+
@@ -255,7 +254,7 @@ func explainEN(t *Trace, f *Facts) string {
 	if len(f.LensTop) > 0 {
 		var parts []string
 		for i, c := range f.LensTop {
-			parts = append(parts, fmt.Sprintf("layer %d: %s (%s)", t.Steps[0].LogitLens[i].Layer+1, qe(c.Piece), Pct(c.Prob)))
+			parts = append(parts, fmt.Sprintf("layer %d: %s (%s)", t.Steps[0].LogitLens[i].Layer+1, qe(c.Text), Pct(c.Prob)))
 		}
 		fmt.Fprintf(&b, "Let us open the dolls one by one while I write my first token: had I stopped after each layer, I would have said %s.", strings.Join(parts, ", "))
 	}
@@ -274,15 +273,15 @@ func explainEN(t *Trace, f *Facts) string {
 	if f.Neighbor != nil {
 		n := f.Neighbor.Neighbors[0]
 		fmt.Fprintf(&b, "\n- Embeddings: the token %s is a vector of norm %s; its nearest neighbour in the whole table is %s (cosine %s).",
-			qe(f.Neighbor.Token.Piece), F3(f.Neighbor.Norm), qe(n.Piece), F3(n.Cosine))
+			qe(f.Neighbor.Token.Text), F3(f.Neighbor.Norm), qe(n.Text), F3(n.Cosine))
 	}
 	if f.Focus != nil {
 		fmt.Fprintf(&b, "\n- Attention: to write %s, the most focused head (layer %d, head %d) looked mostly at %s at position %d, with weight %s.",
-			qe(f.FirstToken.Piece), f.Focus.Layer+1, f.Focus.Head+1, qe(f.FocusTop.Token.Piece), f.FocusTop.Position, F3(f.FocusTop.Weight))
+			qe(f.FirstToken.Text), f.Focus.Layer+1, f.Focus.Head+1, qe(f.FocusTop.Token.Text), f.FocusTop.Position, F3(f.FocusTop.Weight))
 	}
-	fmt.Fprintf(&b, "\n- Prediction: %s with probability %s", qe(f.FirstToken.Piece), Pct(f.FirstProb))
+	fmt.Fprintf(&b, "\n- Prediction: %s with probability %s", qe(f.FirstToken.Text), Pct(f.FirstProb))
 	for _, a := range f.Alternatives {
-		fmt.Fprintf(&b, ", ahead of %s (%s)", qe(a.Piece), Pct(a.Prob))
+		fmt.Fprintf(&b, ", ahead of %s (%s)", qe(a.Text), Pct(a.Prob))
 	}
 	fmt.Fprintf(&b, "; entropy %s nats.", F3(f.Entropy))
 	if f.Greedy {
@@ -292,14 +291,14 @@ func explainEN(t *Trace, f *Facts) string {
 			chain(f.Kept), strconv.FormatFloat(f.Draw, 'f', 4, 64), f.Rank, Pct(f.ChosenProb))
 	}
 	fmt.Fprintf(&b, "\n- Over the %d tokens I produced, my mean probability for the chosen token was %s; I hesitated most on %s (%s).\n\n",
-		len(t.Steps), Pct(f.MeanProb), qe(f.Uncertain.Token.Piece), Pct(f.Uncertain.Sampling.RawProb))
+		len(t.Steps), Pct(f.MeanProb), qe(f.Uncertain.Token.Text), Pct(f.Uncertain.Sampling.RawProb))
 
 	b.WriteString("4. Metacognition\n\n")
 	b.WriteString("Why does this layered explanation work? Because an LLM builds its representations hierarchically, layer after layer — like this explanation, from the literal to the abstract. ")
 	if f.LensFirstLayer >= 0 {
-		fmt.Fprintf(&b, "My own numbers show it: the token I finally wrote, %s, only comes out on top from layer %d of %d.", qe(f.FirstToken.Piece), f.LensFirstLayer+1, m.Layers)
+		fmt.Fprintf(&b, "My own numbers show it: the token I finally wrote, %s, only comes out on top from layer %d of %d.", qe(f.FirstToken.Text), f.LensFirstLayer+1, m.Layers)
 	} else if len(f.LensTop) > 0 {
-		fmt.Fprintf(&b, "My own numbers show it: no intermediate layer had %s on top; the decision only formed at the output.", qe(f.FirstToken.Piece))
+		fmt.Fprintf(&b, "My own numbers show it: no intermediate layer had %s on top; the decision only formed at the output.", qe(f.FirstToken.Text))
 	}
 	b.WriteString("\n")
 	return b.String()

@@ -223,3 +223,56 @@ func TestExplainCountsLikeAReader(t *testing.T) {
 		}
 	}
 }
+
+// TestRenderersShowTokenText: the report and the explanation show the text
+// the trace carries for each token, never its vocabulary piece, so they need
+// no tokenizer: byte-level BPE pieces (GPT-2's byte table) and SentencePiece
+// byte tokens are shown as what they decode to.
+func TestRenderersShowTokenText(t *testing.T) {
+	tok := func(id int, piece, text string) trace.Token {
+		return trace.Token{ID: id, Piece: piece, Text: text, Bytes: trace.Ints([]byte(text))}
+	}
+	cand := func(tk trace.Token, p float32) trace.Candidate {
+		return trace.Candidate{ID: tk.ID, Piece: tk.Piece, Bytes: tk.Bytes, Text: tk.Text, Prob: p}
+	}
+	saw, nl, hi := tok(7, "Ġsaw", " saw"), tok(8, "<0x0A>", "\n"), tok(9, "Ã©t", "ét")
+	tr := &explain.Trace{
+		Meta:         trace.Meta{Model: "m", Layers: 1, Heads: 1, Tokenizer: "gpt2"},
+		Tokenization: trace.Tokenization{Tokens: []trace.Token{hi, saw}},
+		Steps: []trace.Step{{
+			Input: saw, Token: nl,
+			Attention:  []trace.HeadAttention{{Top: []trace.Attended{{Position: 1, Token: saw, Weight: 1}}}},
+			LogitLens:  []trace.LensLayer{{Top: []trace.Candidate{cand(hi, 0.5)}}},
+			Prediction: trace.Prediction{Top: []trace.Candidate{cand(nl, 0.6), cand(saw, 0.3)}},
+			Sampling:   trace.Sampling{Draw: -1, ChosenRank: 1, ChosenProb: 1, RawProb: 0.6},
+		}},
+		Done: &trace.Done{Text: "\n"},
+	}
+	var b strings.Builder
+	if err := explain.Report(&b, tr, explain.ReportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	report := b.String()
+	en, err := explain.Explain(tr, "en")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		out       string
+		want, not []string
+	}{
+		{report, []string{"[ét]", "[ saw]", `[\n]`}, []string{"Ġ", "Ã", "<0x0A>"}},
+		{en, []string{`"ét"`, `"␣saw"`, `"⏎"`}, []string{"Ġ", "Ã", "<0x0A>"}},
+	} {
+		for _, w := range tt.want {
+			if !strings.Contains(tt.out, w) {
+				t.Errorf("lacks %q:\n%s", w, tt.out)
+			}
+		}
+		for _, w := range tt.not {
+			if strings.Contains(tt.out, w) {
+				t.Errorf("shows a piece (%q):\n%s", w, tt.out)
+			}
+		}
+	}
+}

@@ -15,7 +15,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"glassbox/tokenizer/bpe"
 	"glassbox/trace"
 )
 
@@ -93,31 +92,12 @@ func (p painter) prob(pr float32, s string) string {
 	}
 }
 
-// Show renders a SentencePiece-style token piece readably: ▁ as a space,
-// control characters escaped.
-func Show(piece string) string { return ShowAs("llama", piece) }
-
-// ShowAs renders a vocabulary piece as the text it stands for, given the
-// tokenizer model of the trace ("gpt2" pieces spell bytes with GPT-2's
-// byte-to-unicode table, "llama" pieces use ▁ for spaces), with control
-// characters escaped.
-func ShowAs(model, piece string) string {
-	text := piece
-	if model == "gpt2" {
-		if b, err := bpe.UnicodeToBytes(piece); err == nil {
-			text = string(b)
-		}
-	} else {
-		text = strings.ReplaceAll(piece, "▁", " ")
-	}
+// Show renders a token's display text (trace.Token.Text, Candidate.Text,
+// Neighbor.Text) on one line: Go string escapes for new lines, tabs, other
+// control characters and invalid UTF-8, and nothing else changed.
+func Show(text string) string {
 	q := strconv.Quote(text)
 	return q[1 : len(q)-1]
-}
-
-// shower returns the piece renderer of a trace.
-func shower(t *Trace) func(string) string {
-	model := t.Meta.Tokenizer
-	return func(piece string) string { return ShowAs(model, piece) }
 }
 
 func bar(p float32, width int) string {
@@ -161,7 +141,7 @@ func F3In(lang string, v float32) string {
 // Report writes the readable dissection of a trace.
 func Report(w io.Writer, t *Trace, opt ReportOptions) error {
 	p := painter{opt.Color}
-	show := shower(t)
+	show := Show
 	var b strings.Builder
 	m := t.Meta
 	fmt.Fprintf(&b, "%s  %s · %s · %d layers × %d heads (%d KV) · dim %d · vocab %d · %s · KV cache %s\n\n",
@@ -171,7 +151,7 @@ func Report(w io.Writer, t *Trace, opt ReportOptions) error {
 	fmt.Fprintf(&b, "%s  %s\n", p.bold("1 · TOKENIZATION"), plural(len(t.Tokenization.Tokens), "token"))
 	var strip []string
 	for _, tk := range t.Tokenization.Tokens {
-		strip = append(strip, p.tok("["+show(tk.Piece)+"]"))
+		strip = append(strip, p.tok("["+show(tk.Text)+"]"))
 	}
 	fmt.Fprintf(&b, "   %s\n", strings.Join(strip, " "))
 	var ids []string
@@ -187,9 +167,9 @@ func Report(w io.Writer, t *Trace, opt ReportOptions) error {
 		for _, e := range t.Embeddings {
 			var nb []string
 			for _, n := range e.Neighbors {
-				nb = append(nb, fmt.Sprintf("%s %s", show(n.Piece), F3(n.Cosine)))
+				nb = append(nb, fmt.Sprintf("%s %s", show(n.Text), F3(n.Cosine)))
 			}
-			fmt.Fprintf(&b, "   %s%s%s%s\n", pad(strconv.Itoa(e.Position), 5), p.tok(pad(show(e.Token.Piece), 14)), pad(F3(e.Norm), 8), strings.Join(nb, " · "))
+			fmt.Fprintf(&b, "   %s%s%s%s\n", pad(strconv.Itoa(e.Position), 5), p.tok(pad(show(e.Token.Text), 14)), pad(F3(e.Norm), 8), strings.Join(nb, " · "))
 		}
 		b.WriteString("\n")
 	}
@@ -201,8 +181,8 @@ func Report(w io.Writer, t *Trace, opt ReportOptions) error {
 			fmt.Fprintf(&b, "   %s\n", p.dim(fmt.Sprintf("… %d more tokens (use --steps 0 to show all)", len(t.Steps)-i)))
 			break
 		}
-		fmt.Fprintf(&b, "\n   %s %s  %s\n", p.bold(fmt.Sprintf("token %d →", s.Index+1)), p.prob(s.Sampling.RawProb, "["+show(s.Token.Piece)+"]"),
-			p.dim(fmt.Sprintf("predicted at position %d from [%s]", s.Position, show(s.Input.Piece))))
+		fmt.Fprintf(&b, "\n   %s %s  %s\n", p.bold(fmt.Sprintf("token %d →", s.Index+1)), p.prob(s.Sampling.RawProb, "["+show(s.Token.Text)+"]"),
+			p.dim(fmt.Sprintf("predicted at position %d from [%s]", s.Position, show(s.Input.Text))))
 		if len(s.Attention) > 0 {
 			heads := append([]trace.HeadAttention(nil), s.Attention...)
 			sort.SliceStable(heads, func(a, c int) bool { return heads[a].Entropy < heads[c].Entropy })
@@ -210,7 +190,7 @@ func Report(w io.Writer, t *Trace, opt ReportOptions) error {
 			for _, h := range heads[:min(3, len(heads))] {
 				var tops []string
 				for _, a := range h.Top[:min(3, len(h.Top))] {
-					tops = append(tops, fmt.Sprintf("[%s]@%d %s", show(a.Token.Piece), a.Position, F3(a.Weight)))
+					tops = append(tops, fmt.Sprintf("[%s]@%d %s", show(a.Token.Text), a.Position, F3(a.Weight)))
 				}
 				fmt.Fprintf(&b, "       L%d H%d (kv %d) entropy %s: %s\n", h.Layer, h.Head, h.KVHead, F3(h.Entropy), strings.Join(tops, " · "))
 			}
@@ -222,7 +202,7 @@ func Report(w io.Writer, t *Trace, opt ReportOptions) error {
 					continue
 				}
 				c := l.Top[0]
-				fmt.Fprintf(&b, "       L%-3d %s %s\n", l.Layer, pad("["+show(c.Piece)+"]", 14), p.prob(c.Prob, Pct(c.Prob)))
+				fmt.Fprintf(&b, "       L%-3d %s %s\n", l.Layer, pad("["+show(c.Text)+"]", 14), p.prob(c.Prob, Pct(c.Prob)))
 			}
 		}
 		fmt.Fprintf(&b, "     %s  entropy %s nats\n", p.bold("prediction"), F3(s.Prediction.Entropy))
@@ -231,7 +211,7 @@ func Report(w io.Writer, t *Trace, opt ReportOptions) error {
 			if c.ID == s.Token.ID {
 				mark = "▶"
 			}
-			fmt.Fprintf(&b, "     %s %s %s %s\n", mark, pad("["+show(c.Piece)+"]", 14), p.prob(c.Prob, bar(c.Prob, 24)), Pct(c.Prob))
+			fmt.Fprintf(&b, "     %s %s %s %s\n", mark, pad("["+show(c.Text)+"]", 14), p.prob(c.Prob, bar(c.Prob, 24)), Pct(c.Prob))
 		}
 		var chain []string
 		for _, st := range s.Sampling.Steps {
@@ -242,7 +222,7 @@ func Report(w io.Writer, t *Trace, opt ReportOptions) error {
 			draw = "draw " + strconv.FormatFloat(s.Sampling.Draw, 'f', 4, 64)
 		}
 		fmt.Fprintf(&b, "     %s  %s · %s · chose [%s] rank %d, p %s after the chain (%s raw)\n", p.bold("decoding"),
-			strings.Join(chain, " "), draw, show(s.Token.Piece), s.Sampling.ChosenRank, Pct(s.Sampling.ChosenProb), Pct(s.Sampling.RawProb))
+			strings.Join(chain, " "), draw, show(s.Token.Text), s.Sampling.ChosenRank, Pct(s.Sampling.ChosenProb), Pct(s.Sampling.RawProb))
 	}
 	if t.Done != nil {
 		fmt.Fprintf(&b, "\n%s  %q · finish %s · %.1f prompt tokens/s · %.1f generated tokens/s\n", p.bold("TEXT"), t.Done.Text, t.Done.FinishReason, t.Done.PromptPerSec, t.Done.GenPerSec)

@@ -123,12 +123,16 @@ func (r *recorder) token(id int) trace.Token {
 	if r.tok == nil || id < 0 || id >= r.tok.VocabSize() {
 		return t
 	}
-	t.Piece = r.tok.Piece(id)
-	for _, b := range r.tok.TokenBytes(id) {
-		t.Bytes = append(t.Bytes, int(b))
-	}
+	b := r.tok.TokenBytes(id)
+	t.Piece, t.Bytes, t.Text = r.tok.Piece(id), trace.Ints(b), trace.Text(b)
 	t.Special = r.tok.IsSpecial(id)
 	return t
+}
+
+// candidate names token id in a list of candidates.
+func (r *recorder) candidate(id int, logit, prob float32) trace.Candidate {
+	t := r.token(id)
+	return trace.Candidate{ID: id, Piece: t.Piece, Bytes: t.Bytes, Text: t.Text, Logit: logit, Prob: prob}
 }
 
 func (r *recorder) meta(ctxSize int, kv tensor.Type) trace.Event {
@@ -209,7 +213,8 @@ func (r *recorder) embeddings(prompt []int) trace.Event {
 		i := uniq[id]
 		nb := append([]trace.Neighbor(nil), best[i]...)
 		for k := range nb {
-			nb[k].Piece = r.token(nb[k].ID).Piece
+			t := r.token(nb[k].ID)
+			nb[k].Piece, nb[k].Bytes, nb[k].Text = t.Piece, t.Bytes, t.Text
 		}
 		out[p] = trace.Embedding{
 			Position: p, Token: r.token(id), Norm: float32(norms[i]),
@@ -276,7 +281,7 @@ func (r *recorder) step(index, pos int, history []int, logits []float32, chosen 
 	for _, sp := range s.Steps {
 		ss := trace.SamplerStep{Name: sp.Name, Kept: sp.Kept}
 		for _, c := range sp.Top {
-			ss.Top = append(ss.Top, trace.Candidate{ID: c.ID, Piece: r.token(c.ID).Piece, Logit: c.Logit, Prob: c.Prob})
+			ss.Top = append(ss.Top, r.candidate(c.ID, c.Logit, c.Prob))
 		}
 		st.Sampling.Steps = append(st.Sampling.Steps, ss)
 	}
@@ -329,9 +334,8 @@ func (r *recorder) candidates(logits []float32) ([]trace.Candidate, float32) {
 		copy(top[i+1:], top[i:len(top)-1])
 		top[i] = trace.Candidate{ID: id, Logit: v}
 	}
-	for k := range top {
-		top[k].Piece = r.token(top[k].ID).Piece
-		top[k].Prob = float32(math.Exp(float64(top[k].Logit-maxv)) / sum)
+	for k, c := range top {
+		top[k] = r.candidate(c.ID, c.Logit, float32(math.Exp(float64(c.Logit-maxv))/sum))
 	}
 	return top, float32(ent)
 }

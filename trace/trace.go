@@ -9,7 +9,15 @@
 // documents every field.
 package trace
 
-// Version is the schema version written in the "meta" event.
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
+
+// Version is the schema version written in the "meta" event. Fields added
+// without changing the meaning of existing ones (such as the tokens' text)
+// keep the version.
 const Version = 1
 
 // Event types, in the order they appear in a trace.
@@ -60,6 +68,7 @@ type Token struct {
 	ID      int    `json:"id"`
 	Piece   string `json:"piece"`   // the vocabulary entry
 	Bytes   []int  `json:"bytes"`   // the bytes it decodes to (JSON arrays of numbers, since pieces may be partial UTF-8)
+	Text    string `json:"text"`    // Bytes for display (see Text)
 	Special bool   `json:"special"` // control or user-defined token
 }
 
@@ -73,6 +82,8 @@ type Tokenization struct {
 type Neighbor struct {
 	ID     int     `json:"id"`
 	Piece  string  `json:"piece"`
+	Bytes  []int   `json:"bytes"` // as in Token
+	Text   string  `json:"text"`  // as in Token
 	Cosine float32 `json:"cosine"`
 }
 
@@ -106,6 +117,8 @@ type HeadAttention struct {
 type Candidate struct {
 	ID    int     `json:"id"`
 	Piece string  `json:"piece"`
+	Bytes []int   `json:"bytes"` // as in Token
+	Text  string  `json:"text"`  // as in Token
 	Logit float32 `json:"logit"`
 	Prob  float32 `json:"prob"`
 }
@@ -177,4 +190,41 @@ type Options struct {
 // All returns options recording everything, with k candidates per list.
 func All(k int) Options {
 	return Options{Top: k, Attention: true, LogitLens: true, Embeddings: true}
+}
+
+// Text renders the bytes of one token, taken on its own, for display: valid
+// UTF-8 is kept as it is (spaces, new lines and all: escaping them is the
+// renderer's choice), and each byte that does not belong to a complete UTF-8
+// character — a token holding part of a character — is written <0xNN>, as
+// SentencePiece names byte tokens, so that the result is valid UTF-8 and no
+// byte is hidden. A SentencePiece token keeps its leading space ("▁saw" is
+// " saw"): a token's text does not depend on what precedes it, so that two
+// different tokens never look alike; the step's Text is where the output
+// reads as text, without the space where the text begins.
+func Text(b []byte) string {
+	if utf8.Valid(b) {
+		return string(b)
+	}
+	var s strings.Builder
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		if r == utf8.RuneError && n <= 1 {
+			fmt.Fprintf(&s, "<0x%02X>", b[0])
+			b = b[1:]
+			continue
+		}
+		s.Write(b[:n])
+		b = b[n:]
+	}
+	return s.String()
+}
+
+// Ints returns bytes as the numbers a trace stores (never nil, so that JSON
+// writes an array).
+func Ints(b []byte) []int {
+	out := make([]int, len(b))
+	for i, c := range b {
+		out[i] = int(c)
+	}
+	return out
 }

@@ -28,40 +28,10 @@ async function api(path, init) {
   return resp;
 }
 
-// GPT-2's byte-to-unicode table, inverted: byte-level BPE pieces spell bytes
-// with printable characters.
-const gpt2Bytes = (() => {
-  const bs = [];
-  for (let b = 33; b <= 126; b++) bs.push(b);
-  for (let b = 161; b <= 172; b++) bs.push(b);
-  for (let b = 174; b <= 255; b++) bs.push(b);
-  const map = new Map();
-  let n = 0;
-  for (let b = 0; b < 256; b++) {
-    if (bs.includes(b)) map.set(String.fromCodePoint(b), b);
-    else map.set(String.fromCodePoint(256 + n++), b);
-  }
-  return map;
-})();
-
-// show turns a vocabulary piece into the text it stands for, following the
-// tokenizer model of the current trace (state.tokenizer).
-function show(piece) {
-  if (piece == null) return '';
-  if (state.tokenizer === 'gpt2') {
-    const bytes = [];
-    for (const ch of piece) {
-      const b = gpt2Bytes.get(ch);
-      if (b === undefined) return piece;
-      bytes.push(b);
-    }
-    return new TextDecoder('utf-8', { fatal: false }).decode(new Uint8Array(bytes));
-  }
-  return piece.replace(/▁/g, ' ');
-}
-
-function visible(piece) {
-  const s = show(piece);
+// visible shows a token of the trace: its text (the trace decodes every
+// vocabulary piece), with spaces, new lines and tabs made visible.
+function visible(tok) {
+  const s = tok.text ?? tok.piece ?? '';
   return s.replace(/\n/g, '⏎').replace(/\t/g, '⇥').replace(/ /g, '␣') || '∅';
 }
 
@@ -236,7 +206,7 @@ async function send(ev) {
     if (!resp.ok) throw new Error(await apiError(resp));
     await readSSE(resp, (e) => {
       switch (e.type) {
-        case 'meta': turn.meta = e.meta; state.tokenizer = e.meta.tokenizer; break;
+        case 'meta': turn.meta = e.meta; break;
         case 'tokenization': turn.tokenization = e.tokenization; break;
         case 'embeddings': turn.embeddings = e.embeddings; break;
         case 'step': {
@@ -245,7 +215,7 @@ async function send(ev) {
           reply += s.text;
           const span = el('span', {
             class: 'tok ' + probClass(s.sampling.raw_prob), text: s.text || '',
-            title: visible(s.token.piece) + ' · ' + pct(s.sampling.raw_prob), tabindex: '0', 'data-index': String(s.index),
+            title: visible(s.token) + ' · ' + pct(s.sampling.raw_prob), tabindex: '0', 'data-index': String(s.index),
             onclick: () => openDissection(turn, s.index), onkeydown: (k) => { if (k.key === 'Enter') openDissection(turn, s.index); },
           });
           if (!s.text) span.classList.add('empty');
@@ -281,7 +251,6 @@ function contextToken(turn, pos) {
 
 function openDissection(turn, index) {
   state.current = { turn, index };
-  state.tokenizer = turn.meta.tokenizer;
   for (const t of state.turns) for (const sp of t.spans) sp.classList.remove('selected');
   turn.spans[index].classList.add('selected');
   const s = turn.steps[index];
@@ -290,20 +259,20 @@ function openDissection(turn, index) {
   aside.classList.remove('hidden');
   // on a narrow screen the panel sits below the chat: bring it into view
   if (opening && window.matchMedia('(max-width: 820px)').matches) aside.scrollIntoView({ block: 'start' });
-  $('d-title').textContent = 'Token ' + (index + 1) + ': ' + visible(s.token.piece);
+  $('d-title').textContent = 'Token ' + (index + 1) + ': ' + visible(s.token);
 
   // tokenization strip: the prompt as the model saw it, then the generated tokens so far
   const strip = [];
-  turn.tokenization.tokens.forEach((t) => strip.push(el('span', { class: 'chip' + (t.special ? ' special' : ''), text: visible(t.piece), title: 'id ' + t.id })));
+  turn.tokenization.tokens.forEach((t) => strip.push(el('span', { class: 'chip' + (t.special ? ' special' : ''), text: visible(t), title: 'id ' + t.id })));
   turn.steps.slice(0, index + 1).forEach((st, i) => strip.push(el('span', {
-    class: 'chip gen ' + probClass(st.sampling.raw_prob) + (i === index ? ' selected' : ''), text: visible(st.token.piece), title: 'id ' + st.token.id })));
+    class: 'chip gen ' + probClass(st.sampling.raw_prob) + (i === index ? ' selected' : ''), text: visible(st.token), title: 'id ' + st.token.id })));
   $('d-tokens').replaceChildren(...strip);
 
   // embeddings
   const emb = turn.embeddings.map((e) => el('tr', {},
-    el('td', { text: String(e.position) }), el('td', { class: 'mono', text: visible(e.token.piece) }),
+    el('td', { text: String(e.position) }), el('td', { class: 'mono', text: visible(e.token) }),
     el('td', { text: e.norm.toFixed(3) }),
-    el('td', {}, ...e.neighbors.flatMap((n, i) => [i ? ' · ' : null, el('span', { class: 'nb', text: visible(n.piece) + ' ' + n.cosine.toFixed(3) })]))));
+    el('td', {}, ...e.neighbors.flatMap((n, i) => [i ? ' · ' : null, el('span', { class: 'nb', text: visible(n) + ' ' + n.cosine.toFixed(3) })]))));
   $('d-embeddings').replaceChildren(el('tr', {}, ...['pos', 'token', 'norm', 'nearest (cosine)'].map((h) => el('th', { text: h }))), ...emb);
 
   // attention selectors
@@ -315,7 +284,7 @@ function openDissection(turn, index) {
 
   // candidates
   const bars = s.prediction.top.map((c) => el('div', { class: 'bar-row' + (c.id === s.token.id ? ' chosen' : '') },
-    el('span', { class: 'mono label', text: visible(c.piece) }),
+    el('span', { class: 'mono label', text: visible(c) }),
     el('span', { class: 'bar' }, fill(c.prob)),
     el('span', { class: 'val', text: pct(c.prob) })));
   bars.unshift(el('div', { class: 'small', text: 'entropy ' + s.prediction.entropy.toFixed(3) + ' nats' }));
@@ -323,16 +292,16 @@ function openDissection(turn, index) {
 
   // logit lens
   const lens = s.logit_lens.map((l) => el('tr', {}, el('td', { text: 'L' + l.layer }),
-    ...l.top.slice(0, 5).map((c) => el('td', { class: 'mono ' + (c.id === s.token.id ? 'hit' : ''), text: visible(c.piece) + ' ' + pct(c.prob) }))));
+    ...l.top.slice(0, 5).map((c) => el('td', { class: 'mono ' + (c.id === s.token.id ? 'hit' : ''), text: visible(c) + ' ' + pct(c.prob) }))));
   $('d-lens').replaceChildren(el('tr', {}, el('th', { text: 'layer' }), el('th', { colspan: '5', text: 'top tokens if the model stopped here' })), ...lens);
 
   // sampler
   const smp = s.sampling;
   const stepsEls = smp.steps.map((st) => el('div', { class: 'sstep' },
     el('b', { text: st.name }), el('span', { text: ' kept ' + st.kept + ': ' }),
-    el('span', { class: 'mono', text: (st.top || []).map((c) => visible(c.piece) + ' ' + pct(c.prob)).join(' · ') })));
+    el('span', { class: 'mono', text: (st.top || []).map((c) => visible(c) + ' ' + pct(c.prob)).join(' · ') })));
   stepsEls.push(el('div', { class: 'sstep final', text: (smp.draw < 0 ? 'greedy: no draw' : 'draw ' + smp.draw.toFixed(4)) +
-    ' → ' + visible(s.token.piece) + ', rank ' + smp.chosen_rank + ', p ' + pct(smp.chosen_prob) + ' after the chain (' + pct(smp.raw_prob) + ' raw)' }));
+    ' → ' + visible(s.token) + ', rank ' + smp.chosen_rank + ', p ' + pct(smp.chosen_prob) + ' after the chain (' + pct(smp.raw_prob) + ' raw)' }));
   $('d-sampler').replaceChildren(...stepsEls);
 }
 
@@ -412,7 +381,7 @@ function drawHeatmap() {
     if ((n - 1 - cols[cols.length - 1]) * cellW < minGap) cols.pop();
     cols.push(n - 1);
   }
-  const label = (c) => (step === 1 ? '' : c + ' ') + visible(contextToken(turn, c).piece).slice(0, 10);
+  const label = (c) => (step === 1 ? '' : c + ' ') + visible(contextToken(turn, c)).slice(0, 10);
   const g0 = cv.getContext('2d');
   g0.font = '10px monospace';
   const labelH = 8 + Math.max(...cols.map((c) => g0.measureText(label(c)).width));
@@ -454,7 +423,7 @@ function drawHeatmap() {
   const best = rows.slice().sort((a, b) => a.entropy - b.entropy).slice(0, 3);
   $('d-attn-top').replaceChildren(...best.map((h) => el('div', {
     text: 'L' + h.layer + ' H' + h.head + ' (kv ' + h.kv_head + '), entropy ' + h.entropy.toFixed(3) + ': ' +
-      h.top.slice(0, 3).map((a) => visible(a.token.piece) + '@' + a.position + ' ' + a.weight.toFixed(3)).join(' · ') })));
+      h.top.slice(0, 3).map((a) => visible(a.token) + '@' + a.position + ' ' + a.weight.toFixed(3)).join(' · ') })));
 }
 
 // sizeCanvas sizes a canvas to w×h CSS pixels, sharp on high-density
@@ -482,7 +451,7 @@ function heatTip(ev) {
   const h = hm.rows[r];
   tip.replaceChildren(
     el('div', { text: 'layer ' + h.layer + ', head ' + h.head }),
-    el('div', { class: 'mono', text: 'position ' + c + ' · ' + visible(contextToken(hm.turn, c).piece) }),
+    el('div', { class: 'mono', text: 'position ' + c + ' · ' + visible(contextToken(hm.turn, c)) }),
     el('div', { text: 'weight ' + h.weights[c].toFixed(4) }));
   tip.hidden = false;
   const wrap = $('d-heatmap').parentElement;
