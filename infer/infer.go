@@ -8,13 +8,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"glassbox/model"
 	"glassbox/sample"
 	"glassbox/tokenizer"
-	"glassbox/trace"
 )
 
 // Finish reasons, named as in the OpenAI API.
@@ -122,7 +120,10 @@ type Result struct {
 
 // Generate processes the prompt and samples until a stop condition. A prompt
 // longer than the context is an error wrapping ErrContext that says by how
-// much; it is never truncated.
+// much; it is never truncated. When generation fails or is cancelled after it
+// began, the error comes with the result so far: its tokens, and as Text the
+// text of those tokens (their Token.Text concatenated, without what was still
+// held back).
 func (s *Session) Generate(ctx context.Context, req Request) (*Result, error) {
 	if len(req.Prompt) == 0 {
 		return nil, errors.New("generate: the prompt has no tokens")
@@ -148,13 +149,15 @@ func (s *Session) Generate(ctx context.Context, req Request) (*Result, error) {
 	}
 	res := &Result{PromptIDs: append([]int(nil), req.Prompt...)}
 
-	var rec *recorder
+	obs := observer(noObserver{})
 	if req.Trace != nil {
-		if rec, err = s.startTrace(req); err != nil {
+		t, err := s.newTracer(&req)
+		if err != nil {
 			return nil, err
 		}
-		defer func() { s.state.Tracer = nil }()
+		obs = t
 	}
+	defer obs.close()
 
 	// prefill: reuse the cached prefix, process the rest in batches
 	t0 := time.Now()
@@ -163,130 +166,112 @@ func (s *Session) Generate(ctx context.Context, req Request) (*Result, error) {
 	}
 	res.Timings.PromptDuration = time.Since(t0)
 
-	// decode loop
-	history := append(make([]int, 0, len(req.Prompt)+64), req.Prompt...)
-	var dec *tokenizer.Decoder
-	if s.tok != nil {
-		// the generated text continues the prompt: its first token keeps its
-		// leading space unless the prompt ends with BOS (the text starts there)
-		dec = s.tok.NewDecoderAfter(req.Prompt[len(req.Prompt)-1])
-	}
-	var text, pending strings.Builder
-	stopper := newStopper(req.Stop)
 	t1 := time.Now()
 	defer func() { res.Timings.GenDuration = time.Since(t1) }()
-	var top []sample.TokenLogProb
-	for {
-		if err := ctx.Err(); err != nil {
-			return res, err
-		}
-		if req.MaxTokens > 0 && len(res.IDs) >= req.MaxTokens {
-			res.FinishReason = FinishLength
-			break
-		}
-		var id int
-		if rec != nil {
-			id = smp.SampleTrace(s.logits, history, &rec.smp, rec.top)
-		} else {
-			id = smp.Sample(s.logits, history)
-		}
-		tk := Token{ID: id, Prev: history[len(history)-1]}
-		if req.LogProbs > 0 {
-			tk.LogProb, top = sample.LogProbs(s.logits, id, req.LogProbs, top[:0])
-			tk.Top = append([]sample.TokenLogProb(nil), top...)
-		}
-		res.IDs = append(res.IDs, id)
-		res.Timings.GenTokens++
-		history = append(history, id)
-		eog := !req.IgnoreEOS && s.tok != nil && s.tok.IsEOG(id)
-		if dec != nil && !eog {
-			pending.WriteString(dec.Add(id))
-		}
-		emit, stopped := stopper.feed(&pending, eog)
-		if stopped != "" {
-			res.StopString = stopped
-		}
-		tk.Text = emit
-		text.WriteString(emit)
-		res.Tokens = append(res.Tokens, tk)
-		if rec != nil {
-			step := rec.step(len(res.IDs)-1, len(s.cached)-1, history, s.logits, id, emit)
-			if err := req.Trace.Emit(trace.Event{Type: trace.TypeStep, Step: step}); err != nil {
-				return res, err
-			}
-		}
-		if req.OnToken != nil {
-			if err := req.OnToken(tk); err != nil {
-				res.Text = text.String()
-				return res, err
-			}
-		}
-		if eog || stopped != "" {
-			res.FinishReason = FinishStop
-			break
-		}
-		if len(s.cached) >= n {
-			res.FinishReason = FinishLength
-			break
-		}
-		if rec != nil {
-			rec.want = len(s.cached)
-		}
-		if err := s.model.Forward(s.state, []int{id}, len(s.cached), s.logits); err != nil {
-			return res, err
-		}
-		s.cached = append(s.cached, id)
+	g := &generation{s: s, req: &req, smp: smp, obs: obs, res: res,
+		history: append(make([]int, 0, len(req.Prompt)+64), req.Prompt...),
+		out:     newTextStream(s.tok, req.Prompt[len(req.Prompt)-1], req.Stop)}
+	if err := g.run(ctx); err != nil {
+		res.Text = g.out.emitted()
+		return res, err
 	}
-	// Text still held back (an incomplete character or a partial stop string
-	// that never completed) belongs to the output.
-	if res.StopString == "" {
-		if dec != nil {
-			pending.WriteString(dec.Flush())
-		}
-		rest := pending.String()
-		text.WriteString(rest)
-		if rest != "" && len(res.Tokens) > 0 {
-			res.Tokens[len(res.Tokens)-1].Text += rest
-		}
+	rest, text := g.out.finish()
+	if rest != "" && len(res.Tokens) > 0 {
+		res.Tokens[len(res.Tokens)-1].Text += rest
 	}
-	res.Text = text.String()
-	if rec != nil {
-		res.Timings.GenDuration = time.Since(t1)
-		t := res.Timings
-		err := req.Trace.Emit(trace.Event{Type: trace.TypeDone, Done: &trace.Done{
-			FinishReason: res.FinishReason, Text: res.Text, PromptTokens: len(res.PromptIDs), GenTokens: len(res.IDs),
-			PromptPerSec: t.PromptPerSecond(), GenPerSec: t.GenPerSecond(),
-		}})
-		if err != nil {
-			return res, err
-		}
+	res.Text = text
+	res.Timings.GenDuration = time.Since(t1)
+	if err := obs.done(res); err != nil {
+		return res, err
 	}
 	return res, nil
 }
 
-// startTrace emits the events that precede generation and arms the recorder
-// for the last prompt position.
-func (s *Session) startTrace(req Request) (*recorder, error) {
-	if req.Trace.Emit == nil {
-		return nil, errors.New("trace: no Emit function")
-	}
-	rec, err := newRecorder(s.model, s.tok, *req.Trace)
-	if err != nil {
-		return nil, err
-	}
-	for _, ev := range []trace.Event{rec.meta(s.state.Context(), s.state.KVType()), rec.tokenization(req.Prompt)} {
-		if err := req.Trace.Emit(ev); err != nil {
-			return nil, err
+// generation is one Generate call once its prompt is processed.
+type generation struct {
+	s       *Session
+	req     *Request
+	smp     *sample.Sampler
+	obs     observer
+	res     *Result
+	history []int // the prompt and the tokens generated so far
+	out     *textStream
+	top     []sample.TokenLogProb // scratch for log-probabilities
+}
+
+// run samples and decodes tokens until a stop condition: the token limit, an
+// end-of-generation token, a stop string or a full context (setting
+// res.FinishReason), a cancelled context or an error.
+func (g *generation) run(ctx context.Context) error {
+	s, n := g.s, g.s.state.Context()
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if g.req.MaxTokens > 0 && len(g.res.IDs) >= g.req.MaxTokens {
+			g.res.FinishReason = FinishLength
+			return nil
+		}
+		id, stop, err := g.next()
+		if err != nil || stop {
+			return err
+		}
+		if len(s.cached) >= n {
+			g.res.FinishReason = FinishLength
+			return nil
+		}
+		g.obs.decoding(len(s.cached))
+		if err := s.decode(id); err != nil {
+			return err
 		}
 	}
-	if req.Trace.Options.Embeddings {
-		if err := req.Trace.Emit(rec.embeddings(req.Prompt)); err != nil {
-			return nil, err
+}
+
+// next samples the next token from the session's logits, adds it to the
+// result and the text, and reports it to the observer and to OnToken. stop
+// is set when the token ends the generation (end of generation or a stop
+// string).
+func (g *generation) next() (id int, stop bool, err error) {
+	s, req, res := g.s, g.req, g.res
+	id = g.obs.sample(g.smp, s.logits, g.history)
+	tk := Token{ID: id, Prev: g.history[len(g.history)-1]}
+	if req.LogProbs > 0 {
+		tk.LogProb, g.top = sample.LogProbs(s.logits, id, req.LogProbs, g.top[:0])
+		tk.Top = append([]sample.TokenLogProb(nil), g.top...)
+	}
+	res.IDs = append(res.IDs, id)
+	res.Timings.GenTokens++
+	g.history = append(g.history, id)
+	eog := !req.IgnoreEOS && s.tok != nil && s.tok.IsEOG(id)
+	var stopped string
+	tk.Text, stopped = g.out.add(id, eog)
+	if stopped != "" {
+		res.StopString = stopped
+	}
+	res.Tokens = append(res.Tokens, tk)
+	if err := g.obs.token(len(res.IDs)-1, len(s.cached)-1, g.history, s.logits, id, tk.Text); err != nil {
+		return id, true, err
+	}
+	if req.OnToken != nil {
+		if err := req.OnToken(tk); err != nil {
+			return id, true, err
 		}
 	}
-	rec.want = len(req.Prompt) - 1
-	s.state.Tracer = rec
-	return rec, nil
+	if eog || stopped != "" {
+		res.FinishReason = FinishStop
+		return id, true, nil
+	}
+	return id, false, nil
+}
+
+// decode runs one generated token through the model at the next position,
+// leaving the logits of the token that follows it in s.logits.
+func (s *Session) decode(id int) error {
+	if err := s.model.Forward(s.state, []int{id}, len(s.cached), s.logits); err != nil {
+		return err
+	}
+	s.cached = append(s.cached, id)
+	return nil
 }
 
 // prefill makes the cache hold prompt and s.logits the logits after it,
@@ -308,51 +293,4 @@ func (s *Session) prefill(prompt []int, tm *Timings) error {
 	}
 	s.cached = append(s.cached, prompt[k:]...)
 	return nil
-}
-
-// stopper holds back text that may be the start of a stop string.
-type stopper struct{ stops []string }
-
-func newStopper(stops []string) *stopper {
-	var s []string
-	for _, st := range stops {
-		if st != "" {
-			s = append(s, st)
-		}
-	}
-	return &stopper{stops: s}
-}
-
-// feed returns the text of pending that can be emitted now and, if a stop
-// string was found, that string (pending is then cut before it). At the end of
-// the generation (final), everything not cut is emitted.
-func (st *stopper) feed(pending *strings.Builder, final bool) (emit, stopped string) {
-	p := pending.String()
-	cut := -1
-	for _, s := range st.stops {
-		if i := strings.Index(p, s); i >= 0 && (cut < 0 || i < cut) {
-			cut, stopped = i, s
-		}
-	}
-	if cut >= 0 {
-		pending.Reset()
-		return p[:cut], stopped
-	}
-	if final {
-		pending.Reset()
-		return p, ""
-	}
-	// keep the longest suffix of p that is a prefix of a stop string
-	hold := 0
-	for _, s := range st.stops {
-		for l := min(len(s)-1, len(p)); l > hold; l-- {
-			if strings.HasSuffix(p, s[:l]) {
-				hold = l
-				break
-			}
-		}
-	}
-	pending.Reset()
-	pending.WriteString(p[len(p)-hold:])
-	return p[:len(p)-hold], ""
 }
