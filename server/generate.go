@@ -156,6 +156,28 @@ type sse struct {
 
 func newSSE(w http.ResponseWriter) *sse { return &sse{w: w, rc: http.NewResponseController(w)} }
 
+// streamIf returns the event stream of a response when the client asked for
+// one, and nil when the response is one JSON body.
+func streamIf(stream bool, w http.ResponseWriter) *sse {
+	if !stream {
+		return nil
+	}
+	return newSSE(w)
+}
+
+// failed ends a response whose generation failed. Without a stream (a nil
+// s) the error is the response; in a stream it becomes the stream's last
+// event, unless the client went away (ctx is done) and nobody would read it.
+func (s *sse) failed(ctx context.Context, err error) error {
+	if s == nil {
+		return err
+	}
+	if ctx.Err() == nil {
+		s.fail(err)
+	}
+	return nil
+}
+
 func (s *sse) begin() {
 	if s.began {
 		return

@@ -138,10 +138,7 @@ func (s *Server) infill(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer e.pool.release(sl)
-	var st *sse
-	if g.stream {
-		st = newSSE(w)
-	}
+	st := streamIf(g.stream, w)
 	sent := 0
 	res, err := s.run(r.Context(), e, sl, genJob{ids, g.seedFor(0)}, &g, start, func(t infer.Token) error {
 		if st == nil || (e.isEOG(t.ID) && !g.logprobs) {
@@ -155,13 +152,7 @@ func (s *Server) infill(w http.ResponseWriter, r *http.Request) error {
 		return st.send(ev)
 	})
 	if err != nil {
-		if st == nil {
-			return err
-		}
-		if r.Context().Err() == nil {
-			st.fail(err)
-		}
-		return nil
+		return st.failed(r.Context(), err)
 	}
 	noteTokens(r.Context(), e.name, len(ids), len(res.IDs))
 	tm := res.Timings

@@ -185,10 +185,7 @@ func (s *Server) streamChat(ctx context.Context, w http.ResponseWriter, e *entry
 			return st.send(chunk(c))
 		})
 		if err != nil {
-			if ctx.Err() == nil {
-				st.fail(err)
-			}
-			return nil
+			return st.failed(ctx, err)
 		}
 		start = time.Time{}
 		if rest := res.Text[min(sent, len(res.Text)):]; rest != "" {
@@ -329,10 +326,7 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) error {
 
 	out := completion{ID: newID("cmpl-"), Object: "text_completion", Created: time.Now().Unix(), Model: e.name, SystemFingerprint: systemFingerprint, Choices: []completionChoice{}}
 	var u usage
-	var st *sse
-	if g.stream {
-		st = newSSE(w)
-	}
+	st := streamIf(g.stream, w)
 	send := func(c completionChoice) error {
 		ch := out
 		ch.Choices = []completionChoice{c}
@@ -374,13 +368,7 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) error {
 				return send(completionChoice{Text: t.Text, Index: index, Logprobs: tl})
 			})
 			if err != nil {
-				if st == nil {
-					return err
-				}
-				if r.Context().Err() == nil {
-					st.fail(err)
-				}
-				return nil
+				return st.failed(r.Context(), err)
 			}
 			start = time.Time{}
 			fr := res.FinishReason
