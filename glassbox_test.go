@@ -429,6 +429,9 @@ func TestCloseDuringGeneration(t *testing.T) {
 				close(started)
 				<-proceed // Close is called while the generation is held here
 			}
+			if n == 5 {
+				cancel() // after a few more forward passes over the weights Close is waiting for
+			}
 			return nil
 		}})
 		gen <- outcome{res, err}
@@ -446,8 +449,6 @@ func TestCloseDuringGeneration(t *testing.T) {
 		t.Errorf("Acquire while closing: %v, want ErrClosed", err)
 	}
 	close(proceed) // the generation goes on reading the weights: they must still be mapped
-	time.Sleep(20 * time.Millisecond)
-	cancel()
 	out := <-gen
 	if !errors.Is(out.err, context.Canceled) || out.res == nil || len(out.res.IDs) < 2 {
 		t.Errorf("generation: %v, %+v", out.err, out.res)
