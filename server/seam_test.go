@@ -106,3 +106,25 @@ func TestModelPageIsModelInfo(t *testing.T) {
 		t.Errorf("meta event %+v", meta)
 	}
 }
+
+// TestModelPageOfClosedModel: once its model is closed, the model page
+// answers 503 instead of reading unmapped weights (which crashed the process
+// when the distinct parameters had not been counted before).
+func TestModelPageOfClosedModel(t *testing.T) {
+	m, err := glassbox.Open(fixtures.Path(t, "gguf", "stories260K-f32.gguf"), &glassbox.Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, url := testServer(t, Config{Models: []Model{{Name: "stories", Model: m}}, Parallel: 1, Queue: 1})
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(url + "/glassbox/models/stories")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("model page of a closed model: status %d, want 503", resp.StatusCode)
+	}
+}
