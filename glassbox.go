@@ -529,7 +529,7 @@ func (m *Model) EmbedIDs(ids []int) ([]float32, error) {
 	}
 	defer release()
 	if len(ids) > m.opts.Context {
-		return nil, fmt.Errorf("%w: the text has %d tokens and the context holds %d (%d too many)", infer.ErrContext, len(ids), m.opts.Context, len(ids)-m.opts.Context)
+		return nil, fmt.Errorf("%w: the input has %d tokens and the context holds %d (%d too many)", infer.ErrContext, len(ids), m.opts.Context, len(ids)-m.opts.Context)
 	}
 	st, err := m.model.NewState(model.StateOptions{Context: max(len(ids), 1), Batch: m.opts.Batch})
 	if err != nil {
