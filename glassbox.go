@@ -1,6 +1,14 @@
 // Package glassbox is the Go SDK of the glassbox engine: open a GGUF or
 // llama2.c model, generate text with a streaming callback, chat with the
-// model's own template. The command-line tool is built on this package alone.
+// model's own template, embed text, dissect a generation. The server is built
+// on this package alone (the import rule of docs/ARCHITECTURE.md).
+//
+// An application needs only this import for ordinary use: the engine's types
+// it handles — tokens, requests, results, sampler parameters, the model's
+// configuration and tokenizer, trace options and events — are named here as
+// aliases (Token, Request, SamplerParams, Config, Tokenizer, TraceOptions,
+// TraceEvent …), the same types as in the engine's packages, and ModelInfo
+// describes a model as the server's model page and the traces' meta event do.
 //
 //	m, err := glassbox.Open("model.gguf", nil)
 //	if err != nil { … }
@@ -26,7 +34,6 @@ import (
 	"glassbox/gguf"
 	"glassbox/infer"
 	"glassbox/model"
-	"glassbox/sample"
 	"glassbox/tensor"
 	"glassbox/tokenizer"
 )
@@ -331,10 +338,10 @@ func (m *Model) Close() error {
 }
 
 // Config returns the model's hyper-parameters.
-func (m *Model) Config() model.Config { return m.model.Config }
+func (m *Model) Config() Config { return m.model.Config }
 
 // Tokenizer returns the model's tokenizer.
-func (m *Model) Tokenizer() *tokenizer.Tokenizer { return m.tok }
+func (m *Model) Tokenizer() *Tokenizer { return m.tok }
 
 // Engine returns the underlying transformer (for tracing and tools). Its
 // weights are unmapped by Close: hold Acquire while using them.
@@ -357,7 +364,7 @@ func (m *Model) Path() string { return m.path }
 func (m *Model) LoadDuration() time.Duration { return m.loadTime }
 
 // KVCacheType returns the element type of the KV cache (F16 or F32).
-func (m *Model) KVCacheType() tensor.Type {
+func (m *Model) KVCacheType() TensorType {
 	if m.opts.KVCacheF32 {
 		return tensor.F32
 	}
@@ -366,6 +373,14 @@ func (m *Model) KVCacheType() tensor.Type {
 
 // ContextSize returns the number of positions available to a generation.
 func (m *Model) ContextSize() int { return m.opts.Context }
+
+// KVCacheBytes returns the size in bytes of a session's key/value cache:
+// layers × context × (key width + value width) × bytes per element (2 for the
+// default F16 cache, 4 with KVCacheF32).
+func (m *Model) KVCacheBytes() int64 {
+	c := &m.model.Config
+	return int64(c.Layers) * int64(m.opts.Context) * (int64(c.KVDim()) + int64(c.VDim())) * int64(m.KVCacheType().TypeSize())
+}
 
 // HasChatTemplate reports whether the model carries a chat template.
 func (m *Model) HasChatTemplate() bool { return m.template != nil }
@@ -376,7 +391,7 @@ func (m *Model) ChatTemplate() string { return m.tmplSrc }
 // GenerateOptions configures one generation.
 type GenerateOptions struct {
 	MaxTokens int           // generated tokens at most (<= 0: until the context is full)
-	Sampler   sample.Params // sampling settings (with LogitBias); the zero value, LogitBias aside, is greedy decoding
+	Sampler   SamplerParams // sampling settings (with LogitBias); the zero value, LogitBias aside, is greedy decoding
 	Stop      []string      // stop strings
 	LogProbs  int           // record log-probabilities of the chosen and top LogProbs tokens
 	IgnoreEOS bool          // continue past end-of-generation tokens
@@ -388,11 +403,11 @@ type GenerateOptions struct {
 	ParseSpecial bool
 	// OnToken receives each generated token as it is produced; an error stops
 	// the generation.
-	OnToken func(infer.Token) error
+	OnToken func(Token) error
 	// Trace, when set, dissects the generation: its Emit function receives the
-	// trace events (see package trace). ModelName and PromptText default to the
+	// trace events (see TraceEvent). ModelName and PromptText default to the
 	// model file's name and the prompt.
-	Trace *infer.Tracing
+	Trace *Tracing
 }
 
 // Result is a finished generation.
@@ -517,13 +532,15 @@ func (m *Model) NewSession() (*Session, error) {
 }
 
 // Generate runs one generation on the session's cache (see infer.Session.Generate).
-// It fails with ErrClosed once the model's Close has begun.
-func (s *Session) Generate(ctx context.Context, req infer.Request) (*Result, error) {
+// It fails with ErrClosed once the model's Close has begun. A traced
+// generation's meta event describes the model by its ModelInfo.
+func (s *Session) Generate(ctx context.Context, req Request) (*Result, error) {
 	release, err := s.m.Acquire()
 	if err != nil {
 		return nil, err
 	}
 	defer release()
+	req.Trace = s.m.withInfo(req.Trace)
 	return s.s.Generate(ctx, req)
 }
 
@@ -534,16 +551,25 @@ func (s *Session) Reset() { s.s.Reset() }
 func (s *Session) Context() int { return s.s.Context() }
 
 // Embed returns a sentence embedding of text: the mean of the model's final
-// (normalised) hidden states over its tokens. It runs in its own cache.
+// (normalised) hidden states over its tokens, BOS included when the
+// vocabulary adds it (see EmbedIDs). It runs in its own cache.
 func (m *Model) Embed(text string) ([]float32, error) {
+	return m.EmbedIDs(m.tok.Encode(text, tokenizer.EncodeOptions{AddBOS: m.tok.AddBOSDefault()}))
+}
+
+// EmbedIDs returns the sentence embedding of tokens: the mean of the model's
+// final (normalised) hidden states over them, processed Options.Batch at a
+// time in a cache of their own, so that it neither waits for nor disturbs
+// generations. More tokens than the context holds is an error wrapping
+// ErrContext; no tokens, or an id outside the vocabulary, is an error too.
+func (m *Model) EmbedIDs(ids []int) ([]float32, error) {
 	release, err := m.Acquire()
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	ids := m.tok.Encode(text, tokenizer.EncodeOptions{AddBOS: m.tok.AddBOSDefault()})
 	if len(ids) > m.opts.Context {
-		return nil, fmt.Errorf("%w: the text has %d tokens and the context holds %d (%d too many)", infer.ErrContext, len(ids), m.opts.Context, len(ids)-m.opts.Context)
+		return nil, fmt.Errorf("%w: the input has %d tokens and the context holds %d (%d too many)", infer.ErrContext, len(ids), m.opts.Context, len(ids)-m.opts.Context)
 	}
 	st, err := m.model.NewState(model.StateOptions{Context: max(len(ids), 1), Batch: m.opts.Batch})
 	if err != nil {

@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"glassbox"
-	"glassbox/infer"
-	"glassbox/trace"
 )
 
 // TraceFields selects what a dissection records (the "trace" object of
@@ -50,8 +48,8 @@ type DissectRequest struct {
 
 const maxTraceTop = 50
 
-func (f *TraceFields) options() (trace.Options, error) {
-	opts := trace.Options{Top: 5, Attention: true, LogitLens: true, Embeddings: true}
+func (f *TraceFields) options() (glassbox.TraceOptions, error) {
+	opts := glassbox.TraceOptions{Top: 5, Attention: true, LogitLens: true, Embeddings: true}
 	if f == nil {
 		return opts, nil
 	}
@@ -163,7 +161,7 @@ func (s *Server) streamDissection(ctx context.Context, w http.ResponseWriter, e 
 	defer e.pool.release(sl)
 	st := newSSE(w)
 	tg := *g
-	tg.trace = &infer.Tracing{Options: opts, ModelName: e.name, PromptText: text, Emit: func(ev trace.Event) error { return st.send(ev) }}
+	tg.trace = &glassbox.Tracing{Options: opts, ModelName: e.name, PromptText: text, Emit: func(ev glassbox.TraceEvent) error { return st.send(ev) }}
 	res, err := s.run(ctx, e, sl, genJob{ids, g.seedFor(0)}, &tg, start, nil)
 	if res != nil {
 		noteTokens(ctx, e.name, len(ids), len(res.IDs))
@@ -188,28 +186,9 @@ func (s *Server) streamDissection(ctx context.Context, w http.ResponseWriter, e 
 
 // modelInfo is GET /glassbox/models/{id}: what the web page's model view shows.
 type modelInfo struct {
-	ID            string         `json:"id"`
-	Path          string         `json:"path"` // the model's file name, without its directory
-	Arch          string         `json:"arch"`
-	Params        int64          `json:"params"`        // distinct parameters (model.DistinctParams)
-	ParamsStored  int64          `json:"params_stored"` // as the file stores them, duplicates and padding included
-	Layers        int            `json:"layers"`
-	Heads         int            `json:"heads"`
-	KVHeads       int            `json:"kv_heads"`
-	Dim           int            `json:"dim"`
-	HiddenDim     int            `json:"hidden_dim"`
-	HeadDim       int            `json:"head_dim"`
-	Vocab         int            `json:"vocab"`
-	Tokenizer     string         `json:"tokenizer"`
-	ContextLength int            `json:"context_length"`
-	Context       int            `json:"context"`
-	FileType      string         `json:"file_type"`
-	TensorTypes   map[string]int `json:"tensor_types"`
-	FileBytes     int64          `json:"file_bytes"`
-	KVCache       string         `json:"kv_cache"`
-	KVCacheBytes  int64          `json:"kv_cache_bytes"`
-	ChatTemplate  string         `json:"chat_template"`
-	Memory        struct {
+	ID string `json:"id"`
+	glassbox.ModelInfo
+	Memory struct {
 		HeapBytes uint64 `json:"heap_bytes"`
 		RSSBytes  uint64 `json:"rss_bytes"`
 	} `json:"memory"`
@@ -220,26 +199,12 @@ func (s *Server) modelInfo(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	m := e.model
-	c := m.Config()
-	info := modelInfo{
-		ID: e.name, Path: m.Path(), Arch: c.Arch, Params: c.Params(), Layers: c.Layers, Heads: c.Heads, KVHeads: c.KVHeads,
-		Dim: c.Dim, HiddenDim: c.HiddenDim, HeadDim: c.HeadDim, Vocab: c.VocabSize, Tokenizer: m.Tokenizer().Model(),
-		ContextLength: c.ContextLength, Context: m.ContextSize(), FileType: c.FileType, TensorTypes: map[string]int{},
-		ChatTemplate: m.ChatTemplate(), KVCache: m.KVCacheType().String(),
+	mi, err := e.model.Info()
+	if err != nil { // the model is being closed
+		return shuttingDown()
 	}
-	info.Params, info.ParamsStored = m.Engine().DistinctParams(), c.Params()
+	info := modelInfo{ID: e.name, ModelInfo: mi}
 	info.Path = filepath.Base(info.Path) // the file name only: the page must not reveal the server's directories
-	info.KVCacheBytes = int64(m.ContextSize()) * int64(c.Layers) * int64(c.KVDim()+c.VDim()) * int64(m.KVCacheType().TypeSize())
-	if f := m.GGUF(); f != nil {
-		for _, t := range f.Tensors {
-			info.TensorTypes[t.Type.String()]++
-			info.FileBytes = max(info.FileBytes, f.DataOffset+int64(t.Offset+t.Size()))
-		}
-	} else if st, err := os.Stat(m.Path()); err == nil {
-		info.FileBytes = st.Size()
-		info.TensorTypes["F32"] = 2 + 9*c.Layers
-	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	info.Memory.HeapBytes = ms.HeapAlloc

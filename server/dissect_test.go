@@ -7,11 +7,11 @@ import (
 	"strings"
 	"testing"
 
-	"glassbox/trace"
+	"glassbox"
 )
 
 // dissectEvents posts to a dissection endpoint and decodes the event stream.
-func dissectEvents(t *testing.T, url, body string) []trace.Event {
+func dissectEvents(t *testing.T, url, body string) []glassbox.TraceEvent {
 	t.Helper()
 	status, hdr, b := post(t, url, body, nil)
 	if status != http.StatusOK || !strings.HasPrefix(hdr.Get("Content-Type"), "text/event-stream") {
@@ -21,9 +21,9 @@ func dissectEvents(t *testing.T, url, body string) []trace.Event {
 	if data[len(data)-1] != "[DONE]" {
 		t.Fatalf("stream does not end with [DONE]: %q", data[len(data)-1])
 	}
-	var evs []trace.Event
+	var evs []glassbox.TraceEvent
 	for _, d := range data[:len(data)-1] {
-		var ev trace.Event
+		var ev glassbox.TraceEvent
 		if err := json.Unmarshal([]byte(d), &ev); err != nil {
 			t.Fatalf("event %q: %v", d, err)
 		}
@@ -53,7 +53,7 @@ func TestDissectStream(t *testing.T) {
 			var ids []int
 			for _, ev := range evs {
 				types = append(types, ev.Type)
-				if ev.Type == trace.TypeStep {
+				if ev.Type == glassbox.TraceTypeStep {
 					ids = append(ids, ev.Step.Token.ID)
 					if len(ev.Step.Attention) != 2 || len(ev.Step.LogitLens) != 2 || len(ev.Step.Prediction.Top) != 3 {
 						t.Errorf("step: %d heads, %d lens layers, %d candidates", len(ev.Step.Attention), len(ev.Step.LogitLens), len(ev.Step.Prediction.Top))

@@ -13,7 +13,7 @@ import (
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 
-	"glassbox/trace"
+	"glassbox"
 )
 
 // TestLogitBiasOpenAIClient: logit_bias sent by the official client bans a
@@ -145,7 +145,7 @@ func TestLogitBiasForms(t *testing.T) {
 	evs := dissectEvents(t, base+"/v1/dissect", fmt.Sprintf(`{"model":"stories","prompt":"Once upon a time","max_tokens":2,"temperature":0,"logit_bias":{"%d":-100},"trace":{"top":3}}`, first))
 	steps := 0
 	for _, ev := range evs {
-		if ev.Type != trace.TypeStep {
+		if ev.Type != glassbox.TraceTypeStep {
 			continue
 		}
 		steps++

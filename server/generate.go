@@ -13,9 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"glassbox/infer"
-	"glassbox/sample"
-	"glassbox/trace"
+	"glassbox"
 )
 
 // systemFingerprint identifies the backend in OpenAI responses.
@@ -30,7 +28,7 @@ func newID(prefix string) string {
 // genJob is one generation of a request: a prompt and the sampler of one choice.
 type genJob struct {
 	prompt  []int
-	sampler sample.Params
+	sampler glassbox.SamplerParams
 }
 
 // errStopped is the cause of the cancellation of generations by StopGenerations.
@@ -41,18 +39,18 @@ var errStopped = errors.New("generations stopped: the server is shutting down")
 // first token (zero for the later choices of a request, which do not count).
 // A generation ended by StopGenerations is a result, not an error: its text
 // so far, finish_reason "length" (and, when traced, a final "done" event).
-func (s *Server) run(ctx context.Context, e *entry, sl *slot, job genJob, g *genParams, start time.Time, onToken func(infer.Token) error) (*infer.Result, error) {
+func (s *Server) run(ctx context.Context, e *entry, sl *slot, job genJob, g *genParams, start time.Time, onToken func(glassbox.Token) error) (*glassbox.Result, error) {
 	if s.stopped.Err() != nil {
-		return s.stoppedResult(&infer.Result{PromptIDs: append([]int(nil), job.prompt...)}, g)
+		return s.stoppedResult(&glassbox.Result{PromptIDs: append([]int(nil), job.prompt...)}, g)
 	}
 	gctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	unhook := context.AfterFunc(s.stopped, func() { cancel(errStopped) })
 	defer unhook()
 	first := true
-	req := infer.Request{
+	req := glassbox.Request{
 		Prompt: job.prompt, MaxTokens: g.maxTokens, Stop: g.stop, Sampler: job.sampler, IgnoreEOS: g.ignoreEOS, Trace: g.trace,
-		OnToken: func(t infer.Token) error {
+		OnToken: func(t glassbox.Token) error {
 			if first && !start.IsZero() {
 				first = false
 				s.metrics.ttft.WithLabelValues(e.name).Observe(time.Since(start).Seconds())
@@ -69,7 +67,7 @@ func (s *Server) run(ctx context.Context, e *entry, sl *slot, job genJob, g *gen
 	res, err := sl.session.Generate(gctx, req)
 	if err != nil && ctx.Err() == nil && errors.Is(context.Cause(gctx), errStopped) {
 		if res == nil {
-			res = &infer.Result{PromptIDs: append([]int(nil), job.prompt...)}
+			res = &glassbox.Result{PromptIDs: append([]int(nil), job.prompt...)}
 		}
 		res, err = s.stoppedResult(res, g)
 	}
@@ -94,17 +92,17 @@ func (s *Server) run(ctx context.Context, e *entry, sl *slot, job genJob, g *gen
 // stoppedResult completes the result of a generation that StopGenerations
 // ended: the text of the tokens so far, finish_reason "length", and the final
 // trace event of a dissection.
-func (s *Server) stoppedResult(res *infer.Result, g *genParams) (*infer.Result, error) {
+func (s *Server) stoppedResult(res *glassbox.Result, g *genParams) (*glassbox.Result, error) {
 	var text strings.Builder
 	for _, t := range res.Tokens {
 		text.WriteString(t.Text)
 	}
 	res.Text = text.String()
 	res.StopString = ""
-	res.FinishReason = infer.FinishLength
+	res.FinishReason = glassbox.FinishLength
 	if g.trace != nil && g.trace.Emit != nil {
 		t := res.Timings
-		err := g.trace.Emit(trace.Event{Type: trace.TypeDone, Done: &trace.Done{
+		err := g.trace.Emit(glassbox.TraceEvent{Type: glassbox.TraceTypeDone, Done: &glassbox.TraceDone{
 			FinishReason: res.FinishReason, Text: res.Text, PromptTokens: len(res.PromptIDs), GenTokens: len(res.IDs),
 			PromptPerSec: t.PromptPerSecond(), GenPerSec: t.GenPerSecond(),
 		}})

@@ -11,9 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"glassbox/infer"
+	"glassbox"
 	"glassbox/internal/fixtures"
-	"glassbox/tokenizer"
 )
 
 // TestErrors sends bad requests of every kind and checks the status and the
@@ -201,7 +200,7 @@ func TestFIM(t *testing.T) {
 	srv, base := stdServer(t, nil)
 	m := srv.models["fim"].model
 	tok := m.Tokenizer()
-	enc := func(s string) []int { return tok.Encode(s, tokenizer.EncodeOptions{}) }
+	enc := func(s string) []int { return tok.Encode(s, glassbox.EncodeOptions{}) }
 	prefix, suffix, middle := "Once upon a time", " They were happy.", " there"
 	prompt := append([]int{tok.BOS(), fimPre}, enc(prefix)...)
 	prompt = append(append(prompt, fimSuf), enc(suffix)...)
@@ -212,7 +211,7 @@ func TestFIM(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := func(p []int) string {
-		res, err := sess.Generate(context.Background(), infer.Request{Prompt: p, MaxTokens: 12})
+		res, err := sess.Generate(context.Background(), glassbox.Request{Prompt: p, MaxTokens: 12})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -9,9 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"glassbox/infer"
-	"glassbox/model"
-	"glassbox/tokenizer"
+	"glassbox"
 )
 
 // InfillRequest is the body of llama.cpp's POST /infill: the code before and
@@ -97,7 +95,7 @@ type llamaCompletion struct {
 	Probs           []llamaProb   `json:"completion_probabilities,omitempty"`
 }
 
-func (e *entry) llamaProb(t infer.Token, top int) llamaProb {
+func (e *entry) llamaProb(t glassbox.Token, top int) llamaProb {
 	text, b := e.tokenText(t.Prev, t.ID)
 	p := llamaProb{ID: t.ID, Token: text, Bytes: b, Logprob: safeLogProb(t.LogProb), TopLogprobs: []llamaTopProb{}}
 	for _, c := range t.Top[:min(top, len(t.Top))] {
@@ -140,7 +138,7 @@ func (s *Server) infill(w http.ResponseWriter, r *http.Request) error {
 	defer e.pool.release(sl)
 	st := streamIf(g.stream, w)
 	sent := 0
-	res, err := s.run(r.Context(), e, sl, genJob{ids, g.seedFor(0)}, &g, start, func(t infer.Token) error {
+	res, err := s.run(r.Context(), e, sl, genJob{ids, g.seedFor(0)}, &g, start, func(t glassbox.Token) error {
 		if st == nil || (e.isEOG(t.ID) && !g.logprobs) {
 			return nil
 		}
@@ -166,7 +164,7 @@ func (s *Server) infill(w http.ResponseWriter, r *http.Request) error {
 	switch {
 	case res.StopString != "":
 		out.StopType = "word"
-	case res.FinishReason == infer.FinishStop:
+	case res.FinishReason == glassbox.FinishStop:
 		out.StopType = "eos"
 	default:
 		out.StopType = "limit"
@@ -220,7 +218,7 @@ func (s *Server) tokenize(w http.ResponseWriter, r *http.Request) error {
 	}
 	tok := e.model.Tokenizer()
 	parse := req.ParseSpecial == nil || *req.ParseSpecial
-	ids := tok.Encode(*req.Content, tokenizer.EncodeOptions{AddBOS: req.AddSpecial && tok.AddBOSDefault(), AddEOS: req.AddSpecial && tok.AddEOSDefault(), ParseSpecial: parse})
+	ids := tok.Encode(*req.Content, glassbox.EncodeOptions{AddBOS: req.AddSpecial && tok.AddBOSDefault(), AddEOS: req.AddSpecial && tok.AddEOSDefault(), ParseSpecial: parse})
 	if !req.WithPieces {
 		if ids == nil {
 			ids = []int{}
@@ -288,13 +286,12 @@ func (s *Server) embeddings(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	tok := e.model.Tokenizer()
 	inputs := make([][]int, len(req.Input))
 	total := 0
 	for i, in := range req.Input {
 		ids := in.IDs
 		if ids == nil {
-			ids = tok.Encode(in.Text, tokenizer.EncodeOptions{AddBOS: tok.AddBOSDefault()})
+			ids = e.model.Encode(in.Text, glassbox.GenerateOptions{})
 		} else if err := checkIDs(e, ids, "input"); err != nil {
 			return err
 		}
@@ -312,16 +309,11 @@ func (s *Server) embeddings(w http.ResponseWriter, r *http.Request) error {
 	}
 	defer e.pool.release(sl)
 	data := make([]embeddingObject, len(inputs))
-	eng := e.model.Engine()
 	for i, ids := range inputs {
 		if err := r.Context().Err(); err != nil {
 			return err
 		}
-		st, err := eng.NewState(model.StateOptions{Context: len(ids)})
-		if err != nil {
-			return err
-		}
-		v, err := eng.Embed(st, ids)
+		v, err := e.model.EmbedIDs(ids)
 		if err != nil {
 			return err
 		}

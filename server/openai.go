@@ -6,12 +6,10 @@ import (
 	"time"
 
 	"glassbox"
-	"glassbox/infer"
-	"glassbox/tokenizer"
 )
 
 // noSpecial tokenizes client text without BOS and without parsing special tokens.
-var noSpecial = tokenizer.EncodeOptions{}
+var noSpecial = glassbox.EncodeOptions{}
 
 // Response shapes of the OpenAI API.
 
@@ -79,7 +77,7 @@ type chatChunk struct {
 }
 
 // chatLogprob builds the logprobs entry of a generated token.
-func (e *entry) chatLogprob(t infer.Token, top int) chatLogprob {
+func (e *entry) chatLogprob(t glassbox.Token, top int) chatLogprob {
 	text, b := e.tokenText(t.Prev, t.ID)
 	lp := chatLogprob{Token: text, Logprob: safeLogProb(t.LogProb), Bytes: b, TopLogprobs: []chatTopLogprob{}}
 	for _, c := range t.Top[:min(top, len(t.Top))] {
@@ -172,7 +170,7 @@ func (s *Server) streamChat(ctx context.Context, w http.ResponseWriter, e *entry
 			return err
 		}
 		sent := 0
-		res, err := s.run(ctx, e, sl, genJob{ids, g.seedFor(i)}, g, start, func(t infer.Token) error {
+		res, err := s.run(ctx, e, sl, genJob{ids, g.seedFor(i)}, g, start, func(t glassbox.Token) error {
 			if e.isEOG(t.ID) || (t.Text == "" && !g.logprobs) {
 				return nil
 			}
@@ -219,7 +217,7 @@ type completionLogprobs struct {
 	TextOffset    []int                `json:"text_offset"`
 }
 
-func (l *completionLogprobs) add(e *entry, t infer.Token, top, offset int) {
+func (l *completionLogprobs) add(e *entry, t glassbox.Token, top, offset int) {
 	text, _ := e.tokenText(t.Prev, t.ID)
 	l.Tokens = append(l.Tokens, text)
 	l.TokenLogprobs = append(l.TokenLogprobs, safeLogProb(t.LogProb))
@@ -349,7 +347,7 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) error {
 					return err
 				}
 			}
-			res, err := s.run(r.Context(), e, sl, genJob{p.ids, g.seedFor(index)}, &g, start, func(t infer.Token) error {
+			res, err := s.run(r.Context(), e, sl, genJob{p.ids, g.seedFor(index)}, &g, start, func(t glassbox.Token) error {
 				if e.isEOG(t.ID) {
 					return nil
 				}

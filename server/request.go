@@ -4,14 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"glassbox/infer"
 	"math"
 	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
 
-	"glassbox/sample"
+	"glassbox"
 )
 
 // Limits on request values.
@@ -23,7 +22,7 @@ const (
 
 // SamplingFields are the sampling settings a request may carry: OpenAI's and
 // the extra ones llama.cpp's server accepts. Unset fields take llama.cpp's
-// defaults (sample.DefaultParams).
+// defaults (glassbox.DefaultSamplerParams).
 type SamplingFields struct {
 	Temperature      *float32 `json:"temperature"`
 	TopP             *float32 `json:"top_p"`
@@ -336,7 +335,7 @@ type EmbeddingRequest struct {
 
 // genParams are the validated generation settings of a request.
 type genParams struct {
-	sampler   sample.Params
+	sampler   glassbox.SamplerParams
 	seeded    bool // the request gave a seed
 	maxTokens int  // 0: until the end of the context
 	stop      []string
@@ -346,14 +345,14 @@ type genParams struct {
 	stream    bool
 	usage     bool // include usage in the last stream chunk
 	ignoreEOS bool
-	bias      LogitBias      // resolved against the model by resolveBias
-	trace     *infer.Tracing // dissect the generation
+	bias      LogitBias         // resolved against the model by resolveBias
+	trace     *glassbox.Tracing // dissect the generation
 }
 
 // seedFor returns the sampler settings of choice i: a given seed is offset by
 // the choice index so that n > 1 gives different samples; without one each
 // choice draws its own random seed.
-func (g *genParams) seedFor(i int) sample.Params {
+func (g *genParams) seedFor(i int) glassbox.SamplerParams {
 	p := g.sampler
 	if g.seeded {
 		p.Seed += uint64(i)
@@ -367,8 +366,8 @@ func finite(x float32) bool { return !math.IsNaN(float64(x)) && !math.IsInf(floa
 
 // params validates the sampling fields and returns sampler settings with
 // llama.cpp's defaults for what is unset.
-func (f *SamplingFields) params() (sample.Params, bool, error) {
-	p := sample.DefaultParams()
+func (f *SamplingFields) params() (glassbox.SamplerParams, bool, error) {
+	p := glassbox.DefaultSamplerParams()
 	if v := f.Temperature; v != nil {
 		if !finite(*v) || *v < 0 || *v > 2 {
 			return p, false, badRequest("temperature", "invalid value for 'temperature': expected a number between 0 and 2, got %v", *v)
@@ -423,7 +422,7 @@ func (f *SamplingFields) params() (sample.Params, bool, error) {
 	seeded := false
 	if f.Seed != nil {
 		seeded = true
-		p.Seed = uint64(*f.Seed) &^ (1 << 63) // never sample.SeedRandom
+		p.Seed = uint64(*f.Seed) &^ (1 << 63) // never glassbox.SeedRandom
 	}
 	if err := p.Validate(); err != nil {
 		return p, false, badRequest("", "invalid sampling settings: %v", err)

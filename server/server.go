@@ -32,7 +32,6 @@ import (
 	"time"
 
 	"glassbox"
-	"glassbox/infer"
 )
 
 // DefaultMaxBodyBytes is the default limit on the size of a request body.
@@ -445,7 +444,7 @@ func contextError(e *entry, n int) error {
 
 // genError turns a generation error into an API error.
 func genError(err error) error {
-	if errors.Is(err, infer.ErrContext) {
+	if errors.Is(err, glassbox.ErrContext) {
 		return &APIError{Status: http.StatusBadRequest, Type: "invalid_request_error", Code: "context_length_exceeded", Message: err.Error()}
 	}
 	return err

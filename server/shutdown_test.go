@@ -15,7 +15,6 @@ import (
 	"glassbox"
 	"glassbox/internal/synth"
 	"glassbox/tensor"
-	"glassbox/trace"
 )
 
 // slowShape is a random-weight Llama big enough that a 4,000-token generation
@@ -293,8 +292,8 @@ func TestStopDissection(t *testing.T) {
 	if len(events) < 2 || events[len(events)-1] != "[DONE]" {
 		t.Fatalf("stream end: %q", rest)
 	}
-	var done trace.Event
-	if err := json.Unmarshal([]byte(events[len(events)-2]), &done); err != nil || done.Type != trace.TypeDone || done.Done.FinishReason != "length" || done.Done.GenTokens >= 3000 {
+	var done glassbox.TraceEvent
+	if err := json.Unmarshal([]byte(events[len(events)-2]), &done); err != nil || done.Type != glassbox.TraceTypeDone || done.Done.FinishReason != "length" || done.Done.GenTokens >= 3000 {
 		t.Errorf("last event %s: %v", events[len(events)-2], err)
 	}
 }

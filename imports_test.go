@@ -1,0 +1,122 @@
+package glassbox_test
+
+import (
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// engineLayers are the packages behind the SDK. The applications built on
+// glassbox (the server and the command-line tool) reach them through the SDK
+// (the root package) and never import them: docs/ARCHITECTURE.md, "The
+// import rule". A subpackage (tokenizer/bpe) counts as its parent.
+var engineLayers = []string{"glassbox/chat", "glassbox/infer", "glassbox/model", "glassbox/sample", "glassbox/tensor", "glassbox/tokenizer", "glassbox/trace"}
+
+// isEngineLayer reports whether path is one of engineLayers or below one.
+func isEngineLayer(path string) bool {
+	for _, l := range engineLayers {
+		if path == l || strings.HasPrefix(path, l+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// packageImports returns the imports of the non-test Go files in dir, on
+// every platform and with every build tag (a file for one operating system
+// must keep the rule too).
+func packageImports(t *testing.T, dir string) map[string][]string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no Go files in %s (%v)", dir, err)
+	}
+	imports := map[string][]string{} // import path → files importing it
+	fset := token.NewFileSet()
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		af, err := parser.ParseFile(fset, f, src, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, spec := range af.Imports {
+			p, err := strconv.Unquote(spec.Path.Value)
+			if err != nil {
+				t.Fatalf("%s: import %s: %v", f, spec.Path.Value, err)
+			}
+			imports[p] = append(imports[p], filepath.Base(f))
+		}
+	}
+	return imports
+}
+
+// TestImportRule enforces the import rule of docs/ARCHITECTURE.md: the server
+// and the command-line tool import the SDK, not the engine's layers. pending
+// lists the imports an application still has while it is being moved onto
+// the SDK; each must really be there, so the list shrinks as the move goes on.
+func TestImportRule(t *testing.T) {
+	tests := []struct {
+		dir     string
+		pending []string // engine imports not yet moved onto the SDK
+	}{
+		{"server", nil},
+		// The CLI's move onto the SDK is pending (issue 13): these are the
+		// engine packages its commands still import. Remove each one here
+		// as the commands stop importing it.
+		{"cmd/glassbox", []string{"glassbox/infer", "glassbox/model", "glassbox/sample", "glassbox/tensor", "glassbox/tokenizer", "glassbox/trace"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.dir, func(t *testing.T) {
+			imports := packageImports(t, tt.dir)
+			if _, ok := imports["glassbox"]; !ok {
+				t.Errorf("%s does not import the SDK (glassbox)", tt.dir)
+			}
+			for p, files := range imports {
+				if isEngineLayer(p) && !slices.Contains(tt.pending, p) {
+					t.Errorf("%s imports %s (in %s): use the SDK (package glassbox) instead; see the import rule in docs/ARCHITECTURE.md", tt.dir, p, strings.Join(files, ", "))
+				}
+			}
+			for _, p := range tt.pending {
+				if !isEngineLayer(p) {
+					t.Errorf("pending import %s of %s is not an engine layer", p, tt.dir)
+				}
+				if _, ok := imports[p]; !ok {
+					t.Errorf("%s no longer imports %s: remove it from the pending imports of this test", tt.dir, p)
+				}
+			}
+		})
+	}
+}
+
+// TestIsEngineLayer: the rule's package matching, subpackages included and
+// look-alike names excluded.
+func TestIsEngineLayer(t *testing.T) {
+	for _, tt := range []struct {
+		path string
+		want bool
+	}{
+		{"glassbox", false},
+		{"glassbox/web", false},
+		{"glassbox/store", false},
+		{"glassbox/infer", true},
+		{"glassbox/tokenizer/bpe", true},
+		{"glassbox/tensorx", false},
+		{"glassbox/internal/synth", false},
+		{"fmt", false},
+	} {
+		if got := isEngineLayer(tt.path); got != tt.want {
+			t.Errorf("isEngineLayer(%q) = %v, want %v", tt.path, got, tt.want)
+		}
+	}
+}

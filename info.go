@@ -1,0 +1,111 @@
+package glassbox
+
+import (
+	"os"
+
+	"glassbox/trace"
+)
+
+// ModelInfo describes an opened model: its architecture and size, its file,
+// and the memory its generation sessions use. It is the one description of a
+// model the SDK gives: the server's model page (GET /glassbox/models/{id})
+// writes it as JSON with these names, and the "meta" event of every trace a
+// Model emits is built from it (see TraceMeta).
+type ModelInfo struct {
+	Path          string         `json:"path"`          // the file the model was opened from (the name given to OpenBytes)
+	Arch          string         `json:"arch"`          // architecture: llama, qwen2, qwen3
+	Params        int64          `json:"params"`        // distinct parameters: a stored copy of the embedding as output matrix and zero padding not counted
+	ParamsStored  int64          `json:"params_stored"` // parameters as the file stores them, duplicates and padding included
+	Layers        int            `json:"layers"`
+	Heads         int            `json:"heads"`
+	KVHeads       int            `json:"kv_heads"`
+	Dim           int            `json:"dim"`
+	HiddenDim     int            `json:"hidden_dim"`
+	HeadDim       int            `json:"head_dim"`
+	Vocab         int            `json:"vocab"`
+	Tokenizer     string         `json:"tokenizer"`      // llama (SentencePiece), gpt2 (byte-level BPE) or bert: how pieces spell text
+	ContextLength int            `json:"context_length"` // the context the model was trained with
+	Context       int            `json:"context"`        // positions available to a generation (Options.Context)
+	FileType      string         `json:"file_type"`      // the weights' quantization, as GGUF's general.file_type names it
+	TensorTypes   map[string]int `json:"tensor_types"`   // the file's tensors counted by element type
+	FileBytes     int64          `json:"file_bytes"`     // size of the model file (0 when unknown)
+	KVCache       string         `json:"kv_cache"`       // element type of the KV cache: F16 or F32
+	KVCacheBytes  int64          `json:"kv_cache_bytes"` // size of one session's KV cache (see Model.KVCacheBytes)
+	ChatTemplate  string         `json:"chat_template"`  // the source of the chat template ("" if none)
+}
+
+// Info describes the model. It reads the weights (to count distinct
+// parameters, once), so it fails with ErrClosed once Close has begun.
+func (m *Model) Info() (ModelInfo, error) {
+	release, err := m.Acquire()
+	if err != nil {
+		return ModelInfo{}, err
+	}
+	defer release()
+	return m.info(), nil
+}
+
+// info is Info for a caller that holds the model (Acquire).
+func (m *Model) info() ModelInfo {
+	c := &m.model.Config
+	info := ModelInfo{
+		Path: m.path, Arch: c.Arch, Params: m.model.DistinctParams(), ParamsStored: c.Params(),
+		Layers: c.Layers, Heads: c.Heads, KVHeads: c.KVHeads, Dim: c.Dim, HiddenDim: c.HiddenDim, HeadDim: c.HeadDim,
+		Vocab: c.VocabSize, Tokenizer: m.tok.Model(), ContextLength: c.ContextLength, Context: m.opts.Context,
+		FileType: c.FileType, TensorTypes: map[string]int{}, KVCache: m.KVCacheType().String(), KVCacheBytes: m.KVCacheBytes(),
+		ChatTemplate: m.tmplSrc,
+	}
+	if f := m.file; f != nil {
+		for _, t := range f.Tensors {
+			info.TensorTypes[t.Type.String()]++
+			info.FileBytes = max(info.FileBytes, f.DataOffset+int64(t.Offset+t.Size()))
+		}
+		return info
+	}
+	// a llama2.c checkpoint stores every tensor in F32: the token embeddings,
+	// nine per layer, the output norm, and the output matrix unless it is the
+	// embeddings'
+	n := 2 + 9*c.Layers
+	if !c.TiedOutput {
+		n++
+	}
+	info.TensorTypes["F32"] = n
+	if st, err := os.Stat(m.path); err == nil {
+		info.FileBytes = st.Size()
+	}
+	return info
+}
+
+// TraceMeta returns the meta event's description of the model: the model's
+// facts from info, named name, with the layers and heads a trace covers.
+func (info ModelInfo) TraceMeta(name string, tracedLayers, tracedHeads []int) TraceMeta {
+	return trace.Meta{
+		Version: trace.Version, Model: name, Arch: info.Arch, Params: info.Params, ParamsStored: info.ParamsStored,
+		Layers: info.Layers, Heads: info.Heads, KVHeads: info.KVHeads, Dim: info.Dim, HiddenDim: info.HiddenDim,
+		HeadDim: info.HeadDim, Vocab: info.Vocab, ContextLength: info.ContextLength, Context: info.Context,
+		QuantType: info.FileType, Tokenizer: info.Tokenizer, KVCache: info.KVCache,
+		TracedLayers: tracedLayers, TracedHeads: tracedHeads,
+	}
+}
+
+// withInfo returns tracing whose meta event describes the model by its
+// ModelInfo, so that the model page and every trace read the same facts; the
+// engine's event supplies what only the run knows (the name, the session's
+// positions and KV cache, the traced layers and heads). The caller holds the
+// model (Acquire).
+func (m *Model) withInfo(t *Tracing) *Tracing {
+	if t == nil || t.Emit == nil {
+		return t
+	}
+	info, emit := m.info(), t.Emit
+	out := *t
+	out.Emit = func(ev TraceEvent) error {
+		if ev.Type == trace.TypeMeta && ev.Meta != nil {
+			meta := info.TraceMeta(ev.Meta.Model, ev.Meta.TracedLayers, ev.Meta.TracedHeads)
+			meta.Context, meta.KVCache = ev.Meta.Context, ev.Meta.KVCache
+			ev.Meta = &meta
+		}
+		return emit(ev)
+	}
+	return &out
+}
