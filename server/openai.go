@@ -103,7 +103,7 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ids, text, err := s.chatPrompt(e, req.Messages)
+	ids, text, err := s.chatPrompt(r.Context(), e, req.Messages)
 	if err != nil {
 		return err
 	}
