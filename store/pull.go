@@ -26,6 +26,10 @@ type PullOptions struct {
 	// Retries is how many times a broken download resumes by itself:
 	// 0 means DefaultRetries, a negative value none.
 	Retries int
+	// IdleTimeout is how long a download may receive nothing before it is
+	// abandoned and resumed like a broken one: 0 means DefaultIdleTimeout,
+	// a negative value no timeout.
+	IdleTimeout time.Duration
 }
 
 // Pull downloads the model named by ref (hf.co/OWNER/REPO[:QUANT|/FILE.gguf])
@@ -51,6 +55,10 @@ func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (*Manife
 		retries = DefaultRetries
 	case retries < 0:
 		retries = 0
+	}
+	idle := opts.IdleTimeout
+	if idle == 0 {
+		idle = DefaultIdleTimeout
 	}
 	unlock, err := lockFile(ctx, s.lockPath("model", r.Name()), func() {
 		opts.Progress.Note("%s: waiting for another glassbox pull of the same model", r.Name())
@@ -82,7 +90,7 @@ func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (*Manife
 	}
 	shas := make([]string, len(cand.Files))
 	for i, e := range cand.Files {
-		sha, err := s.fetchBlob(ctx, fetch{hub: hub, repo: r.RepoID(), revision: rev, entry: e, retries: retries, progress: opts.Progress})
+		sha, err := s.fetchBlob(ctx, fetch{hub: hub, repo: r.RepoID(), revision: rev, entry: e, retries: retries, idle: idle, progress: opts.Progress})
 		if err != nil {
 			return nil, fmt.Errorf("pull %s: %w", r, err)
 		}

@@ -4,7 +4,6 @@
 //
 //	blobs/sha256-<hex>                       content-addressed GGUF files
 //	blobs/sha256-<hex>.partial               a download in progress (never used as a model)
-//	blobs/sha256-<hex>.bad                   data that failed its checksum (kept for inspection, never used)
 //	manifests/<host>/<owner>/<repo>/<tag>    one small JSON manifest per model name
 //	locks/                                   lock files that serialise concurrent pulls
 //
