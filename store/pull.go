@@ -97,18 +97,32 @@ func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (*Manife
 		shas[i] = sha
 		m.Files = append(m.Files, SourceFile{Path: e.Path, URL: hub.FileURL(r.RepoID(), rev, e.Path), SHA256: sha, Size: e.Size})
 	}
+	// Data rejected from here on (parts that do not merge, a file that is
+	// not a GGUF model) is deleted, unless another model uses it: no
+	// manifest would refer to it, so list would not show it nor rm remove it.
+	reject := func(err error) (*Manifest, error) {
+		for _, sha := range append(shas, m.SHA256) {
+			if sha == "" {
+				continue
+			}
+			if rerr := s.removeBlobIfUnused(sha); rerr != nil {
+				return nil, fmt.Errorf("pull %s: %w (and deleting the rejected data failed: %v)", r, err, rerr)
+			}
+		}
+		return nil, fmt.Errorf("pull %s: %w; the downloaded data was deleted", r, err)
+	}
 	if cand.Split() {
 		opts.Progress.Note("merging %d parts into one GGUF file", len(shas))
 		m.SHA256, m.Size, err = s.mergeIntoStore(shas)
 		if err != nil {
-			return nil, fmt.Errorf("pull %s: %w", r, err)
+			return reject(err)
 		}
 	} else {
 		m.SHA256, m.Size = shas[0], cand.Files[0].Size
 	}
 	// Refuse to record a file that is not a GGUF model.
 	if f, err := gguf.Open(s.BlobPath(m.SHA256)); err != nil {
-		return nil, fmt.Errorf("pull %s: %s is not a usable GGUF file: %w", r, cand.Name(), err)
+		return reject(fmt.Errorf("%s is not a usable GGUF file: %w", cand.Name(), err))
 	} else {
 		f.Close()
 	}

@@ -14,7 +14,8 @@
 // atomically. Multi-part GGUF files (name-00001-of-00003.gguf) are downloaded
 // part by part and merged into one GGUF file. ResolveModel turns whatever a
 // user passes to -m (a file path, a store name or an hf.co reference) into
-// the path of a GGUF file.
+// the path of a GGUF file. Data a pull rejects is deleted; Prune removes
+// whatever else no manifest refers to (glassbox rm --prune).
 package store
 
 import (
