@@ -162,3 +162,17 @@ func TestParseLimits(t *testing.T) {
 		t.Fatalf("Parse error %v, want the stack limit", err)
 	}
 }
+
+// BenchmarkRender measures a render's round trip to a worker process.
+func BenchmarkRender(b *testing.B) {
+	tmpl, err := Parse("{{ bos_token }}{% for m in messages %}<|{{ m.role }}|>{{ m.content }}{{ eos_token }}{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}")
+	if err != nil {
+		b.Fatal(err)
+	}
+	msgs := []Message{{Role: "system", Content: "You are helpful."}, {Role: "user", Content: strings.Repeat("word ", 200)}}
+	for b.Loop() {
+		if _, err := tmpl.Render(msgs, Options{AddGenerationPrompt: true, BOSToken: "<s>", EOSToken: "</s>"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

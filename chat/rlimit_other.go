@@ -1,7 +1,8 @@
-//go:build !linux
+//go:build !linux || race
 
 package chat
 
-// limitMemory has no hard memory limit to set on this system: the worker's
-// watchdog alone enforces Limits.Memory.
+// limitMemory has no hard memory limit to set on this system (nor under the
+// race detector, whose runtime maps gigabytes of shadow memory): the
+// worker's watchdog alone enforces Limits.Memory.
 func limitMemory(n int64) (restore func()) { return func() {} }

@@ -157,6 +157,13 @@ func startWorker() (*proc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("starting the template worker: %w", err)
 	}
+	if runtime.GOOS == "linux" {
+		// Still there when the executable was replaced or deleted (an
+		// upgrade under a running server).
+		if _, err := os.Stat("/proc/self/exe"); err == nil {
+			exe = "/proc/self/exe"
+		}
+	}
 	inR, inW, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("starting the template worker: %w", err)

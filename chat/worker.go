@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime/debug"
 	"runtime/metrics"
@@ -137,7 +138,7 @@ func (w *worker) serve(req *request) bool {
 		resp.setError(err)
 		out = ""
 	}
-	debug.SetMemoryLimit(-1)
+	debug.SetMemoryLimit(math.MaxInt64)
 	resp.Retire = mappedBytes() > retireAbove
 	w.answer(&resp, out)
 	return !resp.Retire
