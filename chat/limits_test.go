@@ -3,6 +3,8 @@ package chat
 import (
 	"context"
 	"errors"
+	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -174,5 +176,37 @@ func BenchmarkRender(b *testing.B) {
 		if _, err := tmpl.Render(msgs, Options{AddGenerationPrompt: true, BOSToken: "<s>", EOSToken: "</s>"}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// Ctrl-C in a terminal reaches the workers too: they leave it to the caller.
+func TestWorkerIgnoresInterrupt(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no SIGINT to send on Windows")
+	}
+	p, err := takeWorker()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Let the worker reach its request loop before the signal.
+	if _, err := p.rd.Peek(0); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if err := p.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.exited:
+		t.Fatal("the worker exited on SIGINT")
+	case <-time.After(300 * time.Millisecond):
+	}
+	putWorker(p)
+	tmpl, err := Parse("{{ messages[0].content }}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := tmpl.Render([]Message{{Role: "user", Content: "still here"}}, Options{}); err != nil || got != "still here" {
+		t.Errorf("Render after SIGINT = %q, %v", got, err)
 	}
 }

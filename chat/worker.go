@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"os/signal"
 	"runtime/debug"
 	"runtime/metrics"
 	"strings"
@@ -48,6 +49,9 @@ type worker struct {
 func serveWorker(in io.Reader, out io.Writer) int {
 	// Anything else printing to standard output must not corrupt answers.
 	os.Stdout = os.Stderr
+	// Ctrl-C in a terminal reaches the whole process group: the caller
+	// decides what it means, and cancels the render if it should stop.
+	signal.Ignore(os.Interrupt)
 	debug.SetMaxStack(StackLimit)
 	w := &worker{out: out, cache: make(map[string]*jinja.Template)}
 	r := bufio.NewReader(in)
