@@ -244,27 +244,36 @@ func (r *idleReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// idleTimeout bounds the silence of one HTTP exchange: a request made with
+// the returned context is cancelled when nothing came for idle (headers
+// included), each read of a body wrapped by body restarting the wait; done
+// turns the resulting error into a *StallError and releases the timer.
+// idle <= 0 means no timeout.
+func idleTimeout(ctx context.Context, idle time.Duration) (rctx context.Context, body func(io.Reader) io.Reader, done func(error) error) {
+	if idle <= 0 {
+		return ctx, func(r io.Reader) io.Reader { return r }, func(err error) error { return err }
+	}
+	rctx, cancel := context.WithCancelCause(ctx)
+	stall := &StallError{Idle: idle}
+	timer := time.AfterFunc(idle, func() { cancel(stall) })
+	body = func(r io.Reader) io.Reader { return &idleReader{r: r, timer: timer, idle: idle} }
+	done = func(err error) error {
+		timer.Stop()
+		if err != nil && errors.Is(context.Cause(rctx), stall) {
+			err = stall
+		}
+		cancel(nil)
+		return err
+	}
+	return rctx, body, done
+}
+
 // get requests the bytes from d.have on and appends them. A response that
 // sends nothing (headers included) for d.idle is abandoned with a
 // *StallError.
 func (d *downloader) get(ctx context.Context, url string) (err error) {
-	var body func(io.Reader) io.Reader
-	if d.idle > 0 {
-		rctx, cancel := context.WithCancelCause(ctx)
-		defer cancel(nil)
-		stall := &StallError{Idle: d.idle}
-		timer := time.AfterFunc(d.idle, func() { cancel(stall) })
-		defer timer.Stop()
-		defer func() {
-			if err != nil && errors.Is(context.Cause(rctx), stall) {
-				err = stall
-			}
-		}()
-		ctx = rctx
-		body = func(r io.Reader) io.Reader { return &idleReader{r: r, timer: timer, idle: d.idle} }
-	} else {
-		body = func(r io.Reader) io.Reader { return r }
-	}
+	ctx, body, done := idleTimeout(ctx, d.idle)
+	defer func() { err = done(err) }()
 	req, err := d.hub.newRequest(ctx, http.MethodGet, url)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errPermanent, err)

@@ -63,6 +63,8 @@ type fakeHub struct {
 	// responses; stallAfter < 0 stalls before the headers.
 	stallAfter int64
 	stalls     int
+	// treeStall makes tree listings send their headers and then nothing.
+	treeStall bool
 	// corrupt flips a byte of every file served by the CDN.
 	corrupt bool
 	// delay slows the CDN down, per response.
@@ -169,6 +171,15 @@ func (f *fakeHub) repo(w http.ResponseWriter, r *http.Request) (string, *fakeRep
 func (f *fakeHub) serveTree(w http.ResponseWriter, r *http.Request) {
 	_, repo := f.repo(w, r)
 	if repo == nil {
+		return
+	}
+	f.mu.Lock()
+	stall := f.treeStall
+	f.mu.Unlock()
+	if stall {
+		w.WriteHeader(http.StatusOK)
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
 		return
 	}
 	if r.PathValue("rev") != "main" {

@@ -68,7 +68,7 @@ func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (*Manife
 	}
 	defer unlock()
 
-	entries, err := hub.Tree(ctx, r.RepoID(), rev)
+	entries, err := hub.tree(ctx, r.RepoID(), rev, idle)
 	if err != nil {
 		return nil, fmt.Errorf("pull %s: %w", r, err)
 	}

@@ -319,6 +319,28 @@ func TestPullStall(t *testing.T) {
 	}
 }
 
+// A file listing that stalls fails the pull with a StallError.
+func TestPullTreeStall(t *testing.T) {
+	hub := newFakeHub(t)
+	hub.addRepo("test/one", false, map[string]fakeFile{"model-f32.gguf": fixtureFile(t, "stories260K-f32.gguf")})
+	hub.treeStall = true
+	s := newTestStore(t)
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Pull(context.Background(), "hf.co/test/one", PullOptions{Hub: hub.client(""), IdleTimeout: 100 * time.Millisecond})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		var se *StallError
+		if !errors.As(err, &se) || !strings.Contains(err.Error(), "list files of test/one: the server sent no data for 100ms") {
+			t.Errorf("error %v, want a StallError of the listing", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("pull hangs on a stalled listing")
+	}
+}
+
 // TestPullChecksumMismatch serves corrupted data: the pull fails, the data is
 // deleted, and the next pull downloads the file afresh.
 func TestPullChecksumMismatch(t *testing.T) {
