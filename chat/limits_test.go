@@ -141,6 +141,18 @@ func TestRenderCancel(t *testing.T) {
 	}
 }
 
+// Rendering in a worker keeps every byte of the messages, valid UTF-8 or not.
+func TestRenderKeepsBytes(t *testing.T) {
+	tmpl, err := Parse("{{ bos_token }}{% for m in messages %}{{ m.role }}:{{ m.content }}|{% endfor %}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := tmpl.Render([]Message{{Role: "user", Content: "caf\xc3\xa9 \xff\xfe half \xe2\x82"}}, Options{BOSToken: "<\x80>"})
+	if want := "<\x80>user:caf\xc3\xa9 \xff\xfe half \xe2\x82|"; err != nil || got != want {
+		t.Errorf("Render = %q, %v; want %q", got, err, want)
+	}
+}
+
 func TestInvalidLimits(t *testing.T) {
 	tmpl, err := Parse("x")
 	if err != nil {

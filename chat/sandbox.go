@@ -2,8 +2,10 @@ package chat
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/gob"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,6 +24,19 @@ const (
 	opParse  = "parsing"
 	opRender = "rendering"
 )
+
+// Requests and responses travel as gob, which keeps strings' bytes as they
+// are (JSON would replace invalid UTF-8).
+
+func encode(v any) ([]byte, error) {
+	var b bytes.Buffer
+	err := gob.NewEncoder(&b).Encode(v)
+	return b.Bytes(), err
+}
+
+func decode(b []byte, v any) error {
+	return gob.NewDecoder(bytes.NewReader(b)).Decode(v)
+}
 
 // request is what the caller sends a worker.
 type request struct {
@@ -282,7 +297,7 @@ func (p *proc) crashError(req *request) error {
 
 // call has a worker carry out req, and returns the rendered text.
 func call(ctx context.Context, req *request) (string, error) {
-	frame, err := json.Marshal(req)
+	frame, err := encode(req)
 	if err != nil {
 		return "", err
 	}
@@ -313,7 +328,7 @@ func call(ctx context.Context, req *request) (string, error) {
 			r.err = err
 			return
 		}
-		if r.err = json.Unmarshal(head, &r.resp); r.err != nil {
+		if r.err = decode(head, &r.resp); r.err != nil {
 			return
 		}
 		r.out, r.err = readFrame(p.rd, req.Limits.Output)

@@ -65,7 +65,7 @@ func serveWorker(in io.Reader, out io.Writer) int {
 			return 1
 		}
 		var req request
-		if err := json.Unmarshal(frame, &req); err != nil {
+		if err := decode(frame, &req); err != nil {
 			fmt.Fprintln(os.Stderr, "chat template worker: bad request:", err)
 			return 1
 		}
@@ -164,7 +164,7 @@ func (w *worker) answer(resp *response, out string) {
 		return
 	}
 	w.answered = true
-	head, err := json.Marshal(resp)
+	head, err := encode(resp)
 	if err != nil {
 		panic(err) // a response is always representable
 	}
