@@ -9,6 +9,9 @@ import (
 	"syscall"
 )
 
+// hardMemoryLimit tells that limitMemory sets a limit the kernel enforces.
+const hardMemoryLimit = true
+
 // limitMemory lowers the process's data-segment limit (which on Linux counts
 // the anonymous memory the Go heap maps) to n bytes above what it maps now,
 // so that an allocation beyond it fails at once. It returns a function

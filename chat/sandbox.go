@@ -280,7 +280,12 @@ func (p *proc) crashError(req *request) error {
 	<-p.exited
 	log := p.stderr.String()
 	switch {
-	case strings.Contains(log, "out of memory") || strings.Contains(log, "cannot allocate memory"):
+	// When the kernel refuses the runtime memory, the runtime reports it;
+	// or, if a garbage collector thread touches the memory first, it
+	// faults (neither the engine nor this package uses unsafe or cgo, so
+	// nothing else makes the worker fault).
+	case strings.Contains(log, "out of memory") || strings.Contains(log, "cannot allocate memory") ||
+		hardMemoryLimit && (strings.Contains(log, "SIGSEGV") || strings.Contains(log, "unexpected signal")):
 		return &LimitError{Limit: "memory", Detail: fmt.Sprintf("%s needed more than %s", req.Op, formatSize(req.Limits.Memory))}
 	case strings.Contains(log, "stack overflow") || strings.Contains(log, "stack exceeds"):
 		return &LimitError{Limit: "stack", Detail: fmt.Sprintf("%s nested deeper than %s of stack allow (a value that contains itself does this when printed)", req.Op, formatSize(StackLimit))}
