@@ -464,8 +464,16 @@ func (m *Model) GenerateIDs(ctx context.Context, ids []int, opts GenerateOptions
 type Message = chat.Message
 
 // RenderChat applies the model's chat template to messages, ending with the
-// assistant's turn.
+// assistant's turn. It is RenderChatContext without a context.
 func (m *Model) RenderChat(msgs []Message) (string, error) {
+	return m.RenderChatContext(context.Background(), msgs)
+}
+
+// RenderChatContext applies the model's chat template to messages, ending
+// with the assistant's turn. The template is untrusted input: it runs under
+// chat's default limits (one it exceeds gives a *chat.LimitError naming it)
+// and is stopped when ctx is done.
+func (m *Model) RenderChatContext(ctx context.Context, msgs []Message) (string, error) {
 	if m.template == nil {
 		return "", errors.New("this model has no chat template (tokenizer.chat_template): use a raw prompt")
 	}
@@ -476,14 +484,14 @@ func (m *Model) RenderChat(msgs []Message) (string, error) {
 	if id := m.tok.EOS(); id >= 0 {
 		eos = m.tok.Piece(id)
 	}
-	return m.template.Render(msgs, chat.Options{AddGenerationPrompt: true, BOSToken: bos, EOSToken: eos})
+	return m.template.RenderContext(ctx, msgs, chat.Options{AddGenerationPrompt: true, BOSToken: bos, EOSToken: eos})
 }
 
 // Chat renders the conversation with the model's chat template and generates
 // the assistant's reply. Special tokens in the rendered text are parsed; the
 // BOS token is not added twice when the template writes it.
 func (m *Model) Chat(ctx context.Context, msgs []Message, opts GenerateOptions) (*Result, error) {
-	text, err := m.RenderChat(msgs)
+	text, err := m.RenderChatContext(ctx, msgs)
 	if err != nil {
 		return nil, err
 	}

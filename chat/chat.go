@@ -8,16 +8,16 @@
 // raise_exception and strftime_now, plus any extra variables (such as
 // enable_thinking) given in Options. tools is left undefined. Rendering uses
 // github.com/ardanlabs/jinja with the trim_blocks and lstrip_blocks
-// behaviour of transformers.
+// behaviour of transformers, in a worker process under Limits, since a
+// template is untrusted input (see RenderContext).
 package chat
 
 import (
-	"errors"
+	"context"
+	"encoding/json"
 	"fmt"
-	"strings"
+	"slices"
 	"time"
-
-	"github.com/ardanlabs/jinja"
 )
 
 // Message is one turn of a conversation.
@@ -45,12 +45,13 @@ type Options struct {
 	// Now is the time strftime_now formats; the zero value means the
 	// current time.
 	Now time.Time
+	// Limits bound the rendering; the zero value means the defaults.
+	Limits Limits
 }
 
 // Template is a parsed chat template. It is safe for concurrent use.
 type Template struct {
-	src  string
-	tmpl *jinja.Template
+	src string
 }
 
 // RaiseError is the error a template raises with raise_exception, for
@@ -69,85 +70,64 @@ var reserved = []string{"messages", "add_generation_prompt", "bos_token", "eos_t
 // Parse compiles a Jinja chat template. Malformed templates give an error
 // naming what the parser expected and where. Templates whose macros call
 // each other recursively are rejected, since the engine would overflow the
-// stack rendering them.
-func Parse(src string) (t *Template, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			t, err = nil, fmt.Errorf("chat: parsing template: jinja engine failed: %v", r)
-		}
-	}()
-	tmpl, err := jinja.Compile(src)
-	if err != nil {
+// stack rendering them. Parsing runs in a worker process under the default
+// Limits (see RenderContext).
+func Parse(src string) (*Template, error) {
+	in := int64(len(src))
+	lim, _ := Limits{}.resolve(in)
+	if _, err := call(context.Background(), &request{Op: opParse, Template: src, Limits: lim}); err != nil {
 		return nil, fmt.Errorf("chat: parsing template: %w", err)
 	}
-	if err := checkMacroRecursion(src); err != nil {
-		return nil, fmt.Errorf("chat: parsing template: %w", err)
-	}
-	return &Template{src: src, tmpl: tmpl}, nil
+	return &Template{src: src}, nil
 }
 
 // Source returns the template's Jinja source.
 func (t *Template) Source() string { return t.src }
 
-// Render renders msgs with the template.
-func (t *Template) Render(msgs []Message, opt Options) (out string, err error) {
-	data := make(map[string]jinja.Value, len(opt.Extra)+len(reserved))
-	for k, v := range opt.Extra {
-		for _, r := range reserved {
-			if k == r {
+// Render renders msgs with the template; it is RenderContext without a
+// context.
+func (t *Template) Render(msgs []Message, opt Options) (string, error) {
+	return t.RenderContext(context.Background(), msgs, opt)
+}
+
+// RenderContext renders msgs with the template. Templates are untrusted
+// input (they come inside downloaded model files), so rendering runs in a
+// separate worker process, started from the program's own executable, under
+// opt.Limits: a template that exceeds one gets a *LimitError naming it, and
+// the worker is killed when ctx is done. Errors the template raises with
+// raise_exception are a *RaiseError.
+func (t *Template) RenderContext(ctx context.Context, msgs []Message, opt Options) (string, error) {
+	req := &request{Op: opRender, Template: t.src, Messages: msgs, AddGenerationPrompt: opt.AddGenerationPrompt,
+		BOSToken: opt.BOSToken, EOSToken: opt.EOSToken}
+	if len(opt.Extra) > 0 {
+		for k := range opt.Extra {
+			if slices.Contains(reserved, k) {
 				return "", fmt.Errorf("chat: Options.Extra may not set %q: Render sets it", k)
 			}
 		}
-		data[k] = jinja.FromGoValue(v)
-	}
-	list := make([]jinja.Value, len(msgs))
-	for i, m := range msgs {
-		d := jinja.NewDict()
-		d.AsDict().Set("role", jinja.NewString(m.Role))
-		d.AsDict().Set("content", jinja.NewString(m.Content))
-		list[i] = d
-	}
-	data["messages"] = jinja.NewList(list)
-	data["add_generation_prompt"] = jinja.NewBool(opt.AddGenerationPrompt)
-	data["bos_token"] = jinja.NewString(opt.BOSToken)
-	data["eos_token"] = jinja.NewString(opt.EOSToken)
-	var raised *RaiseError
-	data["raise_exception"] = jinja.NewCallable("raise_exception", func(args []jinja.Value, _ map[string]jinja.Value) (jinja.Value, error) {
-		msg := "raise_exception called without a message"
-		if len(args) > 0 {
-			if args[0].IsString() {
-				msg = args[0].AsString()
-			} else {
-				msg = args[0].String()
-			}
+		extra, err := json.Marshal(opt.Extra)
+		if err != nil {
+			return "", fmt.Errorf("chat: Options.Extra must be representable as JSON: %w", err)
 		}
-		raised = &RaiseError{Message: msg}
-		return jinja.Undefined(), raised
-	})
+		req.Extra = extra
+	}
 	now := opt.Now
-	data["strftime_now"] = jinja.NewCallable("strftime_now", func(args []jinja.Value, _ map[string]jinja.Value) (jinja.Value, error) {
-		if len(args) != 1 || !args[0].IsString() {
-			return jinja.Undefined(), errors.New("strftime_now expects one format string")
-		}
-		at := now
-		if at.IsZero() {
-			at = time.Now()
-		}
-		return jinja.NewString(Strftime(at, args[0].AsString())), nil
-	})
-
-	defer func() {
-		if r := recover(); r != nil {
-			out, err = "", fmt.Errorf("chat: rendering template: jinja engine failed: %v", r)
-		}
-	}()
-	out, err = t.tmpl.RenderValues(data)
+	if now.IsZero() {
+		now = time.Now()
+	}
+	req.Now = now.UnixNano()
+	req.Zone, req.ZoneOffset = now.Zone()
+	in := int64(len(t.src) + len(req.Extra) + len(opt.BOSToken) + len(opt.EOSToken))
+	for _, m := range msgs {
+		in += int64(len(m.Role) + len(m.Content))
+	}
+	lim, err := opt.Limits.resolve(in)
 	if err != nil {
-		if raised != nil && strings.Contains(err.Error(), raised.Error()) {
-			// Keep the template's own error as the cause, whatever
-			// wrapping the engine does.
-			return "", fmt.Errorf("chat: rendering template: %w", raised)
-		}
+		return "", err
+	}
+	req.Limits = lim
+	out, err := call(ctx, req)
+	if err != nil {
 		return "", fmt.Errorf("chat: rendering template: %w", err)
 	}
 	return out, nil

@@ -175,6 +175,11 @@ func FuzzParse(f *testing.F) {
 		"{{ messages[0]['content'].split('</think>')[-1].lstrip('\\n') }}",
 		"{% raw %}{{ x }}{% endraw %}",
 		"{{", "{%", "{#", "}}", "{{ ( }}", "{% if %}",
+		// Hostile templates: they must end in errors, never hang or crash.
+		"{% for i in range(100000000) %}x{% endfor %}",
+		"{{ 'x' * 1000000000 }}",
+		"{% set l = [] %}{{ l.append(l) }}{{ l }}",
+		"{% set ns = namespace(s='x') %}{% for i in range(64) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}",
 	} {
 		f.Add(s)
 	}
@@ -187,8 +192,10 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		// Rendering a template that parsed must not panic either (errors are fine).
-		_, _ = tmpl.Render(msgs, Options{AddGenerationPrompt: true, BOSToken: "<s>", Now: time.Unix(0, 0)})
+		// Rendering a template that parsed must not panic or crash the
+		// process either (errors are fine); small limits keep it quick.
+		lim := Limits{Time: 2 * time.Second, Memory: 64 << 20, Range: 10000, RangeTotal: 100000}
+		_, _ = tmpl.Render(msgs, Options{AddGenerationPrompt: true, BOSToken: "<s>", Now: time.Unix(0, 0), Limits: lim})
 	})
 }
 

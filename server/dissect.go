@@ -106,7 +106,7 @@ func (s *Server) dissect(w http.ResponseWriter, r *http.Request) error {
 		text = *req.Prompt
 		ids = e.model.Encode(text, glassbox.GenerateOptions{})
 	} else {
-		if ids, text, err = s.chatPrompt(e, req.Messages); err != nil {
+		if ids, text, err = s.chatPrompt(r.Context(), e, req.Messages); err != nil {
 			return err
 		}
 	}
@@ -114,7 +114,9 @@ func (s *Server) dissect(w http.ResponseWriter, r *http.Request) error {
 }
 
 // chatPrompt renders messages with the model's chat template and tokenizes them.
-func (s *Server) chatPrompt(e *entry, messages []ChatMessage) ([]int, string, error) {
+// A template that exceeds a rendering limit is a bad request too (400, the
+// message naming the limit); rendering stops when ctx is done.
+func (s *Server) chatPrompt(ctx context.Context, e *entry, messages []ChatMessage) ([]int, string, error) {
 	if !e.model.HasChatTemplate() {
 		return nil, "", badRequest("model", "the model %s has no chat template (tokenizer.chat_template in its GGUF file): use a raw prompt (/v1/completions, or 'prompt' on /v1/dissect)", e.name)
 	}
@@ -126,8 +128,11 @@ func (s *Server) chatPrompt(e *entry, messages []ChatMessage) ([]int, string, er
 		}
 		msgs[i] = glassbox.Message{Role: role, Content: string(m.Content)}
 	}
-	text, err := e.model.RenderChat(msgs)
+	text, err := e.model.RenderChatContext(ctx, msgs)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, "", ctx.Err()
+		}
 		return nil, "", badRequest("messages", "the chat template of model %s rejected the messages: %v", e.name, err)
 	}
 	return e.model.EncodeChat(text, glassbox.GenerateOptions{}), text, nil

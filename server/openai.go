@@ -104,7 +104,7 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) error {
 	if err := g.resolveBias(e); err != nil {
 		return err
 	}
-	ids, text, err := s.chatPrompt(e, req.Messages)
+	ids, text, err := s.chatPrompt(r.Context(), e, req.Messages)
 	if err != nil {
 		return err
 	}

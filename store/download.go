@@ -18,18 +18,33 @@ import (
 )
 
 // ChecksumError reports downloaded data whose hash is not the one the hub
-// published. The data was moved aside to BadPath and is never used; the next
-// pull downloads the file again from the start.
+// published. The data was deleted; the next pull downloads the file again
+// from the start.
 type ChecksumError struct {
 	File      string
 	Want, Got string
-	BadPath   string
 }
 
-// Error explains the mismatch and where the rejected data is.
+// Error explains the mismatch.
 func (e *ChecksumError) Error() string {
 	return fmt.Sprintf("%s: checksum mismatch: the hub publishes %s but the downloaded data hashes to %s; "+
-		"the data was rejected and kept as %s (never used); run the pull again to download it afresh", e.File, e.Want, e.Got, e.BadPath)
+		"the data was deleted; run the pull again to download it afresh", e.File, e.Want, e.Got)
+}
+
+// DefaultIdleTimeout is how long a download may receive nothing before it
+// is abandoned and resumed (see PullOptions.IdleTimeout).
+const DefaultIdleTimeout = 30 * time.Second
+
+// StallError reports a server that sent nothing for the idle timeout. Pull
+// resumes the download, as after any network failure.
+type StallError struct {
+	// Idle is the idle timeout.
+	Idle time.Duration
+}
+
+// Error says how long nothing came.
+func (e *StallError) Error() string {
+	return fmt.Sprintf("the server sent no data for %s (idle timeout)", e.Idle)
 }
 
 // lockPath returns the lock file for a kind of object ("blob", "model") and key.
@@ -45,6 +60,7 @@ type fetch struct {
 	revision string
 	entry    TreeEntry
 	retries  int
+	idle     time.Duration // idle timeout of a response; <= 0 for none
 	progress *Progress
 }
 
@@ -131,14 +147,12 @@ func (s *Store) fetchBlob(ctx context.Context, f fetch) (string, error) {
 		want, got = "git-sha1:"+e.OID, "git-sha1:"+hex.EncodeToString(d.git.Sum(nil))
 	}
 	if want != got {
-		bad := strings.TrimSuffix(partial, ".partial") + ".bad"
 		out.Close()
 		out = nil
-		if err := os.Rename(partial, bad); err != nil {
-			os.Remove(partial)
-			bad = "(deleted: " + err.Error() + ")"
+		if err := os.Remove(partial); err != nil {
+			return "", fmt.Errorf("%w (and removing the rejected data failed: %v)", &ChecksumError{File: e.Path, Want: want, Got: got}, err)
 		}
-		return "", &ChecksumError{File: e.Path, Want: want, Got: got, BadPath: bad}
+		return "", &ChecksumError{File: e.Path, Want: want, Got: got}
 	}
 	if err := out.Sync(); err != nil {
 		return "", fmt.Errorf("download %s: sync: %w", e.Path, err)
@@ -214,8 +228,52 @@ func (d *downloader) resetHashes() error {
 	return err
 }
 
-// get requests the bytes from d.have on and appends them.
-func (d *downloader) get(ctx context.Context, url string) error {
+// idleReader reads a response body, restarting an idle timer whenever data
+// comes.
+type idleReader struct {
+	r     io.Reader
+	timer *time.Timer
+	idle  time.Duration
+}
+
+func (r *idleReader) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if n > 0 {
+		r.timer.Reset(r.idle)
+	}
+	return n, err
+}
+
+// idleTimeout bounds the silence of one HTTP exchange: a request made with
+// the returned context is cancelled when nothing came for idle (headers
+// included), each read of a body wrapped by body restarting the wait; done
+// turns the resulting error into a *StallError and releases the timer.
+// idle <= 0 means no timeout.
+func idleTimeout(ctx context.Context, idle time.Duration) (rctx context.Context, body func(io.Reader) io.Reader, done func(error) error) {
+	if idle <= 0 {
+		return ctx, func(r io.Reader) io.Reader { return r }, func(err error) error { return err }
+	}
+	rctx, cancel := context.WithCancelCause(ctx)
+	stall := &StallError{Idle: idle}
+	timer := time.AfterFunc(idle, func() { cancel(stall) })
+	body = func(r io.Reader) io.Reader { return &idleReader{r: r, timer: timer, idle: idle} }
+	done = func(err error) error {
+		timer.Stop()
+		if err != nil && errors.Is(context.Cause(rctx), stall) {
+			err = stall
+		}
+		cancel(nil)
+		return err
+	}
+	return rctx, body, done
+}
+
+// get requests the bytes from d.have on and appends them. A response that
+// sends nothing (headers included) for d.idle is abandoned with a
+// *StallError.
+func (d *downloader) get(ctx context.Context, url string) (err error) {
+	ctx, body, done := idleTimeout(ctx, d.idle)
+	defer func() { err = done(err) }()
 	req, err := d.hub.newRequest(ctx, http.MethodGet, url)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errPermanent, err)
@@ -254,7 +312,7 @@ func (d *downloader) get(ctx context.Context, url string) error {
 		return d.hub.statusError(resp, d.repo)
 	}
 	want := d.entry.Size - d.have
-	n, err := io.Copy(io.MultiWriter(d.out, d.sha, d.git, d.progress), io.LimitReader(resp.Body, want))
+	n, err := io.Copy(io.MultiWriter(d.out, d.sha, d.git, d.progress), io.LimitReader(body(resp.Body), want))
 	d.have += n
 	if err != nil {
 		return err

@@ -242,7 +242,14 @@ func (h *Hub) statusError(resp *http.Response, repo string) error {
 
 // Tree lists every file of repo (OWNER/REPO) at revision ("" means "main"),
 // following the listing's pagination.
+// A listing that sends nothing for DefaultIdleTimeout fails with a
+// *StallError.
 func (h *Hub) Tree(ctx context.Context, repo, revision string) ([]TreeEntry, error) {
+	return h.tree(ctx, repo, revision, DefaultIdleTimeout)
+}
+
+// tree is Tree with an idle timeout (<= 0 for none).
+func (h *Hub) tree(ctx context.Context, repo, revision string, idle time.Duration) ([]TreeEntry, error) {
 	if revision == "" {
 		revision = "main"
 	}
@@ -252,7 +259,7 @@ func (h *Hub) Tree(ctx context.Context, repo, revision string) ([]TreeEntry, err
 		if page >= maxTreePages {
 			return nil, fmt.Errorf("list files of %s: more than %d pages", repo, maxTreePages)
 		}
-		entries, link, err := h.treePage(ctx, repo, next)
+		entries, link, err := h.treePage(ctx, repo, next, idle)
 		if err != nil {
 			return nil, err
 		}
@@ -262,7 +269,13 @@ func (h *Hub) Tree(ctx context.Context, repo, revision string) ([]TreeEntry, err
 	return all, nil
 }
 
-func (h *Hub) treePage(ctx context.Context, repo, pageURL string) ([]TreeEntry, string, error) {
+func (h *Hub) treePage(ctx context.Context, repo, pageURL string, idle time.Duration) (_ []TreeEntry, _ string, err error) {
+	ctx, body, done := idleTimeout(ctx, idle)
+	defer func() {
+		if e := done(err); e != err {
+			err = fmt.Errorf("list files of %s: %w", repo, e)
+		}
+	}()
 	req, err := h.newRequest(ctx, http.MethodGet, pageURL)
 	if err != nil {
 		return nil, "", fmt.Errorf("list files of %s: %w", repo, err)
@@ -275,7 +288,7 @@ func (h *Hub) treePage(ctx context.Context, repo, pageURL string) ([]TreeEntry, 
 	if resp.StatusCode != http.StatusOK {
 		return nil, "", fmt.Errorf("list files of %s: %w", repo, h.statusError(resp, repo))
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxTreeBytes+1))
+	data, err := io.ReadAll(io.LimitReader(body(resp.Body), maxTreeBytes+1))
 	if err != nil {
 		return nil, "", fmt.Errorf("list files of %s: %w", repo, err)
 	}

@@ -58,6 +58,13 @@ type fakeHub struct {
 	// next cuts CDN responses.
 	cutAfter int64
 	cuts     int
+	// stallAfter > 0 stops sending after that many body bytes (keeping the
+	// connection open until the client gives up), for the next stalls CDN
+	// responses; stallAfter < 0 stalls before the headers.
+	stallAfter int64
+	stalls     int
+	// treeStall makes tree listings send their headers and then nothing.
+	treeStall bool
 	// corrupt flips a byte of every file served by the CDN.
 	corrupt bool
 	// delay slows the CDN down, per response.
@@ -166,6 +173,15 @@ func (f *fakeHub) serveTree(w http.ResponseWriter, r *http.Request) {
 	if repo == nil {
 		return
 	}
+	f.mu.Lock()
+	stall := f.treeStall
+	f.mu.Unlock()
+	if stall {
+		w.WriteHeader(http.StatusOK)
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+		return
+	}
 	if r.PathValue("rev") != "main" {
 		w.Header().Set("X-Error-Code", "RevisionNotFound")
 		http.Error(w, "Invalid rev id", http.StatusNotFound)
@@ -250,8 +266,17 @@ func (f *fakeHub) serveCDN(w http.ResponseWriter, r *http.Request) {
 		cut = f.cutAfter
 		f.cuts--
 	}
+	stall := int64(0)
+	if f.stalls > 0 && f.stallAfter != 0 {
+		stall = f.stallAfter
+		f.stalls--
+	}
 	corrupt, delay := f.corrupt, f.delay
 	f.mu.Unlock()
+	if stall < 0 {
+		<-r.Context().Done()
+		return
+	}
 	if data == nil {
 		http.NotFound(w, r)
 		return
@@ -265,6 +290,9 @@ func (f *fakeHub) serveCDN(w http.ResponseWriter, r *http.Request) {
 	var out http.ResponseWriter = w
 	if cut > 0 {
 		out = &cutWriter{ResponseWriter: w, left: cut}
+	}
+	if stall > 0 {
+		out = &stallWriter{ResponseWriter: w, left: stall, done: r.Context().Done()}
 	}
 	http.ServeContent(out, r, "", time.Time{}, bytes.NewReader(data))
 }
@@ -289,6 +317,26 @@ func (c *cutWriter) Write(p []byte) (int, error) {
 		conn.Close()
 	}
 	return n, errors.New("connection cut by the test")
+}
+
+// stallWriter sends left body bytes, then nothing until the client gives up,
+// like a server that hangs in the middle of a download.
+type stallWriter struct {
+	http.ResponseWriter
+	left int64
+	done <-chan struct{}
+}
+
+func (c *stallWriter) Write(p []byte) (int, error) {
+	if int64(len(p)) <= c.left {
+		c.left -= int64(len(p))
+		return c.ResponseWriter.Write(p)
+	}
+	n, _ := c.ResponseWriter.Write(p[:c.left])
+	c.left = 0
+	c.ResponseWriter.(http.Flusher).Flush()
+	<-c.done
+	return n, errors.New("stalled by the test")
 }
 
 // hubRequests returns the hub's log.

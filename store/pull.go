@@ -27,6 +27,10 @@ type PullOptions struct {
 	// Retries is how many times a broken download resumes by itself:
 	// 0 means DefaultRetries, a negative value none.
 	Retries int
+	// IdleTimeout is how long a download may receive nothing before it is
+	// abandoned and resumed like a broken one: 0 means DefaultIdleTimeout,
+	// a negative value no timeout.
+	IdleTimeout time.Duration
 }
 
 // Pull downloads the model named by ref (hf.co/OWNER/REPO[:QUANT|/FILE.gguf])
@@ -53,6 +57,10 @@ func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (*Manife
 	case retries < 0:
 		retries = 0
 	}
+	idle := opts.IdleTimeout
+	if idle == 0 {
+		idle = DefaultIdleTimeout
+	}
 	unlock, err := lockFile(ctx, s.lockPath("model", r.Name()), func() {
 		opts.Progress.Note("%s: waiting for another glassbox pull of the same model", r.Name())
 	})
@@ -61,7 +69,7 @@ func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (*Manife
 	}
 	defer unlock()
 
-	entries, err := hub.Tree(ctx, r.RepoID(), rev)
+	entries, err := hub.tree(ctx, r.RepoID(), rev, idle)
 	if err != nil {
 		return nil, fmt.Errorf("pull %s: %w", r, err)
 	}
@@ -83,25 +91,39 @@ func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (*Manife
 	}
 	shas := make([]string, len(cand.Files))
 	for i, e := range cand.Files {
-		sha, err := s.fetchBlob(ctx, fetch{hub: hub, repo: r.RepoID(), revision: rev, entry: e, retries: retries, progress: opts.Progress})
+		sha, err := s.fetchBlob(ctx, fetch{hub: hub, repo: r.RepoID(), revision: rev, entry: e, retries: retries, idle: idle, progress: opts.Progress})
 		if err != nil {
 			return nil, fmt.Errorf("pull %s: %w", r, err)
 		}
 		shas[i] = sha
 		m.Files = append(m.Files, SourceFile{Path: e.Path, URL: hub.FileURL(r.RepoID(), rev, e.Path), SHA256: sha, Size: e.Size})
 	}
+	// Data rejected from here on (parts that do not merge, a file that is
+	// not a GGUF model) is deleted, unless another model uses it: no
+	// manifest would refer to it, so list would not show it nor rm remove it.
+	reject := func(err error) (*Manifest, error) {
+		for _, sha := range append(shas, m.SHA256) {
+			if sha == "" {
+				continue
+			}
+			if rerr := s.removeBlobIfUnused(sha); rerr != nil {
+				return nil, fmt.Errorf("pull %s: %w (and deleting the rejected data failed: %v)", r, err, rerr)
+			}
+		}
+		return nil, fmt.Errorf("pull %s: %w; the downloaded data was deleted", r, err)
+	}
 	if cand.Split() {
 		opts.Progress.Note("merging %d parts into one GGUF file", len(shas))
 		m.SHA256, m.Size, err = s.mergeIntoStore(shas)
 		if err != nil {
-			return nil, fmt.Errorf("pull %s: %w", r, err)
+			return reject(err)
 		}
 	} else {
 		m.SHA256, m.Size = shas[0], cand.Files[0].Size
 	}
 	// Refuse to record a file that is not a GGUF model.
 	if f, err := gguf.Open(s.BlobPath(m.SHA256)); err != nil {
-		return nil, fmt.Errorf("pull %s: %s is not a usable GGUF file: %w", r, cand.Name(), err)
+		return reject(fmt.Errorf("%s is not a usable GGUF file: %w", cand.Name(), err))
 	} else {
 		f.Close()
 	}

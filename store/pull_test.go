@@ -260,8 +260,89 @@ func TestPullResume(t *testing.T) {
 	})
 }
 
+// TestPullStall serves a download that stops sending: the idle timeout
+// abandons it and the pull resumes where the data stopped.
+func TestPullStall(t *testing.T) {
+	data := fixtureFile(t, "stories260K-f32.gguf")
+	const stall = 300_001
+	tests := []struct {
+		name       string
+		stallAfter int64
+		stalls     int
+		retries    int
+		wantRanges []string
+		wantErr    string
+	}{
+		{"in the body", stall, 1, 0, []string{"", "bytes=300001-"}, ""},
+		{"before the headers", -1, 1, 0, []string{"", ""}, ""},
+		{"twice", stall, 2, 0, []string{"", "bytes=300001-", "bytes=600002-"}, ""},
+		{"no retries left", stall, 1, -1, []string{""}, "the server sent no data for 100ms (idle timeout) (run the pull again to resume)"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			hub := newFakeHub(t)
+			hub.addRepo("test/one", false, map[string]fakeFile{"model-f32.gguf": data})
+			hub.stallAfter, hub.stalls = tc.stallAfter, tc.stalls
+			s := newTestStore(t)
+			done := make(chan struct{})
+			var m *Manifest
+			var err error
+			go func() {
+				defer close(done)
+				m, err = s.Pull(context.Background(), "hf.co/test/one", PullOptions{Hub: hub.client(""), IdleTimeout: 100 * time.Millisecond, Retries: tc.retries})
+			}()
+			select {
+			case <-done:
+			case <-time.After(20 * time.Second):
+				t.Fatal("pull hangs on a stalled server")
+			}
+			if tc.wantErr != "" {
+				var se *StallError
+				if !errors.As(err, &se) || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want a StallError saying %q", err, tc.wantErr)
+				}
+			} else if err != nil {
+				t.Fatal(err)
+			} else if m.SHA256 != sha256Hex(data.data) {
+				t.Error("wrong blob")
+			}
+			reqs := hub.cdnRequests()
+			if len(reqs) != len(tc.wantRanges) {
+				t.Fatalf("CDN requests %+v, want ranges %q", reqs, tc.wantRanges)
+			}
+			for i, r := range reqs {
+				if r.Range != tc.wantRanges[i] {
+					t.Errorf("request %d: Range %q, want %q", i, r.Range, tc.wantRanges[i])
+				}
+			}
+		})
+	}
+}
+
+// A file listing that stalls fails the pull with a StallError.
+func TestPullTreeStall(t *testing.T) {
+	hub := newFakeHub(t)
+	hub.addRepo("test/one", false, map[string]fakeFile{"model-f32.gguf": fixtureFile(t, "stories260K-f32.gguf")})
+	hub.treeStall = true
+	s := newTestStore(t)
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Pull(context.Background(), "hf.co/test/one", PullOptions{Hub: hub.client(""), IdleTimeout: 100 * time.Millisecond})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		var se *StallError
+		if !errors.As(err, &se) || !strings.Contains(err.Error(), "list files of test/one: the server sent no data for 100ms") {
+			t.Errorf("error %v, want a StallError of the listing", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("pull hangs on a stalled listing")
+	}
+}
+
 // TestPullChecksumMismatch serves corrupted data: the pull fails, the data is
-// kept aside and never used, and the next pull downloads the file afresh.
+// deleted, and the next pull downloads the file afresh.
 func TestPullChecksumMismatch(t *testing.T) {
 	data := fixtureFile(t, "stories260K-Q4_K_M.gguf")
 	hub := newFakeHub(t)
@@ -277,9 +358,9 @@ func TestPullChecksumMismatch(t *testing.T) {
 	if ce.Want != "sha256:"+sha || ce.Got == ce.Want {
 		t.Errorf("checksum error want %s got %s", ce.Want, ce.Got)
 	}
-	bad, err := os.ReadFile(ce.BadPath)
-	if err != nil || len(bad) != len(data.data) || bytes.Equal(bad, data.data) {
-		t.Fatalf("rejected data at %s: %v", ce.BadPath, err)
+	// The rejected data is deleted, not left where list and rm cannot see it.
+	if left := blobsLeft(t, s); len(left) != 0 {
+		t.Errorf("left in the store after the mismatch: %v", left)
 	}
 	if _, err := os.Stat(s.BlobPath(sha)); err == nil {
 		t.Fatal("corrupt data was stored as the blob")

@@ -4,7 +4,6 @@
 //
 //	blobs/sha256-<hex>                       content-addressed GGUF files
 //	blobs/sha256-<hex>.partial               a download in progress (never used as a model)
-//	blobs/sha256-<hex>.bad                   data that failed its checksum (kept for inspection, never used)
 //	manifests/<host>/<owner>/<repo>/<tag>    one small JSON manifest per model name
 //	locks/                                   lock files that serialise concurrent pulls
 //
@@ -15,7 +14,8 @@
 // atomically. Multi-part GGUF files (name-00001-of-00003.gguf) are downloaded
 // part by part and merged into one GGUF file. ResolveModel turns whatever a
 // user passes to -m (a file path, a store name or an hf.co reference) into
-// the path of a GGUF file.
+// the path of a GGUF file. Data a pull rejects is deleted; Prune removes
+// whatever else no manifest refers to (glassbox rm --prune).
 package store
 
 import (

@@ -354,7 +354,7 @@ func (s *Store) removeBlobIfUnused(sha string) error {
 			return nil
 		}
 	}
-	unlock, err := lockFile(context.Background(), s.lockPath("blob", sha), nil)
+	unlock, err := lockFile(context.Background(), s.lockPath("blob", "sha256-"+sha), nil)
 	if err != nil {
 		return err
 	}
