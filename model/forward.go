@@ -53,21 +53,22 @@ type StateOptions struct {
 	KVType tensor.Type
 }
 
-// NewState allocates a KV cache and buffers for one sequence.
+// NewState allocates a KV cache and buffers for one sequence. It returns an
+// error wrapping ErrMemory, without allocating, when they would need more
+// memory than the system has available (see StateBytes).
 func (m *Model) NewState(opt StateOptions) (*State, error) {
 	c := &m.Config
-	if opt.Context <= 0 {
-		opt.Context = c.ContextLength
-	}
-	if opt.Batch <= 0 {
-		opt.Batch = 64
-	}
+	opt = opt.withDefaults(c)
 	if opt.KVType != tensor.F32 && opt.KVType != tensor.F16 {
 		return nil, fmt.Errorf("KV cache type %s is not supported (want F32 or F16)", opt.KVType)
 	}
 	const maxCtx = 1 << 22
 	if opt.Context > maxCtx {
 		return nil, fmt.Errorf("context %d is larger than the supported %d", opt.Context, maxCtx)
+	}
+	// refuse what would not fit rather than die in the allocator
+	if err := m.CheckStateMemory(opt); err != nil {
+		return nil, err
 	}
 	s := &State{cfg: c, ctx: opt.Context, batch: opt.Batch, kvType: opt.KVType}
 	kvN, vN := opt.Context*c.KVDim(), opt.Context*c.VDim()
