@@ -1,6 +1,7 @@
 package model
 
 import (
+	"context"
 	"fmt"
 	"math"
 
@@ -106,6 +107,14 @@ func (s *State) KVType() tensor.Type { return s.kvType }
 // the last token when len(logits) == VocabSize, or for every token when
 // len(logits) == len(tokens)*VocabSize. A nil logits skips the output layer.
 func (m *Model) Forward(s *State, tokens []int, pos int, logits []float32) error {
+	return m.ForwardContext(context.Background(), s, tokens, pos, logits)
+}
+
+// ForwardContext is Forward that stops between two layers once ctx is done
+// and returns ctx's error: the cache entries of positions pos… are then
+// incomplete and must be computed again, and logits are not set. Entries
+// before pos are untouched.
+func (m *Model) ForwardContext(ctx context.Context, s *State, tokens []int, pos int, logits []float32) error {
 	c := &m.Config
 	n := len(tokens)
 	switch {
@@ -132,14 +141,17 @@ func (m *Model) Forward(s *State, tokens []int, pos int, logits []float32) error
 		case end == n:
 			out = logits
 		}
-		m.forwardBatch(s, tokens[start:end], pos+start, out)
+		if err := m.forwardBatch(ctx, s, tokens[start:end], pos+start, out); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
 // forwardBatch processes up to s.batch tokens. out holds the logits of every
-// token (len = b*VocabSize), of the last one (len = VocabSize), or is nil.
-func (m *Model) forwardBatch(s *State, tokens []int, pos int, out []float32) {
+// token (len = b*VocabSize), of the last one (len = VocabSize), or is nil. It
+// returns ctx's error, before a layer, once ctx is done.
+func (m *Model) forwardBatch(ctx context.Context, s *State, tokens []int, pos int, out []float32) error {
 	c := &m.Config
 	b := len(tokens)
 	dim, qDim, kvDim, vDim, hid := c.Dim, c.QDim(), c.KVDim(), c.VDim(), c.HiddenDim
@@ -151,6 +163,9 @@ func (m *Model) forwardBatch(s *State, tokens []int, pos int, out []float32) {
 	}
 
 	for l := range m.Layers {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		w := &m.Layers[l]
 
 		// attention rmsnorm
@@ -246,7 +261,7 @@ func (m *Model) forwardBatch(s *State, tokens []int, pos int, out []float32) {
 	}
 
 	if out == nil {
-		return
+		return nil
 	}
 	// final rmsnorm and classifier into logits
 	first := 0
@@ -258,6 +273,7 @@ func (m *Model) forwardBatch(s *State, tokens []int, pos int, out []float32) {
 		rmsNorm(xb[(i-first)*dim:(i-first+1)*dim], x[i*dim:(i+1)*dim], m.OutputNorm, c.NormEps)
 	}
 	matmul(out, m.Output, xb, b-first)
+	return nil
 }
 
 // siluUnit is the number of feed-forward values one siluRange unit covers: a
