@@ -4,10 +4,7 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/spf13/cobra"
 )
@@ -28,11 +25,13 @@ what happens inside for every token: tokenization → embeddings → attention �
 }
 
 func main() {
-	// Ctrl-C cancels the context: generation and downloads stop cleanly.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := newRootCmd().ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "glassbox:", err)
-		os.Exit(1)
+	// Ctrl-C cancels the context: generation and downloads stop cleanly, and
+	// the process exits quietly with 130 (143 for SIGTERM).
+	ctx, stop := watchSignals(context.Background())
+	err := newRootCmd().ExecuteContext(ctx)
+	code := exitStatus(ctx, err, os.Stderr)
+	stop()
+	if code != 0 {
+		os.Exit(code)
 	}
 }

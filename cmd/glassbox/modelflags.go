@@ -65,13 +65,23 @@ func (f *modelFlags) openModel(ctx context.Context, opts *glassbox.Options) (*gl
 		// the default model, embedded in the binary
 		return glassbox.OpenBytes(models.DefaultName, models.Default, opts)
 	}
-	path, err := store.ResolveModel(ctx, f.model, store.ResolveOptions{
-		Pull: store.PullOptions{Progress: store.NewProgress(os.Stderr)},
-	})
+	path, err := resolveModel(ctx, f.model)
 	if err != nil {
 		return nil, err
 	}
 	return glassbox.Open(path, opts)
+}
+
+// modelHelp is the help of every -m flag.
+const modelHelp = "model: GGUF file, llama2.c .bin, store name (glassbox list) or hf.co/OWNER/REPO[:QUANT] (default: the embedded Go-code model)"
+
+// resolveModel returns the file a -m value names: the file itself, a model
+// of the store, or an hf.co/… reference (pulled first, with progress on
+// stderr). The empty name, the embedded model, is the caller's to handle.
+func resolveModel(ctx context.Context, name string) (string, error) {
+	return store.ResolveModel(ctx, name, store.ResolveOptions{
+		Pull: store.PullOptions{Progress: store.NewProgress(os.Stderr)},
+	})
 }
 
 // samplingFlags are the sampling flags shared by run, chat and dissect.
