@@ -67,11 +67,13 @@ func newBenchCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bench [-m MODEL] [-p 512] [-n 128] [-t 1,2] [-r 3] [--json]",
 		Short: "Measure prompt processing and generation speed, like llama-bench",
-		Long: `bench measures prompt processing (ppN: N tokens in one batch, logits of the last) and
+		Long: `bench measures prompt processing (ppN: N tokens in micro-batches of 512, logits of the last) and
 generation (tgN: N tokens one at a time from an empty cache) in tokens per second, as mean ±
 standard deviation over repetitions after one warm-up run, for each thread count. It also
 reports the model load time (open, mmap, bind the weights) and the peak resident set size of
-the process (getrusage maxrss, which counts the mapped weights the run touched).
+the process (getrusage maxrss, which counts the mapped weights the run touched). Both
+tests start from position 0, so -p and -n must each fit the model's context (the defaults
+shrink to it). Ctrl-C stops at once and prints the rows measured so far.
 
 With --synthetic SHAPE it instead writes a random-weight Llama GGUF of that shape (400M: dim
 1536, FFN 4096, 12 layers, 12 heads, 4 KV heads, vocabulary 32000) and --type to -o FILE, so

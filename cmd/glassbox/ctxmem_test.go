@@ -1,6 +1,8 @@
 package main
 
 import (
+	"io"
+	"os"
 	"strings"
 	"testing"
 
@@ -45,4 +47,48 @@ func TestContextBeyondMemory(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestContextBeyondTraining checks the warning on stderr when --ctx is
+// larger than the context the model was trained on, and its absence otherwise.
+func TestContextBeyondTraining(t *testing.T) {
+	model := fixtures.Path(t, "gguf", "stories260K-f32.gguf") // trained on 128
+	for _, tc := range []struct {
+		ctx  string
+		warn bool
+	}{{"256", true}, {"128", false}, {"64", false}, {"0", false}} {
+		stderr := captureStderr(t, func() {
+			if _, _, err := execute(t, newRunCmd(), "", "-m", model, "--ctx", tc.ctx, "-n", "2", "Once"); err != nil {
+				t.Fatal(err)
+			}
+		})
+		want := "glassbox: warning: --ctx 256 is beyond the 128 tokens stories260K-f32 was trained on"
+		if got := strings.Contains(stderr, want); got != tc.warn {
+			t.Errorf("--ctx %s: stderr %q, want the warning: %v", tc.ctx, stderr, tc.warn)
+		}
+	}
+}
+
+// captureStderr returns what fn writes to os.Stderr.
+func captureStderr(t *testing.T, fn func()) string {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := os.Stderr
+	os.Stderr = w
+	done := make(chan string)
+	go func() {
+		b, _ := io.ReadAll(r)
+		done <- string(b)
+	}()
+	func() {
+		defer func() {
+			os.Stderr = old
+			w.Close()
+		}()
+		fn()
+	}()
+	return <-done
 }

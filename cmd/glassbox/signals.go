@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 )
@@ -90,14 +91,16 @@ func watchSignals(parent context.Context) (context.Context, func()) {
 
 // exitStatus reports the outcome of a command run with ctx: it prints err to
 // w (as "glassbox: …") and returns the process's exit code. A command stopped
-// by a signal exits quietly with 128 + the signal's number.
+// by a signal exits with 128 + the signal's number, quietly when its error
+// only says that it was cancelled (a note after it, such as where training
+// left its checkpoint, is printed).
 func exitStatus(ctx context.Context, err error, w io.Writer) int {
 	if err == nil {
 		return 0
 	}
 	var sig interrupted
 	if errors.As(context.Cause(ctx), &sig) {
-		if !errors.Is(err, context.Canceled) {
+		if !errors.Is(err, context.Canceled) || !strings.HasSuffix(err.Error(), context.Canceled.Error()) {
 			fmt.Fprintln(w, "glassbox:", err)
 		}
 		return sig.exitCode()

@@ -239,6 +239,8 @@ func TestExitStatus(t *testing.T) {
 		{"SIGTERM", cancelled(syscall.SIGTERM), context.Canceled, 143, ""},
 		{"success despite a signal", cancelled(os.Interrupt), nil, 0, ""},
 		{"another error after a signal", cancelled(os.Interrupt), errors.New("disk full"), 130, "glassbox: disk full\n"},
+		{"a note after the cancellation", cancelled(syscall.SIGTERM), fmt.Errorf("%w (checkpoint at step 7)", context.Canceled), 143,
+			"glassbox: context canceled (checkpoint at step 7)\n"},
 	} {
 		var w bytes.Buffer
 		if code := exitStatus(tc.ctx, tc.err, &w); code != tc.code || w.String() != tc.stderr {
