@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -19,9 +18,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"glassbox"
+	"glassbox/internal/sysmem"
 	"glassbox/models"
 	"glassbox/server"
-	"glassbox/tensor"
 )
 
 type serveOptions struct {
@@ -315,33 +314,16 @@ func checkKVMemory(models []server.Model, parallel int, avail uint64) error {
 }
 
 // kvCacheBytes is the size of the KV cache of one session of m.
-func kvCacheBytes(m *glassbox.Model) uint64 {
-	c := m.Config()
-	elem := uint64(2)
-	if m.KVCacheType() == tensor.F32 {
-		elem = 4
-	}
-	return uint64(c.Layers) * uint64(m.ContextSize()) * uint64(c.KVDim()+c.VDim()) * elem
-}
+func kvCacheBytes(m *glassbox.Model) uint64 { return uint64(m.KVCacheBytes()) }
 
 func mib(n uint64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
 
-// availableMemory returns the memory the kernel says is available for new
-// allocations (MemAvailable of /proc/meminfo), or 0 where it is not known.
+// availableMemory returns the memory the process can still use
+// (internal/sysmem), or 0 where it is not known.
 func availableMemory() uint64 {
-	data, err := os.ReadFile("/proc/meminfo")
-	if err != nil {
+	m, ok := sysmem.Available()
+	if !ok {
 		return 0
 	}
-	for line := range strings.Lines(string(data)) {
-		if rest, ok := strings.CutPrefix(line, "MemAvailable:"); ok {
-			f := strings.Fields(rest)
-			if len(f) == 2 && f[1] == "kB" {
-				if kb, err := strconv.ParseUint(f[0], 10, 64); err == nil {
-					return kb << 10
-				}
-			}
-		}
-	}
-	return 0
+	return m.Bytes
 }
