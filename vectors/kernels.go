@@ -3,36 +3,35 @@ package vectors
 // The hot loops of training, over float32 rows of equal length. Four
 // independent sums let the processor overlap the multiply-adds.
 
-// dot returns Σ a[i]·b[i].
-func dot(a, b []float32) float32 {
+// dotGo returns Σ a[i]·b[i]: element i of the first len(a)&^7 goes to sum
+// i%8, the eight sums are added as ((s0+s4)+(s2+s6))+((s1+s5)+(s3+s7)), then
+// the tail in order. The AVX2 kernel computes the same thing.
+func dotGo(a, b []float32) float32 {
 	b = b[:len(a)]
-	var s0, s1, s2, s3 float32
+	var s0, s1, s2, s3, s4, s5, s6, s7 float32
 	i := 0
-	for ; i+4 <= len(a); i += 4 {
-		aa, bb := a[i:i+4:i+4], b[i:i+4:i+4]
-		s0 += aa[0] * bb[0]
-		s1 += aa[1] * bb[1]
-		s2 += aa[2] * bb[2]
-		s3 += aa[3] * bb[3]
+	for ; i+8 <= len(a); i += 8 {
+		x, y := (*[8]float32)(a[i:]), (*[8]float32)(b[i:])
+		s0 += x[0] * y[0]
+		s1 += x[1] * y[1]
+		s2 += x[2] * y[2]
+		s3 += x[3] * y[3]
+		s4 += x[4] * y[4]
+		s5 += x[5] * y[5]
+		s6 += x[6] * y[6]
+		s7 += x[7] * y[7]
 	}
+	s := ((s0 + s4) + (s2 + s6)) + ((s1 + s5) + (s3 + s7))
 	for ; i < len(a); i++ {
-		s0 += a[i] * b[i]
+		s += a[i] * b[i]
 	}
-	return (s0 + s1) + (s2 + s3)
+	return s
 }
 
-// axpy adds g·x to y.
-func axpy(y, x []float32, g float32) {
+// axpyGo adds g·x to y.
+func axpyGo(y, x []float32, g float32) {
 	x = x[:len(y)]
-	i := 0
-	for ; i+4 <= len(y); i += 4 {
-		yy, xx := y[i:i+4:i+4], x[i:i+4:i+4]
-		yy[0] += g * xx[0]
-		yy[1] += g * xx[1]
-		yy[2] += g * xx[2]
-		yy[3] += g * xx[3]
-	}
-	for ; i < len(y); i++ {
+	for i := range y {
 		y[i] += g * x[i]
 	}
 }

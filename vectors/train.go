@@ -78,10 +78,11 @@ type Trained struct {
 	Counts []int64
 	// EpochLoss is the mean loss per prediction of each epoch.
 	EpochLoss []float64
-	// Words is the number of corpus words trained over all epochs, and
-	// Elapsed the training time (vocabulary building excluded).
-	Words   int64
-	Elapsed time.Duration
+	// TrainedWords is the number of corpus words trained over all epochs
+	// (before subsampling), and Elapsed the training time (vocabulary
+	// building excluded).
+	TrainedWords int64
+	Elapsed      time.Duration
 }
 
 // Chunking of the corpus: the unit of deterministic parallel work. The
@@ -178,8 +179,8 @@ func Train(ctx context.Context, c *Corpus, o TrainOptions) (*Trained, error) {
 				}()
 			}
 			wg.Wait()
+			t.apply(slots[:len(round)])
 			for k, ch := range round {
-				t.apply(slots[k])
 				loss += slots[k].loss
 				preds += slots[k].preds
 				done += ch.words
@@ -198,7 +199,7 @@ func Train(ctx context.Context, c *Corpus, o TrainOptions) (*Trained, error) {
 				Loss:  meanLoss(loss, preds), EpochDone: true, Elapsed: time.Since(start)})
 		}
 	}
-	res.Words, res.Elapsed = done, time.Since(start)
+	res.TrainedWords, res.Elapsed = done, time.Since(start)
 	v, err := New(voc.words, o.Dim, t.syn0)
 	if err != nil {
 		return nil, err
@@ -258,6 +259,7 @@ type trainer struct {
 	syn1    []float32 // hierarchical softmax inner nodes
 	syn1neg []float32 // negative sampling output vectors
 	nvocab  int
+	touched [3][]uint16 // per matrix, scratch for apply: chunks of the round that changed each row
 }
 
 func newTrainer(c *Corpus, voc vocab, remap []int32, o TrainOptions) *trainer {
@@ -269,6 +271,10 @@ func newTrainer(c *Corpus, voc vocab, remap []int32, o TrainOptions) *trainer {
 		for _, id := range c.ids[start:end] {
 			if r := remap[id]; r >= 0 {
 				t.ids = append(t.ids, r)
+				if len(t.ids)-n == ChunkWords { // a chunk is at most ChunkWords long
+					t.ends = append(t.ends, len(t.ids))
+					n = len(t.ids)
+				}
 			}
 		}
 		if len(t.ids) > n {
@@ -300,6 +306,9 @@ func newTrainer(c *Corpus, voc vocab, remap []int32, o TrainOptions) *trainer {
 	r := newRNG(o.Seed, math.MaxUint64, 0)
 	for i := range t.syn0 {
 		t.syn0[i] = (float32(r.next()>>40)/(1<<24) - 0.5) / float32(o.Dim)
+	}
+	for m, w := range [][]float32{t.syn0, t.syn1neg, t.syn1} {
+		t.touched[m] = make([]uint16, len(w)/o.Dim)
 	}
 	return t
 }
@@ -339,15 +348,39 @@ type slot struct {
 	preds       int64
 }
 
-// apply adds a chunk's differences to the shared weights.
-func (t *trainer) apply(s *slot) {
-	for _, p := range []struct {
-		ov *overlay
-		w  []float32
-	}{{&s.in, t.syn0}, {&s.out, t.syn1neg}, {&s.hs, t.syn1}} {
-		d := t.dim
-		for k, row := range p.ov.rows {
-			axpy1(p.w[int(row)*d:int(row)*d+d], p.ov.buf[k*d:k*d+d])
+// apply merges a round's chunks into the shared weights: a row that m
+// chunks changed moves by the mean of their differences (a row one chunk
+// changed, by its difference), the chunks taken in corpus order. Summing
+// instead would move the rows of frequent words m times too far, each chunk
+// having already brought them where its words want them, and diverges.
+func (t *trainer) apply(slots []*slot) {
+	d := t.dim
+	for m, w := range [][]float32{t.syn0, t.syn1neg, t.syn1} {
+		if w == nil {
+			continue
+		}
+		ov := func(s *slot) *overlay { return [...]*overlay{&s.in, &s.out, &s.hs}[m] }
+		n := t.touched[m]
+		for _, s := range slots {
+			for _, row := range ov(s).rows {
+				n[row]++
+			}
+		}
+		for _, s := range slots {
+			o := ov(s)
+			for k, row := range o.rows {
+				y, x := w[int(row)*d:int(row)*d+d], o.buf[k*d:k*d+d]
+				if c := n[row]; c == 1 {
+					axpy1(y, x)
+				} else {
+					axpy(y, x, 1/float32(c))
+				}
+			}
+		}
+		for _, s := range slots {
+			for _, row := range ov(s).rows {
+				n[row] = 0
+			}
 		}
 	}
 }
