@@ -92,8 +92,8 @@ type Trained struct {
 // rounds' updates are then added to the weights chunk by chunk in corpus
 // order. Neither depends on the thread count, so neither does the result.
 const (
-	ChunkWords  = 1024
-	RoundChunks = 4
+	ChunkWords  = 256
+	RoundChunks = 2
 )
 
 const (
@@ -259,7 +259,6 @@ type trainer struct {
 	syn1    []float32 // hierarchical softmax inner nodes
 	syn1neg []float32 // negative sampling output vectors
 	nvocab  int
-	touched [3][]uint16 // per matrix, scratch for apply: chunks of the round that changed each row
 }
 
 func newTrainer(c *Corpus, voc vocab, remap []int32, o TrainOptions) *trainer {
@@ -307,9 +306,6 @@ func newTrainer(c *Corpus, voc vocab, remap []int32, o TrainOptions) *trainer {
 	for i := range t.syn0 {
 		t.syn0[i] = (float32(r.next()>>40)/(1<<24) - 0.5) / float32(o.Dim)
 	}
-	for m, w := range [][]float32{t.syn0, t.syn1neg, t.syn1} {
-		t.touched[m] = make([]uint16, len(w)/o.Dim)
-	}
 	return t
 }
 
@@ -348,38 +344,19 @@ type slot struct {
 	preds       int64
 }
 
-// apply merges a round's chunks into the shared weights: a row that m
-// chunks changed moves by the mean of their differences (a row one chunk
-// changed, by its difference), the chunks taken in corpus order. Summing
-// instead would move the rows of frequent words m times too far, each chunk
-// having already brought them where its words want them, and diverges.
+// apply adds a round's chunk differences to the shared weights, chunk by
+// chunk in corpus order: the same additions in the same order whatever the
+// thread count. (This is SGD with a delay of at most one round: a chunk does
+// not see the updates of the round's other chunks. Averaging the chunks'
+// changes instead of adding them was measured worse: it shrinks the steps of
+// frequent words.)
 func (t *trainer) apply(slots []*slot) {
 	d := t.dim
-	for m, w := range [][]float32{t.syn0, t.syn1neg, t.syn1} {
-		if w == nil {
-			continue
-		}
-		ov := func(s *slot) *overlay { return [...]*overlay{&s.in, &s.out, &s.hs}[m] }
-		n := t.touched[m]
-		for _, s := range slots {
-			for _, row := range ov(s).rows {
-				n[row]++
-			}
-		}
-		for _, s := range slots {
-			o := ov(s)
+	for _, s := range slots {
+		for m, w := range [][]float32{t.syn0, t.syn1neg, t.syn1} {
+			o := [...]*overlay{&s.in, &s.out, &s.hs}[m]
 			for k, row := range o.rows {
-				y, x := w[int(row)*d:int(row)*d+d], o.buf[k*d:k*d+d]
-				if c := n[row]; c == 1 {
-					axpy1(y, x)
-				} else {
-					axpy(y, x, 1/float32(c))
-				}
-			}
-		}
-		for _, s := range slots {
-			for _, row := range ov(s).rows {
-				n[row] = 0
+				axpy1(w[int(row)*d:int(row)*d+d], o.buf[k*d:k*d+d])
 			}
 		}
 	}

@@ -37,7 +37,7 @@ func newVectorsTrainCmd() *cobra.Command {
 			"Text is cut into paragraphs at blank lines; training windows never cross one. Words: " + vectors.WordRule + ".\n" +
 			"With --tokenizer FILE or -m MODEL the tokens are a glassbox tokenizer's pieces instead (subword vectors).\n\n" +
 			"With a fixed --seed the vectors are the same bit for bit from run to run and for any --threads:\n" +
-			"the corpus is cut into chunks of about 2048 words trained in rounds of 16, each chunk from the\n" +
+			"the corpus is cut into chunks of about 256 words trained in rounds of 2, each chunk from the\n" +
 			"weights at the start of its round, the updates added in corpus order.",
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error { return runVectorsTrain(cmd, o, args) },
@@ -108,7 +108,7 @@ func runVectorsTrain(cmd *cobra.Command, o vectorsTrainOptions, inputs []string)
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "trained %s: %d words × %d dims from %s (%d distinct), %d epochs in %s, %.0f words/s; loss per epoch %s; wrote %s\n",
 		arch, res.Len(), res.Dim, plural(int(c.Words()), "token"), c.Distinct(), o.o.Epochs,
-		res.Elapsed.Round(time.Millisecond), float64(res.Words)/max(res.Elapsed.Seconds(), 1e-9),
+		res.Elapsed.Round(time.Millisecond), float64(res.TrainedWords)/max(res.Elapsed.Seconds(), 1e-9),
 		strings.Join(losses, " "), o.out)
 	return nil
 }
