@@ -9,8 +9,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"glassbox/internal/fixtures"
+	"glassbox/vectors"
 )
 
 // runVectorsCLI runs "glassbox vectors ARGS..." and returns stdout.
@@ -134,5 +136,22 @@ func TestVectorsTrainErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%q: want an error about %q, got %v", tt.args, tt.want, err)
 		}
+	}
+}
+
+// TestDrawVectorsProgress: the bar shows the epoch, words/s, the learning
+// rate and the epoch's loss, and an epoch's end leaves a line of its own.
+func TestDrawVectorsProgress(t *testing.T) {
+	var b bytes.Buffer
+	p := vectors.Progress{Epoch: 2, Epochs: 5, Words: 500, Total: 1000, Alpha: 0.0125, Loss: 2.5, Elapsed: time.Second}
+	drawVectorsProgress(&b, p)
+	if got := b.String(); !strings.Contains(got, "[============............] epoch 2/5 | 500 words/s | alpha 0.01250 | loss 2.5000 | ETA 1s") || strings.Contains(got, "\n") {
+		t.Errorf("bar %q", got)
+	}
+	b.Reset()
+	p.EpochDone = true
+	drawVectorsProgress(&b, p)
+	if got := b.String(); !strings.HasSuffix(got, "\r\033[Kepoch 2/5: loss 2.5000, 500 words/s\n") {
+		t.Errorf("end of epoch %q", got)
 	}
 }
