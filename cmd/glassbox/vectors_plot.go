@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"glassbox"
+	"glassbox/models"
+	"glassbox/vectors"
+)
+
+// newVectorsPlotCmd returns "vectors plot": an SVG of the 2-D projection of
+// chosen words, or of a word and its nearest neighbours.
+func newVectorsPlotCmd() *cobra.Command {
+	var (
+		vecPath, modelPath, neighbors, method, out, title string
+		n, width, height                                  int
+	)
+	cmd := &cobra.Command{
+		Use:   "plot [--vectors FILE | -m MODEL] [--neighbors WORD] [-n 15] -o OUT.svg [WORD…]",
+		Short: "Draw words on a plane (PCA) as an SVG picture",
+		Long: `Project the vectors of the WORDs, or of a word and its nearest neighbours (--neighbors), onto
+their first two principal components and write a labelled SVG picture. The axes are PC1 and PC2,
+with the share of the words' variance each holds; both have the same scale.
+
+The vectors come from a word2vec file (--vectors, text or binary) or from a model's token
+embedding table (-m; the embedded model when neither is given). A model's words are its
+tokens: a word that is not a token is looked up with the word-start marker of the
+vocabulary ("▁word" for SentencePiece, "Ġword" for byte-level BPE).`,
+		Example: `  glassbox vectors plot --vectors vec.bin --neighbors king -n 15 -o king.svg
+  glassbox vectors plot --vectors vec.txt -o royals.svg king queen man woman prince princess
+  glassbox vectors plot -m stories260K.gguf --neighbors girl -o girl.svg`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if out == "" {
+				return &usageError{cmd: cmd, err: errors.New("-o OUT.svg is required (- for standard output)"), flag: true}
+			}
+			if method != "pca" {
+				return &usageError{cmd: cmd, err: fmt.Errorf("--method %q: expected pca", method), flag: true}
+			}
+			if neighbors == "" && len(args) < 2 {
+				return &usageError{cmd: cmd, err: errors.New("give --neighbors WORD, or at least two WORDs to plot")}
+			}
+			if n < 1 || n > vectors.MaxProjectWords-1 {
+				return &usageError{cmd: cmd, err: fmt.Errorf("-n %d: expected 1 to %d neighbours", n, vectors.MaxProjectWords-1), flag: true}
+			}
+			v, tokens, err := plotVectors(cmd.Context(), vecPath, modelPath)
+			if err != nil {
+				return err
+			}
+			word := func(w string) string { return w }
+			if tokens {
+				word = func(w string) string { return tokenWord(v, w) }
+			}
+			var words []string
+			highlight := ""
+			if neighbors != "" {
+				highlight = word(neighbors)
+				near, err := v.Similar(vectors.Query{Positive: []string{highlight}, N: n})
+				if err != nil {
+					return err
+				}
+				words = append(words, highlight)
+				for _, nb := range near {
+					words = append(words, nb.Word)
+				}
+				if title == "" {
+					title = fmt.Sprintf("%q and its %d nearest neighbours (cosine)", neighbors, len(near))
+				}
+			}
+			for _, a := range args {
+				words = append(words, word(a))
+			}
+			p, err := v.PCA(words)
+			if err != nil {
+				return err
+			}
+			var w io.Writer = cmd.OutOrStdout()
+			var f *os.File
+			if out != "-" {
+				if f, err = os.Create(out); err != nil {
+					return err
+				}
+				w = f
+			}
+			err = vectors.PlotSVG(w, p, vectors.PlotOptions{Title: title, Highlight: highlight, Width: width, Height: height})
+			if f != nil {
+				if cerr := f.Close(); err == nil {
+					err = cerr
+				}
+				if err != nil {
+					os.Remove(out)
+				}
+			}
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&vecPath, "vectors", "", "word vectors file (word2vec text or binary, detected by content)")
+	cmd.Flags().StringVarP(&modelPath, "model", "m", "", "use this model's token embedding table: "+modelHelp)
+	cmd.Flags().StringVar(&neighbors, "neighbors", "", "plot this word and its nearest neighbours")
+	cmd.Flags().IntVarP(&n, "n", "n", 15, "number of neighbours with --neighbors")
+	cmd.Flags().StringVar(&method, "method", "pca", "projection: pca")
+	cmd.Flags().StringVarP(&out, "output", "o", "", "SVG file to write (- for standard output)")
+	cmd.Flags().StringVar(&title, "title", "", "title above the plot (default: names the query of --neighbors)")
+	cmd.Flags().IntVar(&width, "width", 800, "picture width in pixels")
+	cmd.Flags().IntVar(&height, "height", 600, "picture height in pixels")
+	return cmd
+}
+
+// plotVectors loads the vectors of --vectors, or the token embeddings of -m
+// (the embedded model when neither is given); tokens says they are a model's.
+func plotVectors(ctx context.Context, vecPath, modelPath string) (v *vectors.Vectors, tokens bool, err error) {
+	if vecPath != "" && modelPath != "" {
+		return nil, false, errors.New("give either --vectors FILE or -m MODEL, not both")
+	}
+	if vecPath != "" {
+		return nil, false, errors.New("--vectors: reading word2vec files is not available yet")
+	}
+	var m *glassbox.Model
+	if modelPath == "" {
+		m, err = glassbox.OpenBytes(models.DefaultName, models.Default, nil)
+	} else {
+		var path string
+		if path, err = resolveModel(ctx, modelPath); err != nil {
+			return nil, false, err
+		}
+		m, err = glassbox.Open(path, nil)
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	defer m.Close()
+	v, err = m.TokenEmbeddings()
+	return v, true, err
+}
+
+// tokenWord returns the token of v that stands for word: word itself when it
+// is a token, else the word with the word-start marker of SentencePiece (▁)
+// or byte-level BPE (Ġ) vocabularies, else word (which the query then
+// reports as unknown).
+func tokenWord(v *vectors.Vectors, word string) string {
+	if v.Index(word) >= 0 {
+		return word
+	}
+	for _, marked := range []string{"▁" + word, "Ġ" + word, "▁" + strings.ToLower(word), "Ġ" + strings.ToLower(word)} {
+		if v.Index(marked) >= 0 {
+			return marked
+		}
+	}
+	return word
+}
