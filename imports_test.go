@@ -109,6 +109,7 @@ func TestIsEngineLayer(t *testing.T) {
 		{"glassbox", false},
 		{"glassbox/web", false},
 		{"glassbox/store", false},
+		{"glassbox/vectors", false},
 		{"glassbox/infer", true},
 		{"glassbox/tokenizer/bpe", true},
 		{"glassbox/tensorx", false},
