@@ -18,7 +18,6 @@
 package glassbox
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -213,17 +212,14 @@ func (m *Model) finishOpen() error {
 	return nil
 }
 
+// hasGGUFMagic reports whether path is a GGUF file (gguf.IsFile), with the
+// error of a file too short to be any model.
 func hasGGUFMagic(path string) (bool, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return false, err
+	ok, err := gguf.IsFile(path)
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return false, fmt.Errorf("open %s: file too short to be a model (%v)", path, errors.Unwrap(err))
 	}
-	defer f.Close()
-	var magic [4]byte
-	if _, err := io.ReadFull(f, magic[:]); err != nil {
-		return false, fmt.Errorf("open %s: file too short to be a model (%v)", path, err)
-	}
-	return bytes.Equal(magic[:], []byte("GGUF")), nil
+	return ok, err
 }
 
 // neitherFormatError explains that path is neither a GGUF file nor a llama2.c
