@@ -48,7 +48,7 @@ func (f *modelFlags) open(ctx context.Context) (*glassbox.Model, error) {
 		return glassbox.OpenBytes(models.DefaultName, models.Default, opts)
 	}
 	path, err := store.ResolveModel(ctx, f.model, store.ResolveOptions{
-		Pull: store.PullOptions{Progress: store.NewProgress(os.Stderr)},
+		Pull: store.PullOptions{Progress: newProgress(os.Stderr)},
 	})
 	if err != nil {
 		return nil, err
