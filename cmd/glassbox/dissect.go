@@ -12,8 +12,6 @@ import (
 
 	"glassbox"
 	"glassbox/explain"
-	"glassbox/infer"
-	"glassbox/trace"
 )
 
 type dissectOptions struct {
@@ -67,11 +65,11 @@ func (o *dissectOptions) registerTraceFlags(cmd *cobra.Command) {
 }
 
 // traceOptions parses the trace selection flags.
-func (o *dissectOptions) traceOptions() (trace.Options, error) {
+func (o *dissectOptions) traceOptions() (glassbox.TraceOptions, error) {
 	if o.top < 1 || o.top > 100 {
-		return trace.Options{}, fmt.Errorf("--top must be between 1 and 100, got %d", o.top)
+		return glassbox.TraceOptions{}, fmt.Errorf("--top must be between 1 and 100, got %d", o.top)
 	}
-	opts := trace.Options{Top: o.top, Attention: !o.noAttn, LogitLens: !o.noLens, Embeddings: !o.noEmbed}
+	opts := glassbox.TraceOptions{Top: o.top, Attention: !o.noAttn, LogitLens: !o.noLens, Embeddings: !o.noEmbed}
 	var err error
 	if opts.Layers, err = parseList("--layers", o.layers); err != nil {
 		return opts, err
@@ -110,13 +108,13 @@ func parseList(flag, s string) ([]int, error) {
 }
 
 // dissect runs one traced generation and returns its events.
-func dissect(cmd *cobra.Command, m *glassbox.Model, prompt string, raw bool, opts glassbox.GenerateOptions, topts trace.Options, each func(trace.Event) error) ([]trace.Event, *glassbox.Result, error) {
+func dissect(cmd *cobra.Command, m *glassbox.Model, prompt string, raw bool, opts glassbox.GenerateOptions, topts glassbox.TraceOptions, each func(glassbox.TraceEvent) error) ([]glassbox.TraceEvent, *glassbox.Result, error) {
 	ids, text, err := buildPrompt(m, prompt, raw, opts)
 	if err != nil {
 		return nil, nil, err
 	}
-	var events []trace.Event
-	opts.Trace = &infer.Tracing{Options: topts, PromptText: text, Emit: func(ev trace.Event) error {
+	var events []glassbox.TraceEvent
+	opts.Trace = &glassbox.Tracing{Options: topts, PromptText: text, Emit: func(ev glassbox.TraceEvent) error {
 		events = append(events, ev)
 		if each != nil {
 			return each(ev)
@@ -157,11 +155,11 @@ func (o *dissectOptions) run(cmd *cobra.Command, args []string) error {
 	defer m.Close()
 	out := cmd.OutOrStdout()
 	opts := glassbox.GenerateOptions{MaxTokens: o.n, Sampler: params}
-	var each func(trace.Event) error
+	var each func(glassbox.TraceEvent) error
 	if o.jsonOut {
 		enc := json.NewEncoder(out)
 		enc.SetEscapeHTML(false)
-		each = func(ev trace.Event) error { return enc.Encode(ev) }
+		each = func(ev glassbox.TraceEvent) error { return enc.Encode(ev) }
 	}
 	events, _, err := dissect(cmd, m, prompt, o.raw, opts, topts, each)
 	if err != nil || o.jsonOut {

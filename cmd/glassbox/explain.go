@@ -9,9 +9,6 @@ import (
 
 	"glassbox"
 	"glassbox/explain"
-	"glassbox/infer"
-	"glassbox/sample"
-	"glassbox/trace"
 )
 
 type explainOptions struct {
@@ -35,7 +32,7 @@ representations. In French or English (--lang; by default the prompt's language)
 		RunE: func(cmd *cobra.Command, args []string) error { return o.run(cmd, args) },
 	}
 	o.modelFlags.register(cmd)
-	greedy := sample.DefaultParams()
+	greedy := glassbox.DefaultSamplerParams()
 	greedy.Temperature = 0
 	o.samplingFlags.registerWith(cmd, greedy)
 	o.registerTraceFlags(cmd)
@@ -77,7 +74,7 @@ func (o *explainOptions) run(cmd *cobra.Command, args []string) error {
 	// one sentence: stop after a token that ends one, once a few were written
 	var sentence strings.Builder
 	generated := 0
-	opts := glassbox.GenerateOptions{MaxTokens: o.n, Sampler: params, OnToken: func(t infer.Token) error {
+	opts := glassbox.GenerateOptions{MaxTokens: o.n, Sampler: params, OnToken: func(t glassbox.Token) error {
 		generated++
 		sentence.WriteString(t.Text)
 		if generated >= 3 && strings.ContainsAny(t.Text, ".!?\n") && strings.TrimSpace(sentence.String()) != "" {
@@ -94,7 +91,7 @@ func (o *explainOptions) run(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	if t.Done == nil { // stopped at the end of the sentence: the text is what was written
-		t.Done = &trace.Done{}
+		t.Done = &glassbox.TraceDone{}
 		t.Done.Text = sentence.String()
 		t.Done.FinishReason = "stop"
 	}

@@ -18,10 +18,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"glassbox"
 	"glassbox/models"
 	"glassbox/server"
-	"glassbox/tensor"
 )
 
 type serveOptions struct {
@@ -301,27 +299,17 @@ func checkKVMemory(models []server.Model, parallel int, avail uint64) error {
 	}
 	var total uint64
 	for _, m := range models {
-		total += uint64(parallel) * kvCacheBytes(m.Model)
+		total += uint64(parallel) * uint64(m.Model.KVCacheBytes())
 	}
 	if total <= avail {
 		return nil
 	}
 	per := make([]string, len(models))
 	for i, m := range models {
-		per[i] = fmt.Sprintf("%s: %s a slot", m.Name, mib(kvCacheBytes(m.Model)))
+		per[i] = fmt.Sprintf("%s: %s a slot", m.Name, mib(uint64(m.Model.KVCacheBytes())))
 	}
 	return fmt.Errorf("--parallel %d needs %d bytes (%s) of KV caches (%s) but only %d bytes (%s) of memory are available: lower --parallel or --ctx",
 		parallel, total, mib(total), strings.Join(per, ", "), avail, mib(avail))
-}
-
-// kvCacheBytes is the size of the KV cache of one session of m.
-func kvCacheBytes(m *glassbox.Model) uint64 {
-	c := m.Config()
-	elem := uint64(2)
-	if m.KVCacheType() == tensor.F32 {
-		elem = 4
-	}
-	return uint64(c.Layers) * uint64(m.ContextSize()) * uint64(c.KVDim()+c.VDim()) * elem
 }
 
 func mib(n uint64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
