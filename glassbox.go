@@ -37,6 +37,11 @@ import (
 	"glassbox/tokenizer"
 )
 
+// ErrMemory is wrapped by the error Open, OpenBytes and NewSession return
+// when a session's KV cache and buffers would need more memory than the
+// system has available; the message says how much is needed and available.
+var ErrMemory = model.ErrMemory
+
 // Options configures how a model is opened.
 type Options struct {
 	// Tokenizer is a tokenizer file (GGUF, tokenizer.json or llama2.c
@@ -45,7 +50,8 @@ type Options struct {
 	// their own.
 	Tokenizer string
 	// Context is the number of positions of the KV cache (default: the model's
-	// training context, at most 4096).
+	// training context, at most 4096). A context whose cache would not fit in
+	// the available memory is refused with an error wrapping ErrMemory.
 	Context int
 	// Threads is the number of worker threads for the matrix products
 	// (default: all cores).
@@ -200,7 +206,8 @@ func (m *Model) loadGGUF(f *gguf.File) (err error) {
 	return nil
 }
 
-// finishOpen checks the tokenizer against the model and sets the context.
+// finishOpen checks the tokenizer against the model, sets the context and
+// checks that a session's KV cache fits in the available memory.
 func (m *Model) finishOpen() error {
 	if m.tok.VocabSize() > m.model.Config.VocabSize {
 		m.Close()
@@ -209,7 +216,17 @@ func (m *Model) finishOpen() error {
 	if m.opts.Context <= 0 {
 		m.opts.Context = min(m.model.Config.ContextLength, 4096)
 	}
+	// a context too large for the memory is refused now, not at the first generation
+	if err := m.model.CheckStateMemory(m.stateOptions()); err != nil {
+		m.Close()
+		return err
+	}
 	return nil
+}
+
+// stateOptions are the settings of the model's generation sessions.
+func (m *Model) stateOptions() model.StateOptions {
+	return model.StateOptions{Context: m.opts.Context, Batch: m.opts.Batch, KVType: m.KVCacheType()}
 }
 
 // hasGGUFMagic reports whether path is a GGUF file (gguf.IsFile), with the
@@ -374,8 +391,14 @@ func (m *Model) ContextSize() int { return m.opts.Context }
 // layers × context × (key width + value width) × bytes per element (2 for the
 // default F16 cache, 4 with KVCacheF32).
 func (m *Model) KVCacheBytes() int64 {
-	c := &m.model.Config
-	return int64(c.Layers) * int64(m.opts.Context) * (int64(c.KVDim()) + int64(c.VDim())) * int64(m.KVCacheType().TypeSize())
+	return m.model.Config.KVCacheBytes(m.opts.Context, m.KVCacheType())
+}
+
+// SessionBytes returns the memory a session allocates: its KV cache plus the
+// activation buffers and attention scratch of the forward pass.
+func (m *Model) SessionBytes() int64 {
+	_, total := m.model.StateBytes(m.stateOptions())
+	return total
 }
 
 // HasChatTemplate reports whether the model carries a chat template.

@@ -161,7 +161,7 @@ func (s *Session) Generate(ctx context.Context, req Request) (*Result, error) {
 
 	// prefill: reuse the cached prefix, process the rest in batches
 	t0 := time.Now()
-	if err := s.prefill(req.Prompt, &res.Timings); err != nil {
+	if err := s.prefill(ctx, req.Prompt, &res.Timings); err != nil {
 		return nil, err
 	}
 	res.Timings.PromptDuration = time.Since(t0)
@@ -275,8 +275,9 @@ func (s *Session) decode(id int) error {
 }
 
 // prefill makes the cache hold prompt and s.logits the logits after it,
-// reusing the longest cached prefix.
-func (s *Session) prefill(prompt []int, tm *Timings) error {
+// reusing the longest cached prefix. Cancelling ctx stops it between two
+// layers.
+func (s *Session) prefill(ctx context.Context, prompt []int, tm *Timings) error {
 	k := 0
 	for k < len(s.cached) && k < len(prompt) && s.cached[k] == prompt[k] {
 		k++
@@ -287,7 +288,7 @@ func (s *Session) prefill(prompt []int, tm *Timings) error {
 	s.cached = s.cached[:k]
 	tm.CachedTokens = k
 	tm.PromptTokens = len(prompt) - k
-	if err := s.model.Forward(s.state, prompt[k:], k, s.logits); err != nil {
+	if err := s.model.ForwardContext(ctx, s.state, prompt[k:], k, s.logits); err != nil {
 		s.cached = s.cached[:0]
 		return err
 	}

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"context"
 	"fmt"
 	"math"
 
@@ -53,21 +54,22 @@ type StateOptions struct {
 	KVType tensor.Type
 }
 
-// NewState allocates a KV cache and buffers for one sequence.
+// NewState allocates a KV cache and buffers for one sequence. It returns an
+// error wrapping ErrMemory, without allocating, when they would need more
+// memory than the system has available (see StateBytes).
 func (m *Model) NewState(opt StateOptions) (*State, error) {
 	c := &m.Config
-	if opt.Context <= 0 {
-		opt.Context = c.ContextLength
-	}
-	if opt.Batch <= 0 {
-		opt.Batch = 64
-	}
+	opt = opt.withDefaults(c)
 	if opt.KVType != tensor.F32 && opt.KVType != tensor.F16 {
 		return nil, fmt.Errorf("KV cache type %s is not supported (want F32 or F16)", opt.KVType)
 	}
 	const maxCtx = 1 << 22
 	if opt.Context > maxCtx {
 		return nil, fmt.Errorf("context %d is larger than the supported %d", opt.Context, maxCtx)
+	}
+	// refuse what would not fit rather than die in the allocator
+	if err := m.CheckStateMemory(opt); err != nil {
+		return nil, err
 	}
 	s := &State{cfg: c, ctx: opt.Context, batch: opt.Batch, kvType: opt.KVType}
 	kvN, vN := opt.Context*c.KVDim(), opt.Context*c.VDim()
@@ -105,6 +107,14 @@ func (s *State) KVType() tensor.Type { return s.kvType }
 // the last token when len(logits) == VocabSize, or for every token when
 // len(logits) == len(tokens)*VocabSize. A nil logits skips the output layer.
 func (m *Model) Forward(s *State, tokens []int, pos int, logits []float32) error {
+	return m.ForwardContext(context.Background(), s, tokens, pos, logits)
+}
+
+// ForwardContext is Forward that stops between two layers once ctx is done
+// and returns ctx's error: the cache entries of positions pos… are then
+// incomplete and must be computed again, and logits are not set. Entries
+// before pos are untouched.
+func (m *Model) ForwardContext(ctx context.Context, s *State, tokens []int, pos int, logits []float32) error {
 	c := &m.Config
 	n := len(tokens)
 	switch {
@@ -131,14 +141,17 @@ func (m *Model) Forward(s *State, tokens []int, pos int, logits []float32) error
 		case end == n:
 			out = logits
 		}
-		m.forwardBatch(s, tokens[start:end], pos+start, out)
+		if err := m.forwardBatch(ctx, s, tokens[start:end], pos+start, out); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
 // forwardBatch processes up to s.batch tokens. out holds the logits of every
-// token (len = b*VocabSize), of the last one (len = VocabSize), or is nil.
-func (m *Model) forwardBatch(s *State, tokens []int, pos int, out []float32) {
+// token (len = b*VocabSize), of the last one (len = VocabSize), or is nil. It
+// returns ctx's error, before a layer, once ctx is done.
+func (m *Model) forwardBatch(ctx context.Context, s *State, tokens []int, pos int, out []float32) error {
 	c := &m.Config
 	b := len(tokens)
 	dim, qDim, kvDim, vDim, hid := c.Dim, c.QDim(), c.KVDim(), c.VDim(), c.HiddenDim
@@ -150,6 +163,9 @@ func (m *Model) forwardBatch(s *State, tokens []int, pos int, out []float32) {
 	}
 
 	for l := range m.Layers {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		w := &m.Layers[l]
 
 		// attention rmsnorm
@@ -245,7 +261,7 @@ func (m *Model) forwardBatch(s *State, tokens []int, pos int, out []float32) {
 	}
 
 	if out == nil {
-		return
+		return nil
 	}
 	// final rmsnorm and classifier into logits
 	first := 0
@@ -257,6 +273,7 @@ func (m *Model) forwardBatch(s *State, tokens []int, pos int, out []float32) {
 		rmsNorm(xb[(i-first)*dim:(i-first+1)*dim], x[i*dim:(i+1)*dim], m.OutputNorm, c.NormEps)
 	}
 	matmul(out, m.Output, xb, b-first)
+	return nil
 }
 
 // siluUnit is the number of feed-forward values one siluRange unit covers: a

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -17,7 +19,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"glassbox/gguf"
+	"glassbox/infer"
 	"glassbox/internal/synth"
 	"glassbox/model"
 	"glassbox/tensor"
@@ -36,7 +38,14 @@ type benchOptions struct {
 	out       string
 	seed      uint64
 	profile   string
+	// fitPrompt and fitGen lower prompt and gen to the model's context
+	// (they are the defaults, not sizes the user asked for).
+	fitPrompt, fitGen bool
 }
+
+// ppBatch is the number of tokens the pp test runs through the model at a
+// time, as llama-bench's default micro-batch.
+const ppBatch = 512
 
 // benchResult is one row of the bench table (and one JSON object).
 type benchResult struct {
@@ -56,13 +65,15 @@ type benchResult struct {
 func newBenchCmd() *cobra.Command {
 	var o benchOptions
 	cmd := &cobra.Command{
-		Use:   "bench -m MODEL [-p 512] [-n 128] [-t 1,2] [-r 3] [--json]",
+		Use:   "bench [-m MODEL] [-p 512] [-n 128] [-t 1,2] [-r 3] [--json]",
 		Short: "Measure prompt processing and generation speed, like llama-bench",
-		Long: `bench measures prompt processing (ppN: N tokens in one batch, logits of the last) and
+		Long: `bench measures prompt processing (ppN: N tokens in micro-batches of 512, logits of the last) and
 generation (tgN: N tokens one at a time from an empty cache) in tokens per second, as mean ±
 standard deviation over repetitions after one warm-up run, for each thread count. It also
 reports the model load time (open, mmap, bind the weights) and the peak resident set size of
-the process (getrusage maxrss, which counts the mapped weights the run touched).
+the process (getrusage maxrss, which counts the mapped weights the run touched). Both
+tests start from position 0, so -p and -n must each fit the model's context (the defaults
+shrink to it). Ctrl-C stops at once and prints the rows measured so far.
 
 With --synthetic SHAPE it instead writes a random-weight Llama GGUF of that shape (400M: dim
 1536, FFN 4096, 12 layers, 12 heads, 4 KV heads, vocabulary 32000) and --type to -o FILE, so
@@ -72,13 +83,16 @@ that glassbox and llama.cpp can be compared on the same file.`,
 			if o.synthetic != "" {
 				return writeSynthetic(cmd.OutOrStdout(), o)
 			}
-			return runBench(cmd.OutOrStdout(), o)
+			// the default sizes shrink to a smaller context; explicit ones must fit it
+			o.fitPrompt = !cmd.Flags().ShorthandLookup("p").Changed
+			o.fitGen = !cmd.Flags().ShorthandLookup("n").Changed
+			return runBench(cmd.Context(), cmd.OutOrStdout(), o)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&o.model, "model", "m", "", "GGUF model file to benchmark")
-	f.IntVarP(&o.prompt, "n-prompt", "p", 512, "prompt tokens for the pp test (0: skip)")
-	f.IntVarP(&o.gen, "n-gen", "n", 128, "generated tokens for the tg test (0: skip)")
+	f.StringVarP(&o.model, "model", "m", "", modelHelp)
+	f.IntVarP(&o.prompt, "n-prompt", "p", 512, "prompt tokens for the pp test, at most the model's context (0: skip; default: 512 or the context)")
+	f.IntVarP(&o.gen, "n-gen", "n", 128, "generated tokens for the tg test, at most the model's context (0: skip)")
 	f.StringVarP(&o.threads, "threads", "t", "", "comma-separated thread counts (default: all cores)")
 	f.IntVarP(&o.reps, "repetitions", "r", 3, "repetitions of each test")
 	f.BoolVar(&o.json, "json", false, "print the results as JSON")
@@ -139,11 +153,11 @@ func parseThreads(s string, def int) ([]int, error) {
 	return out, nil
 }
 
-// runBench benchmarks o.model and prints the table (or JSON) to w.
-func runBench(w io.Writer, o benchOptions) error {
-	if o.model == "" {
-		return errors.New("no model: pass -m FILE (a GGUF file), or write one with --synthetic 400M -o FILE")
-	}
+// runBench benchmarks the model o.model names (a file, a store name, an
+// hf.co reference, or "" for the embedded model) and prints the table (or
+// JSON) to w. Cancelling ctx stops it between two layers of the forward
+// pass: the results measured so far are printed and ctx's error is returned.
+func runBench(ctx context.Context, w io.Writer, o benchOptions) error {
 	if o.prompt < 0 || o.gen < 0 || o.reps < 1 {
 		return fmt.Errorf("-p and -n must be ≥ 0 and -r ≥ 1 (got %d, %d, %d)", o.prompt, o.gen, o.reps)
 	}
@@ -151,47 +165,61 @@ func runBench(w io.Writer, o benchOptions) error {
 	if err != nil {
 		return err
 	}
-	t0 := time.Now()
-	f, err := gguf.Open(o.model)
+	mf := modelFlags{model: o.model}
+	gm, err := mf.open(ctx)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	m, err := model.LoadGGUF(f)
-	if err != nil {
-		return fmt.Errorf("load %s: %w", o.model, err)
+	defer gm.Close()
+	m, c := gm.Engine(), gm.Config()
+	load := gm.LoadDuration()
+	if err := o.fitContext(c.ContextLength); err != nil {
+		return err
 	}
-	load := time.Since(t0)
-	c := m.Config
-	st, err := m.NewState(model.StateOptions{Context: max(o.prompt+o.gen, 1), Batch: max(o.prompt, 1), KVType: tensor.F16})
+	st, err := m.NewState(model.StateOptions{Context: max(o.prompt+o.gen, 1), Batch: min(max(o.prompt, 1), ppBatch), KVType: tensor.F16})
 	if err != nil {
 		return err
 	}
-	size, params := int64(0), int64(0)
-	for _, ti := range f.Tensors {
-		size += int64(ti.Size())
-		params += int64(ti.Elements())
+	var size, params int64
+	if f := gm.GGUF(); f != nil {
+		for _, ti := range f.Tensors {
+			size += int64(ti.Size())
+			params += int64(ti.Elements())
+		}
+	} else { // a llama2.c checkpoint
+		fi, err := os.Stat(gm.Path())
+		if err != nil {
+			return err
+		}
+		size, params = fi.Size(), c.Params()
 	}
-	name := o.model
-	if i := strings.LastIndexByte(name, '/'); i >= 0 {
-		name = name[i+1:]
-	}
+	name := filepath.Base(gm.Path())
 	rng := rand.New(rand.NewPCG(1, 2))
 	logits := make([]float32, c.VocabSize)
 	tokens := make([]int, max(o.prompt, 1))
-	// pp: one batch of o.prompt tokens from position 0, logits of the last
+	// pp: o.prompt tokens from position 0 in batches of ppBatch, logits of the last
 	pp := func() error {
 		for i := range tokens {
 			tokens[i] = rng.IntN(c.VocabSize)
 		}
-		return m.Forward(st, tokens[:o.prompt], 0, logits)
+		for start := 0; start < o.prompt; start += ppBatch {
+			end := min(start+ppBatch, o.prompt)
+			var out []float32
+			if end == o.prompt {
+				out = logits
+			}
+			if err := m.ForwardContext(ctx, st, tokens[start:end], start, out); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	// tg: o.gen tokens one at a time from position 0
 	one := make([]int, 1)
 	tg := func() error {
 		for p := 0; p < o.gen; p++ {
 			one[0] = rng.IntN(c.VocabSize)
-			if err := m.Forward(st, one, p, logits); err != nil {
+			if err := m.ForwardContext(ctx, st, one, p, logits); err != nil {
 				return err
 			}
 		}
@@ -212,39 +240,72 @@ func runBench(w io.Writer, o benchOptions) error {
 		}()
 	}
 	var results []benchResult
-	for _, t := range threads {
-		tensor.SetThreads(t)
-		for _, test := range []struct {
-			name string
-			n    int
-			run  func() error
-		}{{fmt.Sprintf("pp%d", o.prompt), o.prompt, pp}, {fmt.Sprintf("tg%d", o.gen), o.gen, tg}} {
-			if test.n == 0 {
-				continue
-			}
-			if err := test.run(); err != nil { // warm-up
-				return err
-			}
-			r := benchResult{Model: name, Type: c.FileType, SizeBytes: size, Params: params, Test: test.name, Threads: t,
-				LoadMS: float64(load.Microseconds()) / 1000}
-			for range o.reps {
-				start := time.Now()
-				if err := test.run(); err != nil {
+	err = func() error {
+		for _, t := range threads {
+			tensor.SetThreads(t)
+			for _, test := range []struct {
+				name string
+				n    int
+				run  func() error
+			}{{fmt.Sprintf("pp%d", o.prompt), o.prompt, pp}, {fmt.Sprintf("tg%d", o.gen), o.gen, tg}} {
+				if test.n == 0 {
+					continue
+				}
+				if err := test.run(); err != nil { // warm-up
 					return err
 				}
-				r.Samples = append(r.Samples, float64(test.n)/time.Since(start).Seconds())
+				r := benchResult{Model: name, Type: c.FileType, SizeBytes: size, Params: params, Test: test.name, Threads: t,
+					LoadMS: float64(load.Microseconds()) / 1000}
+				for range o.reps {
+					start := time.Now()
+					if err := test.run(); err != nil {
+						return err
+					}
+					r.Samples = append(r.Samples, float64(test.n)/time.Since(start).Seconds())
+				}
+				r.TokensPerS, r.StdDev = meanStd(r.Samples)
+				r.PeakRSS = peakRSS()
+				results = append(results, r)
 			}
-			r.TokensPerS, r.StdDev = meanStd(r.Samples)
-			r.PeakRSS = peakRSS()
-			results = append(results, r)
 		}
+		return nil
+	}()
+	if err != nil && (ctx.Err() == nil || len(results) == 0) {
+		return err
 	}
+	// complete, or interrupted after some tests: print what was measured
 	if o.json {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		return enc.Encode(results)
+		if jerr := enc.Encode(results); jerr != nil {
+			return jerr
+		}
+	} else if perr := printBench(w, results); perr != nil {
+		return perr
 	}
-	return printBench(w, results)
+	return err
+}
+
+// fitContext checks the test sizes against the model's context n, lowering
+// the default ones to it: the pp test needs a position for every prompt
+// token, the tg test one for every generated token (both start from an
+// empty cache).
+func (o *benchOptions) fitContext(n int) error {
+	if o.fitPrompt {
+		o.prompt = min(o.prompt, n)
+	}
+	if o.fitGen {
+		o.gen = min(o.gen, n)
+	}
+	if o.prompt > n {
+		return fmt.Errorf("-p %d: %w: the prompt has %d tokens and the context holds %d (%d too many)",
+			o.prompt, infer.ErrContext, o.prompt, n, o.prompt-n)
+	}
+	if o.gen > n {
+		return fmt.Errorf("-n %d: the generated tokens do not fit the context: the tg test generates %d tokens and the context holds %d (%d too many)",
+			o.gen, o.gen, n, o.gen-n)
+	}
+	return nil
 }
 
 // meanStd returns the mean and sample standard deviation of xs.

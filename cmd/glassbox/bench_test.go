@@ -2,11 +2,15 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"glassbox/internal/fixtures"
+	"glassbox/models"
 )
 
 // TestBenchSynthetic writes a tiny synthetic model with bench --synthetic,
@@ -70,7 +74,7 @@ func TestBenchErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{}, "no model"},
+		{[]string{"-m", "nothing/here.gguf"}, "no such file"},
 		{[]string{"-m", "x.gguf", "-t", "0"}, "not a positive thread count"},
 		{[]string{"-m", "x.gguf", "-r", "0"}, "-r ≥ 1"},
 		{[]string{"--synthetic", "huge", "-o", "x"}, "unknown synthetic model shape"},
@@ -88,6 +92,119 @@ func TestBenchErrors(t *testing.T) {
 	}
 }
 
+// TestBenchContext checks that -p and -n beyond the model's context are
+// refused with run's wording, and that the defaults shrink to fit it.
+func TestBenchContext(t *testing.T) {
+	model := fixtures.Path(t, "gguf", "stories260K-f32.gguf") // a context of 128
+	for _, tc := range []struct {
+		args []string
+		want string // the error, or the tests run
+	}{
+		{[]string{"-p", "100000"}, "-p 100000: prompt does not fit the context: the prompt has 100000 tokens and the context holds 128 (99872 too many)"},
+		{[]string{"-p", "129", "-n", "0"}, "the prompt has 129 tokens and the context holds 128 (1 too many)"},
+		{[]string{"-p", "0", "-n", "1000"}, "-n 1000: the generated tokens do not fit the context: the tg test generates 1000 tokens and the context holds 128 (872 too many)"},
+		{[]string{"-p", "16", "-n", "129"}, "(1 too many)"},
+		{[]string{}, "pp128 tg128"},
+		{[]string{"-n", "4"}, "pp128 tg4"},
+		{[]string{"-p", "128", "-n", "128"}, "pp128 tg128"},
+	} {
+		var out bytes.Buffer
+		cmd := newBenchCmd()
+		cmd.SetOut(&out)
+		cmd.SetArgs(append([]string{"-m", model, "-r", "1", "--json"}, tc.args...))
+		err := cmd.Execute()
+		if strings.HasPrefix(tc.want, "pp") {
+			if err != nil {
+				t.Fatalf("%v: %v", tc.args, err)
+			}
+			var res []benchResult
+			if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+				t.Fatal(err)
+			}
+			var tests []string
+			for _, r := range res {
+				tests = append(tests, r.Test)
+			}
+			if got := strings.Join(tests, " "); got != tc.want {
+				t.Errorf("%v: tests %q, want %q", tc.args, got, tc.want)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: error %v, want one containing %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+// TestBenchAndShowResolveModels checks that bench and show take -m like
+// every command: the embedded model by default, a llama2.c checkpoint, a
+// store name and an hf.co reference (pulled first).
+func TestBenchAndShowResolveModels(t *testing.T) {
+	data, err := os.ReadFile(fixtures.Path(t, "gguf", "stories260K-Q4_K_M.gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := fakeHubServer(t, "stories260K-Q4_K_M.gguf", data)
+	t.Setenv("GLASSBOX_HOME", t.TempDir())
+	t.Setenv("HF_ENDPOINT", srv.URL)
+	t.Setenv("HF_TOKEN", "")
+	t.Setenv("XDG_CACHE_HOME", t.TempDir()) // where show finds the embedded model's file
+	checkpoint := fixtures.Path(t, "llama2c", "stories260K.bin")
+	st, err := os.Stat(checkpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name      string
+		m         []string // -m and its value, or nothing
+		wantModel string
+		wantType  string
+		wantSize  int64
+	}{
+		{"embedded", nil, models.DefaultName, "F32", 0},
+		{"llama2.c", []string{"-m", checkpoint}, "stories260K.bin", "F32", st.Size()},
+		{"hf.co", []string{"-m", "hf.co/test/stories:Q4_K_M"}, "", "Q4_K_M", 0}, // pulled here
+		{"store name", []string{"-m", "test/stories:Q4_K_M"}, "", "Q4_K_M", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, _, err := execute(t, newBenchCmd(), "", append([]string{"-p", "8", "-n", "2", "-r", "1", "--json"}, tc.m...)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var res []benchResult
+			if err := json.Unmarshal([]byte(out), &res); err != nil || len(res) != 2 {
+				t.Fatalf("bench: %v, %q", err, out)
+			}
+			if tc.wantModel != "" && res[0].Model != tc.wantModel || res[0].Type != tc.wantType || res[0].Params <= 0 ||
+				tc.wantSize != 0 && res[0].SizeBytes != tc.wantSize {
+				t.Errorf("bench: %+v", res[0])
+			}
+			out, _, err = execute(t, newShowCmd(), "", tc.m...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []string{"llama", tc.wantType, "layers"}
+			switch tc.name {
+			case "store name", "hf.co":
+				want = append(want, "hf.co/test/stories:Q4_K_M")
+			case "embedded":
+				want = append(want, models.DefaultName)
+			case "llama2.c":
+				want = append(want, checkpoint, "260K")
+			}
+			for _, w := range want {
+				if !strings.Contains(out, w) {
+					t.Errorf("show %v lacks %q:\n%s", tc.m, w, out)
+				}
+			}
+		})
+	}
+	// the argument and -m are the same thing; two different models are refused
+	if _, _, err := execute(t, newShowCmd(), "", "-m", checkpoint, "test/stories:Q4_K_M"); err == nil || !strings.Contains(err.Error(), "two models") {
+		t.Errorf("show with two models: %v", err)
+	}
+}
+
 // BenchmarkBenchModel profiles bench on the model named by GLASSBOX_BENCH_MODEL.
 func BenchmarkBenchModel(b *testing.B) {
 	path := os.Getenv("GLASSBOX_BENCH_MODEL")
@@ -95,7 +212,7 @@ func BenchmarkBenchModel(b *testing.B) {
 		b.Skip("set GLASSBOX_BENCH_MODEL to a GGUF file")
 	}
 	for i := 0; i < b.N; i++ {
-		if err := runBench(&bytes.Buffer{}, benchOptions{model: path, prompt: 512, gen: 0, threads: os.Getenv("GLASSBOX_BENCH_THREADS"), reps: 1}); err != nil {
+		if err := runBench(context.Background(), &bytes.Buffer{}, benchOptions{model: path, prompt: 512, gen: 0, threads: os.Getenv("GLASSBOX_BENCH_THREADS"), reps: 1}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/spf13/cobra"
 )
@@ -81,6 +79,16 @@ func exactArgs(n int, what string) cobra.PositionalArgs {
 	}
 }
 
+// maxArgs allows at most n arguments.
+func maxArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) > n {
+			return &usageError{cmd: cmd, err: fmt.Errorf("%s takes at most %s, got %d: %q", subcommand(cmd), plural(n, "argument"), len(args), args)}
+		}
+		return nil
+	}
+}
+
 // subcommand is the command's path without the program name: "pull", "train export".
 func subcommand(cmd *cobra.Command) string {
 	if cmd.HasParent() {
@@ -116,11 +124,13 @@ func plural(n int, word string) string {
 }
 
 func main() {
-	// Ctrl-C cancels the context: generation and downloads stop cleanly.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := newRootCmd().ExecuteContext(ctx); err != nil {
-		printError(os.Stderr, err)
-		os.Exit(1)
+	// Ctrl-C cancels the context: generation and downloads stop cleanly, and
+	// the process exits quietly with 130 (143 for SIGTERM).
+	ctx, stop := watchSignals(context.Background())
+	err := newRootCmd().ExecuteContext(ctx)
+	code := exitStatus(ctx, err, os.Stderr)
+	stop()
+	if code != 0 {
+		os.Exit(code)
 	}
 }

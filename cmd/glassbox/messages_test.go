@@ -115,7 +115,7 @@ func TestPrintError(t *testing.T) {
 		want []string
 	}{
 		{[]string{"pull"}, []string{"glassbox: pull needs the model to download, such as hf.co/", "\n\nUsage:\n  glassbox pull hf.co/OWNER/REPO[:QUANT|/FILE.gguf] [flags]\n", "Examples:"}},
-		{[]string{"show", "a", "b"}, []string{`glassbox: show takes 1 argument, got 2: ["a" "b"]`, "Usage:\n  glassbox show NAME|FILE"}},
+		{[]string{"show", "a", "b"}, []string{`glassbox: show takes at most 1 argument, got 2: ["a" "b"]`, "Usage:\n  glassbox show [-m] [MODEL]"}},
 		{[]string{"list", "x"}, []string{`glassbox: list takes 0 arguments, got 1: ["x"]`, "Usage:\n  glassbox list"}},
 		{[]string{"run", "--bogus"}, []string{"glassbox: unknown flag: --bogus\nRun 'glassbox run --help' for usage.\n"}},
 	}

@@ -34,7 +34,9 @@ func (f *modelFlags) register(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&f.kvF32, "kv-f32", false, "keep the KV cache in F32 instead of F16")
 }
 
-// open resolves -m (a file, a store name, or hf.co/… pulled first) and opens it.
+// open resolves -m (a file, a store name, or hf.co/… pulled first) and opens
+// it. A --ctx the memory cannot hold is refused; one beyond the context the
+// model was trained for gets a warning on stderr.
 func (f *modelFlags) open(ctx context.Context) (*glassbox.Model, error) {
 	opts := &glassbox.Options{Tokenizer: f.tokenizer, Threads: f.threads, Context: f.ctx, KVCacheF32: f.kvF32}
 	if f.threads < 0 {
@@ -43,17 +45,43 @@ func (f *modelFlags) open(ctx context.Context) (*glassbox.Model, error) {
 	if f.ctx < 0 {
 		return nil, fmt.Errorf("--ctx must be positive, got %d", f.ctx)
 	}
+	m, err := f.openModel(ctx, opts)
+	if errors.Is(err, glassbox.ErrMemory) {
+		return nil, fmt.Errorf("%w (--ctx)", err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if trained := m.Config().ContextLength; f.ctx > trained {
+		fmt.Fprintf(os.Stderr, "glassbox: warning: --ctx %d is beyond the %d tokens %s was trained on: expect its output to degrade past position %d\n",
+			f.ctx, trained, m.Name(), trained)
+	}
+	return m, nil
+}
+
+// openModel opens the model -m names, or the embedded one.
+func (f *modelFlags) openModel(ctx context.Context, opts *glassbox.Options) (*glassbox.Model, error) {
 	if f.model == "" {
 		// the default model, embedded in the binary
 		return glassbox.OpenBytes(models.DefaultName, models.Default, opts)
 	}
-	path, err := store.ResolveModel(ctx, f.model, store.ResolveOptions{
-		Pull: store.PullOptions{Progress: newProgress(os.Stderr)},
-	})
+	path, err := resolveModel(ctx, f.model)
 	if err != nil {
 		return nil, err
 	}
 	return glassbox.Open(path, opts)
+}
+
+// modelHelp is the help of every -m flag.
+const modelHelp = "model: GGUF file, llama2.c .bin, store name (glassbox list) or hf.co/OWNER/REPO[:QUANT] (default: the embedded Go-code model)"
+
+// resolveModel returns the file a -m value names: the file itself, a model
+// of the store, or an hf.co/… reference (pulled first, with progress on
+// stderr). The empty name, the embedded model, is the caller's to handle.
+func resolveModel(ctx context.Context, name string) (string, error) {
+	return store.ResolveModel(ctx, name, store.ResolveOptions{
+		Pull: store.PullOptions{Progress: newProgress(os.Stderr)},
+	})
 }
 
 // samplingFlags are the sampling flags shared by run, chat and dissect.

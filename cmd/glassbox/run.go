@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -72,8 +73,12 @@ func (o *runOptions) run(cmd *cobra.Command, args []string) error {
 	opts := glassbox.GenerateOptions{
 		MaxTokens: max(o.n, 0), Sampler: params, Stop: o.stop, LogProbs: o.logprobs, NoBOS: o.noBOS,
 	}
+	var last string // the last text printed
 	if !o.jsonOut {
 		opts.OnToken = func(t infer.Token) error {
+			if t.Text != "" {
+				last = t.Text
+			}
 			_, err := io.WriteString(out, t.Text)
 			return err
 		}
@@ -84,6 +89,9 @@ func (o *runOptions) run(cmd *cobra.Command, args []string) error {
 	}
 	res, err := m.GenerateIDs(cmd.Context(), ids, opts)
 	if err != nil {
+		if cmd.Context().Err() != nil && last != "" && !strings.HasSuffix(last, "\n") {
+			fmt.Fprintln(out) // interrupted: end the line the text was on
+		}
 		return err
 	}
 	if o.verbose {

@@ -139,7 +139,14 @@ func TestRunCommandErrors(t *testing.T) {
 // since no fixture model carries one.
 func chatModel(t *testing.T) string {
 	t.Helper()
-	src, err := gguf.Open(fixtures.Path(t, "gguf", "stories260K-f32.gguf"))
+	return chatModelFrom(t, "stories260K-f32.gguf")
+}
+
+// chatModelFrom writes a copy of a fixture GGUF with a chat template added:
+// "<s>" then the messages, replies after a space.
+func chatModelFrom(t *testing.T, fixture string) string {
+	t.Helper()
+	src, err := gguf.Open(fixtures.Path(t, "gguf", fixture))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,13 +11,13 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"glassbox/internal/sysmem"
 	"glassbox/models"
 	"glassbox/server"
 )
@@ -314,22 +314,12 @@ func checkKVMemory(models []server.Model, parallel int, avail uint64) error {
 
 func mib(n uint64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
 
-// availableMemory returns the memory the kernel says is available for new
-// allocations (MemAvailable of /proc/meminfo), or 0 where it is not known.
+// availableMemory returns the memory the process can still use
+// (internal/sysmem), or 0 where it is not known.
 func availableMemory() uint64 {
-	data, err := os.ReadFile("/proc/meminfo")
-	if err != nil {
+	m, ok := sysmem.Available()
+	if !ok {
 		return 0
 	}
-	for line := range strings.Lines(string(data)) {
-		if rest, ok := strings.CutPrefix(line, "MemAvailable:"); ok {
-			f := strings.Fields(rest)
-			if len(f) == 2 && f[1] == "kB" {
-				if kb, err := strconv.ParseUint(f[0], 10, 64); err == nil {
-					return kb << 10
-				}
-			}
-		}
-	}
-	return 0
+	return m.Bytes
 }

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"strings"
@@ -12,6 +14,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"glassbox/model"
+	"glassbox/models"
 	"glassbox/store"
 )
 
@@ -25,12 +29,23 @@ type showInfo struct {
 
 func newShowCmd() *cobra.Command {
 	var asJSON bool
+	var modelName string
 	cmd := &cobra.Command{
-		Use:   "show NAME|FILE",
+		Use:   "show [-m] [MODEL]",
 		Short: "Show a model's metadata: architecture, parameters, context, quantization, license, chat template",
-		Args:  exactArgs(1, "a model: a file, or a store name as glassbox list prints it"),
+		Long: `show prints a model's metadata. The model is given as an argument or with -m, like every
+command: a GGUF file, a llama2.c checkpoint, a store name (glassbox list) or hf.co/OWNER/REPO[:QUANT]
+(pulled first); without one, the model embedded in the binary.`,
+		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			si, err := lookupLocal(args[0])
+			name := modelName
+			if len(args) == 1 {
+				if name != "" && name != args[0] {
+					return fmt.Errorf("two models given, -m %s and %s: show one at a time", name, args[0])
+				}
+				name = args[0]
+			}
+			si, err := lookupModel(cmd.Context(), name)
 			if err != nil {
 				return err
 			}
@@ -46,6 +61,7 @@ func newShowCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the metadata as JSON")
+	cmd.Flags().StringVarP(&modelName, "model", "m", "", modelHelp)
 	return cmd
 }
 
@@ -85,30 +101,64 @@ func (si *showInfo) json() showJSON {
 	return j
 }
 
-// lookupLocal finds a model by file path or store name, without downloading.
-func lookupLocal(name string) (*showInfo, error) {
+// lookupModel finds a model as -m does everywhere: a file, a store name, an
+// hf.co reference (pulled first) or, for "", the embedded model.
+func lookupModel(ctx context.Context, name string) (*showInfo, error) {
 	si := &showInfo{}
 	path := name
-	if _, err := os.Stat(name); errors.Is(err, fs.ErrNotExist) {
-		s, err := store.Open("")
+	switch _, err := os.Stat(name); {
+	case name == "":
+		// the embedded model, through its copy in the user cache directory
+		p, err := models.Path()
 		if err != nil {
 			return nil, err
 		}
-		m, err := s.Lookup(name)
-		if err != nil {
+		path, si.Model = p, models.DefaultName
+	case errors.Is(err, fs.ErrNotExist):
+		if path, err = resolveModel(ctx, name); err != nil {
 			return nil, err
 		}
-		if path, err = s.Path(m); err != nil {
-			return nil, err
+		if s, err := store.Open(""); err == nil {
+			if m, err := s.Lookup(strings.TrimPrefix(name, "hf.co/")); err == nil {
+				si.Model, si.Manifest = m.Name, m
+			}
 		}
-		si.Model, si.Manifest = m.Name, m
 	}
-	info, err := store.Inspect(path)
+	info, err := inspectFile(path)
 	if err != nil {
 		return nil, err
 	}
 	si.Info = info
 	return si, nil
+}
+
+// inspectFile reads the metadata of a GGUF file or a llama2.c checkpoint.
+func inspectFile(path string) (*store.Info, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	var magic [4]byte
+	_, err = io.ReadFull(f, magic[:])
+	f.Close()
+	if err != nil || string(magic[:]) == "GGUF" {
+		return store.Inspect(path)
+	}
+	m, err := model.LoadLlama2C(path)
+	if err != nil {
+		return nil, err
+	}
+	defer m.Close()
+	c := m.Config
+	info := &store.Info{
+		Path: path, Architecture: c.Arch, Quant: "F32", Parameters: uint64(c.Params()),
+		ContextLength: uint64(c.ContextLength), Embedding: uint64(c.Dim), Layers: uint64(c.Layers),
+		Heads: uint64(c.Heads), KVHeads: uint64(c.KVHeads), VocabSize: c.VocabSize,
+	}
+	if st, err := os.Stat(path); err == nil {
+		info.Size = st.Size()
+	}
+	return info, nil
 }
 
 func printShow(w interface{ Write([]byte) (int, error) }, si *showInfo) {

@@ -1,0 +1,107 @@
+package model
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"glassbox/internal/sysmem"
+	"glassbox/tensor"
+)
+
+// ErrMemory is wrapped by the error NewState returns when the state would
+// need more memory than the system has available.
+var ErrMemory = errors.New("not enough memory")
+
+// KVCacheBytes returns the size of the key/value cache of n positions with
+// elements of type kv: layers × n × (key width + value width) × bytes per element.
+func (c *Config) KVCacheBytes(n int, kv tensor.Type) int64 {
+	return mulSat(int64(c.Layers), int64(n), int64(c.KVDim())+int64(c.VDim()), int64(kv.TypeSize()))
+}
+
+// StateBytes returns the memory NewState(opt) allocates: the KV cache and,
+// in total, the cache plus the activation buffers of a batch and the
+// attention scratch of every worker thread (traced runs add a little more).
+func (m *Model) StateBytes(opt StateOptions) (kvCache, total int64) {
+	c := &m.Config
+	opt = opt.withDefaults(c)
+	kvCache = c.KVCacheBytes(opt.Context, opt.KVType)
+	b := int64(opt.Batch)
+	// x, xb, xb2, q, k, v, att, hb, hb2 (float32)
+	acts := mulSat(b, 3*int64(c.Dim)+2*int64(c.QDim())+int64(c.KVDim())+int64(c.VDim())+2*int64(c.HiddenDim), 4)
+	// per worker: scores (float32), and for an F16 cache the query and weights (uint16)
+	perWorker := mulSat(int64(opt.Context), 4)
+	if opt.KVType == tensor.F16 {
+		perWorker = addSat(perWorker, mulSat(int64(c.HeadDim)+int64(padKV(opt.Context-1, 0)), 2))
+	}
+	scratch := mulSat(int64(tensor.Threads()), perWorker)
+	rope := int64(c.RopeDim) * 4 // cos, sin
+	return kvCache, addSat(addSat(kvCache, acts), addSat(scratch, rope))
+}
+
+// CheckStateMemory reports, as an error wrapping ErrMemory, whether the state
+// of opt would need more memory than the system has available (nil when it
+// fits, or when the platform does not say how much memory is available).
+func (m *Model) CheckStateMemory(opt StateOptions) error {
+	avail, ok := sysmem.Available()
+	if !ok {
+		return nil
+	}
+	opt = opt.withDefaults(&m.Config)
+	kv, total := m.StateBytes(opt)
+	if total <= 0 || uint64(total) <= avail.Bytes {
+		return nil
+	}
+	return fmt.Errorf("%w: a context of %d tokens needs %s (%d bytes: %s of %s KV cache, %s of buffers) but only %s (%d bytes) is available (%s): use a smaller context",
+		ErrMemory, opt.Context, formatBytes(total), total, formatBytes(kv), opt.KVType, formatBytes(total-kv),
+		formatBytes(int64(min(avail.Bytes, math.MaxInt64))), avail.Bytes, avail.Source)
+}
+
+// withDefaults fills in the defaults NewState applies.
+func (opt StateOptions) withDefaults(c *Config) StateOptions {
+	if opt.Context <= 0 {
+		opt.Context = c.ContextLength
+	}
+	if opt.Batch <= 0 {
+		opt.Batch = 64
+	}
+	return opt
+}
+
+// mulSat multiplies non-negative numbers, saturating at math.MaxInt64.
+func mulSat(xs ...int64) int64 {
+	p := int64(1)
+	for _, x := range xs {
+		if x <= 0 {
+			return 0
+		}
+		if p > math.MaxInt64/x {
+			return math.MaxInt64
+		}
+		p *= x
+	}
+	return p
+}
+
+// addSat adds non-negative numbers, saturating at math.MaxInt64.
+func addSat(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
+}
+
+// formatBytes writes n in binary units (1.5 GiB).
+func formatBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	f, i := float64(n), -1
+	units := []string{"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
+	for f >= unit && i < len(units)-1 {
+		f /= unit
+		i++
+	}
+	return fmt.Sprintf("%.1f %s", f, units[i])
+}

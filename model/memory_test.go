@@ -1,0 +1,114 @@
+package model
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+	"testing"
+
+	"glassbox/internal/sysmem"
+	"glassbox/tensor"
+)
+
+// allocatedBytes sums the buffers a State holds.
+func allocatedBytes(s *State) int64 {
+	n := 0
+	for l := range s.kf {
+		n += 4 * (len(s.kf[l]) + len(s.vf[l]))
+	}
+	for l := range s.kh {
+		n += 2 * (len(s.kh[l]) + len(s.vh[l]))
+	}
+	for _, b := range [][]float32{s.x, s.xb, s.xb2, s.q, s.k, s.v, s.att, s.hb, s.hb2, s.cos, s.sin} {
+		n += 4 * len(b)
+	}
+	for _, w := range s.ws {
+		n += 4*len(w.scores) + 2*(len(w.qh)+len(w.wh))
+	}
+	return int64(n)
+}
+
+// TestStateBytes checks that StateBytes predicts what NewState allocates.
+func TestStateBytes(t *testing.T) {
+	m, err := parseLlama2C(tinyLlama2C(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tensor.SetThreads(tensor.Threads())
+	for _, kv := range []tensor.Type{tensor.F32, tensor.F16} {
+		for _, ctx := range []int{0, 1, 4, 300} {
+			for _, batch := range []int{0, 1, 7} {
+				for _, threads := range []int{1, 3} {
+					tensor.SetThreads(threads)
+					opt := StateOptions{Context: ctx, Batch: batch, KVType: kv}
+					st, err := m.NewState(opt)
+					if err != nil {
+						t.Fatal(err)
+					}
+					kvBytes, total := m.StateBytes(opt)
+					if got := allocatedBytes(st); got != total {
+						t.Errorf("%+v, %d threads: StateBytes %d, allocated %d", opt, threads, total, got)
+					}
+					var wantKV int64
+					for l := range st.kf {
+						wantKV += int64(4 * (len(st.kf[l]) + len(st.vf[l])))
+					}
+					for l := range st.kh {
+						wantKV += int64(2 * (len(st.kh[l]) + len(st.vh[l])))
+					}
+					if kvBytes != wantKV {
+						t.Errorf("%+v: KV cache %d bytes, allocated %d", opt, kvBytes, wantKV)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestKVCacheBytes checks the formula on the synthetic 400M shape (12 layers,
+// 4 KV heads of 128) and on a width the grouped-query layout changes.
+func TestKVCacheBytes(t *testing.T) {
+	c400 := Config{Layers: 12, Heads: 12, KVHeads: 4, HeadDim: 128, ValueDim: 128}
+	for _, tc := range []struct {
+		c    Config
+		n    int
+		kv   tensor.Type
+		want int64
+	}{
+		{c400, 4194304, tensor.F16, 12 * 4194304 * (512 + 512) * 2},
+		{c400, 4194304, tensor.F32, 12 * 4194304 * (512 + 512) * 4},
+		{c400, 2048, tensor.F16, 12 * 2048 * 1024 * 2},
+		{Config{Layers: 5, Heads: 8, KVHeads: 4, HeadDim: 8, ValueDim: 8}, 512, tensor.F32, 5 * 512 * 64 * 4},
+		{Config{Layers: 4096, Heads: 1 << 20, KVHeads: 1 << 20, HeadDim: 1 << 20, ValueDim: 1 << 20}, 1 << 22, tensor.F32, 1<<63 - 1},
+	} {
+		if got := tc.c.KVCacheBytes(tc.n, tc.kv); got != tc.want {
+			t.Errorf("%d layers × %d × %d, %s: %d bytes, want %d", tc.c.Layers, tc.n, tc.c.KVDim(), tc.kv, got, tc.want)
+		}
+	}
+}
+
+// TestNewStateRefusesWhatDoesNotFit checks that a state larger than the
+// available memory is refused, without allocating, naming both sizes.
+func TestNewStateRefusesWhatDoesNotFit(t *testing.T) {
+	m, err := parseLlama2C(tinyLlama2C(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const avail = 1 << 20
+	defer sysmem.Pretend(sysmem.Memory{Bytes: avail, Source: "test"})()
+
+	opt := StateOptions{Context: 1 << 22, KVType: tensor.F16}
+	_, need := m.StateBytes(opt)
+	_, err = m.NewState(opt)
+	if !errors.Is(err, ErrMemory) {
+		t.Fatalf("context 1<<22 with 1 MiB available: err %v, want ErrMemory", err)
+	}
+	for _, want := range []string{strconv.FormatInt(need, 10) + " bytes", strconv.Itoa(avail) + " bytes", "4194304 tokens", "(test)", "smaller context"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	if _, err := m.NewState(StateOptions{Context: 64, KVType: tensor.F16}); err != nil {
+		t.Errorf("a small state was refused: %v", err)
+	}
+}
