@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"glassbox"
-	"glassbox/infer"
 )
 
 type chatOptions struct {
@@ -119,7 +118,7 @@ func (o *chatOptions) run(cmd *cobra.Command) error {
 		var text strings.Builder // what was shown of the reply
 		opts := glassbox.GenerateOptions{
 			MaxTokens: o.n, Sampler: params,
-			OnToken: func(t infer.Token) error {
+			OnToken: func(t glassbox.Token) error {
 				text.WriteString(t.Text)
 				_, err := io.WriteString(out, t.Text)
 				return err
@@ -149,7 +148,7 @@ func (o *chatOptions) run(cmd *cobra.Command) error {
 				params.Seed++
 			}
 			continue
-		case errors.Is(err, infer.ErrContext):
+		case errors.Is(err, glassbox.ErrContext):
 			n := "more"
 			if rendered, rerr := m.RenderChat(history); rerr == nil {
 				n = strconv.Itoa(len(m.EncodeChat(rendered, opts)))
@@ -167,7 +166,7 @@ func (o *chatOptions) run(cmd *cobra.Command) error {
 			continue
 		}
 		fmt.Fprintln(out)
-		if res.FinishReason == infer.FinishLength {
+		if res.FinishReason == glassbox.FinishLength {
 			if used := len(res.PromptIDs) + len(res.IDs); used >= m.ContextSize() {
 				fmt.Fprintf(errw, "(the context of %d tokens is full: the reply was cut after %d tokens; type /reset to start a new conversation)\n", m.ContextSize(), len(res.IDs))
 			} else {

@@ -13,7 +13,6 @@ import (
 
 	"glassbox"
 	"glassbox/models"
-	"glassbox/sample"
 	"glassbox/store"
 )
 
@@ -97,10 +96,12 @@ type samplingFlags struct {
 	seed             int64
 }
 
-func (f *samplingFlags) register(cmd *cobra.Command) { f.registerWith(cmd, sample.DefaultParams()) }
+func (f *samplingFlags) register(cmd *cobra.Command) {
+	f.registerWith(cmd, glassbox.DefaultSamplerParams())
+}
 
 // registerWith registers the sampling flags with the given defaults.
-func (f *samplingFlags) registerWith(cmd *cobra.Command, d sample.Params) {
+func (f *samplingFlags) registerWith(cmd *cobra.Command, d glassbox.SamplerParams) {
 	cmd.Flags().Float32Var(&f.temperature, "temperature", d.Temperature, "sampling temperature (0 = greedy)")
 	cmd.Flags().IntVar(&f.topK, "top-k", d.TopK, "keep the K most likely tokens (0 = off)")
 	cmd.Flags().Float32Var(&f.topP, "top-p", d.TopP, "keep the smallest set of tokens whose probability reaches P (1 = off)")
@@ -112,12 +113,12 @@ func (f *samplingFlags) registerWith(cmd *cobra.Command, d sample.Params) {
 	cmd.Flags().Int64Var(&f.seed, "seed", -1, "random seed (-1 = a new one each run, printed with --verbose)")
 }
 
-func (f *samplingFlags) params() (sample.Params, error) {
+func (f *samplingFlags) params() (glassbox.SamplerParams, error) {
 	seed := uint64(f.seed)
 	if f.seed < 0 {
 		seed = rand.Uint64() >> 1
 	}
-	p := sample.Params{
+	p := glassbox.SamplerParams{
 		Temperature: f.temperature, TopK: f.topK, TopP: f.topP, MinP: f.minP,
 		RepeatPenalty: f.repeatPenalty, RepeatLastN: f.repeatLastN,
 		PresencePenalty: f.presencePenalty, FrequencyPenalty: f.frequencyPenalty, Seed: seed,

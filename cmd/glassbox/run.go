@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"glassbox"
-	"glassbox/infer"
 )
 
 type runOptions struct {
@@ -75,7 +74,7 @@ func (o *runOptions) run(cmd *cobra.Command, args []string) error {
 	}
 	var last string // the last text printed
 	if !o.jsonOut {
-		opts.OnToken = func(t infer.Token) error {
+		opts.OnToken = func(t glassbox.Token) error {
 			if t.Text != "" {
 				last = t.Text
 			}
