@@ -16,9 +16,7 @@ import (
 )
 
 type chatOptions struct {
-	modelFlags
-	samplingFlags
-	n      int
+	genFlags
 	system string
 }
 
@@ -35,26 +33,18 @@ context, glassbox says so: /reset starts a new one.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return o.run(cmd) },
 	}
-	o.modelFlags.register(cmd)
-	o.samplingFlags.register(cmd)
-	registerNPredict(cmd, &o.n, 1024, "tokens per reply at most")
+	o.genFlags.register(cmd, glassbox.DefaultSamplerParams(), 1024, "tokens per reply at most")
 	cmd.Flags().StringVar(&o.system, "system", "", "system message")
 	return cmd
 }
 
 func (o *chatOptions) run(cmd *cobra.Command) error {
-	if o.n <= 0 {
-		return fmt.Errorf("-n must be positive, got %d", o.n)
-	}
-	params, err := o.samplingFlags.params()
-	if err != nil {
-		return err
-	}
 	ctx := cmd.Context()
-	m, err := o.modelFlags.open(ctx)
+	gen, err := o.prologue(ctx, o.checkN, nil)
 	if err != nil {
 		return err
 	}
+	m, params := gen.m, gen.params
 	defer m.Close()
 	if !m.HasChatTemplate() {
 		return fmt.Errorf("%s has no chat template (tokenizer.chat_template): use glassbox run for plain completion", m.Path())

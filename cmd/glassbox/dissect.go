@@ -15,9 +15,7 @@ import (
 )
 
 type dissectOptions struct {
-	modelFlags
-	samplingFlags
-	n         int
+	genFlags
 	layers    string
 	heads     string
 	top       int
@@ -44,10 +42,8 @@ decoding (each sampler step, the draw, the chosen token's rank and probability).
   glassbox dissect -m model.gguf --layers 0,5-7 --heads 0-3 --json "Bonjour" > trace.jsonl`,
 		RunE: func(cmd *cobra.Command, args []string) error { return o.run(cmd, args) },
 	}
-	o.modelFlags.register(cmd)
-	o.samplingFlags.register(cmd)
+	o.genFlags.register(cmd, glassbox.DefaultSamplerParams(), 8, "tokens to generate and dissect")
 	o.registerTraceFlags(cmd)
-	registerNPredict(cmd, &o.n, 8, "tokens to generate and dissect")
 	cmd.Flags().BoolVar(&o.jsonOut, "json", false, "write the trace as JSON Lines")
 	cmd.Flags().BoolVar(&o.raw, "raw", false, "use the prompt as is, without the chat template")
 	cmd.Flags().IntVar(&o.steps, "steps", 0, "generated tokens to detail in the report (0 = all)")
@@ -126,32 +122,26 @@ func dissect(cmd *cobra.Command, m *glassbox.Model, prompt string, raw bool, opt
 }
 
 func (o *dissectOptions) run(cmd *cobra.Command, args []string) error {
-	if o.n <= 0 {
-		return fmt.Errorf("-n must be positive, got %d", o.n)
-	}
-	if o.steps < 0 {
-		return fmt.Errorf("--steps must be 0 (all) or more, got %d", o.steps)
-	}
-	color, err := colorFlag(o.colorMode, cmd.OutOrStdout())
+	var color bool
+	var topts glassbox.TraceOptions
+	gen, err := o.prologue(cmd.Context(), func() error {
+		if err := o.checkN(); err != nil {
+			return err
+		}
+		if o.steps < 0 {
+			return fmt.Errorf("--steps must be 0 (all) or more, got %d", o.steps)
+		}
+		var err error
+		if color, err = colorFlag(o.colorMode, cmd.OutOrStdout()); err != nil {
+			return err
+		}
+		topts, err = o.traceOptions()
+		return err
+	}, func() (string, error) { return promptArg(cmd, args) })
 	if err != nil {
 		return err
 	}
-	topts, err := o.traceOptions()
-	if err != nil {
-		return err
-	}
-	prompt, err := promptArg(cmd, args)
-	if err != nil {
-		return err
-	}
-	params, err := o.samplingFlags.params()
-	if err != nil {
-		return err
-	}
-	m, err := o.modelFlags.open(cmd.Context())
-	if err != nil {
-		return err
-	}
+	m, params, prompt := gen.m, gen.params, gen.prompt
 	defer m.Close()
 	out := cmd.OutOrStdout()
 	opts := glassbox.GenerateOptions{MaxTokens: o.n, Sampler: params}

@@ -26,11 +26,24 @@ type modelFlags struct {
 }
 
 func (f *modelFlags) register(cmd *cobra.Command) {
-	cmd.Flags().StringVarP(&f.model, "model", "m", "", "model: GGUF file, llama2.c .bin, store name (glassbox list) or hf.co/OWNER/REPO[:QUANT] (default: the embedded Go-code model)")
+	cmd.Flags().StringVarP(&f.model, "model", "m", "", modelHelp)
 	cmd.Flags().StringVar(&f.tokenizer, "tokenizer", "", "tokenizer file (GGUF, tokenizer.json or llama2.c tokenizer.bin); GGUF models carry their own")
+	f.registerRuntime(cmd, "")
+}
+
+// registerRuntime registers the flags of how a model runs — -t/--threads,
+// -c/--ctx and --kv-f32 — for a command that names its models itself
+// (serve). per says what a context and a KV cache belong to when it is not
+// the command's one generation ("slot": each generation slot has its own).
+func (f *modelFlags) registerRuntime(cmd *cobra.Command, per string) {
+	ctxHelp, kvHelp := "context size in tokens (0 = the model's, at most 4096)", "keep the KV cache in F32 instead of F16"
+	if per != "" {
+		ctxHelp = "context size in tokens per " + per + " (0 = the model's, at most 4096)"
+		kvHelp = "keep the KV caches in F32 instead of F16"
+	}
 	registerThreads(cmd, &f.threads, "worker threads for matrix products (0 = all cores)")
-	registerCtx(cmd, &f.ctx, "context size in tokens (0 = the model's, at most 4096)")
-	cmd.Flags().BoolVar(&f.kvF32, "kv-f32", false, "keep the KV cache in F32 instead of F16")
+	registerCtx(cmd, &f.ctx, ctxHelp)
+	cmd.Flags().BoolVar(&f.kvF32, "kv-f32", false, kvHelp)
 }
 
 // open resolves -m (a file, a store name, or hf.co/… pulled first) and opens
@@ -94,10 +107,6 @@ type samplingFlags struct {
 	presencePenalty  float32
 	frequencyPenalty float32
 	seed             int64
-}
-
-func (f *samplingFlags) register(cmd *cobra.Command) {
-	f.registerWith(cmd, glassbox.DefaultSamplerParams())
 }
 
 // registerWith registers the sampling flags with the given defaults.

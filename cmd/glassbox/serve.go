@@ -28,9 +28,7 @@ type serveOptions struct {
 	apiKey    string
 	parallel  int
 	queue     int
-	ctx       int
-	threads   int
-	kvF32     bool
+	runtime   modelFlags // -t, -c and --kv-f32, as every command that runs a model
 	maxBody   int64
 	grace     time.Duration
 	listening func(addr string) // called once the listener is open (tests)
@@ -81,9 +79,7 @@ generations are stopped at the next token: streams end with finish_reason "lengt
 	f.StringVar(&o.apiKey, "api-key", "", "require this key as \"Authorization: Bearer KEY\" (default $GLASSBOX_API_KEY)")
 	f.IntVar(&o.parallel, "parallel", 1, fmt.Sprintf("generation slots per model, at most %d (each has its own KV cache)", maxParallel))
 	f.IntVar(&o.queue, "queue", 64, fmt.Sprintf("requests per model that may wait for a slot before 429, at most %d", maxQueue))
-	registerCtx(cmd, &o.ctx, "context size in tokens per slot (default: the model's, at most 4096)")
-	registerThreads(cmd, &o.threads, "worker threads for matrix products (default: all cores)")
-	f.BoolVar(&o.kvF32, "kv-f32", false, "keep the KV caches in F32 instead of F16")
+	o.runtime.registerRuntime(cmd, "slot")
 	f.Int64Var(&o.maxBody, "max-body", server.DefaultMaxBodyBytes, fmt.Sprintf("largest request body in bytes, at most %d (larger get 413)", int64(maxBody)))
 	f.DurationVar(&o.grace, "shutdown-grace", 10*time.Second, "on SIGINT/SIGTERM, how long running requests may finish before their generations are stopped (0: at once)")
 	f.StringSliceVar(&o.hosts, "allowed-host", nil, "also answer requests whose Host header is this name (repeatable or comma-separated; *.example.com for subdomains, * for any)")
@@ -207,7 +203,8 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 	}()
 	for _, s := range specs {
 		// the same resolution as every command: a file, a store name, an hf.co reference, or ("") the embedded model
-		mf := modelFlags{model: s.path, threads: o.threads, ctx: o.ctx, kvF32: o.kvF32}
+		mf := o.runtime
+		mf.model = s.path
 		m, err := mf.open(cmd.Context())
 		if err != nil {
 			return fmt.Errorf("model %s: %w", s.name, err)
