@@ -1,7 +1,8 @@
 // Package glassbox is the Go SDK of the glassbox engine: open a GGUF or
 // llama2.c model, generate text with a streaming callback, chat with the
-// model's own template, embed text, dissect a generation. The server is built
-// on this package alone (the import rule of docs/ARCHITECTURE.md).
+// model's own template, embed text, dissect a generation. The server and the
+// glassbox command are built on this package, never on the engine's layers
+// (the import rule of docs/ARCHITECTURE.md).
 //
 // An application needs only this import for ordinary use: the engine's types
 // it handles — tokens, requests, results, sampler parameters, the model's
