@@ -54,13 +54,13 @@ func TestVectorsEndpoints(t *testing.T) {
 		count            int
 	}{
 		{"similar", "/glassbox/vectors/similar", `{"word":"roi"}`, "fr", "vectors", []string{"roi"},
-			[]vectors.Neighbor{{"homme", math.Sqrt2 / 2}, {"reine", 0.5}, {"femme", 0}, {"été", -math.Sqrt2 / 2}}, 4},
+			[]vectors.Neighbor{{Word: "homme", Cosine: math.Sqrt2 / 2}, {Word: "reine", Cosine: 0.5}, {Word: "femme", Cosine: 0}, {Word: "été", Cosine: -math.Sqrt2 / 2}}, 4},
 		{"similar n restrict", "/glassbox/vectors/similar", `{"vectors":"fr","word":"roi","n":1,"restrict":2}`, "fr", "vectors", []string{"roi"},
-			[]vectors.Neighbor{{"reine", 0.5}}, 1},
+			[]vectors.Neighbor{{Word: "reine", Cosine: 0.5}}, 1},
 		{"analogy", "/glassbox/vectors/analogy", `{"a":"homme","b":"roi","c":"femme","n":1}`, "fr", "vectors", []string{"homme", "roi", "femme"},
-			[]vectors.Neighbor{{"reine", 0}}, 1},
+			[]vectors.Neighbor{{Word: "reine"}}, 1},
 		{"analogy mul", "/glassbox/vectors/analogy", `{"a":"homme","b":"roi","c":"femme","n":2,"method":"3CosMul"}`, "fr", "vectors", []string{"homme", "roi", "femme"},
-			[]vectors.Neighbor{{"reine", 0}, {"été", 0}}, 2},
+			[]vectors.Neighbor{{Word: "reine"}, {Word: "été"}}, 2},
 		{"model similar", "/glassbox/vectors/similar", `{"model":"stories","word":"he","n":5}`, "stories", "model", []string{"he"}, nil, 5},
 		{"model marker", "/glassbox/vectors/similar", `{"model":"stories","word":"she","n":3}`, "stories", "model", []string{"▁she"}, nil, 3},
 		{"model analogy", "/glassbox/vectors/analogy", `{"model":"chat","a":"he","b":"she","c":"his"}`, "chat", "model", []string{"he", "▁she", "▁his"}, nil, 10},
