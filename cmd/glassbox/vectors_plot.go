@@ -35,7 +35,7 @@ tokens: a word that is not a token is looked up with the word-start marker of th
 vocabulary ("▁word" for SentencePiece, "Ġword" for byte-level BPE).`,
 		Example: `  glassbox vectors plot --vectors vec.bin --neighbors king -n 15 -o king.svg
   glassbox vectors plot --vectors vec.txt -o royals.svg king queen man woman prince princess
-  glassbox vectors plot -m stories260K.gguf --neighbors girl -o girl.svg`,
+  glassbox vectors plot -m stories260K.gguf --neighbors he -n 15 -o he.svg`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
 				return &usageError{cmd: cmd, err: errors.New("-o OUT.svg is required (- for standard output)"), flag: true}
@@ -53,14 +53,25 @@ vocabulary ("▁word" for SentencePiece, "Ġword" for byte-level BPE).`,
 			if err != nil {
 				return err
 			}
-			word := func(w string) string { return w }
-			if tokens {
-				word = func(w string) string { return tokenWord(v, w) }
+			word := func(w string) (string, error) {
+				found := w
+				if tokens {
+					found = tokenWord(v, w)
+				}
+				if v.Index(found) < 0 {
+					if tokens {
+						return "", fmt.Errorf("%q is not a token of the model, nor with a word-start marker (▁%s, Ġ%s)", w, w, w)
+					}
+					return "", fmt.Errorf("%q is not in the vocabulary of %s", w, vecPath)
+				}
+				return found, nil
 			}
 			var words []string
 			highlight := ""
 			if neighbors != "" {
-				highlight = word(neighbors)
+				if highlight, err = word(neighbors); err != nil {
+					return err
+				}
 				near, err := v.Similar(vectors.Query{Positive: []string{highlight}, N: n})
 				if err != nil {
 					return err
@@ -74,7 +85,11 @@ vocabulary ("▁word" for SentencePiece, "Ġword" for byte-level BPE).`,
 				}
 			}
 			for _, a := range args {
-				words = append(words, word(a))
+				w, err := word(a)
+				if err != nil {
+					return err
+				}
+				words = append(words, w)
 			}
 			p, err := v.PCA(words)
 			if err != nil {
@@ -101,7 +116,7 @@ vocabulary ("▁word" for SentencePiece, "Ġword" for byte-level BPE).`,
 		},
 	}
 	cmd.Flags().StringVar(&vecPath, "vectors", "", "word vectors file (word2vec text or binary, detected by content)")
-	cmd.Flags().StringVarP(&modelPath, "model", "m", "", "use this model's token embedding table: "+modelHelp)
+	cmd.Flags().StringVarP(&modelPath, "model", "m", "", "plot the token embedding table of this model: GGUF file, llama2.c .bin, store name (glassbox list) or hf.co/OWNER/REPO[:QUANT] (default: the embedded model)")
 	cmd.Flags().StringVar(&neighbors, "neighbors", "", "plot this word and its nearest neighbours")
 	cmd.Flags().IntVarP(&n, "n", "n", 15, "number of neighbours with --neighbors")
 	cmd.Flags().StringVar(&method, "method", "pca", "projection: pca")

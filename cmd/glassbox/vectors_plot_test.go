@@ -69,7 +69,7 @@ func TestVectorsPlot(t *testing.T) {
 		{"method", []string{"-m", model, "--method", "umap", "-o", "-", "he", "she"}, `--method "umap": expected pca`},
 		{"one word", []string{"-m", model, "-o", "-", "he"}, "at least two WORDs"},
 		{"bad n", []string{"-m", model, "--neighbors", "he", "-n", "0", "-o", "-"}, "-n 0: expected 1 to 499"},
-		{"unknown", []string{"-m", model, "--neighbors", "zzzqqq", "-o", filepath.Join(dir, "x.svg")}, `"zzzqqq" is not in the vocabulary`},
+		{"unknown", []string{"-m", model, "--neighbors", "zzzqqq", "-o", filepath.Join(dir, "x.svg")}, `"zzzqqq" is not a token of the model, nor with a word-start marker (▁zzzqqq, Ġzzzqqq)`},
 		{"both sources", []string{"-m", model, "--vectors", "x.txt", "-o", "-", "a", "b"}, "not both"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
