@@ -107,19 +107,17 @@ func (s *Server) source(sel VectorsSelect) (*vectorSource, *vectors.Vectors, err
 }
 
 // word finds a word of the request's field in the vectors: itself, or for a
-// model's table the token with the vocabulary's word-start marker.
+// model's table the token that stands for it (vectors.TokenWord).
 func (src *vectorSource) word(v *vectors.Vectors, field, w string) (string, error) {
 	if w == "" {
 		return "", badRequest(field, "'%s' is required: a word", field)
 	}
-	if v.Index(w) >= 0 {
+	if src.kind != "model" && v.Index(w) >= 0 {
 		return w, nil
 	}
 	if src.kind == "model" {
-		for _, marked := range []string{"▁" + w, "Ġ" + w, "▁" + strings.ToLower(w), "Ġ" + strings.ToLower(w)} {
-			if v.Index(marked) >= 0 {
-				return marked, nil
-			}
+		if t := vectors.TokenWord(v, w); t != "" {
+			return t, nil
 		}
 		return "", &APIError{Status: http.StatusBadRequest, Type: "invalid_request_error", Param: field, Code: "word_not_found",
 			Message: fmt.Sprintf("invalid value for '%s': %q is not a token of model %s (nor with a word-start marker, ▁ or Ġ)", field, w, src.name)}

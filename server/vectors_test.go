@@ -61,9 +61,9 @@ func TestVectorsEndpoints(t *testing.T) {
 			[]vectors.Neighbor{{Word: "reine"}}, 1},
 		{"analogy mul", "/glassbox/vectors/analogy", `{"a":"homme","b":"roi","c":"femme","n":2,"method":"3CosMul"}`, "fr", "vectors", []string{"homme", "roi", "femme"},
 			[]vectors.Neighbor{{Word: "reine"}, {Word: "été"}}, 2},
-		{"model similar", "/glassbox/vectors/similar", `{"model":"stories","word":"he","n":5}`, "stories", "model", []string{"he"}, nil, 5},
+		{"model similar", "/glassbox/vectors/similar", `{"model":"stories","word":"he","n":5}`, "stories", "model", []string{"▁he"}, nil, 5},
 		{"model marker", "/glassbox/vectors/similar", `{"model":"stories","word":"she","n":3}`, "stories", "model", []string{"▁she"}, nil, 3},
-		{"model analogy", "/glassbox/vectors/analogy", `{"model":"chat","a":"he","b":"she","c":"his"}`, "chat", "model", []string{"he", "▁she", "▁his"}, nil, 10},
+		{"model analogy", "/glassbox/vectors/analogy", `{"model":"chat","a":"he","b":"she","c":"his"}`, "chat", "model", []string{"▁he", "▁she", "▁his"}, nil, 10},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			status, _, b := post(t, url+tt.path, tt.body, nil)
@@ -97,7 +97,7 @@ func TestVectorsEndpoints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, _ := emb.Similar(vectors.Query{Positive: []string{"he"}, N: 3})
+	want, _ := emb.Similar(vectors.Query{Positive: []string{"▁he"}, N: 3})
 	_, _, b := post(t, url+"/glassbox/vectors/similar", `{"model":"stories","word":"he","n":3}`, nil)
 	var a answer
 	json.Unmarshal(b, &a)

@@ -10,6 +10,28 @@ import (
 	"unicode/utf8"
 )
 
+// TokenWord returns the token of a language model's embedding table (see
+// glassbox.Model.TokenEmbeddings) that stands for a typed word: the token
+// that starts a word, "▁word" (SentencePiece) or "Ġword" (byte-level BPE),
+// when the vocabulary has it, else the piece "word" itself, else the same
+// forms of the word in lower case; "" when there is none. A word typed with
+// its marker is looked up as typed.
+func TokenWord(v *Vectors, word string) string {
+	if strings.HasPrefix(word, "▁") || strings.HasPrefix(word, "Ġ") {
+		if v.Index(word) >= 0 {
+			return word
+		}
+		return ""
+	}
+	lower := strings.ToLower(word)
+	for _, t := range []string{"▁" + word, "Ġ" + word, word, "▁" + lower, "Ġ" + lower, lower} {
+		if v.Index(t) >= 0 {
+			return t
+		}
+	}
+	return ""
+}
+
 // PlotOptions says how PlotSVG draws a projection.
 type PlotOptions struct {
 	// Title is written above the plot ("" for none).

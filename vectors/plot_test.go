@@ -127,3 +127,20 @@ func TestPlotErrors(t *testing.T) {
 	}
 	svgTexts(t, buf.Bytes())
 }
+
+// TestTokenWord: a typed word finds the token that starts a word, then the
+// bare piece, then the lower-case forms; a marked word is looked up as typed.
+func TestTokenWord(t *testing.T) {
+	v, err := New([]string{"▁he", "he", "she", "Ġking", "▁the", "été"}, 1, make([]float32, 6))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ in, want string }{
+		{"he", "▁he"}, {"she", "she"}, {"king", "Ġking"}, {"The", "▁the"}, {"ÉTÉ", "été"},
+		{"▁he", "▁he"}, {"Ġhe", ""}, {"▁she", ""}, {"zz", ""},
+	} {
+		if got := TokenWord(v, tt.in); got != tt.want {
+			t.Errorf("TokenWord(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -31,8 +30,9 @@ with the share of the words' variance each holds; both have the same scale.
 
 The vectors come from a word2vec file (--vectors, text or binary) or from a model's token
 embedding table (-m; the embedded model when neither is given). A model's words are its
-tokens: a word that is not a token is looked up with the word-start marker of the
-vocabulary ("▁word" for SentencePiece, "Ġword" for byte-level BPE).`,
+tokens: a word is looked up first as the token that starts a word ("▁word" for SentencePiece,
+"Ġword" for byte-level BPE), then as a piece of its own ("word", as inside a longer word);
+type the marker to ask for a given token.`,
 		Example: `  glassbox vectors plot --vectors vec.bin --neighbors king -n 15 -o king.svg
   glassbox vectors plot --vectors vec.txt -o royals.svg king queen man woman prince princess
   glassbox vectors plot -m stories260K.gguf --neighbors he -n 15 -o he.svg`,
@@ -56,9 +56,9 @@ vocabulary ("▁word" for SentencePiece, "Ġword" for byte-level BPE).`,
 			word := func(w string) (string, error) {
 				found := w
 				if tokens {
-					found = tokenWord(v, w)
+					found = vectors.TokenWord(v, w)
 				}
-				if v.Index(found) < 0 {
+				if found == "" || v.Index(found) < 0 {
 					if tokens {
 						return "", fmt.Errorf("%q is not a token of the model, nor with a word-start marker (▁%s, Ġ%s)", w, w, w)
 					}
@@ -152,20 +152,4 @@ func plotVectors(ctx context.Context, vecPath, modelPath string) (v *vectors.Vec
 	defer m.Close()
 	v, err = m.TokenEmbeddings()
 	return v, true, err
-}
-
-// tokenWord returns the token of v that stands for word: word itself when it
-// is a token, else the word with the word-start marker of SentencePiece (▁)
-// or byte-level BPE (Ġ) vocabularies, else word (which the query then
-// reports as unknown).
-func tokenWord(v *vectors.Vectors, word string) string {
-	if v.Index(word) >= 0 {
-		return word
-	}
-	for _, marked := range []string{"▁" + word, "Ġ" + word, "▁" + strings.ToLower(word), "Ġ" + strings.ToLower(word)} {
-		if v.Index(marked) >= 0 {
-			return marked
-		}
-	}
-	return word
 }

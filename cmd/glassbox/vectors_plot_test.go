@@ -44,7 +44,7 @@ func TestVectorsPlot(t *testing.T) {
 		t.Fatal(err)
 	}
 	texts := svgText(t, string(b))
-	for _, want := range []string{`"he" and its 7 nearest neighbours (cosine)|`, "|he|", "PC1 ("} {
+	for _, want := range []string{`"he" and its 7 nearest neighbours (cosine)|`, "|▁he|", "PC1 ("} {
 		if !strings.Contains(texts, want) {
 			t.Errorf("no %q in the picture's texts %q", want, texts)
 		}

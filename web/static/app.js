@@ -487,7 +487,7 @@ function sourceInfo() {
   const v = currentSource();
   if (!v) { $('v-source-info').textContent = 'No vectors on this server.'; return; }
   $('v-source-info').textContent = v.words.toLocaleString() + ' ' + (v.kind === 'model' ? 'tokens' : 'words') + ' of dimension ' + v.dim +
-    (v.kind === 'model' ? ': the model’s first layer. A word that is not a token is looked up with the word-start marker (▁ or Ġ).' : '.');
+    (v.kind === 'model' ? ': the model’s first layer. A word is looked up as the token that starts a word (▁word or Ġword), else as a piece; type the marker to choose.' : '.');
 }
 
 // vecPost sends a vectors request for the chosen source and returns its answer.
