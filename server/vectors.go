@@ -258,11 +258,12 @@ func (s *Server) vectorsAnalogy(w http.ResponseWriter, r *http.Request) error {
 }
 
 // VectorsProjectRequest is the body of POST /glassbox/vectors/project: the
-// words to place on a plane.
+// words to place on a plane, by PCA or t-SNE.
 type VectorsProjectRequest struct {
 	VectorsSelect
-	Words  []string `json:"words"`
-	Method string   `json:"method"`
+	Words      []string `json:"words"`
+	Method     string   `json:"method"`     // "pca" (the default) or "tsne"
+	Perplexity *float64 `json:"perplexity"` // t-SNE's (30 by default)
 }
 
 // vectorsProjection is the answer of POST /glassbox/vectors/project.
@@ -277,8 +278,18 @@ func (s *Server) vectorsProject(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r.Body, &req); err != nil {
 		return err
 	}
-	if req.Method != "" && req.Method != "pca" {
-		return badRequest("method", "invalid value for 'method': expected \"pca\", got %q", req.Method)
+	if req.Method != "" && req.Method != "pca" && req.Method != "tsne" {
+		return badRequest("method", "invalid value for 'method': expected \"pca\" or \"tsne\", got %q", req.Method)
+	}
+	var topts vectors.TSNEOptions
+	if req.Perplexity != nil {
+		if req.Method != "tsne" {
+			return badRequest("perplexity", "'perplexity' is for \"method\": \"tsne\" only")
+		}
+		if *req.Perplexity < 1 || *req.Perplexity > 100 {
+			return badRequest("perplexity", "invalid value for 'perplexity': expected a number between 1 and 100, got %g", *req.Perplexity)
+		}
+		topts.Perplexity = *req.Perplexity
 	}
 	if len(req.Words) < 2 || len(req.Words) > vectors.MaxProjectWords {
 		return badRequest("words", "invalid value for 'words': expected 2 to %d words, got %d", vectors.MaxProjectWords, len(req.Words))
@@ -293,7 +304,12 @@ func (s *Server) vectorsProject(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	p, err := v.PCA(words)
+	var p *vectors.Projection
+	if req.Method == "tsne" {
+		p, err = v.TSNE(words, topts)
+	} else {
+		p, err = v.PCA(words)
+	}
 	if err != nil {
 		return badRequest("words", "invalid value for 'words': %v", err)
 	}

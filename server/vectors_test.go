@@ -133,6 +133,11 @@ func TestVectorsEndpoints(t *testing.T) {
 		t.Errorf("model projection: %d %s", status, b)
 	}
 
+	status, _, b = post(t, url+"/glassbox/vectors/project", `{"words":["roi","reine","homme","femme","été"],"method":"tsne","perplexity":1.2}`, nil)
+	if status != http.StatusOK || !strings.Contains(string(b), `"method":"tsne"`) || strings.Count(string(b), `"word"`) != 5 {
+		t.Errorf("t-SNE projection: %d %s", status, b)
+	}
+
 	// the list: the sets, then the models
 	resp, err := http.Get(url + "/glassbox/vectors")
 	if err != nil {
@@ -175,7 +180,9 @@ func TestVectorsErrors(t *testing.T) {
 		{"project one", "project", `{"words":["roi"]}`, key, 400, "words", "expected 2 to 500 words, got 1"},
 		{"project unknown", "project", `{"words":["roi","x"]}`, key, 400, "words[1]", `"x" is not in the vocabulary`},
 		{"project same", "project", `{"words":["roi","roi"]}`, key, 400, "words", "at least two distinct words"},
-		{"project method", "project", `{"words":["roi","reine"],"method":"tsne"}`, key, 400, "method", `expected "pca"`},
+		{"project method", "project", `{"words":["roi","reine"],"method":"umap"}`, key, 400, "method", `expected "pca" or "tsne"`},
+		{"perplexity pca", "project", `{"words":["roi","reine"],"perplexity":5}`, key, 400, "perplexity", `"tsne" only`},
+		{"perplexity range", "project", `{"words":["roi","reine"],"method":"tsne","perplexity":0}`, key, 400, "perplexity", "between 1 and 100, got 0"},
 		{"not json", "similar", `{"word":`, key, 400, "", "not valid JSON"},
 		{"no key", "similar", `{"word":"roi"}`, nil, 401, "", "API key"},
 		{"content type", "similar", `{"word":"roi"}`, map[string]string{"Authorization": "Bearer k", "Content-Type": "text/plain"}, 415, "", "Content-Type: application/json"},

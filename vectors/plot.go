@@ -130,7 +130,7 @@ func placeLabels(px, py []float64, texts []string, order []int, fx0, fy0, fx1, f
 
 // PlotSVG writes the projection as an SVG picture: one dot and label per
 // word, the axes through the origin (the words' mean), noted PC1 and PC2 with
-// the share of the variance each holds. Both axes have the same scale, so
+// the share of the variance each holds (t-SNE 1 and 2 for a t-SNE layout). Both axes have the same scale, so
 // distances on the picture are distances in the plane. Every text is XML
 // escaped, so any word (markup characters, accents, control bytes) is safe.
 func PlotSVG(w io.Writer, p *Projection, opts PlotOptions) error {
@@ -209,11 +209,14 @@ func PlotSVG(w io.Writer, p *Projection, opts PlotOptions) error {
 	ox, oy := toX(0), toY(0)
 	fmt.Fprintf(bw, `<g stroke="#999" stroke-dasharray="4 4"><line x1="%s" y1="%s" x2="%s" y2="%s"/><line x1="%s" y1="%s" x2="%s" y2="%s"/></g>`+"\n",
 		f(fx0), f(oy), f(fx1), f(oy), f(ox), f(fy0), f(ox), f(fy1))
-	axis := func(name string, share float64) string {
-		return fmt.Sprintf("%s (%.1f %% of the variance)", name, 100*share)
+	axis := func(c int) string {
+		if p.Method == "tsne" {
+			return fmt.Sprintf("t-SNE %d (distances between groups mean little)", c+1)
+		}
+		return fmt.Sprintf("PC%d (%.1f %% of the variance)", c+1, 100*p.Explained[c])
 	}
-	fmt.Fprintf(bw, `<text x="%s" y="%s" text-anchor="middle" fill="#444">%s</text>`+"\n", f((fx0+fx1)/2), f(fy1+30), esc(axis("PC1", p.Explained[0])))
-	fmt.Fprintf(bw, `<text transform="translate(%s %s) rotate(-90)" text-anchor="middle" fill="#444">%s</text>`+"\n", f(fx0-16), f((fy0+fy1)/2), esc(axis("PC2", p.Explained[1])))
+	fmt.Fprintf(bw, `<text x="%s" y="%s" text-anchor="middle" fill="#444">%s</text>`+"\n", f((fx0+fx1)/2), f(fy1+30), esc(axis(0)))
+	fmt.Fprintf(bw, `<text transform="translate(%s %s) rotate(-90)" text-anchor="middle" fill="#444">%s</text>`+"\n", f(fx0-16), f((fy0+fy1)/2), esc(axis(1)))
 	for i := range n {
 		if b := boxes[i]; b.lead {
 			// from the point to the nearest edge of its label

@@ -73,6 +73,14 @@ func TestPlotSVG(t *testing.T) {
 	if !bytes.Contains(buf.Bytes(), []byte(`fill="#dc2626"`)) {
 		t.Error("the highlighted word is not drawn in its colour")
 	}
+	p.Method = "tsne"
+	buf.Reset()
+	if err := PlotSVG(&buf, p, PlotOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if texts := svgTexts(t, buf.Bytes()); !slices.Contains(texts, "t-SNE 1 (distances between groups mean little)") || slices.ContainsFunc(texts, func(s string) bool { return strings.HasPrefix(s, "PC1") }) {
+		t.Errorf("t-SNE axes: %q", texts)
+	}
 }
 
 // TestPlotLabelsApart: the labels of a tight cluster of words are spread so

@@ -61,6 +61,18 @@ func TestVectorsView(t *testing.T) {
 		t.Errorf("axes note %q", axes)
 	}
 	screenshot(t, step, "page-vectors.png")
+	// the same words laid out by t-SNE
+	err = chromedp.Do(step,
+		chromedp.SetValue(css(`#v-proj`), "tsne"),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById('v-proj').dispatchEvent(new Event('change'))`),
+		chromedp.WaitReady(css(`#v-canvas[data-method="tsne"][data-points="5"]`)),
+		chromedp.SetValue(css(`#v-proj`), "pca"),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById('v-proj').dispatchEvent(new Event('change'))`),
+		chromedp.WaitReady(css(`#v-canvas[data-method="pca"]`)),
+	)
+	if err != nil {
+		failed(t, step, err)
+	}
 
 	// an analogy: homme is to roi as femme is to reine
 	err = chromedp.Do(step,

@@ -20,13 +20,16 @@ func newVectorsPlotCmd() *cobra.Command {
 	var (
 		vecPath, modelPath, neighbors, method, out, title string
 		n, width, height                                  int
+		perplexity                                        float64
 	)
 	cmd := &cobra.Command{
 		Use:   "plot [--vectors FILE | -m MODEL] [--neighbors WORD] [-n 15] -o OUT.svg [WORD…]",
-		Short: "Draw words on a plane (PCA) as an SVG picture",
+		Short: "Draw words on a plane (PCA or t-SNE) as an SVG picture",
 		Long: `Project the vectors of the WORDs, or of a word and its nearest neighbours (--neighbors), onto
 their first two principal components and write a labelled SVG picture. The axes are PC1 and PC2,
-with the share of the words' variance each holds; both have the same scale.
+with the share of the words' variance each holds; both have the same scale. --method tsne lays
+the words out with t-SNE instead: words near each other by cosine stay together, but distances
+between groups mean little.
 
 The vectors come from a word2vec file (--vectors, text or binary) or from a model's token
 embedding table (-m; the embedded model when neither is given). A model's words are its
@@ -40,8 +43,8 @@ type the marker to ask for a given token.`,
 			if out == "" {
 				return &usageError{cmd: cmd, err: errors.New("-o OUT.svg is required (- for standard output)"), flag: true}
 			}
-			if method != "pca" {
-				return &usageError{cmd: cmd, err: fmt.Errorf("--method %q: expected pca", method), flag: true}
+			if method != "pca" && method != "tsne" {
+				return &usageError{cmd: cmd, err: fmt.Errorf("--method %q: expected pca or tsne", method), flag: true}
 			}
 			if neighbors == "" && len(args) < 2 {
 				return &usageError{cmd: cmd, err: errors.New("give --neighbors WORD, or at least two WORDs to plot")}
@@ -91,7 +94,12 @@ type the marker to ask for a given token.`,
 				}
 				words = append(words, w)
 			}
-			p, err := v.PCA(words)
+			var p *vectors.Projection
+			if method == "tsne" {
+				p, err = v.TSNE(words, vectors.TSNEOptions{Perplexity: perplexity})
+			} else {
+				p, err = v.PCA(words)
+			}
 			if err != nil {
 				return err
 			}
@@ -119,7 +127,8 @@ type the marker to ask for a given token.`,
 	cmd.Flags().StringVarP(&modelPath, "model", "m", "", "plot the token embedding table of this model: GGUF file, llama2.c .bin, store name (glassbox list) or hf.co/OWNER/REPO[:QUANT] (default: the embedded model)")
 	cmd.Flags().StringVar(&neighbors, "neighbors", "", "plot this word and its nearest neighbours")
 	cmd.Flags().IntVarP(&n, "n", "n", 15, "number of neighbours with --neighbors")
-	cmd.Flags().StringVar(&method, "method", "pca", "projection: pca")
+	cmd.Flags().StringVar(&method, "method", "pca", "projection: pca, or tsne (exact t-SNE from the PCA layout: neighbourhoods kept, no seed needed)")
+	cmd.Flags().Float64Var(&perplexity, "perplexity", 30, "t-SNE perplexity: the neighbours each word keeps (lowered to (words-1)/3 for few words)")
 	cmd.Flags().StringVarP(&out, "output", "o", "", "SVG file to write (- for standard output)")
 	cmd.Flags().StringVar(&title, "title", "", "title above the plot (default: names the query of --neighbors)")
 	cmd.Flags().IntVar(&width, "width", 800, "picture width in pixels")

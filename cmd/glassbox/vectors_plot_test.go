@@ -60,13 +60,21 @@ func TestVectorsPlot(t *testing.T) {
 		t.Errorf("chosen words: texts %q", texts)
 	}
 
+	stdout, stderr, err = execute(t, newVectorsCmd(), "", "plot", "-m", model, "--method", "tsne", "--perplexity", "5", "-o", "-", "--neighbors", "she")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	if texts := svgText(t, stdout); !strings.Contains(texts, "|t-SNE 1 (") || strings.Count(stdout, "<circle") != 16 {
+		t.Errorf("t-SNE plot: texts %q", texts)
+	}
+
 	for _, tt := range []struct {
 		name string
 		args []string
 		want string
 	}{
 		{"no output", []string{"-m", model, "he", "she"}, "-o OUT.svg is required"},
-		{"method", []string{"-m", model, "--method", "umap", "-o", "-", "he", "she"}, `--method "umap": expected pca`},
+		{"method", []string{"-m", model, "--method", "umap", "-o", "-", "he", "she"}, `--method "umap": expected pca or tsne`},
 		{"one word", []string{"-m", model, "-o", "-", "he"}, "at least two WORDs"},
 		{"bad n", []string{"-m", model, "--neighbors", "he", "-n", "0", "-o", "-"}, "-n 0: expected 1 to 499"},
 		{"unknown", []string{"-m", model, "--neighbors", "zzzqqq", "-o", filepath.Join(dir, "x.svg")}, `"zzzqqq" is not a token of the model, nor with a word-start marker (▁zzzqqq, Ġzzzqqq)`},

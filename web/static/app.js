@@ -569,9 +569,17 @@ async function analogy(ev) {
 
 // project asks the server for the PCA of words and draws it.
 async function project(words, opts) {
-  const p = await vecPost('project', { words, method: 'pca' });
-  vec.plot = Object.assign({ points: p.points, explained: p.explained }, opts);
+  const p = await vecPost('project', { words, method: $('v-proj').value });
+  vec.plot = Object.assign({ words, points: p.points, explained: p.explained, method: p.method }, opts);
   drawProjection();
+}
+
+// reproject places the words shown again with the method now chosen.
+function reproject() {
+  const P = vec.plot;
+  if (!P) return;
+  vecError(null);
+  project(P.words, { highlight: P.highlight, arrows: P.arrows, title: P.title }).catch(vecError);
 }
 
 // drawProjection draws the points (equal scale on both axes, the origin at
@@ -601,7 +609,8 @@ function drawProjection() {
   // axis names at the ends of the axes; point labels keep clear of them
   g.fillStyle = '#666';
   g.textBaseline = 'top';
-  const pc1 = 'PC1 ' + (P.explained[0] * 100).toFixed(1) + '%', pc2 = 'PC2 ' + (P.explained[1] * 100).toFixed(1) + '%';
+  const tsne = P.method === 'tsne';
+  const pc1 = tsne ? 't-SNE 1' : 'PC1 ' + (P.explained[0] * 100).toFixed(1) + '%', pc2 = tsne ? 't-SNE 2' : 'PC2 ' + (P.explained[1] * 100).toFixed(1) + '%';
   const w1 = g.measureText(pc1).width, w2 = g.measureText(pc2).width;
   const ay = Math.min(Y(0) + 4, H - 16), ax = Math.min(X(0) + 4, W - 16);
   g.fillText(pc1, W - w1 - 4, ay);
@@ -660,8 +669,11 @@ function drawProjection() {
   }
   g.textBaseline = 'alphabetic';
   $('v-plot-title').replaceChildren(document.createTextNode('Projection '), el('small', { text: P.title }));
-  $('v-plot-axes').textContent = 'PCA of these ' + P.points.length + ' words: PC1 holds ' + (P.explained[0] * 100).toFixed(1) +
-    '% of their variance, PC2 ' + (P.explained[1] * 100).toFixed(1) + '%. Both axes have the same scale.';
+  $('v-plot-axes').textContent = tsne
+    ? 't-SNE of these ' + P.points.length + ' words (by cosine): words near each other stay together; distances between groups mean little.'
+    : 'PCA of these ' + P.points.length + ' words: PC1 holds ' + (P.explained[0] * 100).toFixed(1) +
+      '% of their variance, PC2 ' + (P.explained[1] * 100).toFixed(1) + '%. Both axes have the same scale.';
+  cv.dataset.method = P.method;
   cv.dataset.points = String(P.points.length);
   cv.dataset.words = P.points.map((p) => p.word).join('\n');
 }
@@ -720,5 +732,6 @@ document.addEventListener('DOMContentLoaded', () => {
   $('v-similar-form').addEventListener('submit', similar);
   $('v-analogy-form').addEventListener('submit', analogy);
   $('v-source').addEventListener('change', sourceInfo);
+  $('v-proj').addEventListener('change', reproject);
   loadModels().catch((e) => addMessage('error', 'Could not list models: ' + e.message));
 });
