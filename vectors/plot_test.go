@@ -152,3 +152,22 @@ func TestTokenWord(t *testing.T) {
 		}
 	}
 }
+
+// FuzzPlotSVG: whatever the words and coordinates, the picture is
+// well-formed XML or a clear error, never a panic.
+func FuzzPlotSVG(f *testing.F) {
+	f.Add("roi", "<b>&amp;", 1.0, -2.0, "")
+	f.Add("été", "\x00\xff", 0.0, 0.0, "été")
+	f.Add("]]>", "'\"", 1e300, -1e300, "]]>")
+	f.Fuzz(func(t *testing.T, w1, w2 string, x, y float64, hl string) {
+		p := &Projection{Method: "pca", Points: []Point{{Word: w1, X: x, Y: y}, {Word: w2, X: -y, Y: x}, {Word: "c", X: 0, Y: 1}}}
+		var buf bytes.Buffer
+		if err := PlotSVG(&buf, p, PlotOptions{Title: w2, Highlight: hl}); err != nil {
+			if !strings.Contains(err.Error(), "not finite") {
+				t.Fatalf("unexpected error %v", err)
+			}
+			return
+		}
+		svgTexts(t, buf.Bytes())
+	})
+}
