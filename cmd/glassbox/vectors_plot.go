@@ -143,7 +143,8 @@ func plotVectors(ctx context.Context, vecPath, modelPath string) (v *vectors.Vec
 		return nil, false, errors.New("give either --vectors FILE or -m MODEL, not both")
 	}
 	if vecPath != "" {
-		return nil, false, errors.New("--vectors: reading word2vec files is not available yet")
+		v, err := vectors.ReadFile(vecPath)
+		return v, false, err
 	}
 	var m *glassbox.Model
 	if modelPath == "" {

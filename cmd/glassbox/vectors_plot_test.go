@@ -91,3 +91,31 @@ func TestVectorsPlot(t *testing.T) {
 		t.Error("a failed plot wrote a file")
 	}
 }
+
+// TestVectorsPlotFile: word2vec files, text and binary, plotted with their
+// words as written (accents kept, escaped where XML needs it).
+func TestVectorsPlotFile(t *testing.T) {
+	for _, binary := range []bool{false, true} {
+		p := frenchFile(t, "fr", binary)
+		stdout, stderr, err := execute(t, newVectorsCmd(), "", "plot", "--vectors", p, "--neighbors", "roi", "-n", "3", "-o", "-")
+		if err != nil {
+			t.Fatalf("binary %v: %v\n%s", binary, err, stderr)
+		}
+		for _, want := range []string{">roi</text>", ">homme</text>", ">reine</text>", ">femme</text>", "&#34;roi&#34; and its 3 nearest neighbours"} {
+			if !strings.Contains(stdout, want) {
+				t.Errorf("binary %v: no %q in\n%s", binary, want, stdout)
+			}
+		}
+		if strings.Contains(stdout, ">été<") {
+			t.Errorf("été is not among roi's 3 nearest, yet plotted")
+		}
+		_, _, err = execute(t, newVectorsCmd(), "", "plot", "--vectors", p, "-o", "-", "roi", "reina")
+		if err == nil || !strings.Contains(err.Error(), `"reina" is not in the vocabulary of `+p) {
+			t.Errorf("unknown word: %v", err)
+		}
+	}
+	_, _, err := execute(t, newVectorsCmd(), "", "plot", "--vectors", "/nonexistent.bin", "-o", "-", "a", "b")
+	if err == nil || !strings.Contains(err.Error(), "/nonexistent.bin") {
+		t.Errorf("missing file: %v", err)
+	}
+}
