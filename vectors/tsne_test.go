@@ -32,27 +32,44 @@ func clusters(t *testing.T, k, m, dim int) *Vectors {
 // point's nearest point on the plane is of its own cluster, and the layout
 // is the same on a second run.
 func TestTSNE(t *testing.T) {
-	v := clusters(t, 3, 10, 20)
+	// eight clusters in 20 dimensions: two principal components cannot
+	// keep them apart, t-SNE does
+	v := clusters(t, 8, 8, 20)
 	p, err := v.TSNE(v.Words, TSNEOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Method != "tsne" || len(p.Points) != 30 || p.Explained != [2]float64{} {
+	if p.Method != "tsne" || len(p.Points) != 64 || p.Explained != [2]float64{} {
 		t.Fatalf("got method %s, %d points, explained %v", p.Method, len(p.Points), p.Explained)
 	}
-	for i, a := range p.Points {
-		if math.IsNaN(a.X) || math.IsNaN(a.Y) {
-			t.Fatalf("point %d is NaN", i)
-		}
-		best, bd := -1, math.Inf(1)
-		for j, b := range p.Points {
-			if d := math.Hypot(a.X-b.X, a.Y-b.Y); j != i && d < bd {
-				best, bd = j, d
+	// strangers counts the points whose nearest point on the plane is of another cluster
+	strangers := func(p *Projection) int {
+		n := 0
+		for i, a := range p.Points {
+			if math.IsNaN(a.X) || math.IsNaN(a.Y) {
+				t.Fatalf("point %d is NaN", i)
+			}
+			best, bd := -1, math.Inf(1)
+			for j, b := range p.Points {
+				if d := math.Hypot(a.X-b.X, a.Y-b.Y); j != i && d < bd {
+					best, bd = j, d
+				}
+			}
+			if a.Word[:2] != p.Points[best].Word[:2] {
+				n++
 			}
 		}
-		if a.Word[:2] != p.Points[best].Word[:2] {
-			t.Errorf("%s's nearest point is %s, of another cluster", a.Word, p.Points[best].Word)
-		}
+		return n
+	}
+	if n := strangers(p); n != 0 {
+		t.Errorf("t-SNE: %d of 64 points have a nearest point of another cluster", n)
+	}
+	pca, err := v.PCA(v.Words)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strangers(pca); n == 0 {
+		t.Error("PCA keeps these clusters apart too: the data does not test what t-SNE adds")
 	}
 	again, _ := v.TSNE(v.Words, TSNEOptions{})
 	for i := range p.Points {
