@@ -187,7 +187,10 @@ func Choice(ctx context.Context, m *glassbox.Model, items []ChoiceItem, opt Choi
 			longest = max(longest, len(whole))
 		}
 	}
-	sc, err := m.NewScorer(longest)
+	// one cache length for every file (the model's context), so that a
+	// question's scores do not depend on the other questions: the length of
+	// an F16 cache changes the attention's sums in the last bits
+	sc, err := m.NewScorer(max(longest, m.ContextSize()))
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -119,7 +120,7 @@ func TestChoiceLogLikelihood(t *testing.T) {
 		for _, choice := range it.Choices {
 			head := enc(strings.TrimRight(it.Context, " "))
 			whole := enc(strings.TrimRight(it.Context, " ") + " " + choice)
-			sc, err := m.NewScorer(len(whole))
+			sc, err := m.NewScorer(m.ContextSize())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -147,9 +148,8 @@ func TestChoiceLogLikelihood(t *testing.T) {
 			if norms[c] > norms[bestNorm] {
 				bestNorm = c
 			}
-			// the scorers differ in length, hence in the F32 tiles' sums
-			// and the F16 cache (about 1e-5 of a log-likelihood)
-			if got := res.Items[q].LogLikelihoods[c]; math.Abs(got-lls[c]) > 1e-4+3e-5*math.Abs(lls[c]) {
+			// the same logits; only the softmax's rounding differs
+			if got := res.Items[q].LogLikelihoods[c]; math.Abs(got-lls[c]) > 1e-9+1e-7*math.Abs(lls[c]) {
 				t.Errorf("%s choice %d: loglikelihood %.6f, want %.6f", it.ID, c, got, lls[c])
 			}
 		}
@@ -163,6 +163,14 @@ func TestChoiceLogLikelihood(t *testing.T) {
 			correctNorm++
 		}
 		t.Logf("%s: %v", it.ID, lls)
+	}
+	// a question scores the same alone as among others
+	alone, err := Choice(context.Background(), m, items[2:3], ChoiceOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(alone.Items[0].LogLikelihoods, res.Items[2].LogLikelihoods) {
+		t.Errorf("alone %v, among others %v", alone.Items[0].LogLikelihoods, res.Items[2].LogLikelihoods)
 	}
 	if res.Correct != correct || res.CorrectNorm != correctNorm || res.Total != len(items) || res.Acc != float64(correct)/float64(len(items)) {
 		t.Errorf("result %+v, want %d and %d right of %d", res, correct, correctNorm, len(items))

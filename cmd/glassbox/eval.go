@@ -136,6 +136,9 @@ distributions from the base's and their top-1 agreement are measured too.`,
 				return err
 			}
 			defer m.Close()
+			if trained := m.Config().ContextLength; nctx > trained {
+				fmt.Fprintf(cmd.ErrOrStderr(), "glassbox: warning: --ctx %d is beyond the %d tokens %s was trained on: expect a higher perplexity\n", nctx, trained, m.Name())
+			}
 			opt := eval.PerplexityOptions{Ctx: nctx, Chunks: chunks}
 			if klBase != "" {
 				bf := f.mf
