@@ -147,6 +147,14 @@ func TestPerplexityErrors(t *testing.T) {
 			}
 		})
 	}
+	// the default context is 512, at most the model's training context (128)
+	def, err := Perplexity(context.Background(), m, text, PerplexityOptions{Chunks: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if def.Ctx != 128 || def.Chunks != 2 || def.Scored != 2*63 {
+		t.Errorf("default context: ctx %d, %d chunks, %d scored", def.Ctx, def.Chunks, def.Scored)
+	}
 	// --chunks limits the run; the progress callback sees every chunk
 	var seen []int
 	res, err := Perplexity(context.Background(), m, text, PerplexityOptions{Ctx: 128, Chunks: 3, Progress: func(done, total int, ppl float64) {
