@@ -1,12 +1,8 @@
 package main
 
 import (
-	"bufio"
-	"encoding/binary"
 	"fmt"
 	"io"
-	"math"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -95,7 +91,7 @@ func runVectorsTrain(cmd *cobra.Command, o vectorsTrainOptions, inputs []string)
 	if err != nil {
 		return err
 	}
-	if err := writeWord2VecFile(o.out, res.Vectors, o.binary); err != nil {
+	if err := res.WriteFile(o.out, o.binary); err != nil {
 		return err
 	}
 	arch := "skip-gram"
@@ -147,38 +143,4 @@ func drawVectorsProgress(w io.Writer, p vectors.Progress) {
 	if p.EpochDone {
 		fmt.Fprintf(w, "\r\033[Kepoch %d/%d: loss %.4f, %.0f words/s\n", p.Epoch, p.Epochs, p.Loss, wps)
 	}
-}
-
-// writeWord2VecFile writes v in the word2vec text format ("COUNT DIM" then
-// one "word v1 … vD" line per word) or the binary one (the header line, then
-// per word: the word, a space, DIM little-endian float32 and a newline).
-func writeWord2VecFile(path string, v *vectors.Vectors, bin bool) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	w := bufio.NewWriterSize(f, 1<<20)
-	fmt.Fprintf(w, "%d %d\n", v.Len(), v.Dim)
-	var raw [4]byte
-	for i, word := range v.Words {
-		w.WriteString(word)
-		w.WriteByte(' ')
-		for j, x := range v.Row(i) {
-			if bin {
-				binary.LittleEndian.PutUint32(raw[:], math.Float32bits(x))
-				w.Write(raw[:])
-				continue
-			}
-			if j > 0 {
-				w.WriteByte(' ')
-			}
-			w.WriteString(strconv.FormatFloat(float64(x), 'g', -1, 32))
-		}
-		w.WriteByte('\n')
-	}
-	if err := w.Flush(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
