@@ -36,21 +36,12 @@ func axpyGo(y, x []float32, g float32) {
 	}
 }
 
-// axpy1 adds x to y.
-func axpy1(y, x []float32) {
-	x = x[:len(y)]
-	for i := range y {
-		y[i] += x[i]
-	}
-}
+// axpy1 adds x to y: axpy with g = 1 (1·x is x exactly, so the sums are
+// the plain ones).
+func axpy1(y, x []float32) { axpy(y, x, 1) }
 
-// sub subtracts x from y.
-func sub(y, x []float32) {
-	x = x[:len(y)]
-	for i := range y {
-		y[i] -= x[i]
-	}
-}
+// sub subtracts x from y: axpy with g = −1, exact likewise.
+func sub(y, x []float32) { axpy(y, x, -1) }
 
 // scale multiplies y by g.
 func scale(y []float32, g float32) {

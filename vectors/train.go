@@ -159,25 +159,30 @@ func Train(ctx context.Context, c *Corpus, o TrainOptions) (*Trained, error) {
 			var wg sync.WaitGroup
 			var mu sync.Mutex
 			next := 0
-			for _, w := range ws[:min(threads, len(round))] {
+			work := func(w *worker) {
+				for {
+					mu.Lock()
+					k := next
+					next++
+					mu.Unlock()
+					if k >= len(round) {
+						return
+					}
+					ch := round[k]
+					progress := float64(int64(epoch)*voc.total+ch.before) / float64(total)
+					alpha := o.Alpha - (o.Alpha-o.MinAlpha)*progress
+					w.run(slots[k], ch, alpha, o.Seed, epoch, r+k)
+				}
+			}
+			// the calling goroutine is one of the workers
+			for _, w := range ws[1:min(threads, len(round))] {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					for {
-						mu.Lock()
-						k := next
-						next++
-						mu.Unlock()
-						if k >= len(round) {
-							return
-						}
-						ch := round[k]
-						progress := float64(int64(epoch)*voc.total+ch.before) / float64(total)
-						alpha := o.Alpha - (o.Alpha-o.MinAlpha)*progress
-						w.run(slots[k], ch, alpha, o.Seed, epoch, r+k)
-					}
+					work(w)
 				}()
 			}
+			work(ws[0])
 			wg.Wait()
 			t.apply(slots[:len(round)])
 			for k, ch := range round {
