@@ -36,8 +36,8 @@ type TrainOptions struct {
 	// Alpha is the starting learning rate (0.025 skip-gram, 0.05 CBOW when
 	// 0); it decays linearly to MinAlpha over the whole run.
 	Alpha, MinAlpha float64
-	// Threads is the number of training goroutines (GOMAXPROCS when 0). The
-	// result does not depend on it.
+	// Threads is the number of training goroutines (GOMAXPROCS when 0; at
+	// most RoundChunks do work). The result does not depend on it.
 	Threads int
 	// Seed makes the run: the same seed, corpus and options give the same
 	// vectors, bit for bit, whatever Threads.

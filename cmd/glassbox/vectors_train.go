@@ -49,7 +49,7 @@ func newVectorsTrainCmd() *cobra.Command {
 	f.IntVar(&o.o.Epochs, "epochs", o.o.Epochs, "passes over the corpus")
 	f.Float64Var(&o.o.Alpha, "alpha", 0, "starting learning rate (default 0.025 skip-gram, 0.05 CBOW)")
 	f.Float64Var(&o.o.MinAlpha, "min-alpha", o.o.MinAlpha, "final learning rate (linear decay)")
-	registerThreads(cmd, &o.o.Threads, "goroutines (0 = all cores); does not change the vectors")
+	registerThreads(cmd, &o.o.Threads, "goroutines (0 = all cores; 2 at most do work); does not change the vectors")
 	f.Uint64Var(&o.o.Seed, "seed", o.o.Seed, "random seed (same seed, same vectors)")
 	f.BoolVar(&o.binary, "binary", false, "write the word2vec binary format")
 	f.BoolVar(&o.phrases, "phrases", false, "join frequent bigrams into one token (\"new_york\"; gensim Phrases: min count 5, threshold 10)")
