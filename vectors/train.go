@@ -135,6 +135,10 @@ func Train(ctx context.Context, c *Corpus, o TrainOptions) (*Trained, error) {
 	if len(voc.words) == 0 {
 		return nil, fmt.Errorf("vectors: no word occurs %d times or more (min count); lower it", o.MinCount)
 	}
+	if mats := 1 + min(o.Negative, 1) + btoi(o.HS); int64(len(voc.words))*int64(o.Dim)*4*int64(mats) > maxWeightBytes {
+		return nil, fmt.Errorf("vectors: %d words × %d dims need %d GiB of weights, more than the %d GiB allowed; raise --min-count or lower --dim",
+			len(voc.words), o.Dim, int64(len(voc.words))*int64(o.Dim)*4*int64(mats)>>30, maxWeightBytes>>30)
+	}
 	t := newTrainer(c, voc, remap, o)
 	start := time.Now()
 	total := int64(o.Epochs) * voc.total
@@ -211,6 +215,16 @@ func Train(ctx context.Context, c *Corpus, o TrainOptions) (*Trained, error) {
 	}
 	res.Vectors = v
 	return res, nil
+}
+
+// maxWeightBytes bounds the weight matrices Train allocates.
+var maxWeightBytes int64 = 64 << 30
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func meanLoss(loss float64, n int64) float64 {

@@ -361,6 +361,12 @@ func TestTrainOptionsErrors(t *testing.T) {
 			t.Errorf("want an error about %q, got %v", tt.want, err)
 		}
 	}
+	defer func(m int64) { maxWeightBytes = m }(maxWeightBytes)
+	maxWeightBytes = 1 << 10
+	if _, err := Train(context.Background(), c, DefaultTrainOptions()); err == nil || !strings.Contains(err.Error(), "GiB of weights") {
+		t.Errorf("weights over the bound: err %v", err)
+	}
+	maxWeightBytes = 64 << 30
 	if _, err := Train(context.Background(), NewCorpus(), DefaultTrainOptions()); err == nil {
 		t.Error("empty corpus accepted")
 	}
