@@ -155,3 +155,19 @@ func TestDrawVectorsProgress(t *testing.T) {
 		t.Errorf("end of epoch %q", got)
 	}
 }
+
+// TestVectorsTrainPhrases: --phrases joins the French text's frequent
+// bigrams ("monsieur morrel") into one word.
+func TestVectorsTrainPhrases(t *testing.T) {
+	text := fixtures.Path(t, "text", "monte-cristo-t1-ch1-fr.txt")
+	out := filepath.Join(t.TempDir(), "v.txt")
+	if _, err := runVectorsCLI(t, "train", "--phrases", "--lower", "--min-count", "3", "--dim", "8", "--epochs", "1", "-o", out, text); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(out)
+	for _, w := range []string{"\nmonsieur_morrel ", "\ncapitaine_leclère "} {
+		if !strings.Contains(string(b), w) {
+			t.Errorf("no %q among the vectors", strings.TrimSpace(w))
+		}
+	}
+}
