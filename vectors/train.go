@@ -92,7 +92,7 @@ type Trained struct {
 // rounds' updates are then added to the weights chunk by chunk in corpus
 // order. Neither depends on the thread count, so neither does the result.
 const (
-	ChunkWords  = 256
+	ChunkWords  = 1024
 	RoundChunks = 2
 )
 

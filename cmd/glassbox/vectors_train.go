@@ -33,7 +33,7 @@ func newVectorsTrainCmd() *cobra.Command {
 			"Text is cut into paragraphs at blank lines; training windows never cross one. Words: " + vectors.WordRule + ".\n" +
 			"With --tokenizer FILE or -m MODEL the tokens are a glassbox tokenizer's pieces instead (subword vectors).\n\n" +
 			"With a fixed --seed the vectors are the same bit for bit from run to run and for any --threads:\n" +
-			"the corpus is cut into chunks of about 256 words trained in rounds of 2, each chunk from the\n" +
+			"the corpus is cut into chunks of about 1024 words trained in rounds of 2, each chunk from the\n" +
 			"weights at the start of its round, the updates added in corpus order.",
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error { return runVectorsTrain(cmd, o, args) },
