@@ -384,6 +384,7 @@ func (t *trainer) apply(slots []*slot) {
 // worker trains chunks; its index arrays map weight rows to overlay rows of
 // the chunk in progress (-1: not touched yet).
 type worker struct {
+	_                   [64]byte // keep the fields two threads write off each other's cache lines
 	t                   *trainer
 	inIdx, outIdx, hIdx []int32
 	sen                 []int32
@@ -394,10 +395,12 @@ type worker struct {
 	cur                 *slot
 	loss                float64 // of the chunk in progress
 	preds               int64
+	_                   [64]byte
 }
 
 func (t *trainer) newWorker() *worker {
-	w := &worker{t: t, neu1: make([]float32, t.dim), neu1e: make([]float32, t.dim)}
+	pad := func() []float32 { return make([]float32, t.dim+32)[16 : 16+t.dim : 16+t.dim] } // away from other allocations' lines
+	w := &worker{t: t, neu1: pad(), neu1e: pad()}
 	fill := func(n int) []int32 {
 		a := make([]int32, n)
 		for i := range a {
