@@ -60,10 +60,11 @@ func packageImports(t *testing.T, dir string) map[string][]string {
 	return imports
 }
 
-// TestImportRule enforces the import rule of docs/ARCHITECTURE.md: the server
-// and the command-line tool import the SDK, not the engine's layers.
+// TestImportRule enforces the import rule of docs/ARCHITECTURE.md: the server,
+// the command-line tool and the evaluations (eval, whose logits come through
+// the SDK) import the SDK, not the engine's layers.
 func TestImportRule(t *testing.T) {
-	for _, dir := range []string{"server", "cmd/glassbox"} {
+	for _, dir := range []string{"server", "cmd/glassbox", "eval"} {
 		t.Run(dir, func(t *testing.T) {
 			imports := packageImports(t, dir)
 			if _, ok := imports["glassbox"]; !ok {
@@ -88,6 +89,7 @@ func TestIsEngineLayer(t *testing.T) {
 		{"glassbox", false},
 		{"glassbox/web", false},
 		{"glassbox/store", false},
+		{"glassbox/vectors", false},
 		{"glassbox/infer", true},
 		{"glassbox/tokenizer/bpe", true},
 		{"glassbox/tensorx", false},

@@ -24,6 +24,7 @@ import (
 
 type serveOptions struct {
 	models    []string
+	vectors   []string // --vectors FILE or NAME=FILE
 	addr      string
 	apiKey    string
 	parallel  int
@@ -75,6 +76,7 @@ generations are stopped at the next token: streams end with finish_reason "lengt
 	}
 	f := cmd.Flags()
 	f.StringArrayVarP(&o.models, "model", "m", nil, "model: GGUF file, llama2.c .bin, store name or hf.co/OWNER/REPO[:QUANT], or NAME=MODEL; repeat to serve several (default: the embedded model)")
+	f.StringArrayVar(&o.vectors, "vectors", nil, "word vectors (word2vec text or binary) for the page's Vectors view and /glassbox/vectors: FILE or NAME=FILE; repeat for several (every model's token embeddings are there too)")
 	f.StringVar(&o.addr, "addr", "127.0.0.1:8080", "address to listen on (host:port)")
 	f.StringVar(&o.apiKey, "api-key", "", "require this key as \"Authorization: Bearer KEY\" (default $GLASSBOX_API_KEY)")
 	f.IntVar(&o.parallel, "parallel", 1, fmt.Sprintf("generation slots per model, at most %d (each has its own KV cache)", maxParallel))
@@ -215,7 +217,11 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 	if err := checkKVMemory(served, o.parallel, availableMemory()); err != nil {
 		return err
 	}
-	srv, err := server.New(server.Config{Models: served, APIKey: o.apiKey, Parallel: o.parallel, Queue: o.queue, MaxBodyBytes: o.maxBody, Logger: logger,
+	vecSets, err := loadVectorSets(o.vectors, func(msg string) { o.say(logw, logger, slog.LevelInfo, msg) })
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(server.Config{Models: served, Vectors: vecSets, APIKey: o.apiKey, Parallel: o.parallel, Queue: o.queue, MaxBodyBytes: o.maxBody, Logger: logger,
 		Access: server.Access{ListenAddr: o.addr, AllowedHosts: o.hosts, CORSOrigins: o.origins}})
 	if err != nil {
 		return err
