@@ -24,7 +24,7 @@ func TestEvalHumanEvalCommand(t *testing.T) {
 		Isolated *bool `json:"network_isolated"`
 	}
 	// the canonical solutions of the first three problems pass; no record
-	out, _, err := execute(t, newEvalHumanEvalCmd(), "", "--file", data, "--canonical", "--limit", "3", "--json")
+	out, _, err := execute(t, newEvalHumanEvalCmd(), "", "--file", data, "--canonical", "--limit", "3", "--json", "--prepare")
 	if err != nil {
 		t.Fatal(err)
 	}
