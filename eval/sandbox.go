@@ -1,7 +1,6 @@
 package eval
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -272,7 +271,7 @@ func (s *Sandbox) run(ctx context.Context, program string) SandboxResult {
 	bin := filepath.Join(dir, "prog.test")
 	build := exec.Command(s.goBin, "test", "-c", "-vet=off", "-ldflags=-s -w", "-o", bin, ".")
 	build.Dir, build.Env = dir, s.env
-	out, status := s.limited(ctx, build, s.opts.BuildTimeout)
+	out, status := s.limited(ctx, build, dir, s.opts.BuildTimeout)
 	if status == StatusTimeout {
 		return SandboxResult{Status: StatusBuildFailed, Output: "build: time limit exceeded\n" + out}
 	}
@@ -293,7 +292,7 @@ func (s *Sandbox) run(ctx context.Context, program string) SandboxResult {
 	run := exec.Command(args[0], args[1:]...)
 	run.Dir = dir
 	run.Env = append(append([]string{}, s.env...), "GOMAXPROCS=1")
-	out, status = s.limited(ctx, run, s.opts.Timeout)
+	out, status = s.limited(ctx, run, dir, s.opts.Timeout)
 	if status == StatusFailed && outOfMemory(out) {
 		status = StatusMemory
 	}
@@ -311,27 +310,23 @@ func outOfMemory(out string) bool {
 	return false
 }
 
-// boundedBuffer keeps the first max bytes written to it.
-type boundedBuffer struct {
-	bytes.Buffer
-	max int
-}
-
-func (b *boundedBuffer) Write(p []byte) (int, error) {
-	if room := b.max - b.Len(); room > 0 {
-		b.Buffer.Write(p[:min(len(p), room)])
-	}
-	return len(p), nil
-}
-
 // limited runs cmd in its own process group, killed whole at the time limit
 // or when ctx ends, and returns its output and StatusPassed (exit 0),
-// StatusFailed or StatusTimeout.
-func (s *Sandbox) limited(ctx context.Context, cmd *exec.Cmd, limit time.Duration) (string, string) {
-	var buf boundedBuffer
-	buf.max = maxOutput + 1
-	cmd.Stdout, cmd.Stderr = &buf, &buf
-	cmd.Stdin = nil
+// StatusFailed or StatusTimeout. The output goes to a file of dir, not a
+// pipe, so a process the program leaves behind cannot hold up the wait; it
+// is killed with the group when the command ends.
+func (s *Sandbox) limited(ctx context.Context, cmd *exec.Cmd, dir string, limit time.Duration) (string, string) {
+	f, err := os.CreateTemp(dir, "output-")
+	if err != nil {
+		return err.Error(), StatusFailed
+	}
+	defer f.Close()
+	output := func() string {
+		b := make([]byte, maxOutput+1)
+		n, _ := f.ReadAt(b, 0)
+		return string(b[:n])
+	}
+	cmd.Stdout, cmd.Stderr, cmd.Stdin = f, f, nil
 	setProcessGroup(cmd)
 	if err := cmd.Start(); err != nil {
 		return err.Error(), StatusFailed
@@ -340,29 +335,26 @@ func (s *Sandbox) limited(ctx context.Context, cmd *exec.Cmd, limit time.Duratio
 	go func() { done <- cmd.Wait() }()
 	timer := time.NewTimer(limit)
 	defer timer.Stop()
-	var err error
 	select {
 	case err = <-done:
 	case <-timer.C:
 		killProcessGroup(cmd)
 		<-done
-		return buf.String(), StatusTimeout
+		return output(), StatusTimeout
 	case <-ctx.Done():
 		killProcessGroup(cmd)
 		<-done
-		return buf.String() + "\ncancelled", StatusFailed
+		return output() + "\ncancelled", StatusFailed
 	}
-	// Children left behind in the group (a test that started processes)
-	// go with it.
 	killProcessGroup(cmd)
 	if err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) && cpuLimitSignal(ee) {
-			return buf.String(), StatusTimeout
+			return output(), StatusTimeout
 		}
-		return buf.String() + "\n" + err.Error(), StatusFailed
+		return output() + "\n" + err.Error(), StatusFailed
 	}
-	return buf.String(), StatusPassed
+	return output(), StatusPassed
 }
 
 // firstLines returns the first n lines of s.
