@@ -327,13 +327,13 @@ func corr(s vectors.Score) string {
 }
 
 func printEval(w io.Writer, out *evalOutput) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	if a := out.Analogies; a != nil {
 		fmt.Fprintln(tw, "SECTION\tACCURACY\tCORRECT\tTOTAL\tOOV\t")
 		for _, s := range a.Sections {
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t\n", s.Name, pct(s.Accuracy), s.Correct, s.Total, s.OOV)
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\n", s.Name, pct(s.Accuracy), s.Correct, s.Total, s.OOV)
 		}
-		fmt.Fprintf(tw, "total\t%s\t%d\t%d\t%d\t\n", pct(a.Accuracy), a.Correct, a.Total, a.OOV)
+		fmt.Fprintf(tw, "total\t%s\t%d\t%d\t%d\n", pct(a.Accuracy), a.Correct, a.Total, a.OOV)
 		if len(out.Similarity) > 0 {
 			fmt.Fprintln(tw)
 		}
@@ -341,7 +341,7 @@ func printEval(w io.Writer, out *evalOutput) error {
 	if len(out.Similarity) > 0 {
 		fmt.Fprintln(tw, "SIMILARITY SET\tPEARSON\tSPEARMAN\tPAIRS\tOOV\t")
 		for _, s := range out.Similarity {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.1f%%\t\n", s.File, corr(s.Pearson), corr(s.Spearman), s.Pairs, float64(s.OOVRatio))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.1f%%\n", s.File, corr(s.Pearson), corr(s.Spearman), s.Pairs, float64(s.OOVRatio))
 		}
 	}
 	return tw.Flush()
