@@ -329,7 +329,7 @@ func corr(s vectors.Score) string {
 func printEval(w io.Writer, out *evalOutput) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	if a := out.Analogies; a != nil {
-		fmt.Fprintln(tw, "SECTION\tACCURACY\tCORRECT\tTOTAL\tOOV\t")
+		fmt.Fprintln(tw, "SECTION\tACCURACY\tCORRECT\tTOTAL\tOOV")
 		for _, s := range a.Sections {
 			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\n", s.Name, pct(s.Accuracy), s.Correct, s.Total, s.OOV)
 		}
@@ -339,7 +339,7 @@ func printEval(w io.Writer, out *evalOutput) error {
 		}
 	}
 	if len(out.Similarity) > 0 {
-		fmt.Fprintln(tw, "SIMILARITY SET\tPEARSON\tSPEARMAN\tPAIRS\tOOV\t")
+		fmt.Fprintln(tw, "SIMILARITY SET\tPEARSON\tSPEARMAN\tPAIRS\tOOV")
 		for _, s := range out.Similarity {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.1f%%\n", s.File, corr(s.Pearson), corr(s.Spearman), s.Pairs, float64(s.OOVRatio))
 		}
