@@ -19,8 +19,15 @@ import (
 // plain text first, then the other tokens in id order; a token whose text is
 // taken, empty, holds spaces or is not UTF-8 gets its vocabulary piece as
 // spelled in the tokenizer ("▁king", "<0x0A>", "<s>"), and if that is taken
-// too, the piece followed by "#" and the id.
+// too, the piece followed by "#" and the id. Every token also answers to its
+// piece (Vectors.Alias) when no word is spelled so: "▁time" finds the row of
+// "time". The table is a copy: it stays valid after Close.
 func (m *Model) TokenEmbeddings() (*vectors.Vectors, error) {
+	release, err := m.Acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	emb := m.model.TokenEmbedding
 	if emb == nil {
 		return nil, fmt.Errorf("%s has no token embedding table", m.Name())
@@ -33,7 +40,16 @@ func (m *Model) TokenEmbeddings() (*vectors.Vectors, error) {
 	for i := range n {
 		emb.Row(i, data[i*dim:(i+1)*dim])
 	}
-	return vectors.New(m.tokenWords(n), dim, data)
+	v, err := vectors.New(m.tokenWords(n), dim, data)
+	if err != nil {
+		return nil, err
+	}
+	if m.tok != nil {
+		for i := range n {
+			v.Alias(m.tok.Piece(i), i)
+		}
+	}
+	return v, nil
 }
 
 // tokenWords names tokens 0..n-1 as TokenEmbeddings documents.

@@ -1,6 +1,7 @@
 package glassbox_test
 
 import (
+	"errors"
 	"testing"
 
 	"glassbox"
@@ -45,6 +46,17 @@ func TestTokenEmbeddings(t *testing.T) {
 		if err != nil || len(nb) != 10 {
 			t.Errorf("%s: neighbours of time: %v, %v", name, nb, err)
 		}
-		m.Close()
+		if v.Index("▁time") != id {
+			t.Errorf("%s: the piece ▁time finds row %d, want %d", name, v.Index("▁time"), id)
+		}
+		if err := m.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if v.Vector("time")[0] != dst[0] {
+			t.Errorf("%s: the table changed after Close", name)
+		}
+		if _, err := m.TokenEmbeddings(); !errors.Is(err, glassbox.ErrClosed) {
+			t.Errorf("%s: after Close: %v, want ErrClosed", name, err)
+		}
 	}
 }
