@@ -3,7 +3,6 @@ package glassbox_test
 import (
 	"context"
 	"errors"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -17,39 +16,8 @@ import (
 // templateModel writes a copy of stories260K whose chat template is tmpl.
 func templateModel(t *testing.T, tmpl string) *glassbox.Model {
 	t.Helper()
-	src, err := gguf.Open(fixtures.Path(t, "gguf", "stories260K-f32.gguf"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	w := gguf.NewWriter(src.Alignment)
-	for _, kv := range src.KV {
-		if err := w.AddKVTyped(kv); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.AddKV("tokenizer.chat_template", tmpl); err != nil {
-		t.Fatal(err)
-	}
-	for i := range src.Tensors {
-		ti := &src.Tensors[i]
-		data, err := src.TensorData(ti)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := w.AddTensor(ti.Name, ti.Type, ti.Dims, data); err != nil {
-			t.Fatal(err)
-		}
-	}
 	path := filepath.Join(t.TempDir(), "template.gguf")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.WriteTo(f); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
+	if err := gguf.Rewrite(fixtures.Path(t, "gguf", "stories260K-f32.gguf"), path, map[string]any{"tokenizer.chat_template": tmpl}); err != nil {
 		t.Fatal(err)
 	}
 	m, err := glassbox.Open(path, &glassbox.Options{Threads: 1})

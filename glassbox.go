@@ -1,7 +1,8 @@
 // Package glassbox is the Go SDK of the glassbox engine: open a GGUF or
 // llama2.c model, generate text with a streaming callback, chat with the
-// model's own template, embed text, dissect a generation. The server is built
-// on this package alone (the import rule of docs/ARCHITECTURE.md).
+// model's own template, embed text, dissect a generation. The server and the
+// glassbox command are built on this package, never on the engine's layers
+// (the import rule of docs/ARCHITECTURE.md).
 //
 // An application needs only this import for ordinary use: the engine's types
 // it handles — tokens, requests, results, sampler parameters, the model's
@@ -18,7 +19,6 @@
 package glassbox
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -230,17 +230,14 @@ func (m *Model) stateOptions() model.StateOptions {
 	return model.StateOptions{Context: m.opts.Context, Batch: m.opts.Batch, KVType: m.KVCacheType()}
 }
 
+// hasGGUFMagic reports whether path is a GGUF file (gguf.IsFile), with the
+// error of a file too short to be any model.
 func hasGGUFMagic(path string) (bool, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return false, err
+	ok, err := gguf.IsFile(path)
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return false, fmt.Errorf("open %s: file too short to be a model (%v)", path, errors.Unwrap(err))
 	}
-	defer f.Close()
-	var magic [4]byte
-	if _, err := io.ReadFull(f, magic[:]); err != nil {
-		return false, fmt.Errorf("open %s: file too short to be a model (%v)", path, err)
-	}
-	return bytes.Equal(magic[:], []byte("GGUF")), nil
+	return ok, err
 }
 
 // neitherFormatError explains that path is neither a GGUF file nor a llama2.c

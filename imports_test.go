@@ -5,7 +5,6 @@ import (
 	"go/token"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -61,38 +60,19 @@ func packageImports(t *testing.T, dir string) map[string][]string {
 	return imports
 }
 
-// TestImportRule enforces the import rule of docs/ARCHITECTURE.md: the server
-// and the command-line tool import the SDK, not the engine's layers. pending
-// lists the imports an application still has while it is being moved onto
-// the SDK; each must really be there, so the list shrinks as the move goes on.
+// TestImportRule enforces the import rule of docs/ARCHITECTURE.md: the server,
+// the command-line tool and the evaluations (eval, whose logits come through
+// the SDK) import the SDK, not the engine's layers.
 func TestImportRule(t *testing.T) {
-	tests := []struct {
-		dir     string
-		pending []string // engine imports not yet moved onto the SDK
-	}{
-		{"server", nil},
-		// The CLI's move onto the SDK is pending (issue 13): these are the
-		// engine packages its commands still import. Remove each one here
-		// as the commands stop importing it.
-		{"cmd/glassbox", []string{"glassbox/infer", "glassbox/model", "glassbox/sample", "glassbox/tensor", "glassbox/tokenizer", "glassbox/trace"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.dir, func(t *testing.T) {
-			imports := packageImports(t, tt.dir)
+	for _, dir := range []string{"server", "cmd/glassbox", "eval"} {
+		t.Run(dir, func(t *testing.T) {
+			imports := packageImports(t, dir)
 			if _, ok := imports["glassbox"]; !ok {
-				t.Errorf("%s does not import the SDK (glassbox)", tt.dir)
+				t.Errorf("%s does not import the SDK (glassbox)", dir)
 			}
 			for p, files := range imports {
-				if isEngineLayer(p) && !slices.Contains(tt.pending, p) {
-					t.Errorf("%s imports %s (in %s): use the SDK (package glassbox) instead; see the import rule in docs/ARCHITECTURE.md", tt.dir, p, strings.Join(files, ", "))
-				}
-			}
-			for _, p := range tt.pending {
-				if !isEngineLayer(p) {
-					t.Errorf("pending import %s of %s is not an engine layer", p, tt.dir)
-				}
-				if _, ok := imports[p]; !ok {
-					t.Errorf("%s no longer imports %s: remove it from the pending imports of this test", tt.dir, p)
+				if isEngineLayer(p) {
+					t.Errorf("%s imports %s (in %s): use the SDK (package glassbox) instead; see the import rule in docs/ARCHITECTURE.md", dir, p, strings.Join(files, ", "))
 				}
 			}
 		})
@@ -109,6 +89,7 @@ func TestIsEngineLayer(t *testing.T) {
 		{"glassbox", false},
 		{"glassbox/web", false},
 		{"glassbox/store", false},
+		{"glassbox/vectors", false},
 		{"glassbox/infer", true},
 		{"glassbox/tokenizer/bpe", true},
 		{"glassbox/tensorx", false},

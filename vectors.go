@@ -2,100 +2,38 @@ package glassbox
 
 import (
 	"fmt"
-	"strconv"
-	"strings"
-	"unicode/utf8"
 
 	"glassbox/vectors"
 )
 
-// TokenEmbeddings returns the model's token embedding table (its first layer)
-// as word vectors, dequantized to float32, so that the vectors package's
-// queries and evaluations run on it as on word2vec vectors. Row i is token i.
-//
-// Each token's word is the text it decodes to, trimmed of surrounding spaces
-// ("▁king" and "Ġking" give "king"), so that words can be typed. Texts must be
-// unique: a token that starts a word (its text began with a space) gets the
-// plain text first, then the other tokens in id order; a token whose text is
-// taken, empty, holds spaces or is not UTF-8 gets its vocabulary piece as
-// spelled in the tokenizer ("▁king", "<0x0A>", "<s>"), and if that is taken
-// too, the piece followed by "#" and the id. Every token also answers to its
-// piece (Vectors.Alias) when no word is spelled so: "▁time" finds the row of
-// "time". The table is a copy: it stays valid after Close.
+// TokenEmbeddings returns the model's token embedding table as word vectors:
+// row i is the input embedding of token i (dequantized to float32), named by
+// its vocabulary piece, so the queries of package vectors (nearest
+// neighbours, analogies) run on what the model's first layer holds. A piece
+// that is empty is named "[i]", and one that repeats an earlier piece
+// "piece#i", as word vectors need distinct, non-empty words. The table is a
+// copy: it stays valid after Close.
 func (m *Model) TokenEmbeddings() (*vectors.Vectors, error) {
 	release, err := m.Acquire()
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	emb := m.model.TokenEmbedding
-	if emb == nil {
-		return nil, fmt.Errorf("%s has no token embedding table", m.Name())
-	}
-	n, dim := emb.Rows, emb.Cols
-	if m.tok != nil && m.tok.VocabSize() < n {
-		n = m.tok.VocabSize()
-	}
-	data := make([]float32, n*dim)
-	for i := range n {
-		emb.Row(i, data[i*dim:(i+1)*dim])
-	}
-	v, err := vectors.New(m.tokenWords(n), dim, data)
-	if err != nil {
-		return nil, err
-	}
-	if m.tok != nil {
-		for i := range n {
-			v.Alias(m.tok.Piece(i), i)
-		}
-	}
-	return v, nil
-}
-
-// tokenWords names tokens 0..n-1 as TokenEmbeddings documents.
-func (m *Model) tokenWords(n int) []string {
+	n, dim := m.model.Config.VocabSize, m.model.Config.Dim
 	words := make([]string, n)
-	taken := make(map[string]bool, n)
-	text := make([]string, n)
-	starts := make([]bool, n)
-	for i := range n {
-		var b []byte
-		if m.tok != nil {
-			b = m.tok.TokenBytes(i)
+	seen := make(map[string]bool, n)
+	data := make([]float32, n*dim)
+	for id := range n {
+		w := m.tok.Piece(id)
+		switch {
+		case w == "":
+			w = fmt.Sprintf("[%d]", id)
+		case seen[w]:
+			w = fmt.Sprintf("%s#%d", w, id)
 		}
-		s := string(b)
-		starts[i] = strings.HasPrefix(s, " ")
-		t := strings.TrimSpace(s)
-		if t == "" || !utf8.ValidString(t) || strings.ContainsAny(t, " \t\n\r") || m.tok != nil && m.tok.IsSpecial(i) {
-			t = ""
-		}
-		text[i] = t
+		seen[w] = true
+		words[id] = w
+		m.model.EmbeddingRow(id, data[id*dim:(id+1)*dim])
 	}
-	for pass := range 2 {
-		for i := range n {
-			if words[i] != "" || text[i] == "" || taken[text[i]] || pass == 0 && !starts[i] {
-				continue
-			}
-			words[i], taken[text[i]] = text[i], true
-		}
-	}
-	for i := range n {
-		if words[i] != "" {
-			continue
-		}
-		p := ""
-		if m.tok != nil {
-			p = m.tok.Piece(i)
-		}
-		if p == "" || taken[p] || strings.ContainsAny(p, " \n") || !utf8.ValidString(p) {
-			p = strings.Map(func(r rune) rune {
-				if r == ' ' || r == '\n' || r == utf8.RuneError {
-					return '_'
-				}
-				return r
-			}, p) + "#" + strconv.Itoa(i)
-		}
-		words[i], taken[p] = p, true
-	}
-	return words
+	return vectors.New(words, dim, data)
 }

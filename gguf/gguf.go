@@ -14,7 +14,9 @@ package gguf
 
 import (
 	"fmt"
+	"io"
 	"math"
+	"os"
 
 	"glassbox/internal/mmap"
 	"glassbox/tensor"
@@ -22,6 +24,29 @@ import (
 
 // Magic is the four bytes every GGUF file starts with.
 const Magic = "GGUF"
+
+// HasMagic reports whether data starts with Magic. It is the one test of
+// "is this GGUF?" for bytes already read; IsFile reads them from a file.
+func HasMagic(data []byte) bool {
+	return len(data) >= len(Magic) && string(data[:len(Magic)]) == Magic
+}
+
+// IsFile reports whether the file at path starts with Magic, reading only
+// those four bytes. A file shorter than the magic is an error wrapping
+// io.EOF or io.ErrUnexpectedEOF, so that callers can tell "too short to be
+// anything" from "another format".
+func IsFile(path string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	var magic [len(Magic)]byte
+	if _, err := io.ReadFull(f, magic[:]); err != nil {
+		return false, fmt.Errorf("read %s: %w", path, err)
+	}
+	return HasMagic(magic[:]), nil
+}
 
 // DefaultAlignment is the alignment of the tensor data when the file has no
 // general.alignment key.

@@ -274,7 +274,7 @@ func parse(data []byte) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	if string(magic) != Magic {
+	if !HasMagic(magic) {
 		return nil, fail(0, "bad magic %q, expected %q: not a GGUF file", magic, Magic)
 	}
 	version, err := r.u32("version")

@@ -27,41 +27,8 @@ const fimPre, fimSuf, fimMid = 400, 401, 402
 // no fixture model carries a chat template or FIM tokens.
 func modelCopy(t testing.TB, name string, extra map[string]any) string {
 	t.Helper()
-	src, err := gguf.Open(fixtures.Path(t, "gguf", "stories260K-f32.gguf"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	w := gguf.NewWriter(src.Alignment)
-	for _, kv := range src.KV {
-		if err := w.AddKVTyped(kv); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for k, v := range extra {
-		if err := w.AddKV(k, v); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for i := range src.Tensors {
-		ti := &src.Tensors[i]
-		data, err := src.TensorData(ti)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := w.AddTensor(ti.Name, ti.Type, ti.Dims, data); err != nil {
-			t.Fatal(err)
-		}
-	}
 	path := filepath.Join(t.TempDir(), name+".gguf")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.WriteTo(f); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
+	if err := gguf.Rewrite(fixtures.Path(t, "gguf", "stories260K-f32.gguf"), path, extra); err != nil {
 		t.Fatal(err)
 	}
 	return path

@@ -108,18 +108,8 @@ func (e *entry) llamaProb(t glassbox.Token, top int) llamaProb {
 func (s *Server) infill(w http.ResponseWriter, r *http.Request) error {
 	start := time.Now()
 	var req InfillRequest
-	if err := decodeJSON(r.Body, &req); err != nil {
-		return err
-	}
-	g, err := req.validate()
+	g, e, err := s.beginGeneration(r, &req)
 	if err != nil {
-		return err
-	}
-	e, err := s.lookup(req.Model)
-	if err != nil {
-		return err
-	}
-	if err := g.resolveBias(e); err != nil {
 		return err
 	}
 	ids, err := fimPrompt(e, req.InputPrefix, req.InputSuffix, req.Prompt)

@@ -90,18 +90,8 @@ func (e *entry) chatLogprob(t glassbox.Token, top int) chatLogprob {
 func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) error {
 	start := time.Now()
 	var req ChatRequest
-	if err := decodeJSON(r.Body, &req); err != nil {
-		return err
-	}
-	g, err := req.validate()
+	g, e, err := s.beginGeneration(r, &req)
 	if err != nil {
-		return err
-	}
-	e, err := s.lookup(req.Model)
-	if err != nil {
-		return err
-	}
-	if err := g.resolveBias(e); err != nil {
 		return err
 	}
 	ids, text, err := s.chatPrompt(r.Context(), e, req.Messages)
@@ -298,18 +288,8 @@ func (s *Server) completionPrompts(e *entry, req *CompletionRequest) ([]completi
 func (s *Server) completions(w http.ResponseWriter, r *http.Request) error {
 	start := time.Now()
 	var req CompletionRequest
-	if err := decodeJSON(r.Body, &req); err != nil {
-		return err
-	}
-	g, err := req.validate()
+	g, e, err := s.beginGeneration(r, &req)
 	if err != nil {
-		return err
-	}
-	e, err := s.lookup(req.Model)
-	if err != nil {
-		return err
-	}
-	if err := g.resolveBias(e); err != nil {
 		return err
 	}
 	prompts, err := s.completionPrompts(e, &req)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -136,6 +137,38 @@ func (e *BiasEntry) setBias(raw json.RawMessage, allowFalse bool, token string) 
 
 // resolveBias turns the request's logit bias into the sampler's, checking
 // token ids against the model's vocabulary and tokenizing texts.
+// generationRequest is a request body that starts a generation: it checks
+// itself and names its model.
+type generationRequest interface {
+	validate() (genParams, error)
+	modelName() string
+}
+
+func (r *ChatRequest) modelName() string       { return r.Model }
+func (r *CompletionRequest) modelName() string { return r.Model }
+func (r *InfillRequest) modelName() string     { return r.Model }
+
+// beginGeneration is the prologue every generation handler shares: decode the
+// body into req, validate it, find its model and bind its logit biases to
+// that model's vocabulary.
+func (s *Server) beginGeneration(r *http.Request, req generationRequest) (genParams, *entry, error) {
+	if err := decodeJSON(r.Body, req); err != nil {
+		return genParams{}, nil, err
+	}
+	g, err := req.validate()
+	if err != nil {
+		return genParams{}, nil, err
+	}
+	e, err := s.lookup(req.modelName())
+	if err != nil {
+		return genParams{}, nil, err
+	}
+	if err := g.resolveBias(e); err != nil {
+		return genParams{}, nil, err
+	}
+	return g, e, nil
+}
+
 func (g *genParams) resolveBias(e *entry) error {
 	if len(g.bias) == 0 {
 		return nil

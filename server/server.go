@@ -67,6 +67,9 @@ type Config struct {
 	// The value sent is the expected wait for a slot, estimated from the
 	// running and queued requests and how long recent requests took.
 	RetryAfter int
+	// Vectors are word-vector sets served by the vectors endpoints
+	// (/glassbox/vectors/…) next to every model's token embedding table.
+	Vectors []VectorSet
 	// Logger receives one line per request (method, path, status, duration,
 	// and the model and tokens in and out of generations) and the details of
 	// failed requests (default: discard).
@@ -82,6 +85,10 @@ type Server struct {
 	handler http.Handler
 	keyHash [32]byte
 	started time.Time
+
+	vectorSets  map[string]*vectorSource
+	vectorOrder []string
+	modelTables []*vectorSource
 
 	draining atomic.Bool
 	// stopped is cancelled by StopGenerations: running generations end at their next token.
@@ -152,6 +159,9 @@ func New(cfg Config) (*Server, error) {
 		s.models[name] = e
 		s.order = append(s.order, e)
 	}
+	if err := s.initVectors(); err != nil {
+		return nil, err
+	}
 	h, err := s.middleware(s.routes())
 	if err != nil {
 		return nil, err
@@ -187,6 +197,10 @@ func (s *Server) routeTable() []route {
 		{"POST /detokenize", false, s.detokenize},
 		{"POST /v1/dissect", false, s.dissect},
 		{"GET /glassbox/models/{id...}", false, s.modelInfo},
+		{"GET /glassbox/vectors", false, s.listVectors},
+		{"POST /glassbox/vectors/similar", false, s.vectorsSimilar},
+		{"POST /glassbox/vectors/analogy", false, s.vectorsAnalogy},
+		{"POST /glassbox/vectors/project", false, s.vectorsProject},
 	}
 }
 
@@ -218,7 +232,7 @@ func (s *Server) routes() http.Handler {
 	}
 	mux.Handle("/", s.metrics.instrument("other", s.wrap(route{pattern: "/", handle: func(w http.ResponseWriter, r *http.Request) error {
 		return &APIError{Status: http.StatusNotFound, Type: "invalid_request_error", Code: "not_found",
-			Message: fmt.Sprintf("no route %s %s: the API serves /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models, /infill, /tokenize, /detokenize, /v1/dissect, /glassbox/models/{id}, /health and /metrics (and the page at /)", r.Method, r.URL.Path)}
+			Message: fmt.Sprintf("no route %s %s: the API serves /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models, /infill, /tokenize, /detokenize, /v1/dissect, /glassbox/models/{id}, /glassbox/vectors, /health and /metrics (and the page at /)", r.Method, r.URL.Path)}
 	}})))
 	return mux
 }

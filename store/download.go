@@ -61,7 +61,7 @@ type fetch struct {
 	entry    TreeEntry
 	retries  int
 	idle     time.Duration // idle timeout of a response; <= 0 for none
-	progress *Progress
+	progress *reporter
 }
 
 // fetchBlob downloads a file of a repository into the blob store unless it is

@@ -22,8 +22,9 @@ type PullOptions struct {
 	Hub *Hub
 	// Revision is the branch, tag or commit; "" means "main".
 	Revision string
-	// Progress draws the download; nil draws nothing.
-	Progress *Progress
+	// Progress is told how the pull advances (see ProgressEvent); nil
+	// reports nothing.
+	Progress Progress
 	// Retries is how many times a broken download resumes by itself:
 	// 0 means DefaultRetries, a negative value none.
 	Retries int
@@ -61,8 +62,9 @@ func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (*Manife
 	if idle == 0 {
 		idle = DefaultIdleTimeout
 	}
+	progress := newReporter(opts.Progress)
 	unlock, err := lockFile(ctx, s.lockPath("model", r.Name()), func() {
-		opts.Progress.Note("%s: waiting for another glassbox pull of the same model", r.Name())
+		progress.Note("%s: waiting for another glassbox pull of the same model", r.Name())
 	})
 	if err != nil {
 		return nil, fmt.Errorf("pull %s: %w", r, err)
@@ -91,7 +93,7 @@ func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (*Manife
 	}
 	shas := make([]string, len(cand.Files))
 	for i, e := range cand.Files {
-		sha, err := s.fetchBlob(ctx, fetch{hub: hub, repo: r.RepoID(), revision: rev, entry: e, retries: retries, idle: idle, progress: opts.Progress})
+		sha, err := s.fetchBlob(ctx, fetch{hub: hub, repo: r.RepoID(), revision: rev, entry: e, retries: retries, idle: idle, progress: progress})
 		if err != nil {
 			return nil, fmt.Errorf("pull %s: %w", r, err)
 		}
@@ -113,7 +115,7 @@ func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (*Manife
 		return nil, fmt.Errorf("pull %s: %w; the downloaded data was deleted", r, err)
 	}
 	if cand.Split() {
-		opts.Progress.Note("merging %d parts into one GGUF file", len(shas))
+		progress.Note("merging %d parts into one GGUF file", len(shas))
 		m.SHA256, m.Size, err = s.mergeIntoStore(shas)
 		if err != nil {
 			return reject(err)

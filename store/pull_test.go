@@ -260,6 +260,54 @@ func TestPullResume(t *testing.T) {
 	})
 }
 
+// TestPullProgress: a pull reports its download through the Progress
+// callback — a start at the bytes already present, updates that only grow,
+// a finish at the full size — and writes nothing itself.
+func TestPullProgress(t *testing.T) {
+	data := fixtureFile(t, "stories260K-f32.gguf")
+	hub := newFakeHub(t)
+	hub.addRepo("test/one", false, map[string]fakeFile{"model-f32.gguf": data})
+	s := newTestStore(t)
+	partial := filepath.Join(s.blobDir(), "sha256-"+sha256Hex(data.data)+".partial")
+	if err := os.WriteFile(partial, data.data[:1000], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var events []ProgressEvent
+	progress := func(ev ProgressEvent) { events = append(events, ev) }
+	if _, err := s.Pull(context.Background(), "hf.co/test/one", PullOptions{Hub: hub.client(""), Progress: progress}); err != nil {
+		t.Fatal(err)
+	}
+	size := int64(len(data.data))
+	if len(events) < 3 {
+		t.Fatalf("%d events, want a start, updates and a finish: %+v", len(events), events)
+	}
+	first, last := events[0], events[len(events)-1]
+	if first != (ProgressEvent{Kind: ProgressStart, File: "model-f32.gguf", Total: size, Done: 1000}) {
+		t.Errorf("first event %+v, want the start of model-f32.gguf at 1000 of %d bytes", first, size)
+	}
+	if last != (ProgressEvent{Kind: ProgressFinish, File: "model-f32.gguf", Total: size, Done: size}) {
+		t.Errorf("last event %+v, want the finish at %d bytes", last, size)
+	}
+	done := first.Done
+	for _, ev := range events[1 : len(events)-1] {
+		if ev.Kind != ProgressUpdate || ev.File != "model-f32.gguf" || ev.Total != size || ev.Done <= done {
+			t.Fatalf("event %+v after %d bytes: want an update of model-f32.gguf with more bytes", ev, done)
+		}
+		done = ev.Done
+	}
+	if done != size {
+		t.Errorf("updates end at %d bytes, want %d", done, size)
+	}
+	// A second pull downloads nothing and reports nothing.
+	events = nil
+	if _, err := s.Pull(context.Background(), "hf.co/test/one", PullOptions{Hub: hub.client(""), Progress: progress}); err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 0 {
+		t.Errorf("a pull of a model already in the store reported %+v", events)
+	}
+}
+
 // TestPullStall serves a download that stops sending: the idle timeout
 // abandons it and the pull resumes where the data stopped.
 func TestPullStall(t *testing.T) {

@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -165,13 +166,6 @@ func TestFormat(t *testing.T) {
 		{FormatBytes(1536), "1.50 KiB"},
 		{FormatBytes(5 << 30), "5.00 GiB"},
 		{FormatBytes(150 << 20), "150 MiB"},
-		{formatDuration(0), "0s"},
-		{formatDuration(61 * time.Second), "1m01s"},
-		{formatDuration(3723 * time.Second), "1h02m03s"},
-		{formatBar("m.gguf", 25, 100, 10, 8), "m.gguf   25% [==>     ] 25 B/100 B  10 B/s  ETA 8s"},
-		{formatBar("m.gguf", 100, 100, -1, 4), "m.gguf  100% [====] 100 B/100 B"},
-		{formatBar("", 5, -1, 0, 4), "5 B  0 B/s"},
-		{formatBar("x", 0, 10, 0, 4), "x    0% [>   ] 0 B/10 B  0 B/s  ETA --"},
 		{FormatCount(260_000), "260K"},
 		{FormatCount(7_241_732_096), "7.2B"},
 		{FileTypeName(15), "Q4_K_M"},
@@ -184,32 +178,37 @@ func TestFormat(t *testing.T) {
 	}
 }
 
-// TestProgress drives a Progress with a fake clock.
-func TestProgress(t *testing.T) {
-	var b strings.Builder
-	p := NewProgressTo(&b)
-	now := time.Unix(1000, 0)
-	p.now = func() time.Time { return now }
-	p.Start("m.gguf", 1000, 200) // resumed at 200
-	now = now.Add(time.Second)
-	p.Add(100)
-	now = now.Add(time.Second)
-	p.Add(100)
-	p.Finish()
-	out := b.String()
-	for _, w := range []string{"20% [", "30% [", "100 B/s  ETA 7s", "40% [", "400 B/1000 B", "in 2s\n"} {
-		if !strings.Contains(out, w) {
-			t.Errorf("progress output %q lacks %q", out, w)
-		}
+// TestReporter: the events a download's reporter sends, with running
+// totals (going back on a restart), and a nil reporter that sends nothing.
+func TestReporter(t *testing.T) {
+	var got []ProgressEvent
+	r := newReporter(func(ev ProgressEvent) { got = append(got, ev) })
+	r.Note("%s: waiting", "m")
+	r.Start("m.gguf", 1000, 200) // resumed at 200
+	r.Write(make([]byte, 100))
+	r.Add(-300) // the server refused to resume: from zero
+	r.Add(50)
+	r.Finish()
+	want := []ProgressEvent{
+		{Kind: ProgressNote, Message: "m: waiting"},
+		{Kind: ProgressStart, File: "m.gguf", Total: 1000, Done: 200},
+		{Kind: ProgressUpdate, File: "m.gguf", Total: 1000, Done: 300},
+		{Kind: ProgressUpdate, File: "m.gguf", Total: 1000, Done: 0},
+		{Kind: ProgressUpdate, File: "m.gguf", Total: 1000, Done: 50},
+		{Kind: ProgressFinish, File: "m.gguf", Total: 1000, Done: 50},
 	}
-	var nilP *Progress
-	nilP.Start("x", 1, 0)
-	nilP.Add(1)
-	nilP.Finish()
-	nilP.Note("x")
-	if NewProgress(&b) != nil {
-		t.Error("NewProgress draws on a strings.Builder, which is no terminal")
+	if !slices.Equal(got, want) {
+		t.Errorf("events\n%+v\nwant\n%+v", got, want)
 	}
+	if newReporter(nil) != nil {
+		t.Error("newReporter(nil) is not nil")
+	}
+	var nilR *reporter
+	nilR.Start("x", 1, 0)
+	nilR.Add(1)
+	nilR.Write([]byte("x"))
+	nilR.Finish()
+	nilR.Note("x")
 }
 
 func TestHTTPErrorIs(t *testing.T) {

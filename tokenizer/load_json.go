@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"glassbox/gguf"
 	"glassbox/tokenizer/bpe"
 )
 
@@ -298,7 +299,7 @@ func LoadFile(path string) (*Tokenizer, error) {
 		return nil, fmt.Errorf("tokenizer: %w", err)
 	}
 	switch {
-	case bytes.HasPrefix(data, []byte("GGUF")):
+	case gguf.HasMagic(data):
 		return loadGGUFFile(path)
 	case looksLikeJSONObject(data):
 		var config []byte

@@ -49,21 +49,6 @@ func New(words []string, dim int, data []float32) (*Vectors, error) {
 	return &Vectors{Words: words, Dim: dim, Data: data, index: index}, nil
 }
 
-// Alias makes Index (and so every query) find row i under name too, without
-// changing Words: a model's token table answers to a token's display text and
-// to its vocabulary piece. It does nothing and returns false when name is
-// empty, already a word or alias, or i is out of range.
-func (v *Vectors) Alias(name string, i int) bool {
-	if name == "" || i < 0 || i >= len(v.Words) {
-		return false
-	}
-	if _, taken := v.index[name]; taken {
-		return false
-	}
-	v.index[name] = i
-	return true
-}
-
 // Len is the number of words.
 func (v *Vectors) Len() int { return len(v.Words) }
 

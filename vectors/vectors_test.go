@@ -87,21 +87,3 @@ func TestQueries(t *testing.T) {
 		t.Error("odd one out of one word: no error")
 	}
 }
-
-func TestAlias(t *testing.T) {
-	v := toy(t)
-	if !v.Alias("▁king", 0) || v.Index("▁king") != 0 {
-		t.Error("alias not found")
-	}
-	for _, tt := range []struct {
-		name string
-		i    int
-	}{{"queen", 0}, {"▁king", 1}, {"", 0}, {"x", 99}, {"y", -1}} {
-		if v.Alias(tt.name, tt.i) {
-			t.Errorf("Alias(%q, %d) accepted", tt.name, tt.i)
-		}
-	}
-	if v.Index("queen") != 1 || v.Len() != 6 {
-		t.Error("an alias changed the vocabulary")
-	}
-}

@@ -261,39 +261,8 @@ const chatTemplate = "{{ bos_token }}{% for m in messages %}{% if m.role == 'use
 // fixture model has one) and opens it.
 func chatModel(t *testing.T) *glassbox.Model {
 	t.Helper()
-	src, err := gguf.Open(fixtures.Path(t, "gguf", "stories260K-f32.gguf"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	w := gguf.NewWriter(src.Alignment)
-	for _, kv := range src.KV {
-		if err := w.AddKVTyped(kv); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.AddKV("tokenizer.chat_template", chatTemplate); err != nil {
-		t.Fatal(err)
-	}
-	for i := range src.Tensors {
-		ti := &src.Tensors[i]
-		data, err := src.TensorData(ti)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := w.AddTensor(ti.Name, ti.Type, ti.Dims, data); err != nil {
-			t.Fatal(err)
-		}
-	}
 	path := filepath.Join(t.TempDir(), "chat.gguf")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.WriteTo(f); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
+	if err := gguf.Rewrite(fixtures.Path(t, "gguf", "stories260K-f32.gguf"), path, map[string]any{"tokenizer.chat_template": chatTemplate}); err != nil {
 		t.Fatal(err)
 	}
 	m := openModel(t, path)

@@ -7,22 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
-	"math/rand/v2"
 	"os"
-	"path/filepath"
-	"runtime/pprof"
 	"strconv"
 	"strings"
-	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"glassbox/infer"
-	"glassbox/internal/synth"
-	"glassbox/model"
-	"glassbox/tensor"
+	"glassbox"
+	"glassbox/bench"
 )
 
 // benchOptions are the flags of glassbox bench.
@@ -41,25 +33,6 @@ type benchOptions struct {
 	// fitPrompt and fitGen lower prompt and gen to the model's context
 	// (they are the defaults, not sizes the user asked for).
 	fitPrompt, fitGen bool
-}
-
-// ppBatch is the number of tokens the pp test runs through the model at a
-// time, as llama-bench's default micro-batch.
-const ppBatch = 512
-
-// benchResult is one row of the bench table (and one JSON object).
-type benchResult struct {
-	Model      string    `json:"model"`
-	Type       string    `json:"type"`
-	SizeBytes  int64     `json:"size_bytes"`
-	Params     int64     `json:"params"`
-	Test       string    `json:"test"`
-	Threads    int       `json:"threads"`
-	TokensPerS float64   `json:"avg_ts"`
-	StdDev     float64   `json:"stddev_ts"`
-	Samples    []float64 `json:"samples_ts"`
-	LoadMS     float64   `json:"load_ms"`
-	PeakRSS    int64     `json:"peak_rss_bytes"`
 }
 
 func newBenchCmd() *cobra.Command {
@@ -106,13 +79,9 @@ that glassbox and llama.cpp can be compared on the same file.`,
 
 // writeSynthetic writes the synthetic model of o to o.out.
 func writeSynthetic(w io.Writer, o benchOptions) (err error) {
-	shape, err := synth.ParseShape(o.synthetic)
+	sm, err := bench.ParseSynthetic(o.synthetic, o.typ)
 	if err != nil {
 		return err
-	}
-	typ, err := tensor.ParseType(o.typ)
-	if err != nil {
-		return fmt.Errorf("--type: %w", err)
 	}
 	if o.out == "" {
 		return errors.New("--synthetic needs -o FILE, the GGUF file to write")
@@ -127,20 +96,21 @@ func writeSynthetic(w io.Writer, o benchOptions) (err error) {
 		}
 	}()
 	bw := bufio.NewWriterSize(f, 1<<20)
-	if err := synth.Write(bw, shape, typ, o.seed); err != nil {
+	if err := sm.Write(bw, o.seed); err != nil {
 		return fmt.Errorf("write %s: %w", o.out, err)
 	}
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("write %s: %w", o.out, err)
 	}
-	fmt.Fprintf(w, "wrote %s: synthetic %s Llama, %d parameters, %s\n", o.out, o.synthetic, shape.Params(), typ)
+	fmt.Fprintf(w, "wrote %s: %s\n", o.out, sm)
 	return nil
 }
 
-// parseThreads parses a comma-separated list of positive thread counts.
-func parseThreads(s string, def int) ([]int, error) {
+// parseThreads parses a comma-separated list of positive thread counts
+// ("": none, the current count).
+func parseThreads(s string) ([]int, error) {
 	if s == "" {
-		return []int{def}, nil
+		return nil, nil
 	}
 	var out []int
 	for _, p := range strings.Split(s, ",") {
@@ -161,115 +131,29 @@ func runBench(ctx context.Context, w io.Writer, o benchOptions) error {
 	if o.prompt < 0 || o.gen < 0 || o.reps < 1 {
 		return fmt.Errorf("-p and -n must be ≥ 0 and -r ≥ 1 (got %d, %d, %d)", o.prompt, o.gen, o.reps)
 	}
-	threads, err := parseThreads(o.threads, tensor.Threads())
+	threads, err := parseThreads(o.threads)
 	if err != nil {
 		return err
 	}
 	mf := modelFlags{model: o.model}
-	gm, err := mf.open(ctx)
+	m, err := mf.open(ctx)
 	if err != nil {
 		return err
 	}
-	defer gm.Close()
-	m, c := gm.Engine(), gm.Config()
-	load := gm.LoadDuration()
-	if err := o.fitContext(c.ContextLength); err != nil {
+	defer m.Close()
+	if err := o.fitContext(m.Config().ContextLength); err != nil {
 		return err
 	}
-	st, err := m.NewState(model.StateOptions{Context: max(o.prompt+o.gen, 1), Batch: min(max(o.prompt, 1), ppBatch), KVType: tensor.F16})
-	if err != nil {
-		return err
-	}
-	var size, params int64
-	if f := gm.GGUF(); f != nil {
-		for _, ti := range f.Tensors {
-			size += int64(ti.Size())
-			params += int64(ti.Elements())
-		}
-	} else { // a llama2.c checkpoint
-		fi, err := os.Stat(gm.Path())
-		if err != nil {
-			return err
-		}
-		size, params = fi.Size(), c.Params()
-	}
-	name := filepath.Base(gm.Path())
-	rng := rand.New(rand.NewPCG(1, 2))
-	logits := make([]float32, c.VocabSize)
-	tokens := make([]int, max(o.prompt, 1))
-	// pp: o.prompt tokens from position 0 in batches of ppBatch, logits of the last
-	pp := func() error {
-		for i := range tokens {
-			tokens[i] = rng.IntN(c.VocabSize)
-		}
-		for start := 0; start < o.prompt; start += ppBatch {
-			end := min(start+ppBatch, o.prompt)
-			var out []float32
-			if end == o.prompt {
-				out = logits
-			}
-			if err := m.ForwardContext(ctx, st, tokens[start:end], start, out); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	// tg: o.gen tokens one at a time from position 0
-	one := make([]int, 1)
-	tg := func() error {
-		for p := 0; p < o.gen; p++ {
-			one[0] = rng.IntN(c.VocabSize)
-			if err := m.ForwardContext(ctx, st, one, p, logits); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
+	opts := bench.Options{Prompt: o.prompt, Gen: o.gen, Threads: threads, Repetitions: o.reps}
 	if o.profile != "" {
 		pf, err := os.Create(o.profile)
 		if err != nil {
 			return err
 		}
-		if err := pprof.StartCPUProfile(pf); err != nil {
-			pf.Close()
-			return fmt.Errorf("--cpuprofile: %w", err)
-		}
-		defer func() {
-			pprof.StopCPUProfile()
-			pf.Close()
-		}()
+		defer pf.Close()
+		opts.CPUProfile = pf
 	}
-	var results []benchResult
-	err = func() error {
-		for _, t := range threads {
-			tensor.SetThreads(t)
-			for _, test := range []struct {
-				name string
-				n    int
-				run  func() error
-			}{{fmt.Sprintf("pp%d", o.prompt), o.prompt, pp}, {fmt.Sprintf("tg%d", o.gen), o.gen, tg}} {
-				if test.n == 0 {
-					continue
-				}
-				if err := test.run(); err != nil { // warm-up
-					return err
-				}
-				r := benchResult{Model: name, Type: c.FileType, SizeBytes: size, Params: params, Test: test.name, Threads: t,
-					LoadMS: float64(load.Microseconds()) / 1000}
-				for range o.reps {
-					start := time.Now()
-					if err := test.run(); err != nil {
-						return err
-					}
-					r.Samples = append(r.Samples, float64(test.n)/time.Since(start).Seconds())
-				}
-				r.TokensPerS, r.StdDev = meanStd(r.Samples)
-				r.PeakRSS = peakRSS()
-				results = append(results, r)
-			}
-		}
-		return nil
-	}()
+	results, err := bench.Run(ctx, m, opts)
 	if err != nil && (ctx.Err() == nil || len(results) == 0) {
 		return err
 	}
@@ -280,7 +164,7 @@ func runBench(ctx context.Context, w io.Writer, o benchOptions) error {
 		if jerr := enc.Encode(results); jerr != nil {
 			return jerr
 		}
-	} else if perr := printBench(w, results); perr != nil {
+	} else if perr := bench.WriteTable(w, results); perr != nil {
 		return perr
 	}
 	return err
@@ -299,38 +183,11 @@ func (o *benchOptions) fitContext(n int) error {
 	}
 	if o.prompt > n {
 		return fmt.Errorf("-p %d: %w: the prompt has %d tokens and the context holds %d (%d too many)",
-			o.prompt, infer.ErrContext, o.prompt, n, o.prompt-n)
+			o.prompt, glassbox.ErrContext, o.prompt, n, o.prompt-n)
 	}
 	if o.gen > n {
 		return fmt.Errorf("-n %d: the generated tokens do not fit the context: the tg test generates %d tokens and the context holds %d (%d too many)",
 			o.gen, o.gen, n, o.gen-n)
 	}
 	return nil
-}
-
-// meanStd returns the mean and sample standard deviation of xs.
-func meanStd(xs []float64) (mean, std float64) {
-	for _, x := range xs {
-		mean += x
-	}
-	mean /= float64(len(xs))
-	if len(xs) < 2 {
-		return mean, 0
-	}
-	for _, x := range xs {
-		std += (x - mean) * (x - mean)
-	}
-	return mean, math.Sqrt(std / float64(len(xs)-1))
-}
-
-// printBench prints results as a table like llama-bench's.
-func printBench(w io.Writer, results []benchResult) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "model\ttype\tsize\tparams\tthreads\ttest\tt/s\tload\tpeak RSS\t")
-	for _, r := range results {
-		fmt.Fprintf(tw, "%s\t%s\t%.2f MiB\t%.2f M\t%d\t%s\t%.2f ± %.2f\t%.0f ms\t%.1f MiB\t\n",
-			r.Model, r.Type, float64(r.SizeBytes)/(1<<20), float64(r.Params)/1e6, r.Threads, r.Test,
-			r.TokensPerS, r.StdDev, r.LoadMS, float64(r.PeakRSS)/(1<<20))
-	}
-	return tw.Flush()
 }

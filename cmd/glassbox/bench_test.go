@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"glassbox/bench"
 	"glassbox/internal/fixtures"
 	"glassbox/models"
 )
@@ -37,7 +38,7 @@ func TestBenchSynthetic(t *testing.T) {
 			if err := cmd.Execute(); err != nil {
 				t.Fatal(err)
 			}
-			var res []benchResult
+			var res []bench.Result
 			if err := json.Unmarshal(out.Bytes(), &res); err != nil {
 				t.Fatalf("bad JSON %q: %v", out.String(), err)
 			}
@@ -117,7 +118,7 @@ func TestBenchContext(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%v: %v", tc.args, err)
 			}
-			var res []benchResult
+			var res []bench.Result
 			if err := json.Unmarshal(out.Bytes(), &res); err != nil {
 				t.Fatal(err)
 			}
@@ -171,7 +172,7 @@ func TestBenchAndShowResolveModels(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var res []benchResult
+			var res []bench.Result
 			if err := json.Unmarshal([]byte(out), &res); err != nil || len(res) != 2 {
 				t.Fatalf("bench: %v, %q", err, out)
 			}

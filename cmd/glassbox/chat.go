@@ -13,13 +13,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"glassbox"
-	"glassbox/infer"
 )
 
 type chatOptions struct {
-	modelFlags
-	samplingFlags
-	n      int
+	genFlags
 	system string
 }
 
@@ -36,26 +33,18 @@ context, glassbox says so: /reset starts a new one.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return o.run(cmd) },
 	}
-	o.modelFlags.register(cmd)
-	o.samplingFlags.register(cmd)
-	registerNPredict(cmd, &o.n, 1024, "tokens per reply at most")
+	o.genFlags.register(cmd, glassbox.DefaultSamplerParams(), 1024, "tokens per reply at most")
 	cmd.Flags().StringVar(&o.system, "system", "", "system message")
 	return cmd
 }
 
 func (o *chatOptions) run(cmd *cobra.Command) error {
-	if o.n <= 0 {
-		return fmt.Errorf("-n must be positive, got %d", o.n)
-	}
-	params, err := o.samplingFlags.params()
-	if err != nil {
-		return err
-	}
 	ctx := cmd.Context()
-	m, err := o.modelFlags.open(ctx)
+	gen, err := o.prologue(ctx, o.checkN, nil)
 	if err != nil {
 		return err
 	}
+	m, params := gen.m, gen.params
 	defer m.Close()
 	if !m.HasChatTemplate() {
 		return fmt.Errorf("%s has no chat template (tokenizer.chat_template): use glassbox run for plain completion", m.Path())
@@ -119,7 +108,7 @@ func (o *chatOptions) run(cmd *cobra.Command) error {
 		var text strings.Builder // what was shown of the reply
 		opts := glassbox.GenerateOptions{
 			MaxTokens: o.n, Sampler: params,
-			OnToken: func(t infer.Token) error {
+			OnToken: func(t glassbox.Token) error {
 				text.WriteString(t.Text)
 				_, err := io.WriteString(out, t.Text)
 				return err
@@ -149,7 +138,7 @@ func (o *chatOptions) run(cmd *cobra.Command) error {
 				params.Seed++
 			}
 			continue
-		case errors.Is(err, infer.ErrContext):
+		case errors.Is(err, glassbox.ErrContext):
 			n := "more"
 			if rendered, rerr := m.RenderChat(history); rerr == nil {
 				n = strconv.Itoa(len(m.EncodeChat(rendered, opts)))
@@ -167,7 +156,7 @@ func (o *chatOptions) run(cmd *cobra.Command) error {
 			continue
 		}
 		fmt.Fprintln(out)
-		if res.FinishReason == infer.FinishLength {
+		if res.FinishReason == glassbox.FinishLength {
 			if used := len(res.PromptIDs) + len(res.IDs); used >= m.ContextSize() {
 				fmt.Fprintf(errw, "(the context of %d tokens is full: the reply was cut after %d tokens; type /reset to start a new conversation)\n", m.ContextSize(), len(res.IDs))
 			} else {

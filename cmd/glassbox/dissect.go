@@ -12,14 +12,10 @@ import (
 
 	"glassbox"
 	"glassbox/explain"
-	"glassbox/infer"
-	"glassbox/trace"
 )
 
 type dissectOptions struct {
-	modelFlags
-	samplingFlags
-	n         int
+	genFlags
 	layers    string
 	heads     string
 	top       int
@@ -46,10 +42,8 @@ decoding (each sampler step, the draw, the chosen token's rank and probability).
   glassbox dissect -m model.gguf --layers 0,5-7 --heads 0-3 --json "Bonjour" > trace.jsonl`,
 		RunE: func(cmd *cobra.Command, args []string) error { return o.run(cmd, args) },
 	}
-	o.modelFlags.register(cmd)
-	o.samplingFlags.register(cmd)
+	o.genFlags.register(cmd, glassbox.DefaultSamplerParams(), 8, "tokens to generate and dissect")
 	o.registerTraceFlags(cmd)
-	registerNPredict(cmd, &o.n, 8, "tokens to generate and dissect")
 	cmd.Flags().BoolVar(&o.jsonOut, "json", false, "write the trace as JSON Lines")
 	cmd.Flags().BoolVar(&o.raw, "raw", false, "use the prompt as is, without the chat template")
 	cmd.Flags().IntVar(&o.steps, "steps", 0, "generated tokens to detail in the report (0 = all)")
@@ -67,11 +61,11 @@ func (o *dissectOptions) registerTraceFlags(cmd *cobra.Command) {
 }
 
 // traceOptions parses the trace selection flags.
-func (o *dissectOptions) traceOptions() (trace.Options, error) {
+func (o *dissectOptions) traceOptions() (glassbox.TraceOptions, error) {
 	if o.top < 1 || o.top > 100 {
-		return trace.Options{}, fmt.Errorf("--top must be between 1 and 100, got %d", o.top)
+		return glassbox.TraceOptions{}, fmt.Errorf("--top must be between 1 and 100, got %d", o.top)
 	}
-	opts := trace.Options{Top: o.top, Attention: !o.noAttn, LogitLens: !o.noLens, Embeddings: !o.noEmbed}
+	opts := glassbox.TraceOptions{Top: o.top, Attention: !o.noAttn, LogitLens: !o.noLens, Embeddings: !o.noEmbed}
 	var err error
 	if opts.Layers, err = parseList("--layers", o.layers); err != nil {
 		return opts, err
@@ -110,13 +104,13 @@ func parseList(flag, s string) ([]int, error) {
 }
 
 // dissect runs one traced generation and returns its events.
-func dissect(cmd *cobra.Command, m *glassbox.Model, prompt string, raw bool, opts glassbox.GenerateOptions, topts trace.Options, each func(trace.Event) error) ([]trace.Event, *glassbox.Result, error) {
+func dissect(cmd *cobra.Command, m *glassbox.Model, prompt string, raw bool, opts glassbox.GenerateOptions, topts glassbox.TraceOptions, each func(glassbox.TraceEvent) error) ([]glassbox.TraceEvent, *glassbox.Result, error) {
 	ids, text, err := buildPrompt(m, prompt, raw, opts)
 	if err != nil {
 		return nil, nil, err
 	}
-	var events []trace.Event
-	opts.Trace = &infer.Tracing{Options: topts, PromptText: text, Emit: func(ev trace.Event) error {
+	var events []glassbox.TraceEvent
+	opts.Trace = &glassbox.Tracing{Options: topts, PromptText: text, Emit: func(ev glassbox.TraceEvent) error {
 		events = append(events, ev)
 		if each != nil {
 			return each(ev)
@@ -128,40 +122,34 @@ func dissect(cmd *cobra.Command, m *glassbox.Model, prompt string, raw bool, opt
 }
 
 func (o *dissectOptions) run(cmd *cobra.Command, args []string) error {
-	if o.n <= 0 {
-		return fmt.Errorf("-n must be positive, got %d", o.n)
-	}
-	if o.steps < 0 {
-		return fmt.Errorf("--steps must be 0 (all) or more, got %d", o.steps)
-	}
-	color, err := colorFlag(o.colorMode, cmd.OutOrStdout())
+	var color bool
+	var topts glassbox.TraceOptions
+	gen, err := o.prologue(cmd.Context(), func() error {
+		if err := o.checkN(); err != nil {
+			return err
+		}
+		if o.steps < 0 {
+			return fmt.Errorf("--steps must be 0 (all) or more, got %d", o.steps)
+		}
+		var err error
+		if color, err = colorFlag(o.colorMode, cmd.OutOrStdout()); err != nil {
+			return err
+		}
+		topts, err = o.traceOptions()
+		return err
+	}, func() (string, error) { return promptArg(cmd, args) })
 	if err != nil {
 		return err
 	}
-	topts, err := o.traceOptions()
-	if err != nil {
-		return err
-	}
-	prompt, err := promptArg(cmd, args)
-	if err != nil {
-		return err
-	}
-	params, err := o.samplingFlags.params()
-	if err != nil {
-		return err
-	}
-	m, err := o.modelFlags.open(cmd.Context())
-	if err != nil {
-		return err
-	}
+	m, params, prompt := gen.m, gen.params, gen.prompt
 	defer m.Close()
 	out := cmd.OutOrStdout()
 	opts := glassbox.GenerateOptions{MaxTokens: o.n, Sampler: params}
-	var each func(trace.Event) error
+	var each func(glassbox.TraceEvent) error
 	if o.jsonOut {
 		enc := json.NewEncoder(out)
 		enc.SetEscapeHTML(false)
-		each = func(ev trace.Event) error { return enc.Encode(ev) }
+		each = func(ev glassbox.TraceEvent) error { return enc.Encode(ev) }
 	}
 	events, _, err := dissect(cmd, m, prompt, o.raw, opts, topts, each)
 	if err != nil || o.jsonOut {

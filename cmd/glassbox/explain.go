@@ -9,9 +9,6 @@ import (
 
 	"glassbox"
 	"glassbox/explain"
-	"glassbox/infer"
-	"glassbox/sample"
-	"glassbox/trace"
 )
 
 type explainOptions struct {
@@ -34,50 +31,48 @@ representations. In French or English (--lang; by default the prompt's language)
   glassbox explain -m model.gguf --lang fr`,
 		RunE: func(cmd *cobra.Command, args []string) error { return o.run(cmd, args) },
 	}
-	o.modelFlags.register(cmd)
-	greedy := sample.DefaultParams()
+	greedy := glassbox.DefaultSamplerParams()
 	greedy.Temperature = 0
-	o.samplingFlags.registerWith(cmd, greedy)
+	o.genFlags.register(cmd, greedy, 48, "tokens at most for the sentence")
 	o.registerTraceFlags(cmd)
-	registerNPredict(cmd, &o.n, 48, "tokens at most for the sentence")
 	cmd.Flags().BoolVar(&o.raw, "raw", false, "use the prompt as is, without the chat template")
 	cmd.Flags().StringVar(&o.lang, "lang", "", "fr or en (default: the prompt's language)")
 	return cmd
 }
 
 func (o *explainOptions) run(cmd *cobra.Command, args []string) error {
-	if o.n <= 0 {
-		return fmt.Errorf("-n must be positive, got %d", o.n)
-	}
-	prompt := explain.DefaultPrompt
-	if len(args) > 0 {
-		prompt = strings.Join(args, " ")
-	}
-	lang := o.lang
-	switch lang {
-	case "":
-		lang = explain.DetectLanguage(prompt)
-	case "fr", "en":
-	default:
-		return fmt.Errorf("--lang must be fr or en, got %q", lang)
-	}
-	topts, err := o.traceOptions()
+	var topts glassbox.TraceOptions
+	gen, err := o.prologue(cmd.Context(), func() error {
+		if err := o.checkN(); err != nil {
+			return err
+		}
+		switch o.lang {
+		case "", "fr", "en":
+		default:
+			return fmt.Errorf("--lang must be fr or en, got %q", o.lang)
+		}
+		var err error
+		topts, err = o.traceOptions()
+		return err
+	}, func() (string, error) {
+		if len(args) > 0 {
+			return strings.Join(args, " "), nil
+		}
+		return explain.DefaultPrompt, nil
+	})
 	if err != nil {
 		return err
 	}
-	params, err := o.samplingFlags.params()
-	if err != nil {
-		return err
-	}
-	m, err := o.modelFlags.open(cmd.Context())
-	if err != nil {
-		return err
-	}
+	m, params, prompt := gen.m, gen.params, gen.prompt
 	defer m.Close()
+	lang := o.lang
+	if lang == "" {
+		lang = explain.DetectLanguage(prompt)
+	}
 	// one sentence: stop after a token that ends one, once a few were written
 	var sentence strings.Builder
 	generated := 0
-	opts := glassbox.GenerateOptions{MaxTokens: o.n, Sampler: params, OnToken: func(t infer.Token) error {
+	opts := glassbox.GenerateOptions{MaxTokens: o.n, Sampler: params, OnToken: func(t glassbox.Token) error {
 		generated++
 		sentence.WriteString(t.Text)
 		if generated >= 3 && strings.ContainsAny(t.Text, ".!?\n") && strings.TrimSpace(sentence.String()) != "" {
@@ -94,7 +89,7 @@ func (o *explainOptions) run(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	if t.Done == nil { // stopped at the end of the sentence: the text is what was written
-		t.Done = &trace.Done{}
+		t.Done = &glassbox.TraceDone{}
 		t.Done.Text = sentence.String()
 		t.Done.FinishReason = "stop"
 	}

@@ -25,8 +25,8 @@ what happens inside for every token: tokenization → embeddings → attention �
 	}
 	root.SetVersionTemplate("{{.Version}}\n")
 	root.AddCommand(newRunCmd(), newChatCmd(), newTokenizeCmd(), newDissectCmd(), newExplainCmd(),
-		newPullCmd(), newListCmd(), newShowCmd(), newRmCmd(), newServeCmd(), newBenchCmd(), newTrainCmd(), newVectorsCmd(),
-		newVersionCmd())
+		newPullCmd(), newListCmd(), newShowCmd(), newRmCmd(), newServeCmd(), newBenchCmd(), newTrainCmd(),
+		newEvalCmd(), newVectorsCmd(), newVersionCmd())
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &usageError{cmd: c, err: err, flag: true}
 	})

@@ -13,7 +13,6 @@ import (
 
 	"glassbox"
 	"glassbox/models"
-	"glassbox/sample"
 	"glassbox/store"
 )
 
@@ -27,11 +26,24 @@ type modelFlags struct {
 }
 
 func (f *modelFlags) register(cmd *cobra.Command) {
-	cmd.Flags().StringVarP(&f.model, "model", "m", "", "model: GGUF file, llama2.c .bin, store name (glassbox list) or hf.co/OWNER/REPO[:QUANT] (default: the embedded Go-code model)")
+	cmd.Flags().StringVarP(&f.model, "model", "m", "", modelHelp)
 	cmd.Flags().StringVar(&f.tokenizer, "tokenizer", "", "tokenizer file (GGUF, tokenizer.json or llama2.c tokenizer.bin); GGUF models carry their own")
+	f.registerRuntime(cmd, "")
+}
+
+// registerRuntime registers the flags of how a model runs — -t/--threads,
+// -c/--ctx and --kv-f32 — for a command that names its models itself
+// (serve). per says what a context and a KV cache belong to when it is not
+// the command's one generation ("slot": each generation slot has its own).
+func (f *modelFlags) registerRuntime(cmd *cobra.Command, per string) {
+	ctxHelp, kvHelp := "context size in tokens (0 = the model's, at most 4096)", "keep the KV cache in F32 instead of F16"
+	if per != "" {
+		ctxHelp = "context size in tokens per " + per + " (0 = the model's, at most 4096)"
+		kvHelp = "keep the KV caches in F32 instead of F16"
+	}
 	registerThreads(cmd, &f.threads, "worker threads for matrix products (0 = all cores)")
-	registerCtx(cmd, &f.ctx, "context size in tokens (0 = the model's, at most 4096)")
-	cmd.Flags().BoolVar(&f.kvF32, "kv-f32", false, "keep the KV cache in F32 instead of F16")
+	registerCtx(cmd, &f.ctx, ctxHelp)
+	cmd.Flags().BoolVar(&f.kvF32, "kv-f32", false, kvHelp)
 }
 
 // open resolves -m (a file, a store name, or hf.co/… pulled first) and opens
@@ -80,7 +92,7 @@ const modelHelp = "model: GGUF file, llama2.c .bin, store name (glassbox list) o
 // stderr). The empty name, the embedded model, is the caller's to handle.
 func resolveModel(ctx context.Context, name string) (string, error) {
 	return store.ResolveModel(ctx, name, store.ResolveOptions{
-		Pull: store.PullOptions{Progress: store.NewProgress(os.Stderr)},
+		Pull: store.PullOptions{Progress: newProgress(os.Stderr)},
 	})
 }
 
@@ -97,10 +109,8 @@ type samplingFlags struct {
 	seed             int64
 }
 
-func (f *samplingFlags) register(cmd *cobra.Command) { f.registerWith(cmd, sample.DefaultParams()) }
-
 // registerWith registers the sampling flags with the given defaults.
-func (f *samplingFlags) registerWith(cmd *cobra.Command, d sample.Params) {
+func (f *samplingFlags) registerWith(cmd *cobra.Command, d glassbox.SamplerParams) {
 	cmd.Flags().Float32Var(&f.temperature, "temperature", d.Temperature, "sampling temperature (0 = greedy)")
 	cmd.Flags().IntVar(&f.topK, "top-k", d.TopK, "keep the K most likely tokens (0 = off)")
 	cmd.Flags().Float32Var(&f.topP, "top-p", d.TopP, "keep the smallest set of tokens whose probability reaches P (1 = off)")
@@ -112,12 +122,12 @@ func (f *samplingFlags) registerWith(cmd *cobra.Command, d sample.Params) {
 	cmd.Flags().Int64Var(&f.seed, "seed", -1, "random seed (-1 = a new one each run, printed with --verbose)")
 }
 
-func (f *samplingFlags) params() (sample.Params, error) {
+func (f *samplingFlags) params() (glassbox.SamplerParams, error) {
 	seed := uint64(f.seed)
 	if f.seed < 0 {
 		seed = rand.Uint64() >> 1
 	}
-	p := sample.Params{
+	p := glassbox.SamplerParams{
 		Temperature: f.temperature, TopK: f.topK, TopP: f.topP, MinP: f.minP,
 		RepeatPenalty: f.repeatPenalty, RepeatLastN: f.repeatLastN,
 		PresencePenalty: f.presencePenalty, FrequencyPenalty: f.frequencyPenalty, Seed: seed,

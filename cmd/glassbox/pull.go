@@ -39,7 +39,7 @@ private repositories, HF_ENDPOINT selects a mirror.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 			defer stop()
-			m, err := s.Pull(ctx, args[0], store.PullOptions{Revision: revision, IdleTimeout: idle, Progress: store.NewProgress(cmd.ErrOrStderr())})
+			m, err := s.Pull(ctx, args[0], store.PullOptions{Revision: revision, IdleTimeout: idle, Progress: newProgress(cmd.ErrOrStderr())})
 			if err != nil {
 				return err
 			}

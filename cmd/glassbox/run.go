@@ -9,13 +9,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"glassbox"
-	"glassbox/infer"
 )
 
 type runOptions struct {
-	modelFlags
-	samplingFlags
-	n        int
+	genFlags
 	raw      bool
 	jsonOut  bool
 	logprobs int
@@ -36,9 +33,7 @@ carries tokenizer.chat_template) get the prompt as a user message in their templ
   echo "Bonjour" | glassbox run -m qwen3.gguf --json --logprobs 3`,
 		RunE: func(cmd *cobra.Command, args []string) error { return o.run(cmd, args) },
 	}
-	o.modelFlags.register(cmd)
-	o.samplingFlags.register(cmd)
-	registerNPredict(cmd, &o.n, 256, "tokens to generate at most (-1 = until the context is full)")
+	o.genFlags.register(cmd, glassbox.DefaultSamplerParams(), 256, "tokens to generate at most (-1 = until the context is full)")
 	cmd.Flags().BoolVar(&o.raw, "raw", false, "use the prompt as is, without the chat template")
 	cmd.Flags().BoolVar(&o.jsonOut, "json", false, "print one JSON object: prompt_ids, ids, text, logprobs, timings")
 	cmd.Flags().IntVar(&o.logprobs, "logprobs", 0, "with --json, include each token's log-probability and the top K alternatives")
@@ -49,24 +44,19 @@ carries tokenizer.chat_template) get the prompt as a user message in their templ
 }
 
 func (o *runOptions) run(cmd *cobra.Command, args []string) error {
-	if o.n == 0 || o.n < -1 {
-		return fmt.Errorf("-n must be positive or -1, got %d", o.n)
-	}
-	if o.logprobs < 0 || o.logprobs > 20 {
-		return fmt.Errorf("--logprobs must be between 0 and 20, got %d", o.logprobs)
-	}
-	prompt, err := promptArg(cmd, args)
+	gen, err := o.prologue(cmd.Context(), func() error {
+		if o.n == 0 || o.n < -1 {
+			return fmt.Errorf("-n must be positive or -1, got %d", o.n)
+		}
+		if o.logprobs < 0 || o.logprobs > 20 {
+			return fmt.Errorf("--logprobs must be between 0 and 20, got %d", o.logprobs)
+		}
+		return nil
+	}, func() (string, error) { return promptArg(cmd, args) })
 	if err != nil {
 		return err
 	}
-	params, err := o.samplingFlags.params()
-	if err != nil {
-		return err
-	}
-	m, err := o.modelFlags.open(cmd.Context())
-	if err != nil {
-		return err
-	}
+	m, params, prompt := gen.m, gen.params, gen.prompt
 	defer m.Close()
 
 	out := cmd.OutOrStdout()
@@ -75,7 +65,7 @@ func (o *runOptions) run(cmd *cobra.Command, args []string) error {
 	}
 	var last string // the last text printed
 	if !o.jsonOut {
-		opts.OnToken = func(t infer.Token) error {
+		opts.OnToken = func(t glassbox.Token) error {
 			if t.Text != "" {
 				last = t.Text
 			}

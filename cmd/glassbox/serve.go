@@ -17,7 +17,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"glassbox"
 	"glassbox/internal/sysmem"
 	"glassbox/models"
 	"glassbox/server"
@@ -25,13 +24,12 @@ import (
 
 type serveOptions struct {
 	models    []string
+	vectors   []string // --vectors FILE or NAME=FILE
 	addr      string
 	apiKey    string
 	parallel  int
 	queue     int
-	ctx       int
-	threads   int
-	kvF32     bool
+	runtime   modelFlags // -t, -c and --kv-f32, as every command that runs a model
 	maxBody   int64
 	grace     time.Duration
 	listening func(addr string) // called once the listener is open (tests)
@@ -78,13 +76,12 @@ generations are stopped at the next token: streams end with finish_reason "lengt
 	}
 	f := cmd.Flags()
 	f.StringArrayVarP(&o.models, "model", "m", nil, "model: GGUF file, llama2.c .bin, store name or hf.co/OWNER/REPO[:QUANT], or NAME=MODEL; repeat to serve several (default: the embedded model)")
+	f.StringArrayVar(&o.vectors, "vectors", nil, "word vectors (word2vec text or binary) for the page's Vectors view and /glassbox/vectors: FILE or NAME=FILE; repeat for several (every model's token embeddings are there too)")
 	f.StringVar(&o.addr, "addr", "127.0.0.1:8080", "address to listen on (host:port)")
 	f.StringVar(&o.apiKey, "api-key", "", "require this key as \"Authorization: Bearer KEY\" (default $GLASSBOX_API_KEY)")
 	f.IntVar(&o.parallel, "parallel", 1, fmt.Sprintf("generation slots per model, at most %d (each has its own KV cache)", maxParallel))
 	f.IntVar(&o.queue, "queue", 64, fmt.Sprintf("requests per model that may wait for a slot before 429, at most %d", maxQueue))
-	registerCtx(cmd, &o.ctx, "context size in tokens per slot (default: the model's, at most 4096)")
-	registerThreads(cmd, &o.threads, "worker threads for matrix products (default: all cores)")
-	f.BoolVar(&o.kvF32, "kv-f32", false, "keep the KV caches in F32 instead of F16")
+	o.runtime.registerRuntime(cmd, "slot")
 	f.Int64Var(&o.maxBody, "max-body", server.DefaultMaxBodyBytes, fmt.Sprintf("largest request body in bytes, at most %d (larger get 413)", int64(maxBody)))
 	f.DurationVar(&o.grace, "shutdown-grace", 10*time.Second, "on SIGINT/SIGTERM, how long running requests may finish before their generations are stopped (0: at once)")
 	f.StringSliceVar(&o.hosts, "allowed-host", nil, "also answer requests whose Host header is this name (repeatable or comma-separated; *.example.com for subdomains, * for any)")
@@ -208,7 +205,8 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 	}()
 	for _, s := range specs {
 		// the same resolution as every command: a file, a store name, an hf.co reference, or ("") the embedded model
-		mf := modelFlags{model: s.path, threads: o.threads, ctx: o.ctx, kvF32: o.kvF32}
+		mf := o.runtime
+		mf.model = s.path
 		m, err := mf.open(cmd.Context())
 		if err != nil {
 			return fmt.Errorf("model %s: %w", s.name, err)
@@ -219,7 +217,11 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 	if err := checkKVMemory(served, o.parallel, availableMemory()); err != nil {
 		return err
 	}
-	srv, err := server.New(server.Config{Models: served, APIKey: o.apiKey, Parallel: o.parallel, Queue: o.queue, MaxBodyBytes: o.maxBody, Logger: logger,
+	vecSets, err := loadVectorSets(o.vectors, func(msg string) { o.say(logw, logger, slog.LevelInfo, msg) })
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(server.Config{Models: served, Vectors: vecSets, APIKey: o.apiKey, Parallel: o.parallel, Queue: o.queue, MaxBodyBytes: o.maxBody, Logger: logger,
 		Access: server.Access{ListenAddr: o.addr, AllowedHosts: o.hosts, CORSOrigins: o.origins}})
 	if err != nil {
 		return err
@@ -300,21 +302,18 @@ func checkKVMemory(models []server.Model, parallel int, avail uint64) error {
 	}
 	var total uint64
 	for _, m := range models {
-		total += uint64(parallel) * kvCacheBytes(m.Model)
+		total += uint64(parallel) * uint64(m.Model.KVCacheBytes())
 	}
 	if total <= avail {
 		return nil
 	}
 	per := make([]string, len(models))
 	for i, m := range models {
-		per[i] = fmt.Sprintf("%s: %s a slot", m.Name, mib(kvCacheBytes(m.Model)))
+		per[i] = fmt.Sprintf("%s: %s a slot", m.Name, mib(uint64(m.Model.KVCacheBytes())))
 	}
 	return fmt.Errorf("--parallel %d needs %d bytes (%s) of KV caches (%s) but only %d bytes (%s) of memory are available: lower --parallel or --ctx",
 		parallel, total, mib(total), strings.Join(per, ", "), avail, mib(avail))
 }
-
-// kvCacheBytes is the size of the KV cache of one session of m.
-func kvCacheBytes(m *glassbox.Model) uint64 { return uint64(m.KVCacheBytes()) }
 
 func mib(n uint64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
 

@@ -430,7 +430,7 @@ func TestCheckKVMemory(t *testing.T) {
 	defer m.Close()
 	// 5 layers × 512 positions × (32 + 32) × 2 bytes (F16)
 	const perSlot = 5 * 512 * 64 * 2
-	if got := kvCacheBytes(m); got != perSlot {
+	if got := m.KVCacheBytes(); got != perSlot {
 		t.Fatalf("KV cache of a slot: %d bytes, want %d", got, perSlot)
 	}
 	served := []server.Model{{Name: "a", Model: m}, {Name: "b", Model: m}}

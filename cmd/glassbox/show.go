@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"strings"
@@ -14,7 +13,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"glassbox/model"
+	"glassbox"
+	"glassbox/gguf"
 	"glassbox/models"
 	"glassbox/store"
 )
@@ -134,22 +134,13 @@ func lookupModel(ctx context.Context, name string) (*showInfo, error) {
 
 // inspectFile reads the metadata of a GGUF file or a llama2.c checkpoint.
 func inspectFile(path string) (*store.Info, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	var magic [4]byte
-	_, err = io.ReadFull(f, magic[:])
-	f.Close()
-	if err != nil || string(magic[:]) == "GGUF" {
+	if ok, err := gguf.IsFile(path); err != nil || ok {
 		return store.Inspect(path)
 	}
-	m, err := model.LoadLlama2C(path)
+	c, err := glassbox.ReadConfig(path) // a llama2.c checkpoint: its header
 	if err != nil {
 		return nil, err
 	}
-	defer m.Close()
-	c := m.Config
 	info := &store.Info{
 		Path: path, Architecture: c.Arch, Quant: "F32", Parameters: uint64(c.Params()),
 		ContextLength: uint64(c.ContextLength), Embedding: uint64(c.Dim), Layers: uint64(c.Layers),

@@ -16,7 +16,6 @@ import (
 	"glassbox/gguf"
 	"glassbox/models"
 	"glassbox/store"
-	"glassbox/tokenizer"
 )
 
 // newTokenizeCmd returns the "tokenize" command: it prints the tokens of a text
@@ -47,7 +46,7 @@ func newTokenizeCmd() *cobra.Command {
 				}
 				text = string(b)
 			}
-			ids := tk.Encode(text, tokenizer.EncodeOptions{
+			ids := tk.Encode(text, glassbox.EncodeOptions{
 				AddBOS:       tk.AddBOSDefault() && !noBOS,
 				AddEOS:       tk.AddEOSDefault() && !noBOS,
 				ParseSpecial: special,
@@ -66,30 +65,25 @@ func newTokenizeCmd() *cobra.Command {
 	return cmd
 }
 
-// loadTokenizerForCmd resolves the -m / --tokenizer flags to a tokenizer. For now
-// a model is a GGUF path; exactly one of the two must be given.
-func loadTokenizerForCmd(ctx context.Context, modelPath, tokPath string) (*tokenizer.Tokenizer, error) {
+// loadTokenizerForCmd resolves the -m / --tokenizer flags to a tokenizer: a
+// tokenizer file, a model (its vocabulary only when it is a GGUF file), or
+// the embedded model; at most one of the two may be given.
+func loadTokenizerForCmd(ctx context.Context, modelPath, tokPath string) (*glassbox.Tokenizer, error) {
 	switch {
 	case modelPath != "" && tokPath != "":
 		return nil, fmt.Errorf("give either -m MODEL or --tokenizer FILE, not both")
 	case tokPath != "":
-		return tokenizer.LoadFile(tokPath)
+		return glassbox.LoadTokenizer(tokPath)
 	case modelPath == "":
 		// the embedded default model's vocabulary
-		f, err := gguf.Parse(models.Default)
-		if err != nil {
-			return nil, fmt.Errorf("embedded model: %w", err)
-		}
-		return tokenizer.FromGGUF(f)
+		return glassbox.ParseTokenizer("embedded model", models.Default)
 	}
-	path, err := store.ResolveModel(ctx, modelPath, store.ResolveOptions{Pull: store.PullOptions{Progress: store.NewProgress(os.Stderr)}})
+	path, err := store.ResolveModel(ctx, modelPath, store.ResolveOptions{Pull: store.PullOptions{Progress: newProgress(os.Stderr)}})
 	if err != nil {
 		return nil, err
 	}
-	if ok, err := isGGUFFile(path); err != nil {
-		return nil, err
-	} else if ok {
-		return tokenizer.LoadFile(path)
+	if ok, _ := gguf.IsFile(path); ok {
+		return glassbox.LoadTokenizer(path) // its vocabulary, without the weights
 	}
 	// a llama2.c checkpoint: its tokenizer sits beside it
 	m, err := glassbox.Open(path, nil)
@@ -100,24 +94,13 @@ func loadTokenizerForCmd(ctx context.Context, modelPath, tokPath string) (*token
 	return m.Tokenizer(), nil
 }
 
-func isGGUFFile(path string) (bool, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return false, err
-	}
-	defer f.Close()
-	var magic [4]byte
-	n, _ := io.ReadFull(f, magic[:])
-	return n == 4 && string(magic[:]) == "GGUF", nil
-}
-
 type tokenJSON struct {
 	ID    int    `json:"id"`
 	Piece string `json:"piece"`
 	Bytes []int  `json:"bytes"`
 }
 
-func writeTokensJSON(w io.Writer, tk *tokenizer.Tokenizer, ids []int) error {
+func writeTokensJSON(w io.Writer, tk *glassbox.Tokenizer, ids []int) error {
 	out := make([]tokenJSON, len(ids))
 	for i, id := range ids {
 		b := tk.TokenBytes(id)
@@ -131,7 +114,7 @@ func writeTokensJSON(w io.Writer, tk *tokenizer.Tokenizer, ids []int) error {
 	return enc.Encode(out)
 }
 
-func writeTokensTable(w io.Writer, tk *tokenizer.Tokenizer, ids []int) error {
+func writeTokensTable(w io.Writer, tk *glassbox.Tokenizer, ids []int) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tPIECE\tBYTES")
 	for _, id := range ids {

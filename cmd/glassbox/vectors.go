@@ -2,16 +2,16 @@ package main
 
 import "github.com/spf13/cobra"
 
-// newVectorsCmd is "glassbox vectors": word vectors, trained, queried,
-// evaluated and drawn.
+// newVectorsCmd returns the "vectors" command: word vectors, trained or read
+// from a file, and any model's token embedding table, queried and pictured.
 func newVectorsCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "vectors",
-		Short: "Word vectors: query, evaluate and compare word2vec files and a model's token embeddings",
-		Long: `Word vectors (word2vec text or binary files, gensim's too, or any model's token
-embedding table with -m) and what people do with them: nearest neighbours,
-analogies, distances, the odd one out, and the standard benchmarks.`,
+		Short: "Word vectors: train, query, evaluate and plot them, or a model's token embeddings",
+		Long: "Word vectors (word2vec text or binary files) and the token embedding table of any model (-m),\n" +
+			"explored the same way.",
 	}
+	cmd.AddCommand(newVectorsPlotCmd())
 	cmd.AddCommand(newVectorsQueryCmds()...)
 	return cmd
 }

@@ -7,6 +7,8 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -38,8 +40,50 @@ func (s *vectorSource) registerRestrict(cmd *cobra.Command, def int, usage strin
 	cmd.Flags().Var(newBoundedInt(&s.restrict, def, 0, math.MaxInt32, "a whole number of words, 0 (all) or more"), "restrict-vocab", usage)
 }
 
-// load reads the vectors the flags name.
-func (s *vectorSource) load(cmd *cobra.Command) (*vectors.Vectors, error) {
+// load reads the vectors the flags name; tokens says they are a model's
+// token table, whose words are the vocabulary pieces ("▁king").
+func (s *vectorSource) load(cmd *cobra.Command) (v *vectors.Vectors, tokens bool, err error) {
+	v, err = s.loadVectors(cmd)
+	return v, err == nil && s.model != "", err
+}
+
+// words maps typed words to the table's: for a model, the token that stands
+// for each (vectors.TokenWord: "king" is "▁king"); unknown words stay as typed
+// so that the error names them.
+func tokenWords(v *vectors.Vectors, tokens bool, words []string) []string {
+	if !tokens {
+		return words
+	}
+	out := make([]string, len(words))
+	for i, w := range words {
+		out[i] = w
+		if t := vectors.TokenWord(v, w); t != "" {
+			out[i] = t
+		}
+	}
+	return out
+}
+
+// plainTokenNames renames a token table for the evaluations, whose files
+// hold plain words: a word-start token ("▁king", "Ġking") is named without
+// its marker unless another token already has that name, in which case it
+// keeps its piece.
+func plainTokenNames(v *vectors.Vectors) (*vectors.Vectors, error) {
+	words := slices.Clone(v.Words)
+	taken := make(map[string]bool, len(words))
+	for _, w := range words {
+		taken[w] = true
+	}
+	for i, w := range words {
+		plain := strings.TrimPrefix(strings.TrimPrefix(w, "▁"), "Ġ")
+		if plain != w && plain != "" && !taken[plain] {
+			words[i], taken[plain] = plain, true
+		}
+	}
+	return vectors.New(words, v.Dim, v.Data)
+}
+
+func (s *vectorSource) loadVectors(cmd *cobra.Command) (*vectors.Vectors, error) {
 	switch {
 	case s.file != "" && s.model != "":
 		return nil, &usageError{cmd: cmd, err: errors.New("give --vectors FILE or -m MODEL, not both"), flag: true}
@@ -109,11 +153,11 @@ func newVectorsSimilarCmd() *cobra.Command {
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			v, err := src.load(cmd)
+			v, tokens, err := src.load(cmd)
 			if err != nil {
 				return err
 			}
-			nb, err := v.Similar(vectors.Query{Positive: args, Negative: negative, N: n, Restrict: src.restrict, Mul: mul})
+			nb, err := v.Similar(vectors.Query{Positive: tokenWords(v, tokens, args), Negative: tokenWords(v, tokens, negative), N: n, Restrict: src.restrict, Mul: mul})
 			if err != nil {
 				return err
 			}
@@ -148,10 +192,11 @@ func newVectorsAnalogyCmd() *cobra.Command {
   glassbox vectors analogy --vectors vectors.bin --mul -n 3 paris france rome`,
 		Args: exactArgs(3, "three words: A B C"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			v, err := src.load(cmd)
+			v, tokens, err := src.load(cmd)
 			if err != nil {
 				return err
 			}
+			args = tokenWords(v, tokens, args)
 			nb, err := v.Analogy(args[0], args[1], args[2], n, src.restrict, mul)
 			if err != nil {
 				return err
@@ -178,10 +223,11 @@ func newVectorsDistanceCmd() *cobra.Command {
 		Example: `  glassbox vectors distance --vectors vectors.bin king queen`,
 		Args:    exactArgs(2, "two words"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			v, err := src.load(cmd)
+			v, tokens, err := src.load(cmd)
 			if err != nil {
 				return err
 			}
+			args = tokenWords(v, tokens, args)
 			sim, err := v.Similarity(args[0], args[1])
 			if err != nil {
 				return err
@@ -213,11 +259,11 @@ lowest (gensim's doesnt_match).`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			v, err := src.load(cmd)
+			v, tokens, err := src.load(cmd)
 			if err != nil {
 				return err
 			}
-			odd, err := v.DoesntMatch(args)
+			odd, err := v.DoesntMatch(tokenWords(v, tokens, args))
 			if err != nil {
 				return err
 			}
@@ -264,9 +310,14 @@ Words are compared upper-cased unless --case-sensitive.`,
 			if analogies == "" && len(similarity) == 0 {
 				return &usageError{cmd: cmd, err: errors.New("vectors eval needs --analogies FILE or --similarity FILE"), flag: true}
 			}
-			v, err := src.load(cmd)
+			v, tokens, err := src.load(cmd)
 			if err != nil {
 				return err
+			}
+			if tokens {
+				if v, err = plainTokenNames(v); err != nil {
+					return err
+				}
 			}
 			opt := vectors.EvalOptions{Restrict: src.restrict, CaseSensitive: caseSensitive}
 			if src.restrict == 0 {

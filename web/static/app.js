@@ -463,12 +463,231 @@ function heatTip(ev) {
   tip.style.top = y + 'px';
 }
 
+// ---------- vectors ----------
+
+// The vectors view queries word vectors (glassbox serve --vectors) or a
+// model's token embedding table: nearest neighbours, analogies, and a PCA
+// projection of the words shown, drawn on a canvas.
+const vec = { sources: [], plot: null, loaded: false };
+
+async function loadVectorSources() {
+  const resp = await api('glassbox/vectors');
+  if (!resp.ok) throw new Error(await apiError(resp));
+  vec.sources = (await resp.json()).data || [];
+  const sel = $('v-source');
+  sel.replaceChildren(...vec.sources.map((v, i) => el('option', { value: String(i),
+    text: v.name + (v.kind === 'model' ? ' (token embeddings)' : ' (word vectors)') })));
+  vec.loaded = true;
+  sourceInfo();
+}
+
+function currentSource() { return vec.sources[Number($('v-source').value)]; }
+
+function sourceInfo() {
+  const v = currentSource();
+  if (!v) { $('v-source-info').textContent = 'No vectors on this server.'; return; }
+  $('v-source-info').textContent = v.words.toLocaleString() + ' ' + (v.kind === 'model' ? 'tokens' : 'words') + ' of dimension ' + v.dim +
+    (v.kind === 'model' ? ': the model’s first layer. A word is looked up as the token that starts a word (▁word or Ġword), else as a piece; type the marker to choose.' : '.');
+}
+
+// vecPost sends a vectors request for the chosen source and returns its answer.
+async function vecPost(path, body) {
+  const v = currentSource();
+  if (v) body[v.kind === 'model' ? 'model' : 'vectors'] = v.name;
+  const resp = await api('glassbox/vectors/' + path, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  if (!resp.ok) throw new Error(await apiError(resp));
+  return resp.json();
+}
+
+function vecError(err) {
+  const e = $('v-error');
+  e.textContent = err ? String(err.message || err) : '';
+  e.hidden = !err;
+}
+
+// showNeighbors lists the answer's words with their scores (cosines, or the
+// 3CosMul score), each a link to its own neighbours.
+function showNeighbors(title, neighbors, cosmul) {
+  $('v-results-title').textContent = title;
+  const rows = neighbors.map((n, i) => {
+    const f = el('span', { class: 'fill ' + (n.cosine >= 0 ? 'pos' : 'neg') });
+    f.style.width = (Math.min(1, Math.abs(cosmul ? n.cosine / (neighbors[0].cosine || 1) : n.cosine)) * 100).toFixed(1) + '%';
+    return el('tr', {}, el('td', { text: String(i + 1) }),
+      el('td', { class: 'word', text: n.word, tabindex: '0', title: 'neighbours of ' + n.word,
+        onclick: () => lookUp(n.word), onkeydown: (k) => { if (k.key === 'Enter') lookUp(n.word); } }),
+      el('td', { class: 'cos' }, el('span', { class: 'val', text: n.cosine.toFixed(4) }), el('span', { class: 'bar' }, f)));
+  });
+  $('v-results').replaceChildren(el('tr', {}, el('th', { text: '#' }), el('th', { text: 'word' }), el('th', { text: cosmul ? '3CosMul score' : 'cosine' })), ...rows);
+  $('v-results-card').hidden = false;
+}
+
+function lookUp(word) {
+  $('v-word').value = word;
+  similar();
+}
+
+async function similar(ev) {
+  if (ev) ev.preventDefault();
+  const word = $('v-word').value.trim();
+  if (!word) return;
+  vecError(null);
+  $('v-similar').disabled = true;
+  try {
+    const a = await vecPost('similar', { word, n: Number($('v-n').value) || 15 });
+    const w = a.words[0];
+    showNeighbors('Nearest to “' + w + '” in ' + a.source, a.neighbors, false);
+    await project([w, ...a.neighbors.map((n) => n.word)], { highlight: [w], title: '“' + w + '” and its ' + a.neighbors.length + ' nearest neighbours' });
+  } catch (err) {
+    vecError(err);
+  } finally {
+    $('v-similar').disabled = false;
+  }
+}
+
+async function analogy(ev) {
+  ev.preventDefault();
+  const [a, b, c] = ['v-a', 'v-b', 'v-c'].map((id) => $(id).value.trim());
+  if (!a || !b || !c) { vecError('Give the three words: a is to b as c is to ?'); return; }
+  vecError(null);
+  $('v-analogy').disabled = true;
+  try {
+    const method = $('v-method').value;
+    const r = await vecPost('analogy', { a, b, c, method, n: 10 });
+    const [wa, wb, wc] = r.words;
+    showNeighbors(wa + ' is to ' + wb + ' as ' + wc + ' is to ?', r.neighbors, method === '3cosmul');
+    if (r.neighbors.length) {
+      const d = r.neighbors[0].word;
+      const extra = r.neighbors.slice(1, 4).map((n) => n.word);
+      await project([wa, wb, wc, d, ...extra], { highlight: [d], arrows: [[wa, wb], [wc, d]], title: wa + ' → ' + wb + ' as ' + wc + ' → ' + d });
+    }
+  } catch (err) {
+    vecError(err);
+  } finally {
+    $('v-analogy').disabled = false;
+  }
+}
+
+// project asks the server for the PCA of words and draws it.
+async function project(words, opts) {
+  const p = await vecPost('project', { words, method: $('v-proj').value });
+  vec.plot = Object.assign({ words, points: p.points, explained: p.explained, method: p.method }, opts);
+  drawProjection();
+}
+
+// reproject places the words shown again with the method now chosen.
+function reproject() {
+  const P = vec.plot;
+  if (!P) return;
+  vecError(null);
+  project(P.words, { highlight: P.highlight, arrows: P.arrows, title: P.title }).catch(vecError);
+}
+
+// drawProjection draws the points (equal scale on both axes, the origin at
+// the words' mean), the analogy arrows, and labels placed next to their
+// point where they overlap no other label.
+function drawProjection() {
+  const P = vec.plot;
+  const cv = $('v-canvas');
+  if (!P) return;
+  const W = Math.max(200, cv.parentElement.clientWidth - 2), H = Math.round(Math.min(Math.max(W * 0.75, 240), 520));
+  const g = sizeCanvas(cv, W, H);
+  g.font = '12px system-ui, sans-serif';
+  const m = { l: 16, r: 16, t: 16, b: 16 };
+  let x0 = 0, x1 = 0, y0 = 0, y1 = 0;
+  for (const p of P.points) { x0 = Math.min(x0, p.x); x1 = Math.max(x1, p.x); y0 = Math.min(y0, p.y); y1 = Math.max(y1, p.y); }
+  const labW = Math.min(110, Math.max(...P.points.map((p) => g.measureText(p.word).width)) + 8);
+  const iw = W - m.l - m.r - 2 * labW, ih = H - m.t - m.b - 30;
+  const sc = Math.min(x1 > x0 ? iw / (x1 - x0) : Infinity, y1 > y0 ? ih / (y1 - y0) : Infinity);
+  const scale = isFinite(sc) ? sc : 1;
+  const cx = W / 2 - ((x0 + x1) / 2) * scale, cy = H / 2 + ((y0 + y1) / 2) * scale;
+  const X = (x) => cx + x * scale, Y = (y) => cy - y * scale;
+  // axes through the origin
+  g.strokeStyle = '#bbb';
+  g.setLineDash([4, 4]);
+  g.beginPath(); g.moveTo(0, Y(0)); g.lineTo(W, Y(0)); g.moveTo(X(0), 0); g.lineTo(X(0), H); g.stroke();
+  g.setLineDash([]);
+  // axis names at the ends of the axes; point labels keep clear of them
+  g.fillStyle = '#666';
+  g.textBaseline = 'top';
+  const tsne = P.method === 'tsne';
+  const pc1 = tsne ? 't-SNE 1' : 'PC1 ' + (P.explained[0] * 100).toFixed(1) + '%', pc2 = tsne ? 't-SNE 2' : 'PC2 ' + (P.explained[1] * 100).toFixed(1) + '%';
+  const w1 = g.measureText(pc1).width, w2 = g.measureText(pc2).width;
+  const ay = Math.min(Y(0) + 4, H - 16), ax = Math.min(X(0) + 4, W - 16);
+  g.fillText(pc1, W - w1 - 4, ay);
+  g.save(); g.translate(ax + 14, 4); g.rotate(Math.PI / 2); g.fillText(pc2, 0, 0); g.restore();
+  const boxes = [{ x0: W - w1 - 6, y0: ay - 2, x1: W, y1: ay + 16 }, { x0: ax - 2, y0: 0, x1: ax + 16, y1: w2 + 6 }];
+  const pos = new Map(P.points.map((p) => [p.word, [X(p.x), Y(p.y)]]));
+  // analogy arrows: a → b and c → answer
+  g.strokeStyle = '#f59e0b';
+  g.fillStyle = '#f59e0b';
+  g.lineWidth = 1.5;
+  for (const [from, to] of P.arrows || []) {
+    const a = pos.get(from), b = pos.get(to);
+    if (!a || !b) continue;
+    const ang = Math.atan2(b[1] - a[1], b[0] - a[0]);
+    g.beginPath(); g.moveTo(a[0], a[1]); g.lineTo(b[0] - 5 * Math.cos(ang), b[1] - 5 * Math.sin(ang)); g.stroke();
+    g.beginPath();
+    g.moveTo(b[0] - 5 * Math.cos(ang), b[1] - 5 * Math.sin(ang));
+    g.lineTo(b[0] - 13 * Math.cos(ang - 0.4), b[1] - 13 * Math.sin(ang - 0.4));
+    g.lineTo(b[0] - 13 * Math.cos(ang + 0.4), b[1] - 13 * Math.sin(ang + 0.4));
+    g.fill();
+  }
+  g.lineWidth = 1;
+  // points, then labels (highlighted words first)
+  const hl = new Set(P.highlight || []);
+  for (const p of P.points) {
+    g.fillStyle = hl.has(p.word) ? '#dc2626' : '#2563eb';
+    g.beginPath(); g.arc(X(p.x), Y(p.y), 3.5, 0, 2 * Math.PI); g.fill();
+  }
+  const order = P.points.slice().sort((a, b) => hl.has(b.word) - hl.has(a.word));
+  const overlap = (a, b) => Math.max(0, Math.min(a.x1, b.x1) - Math.max(a.x0, b.x0)) * Math.max(0, Math.min(a.y1, b.y1) - Math.max(a.y0, b.y0));
+  for (const p of order) {
+    const px = X(p.x), py = Y(p.y), w = g.measureText(p.word).width + 2, h = 14;
+    let best = null, bestCost = Infinity;
+    for (const d of [5, 12, 22, 34]) {
+      for (const [dx, dy] of [[1, 0], [-1, 0], [0, -1], [0, 1], [1, -1], [1, 1], [-1, -1], [-1, 1]]) {
+        const bx = dx > 0 ? px + d : dx < 0 ? px - d - w : px - w / 2;
+        const by = dy < 0 ? py - d - h : dy > 0 ? py + d : py - h / 2;
+        const b = { x0: bx, y0: by, x1: bx + w, y1: by + h, d };
+        let cost = (b.x0 < 0 || b.x1 > W || b.y0 < 0 || b.y1 > H) ? 1e6 : 0;
+        for (const o of boxes) cost += overlap(b, o);
+        for (const q of P.points) if (q !== p) cost += overlap(b, { x0: X(q.x) - 4, y0: Y(q.y) - 4, x1: X(q.x) + 4, y1: Y(q.y) + 4 });
+        cost += d * 1e-3;
+        if (cost < bestCost) { best = b; bestCost = cost; }
+      }
+      if (bestCost < 1) break;
+    }
+    boxes.push(best);
+    if (best.d > 12) {
+      g.strokeStyle = '#ccc';
+      g.beginPath(); g.moveTo(px, py); g.lineTo(Math.max(best.x0, Math.min(px, best.x1)), Math.max(best.y0, Math.min(py, best.y1))); g.stroke();
+    }
+    g.font = (hl.has(p.word) ? 'bold ' : '') + '12px system-ui, sans-serif';
+    g.fillStyle = '#111';
+    g.textBaseline = 'bottom';
+    g.fillText(p.word, best.x0 + 1, best.y1 - 1);
+  }
+  g.textBaseline = 'alphabetic';
+  $('v-plot-title').replaceChildren(document.createTextNode('Projection '), el('small', { text: P.title }));
+  $('v-plot-axes').textContent = tsne
+    ? 't-SNE of these ' + P.points.length + ' words (by cosine): words near each other stay together; distances between groups mean little.'
+    : 'PCA of these ' + P.points.length + ' words: PC1 holds ' + (P.explained[0] * 100).toFixed(1) +
+      '% of their variance, PC2 ' + (P.explained[1] * 100).toFixed(1) + '%. Both axes have the same scale.';
+  cv.dataset.method = P.method;
+  cv.dataset.points = String(P.points.length);
+  cv.dataset.words = P.points.map((p) => p.word).join('\n');
+}
+
 // ---------- wiring ----------
 
 function switchView(name) {
   for (const b of document.querySelectorAll('.tab')) b.classList.toggle('active', b.dataset.view === name);
   for (const v of document.querySelectorAll('.view')) v.classList.toggle('active', v.id === 'view-' + name);
   if (name === 'model') renderModelPage();
+  if (name === 'vectors') {
+    if (!vec.loaded) loadVectorSources().catch((e) => vecError('Could not list the vectors: ' + e.message));
+    drawProjection();
+  }
 }
 
 document.addEventListener('DOMContentLoaded', () => {
@@ -504,8 +723,15 @@ document.addEventListener('DOMContentLoaded', () => {
     if (window.innerWidth === lastWidth) return;
     lastWidth = window.innerWidth;
     cancelAnimationFrame(resizing);
-    resizing = requestAnimationFrame(() => { if (!$('dissection').classList.contains('hidden')) drawHeatmap(); });
+    resizing = requestAnimationFrame(() => {
+      if (!$('dissection').classList.contains('hidden')) drawHeatmap();
+      if ($('view-vectors').classList.contains('active')) drawProjection();
+    });
   });
   for (const b of document.querySelectorAll('.tab')) b.addEventListener('click', () => switchView(b.dataset.view));
+  $('v-similar-form').addEventListener('submit', similar);
+  $('v-analogy-form').addEventListener('submit', analogy);
+  $('v-source').addEventListener('change', sourceInfo);
+  $('v-proj').addEventListener('change', reproject);
   loadModels().catch((e) => addMessage('error', 'Could not list models: ' + e.message));
 });

@@ -1,6 +1,6 @@
 //go:build !(linux || darwin || freebsd || netbsd || openbsd || dragonfly)
 
-package main
+package bench
 
 // peakRSS returns 0: this platform has no getrusage.
 func peakRSS() int64 { return 0 }

@@ -1,0 +1,238 @@
+// Package bench measures a model's speed as llama-bench does: prompt
+// processing (ppN: N tokens in micro-batches of 512, logits of the last) and
+// generation (tgN: N tokens one at a time from an empty cache) in tokens per
+// second, as mean ± standard deviation over repetitions after one warm-up
+// run, for each thread count, with the model's load time and the process's
+// peak resident set size. It also writes the random-weight Llama models
+// (SyntheticModel) that let glassbox and llama.cpp be compared on the same
+// file. `glassbox bench` is this package's command line.
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"text/tabwriter"
+	"time"
+
+	"glassbox"
+	"glassbox/internal/synth"
+	"glassbox/model"
+	"glassbox/tensor"
+)
+
+// PromptBatch is the number of tokens the pp test runs through the model at
+// a time, as llama-bench's default micro-batch.
+const PromptBatch = 512
+
+// Options says what Run measures.
+type Options struct {
+	Prompt      int       // tokens of the pp test, at most the model's training context (0: no pp test)
+	Gen         int       // tokens of the tg test, at most the model's training context (0: no tg test)
+	Threads     []int     // thread counts to measure with, each at least 1 (none: the current one)
+	Repetitions int       // measured runs of each test after the warm-up, at least 1
+	CPUProfile  io.Writer // when set, receives a Go CPU profile of the runs (go tool pprof)
+}
+
+// Result is one measurement: one test at one thread count. It is one row of
+// the table (WriteTable) and, with these names, one JSON object.
+type Result struct {
+	Model      string    `json:"model"`          // the model file's base name
+	Type       string    `json:"type"`           // the weights' quantization (GGUF general.file_type)
+	SizeBytes  int64     `json:"size_bytes"`     // bytes of the weights
+	Params     int64     `json:"params"`         // parameters as stored
+	Test       string    `json:"test"`           // ppN or tgN
+	Threads    int       `json:"threads"`        // worker threads of the matrix products
+	TokensPerS float64   `json:"avg_ts"`         // mean tokens per second over the repetitions
+	StdDev     float64   `json:"stddev_ts"`      // their sample standard deviation
+	Samples    []float64 `json:"samples_ts"`     // tokens per second of each repetition
+	LoadMS     float64   `json:"load_ms"`        // how long opening the model took
+	PeakRSS    int64     `json:"peak_rss_bytes"` // peak resident set size of the process so far (0: unknown)
+}
+
+// Run measures m as opts says and returns a Result per test and thread
+// count, pp before tg for each thread count. Cancelling ctx stops it between
+// two layers of the forward pass: it returns the results measured so far with
+// ctx's error. The tests run in a KV cache of their own (F16, as llama-bench),
+// sized for them, not in m's sessions; Run sets the matrix products' thread
+// count (tensor.SetThreads) as it goes and leaves the last one set.
+func Run(ctx context.Context, m *glassbox.Model, opts Options) ([]Result, error) {
+	if opts.Prompt < 0 || opts.Gen < 0 || opts.Repetitions < 1 {
+		return nil, fmt.Errorf("bench: the test sizes must be ≥ 0 and the repetitions ≥ 1 (got %d, %d, %d)", opts.Prompt, opts.Gen, opts.Repetitions)
+	}
+	threads := opts.Threads
+	if len(threads) == 0 {
+		threads = []int{tensor.Threads()}
+	}
+	for _, t := range threads {
+		if t < 1 {
+			return nil, fmt.Errorf("bench: %d is not a positive thread count", t)
+		}
+	}
+	release, err := m.Acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	e, c := m.Engine(), m.Config()
+	if n := c.ContextLength; opts.Prompt > n || opts.Gen > n {
+		return nil, fmt.Errorf("bench: %w: the tests need %d and %d positions and the context holds %d", glassbox.ErrContext, opts.Prompt, opts.Gen, n)
+	}
+	st, err := e.NewState(model.StateOptions{Context: max(opts.Prompt+opts.Gen, 1), Batch: min(max(opts.Prompt, 1), PromptBatch), KVType: tensor.F16})
+	if err != nil {
+		return nil, err
+	}
+	var size, params int64
+	if f := m.GGUF(); f != nil {
+		for _, ti := range f.Tensors {
+			size += int64(ti.Size())
+			params += int64(ti.Elements())
+		}
+	} else { // a llama2.c checkpoint
+		fi, err := os.Stat(m.Path())
+		if err != nil {
+			return nil, err
+		}
+		size, params = fi.Size(), c.Params()
+	}
+	name := filepath.Base(m.Path())
+	load := m.LoadDuration()
+	rng := rand.New(rand.NewPCG(1, 2))
+	logits := make([]float32, c.VocabSize)
+	tokens := make([]int, max(opts.Prompt, 1))
+	// pp: opts.Prompt tokens from position 0 in batches of PromptBatch, logits of the last
+	pp := func() error {
+		for i := range tokens {
+			tokens[i] = rng.IntN(c.VocabSize)
+		}
+		for start := 0; start < opts.Prompt; start += PromptBatch {
+			end := min(start+PromptBatch, opts.Prompt)
+			var out []float32
+			if end == opts.Prompt {
+				out = logits
+			}
+			if err := e.ForwardContext(ctx, st, tokens[start:end], start, out); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	// tg: opts.Gen tokens one at a time from position 0
+	one := make([]int, 1)
+	tg := func() error {
+		for p := 0; p < opts.Gen; p++ {
+			one[0] = rng.IntN(c.VocabSize)
+			if err := e.ForwardContext(ctx, st, one, p, logits); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if opts.CPUProfile != nil {
+		if err := pprof.StartCPUProfile(opts.CPUProfile); err != nil {
+			return nil, fmt.Errorf("bench: CPU profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	var results []Result
+	for _, t := range threads {
+		tensor.SetThreads(t)
+		for _, test := range []struct {
+			name string
+			n    int
+			run  func() error
+		}{{fmt.Sprintf("pp%d", opts.Prompt), opts.Prompt, pp}, {fmt.Sprintf("tg%d", opts.Gen), opts.Gen, tg}} {
+			if test.n == 0 {
+				continue
+			}
+			if err := test.run(); err != nil { // warm-up
+				return results, err
+			}
+			r := Result{Model: name, Type: c.FileType, SizeBytes: size, Params: params, Test: test.name, Threads: t,
+				LoadMS: float64(load.Microseconds()) / 1000}
+			for range opts.Repetitions {
+				start := time.Now()
+				if err := test.run(); err != nil {
+					return results, err
+				}
+				r.Samples = append(r.Samples, float64(test.n)/time.Since(start).Seconds())
+			}
+			r.TokensPerS, r.StdDev = meanStd(r.Samples)
+			r.PeakRSS = peakRSS()
+			results = append(results, r)
+		}
+	}
+	return results, nil
+}
+
+// meanStd returns the mean and sample standard deviation of xs.
+func meanStd(xs []float64) (mean, std float64) {
+	for _, x := range xs {
+		mean += x
+	}
+	mean /= float64(len(xs))
+	if len(xs) < 2 {
+		return mean, 0
+	}
+	for _, x := range xs {
+		std += (x - mean) * (x - mean)
+	}
+	return mean, math.Sqrt(std / float64(len(xs)-1))
+}
+
+// WriteTable writes results as a table like llama-bench's.
+func WriteTable(w io.Writer, results []Result) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "model\ttype\tsize\tparams\tthreads\ttest\tt/s\tload\tpeak RSS\t")
+	for _, r := range results {
+		fmt.Fprintf(tw, "%s\t%s\t%.2f MiB\t%.2f M\t%d\t%s\t%.2f ± %.2f\t%.0f ms\t%.1f MiB\t\n",
+			r.Model, r.Type, float64(r.SizeBytes)/(1<<20), float64(r.Params)/1e6, r.Threads, r.Test,
+			r.TokensPerS, r.StdDev, r.LoadMS, float64(r.PeakRSS)/(1<<20))
+	}
+	return tw.Flush()
+}
+
+// SyntheticModel is a random-weight Llama GGUF model of a named shape and
+// weight type, for comparing glassbox and llama.cpp on the same file.
+type SyntheticModel struct {
+	shape synth.Shape
+	typ   tensor.Type
+	name  string
+}
+
+// ParseSynthetic names a synthetic model: shape is 400M (dim 1536, FFN 4096,
+// 12 layers, 12 heads, 4 KV heads, vocabulary 32000) or tiny, typ a weight
+// type (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0).
+func ParseSynthetic(shape, typ string) (SyntheticModel, error) {
+	s, err := synth.ParseShape(shape)
+	if err != nil {
+		return SyntheticModel{}, err
+	}
+	t, err := tensor.ParseType(typ)
+	if err != nil {
+		return SyntheticModel{}, fmt.Errorf("weight type: %w", err)
+	}
+	return SyntheticModel{shape: s, typ: t, name: shape}, nil
+}
+
+// Params returns the model's number of parameters.
+func (s SyntheticModel) Params() int64 { return s.shape.Params() }
+
+// String describes the model: "synthetic 400M Llama, N parameters, Q4_0".
+func (s SyntheticModel) String() string {
+	return fmt.Sprintf("synthetic %s Llama, %d parameters, %s", s.name, s.Params(), s.typ)
+}
+
+// Write writes the model as GGUF to w, its weights drawn from seed.
+func (s SyntheticModel) Write(w io.Writer, seed uint64) error {
+	if s.name == "" {
+		return errors.New("bench: a SyntheticModel comes from ParseSynthetic")
+	}
+	return synth.Write(w, s.shape, s.typ, seed)
+}

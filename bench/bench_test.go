@@ -1,0 +1,143 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"glassbox"
+	"glassbox/models"
+)
+
+func openEmbedded(t *testing.T) *glassbox.Model {
+	t.Helper()
+	m, err := glassbox.OpenBytes(models.DefaultName, models.Default, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+// TestRun: one result per test and thread count, pp before tg, with the
+// repetitions asked for, and a table with a row for each.
+func TestRun(t *testing.T) {
+	m := openEmbedded(t)
+	res, err := Run(context.Background(), m, Options{Prompt: 8, Gen: 2, Threads: []int{1, 2}, Repetitions: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		test    string
+		threads int
+	}{{"pp8", 1}, {"tg2", 1}, {"pp8", 2}, {"tg2", 2}}
+	if len(res) != len(want) {
+		t.Fatalf("%d results, want %d: %+v", len(res), len(want), res)
+	}
+	for i, r := range res {
+		if r.Test != want[i].test || r.Threads != want[i].threads || len(r.Samples) != 2 || r.Model != models.DefaultName ||
+			r.TokensPerS <= 0 || r.SizeBytes <= 0 || r.Params <= 0 || r.Type == "" {
+			t.Errorf("result %d: %+v, want %s with %d threads", i, r, want[i].test, want[i].threads)
+		}
+	}
+	var b bytes.Buffer
+	if err := WriteTable(&b, res); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Count(b.String(), "\n"); got != 1+len(res) || !strings.Contains(b.String(), "peak RSS") {
+		t.Errorf("table of %d lines, want a header and %d rows:\n%s", got, len(res), b.String())
+	}
+}
+
+// TestRunErrors: options Run refuses, and a cancelled run that returns what
+// it measured with the context's error.
+func TestRunErrors(t *testing.T) {
+	m := openEmbedded(t)
+	ctxLen := m.Config().ContextLength
+	for _, tt := range []struct {
+		name string
+		opts Options
+		want string
+	}{
+		{"negative prompt", Options{Prompt: -1, Repetitions: 1}, "≥ 0"},
+		{"no repetitions", Options{Prompt: 1}, "repetitions ≥ 1"},
+		{"zero threads", Options{Prompt: 1, Repetitions: 1, Threads: []int{0}}, "not a positive thread count"},
+		{"beyond the context", Options{Prompt: ctxLen + 1, Repetitions: 1}, "context holds"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := Run(context.Background(), m, tt.opts); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+	if _, err := Run(context.Background(), m, Options{Gen: ctxLen + 1, Repetitions: 1}); !errors.Is(err, glassbox.ErrContext) {
+		t.Errorf("a tg test beyond the context: %v, want glassbox.ErrContext", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	res, err := Run(ctx, m, Options{Prompt: 4, Repetitions: 1})
+	if !errors.Is(err, context.Canceled) || len(res) != 0 {
+		t.Errorf("cancelled run: %d results, %v; want none and context.Canceled", len(res), err)
+	}
+}
+
+func TestMeanStd(t *testing.T) {
+	for _, tt := range []struct {
+		xs        []float64
+		mean, std float64
+	}{
+		{[]float64{5}, 5, 0},
+		{[]float64{1, 3}, 2, math.Sqrt2},
+		{[]float64{2, 4, 4, 4, 5, 5, 7, 9}, 5, math.Sqrt(32.0 / 7)},
+	} {
+		mean, std := meanStd(tt.xs)
+		if math.Abs(mean-tt.mean) > 1e-12 || math.Abs(std-tt.std) > 1e-12 {
+			t.Errorf("meanStd(%v) = %v, %v; want %v, %v", tt.xs, mean, std, tt.mean, tt.std)
+		}
+	}
+}
+
+// TestSynthetic writes a tiny synthetic model, opens it and measures it;
+// unknown shapes and types are refused.
+func TestSynthetic(t *testing.T) {
+	s, err := ParseSynthetic("tiny", "q8_0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(s.String(), "synthetic tiny Llama, ") || !strings.HasSuffix(s.String(), "parameters, Q8_0") || s.Params() <= 0 {
+		t.Errorf("String() = %q, Params() = %d", s, s.Params())
+	}
+	path := filepath.Join(t.TempDir(), "tiny.gguf")
+	var b bytes.Buffer
+	if err := s.Write(&b, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, err := glassbox.Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	res, err := Run(context.Background(), m, Options{Gen: 2, Repetitions: 1})
+	if err != nil || len(res) != 1 || res[0].Test != "tg2" || res[0].Type != "Q8_0" || res[0].Model != "tiny.gguf" {
+		t.Errorf("bench of the synthetic model: %+v, %v", res, err)
+	}
+	for _, tt := range []struct{ shape, typ, want string }{
+		{"huge", "Q4_0", "unknown synthetic model shape"},
+		{"tiny", "Q9_9", "weight type"},
+	} {
+		if _, err := ParseSynthetic(tt.shape, tt.typ); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("ParseSynthetic(%q, %q): %v, want %q", tt.shape, tt.typ, err, tt.want)
+		}
+	}
+	if err := (SyntheticModel{}).Write(&b, 1); err == nil {
+		t.Error("the zero SyntheticModel was written")
+	}
+}
