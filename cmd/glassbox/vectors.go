@@ -12,5 +12,6 @@ func newVectorsCmd() *cobra.Command {
 			"explored the same way.",
 	}
 	cmd.AddCommand(newVectorsPlotCmd())
+	cmd.AddCommand(newVectorsQueryCmds()...)
 	return cmd
 }
