@@ -11,6 +11,7 @@ import (
 	"go/parser"
 	"go/token"
 	"io"
+	"math"
 	"os"
 	"regexp"
 	"runtime"
@@ -230,7 +231,7 @@ var HumanEvalStop = []string{"\n}"}
 // 0 ≤ c ≤ n and 1 ≤ k ≤ n (otherwise NaN).
 func PassAtK(n, c, k int) float64 {
 	if n < 1 || c < 0 || c > n || k < 1 || k > n {
-		return nan()
+		return math.NaN()
 	}
 	if n-c < k {
 		return 1
@@ -241,8 +242,6 @@ func PassAtK(n, c, k int) float64 {
 	}
 	return 1 - prod
 }
-
-func nan() float64 { z := 0.0; return z / z }
 
 // HumanEvalOptions configures a HumanEval-X run.
 type HumanEvalOptions struct {
