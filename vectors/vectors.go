@@ -157,24 +157,36 @@ func (v *Vectors) Similar(q Query) ([]Neighbor, error) {
 	if q.Restrict > 0 && q.Restrict < limit {
 		limit = q.Restrict
 	}
-	exclude := map[int]bool{}
 	pos, neg := make([]int, 0, len(q.Positive)), make([]int, 0, len(q.Negative))
 	for _, w := range q.Positive {
 		i, err := v.mustIndex(w)
 		if err != nil {
 			return nil, err
 		}
-		pos, exclude[i] = append(pos, i), true
+		pos = append(pos, i)
 	}
 	for _, w := range q.Negative {
 		i, err := v.mustIndex(w)
 		if err != nil {
 			return nil, err
 		}
-		neg, exclude[i] = append(neg, i), true
+		neg = append(neg, i)
+	}
+	return v.similarRows(pos, neg, n, limit, q.Mul), nil
+}
+
+// similarRows ranks rows [0, limit) against the positive and negative rows,
+// leaving those out, and returns the best n.
+func (v *Vectors) similarRows(pos, neg []int, n, limit int, mul bool) []Neighbor {
+	exclude := map[int]bool{}
+	for _, i := range pos {
+		exclude[i] = true
+	}
+	for _, i := range neg {
+		exclude[i] = true
 	}
 	score := v.addScorer(pos, neg)
-	if q.Mul {
+	if mul {
 		score = v.mulScorer(pos, neg)
 	}
 	best := make([]Neighbor, 0, n+1)
@@ -197,7 +209,7 @@ func (v *Vectors) Similar(q Query) ([]Neighbor, error) {
 			best = best[:n]
 		}
 	}
-	return best, nil
+	return best
 }
 
 // addScorer is 3CosAdd: the cosine with the mean of the positive unit vectors

@@ -24,7 +24,7 @@ func newEvalCmd() *cobra.Command {
 		Long: `Measure a model's quality on this machine. Each run is saved as a JSON record under
 the store's evals/ folder ($GLASSBOX_HOME/evals), so runs accumulate (--no-save to skip).`,
 	}
-	cmd.AddCommand(newEvalPerplexityCmd(), newEvalChoiceCmd())
+	cmd.AddCommand(newEvalPerplexityCmd(), newEvalChoiceCmd(), newEvalHumanEvalCmd())
 	return cmd
 }
 

@@ -13,5 +13,6 @@ func newVectorsCmd() *cobra.Command {
 	}
 	cmd.AddCommand(newVectorsPlotCmd())
 	cmd.AddCommand(newVectorsTrainCmd())
+	cmd.AddCommand(newVectorsQueryCmds()...)
 	return cmd
 }
