@@ -2,7 +2,6 @@ package tensor
 
 import (
 	"encoding/binary"
-	"fmt"
 )
 
 // dotFunc returns the dot product of n elements: one weight row w (in the
@@ -115,15 +114,6 @@ func Supported(t Type) bool { _, ok := kernelFor(t); return ok }
 func VecDotType(t Type) (Type, bool) {
 	k, ok := kernelFor(t)
 	return k.vec, ok
-}
-
-// Dot returns the float32 dot product of a and b, which must have the same
-// length.
-func Dot(a, b []float32) float32 {
-	if len(a) != len(b) {
-		panic(fmt.Sprintf("tensor.Dot: lengths differ (%d and %d)", len(a), len(b)))
-	}
-	return dotF32(a, b)
 }
 
 // dotF32 sums a[i]·b[i] in eight float32 lanes (element i in lane i%8), then

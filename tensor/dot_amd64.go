@@ -94,6 +94,7 @@ func kernelSet() string {
 // two.
 func useAsm(on bool) {
 	asmOn = on
+	useVecF32Asm(on)
 	useAsmLegacy(on)
 	useAsmK(on)
 	dotQ8_0Q8_0, dotQ4_0Q8_0, dotQ4_KQ8_K, dotQ6_KQ8_K = dotQ8_0Q8_0Go, dotQ4_0Q8_0Go, dotQ4_KQ8_KGo, dotQ6_KQ8_KGo

@@ -39,23 +39,3 @@ func BenchmarkTrain(b *testing.B) {
 	b.Run("cbow/1", func(b *testing.B) { benchTrain(b, true, 1) })
 	b.Run("cbow/2", func(b *testing.B) { benchTrain(b, true, 2) })
 }
-
-// BenchmarkDot and BenchmarkAxpy are the hot loops on rows of 100.
-func BenchmarkDot(b *testing.B) {
-	x, y := make([]float32, 100), make([]float32, 100)
-	for i := range x {
-		x[i], y[i] = float32(i)/100, float32(100-i)/100
-	}
-	var s float32
-	for b.Loop() {
-		s += dot(x, y)
-	}
-	_ = s
-}
-
-func BenchmarkAxpy(b *testing.B) {
-	x, y := make([]float32, 100), make([]float32, 100)
-	for b.Loop() {
-		axpy(y, x, 0.001)
-	}
-}

@@ -1,8 +1,10 @@
+//go:build amd64 && !purego
+
 #include "textflag.h"
 
 // func dot8AVX2(a, b *float32, n int) float32
 // n is a positive multiple of 8. Element i goes to lane i%8; the lanes are
-// added as ((l0+l4)+(l2+l6))+((l1+l5)+(l3+l7)), like dotGo. Multiply then
+// added as ((l0+l4)+(l2+l6))+((l1+l5)+(l3+l7)), like dotF32. Multiply then
 // add (no FMA), so the result is the pure-Go one bit for bit.
 TEXT ·dot8AVX2(SB), NOSPLIT, $0-28
 	MOVQ a+0(FP), SI
