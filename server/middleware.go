@@ -171,7 +171,7 @@ func (s *Server) middleware(next http.Handler) (http.Handler, error) {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		t0 := time.Now()
 		info := &requestInfo{}
-		lw := &logWriter{ResponseWriter: w}
+		lw := &statusWriter{ResponseWriter: w}
 		r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
 		defer func() { s.logRequest(r, lw, info, time.Since(t0)) }()
 		if err := g.check(lw, r); err != nil {
@@ -278,7 +278,7 @@ func noteTokens(ctx context.Context, model string, in, out int) {
 }
 
 // logRequest writes the request's log line.
-func (s *Server) logRequest(r *http.Request, w *logWriter, info *requestInfo, d time.Duration) {
+func (s *Server) logRequest(r *http.Request, w *statusWriter, info *requestInfo, d time.Duration) {
 	status := w.status
 	if status == 0 {
 		status = http.StatusOK
@@ -292,35 +292,3 @@ func (s *Server) logRequest(r *http.Request, w *logWriter, info *requestInfo, d 
 	}
 	s.cfg.Logger.LogAttrs(context.Background(), slog.LevelInfo, "request", attrs...)
 }
-
-// logWriter records the status code of a response and passes Flush on.
-type logWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-// WriteHeader records the first status code and sends it.
-func (w *logWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-// Write records an implicit 200 and writes b.
-func (w *logWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-// Flush sends buffered data to the client.
-func (w *logWriter) Flush() {
-	if f, ok := w.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-// Unwrap returns the underlying writer (for http.ResponseController).
-func (w *logWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
