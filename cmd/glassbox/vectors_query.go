@@ -127,6 +127,20 @@ func printNeighbors(w io.Writer, nb []vectors.Neighbor, jsonOutput bool, score s
 	return tw.Flush()
 }
 
+// printQuery runs a nearest-neighbour query and prints its answers, scored
+// by cosine or, for 3CosMul, by its product.
+func printQuery(cmd *cobra.Command, v *vectors.Vectors, src *vectorSource, q vectors.Query) error {
+	nb, err := v.Similar(q)
+	if err != nil {
+		return err
+	}
+	score := "COSINE"
+	if q.Mul {
+		score = "3COSMUL"
+	}
+	return printNeighbors(cmd.OutOrStdout(), nb, src.jsonOutput, score)
+}
+
 func newVectorsQueryCmds() []*cobra.Command {
 	return []*cobra.Command{newVectorsSimilarCmd(), newVectorsAnalogyCmd(), newVectorsDistanceCmd(), newVectorsDoesntMatchCmd(), newVectorsEvalCmd()}
 }
@@ -157,15 +171,7 @@ func newVectorsSimilarCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			nb, err := v.Similar(vectors.Query{Positive: tokenWords(v, tokens, args), Negative: tokenWords(v, tokens, negative), N: n, Restrict: src.restrict, Mul: mul})
-			if err != nil {
-				return err
-			}
-			score := "COSINE"
-			if mul {
-				score = "3COSMUL"
-			}
-			return printNeighbors(cmd.OutOrStdout(), nb, src.jsonOutput, score)
+			return printQuery(cmd, v, &src, vectors.Query{Positive: tokenWords(v, tokens, args), Negative: tokenWords(v, tokens, negative), N: n, Restrict: src.restrict, Mul: mul})
 		},
 	}
 	src.register(cmd)
@@ -197,15 +203,8 @@ func newVectorsAnalogyCmd() *cobra.Command {
 				return err
 			}
 			args = tokenWords(v, tokens, args)
-			nb, err := v.Analogy(args[0], args[1], args[2], n, src.restrict, mul)
-			if err != nil {
-				return err
-			}
-			score := "COSINE"
-			if mul {
-				score = "3COSMUL"
-			}
-			return printNeighbors(cmd.OutOrStdout(), nb, src.jsonOutput, score)
+			// B − A + C, as Vectors.Analogy asks it
+			return printQuery(cmd, v, &src, vectors.Query{Positive: args[1:3], Negative: args[:1], N: n, Restrict: src.restrict, Mul: mul})
 		},
 	}
 	src.register(cmd)
