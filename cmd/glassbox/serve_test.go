@@ -98,31 +98,12 @@ func TestServeCommandErrors(t *testing.T) {
 // with two models loaded by name and an API key, and shuts down gracefully.
 func TestServeCommand(t *testing.T) {
 	model := fixtures.Path(t, "gguf", "stories260K-f32.gguf")
-	addrc := make(chan string, 1)
-	o := &serveOptions{listening: func(a string) { addrc <- a }}
-	cmd := serveCmd(o)
-	cmd.SetArgs([]string{"-m", model, "-m", "chat=" + chatModel(t), "--addr", "127.0.0.1:0", "--api-key", "k", "--parallel", "2", "--ctx", "256"})
-	var logs strings.Builder
-	cmd.SetOut(io.Discard)
-	cmd.SetErr(&logs)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- cmd.ExecuteContext(ctx) }()
-	var base string
-	select {
-	case a := <-addrc:
-		base = "http://" + a
-	case err := <-done:
-		t.Fatalf("serve exited: %v\n%s", err, logs.String())
-	case <-time.After(time.Minute):
-		t.Fatal("serve did not start")
-	}
-	if !strings.HasPrefix(base, "http://127.0.0.1:") {
-		t.Errorf("listening on %s", base)
+	srv := startServe(t, "-m", model, "-m", "chat="+chatModel(t), "--addr", "127.0.0.1:0", "--api-key", "k", "--parallel", "2", "--ctx", "256")
+	if !strings.HasPrefix(srv.base, "http://127.0.0.1:") {
+		t.Errorf("listening on %s", srv.base)
 	}
 	get := func(path string) (int, string) {
-		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
+		req, _ := http.NewRequest(http.MethodGet, srv.base+path, nil)
 		req.Header.Set("Authorization", "Bearer k")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -148,7 +129,7 @@ func TestServeCommand(t *testing.T) {
 	if st != 200 || len(list.Data) != 2 || list.Data[0].ID != "stories260K-f32" || list.Data[1].ID != "chat" || list.Data[0].Meta.Ctx != 256 {
 		t.Errorf("/v1/models: %d %s", st, body)
 	}
-	req, _ := http.NewRequest(http.MethodPost, base+"/v1/chat/completions",
+	req, _ := http.NewRequest(http.MethodPost, srv.base+"/v1/chat/completions",
 		strings.NewReader(`{"model":"chat","messages":[{"role":"user","content":"Once upon a time"}],"max_tokens":9,"temperature":0}`))
 	req.Header.Set("Authorization", "Bearer k")
 	req.Header.Set("Content-Type", "application/json")
@@ -161,41 +142,24 @@ func TestServeCommand(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(string(b), `"content":", there was a little girl named"`) {
 		t.Errorf("chat: %d %s", resp.StatusCode, b)
 	}
-	cancel()
+	srv.cancel()
 	select {
-	case err := <-done:
+	case err := <-srv.done:
 		if err != nil {
 			t.Errorf("shutdown: %v", err)
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("serve did not shut down")
 	}
-	if !strings.Contains(logs.String(), "shutting down") {
-		t.Errorf("logs:\n%s", logs.String())
+	if !strings.Contains(srv.logs.String(), "shutting down") {
+		t.Errorf("logs:\n%s", srv.logs.String())
 	}
 }
 
 // TestServeEmbeddedModel serves the model embedded in the binary when no -m is given.
 func TestServeEmbeddedModel(t *testing.T) {
-	addrc := make(chan string, 1)
-	cmd := serveCmd(&serveOptions{listening: func(a string) { addrc <- a }})
-	cmd.SetArgs([]string{"--addr", "127.0.0.1:0", "--ctx", "128"})
-	cmd.SetOut(io.Discard)
-	cmd.SetErr(io.Discard)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- cmd.ExecuteContext(ctx) }()
-	var base string
-	select {
-	case a := <-addrc:
-		base = "http://" + a
-	case err := <-done:
-		t.Fatalf("serve exited: %v", err)
-	case <-time.After(time.Minute):
-		t.Fatal("serve did not start")
-	}
-	resp, err := http.Get(base + "/v1/models")
+	srv := startServe(t, "--addr", "127.0.0.1:0", "--ctx", "128")
+	resp, err := http.Get(srv.base + "/v1/models")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,8 +168,8 @@ func TestServeEmbeddedModel(t *testing.T) {
 	if want := `"id":"` + strings.TrimSuffix(models.DefaultName, ".gguf") + `"`; resp.StatusCode != 200 || !strings.Contains(string(b), want) {
 		t.Errorf("/v1/models: %d %s, want %s", resp.StatusCode, b, want)
 	}
-	cancel()
-	if err := <-done; err != nil {
+	srv.cancel()
+	if err := <-srv.done; err != nil {
 		t.Errorf("shutdown: %v", err)
 	}
 }
@@ -218,26 +182,9 @@ func TestServeBeyondLoopback(t *testing.T) {
 	model := fixtures.Path(t, "gguf", "stories260K-f32.gguf")
 	for _, format := range []string{"text", "json"} {
 		t.Run(format, func(t *testing.T) {
-			addrc := make(chan string, 1)
-			cmd := serveCmd(&serveOptions{listening: func(a string) { addrc <- a }})
-			cmd.SetArgs([]string{"-m", model, "--addr", "0.0.0.0:0", "--ctx", "64", "--log-format", format,
-				"--allowed-host", "box.lan,other.lan", "--cors-origin", "https://app.example"})
-			var logs syncWriter
-			cmd.SetOut(io.Discard)
-			cmd.SetErr(&logs)
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			done := make(chan error, 1)
-			go func() { done <- cmd.ExecuteContext(ctx) }()
-			var port string
-			select {
-			case a := <-addrc:
-				port = a[strings.LastIndex(a, ":")+1:]
-			case err := <-done:
-				t.Fatalf("serve exited: %v\n%s", err, logs.String())
-			case <-time.After(time.Minute):
-				t.Fatal("serve did not start")
-			}
+			srv := startServe(t, "-m", model, "--addr", "0.0.0.0:0", "--ctx", "64", "--log-format", format,
+				"--allowed-host", "box.lan,other.lan", "--cors-origin", "https://app.example")
+			port := srv.addr[strings.LastIndex(srv.addr, ":")+1:]
 			base := "http://127.0.0.1:" + port
 			status := func(host string, header map[string]string) int {
 				req, _ := http.NewRequest(http.MethodPost, base+"/tokenize", strings.NewReader(`{"content":"Once"}`))
@@ -262,11 +209,11 @@ func TestServeBeyondLoopback(t *testing.T) {
 				}
 			}
 			status("127.0.0.1", map[string]string{"Origin": "https://app.example"})
-			cancel()
-			if err := <-done; err != nil {
+			srv.cancel()
+			if err := <-srv.done; err != nil {
 				t.Fatalf("shutdown: %v", err)
 			}
-			out := logs.String()
+			out := srv.logs.String()
 			if !strings.Contains(out, "WITHOUT AN API KEY") {
 				t.Errorf("no warning about the missing API key:\n%s", out)
 			}
@@ -332,27 +279,9 @@ func TestServeShutdownDuringGeneration(t *testing.T) {
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
-	addrc := make(chan string, 1)
-	cmd := serveCmd(&serveOptions{listening: func(a string) { addrc <- a }})
-	cmd.SetArgs([]string{"-m", path, "--addr", "127.0.0.1:0", "--parallel", "1", "--queue", "2", "--threads", "1", "--shutdown-grace", "200ms"})
-	logs := &syncWriter{}
-	cmd.SetOut(io.Discard)
-	cmd.SetErr(logs)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- cmd.ExecuteContext(ctx) }()
-	var base string
-	select {
-	case a := <-addrc:
-		base = "http://" + a
-	case err := <-done:
-		t.Fatalf("serve exited: %v\n%s", err, logs)
-	case <-time.After(time.Minute):
-		t.Fatal("serve did not start")
-	}
+	srv := startServe(t, "-m", path, "--addr", "127.0.0.1:0", "--parallel", "1", "--queue", "2", "--threads", "1", "--shutdown-grace", "200ms")
 
-	resp, err := http.Post(base+"/v1/completions", "application/json", strings.NewReader(`{"prompt":"Once upon a time","stream":true,"ignore_eos":true,"temperature":0}`))
+	resp, err := http.Post(srv.base+"/v1/completions", "application/json", strings.NewReader(`{"prompt":"Once upon a time","stream":true,"ignore_eos":true,"temperature":0}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -368,7 +297,7 @@ func TestServeShutdownDuringGeneration(t *testing.T) {
 	}
 	queued := make(chan answer, 1)
 	go func() {
-		resp, err := http.Post(base+"/v1/completions", "application/json", strings.NewReader(`{"prompt":"Once","max_tokens":4}`))
+		resp, err := http.Post(srv.base+"/v1/completions", "application/json", strings.NewReader(`{"prompt":"Once","max_tokens":4}`))
 		if err != nil {
 			queued <- answer{err: err}
 			return
@@ -379,7 +308,7 @@ func TestServeShutdownDuringGeneration(t *testing.T) {
 	}()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		r, err := http.Get(base + "/metrics")
+		r, err := http.Get(srv.base + "/metrics")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -394,7 +323,7 @@ func TestServeShutdownDuringGeneration(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 
-	cancel() // SIGINT
+	srv.cancel() // SIGINT
 	rest, err := io.ReadAll(stream)
 	if err != nil {
 		t.Errorf("the stream was cut: %v", err)
@@ -408,15 +337,15 @@ func TestServeShutdownDuringGeneration(t *testing.T) {
 		t.Errorf("queued request: %d %q %v", a.status, a.body, a.err)
 	}
 	select {
-	case err := <-done:
+	case err := <-srv.done:
 		if err != nil {
 			t.Errorf("serve: %v", err)
 		}
 	case <-time.After(time.Minute):
 		t.Fatal("serve did not shut down")
 	}
-	if !strings.Contains(logs.String(), "stopping 1 running request") {
-		t.Errorf("logs:\n%s", logs)
+	if !strings.Contains(srv.logs.String(), "stopping 1 running request") {
+		t.Errorf("logs:\n%s", srv.logs)
 	}
 }
 
@@ -453,4 +382,38 @@ func TestCheckKVMemory(t *testing.T) {
 	if availableMemory() == 0 && runtime.GOOS == "linux" {
 		t.Error("no MemAvailable read from /proc/meminfo")
 	}
+}
+
+// runningServe is a glassbox serve that a test started.
+type runningServe struct {
+	addr   string             // the address it listens on
+	base   string             // "http://" + addr
+	logs   *syncWriter        // what it wrote on stderr
+	cancel context.CancelFunc // stops it, as SIGINT does
+	done   chan error         // its result once stopped
+}
+
+// startServe runs glassbox serve with args until it listens (a minute at
+// most); the test's end stops it.
+func startServe(t *testing.T, args ...string) *runningServe {
+	t.Helper()
+	addrc := make(chan string, 1)
+	cmd := serveCmd(&serveOptions{listening: func(a string) { addrc <- a }})
+	cmd.SetArgs(args)
+	srv := &runningServe{logs: &syncWriter{}, done: make(chan error, 1)}
+	cmd.SetOut(io.Discard)
+	cmd.SetErr(srv.logs)
+	ctx, cancel := context.WithCancel(context.Background())
+	srv.cancel = cancel
+	t.Cleanup(cancel)
+	go func() { srv.done <- cmd.ExecuteContext(ctx) }()
+	select {
+	case a := <-addrc:
+		srv.addr, srv.base = a, "http://"+a
+	case err := <-srv.done:
+		t.Fatalf("serve exited: %v\n%s", err, srv.logs.String())
+	case <-time.After(time.Minute):
+		t.Fatal("serve did not start")
+	}
+	return srv
 }

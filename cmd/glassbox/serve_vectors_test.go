@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"math"
@@ -10,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"glassbox/internal/fixtures"
 	"glassbox/vectors"
@@ -68,27 +66,9 @@ func TestParseVectorSpec(t *testing.T) {
 func TestServeVectors(t *testing.T) {
 	model := fixtures.Path(t, "gguf", "stories260K-f32.gguf")
 	text, bin := frenchFile(t, "fr.txt", false), frenchFile(t, "fr.bin", true)
-	addrc := make(chan string, 1)
-	cmd := serveCmd(&serveOptions{listening: func(a string) { addrc <- a }})
-	cmd.SetArgs([]string{"-m", model, "--vectors", text, "--vectors", "frb=" + bin, "--addr", "127.0.0.1:0", "--ctx", "64"})
-	var logs syncWriter
-	cmd.SetOut(io.Discard)
-	cmd.SetErr(&logs)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- cmd.ExecuteContext(ctx) }()
-	var base string
-	select {
-	case a := <-addrc:
-		base = "http://" + a
-	case err := <-done:
-		t.Fatalf("serve exited: %v\n%s", err, logs.String())
-	case <-time.After(time.Minute):
-		t.Fatal("serve did not start")
-	}
+	srv := startServe(t, "-m", model, "--vectors", text, "--vectors", "frb="+bin, "--addr", "127.0.0.1:0", "--ctx", "64")
 	for _, body := range []string{`{"word":"roi","n":2}`, `{"vectors":"frb","word":"roi","n":2}`} {
-		resp, err := http.Post(base+"/glassbox/vectors/similar", "application/json", strings.NewReader(body))
+		resp, err := http.Post(srv.base+"/glassbox/vectors/similar", "application/json", strings.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -103,7 +83,7 @@ func TestServeVectors(t *testing.T) {
 			t.Errorf("%s: %d %s", body, resp.StatusCode, b)
 		}
 	}
-	resp, err := http.Get(base + "/glassbox/vectors")
+	resp, err := http.Get(srv.base + "/glassbox/vectors")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,12 +92,12 @@ func TestServeVectors(t *testing.T) {
 	if !strings.Contains(string(b), `{"name":"fr","kind":"vectors","dim":3,"words":5},{"name":"frb","kind":"vectors","dim":3,"words":5},{"name":"stories260K-f32","kind":"model"`) {
 		t.Errorf("list: %s", b)
 	}
-	cancel()
-	if err := <-done; err != nil {
+	srv.cancel()
+	if err := <-srv.done; err != nil {
 		t.Errorf("shutdown: %v", err)
 	}
-	if !strings.Contains(logs.String(), "loaded word vectors frb from "+bin+": 5 words of dimension 3") {
-		t.Errorf("logs:\n%s", logs.String())
+	if !strings.Contains(srv.logs.String(), "loaded word vectors frb from "+bin+": 5 words of dimension 3") {
+		t.Errorf("srv.logs:\n%s", srv.logs.String())
 	}
 
 	bad := filepath.Join(t.TempDir(), "bad.txt")
