@@ -27,9 +27,9 @@ func validate(root, schema, inst any, path string) error {
 }
 
 var (
-	dateRe     = `[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])`
-	timeRe     = `([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])`
-	formatRes  = map[string]*regexp.Regexp{
+	dateRe    = `[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])`
+	timeRe    = `([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])`
+	formatRes = map[string]*regexp.Regexp{
 		"date":      regexp.MustCompile(`^` + dateRe + `$`),
 		"time":      regexp.MustCompile(`^` + timeRe + `$`),
 		"date-time": regexp.MustCompile(`^` + dateRe + `T` + timeRe + `$`),
