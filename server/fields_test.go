@@ -220,10 +220,10 @@ func TestUnsupportedFields(t *testing.T) {
 	}
 	bad := map[string]string{
 		"tools": `[{"type":"function","function":{"name":"f"}}]`, "tool_choice": `"required"`, "parallel_tool_calls": `false`,
-		"functions": `[{"name":"f"}]`, "function_call": `{"name":"f"}`, "response_format": `{"type":"json_object"}`,
+		"functions": `[{"name":"f"}]`, "function_call": `{"name":"f"}`,
 		"audio": `{"voice":"alloy","format":"wav"}`, "modalities": `["text","audio"]`, "prediction": `{"type":"content","content":"x"}`,
 		"reasoning_effort": `"high"`, "verbosity": `"low"`, "web_search_options": `{}`, "best_of": `3`, "dimensions": `8`,
-		"grammar": `"root ::= \"a\""`, "json_schema": `{}`, "mirostat": `2`, "typical_p": `0.5`, "dry_multiplier": `0.8`,
+		"mirostat": `2`, "typical_p": `0.5`, "dry_multiplier": `0.8`,
 		"xtc_probability": `0.5`, "samplers": `["top_k"]`, "input_extra": `[{"filename":"a.go","text":"x"}]`,
 	}
 	seen := map[string]bool{}

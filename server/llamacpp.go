@@ -33,6 +33,9 @@ func (r *InfillRequest) validate() (genParams, error) {
 		return g, err
 	}
 	g.ignoreEOS, g.bias = r.IgnoreEOS, r.LogitBias
+	if g.grammar, err = r.SamplingFields.grammar(); err != nil {
+		return g, err
+	}
 	if r.NPredict != nil {
 		if *r.NPredict == 0 || *r.NPredict < -1 {
 			return g, badRequest("n_predict", "invalid value for 'n_predict': expected -1 (no limit) or an integer >= 1, got %d", *r.NPredict)

@@ -38,6 +38,80 @@ type SamplingFields struct {
 	LogitBias LogitBias `json:"logit_bias"`
 	// IgnoreEOS (llama.cpp) keeps generating past end-of-generation tokens.
 	IgnoreEOS bool `json:"ignore_eos"`
+	// Grammar (llama.cpp) is a GBNF grammar the output must follow.
+	Grammar string `json:"grammar"`
+	// JSONSchema (llama.cpp) is a JSON Schema the output must validate against.
+	JSONSchema json.RawMessage `json:"json_schema"`
+	// ResponseFormat (OpenAI) is {"type": "text"}, {"type": "json_object"}
+	// or {"type": "json_schema", "json_schema": {"name", "schema", "strict"}}.
+	ResponseFormat json.RawMessage `json:"response_format"`
+}
+
+// grammar returns the GBNF grammar the fields ask for ("" for none): from
+// grammar, json_schema or response_format, at most one of them.
+func (f *SamplingFields) grammar() (string, error) {
+	var g, from string
+	set := func(field, src string) error {
+		if from != "" {
+			return badRequest(field, "'%s' and '%s' both constrain the output: give one of them", from, field)
+		}
+		g, from = src, field
+		return nil
+	}
+	if f.Grammar != "" {
+		if err := glassbox.CheckGrammar(f.Grammar); err != nil {
+			return "", badRequest("grammar", "invalid value for 'grammar': %v", err)
+		}
+		set("grammar", f.Grammar)
+	}
+	if js := bytes.TrimSpace(f.JSONSchema); len(js) > 0 && !bytes.Equal(js, []byte("null")) {
+		src, err := glassbox.JSONSchemaGrammar(js)
+		if err != nil {
+			return "", badRequest("json_schema", "invalid value for 'json_schema': %v", err)
+		}
+		if err := set("json_schema", src); err != nil {
+			return "", err
+		}
+	}
+	if rf := bytes.TrimSpace(f.ResponseFormat); len(rf) > 0 && !bytes.Equal(rf, []byte("null")) {
+		var v struct {
+			Type       string          `json:"type"`
+			Schema     json.RawMessage `json:"schema"` // llama.cpp's json_object with a schema
+			JSONSchema *struct {
+				Name   string          `json:"name"`
+				Schema json.RawMessage `json:"schema"`
+				Strict *bool           `json:"strict"`
+			} `json:"json_schema"`
+		}
+		if err := json.Unmarshal(rf, &v); err != nil {
+			return "", badRequest("response_format", `invalid value for 'response_format': expected {"type": "text" | "json_object" | "json_schema", ...}: %v`, err)
+		}
+		var schema json.RawMessage
+		switch v.Type {
+		case "text":
+			return g, nil
+		case "json_object":
+			schema = v.Schema
+		case "json_schema":
+			if v.JSONSchema == nil || len(bytes.TrimSpace(v.JSONSchema.Schema)) == 0 {
+				return "", badRequest("response_format", `invalid value for 'response_format': type json_schema needs "json_schema": {"name": ..., "schema": {...}}`)
+			}
+			schema = v.JSONSchema.Schema
+		default:
+			return "", badRequest("response_format", "invalid value for 'response_format.type': expected text, json_object or json_schema, got %q", v.Type)
+		}
+		src := glassbox.JSONObjectGrammar()
+		if len(bytes.TrimSpace(schema)) > 0 {
+			var err error
+			if src, err = glassbox.JSONSchemaGrammar(schema); err != nil {
+				return "", badRequest("response_format", "invalid value for 'response_format': %v", err)
+			}
+		}
+		if err := set("response_format", src); err != nil {
+			return "", err
+		}
+	}
+	return g, nil
 }
 
 // maxBias is the largest absolute bias of logit_bias, as in OpenAI's API.
@@ -380,6 +454,7 @@ type genParams struct {
 	ignoreEOS bool
 	bias      LogitBias         // resolved against the model by resolveBias
 	trace     *glassbox.Tracing // dissect the generation
+	grammar   string            // GBNF the output follows ("" for none)
 }
 
 // seedFor returns the sampler settings of choice i: a given seed is offset by
@@ -470,6 +545,9 @@ func checkCommon(sf *SamplingFields, maxTokens, n *int, stop StopList, stream bo
 		return g, err
 	}
 	g.ignoreEOS, g.bias = sf.IgnoreEOS, sf.LogitBias
+	if g.grammar, err = sf.grammar(); err != nil {
+		return g, err
+	}
 	if maxTokens != nil {
 		if *maxTokens < 1 {
 			return g, badRequest("max_tokens", "invalid value for 'max_tokens': expected an integer >= 1, got %d", *maxTokens)

@@ -32,8 +32,8 @@ type unsupportedField struct {
 // unsupportedFields is the one list of the fields glassbox rejects. Fields
 // of the OpenAI API that do not change the reply (user, store, metadata,
 // service_tier, prompt_cache_key, prompt_cache_retention, safety_identifier)
-// are accepted and ignored; see docs/serving.md. tools, tool_choice and
-// response_format leave this list when they are implemented.
+// are accepted and ignored; see docs/serving.md. tools and tool_choice
+// leave this list when they are implemented.
 var unsupportedFields = []unsupportedField{
 	// OpenAI chat completions
 	{"tools", apiChat, []string{`null`, `[]`}, "tool calling is not supported: the reply is plain text"},
@@ -41,7 +41,6 @@ var unsupportedFields = []unsupportedField{
 	{"parallel_tool_calls", apiChat, []string{`null`}, "tool calling is not supported: the reply is plain text"},
 	{"functions", apiChat, []string{`null`, `[]`}, "function calling is not supported: the reply is plain text"},
 	{"function_call", apiChat, []string{`null`, `"none"`, `"auto"`}, "function calling is not supported: the reply is plain text"},
-	{"response_format", apiChat, []string{`null`, `{"type":"text"}`}, `structured output (json_object, json_schema) is not supported: only {"type": "text"}`},
 	{"audio", apiChat, []string{`null`}, "audio output is not supported: the models read and write text"},
 	{"modalities", apiChat, []string{`null`, `["text"]`}, `the models read and write text only: only ["text"]`},
 	{"prediction", apiChat, []string{`null`}, "predicted outputs are not supported"},
@@ -53,8 +52,6 @@ var unsupportedFields = []unsupportedField{
 	// OpenAI embeddings
 	{"dimensions", apiEmbedding, []string{`null`}, "the embedding has the model's width"},
 	// llama.cpp extensions that glassbox's sampler does not have
-	{"grammar", apiGenerate, []string{`null`, `""`}, "grammar-constrained sampling is not supported"},
-	{"json_schema", apiGenerate, []string{`null`}, "schema-constrained sampling is not supported"},
 	{"mirostat", apiGenerate, []string{`null`, `0`}, "mirostat sampling is not supported: use temperature, top_k, top_p and min_p"},
 	{"typical_p", apiGenerate, []string{`null`, `1`}, "locally typical sampling is not supported: use temperature, top_k, top_p and min_p"},
 	{"dry_multiplier", apiGenerate, []string{`null`, `0`}, "DRY repetition penalty is not supported: use repeat_penalty, presence_penalty or frequency_penalty"},
