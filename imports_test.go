@@ -14,7 +14,7 @@ import (
 // glassbox (the server and the command-line tool) reach them through the SDK
 // (the root package) and never import them: docs/ARCHITECTURE.md, "The
 // import rule". A subpackage (tokenizer/bpe) counts as its parent.
-var engineLayers = []string{"glassbox/chat", "glassbox/infer", "glassbox/model", "glassbox/sample", "glassbox/tensor", "glassbox/tokenizer", "glassbox/trace"}
+var engineLayers = []string{"glassbox/chat", "glassbox/grammar", "glassbox/infer", "glassbox/model", "glassbox/sample", "glassbox/tensor", "glassbox/tokenizer", "glassbox/trace"}
 
 // isEngineLayer reports whether path is one of engineLayers or below one.
 func isEngineLayer(path string) bool {
