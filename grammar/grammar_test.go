@@ -152,3 +152,59 @@ func FuzzParse(f *testing.F) {
 		m.Complete()
 	})
 }
+
+// TestMaskMatchesAllows checks the trie walk of Mask against Allows token by
+// token, on pieces that split UTF-8 characters, at several points of a text,
+// and that end of generation is allowed only where the text is complete.
+func TestMaskMatchesAllows(t *testing.T) {
+	g := mustParse(t, readGrammar(t, "json.gbnf"))
+	alphabet := []string{"{", "}", "\"", ":", ",", " ", "a", "1", "é"[:1], "é"[1:], "日"[:2], "日"[2:], "\\", "u", "[", "]", "true"}
+	var pieces [][]byte
+	pieces = append(pieces, nil) // a control token
+	for _, a := range alphabet {
+		pieces = append(pieces, []byte(a))
+		for _, b := range alphabet {
+			pieces = append(pieces, []byte(a+b))
+		}
+	}
+	eog := len(pieces)
+	pieces = append(pieces, nil)
+	v, err := NewVocab(pieces, []int{eog})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, prefix := range []string{"", "{", "{\"a", "{\"a\xc3", "{\"a\": 1", "[\"日", "\"\\u", "{}"} {
+		m := NewMatcher(g, v)
+		if err := m.AcceptString(prefix); err != nil {
+			t.Fatalf("%q: %v", prefix, err)
+		}
+		allowed := make([]bool, len(pieces))
+		n := m.Mask(allowed)
+		count := 0
+		for id := range pieces {
+			if allowed[id] != m.Allows(id) {
+				t.Errorf("after %q: token %d (%q): Mask %v, Allows %v", prefix, id, pieces[id], allowed[id], m.Allows(id))
+			}
+			if allowed[id] {
+				count++
+			}
+		}
+		if n != count {
+			t.Errorf("after %q: Mask returned %d, marked %d", prefix, n, count)
+		}
+		if allowed[0] {
+			t.Errorf("after %q: the control token is allowed", prefix)
+		}
+		if allowed[eog] != (prefix == "{}") {
+			t.Errorf("after %q: end of generation allowed=%v", prefix, allowed[eog])
+		}
+		// a token allowed is accepted, and one rejected leaves the matcher as it was
+		for id := 1; id < eog; id++ {
+			mm := NewMatcher(g, v)
+			mm.AcceptString(prefix)
+			if err := mm.Accept(id); (err == nil) != allowed[id] {
+				t.Errorf("after %q: Accept(%q) = %v, allowed %v", prefix, pieces[id], err, allowed[id])
+			}
+		}
+	}
+}
