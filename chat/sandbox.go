@@ -47,6 +47,7 @@ type request struct {
 	BOSToken            string          `json:"bos_token,omitempty"`
 	EOSToken            string          `json:"eos_token,omitempty"`
 	Extra               json.RawMessage `json:"extra,omitempty"`
+	Tools               []json.RawMessage // each tool as a JSON object
 	Now                 int64           `json:"now"`
 	Zone                string          `json:"zone"`
 	ZoneOffset          int             `json:"zone_offset"`
