@@ -124,14 +124,17 @@ func ParseReply(text string, opt ParseOptions) ParsedReply {
 	var out ParsedReply
 	rest := text
 	if opt.Reasoning {
-		var ok bool
-		out.Reasoning, rest, ok = splitReasoning(text, opt)
+		var ok, found bool
+		out.Reasoning, rest, ok, found = splitReasoning(text, opt)
 		if !ok {
 			return out
 		}
+		if found {
+			rest = strings.TrimLeftFunc(rest, unicode.IsSpace)
+		}
 	}
 	if !opt.Tools {
-		out.Content = trimContent(rest, opt.Partial)
+		out.Content = rest // the text as the model wrote it
 		return out
 	}
 	var content string
@@ -159,31 +162,30 @@ func trimContent(s string, partial bool) string {
 	return strings.TrimSpace(s)
 }
 
-// splitReasoning separates <think>…</think> at the start of text. ok is
-// false when a partial reply cannot yet tell (it is still reasoning, or may
-// be starting <think>); reasoning then holds what can be shown.
-func splitReasoning(text string, opt ParseOptions) (reasoning, rest string, ok bool) {
+// splitReasoning separates <think>…</think> at the start of text; found
+// reports that there was some. ok is false when a partial reply cannot yet
+// tell (it is still reasoning, or may be starting <think>); reasoning then
+// holds what can be shown.
+func splitReasoning(text string, opt ParseOptions) (reasoning, rest string, ok, found bool) {
 	t := strings.TrimLeft(text, " \t\r\n")
 	switch {
-	case opt.Partial && t != "" && strings.HasPrefix(thinkOpen, t):
-		return "", "", false // may be starting <think>
+	case opt.Partial && strings.HasPrefix(thinkOpen, t):
+		return "", "", false, false // may be starting <think>
 	case opt.InThink:
 		t = strings.TrimPrefix(t, thinkOpen)
 	case strings.HasPrefix(t, thinkOpen):
 		t = t[len(thinkOpen):]
-	case opt.Partial && strings.HasPrefix(thinkOpen, t):
-		return "", "", false // may be starting <think>
 	default:
-		return "", text, true
+		return "", text, true, false
 	}
 	k := strings.Index(t, thinkClose)
 	if k < 0 {
 		if opt.Partial {
-			return trimContent(t[:holdBack(t, thinkClose)], true), "", false
+			return trimContent(t[:holdBack(t, thinkClose)], true), "", false, true
 		}
-		return strings.TrimSpace(t), "", true
+		return strings.TrimSpace(t), "", true, true
 	}
-	return trimContent(t[:k], opt.Partial), t[k+len(thinkClose):], true
+	return trimContent(t[:k], opt.Partial), t[k+len(thinkClose):], true, true
 }
 
 // holdBack returns the length of s without its longest suffix that is a

@@ -1,0 +1,121 @@
+package glassbox
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"glassbox/internal/synth"
+)
+
+// toolChatModel writes the synthetic qwen2 chat model with the Hermes tool
+// template of server/testdata and opens it.
+func toolChatModel(t testing.TB) *Model {
+	t.Helper()
+	tmpl, err := os.ReadFile(filepath.Join("server", "testdata", "tools", "hermes.jinja"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := synth.WriteChat(&buf, string(tmpl), 7); err != nil {
+		t.Fatal(err)
+	}
+	m, err := OpenBytes("toolchat", buf.Bytes(), &Options{Threads: 1, Context: 1024})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+var weather = Tool{Type: "function", Function: ToolFunction{
+	Name: "get_weather", Description: "Current weather of a city",
+	Parameters: json.RawMessage(`{"type":"object","properties":{"city":{"type":"string"},"unit":{"enum":["C","F"]}},"required":["city"]}`),
+}}
+
+func TestPrepareChatTools(t *testing.T) {
+	m := toolChatModel(t)
+	msgs := []Message{
+		{Role: "user", Content: "Weather in Paris?"},
+		{Role: "assistant", ToolCalls: []ToolCall{{ID: "call_1", Type: "function", Function: ToolCallFunction{Name: "get_weather", Arguments: `{"city":"Paris"}`}}}},
+		{Role: "tool", ToolCallID: "call_1", Content: "18 C, clear"},
+	}
+	p, err := m.PrepareChat(context.Background(), msgs, ChatOptions{Tools: []Tool{weather}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`{"type": "function", "function": {"name": "get_weather", "description": "Current weather of a city", "parameters": {"type": "object", "properties": {"city": {"type": "string"}, "unit": {"enum": ["C", "F"]}}, "required": ["city"]}}}`,
+		"<|im_start|>assistant\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call><|im_end|>\n",
+		"<|im_start|>user\n<tool_response>\n18 C, clear\n</tool_response><|im_end|>\n<|im_start|>assistant\n",
+	} {
+		if !strings.Contains(p.Text, want) {
+			t.Errorf("the prompt lacks %q:\n%s", want, p.Text)
+		}
+	}
+	if p.Format != ToolFormat(1) || p.Grammar != "" || p.Special {
+		t.Errorf("format %v, grammar %q, special %v", p.Format, p.Grammar, p.Special)
+	}
+	// the markers are single tokens of the prompt
+	ids := m.EncodeChat(p.Text, GenerateOptions{})
+	tc, _ := m.Tokenizer().TokenID("<tool_call>")
+	n := 0
+	for _, id := range ids {
+		if id == tc {
+			n++
+		}
+	}
+	if n != 3 {
+		t.Errorf("<tool_call> appears %d times as a token, want 3 (twice in the system turn, once in the assistant's)", n)
+	}
+	// tool_choice none: the tools are not shown
+	p, err = m.PrepareChat(context.Background(), msgs[:1], ChatOptions{Tools: []Tool{weather}, ToolChoice: ToolChoice{Mode: "none"}})
+	if err != nil || strings.Contains(p.Text, "<tools>") {
+		t.Errorf("tool_choice none: %v\n%s", err, p.Text)
+	}
+}
+
+func TestValidateTools(t *testing.T) {
+	fn := func(name, params string) Tool {
+		return Tool{Type: "function", Function: ToolFunction{Name: name, Parameters: json.RawMessage(params)}}
+	}
+	for _, tc := range []struct {
+		name   string
+		tools  []Tool
+		choice ToolChoice
+		param  string // "" when valid
+		msg    string
+	}{
+		{"valid", []Tool{weather}, ToolChoice{Mode: "required"}, "", ""},
+		{"no parameters", []Tool{fn("now", "")}, ToolChoice{Mode: "function", Function: "now"}, "", ""},
+		{"bad type", []Tool{{Type: "retrieval", Function: ToolFunction{Name: "f"}}}, ToolChoice{}, "tools[0].type", `expected "function"`},
+		{"bad name", []Tool{fn("get weather", "")}, ToolChoice{}, "tools[0].function.name", "letters, digits"},
+		{"duplicate", []Tool{fn("f", ""), fn("f", "")}, ToolChoice{}, "tools[1].function.name", `two tools are named "f"`},
+		{"parameters not an object", []Tool{fn("f", `[1]`)}, ToolChoice{}, "tools[0].function.parameters", "expected a JSON Schema object"},
+		{"parameters of type string", []Tool{fn("f", `{"type":"string"}`)}, ToolChoice{}, "tools[0].function.parameters", `"type" must be "object"`},
+		{"properties not an object", []Tool{fn("f", `{"type":"object","properties":[]}`)}, ToolChoice{}, "tools[0].function.parameters", `"properties" must be an object`},
+		{"unknown property type", []Tool{fn("f", `{"type":"object","properties":{"a":{"type":"str"}}}`)}, ToolChoice{}, "tools[0].function.parameters", `property "a": unknown type "str"`},
+		{"required unknown", []Tool{fn("f", `{"type":"object","properties":{"a":{}},"required":["b"]}`)}, ToolChoice{}, "tools[0].function.parameters", `"required" lists "b"`},
+		{"required without tools", nil, ToolChoice{Mode: "required"}, "tool_choice", "needs at least one tool"},
+		{"unknown function", []Tool{weather}, ToolChoice{Mode: "function", Function: "f"}, "tool_choice", `no tool in 'tools' is named "f"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := ValidateTools(tc.tools, tc.choice)
+			if tc.param == "" {
+				if err != nil {
+					t.Fatalf("unexpected error %v", err)
+				}
+				return
+			}
+			var te *ToolError
+			if !errors.As(err, &te) || te.Param != tc.param || !strings.Contains(te.Message, tc.msg) {
+				t.Errorf("error %v, want a ToolError on %s saying %q", err, tc.param, tc.msg)
+			}
+		})
+	}
+}
