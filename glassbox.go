@@ -443,6 +443,13 @@ type GenerateOptions struct {
 	// trace events (see TraceEvent). ModelName and PromptText default to the
 	// model file's name and the prompt.
 	Trace *Tracing
+	// Grammar, when not empty, constrains the output to a GBNF grammar (as
+	// llama.cpp writes it; see docs/grammar.md): only tokens that continue a
+	// valid text are sampled, and the generation ends only where the text is
+	// complete. JSONSchemaGrammar turns a JSON Schema into one. A grammar
+	// that does not parse is an error before anything runs (CheckGrammar
+	// tells in advance).
+	Grammar string
 }
 
 // Result is a finished generation.
@@ -492,6 +499,7 @@ func (m *Model) GenerateIDs(ctx context.Context, ids []int, opts GenerateOptions
 	return m.session.Generate(ctx, infer.Request{
 		Prompt: ids, MaxTokens: opts.MaxTokens, Stop: opts.Stop, Sampler: opts.Sampler,
 		LogProbs: opts.LogProbs, IgnoreEOS: opts.IgnoreEOS, OnToken: opts.OnToken, Trace: opts.Trace, Special: opts.Special,
+		Grammar: opts.Grammar,
 	})
 }
 

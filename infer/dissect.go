@@ -38,6 +38,8 @@ type recorder struct {
 	logits []float32             // scratch for the logit lens and softmax
 	normed []float32
 	smp    sample.Trace
+	// constrained is set when a grammar constrains the generation
+	constrained bool
 }
 
 func newRecorder(m *model.Model, tok *tokenizer.Tokenizer, cfg Tracing) (*recorder, error) {
@@ -284,6 +286,13 @@ func (r *recorder) step(index, pos int, history []int, logits []float32, chosen 
 			ss.Top = append(ss.Top, r.candidate(c.ID, c.Logit, c.Prob))
 		}
 		st.Sampling.Steps = append(st.Sampling.Steps, ss)
+	}
+	if r.constrained {
+		g := &trace.GrammarCheck{Checked: s.Checked, Removed: []trace.Candidate{}}
+		for _, c := range s.Removed {
+			g.Removed = append(g.Removed, r.candidate(c.ID, c.Logit, c.Prob))
+		}
+		st.Sampling.Grammar = g
 	}
 	return st
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"time"
 
+	"glassbox/grammar"
 	"glassbox/model"
 	"glassbox/sample"
 	"glassbox/tokenizer"
@@ -31,8 +32,9 @@ type Session struct {
 	model  *model.Model
 	tok    *tokenizer.Tokenizer
 	state  *model.State
-	cached []int     // tokens whose keys and values are in the cache, in order
-	logits []float32 // next-token logits after the last cached token
+	cached []int          // tokens whose keys and values are in the cache, in order
+	logits []float32      // next-token logits after the last cached token
+	vocab  *grammar.Vocab // the tokenizer's pieces for grammars, made on first use
 }
 
 // NewSession allocates a KV cache for a model.
@@ -71,6 +73,14 @@ type Request struct {
 	// Trace, when set, dissects the generation (see Tracing). Tracing never
 	// changes the generated tokens or their logits.
 	Trace *Tracing
+	// Grammar, when not empty, is a GBNF grammar (see package grammar) the
+	// generated text must follow: tokens that cannot continue a sentence of
+	// the grammar are never sampled, and end-of-generation tokens only where
+	// the text is a complete sentence (even with IgnoreEOS). A grammar that
+	// does not parse is an error before anything runs; a grammar that no
+	// token of the vocabulary can continue ends the generation with an error
+	// wrapping sample.ErrNoAllowedToken.
+	Grammar string
 }
 
 // Token is one generated token.
@@ -151,6 +161,12 @@ func (s *Session) Generate(ctx context.Context, req Request) (*Result, error) {
 	if err := req.Sampler.CheckVocab(vocab); err != nil {
 		return nil, err
 	}
+	var gm *grammar.Matcher
+	if req.Grammar != "" {
+		if gm, err = s.matcher(req.Grammar); err != nil {
+			return nil, err
+		}
+	}
 	res := &Result{PromptIDs: append([]int(nil), req.Prompt...)}
 
 	obs := observer(noObserver{})
@@ -172,7 +188,7 @@ func (s *Session) Generate(ctx context.Context, req Request) (*Result, error) {
 
 	t1 := time.Now()
 	defer func() { res.Timings.GenDuration = time.Since(t1) }()
-	g := &generation{s: s, req: &req, smp: smp, obs: obs, res: res,
+	g := &generation{s: s, req: &req, smp: smp, obs: obs, res: res, gm: gm,
 		history: append(make([]int, 0, len(req.Prompt)+64), req.Prompt...),
 		out:     newTextStream(s.tok, req.Prompt[len(req.Prompt)-1], req.Stop, req.Special)}
 	if err := g.run(ctx); err != nil {
@@ -201,6 +217,7 @@ type generation struct {
 	history []int // the prompt and the tokens generated so far
 	out     *textStream
 	top     []sample.TokenLogProb // scratch for log-probabilities
+	gm      *grammar.Matcher      // the grammar's state, when Request.Grammar is set
 }
 
 // run samples and decodes tokens until a stop condition: the token limit, an
@@ -237,7 +254,21 @@ func (g *generation) run(ctx context.Context) error {
 // string).
 func (g *generation) next() (id int, stop bool, err error) {
 	s, req, res := g.s, g.req, g.res
-	id = g.obs.sample(g.smp, s.logits, g.history)
+	if g.gm == nil {
+		id, err = g.obs.sample(g.smp, s.logits, g.history, nil)
+	} else {
+		g.gm.SetStripSpace(s.tok.StartsText(g.history[len(g.history)-1]))
+		id, err = g.obs.sample(g.smp, s.logits, g.history, g.gm)
+		if err == nil {
+			err = g.gm.Accept(id)
+		}
+		if err != nil {
+			return id, true, fmt.Errorf("grammar: after %d generated tokens (%q): %w", len(res.IDs), g.out.emitted(), err)
+		}
+	}
+	if err != nil {
+		return id, true, err
+	}
 	tk := Token{ID: id, Prev: g.history[len(g.history)-1]}
 	if req.LogProbs > 0 {
 		tk.LogProb, g.top = sample.LogProbs(s.logits, id, req.LogProbs, g.top[:0])
@@ -246,7 +277,7 @@ func (g *generation) next() (id int, stop bool, err error) {
 	res.IDs = append(res.IDs, id)
 	res.Timings.GenTokens++
 	g.history = append(g.history, id)
-	eog := !req.IgnoreEOS && s.tok != nil && s.tok.IsEOG(id)
+	eog := (!req.IgnoreEOS || g.gm != nil) && s.tok != nil && s.tok.IsEOG(id)
 	var stopped string
 	tk.Text, stopped = g.out.add(id, eog)
 	if stopped != "" {
@@ -298,4 +329,38 @@ func (s *Session) prefill(ctx context.Context, prompt []int, tm *Timings) error 
 	}
 	s.cached = append(s.cached, prompt[k:]...)
 	return nil
+}
+
+// matcher parses a grammar and returns a matcher over the session's vocabulary.
+func (s *Session) matcher(src string) (*grammar.Matcher, error) {
+	if s.tok == nil {
+		return nil, errors.New("grammar: the model has no tokenizer, so its tokens spell no text")
+	}
+	g, err := grammar.Parse(src)
+	if err != nil {
+		return nil, err
+	}
+	if s.vocab == nil {
+		v, err := VocabOf(s.tok)
+		if err != nil {
+			return nil, err
+		}
+		s.vocab = v
+	}
+	return grammar.NewMatcher(g, s.vocab), nil
+}
+
+// VocabOf returns the vocabulary of tok as a grammar sees it: the bytes each
+// token adds to a generated text (none for control and unknown tokens, which
+// the text never shows) and the end-of-generation tokens.
+func VocabOf(tok *tokenizer.Tokenizer) (*grammar.Vocab, error) {
+	pieces := make([][]byte, tok.VocabSize())
+	for id := range pieces {
+		switch tok.Type(id) {
+		case tokenizer.TypeControl, tokenizer.TypeUnknown:
+			continue
+		}
+		pieces[id] = tok.TokenBytes(id)
+	}
+	return grammar.NewVocab(pieces, tok.EOGs())
 }

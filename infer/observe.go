@@ -12,8 +12,9 @@ import (
 // nothing and costs nothing; the tracer dissects the generation (see
 // Tracing). An observer never changes what is generated.
 type observer interface {
-	// sample picks the next token as smp.Sample does.
-	sample(smp *sample.Sampler, logits []float32, history []int) int
+	// sample picks the next token as smp.Sample does, or
+	// smp.SampleConstrained when c is not nil.
+	sample(smp *sample.Sampler, logits []float32, history []int, c sample.Constraint) (int, error)
 	// token reports the index-th generated token id, predicted at position
 	// pos (history ends with it) from logits, and the text it completed.
 	token(index, pos int, history []int, logits []float32, id int, text string) error
@@ -28,8 +29,11 @@ type observer interface {
 // noObserver is the observer of a generation that is not traced.
 type noObserver struct{}
 
-func (noObserver) sample(smp *sample.Sampler, logits []float32, history []int) int {
-	return smp.Sample(logits, history)
+func (noObserver) sample(smp *sample.Sampler, logits []float32, history []int, c sample.Constraint) (int, error) {
+	if c != nil {
+		return smp.SampleConstrained(logits, history, c, nil, 0)
+	}
+	return smp.Sample(logits, history), nil
 }
 func (noObserver) token(int, int, []int, []float32, int, string) error { return nil }
 func (noObserver) decoding(int)                                        {}
@@ -71,8 +75,12 @@ func (s *Session) newTracer(req *Request) (*tracer, error) {
 	return t, nil
 }
 
-func (t *tracer) sample(smp *sample.Sampler, logits []float32, history []int) int {
-	return smp.SampleTrace(logits, history, &t.rec.smp, t.rec.top)
+func (t *tracer) sample(smp *sample.Sampler, logits []float32, history []int, c sample.Constraint) (int, error) {
+	if c != nil {
+		t.rec.constrained = true
+		return smp.SampleConstrained(logits, history, c, &t.rec.smp, t.rec.top)
+	}
+	return smp.SampleTrace(logits, history, &t.rec.smp, t.rec.top), nil
 }
 
 func (t *tracer) token(index, pos int, history []int, logits []float32, id int, text string) error {

@@ -1,6 +1,7 @@
 package sample
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -12,6 +13,7 @@ import (
 const (
 	StepLogitBias   = "logit_bias"
 	StepPenalties   = "penalties"
+	StepGrammar     = "grammar"
 	StepTopK        = "top_k"
 	StepTopP        = "top_p"
 	StepMinP        = "min_p"
@@ -63,7 +65,31 @@ type Trace struct {
 	// ChosenRank is the 1-based rank of Chosen among the raw logits
 	// (before penalties; ties ranked by id).
 	ChosenRank int
+	// Removed lists, best first, up to traceTop of the candidates a
+	// constraint (see Sampler.Constrain) rejected among those ranked before
+	// the last one it kept, with their logits after the penalties and their
+	// probabilities among every candidate before the constraint.
+	Removed []Candidate
+	// Checked is the number of candidates the constraint examined (0 when
+	// there is none): with top-k or greedy sampling only the best ones are
+	// examined, until enough are allowed.
+	Checked int
 }
+
+// Constraint restricts the tokens a Sampler may draw, such as a grammar
+// (package grammar's Matcher implements it).
+type Constraint interface {
+	// Allows reports whether token id may come next.
+	Allows(id int) bool
+	// Mask sets allowed[id] = Allows(id) for every token id below
+	// len(allowed), faster than calling Allows for each, and returns how
+	// many are allowed.
+	Mask(allowed []bool) int
+}
+
+// ErrNoAllowedToken is returned by SampleConstrained when the constraint
+// allows none of the tokens.
+var ErrNoAllowedToken = errors.New("sample: the constraint allows no token of the vocabulary here")
 
 // Sampler draws tokens with a fixed chain and its own seeded random number
 // generator. It keeps its buffers between calls, so Sample does not allocate
@@ -82,6 +108,8 @@ type Sampler struct {
 	counts  []int32   // per-token occurrences in the penalty window
 	touched []int32   // tokens whose count is non-zero
 	scratch []cand    // trace top-k selection
+
+	allowed []bool // Constraint.Mask's output
 }
 
 // New returns a Sampler for p, or an error naming the invalid parameter.
@@ -148,10 +176,30 @@ func (s *Sampler) SampleTrace(logits []float32, history []int, tr *Trace, traceT
 	return s.run(logits, history, tr, traceTop)
 }
 
+// SampleConstrained is SampleTrace (tr may be nil) drawing only tokens c
+// allows: the constraint runs after the logit bias and the penalties and
+// before every filter, as if the logits of the tokens it rejects were -Inf.
+// For greedy and top-k sampling it examines the candidates best first and
+// stops once it has as many allowed ones as the chain can use, so a
+// constraint costs little when the model's favourites are allowed. When c
+// allows no token it returns -1 and ErrNoAllowedToken.
+func (s *Sampler) SampleConstrained(logits []float32, history []int, c Constraint, tr *Trace, traceTop int) (int, error) {
+	id := s.runConstrained(logits, history, c, tr, traceTop)
+	if id < 0 && len(logits) > 0 {
+		return -1, ErrNoAllowedToken
+	}
+	return id, nil
+}
+
 func (s *Sampler) run(logits []float32, history []int, tr *Trace, traceTop int) int {
+	return s.runConstrained(logits, history, nil, tr, traceTop)
+}
+
+func (s *Sampler) runConstrained(logits []float32, history []int, constraint Constraint, tr *Trace, traceTop int) int {
 	if tr != nil {
 		tr.Steps = tr.Steps[:0]
 		tr.Draw, tr.Chosen, tr.ChosenProb, tr.ChosenRank = -1, -1, 0, 0
+		tr.Removed, tr.Checked = tr.Removed[:0], 0
 	}
 	n := len(logits)
 	if n == 0 {
@@ -178,6 +226,13 @@ func (s *Sampler) run(logits []float32, history []int, tr *Trace, traceTop int) 
 	if s.p.penaltiesActive() {
 		s.applyPenalties(history)
 		s.record(tr, StepPenalties, traceTop)
+	}
+
+	if constraint != nil {
+		if !s.constrain(constraint, tr, traceTop) {
+			return -1
+		}
+		s.record(tr, StepGrammar, traceTop)
 	}
 
 	var chosen int

@@ -712,6 +712,11 @@ func (t *Tokenizer) NewSpecialDecoderAfter(prev int) *Decoder {
 	return d
 }
 
+// StartsText reports whether a token that follows prev (-1: nothing) begins
+// the text and so loses the SentencePiece space prefix: TokenBytesAfter(prev,
+// id) is then TokenBytes(id) without one leading space.
+func (t *Tokenizer) StartsText(prev int) bool { return t.startsText(prev) }
+
 // startsText reports whether a token that follows prev begins the text and so
 // loses the space prefix the encoder added.
 func (t *Tokenizer) startsText(prev int) bool {

@@ -138,7 +138,7 @@ type Prediction struct {
 
 // SamplerStep is one stage of the sampler chain as applied.
 type SamplerStep struct {
-	Name string      `json:"name"` // penalties, top_k, top_p, min_p, temperature, dist, greedy
+	Name string      `json:"name"` // logit_bias, penalties, grammar, top_k, top_p, min_p, temperature, dist, greedy
 	Kept int         `json:"kept"` // candidates surviving the step
 	Top  []Candidate `json:"top"`  // the best survivors with renormalised probabilities
 }
@@ -150,6 +150,19 @@ type Sampling struct {
 	ChosenRank int           `json:"chosen_rank"`
 	ChosenProb float32       `json:"chosen_prob"` // after the chain
 	RawProb    float32       `json:"raw_prob"`    // before it (softmax of the raw logits)
+	// Grammar is set when a grammar constrained the step.
+	Grammar *GrammarCheck `json:"grammar,omitempty"`
+}
+
+// GrammarCheck is what a grammar did to one step: the chain's "grammar"
+// stage (in Steps) keeps the allowed candidates; this lists the rejected ones.
+type GrammarCheck struct {
+	// Checked is the number of candidates the grammar examined: with greedy
+	// or top-k sampling, only the best ones until enough were allowed.
+	Checked int `json:"checked"`
+	// Removed lists, best first, the rejected candidates that ranked before
+	// the last allowed one kept, with their probabilities before the grammar.
+	Removed []Candidate `json:"removed"`
 }
 
 // Step is the dissection of one generated token.
