@@ -448,6 +448,12 @@ func (m *Model) ChatCompletion(ctx context.Context, msgs []Message, opts ChatOpt
 		return nil, err
 	}
 	gen := opts.GenerateOptions
+	if p.Grammar != "" {
+		if gen.Grammar != "" {
+			return nil, errors.New("a tool choice that requires a call and GenerateOptions.Grammar cannot be used together")
+		}
+		gen.Grammar = p.Grammar
+	}
 	gen.Special = p.Special
 	rd := p.NewReader()
 	onToken := gen.OnToken

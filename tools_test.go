@@ -119,3 +119,48 @@ func TestValidateTools(t *testing.T) {
 		})
 	}
 }
+
+// TestChatCompletionStream generates a call shaped by a hand-written
+// grammar and checks the SDK's reading of it: the message, the finish
+// reason and the deltas, whose first names the call and whose arguments add
+// up to the message's.
+func TestChatCompletionStream(t *testing.T) {
+	m := toolChatModel(t)
+	g := `root ::= "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": " city ", \"unit\": " unit "}}\n</tool_call>"
+city ::= "\"Paris\"" | "\"Lyon\""
+unit ::= "\"C\"" | "\"F\""`
+	var deltas []ChatDelta
+	res, err := m.ChatCompletion(context.Background(), []Message{{Role: "user", Content: "Weather in Paris?"}}, ChatOptions{
+		GenerateOptions: GenerateOptions{MaxTokens: 80, Grammar: g},
+		Tools:           []Tool{weather},
+		OnDelta:         func(d ChatDelta) error { deltas = append(deltas, d); return nil },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := res.Message
+	if res.FinishReason != FinishToolCalls || res.Result.FinishReason != FinishStop || msg.Content != "" || len(msg.ToolCalls) != 1 {
+		t.Fatalf("finish %q (generation %q), message %+v", res.FinishReason, res.Result.FinishReason, msg)
+	}
+	call := msg.ToolCalls[0]
+	var args struct{ City, Unit string }
+	if err := json.Unmarshal([]byte(call.Function.Arguments), &args); err != nil || args.City == "" || args.Unit == "" ||
+		!strings.HasPrefix(call.ID, "call_") || call.Type != "function" || call.Function.Name != "get_weather" {
+		t.Fatalf("call %+v: %v", call, err)
+	}
+	var streamed string
+	for i, d := range deltas {
+		if d.Content != "" || d.Reasoning != "" {
+			t.Errorf("delta %d has text %+v", i, d)
+		}
+		for _, c := range d.ToolCalls {
+			if c.Index != 0 || (c.ID != "") != (c.Name != "") || (c.ID != "" && (c.ID != call.ID || streamed != "")) {
+				t.Errorf("delta %d: %+v", i, c)
+			}
+			streamed += c.Arguments
+		}
+	}
+	if streamed != call.Function.Arguments {
+		t.Errorf("streamed arguments %q, message %q", streamed, call.Function.Arguments)
+	}
+}
