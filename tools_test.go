@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -162,5 +163,54 @@ unit ::= "\"C\"" | "\"F\""`
 	}
 	if streamed != call.Function.Arguments {
 		t.Errorf("streamed arguments %q, message %q", streamed, call.Function.Arguments)
+	}
+}
+
+// TestChatCompletionReasoning reads <think> reasoning apart from the
+// content and the calls, and gives it back to the template.
+func TestChatCompletionReasoning(t *testing.T) {
+	m := toolChatModel(t)
+	if !m.template.Thinks() {
+		t.Fatal("the template does not reason")
+	}
+	for _, tc := range []struct {
+		name, grammar string
+		want          Message
+	}{
+		{"answer", `root ::= "<think>\nThe user greets me.\n</think>\n\nHello!"`,
+			Message{Role: "assistant", ReasoningContent: "The user greets me.", Content: "Hello!"}},
+		{"call", `root ::= "<think>\nI need the weather.\n</think>\n\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>"`,
+			Message{Role: "assistant", ReasoningContent: "I need the weather.", ToolCalls: []ToolCall{{Type: "function", Function: ToolCallFunction{Name: "get_weather", Arguments: `{"city": "Paris"}`}}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var reasoning, content string
+			res, err := m.ChatCompletion(context.Background(), []Message{{Role: "user", Content: "Hi"}}, ChatOptions{
+				GenerateOptions: GenerateOptions{MaxTokens: 80, Grammar: tc.grammar},
+				Tools:           []Tool{weather},
+				OnDelta: func(d ChatDelta) error {
+					reasoning += d.Reasoning
+					content += d.Content
+					return nil
+				},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := res.Message
+			for i := range got.ToolCalls {
+				got.ToolCalls[i].ID = ""
+			}
+			if !reflect.DeepEqual(got, tc.want) || reasoning != tc.want.ReasoningContent || content != tc.want.Content {
+				t.Errorf("message %+v (streamed reasoning %q, content %q), want %+v", got, reasoning, content, tc.want)
+			}
+			// the reasoning goes back to the template with the message
+			p, err := m.PrepareChat(context.Background(), []Message{{Role: "user", Content: "Hi"}, res.Message, {Role: "user", Content: "And?"}}, ChatOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := "<|im_start|>assistant\n<think>\n" + tc.want.ReasoningContent + "\n</think>\n"; !strings.Contains(p.Text, want) {
+				t.Errorf("the prompt lacks %q:\n%s", want, p.Text)
+			}
+		})
 	}
 }
