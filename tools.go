@@ -485,8 +485,3 @@ func (m *Model) ChatCompletion(ctx context.Context, msgs []Message, opts ChatOpt
 	}
 	return &ChatResult{Result: res, Message: msg, FinishReason: fr}, nil
 }
-
-// JSONSchemaGrammar stands in for the grammar engine's conversion until it lands.
-func JSONSchemaGrammar(schema []byte) (string, error) {
-	return "", errors.New("forcing a tool call needs grammar-constrained sampling, which this build lacks")
-}
