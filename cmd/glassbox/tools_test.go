@@ -86,7 +86,7 @@ func TestServeToolCalling(t *testing.T) {
 		return openai.ChatCompletionNewParams{
 			Model: "toolchat", Messages: msgs, Tools: []openai.ChatCompletionToolUnionParam{weatherTool},
 			ToolChoice: choice, ParallelToolCalls: openai.Bool(false),
-			Temperature: openai.Float(0), MaxTokens: openai.Int(64),
+			Temperature: openai.Float(0), MaxTokens: openai.Int(200),
 		}
 	}
 	required := openai.ChatCompletionToolChoiceOptionUnionParam{OfAuto: openai.String("required")}

@@ -35,7 +35,7 @@ const tools = [{
   },
 }];
 const question = [{ role: "user", content: "What is the weather in Paris?" }];
-const params = (messages, tool_choice) => ({ model, messages, tools, tool_choice, parallel_tool_calls: false, temperature: 0, max_tokens: 64 });
+const params = (messages, tool_choice) => ({ model, messages, tools, tool_choice, parallel_tool_calls: false, temperature: 0, max_tokens: 200 });
 
 function checkCall(call, what) {
   check(call.type === "function", what + ": type " + call.type);
