@@ -146,6 +146,9 @@ func TestServeToolCalling(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if m := r2.Choices[0].Message; m.Content == "" || len(m.ToolCalls) != 0 {
+		t.Errorf("step 2: content %q, %d calls", m.Content, len(m.ToolCalls))
+	}
 	if fr := r2.Choices[0].FinishReason; fr != "stop" && fr != "length" || r2.Usage.PromptTokens <= r1.Usage.PromptTokens {
 		t.Errorf("step 2: finish %q, prompt %d tokens (step 1: %d)", fr, r2.Usage.PromptTokens, r1.Usage.PromptTokens)
 	}

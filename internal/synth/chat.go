@@ -21,7 +21,7 @@ var ChatSpecials = []string{"<|endoftext|>", "<|im_start|>", "<|im_end|>", "<too
 var chatMerges = [][2]string{{"Ġ", "t"}, {"h", "e"}, {"Ġt", "he"}, {"\"", ":"}, {"n", "a"}, {"na", "m"}, {"nam", "e"}}
 
 // WriteChat writes a small random-weight qwen2 GGUF chat model (dim 64,
-// 2 layers, seeded by seed) whose tokenizer is byte-level BPE (the 256 byte
+// 2 layers, untied output so that its replies vary, seeded by seed) whose tokenizer is byte-level BPE (the 256 byte
 // tokens, a few merges, then ChatSpecials) and whose chat template is
 // template, for testing chat features (tool calls, reasoning) end to end
 // without a downloaded model. Its replies are noise unless a grammar shapes
@@ -54,7 +54,7 @@ func WriteChat(out io.Writer, template string, seed uint64) error {
 	c := model.Config{
 		Arch: "qwen2", VocabSize: len(tokens), Dim: 64, HiddenDim: 128, Layers: 2, Heads: 4, KVHeads: 2,
 		HeadDim: 16, ValueDim: 16, RopeDim: 16, ContextLength: 2048, NormEps: 1e-6, RopeTheta: 1e6,
-		RopeNeox: true, AttnBias: true, TiedOutput: true,
+		RopeNeox: true, AttnBias: true,
 	}
 	stream := map[string]uint64{}
 	for _, t := range c.Tensors() {

@@ -87,7 +87,7 @@ const messages = [...question, c1.message, { role: "tool", tool_call_id: call.id
 const r2 = await client.chat.completions.create(params(messages, "auto"));
 const c2 = r2.choices[0];
 check(c2.finish_reason === "stop" || c2.finish_reason === "length", "step 2 finish_reason " + c2.finish_reason);
-check(typeof c2.message.content === "string" && !c2.message.tool_calls, "step 2 message " + JSON.stringify(c2.message));
+check(typeof c2.message.content === "string" && c2.message.content.length > 0 && !c2.message.tool_calls, "step 2 message " + JSON.stringify(c2.message));
 check(r2.usage.prompt_tokens > r1.usage.prompt_tokens, "step 2 prompt " + r2.usage.prompt_tokens + " tokens, step 1 " + r1.usage.prompt_tokens);
 
 const s2 = await client.chat.completions.create({ ...params(messages, "auto"), stream: true });
