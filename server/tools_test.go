@@ -55,6 +55,7 @@ func TestToolRequestErrors(t *testing.T) {
 		{"tools not an array", `"tools":{"type":"function"}`, "tools", ""},
 		{"unknown tool_choice", `"tools":` + tool(`{}`) + `,"tool_choice":"always"`, "tool_choice", `got "always"`},
 		{"tool_choice of a missing function", `"tools":` + tool(`{}`) + `,"tool_choice":{"type":"function","function":{"name":"g"}}`, "tool_choice", `named "g"`},
+		{"schema the grammar cannot force", `"tool_choice":"required","tools":` + tool(`{"type":"object","properties":{"q":{"type":"string","pattern":"^a"}}}`), "tools[0].function.parameters", `unsupported keyword "pattern"`},
 		{"required without tools", `"tool_choice":"required"`, "tool_choice", "at least one tool"},
 		{"tool_calls in a user message", `"messages":[{"role":"user","content":"hi","tool_calls":[{"id":"1","type":"function","function":{"name":"f","arguments":"{}"}}]}]`, "messages[0].tool_calls", "only allowed in assistant messages"},
 		{"tool call without a name", `"messages":[` + user + `,{"role":"assistant","tool_calls":[{"id":"1","type":"function","function":{"arguments":"{}"}}]}]`, "messages[1].tool_calls[0].function.name", "is required"},
@@ -84,5 +85,10 @@ func TestToolMessages(t *testing.T) {
 	status, _, resp := post(t, base+"/v1/chat/completions", body, nil)
 	if status != http.StatusOK || !strings.Contains(string(resp), `"finish_reason":"length"`) || strings.Contains(string(resp), "tool_calls") {
 		t.Errorf("%d %s", status, resp)
+	}
+	// a schema keyword the grammar lacks is no obstacle when no call is forced
+	body = strings.Replace(body, `{"city":{"type":"string"}}`, `{"city":{"type":"string","pattern":"^[A-Z]"}}`, 1)
+	if status, _, resp := post(t, base+"/v1/chat/completions", body, nil); status != http.StatusOK {
+		t.Errorf("auto with a pattern: %d %s", status, resp)
 	}
 }
