@@ -214,3 +214,41 @@ func TestChatCompletionReasoning(t *testing.T) {
 		})
 	}
 }
+
+// TestPrepareChatGeneric: a template that does not show tools gets them in
+// the system message, with the generic JSON format.
+func TestPrepareChatGeneric(t *testing.T) {
+	var buf bytes.Buffer
+	if err := synth.WriteChat(&buf, "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}<|im_start|>assistant\n", 7); err != nil {
+		t.Fatal(err)
+	}
+	m, err := OpenBytes("plain", buf.Bytes(), &Options{Threads: 1, Context: 1024})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	// the city is enumerated so that the random model ends it
+	weather := weather
+	weather.Function.Parameters = json.RawMessage(`{"type":"object","properties":{"city":{"enum":["Paris","Lyon"]}},"required":["city"]}`)
+	for _, msgs := range [][]Message{
+		{{Role: "user", Content: "Weather?"}},
+		{{Role: "system", Content: "Be brief."}, {Role: "user", Content: "Weather?"}},
+	} {
+		p, err := m.PrepareChat(context.Background(), msgs, ChatOptions{Tools: []Tool{weather}, ToolChoice: ToolChoice{Mode: "required"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Format != ToolFormat(0) || !strings.HasPrefix(p.Text, "<|im_start|>system\n"+msgs[0].Content) && msgs[0].Role == "system" ||
+			!strings.Contains(p.Text, `{"name":"get_weather","description":"Current weather of a city","parameters":`) ||
+			!strings.Contains(p.Text, `{"tool_calls": [`) || !strings.HasPrefix(p.Grammar, `root ::= "{\"tool_calls\": ["`) {
+			t.Errorf("format %v, prompt:\n%s\ngrammar:\n%s", p.Format, p.Text, p.Grammar)
+		}
+		res, err := m.ChatCompletion(context.Background(), msgs, ChatOptions{GenerateOptions: GenerateOptions{MaxTokens: 300}, Tools: []Tool{weather}, ToolChoice: ToolChoice{Mode: "required"}, NoParallelToolCalls: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.FinishReason != FinishToolCalls || len(res.Message.ToolCalls) != 1 || res.Message.ToolCalls[0].Function.Name != "get_weather" {
+			t.Errorf("%q reads as %+v (%s)", res.Text, res.Message, res.FinishReason)
+		}
+	}
+}

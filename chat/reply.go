@@ -2,6 +2,7 @@ package chat
 
 import (
 	"encoding/json"
+	"regexp"
 	"strings"
 	"unicode"
 )
@@ -386,6 +387,9 @@ func parseGeneric(text string, partial bool) (string, []ParsedCall) {
 	}
 	var obj map[string]json.RawMessage
 	if json.Unmarshal([]byte(t), &obj) != nil {
+		if calls := cutGenericCalls(t); len(calls) > 0 {
+			return "", calls
+		}
 		return text, nil
 	}
 	if raw, ok := obj["response"]; ok && len(obj) == 1 {
@@ -415,6 +419,35 @@ func parseGeneric(text string, partial bool) (string, []ParsedCall) {
 		calls = append(calls, r.call(false))
 	}
 	return "", calls
+}
+
+// genericCallsRE matches the start of a generic reply's list of calls.
+var genericCallsRE = regexp.MustCompile(`^\{\s*"tool_calls"\s*:\s*\[`)
+
+// cutGenericCalls reads the calls of a generic reply cut short (by the token
+// limit): the calls written so far, the last one possibly incomplete.
+func cutGenericCalls(t string) []ParsedCall {
+	loc := genericCallsRE.FindStringIndex(t)
+	if loc == nil {
+		return nil
+	}
+	var calls []ParsedCall
+	j := loc[1]
+	for {
+		j = skipSpace(t, j)
+		if j < len(t) && t[j] == ',' {
+			j++
+			continue
+		}
+		r := readCall(t, j)
+		if r.named {
+			calls = append(calls, r.call(false))
+		}
+		if r.state != scanComplete {
+			return calls
+		}
+		j = r.end
+	}
 }
 
 // scanState is how far a JSON scan got.

@@ -80,6 +80,8 @@ func TestParseReply(t *testing.T) {
 			ParsedReply{Calls: []ParsedCall{done("f", `{"a": 1}`)}}},
 		{"generic tool_call", generic, `{"tool_call": {"name": "f", "arguments": {}}}`, ParsedReply{Calls: []ParsedCall{done("f", "{}")}}},
 		{"generic bare call", generic, `{"name": "f", "arguments": {"b": true}}`, ParsedReply{Calls: []ParsedCall{done("f", `{"b": true}`)}}},
+		{"generic cut short", generic, `{"tool_calls": [{"name": "f", "arguments": {"a": 1}}, {"name": "g", "arguments": {"b": [`,
+			ParsedReply{Calls: []ParsedCall{done("f", `{"a": 1}`), {Name: "g", Arguments: `{"b": [`}}}},
 		{"generic response", generic, `{"response": "Hi!"}`, ParsedReply{Content: "Hi!"}},
 		{"generic text", generic, "Hi!", ParsedReply{Content: "Hi!"}},
 		{"generic other JSON", generic, `{"x": 1}`, ParsedReply{Content: `{"x": 1}`}},
