@@ -385,6 +385,12 @@ func (r *ChatRequest) chatOptions() (glassbox.ChatOptions, error) {
 	}
 	o.ToolChoice = glassbox.ToolChoice(r.ToolChoice)
 	o.NoParallelToolCalls = r.ParallelToolCalls != nil && !*r.ParallelToolCalls
+	for k := range r.ChatTemplateKwargs {
+		switch k {
+		case "messages", "tools", "add_generation_prompt", "bos_token", "eos_token", "raise_exception", "strftime_now":
+			return o, badRequest("chat_template_kwargs", "invalid value for 'chat_template_kwargs': %q is set by the server (from the request's messages, tools and the model), not by chat_template_kwargs", k)
+		}
+	}
 	o.TemplateVars = r.ChatTemplateKwargs
 	if err := glassbox.ValidateTools(o.Tools, o.ToolChoice); err != nil {
 		te := err.(*glassbox.ToolError)
