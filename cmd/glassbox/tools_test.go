@@ -16,6 +16,7 @@ import (
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/shared"
+	"github.com/spf13/cobra"
 
 	"glassbox/internal/synth"
 )
@@ -275,4 +276,44 @@ func TestServeToolCallingNode(t *testing.T) {
 	}
 	checkCall(t, got.Call.ID, got.Call.Function.Name, got.Call.Function.Arguments)
 	t.Logf("node: %s", out)
+}
+
+// TestChatTemplateFile: run and chat use the template of
+// --chat-template-file instead of the model's; a missing, empty or
+// malformed file is an error naming it.
+func TestChatTemplateFile(t *testing.T) {
+	model := toolModelFile(t)
+	dir := t.TempDir()
+	write := func(name, src string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	raising := write("raise.jinja", "{{ raise_exception('the template of the file') }}")
+	for _, tc := range []struct {
+		name string
+		cmd  func() *cobra.Command
+		args []string
+		want string
+	}{
+		{"run uses the file", newRunCmd, []string{"-m", model, "-n", "1", "--chat-template-file", raising, "hi"}, "the template of the file"},
+		{"chat uses the file", newChatCmd, []string{"-m", model, "-n", "1", "--chat-template-file", raising}, "the template of the file"},
+		{"missing file", newRunCmd, []string{"-m", model, "-n", "1", "--chat-template-file", filepath.Join(dir, "none.jinja"), "hi"}, "--chat-template-file: open"},
+		{"empty file", newRunCmd, []string{"-m", model, "-n", "1", "--chat-template-file", write("empty.jinja", " \n"), "hi"}, "is empty: expected a Jinja chat template"},
+		{"malformed", newRunCmd, []string{"-m", model, "-n", "1", "--chat-template-file", write("bad.jinja", "{% for %}"), "hi"}, "the chat template given"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// chat reports a failed reply and goes on; run fails
+			_, stderr, err := execute(t, tc.cmd(), "hi\n", tc.args...)
+			msg := stderr
+			if err != nil {
+				msg += err.Error()
+			}
+			if !strings.Contains(msg, tc.want) {
+				t.Errorf("error %v (stderr %q), want one saying %q", err, stderr, tc.want)
+			}
+		})
+	}
 }
