@@ -61,6 +61,9 @@ type Options struct {
 	KVCacheF32 bool
 	// Batch is the number of prompt tokens processed per step (default 64).
 	Batch int
+	// ChatTemplate, when set, is the Jinja chat template to use instead of
+	// the one the model file carries (llama-server's --chat-template-file).
+	ChatTemplate string
 }
 
 // ErrClosed is returned (wrapped) by a Model's methods that read the weights,
@@ -198,7 +201,7 @@ func (m *Model) loadGGUF(f *gguf.File) (err error) {
 	if err != nil {
 		return err // the tokenizer package's errors say "tokenizer: …"
 	}
-	if src, ok := f.String("tokenizer.chat_template"); ok && src != "" {
+	if src, ok := f.String("tokenizer.chat_template"); ok && src != "" && m.opts.ChatTemplate == "" {
 		m.tmplSrc = src
 		if m.template, err = chat.Parse(src); err != nil {
 			return fmt.Errorf("chat template: %w", err)
@@ -210,6 +213,14 @@ func (m *Model) loadGGUF(f *gguf.File) (err error) {
 // finishOpen checks the tokenizer against the model, sets the context and
 // checks that a session's KV cache fits in the available memory.
 func (m *Model) finishOpen() error {
+	if src := m.opts.ChatTemplate; src != "" {
+		t, err := chat.Parse(src)
+		if err != nil {
+			m.Close()
+			return fmt.Errorf("load %s: the chat template given: %w", m.path, err)
+		}
+		m.template, m.tmplSrc = t, src
+	}
 	if m.tok.VocabSize() > m.model.Config.VocabSize {
 		m.Close()
 		return fmt.Errorf("load %s: the tokenizer has %d tokens but the model only %d embeddings", m.path, m.tok.VocabSize(), m.model.Config.VocabSize)
@@ -421,6 +432,10 @@ type GenerateOptions struct {
 	// ParseSpecial makes special-token strings in the prompt (such as
 	// <|im_start|>) encode as their single ids.
 	ParseSpecial bool
+	// Special renders generated control tokens (other than
+	// end-of-generation ones) as their text, as a reply parser reading
+	// markers like [TOOL_CALLS] needs.
+	Special bool
 	// OnToken receives each generated token as it is produced; an error stops
 	// the generation.
 	OnToken func(Token) error
@@ -483,7 +498,7 @@ func (m *Model) GenerateIDs(ctx context.Context, ids []int, opts GenerateOptions
 	}
 	return m.session.Generate(ctx, infer.Request{
 		Prompt: ids, MaxTokens: opts.MaxTokens, Stop: opts.Stop, Sampler: opts.Sampler,
-		LogProbs: opts.LogProbs, IgnoreEOS: opts.IgnoreEOS, OnToken: opts.OnToken, Trace: opts.Trace,
+		LogProbs: opts.LogProbs, IgnoreEOS: opts.IgnoreEOS, OnToken: opts.OnToken, Trace: opts.Trace, Special: opts.Special,
 		Grammar: opts.Grammar,
 	})
 }

@@ -6,7 +6,11 @@
 // Templates see the variables Hugging Face transformers provides: messages,
 // add_generation_prompt, bos_token, eos_token, the functions
 // raise_exception and strftime_now, plus any extra variables (such as
-// enable_thinking) given in Options. tools is left undefined. Rendering uses
+// enable_thinking) given in Options, and tools when Options.Tools lists
+// some (as transformers' apply_chat_template(tools=...) passes them).
+// Assistant messages carry their tool_calls and tool messages their
+// tool_call_id and name, with the arguments of each call as a JSON object
+// where they are one, as Hugging Face templates expect. Rendering uses
 // github.com/ardanlabs/jinja with the trim_blocks and lstrip_blocks
 // behaviour of transformers, in a worker process under Limits, since a
 // template is untrusted input (see RenderContext).
@@ -27,6 +31,17 @@ type Message struct {
 	Role string `json:"role"`
 	// Content is the text of the turn.
 	Content string `json:"content"`
+	// ReasoningContent is the reasoning an assistant turn wrote before its
+	// reply (between <think> and </think>), given to templates as
+	// reasoning_content when not empty.
+	ReasoningContent string `json:"reasoning_content,omitempty"`
+	// ToolCalls are the calls an assistant turn made.
+	ToolCalls []ToolCall `json:"tool_calls,omitempty"`
+	// ToolCallID is the id of the call a "tool" message answers.
+	ToolCallID string `json:"tool_call_id,omitempty"`
+	// Name is the name of the tool a "tool" message comes from (or of the
+	// author of another message).
+	Name string `json:"name,omitempty"`
 }
 
 // Options are the variables a render passes to the template besides the messages.
@@ -47,6 +62,9 @@ type Options struct {
 	Now time.Time
 	// Limits bound the rendering; the zero value means the defaults.
 	Limits Limits
+	// Tools are the tools the model may call, given to the template as
+	// tools (left undefined when empty).
+	Tools []Tool
 }
 
 // Template is a parsed chat template. It is safe for concurrent use.
@@ -65,7 +83,7 @@ type RaiseError struct {
 func (e *RaiseError) Error() string { return "template raised an exception: " + e.Message }
 
 // reserved lists the variables Render sets itself.
-var reserved = []string{"messages", "add_generation_prompt", "bos_token", "eos_token", "raise_exception", "strftime_now"}
+var reserved = []string{"messages", "add_generation_prompt", "bos_token", "eos_token", "raise_exception", "strftime_now", "tools"}
 
 // Parse compiles a Jinja chat template. Malformed templates give an error
 // naming what the parser expected and where. Templates whose macros call
@@ -111,6 +129,13 @@ func (t *Template) RenderContext(ctx context.Context, msgs []Message, opt Option
 		}
 		req.Extra = extra
 	}
+	for i, tool := range opt.Tools {
+		b, err := json.Marshal(tool)
+		if err != nil {
+			return "", fmt.Errorf("chat: tool %d: %w", i, err)
+		}
+		req.Tools = append(req.Tools, b)
+	}
 	now := opt.Now
 	if now.IsZero() {
 		now = time.Now()
@@ -118,8 +143,14 @@ func (t *Template) RenderContext(ctx context.Context, msgs []Message, opt Option
 	req.Now = now.UnixNano()
 	req.Zone, req.ZoneOffset = now.Zone()
 	in := int64(len(t.src) + len(req.Extra) + len(opt.BOSToken) + len(opt.EOSToken))
+	for _, b := range req.Tools {
+		in += int64(len(b))
+	}
 	for _, m := range msgs {
-		in += int64(len(m.Role) + len(m.Content))
+		in += int64(len(m.Role) + len(m.Content) + len(m.ReasoningContent) + len(m.ToolCallID) + len(m.Name))
+		for _, c := range m.ToolCalls {
+			in += int64(len(c.ID) + len(c.Function.Name) + len(c.Function.Arguments))
+		}
 	}
 	lim, err := opt.Limits.resolve(in)
 	if err != nil {

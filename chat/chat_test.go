@@ -134,7 +134,7 @@ func TestRenderVariables(t *testing.T) {
 		{"tools undefined", "{% if tools is defined %}yes{% else %}no{% endif %}", nil, Options{}, "no"},
 		{"generation prompt flag", "{{ add_generation_prompt }}", nil, Options{AddGenerationPrompt: true}, "True"},
 		{"message fields", "{% for m in messages %}{{ m.role }}={{ m['content'] }};{% endfor %}",
-			[]Message{{"user", "a"}, {"assistant", "b"}}, Options{}, "user=a;assistant=b;"},
+			[]Message{{Role: "user", Content: "a"}, {Role: "assistant", Content: "b"}}, Options{}, "user=a;assistant=b;"},
 		{"fixed date", "{{ strftime_now('%d %B %Y') }}", nil,
 			Options{Now: time.Date(2023, 12, 25, 0, 0, 0, 0, time.UTC)}, "25 December 2023"},
 	}
@@ -183,7 +183,7 @@ func FuzzParse(f *testing.F) {
 	} {
 		f.Add(s)
 	}
-	msgs := []Message{{"system", "s"}, {"user", "u {{ x }}"}, {"assistant", "<think>a</think>b"}}
+	msgs := []Message{{Role: "system", Content: "s"}, {Role: "user", Content: "u {{ x }}"}, {Role: "assistant", Content: "<think>a</think>b"}}
 	f.Fuzz(func(t *testing.T, src string) {
 		tmpl, err := Parse(src)
 		if err != nil {

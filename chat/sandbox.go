@@ -40,17 +40,18 @@ func decode(b []byte, v any) error {
 
 // request is what the caller sends a worker.
 type request struct {
-	Op                  string          `json:"op"`
-	Template            string          `json:"template"`
-	Messages            []Message       `json:"messages,omitempty"`
-	AddGenerationPrompt bool            `json:"add_generation_prompt,omitempty"`
-	BOSToken            string          `json:"bos_token,omitempty"`
-	EOSToken            string          `json:"eos_token,omitempty"`
-	Extra               json.RawMessage `json:"extra,omitempty"`
-	Now                 int64           `json:"now"`
-	Zone                string          `json:"zone"`
-	ZoneOffset          int             `json:"zone_offset"`
-	Limits              Limits          `json:"limits"`
+	Op                  string            `json:"op"`
+	Template            string            `json:"template"`
+	Messages            []Message         `json:"messages,omitempty"`
+	AddGenerationPrompt bool              `json:"add_generation_prompt,omitempty"`
+	BOSToken            string            `json:"bos_token,omitempty"`
+	EOSToken            string            `json:"eos_token,omitempty"`
+	Extra               json.RawMessage   `json:"extra,omitempty"`
+	Tools               []json.RawMessage // each tool as a JSON object
+	Now                 int64             `json:"now"`
+	Zone                string            `json:"zone"`
+	ZoneOffset          int               `json:"zone_offset"`
+	Limits              Limits            `json:"limits"`
 }
 
 // response is a worker's answer; the rendered text follows it in its own frame.

@@ -225,12 +225,20 @@ func render(tmpl *jinja.Template, req *request) (string, error) {
 	}
 	list := make([]jinja.Value, len(req.Messages))
 	for i, m := range req.Messages {
-		d := jinja.NewDict()
-		d.AsDict().Set("role", jinja.NewString(m.Role))
-		d.AsDict().Set("content", jinja.NewString(m.Content))
-		list[i] = d
+		list[i] = messageValue(m)
 	}
 	data["messages"] = jinja.NewList(list)
+	if len(req.Tools) > 0 {
+		tools := make([]jinja.Value, len(req.Tools))
+		for i, raw := range req.Tools {
+			v, err := jsonValue(raw)
+			if err != nil {
+				return "", fmt.Errorf("decoding tool %d: %w", i, err)
+			}
+			tools[i] = v
+		}
+		data["tools"] = jinja.NewList(tools)
+	}
 	data["add_generation_prompt"] = jinja.NewBool(req.AddGenerationPrompt)
 	data["bos_token"] = jinja.NewString(req.BOSToken)
 	data["eos_token"] = jinja.NewString(req.EOSToken)

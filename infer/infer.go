@@ -63,6 +63,10 @@ type Request struct {
 	Sampler   sample.Params // sampling settings; the zero value (LogitBias aside) means greedy decoding
 	LogProbs  int           // when > 0, record the chosen token's log-probability and the top LogProbs
 	IgnoreEOS bool          // keep going past end-of-generation tokens
+	// Special renders control tokens other than end-of-generation ones as
+	// their text (as markers like [TOOL_CALLS] that a reply parser reads);
+	// by default they add no text.
+	Special bool
 	// OnToken, when set, receives each generated token as soon as it is sampled.
 	// Returning an error stops the generation with that error.
 	OnToken func(Token) error
@@ -186,7 +190,7 @@ func (s *Session) Generate(ctx context.Context, req Request) (*Result, error) {
 	defer func() { res.Timings.GenDuration = time.Since(t1) }()
 	g := &generation{s: s, req: &req, smp: smp, obs: obs, res: res, gm: gm,
 		history: append(make([]int, 0, len(req.Prompt)+64), req.Prompt...),
-		out:     newTextStream(s.tok, req.Prompt[len(req.Prompt)-1], req.Stop)}
+		out:     newTextStream(s.tok, req.Prompt[len(req.Prompt)-1], req.Stop, req.Special)}
 	if err := g.run(ctx); err != nil {
 		res.Text = g.out.emitted()
 		return res, err

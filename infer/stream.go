@@ -21,9 +21,12 @@ type textStream struct {
 // newTextStream starts the text of tokens that follow the token prev (the
 // prompt's last): the first keeps its leading space unless prev is BOS, where
 // the text starts.
-func newTextStream(tok *tokenizer.Tokenizer, prev int, stops []string) *textStream {
+func newTextStream(tok *tokenizer.Tokenizer, prev int, stops []string, special bool) *textStream {
 	t := &textStream{stop: newStopper(stops)}
-	if tok != nil {
+	switch {
+	case tok != nil && special:
+		t.dec = tok.NewSpecialDecoderAfter(prev)
+	case tok != nil:
 		t.dec = tok.NewDecoderAfter(prev)
 	}
 	return t

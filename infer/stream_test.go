@@ -52,7 +52,7 @@ func TestTextStream(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := newTextStream(tok, id(t, tt.prev), tt.stops)
+			s := newTextStream(tok, id(t, tt.prev), tt.stops, false)
 			var emits []string
 			stopped := ""
 			for _, p := range tt.pieces {

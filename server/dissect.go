@@ -117,8 +117,19 @@ func (s *Server) dissect(w http.ResponseWriter, r *http.Request) error {
 // A template that exceeds a rendering limit is a bad request too (400, the
 // message naming the limit); rendering stops when ctx is done.
 func (s *Server) chatPrompt(ctx context.Context, e *entry, messages []ChatMessage) ([]int, string, error) {
+	ids, p, err := s.chatPromptTools(ctx, e, messages, glassbox.ChatOptions{})
+	if err != nil {
+		return nil, "", err
+	}
+	return ids, p.Text, nil
+}
+
+// chatPromptTools is chatPrompt with tools and template variables: it
+// returns the prompt's ids and the rendered prompt with how to read the
+// reply. Malformed tools are a bad request naming the field.
+func (s *Server) chatPromptTools(ctx context.Context, e *entry, messages []ChatMessage, opts glassbox.ChatOptions) ([]int, *glassbox.ChatPrompt, error) {
 	if !e.model.HasChatTemplate() {
-		return nil, "", badRequest("model", "the model %s has no chat template (tokenizer.chat_template in its GGUF file): use a raw prompt (/v1/completions, or 'prompt' on /v1/dissect)", e.name)
+		return nil, nil, badRequest("model", "the model %s has no chat template (tokenizer.chat_template in its GGUF file): use a raw prompt (/v1/completions, or 'prompt' on /v1/dissect)", e.name)
 	}
 	msgs := make([]glassbox.Message, len(messages))
 	for i, m := range messages {
@@ -126,16 +137,23 @@ func (s *Server) chatPrompt(ctx context.Context, e *entry, messages []ChatMessag
 		if role == "developer" {
 			role = "system"
 		}
-		msgs[i] = glassbox.Message{Role: role, Content: string(m.Content)}
+		msgs[i] = glassbox.Message{Role: role, Content: string(m.Content), ReasoningContent: m.ReasoningContent, ToolCallID: m.ToolCallID, Name: m.Name}
+		for _, c := range m.ToolCalls {
+			msgs[i].ToolCalls = append(msgs[i].ToolCalls, glassbox.ToolCall{ID: c.ID, Type: "function", Function: glassbox.ToolCallFunction{Name: c.Function.Name, Arguments: c.Function.Arguments}})
+		}
 	}
-	text, err := e.model.RenderChatContext(ctx, msgs)
+	p, err := e.model.PrepareChat(ctx, msgs, opts)
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, "", ctx.Err()
+			return nil, nil, ctx.Err()
 		}
-		return nil, "", badRequest("messages", "the chat template of model %s rejected the messages: %v", e.name, err)
+		var te *glassbox.ToolError
+		if errors.As(err, &te) {
+			return nil, nil, badRequest(te.Param, "%s", te.Message)
+		}
+		return nil, nil, badRequest("messages", "the chat template of model %s rejected the messages: %v", e.name, err)
 	}
-	return e.model.EncodeChat(text, glassbox.GenerateOptions{}), text, nil
+	return e.model.EncodeChat(p.Text, glassbox.GenerateOptions{}), p, nil
 }
 
 // streamDissection generates on a slot with tracing on, sending each trace

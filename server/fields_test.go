@@ -219,7 +219,6 @@ func TestUnsupportedFields(t *testing.T) {
 		},
 	}
 	bad := map[string]string{
-		"tools": `[{"type":"function","function":{"name":"f"}}]`, "tool_choice": `"required"`, "parallel_tool_calls": `false`,
 		"functions": `[{"name":"f"}]`, "function_call": `{"name":"f"}`,
 		"audio": `{"voice":"alloy","format":"wav"}`, "modalities": `["text","audio"]`, "prediction": `{"type":"content","content":"x"}`,
 		"reasoning_effort": `"high"`, "verbosity": `"low"`, "web_search_options": `{}`, "best_of": `3`, "dimensions": `8`,
@@ -269,7 +268,6 @@ func TestUnsupportedFields(t *testing.T) {
 	}
 	// message fields
 	for _, tc := range []struct{ msg, param string }{
-		{`{"role":"assistant","content":null,"tool_calls":[{"id":"1","type":"function","function":{"name":"f","arguments":"{}"}}]}`, "messages[1].tool_calls"},
 		{`{"role":"assistant","content":"x","function_call":{"name":"f","arguments":"{}"}}`, "messages[1].function_call"},
 		{`{"role":"assistant","content":"x","audio":{"id":"a"}}`, "messages[1].audio"},
 	} {
@@ -282,10 +280,10 @@ func TestUnsupportedFields(t *testing.T) {
 	c := client(base, "")
 	_, err := c.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{
 		Model: "chat", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Once")},
-		Tools: []openai.ChatCompletionToolUnionParam{openai.ChatCompletionFunctionTool(openai.FunctionDefinitionParam{Name: "weather"})},
+		Functions: []openai.ChatCompletionNewParamsFunction{{Name: "weather"}},
 	}, option.WithMaxRetries(0))
 	var ae *openai.Error
-	if !errors.As(err, &ae) || ae.StatusCode != 400 || ae.Param != "tools" {
-		t.Errorf("tools through the client: %v", err)
+	if !errors.As(err, &ae) || ae.StatusCode != 400 || ae.Param != "functions" {
+		t.Errorf("functions through the client: %v", err)
 	}
 }

@@ -31,6 +31,8 @@ var fuzzSeeds = []string{
 	`{"temperature":"hot","n":1e99,"max_tokens":-1}`,
 	`{"logit_bias":{"5":-100,"x":1}}`, `{"logit_bias":[[5,false],["Lily",100],[1]]}`, `{"logit_bias":{"7":1e9}}`,
 	`{"tools":[{"type":"function"}],"response_format":{"type":"text"},"messages":[{"role":"assistant","tool_calls":[]}]}`,
+	`{"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object","properties":{"a":{"type":["string","null"]}},"required":["a"]}}}],"tool_choice":{"type":"function","function":{"name":"f"}},"parallel_tool_calls":false}`,
+	`{"tool_choice":"required","chat_template_kwargs":{"enable_thinking":false},"messages":[{"role":"tool","tool_call_id":"c","content":"x"},{"role":"assistant","reasoning_content":"r","tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"{}"}}]}]}`,
 	`[]`, `null`, `{"stop":5}`, `{"messages":[{"role":"user","content":{"x":1}}]}`,
 }
 
@@ -40,7 +42,13 @@ func FuzzChatRequest(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var r ChatRequest
-		fuzzDecode(t, data, &r, func() error { _, err := r.validate(); return err })
+		fuzzDecode(t, data, &r, func() error {
+			if _, err := r.validate(); err != nil {
+				return err
+			}
+			_, err := r.chatOptions()
+			return err
+		})
 	})
 }
 

@@ -49,8 +49,7 @@ func (s *Server) run(ctx context.Context, e *entry, sl *slot, job genJob, g *gen
 	defer unhook()
 	first := true
 	req := glassbox.Request{
-		Prompt: job.prompt, MaxTokens: g.maxTokens, Stop: g.stop, Sampler: job.sampler, IgnoreEOS: g.ignoreEOS, Trace: g.trace,
-		Grammar: g.grammar,
+		Prompt: job.prompt, MaxTokens: g.maxTokens, Stop: g.stop, Sampler: job.sampler, IgnoreEOS: g.ignoreEOS, Trace: g.trace, Special: g.special, Grammar: g.grammar,
 		OnToken: func(t glassbox.Token) error {
 			if first && !start.IsZero() {
 				first = false

@@ -32,9 +32,24 @@ type chatTopLogprob struct {
 }
 
 type chatMessageOut struct {
-	Role    string  `json:"role"`
-	Content string  `json:"content"`
-	Refusal *string `json:"refusal"`
+	Role             string         `json:"role"`
+	Content          *string        `json:"content"` // null in a reply made only of tool calls
+	ReasoningContent string         `json:"reasoning_content,omitempty"`
+	ToolCalls        []ChatToolCall `json:"tool_calls,omitempty"`
+	Refusal          *string        `json:"refusal"`
+}
+
+// messageOut is the reply message of an assistant message.
+func messageOut(m glassbox.Message) chatMessageOut {
+	out := chatMessageOut{Role: "assistant", ReasoningContent: m.ReasoningContent}
+	if m.Content != "" || len(m.ToolCalls) == 0 {
+		c := m.Content
+		out.Content = &c
+	}
+	for _, c := range m.ToolCalls {
+		out.ToolCalls = append(out.ToolCalls, ChatToolCall{ID: c.ID, Type: "function", Function: ChatToolFunction{Name: c.Function.Name, Arguments: c.Function.Arguments}})
+	}
+	return out
 }
 
 type chatChoice struct {
@@ -55,8 +70,49 @@ type chatCompletion struct {
 }
 
 type chatDelta struct {
-	Role    string  `json:"role,omitempty"`
-	Content *string `json:"content,omitempty"`
+	Role             string          `json:"role,omitempty"`
+	Content          *string         `json:"content,omitempty"`
+	ReasoningContent *string         `json:"reasoning_content,omitempty"`
+	ToolCalls        []toolCallDelta `json:"tool_calls,omitempty"`
+}
+
+// toolCallDelta is a streamed piece of a tool call, as OpenAI streams them:
+// the first of a call has its index, id, type, name and empty arguments,
+// the next ones fragments of the arguments.
+type toolCallDelta struct {
+	Index    int               `json:"index"`
+	ID       string            `json:"id,omitempty"`
+	Type     string            `json:"type,omitempty"`
+	Function toolFunctionDelta `json:"function"`
+}
+
+type toolFunctionDelta struct {
+	Name      string `json:"name,omitempty"`
+	Arguments string `json:"arguments"`
+}
+
+// chatDeltas turns a parsed piece of the reply into stream deltas: its
+// reasoning, its content, then each tool call's (a call's first delta is
+// its header with empty arguments, its arguments follow in their own).
+func chatDeltas(d glassbox.ChatDelta) []chatDelta {
+	var out []chatDelta
+	if d.Reasoning != "" {
+		r := d.Reasoning
+		out = append(out, chatDelta{ReasoningContent: &r})
+	}
+	if d.Content != "" {
+		c := d.Content
+		out = append(out, chatDelta{Content: &c})
+	}
+	for _, c := range d.ToolCalls {
+		if c.Name != "" {
+			out = append(out, chatDelta{ToolCalls: []toolCallDelta{{Index: c.Index, ID: c.ID, Type: "function", Function: toolFunctionDelta{Name: c.Name}}}})
+		}
+		if c.Arguments != "" {
+			out = append(out, chatDelta{ToolCalls: []toolCallDelta{{Index: c.Index, Function: toolFunctionDelta{Arguments: c.Arguments}}}})
+		}
+	}
+	return out
 }
 
 type chatChunkChoice struct {
@@ -94,15 +150,26 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ids, text, err := s.chatPrompt(r.Context(), e, req.Messages)
+	copts, err := req.chatOptions()
 	if err != nil {
 		return err
+	}
+	ids, p, err := s.chatPromptTools(r.Context(), e, req.Messages, copts)
+	if err != nil {
+		return err
+	}
+	g.special = p.Special
+	if p.Grammar != "" {
+		if g.grammar != "" {
+			return badRequest("tool_choice", "a 'tool_choice' that forces a call constrains the reply to the call syntax: it cannot be combined with 'response_format', 'grammar' or 'json_schema'")
+		}
+		g.grammar = p.Grammar
 	}
 	if req.Glassbox != nil && req.Glassbox.Dissect {
 		if g.n != 1 {
 			return badRequest("n", "invalid value for 'n': a dissected reply has one choice")
 		}
-		return s.streamDissection(r.Context(), w, e, ids, text, &g, req.Glassbox.Trace, start)
+		return s.streamDissection(r.Context(), w, e, ids, p.Text, &g, req.Glassbox.Trace, start)
 	}
 	if err := contextError(e, len(ids)); err != nil {
 		return err
@@ -115,7 +182,7 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) error {
 
 	id, created := newID("chatcmpl-"), time.Now().Unix()
 	if g.stream {
-		return s.streamChat(r.Context(), w, e, sl, ids, &g, id, created, start)
+		return s.streamChat(r.Context(), w, e, sl, ids, p, &g, id, created, start)
 	}
 	out := chatCompletion{ID: id, Object: "chat.completion", Created: created, Model: e.name, SystemFingerprint: systemFingerprint}
 	for i := range g.n {
@@ -124,7 +191,10 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		start = time.Time{}
-		c := chatChoice{Index: i, Message: chatMessageOut{Role: "assistant", Content: res.Text}, FinishReason: res.FinishReason}
+		rd := p.NewReader()
+		rd.Add(res.Text)
+		_, msg, fr := rd.Finish(res.FinishReason)
+		c := chatChoice{Index: i, Message: messageOut(msg), FinishReason: fr}
 		if g.logprobs {
 			c.Logprobs = &chatLogprobs{Content: []chatLogprob{}, Refusal: nil}
 			for _, t := range res.Tokens {
@@ -148,7 +218,7 @@ func btoi(b bool) int {
 	return 0
 }
 
-func (s *Server) streamChat(ctx context.Context, w http.ResponseWriter, e *entry, sl *slot, ids []int, g *genParams, id string, created int64, start time.Time) error {
+func (s *Server) streamChat(ctx context.Context, w http.ResponseWriter, e *entry, sl *slot, ids []int, p *glassbox.ChatPrompt, g *genParams, id string, created int64, start time.Time) error {
 	st := newSSE(w)
 	chunk := func(c chatChunkChoice) chatChunk {
 		return chatChunk{ID: id, Object: "chat.completion.chunk", Created: created, Model: e.name, SystemFingerprint: systemFingerprint, Choices: []chatChunkChoice{c}}
@@ -159,29 +229,50 @@ func (s *Server) streamChat(ctx context.Context, w http.ResponseWriter, e *entry
 		if err := st.send(chunk(chatChunkChoice{Index: i, Delta: chatDelta{Role: "assistant", Content: &empty}})); err != nil {
 			return err
 		}
+		rd := p.NewReader()
+		// send writes the deltas of a parsed piece; logprobs go with the
+		// first chunk (or alone, when the piece adds nothing yet)
+		send := func(d glassbox.ChatDelta, lp *chatLogprobs) error {
+			deltas := chatDeltas(d)
+			if len(deltas) == 0 && lp != nil {
+				deltas = []chatDelta{{}}
+			}
+			for k, delta := range deltas {
+				c := chatChunkChoice{Index: i, Delta: delta}
+				if k == 0 {
+					c.Logprobs = lp
+				}
+				if err := st.send(chunk(c)); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
 		sent := 0
 		res, err := s.run(ctx, e, sl, genJob{ids, g.seedFor(i)}, g, start, func(t glassbox.Token) error {
 			if e.isEOG(t.ID) || (t.Text == "" && !g.logprobs) {
 				return nil
 			}
-			text := t.Text
-			c := chatChunkChoice{Index: i, Delta: chatDelta{Content: &text}}
+			var lp *chatLogprobs
 			if g.logprobs {
-				c.Logprobs = &chatLogprobs{Content: []chatLogprob{e.chatLogprob(t, g.topProbs)}}
+				lp = &chatLogprobs{Content: []chatLogprob{e.chatLogprob(t, g.topProbs)}}
 			}
-			sent += len(text)
-			return st.send(chunk(c))
+			sent += len(t.Text)
+			return send(rd.Add(t.Text), lp)
 		})
 		if err != nil {
 			return st.failed(ctx, err)
 		}
 		start = time.Time{}
 		if rest := res.Text[min(sent, len(res.Text)):]; rest != "" {
-			if err := st.send(chunk(chatChunkChoice{Index: i, Delta: chatDelta{Content: &rest}})); err != nil {
+			if err := send(rd.Add(rest), nil); err != nil {
 				return err
 			}
 		}
-		fr := res.FinishReason
+		d, _, fr := rd.Finish(res.FinishReason)
+		if err := send(d, nil); err != nil {
+			return err
+		}
 		if err := st.send(chunk(chatChunkChoice{Index: i, FinishReason: &fr})); err != nil {
 			return err
 		}

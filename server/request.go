@@ -307,6 +307,79 @@ type StreamOptions struct {
 type ChatMessage struct {
 	Role    string         `json:"role"`
 	Content MessageContent `json:"content"`
+	// Name is the name of the message's author or, in a "tool" message, of
+	// the tool.
+	Name string `json:"name"`
+	// ToolCalls are the calls of an assistant message.
+	ToolCalls []ChatToolCall `json:"tool_calls"`
+	// ToolCallID is the id of the call a "tool" message answers.
+	ToolCallID string `json:"tool_call_id"`
+	// ReasoningContent is an assistant message's reasoning (llama.cpp's
+	// and DeepSeek's field), given back to templates that show it.
+	ReasoningContent string `json:"reasoning_content"`
+}
+
+// ChatToolCall is a tool call, in an assistant message of a request and in
+// replies.
+type ChatToolCall struct {
+	ID       string           `json:"id"`
+	Type     string           `json:"type"`
+	Function ChatToolFunction `json:"function"`
+}
+
+// ChatToolFunction is the function of a ChatToolCall; Arguments is JSON text.
+type ChatToolFunction struct {
+	Name      string `json:"name"`
+	Arguments string `json:"arguments"`
+}
+
+// ChatTool is an element of a request's "tools".
+type ChatTool struct {
+	Type     string        `json:"type"`
+	Function *ChatFunction `json:"function"`
+}
+
+// ChatFunction describes a function tool.
+type ChatFunction struct {
+	Name        string          `json:"name"`
+	Description string          `json:"description"`
+	Parameters  json.RawMessage `json:"parameters"`
+	Strict      *bool           `json:"strict"`
+}
+
+// ToolChoice is the "tool_choice" field: "none", "auto", "required", or
+// {"type": "function", "function": {"name": ...}}.
+type ToolChoice glassbox.ToolChoice
+
+const toolChoiceExpected = `expected "none", "auto", "required" or {"type": "function", "function": {"name": ...}}`
+
+// UnmarshalJSON accepts the forms of OpenAI's tool_choice and null.
+func (c *ToolChoice) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	*c = ToolChoice{}
+	if bytes.Equal(b, []byte("null")) {
+		return nil
+	}
+	var mode string
+	if err := json.Unmarshal(b, &mode); err == nil {
+		switch mode {
+		case "none", "auto", "required":
+			c.Mode = mode
+			return nil
+		}
+		return &fieldError{"tool_choice", fmt.Sprintf("%s, got %q", toolChoiceExpected, mode)}
+	}
+	var obj struct {
+		Type     string `json:"type"`
+		Function *struct {
+			Name string `json:"name"`
+		} `json:"function"`
+	}
+	if err := json.Unmarshal(b, &obj); err != nil || obj.Type != "function" || obj.Function == nil || obj.Function.Name == "" {
+		return &fieldError{"tool_choice", fmt.Sprintf("%s, got %s", toolChoiceExpected, shorten(b))}
+	}
+	c.Mode, c.Function = "function", obj.Function.Name
+	return nil
 }
 
 // MessageContent is a message's content: a string, null, or an array of
@@ -359,6 +432,45 @@ type ChatRequest struct {
 	// Glassbox holds glassbox's extension: {"dissect": true} streams the
 	// dissection of the reply (as /v1/dissect) instead of chat chunks.
 	Glassbox *GlassboxOptions `json:"glassbox"`
+	// Tools are the tools the model may call.
+	Tools []ChatTool `json:"tools"`
+	// ToolChoice says whether the model must call one.
+	ToolChoice ToolChoice `json:"tool_choice"`
+	// ParallelToolCalls false allows one call per reply (default true).
+	ParallelToolCalls *bool `json:"parallel_tool_calls"`
+	// ChatTemplateKwargs are further variables of the chat template
+	// (llama.cpp's and vLLM's chat_template_kwargs), such as
+	// {"enable_thinking": false}.
+	ChatTemplateKwargs map[string]any `json:"chat_template_kwargs"`
+}
+
+// chatOptions returns the request's tool settings for the SDK; malformed
+// tools are a bad request naming the field.
+func (r *ChatRequest) chatOptions() (glassbox.ChatOptions, error) {
+	var o glassbox.ChatOptions
+	for i, t := range r.Tools {
+		if t.Function == nil {
+			return o, badRequest(fmt.Sprintf("tools[%d].function", i), "'tools[%d].function' is required: expected {\"name\", \"description\", \"parameters\"}", i)
+		}
+		o.Tools = append(o.Tools, glassbox.Tool{Type: t.Type, Function: glassbox.ToolFunction{
+			Name: t.Function.Name, Description: t.Function.Description, Parameters: t.Function.Parameters,
+			Strict: t.Function.Strict != nil && *t.Function.Strict,
+		}})
+	}
+	o.ToolChoice = glassbox.ToolChoice(r.ToolChoice)
+	o.NoParallelToolCalls = r.ParallelToolCalls != nil && !*r.ParallelToolCalls
+	for k := range r.ChatTemplateKwargs {
+		switch k {
+		case "messages", "tools", "add_generation_prompt", "bos_token", "eos_token", "raise_exception", "strftime_now":
+			return o, badRequest("chat_template_kwargs", "invalid value for 'chat_template_kwargs': %q is set by the server (from the request's messages, tools and the model), not by chat_template_kwargs", k)
+		}
+	}
+	o.TemplateVars = r.ChatTemplateKwargs
+	if err := glassbox.ValidateTools(o.Tools, o.ToolChoice); err != nil {
+		te := err.(*glassbox.ToolError)
+		return o, badRequest(te.Param, "%s", te.Message)
+	}
+	return o, nil
 }
 
 // PromptInput is the "prompt" of a completion request: a string, an array of
@@ -454,7 +566,8 @@ type genParams struct {
 	ignoreEOS bool
 	bias      LogitBias         // resolved against the model by resolveBias
 	trace     *glassbox.Tracing // dissect the generation
-	grammar   string            // GBNF the output follows ("" for none)
+	special   bool              // render control tokens as text (tool-call markers)
+	grammar   string            // GBNF the reply follows ("" for none)
 }
 
 // seedFor returns the sampler settings of choice i: a given seed is offset by
@@ -585,6 +698,18 @@ func (r *ChatRequest) validate() (genParams, error) {
 		case "system", "developer", "user", "assistant", "tool":
 		default:
 			return genParams{}, badRequest(fmt.Sprintf("messages[%d].role", i), "invalid value for 'messages[%d].role': expected system, developer, user, assistant or tool, got %q", i, m.Role)
+		}
+		if len(m.ToolCalls) > 0 && m.Role != "assistant" {
+			return genParams{}, badRequest(fmt.Sprintf("messages[%d].tool_calls", i), "'messages[%d].tool_calls' is only allowed in assistant messages, not in a %s message", i, m.Role)
+		}
+		for j, c := range m.ToolCalls {
+			p := fmt.Sprintf("messages[%d].tool_calls[%d]", i, j)
+			if c.Type != "" && c.Type != "function" {
+				return genParams{}, badRequest(p+".type", "invalid value for '%s.type': expected \"function\", got %q", p, c.Type)
+			}
+			if c.Function.Name == "" {
+				return genParams{}, badRequest(p+".function.name", "'%s.function.name' is required", p)
+			}
 		}
 	}
 	mt := r.MaxTokens

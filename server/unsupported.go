@@ -32,15 +32,11 @@ type unsupportedField struct {
 // unsupportedFields is the one list of the fields glassbox rejects. Fields
 // of the OpenAI API that do not change the reply (user, store, metadata,
 // service_tier, prompt_cache_key, prompt_cache_retention, safety_identifier)
-// are accepted and ignored; see docs/serving.md. tools and tool_choice
-// leave this list when they are implemented.
+// are accepted and ignored; see docs/serving.md.
 var unsupportedFields = []unsupportedField{
 	// OpenAI chat completions
-	{"tools", apiChat, []string{`null`, `[]`}, "tool calling is not supported: the reply is plain text"},
-	{"tool_choice", apiChat, []string{`null`, `"none"`, `"auto"`}, "tool calling is not supported: the reply is plain text"},
-	{"parallel_tool_calls", apiChat, []string{`null`}, "tool calling is not supported: the reply is plain text"},
-	{"functions", apiChat, []string{`null`, `[]`}, "function calling is not supported: the reply is plain text"},
-	{"function_call", apiChat, []string{`null`, `"none"`, `"auto"`}, "function calling is not supported: the reply is plain text"},
+	{"functions", apiChat, []string{`null`, `[]`}, "the deprecated function calling is not supported: use 'tools' and 'tool_choice'"},
+	{"function_call", apiChat, []string{`null`, `"none"`, `"auto"`}, "the deprecated function calling is not supported: use 'tools' and 'tool_choice'"},
 	{"audio", apiChat, []string{`null`}, "audio output is not supported: the models read and write text"},
 	{"modalities", apiChat, []string{`null`, `["text"]`}, `the models read and write text only: only ["text"]`},
 	{"prediction", apiChat, []string{`null`}, "predicted outputs are not supported"},
@@ -63,8 +59,7 @@ var unsupportedFields = []unsupportedField{
 // unsupportedMessageFields are the fields of a chat message that glassbox
 // rejects (with the same meaning as unsupportedFields).
 var unsupportedMessageFields = []unsupportedField{
-	{"tool_calls", apiChat, []string{`null`, `[]`}, "tool calling is not supported: the reply is plain text"},
-	{"function_call", apiChat, []string{`null`}, "function calling is not supported: the reply is plain text"},
+	{"function_call", apiChat, []string{`null`}, "the deprecated function calling is not supported: use 'tool_calls'"},
 	{"audio", apiChat, []string{`null`}, "audio is not supported: the models read and write text"},
 }
 

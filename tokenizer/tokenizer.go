@@ -703,6 +703,15 @@ func (t *Tokenizer) NewDecoderAfter(prev int) *Decoder {
 	return &Decoder{t: t, strip: t.startsText(prev), afterBOS: true}
 }
 
+// NewSpecialDecoderAfter is NewDecoderAfter rendering control tokens as their
+// text (markers such as [TOOL_CALLS] or <|python_tag|> that a reply parser
+// reads).
+func (t *Tokenizer) NewSpecialDecoderAfter(prev int) *Decoder {
+	d := t.NewDecoderAfter(prev)
+	d.special = true
+	return d
+}
+
 // StartsText reports whether a token that follows prev (-1: nothing) begins
 // the text and so loses the SentencePiece space prefix: TokenBytesAfter(prev,
 // id) is then TokenBytes(id) without one leading space.

@@ -23,6 +23,8 @@ type modelFlags struct {
 	threads   int
 	ctx       int
 	kvF32     bool
+	// chatTemplateFile is a Jinja chat template replacing the model's.
+	chatTemplateFile string
 }
 
 func (f *modelFlags) register(cmd *cobra.Command) {
@@ -44,6 +46,11 @@ func (f *modelFlags) registerRuntime(cmd *cobra.Command, per string) {
 	registerThreads(cmd, &f.threads, "worker threads for matrix products (0 = all cores)")
 	registerCtx(cmd, &f.ctx, ctxHelp)
 	cmd.Flags().BoolVar(&f.kvF32, "kv-f32", false, kvHelp)
+	tmplHelp := "Jinja chat template file to use instead of the model's (as llama-server's flag)"
+	if per != "" {
+		tmplHelp = "Jinja chat template file to use instead of each model's (as llama-server's flag)"
+	}
+	cmd.Flags().StringVar(&f.chatTemplateFile, "chat-template-file", "", tmplHelp)
 }
 
 // open resolves -m (a file, a store name, or hf.co/… pulled first) and opens
@@ -56,6 +63,16 @@ func (f *modelFlags) open(ctx context.Context) (*glassbox.Model, error) {
 	}
 	if f.ctx < 0 {
 		return nil, fmt.Errorf("--ctx must be positive, got %d", f.ctx)
+	}
+	if f.chatTemplateFile != "" {
+		src, err := os.ReadFile(f.chatTemplateFile)
+		if err != nil {
+			return nil, fmt.Errorf("--chat-template-file: %w", err)
+		}
+		if len(strings.TrimSpace(string(src))) == 0 {
+			return nil, fmt.Errorf("--chat-template-file %s is empty: expected a Jinja chat template", f.chatTemplateFile)
+		}
+		opts.ChatTemplate = string(src)
 	}
 	m, err := f.openModel(ctx, opts)
 	if errors.Is(err, glassbox.ErrMemory) {
