@@ -182,7 +182,9 @@ func (c *client) send(v map[string]any) {
 	}
 }
 
-func (c *client) notify(method string, params any) { c.send(map[string]any{"method": method, "params": params}) }
+func (c *client) notify(method string, params any) {
+	c.send(map[string]any{"method": method, "params": params})
+}
 
 // request sends a request and returns its answer (notifications before it are logged).
 func (c *client) request(method string, params any) *Message {
