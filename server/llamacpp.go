@@ -160,14 +160,22 @@ type indentCut struct {
 	maxPredict time.Duration
 	first      time.Time
 	text       strings.Builder
-	lastNL     int // the start of the line after the last new line seen, 0 if none
+	lastNL     int              // the start of the line after the last new line seen, 0 if none
+	now        func() time.Time // the clock (time.Now when nil)
+}
+
+func (c *indentCut) clock() time.Time {
+	if c.now != nil {
+		return c.now()
+	}
+	return time.Now()
 }
 
 // add takes the next token's text and returns the part of it to keep and
 // whether the completion ends there.
 func (c *indentCut) add(piece string) (keep string, stop bool) {
 	if c.first.IsZero() {
-		c.first = time.Now()
+		c.first = c.clock()
 	}
 	start := c.text.Len()
 	c.text.WriteString(piece)
@@ -191,7 +199,7 @@ func (c *indentCut) add(piece string) (keep string, stop bool) {
 			c.lastNL += i + 1
 		}
 	}
-	if c.maxPredict > 0 && time.Since(c.first) > c.maxPredict && strings.IndexByte(s, '\n') >= 0 {
+	if c.maxPredict > 0 && c.clock().Sub(c.first) > c.maxPredict && strings.IndexByte(s, '\n') >= 0 {
 		return piece, true
 	}
 	return piece, false
