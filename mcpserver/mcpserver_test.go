@@ -365,3 +365,50 @@ func TestNodeClient(t *testing.T) {
 		t.Errorf("trace read over node: %v, want %v", got.TraceLines, w)
 	}
 }
+
+// TestTraceEviction: only the last MaxTraces dissections stay listed and readable.
+func TestTraceEviction(t *testing.T) {
+	m := openDefault(t)
+	s, err := mcpserver.New(mcpserver.Config{Model: m, MaxTraces: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct, st := mcp.NewInMemoryTransports()
+	ctx := context.Background()
+	ss, err := s.MCP().Connect(ctx, st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ss.Close()
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "test", Version: "1"}, nil).Connect(ctx, ct, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	var uris []string
+	for range 3 {
+		res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "dissect", Arguments: map[string]any{"prompt": "func", "max_tokens": 1}})
+		if err != nil || res.IsError {
+			t.Fatalf("dissect: %v %v", err, res)
+		}
+		uris = append(uris, res.StructuredContent.(map[string]any)["trace_uri"].(string))
+	}
+	rl, err := cs.ListResources(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var listed []string
+	for _, r := range rl.Resources {
+		listed = append(listed, r.URI)
+	}
+	slices.Sort(listed)
+	if !slices.Equal(listed, uris[1:]) {
+		t.Errorf("listed %v, want the last two of %v", listed, uris)
+	}
+	if _, err := cs.ReadResource(ctx, &mcp.ReadResourceParams{URI: uris[0]}); err == nil {
+		t.Errorf("the evicted %s is still readable", uris[0])
+	}
+	if _, err := cs.ReadResource(ctx, &mcp.ReadResourceParams{URI: uris[2]}); err != nil {
+		t.Errorf("reading %s: %v", uris[2], err)
+	}
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"glassbox"
 	"glassbox/mcpserver"
 )
 
@@ -86,4 +88,25 @@ func (o *mcpOptions) run(cmd *cobra.Command) error {
 		return err
 	}
 	return nil
+}
+
+// withMCP serves the MCP server of model at /mcp beside the API's handler.
+// With an API key, /mcp needs it as the API does ("Authorization: Bearer KEY").
+func withMCP(api http.Handler, model *glassbox.Model, apiKey string) (http.Handler, error) {
+	s, err := mcpserver.New(mcpserver.Config{Model: model, Version: "devel"})
+	if err != nil {
+		return nil, err
+	}
+	m := s.Handler()
+	mux := http.NewServeMux()
+	mux.Handle("/", api)
+	mux.Handle("/mcp", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if apiKey != "" && subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), []byte("Bearer "+apiKey)) != 1 {
+			w.Header().Set("WWW-Authenticate", "Bearer")
+			http.Error(w, `{"error":{"message":"/mcp needs the API key as \"Authorization: Bearer KEY\"","type":"invalid_request_error","code":"invalid_api_key"}}`, http.StatusUnauthorized)
+			return
+		}
+		m.ServeHTTP(w, r)
+	}))
+	return mux, nil
 }
