@@ -349,7 +349,10 @@ func TestCancel(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	c.notify("$/cancelRequest", map[string]any{"id": id})
-	time.Sleep(50 * time.Millisecond)
+	// messages are read in order: once this answer comes, the cancel was handled
+	if r := c.request("glassbox/ping", nil); r.Error == nil || r.Error.Code != CodeMethodNotFound {
+		t.Fatalf("ping: %+v", r)
+	}
 	close(release)
 	if r := c.wait(id); r.Error == nil || r.Error.Code != CodeRequestCancelled {
 		t.Errorf("cancelled completion: %s %+v", r.Result, r.Error)
