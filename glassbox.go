@@ -399,6 +399,15 @@ func (m *Model) KVCacheType() TensorType {
 // ContextSize returns the number of positions available to a generation.
 func (m *Model) ContextSize() int { return m.opts.Context }
 
+// Batch returns the number of prompt tokens processed together (Options.Batch,
+// 64 by default).
+func (m *Model) Batch() int {
+	if m.opts.Batch <= 0 {
+		return 64
+	}
+	return m.opts.Batch
+}
+
 // KVCacheBytes returns the size in bytes of a session's key/value cache:
 // layers × context × (key width + value width) × bytes per element (2 for the
 // default F16 cache, 4 with KVCacheF32).

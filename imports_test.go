@@ -64,7 +64,7 @@ func packageImports(t *testing.T, dir string) map[string][]string {
 // the command-line tool and the evaluations (eval, whose logits come through
 // the SDK) import the SDK, not the engine's layers.
 func TestImportRule(t *testing.T) {
-	for _, dir := range []string{"server", "cmd/glassbox", "eval"} {
+	for _, dir := range []string{"server", "cmd/glassbox", "eval", "mcpserver", "lsp"} {
 		t.Run(dir, func(t *testing.T) {
 			imports := packageImports(t, dir)
 			if _, ok := imports["glassbox"]; !ok {

@@ -92,7 +92,17 @@ type (
 	TraceStep = trace.Step
 	// TraceDone closes a trace with the outcome of the generation.
 	TraceDone = trace.Done
+	// TraceHeadAttention is one head's attention at a step (TraceStep.Attention).
+	TraceHeadAttention = trace.HeadAttention
+	// TraceLensLayer is the logit lens after one layer (TraceStep.LogitLens).
+	TraceLensLayer = trace.LensLayer
+	// TraceCandidate is a possible next token with its logit and probability.
+	TraceCandidate = trace.Candidate
 )
+
+// TokenText renders the bytes of a token for display as traces do: valid
+// UTF-8 as it is, each byte of an incomplete character as <0xNN>.
+func TokenText(b []byte) string { return trace.Text(b) }
 
 // Trace event types (TraceEvent.Type), in the order they appear, and the
 // schema version the meta event carries.

@@ -223,7 +223,7 @@ func TestUnsupportedFields(t *testing.T) {
 		"audio": `{"voice":"alloy","format":"wav"}`, "modalities": `["text","audio"]`, "prediction": `{"type":"content","content":"x"}`,
 		"reasoning_effort": `"high"`, "verbosity": `"low"`, "web_search_options": `{}`, "best_of": `3`, "dimensions": `8`,
 		"mirostat": `2`, "typical_p": `0.5`, "dry_multiplier": `0.8`,
-		"xtc_probability": `0.5`, "samplers": `["top_k"]`, "input_extra": `[{"filename":"a.go","text":"x"}]`,
+		"xtc_probability": `0.5`, "samplers": `["top_k"]`,
 	}
 	seen := map[string]bool{}
 	for _, f := range unsupportedFields {

@@ -34,6 +34,12 @@ type genJob struct {
 // errStopped is the cause of the cancellation of generations by StopGenerations.
 var errStopped = errors.New("generations stopped: the server is shutting down")
 
+// errLimit, returned by an onToken function, ends a generation at a limit of
+// the request (/infill's n_indent and t_max_predict_ms, a warm-up call): run
+// then returns the result so far with finish_reason "length". The token whose
+// onToken returned it is in the result but was never decoded into the cache.
+var errLimit = errors.New("a limit of the request ended the generation")
+
 // run generates one choice on a slot, streaming tokens to onToken, and
 // records the metrics. start is when the request arrived, for the time to
 // first token (zero for the later choices of a request, which do not count).
@@ -71,8 +77,15 @@ func (s *Server) run(ctx context.Context, e *entry, sl *slot, job genJob, g *gen
 		}
 		res, err = s.stoppedResult(res, g)
 	}
+	limited := false
+	if err != nil && errors.Is(err, errLimit) && res != nil {
+		res.FinishReason, res.StopString, err, limited = glassbox.FinishLength, "", nil, true
+	}
 	if res != nil {
 		sl.last = append(append(sl.last[:0], res.PromptIDs...), res.IDs...)
+		if limited && len(res.IDs) > 0 {
+			sl.last = sl.last[:len(sl.last)-1] // the last token was not decoded
+		}
 		s.metrics.promptTokens.WithLabelValues(e.name).Add(float64(len(res.PromptIDs)))
 		s.metrics.generatedTokens.WithLabelValues(e.name).Add(float64(len(res.IDs)))
 		if tps := res.Timings.GenPerSecond(); tps > 0 {

@@ -62,7 +62,11 @@ func TestErrors(t *testing.T) {
 		{"echo with logprobs", "/v1/completions", `{"prompt":"a","echo":true,"logprobs":2}`, auth, 400, "echo", "not supported"},
 		{"suffix without FIM", "/v1/completions", `{"model":"stories","prompt":"a","suffix":"b"}`, auth, 400, "suffix", "no fill-in-the-middle tokens"},
 		{"infill without FIM", "/infill", `{"model":"chat","input_prefix":"a","input_suffix":"b"}`, auth, 400, "input_prefix", "no fill-in-the-middle tokens"},
-		{"infill n_predict 0", "/infill", `{"model":"fim","input_prefix":"a","n_predict":0}`, auth, 400, "n_predict", "-1 (no limit)"},
+		{"infill n_predict -2", "/infill", `{"model":"fim","input_prefix":"a","n_predict":-2}`, auth, 400, "n_predict", "-1 (no limit)"},
+		{"infill extra without text", "/infill", `{"model":"fim","input_prefix":"a","input_extra":[{"filename":"a.go"}]}`, auth, 400, "input_extra", "chunk 0 has no text"},
+		{"infill n_indent", "/infill", `{"model":"fim","input_prefix":"a","n_indent":-1}`, auth, 400, "n_indent", "integer >= 0"},
+		{"infill t_max_predict_ms", "/infill", `{"model":"fim","input_prefix":"a","t_max_predict_ms":-5}`, auth, 400, "t_max_predict_ms", "integer >= 0"},
+		{"infill response_fields", "/infill", `{"model":"fim","input_prefix":"a","response_fields":["timings/"]}`, auth, 400, "response_fields", "not a field name"},
 		{"tokenize without content", "/tokenize", `{}`, auth, 400, "content", "'content' is required"},
 		{"tokenize null content", "/tokenize", `{"content":null,"with_pieces":true}`, auth, 400, "content", "'content' is required"},
 		{"detokenize without tokens", "/detokenize", `{}`, auth, 400, "tokens", "'tokens' is required"},
@@ -194,8 +198,10 @@ func mustJSON(t testing.TB, v any) []byte {
 }
 
 // TestFIM checks /infill and "suffix" on /v1/completions: the prompt is
-// [BOS] FIM_PRE prefix FIM_SUF suffix FIM_MID middle, so the answer must be
-// the greedy continuation of exactly those tokens.
+// [BOS] FIM_PRE prefix FIM_SUF suffix FIM_MID (middle), and /infill puts its
+// prompt at the end of the prefix as llama.cpp does ([BOS] FIM_PRE prefix
+// prompt FIM_SUF suffix FIM_MID), so the answer must be the greedy
+// continuation of exactly those tokens.
 func TestFIM(t *testing.T) {
 	srv, base := stdServer(t, nil)
 	m := srv.models["fim"].model
@@ -204,7 +210,8 @@ func TestFIM(t *testing.T) {
 	prefix, suffix, middle := "Once upon a time", " They were happy.", " there"
 	prompt := append([]int{tok.BOS(), fimPre}, enc(prefix)...)
 	prompt = append(append(prompt, fimSuf), enc(suffix)...)
-	withMid := append(append(append([]int{}, prompt...), fimMid), enc(middle)...)
+	withMid := append(append([]int{tok.BOS(), fimPre}, enc(prefix)...), enc(middle)...)
+	withMid = append(append(append(withMid, fimSuf), enc(suffix)...), fimMid)
 	prompt = append(prompt, fimMid)
 	sess, err := m.NewSession()
 	if err != nil {

@@ -3,27 +3,52 @@ package server
 import (
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/json"
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
 	"glassbox"
 )
 
-// InfillRequest is the body of llama.cpp's POST /infill: the code before and
-// after the cursor, and optionally the start of the middle (prompt).
+// InfillRequest is the body of llama.cpp's POST /infill, as llama.vim and
+// llama.vscode send it: the code before and after the cursor, the text of
+// the cursor's line before it (prompt), other files as extra context, and the
+// limits of an editor's completion.
 type InfillRequest struct {
-	Model       string `json:"model"`
-	InputPrefix string `json:"input_prefix"`
-	InputSuffix string `json:"input_suffix"`
-	Prompt      string `json:"prompt"`
+	Model       string        `json:"model"`
+	InputPrefix string        `json:"input_prefix"`
+	InputSuffix string        `json:"input_suffix"`
+	InputExtra  []InfillChunk `json:"input_extra"`
+	Prompt      string        `json:"prompt"`
 	SamplingFields
 	NPredict *int     `json:"n_predict"`
 	Stop     StopList `json:"stop"`
 	Stream   bool     `json:"stream"`
 	NProbs   *int     `json:"n_probs"`
+	// NIndent ends the completion at the first new line indented less than
+	// this many spaces or tabs, the line cut after its indentation (llama.cpp).
+	NIndent int `json:"n_indent"`
+	// TMaxPromptMS is accepted for llama.vim; the prompt is always processed
+	// whole (its cost is in timings.prompt_ms).
+	TMaxPromptMS int `json:"t_max_prompt_ms"`
+	// TMaxPredictMS ends the completion once this many milliseconds have
+	// passed since the first token and a new line has been generated.
+	TMaxPredictMS int `json:"t_max_predict_ms"`
+	// ResponseFields keeps only these fields of the answer; a path a/b
+	// lifts field b of object a to the top level under the name "a/b".
+	ResponseFields []string `json:"response_fields"`
+	// CachePrompt is accepted: each slot always keeps and reuses its cache.
+	CachePrompt *bool `json:"cache_prompt"`
+}
+
+// InfillChunk is one extra file of input_extra.
+type InfillChunk struct {
+	Filename string  `json:"filename"`
+	Text     *string `json:"text"`
 }
 
 func (r *InfillRequest) validate() (genParams, error) {
@@ -37,8 +62,8 @@ func (r *InfillRequest) validate() (genParams, error) {
 		return g, err
 	}
 	if r.NPredict != nil {
-		if *r.NPredict == 0 || *r.NPredict < -1 {
-			return g, badRequest("n_predict", "invalid value for 'n_predict': expected -1 (no limit) or an integer >= 1, got %d", *r.NPredict)
+		if *r.NPredict < -1 {
+			return g, badRequest("n_predict", "invalid value for 'n_predict': expected -1 (no limit), 0 (a warm-up call that only fills the cache) or an integer >= 1, got %d", *r.NPredict)
 		}
 		g.maxTokens = max(*r.NPredict, 0)
 	}
@@ -52,7 +77,170 @@ func (r *InfillRequest) validate() (genParams, error) {
 		}
 		g.logprobs, g.topProbs = *r.NProbs > 0, *r.NProbs
 	}
+	for i, c := range r.InputExtra {
+		if c.Text == nil {
+			return g, badRequest("input_extra", "invalid value for 'input_extra': chunk %d has no text: expected {\"filename\": string, \"text\": string}", i)
+		}
+	}
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"n_indent", r.NIndent}, {"t_max_prompt_ms", r.TMaxPromptMS}, {"t_max_predict_ms", r.TMaxPredictMS}} {
+		if f.v < 0 {
+			return g, badRequest(f.name, "invalid value for '%s': expected an integer >= 0 (0: off), got %d", f.name, f.v)
+		}
+	}
+	for _, f := range r.ResponseFields {
+		if f == "" || strings.HasPrefix(f, "/") || strings.HasSuffix(f, "/") || strings.Contains(f, "//") {
+			return g, badRequest("response_fields", "invalid value for 'response_fields': %q is not a field name or a path such as timings/prompt_ms", f)
+		}
+	}
 	return g, nil
+}
+
+// infillPrompt lays out an /infill request as llama.cpp's format_infill
+// does: the extra chunks first (after <|repo_name|>myproject when the model
+// has that token, each as <|file_sep|>FILENAME then its text, or after a
+// "--- snippet ---" line without <|file_sep|>, then <|file_sep|>filename for
+// the current file), then [BOS] FIM_PRE prefix+prompt FIM_SUF suffix FIM_MID.
+// The prefix keeps at most 3/4 of a batch of tokens (its end), the suffix
+// the rest of the batch (its start), and the extra context what is left of
+// the context after a batch and twice n_predict (its end). truncated says
+// whether anything was cut.
+func infillPrompt(e *entry, req *InfillRequest, nPredict int) (ids []int, truncated bool, err error) {
+	tok := e.model.Tokenizer()
+	pre, suf, mid, ok := tok.FIM()
+	if !ok {
+		return nil, false, badRequest("input_prefix", "the model %s has no fill-in-the-middle tokens (tokenizer.ggml.fim_pre_token_id, fim_suf_token_id and fim_mid_token_id in its GGUF file): it cannot complete code between a prefix and a suffix; use a code model trained for FIM", e.name)
+	}
+	enc := func(text string) []int { return tok.Encode(text, noSpecial) }
+	rep, sep := tok.FIMRepo(), tok.FIMSep()
+	var extra []int
+	if rep >= 0 {
+		extra = append(append(extra, rep), enc("myproject\n")...)
+	}
+	for _, c := range req.InputExtra {
+		if sep >= 0 {
+			name := c.Filename
+			if name == "" {
+				name = "tmp"
+			}
+			extra = append(append(extra, sep), enc(name+"\n")...)
+		} else {
+			extra = append(extra, enc("\n\n--- snippet ---\n\n")...)
+		}
+		extra = append(extra, enc(*c.Text)...)
+	}
+	if sep >= 0 {
+		extra = append(append(extra, sep), enc("filename\n")...)
+	}
+	prefix, suffix, prompt := enc(req.InputPrefix), enc(req.InputSuffix), enc(req.Prompt)
+	batch := min(e.model.Batch(), e.model.ContextSize())
+	nPre := min(len(prefix), 3*(batch/4))
+	nSuf := min(len(suffix), max(0, batch/4-(2+len(prompt))))
+	nExtra := min(max(0, e.model.ContextSize()-batch-2*nPredict), len(extra))
+	truncated = nPre < len(prefix) || nSuf < len(suffix) || nExtra < len(extra)
+	if len(extra) > 0 && nExtra == 0 {
+		truncated = true
+	}
+	ids = append(ids, extra[len(extra)-nExtra:]...)
+	if tok.AddBOSDefault() && tok.BOS() >= 0 {
+		ids = append(ids, tok.BOS())
+	}
+	ids = append(ids, pre)
+	ids = append(ids, prefix[len(prefix)-nPre:]...)
+	ids = append(ids, prompt...)
+	ids = append(ids, suf)
+	ids = append(ids, suffix[:nSuf]...)
+	ids = append(ids, mid)
+	return ids, truncated, nil
+}
+
+// indentCut follows the text of a completion for n_indent and
+// t_max_predict_ms: it says where the text must end.
+type indentCut struct {
+	nIndent    int
+	maxPredict time.Duration
+	first      time.Time
+	text       strings.Builder
+	lastNL     int              // the start of the line after the last new line seen, 0 if none
+	now        func() time.Time // the clock (time.Now when nil)
+}
+
+func (c *indentCut) clock() time.Time {
+	if c.now != nil {
+		return c.now()
+	}
+	return time.Now()
+}
+
+// add takes the next token's text and returns the part of it to keep and
+// whether the completion ends there.
+func (c *indentCut) add(piece string) (keep string, stop bool) {
+	if c.first.IsZero() {
+		c.first = c.clock()
+	}
+	start := c.text.Len()
+	c.text.WriteString(piece)
+	s := c.text.String()
+	if c.nIndent > 0 {
+		for c.lastNL > 0 || strings.IndexByte(s, '\n') >= 0 {
+			if c.lastNL > 0 {
+				pos, n := c.lastNL, 0
+				for pos < len(s) && (s[pos] == ' ' || s[pos] == '\t') {
+					pos++
+					n++
+				}
+				if pos < len(s) && n < c.nIndent {
+					return s[start:max(pos, start)], true
+				}
+			}
+			i := strings.IndexByte(s[c.lastNL:], '\n')
+			if i < 0 {
+				break
+			}
+			c.lastNL += i + 1
+		}
+	}
+	if c.maxPredict > 0 && c.clock().Sub(c.first) > c.maxPredict && strings.IndexByte(s, '\n') >= 0 {
+		return piece, true
+	}
+	return piece, false
+}
+
+// selectFields applies response_fields to an answer.
+func selectFields(v any, fields []string) (any, error) {
+	if len(fields) == 0 {
+		return v, nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var all map[string]any
+	if err := json.Unmarshal(b, &all); err != nil {
+		return nil, err
+	}
+	out := map[string]any{}
+	for _, f := range fields {
+		var cur any = all
+		found := true
+		for _, part := range strings.Split(f, "/") {
+			m, ok := cur.(map[string]any)
+			if !ok {
+				found = false
+				break
+			}
+			if cur, ok = m[part]; !ok {
+				found = false
+				break
+			}
+		}
+		if found {
+			out[f] = cur
+		}
+	}
+	return out, nil
 }
 
 // llamaProb is an entry of llama.cpp's completion_probabilities.
@@ -74,6 +262,7 @@ type llamaTopProb struct {
 type llamaTimings struct {
 	PromptN             int     `json:"prompt_n"`
 	PromptMS            float64 `json:"prompt_ms"`
+	PromptPerTokenMS    float64 `json:"prompt_per_token_ms"`
 	PromptPerSecond     float64 `json:"prompt_per_second"`
 	PredictedN          int     `json:"predicted_n"`
 	PredictedMS         float64 `json:"predicted_ms"`
@@ -92,6 +281,7 @@ type llamaCompletion struct {
 	TokensPredicted int           `json:"tokens_predicted,omitempty"`
 	TokensEvaluated int           `json:"tokens_evaluated,omitempty"`
 	TokensCached    int           `json:"tokens_cached,omitempty"`
+	Truncated       bool          `json:"truncated,omitempty"`
 	StopType        string        `json:"stop_type,omitempty"`
 	StoppingWord    string        `json:"stopping_word,omitempty"`
 	Timings         *llamaTimings `json:"timings,omitempty"`
@@ -115,9 +305,9 @@ func (s *Server) infill(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ids, err := fimPrompt(e, req.InputPrefix, req.InputSuffix, req.Prompt)
+	warmup := req.NPredict != nil && *req.NPredict == 0
+	ids, truncated, err := infillPrompt(e, &req, g.maxTokens)
 	if err != nil {
-		err.(*APIError).Param = "input_prefix"
 		return err
 	}
 	if err := contextError(e, len(ids)); err != nil {
@@ -129,36 +319,75 @@ func (s *Server) infill(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer e.pool.release(sl)
-	st := streamIf(g.stream, w)
+	st := streamIf(g.stream && !warmup, w)
 	sent := 0
+	cut := &indentCut{nIndent: req.NIndent, maxPredict: time.Duration(req.TMaxPredictMS) * time.Millisecond}
+	var kept strings.Builder
+	stopped := false
 	res, err := s.run(r.Context(), e, sl, genJob{ids, g.seedFor(0)}, &g, start, func(t glassbox.Token) error {
-		if st == nil || (e.isEOG(t.ID) && !g.logprobs) {
-			return nil
+		if warmup {
+			return errLimit // the prompt is in the cache: nothing to generate
 		}
-		ev := llamaCompletion{Content: t.Text, Tokens: []int{t.ID}, IDSlot: sl.id}
-		if g.logprobs {
-			ev.Probs = []llamaProb{e.llamaProb(t, g.topProbs)}
+		if e.isEOG(t.ID) {
+			if st == nil || !g.logprobs {
+				return nil
+			}
 		}
-		sent += len(t.Text)
-		return st.send(ev)
+		piece, stop := cut.add(t.Text)
+		kept.WriteString(piece)
+		if st != nil && (piece != "" || g.logprobs) {
+			ev := llamaCompletion{Content: piece, Tokens: []int{t.ID}, IDSlot: sl.id}
+			if g.logprobs {
+				ev.Probs = []llamaProb{e.llamaProb(t, g.topProbs)}
+			}
+			sent += len(piece)
+			out, err := selectFields(ev, req.ResponseFields)
+			if err != nil {
+				return err
+			}
+			if err := st.send(out); err != nil {
+				return err
+			}
+		}
+		if stop {
+			stopped = true
+			return errLimit
+		}
+		return nil
 	})
 	if err != nil {
 		return st.failed(r.Context(), err)
 	}
-	noteTokens(r.Context(), e.name, len(ids), len(res.IDs))
+	text := res.Text
+	if stopped {
+		text = kept.String()
+	}
+	gen := res.IDs
+	if warmup {
+		text, gen = "", nil
+	}
+	noteTokens(r.Context(), e.name, len(ids), len(gen))
 	tm := res.Timings
-	out := llamaCompletion{Content: res.Text, Tokens: res.IDs, IDSlot: sl.id, Stop: true, Model: e.name,
-		TokensPredicted: len(res.IDs), TokensEvaluated: len(ids), TokensCached: tm.CachedTokens, StoppingWord: res.StopString,
+	out := llamaCompletion{Content: text, Tokens: gen, IDSlot: sl.id, Stop: true, Model: e.name, Truncated: truncated,
+		TokensPredicted: len(gen), TokensEvaluated: len(ids), TokensCached: tm.CachedTokens, StoppingWord: res.StopString,
 		Timings: &llamaTimings{PromptN: tm.PromptTokens, PromptMS: ms(tm.PromptDuration), PromptPerSecond: tm.PromptPerSecond(),
-			PredictedN: tm.GenTokens, PredictedMS: ms(tm.GenDuration), PredictedPerSecond: tm.GenPerSecond()}}
-	if tm.GenTokens > 0 {
-		out.Timings.PredictedPerTokenMS = ms(tm.GenDuration) / float64(tm.GenTokens)
+			PredictedN: len(gen), PredictedMS: ms(tm.GenDuration), PredictedPerSecond: tm.GenPerSecond()}}
+	if tm.PromptTokens > 0 {
+		out.Timings.PromptPerTokenMS = ms(tm.PromptDuration) / float64(tm.PromptTokens)
+	}
+	if len(gen) > 0 {
+		out.Timings.PredictedPerTokenMS = ms(tm.GenDuration) / float64(len(gen))
+	}
+	if warmup {
+		out.Timings.PredictedMS, out.Timings.PredictedPerSecond = 0, 0
 	}
 	switch {
 	case res.StopString != "":
 		out.StopType = "word"
 	case res.FinishReason == glassbox.FinishStop:
 		out.StopType = "eos"
+	case warmup:
+		out.StopType = "none"
 	default:
 		out.StopType = "limit"
 	}
@@ -166,16 +395,24 @@ func (s *Server) infill(w http.ResponseWriter, r *http.Request) error {
 		out.Tokens = []int{}
 	}
 	if st != nil {
-		out.Content = res.Text[min(sent, len(res.Text)):]
+		out.Content = text[min(sent, len(text)):]
 		out.Tokens = []int{}
-		return st.send(out)
+		v, err := selectFields(out, req.ResponseFields)
+		if err != nil {
+			return err
+		}
+		return st.send(v)
 	}
 	if g.logprobs {
 		for _, t := range res.Tokens {
 			out.Probs = append(out.Probs, e.llamaProb(t, g.topProbs))
 		}
 	}
-	writeJSON(w, http.StatusOK, out)
+	v, err := selectFields(out, req.ResponseFields)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
 	return nil
 }
 

@@ -53,7 +53,6 @@ var unsupportedFields = []unsupportedField{
 	{"dry_multiplier", apiGenerate, []string{`null`, `0`}, "DRY repetition penalty is not supported: use repeat_penalty, presence_penalty or frequency_penalty"},
 	{"xtc_probability", apiGenerate, []string{`null`, `0`}, "XTC sampling is not supported: use temperature, top_k, top_p and min_p"},
 	{"samplers", apiGenerate, []string{`null`}, "the sampler chain has a fixed order: logit bias, penalties, top_k, top_p, min_p, temperature"},
-	{"input_extra", apiInfill, []string{`null`, `[]`}, "extra context files are not supported: put the context in input_prefix"},
 }
 
 // unsupportedMessageFields are the fields of a chat message that glassbox

@@ -168,6 +168,14 @@ func (t *Tokenizer) FIM() (pre, suf, mid int, ok bool) {
 	return t.fimPre, t.fimSuf, t.fimMid, t.fimPre >= 0 && t.fimSuf >= 0 && t.fimMid >= 0
 }
 
+// FIMRepo returns the repository-level FIM token (<|repo_name|>,
+// tokenizer.ggml.fim_rep_token_id), or -1 when the vocabulary has none.
+func (t *Tokenizer) FIMRepo() int { return t.fimRep }
+
+// FIMSep returns the file separator of repository-level FIM (<|file_sep|>,
+// tokenizer.ggml.fim_sep_token_id), or -1 when the vocabulary has none.
+func (t *Tokenizer) FIMSep() int { return t.fimSep }
+
 // AddBOSDefault reports whether the vocabulary asks for a BOS token at the start of a prompt.
 func (t *Tokenizer) AddBOSDefault() bool { return t.addBOS }
 

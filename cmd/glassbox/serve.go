@@ -38,6 +38,7 @@ type serveOptions struct {
 	hosts     []string // --allowed-host
 	origins   []string // --cors-origin
 	logFormat string   // --log-format: text or json
+	mcp       bool     // --mcp: the MCP server of the default model at /mcp
 }
 
 func newServeCmd() *cobra.Command { return serveCmd(&serveOptions{}) }
@@ -78,6 +79,7 @@ generations are stopped at the next token: streams end with finish_reason "lengt
 	f.StringArrayVarP(&o.models, "model", "m", nil, "model: GGUF file, llama2.c .bin, store name or hf.co/OWNER/REPO[:QUANT], or NAME=MODEL; repeat to serve several (default: the embedded model)")
 	f.StringArrayVar(&o.vectors, "vectors", nil, "word vectors (word2vec text or binary) for the page's Vectors view and /glassbox/vectors: FILE or NAME=FILE; repeat for several (every model's token embeddings are there too)")
 	f.StringVar(&o.addr, "addr", "127.0.0.1:8080", "address to listen on (host:port)")
+	f.BoolVar(&o.mcp, "mcp", false, "also serve the default model to MCP clients (Streamable HTTP) at /mcp, as `glassbox mcp` does")
 	f.StringVar(&o.apiKey, "api-key", "", "require this key as \"Authorization: Bearer KEY\" (default $GLASSBOX_API_KEY)")
 	f.IntVar(&o.parallel, "parallel", 1, fmt.Sprintf("generation slots per model, at most %d (each has its own KV cache)", maxParallel))
 	f.IntVar(&o.queue, "queue", 64, fmt.Sprintf("requests per model that may wait for a slot before 429, at most %d", maxQueue))
@@ -230,8 +232,14 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", o.addr, err)
 	}
+	handler := srv.Handler()
+	if o.mcp {
+		if handler, err = withMCP(handler, served[0].Model, o.apiKey); err != nil {
+			return err
+		}
+	}
 	hs := &http.Server{
-		Handler:           srv.Handler(),
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
