@@ -15,6 +15,7 @@ import (
 
 	"glassbox"
 	"glassbox/bench"
+	"glassbox/eval"
 )
 
 // benchOptions are the flags of glassbox bench.
@@ -30,6 +31,7 @@ type benchOptions struct {
 	out       string
 	seed      uint64
 	profile   string
+	noSave    bool
 	// fitPrompt and fitGen lower prompt and gen to the model's context
 	// (they are the defaults, not sizes the user asked for).
 	fitPrompt, fitGen bool
@@ -59,7 +61,7 @@ that glassbox and llama.cpp can be compared on the same file.`,
 			// the default sizes shrink to a smaller context; explicit ones must fit it
 			o.fitPrompt = !cmd.Flags().ShorthandLookup("p").Changed
 			o.fitGen = !cmd.Flags().ShorthandLookup("n").Changed
-			return runBench(cmd.Context(), cmd.OutOrStdout(), o)
+			return runBench(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
 		},
 	}
 	f := cmd.Flags()
@@ -73,6 +75,7 @@ that glassbox and llama.cpp can be compared on the same file.`,
 	f.StringVar(&o.typ, "type", "Q4_0", "weight type of the synthetic model (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0)")
 	f.StringVarP(&o.out, "output", "o", "", "file the synthetic model is written to")
 	f.Uint64Var(&o.seed, "seed", 1, "random seed of the synthetic weights")
+	f.BoolVar(&o.noSave, "no-save", false, "do not save a record of the run in the store (evals/ folder, read by glassbox leaderboard)")
 	f.StringVar(&o.profile, "cpuprofile", "", "write a Go CPU profile of the measured runs to this file (go tool pprof)")
 	return cmd
 }
@@ -127,7 +130,7 @@ func parseThreads(s string) ([]int, error) {
 // hf.co reference, or "" for the embedded model) and prints the table (or
 // JSON) to w. Cancelling ctx stops it between two layers of the forward
 // pass: the results measured so far are printed and ctx's error is returned.
-func runBench(ctx context.Context, w io.Writer, o benchOptions) error {
+func runBench(ctx context.Context, w, errw io.Writer, o benchOptions) error {
 	if o.prompt < 0 || o.gen < 0 || o.reps < 1 {
 		return fmt.Errorf("-p and -n must be ≥ 0 and -r ≥ 1 (got %d, %d, %d)", o.prompt, o.gen, o.reps)
 	}
@@ -157,6 +160,15 @@ func runBench(ctx context.Context, w io.Writer, o benchOptions) error {
 	if err != nil && (ctx.Err() == nil || len(results) == 0) {
 		return err
 	}
+	if err == nil && !o.noSave { // an interrupted run is not a measurement to keep
+		path, serr := saveBenchRecord(o, m, threads, results)
+		if serr != nil {
+			return serr
+		}
+		if !o.json {
+			defer fmt.Fprintf(errw, "record saved: %s\n", path)
+		}
+	}
 	// complete, or interrupted after some tests: print what was measured
 	if o.json {
 		enc := json.NewEncoder(w)
@@ -168,6 +180,25 @@ func runBench(ctx context.Context, w io.Writer, o benchOptions) error {
 		return perr
 	}
 	return err
+}
+
+// saveBenchRecord saves the record of a complete bench run of m in the
+// store and returns its path.
+func saveBenchRecord(o benchOptions, m *glassbox.Model, threads []int, results []bench.Result) (string, error) {
+	mf := modelFlags{model: o.model}
+	rec, err := newRecord(eval.KindBench, &mf, m)
+	if err != nil {
+		return "", err
+	}
+	s := bench.Summarize(results, m.Config().ContextLength)
+	if err := rec.SetSpeed(s); err != nil {
+		return "", err
+	}
+	if len(threads) == 0 {
+		threads = []int{s.Threads}
+	}
+	rec.Settings = map[string]any{"n_prompt": o.prompt, "n_gen": o.gen, "repetitions": o.reps, "threads": threads, "kv_cache": "F16"}
+	return eval.Save("", rec)
 }
 
 // fitContext checks the test sizes against the model's context n, lowering

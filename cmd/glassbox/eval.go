@@ -48,16 +48,29 @@ func (f *evalFlags) register(cmd *cobra.Command) {
 
 // newRecord starts the record of a run of kind on m (opened from mf).
 func newRecord(kind string, mf *modelFlags, m *glassbox.Model) (*eval.Record, error) {
+	var r *eval.Record
+	var err error
 	if mf.model == "" {
-		r, err := eval.NewRecord(kind, models.DefaultName, "")
-		if err != nil {
+		if r, err = eval.NewRecord(kind, models.DefaultName, ""); err != nil {
 			return nil, err
 		}
 		sum := sha256.Sum256(models.Default)
 		r.Model.SHA256, r.Model.Size = hex.EncodeToString(sum[:]), int64(len(models.Default))
-		return r, nil
+	} else if r, err = eval.NewRecord(kind, mf.model, m.Path()); err != nil {
+		return nil, err
 	}
-	return eval.NewRecord(kind, mf.model, m.Path())
+	describeModel(&r.Model, m)
+	return r, nil
+}
+
+// describeModel fills the facts of m a record keeps: architecture,
+// quantization, parameters, training context and the GGUF general.license.
+func describeModel(mf *eval.ModelFile, m *glassbox.Model) {
+	c := m.Config()
+	mf.Arch, mf.FileType, mf.Params, mf.ContextLength = c.Arch, c.FileType, c.Params(), c.ContextLength
+	if f := m.GGUF(); f != nil {
+		mf.License, _ = f.String("general.license")
+	}
 }
 
 // finishRun saves r (unless --no-save) and prints res.
