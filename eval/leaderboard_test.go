@@ -2,6 +2,8 @@ package eval
 
 import (
 	"bytes"
+	"encoding/json"
+	"io"
 	"flag"
 	"os"
 	"path/filepath"
@@ -148,4 +150,41 @@ func TestLeaderboardEmpty(t *testing.T) {
 	if err := lb.WriteTable(&buf); err != nil || !strings.HasPrefix(buf.String(), "model") {
 		t.Fatalf("%q %v", buf.String(), err)
 	}
+}
+
+// FuzzLeaderboard builds, sorts and prints the leaderboard of any records a
+// store may hold: nothing panics, every row keeps its scores in a column.
+func FuzzLeaderboard(f *testing.F) {
+	for _, r := range boardRecords() {
+		b, _ := json.Marshal(r)
+		f.Add(b, "tg")
+	}
+	f.Add([]byte(`{"kind":"perplexity","settings":{"file":7,"limit":-3,"chunks":1e300},"results":{"perplexity":"x","ctx":1e300}}`), "ppl")
+	f.Add([]byte(`{"kind":"bench","results":{"rows":5,"pp_tokens_per_s":-1}}`), "ram")
+	f.Fuzz(func(t *testing.T, data []byte, column string) {
+		var r Record
+		if json.Unmarshal(data, &r) != nil {
+			return
+		}
+		recs := append(boardRecords(), r, r)
+		lb := NewLeaderboard(recs, LeaderboardOptions{})
+		keys := map[string]bool{}
+		for _, c := range lb.Scores {
+			keys[c.Key] = true
+		}
+		for _, row := range lb.Rows {
+			for k := range row.Scores {
+				if !keys[k] {
+					t.Fatalf("row %q has a score %q without a column", row.Model, k)
+				}
+			}
+		}
+		_ = lb.Sort(column, len(column)%2 == 0)
+		if err := lb.WriteTable(io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := json.Marshal(lb); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
