@@ -3,8 +3,8 @@ package eval
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
