@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"glassbox"
+	"glassbox/remote"
 )
 
 // ChoiceItem is one multiple-choice question. In a JSONL file each line is
@@ -152,11 +153,65 @@ type ChoiceResult struct {
 // the context's own tokens, so that a word split across the boundary is
 // tokenized as in running text.
 func Choice(ctx context.Context, m *glassbox.Model, items []ChoiceItem, opt ChoiceOptions) (*ChoiceResult, error) {
+	tok := m.Tokenizer()
+	enc := func(_ context.Context, s string) ([]int, error) {
+		return tok.Encode(s, glassbox.EncodeOptions{AddBOS: tok.AddBOSDefault()}), nil
+	}
+	var sc *glassbox.Scorer
+	var logits []float32
+	score := func(ctx context.Context, ids []int, start int) (float64, error) {
+		var err error
+		if logits, err = sc.Logits(ctx, ids, logits); err != nil {
+			return 0, err
+		}
+		vocab := sc.VocabSize()
+		var ll float64
+		for i := start; i < len(ids); i++ {
+			ll += logSoftmaxAt(logits[(i-1)*vocab:i*vocab], ids[i])
+		}
+		return ll, nil
+	}
+	return choice(ctx, items, opt, enc, func(longest int) error {
+		// one cache length for every file (the model's context), so that a
+		// question's scores do not depend on the other questions: the length
+		// of an F16 cache changes the attention's sums in the last bits
+		var err error
+		sc, err = m.NewScorer(max(longest, m.ContextSize()))
+		return err
+	}, score)
+}
+
+// ChoiceEndpoint is Choice for a model at an OpenAI-compatible endpoint:
+// the texts are tokenized by the server (POST /tokenize) and the choices
+// scored from the log-probabilities it returns for a prompt's tokens (a
+// completion with echo and logprobs). A server that lacks either gives an
+// error saying so (wrapping remote.ErrUnsupported).
+func ChoiceEndpoint(ctx context.Context, c *remote.Client, items []ChoiceItem, opt ChoiceOptions) (*ChoiceResult, error) {
+	enc := func(ctx context.Context, s string) ([]int, error) { return c.Tokenize(ctx, s, true) }
+	score := func(ctx context.Context, ids []int, start int) (float64, error) {
+		lp, err := c.ScorePrompt(ctx, "", ids)
+		if err != nil {
+			return 0, err
+		}
+		var ll float64
+		for i := start; i < len(ids); i++ {
+			ll += lp.Logprobs[i]
+		}
+		return ll, nil
+	}
+	return choice(ctx, items, opt, enc, func(int) error { return nil }, score)
+}
+
+// choice is the method of Choice: enc tokenizes a text as the model does
+// (BOS first when it adds one), prepare is called with the longest sequence
+// before any scoring, and score returns the sum of the log-probabilities of
+// ids[start:] given the tokens before each.
+func choice(ctx context.Context, items []ChoiceItem, opt ChoiceOptions,
+	enc func(context.Context, string) ([]int, error), prepare func(longest int) error,
+	score func(ctx context.Context, ids []int, start int) (float64, error)) (*ChoiceResult, error) {
 	if len(items) == 0 {
 		return nil, errors.New("choice: no questions")
 	}
-	tok := m.Tokenizer()
-	enc := func(s string) []int { return tok.Encode(s, glassbox.EncodeOptions{AddBOS: tok.AddBOSDefault()}) }
 	type seq struct {
 		ids   []int
 		start int // first continuation token
@@ -166,7 +221,14 @@ func Choice(ctx context.Context, m *glassbox.Model, items []ChoiceItem, opt Choi
 	for q, it := range items {
 		for c, choice := range it.Choices {
 			ctxText, cont := splitPair(it.Context, choice)
-			whole, head := enc(ctxText+cont), enc(ctxText)
+			whole, err := enc(ctx, ctxText+cont)
+			if err != nil {
+				return nil, err
+			}
+			head, err := enc(ctx, ctxText)
+			if err != nil {
+				return nil, err
+			}
 			start := len(head)
 			// the context's tokens are a prefix of the whole's unless the
 			// boundary merges; then the continuation starts at the first
@@ -187,26 +249,17 @@ func Choice(ctx context.Context, m *glassbox.Model, items []ChoiceItem, opt Choi
 			longest = max(longest, len(whole))
 		}
 	}
-	// one cache length for every file (the model's context), so that a
-	// question's scores do not depend on the other questions: the length of
-	// an F16 cache changes the attention's sums in the last bits
-	sc, err := m.NewScorer(max(longest, m.ContextSize()))
-	if err != nil {
+	if err := prepare(longest); err != nil {
 		return nil, err
 	}
-	vocab := sc.VocabSize()
 	res := &ChoiceResult{Total: len(items)}
-	var logits []float32
 	for q, it := range items {
 		s := ChoiceScore{ID: it.ID, Answer: it.Answer}
 		bestNorm := math.Inf(-1)
 		for c, sq := range seqs[q] {
-			if logits, err = sc.Logits(ctx, sq.ids, logits); err != nil {
+			ll, err := score(ctx, sq.ids, sq.start)
+			if err != nil {
 				return nil, err
-			}
-			var ll float64
-			for i := sq.start; i < len(sq.ids); i++ {
-				ll += logSoftmaxAt(logits[(i-1)*vocab:i*vocab], sq.ids[i])
 			}
 			s.LogLikelihoods = append(s.LogLikelihoods, ll)
 			if ll > s.LogLikelihoods[s.Predicted] {

@@ -21,6 +21,7 @@ import (
 	"sync"
 
 	"glassbox"
+	"glassbox/remote"
 )
 
 // HumanEvalProblem is one task of HumanEval-X Go (THUDM/CodeGeeX,
@@ -253,6 +254,10 @@ type HumanEvalOptions struct {
 	Completion func(p HumanEvalProblem, sample int) string
 	// Model generates the completions.
 	Model *glassbox.Model
+	// Generate, when set instead of Model, generates the raw continuation
+	// of a prompt (sample s of n), as a model at an endpoint does (see
+	// EndpointGenerator); the completion is cut by CleanCompletion.
+	Generate func(ctx context.Context, prompt string, s, n int) (string, error)
 	// Samples per problem (default 1). Without Sampler, one sample is
 	// generated greedily and several are drawn at temperature 0.8, top-p
 	// 0.95 (the setting of Chen et al. for pass@10 and pass@100).
@@ -319,7 +324,7 @@ func RunHumanEval(ctx context.Context, problems []HumanEvalProblem, opts HumanEv
 			return nil, fmt.Errorf("pass@%d needs at least %d samples per problem, got %d", k, k, n)
 		}
 	}
-	if !opts.Canonical && opts.Completion == nil && opts.Model == nil {
+	if !opts.Canonical && opts.Completion == nil && opts.Model == nil && opts.Generate == nil {
 		return nil, errors.New("humaneval: no model to generate completions")
 	}
 	workers := opts.Workers
@@ -442,6 +447,12 @@ func completionFor(ctx context.Context, p HumanEvalProblem, s, n int, opts Human
 		return p.CanonicalSolution, nil
 	case opts.Completion != nil:
 		return opts.Completion(p, s), nil
+	case opts.Generate != nil:
+		text, err := opts.Generate(ctx, p.Prompt, s, n)
+		if err != nil {
+			return "", err
+		}
+		return CleanCompletion(text), nil
 	}
 	g := glassbox.GenerateOptions{MaxTokens: opts.MaxTokens, Stop: HumanEvalStop}
 	if g.MaxTokens <= 0 {
@@ -468,4 +479,40 @@ func completionFor(ctx context.Context, p HumanEvalProblem, s, n int, opts Human
 		return "", err
 	}
 	return CleanCompletion(r.Text), nil
+}
+
+// EndpointGenerator returns HumanEvalOptions.Generate for a model at an
+// OpenAI-compatible endpoint: completions of at most maxTokens tokens (512
+// when 0) stopped at HumanEvalStop, greedy for one sample, and for several
+// drawn at temperature and topP (0.8 and 0.95 when 0), seeded with seed+s
+// when seed ≥ 0.
+func EndpointGenerator(c *remote.Client, maxTokens int, temperature, topP float64, seed int64) func(ctx context.Context, prompt string, s, n int) (string, error) {
+	if maxTokens <= 0 {
+		maxTokens = 512
+	}
+	stop := HumanEvalStop
+	if len(stop) > 4 { // the OpenAI API takes four stop strings; CleanCompletion cuts the rest
+		stop = stop[:4]
+	}
+	return func(ctx context.Context, prompt string, s, n int) (string, error) {
+		o := remote.CompleteOptions{MaxTokens: maxTokens, Stop: stop}
+		if n > 1 {
+			o.Temperature, o.TopP = temperature, topP
+			if o.Temperature == 0 {
+				o.Temperature = 0.8
+			}
+			if o.TopP == 0 {
+				o.TopP = 0.95
+			}
+			if seed >= 0 {
+				sd := seed + int64(s)
+				o.Seed = &sd
+			}
+		}
+		text, err := c.Complete(ctx, prompt, o)
+		if errors.Is(err, remote.ErrContextLength) {
+			return "", fmt.Errorf("%w: %v", glassbox.ErrContext, err) // scored as a prompt too long
+		}
+		return text, err
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"glassbox"
+	"glassbox/remote"
 )
 
 // DefaultPerplexityContext is the chunk length Perplexity uses when none is
@@ -164,6 +165,18 @@ func Perplexity(ctx context.Context, m *glassbox.Model, text string, opt Perplex
 			opt.Progress(c+1, chunks, res.ChunkPerplexity[c])
 		}
 	}
+	finishPerplexity(res, nll, nll2)
+	count := float64(res.Scored)
+	if base != nil {
+		res.KL = klStats(kls, agree)
+		res.KL.BasePerplexity = math.Exp(baseNLL / count)
+	}
+	return res, nil
+}
+
+// finishPerplexity sets the perplexity of res from the sums of the scored
+// positions' negative log-likelihoods (nll) and of their squares (nll2).
+func finishPerplexity(res *PerplexityResult, nll, nll2 float64) {
 	count := float64(res.Scored)
 	res.NLL = nll / count
 	res.Perplexity = math.Exp(res.NLL)
@@ -172,10 +185,80 @@ func Perplexity(ctx context.Context, m *glassbox.Model, text string, opt Perplex
 	if v := nll2/count - res.NLL*res.NLL; v > 0 && res.Scored > 1 {
 		res.PerplexityError = math.Sqrt(v/(count-1)) * res.Perplexity
 	}
-	if base != nil {
-		res.KL = klStats(kls, agree)
-		res.KL.BasePerplexity = math.Exp(baseNLL / count)
+}
+
+// PerplexityEndpoint is Perplexity for a model at an OpenAI-compatible
+// endpoint, by the same method: the server tokenizes the text (POST
+// /tokenize, with and without its special tokens, which tells whether it
+// adds BOS and which id it is), each chunk of opt.Ctx token ids (default
+// DefaultPerplexityContext, which must fit the served context) is sent as a
+// prompt, and the log-probabilities the server returns for the prompt's
+// tokens (a completion with echo and logprobs) are scored over the second
+// half of the chunk. A server that lacks either gives an error saying so
+// (wrapping remote.ErrUnsupported). KL divergence needs the full
+// distributions of two local models: opt.Base must be nil.
+func PerplexityEndpoint(ctx context.Context, c *remote.Client, text string, opt PerplexityOptions) (*PerplexityResult, error) {
+	if opt.Base != nil {
+		return nil, errors.New("perplexity: KL divergence needs every logit of both models: it runs on local models only")
 	}
+	n := opt.Ctx
+	if n == 0 {
+		n = DefaultPerplexityContext
+	}
+	if n < 4 {
+		return nil, fmt.Errorf("perplexity: the context must be at least 4 tokens, got %d", n)
+	}
+	if opt.Chunks < 0 {
+		return nil, fmt.Errorf("perplexity: the number of chunks must be positive or 0 (all), got %d", opt.Chunks)
+	}
+	plain, err := c.Tokenize(ctx, text, false)
+	if err != nil {
+		return nil, err
+	}
+	special, err := c.Tokenize(ctx, text, true)
+	if err != nil {
+		return nil, err
+	}
+	// BOS is what add_special puts before the text's own tokens
+	addBOS := len(special) > len(plain) && slices.Equal(special[1:1+len(plain)], plain)
+	tokens := plain
+	bos := -1
+	if addBOS {
+		bos = special[0]
+		tokens = append([]int{bos}, plain...)
+	}
+	if len(tokens) < 2*n {
+		return nil, fmt.Errorf("perplexity: the text has %d tokens; at least 2×%d (two chunks of the context) are needed", len(tokens), n)
+	}
+	chunks := len(tokens) / n
+	if opt.Chunks > 0 {
+		chunks = min(chunks, opt.Chunks)
+	}
+	first := n / 2
+	res := &PerplexityResult{Chunks: chunks, Ctx: n, Tokens: len(tokens)}
+	var nll, nll2 float64
+	batch := make([]int, n)
+	for ch := range chunks {
+		copy(batch, tokens[ch*n:(ch+1)*n])
+		if addBOS {
+			batch[0] = bos
+		}
+		lp, err := c.ScorePrompt(ctx, "", batch)
+		if err != nil {
+			return nil, err
+		}
+		for i := first; i < n-1; i++ {
+			v := -lp.Logprobs[i+1]
+			nll += v
+			nll2 += v * v
+		}
+		res.Scored += n - 1 - first
+		res.ChunkPerplexity = append(res.ChunkPerplexity, math.Exp(nll/float64(res.Scored)))
+		if opt.Progress != nil {
+			opt.Progress(ch+1, chunks, res.ChunkPerplexity[ch])
+		}
+	}
+	finishPerplexity(res, nll, nll2)
 	return res, nil
 }
 

@@ -31,7 +31,8 @@ type Record struct {
 	Version int `json:"version"`
 	// ID names the record uniquely (its file name without .json).
 	ID string `json:"id"`
-	// Kind is the evaluation: "perplexity", "choice", "humaneval" …
+	// Kind is the measurement: "perplexity", "choice", "humaneval" (quality)
+	// or "bench" (speed and memory, see Speed).
 	Kind string `json:"kind"`
 	// Date is when the run ended (UTC).
 	Date time.Time `json:"date"`
@@ -58,6 +59,18 @@ type ModelFile struct {
 	SHA256 string `json:"sha256,omitempty"`
 	// Size is the file's size in bytes.
 	Size int64 `json:"size,omitempty"`
+	// Endpoint is the base URL of the OpenAI-compatible server that ran the
+	// model, for a remote run ("" for a model run by this process).
+	Endpoint string `json:"endpoint,omitempty"`
+	// Arch, FileType, Params and ContextLength describe the model when the
+	// run knew them: architecture, the weights' quantization (GGUF
+	// general.file_type), parameters, and the context it was trained with.
+	Arch          string `json:"arch,omitempty"`
+	FileType      string `json:"file_type,omitempty"`
+	Params        int64  `json:"params,omitempty"`
+	ContextLength int    `json:"context_length,omitempty"`
+	// License is the file's GGUF general.license, when it has one.
+	License string `json:"license,omitempty"`
 }
 
 // Machine describes the computer a run was made on.

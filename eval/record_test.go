@@ -122,3 +122,32 @@ func TestMachineFiles(t *testing.T) {
 		t.Error("missing files should give zero values")
 	}
 }
+
+func TestSpeedRecord(t *testing.T) {
+	root := t.TempDir()
+	in := Speed{PromptTokens: 512, PromptTPS: 123.5, GenTokens: 128, GenTPS: 12.25, TTFTMS: 4145.7, Threads: 2, PeakRSSBytes: 1 << 30, ContextLength: 4096}
+	r, err := NewBenchRecord("remote-model", "", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Model.Endpoint = "http://127.0.0.1:1/v1"
+	if _, err := Save(root, r); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := List(root, KindBench)
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("List: %v, %v", recs, err)
+	}
+	out, err := recs[0].Speed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.PromptTPS != in.PromptTPS || out.GenTPS != in.GenTPS || out.TTFTMS != in.TTFTMS || out.PeakRSSBytes != in.PeakRSSBytes ||
+		out.ContextLength != in.ContextLength || out.Threads != 2 || recs[0].Model.Endpoint != r.Model.Endpoint {
+		t.Errorf("read back %+v from %+v", out, in)
+	}
+	other := Record{ID: "x", Kind: "perplexity"}
+	if _, err := other.Speed(); err == nil || !strings.Contains(err.Error(), "not a bench record") {
+		t.Errorf("Speed of a perplexity record: %v", err)
+	}
+}

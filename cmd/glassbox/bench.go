@@ -15,6 +15,8 @@ import (
 
 	"glassbox"
 	"glassbox/bench"
+	"glassbox/eval"
+	"glassbox/remote"
 )
 
 // benchOptions are the flags of glassbox bench.
@@ -30,6 +32,8 @@ type benchOptions struct {
 	out       string
 	seed      uint64
 	profile   string
+	noSave    bool
+	endpoint  string
 	// fitPrompt and fitGen lower prompt and gen to the model's context
 	// (they are the defaults, not sizes the user asked for).
 	fitPrompt, fitGen bool
@@ -50,16 +54,36 @@ shrink to it). Ctrl-C stops at once and prints the rows measured so far.
 
 With --synthetic SHAPE it instead writes a random-weight Llama GGUF of that shape (400M: dim
 1536, FFN 4096, 12 layers, 12 heads, 4 KV heads, vocabulary 32000) and --type to -o FILE, so
-that glassbox and llama.cpp can be compared on the same file.`,
+that glassbox and llama.cpp can be compared on the same file.
+
+With --endpoint URL it measures the model -m names at an OpenAI-compatible server instead
+(llama-server, vLLM, Ollama, a hosted API, another glassbox serve), through streamed
+completions: after a warm-up request, each of -r requests sends a prompt of about -p tokens
+(different each time, so no prompt cache helps) and generates -n tokens (ignore_eos asked).
+Time to first token is measured from sending the request to the first streamed text
+(network and queue included), pp t/s is the prompt tokens of the server's usage over it,
+tg t/s the tokens after the first over the rest of the stream. The API key is read from
+$GLASSBOX_API_KEY, else $OPENAI_API_KEY.
+
+Each complete run is saved as a record in the store's evals/ folder (--no-save to skip),
+which glassbox leaderboard reads.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.synthetic != "" {
 				return writeSynthetic(cmd.OutOrStdout(), o)
 			}
+			if o.endpoint != "" {
+				for _, name := range []string{"threads", "cpuprofile"} {
+					if cmd.Flags().Changed(name) {
+						return &usageError{cmd: cmd, err: fmt.Errorf("--%s does not apply to --endpoint (the server runs the model)", name), flag: true}
+					}
+				}
+				return runBenchEndpoint(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
+			}
 			// the default sizes shrink to a smaller context; explicit ones must fit it
 			o.fitPrompt = !cmd.Flags().ShorthandLookup("p").Changed
 			o.fitGen = !cmd.Flags().ShorthandLookup("n").Changed
-			return runBench(cmd.Context(), cmd.OutOrStdout(), o)
+			return runBench(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
 		},
 	}
 	f := cmd.Flags()
@@ -73,6 +97,8 @@ that glassbox and llama.cpp can be compared on the same file.`,
 	f.StringVar(&o.typ, "type", "Q4_0", "weight type of the synthetic model (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0)")
 	f.StringVarP(&o.out, "output", "o", "", "file the synthetic model is written to")
 	f.Uint64Var(&o.seed, "seed", 1, "random seed of the synthetic weights")
+	f.StringVar(&o.endpoint, "endpoint", "", "measure the model -m names at this OpenAI-compatible server (e.g. http://127.0.0.1:8080/v1) instead of a local file; key from $GLASSBOX_API_KEY or $OPENAI_API_KEY")
+	f.BoolVar(&o.noSave, "no-save", false, "do not save a record of the run in the store (evals/ folder, read by glassbox leaderboard)")
 	f.StringVar(&o.profile, "cpuprofile", "", "write a Go CPU profile of the measured runs to this file (go tool pprof)")
 	return cmd
 }
@@ -127,7 +153,7 @@ func parseThreads(s string) ([]int, error) {
 // hf.co reference, or "" for the embedded model) and prints the table (or
 // JSON) to w. Cancelling ctx stops it between two layers of the forward
 // pass: the results measured so far are printed and ctx's error is returned.
-func runBench(ctx context.Context, w io.Writer, o benchOptions) error {
+func runBench(ctx context.Context, w, errw io.Writer, o benchOptions) error {
 	if o.prompt < 0 || o.gen < 0 || o.reps < 1 {
 		return fmt.Errorf("-p and -n must be ≥ 0 and -r ≥ 1 (got %d, %d, %d)", o.prompt, o.gen, o.reps)
 	}
@@ -157,6 +183,15 @@ func runBench(ctx context.Context, w io.Writer, o benchOptions) error {
 	if err != nil && (ctx.Err() == nil || len(results) == 0) {
 		return err
 	}
+	if err == nil && !o.noSave { // an interrupted run is not a measurement to keep
+		path, serr := saveBenchRecord(o, m, threads, results)
+		if serr != nil {
+			return serr
+		}
+		if !o.json {
+			defer fmt.Fprintf(errw, "record saved: %s\n", path)
+		}
+	}
 	// complete, or interrupted after some tests: print what was measured
 	if o.json {
 		enc := json.NewEncoder(w)
@@ -168,6 +203,76 @@ func runBench(ctx context.Context, w io.Writer, o benchOptions) error {
 		return perr
 	}
 	return err
+}
+
+// runBenchEndpoint measures the model o.model at o.endpoint and prints the
+// table (or JSON) to w.
+func runBenchEndpoint(ctx context.Context, w, errw io.Writer, o benchOptions) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if o.reps < 1 || o.prompt < 1 || o.gen < 2 {
+		return fmt.Errorf("with --endpoint, -p must be ≥ 1, -n ≥ 2 and -r ≥ 1 (got %d, %d, %d)", o.prompt, o.gen, o.reps)
+	}
+	c, err := remote.New(o.endpoint, o.model, remote.APIKeyFromEnv())
+	if err != nil {
+		return err
+	}
+	s, runs, err := bench.RunEndpoint(ctx, c, bench.EndpointOptions{Prompt: o.prompt, Gen: o.gen, Repetitions: o.reps})
+	if err != nil {
+		return err
+	}
+	if !o.noSave {
+		rec, err := eval.NewBenchRecord(o.model, "", s)
+		if err != nil {
+			return err
+		}
+		rec.Model.Endpoint = c.Endpoint
+		rec.Settings = map[string]any{"n_prompt": o.prompt, "n_gen": o.gen, "repetitions": o.reps, "endpoint": c.Endpoint}
+		path, err := eval.Save("", rec)
+		if err != nil {
+			return err
+		}
+		if !o.json {
+			defer fmt.Fprintf(errw, "record saved: %s\n", path)
+		}
+	}
+	if o.json {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(struct {
+			Endpoint string `json:"endpoint"`
+			Model    string `json:"model"`
+			eval.Speed
+			Runs []bench.EndpointRun `json:"runs"`
+		}{c.Endpoint, o.model, withoutRows(s), runs})
+	}
+	return bench.WriteEndpointTable(w, c.Endpoint, o.model, s, runs)
+}
+
+// withoutRows is s without its rows (printed as runs).
+func withoutRows(s eval.Speed) eval.Speed {
+	s.Rows = nil
+	return s
+}
+
+// saveBenchRecord saves the record of a complete bench run of m in the
+// store and returns its path.
+func saveBenchRecord(o benchOptions, m *glassbox.Model, threads []int, results []bench.Result) (string, error) {
+	mf := modelFlags{model: o.model}
+	rec, err := newRecord(eval.KindBench, &mf, m)
+	if err != nil {
+		return "", err
+	}
+	s := bench.Summarize(results, m.Config().ContextLength)
+	if err := rec.SetSpeed(s); err != nil {
+		return "", err
+	}
+	if len(threads) == 0 {
+		threads = []int{s.Threads}
+	}
+	rec.Settings = map[string]any{"n_prompt": o.prompt, "n_gen": o.gen, "repetitions": o.reps, "threads": threads, "kv_cache": "F16"}
+	return eval.Save("", rec)
 }
 
 // fitContext checks the test sizes against the model's context n, lowering

@@ -4,20 +4,24 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"glassbox/bench"
+	"glassbox/eval"
 	"glassbox/internal/fixtures"
 	"glassbox/models"
 )
 
 // TestBenchSynthetic writes a tiny synthetic model with bench --synthetic,
-// then benchmarks it in table and JSON form.
+// then benchmarks it in table and JSON form, each run saving a record.
 func TestBenchSynthetic(t *testing.T) {
 	dir := t.TempDir()
+	home := t.TempDir()
+	t.Setenv("GLASSBOX_HOME", home)
 	path := filepath.Join(dir, "tiny.gguf")
 	for _, typ := range []string{"Q4_0", "Q8_0", "F16"} {
 		t.Run(typ, func(t *testing.T) {
@@ -55,10 +59,11 @@ func TestBenchSynthetic(t *testing.T) {
 					t.Errorf("result %d: implausible numbers %+v (file %d bytes)", i, r, st.Size())
 				}
 			}
+			checkBenchRecord(t, home, path, res)
 			out.Reset()
 			cmd = newBenchCmd()
 			cmd.SetOut(&out)
-			cmd.SetArgs([]string{"-m", path, "-p", "8", "-n", "2", "-r", "1"})
+			cmd.SetArgs([]string{"-m", path, "-p", "8", "-n", "2", "-r", "1", "--no-save"})
 			if err := cmd.Execute(); err != nil {
 				t.Fatal(err)
 			}
@@ -66,6 +71,48 @@ func TestBenchSynthetic(t *testing.T) {
 				t.Fatalf("table lacks a row or column:\n%s", out.String())
 			}
 		})
+	}
+}
+
+// checkBenchRecord checks the record the last bench run of the model file
+// at path saved in the store at home against the rows it printed.
+func checkBenchRecord(t *testing.T, home, path string, rows []bench.Result) {
+	t.Helper()
+	recs, err := eval.List(home, eval.KindBench)
+	if err != nil || len(recs) == 0 {
+		t.Fatalf("no bench record: %v", err)
+	}
+	r := recs[len(recs)-1]
+	sum, size, err := eval.FileSHA256(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Model.SHA256 != sum || r.Model.Size != size || r.Model.Name != path || r.Model.Arch != "llama" || r.Model.ContextLength <= 0 ||
+		r.Machine.Cores <= 0 || r.Glassbox == "" {
+		t.Errorf("record's model and machine: %+v %+v %q", r.Model, r.Machine, r.Glassbox)
+	}
+	s, err := r.Speed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// the summary is the thread count of the fastest tg row, with its pp row
+	var tg, pp *bench.Result
+	for i := range rows {
+		if strings.HasPrefix(rows[i].Test, "tg") && (tg == nil || rows[i].TokensPerS > tg.TokensPerS) {
+			tg = &rows[i]
+		}
+	}
+	for i := range rows {
+		if strings.HasPrefix(rows[i].Test, "pp") && rows[i].Threads == tg.Threads {
+			pp = &rows[i]
+		}
+	}
+	if s.GenTPS != tg.TokensPerS || s.PromptTPS != pp.TokensPerS || s.Threads != tg.Threads || s.PromptTokens != 16 || s.GenTokens != 4 ||
+		len(s.Rows) != len(rows) || s.PeakRSSBytes <= 0 || s.ContextLength != r.Model.ContextLength {
+		t.Errorf("speed %+v from rows %+v", s, rows)
+	}
+	if want := 16 / pp.TokensPerS * 1000; s.TTFTMS < want*0.999 || s.TTFTMS > want*1.001 {
+		t.Errorf("ttft %.3f ms, want the pp16 duration %.3f ms", s.TTFTMS, want)
 	}
 }
 
@@ -213,7 +260,7 @@ func BenchmarkBenchModel(b *testing.B) {
 		b.Skip("set GLASSBOX_BENCH_MODEL to a GGUF file")
 	}
 	for i := 0; i < b.N; i++ {
-		if err := runBench(context.Background(), &bytes.Buffer{}, benchOptions{model: path, prompt: 512, gen: 0, threads: os.Getenv("GLASSBOX_BENCH_THREADS"), reps: 1}); err != nil {
+		if err := runBench(context.Background(), &bytes.Buffer{}, io.Discard, benchOptions{model: path, prompt: 512, gen: 0, threads: os.Getenv("GLASSBOX_BENCH_THREADS"), reps: 1, noSave: true}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"glassbox"
 	"glassbox/eval"
 	"glassbox/models"
+	"glassbox/remote"
 )
 
 // newEvalCmd is `glassbox eval`, the parent of the quality evaluations.
@@ -22,7 +23,15 @@ func newEvalCmd() *cobra.Command {
 		Use:   "eval",
 		Short: "Measure a model's quality: perplexity, KL divergence against a base model, multiple-choice accuracy",
 		Long: `Measure a model's quality on this machine. Each run is saved as a JSON record under
-the store's evals/ folder ($GLASSBOX_HOME/evals), so runs accumulate (--no-save to skip).`,
+the store's evals/ folder ($GLASSBOX_HOME/evals), so runs accumulate (--no-save to skip);
+glassbox leaderboard shows them side by side.
+
+With --endpoint URL the model -m names is evaluated at an OpenAI-compatible server (a hosted
+API, llama-server, vLLM, another glassbox serve), its API key read from $GLASSBOX_API_KEY,
+else $OPENAI_API_KEY. humaneval needs completions only; perplexity and choice need the
+log-probabilities of a prompt's tokens (a completion with echo and logprobs, as the OpenAI
+completions API and vLLM return them) and llama.cpp's POST /tokenize: an endpoint without
+them is refused with an error saying which is missing.`,
 	}
 	cmd.AddCommand(newEvalPerplexityCmd(), newEvalChoiceCmd(), newEvalHumanEvalCmd())
 	return cmd
@@ -30,10 +39,11 @@ the store's evals/ folder ($GLASSBOX_HOME/evals), so runs accumulate (--no-save 
 
 // evalFlags are the flags every evaluation shares.
 type evalFlags struct {
-	mf     modelFlags
-	file   string
-	json   bool
-	noSave bool
+	mf       modelFlags
+	file     string
+	json     bool
+	noSave   bool
+	endpoint string
 }
 
 func (f *evalFlags) register(cmd *cobra.Command) {
@@ -44,20 +54,55 @@ func (f *evalFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.file, "file", "", "the data file (required)")
 	cmd.Flags().BoolVar(&f.json, "json", false, "print the results as JSON")
 	cmd.Flags().BoolVar(&f.noSave, "no-save", false, "do not save a record of the run in the store")
+	cmd.Flags().StringVar(&f.endpoint, "endpoint", "", "evaluate the model -m names at this OpenAI-compatible server (e.g. http://127.0.0.1:8080/v1); key from $GLASSBOX_API_KEY or $OPENAI_API_KEY")
+}
+
+// remote returns the client of the model at --endpoint, refusing the flags
+// that only apply to a local model (others names more of them).
+func (f *evalFlags) remote(cmd *cobra.Command, others ...string) (*remote.Client, error) {
+	for _, name := range append([]string{"tokenizer", "threads", "kv-f32"}, others...) {
+		if cmd.Flags().Changed(name) {
+			return nil, &usageError{cmd: cmd, err: fmt.Errorf("--%s does not apply to --endpoint (the server runs the model)", name), flag: true}
+		}
+	}
+	return remote.New(f.endpoint, f.mf.model, remote.APIKeyFromEnv())
+}
+
+// remoteRecord starts the record of a run of kind on the model at c.
+func remoteRecord(kind string, c *remote.Client) (*eval.Record, error) {
+	r, err := eval.NewRecord(kind, c.Model, "")
+	if err != nil {
+		return nil, err
+	}
+	r.Model.Endpoint = c.Endpoint
+	return r, nil
 }
 
 // newRecord starts the record of a run of kind on m (opened from mf).
 func newRecord(kind string, mf *modelFlags, m *glassbox.Model) (*eval.Record, error) {
+	var r *eval.Record
+	var err error
 	if mf.model == "" {
-		r, err := eval.NewRecord(kind, models.DefaultName, "")
-		if err != nil {
+		if r, err = eval.NewRecord(kind, models.DefaultName, ""); err != nil {
 			return nil, err
 		}
 		sum := sha256.Sum256(models.Default)
 		r.Model.SHA256, r.Model.Size = hex.EncodeToString(sum[:]), int64(len(models.Default))
-		return r, nil
+	} else if r, err = eval.NewRecord(kind, mf.model, m.Path()); err != nil {
+		return nil, err
 	}
-	return eval.NewRecord(kind, mf.model, m.Path())
+	describeModel(&r.Model, m)
+	return r, nil
+}
+
+// describeModel fills the facts of m a record keeps: architecture,
+// quantization, parameters, training context and the GGUF general.license.
+func describeModel(mf *eval.ModelFile, m *glassbox.Model) {
+	c := m.Config()
+	mf.Arch, mf.FileType, mf.Params, mf.ContextLength = c.Arch, c.FileType, c.Params(), c.ContextLength
+	if f := m.GGUF(); f != nil {
+		mf.License, _ = f.String("general.license")
+	}
 }
 
 // finishRun saves r (unless --no-save) and prints res.
@@ -131,6 +176,25 @@ distributions from the base's and their top-1 agreement are measured too.`,
 			if ctx == nil {
 				ctx = context.Background()
 			}
+			errw := cmd.ErrOrStderr()
+			draw := progressLine(errw)
+			progress := func(done, total int, ppl float64) { draw("chunk %d/%d  perplexity %.4f", done, total, ppl) }
+			if f.endpoint != "" {
+				c, err := f.remote(cmd, "kl-base")
+				if err != nil {
+					return err
+				}
+				rec, err := remoteRecord("perplexity", c)
+				if err != nil {
+					return err
+				}
+				res, err := eval.PerplexityEndpoint(ctx, c, string(text), eval.PerplexityOptions{Ctx: nctx, Chunks: chunks, Progress: progress})
+				draw("")
+				if err != nil {
+					return err
+				}
+				return f.finishPerplexity(cmd, rec, res, chunks, "")
+			}
 			m, err := f.mf.open(ctx)
 			if err != nil {
 				return err
@@ -150,9 +214,7 @@ distributions from the base's and their top-1 agreement are measured too.`,
 				defer base.Close()
 				opt.Base = base
 			}
-			errw := cmd.ErrOrStderr()
-			draw := progressLine(errw)
-			opt.Progress = func(done, total int, ppl float64) { draw("chunk %d/%d  perplexity %.4f", done, total, ppl) }
+			opt.Progress = progress
 			rec, err := newRecord("perplexity", &f.mf, m)
 			if err != nil {
 				return err
@@ -162,22 +224,8 @@ distributions from the base's and their top-1 agreement are measured too.`,
 			if err != nil {
 				return err
 			}
-			out := perplexityOutput{PerplexityResult: res}
-			if res.KL != nil {
-				out.KLDivergence, out.Top1Agreement = &res.KL.Mean, &res.KL.Top1Agreement
-			}
-			rec.Settings = map[string]any{"file": f.file, "ctx": res.Ctx, "chunks": chunks, "kv_f32": f.mf.kvF32}
-			if klBase != "" {
-				rec.Settings["kl_base"] = klBase
-			}
-			rec.Results = toMap(out)
-			delete(rec.Results, "chunk_perplexity")
-			return f.finishRun(cmd.OutOrStdout(), errw, rec, out, func(w io.Writer) {
-				fmt.Fprintf(w, "perplexity %.4f ± %.5f over %d chunks of %d tokens (%d tokens scored of %d)\n", res.Perplexity, res.PerplexityError, res.Chunks, res.Ctx, res.Scored, res.Tokens)
-				if k := res.KL; k != nil {
-					fmt.Fprintf(w, "base perplexity %.4f\nKL divergence mean %.6f ± %.6f, median %.6f, 99%% %.6f, max %.6f\ntop-1 agreement %.2f%%\n", k.BasePerplexity, k.Mean, k.MeanError, k.Median, k.P99, k.Max, k.Top1Agreement)
-				}
-			})
+			rec.Settings = map[string]any{"kv_f32": f.mf.kvF32}
+			return f.finishPerplexity(cmd, rec, res, chunks, klBase)
 		},
 	}
 	f.register(cmd)
@@ -185,6 +233,26 @@ distributions from the base's and their top-1 agreement are measured too.`,
 	cmd.Flags().VarP(newBoundedInt(&chunks, 0, 0, 1<<30, "a whole number, 0 (all) or more"), "chunks", "", "chunks to evaluate at most (0 = all)")
 	cmd.Flags().StringVar(&klBase, "kl-base", "", "base model (same vocabulary) to measure KL divergence and top-1 agreement against")
 	return cmd
+}
+
+// finishPerplexity completes the record of a perplexity run and prints it.
+func (f *evalFlags) finishPerplexity(cmd *cobra.Command, rec *eval.Record, res *eval.PerplexityResult, chunks int, klBase string) error {
+	out := perplexityOutput{PerplexityResult: res}
+	if res.KL != nil {
+		out.KLDivergence, out.Top1Agreement = &res.KL.Mean, &res.KL.Top1Agreement
+	}
+	rec.Settings["file"], rec.Settings["ctx"], rec.Settings["chunks"] = f.file, res.Ctx, chunks
+	if klBase != "" {
+		rec.Settings["kl_base"] = klBase
+	}
+	rec.Results = toMap(out)
+	delete(rec.Results, "chunk_perplexity")
+	return f.finishRun(cmd.OutOrStdout(), cmd.ErrOrStderr(), rec, out, func(w io.Writer) {
+		fmt.Fprintf(w, "perplexity %.4f ± %.5f over %d chunks of %d tokens (%d tokens scored of %d)\n", res.Perplexity, res.PerplexityError, res.Chunks, res.Ctx, res.Scored, res.Tokens)
+		if k := res.KL; k != nil {
+			fmt.Fprintf(w, "base perplexity %.4f\nKL divergence mean %.6f ± %.6f, median %.6f, 99%% %.6f, max %.6f\ntop-1 agreement %.2f%%\n", k.BasePerplexity, k.Mean, k.MeanError, k.Median, k.P99, k.Max, k.Top1Agreement)
+		}
+	})
 }
 
 func newEvalChoiceCmd() *cobra.Command {
@@ -217,21 +285,38 @@ acc picks the choice of highest log-likelihood, acc_norm the highest per byte.`,
 			if ctx == nil {
 				ctx = context.Background()
 			}
-			m, err := f.mf.open(ctx)
-			if err != nil {
-				return err
-			}
-			defer m.Close()
 			errw := cmd.ErrOrStderr()
 			draw := progressLine(errw)
-			rec, err := newRecord("choice", &f.mf, m)
-			if err != nil {
-				return err
-			}
-			res, err := eval.Choice(ctx, m, items, eval.ChoiceOptions{Progress: func(done, total int) { draw("question %d/%d", done, total) }})
-			draw("")
-			if err != nil {
-				return err
+			opt := eval.ChoiceOptions{Progress: func(done, total int) { draw("question %d/%d", done, total) }}
+			var rec *eval.Record
+			var res *eval.ChoiceResult
+			if f.endpoint != "" {
+				c, err := f.remote(cmd)
+				if err != nil {
+					return err
+				}
+				if rec, err = remoteRecord("choice", c); err != nil {
+					return err
+				}
+				res, err = eval.ChoiceEndpoint(ctx, c, items, opt)
+				draw("")
+				if err != nil {
+					return err
+				}
+			} else {
+				m, err := f.mf.open(ctx)
+				if err != nil {
+					return err
+				}
+				defer m.Close()
+				if rec, err = newRecord("choice", &f.mf, m); err != nil {
+					return err
+				}
+				res, err = eval.Choice(ctx, m, items, opt)
+				draw("")
+				if err != nil {
+					return err
+				}
 			}
 			rec.Settings = map[string]any{"file": f.file, "questions": len(items), "kv_f32": f.mf.kvF32}
 			rec.Results = toMap(res)

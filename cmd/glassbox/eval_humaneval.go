@@ -65,8 +65,8 @@ for each --k is the unbiased estimator of Chen et al. 2021, 1 − C(n−c,k)/C(n
 			if timeout <= 0 {
 				return &usageError{cmd: cmd, err: fmt.Errorf("--timeout must be positive, got %v", timeout), flag: true}
 			}
-			if canonical && (cmd.Flags().Changed("model") || samples > 1) {
-				return &usageError{cmd: cmd, err: fmt.Errorf("--canonical scores the dataset's one solution per problem: it takes neither -m nor -n"), flag: true}
+			if canonical && (cmd.Flags().Changed("model") || samples > 1 || f.endpoint != "") {
+				return &usageError{cmd: cmd, err: fmt.Errorf("--canonical scores the dataset's one solution per problem: it takes neither -m, -n nor --endpoint"), flag: true}
 			}
 			problems, err := eval.ReadHumanEval(f.file)
 			if err != nil {
@@ -93,7 +93,20 @@ for each --k is the unbiased estimator of Chen et al. 2021, 1 − C(n−c,k)/C(n
 			opts := eval.HumanEvalOptions{Canonical: canonical, Samples: samples, K: kList, MaxTokens: maxTokens, Sandbox: sb, Workers: workers}
 			var m *glassbox.Model
 			var rec *eval.Record
-			if !canonical {
+			if !canonical && f.endpoint != "" {
+				c, err := f.remote(cmd)
+				if err != nil {
+					return err
+				}
+				s := int64(-1)
+				if samples > 1 {
+					s = seed
+				}
+				opts.Generate = eval.EndpointGenerator(c, maxTokens, float64(temperature), float64(topP), s)
+				if rec, err = remoteRecord("humaneval", c); err != nil {
+					return err
+				}
+			} else if !canonical {
 				if m, err = f.mf.open(ctx); err != nil {
 					return err
 				}
@@ -127,6 +140,9 @@ for each --k is the unbiased estimator of Chen et al. 2021, 1 − C(n−c,k)/C(n
 			out := humanEvalOutput{HumanEvalResult: res, Isolated: sb.Isolated()}
 			text := func(w io.Writer) {
 				what := "completions of " + modelLabel(&f.mf)
+				if f.endpoint != "" {
+					what += " at " + f.endpoint
+				}
 				if canonical {
 					what = "canonical solutions"
 				}
