@@ -380,6 +380,8 @@ type Filter struct {
 	Task string
 	// Permissive keeps the models whose license is known and permissive.
 	Permissive bool
+	// License keeps the models under this license id ("" keeps all).
+	License string
 	// OpenSource keeps the models known to be open source.
 	OpenSource bool
 	// MaxParams keeps the models whose parameter count is known and at most
@@ -393,6 +395,15 @@ func (f Filter) Check() error {
 	if f.Task != "" && !knownTask(f.Task) {
 		return fmt.Errorf("unknown task %q: want one of %s", f.Task, strings.Join(Tasks, ", "))
 	}
+	if f.License != "" {
+		if _, ok := LookupLicense(f.License); !ok {
+			ids := make([]string, len(Licenses))
+			for i, l := range Licenses {
+				ids[i] = l.ID
+			}
+			return fmt.Errorf("unknown license %q: want permissive or one of %s", f.License, strings.Join(ids, ", "))
+		}
+	}
 	if f.MaxParams < 0 {
 		return fmt.Errorf("the maximum number of parameters must be positive, got %d", f.MaxParams)
 	}
@@ -405,6 +416,8 @@ func (f Filter) Match(m *Model) bool {
 	case f.Task != "" && !m.Suits(f.Task):
 		return false
 	case f.Permissive && !m.Permissive():
+		return false
+	case f.License != "" && (m.License == nil || !strings.EqualFold(m.License.Value, f.License)):
 		return false
 	case f.OpenSource && !m.IsOpenSource():
 		return false

@@ -159,6 +159,8 @@ func TestFilter(t *testing.T) {
 		{"max params 8B", Filter{MaxParams: 8e9}, "m-1b big-8b open-1b"},
 		{"chat and permissive", Filter{Task: TaskChat, Permissive: true}, "m-1b"},
 		{"nothing", Filter{Task: TaskFrench, Permissive: true}, ""},
+		{"license id", Filter{License: "llama3.1"}, "big-8b"},
+		{"license id, SPDX case", Filter{License: "Apache-2.0"}, "m-1b open-1b"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := c.Select(tc.f)
@@ -173,6 +175,9 @@ func TestFilter(t *testing.T) {
 				t.Errorf("got %q, want %q", s, tc.want)
 			}
 		})
+	}
+	if _, err := c.Select(Filter{License: "wtfpl"}); err == nil || !strings.Contains(err.Error(), `unknown license "wtfpl": want permissive or one of apache-2.0`) {
+		t.Errorf("unknown license: %v", err)
 	}
 	if _, err := c.Select(Filter{Task: "poetry"}); err == nil || !strings.Contains(err.Error(), `unknown task "poetry"`) {
 		t.Errorf("unknown task: %v", err)

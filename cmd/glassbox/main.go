@@ -27,6 +27,7 @@ what happens inside for every token: tokenization → embeddings → attention �
 	root.AddCommand(newRunCmd(), newChatCmd(), newTokenizeCmd(), newDissectCmd(), newExplainCmd(),
 		newPullCmd(), newListCmd(), newShowCmd(), newRmCmd(), newServeCmd(), newBenchCmd(), newTrainCmd(),
 		newEvalCmd(), newVectorsCmd(), newVersionCmd())
+	root.AddCommand(newCatalogCmd())
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &usageError{cmd: c, err: err, flag: true}
 	})
