@@ -468,15 +468,21 @@ func orNone(s []string) string {
 	return strings.Join(s, ", ")
 }
 
+// MinCalibrationBytes is the smallest model whose bench records calibrate
+// the speed estimates: a smaller one stays in the CPU caches and runs faster
+// than memory allows a real model to.
+const MinCalibrationBytes = 64 << 20
+
 // Calibrate returns the median ratio of measured to estimated generation
 // speed over bench records made on this machine (same CPU and core count as
-// here) for local models, with the number of records used; 0 when there are
-// none. estimate gives the estimated speed of a record's model.
+// here) for local models of at least MinCalibrationBytes, with the number of
+// records used; 0 when there are none. estimate gives the estimated speed of
+// a record's model.
 func Calibrate(records []eval.Record, here eval.Machine, estimate func(r *eval.Record) float64) (float64, int) {
 	var ratios []float64
 	for i := range records {
 		r := &records[i]
-		if r.Kind != eval.KindBench || r.Model.Endpoint != "" || r.Machine.CPU != here.CPU || r.Machine.Cores != here.Cores {
+		if r.Kind != eval.KindBench || r.Model.Endpoint != "" || r.Model.Size < MinCalibrationBytes || r.Machine.CPU != here.CPU || r.Machine.Cores != here.Cores {
 			continue
 		}
 		s, err := r.Speed()

@@ -316,8 +316,10 @@ func TestCalibrate(t *testing.T) {
 		}
 		return r
 	}
+	tiny := rec(100, here, "")
+	tiny.Model.Size = 1 << 20 // in the caches: not a calibration
 	recs := []eval.Record{rec(4, here, ""), rec(6, here, ""), rec(100, eval.Machine{CPU: "other", Cores: 2}, ""), rec(100, here, "http://x"),
-		rec(8, here, ""), {Kind: "perplexity", Machine: here}}
+		rec(8, here, ""), {Kind: "perplexity", Machine: here}, tiny}
 	f, n := Calibrate(recs, here, func(*eval.Record) float64 { return 10 })
 	if n != 3 || f != 0.6 {
 		t.Errorf("Calibrate = %v over %d, want the median 0.6 over 3", f, n)

@@ -110,8 +110,12 @@ func (o *chooseOptions) constraints() (choose.Constraints, error) {
 	return c, nil
 }
 
-// matVecBytes is the size of the matrix the throughput is measured on.
-const matVecBytes = 128 << 20
+// The sizes of the buffer the bandwidth is measured on and of the matrix the
+// throughput is: far beyond the CPU caches (tests make them smaller).
+var (
+	bandwidthBytes int64 = bench.DefaultBandwidthBytes
+	matVecBytes    int64 = 128 << 20
+)
 
 func runChoose(ctx context.Context, w io.Writer, o chooseOptions) error {
 	c, err := o.constraints()
@@ -126,7 +130,7 @@ func runChoose(ctx context.Context, w io.Writer, o chooseOptions) error {
 	if err != nil {
 		return err
 	}
-	bw, err := bench.MemoryBandwidth(ctx, bench.DefaultBandwidthBytes, 0)
+	bw, err := bench.MemoryBandwidth(ctx, bandwidthBytes, 0)
 	if err != nil {
 		return err
 	}
