@@ -160,13 +160,12 @@ type Machine struct {
 }
 
 // rate returns the bytes of weights per second this machine processes for
-// quant, and how it was measured.
+// quant, and how it was measured: the matrix-vector throughput when it was
+// measured (it streams a matrix far larger than the caches, so it already
+// includes the memory's limit), else the memory bandwidth.
 func (m *Machine) rate(quant string) (float64, string) {
 	if m.Throughput != nil && quant != "" {
 		if t, err := m.Throughput(quant); err == nil && t > 0 {
-			if m.Bandwidth > 0 && m.Bandwidth < t {
-				return m.Bandwidth, fmt.Sprintf("memory bandwidth %s/s", FormatBytes(int64(m.Bandwidth)))
-			}
 			_, base, _ := glassbox.QuantBitsPerWeight(quant)
 			return t, fmt.Sprintf("%s matrix-vector product %s/s", base, FormatBytes(int64(t)))
 		}
@@ -189,6 +188,9 @@ func (m *Machine) EstimateSpeed(weightBytes int64, quant string) Speed {
 	if m.Calibration > 0 && m.Calibration != 1 {
 		tps *= m.Calibration
 		how += fmt.Sprintf(" × %.2f (measured/estimated over %d bench runs here)", m.Calibration, m.CalibrationRuns)
+	}
+	if weightBytes < MinCalibrationBytes {
+		how += "; the weights fit in the CPU caches, so per-token work, not memory, bounds the speed: glassbox bench measures it"
 	}
 	return Speed{TPS: tps, How: how}
 }
