@@ -282,15 +282,13 @@ func writeCandidate(w io.Writer, cd *choose.Candidate, all bool) {
 			if cd.RAM.Total > 0 {
 				why += ": " + cd.RAM.Formula()
 			}
+			for _, a := range cd.RAM.Assumed {
+				why += "; " + a
+			}
 		case "speed":
 			why += " (" + cd.Speed.How + ")"
 		}
 		fmt.Fprintf(w, "     %s %s: %s\n", mark, ch.Constraint, why)
-	}
-	if all {
-		for _, a := range cd.RAM.Assumed {
-			fmt.Fprintf(w, "     assumed: %s\n", a)
-		}
 	}
 	if cd.Pull != "" && (cd.Fits || all) {
 		fmt.Fprintf(w, "     pull: %s\n", cd.Pull)

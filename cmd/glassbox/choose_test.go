@@ -85,6 +85,15 @@ func TestChooseCmd(t *testing.T) {
 	if local != 1 {
 		t.Errorf("%d local candidates, want the benchmarked file", local)
 	}
+	// a catalog model without layer counts says what its estimate assumes
+	out, _, err = execute(t, newChooseCmd(), "", "--task", "fr", "--max-ram", "1G")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "KV cache 512.0 MiB (4096 ctx × 128.0 KiB per token) + overhead 66.0 MiB (16.0 MiB runtime + 200 B × 262144 vocabulary) = 2.66 GiB; " +
+		"layers/KV heads unknown: KV cache of 128.0 KiB per token assumed (Llama 3.1 8B's); vocabulary unknown: 262144 entries assumed"; !strings.Contains(out, want) {
+		t.Errorf("gemma-3-4b-it's assumptions are not stated: want %q in\n%s", want, out)
+	}
 	for _, tc := range []struct {
 		args []string
 		want string
