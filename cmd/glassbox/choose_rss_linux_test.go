@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,37 +22,19 @@ import (
 // a forward pass, left out of the formula, grow with the model's width.
 const ramTolerance = 0.12
 
-var (
-	binaryOnce sync.Once
-	binaryPath string
-	binaryErr  error
-)
-
-// glassboxBinary builds the glassbox command once for the test binary: its
-// peak RSS, not a test binary's, is what the estimate models.
-func glassboxBinary(t *testing.T) string {
+// glassboxBinary builds the glassbox command into dir: its peak RSS, not a
+// test binary's, is what the estimate models.
+func glassboxBinary(t *testing.T, dir string) string {
 	t.Helper()
-	binaryOnce.Do(func() {
-		goTool, err := exec.LookPath("go")
-		if err != nil {
-			binaryErr = fmt.Errorf("no go command to build glassbox with: %w", err)
-			return
-		}
-		dir, err := os.MkdirTemp("", "glassbox-rss-")
-		if err != nil {
-			binaryErr = err
-			return
-		}
-		binaryPath = filepath.Join(dir, "glassbox")
-		cmd := exec.Command(goTool, "build", "-o", binaryPath, ".")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			binaryErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if binaryErr != nil {
-		t.Fatal(binaryErr)
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("no go command to build glassbox with: %v", err)
 	}
-	return binaryPath
+	bin := filepath.Join(dir, "glassbox")
+	if out, err := exec.Command(goTool, "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
 }
 
 // peakRSS runs the glassbox binary with args and returns its peak resident
@@ -155,17 +136,17 @@ func TestRAMEstimateMeasured(t *testing.T) {
 	for _, name := range []string{"stories260K-f32", "random-llama-d256-F16", "random-llama-d256-Q4_K_M", "random-llama-d256-Q8_0", "llama-2-tiny-random"} {
 		cases = append(cases, tc{name, fixtures.Path(t, "gguf", name+".gguf"), 512})
 	}
+	bin := glassboxBinary(t, t.TempDir())
 	if testing.Short() {
 		t.Log("-short: the 400M synthetic model is skipped")
 	} else {
 		path := filepath.Join(t.TempDir(), "synthetic-400M-Q4_0.gguf")
 		// written by a child process, whose memory is not this test's
-		if out, err := exec.Command(glassboxBinary(t), "bench", "--synthetic", "400M", "--type", "Q4_0", "-o", path).CombinedOutput(); err != nil {
+		if out, err := exec.Command(bin, "bench", "--synthetic", "400M", "--type", "Q4_0", "-o", path).CombinedOutput(); err != nil {
 			t.Fatalf("writing the synthetic model: %v\n%s", err, out)
 		}
 		cases = append(cases, tc{"synthetic 400M Q4_0", path, 512})
 	}
-	bin := glassboxBinary(t)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			cfg, err := glassbox.ReadConfig(c.path)
