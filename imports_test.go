@@ -61,10 +61,11 @@ func packageImports(t *testing.T, dir string) map[string][]string {
 }
 
 // TestImportRule enforces the import rule of docs/ARCHITECTURE.md: the server,
-// the command-line tool and the evaluations (eval, whose logits come through
-// the SDK) import the SDK, not the engine's layers.
+// the command-line tool, the evaluations (eval, whose logits come through
+// the SDK) and the model chooser (choose, whose facts come through the SDK)
+// import the SDK, not the engine's layers.
 func TestImportRule(t *testing.T) {
-	for _, dir := range []string{"server", "cmd/glassbox", "eval", "mcpserver", "lsp"} {
+	for _, dir := range []string{"server", "cmd/glassbox", "eval", "choose", "mcpserver", "lsp"} {
 		t.Run(dir, func(t *testing.T) {
 			imports := packageImports(t, dir)
 			if _, ok := imports["glassbox"]; !ok {
@@ -90,6 +91,8 @@ func TestIsEngineLayer(t *testing.T) {
 		{"glassbox/web", false},
 		{"glassbox/store", false},
 		{"glassbox/vectors", false},
+		{"glassbox/catalog", false},
+		{"glassbox/choose", false},
 		{"glassbox/infer", true},
 		{"glassbox/tokenizer/bpe", true},
 		{"glassbox/tensorx", false},

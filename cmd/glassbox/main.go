@@ -28,6 +28,7 @@ what happens inside for every token: tokenization → embeddings → attention �
 		newPullCmd(), newListCmd(), newShowCmd(), newRmCmd(), newServeCmd(), newBenchCmd(), newTrainCmd(),
 		newEvalCmd(), newVectorsCmd(), newMCPCmd(), newLSPCmd(), newVersionCmd())
 	root.AddCommand(newLeaderboardCmd())
+	root.AddCommand(newCatalogCmd(), newChooseCmd())
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &usageError{cmd: c, err: err, flag: true}
 	})
