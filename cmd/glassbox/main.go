@@ -26,7 +26,7 @@ what happens inside for every token: tokenization → embeddings → attention �
 	root.SetVersionTemplate("{{.Version}}\n")
 	root.AddCommand(newRunCmd(), newChatCmd(), newTokenizeCmd(), newDissectCmd(), newExplainCmd(),
 		newPullCmd(), newListCmd(), newShowCmd(), newRmCmd(), newServeCmd(), newBenchCmd(), newTrainCmd(),
-		newEvalCmd(), newVectorsCmd(), newVersionCmd())
+		newEvalCmd(), newVectorsCmd(), newDiffCmd(), newFeedbackCmd(), newVersionCmd())
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &usageError{cmd: c, err: err, flag: true}
 	})
