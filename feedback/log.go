@@ -36,14 +36,14 @@ type Log struct {
 	mu   sync.Mutex // one append at a time within the process (the file lock orders processes)
 }
 
-// Open returns the feedback file at path, creating its folder. The file is
+// Open returns the feedback file at path. The file and its folder are
 // created by the first Append.
 func Open(path string) (*Log, error) {
 	if path == "" {
 		return nil, errors.New("feedback: no file given")
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("feedback: %w", err)
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return nil, fmt.Errorf("feedback: %s is a folder, not a file", path)
 	}
 	return &Log{path: path}, nil
 }
@@ -67,6 +67,9 @@ func (l *Log) Append(r *Record) error {
 	line = append(line, '\n') // json.Marshal escapes new lines: the record is one line
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if err := os.MkdirAll(filepath.Dir(l.path), 0o755); err != nil {
+		return fmt.Errorf("feedback: %w", err)
+	}
 	_, statErr := os.Stat(l.path)
 	f, err := os.OpenFile(l.path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {

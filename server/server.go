@@ -23,6 +23,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"glassbox/feedback"
 	"glassbox/web"
 	"log/slog"
 	"net/http"
@@ -70,6 +71,9 @@ type Config struct {
 	// Vectors are word-vector sets served by the vectors endpoints
 	// (/glassbox/vectors/…) next to every model's token embedding table.
 	Vectors []VectorSet
+	// Feedback, when set, is the file the page's thumbs and A/B picks are
+	// appended to (POST /glassbox/feedback) and read from (GET).
+	Feedback *feedback.Log
 	// Logger receives one line per request (method, path, status, duration,
 	// and the model and tokens in and out of generations) and the details of
 	// failed requests (default: discard).
@@ -201,6 +205,9 @@ func (s *Server) routeTable() []route {
 		{"POST /glassbox/vectors/similar", false, s.vectorsSimilar},
 		{"POST /glassbox/vectors/analogy", false, s.vectorsAnalogy},
 		{"POST /glassbox/vectors/project", false, s.vectorsProject},
+		{"POST /glassbox/feedback", false, s.postFeedback},
+		{"GET /glassbox/feedback", false, s.getFeedback},
+		{"POST /glassbox/diff", false, s.diff},
 	}
 }
 
@@ -232,7 +239,7 @@ func (s *Server) routes() http.Handler {
 	}
 	mux.Handle("/", s.metrics.instrument("other", s.wrap(route{pattern: "/", handle: func(w http.ResponseWriter, r *http.Request) error {
 		return &APIError{Status: http.StatusNotFound, Type: "invalid_request_error", Code: "not_found",
-			Message: fmt.Sprintf("no route %s %s: the API serves /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models, /infill, /tokenize, /detokenize, /v1/dissect, /glassbox/models/{id}, /glassbox/vectors, /health and /metrics (and the page at /)", r.Method, r.URL.Path)}
+			Message: fmt.Sprintf("no route %s %s: the API serves /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models, /infill, /tokenize, /detokenize, /v1/dissect, /glassbox/models/{id}, /glassbox/vectors, /glassbox/feedback, /glassbox/diff, /health and /metrics (and the page at /)", r.Method, r.URL.Path)}
 	}})))
 	return mux
 }
