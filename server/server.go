@@ -234,7 +234,7 @@ func (s *Server) routes() http.Handler {
 	}
 	// the page: static files, public (the API calls it makes need the key)
 	page := web.Handler()
-	for _, p := range []string{"GET /{$}", "GET /app.js", "GET /style.css"} {
+	for _, p := range []string{"GET /{$}", "GET /app.js", "GET /style.css", "GET /feedback.js", "GET /diff.js", "GET /align.css"} {
 		mux.Handle(p, s.metrics.instrument("page", page))
 	}
 	mux.Handle("/", s.metrics.instrument("other", s.wrap(route{pattern: "/", handle: func(w http.ResponseWriter, r *http.Request) error {
