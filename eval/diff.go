@@ -128,7 +128,8 @@ func SameTokenizer(a, b *glassbox.Model) error {
 
 // Diff generates a continuation of prompt with one of the models (the tuned
 // one unless opt.Generator says otherwise), then runs the prompt and the
-// generated tokens through both and compares, at each generated token, the
+// generated tokens through both (Scorer.LogitsFrom: the logits of the
+// generated positions only) and compares, at each generated token, the
 // probabilities both models gave it, their top alternatives and the KL
 // divergence KL(tuned‖base) of their next-token distributions over the full
 // vocabulary. The models must share a tokenizer (SameTokenizer).
@@ -199,14 +200,15 @@ func Diff(ctx context.Context, base, tuned *glassbox.Model, prompt string, opt D
 	if len(out.IDs) == 0 {
 		return res, nil
 	}
-	// row i of the logits predicts seq[i+1]: the prompt and every generated
-	// token but the last
+	// the prompt and every generated token but the last; the rows from the
+	// prompt's last token on predict the generated tokens (row i: out.IDs[i])
 	seq := append(append([]int{}, ids...), out.IDs[:len(out.IDs)-1]...)
-	bl, err := scoreAll(ctx, base, seq)
+	from := len(ids) - 1
+	bl, err := scoreFrom(ctx, base, seq, from)
 	if err != nil {
 		return nil, fmt.Errorf("diff: %s: %w", base.Name(), err)
 	}
-	tl, err := scoreAll(ctx, tuned, seq)
+	tl, err := scoreFrom(ctx, tuned, seq, from)
 	if err != nil {
 		return nil, fmt.Errorf("diff: %s: %w", tuned.Name(), err)
 	}
@@ -221,8 +223,8 @@ func Diff(ctx context.Context, base, tuned *glassbox.Model, prompt string, opt D
 		if i > 0 {
 			prev = out.IDs[i-1]
 		}
-		ab := logSoftmax(lb, bl[pos*vocab:(pos+1)*vocab])
-		at := logSoftmax(lt, tl[pos*vocab:(pos+1)*vocab])
+		ab := logSoftmax(lb, bl[i*vocab:(i+1)*vocab])
+		at := logSoftmax(lt, tl[i*vocab:(i+1)*vocab])
 		var kl, moved float64
 		mover := 0
 		for j := range vocab {
@@ -270,13 +272,14 @@ func Diff(ctx context.Context, base, tuned *glassbox.Model, prompt string, opt D
 	return res, nil
 }
 
-// scoreAll returns the next-token logits of m at every position of ids.
-func scoreAll(ctx context.Context, m *glassbox.Model, ids []int) ([]float32, error) {
+// scoreFrom returns the next-token logits of m at the positions from …
+// len(ids)-1 of ids (the prompt before only fills the KV cache).
+func scoreFrom(ctx context.Context, m *glassbox.Model, ids []int, from int) ([]float32, error) {
 	sc, err := m.NewScorer(len(ids))
 	if err != nil {
 		return nil, err
 	}
-	return sc.Logits(ctx, ids, nil)
+	return sc.LogitsFrom(ctx, ids, from, nil)
 }
 
 // topAlts returns the k tokens of highest log-probability in lp, most
