@@ -44,36 +44,7 @@ func (s *Server) diff(w http.ResponseWriter, r *http.Request) error {
 	if s.draining.Load() {
 		return shuttingDown()
 	}
-	switch {
-	case req.Base == "":
-		return badRequest("base", "'base' is required: the name of a served model")
-	case req.Tuned == "":
-		return badRequest("tuned", "'tuned' is required: the name of a served model")
-	case req.Prompt == "":
-		return badRequest("prompt", "'prompt' is required")
-	case req.Generator != "" && req.Generator != eval.DiffTuned && req.Generator != eval.DiffBase:
-		return badRequest("generator", "invalid value for 'generator': expected \"tuned\" or \"base\", got %q", req.Generator)
-	}
-	n := 32
-	if req.MaxTokens != nil {
-		if *req.MaxTokens < 1 || *req.MaxTokens > maxDiffTokens {
-			return badRequest("max_tokens", "invalid value for 'max_tokens': expected an integer between 1 and %d, got %d", maxDiffTokens, *req.MaxTokens)
-		}
-		n = *req.MaxTokens
-	}
-	top := 5
-	if req.Top != nil {
-		if *req.Top < 1 || *req.Top > 20 {
-			return badRequest("top", "invalid value for 'top': expected an integer between 1 and 20, got %d", *req.Top)
-		}
-		top = *req.Top
-	}
-	sf := SamplingFields{Temperature: req.Temperature, TopK: req.TopK, TopP: req.TopP, MinP: req.MinP, Seed: req.Seed}
-	if sf.Temperature == nil {
-		zero := float32(0)
-		sf.Temperature = &zero
-	}
-	params, _, err := sf.params()
+	n, top, params, err := req.validate()
 	if err != nil {
 		return err
 	}
@@ -106,6 +77,43 @@ func (s *Server) diff(w http.ResponseWriter, r *http.Request) error {
 	res.Base, res.Tuned = base.name, tuned.name
 	writeJSON(w, http.StatusOK, res)
 	return nil
+}
+
+// validate checks the fields of a diff request and returns the number of
+// tokens, of alternatives and the sampling (greedy unless a temperature is
+// given).
+func (req *DiffRequest) validate() (n, top int, params glassbox.SamplerParams, err error) {
+	switch {
+	case req.Base == "":
+		return 0, 0, params, badRequest("base", "'base' is required: the name of a served model")
+	case req.Tuned == "":
+		return 0, 0, params, badRequest("tuned", "'tuned' is required: the name of a served model")
+	case req.Prompt == "":
+		return 0, 0, params, badRequest("prompt", "'prompt' is required")
+	case req.Generator != "" && req.Generator != eval.DiffTuned && req.Generator != eval.DiffBase:
+		return 0, 0, params, badRequest("generator", "invalid value for 'generator': expected \"tuned\" or \"base\", got %q", req.Generator)
+	}
+	n = 32
+	if req.MaxTokens != nil {
+		if *req.MaxTokens < 1 || *req.MaxTokens > maxDiffTokens {
+			return 0, 0, params, badRequest("max_tokens", "invalid value for 'max_tokens': expected an integer between 1 and %d, got %d", maxDiffTokens, *req.MaxTokens)
+		}
+		n = *req.MaxTokens
+	}
+	top = 5
+	if req.Top != nil {
+		if *req.Top < 1 || *req.Top > 20 {
+			return 0, 0, params, badRequest("top", "invalid value for 'top': expected an integer between 1 and 20, got %d", *req.Top)
+		}
+		top = *req.Top
+	}
+	sf := SamplingFields{Temperature: req.Temperature, TopK: req.TopK, TopP: req.TopP, MinP: req.MinP, Seed: req.Seed}
+	if sf.Temperature == nil {
+		zero := float32(0)
+		sf.Temperature = &zero
+	}
+	params, _, err = sf.params()
+	return n, top, params, err
 }
 
 // lookupField finds a served model a request field names.
