@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"glassbox/eval"
+	"glassbox/feedback"
 	"glassbox/web"
 	"log/slog"
 	"net/http"
@@ -74,6 +75,9 @@ type Config struct {
 	// Leaderboard, when set, reads the leaderboard GET /glassbox/leaderboard
 	// serves (glassbox serve: the records of the store, at each request).
 	Leaderboard func() (*eval.Leaderboard, error)
+	// Feedback, when set, is the file the page's thumbs and A/B picks are
+	// appended to (POST /glassbox/feedback) and read from (GET).
+	Feedback *feedback.Log
 	// Logger receives one line per request (method, path, status, duration,
 	// and the model and tokens in and out of generations) and the details of
 	// failed requests (default: discard).
@@ -206,6 +210,9 @@ func (s *Server) routeTable() []route {
 		{"POST /glassbox/vectors/analogy", false, s.vectorsAnalogy},
 		{"POST /glassbox/vectors/project", false, s.vectorsProject},
 		{"GET /glassbox/leaderboard", false, s.leaderboard},
+		{"POST /glassbox/feedback", false, s.postFeedback},
+		{"GET /glassbox/feedback", false, s.getFeedback},
+		{"POST /glassbox/diff", false, s.diff},
 	}
 }
 
@@ -232,12 +239,12 @@ func (s *Server) routes() http.Handler {
 	}
 	// the page: static files, public (the API calls it makes need the key)
 	page := web.Handler()
-	for _, p := range []string{"GET /{$}", "GET /app.js", "GET /style.css", "GET /leaderboard.js", "GET /leaderboard.css"} {
+	for _, p := range []string{"GET /{$}", "GET /app.js", "GET /style.css", "GET /leaderboard.js", "GET /leaderboard.css", "GET /feedback.js", "GET /diff.js", "GET /align.css"} {
 		mux.Handle(p, s.metrics.instrument("page", page))
 	}
 	mux.Handle("/", s.metrics.instrument("other", s.wrap(route{pattern: "/", handle: func(w http.ResponseWriter, r *http.Request) error {
 		return &APIError{Status: http.StatusNotFound, Type: "invalid_request_error", Code: "not_found",
-			Message: fmt.Sprintf("no route %s %s: the API serves /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models, /infill, /tokenize, /detokenize, /v1/dissect, /glassbox/models/{id}, /glassbox/vectors, /glassbox/leaderboard, /health and /metrics (and the page at /)", r.Method, r.URL.Path)}
+			Message: fmt.Sprintf("no route %s %s: the API serves /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models, /infill, /tokenize, /detokenize, /v1/dissect, /glassbox/models/{id}, /glassbox/vectors, /glassbox/leaderboard, /glassbox/feedback, /glassbox/diff, /health and /metrics (and the page at /)", r.Method, r.URL.Path)}
 	}})))
 	return mux
 }

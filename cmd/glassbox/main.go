@@ -29,6 +29,7 @@ what happens inside for every token: tokenization → embeddings → attention �
 		newEvalCmd(), newVectorsCmd(), newMCPCmd(), newLSPCmd(), newVersionCmd())
 	root.AddCommand(newLeaderboardCmd())
 	root.AddCommand(newCatalogCmd(), newChooseCmd())
+	root.AddCommand(newDiffCmd(), newFeedbackCmd())
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &usageError{cmd: c, err: err, flag: true}
 	})

@@ -17,6 +17,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"glassbox/feedback"
 	"glassbox/internal/sysmem"
 	"glassbox/models"
 	"glassbox/server"
@@ -25,6 +26,7 @@ import (
 type serveOptions struct {
 	models    []string
 	vectors   []string // --vectors FILE or NAME=FILE
+	feedback  string   // --feedback FILE
 	addr      string
 	apiKey    string
 	parallel  int
@@ -78,6 +80,7 @@ generations are stopped at the next token: streams end with finish_reason "lengt
 	f := cmd.Flags()
 	f.StringArrayVarP(&o.models, "model", "m", nil, "model: GGUF file, llama2.c .bin, store name or hf.co/OWNER/REPO[:QUANT], or NAME=MODEL; repeat to serve several (default: the embedded model)")
 	f.StringArrayVar(&o.vectors, "vectors", nil, "word vectors (word2vec text or binary) for the page's Vectors view and /glassbox/vectors: FILE or NAME=FILE; repeat for several (every model's token embeddings are there too)")
+	f.StringVar(&o.feedback, "feedback", "", "append the page's thumbs and A/B picks (POST /glassbox/feedback) to this JSONL file (default: feedback/feedback.jsonl in the store; \"off\" keeps none)")
 	f.StringVar(&o.addr, "addr", "127.0.0.1:8080", "address to listen on (host:port)")
 	f.BoolVar(&o.mcp, "mcp", false, "also serve the default model to MCP clients (Streamable HTTP) at /mcp, as `glassbox mcp` does")
 	f.StringVar(&o.apiKey, "api-key", "", "require this key as \"Authorization: Bearer KEY\" (default $GLASSBOX_API_KEY)")
@@ -223,7 +226,11 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
-	srv, err := server.New(server.Config{Models: served, Vectors: vecSets, APIKey: o.apiKey, Parallel: o.parallel, Queue: o.queue, MaxBodyBytes: o.maxBody, Logger: logger, Leaderboard: loadLeaderboard,
+	fb, err := o.openFeedback()
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(server.Config{Models: served, Vectors: vecSets, Feedback: fb, APIKey: o.apiKey, Parallel: o.parallel, Queue: o.queue, MaxBodyBytes: o.maxBody, Logger: logger, Leaderboard: loadLeaderboard,
 		Access: server.Access{ListenAddr: o.addr, AllowedHosts: o.hosts, CORSOrigins: o.origins}})
 	if err != nil {
 		return err
@@ -271,6 +278,26 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 	}
 	// the deferred Close of the models waits for any generation still reading their weights
 	return nil
+}
+
+// openFeedback opens the feedback file of --feedback: the store's by
+// default, none with "off".
+func (o *serveOptions) openFeedback() (*feedback.Log, error) {
+	path := o.feedback
+	switch path {
+	case "off":
+		return nil, nil
+	case "":
+		var err error
+		if path, err = feedback.DefaultPath(""); err != nil {
+			return nil, fmt.Errorf("--feedback: %w", err)
+		}
+	}
+	l, err := feedback.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("--feedback: %w", err)
+	}
+	return l, nil
 }
 
 // shutdown stops the HTTP server: it stops listening and turns queued and new

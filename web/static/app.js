@@ -200,7 +200,7 @@ async function send(ev) {
     trace: { top: 5, attention: true, logit_lens: true, embeddings: true } }, settings());
   if (raw) req.prompt = text;
   else req.messages = state.history.concat([{ role: 'user', content: text }]);
-  let reply = '', stopped = false;
+  let reply = '', stopped = false, failed = false;
   try {
     const resp = await api('v1/dissect', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(req), signal: ctrl.signal });
     if (!resp.ok) throw new Error(await apiError(resp));
@@ -230,12 +230,16 @@ async function send(ev) {
     });
   } catch (err) {
     if (ctrl.signal.aborted) stopped = true;
-    else body.append(el('div', { class: 'error', text: String(err.message || err) }));
+    else { failed = true; body.append(el('div', { class: 'error', text: String(err.message || err) })); }
   } finally {
     body.classList.remove('streaming');
     setBusy(null);
   }
   if (stopped) body.append(el('div', { class: 'small stopped', text: '(stopped)' }));
+  // a finished reply can be judged (feedback.js adds thumbs to it)
+  if (!failed && reply) {
+    document.dispatchEvent(new CustomEvent('glassbox:reply', { detail: { msg: body.parentElement, request: req, reply, stopped } }));
+  }
   // the exchange joins the conversation, a stopped reply as far as it went
   if (!raw && epoch === state.epoch && (reply || !stopped)) {
     state.history.push({ role: 'user', content: text }, { role: 'assistant', content: reply.trim() });
