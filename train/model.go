@@ -18,6 +18,10 @@ type ModelConfig struct {
 	Context   int     `json:"context"`
 	RopeTheta float64 `json:"rope_theta"`
 	NormEps   float64 `json:"norm_eps"`
+	// UntiedOutput gives the model its own output projection (output.weight)
+	// instead of reusing the token embeddings, as most published Llama
+	// models have; trained-from-scratch models keep them tied.
+	UntiedOutput bool `json:"untied_output,omitempty"`
 }
 
 // Validate reports whether the shape is usable.
@@ -46,8 +50,10 @@ type Param[F Float] struct {
 	Decay bool
 }
 
-// Model holds the weights of a Llama model with tied input and output
-// embeddings, in a fixed order (the order of Params).
+// Model holds the weights of a Llama model (with tied input and output
+// embeddings unless Config.UntiedOutput), in a fixed order (the order of
+// Params). A reward model (AddRewardHead) has one more parameter, the
+// scalar head.
 type Model[F Float] struct {
 	Config ModelConfig
 	Params []Param[F]
@@ -55,6 +61,8 @@ type Model[F Float] struct {
 	embed  *Tensor[F]
 	layers []layerParams[F]
 	norm   *Tensor[F]
+	output *Tensor[F] // nil when tied to embed
+	head   *Tensor[F] // reward head (1×dim), nil for a language model
 	rope   *ropeTable[F]
 }
 
@@ -112,7 +120,7 @@ func NewModel[F Float](c ModelConfig, rng *RNG) (*Model[F], error) {
 // block to l's.
 func (m *Model[F]) slots(l *layerParams[F]) map[string]**Tensor[F] {
 	return map[string]**Tensor[F]{
-		model.NameTokenEmbd: &m.embed, model.NameOutputNorm: &m.norm,
+		model.NameTokenEmbd: &m.embed, model.NameOutputNorm: &m.norm, model.NameOutput: &m.output,
 		model.NameAttnNorm: &l.attnNorm, model.NameAttnQ: &l.wq, model.NameAttnK: &l.wk, model.NameAttnV: &l.wv,
 		model.NameAttnOutput: &l.wo, model.NameFFNNorm: &l.ffnNorm,
 		model.NameFFNGate: &l.gate, model.NameFFNUp: &l.up, model.NameFFNDown: &l.down,
@@ -120,13 +128,14 @@ func (m *Model[F]) slots(l *layerParams[F]) map[string]**Tensor[F] {
 }
 
 // EngineConfig returns the inference engine's configuration of the shape: a
-// Llama model with tied output weights, as ExportGGUF writes it.
+// Llama model (with tied output weights unless UntiedOutput), as ExportGGUF
+// writes it.
 func (c ModelConfig) EngineConfig() model.Config {
 	hd := c.HeadDim()
 	return model.Config{
 		Arch: "llama", VocabSize: c.Vocab, Dim: c.Dim, HiddenDim: c.Hidden, Layers: c.Layers,
 		Heads: c.Heads, KVHeads: c.KVHeads, HeadDim: hd, ValueDim: hd, RopeDim: hd,
-		ContextLength: c.Context, NormEps: float32(c.NormEps), RopeTheta: float32(c.RopeTheta), TiedOutput: true,
+		ContextLength: c.Context, NormEps: float32(c.NormEps), RopeTheta: float32(c.RopeTheta), TiedOutput: !c.UntiedOutput,
 	}
 }
 
@@ -172,6 +181,16 @@ func (m *Model[F]) Logits(ids []int) []F {
 }
 
 func (m *Model[F]) forward(tape *Tape[F], ids []int) *Tensor[F] {
+	out := m.embed
+	if m.output != nil {
+		out = m.output
+	}
+	return tape.Linear(m.hidden(tape, ids), out)
+}
+
+// hidden runs the blocks and the final norm: the len(ids)×dim hidden states
+// the output projection (or a reward head) reads.
+func (m *Model[F]) hidden(tape *Tape[F], ids []int) *Tensor[F] {
 	c := m.Config
 	x := tape.Embedding(m.embed, ids)
 	for _, l := range m.layers {
@@ -185,6 +204,5 @@ func (m *Model[F]) forward(tape *Tape[F], ids []int) *Tensor[F] {
 		f := tape.SwiGLU(tape.Linear(h, l.gate), tape.Linear(h, l.up))
 		x = tape.Add(x, tape.Linear(f, l.down))
 	}
-	x = tape.RMSNorm(x, m.norm, c.NormEps)
-	return tape.Linear(x, m.embed)
+	return tape.RMSNorm(x, m.norm, c.NormEps)
 }

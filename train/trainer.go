@@ -76,6 +76,12 @@ func shadow(m *Model[float32]) *Model[float32] {
 		s.Params = append(s.Params, Param[float32]{Name: p.Name, T: nt, Decay: p.Decay})
 	}
 	s.embed, s.norm = remap[m.embed], remap[m.norm]
+	if m.output != nil {
+		s.output = remap[m.output]
+	}
+	if m.head != nil {
+		s.head = remap[m.head]
+	}
 	for _, l := range m.layers {
 		s.layers = append(s.layers, layerParams[float32]{
 			attnNorm: remap[l.attnNorm], wq: remap[l.wq], wk: remap[l.wk], wv: remap[l.wv], wo: remap[l.wo],
