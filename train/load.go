@@ -1,8 +1,14 @@
 package train
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 
 	"glassbox/gguf"
@@ -173,4 +179,31 @@ func ExportFineTuned(w io.Writer, m *Model[float32], src *gguf.File, name string
 		return fmt.Errorf("train: %w", err)
 	}
 	return nil
+}
+
+// FineTunedFormats are the GGUF types ExportFineTunedAll writes.
+var FineTunedFormats = []string{"f32", "f16", "q8_0"}
+
+// ExportFineTunedAll writes name.<format>.gguf into dir for each format of
+// FineTunedFormats in formats (see ExportFineTuned) and returns the paths
+// with their SHA-256 sums.
+func ExportFineTunedAll(dir, name string, m *Model[float32], src *gguf.File, formats []string) (map[string]string, error) {
+	sums := map[string]string{}
+	for _, f := range formats {
+		typ, err := tensor.ParseType(strings.ToUpper(f))
+		if err != nil || !slices.Contains(FineTunedFormats, f) {
+			return nil, fmt.Errorf("train: unknown export format %q (known: %s)", f, strings.Join(FineTunedFormats, ", "))
+		}
+		var buf bytes.Buffer
+		if err := ExportFineTuned(&buf, m, src, name, typ); err != nil {
+			return nil, err
+		}
+		p := filepath.Join(dir, fmt.Sprintf("%s.%s.gguf", name, f))
+		if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
+			return nil, fmt.Errorf("train: %w", err)
+		}
+		s := sha256.Sum256(buf.Bytes())
+		sums[p] = hex.EncodeToString(s[:])
+	}
+	return sums, nil
 }

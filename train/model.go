@@ -206,3 +206,51 @@ func (m *Model[F]) hidden(tape *Tape[F], ids []int) *Tensor[F] {
 	}
 	return tape.RMSNorm(x, m.norm, c.NormEps)
 }
+
+// RewardHeadName is the name of the reward model's scalar head (1×dim),
+// the last parameter of a reward model.
+const RewardHeadName = "reward_head.weight"
+
+// AddRewardHead turns the model into a reward model: a linear head reading
+// the last token's final hidden state gives a scalar score. The head is
+// initialised N(0, 0.02²) from rng.
+func (m *Model[F]) AddRewardHead(rng *RNG) {
+	if m.head != nil {
+		return
+	}
+	m.head = newTensor[F](1, m.Config.Dim)
+	for i := range m.head.Data {
+		m.head.Data[i] = F(rng.Normal() * 0.02)
+	}
+	m.Params = append(m.Params, Param[F]{Name: RewardHeadName, T: m.head, Decay: true})
+}
+
+// reward records the reward model's score of ids (a 1×1 tensor) on tape.
+func (m *Model[F]) reward(tape *Tape[F], ids []int) *Tensor[F] {
+	return tape.Linear(tape.LastRow(m.hidden(tape, ids)), m.head)
+}
+
+// Reward returns the reward model's score of the token ids.
+func (m *Model[F]) Reward(ids []int) (float64, error) {
+	if m.head == nil {
+		return 0, fmt.Errorf("train: the model has no reward head")
+	}
+	if err := m.checkIDs(ids); err != nil {
+		return 0, err
+	}
+	return float64(m.reward(&Tape[F]{Threads: 1}, ids).Data[0]), nil
+}
+
+// checkIDs reports ids that the model cannot read.
+func (m *Model[F]) checkIDs(ids []int) error {
+	c := m.Config
+	if len(ids) == 0 || len(ids) > c.Context {
+		return fmt.Errorf("train: sequence of %d tokens (context %d)", len(ids), c.Context)
+	}
+	for _, id := range ids {
+		if id < 0 || id >= c.Vocab {
+			return fmt.Errorf("train: token id %d out of vocabulary [0, %d)", id, c.Vocab)
+		}
+	}
+	return nil
+}

@@ -173,18 +173,22 @@ func (t *Trainer) runSeqs(stream []int32, offs []int, scale float32, grad bool) 
 
 // reduceGrads adds the gradients of shadows[0..k) to the model's, in shadow
 // order for every element; parameters are split among goroutines.
-func (t *Trainer) reduceGrads(k int) {
-	params := t.Model.Params
+func (t *Trainer) reduceGrads(k int) { reduceShadowGrads(t.Model, t.shadows[:k], t.threads()) }
+
+// reduceShadowGrads adds the gradients of shadows to m's, in shadow order
+// for every element, so the sum does not depend on threads.
+func reduceShadowGrads(m *Model[float32], shadows []*Model[float32], threads int) {
+	params := m.Params
 	var wg sync.WaitGroup
 	jobs := make(chan int)
-	for w := 0; w < t.threads(); w++ {
+	for w := 0; w < threads; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for pi := range jobs {
 				dst := params[pi].T.Grad
-				for s := 0; s < k; s++ {
-					src := t.shadows[s].Params[pi].T.Grad
+				for _, sh := range shadows {
+					src := sh.Params[pi].T.Grad
 					for i, g := range src {
 						dst[i] += g
 					}
