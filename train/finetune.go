@@ -148,6 +148,9 @@ type FineTuner struct {
 	// OnStep is called after every step.
 	OnStep func(FTPoint)
 	Curve  []FTPoint
+	// Initial holds the validation metrics of the starting weights (nil
+	// until RunFineTune measures them).
+	Initial []Metric
 
 	task    ftTask
 	adam    *adamState
@@ -392,6 +395,7 @@ type ftCheckpointHeader struct {
 	Config     json.RawMessage `json:"config"`
 	Step       int64           `json:"step"`
 	Curve      []FTPoint       `json:"curve"`
+	Initial    []Metric        `json:"initial_eval,omitempty"`
 	Params     []paramShape    `json:"params"`
 }
 
@@ -400,7 +404,7 @@ type ftCheckpointHeader struct {
 // shapes), then every parameter's weights and AdamW moments as in the
 // pretraining checkpoints.
 func (ft *FineTuner) WriteCheckpoint(w io.Writer) error {
-	h := ftCheckpointHeader{ConfigHash: ft.Config.Hash(), Config: ft.Config.JSON(), Step: ft.adam.Step, Curve: ft.Curve}
+	h := ftCheckpointHeader{ConfigHash: ft.Config.Hash(), Config: ft.Config.JSON(), Step: ft.adam.Step, Curve: ft.Curve, Initial: ft.Initial}
 	for _, p := range ft.Model.Params {
 		h.Params = append(h.Params, paramShape{p.Name, p.T.Rows, p.T.Cols})
 	}
@@ -443,6 +447,7 @@ func (ft *FineTuner) ReadCheckpoint(r io.Reader) error {
 	}
 	ft.adam.Step = h.Step
 	ft.Curve = h.Curve
+	ft.Initial = h.Initial
 	return nil
 }
 
@@ -484,6 +489,15 @@ func RunFineTune(ctx context.Context, ft *FineTuner, opts FineTuneOptions) error
 			logf("no checkpoint at %s: starting from step 0", ckpt)
 		default:
 			return fmt.Errorf("train: reading checkpoint: %w", err)
+		}
+	}
+	if ft.Step() == 0 && ft.Initial == nil {
+		var err error
+		if ft.Initial, err = ft.Evaluate(); err != nil {
+			return err
+		}
+		if ft.Initial != nil {
+			logf("step 0 (starting weights) | eval %s", FormatMetrics(ft.Initial))
 		}
 	}
 	ft.Progress = opts.Progress
@@ -539,7 +553,11 @@ func writeFileAtomic(path string, data []byte) error {
 func FormatMetrics(ms []Metric) string {
 	parts := make([]string, len(ms))
 	for i, m := range ms {
-		parts[i] = fmt.Sprintf("%s %.4f", m.Name, m.Value)
+		if strings.HasPrefix(m.Name, "num_") && m.Value == math.Trunc(m.Value) {
+			parts[i] = fmt.Sprintf("%s %.0f", m.Name, m.Value)
+		} else {
+			parts[i] = fmt.Sprintf("%s %.4f", m.Name, m.Value)
+		}
 	}
 	return strings.Join(parts, " ")
 }

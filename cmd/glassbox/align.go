@@ -300,6 +300,9 @@ func printAlignSummary(w io.Writer, method string, ft *train.FineTuner, took tim
 	last := ft.Curve[len(ft.Curve)-1]
 	fmt.Fprintf(w, "%s: %s in %s; curves in %s\n", method, plural(last.Step, "step"), took.Round(time.Millisecond), filepath.Join(dir, "loss.csv"))
 	fmt.Fprintf(w, "  last step:  %s\n", train.FormatMetrics(last.Train))
+	if ft.Initial != nil {
+		fmt.Fprintf(w, "  validation: %s (step 0, starting weights)\n", train.FormatMetrics(ft.Initial))
+	}
 	for i := len(ft.Curve) - 1; i >= 0; i-- {
 		if p := ft.Curve[i]; p.Val != nil {
 			fmt.Fprintf(w, "  validation: %s (step %d)\n", train.FormatMetrics(p.Val), p.Step)
