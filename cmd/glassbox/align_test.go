@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"glassbox"
+	"glassbox/gguf"
+	"glassbox/internal/fixtures"
 )
 
 // goPairs writes n lines of Go preference data (and the SFT view of it):
@@ -153,5 +155,45 @@ func TestTrainAlignErrors(t *testing.T) {
 	// --truncate cuts and reports instead.
 	if _, err := runTrainCLI(t, "sft", "--max-length", "32", "--truncate", "--steps", "1", "--val-permille", "0", "--export", "", "-q", "--out", t.TempDir(), "--data", filepath.Join(dir, "long.jsonl")); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestTrainSFTChatTemplate fine-tunes a fixture model (stories260K, SPM
+// vocabulary) given a chat template on conversations, and checks that the
+// exported model keeps the template.
+func TestTrainSFTChatTemplate(t *testing.T) {
+	dir := t.TempDir()
+	base := filepath.Join(dir, "chat.gguf")
+	tmpl := "{% for m in messages %}<|{{ m.role }}|>{{ m.content }}\n{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}"
+	if err := gguf.Rewrite(fixtures.Path(t, "gguf", "stories260K-f32.gguf"), base, map[string]any{"tokenizer.chat_template": tmpl}); err != nil {
+		t.Fatal(err)
+	}
+	var data strings.Builder
+	for i := 0; i < 12; i++ {
+		line, _ := json.Marshal(map[string]any{"messages": []map[string]string{
+			{"role": "user", "content": fmt.Sprintf("Tell me about cat %d.", i)},
+			{"role": "assistant", "content": "The cat sat on the mat."},
+		}})
+		data.Write(append(line, '\n'))
+	}
+	p := filepath.Join(dir, "chat.jsonl")
+	if err := os.WriteFile(p, []byte(data.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "run")
+	res, err := runTrainCLI(t, "sft", "-m", base, "--data", p, "--out", out, "--steps", "3", "--batch", "4", "--lr", "1e-3", "-q", "--name", "chat-sft")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(res, "mean_token_accuracy") {
+		t.Errorf("summary:\n%s", res)
+	}
+	m, err := glassbox.Open(filepath.Join(out, "chat-sft.f32.gguf"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if m.ChatTemplate() != tmpl {
+		t.Errorf("exported template %q", m.ChatTemplate())
 	}
 }
