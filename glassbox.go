@@ -526,6 +526,14 @@ func (m *Model) RenderChat(msgs []Message) (string, error) {
 // chat's default limits (one it exceeds gives a *chat.LimitError naming it)
 // and is stopped when ctx is done.
 func (m *Model) RenderChatContext(ctx context.Context, msgs []Message) (string, error) {
+	return m.RenderConversation(ctx, msgs, true)
+}
+
+// RenderConversation applies the model's chat template to messages, opening
+// the assistant's turn when addGenerationPrompt is set; without it, a
+// complete conversation renders as it would be read back (the shape of
+// fine-tuning data). The template runs under the limits of RenderChatContext.
+func (m *Model) RenderConversation(ctx context.Context, msgs []Message, addGenerationPrompt bool) (string, error) {
 	if m.template == nil {
 		return "", errors.New("this model has no chat template (tokenizer.chat_template): use a raw prompt")
 	}
@@ -536,7 +544,7 @@ func (m *Model) RenderChatContext(ctx context.Context, msgs []Message) (string, 
 	if id := m.tok.EOS(); id >= 0 {
 		eos = m.tok.Piece(id)
 	}
-	return m.template.RenderContext(ctx, msgs, chat.Options{AddGenerationPrompt: true, BOSToken: bos, EOSToken: eos})
+	return m.template.RenderContext(ctx, msgs, chat.Options{AddGenerationPrompt: addGenerationPrompt, BOSToken: bos, EOSToken: eos})
 }
 
 // Chat renders the conversation with the model's chat template and generates

@@ -66,9 +66,16 @@ func (t *Trainer) WriteCheckpoint(w io.Writer) error {
 	bw.WriteString(checkpointMagic)
 	binary.Write(bw, binary.LittleEndian, uint32(len(hdr)))
 	bw.Write(hdr)
+	writeParamState(bw, t.Model, t.adam)
+	return bw.Flush()
+}
+
+// writeParamState writes, for every parameter in order, its weights, first
+// moments and second moments as little-endian float32.
+func writeParamState(bw *bufio.Writer, m *Model[float32], adam *adamState) {
 	buf := make([]byte, 0, 1<<16)
-	for pi, p := range t.Model.Params {
-		for _, vals := range [][]float32{p.T.Data, t.adam.M[pi], t.adam.V[pi]} {
+	for pi, p := range m.Params {
+		for _, vals := range [][]float32{p.T.Data, adam.M[pi], adam.V[pi]} {
 			for _, v := range vals {
 				buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
 				if len(buf) == cap(buf) {
@@ -79,7 +86,6 @@ func (t *Trainer) WriteCheckpoint(w io.Writer) error {
 		}
 	}
 	bw.Write(buf)
-	return bw.Flush()
 }
 
 // SaveCheckpoint writes the checkpoint to path atomically (temporary file, then rename).
@@ -131,27 +137,8 @@ func (t *Trainer) ReadCheckpoint(r io.Reader) error {
 	if h.RecipeHash != t.Recipe.Hash() {
 		return fmt.Errorf("train: checkpoint was made with a different recipe (hash %s, this recipe %s); resume needs the same recipe", h.RecipeHash, t.Recipe.Hash())
 	}
-	if len(h.Params) != len(t.Model.Params) {
-		return fmt.Errorf("train: checkpoint has %d tensors, model has %d", len(h.Params), len(t.Model.Params))
-	}
-	for i, p := range t.Model.Params {
-		if h.Params[i] != (paramShape{p.Name, p.T.Rows, p.T.Cols}) {
-			return fmt.Errorf("train: checkpoint tensor %d is %+v, model expects %s %dx%d", i, h.Params[i], p.Name, p.T.Rows, p.T.Cols)
-		}
-	}
-	buf := make([]byte, 4)
-	for pi, p := range t.Model.Params {
-		for _, vals := range [][]float32{p.T.Data, t.adam.M[pi], t.adam.V[pi]} {
-			for i := range vals {
-				if _, err := io.ReadFull(br, buf); err != nil {
-					return fmt.Errorf("train: truncated checkpoint data in %s: %w", p.Name, err)
-				}
-				vals[i] = math.Float32frombits(binary.LittleEndian.Uint32(buf))
-			}
-		}
-	}
-	if _, err := br.ReadByte(); err != io.EOF {
-		return fmt.Errorf("train: checkpoint has trailing bytes after the tensors")
+	if err := readParamState(br, h.Params, t.Model, t.adam); err != nil {
+		return err
 	}
 	t.adam.Step = h.Step
 	t.elapsed = time.Duration(h.ElapsedNS)
@@ -162,6 +149,34 @@ func (t *Trainer) ReadCheckpoint(r io.Reader) error {
 			p.ValLoss = *c.ValLoss
 		}
 		t.Curve = append(t.Curve, p)
+	}
+	return nil
+}
+
+// readParamState checks the shapes of a checkpoint's tensors against m's
+// and reads what writeParamState wrote into m and adam, to the end of br.
+func readParamState(br *bufio.Reader, shapes []paramShape, m *Model[float32], adam *adamState) error {
+	if len(shapes) != len(m.Params) {
+		return fmt.Errorf("train: checkpoint has %d tensors, model has %d", len(shapes), len(m.Params))
+	}
+	for i, p := range m.Params {
+		if shapes[i] != (paramShape{p.Name, p.T.Rows, p.T.Cols}) {
+			return fmt.Errorf("train: checkpoint tensor %d is %+v, model expects %s %dx%d", i, shapes[i], p.Name, p.T.Rows, p.T.Cols)
+		}
+	}
+	buf := make([]byte, 4)
+	for pi, p := range m.Params {
+		for _, vals := range [][]float32{p.T.Data, adam.M[pi], adam.V[pi]} {
+			for i := range vals {
+				if _, err := io.ReadFull(br, buf); err != nil {
+					return fmt.Errorf("train: truncated checkpoint data in %s: %w", p.Name, err)
+				}
+				vals[i] = math.Float32frombits(binary.LittleEndian.Uint32(buf))
+			}
+		}
+	}
+	if _, err := br.ReadByte(); err != io.EOF {
+		return fmt.Errorf("train: checkpoint has trailing bytes after the tensors")
 	}
 	return nil
 }

@@ -18,6 +18,10 @@ type ModelConfig struct {
 	Context   int     `json:"context"`
 	RopeTheta float64 `json:"rope_theta"`
 	NormEps   float64 `json:"norm_eps"`
+	// UntiedOutput gives the model its own output projection (output.weight)
+	// instead of reusing the token embeddings, as most published Llama
+	// models have; trained-from-scratch models keep them tied.
+	UntiedOutput bool `json:"untied_output,omitempty"`
 }
 
 // Validate reports whether the shape is usable.
@@ -46,8 +50,10 @@ type Param[F Float] struct {
 	Decay bool
 }
 
-// Model holds the weights of a Llama model with tied input and output
-// embeddings, in a fixed order (the order of Params).
+// Model holds the weights of a Llama model (with tied input and output
+// embeddings unless Config.UntiedOutput), in a fixed order (the order of
+// Params). A reward model (AddRewardHead) has one more parameter, the
+// scalar head.
 type Model[F Float] struct {
 	Config ModelConfig
 	Params []Param[F]
@@ -55,6 +61,8 @@ type Model[F Float] struct {
 	embed  *Tensor[F]
 	layers []layerParams[F]
 	norm   *Tensor[F]
+	output *Tensor[F] // nil when tied to embed
+	head   *Tensor[F] // reward head (1×dim), nil for a language model
 	rope   *ropeTable[F]
 }
 
@@ -112,7 +120,7 @@ func NewModel[F Float](c ModelConfig, rng *RNG) (*Model[F], error) {
 // block to l's.
 func (m *Model[F]) slots(l *layerParams[F]) map[string]**Tensor[F] {
 	return map[string]**Tensor[F]{
-		model.NameTokenEmbd: &m.embed, model.NameOutputNorm: &m.norm,
+		model.NameTokenEmbd: &m.embed, model.NameOutputNorm: &m.norm, model.NameOutput: &m.output,
 		model.NameAttnNorm: &l.attnNorm, model.NameAttnQ: &l.wq, model.NameAttnK: &l.wk, model.NameAttnV: &l.wv,
 		model.NameAttnOutput: &l.wo, model.NameFFNNorm: &l.ffnNorm,
 		model.NameFFNGate: &l.gate, model.NameFFNUp: &l.up, model.NameFFNDown: &l.down,
@@ -120,13 +128,14 @@ func (m *Model[F]) slots(l *layerParams[F]) map[string]**Tensor[F] {
 }
 
 // EngineConfig returns the inference engine's configuration of the shape: a
-// Llama model with tied output weights, as ExportGGUF writes it.
+// Llama model (with tied output weights unless UntiedOutput), as ExportGGUF
+// writes it.
 func (c ModelConfig) EngineConfig() model.Config {
 	hd := c.HeadDim()
 	return model.Config{
 		Arch: "llama", VocabSize: c.Vocab, Dim: c.Dim, HiddenDim: c.Hidden, Layers: c.Layers,
 		Heads: c.Heads, KVHeads: c.KVHeads, HeadDim: hd, ValueDim: hd, RopeDim: hd,
-		ContextLength: c.Context, NormEps: float32(c.NormEps), RopeTheta: float32(c.RopeTheta), TiedOutput: true,
+		ContextLength: c.Context, NormEps: float32(c.NormEps), RopeTheta: float32(c.RopeTheta), TiedOutput: !c.UntiedOutput,
 	}
 }
 
@@ -172,6 +181,16 @@ func (m *Model[F]) Logits(ids []int) []F {
 }
 
 func (m *Model[F]) forward(tape *Tape[F], ids []int) *Tensor[F] {
+	out := m.embed
+	if m.output != nil {
+		out = m.output
+	}
+	return tape.Linear(m.hidden(tape, ids), out)
+}
+
+// hidden runs the blocks and the final norm: the len(ids)×dim hidden states
+// the output projection (or a reward head) reads.
+func (m *Model[F]) hidden(tape *Tape[F], ids []int) *Tensor[F] {
 	c := m.Config
 	x := tape.Embedding(m.embed, ids)
 	for _, l := range m.layers {
@@ -185,6 +204,53 @@ func (m *Model[F]) forward(tape *Tape[F], ids []int) *Tensor[F] {
 		f := tape.SwiGLU(tape.Linear(h, l.gate), tape.Linear(h, l.up))
 		x = tape.Add(x, tape.Linear(f, l.down))
 	}
-	x = tape.RMSNorm(x, m.norm, c.NormEps)
-	return tape.Linear(x, m.embed)
+	return tape.RMSNorm(x, m.norm, c.NormEps)
+}
+
+// RewardHeadName is the name of the reward model's scalar head (1×dim),
+// the last parameter of a reward model.
+const RewardHeadName = "reward_head.weight"
+
+// AddRewardHead turns the model into a reward model: a linear head reading
+// the last token's final hidden state gives a scalar score. The head is
+// initialised N(0, 0.02²) from rng.
+func (m *Model[F]) AddRewardHead(rng *RNG) {
+	if m.head != nil {
+		return
+	}
+	m.head = newTensor[F](1, m.Config.Dim)
+	for i := range m.head.Data {
+		m.head.Data[i] = F(rng.Normal() * 0.02)
+	}
+	m.Params = append(m.Params, Param[F]{Name: RewardHeadName, T: m.head, Decay: true})
+}
+
+// reward records the reward model's score of ids (a 1×1 tensor) on tape.
+func (m *Model[F]) reward(tape *Tape[F], ids []int) *Tensor[F] {
+	return tape.Linear(tape.LastRow(m.hidden(tape, ids)), m.head)
+}
+
+// Reward returns the reward model's score of the token ids.
+func (m *Model[F]) Reward(ids []int) (float64, error) {
+	if m.head == nil {
+		return 0, fmt.Errorf("train: the model has no reward head")
+	}
+	if err := m.checkIDs(ids); err != nil {
+		return 0, err
+	}
+	return float64(m.reward(&Tape[F]{Threads: 1}, ids).Data[0]), nil
+}
+
+// checkIDs reports ids that the model cannot read.
+func (m *Model[F]) checkIDs(ids []int) error {
+	c := m.Config
+	if len(ids) == 0 || len(ids) > c.Context {
+		return fmt.Errorf("train: sequence of %d tokens (context %d)", len(ids), c.Context)
+	}
+	for _, id := range ids {
+		if id < 0 || id >= c.Vocab {
+			return fmt.Errorf("train: token id %d out of vocabulary [0, %d)", id, c.Vocab)
+		}
+	}
+	return nil
 }

@@ -76,6 +76,12 @@ func shadow(m *Model[float32]) *Model[float32] {
 		s.Params = append(s.Params, Param[float32]{Name: p.Name, T: nt, Decay: p.Decay})
 	}
 	s.embed, s.norm = remap[m.embed], remap[m.norm]
+	if m.output != nil {
+		s.output = remap[m.output]
+	}
+	if m.head != nil {
+		s.head = remap[m.head]
+	}
 	for _, l := range m.layers {
 		s.layers = append(s.layers, layerParams[float32]{
 			attnNorm: remap[l.attnNorm], wq: remap[l.wq], wk: remap[l.wk], wv: remap[l.wv], wo: remap[l.wo],
@@ -167,18 +173,22 @@ func (t *Trainer) runSeqs(stream []int32, offs []int, scale float32, grad bool) 
 
 // reduceGrads adds the gradients of shadows[0..k) to the model's, in shadow
 // order for every element; parameters are split among goroutines.
-func (t *Trainer) reduceGrads(k int) {
-	params := t.Model.Params
+func (t *Trainer) reduceGrads(k int) { reduceShadowGrads(t.Model, t.shadows[:k], t.threads()) }
+
+// reduceShadowGrads adds the gradients of shadows to m's, in shadow order
+// for every element, so the sum does not depend on threads.
+func reduceShadowGrads(m *Model[float32], shadows []*Model[float32], threads int) {
+	params := m.Params
 	var wg sync.WaitGroup
 	jobs := make(chan int)
-	for w := 0; w < t.threads(); w++ {
+	for w := 0; w < threads; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for pi := range jobs {
 				dst := params[pi].T.Grad
-				for s := 0; s < k; s++ {
-					src := t.shadows[s].Params[pi].T.Grad
+				for _, sh := range shadows {
+					src := sh.Params[pi].T.Grad
 					for i, g := range src {
 						dst[i] += g
 					}

@@ -1,0 +1,312 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"glassbox"
+	"glassbox/models"
+	"glassbox/train"
+)
+
+// alignOptions are the flags shared by train sft, reward and dpo.
+type alignOptions struct {
+	mf       modelFlags
+	data     string
+	out      string
+	resume   bool
+	quiet    bool
+	export   string
+	name     string
+	cfg      train.FineTuneConfig
+	weightDK float64
+	// dpo
+	ref string
+}
+
+// registerAlign registers the flags common to the fine-tuning methods with
+// the method's defaults.
+func registerAlign(cmd *cobra.Command, o *alignOptions, method string, lr float64, export bool) {
+	f := cmd.Flags()
+	f.StringVarP(&o.mf.model, "model", "m", "", modelHelp+"; the starting weights (llama architecture, any weight type)")
+	registerThreads(cmd, &o.mf.threads, "goroutines (0 = all cores); the weights depend only on this and the settings")
+	f.StringVar(&o.data, "data", "", "dataset (JSONL; see docs/alignment.md for the shapes)")
+	f.StringVarP(&o.out, "out", "o", method+"-out", "output directory (config.json, checkpoint.bin, loss.csv, loss.svg, the exported model)")
+	f.BoolVar(&o.resume, "resume", false, "continue from OUT/checkpoint.bin")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress bar and no log lines")
+	if export {
+		f.StringVar(&o.export, "export", "f32", "GGUF types exported at the end (comma-separated: f32, f16, q8_0; empty: none)")
+		f.StringVar(&o.name, "name", "", "general.name of the exported model (default: the base model's name + \"-"+method+"\")")
+	}
+	f.IntVar(&o.cfg.Steps, "steps", 0, "optimizer steps (0: --epochs passes over the training split)")
+	f.IntVar(&o.cfg.Epochs, "epochs", 1, "passes over the training split when --steps is 0")
+	f.IntVar(&o.cfg.Batch, "batch", 8, "examples (sequences or pairs) per step")
+	f.Float64Var(&o.cfg.Optim.LR, "lr", lr, "peak learning rate (AdamW)")
+	f.Float64Var(&o.cfg.Optim.MinLR, "min-lr", 0, "learning rate at the end of the cosine decay")
+	f.IntVar(&o.cfg.Optim.WarmupSteps, "warmup", 0, "linear warm-up steps")
+	f.Float64Var(&o.weightDK, "weight-decay", 0, "AdamW decoupled weight decay (matrices)")
+	f.IntVar(&o.cfg.EvalEvery, "eval-every", 0, "evaluate on the validation split every N steps (0: only at the end)")
+	f.IntVar(&o.cfg.CheckpointEvery, "checkpoint-every", 50, "checkpoint every N steps (and at the end)")
+	f.Uint64Var(&o.cfg.Seed, "seed", 1, "seed of the batch order (and of the reward head)")
+	f.IntVar(&o.cfg.ValPermille, "val-permille", 100, "share (‰) of examples held out for validation, by the hash of their tokens")
+	f.IntVar(&o.cfg.MaxLength, "max-length", 0, "longest sequence in tokens (0: the model's context, at most 1024); longer ones are an error unless --truncate")
+	f.BoolVar(&o.cfg.Truncate, "truncate", false, "cut sequences longer than --max-length (counted and reported) instead of failing")
+}
+
+func newTrainSFTCmd() *cobra.Command {
+	var o alignOptions
+	cmd := &cobra.Command{
+		Use:   "sft -m MODEL --data FILE.jsonl [--out DIR]",
+		Short: "Supervised fine-tuning of a GGUF model on text, prompt/completion or chat data",
+		Long: `sft fine-tunes a llama-architecture GGUF model on a JSONL dataset whose lines are
+{"text": ...}, {"prompt": ..., "completion": ...} or {"messages": [{"role", "content"}, ...]}
+(rendered with the model's chat template). The loss covers the completions and the
+assistant messages (--completion-only=false: every token); mean_token_accuracy is
+reported next to it, on the training batches and on the validation split.
+The run is reproducible: the same model, data, flags and thread count give
+bit-identical weights, also across --resume.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runAlign(cmd, &o) },
+	}
+	registerAlign(cmd, &o, "sft", 1e-4, true)
+	o.cfg.Method = "sft"
+	cmd.Flags().BoolVar(&o.cfg.Packing, "packing", false, "pack several examples into each --max-length row")
+	cmd.Flags().BoolVar(&o.cfg.CompletionOnly, "completion-only", true, "loss on completions / assistant messages only")
+	return cmd
+}
+
+func newTrainRewardCmd() *cobra.Command {
+	var o alignOptions
+	cmd := &cobra.Command{
+		Use:   "reward -m MODEL --data PREFS.jsonl [--out DIR]",
+		Short: "Train a reward model (Bradley–Terry) on preference pairs",
+		Long: `reward puts a scalar head on a model (last token's hidden state → linear → score)
+and trains it and the model on preference pairs {"prompt", "chosen", "rejected"}
+(or unpaired {"prompt", "completion", "label"}, paired per prompt) with the
+Bradley–Terry loss −log σ(r_chosen − r_rejected). It reports the accuracy (share
+of pairs where r_chosen > r_rejected) and the mean margin on the held-out pairs.
+The reward model (weights and head) is OUT/checkpoint.bin.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runAlign(cmd, &o) },
+	}
+	registerAlign(cmd, &o, "reward", 1e-4, false)
+	o.cfg.Method = "reward"
+	return cmd
+}
+
+func newTrainDPOCmd() *cobra.Command {
+	var o alignOptions
+	cmd := &cobra.Command{
+		Use:   "dpo -m MODEL [--ref MODEL] --data PREFS.jsonl [--beta 0.1] [--loss sigmoid|ipo]",
+		Short: "Direct preference optimisation against a frozen reference model",
+		Long: `dpo trains the policy (-m) on preference pairs {"prompt", "chosen", "rejected"}
+(or unpaired {"prompt", "completion", "label"}, paired per prompt) against a
+frozen reference: --ref, by default the policy's starting weights. A pair may carry
+precomputed reference log-probabilities "ref_chosen_logps" and "ref_rejected_logps"
+(summed over the completion's tokens; averaged per token for --loss ipo).
+It reports TRL's metrics: rewards/chosen, rewards/rejected (β·(log π − log π_ref)),
+rewards/accuracies, rewards/margins, logps/chosen and logps/rejected.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runAlign(cmd, &o) },
+	}
+	registerAlign(cmd, &o, "dpo", 1e-5, true)
+	o.cfg.Method = "dpo"
+	cmd.Flags().StringVar(&o.ref, "ref", "", "reference model (default: the policy's starting weights)")
+	cmd.Flags().Float64Var(&o.cfg.Beta, "beta", 0.1, "β: strength of the tie to the reference")
+	cmd.Flags().StringVar(&o.cfg.Loss, "loss", "sigmoid", "loss: sigmoid (DPO) or ipo")
+	return cmd
+}
+
+// modelSHA256 is the SHA-256 of the file behind an opened model.
+func modelSHA256(m *glassbox.Model, flag string) (string, error) {
+	if flag == "" {
+		return models.DefaultSHA256, nil
+	}
+	data, err := os.ReadFile(m.Path())
+	if err != nil {
+		return "", err
+	}
+	s := sha256.Sum256(data)
+	return hex.EncodeToString(s[:]), nil
+}
+
+// sdkEncoder implements train.Encoder with the SDK's tokenizer and chat template.
+type sdkEncoder struct {
+	ctx context.Context
+	m   *glassbox.Model
+}
+
+func (e sdkEncoder) Encode(text string, special bool) []int {
+	return e.m.Encode(text, glassbox.GenerateOptions{NoBOS: true, ParseSpecial: special})
+}
+
+func (e sdkEncoder) BOS() (int, bool) {
+	t := e.m.Tokenizer()
+	return t.BOS(), t.AddBOSDefault()
+}
+
+func (e sdkEncoder) EOS() int { return e.m.Tokenizer().EOS() }
+
+func (e sdkEncoder) Piece(id int) string { return e.m.Tokenizer().Piece(id) }
+
+func (e sdkEncoder) RenderChat(msgs []train.Message, gen bool) (string, error) {
+	if !e.m.HasChatTemplate() {
+		return "", fmt.Errorf("%w (%s): conversational records need one; use the prompt/completion or text shape", train.ErrNoTemplate, e.m.Name())
+	}
+	ms := make([]glassbox.Message, len(msgs))
+	for i, m := range msgs {
+		ms[i] = glassbox.Message{Role: m.Role, Content: m.Content}
+	}
+	return e.m.RenderConversation(e.ctx, ms, gen)
+}
+
+func runAlign(cmd *cobra.Command, o *alignOptions) error {
+	ctx := cmd.Context()
+	c := o.cfg
+	c.Optim = train.Optim{LR: o.cfg.Optim.LR, MinLR: o.cfg.Optim.MinLR, WarmupSteps: o.cfg.Optim.WarmupSteps,
+		Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: o.weightDK, ClipNorm: 1}
+	if o.data == "" {
+		return fmt.Errorf("no dataset: give --data FILE.jsonl")
+	}
+	formats := splitList(o.export)
+	data, err := os.ReadFile(o.data)
+	if err != nil {
+		return err
+	}
+	ds := sha256.Sum256(data)
+	c.DataSHA256 = hex.EncodeToString(ds[:])
+	m, err := o.mf.openModel(ctx, &glassbox.Options{Threads: o.mf.threads})
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	if c.BaseSHA256, err = modelSHA256(m, o.mf.model); err != nil {
+		return err
+	}
+	if c.MaxLength == 0 {
+		c.MaxLength = min(m.Config().ContextLength, 1024)
+	}
+	stderr := cmd.ErrOrStderr()
+	logf := func(format string, args ...any) {
+		if !o.quiet {
+			fmt.Fprintf(stderr, time.Now().UTC().Format("15:04:05 ")+format+"\n", args...)
+		}
+	}
+	tm, err := train.FromEngine(m.Engine())
+	if err != nil {
+		return err
+	}
+	enc := sdkEncoder{ctx, m}
+	var ft *train.FineTuner
+	var rep train.DataReport
+	switch c.Method {
+	case "sft":
+		recs, err := train.ReadSFT(bytes.NewReader(data))
+		if err != nil {
+			return fmt.Errorf("%s: %w", o.data, err)
+		}
+		if ft, rep, err = train.NewSFT(c, tm, recs, enc); err != nil {
+			return fmt.Errorf("%s: %w", o.data, err)
+		}
+	case "reward", "dpo":
+		recs, err := train.ReadPreferences(bytes.NewReader(data))
+		if err != nil {
+			return fmt.Errorf("%s: %w", o.data, err)
+		}
+		if c.Method == "reward" {
+			ft, rep, err = train.NewReward(c, tm, recs, enc)
+		} else {
+			var ref *train.Model[float32]
+			if o.ref != "" {
+				rm, rerr := (&modelFlags{model: o.ref}).openModel(ctx, &glassbox.Options{Threads: o.mf.threads})
+				if rerr != nil {
+					return fmt.Errorf("--ref: %w", rerr)
+				}
+				defer rm.Close()
+				if c.RefSHA256, err = modelSHA256(rm, o.ref); err != nil {
+					return err
+				}
+				if ref, err = train.FromEngine(rm.Engine()); err != nil {
+					return fmt.Errorf("--ref: %w", err)
+				}
+			}
+			logf("computing the reference log-probabilities")
+			ft, rep, err = train.NewDPO(c, tm, ref, recs, enc, o.mf.threads)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", o.data, err)
+		}
+	}
+	ft.Threads = o.mf.threads
+	unit := "example"
+	if c.Method != "sft" {
+		unit = "pair"
+	}
+	logf("data: %s, %s for training (%s, %s in the loss), %s for validation; data sha256 %s",
+		plural(rep.Records, "record"), plural(rep.Train, unit), plural(rep.Tokens, "token"), plural(rep.TrainedTokens, "token"),
+		plural(rep.Val, unit), c.DataSHA256)
+	if rep.Truncated > 0 {
+		logf("truncated %s to --max-length %d", plural(rep.Truncated, "sequence"), c.MaxLength)
+	}
+	logf("model: %s, %d parameters; %s of %d %ss", m.Name(), tm.NumParams(), plural(ft.TotalSteps(), "step"), c.Batch, unit)
+	opts := train.FineTuneOptions{OutDir: o.out, Resume: o.resume}
+	if !o.quiet {
+		opts.Log = stderr
+		if isTerminal(stderr) {
+			opts.Progress = stderr
+		}
+	}
+	start := time.Now()
+	if err := train.RunFineTune(ctx, ft, opts); err != nil {
+		if ft.Step() > 0 {
+			return fmt.Errorf("%w (checkpoint at step %d in %s; continue with --resume)", err, ft.Step(), o.out)
+		}
+		return err
+	}
+	w := cmd.OutOrStdout()
+	printAlignSummary(w, c.Method, ft, time.Since(start), o.out)
+	if len(formats) == 0 {
+		return nil
+	}
+	name := o.name
+	if name == "" {
+		name = strings.TrimSuffix(strings.TrimSuffix(m.Name(), ".gguf"), ".f32") + "-" + c.Method
+	}
+	sums, err := train.ExportFineTunedAll(o.out, name, tm, m.GGUF(), formats)
+	if err != nil {
+		return err
+	}
+	printSums(w, sums)
+	return nil
+}
+
+// printAlignSummary writes the last step's training metrics and the final
+// validation metrics.
+func printAlignSummary(w io.Writer, method string, ft *train.FineTuner, took time.Duration, dir string) {
+	if len(ft.Curve) == 0 {
+		fmt.Fprintf(w, "%s: no step run\n", method)
+		return
+	}
+	last := ft.Curve[len(ft.Curve)-1]
+	fmt.Fprintf(w, "%s: %s in %s; curves in %s\n", method, plural(last.Step, "step"), took.Round(time.Millisecond), filepath.Join(dir, "loss.csv"))
+	fmt.Fprintf(w, "  last step:  %s\n", train.FormatMetrics(last.Train))
+	if ft.Initial != nil {
+		fmt.Fprintf(w, "  validation: %s (step 0, starting weights)\n", train.FormatMetrics(ft.Initial))
+	}
+	for i := len(ft.Curve) - 1; i >= 0; i-- {
+		if p := ft.Curve[i]; p.Val != nil {
+			fmt.Fprintf(w, "  validation: %s (step %d)\n", train.FormatMetrics(p.Val), p.Step)
+			break
+		}
+	}
+}
