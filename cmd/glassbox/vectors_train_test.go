@@ -46,7 +46,6 @@ func TestVectorsTrainCommand(t *testing.T) {
 		{"t4.txt", []string{"-t", "4"}},
 		{"h1.txt", []string{"-t", "1", "--hogwild"}},
 		{"h1b.txt", []string{"-t", "1", "--hogwild"}},
-		{"h2.txt", []string{"-t", "2", "--hogwild"}},
 	} {
 		out := filepath.Join(dir, tt.name)
 		args := append([]string{"train", "--lower", "--dim", "12", "--epochs", "2", "--min-count", "3", "--seed", "7", "-o", out, text}, tt.args...)
@@ -71,8 +70,8 @@ func TestVectorsTrainCommand(t *testing.T) {
 	if files["h1.txt"] != files["h1b.txt"] {
 		t.Error("two --hogwild runs with one thread wrote different vectors")
 	}
-	if files["h1.txt"] == files["t1.txt"] || len(files["h2.txt"]) < len(files["t1.txt"])/2 {
-		t.Error("--hogwild wrote the reproducible schedule's vectors, or too little")
+	if files["h1.txt"] == files["t1.txt"] {
+		t.Error("--hogwild wrote the reproducible schedule's vectors")
 	}
 	lines := strings.Split(strings.TrimSuffix(files["t1.txt"], "\n"), "\n")
 	var n, dim int
