@@ -90,7 +90,14 @@ func runVectorsTrain(cmd *cobra.Command, o vectorsTrainOptions, inputs []string)
 	stderr := cmd.ErrOrStderr()
 	bar := !o.quiet && isTerminal(stderr)
 	if bar {
-		o.o.Progress = func(p vectors.Progress) { drawVectorsProgress(stderr, p) }
+		var last time.Time
+		o.o.Progress = func(p vectors.Progress) {
+			// progress comes every 1024 to 2048 words: redraw ten times a second
+			if p.EpochDone || time.Since(last) >= 100*time.Millisecond {
+				last = time.Now()
+				drawVectorsProgress(stderr, p)
+			}
+		}
 	}
 	res, err := glassbox.TrainVectors(cmd.Context(), c, o.o)
 	if err != nil {
