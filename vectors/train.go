@@ -53,8 +53,9 @@ type TrainOptions struct {
 	// Seed makes the run: the same seed, corpus and options give the same
 	// vectors, bit for bit, whatever Threads.
 	Seed uint64
-	// Progress, when set, is called after each round of chunks (every
-	// RoundWords words or so) and at the end of each epoch.
+	// Progress, when set, is called after each round of chunks (about
+	// RoundChunks × ChunkWords words; with Hogwild after each chunk), one
+	// call at a time, and at the end of each epoch.
 	Progress func(Progress)
 }
 
