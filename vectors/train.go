@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -37,13 +39,23 @@ type TrainOptions struct {
 	// 0); it decays linearly to MinAlpha over the whole run.
 	Alpha, MinAlpha float64
 	// Threads is the number of training goroutines (GOMAXPROCS when 0; at
-	// most RoundChunks do work). The result does not depend on it.
+	// most RoundChunks do work unless Hogwild). The result does not depend
+	// on it.
 	Threads int
+	// Hogwild trains as word2vec.c and gensim do: the threads take chunks in
+	// corpus order and update the shared weights without waiting for each
+	// other or copying any row. It is faster with several threads, uses any
+	// number of them, and trains as well, but with more than one thread the
+	// vectors depend on the threads' timing: they differ from run to run.
+	// With one thread it is plain sequential SGD, reproducible, but not the
+	// same vectors as the default schedule.
+	Hogwild bool
 	// Seed makes the run: the same seed, corpus and options give the same
 	// vectors, bit for bit, whatever Threads.
 	Seed uint64
-	// Progress, when set, is called after each round of chunks (every
-	// RoundWords words or so) and at the end of each epoch.
+	// Progress, when set, is called after each round of chunks (about
+	// RoundChunks × ChunkWords words; with Hogwild after each chunk), one
+	// call at a time, and at the end of each epoch.
 	Progress func(Progress)
 }
 
@@ -127,7 +139,9 @@ func Train(ctx context.Context, c *Corpus, o TrainOptions) (*Trained, error) {
 	if threads <= 0 {
 		threads = runtime.GOMAXPROCS(0)
 	}
-	threads = min(threads, RoundChunks)
+	if !o.Hogwild {
+		threads = min(threads, RoundChunks)
+	}
 	if c == nil || c.Words() == 0 {
 		return nil, errors.New("vectors: the corpus is empty")
 	}
@@ -140,75 +154,20 @@ func Train(ctx context.Context, c *Corpus, o TrainOptions) (*Trained, error) {
 			len(voc.words), o.Dim, int64(len(voc.words))*int64(o.Dim)*4*int64(mats)>>30, maxWeightBytes>>30)
 	}
 	t := newTrainer(c, voc, remap, o)
-	start := time.Now()
-	total := int64(o.Epochs) * voc.total
+	t.start = time.Now()
+	t.total = int64(o.Epochs) * voc.total
 	res := &Trained{Counts: voc.counts}
-	var done int64
-	ws := make([]*worker, threads)
-	for i := range ws {
-		ws[i] = t.newWorker()
+	var err error
+	if o.Hogwild {
+		err = t.hogwild(ctx, threads)
+	} else {
+		err = t.rounds(ctx, threads)
 	}
-	slots := make([]*slot, RoundChunks)
-	for i := range slots {
-		slots[i] = &slot{}
+	if err != nil {
+		return nil, err
 	}
-	for epoch := range o.Epochs {
-		var loss float64
-		var preds int64
-		for r := 0; r < len(t.chunks); r += RoundChunks {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-			round := t.chunks[r:min(r+RoundChunks, len(t.chunks))]
-			var wg sync.WaitGroup
-			var mu sync.Mutex
-			next := 0
-			work := func(w *worker) {
-				for {
-					mu.Lock()
-					k := next
-					next++
-					mu.Unlock()
-					if k >= len(round) {
-						return
-					}
-					ch := round[k]
-					progress := float64(int64(epoch)*voc.total+ch.before) / float64(total)
-					alpha := o.Alpha - (o.Alpha-o.MinAlpha)*progress
-					w.run(slots[k], ch, alpha, o.Seed, epoch, r+k)
-				}
-			}
-			// the calling goroutine is one of the workers
-			for _, w := range ws[1:min(threads, len(round))] {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					work(w)
-				}()
-			}
-			work(ws[0])
-			wg.Wait()
-			t.apply(slots[:len(round)])
-			for k, ch := range round {
-				loss += slots[k].loss
-				preds += slots[k].preds
-				done += ch.words
-			}
-			if o.Progress != nil {
-				last := round[len(round)-1]
-				o.Progress(Progress{Epoch: epoch + 1, Epochs: o.Epochs, Words: done, Total: total,
-					Alpha: o.Alpha - (o.Alpha-o.MinAlpha)*float64(int64(epoch)*voc.total+last.before)/float64(total),
-					Loss:  meanLoss(loss, preds), Elapsed: time.Since(start)})
-			}
-		}
-		res.EpochLoss = append(res.EpochLoss, meanLoss(loss, preds))
-		if o.Progress != nil {
-			o.Progress(Progress{Epoch: epoch + 1, Epochs: o.Epochs, Words: done, Total: total,
-				Alpha: o.Alpha - (o.Alpha-o.MinAlpha)*float64(int64(epoch+1)*voc.total)/float64(total),
-				Loss:  meanLoss(loss, preds), EpochDone: true, Elapsed: time.Since(start)})
-		}
-	}
-	res.TrainedWords, res.Elapsed = done, time.Since(start)
+	res.EpochLoss = t.epochLoss
+	res.TrainedWords, res.Elapsed = t.done, time.Since(t.start)
 	v, err := New(voc.words, o.Dim, t.syn0)
 	if err != nil {
 		return nil, err
@@ -278,10 +237,16 @@ type trainer struct {
 	syn1    []float32 // hierarchical softmax inner nodes
 	syn1neg []float32 // negative sampling output vectors
 	nvocab  int
+	voc     int64 // corpus words after min count, one epoch
+
+	start     time.Time
+	total     int64 // words over the run
+	done      int64 // words trained so far
+	epochLoss []float64
 }
 
 func newTrainer(c *Corpus, voc vocab, remap []int32, o TrainOptions) *trainer {
-	t := &trainer{o: o, dim: o.Dim, nvocab: len(voc.words)}
+	t := &trainer{o: o, dim: o.Dim, nvocab: len(voc.words), voc: voc.total}
 	t.ids = make([]int32, 0, voc.total)
 	start := 0
 	for _, end := range c.ends {
@@ -347,157 +312,407 @@ func (r *rng) next() uint64 {
 	return z ^ (z >> 31)
 }
 
-// overlay is one chunk's private copy of the weight rows it touched: rows are
-// copied from the shared weights on first use, updated in place, and turned
-// into differences when the chunk ends.
+// The schedule. A chunk is trained in two steps: its plan (the words kept by
+// subsampling, each word's window, every noise word, and the list of weight
+// rows it will touch) comes from its own random stream alone, so it is known
+// before training starts; then the training proper follows the plan. The
+// plans of a round's chunks say which rows only one chunk touches: that chunk
+// updates them in place in the shared weights, as sequential SGD would. A row
+// that several chunks of the round touch is copied into each one's overlay
+// (its private copy, made when its training starts) so that no chunk sees
+// another's changes; when the round ends, the first chunk's copy replaces the
+// row and the others' changes (copy − row at the round's start) are added, in
+// corpus order. Which chunk a thread runs changes nothing, so neither does
+// the thread count. The frequent words are the shared rows; the many rare
+// rows (most noise words) cost no copy and no merge.
+
+// overlay is one chunk's private copy of the shared rows it touches.
 type overlay struct {
-	rows []int32   // weight rows touched, in order of first use
+	rows []int32   // weight rows, in plan order
 	buf  []float32 // their values (then differences), dim each
 }
 
-// slot holds what one chunk of a round produced, until the round's updates
-// are applied.
+// plan is what a chunk's random stream decides, drawn before training.
+type plan struct {
+	alpha   float32
+	words   int64   // corpus words in the chunk (before subsampling)
+	sen     []int32 // kept words of the sentences with two or more, concatenated
+	ends    []int32 // end of each of those sentences in sen
+	shrink  []int32 // each kept word's window shrink b (window − b is used)
+	negs    []int32 // the noise words, Negative per prediction, in order
+	touched [3][]int32
+}
+
+// slot is one chunk of a round: its plan, its overlays and what it measured.
 type slot struct {
-	in, out, hs overlay
-	loss        float64
-	preds       int64
+	plan
+	ov    [3]overlay
+	loss  float64
+	preds int64
 }
 
-// apply adds a round's chunk differences to the shared weights, chunk by
-// chunk in corpus order: the same additions in the same order whatever the
-// thread count. (This is SGD with a delay of at most one round: a chunk does
-// not see the updates of the round's other chunks. Averaging the chunks'
-// changes instead of adding them was measured worse: it shrinks the steps of
-// frequent words.)
-func (t *trainer) apply(slots []*slot) {
-	d := t.dim
-	for _, s := range slots {
-		for m, w := range [][]float32{t.syn0, t.syn1neg, t.syn1} {
-			o := [...]*overlay{&s.in, &s.out, &s.hs}[m]
-			for k, row := range o.rows {
-				axpy1(w[int(row)*d:int(row)*d+d], o.buf[k*d:k*d+d])
-			}
+// matrices returns syn0, syn1neg and syn1 (nil when not trained), in the order
+// of plan.touched and slot.ov.
+func (t *trainer) matrices() [3][]float32 { return [3][]float32{t.syn0, t.syn1neg, t.syn1} }
+
+// makePlan draws the plan of chunk ci of the epoch, marking the rows it
+// touches with stamp value g in stamps.
+func (t *trainer) makePlan(p *plan, stamps *[3][]uint32, g uint32, epoch, ci int) {
+	ch := t.chunks[ci]
+	o := &t.o
+	progress := float64(int64(epoch)*t.voc+ch.before) / float64(t.total)
+	p.alpha = float32(o.Alpha - (o.Alpha-o.MinAlpha)*progress)
+	p.words = ch.words
+	p.sen, p.ends, p.shrink, p.negs = p.sen[:0], p.ends[:0], p.shrink[:0], p.negs[:0]
+	for m := range p.touched {
+		p.touched[m] = p.touched[m][:0]
+	}
+	mark := func(m int, row int32) {
+		if st := stamps[m]; st != nil && st[row] != g {
+			st[row] = g
+			p.touched[m] = append(p.touched[m], row)
 		}
 	}
-}
-
-// worker trains chunks; its index arrays map weight rows to overlay rows of
-// the chunk in progress (-1: not touched yet).
-type worker struct {
-	_                   [64]byte // keep the fields two threads write off each other's cache lines
-	t                   *trainer
-	inIdx, outIdx, hIdx []int32
-	sen                 []int32
-	neu1, neu1e         []float32
-	ctxRows             [][]float32
-	ctxIdx              []int32
-	r                   rng
-	cur                 *slot
-	loss                float64 // of the chunk in progress
-	preds               int64
-	_                   [64]byte
-}
-
-func (t *trainer) newWorker() *worker {
-	pad := func() []float32 { return make([]float32, t.dim+32)[16 : 16+t.dim : 16+t.dim] } // away from other allocations' lines
-	w := &worker{t: t, neu1: pad(), neu1e: pad()}
-	fill := func(n int) []int32 {
-		a := make([]int32, n)
-		for i := range a {
-			a[i] = -1
-		}
-		return a
-	}
-	w.inIdx = fill(t.nvocab)
-	if t.syn1neg != nil {
-		w.outIdx = fill(t.nvocab)
-	}
-	if t.syn1 != nil {
-		w.hIdx = fill(len(t.syn1) / t.dim)
-	}
-	return w
-}
-
-// row returns the chunk's copy of row i of w. The slice is valid until the
-// next call on the same overlay (its buffer may grow).
-func (wk *worker) row(ov *overlay, idx []int32, w []float32, i int32) []float32 {
-	d := wk.t.dim
-	k := int(wk.ensure(ov, idx, w, i))
-	return ov.buf[k*d : k*d+d : k*d+d]
-}
-
-// ensure copies row i of w into the overlay if it is not there yet and
-// returns its overlay index.
-func (wk *worker) ensure(ov *overlay, idx []int32, w []float32, i int32) int32 {
-	k := idx[i]
-	if k < 0 {
-		d := wk.t.dim
-		k = int32(len(ov.rows))
-		idx[i] = k
-		ov.rows = append(ov.rows, i)
-		ov.buf = append(ov.buf, w[int(i)*d:int(i)*d+d]...)
-	}
-	return k
-}
-
-// finish turns the overlay into differences against the shared weights and
-// clears the index.
-func (wk *worker) finish(ov *overlay, idx []int32, w []float32) {
-	d := wk.t.dim
-	for k, i := range ov.rows {
-		sub(ov.buf[k*d:k*d+d], w[int(i)*d:int(i)*d+d])
-		idx[i] = -1
-	}
-}
-
-func (wk *worker) run(s *slot, ch chunk, alpha float64, seed uint64, epoch, index int) {
-	t := wk.t
-	s.in.rows, s.in.buf = s.in.rows[:0], s.in.buf[:0]
-	s.out.rows, s.out.buf = s.out.rows[:0], s.out.buf[:0]
-	s.hs.rows, s.hs.buf = s.hs.rows[:0], s.hs.buf[:0]
-	wk.loss, wk.preds = 0, 0
-	wk.cur = s
-	wk.r = newRNG(seed, uint64(epoch), index)
-	a := float32(alpha)
+	r := newRNG(o.Seed, uint64(epoch), ci)
+	win := o.Window
 	start := 0
 	if ch.start > 0 {
 		start = t.ends[ch.start-1]
 	}
 	for _, end := range t.ends[ch.start:ch.end] {
-		sen := wk.sen[:0]
+		n := len(p.sen)
 		for _, id := range t.ids[start:end] {
-			if t.keep[id] >= 1<<32 || t.keep[id] > wk.r.next()>>32 {
-				sen = append(sen, id)
+			if t.keep[id] >= 1<<32 || t.keep[id] > r.next()>>32 {
+				p.sen = append(p.sen, id)
 			}
 		}
-		wk.sen = sen
 		start = end
-		if t.o.CBOW {
-			wk.cbow(sen, a)
-		} else {
-			wk.skipGram(sen, a)
+		sen := p.sen[n:]
+		if len(sen) < 2 { // no context: nothing to train
+			p.sen = p.sen[:n]
+			continue
 		}
-	}
-	s.loss, s.preds = wk.loss, wk.preds
-	wk.finish(&s.in, wk.inIdx, t.syn0)
-	if t.syn1neg != nil {
-		wk.finish(&s.out, wk.outIdx, t.syn1neg)
-	}
-	if t.syn1 != nil {
-		wk.finish(&s.hs, wk.hIdx, t.syn1)
+		p.ends = append(p.ends, int32(len(p.sen)))
+		for pos, word := range sen {
+			b := int(r.next() % uint64(win))
+			p.shrink = append(p.shrink, int32(b))
+			// every word is the context of a neighbour (each window
+			// reaches at least one word away) and is predicted itself
+			mark(0, word)
+			if t.syn1neg != nil {
+				mark(1, word)
+			}
+			if t.syn1 != nil {
+				for _, q := range t.tree.points[word] {
+					mark(2, q)
+				}
+			}
+			if o.Negative == 0 {
+				continue
+			}
+			preds := 1
+			if !o.CBOW {
+				lo, hi := max(pos-win+b, 0), min(pos+win-b, len(sen)-1)
+				preds = hi - lo
+			}
+			for range preds * o.Negative {
+				q := t.noise.draw(r.next())
+				p.negs = append(p.negs, q)
+				if q != word {
+					mark(1, q)
+				}
+			}
+		}
 	}
 }
 
-func (wk *worker) skipGram(sen []int32, a float32) {
+// rounds trains the chunks in rounds of RoundChunks on threads goroutines.
+func (t *trainer) rounds(ctx context.Context, threads int) error {
+	nc := len(t.chunks)
+	perEpoch := (nc + RoundChunks - 1) / RoundChunks
+	nrounds := t.o.Epochs * perEpoch
+	// round g holds chunks [lo, hi) of epoch e
+	span := func(g int) (e, lo, hi int) {
+		e, r := g/perEpoch, g%perEpoch
+		return e, r * RoundChunks, min(r*RoundChunks+RoundChunks, nc)
+	}
+	// plans, overlays and stamps alternate between even and odd rounds:
+	// round g+1 is planned while round g trains.
+	var slots [2][RoundChunks]*slot
+	var stamps [2][RoundChunks][3][]uint32
+	mats := t.matrices()
+	for p := range slots {
+		for k := range slots[p] {
+			slots[p][k] = &slot{}
+			for m, w := range mats {
+				if w != nil {
+					stamps[p][k][m] = make([]uint32, len(w)/t.dim)
+				}
+			}
+		}
+	}
+	ws := make([]*worker, threads)
+	for i := range ws {
+		ws[i] = t.newWorker()
+	}
+	plan := func(g, k int) {
+		e, lo, _ := span(g)
+		t.makePlan(&slots[g&1][k].plan, &stamps[g&1][k], uint32(g+1), e, lo+k)
+	}
+	{
+		_, lo, hi := span(0)
+		for k := range hi - lo {
+			plan(0, k)
+		}
+	}
+	// Each round is a list of tasks claimed by the threads: train each chunk
+	// of round g, then plan each chunk of round g+1.
+	var next atomic.Int64
+	var loss float64
+	var preds int64
+	var stop error
+	g := 0
+	b := newBarrier(threads)
+	endRound := func() {
+		e, lo, hi := span(g)
+		cur := slots[g&1][:hi-lo]
+		t.merge(cur)
+		for k, s := range cur {
+			loss += s.loss
+			preds += s.preds
+			t.done += t.chunks[lo+k].words
+		}
+		epochDone := hi == nc
+		if epochDone {
+			t.epochLoss = append(t.epochLoss, meanLoss(loss, preds))
+		}
+		if t.o.Progress != nil {
+			p := Progress{Epoch: e + 1, Epochs: t.o.Epochs, Words: t.done, Total: t.total,
+				Alpha: float64(cur[len(cur)-1].alpha), Loss: meanLoss(loss, preds), Elapsed: time.Since(t.start)}
+			if epochDone {
+				p.EpochDone = true
+				p.Alpha = t.o.Alpha - (t.o.Alpha-t.o.MinAlpha)*float64(int64(e+1)*t.voc)/float64(t.total)
+			}
+			t.o.Progress(p)
+		}
+		if epochDone {
+			loss, preds = 0, 0
+		}
+		g++
+		next.Store(0)
+		if err := ctx.Err(); err != nil {
+			stop = err
+		}
+	}
+	run := func(wk *worker) {
+		for stop == nil && g < nrounds {
+			_, lo, hi := span(g)
+			n := hi - lo
+			nn := 0
+			if g+1 < nrounds {
+				_, lo1, hi1 := span(g + 1)
+				nn = hi1 - lo1
+			}
+			for {
+				task := int(next.Add(1) - 1)
+				if task >= n+nn {
+					break
+				}
+				if task < n {
+					wk.train(slots[g&1][task], task, &stamps[g&1], uint32(g+1), n)
+				} else {
+					plan(g+1, task-n)
+				}
+			}
+			b.wait(endRound)
+		}
+	}
+	var wg sync.WaitGroup
+	for _, wk := range ws[1:] {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			run(wk)
+		}()
+	}
+	run(ws[0])
+	wg.Wait()
+	return stop
+}
+
+// merge ends a round: the first chunk's copies replace their rows, then the
+// other chunks' differences are added, in corpus order.
+func (t *trainer) merge(slots []*slot) {
+	d := t.dim
+	for m, w := range t.matrices() {
+		if w == nil {
+			continue
+		}
+		for k, s := range slots {
+			o := &s.ov[m]
+			for i, row := range o.rows {
+				dst, src := w[int(row)*d:int(row)*d+d], o.buf[i*d:i*d+d]
+				if k == 0 {
+					copy(dst, src)
+				} else {
+					axpy1(dst, src)
+				}
+			}
+		}
+	}
+}
+
+// barrier makes n goroutines wait for each other; the last to arrive runs
+// the round's end alone before the others go on. A waiter spins briefly
+// before sleeping: rounds are short.
+type barrier struct {
+	n       int32
+	arrived atomic.Int32
+	gen     atomic.Uint32
+	mu      sync.Mutex
+	cond    *sync.Cond
+}
+
+func newBarrier(n int) *barrier {
+	b := &barrier{n: int32(n)}
+	b.cond = sync.NewCond(&b.mu)
+	return b
+}
+
+func (b *barrier) wait(last func()) {
+	gen := b.gen.Load()
+	if b.arrived.Add(1) == b.n {
+		last()
+		b.arrived.Store(0)
+		b.mu.Lock()
+		b.gen.Add(1)
+		b.cond.Broadcast()
+		b.mu.Unlock()
+		return
+	}
+	for range 2000 {
+		if b.gen.Load() != gen {
+			return
+		}
+		runtime.Gosched()
+	}
+	b.mu.Lock()
+	for b.gen.Load() == gen {
+		b.cond.Wait()
+	}
+	b.mu.Unlock()
+}
+
+// worker trains chunks; idx maps a weight row to the index of its copy in
+// the overlay of the chunk in progress (−1: the row is used in place).
+type worker struct {
+	_       [64]byte // keep the fields two threads write off each other's cache lines
+	t       *trainer
+	mats    [3][]float32
+	idx     [3][]int32
+	neu1    []float32
+	neu1e   []float32
+	ctxRows [][]float32
+	cur     *slot
+	negs    []int32 // the plan's noise words not used yet
+	loss    float64 // of the chunk in progress
+	preds   int64
+	_       [64]byte
+}
+
+func (t *trainer) newWorker() *worker {
+	pad := func() []float32 { return make([]float32, t.dim+32)[16 : 16+t.dim : 16+t.dim] } // away from other allocations' lines
+	w := &worker{t: t, neu1: pad(), neu1e: pad(), mats: t.matrices()}
+	for m, mat := range w.mats {
+		if mat != nil {
+			w.idx[m] = make([]int32, len(mat)/t.dim)
+			for i := range w.idx[m] {
+				w.idx[m][i] = -1
+			}
+		}
+	}
+	return w
+}
+
+// row returns the weights of row i of matrix m as the chunk in progress sees
+// them: its copy for a shared row, else the shared weights themselves.
+func (wk *worker) row(m int, i int32) []float32 {
+	d := wk.t.dim
+	if k := int(wk.idx[m][i]); k >= 0 {
+		b := wk.cur.ov[m].buf
+		return b[k*d : k*d+d : k*d+d]
+	}
+	return wk.mats[m][int(i)*d : int(i)*d+d : int(i)*d+d]
+}
+
+// train runs chunk k of a round of n chunks from its plan: the rows another
+// chunk of the round touches (stamp g in stamps) are copied first, the others
+// are updated in place; then the copies become differences.
+func (wk *worker) train(s *slot, k int, stamps *[RoundChunks][3][]uint32, g uint32, n int) {
+	t := wk.t
+	d := t.dim
+	for m, w := range wk.mats {
+		ov := &s.ov[m]
+		ov.rows, ov.buf = ov.rows[:0], ov.buf[:0]
+		if w == nil {
+			continue
+		}
+		idx := wk.idx[m]
+		ov.buf = slices.Grow(ov.buf, len(s.touched[m])*d) // at most: one allocation, not a doubling series
+		for _, row := range s.touched[m] {
+			for j := range n {
+				if j != k && stamps[j][m][row] == g {
+					idx[row] = int32(len(ov.rows))
+					ov.rows = append(ov.rows, row)
+					ov.buf = append(ov.buf, w[int(row)*d:int(row)*d+d]...)
+					break
+				}
+			}
+		}
+	}
+	wk.runPlan(s)
+	for m, w := range wk.mats {
+		idx := wk.idx[m]
+		ov := &s.ov[m]
+		for i, row := range ov.rows {
+			if k > 0 {
+				sub(ov.buf[i*d:i*d+d], w[int(row)*d:int(row)*d+d])
+			}
+			idx[row] = -1
+		}
+	}
+}
+
+// runPlan trains the chunk of slot s from its plan.
+func (wk *worker) runPlan(s *slot) {
+	t := wk.t
+	wk.cur = s
+	wk.loss, wk.preds = 0, 0
+	wk.negs = s.negs
+	start, off := int32(0), 0
+	for _, end := range s.ends {
+		sen := s.sen[start:end]
+		shrink := s.shrink[off : off+len(sen)]
+		if t.o.CBOW {
+			wk.cbow(sen, shrink, s.alpha)
+		} else {
+			wk.skipGram(sen, shrink, s.alpha)
+		}
+		start, off = end, off+len(sen)
+	}
+	s.loss, s.preds = wk.loss, wk.preds
+}
+
+func (wk *worker) skipGram(sen, shrink []int32, a float32) {
 	win := wk.t.o.Window
 	for pos, word := range sen {
-		b := int(wk.r.next() % uint64(win))
+		b := int(shrink[pos])
 		lo, hi := max(pos-win+b, 0), min(pos+win-b, len(sen)-1)
 		for c := lo; c <= hi; c++ {
 			if c == pos {
 				continue
 			}
-			l1 := wk.row(&wk.cur.in, wk.inIdx, wk.t.syn0, sen[c])
+			l1 := wk.row(0, sen[c])
 			clear(wk.neu1e)
 			wk.predict(word, l1, wk.neu1e, a)
 			axpy1(l1, wk.neu1e)
@@ -505,25 +720,16 @@ func (wk *worker) skipGram(sen []int32, a float32) {
 	}
 }
 
-func (wk *worker) cbow(sen []int32, a float32) {
+func (wk *worker) cbow(sen, shrink []int32, a float32) {
 	win := wk.t.o.Window
 	for pos, word := range sen {
-		b := int(wk.r.next() % uint64(win))
+		b := int(shrink[pos])
 		lo, hi := max(pos-win+b, 0), min(pos+win-b, len(sen)-1)
-		ks := wk.ctxIdx[:0]
+		ctx := wk.ctxRows[:0]
 		for c := lo; c <= hi; c++ {
 			if c != pos {
-				ks = append(ks, wk.ensure(&wk.cur.in, wk.inIdx, wk.t.syn0, sen[c]))
+				ctx = append(ctx, wk.row(0, sen[c]))
 			}
-		}
-		wk.ctxIdx = ks
-		if len(ks) == 0 {
-			continue
-		}
-		d, buf := wk.t.dim, wk.cur.in.buf
-		ctx := wk.ctxRows[:0]
-		for _, k := range ks {
-			ctx = append(ctx, buf[int(k)*d:int(k)*d+d:int(k)*d+d])
 		}
 		wk.ctxRows = ctx
 		clear(wk.neu1)
@@ -540,17 +746,16 @@ func (wk *worker) cbow(sen []int32, a float32) {
 }
 
 // predict trains l1 to predict word: hierarchical softmax along the word's
-// Huffman path and/or negative sampling against noise words, as word2vec.c
-// does (the sigmoid from a 1000-entry table over ±6, clipped outside), adding
-// the gradient for l1 to neu1e and updating the output rows.
+// Huffman path and/or negative sampling against the plan's next noise words,
+// as word2vec.c does (the sigmoid from a 1000-entry table over ±6, clipped
+// outside), adding the gradient for l1 to neu1e and updating the output rows.
 func (wk *worker) predict(word int32, l1, neu1e []float32, a float32) {
 	t := wk.t
-	s := wk.cur
 	wk.preds++
 	if t.syn1 != nil {
 		points, codes := t.tree.points[word], t.tree.codes[word]
 		for d, p := range points {
-			l2 := wk.row(&s.hs, wk.hIdx, t.syn1, p)
+			l2 := wk.row(2, p)
 			f := dot(l1, l2)
 			if f <= -maxExp || f >= maxExp {
 				continue
@@ -566,15 +771,20 @@ func (wk *worker) predict(word int32, l1, neu1e []float32, a float32) {
 			axpy(l2, l1, g)
 		}
 	}
-	for d := 0; d <= t.o.Negative && t.syn1neg != nil; d++ {
+	if t.syn1neg == nil {
+		return
+	}
+	negs := wk.negs[:t.o.Negative]
+	wk.negs = wk.negs[t.o.Negative:]
+	for d := -1; d < len(negs); d++ {
 		target, label := word, float32(1)
-		if d > 0 {
-			target, label = t.noise.draw(wk.r.next()), 0
+		if d >= 0 {
+			target, label = negs[d], 0
 			if target == word {
 				continue
 			}
 		}
-		l2 := wk.row(&s.out, wk.outIdx, t.syn1neg, target)
+		l2 := wk.row(1, target)
 		f := dot(l1, l2)
 		var g float32
 		switch {
@@ -600,4 +810,68 @@ func (wk *worker) predict(word int32, l1, neu1e []float32, a float32) {
 		axpy(neu1e, l2, g)
 		axpy(l2, l1, g)
 	}
+}
+
+// hogwild trains the chunks in corpus order on threads goroutines that update
+// the shared weights without waiting for each other (TrainOptions.Hogwild).
+func (t *trainer) hogwild(ctx context.Context, threads int) error {
+	nc := len(t.chunks)
+	n := t.o.Epochs * nc
+	var next atomic.Int64
+	var mu sync.Mutex
+	var stop error
+	loss := make([]float64, t.o.Epochs)
+	preds := make([]int64, t.o.Epochs)
+	left := make([]int, t.o.Epochs)
+	for e := range left {
+		left[e] = nc
+	}
+	var none [3][]uint32 // no stamps: every row is used in place
+	run := func(wk *worker) {
+		s := &slot{}
+		for {
+			i := int(next.Add(1) - 1)
+			if i >= n {
+				return
+			}
+			if err := ctx.Err(); err != nil {
+				mu.Lock()
+				stop = err
+				mu.Unlock()
+				return
+			}
+			e, ci := i/nc, i%nc
+			t.makePlan(&s.plan, &none, 0, e, ci)
+			wk.runPlan(s)
+			mu.Lock()
+			loss[e] += s.loss
+			preds[e] += s.preds
+			t.done += s.words
+			left[e]--
+			if t.o.Progress != nil {
+				p := Progress{Epoch: e + 1, Epochs: t.o.Epochs, Words: t.done, Total: t.total, Alpha: float64(s.alpha),
+					Loss: meanLoss(loss[e], preds[e]), EpochDone: left[e] == 0, Elapsed: time.Since(t.start)}
+				if p.EpochDone {
+					p.Alpha = t.o.Alpha - (t.o.Alpha-t.o.MinAlpha)*float64(int64(e+1)*t.voc)/float64(t.total)
+				}
+				t.o.Progress(p)
+			}
+			mu.Unlock()
+		}
+	}
+	var wg sync.WaitGroup
+	for range threads - 1 {
+		wk := t.newWorker()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			run(wk)
+		}()
+	}
+	run(t.newWorker())
+	wg.Wait()
+	for e := range loss {
+		t.epochLoss = append(t.epochLoss, meanLoss(loss[e], preds[e]))
+	}
+	return stop
 }

@@ -2,6 +2,8 @@ package vectors
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"testing"
 )
 
@@ -15,10 +17,16 @@ func benchCorpus(b *testing.B) *Corpus {
 	return c
 }
 
-func benchTrain(b *testing.B, cbow bool, threads int) {
-	c := benchCorpus(b)
+// novelsCorpus is war-and-peace.txt and tinyshakespeare.txt lower-cased
+// (778 288 words), the corpus of the comparison with gensim in
+// docs/vectors.md, read once.
+var novelsCorpus = sync.OnceValues(func() (*Corpus, error) {
+	return ReadCorpus([]string{"../../shared/fixtures/text/war-and-peace.txt", "../../shared/fixtures/text/tinyshakespeare.txt"}, WordTokenizer(true))
+})
+
+func benchTrain(b *testing.B, c *Corpus, minCount int, cbow, hogwild bool, threads int) {
 	o := DefaultTrainOptions()
-	o.CBOW, o.Epochs, o.Threads, o.MinCount = cbow, 1, threads, 2
+	o.CBOW, o.Epochs, o.Threads, o.MinCount, o.Hogwild = cbow, 1, threads, minCount, hogwild
 	b.ResetTimer()
 	var words int64
 	for b.Loop() {
@@ -32,10 +40,35 @@ func benchTrain(b *testing.B, cbow bool, threads int) {
 }
 
 // BenchmarkTrain is one epoch of word2vec (dim 100, window 5, negative 5)
-// over lee_background.cor, words/s reported.
+// over lee_background.cor (min count 2), words/s reported, with the
+// reproducible schedule and (hogwild/) without it.
 func BenchmarkTrain(b *testing.B) {
-	b.Run("skipgram/1", func(b *testing.B) { benchTrain(b, false, 1) })
-	b.Run("skipgram/2", func(b *testing.B) { benchTrain(b, false, 2) })
-	b.Run("cbow/1", func(b *testing.B) { benchTrain(b, true, 1) })
-	b.Run("cbow/2", func(b *testing.B) { benchTrain(b, true, 2) })
+	for _, arch := range []string{"skipgram", "cbow"} {
+		for _, hw := range []string{"", "hogwild/"} {
+			for _, threads := range []int{1, 2} {
+				b.Run(fmt.Sprintf("%s/%s%d", arch, hw, threads), func(b *testing.B) {
+					benchTrain(b, benchCorpus(b), 2, arch == "cbow", hw != "", threads)
+				})
+			}
+		}
+	}
+}
+
+// BenchmarkTrainNovels is one epoch over the corpus of docs/vectors.md's
+// comparison with gensim (war-and-peace.txt + tinyshakespeare.txt, min count
+// 5), words/s reported.
+func BenchmarkTrainNovels(b *testing.B) {
+	c, err := novelsCorpus()
+	if err != nil {
+		b.Skip("fixture:", err)
+	}
+	for _, arch := range []string{"skipgram", "cbow"} {
+		for _, hw := range []string{"", "hogwild/"} {
+			for _, threads := range []int{1, 2} {
+				b.Run(fmt.Sprintf("%s/%s%d", arch, hw, threads), func(b *testing.B) {
+					benchTrain(b, c, 5, arch == "cbow", hw != "", threads)
+				})
+			}
+		}
+	}
 }

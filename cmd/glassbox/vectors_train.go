@@ -34,7 +34,11 @@ func newVectorsTrainCmd() *cobra.Command {
 			"With --tokenizer FILE or -m MODEL the tokens are a glassbox tokenizer's pieces instead (subword vectors).\n\n" +
 			"With a fixed --seed the vectors are the same bit for bit from run to run and for any --threads:\n" +
 			"the corpus is cut into chunks of about 1024 words trained in rounds of 2, each chunk from the\n" +
-			"weights at the start of its round, the updates added in corpus order.",
+			"weights at the start of its round (rows only one chunk uses are updated in place), the changes\n" +
+			"to the rows both use added in corpus order. At most 2 threads do work.\n\n" +
+			"--hogwild trains as word2vec.c and gensim do instead: every thread updates the shared weights\n" +
+			"without waiting for the others. Faster with 2 threads or more, and uses them all, but the\n" +
+			"vectors then change from run to run (with -t 1 it is reproducible, other vectors than without).",
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error { return runVectorsTrain(cmd, o, args) },
 	}
@@ -49,7 +53,8 @@ func newVectorsTrainCmd() *cobra.Command {
 	f.IntVar(&o.o.Epochs, "epochs", o.o.Epochs, "passes over the corpus")
 	f.Float64Var(&o.o.Alpha, "alpha", 0, "starting learning rate (default 0.025 skip-gram, 0.05 CBOW)")
 	f.Float64Var(&o.o.MinAlpha, "min-alpha", o.o.MinAlpha, "final learning rate (linear decay)")
-	registerThreads(cmd, &o.o.Threads, "goroutines (0 = all cores; 2 at most do work); does not change the vectors")
+	registerThreads(cmd, &o.o.Threads, "goroutines (0 = all cores; 2 at most do work without --hogwild); does not change the vectors without --hogwild")
+	f.BoolVar(&o.o.Hogwild, "hogwild", false, "threads update the weights without waiting for each other (as gensim): faster, not reproducible with more than one thread")
 	f.Uint64Var(&o.o.Seed, "seed", o.o.Seed, "random seed (same seed, same vectors)")
 	f.BoolVar(&o.binary, "binary", false, "write the word2vec binary format")
 	f.BoolVar(&o.phrases, "phrases", false, "join frequent bigrams into one token (\"new_york\"; gensim Phrases: min count 5, threshold 10)")
@@ -85,7 +90,14 @@ func runVectorsTrain(cmd *cobra.Command, o vectorsTrainOptions, inputs []string)
 	stderr := cmd.ErrOrStderr()
 	bar := !o.quiet && isTerminal(stderr)
 	if bar {
-		o.o.Progress = func(p vectors.Progress) { drawVectorsProgress(stderr, p) }
+		var last time.Time
+		o.o.Progress = func(p vectors.Progress) {
+			// progress comes every 1024 to 2048 words: redraw ten times a second
+			if p.EpochDone || time.Since(last) >= 100*time.Millisecond {
+				last = time.Now()
+				drawVectorsProgress(stderr, p)
+			}
+		}
 	}
 	res, err := glassbox.TrainVectors(cmd.Context(), c, o.o)
 	if err != nil {

@@ -42,6 +42,10 @@ func TestVectorsTrainCommand(t *testing.T) {
 		{"t1.txt", []string{"-t", "1"}},
 		{"t2.txt", []string{"-t", "2"}},
 		{"t2.bin", []string{"-t", "2", "--binary"}},
+		{"t3.txt", []string{"-t", "3"}},
+		{"t4.txt", []string{"-t", "4"}},
+		{"h1.txt", []string{"-t", "1", "--hogwild"}},
+		{"h1b.txt", []string{"-t", "1", "--hogwild"}},
 	} {
 		out := filepath.Join(dir, tt.name)
 		args := append([]string{"train", "--lower", "--dim", "12", "--epochs", "2", "--min-count", "3", "--seed", "7", "-o", out, text}, tt.args...)
@@ -58,8 +62,16 @@ func TestVectorsTrainCommand(t *testing.T) {
 		}
 		files[tt.name] = string(b)
 	}
-	if files["t1.txt"] != files["t2.txt"] {
-		t.Error("1 and 2 threads wrote different vectors")
+	for _, f := range []string{"t2.txt", "t3.txt", "t4.txt"} {
+		if files["t1.txt"] != files[f] {
+			t.Errorf("1 thread and %s: different vectors", f)
+		}
+	}
+	if files["h1.txt"] != files["h1b.txt"] {
+		t.Error("two --hogwild runs with one thread wrote different vectors")
+	}
+	if files["h1.txt"] == files["t1.txt"] {
+		t.Error("--hogwild wrote the reproducible schedule's vectors")
 	}
 	lines := strings.Split(strings.TrimSuffix(files["t1.txt"], "\n"), "\n")
 	var n, dim int
