@@ -3,14 +3,17 @@
 // with the tasks glassbox runs locally: its completions (for HumanEval), its
 // streaming latency and speed (for bench), and, when the server returns
 // them, the log-probabilities of a prompt's tokens (for perplexity and
-// multiple-choice scoring). It is a thin layer over the OpenAI Go SDK
-// (github.com/openai/openai-go) and llama.cpp's /tokenize extension.
+// multiple-choice scoring). It speaks the OpenAI completions API (JSON and
+// server-sent events) and llama.cpp's /tokenize extension over net/http, so
+// the glassbox binary carries no full API SDK (an SDK for the whole OpenAI
+// API adds about 30 MB to the binary and 10 MB to the memory of every run).
 //
 // The API key comes from the environment: GLASSBOX_API_KEY, else
 // OPENAI_API_KEY (see APIKeyFromEnv).
 package remote
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -23,9 +26,6 @@ import (
 	"os"
 	"strings"
 	"time"
-
-	"github.com/openai/openai-go/v3"
-	"github.com/openai/openai-go/v3/option"
 )
 
 // ErrUnsupported reports a task the endpoint cannot serve (the error says
@@ -54,14 +54,14 @@ type Client struct {
 	// choose its default).
 	Model string
 
-	api  openai.Client
 	http *http.Client
 	key  string
 }
 
 // New returns a client of model at endpoint, an http(s) URL such as
 // http://127.0.0.1:8080 or https://api.openai.com/v1 (/v1 is added when the
-// path has no version), with key as its API key ("": none).
+// path has no version), with key as its API key ("": none). Requests are
+// never retried: a retried request would distort a measurement.
 func New(endpoint, model, key string) (*Client, error) {
 	u, err := url.Parse(strings.TrimSpace(endpoint))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -72,11 +72,7 @@ func New(endpoint, model, key string) (*Client, error) {
 	if !strings.HasSuffix(u.Path, "/v1") {
 		u.Path += "/v1"
 	}
-	c := &Client{Endpoint: u.String(), Model: model, http: &http.Client{}, key: key}
-	// the key given, not the SDK's $OPENAI_API_KEY default; no retry (a
-	// retried request would distort a measurement)
-	c.api = openai.NewClient(option.WithBaseURL(c.Endpoint+"/"), option.WithAPIKey(key), option.WithMaxRetries(0), option.WithHTTPClient(c.http))
-	return c, nil
+	return &Client{Endpoint: u.String(), Model: model, http: &http.Client{}, key: key}, nil
 }
 
 // CompleteOptions are the sampling settings of a completion.
@@ -88,55 +84,168 @@ type CompleteOptions struct {
 	Stop        []string // stop strings (at most 4, as the OpenAI API allows)
 }
 
-// Complete returns the model's continuation of prompt (POST /v1/completions).
-func (c *Client) Complete(ctx context.Context, prompt string, o CompleteOptions) (string, error) {
-	p := c.params(prompt, o.MaxTokens)
-	p.Temperature = openai.Float(o.Temperature)
-	if o.TopP > 0 {
-		p.TopP = openai.Float(o.TopP)
-	}
-	if o.Seed != nil {
-		p.Seed = openai.Int(*o.Seed)
-	}
-	if len(o.Stop) > 0 {
-		p.Stop = openai.CompletionNewParamsStopUnion{OfStringArray: o.Stop}
-	}
-	res, err := c.api.Completions.New(ctx, p)
+// completionRequest is the body of POST /v1/completions: the OpenAI
+// fields glassbox sends, and llama.cpp's ignore_eos.
+type completionRequest struct {
+	Model         string         `json:"model"`
+	Prompt        any            `json:"prompt"` // a string or token ids
+	MaxTokens     int            `json:"max_tokens"`
+	Temperature   float64        `json:"temperature"`
+	TopP          *float64       `json:"top_p,omitempty"`
+	Seed          *int64         `json:"seed,omitempty"`
+	Stop          []string       `json:"stop,omitempty"`
+	Echo          bool           `json:"echo,omitempty"`
+	Logprobs      *int           `json:"logprobs,omitempty"`
+	Stream        bool           `json:"stream,omitempty"`
+	StreamOptions *streamOptions `json:"stream_options,omitempty"`
+	IgnoreEOS     bool           `json:"ignore_eos,omitempty"`
+}
+
+type streamOptions struct {
+	IncludeUsage bool `json:"include_usage"`
+}
+
+// completion is a completion response or one streamed chunk of it.
+type completion struct {
+	Choices []struct {
+		Text     string `json:"text"`
+		Logprobs *struct {
+			Tokens        []string   `json:"tokens"`
+			TokenLogprobs []*float64 `json:"token_logprobs"`
+			TextOffset    []int      `json:"text_offset"`
+		} `json:"logprobs"`
+	} `json:"choices"`
+	Usage *struct {
+		PromptTokens     int `json:"prompt_tokens"`
+		CompletionTokens int `json:"completion_tokens"`
+	} `json:"usage"`
+}
+
+// apiError is an error answer of the API, with its HTTP status.
+type apiError struct {
+	status  int
+	message string
+	code    string
+}
+
+func (e *apiError) Error() string { return fmt.Sprintf("answered %d: %s", e.status, e.message) }
+
+// maxResponse bounds a response body (a completion with the log-probabilities
+// of a long prompt is the largest).
+const maxResponse = 256 << 20
+
+// post sends a completion request and returns the response, whose body the
+// caller closes; an error status becomes an *apiError.
+func (c *Client) post(ctx context.Context, path string, body any) (*http.Response, error) {
+	data, err := json.Marshal(body)
 	if err != nil {
-		return "", c.wrap(err)
+		return nil, fmt.Errorf("remote: %w", err)
 	}
-	if len(res.Choices) == 0 {
-		return "", fmt.Errorf("remote: %s answered a completion without a choice", c.Endpoint)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.Endpoint+path, bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("remote: %w", err)
 	}
-	return res.Choices[0].Text, nil
+	req.Header.Set("Content-Type", "application/json")
+	if c.key != "" {
+		req.Header.Set("Authorization", "Bearer "+c.key)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("remote: %s: %w", c.Endpoint, err)
+	}
+	if resp.StatusCode/100 == 2 {
+		return resp, nil
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	e := &apiError{status: resp.StatusCode}
+	var v struct {
+		Error json.RawMessage `json:"error"`
+	}
+	if json.Unmarshal(raw, &v) == nil && len(v.Error) > 0 {
+		var obj struct {
+			Message string `json:"message"`
+			Code    any    `json:"code"`
+		}
+		if json.Unmarshal(v.Error, &obj) == nil {
+			e.message = obj.Message
+			if s, ok := obj.Code.(string); ok {
+				e.code = s
+			}
+		} else {
+			var str string
+			if json.Unmarshal(v.Error, &str) == nil {
+				e.message = str
+			}
+		}
+	}
+	if e.message == "" {
+		e.message = strings.TrimSpace(string(raw[:min(len(raw), 500)]))
+		if e.message == "" {
+			e.message = resp.Status
+		}
+	}
+	return nil, e
 }
 
-// params starts the completion request of a text prompt.
-func (c *Client) params(prompt string, maxTokens int) openai.CompletionNewParams {
-	return openai.CompletionNewParams{
-		Model:     openai.CompletionNewParamsModel(c.Model),
-		Prompt:    openai.CompletionNewParamsPromptUnion{OfString: openai.String(prompt)},
-		MaxTokens: openai.Int(int64(maxTokens)),
-	}
-}
-
-// wrap names the endpoint in an error of the SDK.
+// wrap names the endpoint in an error.
 func (c *Client) wrap(err error) error {
 	if err == nil {
 		return nil
 	}
-	var ae *openai.Error
+	var ae *apiError
 	if errors.As(err, &ae) {
-		msg := ae.Message
-		if msg == "" {
-			msg = strings.TrimSpace(ae.RawJSON())
+		if ae.code == "context_length_exceeded" {
+			return fmt.Errorf("%w: %s answered %d: %s", ErrContextLength, c.Endpoint, ae.status, ae.message)
 		}
-		if ae.Code == "context_length_exceeded" {
-			return fmt.Errorf("%w: %s answered %d: %s", ErrContextLength, c.Endpoint, ae.StatusCode, msg)
-		}
-		return fmt.Errorf("remote: %s answered %d: %s", c.Endpoint, ae.StatusCode, msg)
+		return fmt.Errorf("remote: %s answered %d: %s", c.Endpoint, ae.status, ae.message)
 	}
-	return fmt.Errorf("remote: %s: %w", c.Endpoint, err)
+	return err
+}
+
+// complete sends a non-streamed completion request and decodes its answer.
+func (c *Client) complete(ctx context.Context, r completionRequest) (*completion, error) {
+	resp, err := c.post(ctx, "/completions", r)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
+	if err != nil {
+		return nil, fmt.Errorf("remote: %s/completions: %w", c.Endpoint, err)
+	}
+	if len(raw) > maxResponse {
+		return nil, fmt.Errorf("remote: %s/completions: the answer is larger than %d MiB", c.Endpoint, maxResponse>>20)
+	}
+	var out completion
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return nil, fmt.Errorf("remote: %s/completions: expected a completion object: %w", c.Endpoint, err)
+	}
+	if len(out.Choices) == 0 {
+		return nil, fmt.Errorf("remote: %s answered a completion without a choice", c.Endpoint)
+	}
+	return &out, nil
+}
+
+// prompt is the prompt field: the token ids when given, else the text.
+func prompt(text string, ids []int) any {
+	if ids != nil {
+		return ids
+	}
+	return text
+}
+
+// Complete returns the model's continuation of prompt (POST /v1/completions).
+func (c *Client) Complete(ctx context.Context, prompt string, o CompleteOptions) (string, error) {
+	r := completionRequest{Model: c.Model, Prompt: prompt, MaxTokens: o.MaxTokens, Temperature: o.Temperature, Seed: o.Seed, Stop: o.Stop}
+	if o.TopP > 0 {
+		r.TopP = &o.TopP
+	}
+	res, err := c.complete(ctx, r)
+	if err != nil {
+		return "", c.wrap(err)
+	}
+	return res.Choices[0].Text, nil
 }
 
 // StreamTiming is what one streamed completion measured.
@@ -169,20 +278,30 @@ func (t StreamTiming) GenTPS() float64 {
 // usage the server sends at the end (stream_options.include_usage); a
 // server that sends none is an error, since speeds cannot be measured
 // without them.
-func (c *Client) Stream(ctx context.Context, prompt string, ids []int, maxTokens int) (StreamTiming, error) {
-	p := c.params(prompt, maxTokens)
-	if ids != nil {
-		p.Prompt = openai.CompletionNewParamsPromptUnion{OfArrayOfTokens: toInt64(ids)}
-	}
-	p.Temperature = openai.Float(0)
-	p.StreamOptions = openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)}
+func (c *Client) Stream(ctx context.Context, text string, ids []int, maxTokens int) (StreamTiming, error) {
+	r := completionRequest{Model: c.Model, Prompt: prompt(text, ids), MaxTokens: maxTokens, Stream: true,
+		StreamOptions: &streamOptions{IncludeUsage: true}, IgnoreEOS: true}
 	var t StreamTiming
 	start := time.Now()
-	stream := c.api.Completions.NewStreaming(ctx, p, option.WithJSONSet("ignore_eos", true))
-	defer stream.Close()
+	resp, err := c.post(ctx, "/completions", r)
+	if err != nil {
+		return t, c.wrap(err)
+	}
+	defer resp.Body.Close()
 	usage := false
-	for stream.Next() {
-		ch := stream.Current()
+	err = readEvents(resp.Body, func(data []byte) error {
+		var ch struct {
+			completion
+			Error *struct {
+				Message string `json:"message"`
+			} `json:"error"`
+		}
+		if err := json.Unmarshal(data, &ch); err != nil {
+			return fmt.Errorf("remote: %s: expected a completion chunk in the stream: %w", c.Endpoint, err)
+		}
+		if ch.Error != nil {
+			return fmt.Errorf("remote: %s: the stream ended with an error: %s", c.Endpoint, ch.Error.Message)
+		}
 		for _, choice := range ch.Choices {
 			if choice.Text != "" {
 				if t.Chunks == 0 {
@@ -191,14 +310,15 @@ func (c *Client) Stream(ctx context.Context, prompt string, ids []int, maxTokens
 				t.Chunks++
 			}
 		}
-		if ch.Usage.CompletionTokens > 0 || ch.Usage.PromptTokens > 0 {
-			t.PromptTokens, t.CompletionTokens = int(ch.Usage.PromptTokens), int(ch.Usage.CompletionTokens)
+		if ch.Usage != nil && (ch.Usage.CompletionTokens > 0 || ch.Usage.PromptTokens > 0) {
+			t.PromptTokens, t.CompletionTokens = ch.Usage.PromptTokens, ch.Usage.CompletionTokens
 			usage = true
 		}
-	}
+		return nil
+	})
 	t.Total = time.Since(start)
-	if err := stream.Err(); err != nil {
-		return t, c.wrap(err)
+	if err != nil {
+		return t, err
 	}
 	if t.Chunks == 0 {
 		return t, fmt.Errorf("remote: %s streamed no text for a %d-token completion", c.Endpoint, maxTokens)
@@ -207,6 +327,63 @@ func (c *Client) Stream(ctx context.Context, prompt string, ids []int, maxTokens
 		return t, fmt.Errorf("%w: %s sent no token usage at the end of the stream (stream_options.include_usage), so tokens per second cannot be measured", ErrUnsupported, c.Endpoint)
 	}
 	return t, nil
+}
+
+// maxEvent bounds one server-sent event.
+const maxEvent = 16 << 20
+
+// readEvents calls fn with the data of each server-sent event of r until
+// "data: [DONE]" or the end of the stream. Comments and other fields are
+// skipped; the data lines of one event are joined by newlines.
+func readEvents(r io.Reader, fn func(data []byte) error) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), maxEvent)
+	var data []byte
+	have := false
+	flush := func() error {
+		if !have {
+			return nil
+		}
+		d := data
+		data, have = data[:0], false
+		if string(d) == "[DONE]" {
+			return io.EOF
+		}
+		return fn(d)
+	}
+	for sc.Scan() {
+		line := sc.Bytes()
+		if len(line) == 0 {
+			if err := flush(); err != nil {
+				return ignoreEOF(err)
+			}
+			continue
+		}
+		field, value, _ := bytes.Cut(line, []byte(":"))
+		if string(field) != "data" {
+			continue // a comment (": …") or event, id, retry
+		}
+		value = bytes.TrimPrefix(value, []byte(" "))
+		if have {
+			data = append(data, '\n')
+		}
+		data = append(data, value...)
+		have = true
+	}
+	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return fmt.Errorf("remote: a streamed event is longer than %d MiB", maxEvent>>20)
+		}
+		return fmt.Errorf("remote: reading the stream: %w", err)
+	}
+	return ignoreEOF(flush())
+}
+
+func ignoreEOF(err error) error {
+	if err == io.EOF {
+		return nil
+	}
+	return err
 }
 
 // PromptLogprobs is the log-probability the model gives each token of a
@@ -226,62 +403,52 @@ type PromptLogprobs struct {
 // given as text or, when ids is not nil, as token ids: a completion of one
 // new token with echo and logprobs, as the OpenAI API scores a text (the
 // method of lm-evaluation-harness against it). A server that does not
-// return them (glassbox serve, llama-server and most chat-only APIs do not)
-// gives an error wrapping ErrUnsupported that says so.
+// return them (llama-server and most chat-only APIs do not) gives an error
+// wrapping ErrUnsupported that says so.
 func (c *Client) ScorePrompt(ctx context.Context, text string, ids []int) (*PromptLogprobs, error) {
 	// one new token (max_tokens 0 is refused by many servers); its
 	// log-probability follows the prompt's and is dropped
-	p := c.params(text, 1)
-	if ids != nil {
-		p.Prompt = openai.CompletionNewParamsPromptUnion{OfArrayOfTokens: toInt64(ids)}
-	}
-	p.Echo = openai.Bool(true)
-	p.Logprobs = openai.Int(0)
-	p.Temperature = openai.Float(0)
-	res, err := c.api.Completions.New(ctx, p)
+	zero := 0
+	res, err := c.complete(ctx, completionRequest{Model: c.Model, Prompt: prompt(text, ids), MaxTokens: 1, Echo: true, Logprobs: &zero})
 	if err != nil {
-		var ae *openai.Error
-		if errors.As(err, &ae) && ae.StatusCode >= 400 && ae.StatusCode < 500 && ae.StatusCode != 401 && ae.StatusCode != 403 && ae.StatusCode != 404 {
+		var ae *apiError
+		if errors.As(err, &ae) && ae.status >= 400 && ae.status < 500 && ae.status != 401 && ae.status != 403 && ae.status != 404 {
 			return nil, fmt.Errorf("%w: %s cannot return the log-probabilities of a prompt's tokens (a completion with echo and logprobs): %v", ErrUnsupported, c.Endpoint, c.wrap(err))
 		}
 		return nil, c.wrap(err)
 	}
-	if len(res.Choices) == 0 {
-		return nil, fmt.Errorf("remote: %s answered a completion without a choice", c.Endpoint)
-	}
 	lp := res.Choices[0].Logprobs
-	n := int(res.Usage.PromptTokens)
+	n := 0
+	if res.Usage != nil {
+		n = res.Usage.PromptTokens
+	}
 	if ids != nil {
 		n = len(ids)
 	}
-	if len(lp.TokenLogprobs) == 0 || n > 0 && len(lp.TokenLogprobs) < n {
+	if lp == nil || len(lp.TokenLogprobs) == 0 || n > 0 && len(lp.TokenLogprobs) < n {
 		return nil, fmt.Errorf("%w: %s returned no log-probabilities for the prompt's tokens (echo with logprobs): perplexity and multiple-choice scoring need them", ErrUnsupported, c.Endpoint)
 	}
 	if n == 0 {
 		n = len(lp.TokenLogprobs)
 	}
 	out := &PromptLogprobs{Logprobs: make([]float64, n)}
-	copy(out.Logprobs, lp.TokenLogprobs[:n])
-	// the JSON null of the first token arrives as 0
-	out.Logprobs[0] = math.NaN()
+	for i, v := range lp.TokenLogprobs[:n] {
+		switch {
+		case i == 0: // the first token has no context (JSON null)
+			out.Logprobs[i] = math.NaN()
+		case v == nil:
+			return nil, fmt.Errorf("remote: %s returned no log-probability (null) for prompt token %d of %d", c.Endpoint, i, n)
+		default:
+			out.Logprobs[i] = *v
+		}
+	}
 	if len(lp.Tokens) >= n {
 		out.Tokens = lp.Tokens[:n]
 	}
 	if len(lp.TextOffset) >= n {
-		out.Offsets = make([]int, n)
-		for i := range n {
-			out.Offsets[i] = int(lp.TextOffset[i])
-		}
+		out.Offsets = lp.TextOffset[:n]
 	}
 	return out, nil
-}
-
-func toInt64(ids []int) []int64 {
-	out := make([]int64, len(ids))
-	for i, id := range ids {
-		out[i] = int64(id)
-	}
-	return out
 }
 
 // Tokenize returns the token ids of text in the model's vocabulary, with
