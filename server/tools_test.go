@@ -58,6 +58,8 @@ func TestToolRequestErrors(t *testing.T) {
 		{"schema the grammar cannot force", `"tool_choice":"required","tools":` + tool(`{"type":"object","properties":{"q":{"type":"string","pattern":"^a"}}}`), "tools[0].function.parameters", `unsupported keyword "pattern"`},
 		{"reserved template variable", `"chat_template_kwargs":{"tools":[]}`, "chat_template_kwargs", `"tools" is set by the server`},
 		{"required without tools", `"tool_choice":"required"`, "tool_choice", "at least one tool"},
+		{"forced call and a response_format", `"tool_choice":"required","tools":` + tool(`{}`) + `,"response_format":{"type":"json_object"}`, "tool_choice", "cannot be combined with 'response_format'"},
+		{"forced call and a grammar", `"tool_choice":{"type":"function","function":{"name":"f"}},"tools":` + tool(`{}`) + `,"grammar":"root ::= \"a\""`, "tool_choice", "cannot be combined"},
 		{"tool_calls in a user message", `"messages":[{"role":"user","content":"hi","tool_calls":[{"id":"1","type":"function","function":{"name":"f","arguments":"{}"}}]}]`, "messages[0].tool_calls", "only allowed in assistant messages"},
 		{"tool call without a name", `"messages":[` + user + `,{"role":"assistant","tool_calls":[{"id":"1","type":"function","function":{"arguments":"{}"}}]}]`, "messages[1].tool_calls[0].function.name", "is required"},
 	} {
