@@ -64,6 +64,9 @@ type Options struct {
 	// ChatTemplate, when set, is the Jinja chat template to use instead of
 	// the one the model file carries (llama-server's --chat-template-file).
 	ChatTemplate string
+	// FallbackChatTemplate, when set, is the chat template of a model file
+	// that carries none (ChatTemplate, when set, wins over both).
+	FallbackChatTemplate string
 }
 
 // ErrClosed is returned (wrapped) by a Model's methods that read the weights,
@@ -213,7 +216,11 @@ func (m *Model) loadGGUF(f *gguf.File) (err error) {
 // finishOpen checks the tokenizer against the model, sets the context and
 // checks that a session's KV cache fits in the available memory.
 func (m *Model) finishOpen() error {
-	if src := m.opts.ChatTemplate; src != "" {
+	src := m.opts.ChatTemplate
+	if src == "" && m.template == nil {
+		src = m.opts.FallbackChatTemplate
+	}
+	if src != "" {
 		t, err := chat.Parse(src)
 		if err != nil {
 			m.Close()

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -109,6 +111,42 @@ type Sandbox struct {
 // holds the benchmark's modules (without the network), and returns a
 // sandbox. Close removes its temporary directory.
 func NewSandbox(ctx context.Context, opts SandboxOptions) (*Sandbox, error) {
+	s, err := newSandbox(ctx, opts, "-mod=mod")
+	if err != nil {
+		return nil, err
+	}
+	// The modules must be in the cache: build a test that imports assert.
+	p := HumanEvalProblem{TestSetup: "package main\n\nimport (\n    \"testing\"\n    \"github.com/stretchr/testify/assert\"\n)\n", Test: "func TestSandbox(t *testing.T) { assert.Equal(t, 1, 1) }\n"}
+	if r := s.Run(ctx, p.Program("")); r.Status != StatusPassed {
+		s.Close()
+		return nil, fmt.Errorf("the sandbox cannot build a test importing testify offline (%s); run `glassbox eval humaneval --prepare` (or `go mod download` in a module with its go.mod) once with network access: %s", r.Status, firstLines(r.Output, 5))
+	}
+	return s, nil
+}
+
+// NewGoSandbox returns a sandbox for the go command over a folder of the
+// user's (RunGo): the limits, the scrubbed environment and the network
+// isolation of NewSandbox, without the benchmark's modules. The go command
+// keeps its default -mod mode (readonly, or vendor when the module has a
+// vendor directory), so a module whose dependencies are not in the module
+// cache fails to build rather than reaching the network. Close removes its
+// temporary directory.
+func NewGoSandbox(ctx context.Context, opts SandboxOptions) (*Sandbox, error) {
+	s, err := newSandbox(ctx, opts, "")
+	if err != nil {
+		return nil, err
+	}
+	if out, err := exec.CommandContext(ctx, s.goBin, "version").CombinedOutput(); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("the sandbox's go command does not run: %v: %s", err, firstLines(string(out), 3))
+	}
+	return s, nil
+}
+
+// newSandbox sets a sandbox up: defaults, the go command, the scrubbed
+// environment (GOFLAGS set to goflags) and whether a network namespace can
+// be made.
+func newSandbox(ctx context.Context, opts SandboxOptions, goflags string) (*Sandbox, error) {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 10 * time.Second
 	}
@@ -129,7 +167,7 @@ func NewSandbox(ctx context.Context, opts SandboxOptions) (*Sandbox, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the sandbox needs sh to set its limits: %w", err)
 	}
-	root, err := os.MkdirTemp("", "glassbox-humaneval-")
+	root, err := os.MkdirTemp("", "glassbox-sandbox-")
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +196,7 @@ func NewSandbox(ctx context.Context, opts SandboxOptions) (*Sandbox, error) {
 		"GOROOT=" + goroot,
 		"GOPROXY=off",
 		"GOSUMDB=off",
-		"GOFLAGS=-mod=mod",
+		"GOFLAGS=" + goflags,
 		"GOWORK=off",
 		"GOTOOLCHAIN=local",
 		"CGO_ENABLED=0",
@@ -168,12 +206,6 @@ func NewSandbox(ctx context.Context, opts SandboxOptions) (*Sandbox, error) {
 		if u, err := exec.LookPath("unshare"); err == nil && exec.CommandContext(ctx, u, "-n", "true").Run() == nil {
 			s.unshare = u
 		}
-	}
-	// The modules must be in the cache: build a test that imports assert.
-	p := HumanEvalProblem{TestSetup: "package main\n\nimport (\n    \"testing\"\n    \"github.com/stretchr/testify/assert\"\n)\n", Test: "func TestSandbox(t *testing.T) { assert.Equal(t, 1, 1) }\n"}
-	if r := s.Run(ctx, p.Program("")); r.Status != StatusPassed {
-		s.Close()
-		return nil, fmt.Errorf("the sandbox cannot build a test importing testify offline (%s); run `glassbox eval humaneval --prepare` (or `go mod download` in a module with its go.mod) once with network access: %s", r.Status, firstLines(r.Output, 5))
 	}
 	return s, nil
 }
@@ -280,16 +312,7 @@ func (s *Sandbox) run(ctx context.Context, program string) SandboxResult {
 	}
 
 	// Run: the shell sets the limits, then becomes the test binary.
-	const script = `ulimit -d "$1" && ulimit -t "$2" && ulimit -f "$3" && shift 3 && exec "$@"`
-	kb := s.opts.MemoryLimit >> 10
-	cpu := int64(s.opts.Timeout/time.Second) + 1
-	const fileBlocks = 64 << 20 >> 9 // 64 MiB in 512-byte blocks (1 KiB blocks in some shells: 128 MiB)
-	args := []string{s.shell, "-c", script, "sh", strconv.FormatInt(kb, 10), strconv.FormatInt(cpu, 10), strconv.Itoa(fileBlocks),
-		bin, "-test.timeout=" + (s.opts.Timeout + time.Second).String(), "-test.v"}
-	if s.unshare != "" {
-		args = append([]string{s.unshare, "-n", "--"}, args...)
-	}
-	run := exec.Command(args[0], args[1:]...)
+	run := s.limitedCommand(bin, "-test.timeout="+(s.opts.Timeout+time.Second).String(), "-test.v")
 	run.Dir = dir
 	run.Env = append(append([]string{}, s.env...), "GOMAXPROCS=1")
 	out, status = s.limited(ctx, run, dir, s.opts.Timeout)
@@ -297,6 +320,133 @@ func (s *Sandbox) run(ctx context.Context, program string) SandboxResult {
 		status = StatusMemory
 	}
 	return SandboxResult{Status: status, Output: out}
+}
+
+// limitedCommand returns the command running args under the sandbox's
+// limits: a shell sets RLIMIT_DATA, RLIMIT_CPU and RLIMIT_FSIZE, then
+// becomes args[0] (in a network namespace of its own when unshare works).
+func (s *Sandbox) limitedCommand(args ...string) *exec.Cmd {
+	const script = `ulimit -d "$1" && ulimit -t "$2" && ulimit -f "$3" && shift 3 && exec "$@"`
+	kb := s.opts.MemoryLimit >> 10
+	cpu := int64(s.opts.Timeout/time.Second) + 1
+	const fileBlocks = 64 << 20 >> 9 // 64 MiB in 512-byte blocks (1 KiB blocks in some shells: 128 MiB)
+	full := append([]string{s.shell, "-c", script, "sh", strconv.FormatInt(kb, 10), strconv.FormatInt(cpu, 10), strconv.Itoa(fileBlocks)}, args...)
+	if s.unshare != "" {
+		full = append([]string{s.unshare, "-n", "--"}, full...)
+	}
+	return exec.Command(full[0], full[1:]...)
+}
+
+// Limits of the copy RunGo makes of a folder.
+const (
+	MaxCopyBytes = 256 << 20 // bytes of regular files
+	MaxCopyFiles = 20000     // files and directories
+)
+
+// RunGo copies the folder src into a fresh temporary directory and runs the
+// go command there with args (such as "test", "-run", "TestX", "./...")
+// under the sandbox's limits: no network (GOPROXY=off, and a network
+// namespace when Isolated), every process of the command bounded to
+// MemoryLimit of data memory and Timeout+1 s of CPU, the whole command
+// killed at Timeout, files bounded to 64 MiB. The copy holds src's regular
+// files and directories (at most MaxCopyBytes and MaxCopyFiles) without
+// symbolic links and .git directories, read through an os.Root so that
+// nothing outside src is read; it is removed before RunGo returns. The
+// status is StatusPassed when the command exits with 0, StatusFailed
+// (StatusMemory when it ran out of memory) or StatusTimeout; the output is
+// the command's, truncated.
+func (s *Sandbox) RunGo(ctx context.Context, src string, args ...string) SandboxResult {
+	start := time.Now()
+	r := s.runGo(ctx, src, args)
+	r.Duration = time.Since(start)
+	if len(r.Output) > maxOutput {
+		r.Output = r.Output[:maxOutput] + "\n… (truncated)"
+	}
+	return r
+}
+
+func (s *Sandbox) runGo(ctx context.Context, src string, args []string) SandboxResult {
+	s.mu.Lock()
+	root := s.tempRoot
+	s.mu.Unlock()
+	if root == "" {
+		return SandboxResult{Status: StatusFailed, Output: "sandbox closed"}
+	}
+	dir, err := os.MkdirTemp(root, "go-")
+	if err != nil {
+		return SandboxResult{Status: StatusFailed, Output: err.Error()}
+	}
+	defer os.RemoveAll(dir)
+	mod := filepath.Join(dir, "src")
+	if err := CopyTree(mod, src); err != nil {
+		return SandboxResult{Status: StatusFailed, Output: "copying the folder: " + err.Error()}
+	}
+	cmd := s.limitedCommand(append([]string{s.goBin}, args...)...)
+	cmd.Dir, cmd.Env = mod, s.env
+	out, status := s.limited(ctx, cmd, dir, s.opts.Timeout)
+	if status == StatusFailed && outOfMemory(out) {
+		status = StatusMemory
+	}
+	return SandboxResult{Status: status, Output: out}
+}
+
+// CopyTree copies the regular files and directories of src into dst (which
+// must not exist), skipping symbolic links, other special files and .git
+// directories; src is read through an os.Root, so nothing outside it is
+// read. More than MaxCopyBytes or MaxCopyFiles is an error.
+func CopyTree(dst, src string) error {
+	r, err := os.OpenRoot(src)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	if err := os.Mkdir(dst, 0o755); err != nil {
+		return err
+	}
+	var bytes int64
+	files := 0
+	return fs.WalkDir(r.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if p == "." {
+			return nil
+		}
+		if files++; files > MaxCopyFiles {
+			return fmt.Errorf("the folder has more than %d files and directories", MaxCopyFiles)
+		}
+		target := filepath.Join(dst, filepath.FromSlash(p))
+		switch {
+		case d.IsDir():
+			if d.Name() == ".git" {
+				return fs.SkipDir
+			}
+			return os.Mkdir(target, 0o755)
+		case !d.Type().IsRegular():
+			return nil // symbolic links, devices, sockets
+		}
+		in, err := r.Open(p)
+		if err != nil {
+			return err
+		}
+		defer in.Close()
+		st, err := in.Stat()
+		if err != nil {
+			return err
+		}
+		if bytes += st.Size(); bytes > MaxCopyBytes {
+			return fmt.Errorf("the folder holds more than %d MiB", MaxCopyBytes>>20)
+		}
+		out, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL, st.Mode().Perm()|0o200)
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(out, io.LimitReader(in, st.Size())); err != nil {
+			out.Close()
+			return err
+		}
+		return out.Close()
+	})
 }
 
 // outOfMemory reports whether a test process's output shows that it hit its
