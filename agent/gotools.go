@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path"
 	"regexp"
 	"strings"
 	"time"
@@ -27,12 +28,16 @@ type GoOptions struct {
 // (eval.Sandbox.RunGo): a temporary copy, no network, time and memory
 // limits.
 type GoTools struct {
-	dir string
-	sb  *eval.Sandbox
+	dir  string
+	sb   *eval.Sandbox
+	pkgs []string // the package parameter's enum (nil: a free pattern)
 }
 
-// NewGoTools prepares the sandbox for the folder dir. Close removes it.
-func NewGoTools(ctx context.Context, dir string, opts GoOptions) (*GoTools, error) {
+// NewGoTools prepares the sandbox for a folder. Close removes it. When the
+// folder's FileOptions.PathEnum applies (it has at most that many files),
+// the package parameter is an enum: "./..." and each folder holding .go
+// files.
+func NewGoTools(ctx context.Context, folder *Folder, opts GoOptions) (*GoTools, error) {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 60 * time.Second
 	}
@@ -40,7 +45,27 @@ func NewGoTools(ctx context.Context, dir string, opts GoOptions) (*GoTools, erro
 	if err != nil {
 		return nil, err
 	}
-	return &GoTools{dir: dir, sb: sb}, nil
+	g := &GoTools{dir: folder.Dir(), sb: sb}
+	if folder.opts.PathEnum > 0 {
+		if files, _, _, ok := folder.inventory(folder.opts.PathEnum); ok {
+			seen := map[string]bool{}
+			g.pkgs = []string{"./..."}
+			for _, f := range files {
+				if !strings.HasSuffix(f, ".go") {
+					continue
+				}
+				d := path.Dir(f)
+				if d != "." {
+					d = "./" + d
+				}
+				if !seen[d] {
+					seen[d] = true
+					g.pkgs = append(g.pkgs, d)
+				}
+			}
+		}
+	}
+	return g, nil
 }
 
 // Close removes the sandbox's temporary directory.
@@ -111,6 +136,9 @@ func (g *GoTools) run(ctx context.Context, args ...string) (string, error) {
 // Tools returns go_build and go_test.
 func (g *GoTools) Tools() []Tool {
 	pkg := map[string]any{"type": "string", "description": "package pattern relative to the module (default ./...)"}
+	if g.pkgs != nil {
+		pkg["enum"] = g.pkgs
+	}
 	build, _ := json.Marshal(map[string]any{"type": "object", "properties": map[string]any{"package": pkg}})
 	test, _ := json.Marshal(map[string]any{"type": "object", "properties": map[string]any{
 		"package": pkg,

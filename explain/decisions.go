@@ -19,7 +19,7 @@ type Span struct {
 // Decisions writes, for each span, each token's decision: the chosen token
 // with its probability before sampling (the model's) and its rank, the
 // model's top candidates (▶ the chosen one, ✗ those a grammar rejected),
-// what a grammar did (candidates examined, rejected, kept; with greedy or top-k sampling it examines only the best until
+// what a grammar did (candidates examined and kept; with greedy or top-k sampling it examines only the best until
 // enough are allowed) and the chosen token's probability after sampling.
 // opt.Steps bounds the tokens detailed per span (0: all).
 func Decisions(w io.Writer, t *Trace, spans []Span, opt ReportOptions) error {
@@ -67,7 +67,7 @@ func writeDecision(b *strings.Builder, p painter, s *trace.Step) {
 			}
 		}
 		if kept >= 0 {
-			how += fmt.Sprintf(" · grammar: %d examined, %d rejected, %d kept", g.Checked, max(g.Checked-kept, 0), kept)
+			how += fmt.Sprintf(" · grammar: %d examined, %d kept", g.Checked, kept)
 		}
 	}
 	how += " · " + Pct(s.Sampling.ChosenProb) + " after sampling"

@@ -27,6 +27,7 @@ what happens inside for every token: tokenization → embeddings → attention �
 	root.AddCommand(newRunCmd(), newChatCmd(), newTokenizeCmd(), newDissectCmd(), newExplainCmd(),
 		newPullCmd(), newListCmd(), newShowCmd(), newRmCmd(), newServeCmd(), newBenchCmd(), newTrainCmd(),
 		newEvalCmd(), newVectorsCmd(), newMCPCmd(), newLSPCmd(), newVersionCmd())
+	root.AddCommand(newAgentCmd())
 	root.AddCommand(newLeaderboardCmd())
 	root.AddCommand(newCatalogCmd(), newChooseCmd())
 	root.AddCommand(newDiffCmd(), newFeedbackCmd())

@@ -25,6 +25,9 @@ type modelFlags struct {
 	kvF32     bool
 	// chatTemplateFile is a Jinja chat template replacing the model's.
 	chatTemplateFile string
+	// fallbackTemplate is the chat template of a model that carries none
+	// (set by the command, not a flag).
+	fallbackTemplate string
 }
 
 func (f *modelFlags) register(cmd *cobra.Command) {
@@ -57,7 +60,7 @@ func (f *modelFlags) registerRuntime(cmd *cobra.Command, per string) {
 // it. A --ctx the memory cannot hold is refused; one beyond the context the
 // model was trained for gets a warning on stderr.
 func (f *modelFlags) open(ctx context.Context) (*glassbox.Model, error) {
-	opts := &glassbox.Options{Tokenizer: f.tokenizer, Threads: f.threads, Context: f.ctx, KVCacheF32: f.kvF32}
+	opts := &glassbox.Options{Tokenizer: f.tokenizer, Threads: f.threads, Context: f.ctx, KVCacheF32: f.kvF32, FallbackChatTemplate: f.fallbackTemplate}
 	if f.threads < 0 {
 		return nil, fmt.Errorf("--threads must be positive, got %d", f.threads)
 	}
