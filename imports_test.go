@@ -65,7 +65,7 @@ func packageImports(t *testing.T, dir string) map[string][]string {
 // the SDK) and the model chooser (choose, whose facts come through the SDK)
 // import the SDK, not the engine's layers.
 func TestImportRule(t *testing.T) {
-	for _, dir := range []string{"server", "cmd/glassbox", "eval", "choose", "mcpserver", "lsp"} {
+	for _, dir := range []string{"server", "cmd/glassbox", "eval", "choose", "mcpserver", "lsp", "agent"} {
 		t.Run(dir, func(t *testing.T) {
 			imports := packageImports(t, dir)
 			if _, ok := imports["glassbox"]; !ok {

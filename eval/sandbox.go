@@ -73,7 +73,9 @@ type SandboxOptions struct {
 }
 
 // Sandbox builds and runs HumanEval-X Go programs with `go test`, each in a
-// temporary module with the benchmark's go.mod, removed afterwards:
+// temporary module with the benchmark's go.mod, removed afterwards (Run),
+// and the go command over a temporary copy of a folder (RunGo, for
+// NewGoSandbox's sandboxes):
 //
 //   - no network: the go command runs with GOPROXY=off and GOFLAGS=-mod=mod,
 //     so it resolves modules from the module cache only (PrepareSandbox
