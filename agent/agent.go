@@ -124,6 +124,8 @@ type Step struct {
 
 // Call is one tool call and its result.
 type Call struct {
+	// ID is the call's id; Name and Arguments (JSON text) are as the model
+	// wrote them.
 	ID        string
 	Name      string
 	Arguments string
