@@ -22,6 +22,9 @@ type slot struct {
 	id      int
 	session *glassbox.Session
 	last    []int // the tokens the session's cache holds after the last request
+	// state is what GET /slots shows of the slot, written by the request
+	// holding it and read by the monitor at any time.
+	state slotState
 
 	// set while the slot is held by a request
 	busy    bool

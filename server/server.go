@@ -90,6 +90,7 @@ type Server struct {
 	models  map[string]*entry
 	order   []*entry
 	metrics *metrics
+	cache   *cacheMetrics
 	handler http.Handler
 	keyHash [32]byte
 	started time.Time
@@ -134,6 +135,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg, models: map[string]*entry{}, metrics: newMetrics(), started: time.Now()}
+	s.cache = newCacheMetrics(s.metrics.reg)
 	s.stopped, s.stopAll = context.WithCancel(context.Background())
 	if cfg.APIKey != "" {
 		s.keyHash = sha256.Sum256([]byte(cfg.APIKey))
@@ -213,6 +215,8 @@ func (s *Server) routeTable() []route {
 		{"POST /glassbox/feedback", false, s.postFeedback},
 		{"GET /glassbox/feedback", false, s.getFeedback},
 		{"POST /glassbox/diff", false, s.diff},
+		{"GET /slots", false, s.listSlots},
+		{"POST /slots/{id}", false, s.slotAction},
 	}
 }
 
