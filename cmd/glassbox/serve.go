@@ -21,6 +21,7 @@ import (
 	"glassbox/internal/sysmem"
 	"glassbox/models"
 	"glassbox/server"
+	"glassbox/store"
 )
 
 type serveOptions struct {
@@ -230,7 +231,13 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
-	srv, err := server.New(server.Config{Models: served, Vectors: vecSets, Feedback: fb, APIKey: o.apiKey, Parallel: o.parallel, Queue: o.queue, MaxBodyBytes: o.maxBody, Logger: logger, Leaderboard: loadLeaderboard,
+	// the store the Ollama routes list, pull into and delete from
+	st, err := store.Open("")
+	if err != nil {
+		o.say(logw, logger, slog.LevelWarn, fmt.Sprintf("no model store (%v): /api/tags lists the served models only and /api/pull is off", err))
+		st = nil
+	}
+	srv, err := server.New(server.Config{Models: served, Store: st, Vectors: vecSets, Feedback: fb, APIKey: o.apiKey, Parallel: o.parallel, Queue: o.queue, MaxBodyBytes: o.maxBody, Logger: logger, Leaderboard: loadLeaderboard,
 		Access: server.Access{ListenAddr: o.addr, AllowedHosts: o.hosts, CORSOrigins: o.origins}})
 	if err != nil {
 		return err
