@@ -309,7 +309,9 @@ func TestOllamaToolCalls(t *testing.T) {
 func TestOllamaEmbed(t *testing.T) {
 	_, base := stdServer(t, nil)
 	code, _, b := post(t, base+"/v1/embeddings", `{"model":"chat","input":"Once upon a time"}`, nil)
-	var oa struct{ Data []struct{ Embedding []float32 } }
+	var oa struct {
+		Data []struct{ Embedding []float32 }
+	}
 	if code != 200 || json.Unmarshal(b, &oa) != nil {
 		t.Fatalf("%d %s", code, b)
 	}

@@ -51,8 +51,11 @@ func serveCmd(o *serveOptions) *cobra.Command {
 		Use:   "serve -m MODEL [-m NAME=MODEL]... [flags]",
 		Short: "Serve models over an OpenAI-compatible HTTP API",
 		Long: `Serve one or more models over HTTP: OpenAI-compatible /v1/chat/completions,
-/v1/completions, /v1/embeddings and /v1/models; llama.cpp-compatible /infill, /tokenize and
-/detokenize for editors; /health and Prometheus /metrics.
+/v1/completions, /v1/embeddings and /v1/models; llama.cpp-compatible /infill, /tokenize,
+/detokenize and /slots for editors; Ollama's API (/api/generate, /api/chat, /api/embed,
+/api/tags, /api/show, /api/ps, /api/pull, /api/delete, /api/version) on the same port; /health
+and Prometheus /metrics. Each slot keeps its KV cache: a request takes the slot holding the
+longest prefix of its prompt and processes only the rest ("cache_prompt": false turns it off).
 
 Each model is served under the base name of its file without the extension, or under NAME
 when given as NAME=MODEL; the first model is the default. Without -m, the model embedded in
