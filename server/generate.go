@@ -70,6 +70,11 @@ func (s *Server) run(ctx context.Context, e *entry, sl *slot, job genJob, g *gen
 	if g.logprobs {
 		req.LogProbs = max(g.topProbs, 1)
 	}
+	if g.noCache { // cache_prompt false: the whole prompt is processed
+		sl.session.Reset()
+		sl.last = sl.last[:0]
+	}
+	sl.state.begin(e, g, job)
 	res, err := sl.session.Generate(gctx, req)
 	if err != nil && ctx.Err() == nil && errors.Is(context.Cause(gctx), errStopped) {
 		if res == nil {
@@ -87,6 +92,8 @@ func (s *Server) run(ctx context.Context, e *entry, sl *slot, job genJob, g *gen
 			sl.last = sl.last[:len(sl.last)-1] // the last token was not decoded
 		}
 		s.metrics.promptTokens.WithLabelValues(e.name).Add(float64(len(res.PromptIDs)))
+		s.cache.note(e.name, res.Timings.CachedTokens)
+		sl.state.end(len(sl.last), res.Timings.CachedTokens)
 		s.metrics.generatedTokens.WithLabelValues(e.name).Add(float64(len(res.IDs)))
 		if tps := res.Timings.GenPerSecond(); tps > 0 {
 			s.metrics.tokensPerSecond.WithLabelValues(e.name).Set(tps)
@@ -95,6 +102,7 @@ func (s *Server) run(ctx context.Context, e *entry, sl *slot, job genJob, g *gen
 	} else {
 		sl.session.Reset()
 		sl.last = sl.last[:0]
+		sl.state.end(0, 0)
 	}
 	if err != nil {
 		return res, genError(err)
@@ -142,7 +150,18 @@ type usage struct {
 	PromptTokens     int `json:"prompt_tokens"`
 	CompletionTokens int `json:"completion_tokens"`
 	TotalTokens      int `json:"total_tokens"`
+	// PromptTokensDetails says how many prompt tokens came from a slot's
+	// prompt cache (llama.cpp's tokens_cached).
+	PromptTokensDetails promptTokensDetails `json:"prompt_tokens_details"`
 }
+
+// promptTokensDetails is OpenAI's breakdown of the prompt tokens.
+type promptTokensDetails struct {
+	CachedTokens int `json:"cached_tokens"`
+}
+
+// cached counts prompt tokens reused from the prompt cache.
+func (u *usage) cached(n int) { u.PromptTokensDetails.CachedTokens += n }
 
 func (u *usage) add(prompt, completion int) {
 	u.PromptTokens += prompt

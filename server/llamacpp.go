@@ -41,8 +41,6 @@ type InfillRequest struct {
 	// ResponseFields keeps only these fields of the answer; a path a/b
 	// lifts field b of object a to the top level under the name "a/b".
 	ResponseFields []string `json:"response_fields"`
-	// CachePrompt is accepted: each slot always keeps and reuses its cache.
-	CachePrompt *bool `json:"cache_prompt"`
 }
 
 // InfillChunk is one extra file of input_extra.
@@ -58,6 +56,7 @@ func (r *InfillRequest) validate() (genParams, error) {
 		return g, err
 	}
 	g.ignoreEOS, g.bias = r.IgnoreEOS, r.LogitBias
+	g.noCache = r.CachePrompt != nil && !*r.CachePrompt
 	if g.grammar, err = r.SamplingFields.grammar(); err != nil {
 		return g, err
 	}
@@ -314,7 +313,7 @@ func (s *Server) infill(w http.ResponseWriter, r *http.Request) error {
 		err.(*APIError).Param = "input_prefix"
 		return err
 	}
-	sl, err := s.acquire(r.Context(), e, ids)
+	sl, err := s.acquire(r.Context(), e, g.slotKey(ids))
 	if err != nil {
 		return err
 	}

@@ -175,7 +175,7 @@ func (s *Server) middleware(next http.Handler) (http.Handler, error) {
 		r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
 		defer func() { s.logRequest(r, lw, info, time.Since(t0)) }()
 		if err := g.check(lw, r); err != nil {
-			writeError(lw, err)
+			writeErrorFor(lw, r, err)
 			return
 		}
 		if r.Method == http.MethodOptions && r.Header.Get("Origin") != "" && r.Header.Get("Access-Control-Request-Method") != "" {
@@ -218,7 +218,12 @@ func (g *guard) check(w http.ResponseWriter, r *http.Request) error {
 		return &APIError{Status: http.StatusForbidden, Type: "invalid_request_error", Code: "origin_not_allowed",
 			Message: fmt.Sprintf("cross-origin requests from %s are not allowed: start the server with --cors-origin %s to let that site's pages call the API", origin, origin)}
 	}
-	if r.Method == http.MethodPost && g.jsonPaths[r.URL.Path] && !jsonContentType(r.Header.Get("Content-Type")) {
+	// Ollama's clients and documented curl calls post JSON without saying
+	// so; a browser always sends an Origin with a cross-site POST, so an
+	// /api/ request without one (or from an allowed origin) cannot be a web
+	// page's forged form.
+	ollamaOK := isOllamaPath(r.URL.Path) && (origin == "" || g.originAllowed(origin))
+	if r.Method == http.MethodPost && g.jsonPaths[r.URL.Path] && !ollamaOK && !jsonContentType(r.Header.Get("Content-Type")) {
 		got := r.Header.Get("Content-Type")
 		if got == "" {
 			got = "none"

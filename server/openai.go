@@ -174,7 +174,7 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) error {
 	if err := contextError(e, len(ids)); err != nil {
 		return err
 	}
-	sl, err := s.acquire(r.Context(), e, ids)
+	sl, err := s.acquire(r.Context(), e, g.slotKey(ids))
 	if err != nil {
 		return err
 	}
@@ -205,6 +205,7 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) error {
 		}
 		out.Choices = append(out.Choices, c)
 		out.Usage.add(len(ids)*btoi(i == 0), len(res.IDs))
+		out.Usage.cached(res.Timings.CachedTokens * btoi(i == 0))
 		noteTokens(r.Context(), e.name, len(ids)*btoi(i == 0), len(res.IDs))
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -277,6 +278,7 @@ func (s *Server) streamChat(ctx context.Context, w http.ResponseWriter, e *entry
 			return err
 		}
 		u.add(len(ids)*btoi(i == 0), len(res.IDs))
+		u.cached(res.Timings.CachedTokens * btoi(i == 0))
 		noteTokens(ctx, e.name, len(ids)*btoi(i == 0), len(res.IDs))
 	}
 	if g.usage {
@@ -387,7 +389,7 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	sl, err := s.acquire(r.Context(), e, prompts[0].ids)
+	sl, err := s.acquire(r.Context(), e, g.slotKey(prompts[0].ids))
 	if err != nil {
 		return err
 	}
@@ -442,6 +444,7 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) error {
 			start = time.Time{}
 			fr := res.FinishReason
 			u.add(len(p.ids)*btoi(j == 0), len(res.IDs))
+			u.cached(res.Timings.CachedTokens * btoi(j == 0))
 			noteTokens(r.Context(), e.name, len(p.ids)*btoi(j == 0), len(res.IDs))
 			if st != nil {
 				streamed := offset - len(prefix)

@@ -22,6 +22,9 @@ type slot struct {
 	id      int
 	session *glassbox.Session
 	last    []int // the tokens the session's cache holds after the last request
+	// state is what GET /slots shows of the slot, written by the request
+	// holding it and read by the monitor at any time.
+	state slotState
 
 	// set while the slot is held by a request
 	busy    bool
@@ -30,7 +33,8 @@ type slot struct {
 }
 
 // pool hands out a model's slots: a free one at once (the one whose cache
-// shares the longest prefix with the prompt), otherwise a place in a bounded
+// shares the longest prefix with the prompt, when that covers half of it;
+// else the one free the longest), otherwise a place in a bounded
 // FIFO queue. It measures how long requests hold a slot, to tell a turned-away
 // client how long it should expect to wait.
 type pool struct {
@@ -88,11 +92,19 @@ func (p *pool) acquire(ctx context.Context, prompt []int) (*slot, error) {
 		return nil, errDraining
 	}
 	if len(p.free) > 0 {
-		best, bestLen := 0, -1
+		// The free slot whose cache shares the longest prefix with the
+		// prompt, if it covers at least half of the prompt (llama.cpp's
+		// slot_prompt_similarity); otherwise the slot free the longest (the
+		// free list is in release order), so that a prompt sharing only a
+		// BOS token does not evict another conversation's cache.
+		best, bestLen := 0, 0
 		for i, s := range p.free {
 			if l := commonPrefix(s.last, prompt); l > bestLen {
 				best, bestLen = i, l
 			}
+		}
+		if 2*bestLen < len(prompt) {
+			best = 0
 		}
 		s := p.free[best]
 		p.free = slices.Delete(p.free, best, best+1)

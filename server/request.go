@@ -45,6 +45,11 @@ type SamplingFields struct {
 	// ResponseFormat (OpenAI) is {"type": "text"}, {"type": "json_object"}
 	// or {"type": "json_schema", "json_schema": {"name", "schema", "strict"}}.
 	ResponseFormat json.RawMessage `json:"response_format"`
+	// CachePrompt (llama.cpp, default true) reuses the longest prefix of
+	// the prompt a slot's KV cache already holds, and picks the free slot
+	// holding the longest one; false takes any free slot and processes the
+	// whole prompt.
+	CachePrompt *bool `json:"cache_prompt"`
 }
 
 // grammar returns the GBNF grammar the fields ask for ("" for none): from
@@ -568,6 +573,16 @@ type genParams struct {
 	trace     *glassbox.Tracing // dissect the generation
 	special   bool              // render control tokens as text (tool-call markers)
 	grammar   string            // GBNF the reply follows ("" for none)
+	noCache   bool              // cache_prompt false: process the whole prompt on any free slot
+}
+
+// slotKey is the prompt the slot choice matches against the slots' caches:
+// none when the request turned the prompt cache off.
+func (g *genParams) slotKey(prompt []int) []int {
+	if g.noCache {
+		return nil
+	}
+	return prompt
 }
 
 // seedFor returns the sampler settings of choice i: a given seed is offset by
@@ -658,6 +673,7 @@ func checkCommon(sf *SamplingFields, maxTokens, n *int, stop StopList, stream bo
 		return g, err
 	}
 	g.ignoreEOS, g.bias = sf.IgnoreEOS, sf.LogitBias
+	g.noCache = sf.CachePrompt != nil && !*sf.CachePrompt
 	if g.grammar, err = sf.grammar(); err != nil {
 		return g, err
 	}

@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"glassbox/eval"
 	"glassbox/feedback"
+	"glassbox/store"
 	"glassbox/web"
 	"log/slog"
 	"net/http"
@@ -78,6 +79,12 @@ type Config struct {
 	// Feedback, when set, is the file the page's thumbs and A/B picks are
 	// appended to (POST /glassbox/feedback) and read from (GET).
 	Feedback *feedback.Log
+	// Store, when set, is the model store the Ollama routes list
+	// (/api/tags, /api/show), pull into (/api/pull) and delete from
+	// (/api/delete).
+	Store *store.Store
+	// Hub is the Hugging Face client of /api/pull (nil: store.HubFromEnv).
+	Hub *store.Hub
 	// Logger receives one line per request (method, path, status, duration,
 	// and the model and tokens in and out of generations) and the details of
 	// failed requests (default: discard).
@@ -90,6 +97,7 @@ type Server struct {
 	models  map[string]*entry
 	order   []*entry
 	metrics *metrics
+	cache   *cacheMetrics
 	handler http.Handler
 	keyHash [32]byte
 	started time.Time
@@ -134,6 +142,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg, models: map[string]*entry{}, metrics: newMetrics(), started: time.Now()}
+	s.cache = newCacheMetrics(s.metrics.reg)
 	s.stopped, s.stopAll = context.WithCancel(context.Background())
 	if cfg.APIKey != "" {
 		s.keyHash = sha256.Sum256([]byte(cfg.APIKey))
@@ -213,6 +222,19 @@ func (s *Server) routeTable() []route {
 		{"POST /glassbox/feedback", false, s.postFeedback},
 		{"GET /glassbox/feedback", false, s.getFeedback},
 		{"POST /glassbox/diff", false, s.diff},
+		{"GET /slots", false, s.listSlots},
+		// the Ollama API (ollama.go, ollama_models.go)
+		{"POST /api/generate", false, s.ollamaGenerate},
+		{"POST /api/chat", false, s.ollamaChat},
+		{"POST /api/embed", false, s.ollamaEmbed},
+		{"POST /api/embeddings", false, s.ollamaEmbeddings},
+		{"GET /api/tags", false, s.ollamaTags},
+		{"POST /api/show", false, s.ollamaShow},
+		{"GET /api/ps", false, s.ollamaPS},
+		{"POST /api/pull", false, s.ollamaPull},
+		{"DELETE /api/delete", false, s.ollamaDelete},
+		{"GET /api/version", false, s.ollamaVersionHandler},
+		{"POST /slots/{id}", false, s.slotAction},
 	}
 }
 
@@ -233,6 +255,9 @@ func (s *Server) routes() http.Handler {
 		allow := strings.Join(methods[path], ", ")
 		mux.Handle(path, s.metrics.instrument(path, s.wrap(route{pattern: path, public: true, handle: func(w http.ResponseWriter, r *http.Request) error {
 			w.Header().Set("Allow", allow)
+			if isOllamaPath(r.URL.Path) {
+				return &APIError{Status: http.StatusMethodNotAllowed, Message: fmt.Sprintf("%s %s is not allowed: use %s", r.Method, r.URL.Path, allow)}
+			}
 			return &APIError{Status: http.StatusMethodNotAllowed, Type: "invalid_request_error", Code: "method_not_allowed",
 				Message: fmt.Sprintf("%s %s is not allowed: use %s", r.Method, r.URL.Path, allow)}
 		}})))
@@ -244,7 +269,7 @@ func (s *Server) routes() http.Handler {
 	}
 	mux.Handle("/", s.metrics.instrument("other", s.wrap(route{pattern: "/", handle: func(w http.ResponseWriter, r *http.Request) error {
 		return &APIError{Status: http.StatusNotFound, Type: "invalid_request_error", Code: "not_found",
-			Message: fmt.Sprintf("no route %s %s: the API serves /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models, /infill, /tokenize, /detokenize, /v1/dissect, /glassbox/models/{id}, /glassbox/vectors, /glassbox/leaderboard, /glassbox/feedback, /glassbox/diff, /health and /metrics (and the page at /)", r.Method, r.URL.Path)}
+			Message: fmt.Sprintf("no route %s %s: the API serves /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models, /infill, /tokenize, /detokenize, /slots, /v1/dissect, /glassbox/models/{id}, /glassbox/vectors, /glassbox/leaderboard, /glassbox/feedback, /glassbox/diff, /health and /metrics, Ollama's /api/generate, /api/chat, /api/embed, /api/embeddings, /api/tags, /api/show, /api/ps, /api/pull, /api/delete and /api/version (and the page at /)", r.Method, r.URL.Path)}
 	}})))
 	return mux
 }
@@ -254,7 +279,7 @@ func (s *Server) wrap(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !rt.public && !s.authorized(r) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="glassbox"`)
-			writeError(w, &APIError{Status: http.StatusUnauthorized, Type: "invalid_request_error", Code: "invalid_api_key",
+			writeErrorFor(w, r, &APIError{Status: http.StatusUnauthorized, Type: "invalid_request_error", Code: "invalid_api_key",
 				Message: "invalid or missing API key: send the header \"Authorization: Bearer <key>\" with the key the server was started with (--api-key)"})
 			return
 		}
@@ -270,7 +295,7 @@ func (s *Server) wrap(rt route) http.Handler {
 			if sw, ok := w.(*statusWriter); ok && sw.status != 0 {
 				return // the response has begun (a stream reports its own errors)
 			}
-			writeError(w, err)
+			writeErrorFor(w, r, err)
 		}
 	})
 }

@@ -21,6 +21,7 @@ import (
 	"glassbox/internal/sysmem"
 	"glassbox/models"
 	"glassbox/server"
+	"glassbox/store"
 )
 
 type serveOptions struct {
@@ -50,8 +51,11 @@ func serveCmd(o *serveOptions) *cobra.Command {
 		Use:   "serve -m MODEL [-m NAME=MODEL]... [flags]",
 		Short: "Serve models over an OpenAI-compatible HTTP API",
 		Long: `Serve one or more models over HTTP: OpenAI-compatible /v1/chat/completions,
-/v1/completions, /v1/embeddings and /v1/models; llama.cpp-compatible /infill, /tokenize and
-/detokenize for editors; /health and Prometheus /metrics.
+/v1/completions, /v1/embeddings and /v1/models; llama.cpp-compatible /infill, /tokenize,
+/detokenize and /slots for editors; Ollama's API (/api/generate, /api/chat, /api/embed,
+/api/tags, /api/show, /api/ps, /api/pull, /api/delete, /api/version) on the same port; /health
+and Prometheus /metrics. Each slot keeps its KV cache: a request takes the slot holding the
+longest prefix of its prompt and processes only the rest ("cache_prompt": false turns it off).
 
 Each model is served under the base name of its file without the extension, or under NAME
 when given as NAME=MODEL; the first model is the default. Without -m, the model embedded in
@@ -230,7 +234,13 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
-	srv, err := server.New(server.Config{Models: served, Vectors: vecSets, Feedback: fb, APIKey: o.apiKey, Parallel: o.parallel, Queue: o.queue, MaxBodyBytes: o.maxBody, Logger: logger, Leaderboard: loadLeaderboard,
+	// the store the Ollama routes list, pull into and delete from
+	st, err := store.Open("")
+	if err != nil {
+		o.say(logw, logger, slog.LevelWarn, fmt.Sprintf("no model store (%v): /api/tags lists the served models only and /api/pull is off", err))
+		st = nil
+	}
+	srv, err := server.New(server.Config{Models: served, Store: st, Vectors: vecSets, Feedback: fb, APIKey: o.apiKey, Parallel: o.parallel, Queue: o.queue, MaxBodyBytes: o.maxBody, Logger: logger, Leaderboard: loadLeaderboard,
 		Access: server.Access{ListenAddr: o.addr, AllowedHosts: o.hosts, CORSOrigins: o.origins}})
 	if err != nil {
 		return err

@@ -1,0 +1,224 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// The prompt cache. Every slot's session keeps the tokens of its last
+// request in its KV cache; a request whose prompt starts with some of them
+// processes only the rest (infer.Session.Generate). The pool hands a request
+// the free slot whose cache shares the longest prefix with its prompt, as
+// llama.cpp does with cache_prompt (on by default); cache_prompt: false takes
+// the free slot unused the longest and processes the whole prompt. Responses
+// report the reused prefix (tokens_cached, usage.prompt_tokens_details.
+// cached_tokens), /metrics counts the hits, and GET /slots shows each slot.
+
+// cacheMetrics count the prompt-cache hits (registered in the server's registry).
+type cacheMetrics struct {
+	hits   *prometheus.CounterVec
+	tokens *prometheus.CounterVec
+}
+
+func newCacheMetrics(reg *prometheus.Registry) *cacheMetrics {
+	c := &cacheMetrics{
+		hits: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "glassbox_prompt_cache_hits_total",
+			Help: "Generations whose prompt started with tokens already in their slot's KV cache (those tokens were not processed again).",
+		}, []string{"model"}),
+		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "glassbox_prompt_cache_tokens_total",
+			Help: "Prompt tokens reused from the slots' KV caches (divide by glassbox_prompt_tokens_total for the hit rate in tokens).",
+		}, []string{"model"}),
+	}
+	reg.MustRegister(c.hits, c.tokens)
+	return c
+}
+
+// note records the cached prefix of one generation's prompt.
+func (c *cacheMetrics) note(model string, cached int) {
+	if c == nil {
+		return
+	}
+	if cached > 0 {
+		c.hits.WithLabelValues(model).Inc()
+		c.tokens.WithLabelValues(model).Add(float64(cached))
+	} else {
+		// the series exist from the first generation on, at zero
+		c.hits.WithLabelValues(model).Add(0)
+		c.tokens.WithLabelValues(model).Add(0)
+	}
+}
+
+// slotState is what GET /slots shows of a slot. The request holding the
+// slot writes it; the monitor reads it at any time.
+type slotState struct {
+	mu         sync.Mutex
+	processing bool
+	tasks      int // generations started on the slot
+	tokens     int // tokens in the slot's cache
+	cached     int // prompt tokens the last generation reused
+	params     *slotParams
+}
+
+// slotParams are the settings of the slot's last (or current) generation,
+// in llama.cpp's names.
+type slotParams struct {
+	NPredict         int      `json:"n_predict"`
+	Seed             uint64   `json:"seed"`
+	Temperature      float32  `json:"temperature"`
+	TopK             int      `json:"top_k"`
+	TopP             float32  `json:"top_p"`
+	MinP             float32  `json:"min_p"`
+	RepeatLastN      int      `json:"repeat_last_n"`
+	RepeatPenalty    float32  `json:"repeat_penalty"`
+	PresencePenalty  float32  `json:"presence_penalty"`
+	FrequencyPenalty float32  `json:"frequency_penalty"`
+	Stop             []string `json:"stop"`
+	IgnoreEOS        bool     `json:"ignore_eos"`
+	NProbs           int      `json:"n_probs"`
+	Grammar          string   `json:"grammar"`
+	CachePrompt      bool     `json:"cache_prompt"`
+	PromptTokens     int      `json:"n_prompt_tokens"`
+}
+
+// begin records that a generation starts on the slot.
+func (st *slotState) begin(e *entry, g *genParams, job genJob) {
+	p := &slotParams{NPredict: -1, Seed: job.sampler.Seed, Temperature: job.sampler.Temperature, TopK: job.sampler.TopK,
+		TopP: job.sampler.TopP, MinP: job.sampler.MinP, RepeatLastN: job.sampler.RepeatLastN, RepeatPenalty: job.sampler.RepeatPenalty,
+		PresencePenalty: job.sampler.PresencePenalty, FrequencyPenalty: job.sampler.FrequencyPenalty, Stop: append([]string{}, g.stop...),
+		IgnoreEOS: g.ignoreEOS, Grammar: g.grammar, CachePrompt: !g.noCache, PromptTokens: len(job.prompt)}
+	if g.maxTokens > 0 {
+		p.NPredict = g.maxTokens
+	}
+	if g.logprobs {
+		p.NProbs = g.topProbs
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.processing = true
+	st.tasks++
+	st.params = p
+}
+
+// end records that the generation ended with tokens in the slot's cache,
+// of which cached were reused from the previous request.
+func (st *slotState) end(tokens, cached int) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.processing = false
+	st.tokens, st.cached = tokens, cached
+}
+
+// erase records that the slot's cache was emptied.
+func (st *slotState) erase() {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.tokens, st.cached = 0, 0
+}
+
+// slotInfo is an element of GET /slots, in llama.cpp's shape plus the
+// slot's model and its cache.
+type slotInfo struct {
+	ID           int         `json:"id"`
+	IDTask       int         `json:"id_task"`
+	Model        string      `json:"model"`
+	NCtx         int         `json:"n_ctx"`
+	Speculative  bool        `json:"speculative"`
+	IsProcessing bool        `json:"is_processing"`
+	TokensCached int         `json:"tokens_cached"`
+	LastCached   int         `json:"last_tokens_cached"`
+	Params       *slotParams `json:"params"`
+}
+
+// listSlots answers GET /slots: every slot of the model named by ?model=
+// (default: the first model), or of every model with ?model=*. With
+// ?fail_on_no_slot=1 (llama.cpp) it answers 503 when no slot is free.
+func (s *Server) listSlots(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	entries := s.order
+	if name := q.Get("model"); name != "*" {
+		e, err := s.lookup(name)
+		if err != nil {
+			return err
+		}
+		entries = []*entry{e}
+	}
+	out := []slotInfo{}
+	free := 0
+	for _, e := range entries {
+		for _, sl := range e.pool.all {
+			sl.state.mu.Lock()
+			info := slotInfo{ID: sl.id, IDTask: -1, Model: e.name, NCtx: e.model.ContextSize(), IsProcessing: sl.state.processing,
+				TokensCached: sl.state.tokens, LastCached: sl.state.cached, Params: sl.state.params}
+			if info.IsProcessing {
+				info.IDTask = sl.state.tasks - 1
+			} else {
+				free++
+			}
+			sl.state.mu.Unlock()
+			if info.Params == nil {
+				info.Params = &slotParams{NPredict: -1, Stop: []string{}, CachePrompt: true}
+			}
+			out = append(out, info)
+		}
+	}
+	if v := q.Get("fail_on_no_slot"); v != "" && v != "0" && v != "false" && free == 0 {
+		return &APIError{Status: http.StatusServiceUnavailable, Type: "unavailable_error", Code: "no_slot_available",
+			Message: "no slot available: every generation slot is processing a request"}
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// slotAction answers POST /slots/{id}?action=erase: it empties the cache of
+// an idle slot (llama.cpp's erase). Saving and restoring a slot's cache to
+// files are not implemented.
+func (s *Server) slotAction(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	e, err := s.lookup(q.Get("model"))
+	if err != nil {
+		return err
+	}
+	id, err := strconv.Atoi(r.PathValue("id"))
+	if err != nil || id < 0 || id >= len(e.pool.all) {
+		return &APIError{Status: http.StatusNotFound, Type: "invalid_request_error", Code: "slot_not_found",
+			Message: fmt.Sprintf("no slot %q: model %s has slots 0 to %d", r.PathValue("id"), e.name, len(e.pool.all)-1)}
+	}
+	switch a := q.Get("action"); a {
+	case "erase":
+	case "save", "restore":
+		return badRequest("action", "the slot action %q is not supported: glassbox cannot write a slot's KV cache to a file or read it back; only action=erase is", a)
+	default:
+		return badRequest("action", "invalid value for 'action': expected erase, got %q", a)
+	}
+	sl := e.pool.all[id]
+	n, ok := e.pool.withIdle(sl, func() int {
+		n := len(sl.last)
+		sl.session.Reset()
+		sl.last = sl.last[:0]
+		sl.state.erase()
+		return n
+	})
+	if !ok {
+		return &APIError{Status: http.StatusConflict, Type: "invalid_request_error", Code: "slot_busy",
+			Message: fmt.Sprintf("slot %d of model %s is processing a request: erase it once it is idle", id, e.name)}
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"id_slot": id, "n_erased": n})
+	return nil
+}
+
+// withIdle runs fn while the slot is idle, with the pool locked so that no
+// request takes it meanwhile; ok is false (fn not run) when the slot is busy.
+func (p *pool) withIdle(sl *slot, fn func() int) (n int, ok bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if sl.busy {
+		return 0, false
+	}
+	return fn(), true
+}
