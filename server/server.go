@@ -33,6 +33,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"glassbox"
 )
 
@@ -162,6 +164,9 @@ func New(cfg Config) (*Server, error) {
 		name := m.Name
 		busyG, queueG := s.metrics.slotsBusy.WithLabelValues(name), s.metrics.queueDepth.WithLabelValues(name)
 		s.metrics.slots.WithLabelValues(name).Set(float64(cfg.Parallel))
+		for _, c := range []*prometheus.CounterVec{s.metrics.promptTokens, s.metrics.generatedTokens, s.metrics.cacheHits, s.metrics.rejected} {
+			c.WithLabelValues(name) // present from the start, at 0, so that rate() sees the first increase
+		}
 		e := &entry{name: name, model: m.Model, created: time.Now().Unix(),
 			pool: newPool(slots, cfg.Queue, func(busy, queued int) {
 				busyG.Set(float64(busy))
