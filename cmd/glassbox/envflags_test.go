@@ -138,8 +138,8 @@ func TestFromEnv(t *testing.T) {
 		{"--max-body must be positive, got -1", `--max-body must be positive, got -1 (set by the environment: GLASSBOX_MAX_BODY="-1")`},
 		{`-m "=x": expected NAME=PATH with a name and a path`, `-m "=x": expected NAME=PATH with a name and a path (set by the environment: GLASSBOX_MODEL="=x")`},
 		{"--api-key is odd", "--api-key is odd (set by the environment: GLASSBOX_API_KEY)"}, // the key is never shown
-		{"--queue must be >= 0, got -1", "--queue must be >= 0, got -1"},                     // not from the environment
-		{"--parallel-x is not --parallelism", "--parallel-x is not --parallelism"},           // longer flags
+		{"--queue must be >= 0, got -1", "--queue must be >= 0, got -1"},                    // not from the environment
+		{"--parallel-x is not --parallelism", "--parallel-x is not --parallelism"},          // longer flags
 	}
 	for _, tt := range tests {
 		if got := fromEnv(errorString(tt.in), set).Error(); got != tt.want {
