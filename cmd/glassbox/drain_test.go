@@ -22,18 +22,6 @@ import (
 	"glassbox/tensor"
 )
 
-// probe GETs a path and returns its status and body.
-func probe(t *testing.T, url string) (int, string) {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
-}
-
 // TestServeNotReadyWhileLoading: serve listens before it loads its models;
 // meanwhile it is alive but not ready, and ready once they are loaded.
 func TestServeNotReadyWhileLoading(t *testing.T) {

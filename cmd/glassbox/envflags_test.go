@@ -224,3 +224,28 @@ func TestServeEnv(t *testing.T) {
 		})
 	}
 }
+
+// FuzzServeEnv: any value of any serve variable is taken or refused with an
+// error naming the variable, never a panic.
+func FuzzServeEnv(f *testing.F) {
+	for _, s := range []string{"4", "", "a,b", ",", "30s", "true", "0.0.0.0:8080", "x=y.gguf"} {
+		f.Add("parallel", s)
+		f.Add("model", s)
+		f.Add("shutdown-grace", s)
+	}
+	f.Fuzz(func(t *testing.T, flag, value string) {
+		o := &serveOptions{}
+		cmd := serveCmd(o)
+		name := envName(flag)
+		set, err := applyEnv(cmd.Flags(), func(k string) (string, bool) { return value, k == name })
+		if err != nil {
+			if !strings.Contains(err.Error(), name) {
+				t.Fatalf("error %q does not name %s", err, name)
+			}
+			return
+		}
+		if _, verr := o.validate(); verr != nil {
+			fromEnv(verr, set)
+		}
+	})
+}
