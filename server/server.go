@@ -167,6 +167,9 @@ func New(cfg Config) (*Server, error) {
 		for _, c := range []*prometheus.CounterVec{s.metrics.promptTokens, s.metrics.generatedTokens, s.metrics.cacheHits, s.metrics.rejected} {
 			c.WithLabelValues(name) // present from the start, at 0, so that rate() sees the first increase
 		}
+		for _, h := range []*prometheus.HistogramVec{s.metrics.ttft, s.metrics.itl} {
+			h.WithLabelValues(name)
+		}
 		e := &entry{name: name, model: m.Model, created: time.Now().Unix(),
 			pool: newPool(slots, cfg.Queue, func(busy, queued int) {
 				busyG.Set(float64(busy))

@@ -701,3 +701,41 @@ func probe(t *testing.T, url string) (int, string) {
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
 }
+
+// TestDeployDoc keeps docs/deploy.md true to the code: its table of
+// variables lists every serve flag's, and every metric it names is one a
+// fresh server exports.
+func TestDeployDoc(t *testing.T) {
+	doc := readRepoFile(t, "docs/deploy.md")
+	for env, flag := range serveEnvNames() {
+		if !regexp.MustCompile("(?m)^\\| `" + env + "` \\| `(-., )?--" + regexp.QuoteMeta(flag) + "`").MatchString(doc) {
+			t.Errorf("docs/deploy.md: no table row for %s (--%s)", env, flag)
+		}
+	}
+	mod, err := glassbox.OpenBytes(models.DefaultName, models.Default, &glassbox.Options{Context: 64, Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mod.Close()
+	srv, err := server.New(server.Config{Models: []server.Model{{Name: "m", Model: mod}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	defer hs.Close()
+	getKey(t, hs.URL+"/metrics", "") // so that the HTTP metrics have a request to count
+	_, _, text := getKey(t, hs.URL+"/metrics", "")
+	exported := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^# TYPE (\S+) `).FindAllStringSubmatch(text, -1) {
+		exported[m[1]] = true
+	}
+	named := regexp.MustCompile("`(glassbox_[a-z_]+)`").FindAllStringSubmatch(doc, -1)
+	if len(named) < 10 {
+		t.Fatalf("docs/deploy.md names %d glassbox metrics", len(named))
+	}
+	for _, m := range named {
+		if !exported[m[1]] {
+			t.Errorf("docs/deploy.md names %s, which /metrics does not export", m[1])
+		}
+	}
+}
