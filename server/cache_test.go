@@ -81,7 +81,7 @@ func TestChatSecondTurnReusesCache(t *testing.T) {
 	resp.Body.Close()
 	for _, line := range []string{
 		`glassbox_prompt_cache_hits_total{model="chat"} 1`,
-		fmt.Sprintf(`glassbox_prompt_cache_tokens_total{model="chat"} %d`, want),
+		fmt.Sprintf(`glassbox_prompt_cache_hit_tokens_total{model="chat"} %d`, want),
 	} {
 		if !strings.Contains(string(b), line+"\n") {
 			t.Errorf("/metrics lacks %q", line)

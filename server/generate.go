@@ -53,14 +53,23 @@ func (s *Server) run(ctx context.Context, e *entry, sl *slot, job genJob, g *gen
 	defer cancel(nil)
 	unhook := context.AfterFunc(s.stopped, func() { cancel(errStopped) })
 	defer unhook()
-	first := true
+	var last time.Time // when the previous token came
+	generated := 0
+	sl.used.Store(int64(len(job.prompt))) // the prompt's positions are the request's from now on
+	ttft, itl := s.metrics.ttft.WithLabelValues(e.name), s.metrics.itl.WithLabelValues(e.name)
 	req := glassbox.Request{
 		Prompt: job.prompt, MaxTokens: g.maxTokens, Stop: g.stop, Sampler: job.sampler, IgnoreEOS: g.ignoreEOS, Trace: g.trace, Special: g.special, Grammar: g.grammar,
 		OnToken: func(t glassbox.Token) error {
-			if first && !start.IsZero() {
-				first = false
-				s.metrics.ttft.WithLabelValues(e.name).Observe(time.Since(start).Seconds())
+			now := time.Now()
+			switch {
+			case !last.IsZero():
+				itl.Observe(now.Sub(last).Seconds())
+			case !start.IsZero():
+				ttft.Observe(now.Sub(start).Seconds())
 			}
+			last = now
+			generated++
+			sl.used.Store(int64(len(job.prompt) + generated))
 			if onToken != nil {
 				return onToken(t)
 			}
@@ -94,6 +103,7 @@ func (s *Server) run(ctx context.Context, e *entry, sl *slot, job genJob, g *gen
 		s.metrics.promptTokens.WithLabelValues(e.name).Add(float64(len(res.PromptIDs)))
 		s.cache.note(e.name, res.Timings.CachedTokens)
 		sl.state.end(len(sl.last), res.Timings.CachedTokens)
+		s.metrics.promptCacheHit(e.name, res.Timings.CachedTokens)
 		s.metrics.generatedTokens.WithLabelValues(e.name).Add(float64(len(res.IDs)))
 		if tps := res.Timings.GenPerSecond(); tps > 0 {
 			s.metrics.tokensPerSecond.WithLabelValues(e.name).Set(tps)

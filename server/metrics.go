@@ -21,6 +21,8 @@ type metrics struct {
 	tokensPerSecond *prometheus.GaugeVec
 	genSpeed        *prometheus.HistogramVec
 	ttft            *prometheus.HistogramVec
+	itl             *prometheus.HistogramVec
+	cacheHits       *prometheus.CounterVec
 	queueDepth      *prometheus.GaugeVec
 	slotsBusy       *prometheus.GaugeVec
 	slots           *prometheus.GaugeVec
@@ -54,6 +56,13 @@ func newMetrics() *metrics {
 			Name: "glassbox_time_to_first_token_seconds", Help: "Time from the request to its first generated token (queueing and prompt processing included).",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
 		}, []string{"model"}),
+		itl: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "glassbox_inter_token_latency_seconds", Help: "Time between two successive generated tokens of a generation.",
+			Buckets: []float64{.001, .0025, .005, .0075, .01, .015, .02, .03, .05, .075, .1, .15, .2, .3, .5, .75, 1, 2.5},
+		}, []string{"model"}),
+		cacheHits: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "glassbox_prompt_cache_hit_tokens_total", Help: "Prompt tokens reused from a slot's KV cache instead of being processed (part of glassbox_prompt_tokens_total).",
+		}, []string{"model"}),
 		queueDepth: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "glassbox_queue_depth", Help: "Requests waiting for a generation slot.",
 		}, []string{"model"}),
@@ -68,9 +77,55 @@ func newMetrics() *metrics {
 		}, []string{"model"}),
 	}
 	m.reg.MustRegister(m.requests, m.duration, m.promptTokens, m.generatedTokens, m.tokensPerSecond, m.genSpeed,
-		m.ttft, m.queueDepth, m.slotsBusy, m.slots, m.rejected,
+		m.ttft, m.itl, m.cacheHits, m.queueDepth, m.slotsBusy, m.slots, m.rejected,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// promptCacheHit counts prompt tokens of a generation on model that were
+// reused from a slot's KV cache rather than processed.
+func (m *metrics) promptCacheHit(model string, tokens int) {
+	if tokens > 0 {
+		m.cacheHits.WithLabelValues(model).Add(float64(tokens))
+	}
+}
+
+// kvCollector reports, at each scrape, how much of every model's KV caches
+// the running requests hold: the positions filled by their prompts and the
+// tokens generated so far, against the positions of all the slots' caches.
+// Idle slots keep their last request's tokens for reuse, but those can be
+// overwritten by the next request at no cost, so they count as free (as
+// vLLM counts cached blocks that no request holds).
+type kvCollector struct {
+	s          *Server
+	ratio, use *prometheus.Desc
+}
+
+func newKVCollector(s *Server) *kvCollector {
+	return &kvCollector{s: s,
+		ratio: prometheus.NewDesc("glassbox_kv_cache_usage_ratio", "Fraction (0 to 1) of the KV cache positions of the model's slots that running requests hold.", []string{"model"}, nil),
+		use:   prometheus.NewDesc("glassbox_kv_cache_used_tokens", "KV cache positions that running requests hold (prompt and generated tokens).", []string{"model"}, nil),
+	}
+}
+
+// Describe sends the descriptions of the KV cache gauges.
+func (c *kvCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.ratio
+	ch <- c.use
+}
+
+// Collect sends the KV cache gauges of every model.
+func (c *kvCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, e := range c.s.order {
+		used := e.pool.kvUsed()
+		capacity := float64(e.pool.size) * float64(e.model.ContextSize())
+		ratio := 0.0
+		if capacity > 0 {
+			ratio = min(float64(used)/capacity, 1)
+		}
+		ch <- prometheus.MustNewConstMetric(c.ratio, prometheus.GaugeValue, ratio, e.name)
+		ch <- prometheus.MustNewConstMetric(c.use, prometheus.GaugeValue, float64(used), e.name)
+	}
 }
 
 func (m *metrics) handler() http.Handler {

@@ -178,6 +178,9 @@ func (s *Server) middleware(next http.Handler) (http.Handler, error) {
 			writeErrorFor(lw, r, err)
 			return
 		}
+		if s.draining.Load() {
+			lw.Header().Set("Connection", "close") // the next request goes, through the load balancer, to another replica
+		}
 		if r.Method == http.MethodOptions && r.Header.Get("Origin") != "" && r.Header.Get("Access-Control-Request-Method") != "" {
 			lw.WriteHeader(http.StatusNoContent) // a preflight that check allowed
 			return

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"glassbox"
@@ -25,6 +26,9 @@ type slot struct {
 	// state is what GET /slots shows of the slot, written by the request
 	// holding it and read by the monitor at any time.
 	state slotState
+	// used is the number of cache positions the running request holds (its
+	// prompt and the tokens generated so far), for the KV cache metrics.
+	used atomic.Int64
 
 	// set while the slot is held by a request
 	busy    bool
@@ -212,6 +216,19 @@ func (p *pool) stats() (busy, queued int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.size - len(p.free), len(p.waiters)
+}
+
+// kvUsed returns the cache positions held by the requests running on the slots.
+func (p *pool) kvUsed() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var n int64
+	for _, s := range p.all {
+		if s.busy {
+			n += s.used.Load()
+		}
+	}
+	return n
 }
 
 // expectedWait estimates how long a request arriving now would wait for a

@@ -34,6 +34,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"glassbox"
 )
 
@@ -52,10 +54,16 @@ type Config struct {
 	// request names no model.
 	Models []Model
 	// APIKey, when set, is required as "Authorization: Bearer KEY" on every
-	// API route but /health. The page's static files (/, /app.js,
+	// API route but the probes (/health, /livez, /readyz) and, with
+	// PublicMetrics, /metrics. The page's static files (/, /app.js,
 	// /style.css) stay public: the page asks for the key and sends it with
 	// each API call it makes.
 	APIKey string
+	// PublicMetrics serves /metrics without the API key, for the scrapers
+	// that send none (Prometheus' pod discovery, an inference gateway's
+	// endpoint picker). The metrics count requests and tokens by model and
+	// route; they hold no prompt or reply.
+	PublicMetrics bool
 	// Access sets the Host check (DNS rebinding) and the web origins allowed
 	// to call the API (CORS).
 	Access Access
@@ -165,6 +173,12 @@ func New(cfg Config) (*Server, error) {
 		name := m.Name
 		busyG, queueG := s.metrics.slotsBusy.WithLabelValues(name), s.metrics.queueDepth.WithLabelValues(name)
 		s.metrics.slots.WithLabelValues(name).Set(float64(cfg.Parallel))
+		for _, c := range []*prometheus.CounterVec{s.metrics.promptTokens, s.metrics.generatedTokens, s.metrics.cacheHits, s.metrics.rejected} {
+			c.WithLabelValues(name) // present from the start, at 0, so that rate() sees the first increase
+		}
+		for _, h := range []*prometheus.HistogramVec{s.metrics.ttft, s.metrics.itl} {
+			h.WithLabelValues(name)
+		}
 		e := &entry{name: name, model: m.Model, created: time.Now().Unix(),
 			pool: newPool(slots, cfg.Queue, func(busy, queued int) {
 				busyG.Set(float64(busy))
@@ -176,6 +190,7 @@ func New(cfg Config) (*Server, error) {
 		s.models[name] = e
 		s.order = append(s.order, e)
 	}
+	s.metrics.reg.MustRegister(newKVCollector(s))
 	if err := s.initVectors(); err != nil {
 		return nil, err
 	}
@@ -199,8 +214,10 @@ type route struct {
 
 func (s *Server) routeTable() []route {
 	return []route{
-		{"GET /health", true, s.health},
-		{"GET /metrics", false, func(w http.ResponseWriter, r *http.Request) error {
+		{"GET " + HealthPath, true, s.ready},
+		{"GET " + ReadyPath, true, s.ready},
+		{"GET " + LivePath, true, s.live},
+		{"GET /metrics", s.cfg.PublicMetrics, func(w http.ResponseWriter, r *http.Request) error {
 			s.metrics.handler().ServeHTTP(w, r)
 			return nil
 		}},
@@ -269,7 +286,7 @@ func (s *Server) routes() http.Handler {
 	}
 	mux.Handle("/", s.metrics.instrument("other", s.wrap(route{pattern: "/", handle: func(w http.ResponseWriter, r *http.Request) error {
 		return &APIError{Status: http.StatusNotFound, Type: "invalid_request_error", Code: "not_found",
-			Message: fmt.Sprintf("no route %s %s: the API serves /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models, /infill, /tokenize, /detokenize, /slots, /v1/dissect, /glassbox/models/{id}, /glassbox/vectors, /glassbox/leaderboard, /glassbox/feedback, /glassbox/diff, /health and /metrics, Ollama's /api/generate, /api/chat, /api/embed, /api/embeddings, /api/tags, /api/show, /api/ps, /api/pull, /api/delete and /api/version (and the page at /)", r.Method, r.URL.Path)}
+			Message: fmt.Sprintf("no route %s %s: the API serves /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models, /infill, /tokenize, /detokenize, /slots, /v1/dissect, /glassbox/models/{id}, /glassbox/vectors, /glassbox/leaderboard, /glassbox/feedback, /glassbox/diff, /health, /livez, /readyz and /metrics, Ollama's /api/generate, /api/chat, /api/embed, /api/embeddings, /api/tags, /api/show, /api/ps, /api/pull, /api/delete and /api/version (and the page at /)", r.Method, r.URL.Path)}
 	}})))
 	return mux
 }
@@ -371,13 +388,15 @@ func retryAfterSeconds(wait time.Duration, least int) int {
 // shuttingDown is the answer to a generation request that comes, or waits in
 // the queue, while the server shuts down.
 func shuttingDown() *APIError {
-	return &APIError{Status: http.StatusServiceUnavailable, Type: "server_error", Code: "server_shutting_down",
+	return &APIError{Status: http.StatusServiceUnavailable, Type: "server_error", Code: "server_shutting_down", RetryAfter: shutdownRetryAfter,
 		Message: "the server is shutting down and accepts no new generation: retry on another instance or once it has restarted"}
 }
 
-// Drain makes the server turn generation requests away with 503: those waiting
-// in a queue at once, and every later one. Running generations go on (see
-// StopGenerations); /health answers 503 from now on.
+// Drain makes the server turn generation requests away with 503 and a
+// Retry-After: those waiting in a queue at once, and every later one. Running
+// generations go on (see StopGenerations); the readiness probes (/health,
+// /readyz) answer 503 from now on, and every response closes its connection
+// so that clients reconnect, through their load balancer, to another replica.
 func (s *Server) Drain() {
 	s.draining.Store(true)
 	for _, e := range s.order {
@@ -416,15 +435,6 @@ func (s *Server) WaitIdle(ctx context.Context) error {
 			}
 		}
 	}
-	return nil
-}
-
-func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
-	if s.draining.Load() {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "shutting down"})
-		return nil
-	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	return nil
 }
 

@@ -20,8 +20,7 @@ import (
 
 // cacheMetrics count the prompt-cache hits (registered in the server's registry).
 type cacheMetrics struct {
-	hits   *prometheus.CounterVec
-	tokens *prometheus.CounterVec
+	hits *prometheus.CounterVec
 }
 
 func newCacheMetrics(reg *prometheus.Registry) *cacheMetrics {
@@ -30,27 +29,22 @@ func newCacheMetrics(reg *prometheus.Registry) *cacheMetrics {
 			Name: "glassbox_prompt_cache_hits_total",
 			Help: "Generations whose prompt started with tokens already in their slot's KV cache (those tokens were not processed again).",
 		}, []string{"model"}),
-		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "glassbox_prompt_cache_tokens_total",
-			Help: "Prompt tokens reused from the slots' KV caches (divide by glassbox_prompt_tokens_total for the hit rate in tokens).",
-		}, []string{"model"}),
 	}
-	reg.MustRegister(c.hits, c.tokens)
+	reg.MustRegister(c.hits)
 	return c
 }
 
-// note records the cached prefix of one generation's prompt.
+// note records whether one generation's prompt reused a cached prefix (the
+// reused tokens are counted by glassbox_prompt_cache_hit_tokens_total).
 func (c *cacheMetrics) note(model string, cached int) {
 	if c == nil {
 		return
 	}
 	if cached > 0 {
 		c.hits.WithLabelValues(model).Inc()
-		c.tokens.WithLabelValues(model).Add(float64(cached))
 	} else {
 		// the series exist from the first generation on, at zero
 		c.hits.WithLabelValues(model).Add(0)
-		c.tokens.WithLabelValues(model).Add(0)
 	}
 }
 

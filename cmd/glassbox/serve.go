@@ -35,7 +35,10 @@ type serveOptions struct {
 	runtime   modelFlags // -t, -c and --kv-f32, as every command that runs a model
 	maxBody   int64
 	grace     time.Duration
-	listening func(addr string) // called once the listener is open (tests)
+	listening func(addr string) // called once the server is ready (tests)
+	// beforeLoad is called once the listener is open, before the models load (tests)
+	beforeLoad    func(addr string)
+	publicMetrics bool // --public-metrics
 
 	// access and logging
 	hosts     []string // --allowed-host
@@ -53,18 +56,23 @@ func serveCmd(o *serveOptions) *cobra.Command {
 		Long: `Serve one or more models over HTTP: OpenAI-compatible /v1/chat/completions,
 /v1/completions, /v1/embeddings and /v1/models; llama.cpp-compatible /infill, /tokenize,
 /detokenize and /slots for editors; Ollama's API (/api/generate, /api/chat, /api/embed,
-/api/tags, /api/show, /api/ps, /api/pull, /api/delete, /api/version) on the same port; /health
-and Prometheus /metrics. Each slot keeps its KV cache: a request takes the slot holding the
-longest prefix of its prompt and processes only the rest ("cache_prompt": false turns it off).
+/api/tags, /api/show, /api/ps, /api/pull, /api/delete, /api/version) on the same port;
+probes (/livez, /readyz, /health) and Prometheus /metrics. Each slot keeps its KV cache: a
+request takes the slot holding the longest prefix of its prompt and processes only the rest
+("cache_prompt": false turns it off).
 
 Each model is served under the base name of its file without the extension, or under NAME
 when given as NAME=MODEL; the first model is the default. Without -m, the model embedded in
 the binary is served. Every model gets --parallel generation
 slots and a queue of --queue requests; beyond that requests get 429 with a Retry-After
 estimated from the queue and the duration of recent requests.
-The server listens on 127.0.0.1 unless --addr says otherwise. With --api-key (or the
-GLASSBOX_API_KEY environment variable), every API route but /health needs "Authorization: Bearer
-KEY"; the page at / is public and asks for the key when it calls the API.
+The server listens on 127.0.0.1 unless --addr says otherwise. With --api-key, every API route
+but the probes (and /metrics with --public-metrics) needs "Authorization: Bearer KEY"; the page
+at / is public and asks for the key when it calls the API.
+
+Every flag can also be set by an environment variable: GLASSBOX_ and the flag's name in upper
+case with - as _ (GLASSBOX_PARALLEL=4, GLASSBOX_ADDR=0.0.0.0:8080, GLASSBOX_API_KEY=…); lists
+are comma-separated (GLASSBOX_MODEL=a.gguf,b.gguf). A flag on the command line wins.
 
 API POST routes take only "Content-Type: application/json" bodies. The server answers only Host
 headers that are IP addresses, localhost or the --addr host (against DNS rebinding); add names
@@ -72,10 +80,12 @@ with --allowed-host, or listen beyond loopback with an API key. Browsers may cal
 other sites' pages only for the origins given with --cors-origin. Every request is logged on
 stderr (method, path, status, duration, model and tokens in and out), as text or JSON lines.
 
-On SIGINT or SIGTERM the server stops listening and answers queued and new generation
-requests with 503; running requests have --shutdown-grace to finish. After it, their
-generations are stopped at the next token: streams end with finish_reason "length" and
-[DONE], other requests get the text so far. A second signal quits at once.`,
+The server listens before it loads the models: meanwhile /livez answers 200 and /readyz and
+/health 503 ("Loading model"). On SIGINT or SIGTERM it stops being ready and answers queued
+and new generation requests with 503 and Retry-After, still listening, while running requests
+have --shutdown-grace to finish; it exits as soon as they have. After the grace period their
+generations are stopped at the next token: streams end with finish_reason "length" and [DONE],
+other requests get the text so far. A second signal quits at once.`,
 		Example: `  glassbox serve -m qwen3-0.6b.gguf
   glassbox serve -m chat=qwen3.gguf -m code=qwen2.5-coder.gguf --parallel 2 --addr 0.0.0.0:8080 --api-key secret`,
 		Args: cobra.NoArgs,
@@ -87,7 +97,8 @@ generations are stopped at the next token: streams end with finish_reason "lengt
 	f.StringVar(&o.feedback, "feedback", "", "append the page's thumbs and A/B picks (POST /glassbox/feedback) to this JSONL file (default: feedback/feedback.jsonl in the store; \"off\" keeps none)")
 	f.StringVar(&o.addr, "addr", "127.0.0.1:8080", "address to listen on (host:port)")
 	f.BoolVar(&o.mcp, "mcp", false, "also serve the default model to MCP clients (Streamable HTTP) at /mcp, as `glassbox mcp` does")
-	f.StringVar(&o.apiKey, "api-key", "", "require this key as \"Authorization: Bearer KEY\" (default $GLASSBOX_API_KEY)")
+	f.StringVar(&o.apiKey, "api-key", "", "require this key as \"Authorization: Bearer KEY\" on every route but the probes")
+	f.BoolVar(&o.publicMetrics, "public-metrics", false, "serve /metrics without the API key (for Prometheus and inference gateways that scrape without one)")
 	f.IntVar(&o.parallel, "parallel", 1, fmt.Sprintf("generation slots per model, at most %d (each has its own KV cache)", maxParallel))
 	f.IntVar(&o.queue, "queue", 64, fmt.Sprintf("requests per model that may wait for a slot before 429, at most %d", maxQueue))
 	o.runtime.registerRuntime(cmd, "slot")
@@ -96,6 +107,7 @@ generations are stopped at the next token: streams end with finish_reason "lengt
 	f.StringSliceVar(&o.hosts, "allowed-host", nil, "also answer requests whose Host header is this name (repeatable or comma-separated; *.example.com for subdomains, * for any)")
 	f.StringSliceVar(&o.origins, "cors-origin", nil, "let web pages of this origin call the API, such as https://app.example.com (repeatable or comma-separated; * for any)")
 	f.StringVar(&o.logFormat, "log-format", "text", "request log on stderr: text or json (one JSON object per line)")
+	bindEnv(cmd)
 	return cmd
 }
 
@@ -194,18 +206,52 @@ func (o *serveOptions) validate() ([]modelSpec, error) {
 }
 
 func (o *serveOptions) run(cmd *cobra.Command) error {
-	specs, err := o.validate()
+	env, err := applyEnv(cmd.Flags(), os.LookupEnv)
 	if err != nil {
 		return err
 	}
-	if o.apiKey == "" {
-		o.apiKey = os.Getenv("GLASSBOX_API_KEY")
+	specs, err := o.validate()
+	if err != nil {
+		return fromEnv(err, env)
 	}
 	logw := cmd.ErrOrStderr()
 	logger := slog.New(slog.NewTextHandler(logw, nil))
 	if o.logFormat == "json" {
 		logger = slog.New(slog.NewJSONHandler(logw, nil))
 	}
+	say := func(msg string) { o.say(logw, logger, slog.LevelInfo, msg) }
+
+	// SIGINT or SIGTERM while the models load stops the start
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	// Listen first, so that the probes are answered while the models load:
+	// alive, not ready (see server.Gate).
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return fromEnv(fmt.Errorf("listen on %s (--addr): %w", o.addr, err), env)
+	}
+	gate := &server.Gate{}
+	hs := &http.Server{
+		Handler:           gate,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	started := false
+	defer func() {
+		if !started { // a failed or interrupted start
+			hs.Close()
+			<-errc
+		}
+	}()
+	if o.beforeLoad != nil {
+		o.beforeLoad(ln.Addr().String())
+	}
+
 	var served []server.Model
 	defer func() {
 		for _, m := range served {
@@ -216,23 +262,33 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 		// the same resolution as every command: a file, a store name, an hf.co reference, or ("") the embedded model
 		mf := o.runtime
 		mf.model = s.path
-		m, err := mf.open(cmd.Context())
+		m, err := mf.open(ctx)
 		if err != nil {
-			return fmt.Errorf("model %s: %w", s.name, err)
+			if ctx.Err() != nil {
+				return nil // stopped by a signal while loading
+			}
+			err = fmt.Errorf("model %s: %w", s.name, err)
+			if e, ok := env["model"]; ok {
+				err = fmt.Errorf("%w (the models come from %s=%q)", err, e.env, e.value)
+			}
+			return err
 		}
 		served = append(served, server.Model{Name: s.name, Model: m})
-		o.say(logw, logger, slog.LevelInfo, fmt.Sprintf("loaded %s from %s in %s (context %d)", s.name, m.Path(), m.LoadDuration().Round(10*time.Microsecond), m.ContextSize()))
+		say(fmt.Sprintf("loaded %s from %s in %s (context %d)", s.name, m.Path(), m.LoadDuration().Round(10*time.Microsecond), m.ContextSize()))
+		if ctx.Err() != nil {
+			return nil
+		}
 	}
 	if err := checkKVMemory(served, o.parallel, availableMemory()); err != nil {
-		return err
+		return fromEnv(err, env)
 	}
-	vecSets, err := loadVectorSets(o.vectors, func(msg string) { o.say(logw, logger, slog.LevelInfo, msg) })
+	vecSets, err := loadVectorSets(o.vectors, say)
 	if err != nil {
-		return err
+		return fromEnv(err, env)
 	}
 	fb, err := o.openFeedback()
 	if err != nil {
-		return err
+		return fromEnv(err, env)
 	}
 	// the store the Ollama routes list, pull into and delete from
 	st, err := store.Open("")
@@ -240,14 +296,11 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 		o.say(logw, logger, slog.LevelWarn, fmt.Sprintf("no model store (%v): /api/tags lists the served models only and /api/pull is off", err))
 		st = nil
 	}
-	srv, err := server.New(server.Config{Models: served, Store: st, Vectors: vecSets, Feedback: fb, APIKey: o.apiKey, Parallel: o.parallel, Queue: o.queue, MaxBodyBytes: o.maxBody, Logger: logger, Leaderboard: loadLeaderboard,
+	srv, err := server.New(server.Config{Models: served, Store: st, Vectors: vecSets, Feedback: fb, APIKey: o.apiKey, PublicMetrics: o.publicMetrics,
+		Parallel: o.parallel, Queue: o.queue, MaxBodyBytes: o.maxBody, Logger: logger, Leaderboard: loadLeaderboard,
 		Access: server.Access{ListenAddr: o.addr, AllowedHosts: o.hosts, CORSOrigins: o.origins}})
 	if err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", o.addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", o.addr, err)
+		return fromEnv(err, env)
 	}
 	handler := srv.Handler()
 	if o.mcp {
@@ -255,14 +308,9 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 			return err
 		}
 	}
-	hs := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
-	o.say(logw, logger, slog.LevelInfo, fmt.Sprintf("serving %s on http://%s (%s per model, queue %d)", plural(len(served), "model"), ln.Addr(), plural(o.parallel, "slot"), o.queue))
+	gate.Open(handler) // ready
+	started = true
+	say(fmt.Sprintf("serving %s on http://%s (%s per model, queue %d)", plural(len(served), "model"), ln.Addr(), plural(o.parallel, "slot"), o.queue))
 	if host, _, _ := net.SplitHostPort(ln.Addr().String()); !server.IsLoopback(host) && o.apiKey == "" {
 		o.say(logw, logger, slog.LevelWarn, fmt.Sprintf("WARNING: listening on %s, beyond this machine, WITHOUT AN API KEY: anyone who can reach this address can run the models and read every reply. Set --api-key KEY (or GLASSBOX_API_KEY), or listen on 127.0.0.1.", ln.Addr()))
 	}
@@ -270,18 +318,13 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 		o.listening(ln.Addr().String())
 	}
 
-	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
 	stop() // a second signal ends the process at once
-	say := func(msg string) { o.say(logw, logger, slog.LevelInfo, msg) }
-	say(fmt.Sprintf("shutting down: new and queued requests get 503; running requests have %s to finish (a second Ctrl-C quits at once)", o.grace))
+	say(fmt.Sprintf("shutting down: not ready any more, new and queued generation requests get 503; running requests have %s to finish (a second Ctrl-C or SIGTERM quits at once)", o.grace))
 	shutdown(hs, srv, o.grace, say)
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
@@ -310,15 +353,23 @@ func (o *serveOptions) openFeedback() (*feedback.Log, error) {
 	return l, nil
 }
 
-// shutdown stops the HTTP server: it stops listening and turns queued and new
-// generation requests away, lets running requests finish for grace, then
-// stops their generations and gives them finishTime to send their last
-// events before closing the remaining connections.
+// shutdown drains and stops the HTTP server. The server stops being ready
+// and turns queued and new generation requests away with 503 and a
+// Retry-After, but goes on listening while the running requests finish, for
+// grace at most: a request a load balancer still sends meanwhile is told to
+// retry elsewhere instead of finding the port closed. Then the server stops
+// listening and waits for the other requests for what is left of grace.
+// After grace, the running generations are stopped, with finishTime to send
+// their last events before the remaining connections are closed.
 func shutdown(hs *http.Server, srv *server.Server, grace time.Duration, say func(string)) {
+	t0 := time.Now()
 	srv.Drain()
-	sctx, cancel := context.WithTimeout(context.Background(), grace)
-	err := hs.Shutdown(sctx)
-	cancel()
+	gctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if srv.WaitIdle(gctx) == nil {
+		say(fmt.Sprintf("drained in %s: no request runs; closing", time.Since(t0).Round(time.Millisecond)))
+	}
+	err := hs.Shutdown(gctx)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		return
 	}

@@ -68,9 +68,15 @@ type process struct {
 // startGlassbox runs glassbox with args in a child process, its stdin a pipe.
 func startGlassbox(t *testing.T, args ...string) *process {
 	t.Helper()
+	return startGlassboxEnv(t, nil, args...)
+}
+
+// startGlassboxEnv is startGlassbox with further environment variables (NAME=VALUE).
+func startGlassboxEnv(t *testing.T, env []string, args ...string) *process {
+	t.Helper()
 	p := &process{t: t, done: make(chan struct{})}
 	p.cmd = exec.Command(os.Args[0], append([]string{"-test.run=^TestGlassboxProcess$", "--"}, args...)...)
-	p.cmd.Env = append(os.Environ(), "GLASSBOX_TEST_PROCESS=1")
+	p.cmd.Env = append(append(os.Environ(), "GLASSBOX_TEST_PROCESS=1"), env...)
 	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
 	var err error
 	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
