@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -14,43 +13,12 @@ import (
 
 type runOptions struct {
 	genFlags
-	raw         bool
-	jsonOut     bool
-	logprobs    int
-	verbose     bool
-	noBOS       bool
-	stop        []string
-	grammarFile string
-	schemaFile  string
-	grammar     string // the grammar read from grammarFile or converted from schemaFile
-}
-
-// loadGrammar reads --grammar or --json-schema, checked before the model loads.
-func (o *runOptions) loadGrammar() error {
-	switch {
-	case o.grammarFile != "" && o.schemaFile != "":
-		return fmt.Errorf("--grammar and --json-schema both constrain the output: give one of them")
-	case o.grammarFile != "":
-		b, err := os.ReadFile(o.grammarFile)
-		if err != nil {
-			return fmt.Errorf("--grammar: %w", err)
-		}
-		if err := glassbox.CheckGrammar(string(b)); err != nil {
-			return fmt.Errorf("--grammar %s: %w", o.grammarFile, err)
-		}
-		o.grammar = string(b)
-	case o.schemaFile != "":
-		b, err := os.ReadFile(o.schemaFile)
-		if err != nil {
-			return fmt.Errorf("--json-schema: %w", err)
-		}
-		g, err := glassbox.JSONSchemaGrammar(b)
-		if err != nil {
-			return fmt.Errorf("--json-schema %s: %w", o.schemaFile, err)
-		}
-		o.grammar = g
-	}
-	return nil
+	raw      bool
+	jsonOut  bool
+	logprobs int
+	verbose  bool
+	noBOS    bool
+	stop     []string
 }
 
 func newRunCmd() *cobra.Command {
@@ -72,8 +40,7 @@ carries tokenizer.chat_template) get the prompt as a user message in their templ
 	cmd.Flags().BoolVar(&o.verbose, "verbose", false, "print load time and speeds to stderr")
 	cmd.Flags().BoolVar(&o.noBOS, "no-bos", false, "do not add the beginning-of-sequence token")
 	cmd.Flags().StringArrayVar(&o.stop, "stop", nil, "stop when this text is generated (repeatable)")
-	cmd.Flags().StringVar(&o.grammarFile, "grammar", "", "constrain the output to the GBNF grammar in `FILE` (llama.cpp's notation)")
-	cmd.Flags().StringVar(&o.schemaFile, "json-schema", "", "constrain the output to JSON valid under the JSON Schema in `FILE`")
+	o.registerGrammar(cmd)
 	return cmd
 }
 
@@ -85,7 +52,7 @@ func (o *runOptions) run(cmd *cobra.Command, args []string) error {
 		if o.logprobs < 0 || o.logprobs > 20 {
 			return fmt.Errorf("--logprobs must be between 0 and 20, got %d", o.logprobs)
 		}
-		return o.loadGrammar()
+		return nil
 	}, func() (string, error) { return promptArg(cmd, args) })
 	if err != nil {
 		return err
