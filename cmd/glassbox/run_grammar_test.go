@@ -68,6 +68,7 @@ func TestRunGrammarFlags(t *testing.T) {
 		}{
 			{"run", newRunCmd, []string{"x"}},
 			{"dissect", newDissectCmd, []string{"x"}},
+			{"chat", newChatCmd, nil},
 		} {
 			_, _, err := execute(t, c.cmd(), "", append(append([]string{"-m", model}, tt.args...), c.args...)...)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
