@@ -44,3 +44,48 @@ func (s *Scorer) LogitsFrom(ctx context.Context, ids []int, from int, dst []floa
 	}
 	return dst, nil
 }
+
+// maxRowFloats bounds the logits Rows holds at once (64 MiB of float32).
+const maxRowFloats = 16 << 20
+
+// Rows runs ids from position 0 (forgetting any earlier sequence) as Logits
+// does and calls fn with each position's row of VocabSize logits (row i
+// holds the logits of the token that follows ids[:i+1]), computing a few
+// positions at a time so that a long sequence over a large vocabulary never
+// holds all its rows: the memory of a prompt scored for its log-probabilities
+// stays bounded. row is only valid during the call; an error from fn stops
+// the pass and is returned. The rows may differ from Logits' in the last
+// bits, where the batches split differently.
+func (s *Scorer) Rows(ctx context.Context, ids []int, fn func(i int, row []float32) error) error {
+	switch {
+	case len(ids) == 0:
+		return fmt.Errorf("scorer: no tokens")
+	case len(ids) > s.st.Context():
+		return fmt.Errorf("%w: the input has %d tokens and the scorer holds %d", infer.ErrContext, len(ids), s.st.Context())
+	}
+	for _, id := range ids {
+		if id < 0 || id >= s.vocab {
+			return fmt.Errorf("scorer: token id %d is outside the vocabulary (0 to %d)", id, s.vocab-1)
+		}
+	}
+	release, err := s.m.Acquire()
+	if err != nil {
+		return err
+	}
+	defer release()
+	chunk := max(1, min(len(ids), maxRowFloats/s.vocab))
+	buf := make([]float32, chunk*s.vocab)
+	for from := 0; from < len(ids); from += chunk {
+		part := ids[from:min(from+chunk, len(ids))]
+		dst := buf[:len(part)*s.vocab]
+		if err := s.m.model.ForwardContext(ctx, s.st, part, from, dst); err != nil {
+			return err
+		}
+		for k := range part {
+			if err := fn(from+k, dst[k*s.vocab:(k+1)*s.vocab]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

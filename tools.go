@@ -271,6 +271,11 @@ type ChatPrompt struct {
 	thinking bool
 }
 
+// Reasons reports whether the model reasons between <think> and </think>
+// before it replies (its template says so): a ReplyReader then gives the
+// reasoning apart from the content.
+func (p *ChatPrompt) Reasons() bool { return p.thinking }
+
 // templateForTools returns the template and its options for a render.
 func (m *Model) chatOptions(vars map[string]any) chat.Options {
 	bos, eos := "", ""

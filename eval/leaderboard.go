@@ -5,11 +5,14 @@ import (
 	"io"
 	"math"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"glassbox/catalog"
 )
 
 // SourceLocal is the source of a model run by glassbox itself on this
@@ -65,12 +68,17 @@ type Row struct {
 	Params        int64  `json:"params,omitempty"`
 	SizeBytes     int64  `json:"size_bytes,omitempty"`
 	ContextLength int    `json:"context_length,omitempty"`
-	// License is the model's license (GGUF general.license, or the
-	// catalog's); Openness its openness class (open weights, open source …)
-	// when a catalog tells it, and FactSource where those facts come from.
-	License    string `json:"license,omitempty"`
-	Openness   string `json:"openness,omitempty"`
-	FactSource string `json:"fact_source,omitempty"`
+	// License is the model's license and Openness its openness class
+	// (catalog.OpenWeights or catalog.OpenSource): the catalog's when the
+	// model is one of its entries (CatalogID, found by CatalogMatch: its
+	// repository, file name or GGUF general.name), otherwise the GGUF
+	// general.license and no openness class. FactSource is where the
+	// license comes from: the catalog's source URL, or "GGUF general.license".
+	License      string `json:"license,omitempty"`
+	Openness     string `json:"openness,omitempty"`
+	FactSource   string `json:"fact_source,omitempty"`
+	CatalogID    string `json:"catalog_id,omitempty"`
+	CatalogMatch string `json:"catalog_match,omitempty"`
 	// Scores are the quality scores by ScoreColumn.Key.
 	Scores map[string]float64 `json:"scores"`
 	// Speed and memory of the latest bench record.
@@ -85,13 +93,18 @@ type Row struct {
 	// Records counts the records behind the row, Last is the latest one's date.
 	Records int       `json:"records"`
 	Last    time.Time `json:"last"`
+
+	ident catalog.Identity // what the records tell of the model's identity
 }
+
+// FactGGUF is the FactSource of a license read from the model file.
+const FactGGUF = "GGUF general.license"
 
 // LeaderboardOptions says how records become a Leaderboard.
 type LeaderboardOptions struct {
-	// Describe, when set, completes a row once built, as a catalog of models
-	// does: license, openness class and where the facts come from.
-	Describe func(*Row)
+	// Catalog, when set, gives the license and openness class of the models
+	// it lists (see Row.License).
+	Catalog *catalog.Catalog
 }
 
 // The fixed columns Sort takes besides the score keys, and whether a higher
@@ -157,9 +170,7 @@ func NewLeaderboard(records []Record, opt LeaderboardOptions) *Leaderboard {
 	}
 	for _, k := range order {
 		row := rows[k]
-		if opt.Describe != nil {
-			opt.Describe(row)
-		}
+		describe(row, opt.Catalog)
 		for key := range row.Scores {
 			cols[key].Models++
 		}
@@ -180,6 +191,28 @@ func NewLeaderboard(records []Record, opt LeaderboardOptions) *Leaderboard {
 		return a.Key < b.Key
 	})
 	return lb
+}
+
+// describe sets a row's license and openness from the catalog entry the
+// model matches, or keeps the GGUF license.
+func describe(row *Row, c *catalog.Catalog) {
+	if row.License != "" {
+		row.FactSource = FactGGUF
+	}
+	if c == nil {
+		return
+	}
+	m, how := c.Match(row.ident)
+	if m == nil {
+		return
+	}
+	row.CatalogID, row.CatalogMatch = m.ID, how
+	if m.License != nil {
+		row.License, row.FactSource = m.License.Value, m.License.Source
+	}
+	if m.Openness != nil {
+		row.Openness = m.Openness.Value
+	}
 }
 
 // rowKey is the identity of a model across records.
@@ -216,6 +249,23 @@ func mergeModel(row *Row, r Record) {
 	set(&row.FileType, m.FileType)
 	set(&row.License, m.License)
 	set(&row.CPU, r.Machine.CPU)
+	// the identity: store names and repositories, file names, GGUF names
+	id := &row.ident
+	if m.Repo != "" {
+		id.Repo = m.Repo
+	} else if m.Endpoint == "" && strings.HasPrefix(m.Name, "hf.co/") {
+		id.Repo = m.Name
+	}
+	for _, f := range []string{m.Name, m.Path} {
+		if f != "" && !slices.Contains(id.Files, f) {
+			id.Files = append(id.Files, f)
+		}
+	}
+	for _, n := range []string{m.GeneralName, m.Basename} {
+		if n != "" && !slices.Contains(id.Names, n) {
+			id.Names = append(id.Names, n)
+		}
+	}
 	if m.Params > 0 {
 		row.Params = m.Params
 	}

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"glassbox/catalog"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -21,8 +23,8 @@ func boardRecords() []Record {
 	day := func(d int) time.Time { return time.Date(2026, 3, d, 12, 0, 0, 0, time.UTC) }
 	mach := Machine{OS: "linux", Arch: "amd64", CPU: "Test CPU", Cores: 2}
 	q4 := ModelFile{Name: "/models/tiny-Q4_K_M.gguf", SHA256: "aaa", Size: 1 << 20, Arch: "llama", FileType: "Q4_K_M", Params: 260000, ContextLength: 512, License: "mit"}
-	f16 := ModelFile{Name: "test/tiny:F16", SHA256: "bbb", Size: 4 << 20, Arch: "llama", FileType: "F16", Params: 260000, ContextLength: 512}
-	q8 := ModelFile{Name: "tiny-Q8_0.gguf", SHA256: "ccc", Size: 2 << 20, FileType: "Q8_0"}
+	f16 := ModelFile{Name: "test/tiny:F16", SHA256: "bbb", Size: 4 << 20, Arch: "llama", FileType: "F16", Params: 260000, ContextLength: 512, Repo: "test/Tiny-Chat-GGUF"}
+	q8 := ModelFile{Name: "tiny-Q8_0.gguf", SHA256: "ccc", Size: 2 << 20, FileType: "Q8_0", GeneralName: "Tiny Open", License: "other"}
 	remote := ModelFile{Name: "qwen", Endpoint: "http://127.0.0.1:8080/v1"}
 	ppl := func(m ModelFile, d int, ctx int, v float64) Record {
 		return Record{ID: "p", Kind: "perplexity", Date: day(d), Model: m, Machine: mach,
@@ -51,12 +53,20 @@ func boardRecords() []Record {
 	}
 }
 
+// testCatalog lists two of the test's models: F16 by its repository, Q8_0
+// by its GGUF general.name; Q4_K_M's file name (tiny) names neither.
+func testCatalog() *catalog.Catalog {
+	fact := func(v, src string) *catalog.Fact[string] { return &catalog.Fact[string]{Value: v, Source: src} }
+	return &catalog.Catalog{Version: catalog.Version, Models: []catalog.Model{
+		{ID: "tiny-chat", Name: "Tiny Chat", Repo: "test/Tiny-Chat", GGUF: []catalog.GGUFRepo{{Repo: "test/Tiny-Chat-GGUF"}},
+			License: fact("apache-2.0", "https://example.org/card"), Openness: fact(catalog.OpenWeights, "https://example.org/card")},
+		{ID: "tiny-open", Name: "Tiny Open", Repo: "test/Tiny-Open",
+			License: fact("mit", "https://example.org/open"), Openness: fact(catalog.OpenSource, "https://example.org/paper")},
+	}}
+}
+
 func TestLeaderboard(t *testing.T) {
-	lb := NewLeaderboard(boardRecords(), LeaderboardOptions{Describe: func(r *Row) {
-		if r.FileType == "F16" {
-			r.License, r.Openness, r.FactSource = "apache-2.0", "open weights", "https://example.org/card"
-		}
-	}})
+	lb := NewLeaderboard(boardRecords(), LeaderboardOptions{Catalog: testCatalog()})
 	if len(lb.Rows) != 4 {
 		t.Fatalf("%d rows, want 4: %+v", len(lb.Rows), lb.Rows)
 	}
@@ -75,8 +85,16 @@ func TestLeaderboard(t *testing.T) {
 		q4.Records != 6 || q4.ContextLength != 512 || q4.SizeBytes != 1<<20 || q4.CPU != "Test CPU" {
 		t.Errorf("Q4 row %+v", q4)
 	}
-	if f16 := lb.Rows[1]; f16.Model != "test/tiny:F16" || f16.Openness != "open weights" || f16.License != "apache-2.0" || f16.Scores["acc arc-fr.jsonl"] != 0.5 {
+	if f16 := lb.Rows[1]; f16.Model != "test/tiny:F16" || f16.Openness != catalog.OpenWeights || f16.License != "apache-2.0" ||
+		f16.FactSource != "https://example.org/card" || f16.CatalogID != "tiny-chat" || f16.CatalogMatch != catalog.MatchRepo || f16.Scores["acc arc-fr.jsonl"] != 0.5 {
 		t.Errorf("F16 row %+v", f16)
+	}
+	if q4 := lb.Rows[0]; q4.FactSource != FactGGUF || q4.Openness != "" || q4.CatalogID != "" {
+		t.Errorf("Q4 row: license from %q, openness %q, catalog %q; want the GGUF license only", q4.FactSource, q4.Openness, q4.CatalogID)
+	}
+	// the catalog's license wins over the file's
+	if q8 := lb.Rows[2]; q8.License != "mit" || q8.Openness != catalog.OpenSource || q8.CatalogMatch != catalog.MatchGeneral || q8.FactSource != "https://example.org/open" {
+		t.Errorf("Q8 row %+v", q8)
 	}
 	if r := lb.Rows[3]; r.Source != "http://127.0.0.1:8080/v1" || r.Model != "qwen" || r.Scores["pass@1 humaneval_go.jsonl.gz"] != 0.25 || r.GenTPS != 25 {
 		t.Errorf("remote row %+v", r)
@@ -136,6 +154,24 @@ func TestLeaderboard(t *testing.T) {
 	if buf.String() != string(want) {
 		t.Errorf("table:\n%s\nwant:\n%s", buf.String(), want)
 	}
+	// the JSON glassbox leaderboard --json prints and the page reads
+	js, err := json.MarshalIndent(lb, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	js = append(js, '\n')
+	golden = filepath.Join("testdata", "leaderboard.json.golden")
+	if *update {
+		if err := os.WriteFile(golden, js, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if want, err = os.ReadFile(golden); err != nil {
+		t.Fatal(err)
+	}
+	if string(js) != string(want) {
+		t.Errorf("JSON:\n%s\nwant:\n%s", js, want)
+	}
 }
 
 func TestLeaderboardEmpty(t *testing.T) {
@@ -167,7 +203,7 @@ func FuzzLeaderboard(f *testing.F) {
 			return
 		}
 		recs := append(boardRecords(), r, r)
-		lb := NewLeaderboard(recs, LeaderboardOptions{})
+		lb := NewLeaderboard(recs, LeaderboardOptions{Catalog: testCatalog()})
 		keys := map[string]bool{}
 		for _, c := range lb.Scores {
 			keys[c.Key] = true

@@ -71,6 +71,14 @@ type ModelFile struct {
 	ContextLength int    `json:"context_length,omitempty"`
 	// License is the file's GGUF general.license, when it has one.
 	License string `json:"license,omitempty"`
+	// Repo is the Hugging Face repository the file came from (OWNER/NAME:
+	// from the store name, or the GGUF general.source.repo_url or
+	// general.repo_url), GeneralName the GGUF general.name, and Basename
+	// general.basename, general.size_label and general.finetune joined by
+	// '-': what tells which catalog model the file is.
+	Repo        string `json:"repo,omitempty"`
+	GeneralName string `json:"general_name,omitempty"`
+	Basename    string `json:"basename,omitempty"`
 }
 
 // Machine describes the computer a run was made on.

@@ -276,3 +276,51 @@ func TestRenderersShowTokenText(t *testing.T) {
 		}
 	}
 }
+
+// TestReportGrammar: a constrained step's report lists the candidates the
+// grammar removed with their probabilities before it.
+func TestReportGrammar(t *testing.T) {
+	m, err := glassbox.Open(fixtures.Path(t, "llama2c", "stories260K.bin"), &glassbox.Options{Context: 256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	var evs []trace.Event
+	if _, err := m.Generate(context.Background(), "Once upon a time", glassbox.GenerateOptions{
+		MaxTokens: 6, Sampler: sample.Params{}, Grammar: `root ::= " " [0-9]{3}`,
+		Trace: &infer.Tracing{Options: trace.Options{Top: 4}, Emit: func(ev trace.Event) error { evs = append(evs, ev); return nil }},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := explain.Collect(evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := explain.Report(&b, tr, explain.ReportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	lines := 0
+	for _, s := range tr.Steps {
+		g := s.Sampling.Grammar
+		if g == nil {
+			t.Fatalf("step %d: no grammar record", s.Index)
+		}
+		want := fmt.Sprintf("grammar  checked %d candidate", g.Checked)
+		if len(g.Removed) > 0 {
+			var parts []string
+			for _, c := range g.Removed {
+				parts = append(parts, fmt.Sprintf("[%s] %s", explain.Show(c.Text), explain.Pct(c.Prob)))
+			}
+			want = "removed (p before the grammar): " + strings.Join(parts, " · ")
+			lines++
+		}
+		if !strings.Contains(out, want) {
+			t.Errorf("step %d: report lacks %q:\n%s", s.Index, want, out)
+		}
+	}
+	if lines == 0 {
+		t.Error("no step removed anything: the test proves nothing")
+	}
+}

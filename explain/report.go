@@ -223,6 +223,17 @@ func Report(w io.Writer, t *Trace, opt ReportOptions) error {
 		}
 		fmt.Fprintf(&b, "     %s  %s · %s · chose [%s] rank %d, p %s after the chain (%s raw)\n", p.bold("decoding"),
 			strings.Join(chain, " "), draw, show(s.Token.Text), s.Sampling.ChosenRank, Pct(s.Sampling.ChosenProb), Pct(s.Sampling.RawProb))
+		if g := s.Sampling.Grammar; g != nil {
+			if len(g.Removed) == 0 {
+				fmt.Fprintf(&b, "     %s  checked %s, removed none of the best ones\n", p.bold("grammar"), plural(g.Checked, "candidate"))
+			} else {
+				removed := make([]string, len(g.Removed))
+				for k, c := range g.Removed {
+					removed[k] = fmt.Sprintf("[%s] %s", show(c.Text), p.prob(c.Prob, Pct(c.Prob)))
+				}
+				fmt.Fprintf(&b, "     %s  checked %s, removed (p before the grammar): %s\n", p.bold("grammar"), plural(g.Checked, "candidate"), strings.Join(removed, " · "))
+			}
+		}
 	}
 	if t.Done != nil {
 		fmt.Fprintf(&b, "\n%s  %q · finish %s · %.1f prompt tokens/s · %.1f generated tokens/s\n", p.bold("TEXT"), t.Done.Text, t.Done.FinishReason, t.Done.PromptPerSec, t.Done.GenPerSec)

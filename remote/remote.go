@@ -25,6 +25,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -56,6 +57,10 @@ type Client struct {
 
 	http *http.Client
 	key  string
+	// scoreTokens is the max_tokens ScorePrompt sends once it is known:
+	// 0 (prompt scoring only, as glassbox and vLLM accept) or 1 (a server
+	// that refuses 0); -1 until the first ScorePrompt finds out.
+	scoreTokens atomic.Int32
 }
 
 // New returns a client of model at endpoint, an http(s) URL such as
@@ -72,7 +77,9 @@ func New(endpoint, model, key string) (*Client, error) {
 	if !strings.HasSuffix(u.Path, "/v1") {
 		u.Path += "/v1"
 	}
-	return &Client{Endpoint: u.String(), Model: model, http: &http.Client{}, key: key}, nil
+	c := &Client{Endpoint: u.String(), Model: model, http: &http.Client{}, key: key}
+	c.scoreTokens.Store(-1)
+	return c, nil
 }
 
 // CompleteOptions are the sampling settings of a completion.
@@ -400,19 +407,36 @@ type PromptLogprobs struct {
 }
 
 // ScorePrompt returns the log-probabilities of the tokens of a prompt,
-// given as text or, when ids is not nil, as token ids: a completion of one
-// new token with echo and logprobs, as the OpenAI API scores a text (the
-// method of lm-evaluation-harness against it). A server that does not
-// return them (llama-server and most chat-only APIs do not) gives an error
+// given as text or, when ids is not nil, as token ids: a completion with
+// echo and logprobs, as the OpenAI API scores a text (the method of
+// lm-evaluation-harness against it). It asks for max_tokens 0 (the prompt
+// scored, nothing generated: glassbox serve, vLLM and OpenAI's legacy
+// completions accept it) and, where the server refuses 0, for one token
+// whose log-probability is dropped; the client remembers which. A server
+// that does not return prompt log-probabilities (llama-server's
+// /v1/completions refuses echo; most chat-only APIs lack it) gives an error
 // wrapping ErrUnsupported that says so.
 func (c *Client) ScorePrompt(ctx context.Context, text string, ids []int) (*PromptLogprobs, error) {
-	// one new token (max_tokens 0 is refused by many servers); its
-	// log-probability follows the prompt's and is dropped
 	zero := 0
-	res, err := c.complete(ctx, completionRequest{Model: c.Model, Prompt: prompt(text, ids), MaxTokens: 1, Echo: true, Logprobs: &zero})
-	if err != nil {
+	req := completionRequest{Model: c.Model, Prompt: prompt(text, ids), Echo: true, Logprobs: &zero}
+	refused := func(err error) bool {
 		var ae *apiError
-		if errors.As(err, &ae) && ae.status >= 400 && ae.status < 500 && ae.status != 401 && ae.status != 403 && ae.status != 404 {
+		return errors.As(err, &ae) && ae.status >= 400 && ae.status < 500 && ae.status != 401 && ae.status != 403 && ae.status != 404 && ae.status != 429
+	}
+	known := c.scoreTokens.Load()
+	req.MaxTokens = max(int(known), 0)
+	res, err := c.complete(ctx, req)
+	if err != nil && known < 0 && refused(err) {
+		req.MaxTokens = 1
+		res, err = c.complete(ctx, req)
+		if err == nil {
+			c.scoreTokens.Store(1)
+		}
+	} else if err == nil && known < 0 {
+		c.scoreTokens.Store(0)
+	}
+	if err != nil {
+		if refused(err) {
 			return nil, fmt.Errorf("%w: %s cannot return the log-probabilities of a prompt's tokens (a completion with echo and logprobs): %v", ErrUnsupported, c.Endpoint, c.wrap(err))
 		}
 		return nil, c.wrap(err)

@@ -168,8 +168,27 @@ func TestScorePrompt(t *testing.T) {
 		t.Errorf("scores %+v", lp)
 	}
 	b := *last
-	if b["echo"] != true || b["logprobs"] != 0.0 || b["max_tokens"] != 1.0 {
-		t.Errorf("request body %v", b)
+	if b["echo"] != true || b["logprobs"] != 0.0 || b["max_tokens"] != 0.0 {
+		t.Errorf("request body %v: want max_tokens 0 first", b)
+	}
+	// a server that refuses max_tokens 0 gets 1, and keeps getting 1
+	var sent []any
+	c, _ = fakeServer(t, func(w http.ResponseWriter, body map[string]any) {
+		sent = append(sent, body["max_tokens"])
+		if body["max_tokens"] == 0.0 {
+			w.WriteHeader(400)
+			fmt.Fprint(w, `{"error":{"message":"max_tokens must be at least 1"}}`)
+			return
+		}
+		fmt.Fprint(w, `{"choices":[{"text":"a b!","logprobs":{"tokens":["a"," b","!"],"token_logprobs":[null,-1.5,-0.25]}}],"usage":{"prompt_tokens":2,"completion_tokens":1}}`)
+	})
+	for range 2 {
+		if lp, err := c.ScorePrompt(context.Background(), "a b", nil); err != nil || len(lp.Logprobs) != 2 || lp.Logprobs[1] != -1.5 {
+			t.Fatalf("with max_tokens 1: %+v, %v", lp, err)
+		}
+	}
+	if fmt.Sprint(sent) != "[0 1 1]" {
+		t.Errorf("max_tokens sent %v, want [0 1 1]", sent)
 	}
 	for _, tc := range []struct {
 		name, body  string

@@ -72,6 +72,54 @@ func TestDissectStream(t *testing.T) {
 	}
 }
 
+// TestDissectGrammar: /v1/dissect takes grammar, json_schema and
+// response_format like the completion endpoints; the text follows the
+// constraint and every step records what the grammar removed.
+func TestDissectGrammar(t *testing.T) {
+	_, url := stdServer(t, nil)
+	for name, tc := range map[string]struct {
+		body  string
+		valid func(string) bool
+	}{
+		"grammar": {`{"model":"stories","prompt":"Once upon a time","max_tokens":8,"temperature":0,"grammar":"root ::= \" \" [0-9]{3}","trace":{"top":4,"attention":false,"logit_lens":false,"embeddings":false}}`,
+			func(s string) bool { return len(s) == 4 && strings.Trim(s[1:], "0123456789") == "" }},
+		"json_schema": {`{"model":"stories","prompt":"Once upon a time","max_tokens":24,"temperature":0,"json_schema":{"type":"object","properties":{"n":{"type":"integer","minimum":0,"maximum":9}},"required":["n"]},"trace":{"top":4,"attention":false,"logit_lens":false,"embeddings":false}}`,
+			func(s string) bool {
+				var v struct{ N *int }
+				return json.Unmarshal([]byte(s), &v) == nil && v.N != nil
+			}},
+		"response_format": {`{"model":"chat","messages":[{"role":"user","content":"a number"}],"max_tokens":24,"temperature":0,"response_format":{"type":"json_schema","json_schema":{"name":"n","schema":{"type":"object","properties":{"n":{"type":"integer","minimum":0,"maximum":9}},"required":["n"]}}},"trace":{"top":4,"attention":false,"logit_lens":false,"embeddings":false}}`,
+			func(s string) bool { return json.Valid([]byte(s)) }},
+	} {
+		t.Run(name, func(t *testing.T) {
+			evs := dissectEvents(t, url+"/v1/dissect", tc.body)
+			removed := 0
+			var text string
+			for _, ev := range evs {
+				switch ev.Type {
+				case glassbox.TraceTypeStep:
+					g := ev.Step.Sampling.Grammar
+					if g == nil {
+						t.Fatalf("step %d has no grammar record", ev.Step.Index)
+					}
+					if len(g.Removed) > 4 || g.Checked < len(g.Removed) {
+						t.Errorf("step %d: grammar record %+v (top 4)", ev.Step.Index, g)
+					}
+					removed += len(g.Removed)
+				case glassbox.TraceTypeDone:
+					text = ev.Done.Text
+				}
+			}
+			if !tc.valid(text) {
+				t.Errorf("text %q does not follow the constraint", text)
+			}
+			if removed == 0 {
+				t.Error("the grammar removed nothing")
+			}
+		})
+	}
+}
+
 func TestDissectErrors(t *testing.T) {
 	_, url := stdServer(t, nil)
 	tests := []struct {
@@ -87,6 +135,8 @@ func TestDissectErrors(t *testing.T) {
 		{"wrong type", "/v1/dissect", `{"model":"stories","prompt":"a","trace":{"layers":"all"}}`, "layers", 400},
 		{"no template", "/v1/dissect", `{"model":"stories","messages":[{"role":"user","content":"b"}]}`, "no chat template", 400},
 		{"unknown model", "/v1/dissect", `{"model":"nope","prompt":"a"}`, "nope", 404},
+		{"bad grammar", "/v1/dissect", `{"model":"stories","prompt":"a","grammar":"root ::= ("}`, "invalid value for 'grammar'", 400},
+		{"bad schema", "/v1/dissect", `{"model":"stories","prompt":"a","json_schema":{"type":"string","pattern":"a"}}`, "pattern", 400},
 		{"n with dissect", "/v1/chat/completions", `{"model":"chat","n":2,"messages":[{"role":"user","content":"b"}],"glassbox":{"dissect":true}}`, "one choice", 400},
 	}
 	for _, tt := range tests {

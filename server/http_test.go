@@ -59,7 +59,7 @@ func TestErrors(t *testing.T) {
 		{"prompt object", "/v1/completions", `{"prompt":{"a":1}}`, auth, 400, "prompt", "expected a string, an array of strings"},
 		{"token out of vocabulary", "/v1/completions", `{"model":"stories","prompt":[1,99999]}`, auth, 400, "prompt", "token 99999 at position 1 is outside the vocabulary"},
 		{"logprobs too many", "/v1/completions", `{"prompt":"a","logprobs":50}`, auth, 400, "logprobs", "between 0 and 20"},
-		{"echo with logprobs", "/v1/completions", `{"prompt":"a","echo":true,"logprobs":2}`, auth, 400, "echo", "not supported"},
+		{"max_tokens 0 without echo", "/v1/completions", `{"prompt":"a","max_tokens":0}`, auth, 400, "max_tokens", "0 is allowed with 'echo'"},
 		{"suffix without FIM", "/v1/completions", `{"model":"stories","prompt":"a","suffix":"b"}`, auth, 400, "suffix", "no fill-in-the-middle tokens"},
 		{"infill without FIM", "/infill", `{"model":"chat","input_prefix":"a","input_suffix":"b"}`, auth, 400, "input_prefix", "no fill-in-the-middle tokens"},
 		{"infill n_predict -2", "/infill", `{"model":"fim","input_prefix":"a","n_predict":-2}`, auth, 400, "n_predict", "-1 (no limit)"},

@@ -2,7 +2,10 @@ package server
 
 import (
 	"context"
+	"errors"
+	"math"
 	"net/http"
+	"strconv"
 	"time"
 
 	"glassbox"
@@ -293,9 +296,12 @@ func (s *Server) streamChat(ctx context.Context, w http.ResponseWriter, e *entry
 }
 
 // completionLogprobs is the logprobs object of the legacy completions API.
+// completionLogprobs are the logprobs of a legacy completion; with echo
+// they begin with the prompt's tokens, the first of which has no
+// log-probability (null), as OpenAI and vLLM write it.
 type completionLogprobs struct {
 	Tokens        []string             `json:"tokens"`
-	TokenLogprobs []float64            `json:"token_logprobs"`
+	TokenLogprobs []*float64           `json:"token_logprobs"`
 	TopLogprobs   []map[string]float64 `json:"top_logprobs"`
 	TextOffset    []int                `json:"text_offset"`
 }
@@ -303,7 +309,8 @@ type completionLogprobs struct {
 func (l *completionLogprobs) add(e *entry, t glassbox.Token, top, offset int) {
 	text, _ := e.tokenText(t.Prev, t.ID)
 	l.Tokens = append(l.Tokens, text)
-	l.TokenLogprobs = append(l.TokenLogprobs, safeLogProb(t.LogProb))
+	lp := safeLogProb(t.LogProb)
+	l.TokenLogprobs = append(l.TokenLogprobs, &lp)
 	m := make(map[string]float64, top)
 	for _, c := range t.Top[:min(top, len(t.Top))] {
 		ct, _ := e.tokenText(t.Prev, c.ID)
@@ -316,7 +323,7 @@ func (l *completionLogprobs) add(e *entry, t glassbox.Token, top, offset int) {
 }
 
 func newCompletionLogprobs() *completionLogprobs {
-	return &completionLogprobs{Tokens: []string{}, TokenLogprobs: []float64{}, TopLogprobs: []map[string]float64{}, TextOffset: []int{}}
+	return &completionLogprobs{Tokens: []string{}, TokenLogprobs: []*float64{}, TopLogprobs: []map[string]float64{}, TextOffset: []int{}}
 }
 
 type completionChoice struct {
@@ -344,6 +351,7 @@ type completionPrompt struct {
 
 func (s *Server) completionPrompts(e *entry, req *CompletionRequest) ([]completionPrompt, error) {
 	out := make([]completionPrompt, len(req.Prompt))
+	promptOnly := req.Echo && req.MaxTokens != nil && *req.MaxTokens == 0
 	for i, p := range req.Prompt {
 		switch {
 		case req.Suffix != nil:
@@ -369,6 +377,9 @@ func (s *Server) completionPrompts(e *entry, req *CompletionRequest) ([]completi
 				return nil, badRequest("prompt", "invalid value for 'prompt': prompt %d has no tokens (an empty string and no BOS token)", i)
 			}
 			out[i] = completionPrompt{ids: ids, echo: p.Text}
+		}
+		if promptOnly && len(out[i].ids) <= e.model.ContextSize() {
+			continue // scored, not continued: it may fill the context
 		}
 		if err := contextError(e, len(out[i].ids)); err != nil {
 			err.(*APIError).Param = "prompt"
@@ -404,6 +415,12 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) error {
 		return st.send(ch)
 	}
 	for pi, p := range prompts {
+		var promptLP *completionLogprobs // the prompt's, with echo and logprobs
+		if req.Echo && g.logprobs {
+			if promptLP, err = s.promptLogprobs(r.Context(), e, p, g.topProbs); err != nil {
+				return st.failed(r.Context(), err)
+			}
+		}
 		for j := range g.n {
 			index := pi*g.n + j
 			prefix := ""
@@ -413,10 +430,33 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) error {
 			var lp *completionLogprobs
 			if g.logprobs {
 				lp = newCompletionLogprobs()
+				if promptLP != nil {
+					lp.append(promptLP)
+				}
 			}
 			offset := len(prefix)
-			if st != nil && prefix != "" {
-				if err := send(completionChoice{Text: prefix, Index: index}); err != nil {
+			if g.promptOnly {
+				// the prompt scored, nothing generated
+				fr := glassbox.FinishLength
+				u.add(len(p.ids)*btoi(j == 0), 0)
+				noteTokens(r.Context(), e.name, len(p.ids)*btoi(j == 0), 0)
+				c := completionChoice{Text: prefix, Index: index, Logprobs: lp, FinishReason: &fr}
+				if st != nil {
+					if err := send(c); err != nil {
+						return err
+					}
+					continue
+				}
+				out.Choices = append(out.Choices, c)
+				continue
+			}
+			if st != nil && (prefix != "" || promptLP != nil) {
+				var plp *completionLogprobs
+				if promptLP != nil {
+					plp = newCompletionLogprobs()
+					plp.append(promptLP)
+				}
+				if err := send(completionChoice{Text: prefix, Index: index, Logprobs: plp}); err != nil {
 					return err
 				}
 			}
@@ -469,6 +509,114 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) error {
 	out.Usage = &u
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// append adds o's entries after l's.
+func (l *completionLogprobs) append(o *completionLogprobs) {
+	l.Tokens = append(l.Tokens, o.Tokens...)
+	l.TokenLogprobs = append(l.TokenLogprobs, o.TokenLogprobs...)
+	l.TopLogprobs = append(l.TopLogprobs, o.TopLogprobs...)
+	l.TextOffset = append(l.TextOffset, o.TextOffset...)
+}
+
+// promptLogprobs scores a prompt for echo with logprobs: each token's
+// log-probability given the tokens before it (null for the first, which
+// has none) and the top alternatives at its position, from one forward
+// pass over the prompt with a KV cache of its own (the model's Scorer, the
+// computation behind glassbox eval perplexity). Offsets are byte offsets
+// in the echoed text.
+func (s *Server) promptLogprobs(ctx context.Context, e *entry, p completionPrompt, top int) (*completionLogprobs, error) {
+	sc, err := e.model.NewScorer(len(p.ids))
+	if err != nil {
+		if errors.Is(err, glassbox.ErrMemory) {
+			return nil, &APIError{Status: http.StatusServiceUnavailable, Type: "server_error", Code: "out_of_memory",
+				Message: "not enough memory to score the prompt's " + strconv.Itoa(len(p.ids)) + " tokens: " + err.Error()}
+		}
+		return nil, err
+	}
+	out := newCompletionLogprobs()
+	offset := 0
+	for i, id := range p.ids {
+		prev := -1
+		if i > 0 {
+			prev = p.ids[i-1]
+		}
+		text, _ := e.tokenText(prev, id)
+		if e.model.Tokenizer().IsSpecial(id) {
+			text = e.model.Tokenizer().Piece(id) // BOS and other control tokens, as their piece
+		}
+		out.Tokens = append(out.Tokens, text)
+		out.TextOffset = append(out.TextOffset, min(offset, len(p.echo)))
+		if !e.model.Tokenizer().IsSpecial(id) {
+			offset += len(text)
+		}
+	}
+	out.TokenLogprobs = make([]*float64, len(p.ids))
+	out.TopLogprobs = make([]map[string]float64, len(p.ids))
+	// row i predicts token i+1
+	err = sc.Rows(ctx, p.ids[:len(p.ids)-1], func(i int, row []float32) error {
+		next := p.ids[i+1]
+		lse := logSumExp(row)
+		lp := safeLogProb64(float64(row[next]) - lse)
+		out.TokenLogprobs[i+1] = &lp
+		m := make(map[string]float64, top)
+		for _, id := range topIDs(row, top) {
+			ct, _ := e.tokenText(p.ids[i], id)
+			if _, dup := m[ct]; !dup {
+				m[ct] = safeLogProb64(float64(row[id]) - lse)
+			}
+		}
+		out.TopLogprobs[i+1] = m
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// safeLogProb64 is safeLogProb without rounding to float32.
+func safeLogProb64(x float64) float64 {
+	if math.IsNaN(x) || x < -9999 {
+		return -9999
+	}
+	return x
+}
+
+// logSumExp is log Σ exp(x), computed in float64.
+func logSumExp(row []float32) float64 {
+	mx := math.Inf(-1)
+	for _, v := range row {
+		mx = math.Max(mx, float64(v))
+	}
+	var sum float64
+	for _, v := range row {
+		sum += math.Exp(float64(v) - mx)
+	}
+	return mx + math.Log(sum)
+}
+
+// topIDs returns the ids of the k largest values of row, largest first
+// (lowest id first on ties).
+func topIDs(row []float32, k int) []int {
+	k = min(k, len(row))
+	out := make([]int, 0, k+1)
+	for id, v := range row {
+		if len(out) == k && (k == 0 || v <= row[out[k-1]]) {
+			continue
+		}
+		j := len(out)
+		out = append(out, id)
+		for j > 0 && row[out[j-1]] < v {
+			out[j] = out[j-1]
+			j--
+		}
+		out[j] = id
+		if len(out) > k {
+			out = out[:k]
+		}
+	}
+	return out
 }
 
 // fimPrompt builds a fill-in-the-middle prompt in llama.cpp's prefix-suffix-middle

@@ -562,18 +562,21 @@ type genParams struct {
 	sampler   glassbox.SamplerParams
 	seeded    bool // the request gave a seed
 	maxTokens int  // 0: until the end of the context
-	stop      []string
-	n         int
-	logprobs  bool
-	topProbs  int
-	stream    bool
-	usage     bool // include usage in the last stream chunk
-	ignoreEOS bool
-	bias      LogitBias         // resolved against the model by resolveBias
-	trace     *glassbox.Tracing // dissect the generation
-	special   bool              // render control tokens as text (tool-call markers)
-	grammar   string            // GBNF the reply follows ("" for none)
-	noCache   bool              // cache_prompt false: process the whole prompt on any free slot
+	// promptOnly is a completion with echo and max_tokens 0: the prompt is
+	// scored (with logprobs) and nothing is generated
+	promptOnly bool
+	stop       []string
+	n          int
+	logprobs   bool
+	topProbs   int
+	stream     bool
+	usage      bool // include usage in the last stream chunk
+	ignoreEOS  bool
+	bias       LogitBias         // resolved against the model by resolveBias
+	trace      *glassbox.Tracing // dissect the generation
+	special    bool              // render control tokens as text (tool-call markers)
+	grammar    string            // GBNF the reply follows ("" for none)
+	noCache    bool              // cache_prompt false: process the whole prompt on any free slot
 }
 
 // slotKey is the prompt the slot choice matches against the slots' caches:
@@ -763,10 +766,20 @@ func (r *CompletionRequest) validate() (genParams, error) {
 	if len(r.Prompt) > maxN {
 		return genParams{}, badRequest("prompt", "invalid value for 'prompt': at most %d prompts per request, got %d", maxN, len(r.Prompt))
 	}
-	g, err := checkCommon(&r.SamplingFields, r.MaxTokens, r.N, r.Stop, r.Stream, r.StreamOptions)
+	// max_tokens 0 with echo scores the prompt only, as OpenAI's legacy
+	// completions and vLLM allow
+	mt, promptOnly := r.MaxTokens, false
+	if mt != nil && *mt == 0 {
+		if !r.Echo {
+			return genParams{}, badRequest("max_tokens", "invalid value for 'max_tokens': expected an integer >= 1, got 0 (0 is allowed with 'echo': the prompt is returned, and scored with 'logprobs', without generating)")
+		}
+		mt, promptOnly = nil, true
+	}
+	g, err := checkCommon(&r.SamplingFields, mt, r.N, r.Stop, r.Stream, r.StreamOptions)
 	if err != nil {
 		return g, err
 	}
+	g.promptOnly = promptOnly
 	if len(r.Prompt)*g.n > maxN {
 		return g, badRequest("n", "invalid value for 'n': %d prompts × n=%d gives more than %d choices", len(r.Prompt), g.n, maxN)
 	}
@@ -776,9 +789,6 @@ func (r *CompletionRequest) validate() (genParams, error) {
 		}
 		g.logprobs = true
 		g.topProbs = *r.Logprobs
-	}
-	if r.Echo && g.logprobs {
-		return g, badRequest("echo", "'echo' together with 'logprobs' is not supported: prompt log-probabilities are not computed")
 	}
 	if r.Echo && r.Suffix != nil {
 		return g, badRequest("echo", "'echo' together with 'suffix' is not supported")

@@ -9,6 +9,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"glassbox/catalog"
 	gbeval "glassbox/eval"
 	"glassbox/internal/fixtures"
 	"glassbox/server"
@@ -26,13 +27,14 @@ func boardStore(t *testing.T) string {
 		name, sha, typ, endpoint string
 		size, rss                int64
 		ppl, tg, pp, ttft, pass  float64
+		repo, generalName        string // what tells the catalog entry
 	}
 	ms := []model{
-		{"qwen2.5-0.5b-q8_0.gguf", "a1", "Q8_0", "", 531 << 20, 690 << 20, 13.71, 38.2, 410, 1249, 0.22},
-		{"qwen2.5-0.5b-q4_k_m.gguf", "a2", "Q4_K_M", "", 398 << 20, 560 << 20, 14.62, 55.9, 352, 1455, 0.18},
-		{"smollm2-360m-q8_0.gguf", "a3", "Q8_0", "", 386 << 20, 470 << 20, 17.9, 61.5, 590, 868, 0},
-		{"llama-3.2-1b-q4_k_m.gguf", "a4", "Q4_K_M", "", 808 << 20, 1100 << 20, 11.2, 21.7, 160, 3200, 0},
-		{"gpt-test", "", "", "http://127.0.0.1:9/v1", 0, 0, 0, 95.0, 0, 310, 0.61},
+		{"qwen2.5-0.5b-q8_0.gguf", "a1", "Q8_0", "", 531 << 20, 690 << 20, 13.71, 38.2, 410, 1249, 0.22, "Qwen/Qwen2.5-0.5B-Instruct-GGUF", ""},
+		{"qwen2.5-0.5b-q4_k_m.gguf", "a2", "Q4_K_M", "", 398 << 20, 560 << 20, 14.62, 55.9, 352, 1455, 0.18, "", "Qwen2.5 0.5B Instruct"},
+		{"smollm2-360m-q8_0.gguf", "a3", "Q8_0", "", 386 << 20, 470 << 20, 17.9, 61.5, 590, 868, 0, "", "SmolLM2 360M Instruct"},
+		{"llama-3.2-1b-q4_k_m.gguf", "a4", "Q4_K_M", "", 808 << 20, 1100 << 20, 11.2, 21.7, 160, 3200, 0, "hf.co/bartowski/Llama-3.2-1B-Instruct-GGUF:Q4_K_M", ""},
+		{"gpt-test", "", "", "http://127.0.0.1:9/v1", 0, 0, 0, 95.0, 0, 310, 0.61, "", ""},
 	}
 	save := func(r *gbeval.Record) {
 		t.Helper()
@@ -43,7 +45,10 @@ func boardStore(t *testing.T) string {
 		}
 	}
 	for _, m := range ms {
-		mf := gbeval.ModelFile{Name: m.name, SHA256: m.sha, Size: m.size, FileType: m.typ, Endpoint: m.endpoint, ContextLength: 32768, License: "apache-2.0"}
+		mf := gbeval.ModelFile{Name: m.name, SHA256: m.sha, Size: m.size, FileType: m.typ, Endpoint: m.endpoint, ContextLength: 32768, Repo: m.repo, GeneralName: m.generalName}
+		if m.endpoint == "" {
+			mf.License = "apache-2.0" // the files' general.license, which the catalog's replaces
+		}
 		if m.ppl > 0 {
 			save(&gbeval.Record{Kind: "perplexity", Model: mf, Settings: map[string]any{"file": "wiki.test.raw", "ctx": 512},
 				Results: map[string]any{"perplexity": m.ppl, "ctx": 512}})
@@ -58,7 +63,7 @@ func boardStore(t *testing.T) string {
 		}
 		save(r)
 	}
-	save(&gbeval.Record{Kind: "perplexity", Model: gbeval.ModelFile{Name: "unbenched-f16.gguf", SHA256: "a5", Size: 1 << 30},
+	save(&gbeval.Record{Kind: "perplexity", Model: gbeval.ModelFile{Name: "unbenched-f16.gguf", SHA256: "a5", Size: 1 << 30, License: "bsd-3-clause"},
 		Settings: map[string]any{"file": "wiki.test.raw", "ctx": 512}, Results: map[string]any{"perplexity": 13.1, "ctx": 512}})
 	return root
 }
@@ -84,7 +89,11 @@ func TestLeaderboardView(t *testing.T) {
 			if err != nil {
 				return nil, err
 			}
-			return gbeval.NewLeaderboard(recs, gbeval.LeaderboardOptions{}), nil
+			cat, err := catalog.Load()
+			if err != nil {
+				return nil, err
+			}
+			return gbeval.NewLeaderboard(recs, gbeval.LeaderboardOptions{Catalog: cat}), nil
 		}})
 	if err != nil {
 		t.Fatal(err)
@@ -110,6 +119,20 @@ func TestLeaderboardView(t *testing.T) {
 	}
 	if got, want := column("ppl wiki.test.raw ctx512"), "11.200|13.100|13.710|14.620|17.900|–"; got != want {
 		t.Errorf("perplexity column %q, want %q", got, want)
+	}
+	// license and openness: the catalog's for the models it lists (found by
+	// repository, store name or GGUF general.name), the file's license otherwise
+	if got, want := column("license"), "llama3.2|bsd-3-clause|apache-2.0|apache-2.0|apache-2.0|–"; got != want {
+		t.Errorf("license column %q, want %q", got, want)
+	}
+	if got, want := column("openness"), "open-weights|–|open-weights|open-weights|open-source|–"; got != want {
+		t.Errorf("openness column %q, want %q", got, want)
+	}
+	licenseTitles := eval[string](t, step, `(() => { const th = [...document.querySelectorAll('#lb-table th')];
+		const i = th.findIndex((h) => h.dataset.col === 'license');
+		return [...document.querySelectorAll('#lb-table tbody tr')].map((r) => r.cells[i].title).join('|'); })()`)
+	if want := "source: https://huggingface.co/meta-llama/Llama-3.2-1B-Instruct (catalog entry llama-3.2-1b-instruct, recognised by its repository)|source: GGUF general.license|"; !strings.HasPrefix(licenseTitles, want) {
+		t.Errorf("license sources %q, want them to start with %q", licenseTitles, want)
 	}
 	if got := column("source"); !strings.HasSuffix(got, "|http://127.0.0.1:9/v1") || !strings.HasPrefix(got, "local|") {
 		t.Errorf("source column %q", got)

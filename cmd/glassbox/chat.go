@@ -17,7 +17,8 @@ import (
 
 type chatOptions struct {
 	genFlags
-	system string
+	system  string
+	hideThk bool
 }
 
 func newChatCmd() *cobra.Command {
@@ -29,12 +30,16 @@ func newChatCmd() *cobra.Command {
 The conversation is rendered with the model's own chat template, and the KV cache keeps what was
 already processed. Type /reset to start over, /bye (or end the input) to quit. Ctrl-C stops a
 reply and keeps the conversation; at the prompt it quits. When the conversation fills the
-context, glassbox says so: /reset starts a new one.`,
+context, glassbox says so: /reset starts a new one. A thinking model's reasoning (between
+<think> and </think>) is shown apart from its answer, dim on a terminal; --hide-thinking drops it.
+--grammar FILE or --json-schema FILE constrains every reply.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return o.run(cmd) },
 	}
 	o.genFlags.register(cmd, glassbox.DefaultSamplerParams(), 1024, "tokens per reply at most")
 	cmd.Flags().StringVar(&o.system, "system", "", "system message")
+	cmd.Flags().BoolVar(&o.hideThk, "hide-thinking", false, "do not print the reasoning a thinking model writes between <think> and </think>")
+	o.registerGrammar(cmd)
 	return cmd
 }
 
@@ -106,19 +111,38 @@ func (o *chatOptions) run(cmd *cobra.Command) error {
 		}
 		history = append(history, glassbox.Message{Role: "user", Content: line})
 		var text strings.Builder // what was shown of the reply
-		opts := glassbox.GenerateOptions{
-			MaxTokens: o.n, Sampler: params,
-			OnToken: func(t glassbox.Token) error {
-				text.WriteString(t.Text)
-				_, err := io.WriteString(out, t.Text)
-				return err
-			},
+		opts := glassbox.GenerateOptions{MaxTokens: o.n, Sampler: params, Grammar: o.grammar}
+		cp, err := m.PrepareChat(ctx, history, glassbox.ChatOptions{})
+		if err != nil {
+			history = history[:len(history)-1]
+			printError(errw, err)
+			continue
+		}
+		rd := cp.NewReader()
+		pr := &replyPrinter{out: out, dim: isTerminal(out), hide: o.hideThk}
+		opts.OnToken = func(t glassbox.Token) error {
+			text.WriteString(t.Text)
+			if cp.Reasons() {
+				return pr.delta(rd.Add(t.Text))
+			}
+			rd.Add(t.Text)
+			return pr.write(t.Text, false)
+		}
+		// finish ends the reply on screen and returns the assistant's message
+		finish := func(reason string) glassbox.Message {
+			d, msg, _ := rd.Finish(reason)
+			if cp.Reasons() {
+				pr.delta(d)
+				pr.endThinking()
+			}
+			msg.Content = strings.TrimSpace(msg.Content)
+			return msg
 		}
 		rctx, cancel := context.WithCancel(ctx)
 		reply.Lock()
 		reply.cancel, reply.stopping = cancel, false
 		reply.Unlock()
-		res, err := m.Chat(rctx, history, opts)
+		res, err := m.GenerateIDs(rctx, m.EncodeChat(cp.Text, opts), opts)
 		reply.Lock()
 		reply.cancel = nil
 		reply.Unlock()
@@ -129,12 +153,13 @@ func (o *chatOptions) run(cmd *cobra.Command) error {
 			return ctx.Err()
 		case errors.Is(err, context.Canceled):
 			// stopped by Ctrl-C: the conversation keeps what was shown
+			msg := finish(glassbox.FinishStop)
 			fmt.Fprintln(out)
 			fmt.Fprintln(errw, "(reply stopped; Ctrl-C at the prompt quits)")
 			if text.Len() == 0 {
 				history = history[:len(history)-1]
 			} else {
-				history = append(history, glassbox.Message{Role: "assistant", Content: strings.TrimSpace(text.String())})
+				history = append(history, msg)
 				params.Seed++
 			}
 			continue
@@ -155,6 +180,7 @@ func (o *chatOptions) run(cmd *cobra.Command) error {
 			printError(errw, err)
 			continue
 		}
+		msg := finish(res.FinishReason)
 		fmt.Fprintln(out)
 		if res.FinishReason == glassbox.FinishLength {
 			if used := len(res.PromptIDs) + len(res.IDs); used >= m.ContextSize() {
@@ -163,7 +189,7 @@ func (o *chatOptions) run(cmd *cobra.Command) error {
 				fmt.Fprintf(errw, "(the reply was cut at the limit of %d tokens, -n)\n", o.n)
 			}
 		}
-		history = append(history, glassbox.Message{Role: "assistant", Content: strings.TrimSpace(res.Text)})
+		history = append(history, msg)
 		params.Seed++ // a fresh draw for the next turn, still reproducible from --seed
 	}
 }

@@ -36,14 +36,17 @@ func newDissectCmd() *cobra.Command {
 		Long: `Generate a continuation and dissect each token from the engine's own numbers:
 tokenization → embeddings (norms, nearest tokens) → attention (per layer and head) →
 logit lens (what each layer would predict) → prediction (top candidates, entropy) →
-decoding (each sampler step, the draw, the chosen token's rank and probability).
+decoding (each sampler step, the draw, the chosen token's rank and probability; with
+--grammar or --json-schema, the candidates the grammar removed and their probabilities).
 --json writes the trace as JSON Lines, one event per line (schema: docs/trace-schema.md).`,
 		Example: `  glassbox dissect -m stories260K.bin --temperature 0 -n 4 "Once upon a time"
-  glassbox dissect -m model.gguf --layers 0,5-7 --heads 0-3 --json "Bonjour" > trace.jsonl`,
+  glassbox dissect -m model.gguf --layers 0,5-7 --heads 0-3 --json "Bonjour" > trace.jsonl
+  glassbox dissect --temperature 0 --json-schema person.schema.json "A person as JSON:"`,
 		RunE: func(cmd *cobra.Command, args []string) error { return o.run(cmd, args) },
 	}
 	o.genFlags.register(cmd, glassbox.DefaultSamplerParams(), 8, "tokens to generate and dissect")
 	o.registerTraceFlags(cmd)
+	o.registerGrammar(cmd)
 	cmd.Flags().BoolVar(&o.jsonOut, "json", false, "write the trace as JSON Lines")
 	cmd.Flags().BoolVar(&o.raw, "raw", false, "use the prompt as is, without the chat template")
 	cmd.Flags().IntVar(&o.steps, "steps", 0, "generated tokens to detail in the report (0 = all)")
@@ -144,7 +147,7 @@ func (o *dissectOptions) run(cmd *cobra.Command, args []string) error {
 	m, params, prompt := gen.m, gen.params, gen.prompt
 	defer m.Close()
 	out := cmd.OutOrStdout()
-	opts := glassbox.GenerateOptions{MaxTokens: o.n, Sampler: params}
+	opts := glassbox.GenerateOptions{MaxTokens: o.n, Sampler: params, Grammar: o.grammar}
 	var each func(glassbox.TraceEvent) error
 	if o.jsonOut {
 		enc := json.NewEncoder(out)

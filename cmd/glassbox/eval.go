@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -15,6 +16,7 @@ import (
 	"glassbox/eval"
 	"glassbox/models"
 	"glassbox/remote"
+	"glassbox/store"
 )
 
 // newEvalCmd is `glassbox eval`, the parent of the quality evaluations.
@@ -96,12 +98,47 @@ func newRecord(kind string, mf *modelFlags, m *glassbox.Model) (*eval.Record, er
 }
 
 // describeModel fills the facts of m a record keeps: architecture,
-// quantization, parameters, training context and the GGUF general.license.
+// quantization, parameters, training context, the GGUF general.license, and
+// what tells which catalog model it is (the repository it was pulled from,
+// general.name, general.basename with its size label and fine-tune).
 func describeModel(mf *eval.ModelFile, m *glassbox.Model) {
 	c := m.Config()
 	mf.Arch, mf.FileType, mf.Params, mf.ContextLength = c.Arch, c.FileType, c.Params(), c.ContextLength
-	if f := m.GGUF(); f != nil {
-		mf.License, _ = f.String("general.license")
+	// a store name (hf.co/OWNER/REPO:QUANT, or OWNER/REPO:QUANT when it is
+	// not a file)
+	if ref, err := store.ParseRef(mf.Name, true); err == nil {
+		mf.Repo = ref.RepoID()
+	} else if _, serr := os.Stat(mf.Name); serr != nil {
+		if ref, err := store.ParseRef(mf.Name, false); err == nil {
+			mf.Repo = ref.RepoID()
+		}
+	}
+	f := m.GGUF()
+	if f == nil {
+		return
+	}
+	str := func(key string) string {
+		v, _ := f.String(key)
+		return strings.TrimSpace(v)
+	}
+	mf.License = str("general.license")
+	if mf.Repo == "" {
+		for _, k := range []string{"general.source.repo_url", "general.repo_url"} {
+			if v := str(k); v != "" {
+				mf.Repo = v
+				break
+			}
+		}
+	}
+	mf.GeneralName = str("general.name")
+	if base := str("general.basename"); base != "" {
+		parts := []string{base}
+		for _, k := range []string{"general.size_label", "general.finetune"} {
+			if v := str(k); v != "" {
+				parts = append(parts, v)
+			}
+		}
+		mf.Basename = strings.Join(parts, "-")
 	}
 }
 

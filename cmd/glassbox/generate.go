@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -14,7 +15,51 @@ import (
 type genFlags struct {
 	modelFlags
 	samplingFlags
+	grammarFlags
 	n int
+}
+
+// grammarFlags are --grammar and --json-schema, for the commands that
+// constrain their output (run, chat, dissect): registerGrammar adds them,
+// and the prologue reads and checks the file before the model loads.
+type grammarFlags struct {
+	grammarFile string
+	schemaFile  string
+	grammar     string // the grammar read from grammarFile or converted from schemaFile
+}
+
+// registerGrammar registers --grammar and --json-schema.
+func (g *grammarFlags) registerGrammar(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&g.grammarFile, "grammar", "", "constrain the output to the GBNF grammar in `FILE` (llama.cpp's notation)")
+	cmd.Flags().StringVar(&g.schemaFile, "json-schema", "", "constrain the output to JSON valid under the JSON Schema in `FILE`")
+}
+
+// loadGrammar reads --grammar or --json-schema into g.grammar.
+func (g *grammarFlags) loadGrammar() error {
+	switch {
+	case g.grammarFile != "" && g.schemaFile != "":
+		return fmt.Errorf("--grammar and --json-schema both constrain the output: give one of them")
+	case g.grammarFile != "":
+		b, err := os.ReadFile(g.grammarFile)
+		if err != nil {
+			return fmt.Errorf("--grammar: %w", err)
+		}
+		if err := glassbox.CheckGrammar(string(b)); err != nil {
+			return fmt.Errorf("--grammar %s: %w", g.grammarFile, err)
+		}
+		g.grammar = string(b)
+	case g.schemaFile != "":
+		b, err := os.ReadFile(g.schemaFile)
+		if err != nil {
+			return fmt.Errorf("--json-schema: %w", err)
+		}
+		src, err := glassbox.JSONSchemaGrammar(b)
+		if err != nil {
+			return fmt.Errorf("--json-schema %s: %w", g.schemaFile, err)
+		}
+		g.grammar = src
+	}
+	return nil
 }
 
 // register registers the shared flags with the sampler defaults d, -n's
@@ -36,7 +81,8 @@ type generation struct {
 
 // prologue is the one way every generation command starts: it checks the
 // command's own flags (check), reads the prompt (readPrompt; nil for a
-// command without one), parses the sampling flags, then opens the model.
+// command without one), parses the sampling flags, reads --grammar or
+// --json-schema where the command has them, then opens the model.
 // Mistakes in the command line are reported before a model is loaded.
 func (g *genFlags) prologue(ctx context.Context, check func() error, readPrompt func() (string, error)) (*generation, error) {
 	if check != nil {
@@ -53,6 +99,9 @@ func (g *genFlags) prologue(ctx context.Context, check func() error, readPrompt 
 	}
 	var err error
 	if gen.params, err = g.samplingFlags.params(); err != nil {
+		return nil, err
+	}
+	if err := g.loadGrammar(); err != nil {
 		return nil, err
 	}
 	if gen.m, err = g.modelFlags.open(ctx); err != nil {

@@ -7,22 +7,23 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"glassbox/catalog"
 	"glassbox/eval"
 )
 
-// describeRow, when set, completes a leaderboard row from a catalog of
-// models (license, openness class, the source of those facts). It is the
-// join point of the catalog: the leaderboard works without it, from the
-// records alone (a GGUF file's general.license).
-var describeRow func(*eval.Row)
-
-// loadLeaderboard builds the leaderboard of the records in the default store.
+// loadLeaderboard builds the leaderboard of the records in the default
+// store, the license and openness class of the models it lists taken from
+// the catalog.
 func loadLeaderboard() (*eval.Leaderboard, error) {
 	recs, err := eval.List("", "")
 	if err != nil {
 		return nil, err
 	}
-	return eval.NewLeaderboard(recs, eval.LeaderboardOptions{Describe: describeRow}), nil
+	cat, err := catalog.Load()
+	if err != nil {
+		return nil, err
+	}
+	return eval.NewLeaderboard(recs, eval.LeaderboardOptions{Catalog: cat}), nil
 }
 
 func newLeaderboardCmd() *cobra.Command {
@@ -37,6 +38,11 @@ latest quality score in each evaluation (one column per evaluation and data file
 at a context, HumanEval pass@1, multiple-choice accuracy …), its latest speed (prompt and
 generation tokens/s, time to first token), peak RAM, file size, context length, license and
 openness class. ↑ marks a column where higher is better, ↓ one where lower is.
+
+License and openness (open-weights, or open-source: training data, code and recipe published)
+come from the catalog (glassbox catalog) when the model is one of its entries, recognised by
+the repository it was pulled from, its file name or its GGUF general.name; otherwise the
+license is the file's GGUF general.license and the openness is unknown (-).
 
 --sort ranks the models by a column, best first (--reverse: worst first); models without a
 value come last. COLUMN is model, source, size, params, ctx, license, openness, pp, tg, ttft,

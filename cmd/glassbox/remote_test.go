@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"math"
 	"strings"
 	"testing"
 
@@ -73,16 +74,36 @@ func TestEndpointBenchAndEval(t *testing.T) {
 		}
 	}
 
-	// perplexity and choice need prompt log-probabilities, which glassbox
-	// serve does not return: refused with what the endpoint lacks
+	// perplexity and choice through the endpoint (prompt log-probabilities:
+	// echo with logprobs) give the local figures
 	text := shakespeareFile(t)
 	for _, args := range [][]string{
-		{"eval", "perplexity", "--endpoint", endpoint, "-m", "stories260K-f32", "--file", text, "--ctx", "64", "--chunks", "1"},
-		{"eval", "choice", "--endpoint", endpoint, "-m", "stories260K-f32", "--file", "../../eval/testdata/choice-en-fr.jsonl"},
+		{"eval", "perplexity", "--file", text, "--ctx", "64", "--chunks", "1", "--json"},
+		{"eval", "choice", "--file", "../../eval/testdata/choice-en-fr.jsonl", "--json"},
 	} {
-		_, _, err := execute(t, newRootCmd(), "", args...)
-		if err == nil || !strings.Contains(err.Error(), "cannot return the log-probabilities of a prompt's tokens") {
-			t.Errorf("%v: %v, want the endpoint's lack of prompt log-probabilities", args[:2], err)
+		loc, _, err := execute(t, newRootCmd(), "", append(args, "-m", stories, "--no-save")...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rem, _, err := execute(t, newRootCmd(), "", append(args, "--endpoint", endpoint, "-m", "stories260K-f32")...)
+		if err != nil {
+			t.Fatalf("%v --endpoint: %v", args[:2], err)
+		}
+		var l, r map[string]any
+		if err := json.Unmarshal([]byte(loc), &l); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal([]byte(rem), &r); err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []string{"perplexity", "acc", "acc_norm"} {
+			lv, ok := l[k].(float64)
+			if !ok {
+				continue
+			}
+			if rv, _ := r[k].(float64); math.Abs(rv-lv) > 1e-4 {
+				t.Errorf("%v: %s %v through the endpoint, %v locally", args[:2], k, r[k], lv)
+			}
 		}
 	}
 
@@ -133,7 +154,7 @@ func TestEndpointBenchAndEval(t *testing.T) {
 	for _, r := range lb.Rows {
 		switch r.Model {
 		case "stories260K-f32":
-			if r.Source != endpoint || r.GenTPS <= 0 || r.TTFTMS <= 0 || r.Records != 2 || r.PeakRSSBytes != 0 {
+			if r.Source != endpoint || r.GenTPS <= 0 || r.TTFTMS <= 0 || r.Records != 4 || r.PeakRSSBytes != 0 || r.Scores["acc choice-en-fr.jsonl"] == 0 {
 				t.Errorf("bench row %+v", r)
 			}
 		case name:

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -14,43 +13,13 @@ import (
 
 type runOptions struct {
 	genFlags
-	raw         bool
-	jsonOut     bool
-	logprobs    int
-	verbose     bool
-	noBOS       bool
-	stop        []string
-	grammarFile string
-	schemaFile  string
-	grammar     string // the grammar read from grammarFile or converted from schemaFile
-}
-
-// loadGrammar reads --grammar or --json-schema, checked before the model loads.
-func (o *runOptions) loadGrammar() error {
-	switch {
-	case o.grammarFile != "" && o.schemaFile != "":
-		return fmt.Errorf("--grammar and --json-schema both constrain the output: give one of them")
-	case o.grammarFile != "":
-		b, err := os.ReadFile(o.grammarFile)
-		if err != nil {
-			return fmt.Errorf("--grammar: %w", err)
-		}
-		if err := glassbox.CheckGrammar(string(b)); err != nil {
-			return fmt.Errorf("--grammar %s: %w", o.grammarFile, err)
-		}
-		o.grammar = string(b)
-	case o.schemaFile != "":
-		b, err := os.ReadFile(o.schemaFile)
-		if err != nil {
-			return fmt.Errorf("--json-schema: %w", err)
-		}
-		g, err := glassbox.JSONSchemaGrammar(b)
-		if err != nil {
-			return fmt.Errorf("--json-schema %s: %w", o.schemaFile, err)
-		}
-		o.grammar = g
-	}
-	return nil
+	raw      bool
+	jsonOut  bool
+	logprobs int
+	verbose  bool
+	noBOS    bool
+	stop     []string
+	hideThk  bool
 }
 
 func newRunCmd() *cobra.Command {
@@ -72,8 +41,8 @@ carries tokenizer.chat_template) get the prompt as a user message in their templ
 	cmd.Flags().BoolVar(&o.verbose, "verbose", false, "print load time and speeds to stderr")
 	cmd.Flags().BoolVar(&o.noBOS, "no-bos", false, "do not add the beginning-of-sequence token")
 	cmd.Flags().StringArrayVar(&o.stop, "stop", nil, "stop when this text is generated (repeatable)")
-	cmd.Flags().StringVar(&o.grammarFile, "grammar", "", "constrain the output to the GBNF grammar in `FILE` (llama.cpp's notation)")
-	cmd.Flags().StringVar(&o.schemaFile, "json-schema", "", "constrain the output to JSON valid under the JSON Schema in `FILE`")
+	o.registerGrammar(cmd)
+	cmd.Flags().BoolVar(&o.hideThk, "hide-thinking", false, "do not print the reasoning a thinking model writes between <think> and </think>")
 	return cmd
 }
 
@@ -85,7 +54,7 @@ func (o *runOptions) run(cmd *cobra.Command, args []string) error {
 		if o.logprobs < 0 || o.logprobs > 20 {
 			return fmt.Errorf("--logprobs must be between 0 and 20, got %d", o.logprobs)
 		}
-		return o.loadGrammar()
+		return nil
 	}, func() (string, error) { return promptArg(cmd, args) })
 	if err != nil {
 		return err
@@ -98,26 +67,52 @@ func (o *runOptions) run(cmd *cobra.Command, args []string) error {
 		MaxTokens: max(o.n, 0), Sampler: params, Stop: o.stop, LogProbs: o.logprobs, NoBOS: o.noBOS,
 		Grammar: o.grammar,
 	}
-	var last string // the last text printed
-	if !o.jsonOut {
-		opts.OnToken = func(t glassbox.Token) error {
-			if t.Text != "" {
-				last = t.Text
-			}
-			_, err := io.WriteString(out, t.Text)
+	// a thinking model's reasoning is printed apart from its answer
+	var rd *glassbox.ReplyReader
+	var ids []int
+	if m.HasChatTemplate() && !o.raw {
+		cp, err := m.PrepareChat(cmd.Context(), []glassbox.Message{{Role: "user", Content: prompt}}, glassbox.ChatOptions{})
+		if err != nil {
 			return err
 		}
+		ids = m.EncodeChat(cp.Text, opts)
+		if cp.Reasons() {
+			rd = cp.NewReader()
+		}
+	} else {
+		ids = m.Encode(prompt, opts)
 	}
-	ids, _, err := buildPrompt(m, prompt, o.raw, opts)
-	if err != nil {
-		return err
+	pr := &replyPrinter{out: out, dim: isTerminal(out), hide: o.hideThk}
+	opts.OnToken = func(t glassbox.Token) error {
+		switch {
+		case rd != nil && o.jsonOut:
+			rd.Add(t.Text)
+		case rd != nil:
+			return pr.delta(rd.Add(t.Text))
+		case !o.jsonOut:
+			return pr.write(t.Text, false)
+		}
+		return nil
 	}
 	res, err := m.GenerateIDs(cmd.Context(), ids, opts)
 	if err != nil {
-		if cmd.Context().Err() != nil && last != "" && !strings.HasSuffix(last, "\n") {
+		if cmd.Context().Err() != nil && pr.last != "" && !strings.HasSuffix(pr.last, "\n") {
 			fmt.Fprintln(out) // interrupted: end the line the text was on
 		}
 		return err
+	}
+	var reply *glassbox.Message
+	if rd != nil {
+		d, msg, _ := rd.Finish(res.FinishReason)
+		reply = &msg
+		if !o.jsonOut {
+			if err := pr.delta(d); err != nil {
+				return err
+			}
+			if err := pr.endThinking(); err != nil {
+				return err
+			}
+		}
 	}
 	if o.verbose {
 		t := res.Timings
@@ -125,8 +120,8 @@ func (o *runOptions) run(cmd *cobra.Command, args []string) error {
 			params.Seed, ms(m.LoadDuration()), plural(t.PromptTokens, "token"), t.PromptPerSecond(), plural(t.GenTokens, "token"), t.GenPerSecond(), res.FinishReason)
 	}
 	if o.jsonOut {
-		return writeRunJSON(out, m, params.Seed, res, o.logprobs > 0)
-	} else if len(res.Text) > 0 && res.Text[len(res.Text)-1] != '\n' {
+		return writeRunJSON(out, m, params.Seed, res, reply, o.logprobs > 0)
+	} else if pr.last != "" && !strings.HasSuffix(pr.last, "\n") {
 		fmt.Fprintln(out)
 	}
 	return nil
@@ -155,16 +150,22 @@ type jsonTimings struct {
 }
 
 type jsonRun struct {
-	PromptIDs    []int         `json:"prompt_ids"`
-	IDs          []int         `json:"ids"`
-	Text         string        `json:"text"`
-	FinishReason string        `json:"finish_reason"`
-	Seed         uint64        `json:"seed"`
-	LogProbs     []jsonLogProb `json:"logprobs,omitempty"`
-	Timings      jsonTimings   `json:"timings"`
+	PromptIDs    []int  `json:"prompt_ids"`
+	IDs          []int  `json:"ids"`
+	Text         string `json:"text"`
+	FinishReason string `json:"finish_reason"`
+	Seed         uint64 `json:"seed"`
+	// ReasoningContent and Content split the text of a thinking model's
+	// reply (its <think> reasoning, then the answer).
+	ReasoningContent *string       `json:"reasoning_content,omitempty"`
+	Content          *string       `json:"content,omitempty"`
+	LogProbs         []jsonLogProb `json:"logprobs,omitempty"`
+	Timings          jsonTimings   `json:"timings"`
 }
 
-func writeRunJSON(w io.Writer, m *glassbox.Model, seed uint64, res *glassbox.Result, withLogProbs bool) error {
+// writeRunJSON prints the result; reply, when not nil, is the reply of a
+// thinking model split into reasoning and answer.
+func writeRunJSON(w io.Writer, m *glassbox.Model, seed uint64, res *glassbox.Result, reply *glassbox.Message, withLogProbs bool) error {
 	t := res.Timings
 	j := jsonRun{
 		PromptIDs: res.PromptIDs, IDs: res.IDs, Text: res.Text, FinishReason: res.FinishReason, Seed: seed,
@@ -176,6 +177,9 @@ func writeRunJSON(w io.Writer, m *glassbox.Model, seed uint64, res *glassbox.Res
 	}
 	if j.IDs == nil {
 		j.IDs = []int{}
+	}
+	if reply != nil {
+		j.ReasoningContent, j.Content = &reply.ReasoningContent, &reply.Content
 	}
 	if withLogProbs {
 		j.LogProbs = make([]jsonLogProb, len(res.Tokens))

@@ -165,10 +165,13 @@ function addMessage(role, text) {
 
 function settings() {
   const num = (id) => Number($(id).value);
-  return {
+  const req = {
     temperature: num('temperature'), top_k: num('top_k'), top_p: num('top_p'), min_p: num('min_p'),
     max_tokens: num('max_tokens'), seed: num('seed'),
   };
+  const grammar = $('grammar').value;
+  if (grammar.trim()) req.grammar = grammar;
+  return req;
 }
 
 // setBusy switches the composer between idle and streaming: while a reply
@@ -301,9 +304,20 @@ function openDissection(turn, index) {
 
   // sampler
   const smp = s.sampling;
-  const stepsEls = smp.steps.map((st) => el('div', { class: 'sstep' },
-    el('b', { text: st.name }), el('span', { text: ' kept ' + st.kept + ': ' }),
-    el('span', { class: 'mono', text: (st.top || []).map((c) => visible(c) + ' ' + pct(c.prob)).join(' · ') })));
+  const stepsEls = [];
+  for (const st of smp.steps) {
+    stepsEls.push(el('div', { class: 'sstep' },
+      el('b', { text: st.name }), el('span', { text: ' kept ' + st.kept + ': ' }),
+      el('span', { class: 'mono', text: (st.top || []).map((c) => visible(c) + ' ' + pct(c.prob)).join(' · ') })));
+    if (st.name === 'grammar' && smp.grammar) {
+      // the candidates the grammar removed, with their probabilities before it
+      const g = smp.grammar;
+      const removed = g.removed.length ? g.removed.map((c) => visible(c) + ' ' + pct(c.prob)).join(' · ') : 'none of the best ones';
+      stepsEls.push(el('div', { class: 'sstep grammar', id: 'd-grammar' },
+        el('b', { text: 'grammar removed' }), el('span', { text: ' (p before the grammar, ' + g.checked + ' checked): ' }),
+        el('span', { class: 'mono', text: removed })));
+    }
+  }
   stepsEls.push(el('div', { class: 'sstep final', text: (smp.draw < 0 ? 'greedy: no draw' : 'draw ' + smp.draw.toFixed(4)) +
     ' → ' + visible(s.token) + ', rank ' + smp.chosen_rank + ', p ' + pct(smp.chosen_prob) + ' after the chain (' + pct(smp.raw_prob) + ' raw)' }));
   $('d-sampler').replaceChildren(...stepsEls);

@@ -101,13 +101,20 @@ function lbRenderTable() {
   const cols = lbColumns();
   const head = lbEl('tr', {}, ...cols.map((c) => {
     const arrow = c.text ? '' : (c.higher ? ' ↑' : ' ↓');
+    // a score's long name may break after '_' and '.' (file names), at <wbr>
+    const label = lbEl('span', {});
+    for (const part of (c.head + arrow).split(/(?<=[._])/)) {
+      if (label.firstChild && c.score) label.appendChild(document.createElement('wbr'));
+      label.appendChild(document.createTextNode(part));
+    }
     const th = lbEl('th', { 'data-col': c.key, tabindex: '0', title: c.text ? 'sort by ' + c.head : 'sort by ' + c.head + (c.higher ? ' (higher is better)' : ' (lower is better)') },
-      lbEl('span', { text: c.head + arrow }));
+      label);
     if (c.key === lb.sort) {
       th.classList.add('sorted');
       th.appendChild(lbEl('span', { class: 'lb-dir', text: lb.reverse ? ' ▲' : ' ▼' }));
     }
     if (!c.text) th.classList.add('num');
+    if (c.score) th.classList.add('score'); // long names wrap, so that the table fits
     return th;
   }));
   const body = lbSorted(cols).map((r) => lbEl('tr', { 'data-model': r.model },
@@ -118,7 +125,13 @@ function lbRenderTable() {
       if (v == null) td.classList.add('lb-none');
       if (c.key === 'source') td.classList.add('lb-source');
       if (c.key === 'model' && r.file_type) td.title = [r.arch, r.file_type, r.params ? (r.params / 1e6).toFixed(2) + 'M parameters' : '', r.sha256 ? 'sha256 ' + r.sha256.slice(0, 12) : ''].filter(Boolean).join(' · ');
-      if (c.key === 'license' && r.fact_source) td.title = 'source: ' + r.fact_source;
+      if (c.key === 'license' && r.fact_source) {
+        td.title = 'source: ' + r.fact_source + (r.catalog_id ? ' (catalog entry ' + r.catalog_id + ', recognised by its ' + r.catalog_match + ')' : '');
+      }
+      if (c.key === 'openness' && v != null) {
+        td.replaceChildren(lbEl('span', { class: 'lb-open ' + v, text: v }));
+        td.title = v === 'open-source' ? 'open source: weights, training data, code and recipe published' : 'open weights: the weights are published, the training data or code are not';
+      }
       return td;
     })));
   const table = $('lb-table');
