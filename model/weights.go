@@ -68,6 +68,12 @@ type source interface {
 	tensor(name string) (rawTensor, bool, error)
 }
 
+// releaser is a source whose tensor data is a file mapping: release drops
+// the pages of data from memory (they stay readable, from the file).
+type releaser interface {
+	release(data []byte) error
+}
+
 // bind fills the weights of m from src following the layout and checks every
 // shape against the config.
 func bind(m *Model, src source) error {
@@ -103,6 +109,15 @@ func bind(m *Model, src source) error {
 			mat, err := tensor.NewMatrix(raw.Type, r.Rows, r.Cols, raw.Data)
 			if err != nil {
 				return fmt.Errorf("tensor %s: %w", r.Name, err)
+			}
+			// The packed copy for token generation replaces the mapped
+			// pages in memory rather than doubling them.
+			if mat.Pack() > 0 {
+				if rel, ok := src.(releaser); ok {
+					if err := rel.release(raw.Data); err != nil {
+						return fmt.Errorf("tensor %s: %w", r.Name, err)
+					}
+				}
 			}
 			*s.mat(m, l) = mat
 			continue

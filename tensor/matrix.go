@@ -17,8 +17,8 @@ type Matrix struct {
 	packed []byte
 }
 
-// Pack builds, when this CPU has kernels that read it (Q4_0 weights with
-// AVX-512 VNNI), a copy of the matrix's rows interleaved in groups of
+// Pack builds, when this CPU has kernels that read it (Q4_0 and Q8_0
+// weights with AVX-512 VNNI), a copy of the matrix's rows interleaved in groups of
 // sixteen, which token generation then streams instead of Data; products
 // give the same results bit for bit either way. It returns the bytes of the
 // copy (0 when none is made), which has the size of the rows it covers: a
