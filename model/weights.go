@@ -110,13 +110,11 @@ func bind(m *Model, src source) error {
 			if err != nil {
 				return fmt.Errorf("tensor %s: %w", r.Name, err)
 			}
-			// The packed copy for token generation replaces the mapped
-			// pages in memory rather than doubling them.
-			if mat.Pack() > 0 {
-				if rel, ok := src.(releaser); ok {
-					if err := rel.release(raw.Data); err != nil {
-						return fmt.Errorf("tensor %s: %w", r.Name, err)
-					}
+			// The embedding table is only looked up by rows, unless the
+			// output shares it (packed below).
+			if r.Name != NameTokenEmbd {
+				if err := pack(mat, src); err != nil {
+					return fmt.Errorf("tensor %s: %w", r.Name, err)
 				}
 			}
 			*s.mat(m, l) = mat
@@ -130,6 +128,22 @@ func bind(m *Model, src source) error {
 	}
 	if m.Output == m.TokenEmbedding {
 		c.TiedOutput = true
+		if err := pack(m.Output, src); err != nil {
+			return fmt.Errorf("tensor %s: %w", NameTokenEmbd, err)
+		}
+	}
+	return nil
+}
+
+// pack builds mat's packed copy for token generation (tensor.Matrix.Pack)
+// and, when src is a file mapping, drops the mapped pages the copy
+// replaces, so that memory holds the weights once.
+func pack(mat *tensor.Matrix, src source) error {
+	if mat == nil || mat.Pack() == 0 {
+		return nil
+	}
+	if rel, ok := src.(releaser); ok {
+		return rel.release(mat.Data)
 	}
 	return nil
 }
