@@ -149,17 +149,22 @@ func packPanelQ8_0Packed(dst []byte, w *Matrix, r0, nb int) {
 	for b := range nb {
 		rec := src[b*q80x16Rec : (b+1)*q80x16Rec]
 		out := dst[b*q80PanelBlock:][:q80PanelBlock]
+		le := binary.LittleEndian
+		for k := range 8 {
+			lane := rec[k*64+4*i0:][:4*q80PanelRows]
+			for i := range q80PanelRows {
+				// row i is half i%2 of pair i/2: byte 32·i + 4k
+				le.PutUint32(out[32*i+4*k:], le.Uint32(lane[4*i:]))
+			}
+		}
 		for i := range q80PanelRows {
-			p, h := i/2, i%2
-			q := out[p*64+h*32:][:32]
-			for k := range 8 {
-				copy(q[4*k:4*k+4], rec[k*64+4*(i0+i):])
-			}
-			d := math.Float32bits(f16At(rec[512+2*(i0+i):]))
-			s := out[256+p*64+h*32:][:32]
-			for j := 0; j < 32; j += 4 {
-				binary.LittleEndian.PutUint32(s[j:], d)
-			}
+			d := uint64(math.Float32bits(f16At(rec[512+2*(i0+i):])))
+			s := out[256+32*i:][:32]
+			d |= d << 32
+			le.PutUint64(s[0:], d)
+			le.PutUint64(s[8:], d)
+			le.PutUint64(s[16:], d)
+			le.PutUint64(s[24:], d)
 		}
 	}
 }
