@@ -64,8 +64,8 @@ func checkPacked(t *testing.T, rng *rand.Rand, typ Type, rows, cols, n int) {
 // the panel kernels fed from them) against the plain layout and the pure-Go
 // twins, over row counts with and without a tail of rows outside the copy.
 func TestPacked(t *testing.T) {
-	if !hasVNNI512 {
-		t.Skip("this CPU has no AVX-512 VNNI: no packed copies are made")
+	if !hasVNNI512 || asmOff {
+		t.Skip("no AVX-512 VNNI or assembly off (" + NoAsmEnv + "): no packed copies are made")
 	}
 	defer SetThreads(0)
 	rng := rand.New(rand.NewPCG(41, 42))
@@ -119,8 +119,8 @@ func TestPackOnlyWhereKernelsRun(t *testing.T) {
 // FuzzPacked checks the packed kernels against the plain layout and the
 // twins on weights, shapes and activations drawn from the fuzzer's input.
 func FuzzPacked(f *testing.F) {
-	if !hasVNNI512 {
-		f.Skip("this CPU has no AVX-512 VNNI: no packed copies are made")
+	if !hasVNNI512 || asmOff {
+		f.Skip("no AVX-512 VNNI or assembly off (" + NoAsmEnv + "): no packed copies are made")
 	}
 	f.Add(uint64(1), uint8(16), uint8(1), uint8(1), false)
 	f.Add(uint64(2), uint8(47), uint8(5), uint8(9), true)
