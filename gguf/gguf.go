@@ -339,6 +339,21 @@ func Parse(data []byte) (*File, error) {
 	return f, nil
 }
 
+// ReleasePages drops from memory the pages of the mapped file wholly inside
+// b, a part of a tensor's data (TensorData), for a caller that has copied
+// that data to another form: b stays valid and is read back from the file if
+// used again. It does nothing for files not opened with Open or on platforms
+// without mmap.
+func (f *File) ReleasePages(b []byte) error {
+	if f.m == nil || f.closed {
+		return nil
+	}
+	if err := f.m.Release(b); err != nil {
+		return fmt.Errorf("gguf: release pages: %w", err)
+	}
+	return nil
+}
+
 // Close releases the file's memory mapping. Tensor data obtained from the file
 // must not be used afterwards. Close is safe to call more than once.
 func (f *File) Close() error {

@@ -143,6 +143,9 @@ func ConfigFromGGUF(f *gguf.File) (*Config, error) {
 
 type ggufSource struct{ f *gguf.File }
 
+// release drops the mapped pages of data that a packed copy replaced.
+func (s ggufSource) release(data []byte) error { return s.f.ReleasePages(data) }
+
 func (s ggufSource) tensor(name string) (rawTensor, bool, error) {
 	ti, ok := s.f.Tensor(name)
 	if !ok {

@@ -68,6 +68,12 @@ type source interface {
 	tensor(name string) (rawTensor, bool, error)
 }
 
+// releaser is a source whose tensor data is a file mapping: release drops
+// the pages of data from memory (they stay readable, from the file).
+type releaser interface {
+	release(data []byte) error
+}
+
 // bind fills the weights of m from src following the layout and checks every
 // shape against the config.
 func bind(m *Model, src source) error {
@@ -104,6 +110,13 @@ func bind(m *Model, src source) error {
 			if err != nil {
 				return fmt.Errorf("tensor %s: %w", r.Name, err)
 			}
+			// The embedding table is only looked up by rows, unless the
+			// output shares it (packed below).
+			if r.Name != NameTokenEmbd {
+				if err := pack(mat, src); err != nil {
+					return fmt.Errorf("tensor %s: %w", r.Name, err)
+				}
+			}
 			*s.mat(m, l) = mat
 			continue
 		}
@@ -115,6 +128,22 @@ func bind(m *Model, src source) error {
 	}
 	if m.Output == m.TokenEmbedding {
 		c.TiedOutput = true
+		if err := pack(m.Output, src); err != nil {
+			return fmt.Errorf("tensor %s: %w", NameTokenEmbd, err)
+		}
+	}
+	return nil
+}
+
+// pack builds mat's packed copy for token generation (tensor.Matrix.Pack)
+// and, when src is a file mapping, drops the mapped pages the copy
+// replaces, so that memory holds the weights once.
+func pack(mat *tensor.Matrix, src source) error {
+	if mat == nil || mat.Pack() == 0 {
+		return nil
+	}
+	if rel, ok := src.(releaser); ok {
+		return rel.release(mat.Data)
 	}
 	return nil
 }

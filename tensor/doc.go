@@ -35,6 +35,11 @@
 // pool (see SetThreads); each output element is computed by one worker with
 // the same kernel, so results do not depend on the number of threads.
 //
+// Matrix.Pack gives a matrix a copy of its rows in the interleaved layout of
+// this CPU's one-row kernels (Q4_0 and Q8_0 with AVX-512 VNNI: groups of
+// sixteen rows, one row per 32-bit lane), which token generation streams
+// instead of Data, with the same results bit for bit.
+//
 // Data is read in GGUF's byte order (little-endian); F32 weight rows are
 // viewed in place, so the package assumes a little-endian host, as GGUF
 // memory-mapping does.

@@ -66,9 +66,17 @@ func quantGEMM(dst []float32, w *Matrix, xq []byte, xs, n int) int {
 	}
 	switch w.Type {
 	case Q4_0:
-		return panelGEMM(dst, w, xq, xs, n, w.Cols/qk, q40PanelRows, q40Cols, q40PanelBlock, q40ColBlock, packActQ4_0, packPanelQ4_0, kernelQ4_0)
+		pack := packPanelQ4_0
+		if w.packed != nil {
+			pack = packPanelQ4_0Packed // the copy covers every whole panel
+		}
+		return panelGEMM(dst, w, xq, xs, n, w.Cols/qk, q40PanelRows, q40Cols, q40PanelBlock, q40ColBlock, packActQ4_0, pack, kernelQ4_0)
 	case Q8_0:
-		return panelGEMM(dst, w, xq, xs, n, w.Cols/qk, q80PanelRows, q80Cols, q80PanelBlock, q80ColBlock, packActQ8_0, packPanelQ8_0, kernelQ8_0)
+		pack := packPanelQ8_0
+		if w.packed != nil {
+			pack = packPanelQ8_0Packed
+		}
+		return panelGEMM(dst, w, xq, xs, n, w.Cols/qk, q80PanelRows, q80Cols, q80PanelBlock, q80ColBlock, packActQ8_0, pack, kernelQ8_0)
 	case Q4_K:
 		return panelGEMM(dst, w, xq, xs, n, w.Cols/qkK, q4kPanelRows, q4kCols, q4kPanelRows*q4kRec, q4kRec, packActQ4_K, packPanelQ4_K, kernelQ4_K)
 	case Q6_K:
@@ -275,6 +283,21 @@ func packGemvQ4_0(dst, xq []byte, nb int) {
 		binary.LittleEndian.PutUint32(rec[32:], uint32(-8*s))
 		binary.LittleEndian.PutUint32(rec[36:], math.Float32bits(f16At(blk)))
 	}
+}
+
+// packedGEMV returns the one-row kernel over w's packed copy, or nil when
+// there is none or the kernels are off.
+func packedGEMV(w *Matrix) gemvFunc {
+	if !useGEMM || w.packed == nil {
+		return nil
+	}
+	switch w.Type {
+	case Q4_0:
+		return gemvQ4_0x16
+	case Q8_0:
+		return gemvQ8_0x16
+	}
+	return nil
 }
 
 // gemvQ4_0 and gemvQ8_0 compute rows [lo, hi) of a one-row product, hi-lo

@@ -11,3 +11,9 @@ func quantGEMV(w *Matrix, xq []byte) (gemvFunc, *[]byte) { return nil, nil }
 
 // floatGEMM has no tile kernels on this platform.
 func floatGEMM(dst []float32, w *Matrix, xq []byte, xs, n int) int { return 0 }
+
+// packMatrix makes no packed copies on this platform.
+func packMatrix(m *Matrix) []byte { return nil }
+
+// packedGEMV has no kernels over packed copies on this platform.
+func packedGEMV(w *Matrix) gemvFunc { return nil }

@@ -11,6 +11,26 @@ type Matrix struct {
 	Type       Type
 	Rows, Cols int
 	Data       []byte
+
+	// packed is the copy of whole groups of rows interleaved for the
+	// one-row kernels of this CPU (see Pack), or nil.
+	packed []byte
+}
+
+// Pack builds, when this CPU has kernels that read it (Q4_0 and Q8_0
+// weights with AVX-512 VNNI), a copy of the matrix's rows interleaved in groups of
+// sixteen, which token generation then streams instead of Data; products
+// give the same results bit for bit either way. It returns the bytes of the
+// copy (0 when none is made), which has the size of the rows it covers: a
+// caller whose Data is a file mapping can drop those pages (Data stays
+// valid and is read again only for rows outside the copy and for the few
+// paths that use the plain layout). Pack must not run concurrently with
+// products on m; calling it again does nothing.
+func (m *Matrix) Pack() int {
+	if m.packed == nil {
+		m.packed = packMatrix(m)
+	}
+	return len(m.packed)
 }
 
 // NewMatrix checks that t is supported, that cols is a whole number of
@@ -120,6 +140,7 @@ func MatVecMulti(dsts [][]float32, ws []*Matrix, x []float32) {
 			}
 			if gbuf != nil {
 				p.xp = *gbuf
+				p.gemv16 = packedGEMV(w)
 			}
 		}
 		ps[i] = p
@@ -197,6 +218,7 @@ func matMul(dst []float32, w *Matrix, x []float32, n int, gemm bool) {
 	}
 	if gbuf != nil {
 		p.xp = *gbuf
+		p.gemv16 = packedGEMV(w)
 	}
 	if tiny {
 		// tinyBLAS order: whole tiles of four activation rows, then the rest
@@ -230,18 +252,27 @@ type product struct {
 	dot  dotFunc
 	dot4 dot4Func // dot for four activation rows at once, or nil
 	gemv gemvFunc // kernel for eight rows at once when n is 1, or nil
-	xp   []byte   // the activation packed for gemv
-	w    *Matrix
-	rb   int // bytes per weight row
-	x    []byte
-	xs   int // bytes per converted activation row
-	n    int
-	dst  []float32
-	rows int
+	// gemv16 is the kernel for sixteen rows of w's packed copy at once
+	// when n is 1, or nil; it takes the activation packed for gemv.
+	gemv16 gemvFunc
+	xp     []byte // the activation packed for gemv
+	w      *Matrix
+	rb     int // bytes per weight row
+	x      []byte
+	xs     int // bytes per converted activation row
+	n      int
+	dst    []float32
+	rows   int
 }
 
 // rowsRange computes output rows [lo, hi) for every activation row.
 func (p *product) rowsRange(lo, hi int) {
+	if p.gemv16 != nil && lo&15 == 0 {
+		if m := (min(hi, len(p.w.packed)/p.rb) - lo) &^ 15; m > 0 {
+			p.gemv16(p.w, p.xp, lo, lo+m, p.dst)
+			lo += m
+		}
+	}
 	if p.gemv != nil {
 		if m := (hi - lo) &^ 7; m > 0 {
 			p.gemv(p.w, p.xp, lo, lo+m, p.dst)

@@ -188,7 +188,9 @@ func (wp *workerPool) dispatch(n, t int) {
 	j := &wp.job
 	j.n = n
 	j.chunk = max(1, n/(8*nw))
-	if j.chunk > 8 {
+	if j.chunk >= 32 {
+		j.chunk &^= 15 // whole groups of sixteen rows for the packed kernels
+	} else if j.chunk > 8 {
 		j.chunk &^= 7 // whole groups of eight rows for the eight-row kernels
 	}
 	j.next.Store(0)

@@ -5,6 +5,7 @@ package mmap
 import (
 	"fmt"
 	"os"
+	"unsafe"
 )
 
 // Map is a read-only view of a whole file.
@@ -36,4 +37,22 @@ func Open(path string) (*Map, error) {
 		return nil, fmt.Errorf("mmap %s: file of %d bytes is too large for this platform", path, size)
 	}
 	return mapFile(f, int(size))
+}
+
+// pages returns the range [lo, hi) of Data made of the whole pages (of size
+// ps, measured from the start of Data, which a mapping aligns) inside b,
+// and whether there is one: b must be a part of a mapped Data.
+func (m *Map) pages(b []byte, ps int) (lo, hi int, ok bool) {
+	if m == nil || !m.Mapped || len(b) == 0 || len(m.Data) == 0 {
+		return 0, 0, false
+	}
+	base := uintptr(unsafe.Pointer(unsafe.SliceData(m.Data)))
+	p := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+	if p < base || p-base+uintptr(len(b)) > uintptr(len(m.Data)) {
+		return 0, 0, false
+	}
+	off := int(p - base)
+	lo = (off + ps - 1) / ps * ps
+	hi = (off + len(b)) / ps * ps
+	return lo, hi, lo < hi
 }

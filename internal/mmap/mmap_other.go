@@ -22,3 +22,6 @@ func (m *Map) Close() error {
 	}
 	return nil
 }
+
+// Release does nothing on platforms without mmap: the data is a heap copy.
+func (m *Map) Release(b []byte) error { return nil }

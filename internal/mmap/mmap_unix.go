@@ -25,3 +25,16 @@ func (m *Map) Close() error {
 	m.Data = nil
 	return err
 }
+
+// Release drops the pages wholly inside b, a part of Data, from the
+// process's memory (madvise MADV_DONTNEED): b stays valid and is read back
+// from the file if used again. It is for data the caller has copied to a
+// form it reads instead. Nothing happens when m is not a mapping or b is not
+// inside it.
+func (m *Map) Release(b []byte) error {
+	lo, hi, ok := m.pages(b, os.Getpagesize())
+	if !ok {
+		return nil
+	}
+	return unix.Madvise(m.Data[lo:hi], unix.MADV_DONTNEED)
+}

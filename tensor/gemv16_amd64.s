@@ -1,0 +1,168 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// One-row products (token generation) over weights repacked at load time
+// into groups of sixteen interleaved rows (see pack_amd64.go), on CPUs with
+// AVX-512 VNNI. A group is one contiguous stream, and every register load
+// carries four bytes of each of the sixteen rows, so each 32-bit lane is
+// one row all the way through: no horizontal sums, no shuffles. Every row
+// keeps the arithmetic of its vec-dot twin in dot.go (the same exact integer
+// block sums, the same float multiplies and fused multiply-adds in block
+// order), so the results are bit-identical.
+
+// PF16 is how far ahead (bytes) the Q4_0 kernel prefetches its stream.
+#define PF16 1152
+
+// func gemvQ4_0x16VNNI(nb int, w *byte, groups int, x *byte, dst *float32)
+// computes dst[16g+i] = row 16g+i · x for g < groups. w holds the groups one
+// after the other, nb 288-byte records each: four registers whose lane i
+// holds bytes 4k..4k+3 of row i's block (values 4k..4k+3 in the low
+// nibbles, 16+4k..19+4k in the high ones), then the sixteen f16 scales. x
+// holds 40-byte records per block (packGemvQ4_0): the 32 values, -8·Σy as
+// int32, the scale as float32.
+TEXT ·gemvQ4_0x16VNNI(SB), NOSPLIT, $0-40
+	MOVQ         w+8(FP), SI
+	MOVQ         groups+16(FP), R15
+	MOVQ         dst+32(FP), BX
+	MOVL         $0x0f0f0f0f, AX
+	VPBROADCASTD AX, Z31
+
+q40x16group:
+	MOVQ   nb+0(FP), CX
+	MOVQ   x+24(FP), DI
+	VPXORD Z30, Z30, Z30
+
+q40x16loop:
+	PREFETCHT0     PF16(SI)
+	PREFETCHT0     PF16+64(SI)
+	PREFETCHT0     PF16+128(SI)
+	PREFETCHT0     PF16+192(SI)
+	PREFETCHT0     PF16+256(SI)
+	VMOVDQU64      (SI), Z0
+	VMOVDQU64      64(SI), Z1
+	VMOVDQU64      128(SI), Z2
+	VMOVDQU64      192(SI), Z3
+	VPSRLW         $4, Z0, Z4
+	VPSRLW         $4, Z1, Z5
+	VPSRLW         $4, Z2, Z6
+	VPSRLW         $4, Z3, Z7
+	VPANDD         Z31, Z0, Z0
+	VPANDD         Z31, Z1, Z1
+	VPANDD         Z31, Z2, Z2
+	VPANDD         Z31, Z3, Z3
+	VPANDD         Z31, Z4, Z4
+	VPANDD         Z31, Z5, Z5
+	VPANDD         Z31, Z6, Z6
+	VPANDD         Z31, Z7, Z7
+	VPBROADCASTD   32(DI), Z8
+	VPXORD         Z9, Z9, Z9
+	VPXORD         Z10, Z10, Z10
+	VPXORD         Z11, Z11, Z11
+	VPDPBUSD.BCST  0(DI), Z0, Z8
+	VPDPBUSD.BCST  4(DI), Z1, Z9
+	VPDPBUSD.BCST  8(DI), Z2, Z10
+	VPDPBUSD.BCST  12(DI), Z3, Z11
+	VPDPBUSD.BCST  16(DI), Z4, Z8
+	VPDPBUSD.BCST  20(DI), Z5, Z9
+	VPDPBUSD.BCST  24(DI), Z6, Z10
+	VPDPBUSD.BCST  28(DI), Z7, Z11
+	VPADDD         Z9, Z8, Z8
+	VPADDD         Z11, Z10, Z10
+	VPADDD         Z10, Z8, Z8
+	VCVTDQ2PS      Z8, Z8
+	VCVTPH2PS      256(SI), Z12
+	VMULPS.BCST    36(DI), Z12, Z12
+	VFMADD231PS    Z12, Z8, Z30
+	ADDQ           $288, SI
+	ADDQ           $40, DI
+	DECQ           CX
+	JNZ            q40x16loop
+
+	VMOVUPS Z30, (BX)
+	ADDQ    $64, BX
+	DECQ    R15
+	JNZ     q40x16group
+	VZEROUPPER
+	RET
+
+// Q80_GROUP(l, W, T, ACC): group l of four values of the block: T = the
+// exact integer sum Σw·y of each row (the weights W biased by +128, the
+// bias cancelled by the record's -128·Σy), ACC = fma(d, float(T), ACC).
+#define Q80_GROUP(l, W, T, ACC) \
+	VPBROADCASTD  (32+4*l)(DI), T \
+	VPDPBUSD.BCST (4*l)(DI), W, T \
+	VCVTDQ2PS     T, T \
+	VFMADD231PS   Z24, T, ACC
+
+// func gemvQ8_0x16VNNI(nb int, w *byte, groups int, x *byte, dst *float32)
+// computes dst[16g+i] = row 16g+i · x for g < groups. w holds the groups one
+// after the other, nb 544-byte records each: eight registers whose lane i
+// holds values 4k..4k+3 of row i's block, each +128 (so unsigned), then the
+// sixteen f16 scales. x holds 68-byte records per block (packActQ8_0). As
+// the twin does, each row keeps eight accumulators (one per group of four
+// values), added at the end in Sum8's order.
+TEXT ·gemvQ8_0x16VNNI(SB), NOSPLIT, $0-40
+	MOVQ         w+8(FP), SI
+	MOVQ         groups+16(FP), R15
+	MOVQ         dst+32(FP), BX
+
+q80x16group:
+	MOVQ   nb+0(FP), CX
+	MOVQ   x+24(FP), DI
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+
+q80x16loop:
+	PREFETCHT0   PF16(SI)
+	PREFETCHT0   PF16+64(SI)
+	PREFETCHT0   PF16+128(SI)
+	PREFETCHT0   PF16+192(SI)
+	PREFETCHT0   PF16+256(SI)
+	PREFETCHT0   PF16+320(SI)
+	PREFETCHT0   PF16+384(SI)
+	PREFETCHT0   PF16+448(SI)
+	PREFETCHT0   PF16+512(SI)
+	VCVTPH2PS    512(SI), Z24
+	VMULPS.BCST  64(DI), Z24, Z24
+	VMOVDQU64    (SI), Z0
+	VMOVDQU64    64(SI), Z1
+	VMOVDQU64    128(SI), Z2
+	VMOVDQU64    192(SI), Z3
+	VMOVDQU64    256(SI), Z4
+	VMOVDQU64    320(SI), Z5
+	VMOVDQU64    384(SI), Z6
+	VMOVDQU64    448(SI), Z7
+	Q80_GROUP(0, Z0, Z8, Z16)
+	Q80_GROUP(1, Z1, Z9, Z17)
+	Q80_GROUP(2, Z2, Z10, Z18)
+	Q80_GROUP(3, Z3, Z11, Z19)
+	Q80_GROUP(4, Z4, Z12, Z20)
+	Q80_GROUP(5, Z5, Z13, Z21)
+	Q80_GROUP(6, Z6, Z14, Z22)
+	Q80_GROUP(7, Z7, Z15, Z23)
+	ADDQ         $544, SI
+	ADDQ         $68, DI
+	DECQ         CX
+	JNZ          q80x16loop
+
+	// Sum8: ((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7))
+	VADDPS  Z20, Z16, Z0
+	VADDPS  Z22, Z18, Z1
+	VADDPS  Z1, Z0, Z0
+	VADDPS  Z21, Z17, Z2
+	VADDPS  Z23, Z19, Z3
+	VADDPS  Z3, Z2, Z2
+	VADDPS  Z2, Z0, Z0
+	VMOVUPS Z0, (BX)
+	ADDQ    $64, BX
+	DECQ    R15
+	JNZ     q80x16group
+	VZEROUPPER
+	RET

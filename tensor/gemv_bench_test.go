@@ -1,0 +1,62 @@
+package tensor
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// BenchmarkGemv multiplies quantized matrices by one vector (token
+// generation's product), once far larger than the caches (dram: 131072×1536,
+// the weight bytes of a 400M model's worth of layers) and once small enough
+// to stay in L2 (l2: 512×1536, the kernel's own speed), at one and two
+// threads. MB/s is weight bytes streamed per second: compare dram with
+// BenchmarkMemoryBandwidth.
+func BenchmarkGemv(b *testing.B) {
+	defer SetThreads(0)
+	const cols = 1536
+	rng := rand.New(rand.NewPCG(31, 32))
+	x := randNormal(rng, cols, 1)
+	for _, typ := range []Type{Q4_0, Q8_0} {
+		for _, size := range []struct {
+			name string
+			rows int
+		}{{"dram", 131072}, {"l2", 512}} {
+			plain := randomMatrix(b, rng, typ, size.rows, cols)
+			packed := &Matrix{Type: typ, Rows: size.rows, Cols: cols, Data: plain.Data}
+			dst := make([]float32, size.rows)
+			for _, w := range []*Matrix{plain, packed} {
+				layout := "plain"
+				if w == packed {
+					if w.Pack() == 0 {
+						continue
+					}
+					layout = "packed"
+				}
+				for _, th := range []int{1, 2} {
+					b.Run(fmt.Sprintf("%s/%s/%s/t%d", typ, size.name, layout, th), func(b *testing.B) {
+						SetThreads(th)
+						b.SetBytes(int64(len(w.Data)))
+						for b.Loop() {
+							MatVec(dst, w, x)
+						}
+					})
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkPack measures building the packed copy of a 4096×1536 Q4_0
+// matrix (model load time): MB/s is weight bytes packed per second.
+func BenchmarkPack(b *testing.B) {
+	rng := rand.New(rand.NewPCG(33, 34))
+	w := randomMatrix(b, rng, Q4_0, 4096, 1536)
+	b.SetBytes(int64(len(w.Data)))
+	for b.Loop() {
+		w.packed = nil
+		if w.Pack() == 0 {
+			b.Skip("no packed copies on this CPU")
+		}
+	}
+}

@@ -1,0 +1,138 @@
+//go:build amd64 && !purego
+
+package tensor
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// checkPacked compares, for one weight matrix, the products of its packed
+// copy with those of the plain layout (the eight-row and panel kernels) and
+// of the pure-Go twins, bit for bit, for one and for n activation rows.
+func checkPacked(t *testing.T, rng *rand.Rand, typ Type, rows, cols, n int) {
+	t.Helper()
+	data := randomQuantRows(rng, typ, rows, cols)
+	plain, err := NewMatrix(typ, rows, cols, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	packed, _ := NewMatrix(typ, rows, cols, bytes.Clone(data))
+	if got, want := packed.Pack(), rows/16*16*plain.rowBytes(); got != want {
+		t.Fatalf("Pack made %d bytes, want %d", got, want)
+	}
+	if !bytes.Equal(packed.Data, data) {
+		t.Fatal("Pack changed Data")
+	}
+	x := make([]float32, n*cols)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+		if rng.IntN(40) == 0 {
+			x[i] = 0
+		}
+	}
+	for _, m := range []int{1, n} {
+		got := make([]float32, m*rows)
+		want := make([]float32, m*rows)
+		pure := make([]float32, m*rows)
+		MatMul(got, packed, x[:m*cols], m)
+		MatMul(want, plain, x[:m*cols], m)
+		useAsm(false)
+		MatMul(pure, packed, x[:m*cols], m)
+		useAsm(true)
+		for i := range got {
+			if !sameBits(got[i], want[i]) || !sameBits(got[i], pure[i]) {
+				t.Fatalf("%s %d×%d, %d activation rows: output %d: packed %v, plain %v, pure Go %v",
+					typ, rows, cols, m, i, got[i], want[i], pure[i])
+			}
+		}
+	}
+	// the packed kernel inside a multi-weight hand-out
+	a := make([]float32, rows)
+	b := make([]float32, rows)
+	MatVecMulti([][]float32{a, b}, []*Matrix{packed, plain}, x[:cols])
+	for i := range a {
+		if !sameBits(a[i], b[i]) {
+			t.Fatalf("%d×%d MatVecMulti row %d: packed %v, plain %v", rows, cols, i, a[i], b[i])
+		}
+	}
+}
+
+// TestPacked checks the sixteen-row kernels over the packed copies (and
+// the panel kernels fed from them) against the plain layout and the pure-Go
+// twins, over row counts with and without a tail of rows outside the copy.
+func TestPacked(t *testing.T) {
+	if !hasVNNI512 || asmOff {
+		t.Skip("no AVX-512 VNNI or assembly off (" + NoAsmEnv + "): no packed copies are made")
+	}
+	defer SetThreads(0)
+	rng := rand.New(rand.NewPCG(41, 42))
+	for _, typ := range []Type{Q4_0, Q8_0} {
+		for _, sh := range [][2]int{{16, 32}, {17, 64}, {31, 96}, {32, 32}, {48, 1536}, {100, 256}, {257, 128}, {1536, 512}, {4104, 64}} {
+			for _, threads := range []int{1, 2, 3} {
+				t.Run(fmt.Sprintf("%s/%dx%d/t%d", typ, sh[0], sh[1], threads), func(t *testing.T) {
+					SetThreads(threads)
+					checkPacked(t, rng, typ, sh[0], sh[1], 9)
+				})
+			}
+		}
+	}
+}
+
+// TestPackRoundTrip checks that packing loses nothing.
+func TestPackRoundTrip(t *testing.T) {
+	rng := rand.New(rand.NewPCG(43, 44))
+	for _, c := range []struct {
+		typ          Type
+		pack, unpack func(dst, src []byte, nb int)
+	}{{Q4_0, packQ4_0x16, unpackQ4_0x16}, {Q8_0, packQ8_0x16, unpackQ8_0x16}} {
+		for _, nb := range []int{1, 3, 48} {
+			src := randomQuantRows(rng, c.typ, 16, nb*qk)
+			packed := make([]byte, len(src))
+			back := make([]byte, len(src))
+			c.pack(packed, src, nb)
+			c.unpack(back, packed, nb)
+			if !bytes.Equal(back, src) {
+				t.Fatalf("%s, %d blocks: the round trip changed the rows", c.typ, nb)
+			}
+		}
+	}
+}
+
+// TestPackOnlyWhereKernelsRun checks that Pack copies nothing for types
+// without packed kernels, for too few rows, or with the assembly off.
+func TestPackOnlyWhereKernelsRun(t *testing.T) {
+	rng := rand.New(rand.NewPCG(45, 46))
+	for _, c := range []struct {
+		typ  Type
+		rows int
+	}{{Q4_0, 15}, {Q8_0, 15}, {Q4_K, 64}, {F16, 64}} {
+		w := randomMatrix(t, rng, c.typ, c.rows, 256)
+		if got := w.Pack(); got != 0 {
+			t.Errorf("%s %d rows: Pack made %d bytes, want none", c.typ, c.rows, got)
+		}
+	}
+}
+
+// FuzzPacked checks the packed kernels against the plain layout and the
+// twins on weights, shapes and activations drawn from the fuzzer's input.
+func FuzzPacked(f *testing.F) {
+	if !hasVNNI512 || asmOff {
+		f.Skip("no AVX-512 VNNI or assembly off (" + NoAsmEnv + "): no packed copies are made")
+	}
+	f.Add(uint64(1), uint8(16), uint8(1), uint8(1), false)
+	f.Add(uint64(2), uint8(47), uint8(5), uint8(9), true)
+	f.Add(uint64(3), uint8(255), uint8(2), uint8(2), true)
+	f.Fuzz(func(t *testing.T, seed uint64, rows, blocks, threads uint8, q8 bool) {
+		typ := Q4_0
+		if q8 {
+			typ = Q8_0
+		}
+		defer SetThreads(0)
+		SetThreads(1 + int(threads%3))
+		rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+		checkPacked(t, rng, typ, 16+int(rows), qk*(1+int(blocks%16)), 8+int(threads%4))
+	})
+}
