@@ -111,7 +111,7 @@ var archCases = []archCase{
 		// F16 cache path is), and at the last step one GELU input of this
 		// model lies within an ulp of such a boundary: 1.6e-4 there, 5e-6
 		// everywhere else.
-		f32Tol: 1e-3,
+		f32Tol:  1e-3,
 		disable: func(m *Model) { m.Config.SlidingWindow = 0 },
 		disables: map[string]func(m *Model){
 			"attention soft-capping": func(m *Model) { m.Config.AttnSoftcap = 0 },
