@@ -3,6 +3,7 @@ package glassbox_test
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -30,7 +31,7 @@ func TestReadConfig(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer m.Close()
-			if want := m.Config(); got != want {
+			if want := m.Config(); !reflect.DeepEqual(got, want) {
 				t.Errorf("ReadConfig = %+v\nthe opened model's = %+v", got, want)
 			}
 		})

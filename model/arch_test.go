@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -53,10 +54,20 @@ type archCase struct {
 	factorOnly bool
 	// tied omits output.weight (the output reuses token_embd.weight).
 	tied bool
+	// Gemma: window writes attention.sliding_window when > 0; attnCap and
+	// finalCap the soft-capping values when > 0; noRopeBase leaves
+	// rope.freq_base out (as the gemma2 converter does).
+	window            int
+	attnCap, finalCap float32
+	noRopeBase        bool
+	// f32Tol, when set, replaces the F32-cache tolerance (see gemma2).
+	f32Tol float64
 	// disable undoes the feature under test on a loaded model; the test checks
 	// that doing so moves the logits far beyond the tolerance, so that the
 	// comparison with llama.cpp really exercises the feature.
 	disable func(m *Model)
+	// disables holds further features to check the same way, by name.
+	disables map[string]func(m *Model)
 }
 
 var archCases = []archCase{
@@ -87,6 +98,43 @@ var archCases = []archCase{
 		name: "llama-linear-notype", arch: "llama", seed: 5, dim: 64, heads: 4, kvHeads: 2, ffn: 128, layers: 2,
 		ropeBase: 10000, linear: 4, factorOnly: true, tied: true,
 		disable: func(m *Model) { m.Config.RopeScaling = RopeScaling{} },
+	},
+	{
+		// layer 0 slides over 4 positions, layer 1 is global (gemma2's
+		// default pattern); both RoPE bases default to 10000
+		name: "gemma2", arch: "gemma2", seed: 6, dim: 64, heads: 4, kvHeads: 2, headDim: 32, ffn: 128, layers: 2,
+		ropeBase: 10000, noRopeBase: true, tied: true, window: 4, attnCap: 4, finalCap: 3,
+		// Gemma's GELU reads ggml's table at the F16 rounding of its input,
+		// so a one-ulp difference upstream that moves an input across an F16
+		// rounding boundary moves that GELU output by one F16 step. The F32
+		// cache's attention sums are not in ggml's order (only the default
+		// F16 cache path is), and at the last step one GELU input of this
+		// model lies within an ulp of such a boundary: 1.6e-4 there, 5e-6
+		// everywhere else.
+		f32Tol:  1e-3,
+		disable: func(m *Model) { m.Config.SlidingWindow = 0 },
+		disables: map[string]func(m *Model){
+			"attention soft-capping": func(m *Model) { m.Config.AttnSoftcap = 0 },
+			"final soft-capping":     func(m *Model) { m.Config.FinalSoftcap = 0 },
+			"post-norms":             func(m *Model) { m.Config.PostNorms = false },
+			"embedding scale":        func(m *Model) { m.Config.EmbedScale = false },
+			"GeGLU":                  func(m *Model) { m.Config.GELU = false },
+		},
+	},
+	{
+		// layers 0-4 slide over 5 positions with RoPE base 10000 unscaled,
+		// layer 5 is global (gemma3's default pattern) with base 1e6 and
+		// linear scaling by 8, as Gemma 3 4B
+		name: "gemma3", arch: "gemma3", seed: 7, dim: 64, heads: 4, kvHeads: 2, headDim: 32, ffn: 128, layers: 6,
+		ropeBase: 1e6, linear: 8, tied: true, window: 5,
+		disable: func(m *Model) { m.Config.SlidingWindow = 0 },
+		disables: map[string]func(m *Model){
+			"Q/K norm":            func(m *Model) { m.Config.QKNorm = false },
+			"local RoPE base":     func(m *Model) { m.Config.RopeThetaLocal = m.Config.RopeTheta },
+			"global RoPE scaling": func(m *Model) { m.Config.RopeScaling = RopeScaling{} },
+			"query scale":         func(m *Model) { m.Config.QueryScale = attnScale(m.Config.Dim / m.Config.Heads) },
+			"post-norms":          func(m *Model) { m.Config.PostNorms = false },
+		},
 	},
 }
 
@@ -183,7 +231,28 @@ func genArchModel(c archCase) ([]byte, error) {
 		{c.arch + ".attention.head_count", uint32(c.heads)},
 		{c.arch + ".attention.head_count_kv", uint32(c.kvHeads)},
 		{c.arch + ".attention.layer_norm_rms_epsilon", float32(1e-6)},
-		{c.arch + ".rope.freq_base", c.ropeBase},
+	}
+	if !c.noRopeBase {
+		kv = append(kv, struct {
+			key   string
+			value any
+		}{c.arch + ".rope.freq_base", c.ropeBase})
+	}
+	for _, g := range []struct {
+		key string
+		on  bool
+		v   any
+	}{
+		{"attention.sliding_window", c.window > 0, uint32(c.window)},
+		{"attn_logit_softcapping", c.attnCap > 0, c.attnCap},
+		{"final_logit_softcapping", c.finalCap > 0, c.finalCap},
+	} {
+		if g.on {
+			kv = append(kv, struct {
+				key   string
+				value any
+			}{c.arch + "." + g.key, g.v})
+		}
 	}
 	if c.arch == "llama" {
 		// as llama.cpp's converter: qwen2/qwen3 files leave the rope width to
@@ -228,6 +297,13 @@ func genArchModel(c archCase) ([]byte, error) {
 		{"tokenizer.ggml.add_bos_token", true},
 		{"tokenizer.ggml.add_eos_token", false},
 	}...)
+	if strings.HasPrefix(c.arch, "gemma") {
+		// as the Gemma converters
+		kv = append(kv, struct {
+			key   string
+			value any
+		}{"tokenizer.ggml.add_space_prefix", false})
+	}
 	for _, e := range kv {
 		if err := w.AddKV(e.key, e.value); err != nil {
 			return nil, err
@@ -275,15 +351,22 @@ func genArchModel(c archCase) ([]byte, error) {
 			bias(p+"attn_k.bias", kvDim)
 			bias(p+"attn_v.bias", kvDim)
 		}
-		if c.arch == "qwen3" {
+		if c.arch == "qwen3" || c.arch == "gemma3" {
 			norm(p+"attn_q_norm.weight", headDim)
 			norm(p+"attn_k_norm.weight", headDim)
 		}
 		matrix(p+"attn_output.weight", qDim, c.dim)
+		gemma := strings.HasPrefix(c.arch, "gemma")
+		if gemma {
+			norm(p+"post_attention_norm.weight", c.dim)
+		}
 		norm(p+"ffn_norm.weight", c.dim)
 		matrix(p+"ffn_gate.weight", c.dim, c.ffn)
 		matrix(p+"ffn_up.weight", c.dim, c.ffn)
 		matrix(p+"ffn_down.weight", c.ffn, c.dim)
+		if gemma {
+			norm(p+"post_ffw_norm.weight", c.dim)
+		}
 	}
 	norm("output_norm.weight", c.dim)
 	if !c.tied {
@@ -448,6 +531,9 @@ func TestArchitecturesMatchLlamaCpp(t *testing.T) {
 			}
 			vocab := m.Config.VocabSize
 			for _, kr := range kvRuns {
+				if kr.kv == tensor.F32 && c.f32Tol > 0 {
+					kr.tol = c.f32Tol
+				}
 				r := kr.ref(&ref)
 				for i, row := range r.Logits {
 					if len(row) != vocab {
@@ -472,13 +558,22 @@ func TestArchitecturesMatchLlamaCpp(t *testing.T) {
 				}
 			}
 
-			// The feature under test must matter: without it the logits move far
-			// beyond the tolerance.
-			c.disable(m)
-			off, _, _ := maxAbsDiff(runArch(t, m, tensor.F32, ref.KVF32.Tokens, ref.NPrompt), ref.KVF32.Logits)
-			t.Logf("with the %s feature disabled the max difference is %.3g", c.name, off)
-			if off < 5e-3 {
-				t.Errorf("disabling the %s feature changes the logits by only %.3g: the case does not test it", c.name, off)
+			// The features under test must matter: without each one the logits
+			// move far beyond the tolerance.
+			features := map[string]func(*Model){c.name: c.disable}
+			for name, f := range c.disables {
+				features[name] = f
+			}
+			for name, disable := range features {
+				loaded := m.Config
+				loaded.SlidingLayers = slices.Clone(loaded.SlidingLayers)
+				disable(m)
+				off, _, _ := maxAbsDiff(runArch(t, m, tensor.F32, ref.KVF32.Tokens, ref.NPrompt), ref.KVF32.Logits)
+				m.Config = loaded
+				t.Logf("with the %s feature disabled the max difference is %.3g", name, off)
+				if off < 5e-3 {
+					t.Errorf("disabling the %s feature changes the logits by only %.3g: the case does not test it", name, off)
+				}
 			}
 		})
 	}

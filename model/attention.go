@@ -133,14 +133,34 @@ func (s *State) attendHead(sc *attnScratch, l, p, kvh, nkv int, batch bool, q, o
 	hd, vd := c.HeadDim, c.ValueDim
 	kvDim, vDim := c.KVDim(), c.VDim()
 	scale := attnScale(hd)
+	if c.QueryScale != 0 {
+		// the queries are already scaled; llama.cpp's softmax scale is 1
+		scale = 1
+	}
 	scores := sc.scores[:p+1]
+	// a sliding-window layer sees positions lo..p; the ones before are
+	// masked (-inf before the softmax, zero weight after), keeping their
+	// places in the row so that the softmax sums in ggml's groups
+	lo := 0
+	if w := c.AttnWindow(l); w > 0 && p-w+1 > 0 {
+		lo = p - w + 1
+	}
+	capv := c.AttnSoftcap
+	inv := float32(0)
+	if capv != 0 {
+		inv = 1 / capv
+	}
 
 	// attention scores: q · k_t / sqrt(head size)
 	if s.kvType == tensor.F32 {
 		kc := s.kf[l]
-		for t := 0; t <= p; t++ {
+		for t := lo; t <= p; t++ {
 			kt := kc[t*kvDim+kvh*hd : t*kvDim+(kvh+1)*hd]
-			scores[t] = tensor.Dot(q, kt) * scale
+			d := tensor.Dot(q, kt)
+			if capv != 0 {
+				d = tanhf(d*inv) * capv
+			}
+			scores[t] = d * scale
 		}
 	} else {
 		// an F16 cache is multiplied by a query rounded to F16, as llama.cpp does
@@ -150,7 +170,7 @@ func (s *State) attendHead(sc *attnScratch, l, p, kvh, nkv int, batch bool, q, o
 		}
 		kc := s.kh[l]
 		gemm := batch && nkv%4 == 0
-		for t := 0; t <= p; t++ {
+		for t := lo; t <= p; t++ {
 			kt := kc[t*kvDim+kvh*hd : t*kvDim+(kvh+1)*hd]
 			d, ok := float32(0), false
 			if gemm {
@@ -159,8 +179,14 @@ func (s *State) attendHead(sc *attnScratch, l, p, kvh, nkv int, batch bool, q, o
 			if !ok {
 				d = tensor.DotF16(qh, kt)
 			}
+			if capv != 0 {
+				d = tanhf(d*inv) * capv
+			}
 			scores[t] = d * scale
 		}
+	}
+	for t := range scores[:lo] {
+		scores[t] = float32(math.Inf(-1))
 	}
 
 	// softmax the scores to get attention weights
@@ -170,7 +196,7 @@ func (s *State) attendHead(sc *attnScratch, l, p, kvh, nkv int, batch bool, q, o
 	if s.kvType == tensor.F32 {
 		clear(out)
 		vc := s.vf[l]
-		for t := 0; t <= p; t++ {
+		for t := lo; t <= p; t++ {
 			a := scores[t]
 			vt := vc[t*vDim+kvh*vd : t*vDim+(kvh+1)*vd]
 			for i, v := range vt {

@@ -3,8 +3,12 @@
 // forward pass that turns token ids into next-token logits.
 //
 // Supported architectures: "llama" (Llama 2, Llama 3/3.1/3.2 with RoPE frequency
-// factors, Mistral, TinyLlama, SmolLM), "qwen2" (attention biases, NEOX RoPE) and
-// "qwen3" (per-head Q/K RMS norm, NEOX RoPE). llama2.c checkpoints load as "llama".
+// factors, Mistral, TinyLlama, SmolLM), "qwen2" (attention biases, NEOX RoPE),
+// "qwen3" (per-head Q/K RMS norm, NEOX RoPE), "gemma2" (scaled embeddings,
+// GeGLU, post-norms, sliding-window layers, attention and logit soft-capping)
+// and "gemma3" (gemma2's without attention soft-capping, with Q/K norms and a
+// second RoPE base for the sliding-window layers). llama2.c checkpoints load
+// as "llama".
 package model
 
 import (
@@ -44,6 +48,62 @@ type Config struct {
 	QKNorm        bool // per-head RMS norm of queries and keys before RoPE (qwen3)
 	TiedOutput    bool // the output projection reuses the token embedding table
 	FileType      string
+
+	// Gemma 2 and 3 (all zero for the other architectures).
+
+	// EmbedScale multiplies the token embeddings by sqrtf(Dim) (in float32)
+	// before the first layer.
+	EmbedScale bool
+	// GELU gates the feed-forward layer with GELU (tanh approximation, as
+	// ggml's CPU table computes it) instead of SiLU: GeGLU.
+	GELU bool
+	// PostNorms applies an RMS norm to the attention output and to the
+	// feed-forward output before each is added to the residual stream
+	// (tensors post_attention_norm and post_ffw_norm).
+	PostNorms bool
+	// QueryScale, when non-zero, multiplies the queries after RoPE, and the
+	// attention scores are then not scaled again (Gemma's
+	// 1/sqrt(query_pre_attn_scalar)); zero means the usual 1/sqrt(HeadDim)
+	// applied to the scores.
+	QueryScale float32
+	// AttnSoftcap, when non-zero, caps the attention scores to
+	// AttnSoftcap·tanh(score/AttnSoftcap) before the softmax (gemma2).
+	AttnSoftcap float32
+	// FinalSoftcap, when non-zero, caps the logits the same way.
+	FinalSoftcap float32
+	// SlidingWindow is the number of positions a sliding-window layer
+	// attends to (the current one and SlidingWindow-1 before it); 0 when
+	// no layer has a window.
+	SlidingWindow int
+	// SlidingLayers tells, per layer, whether it is a sliding-window layer
+	// (nil when SlidingWindow is 0).
+	SlidingLayers []bool
+	// RopeThetaLocal and RopeScalingLocal are the RoPE base and scaling of
+	// the sliding-window layers (the others use RopeTheta and RopeScaling).
+	RopeThetaLocal   float32
+	RopeScalingLocal RopeScaling
+}
+
+// Sliding reports whether layer l attends through a sliding window.
+func (c *Config) Sliding(l int) bool {
+	return c.SlidingWindow > 0 && l >= 0 && l < len(c.SlidingLayers) && c.SlidingLayers[l]
+}
+
+// AttnWindow returns the number of positions layer l attends to (the current
+// one included), or 0 when the layer attends to the whole context.
+func (c *Config) AttnWindow(l int) int {
+	if c.Sliding(l) {
+		return c.SlidingWindow
+	}
+	return 0
+}
+
+// layerRope returns the RoPE base and scaling of layer l.
+func (c *Config) layerRope(l int) (float32, RopeScaling) {
+	if c.Sliding(l) {
+		return c.RopeThetaLocal, c.RopeScalingLocal
+	}
+	return c.RopeTheta, c.RopeScaling
 }
 
 // QDim returns the width of all query heads together.
@@ -80,6 +140,14 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("norm epsilon must be positive, got %g", c.NormEps)
 	case !(c.RopeTheta > 0):
 		return fmt.Errorf("rope frequency base must be positive, got %g", c.RopeTheta)
+	case c.SlidingWindow < 0:
+		return fmt.Errorf("sliding window must not be negative, got %d", c.SlidingWindow)
+	case c.SlidingWindow > 0 && len(c.SlidingLayers) != c.Layers:
+		return fmt.Errorf("sliding-window pattern has %d layers, the model %d", len(c.SlidingLayers), c.Layers)
+	case c.SlidingWindow > 0 && !(c.RopeThetaLocal > 0):
+		return fmt.Errorf("rope frequency base of the sliding-window layers must be positive, got %g", c.RopeThetaLocal)
+	case c.AttnSoftcap < 0 || c.FinalSoftcap < 0 || c.QueryScale < 0:
+		return fmt.Errorf("soft-capping and query scale must not be negative, got %g, %g, %g", c.AttnSoftcap, c.FinalSoftcap, c.QueryScale)
 	}
 	const maxDim = 1 << 20
 	if c.Dim > maxDim || c.HiddenDim > maxDim || c.Heads > 4096 || c.Layers > 4096 || c.VocabSize > 1<<24 {

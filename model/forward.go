@@ -159,7 +159,7 @@ func (m *Model) forwardBatch(ctx context.Context, s *State, tokens []int, pos in
 
 	// token embeddings
 	for i, t := range tokens {
-		m.TokenEmbedding.Row(t, x[i*dim:(i+1)*dim])
+		m.embedRow(t, x[i*dim:(i+1)*dim])
 	}
 
 	for l := range m.Layers {
@@ -204,12 +204,18 @@ func (m *Model) forwardBatch(ctx context.Context, s *State, tokens []int, pos in
 				}
 			}
 			// RoPE relative positional encoding
-			m.ropeTable(s, p)
+			m.ropeTable(s, p, l)
 			for h := 0; h < c.Heads; h++ {
 				rope(qi[h*c.HeadDim:(h+1)*c.HeadDim], s.cos, s.sin, c.RopeNeox)
 			}
 			for h := 0; h < c.KVHeads; h++ {
 				rope(ki[h*c.HeadDim:(h+1)*c.HeadDim], s.cos, s.sin, c.RopeNeox)
+			}
+			// queries scaled before attention (gemma), as ggml_scale
+			if c.QueryScale != 0 {
+				for j := range qi {
+					qi[j] *= c.QueryScale
+				}
 			}
 			// save key and value at this position into the cache
 			s.storeKV(l, p, ki, v[i*vDim:(i+1)*vDim])
@@ -232,14 +238,20 @@ func (m *Model) forwardBatch(ctx context.Context, s *State, tokens []int, pos in
 		}
 		nr := b - r0
 		xr := x[r0*dim:]
-		addTo(xr, xb2[r0*dim:])
+		if c.PostNorms {
+			for i := r0; i < b; i++ {
+				o := xb2[i*dim : (i+1)*dim]
+				rmsNorm(o, o, w.AttnPostNorm, c.NormEps)
+			}
+		}
+		addTo(xr, xb2[r0*dim:b*dim])
 
 		// ffn rmsnorm
 		for i := range nr {
 			rmsNorm(xb[i*dim:(i+1)*dim], xr[i*dim:(i+1)*dim], w.FFNNorm, c.NormEps)
 		}
 
-		// SwiGLU feed-forward: w2(silu(w1(x)) * w3(x))
+		// SwiGLU feed-forward: w2(silu(w1(x)) * w3(x)), or GeGLU with gelu
 		hb, hb2 := s.hb[:nr*hid], s.hb2[:nr*hid]
 		if !s.matvecs(nr, xb[:nr*dim], hb, w.W1, hb2, w.W3, nil, nil) {
 			matmul(hb, w.W1, xb[:nr*dim], nr)
@@ -247,6 +259,12 @@ func (m *Model) forwardBatch(ctx context.Context, s *State, tokens []int, pos in
 		}
 		tensor.Parallel(nr*siluUnits(hid), tensor.Threads(), s.siluFn)
 		matmul(xb2[:nr*dim], w.W2, hb, nr)
+		if c.PostNorms {
+			for i := range nr {
+				o := xb2[i*dim : (i+1)*dim]
+				rmsNorm(o, o, w.FFNPostNorm, c.NormEps)
+			}
+		}
 
 		// residual connection
 		addTo(xr, xb2[:nr*dim])
@@ -273,8 +291,38 @@ func (m *Model) forwardBatch(ctx context.Context, s *State, tokens []int, pos in
 		rmsNorm(xb[(i-first)*dim:(i-first+1)*dim], x[i*dim:(i+1)*dim], m.OutputNorm, c.NormEps)
 	}
 	matmul(out, m.Output, xb, b-first)
+	softcap(out, c.FinalSoftcap)
 	return nil
 }
+
+// embedRow writes the input of the first layer for token t into dst: its
+// embedding, multiplied by sqrtf(Dim) in float32 when the model scales
+// embeddings (gemma), as llama.cpp's ggml_scale does.
+func (m *Model) embedRow(t int, dst []float32) {
+	m.TokenEmbedding.Row(t, dst)
+	if m.Config.EmbedScale {
+		sc := float32(math.Sqrt(float64(float32(m.Config.Dim))))
+		for i := range dst {
+			dst[i] *= sc
+		}
+	}
+}
+
+// softcap replaces every x by capv·tanh(x/capv) (nothing when capv is 0), in
+// ggml's steps: a multiplication by the float32 1/capv, tanhf, a
+// multiplication by capv.
+func softcap(x []float32, capv float32) {
+	if capv == 0 {
+		return
+	}
+	inv := 1 / capv
+	for i, v := range x {
+		x[i] = tanhf(v*inv) * capv
+	}
+}
+
+// tanhf is the C library's tanhf (correctly rounded here).
+func tanhf(x float32) float32 { return float32(math.Tanh(float64(x))) }
 
 // siluUnit is the number of feed-forward values one siluRange unit covers: a
 // multiple of 16, so that splitting a row leaves tensor.SiLUMul's lanes unchanged.
@@ -292,6 +340,10 @@ func (s *State) siluRange(lo, hi, _ int) {
 	for u := lo; u < hi; u++ {
 		row, a := u/upr, (u%upr)*siluUnit
 		b := min(a+siluUnit, hid)
+		if s.cfg.GELU {
+			geluMul(s.hb[row*hid+a:row*hid+b], s.hb2[row*hid+a:row*hid+b])
+			continue
+		}
 		tensor.SiLUMul(s.hb[row*hid+a:row*hid+b], s.hb2[row*hid+a:row*hid+b])
 	}
 }
@@ -345,15 +397,18 @@ func addTo(dst, src []float32) {
 	}
 }
 
-// ropeTable fills s.cos/s.sin with the rotation angles of position p:
-// theta_i = p * base^(-2i/d), divided by the per-frequency factors when the model
-// has them (Llama 3.1 scaling), and by the linear scaling factor.
-func (m *Model) ropeTable(s *State, p int) {
+// ropeTable fills s.cos/s.sin with the rotation angles of position p in
+// layer l: theta_i = p * base^(-2i/d), divided by the per-frequency factors
+// when the model has them (Llama 3.1 scaling), and by the linear scaling
+// factor. The base and scaling are the layer's (sliding-window layers may
+// have their own).
+func (m *Model) ropeTable(s *State, p, l int) {
 	c := &m.Config
-	thetaScale := float32(math.Pow(float64(c.RopeTheta), -2.0/float64(c.RopeDim)))
+	base, scaling := c.layerRope(l)
+	thetaScale := float32(math.Pow(float64(base), -2.0/float64(c.RopeDim)))
 	posScale := float32(1)
-	if c.RopeScaling.Type == "linear" && c.RopeScaling.Factor > 0 {
-		posScale = 1 / c.RopeScaling.Factor
+	if scaling.Type == "linear" && scaling.Factor > 0 {
+		posScale = 1 / scaling.Factor
 	}
 	theta := float32(p)
 	for i := range s.cos {

@@ -83,6 +83,9 @@ func TestTinyLlama2C(t *testing.T) {
 // FuzzGGUFModel loads arbitrary GGUF bytes as a model: errors, never panics.
 func FuzzGGUFModel(f *testing.F) {
 	f.Add(tinyGGUF(f))
+	for _, arch := range []string{"gemma2", "gemma3"} {
+		f.Add(tinyWritten(f, arch))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		gf, err := gguf.Parse(data)
 		if err != nil {
@@ -136,6 +139,22 @@ func tinyGGUF(f testing.TB) []byte {
 	add("blk.0.ffn_up.weight", tensor.Q8_0, 32, 32)
 	var b bytes.Buffer
 	if _, err := w.WriteTo(&b); err != nil {
+		f.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// tinyWritten is a very small model of architecture arch written by WriteGGUF
+// (for gemma: sliding window, its per-layer pattern and soft-capping keys).
+func tinyWritten(f testing.TB, arch string) []byte {
+	c := layoutConfig(arch, true)
+	c.VocabSize, c.Dim, c.HiddenDim, c.Heads, c.KVHeads, c.HeadDim, c.ValueDim, c.RopeDim = 8, 8, 8, 2, 1, 4, 4, 4
+	if c.QueryScale != 0 {
+		c.QueryScale = attnScale(c.HeadDim)
+	}
+	c.SlidingWindow = min(c.SlidingWindow, 2)
+	var b bytes.Buffer
+	if err := WriteGGUF(&b, &c, WriteOptions{Type: tensor.F32, Weights: layoutWeights}); err != nil {
 		f.Fatal(err)
 	}
 	return b.Bytes()

@@ -9,19 +9,24 @@ import (
 )
 
 // Architectures lists the GGUF architectures this package runs.
-var Architectures = []string{"llama", "qwen2", "qwen3"}
+var Architectures = []string{"llama", "qwen2", "qwen3", "gemma2", "gemma3"}
 
 // family describes how an architecture differs from plain Llama.
 type family struct {
 	ropeNeox bool
 	attnBias bool
 	qkNorm   bool
+	// gemma: scaled embeddings, GeGLU, post-norms, query scaling, sliding
+	// windows (see readGemma).
+	gemma bool
 }
 
 var families = map[string]family{
-	"llama": {},
-	"qwen2": {ropeNeox: true, attnBias: true},
-	"qwen3": {ropeNeox: true, qkNorm: true},
+	"llama":  {},
+	"qwen2":  {ropeNeox: true, attnBias: true},
+	"qwen3":  {ropeNeox: true, qkNorm: true},
+	"gemma2": {ropeNeox: true, gemma: true},
+	"gemma3": {ropeNeox: true, qkNorm: true, gemma: true},
 }
 
 // LoadGGUF reads the hyper-parameters of an opened GGUF file and binds its
@@ -35,6 +40,11 @@ func LoadGGUF(f *gguf.File) (*Model, error) {
 	m := &Model{Config: *c}
 	if err := bind(m, ggufSource{f}); err != nil {
 		return nil, err
+	}
+	if c.Arch == "gemma2" {
+		// llama.cpp's gemma2 always projects with the embedding table, even
+		// when a file carries output.weight
+		m.Output, m.Config.TiedOutput = m.TokenEmbedding, true
 	}
 	return m, nil
 }
@@ -121,6 +131,11 @@ func ConfigFromGGUF(f *gguf.File) (*Config, error) {
 	} else if factor != 0 && factor != 1 {
 		c.RopeScaling = RopeScaling{Type: "linear", Factor: float32(factor)}
 	}
+	if fam.gemma {
+		if err := readGemma(f, c); err != nil {
+			return nil, err
+		}
+	}
 	// The vocabulary size is the embedding table's row count.
 	emb, ok := f.Tensor(NameTokenEmbd)
 	if !ok {
@@ -177,4 +192,99 @@ func dominantType(f *gguf.File) string {
 		return ""
 	}
 	return best.String()
+}
+
+// readGemma reads the Gemma 2 / Gemma 3 hyper-parameters as llama.cpp does
+// (src/models/gemma2.cpp, gemma3.cpp, llama-hparams.cpp):
+//
+//   - embeddings scaled by sqrtf(n_embd), GeGLU, post-attention and post-FFN
+//     norms (the converter already stores Gemma's norm weights as 1+w);
+//   - queries multiplied by 1/sqrtf(head width) before attention, or by
+//     1/sqrtf(n_embd/n_head) for the 27B models, which llama.cpp recognises
+//     by their block count (46 for gemma2, 62 for gemma3);
+//   - sliding windows: gemma2 always has them (attention.sliding_window,
+//     default 4096), gemma3 only when attention.sliding_window is present and
+//     positive; the layers follow attention.sliding_window_pattern (a bool per
+//     layer, or a period n whose every n-th layer is global), by default
+//     every 2nd layer global (gemma2) or every 6th (gemma3);
+//   - the sliding-window layers' RoPE base is rope.freq_base_swa, by default
+//     10000 (gemma3) or rope.freq_base (gemma2); their RoPE is not scaled
+//     (gemma3) or scaled like the global layers' (gemma2);
+//   - gemma2 soft-caps the attention scores (attn_logit_softcapping, default
+//     50) and the logits (final_logit_softcapping, default 30); gemma3 only
+//     the logits, when final_logit_softcapping is present;
+//   - gemma2's output is always the token embedding table.
+func readGemma(f *gguf.File, c *Config) error {
+	arch := c.Arch
+	if err := gemmaShape(c); err != nil {
+		return err
+	}
+
+	getFloat := func(key string, def float32) float32 {
+		if v, ok := f.Float(arch + "." + key); ok {
+			return float32(v)
+		}
+		return def
+	}
+	window, hasWindow := f.Uint(arch + ".attention.sliding_window")
+	period := 6
+	switch arch {
+	case "gemma2":
+		if !hasWindow {
+			window, hasWindow = 4096, true
+		}
+		period = 2
+		c.AttnSoftcap = getFloat("attn_logit_softcapping", 50)
+		c.FinalSoftcap = getFloat("final_logit_softcapping", 30)
+		c.RopeThetaLocal = getFloat("rope.freq_base_swa", c.RopeTheta)
+		c.RopeScalingLocal = c.RopeScaling
+	case "gemma3":
+		c.FinalSoftcap = getFloat("final_logit_softcapping", 0)
+		c.RopeThetaLocal = getFloat("rope.freq_base_swa", 10000)
+	}
+	if !hasWindow || window == 0 {
+		c.RopeThetaLocal, c.RopeScalingLocal = 0, RopeScaling{}
+		return nil
+	}
+	if window > 1<<31 {
+		return fmt.Errorf("metadata %s.attention.sliding_window = %d is out of range", arch, window)
+	}
+	c.SlidingWindow = int(window)
+	c.SlidingLayers = make([]bool, c.Layers)
+	key := arch + ".attention.sliding_window_pattern"
+	if kv, ok := f.Lookup(key); ok {
+		if a, ok := kv.Value.(gguf.Array); ok {
+			// as llama.cpp: layers past the end of the array are global
+			b, ok := a.Values.([]bool)
+			if !ok {
+				return fmt.Errorf("metadata %s must be an array of bools (one per layer) or a number, got an array of %s", key, a.Elem)
+			}
+			copy(c.SlidingLayers, b)
+			return nil
+		}
+		v, ok := f.Uint(key)
+		if !ok || v > 1<<20 {
+			return fmt.Errorf("metadata %s must be an array of %d bools or a number", key, c.Layers)
+		}
+		period = int(v)
+	}
+	for l := range c.SlidingLayers {
+		c.SlidingLayers[l] = period == 0 || l%period < period-1
+	}
+	return nil
+}
+
+// gemmaShape sets what Gemma's architecture and shape imply: scaled
+// embeddings, GeGLU, post-norms and the query scale.
+func gemmaShape(c *Config) error {
+	c.EmbedScale, c.GELU, c.PostNorms = true, true, true
+	hd := c.HeadDim
+	if (c.Arch == "gemma2" && c.Layers == 46) || (c.Arch == "gemma3" && c.Layers == 62) {
+		hd = c.Dim / c.Heads
+	}
+	if hd <= 0 {
+		return fmt.Errorf("%s: head width must be positive, got %d", c.Arch, hd)
+	}
+	c.QueryScale = attnScale(hd)
+	return nil
 }

@@ -24,10 +24,12 @@ const (
 	NameAttnQNorm  = "attn_q_norm.weight"
 	NameAttnKNorm  = "attn_k_norm.weight"
 	NameAttnOutput = "attn_output.weight"
+	NameAttnPost   = "post_attention_norm.weight" // gemma2/gemma3
 	NameFFNNorm    = "ffn_norm.weight"
 	NameFFNGate    = "ffn_gate.weight"
 	NameFFNUp      = "ffn_up.weight"
 	NameFFNDown    = "ffn_down.weight"
+	NameFFNPost    = "post_ffw_norm.weight" // gemma2/gemma3
 )
 
 // LayerName returns the file name of per-layer tensor name in layer l.
@@ -109,6 +111,11 @@ var layout = []TensorSpec{
 	{Name: NameAttnOutput, HFName: "model.layers.%d.self_attn.o_proj.weight", PerLayer: true,
 		Shape: func(c *Config) (int, int) { return c.QDim(), c.Dim },
 		mat:   func(_ *Model, l *Layer) **tensor.Matrix { return &l.Wo }},
+	// Gemma's HF names: its pre-FFN norm (ffn_norm) is pre_feedforward_layernorm
+	// there, a name this table does not give.
+	{Name: NameAttnPost, HFName: "model.layers.%d.post_attention_layernorm.weight", PerLayer: true,
+		Shape: func(c *Config) (int, int) { return c.Dim, 1 }, In: hasPostNorms,
+		vec: func(_ *Model, l *Layer) *[]float32 { return &l.AttnPostNorm }},
 	{Name: NameFFNNorm, HFName: "model.layers.%d.post_attention_layernorm.weight", PerLayer: true,
 		Shape: func(c *Config) (int, int) { return c.Dim, 1 },
 		vec:   func(_ *Model, l *Layer) *[]float32 { return &l.FFNNorm }},
@@ -121,6 +128,9 @@ var layout = []TensorSpec{
 	{Name: NameFFNDown, HFName: "model.layers.%d.mlp.down_proj.weight", PerLayer: true,
 		Shape: func(c *Config) (int, int) { return c.HiddenDim, c.Dim },
 		mat:   func(_ *Model, l *Layer) **tensor.Matrix { return &l.W2 }},
+	{Name: NameFFNPost, HFName: "model.layers.%d.post_feedforward_layernorm.weight", PerLayer: true,
+		Shape: func(c *Config) (int, int) { return c.Dim, 1 }, In: hasPostNorms,
+		vec: func(_ *Model, l *Layer) *[]float32 { return &l.FFNPostNorm }},
 
 	{Name: NameOutputNorm, HFName: "model.norm.weight",
 		Shape: func(c *Config) (int, int) { return c.Dim, 1 },
@@ -134,8 +144,9 @@ var layout = []TensorSpec{
 		vec:   func(m *Model, _ *Layer) *[]float32 { return &m.RopeFreqs }},
 }
 
-func hasAttnBias(c *Config) bool { return c.AttnBias }
-func hasQKNorm(c *Config) bool   { return c.QKNorm }
+func hasAttnBias(c *Config) bool  { return c.AttnBias }
+func hasQKNorm(c *Config) bool    { return c.QKNorm }
+func hasPostNorms(c *Config) bool { return c.PostNorms }
 
 // Spec returns the layout entry of the tensor called name (without the
 // "blk.N." prefix of per-layer tensors). The entry is shared: callers must not

@@ -10,7 +10,9 @@ type Tracer interface {
 	Position(pos int) bool
 	// Attention receives, for a recorded position, one head's attention
 	// weights over positions 0..pos exactly as they multiplied the cached
-	// values (rounded to F16 with an F16 cache), and the head's output.
+	// values (rounded to F16 with an F16 cache), and the head's output. In a
+	// sliding-window layer (Config.AttnWindow) the positions before the
+	// window have weight 0.
 	Attention(layer, head, pos int, weights, out []float32)
 	// Residual receives the residual stream of a recorded position after a layer.
 	Residual(layer, pos int, x []float32)
@@ -19,13 +21,16 @@ type Tracer interface {
 // LogitLens applies the final norm and the output projection to a hidden
 // state x, writing VocabSize logits into out: what the model would predict if
 // it stopped where x was taken. normed is scratch of Dim values. On the last
-// layer's residual stream it reproduces the real logits exactly.
+// layer's residual stream it reproduces the real logits exactly (final
+// soft-capping included).
 func (m *Model) LogitLens(out, x, normed []float32) {
 	rmsNorm(normed, x, m.OutputNorm, m.Config.NormEps)
 	tensor.MatVec(out, m.Output, normed)
+	softcap(out, m.Config.FinalSoftcap)
 }
 
-// EmbeddingRow writes the input embedding of token id into dst (Dim values).
+// EmbeddingRow writes the embedding table's row for token id into dst (Dim
+// values), before the sqrt(Dim) scaling of the models that scale it (gemma).
 func (m *Model) EmbeddingRow(id int, dst []float32) { m.TokenEmbedding.Row(id, dst) }
 
 // CachedValue writes the cached value vector of one KV head at a position into

@@ -42,6 +42,9 @@ type Layer struct {
 	W1       *tensor.Matrix // gate projection
 	W2       *tensor.Matrix // down projection
 	W3       *tensor.Matrix // up projection
+
+	AttnPostNorm []float32 // norms of the attention and FFN outputs (gemma)
+	FFNPostNorm  []float32
 }
 
 // Close releases the memory mapping behind the weights. The model must not be

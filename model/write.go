@@ -117,6 +117,13 @@ func WriteGGUF(w io.Writer, c *Config, o WriteOptions) error {
 	default:
 		return fmt.Errorf("write GGUF: rope scaling %q is not supported by the writer", c.RopeScaling.Type)
 	}
+	if families[c.Arch].gemma {
+		gkv, err := gemmaKVs(c)
+		if err != nil {
+			return fmt.Errorf("write GGUF: %w", err)
+		}
+		kvs = append(kvs, gkv...)
+	}
 	for _, kv := range append(kvs, o.Metadata...) {
 		if s, ok := kv.Value.(string); ok && s == "" {
 			continue
@@ -186,4 +193,50 @@ func encode(r TensorRef, typ tensor.Type, weights func(TensorRef) ([]float32, er
 		}
 	}
 	return out, nil
+}
+
+// gemmaKVs returns the metadata of a gemma2/gemma3 config, refusing what
+// readGemma would not read back the same.
+func gemmaKVs(c *Config) ([]KV, error) {
+	a := c.Arch + "."
+	// what the loader derives from the architecture and the shape
+	want := Config{Arch: c.Arch, Dim: c.Dim, Heads: c.Heads, HeadDim: c.HeadDim, Layers: c.Layers}
+	if err := gemmaShape(&want); err != nil {
+		return nil, err
+	}
+	switch {
+	case !c.EmbedScale || !c.GELU || !c.PostNorms:
+		return nil, fmt.Errorf("%s needs scaled embeddings, GeGLU and post-norms", c.Arch)
+	case c.QueryScale != want.QueryScale:
+		return nil, fmt.Errorf("%s: query scale %g, the architecture implies %g", c.Arch, c.QueryScale, want.QueryScale)
+	case c.QKNorm != (c.Arch == "gemma3"):
+		return nil, fmt.Errorf("%s: Q/K norms must be %v", c.Arch, c.Arch == "gemma3")
+	case c.Arch == "gemma2" && c.SlidingWindow == 0:
+		return nil, fmt.Errorf("gemma2 needs a sliding window")
+	case c.Arch == "gemma2" && c.RopeScalingLocal != c.RopeScaling:
+		return nil, fmt.Errorf("gemma2's sliding-window layers scale RoPE like the others")
+	case c.Arch == "gemma3" && c.RopeScalingLocal != (RopeScaling{}):
+		return nil, fmt.Errorf("gemma3's sliding-window layers do not scale RoPE")
+	case c.Arch == "gemma3" && c.AttnSoftcap != 0:
+		return nil, fmt.Errorf("gemma3 has no attention soft-capping")
+	}
+	var kvs []KV
+	if c.AttnSoftcap != 0 {
+		kvs = append(kvs, KV{a + "attn_logit_softcapping", c.AttnSoftcap})
+	}
+	if c.FinalSoftcap != 0 {
+		kvs = append(kvs, KV{a + "final_logit_softcapping", c.FinalSoftcap})
+	} else if c.Arch == "gemma2" {
+		return nil, fmt.Errorf("gemma2 needs final logit soft-capping")
+	}
+	if c.Arch == "gemma2" && c.AttnSoftcap == 0 {
+		return nil, fmt.Errorf("gemma2 needs attention soft-capping")
+	}
+	if c.SlidingWindow > 0 {
+		kvs = append(kvs,
+			KV{a + "attention.sliding_window", uint32(c.SlidingWindow)},
+			KV{a + "attention.sliding_window_pattern", c.SlidingLayers},
+			KV{a + "rope.freq_base_swa", c.RopeThetaLocal})
+	}
+	return kvs, nil
 }

@@ -3,6 +3,7 @@ package model
 import (
 	"bytes"
 	"math"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -13,12 +14,25 @@ import (
 // layoutConfig is a small config of architecture arch.
 func layoutConfig(arch string, tied bool) Config {
 	fam := families[arch]
-	return Config{
+	cfg := Config{
 		Arch: arch, Name: "layout test", VocabSize: 40, Dim: 32, HiddenDim: 64, Layers: 2,
 		Heads: 4, KVHeads: 2, HeadDim: 8, ValueDim: 8, RopeDim: 8, ContextLength: 64,
 		NormEps: 1e-5, RopeTheta: 10000, RopeNeox: fam.ropeNeox, AttnBias: fam.attnBias, QKNorm: fam.qkNorm,
 		TiedOutput: tied, FileType: "F32",
 	}
+	if fam.gemma {
+		c := &cfg
+		if err := gemmaShape(c); err != nil {
+			panic(err)
+		}
+		c.SlidingWindow, c.SlidingLayers, c.RopeThetaLocal = 16, []bool{true, false}, 10000
+		c.FinalSoftcap = 30
+		if arch == "gemma2" {
+			c.AttnSoftcap = 50
+			c.TiedOutput = true // gemma2 always projects with the embedding table
+		}
+	}
+	return cfg
 }
 
 // layoutWeights gives every tensor distinct values derived from its name.
@@ -74,12 +88,12 @@ func TestWriteGGUFRoundTrip(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if m.Config != c {
+				if !reflect.DeepEqual(m.Config, c) {
 					t.Errorf("loaded config\n%+v\nwant\n%+v", m.Config, c)
 				}
 				want, _ := layoutWeights(refs[len(refs)-1])
 				got := m.OutputNorm
-				if !tied {
+				if !c.TiedOutput {
 					row := make([]float32, c.Dim)
 					m.Output.Row(0, row)
 					got = row
@@ -89,8 +103,9 @@ func TestWriteGGUFRoundTrip(t *testing.T) {
 						t.Fatalf("last tensor, value %d: %v, want %v", i, got[i], want[i])
 					}
 				}
-				if (arch == "qwen2") != (m.Layers[1].Bv != nil) || (arch == "qwen3") != (m.Layers[1].KNorm != nil) {
-					t.Errorf("biases %v, qk norms %v", m.Layers[1].Bv != nil, m.Layers[1].KNorm != nil)
+				if (arch == "qwen2") != (m.Layers[1].Bv != nil) || c.QKNorm != (m.Layers[1].KNorm != nil) ||
+					c.PostNorms != (m.Layers[1].FFNPostNorm != nil) {
+					t.Errorf("biases %v, qk norms %v, post-norms %v", m.Layers[1].Bv != nil, m.Layers[1].KNorm != nil, m.Layers[1].FFNPostNorm != nil)
 				}
 			})
 		}
@@ -149,7 +164,8 @@ func TestWriteGGUFErrors(t *testing.T) {
 // TestParamsFromLayout checks the layout's parameter count against the
 // closed form: per layer the four attention projections, three feed-forward
 // matrices, two norms, plus biases (qwen2) or Q/K norms (qwen3); then the
-// embedding, the output norm and, when not tied, the output matrix.
+// embedding, the output norm and, when not tied, the output matrix; gemma
+// adds two post-norms per layer.
 func TestParamsFromLayout(t *testing.T) {
 	for _, arch := range Architectures {
 		for _, tied := range []bool{true, false} {
@@ -163,8 +179,11 @@ func TestParamsFromLayout(t *testing.T) {
 			if c.QKNorm {
 				layer += 2 * int64(c.HeadDim)
 			}
+			if c.PostNorms {
+				layer += 2 * d
+			}
 			want := int64(c.Layers)*layer + int64(c.VocabSize)*d + d
-			if !tied {
+			if !c.TiedOutput {
 				want += int64(c.VocabSize) * d
 			}
 			if got := c.Params(); got != want {

@@ -22,6 +22,17 @@ static void quiet_log(enum ggml_log_level level, const char * text, void * /*use
     }
 }
 
+// disable_flash_attn turns flash attention off in both the older API (a bool
+// flash_attn) and the newer one (an enum flash_attn_type, 0 = disabled).
+template <typename P>
+static auto disable_flash_attn(P & p, int) -> decltype(p.flash_attn_type, void()) {
+    p.flash_attn_type = decltype(p.flash_attn_type)(0);
+}
+template <typename P>
+static void disable_flash_attn(P & p, long) {
+    p.flash_attn = false;
+}
+
 static int argmax(const float * x, int n) {
     int best = 0;
     for (int i = 1; i < n; i++) {
@@ -51,7 +62,7 @@ static bool run(llama_model * model, ggml_type kv, const std::vector<llama_token
     llama_context_params cparams = llama_context_default_params();
     cparams.n_threads = 1;
     cparams.n_threads_batch = 1;
-    cparams.flash_attn = false;
+    disable_flash_attn(cparams, 0);
     cparams.type_k = kv;
     cparams.type_v = kv;
     llama_context * ctx = llama_init_from_model(model, cparams);
