@@ -245,13 +245,16 @@ func dotQ4_1Q8_1Go(n int, w, x []byte) float32 {
 	return sum + summs
 }
 
+// dotQ5_0Q8_0Go is ggml_vec_dot_q5_0_q8_0 (AVX2): per block, eight lanes
+// of four integer products each, scaled by d_w·d_x and accumulated with FMA;
+// the lanes are summed at the end.
 func dotQ5_0Q8_0Go(n int, w, x []byte) float32 {
-	var sum float32
+	var acc [8]float32
 	for i := 0; i < n/qk; i++ {
 		a := (*[szQ50]byte)(w[i*szQ50:])
 		b := (*[szQ80]byte)(x[i*szQ80:])
 		qh := binary.LittleEndian.Uint32(a[2:])
-		var s int32
+		var isum [8]int32
 		lo, hi := qh, qh>>16
 		for j := 0; j < 16; j++ {
 			q := a[6+j]
@@ -259,11 +262,12 @@ func dotQ5_0Q8_0Go(n int, w, x []byte) float32 {
 			v1 := int32(q>>4|byte(hi<<4)&16) - 16
 			lo >>= 1
 			hi >>= 1
-			s += v0*int32(int8(b[2+j])) + v1*int32(int8(b[18+j]))
+			isum[j/4] += v0 * int32(int8(b[2+j]))
+			isum[4+j/4] += v1 * int32(int8(b[18+j]))
 		}
-		sum += float32(s) * (f16At(a[0:]) * f16At(b[0:]))
+		kLanes(&acc, f16At(a[0:])*f16At(b[0:]), &isum)
 	}
-	return sum
+	return Sum8(&acc)
 }
 
 func dotQ5_1Q8_1Go(n int, w, x []byte) float32 {

@@ -13,6 +13,7 @@ import (
 
 	"glassbox"
 	"glassbox/internal/fixtures"
+	"glassbox/tokenizer"
 )
 
 func TestMain(m *testing.M) { fixtures.Main(m) }
@@ -92,7 +93,7 @@ func TestLlamaServer(t *testing.T) {
 			for _, c := range ref.Cases {
 				// llama-server ran without prompt cache: nothing is reused
 				sess.Reset()
-				d, err := compareCase(sess, c.Prompt, c.Tokens, c.Probs)
+				d, err := compareCase(sess, m.Tokenizer(), c.Prompt, c.Tokens, c.Probs)
 				worst = math.Max(worst, d)
 				if err != nil {
 					t.Errorf("%s: %v", c.Name, err)
@@ -103,10 +104,22 @@ func TestLlamaServer(t *testing.T) {
 	}
 }
 
+// endsInsideChar tells whether text ends with the start of a UTF-8
+// sequence that lacks continuation bytes (llama-server's validate_utf8).
+func endsInsideChar(text []byte) bool {
+	for i := 1; i <= 4 && i <= len(text); i++ {
+		c := text[len(text)-i]
+		if c&0xe0 == 0xc0 && i < 2 || c&0xf0 == 0xe0 && i < 3 || c&0xf8 == 0xf0 && i < 4 {
+			return true
+		}
+	}
+	return false
+}
+
 // compareCase generates greedily after prompt and compares with the
 // reference tokens and probabilities; it returns the largest difference of
 // a log-probability and an error describing the first disagreement.
-func compareCase(sess *glassbox.Session, prompt, tokens []int, probs []struct {
+func compareCase(sess *glassbox.Session, tok *glassbox.Tokenizer, prompt, tokens []int, probs []struct {
 	ID      int          `json:"id"`
 	LogProb float64      `json:"logprob"`
 	Top     [][2]float64 `json:"top"`
@@ -123,17 +136,28 @@ func compareCase(sess *glassbox.Session, prompt, tokens []int, probs []struct {
 			return 0, fmt.Errorf("token %d is %d, llama-server's is %d (ids so far %v)", i, res.Tokens[i].ID, id, tokens[:i])
 		}
 	}
-	// llama-server leaves out the probabilities of tokens that end inside
-	// a UTF-8 character: align its entries by id
+	// llama-server leaves out the probabilities of the tokens after which
+	// its generated text ends inside a UTF-8 character
+	var text []byte
+	var positions []int
+	for j, id := range tokens {
+		// as llama_token_to_piece renders it: control tokens give nothing
+		if t := tok.Type(id); t != tokenizer.TypeControl && t != tokenizer.TypeUnknown {
+			text = append(text, tok.TokenBytes(id)...)
+		}
+		if !endsInsideChar(text) {
+			positions = append(positions, j)
+		}
+	}
+	if len(positions) != len(probs) {
+		return 0, fmt.Errorf("llama-server gave %d probability entries, %d tokens end on a character boundary", len(probs), len(positions))
+	}
 	worst := 0.0
 	var first error
-	j := 0
-	for _, p := range probs {
-		for j < len(tokens) && tokens[j] != p.ID {
-			j++
-		}
-		if j == len(tokens) {
-			return worst, fmt.Errorf("probability entry for token %d matches no generated token", p.ID)
+	for k, p := range probs {
+		j := positions[k]
+		if tokens[j] != p.ID {
+			return worst, fmt.Errorf("probability entry %d is for token %d, the token at position %d is %d", k, p.ID, j, tokens[j])
 		}
 		got := res.Tokens[j]
 		if len(got.Top) != len(p.Top) {
@@ -153,7 +177,6 @@ func compareCase(sess *glassbox.Session, prompt, tokens []int, probs []struct {
 			first = fmt.Errorf("position %d (token %d): |Δlogprob| %.3g > %g; glassbox %v, llama-server %v", j, tokens[j], d, tolerance, got.Top, p.Top)
 		}
 		worst = math.Max(worst, d)
-		j++
 	}
 	return worst, first
 }
