@@ -32,14 +32,11 @@ var expfTab = func() (t [expfN]uint64) {
 	return t
 }()
 
-// exp2Frac returns 2^(i/32) rounded to float64, computed without relying
-// on math.Exp2's last bit: by Newton steps on y^32 = 2^i in extended
-// precision (big arithmetic is not needed: the result is checked against
-// its neighbours).
+// exp2Frac returns 2^(i/32) rounded to float64 without relying on the last
+// bit of math.Exp2: of its result and the two neighbours, the one whose
+// 32nd power (in double-double arithmetic) is closest to 2^i.
 func exp2Frac(i int) float64 {
 	y := math.Exp2(float64(i) / expfN)
-	// pick, among y and its neighbours, the one whose 32nd power is closest
-	// to 2^i, comparing in double-double arithmetic
 	best, bestErr := y, math.Inf(1)
 	for _, c := range []float64{math.Nextafter(y, 0), y, math.Nextafter(y, 2)} {
 		if e := math.Abs(pow32Err(c, i)); e < bestErr {

@@ -13,8 +13,9 @@
 #
 # Needs curl, jq and gzip. The server runs on 127.0.0.1 with one thread, a
 # context of 512 and its default batch (one ubatch of up to 512 prompt
-# tokens); each request is greedy (temperature 0, top_k 1), without prompt
-# cache, with n_probs 10 (probabilities of the full softmax of the raw logits).
+# tokens); OUT overrides the output folder. Each request is greedy
+# (temperature 0, top_k 1), without prompt cache, with n_probs 10
+# (probabilities of the full softmax of the raw logits).
 # The prompt is sent as token ids (from /tokenize, BOS added), so the
 # references do not depend on the tokenizer. Log-probabilities are rounded to
 # 1e-4.
@@ -22,17 +23,22 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 server=${1:?usage: gen.sh LLAMA_SERVER [FIXTURES]}
 fixtures=${2:-$here/../../../shared/fixtures}
-out=$here/testdata
+out=${OUT:-$here/testdata}
 port=${PORT:-18093}
 commit=${LLAMA_COMMIT:-c392e5094deaf2d1a7c18683214f007fad3fe42b}
 
-models=(
+# MODELS (space-separated names) restricts the run; SERVER_ARGS adds
+# llama-server flags (for example -fa off for a llama.cpp where flash
+# attention is on by default).
+default_models=(
 	stories260K-f32 stories260K-Q4_K_M
 	stories260K-h192-f32 stories260K-h192-F16 stories260K-h192-Q8_0 stories260K-h192-Q4_0 stories260K-h192-Q4_K_M
 	random-llama-d256-F16 random-llama-d256-Q8_0 random-llama-d256-Q4_0 random-llama-d256-Q4_K_M
 	random-llama-d256-Q5_K_M random-llama-d256-Q6_K random-llama-d256-Q2_K
 	llama-2-tiny-random
 )
+read -r -a models <<<"${MODELS:-${default_models[*]}}"
+read -r -a server_args <<<"${SERVER_ARGS:-}"
 
 # name, generated tokens, text
 prompts=(
@@ -58,7 +64,7 @@ for m in "${models[@]}"; do
 	file=$fixtures/gguf/$m.gguf
 	[ -f "$file" ] || { echo "missing $file" >&2; exit 1; }
 	for kv in f16 f32; do
-		"$server" -m "$file" -c 512 -t 1 -ctk $kv -ctv $kv --host 127.0.0.1 --port "$port" -np 1 >"$out/.server.log" 2>&1 &
+		"$server" -m "$file" -c 512 -t 1 -ctk $kv -ctv $kv --host 127.0.0.1 --port "$port" -np 1 "${server_args[@]}" >"$out/.server.log" 2>&1 &
 		pid=$!
 		for _ in $(seq 100); do
 			curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break
@@ -72,9 +78,13 @@ for m in "${models[@]}"; do
 			# keep prompt + generation within the context
 			plen=$(jq 'length' <<<"$ids")
 			n=$((n < 512 - plen - 1 ? n : 512 - plen - 1))
-			resp=$(jq -n --argjson ids "$ids" --argjson n "$n" \
+			if ! resp=$(jq -n --argjson ids "$ids" --argjson n "$n" \
 				'{prompt: $ids, n_predict: $n, n_probs: 10, temperature: 0, top_k: 1, cache_prompt: false, seed: 42, return_tokens: true}' |
-				curl -sf "http://127.0.0.1:$port/completion" -H 'Content-Type: application/json' -d @-)
+				curl -sf "http://127.0.0.1:$port/completion" -H 'Content-Type: application/json' -d @-); then
+				echo "$m $kv $name: the server refused the request, case left out:" >&2
+				tail -n 3 "$out/.server.log" >&2
+				continue
+			fi
 			cases+=("$(jq -c --arg name "$name" --argjson ids "$ids" '
 				def r: . * 10000 | round / 10000;
 				{name: $name, prompt: $ids, tokens: .tokens,
