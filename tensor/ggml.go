@@ -190,7 +190,7 @@ func ggmlDotF32(a, b []float32) float32 {
 	// products are rounded, then added in order; the last n%8 are fused
 	nm := np + (n-np)&^7
 	for i := np; i < nm; i++ {
-		sum += a[i] * b[i]
+		sum += float32(a[i] * b[i]) // rounded: no fusion, whatever GOAMD64
 	}
 	for i := nm; i < n; i++ {
 		sum = FMA32(a[i], b[i], sum)
