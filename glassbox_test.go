@@ -144,8 +144,19 @@ type serverTokenize struct {
 }
 
 // TestServerReference: greedy token ids equal llama-server's, and the top-5
-// log-probabilities match within 1e-3.
+// log-probabilities match within fixtureTolerance.
+//
+// These references were made on a CPU without AVX512-VNNI and BF16 (their
+// llama-cli stderr shows its features), where llama.cpp's kernels and GCC's
+// -march=native code round differently: the same llama.cpp commit built and
+// run on an AVX512-VNNI CPU, which glassbox follows bit for bit
+// (internal/conformance), differs from them by up to 1.6e-3 on
+// stories260K-f32's 32 tokens (the others agree within 1e-5; that file's
+// FFN width, 172, leaves 44 elements to ggml_vec_dot_f32's leftover loop,
+// which GCC vectorizes according to -march). internal/conformance holds the
+// exact check.
 func TestServerReference(t *testing.T) {
+	const fixtureTolerance = 2e-3
 	cases := []struct{ model, completion, tokenize string }{
 		{"stories260K-f32", "server_stories260K-f32_completion.json", "server_stories260K-f32_tokenize.json"},
 		{"stories260K-h192-Q4_0", "server_stories260K-h192-Q4_0_completion.json", "server_stories260K-h192-Q4_0_tokenize.json"},
@@ -205,10 +216,10 @@ func TestServerReference(t *testing.T) {
 					d := math.Abs(float64(g.LogProb) - want.LogProb)
 					worst = math.Max(worst, d)
 					// near-ties may swap places; the values must still agree
-					if g.ID != want.ID && math.Abs(float64(g.LogProb)-want.LogProb) > 1e-3 {
+					if g.ID != want.ID && math.Abs(float64(g.LogProb)-want.LogProb) > fixtureTolerance {
 						t.Errorf("token %d top %d: id %d (%.5f), llama-server id %d (%.5f)", i, k, g.ID, g.LogProb, want.ID, want.LogProb)
 					}
-					if d > 1e-3 {
+					if d > fixtureTolerance {
 						t.Errorf("token %d top %d: logprob %.6f, llama-server %.6f", i, k, g.LogProb, want.LogProb)
 					}
 				}

@@ -16,6 +16,7 @@ type attnScratch struct {
 	scores []float32 // attention scores of one head (ctx)
 	qh     []uint16  // a query head rounded to F16 (F16 cache)
 	wh     []uint16  // attention weights rounded to F16 (F16 cache)
+	wf     []float32 // attention weights over the nkv cells (F32 cache)
 }
 
 // attnStep holds the arguments of the attention step being computed, read by
@@ -47,6 +48,8 @@ func (s *State) growScratch(n int) {
 		if s.kvType == tensor.F16 {
 			sc.qh = make([]uint16, s.cfg.HeadDim)
 			sc.wh = make([]uint16, padKV(s.ctx-1, 0))
+		} else {
+			sc.wf = make([]float32, padKV(s.ctx-1, 0))
 		}
 		s.ws = append(s.ws, sc)
 	}
@@ -69,9 +72,7 @@ func (s *State) attention(l, pos, b int, q, att []float32) {
 	if b*(pos+b)*c.Heads*c.HeadDim < attnParallelMin {
 		workers = 1
 	}
-	if s.kvType == tensor.F16 {
-		s.clearStaleValues(l, pos+b)
-	}
+	s.clearStaleValues(l, pos+b)
 	if s.Tracer == nil {
 		tensor.Parallel(b*c.Heads, workers, s.headFn)
 		return
@@ -92,16 +93,19 @@ func (s *State) attention(l, pos, b int, q, att []float32) {
 // one written before (left by a longer sequence the cache held earlier):
 // the attention reads nkv cells with zero weights past the step, and a
 // stale infinite value would turn its zero product into NaN. llama.cpp
-// keeps the F16 values transposed like this, so that each value component
-// is one dot product over the cells.
+// keeps the values transposed like this, so that each value component is
+// one dot product over the cells.
 func (s *State) clearStaleValues(l, end int) {
 	top := s.vTop[l]
 	if top <= end {
 		return
 	}
-	vc := s.vh[l]
 	for i := range s.cfg.VDim() {
-		clear(vc[i*s.ctx+end : i*s.ctx+top])
+		if s.kvType == tensor.F32 {
+			clear(s.vf[l][i*s.ctx+end : i*s.ctx+top])
+		} else {
+			clear(s.vh[l][i*s.ctx+end : i*s.ctx+top])
+		}
 	}
 	s.vTop[l] = end
 }
@@ -123,15 +127,15 @@ func (s *State) attendRange(lo, hi, worker int) {
 }
 
 // attendHead computes one query head's attention at position p over positions
-// 0..p of KV head kvh, writing the weighted sum of values into out. With an
-// F16 cache it reproduces llama.cpp's arithmetic: nkv is the number of cache
+// 0..p of KV head kvh, writing the weighted sum of values into out. It
+// reproduces llama.cpp's arithmetic (without flash attention): nkv is the number of cache
 // cells llama.cpp multiplies (positions past p weigh zero) and batch tells
 // whether the step holds several tokens (llama.cpp then multiplies with
 // llamafile's tinyBLAS, which sums in another order).
 func (s *State) attendHead(sc *attnScratch, l, p, kvh, nkv int, batch bool, q, out []float32) {
 	c := s.cfg
 	hd, vd := c.HeadDim, c.ValueDim
-	kvDim, vDim := c.KVDim(), c.VDim()
+	kvDim := c.KVDim()
 	scale := attnScale(hd)
 	if c.QueryScale != 0 {
 		// the queries are already scaled; llama.cpp's softmax scale is 1
@@ -153,10 +157,12 @@ func (s *State) attendHead(sc *attnScratch, l, p, kvh, nkv int, batch bool, q, o
 
 	// attention scores: q · k_t / sqrt(head size)
 	if s.kvType == tensor.F32 {
+		// ggml_vec_dot_f32 for one token and for a batch alike: the
+		// permuted queries are not contiguous, which rules out tinyBLAS
 		kc := s.kf[l]
 		for t := lo; t <= p; t++ {
 			kt := kc[t*kvDim+kvh*hd : t*kvDim+(kvh+1)*hd]
-			d := tensor.Dot(q, kt)
+			d := tensor.DotGGML(q, kt)
 			if capv != 0 {
 				d = tanhf(d*inv) * capv
 			}
@@ -194,14 +200,24 @@ func (s *State) attendHead(sc *attnScratch, l, p, kvh, nkv int, batch bool, q, o
 
 	// weighted sum of the values into out
 	if s.kvType == tensor.F32 {
-		clear(out)
+		// for each value component, the dot product of that component
+		// over the nkv cells with the weights (zero past p): tinyBLAS for
+		// a batch, ggml_vec_dot_f32 for one token
 		vc := s.vf[l]
-		for t := lo; t <= p; t++ {
-			a := scores[t]
-			vt := vc[t*vDim+kvh*vd : t*vDim+(kvh+1)*vd]
-			for i, v := range vt {
-				out[i] += a * v
+		wf := sc.wf[:nkv]
+		copy(wf, scores)
+		clear(wf[p+1:])
+		gemm := batch && vd%4 == 0
+		for i := range out[:vd] {
+			col := vc[(kvh*vd+i)*s.ctx:][:nkv]
+			d, ok := float32(0), false
+			if gemm {
+				d, ok = tensor.DotGEMM(col, wf)
 			}
+			if !ok {
+				d = tensor.DotGGML(col, wf)
+			}
+			out[i] = d
 		}
 		return
 	}

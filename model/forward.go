@@ -20,11 +20,12 @@ type State struct {
 	batch  int // tokens processed per forward step
 	kvType tensor.Type
 
-	// Key and value cache, one slice per layer, ctx rows of KVDim (VDim) values:
-	// kf/vf hold F32 caches, kh/vh F16 ones (as bits).
+	// Key and value cache, one slice per layer: keys in ctx rows of KVDim
+	// values, values transposed (VDim rows of ctx cells, as llama.cpp keeps
+	// them); kf/vf hold F32 caches, kh/vh F16 ones (as bits).
 	kf, vf [][]float32
 	kh, vh [][]uint16
-	vTop   []int // per layer, one past the last value cell written (F16 cache)
+	vTop   []int // per layer, one past the last value cell written
 
 	mvW   [3]*tensor.Matrix // matvecs' arguments, kept here so that it allocates nothing
 	mvOut [3][]float32
@@ -83,8 +84,8 @@ func (m *Model) NewState(opt StateOptions) (*State, error) {
 		for l := range c.Layers {
 			s.kh[l], s.vh[l] = make([]uint16, kvN), make([]uint16, vN)
 		}
-		s.vTop = make([]int, c.Layers)
 	}
+	s.vTop = make([]int, c.Layers)
 	b := opt.Batch
 	s.x, s.xb, s.xb2 = make([]float32, b*c.Dim), make([]float32, b*c.Dim), make([]float32, b*c.Dim)
 	s.q, s.k, s.v = make([]float32, b*c.QDim()), make([]float32, b*c.KVDim()), make([]float32, b*c.VDim())
@@ -417,42 +418,62 @@ func (m *Model) ropeTable(s *State, p, l int) {
 			t /= m.RopeFreqs[i]
 		}
 		t *= posScale
-		s.cos[i] = float32(math.Cos(float64(t)))
-		s.sin[i] = float32(math.Sin(float64(t)))
+		// ggml takes them from the C library's sincosf
+		s.sin[i], s.cos[i] = tensor.Sincosf(t)
 		theta *= thetaScale
 	}
 }
 
 // rope rotates the first 2*len(cos) values of one head: adjacent pairs (x[2i],
-// x[2i+1]) in the normal layout, or (x[i], x[i+d/2]) in the NEOX layout.
+// x[2i+1]) in the normal layout, or (x[i], x[i+d/2]) in the NEOX layout. It
+// rounds like ggml's CPU backend as GCC 12 builds it for x86-64 with FMA,
+// where the compiler contracts x0*cos - x1*sin and x0*sin + x1*cos into
+// x0·cos - (x1·sin) and x0·sin + (x1·cos), fused with the parenthesized
+// products rounded: in the NEOX layout for every pair, in the normal layout
+// for the pairs of its vector blocks of four; the last pairs%4 pairs of the
+// normal layout get plain rounded products.
 func rope(x, cos, sin []float32, neox bool) {
 	half := len(cos)
-	for i := range half {
-		a, b := 2*i, 2*i+1
-		if neox {
-			a, b = i, i+half
+	if neox {
+		for i := range half {
+			x0, x1 := x[i], x[i+half]
+			x[i] = tensor.FMA32(x0, cos[i], -float32(x1*sin[i]))
+			x[i+half] = tensor.FMA32(x0, sin[i], float32(x1*cos[i]))
 		}
-		x0, x1 := x[a], x[b]
-		x[a] = x0*cos[i] - x1*sin[i]
-		x[b] = x0*sin[i] + x1*cos[i]
+		return
+	}
+	fused := half &^ 3
+	for i := range fused {
+		x0, x1 := x[2*i], x[2*i+1]
+		x[2*i] = tensor.FMA32(x0, cos[i], -float32(x1*sin[i]))
+		x[2*i+1] = tensor.FMA32(x0, sin[i], float32(x1*cos[i]))
+	}
+	for i := fused; i < half; i++ {
+		x0, x1 := x[2*i], x[2*i+1]
+		x[2*i] = float32(x0*cos[i]) - float32(x1*sin[i])
+		x[2*i+1] = float32(x0*sin[i]) + float32(x1*cos[i])
 	}
 }
 
 func (s *State) storeKV(l, p int, k, v []float32) {
 	kvDim, vDim := len(k), len(v)
+	// the values are kept transposed, one row of ctx cells per component
 	if s.kvType == tensor.F32 {
 		copy(s.kf[l][p*kvDim:(p+1)*kvDim], k)
-		copy(s.vf[l][p*vDim:(p+1)*vDim], v)
-		return
-	}
-	kd, vc := s.kh[l][p*kvDim:(p+1)*kvDim], s.vh[l]
-	for i, f := range k {
-		kd[i] = tensor.F32ToF16(f)
-	}
-	// the F16 values are kept transposed, one row of ctx cells per component
-	_ = vc[(vDim-1)*s.ctx+p]
-	for i, f := range v {
-		vc[i*s.ctx+p] = tensor.F32ToF16(f)
+		vc := s.vf[l]
+		_ = vc[(vDim-1)*s.ctx+p]
+		for i, f := range v {
+			vc[i*s.ctx+p] = f
+		}
+	} else {
+		kd, vc := s.kh[l][p*kvDim:(p+1)*kvDim], s.vh[l]
+		for i, f := range k {
+			kd[i] = tensor.F32ToF16(f)
+		}
+		_ = vc[(vDim-1)*s.ctx+p]
+		for i, f := range v {
+			vc[i*s.ctx+p] = tensor.F32ToF16(f)
+		}
 	}
 	s.vTop[l] = max(s.vTop[l], p+1)
 }

@@ -36,10 +36,12 @@ func (m *Model) EmbeddingRow(id int, dst []float32) { m.TokenEmbedding.Row(id, d
 // CachedValue writes the cached value vector of one KV head at a position into
 // dst (ValueDim values), as the attention reads it.
 func (s *State) CachedValue(layer, pos, kvHead int, dst []float32) {
-	vd, vDim := s.cfg.ValueDim, s.cfg.VDim()
-	off := pos*vDim + kvHead*vd
+	vd := s.cfg.ValueDim
 	if s.kvType == tensor.F32 {
-		copy(dst, s.vf[layer][off:off+vd])
+		vc := s.vf[layer]
+		for i := range dst[:vd] {
+			dst[i] = vc[(kvHead*vd+i)*s.ctx+pos]
+		}
 		return
 	}
 	vc := s.vh[layer]

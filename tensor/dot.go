@@ -245,13 +245,16 @@ func dotQ4_1Q8_1Go(n int, w, x []byte) float32 {
 	return sum + summs
 }
 
+// dotQ5_0Q8_0Go is ggml_vec_dot_q5_0_q8_0 (AVX2): per block, eight lanes
+// of four integer products each, scaled by d_w·d_x and accumulated with FMA;
+// the lanes are summed at the end.
 func dotQ5_0Q8_0Go(n int, w, x []byte) float32 {
-	var sum float32
+	var acc [8]float32
 	for i := 0; i < n/qk; i++ {
 		a := (*[szQ50]byte)(w[i*szQ50:])
 		b := (*[szQ80]byte)(x[i*szQ80:])
 		qh := binary.LittleEndian.Uint32(a[2:])
-		var s int32
+		var isum [8]int32
 		lo, hi := qh, qh>>16
 		for j := 0; j < 16; j++ {
 			q := a[6+j]
@@ -259,11 +262,12 @@ func dotQ5_0Q8_0Go(n int, w, x []byte) float32 {
 			v1 := int32(q>>4|byte(hi<<4)&16) - 16
 			lo >>= 1
 			hi >>= 1
-			s += v0*int32(int8(b[2+j])) + v1*int32(int8(b[18+j]))
+			isum[j/4] += v0 * int32(int8(b[2+j]))
+			isum[4+j/4] += v1 * int32(int8(b[18+j]))
 		}
-		sum += float32(s) * (f16At(a[0:]) * f16At(b[0:]))
+		kLanes(&acc, f16At(a[0:])*f16At(b[0:]), &isum)
 	}
-	return sum
+	return Sum8(&acc)
 }
 
 func dotQ5_1Q8_1Go(n int, w, x []byte) float32 {
@@ -312,49 +316,53 @@ func q8kBsum(b *[szQ8K]byte, j int) int32 {
 	return int32(int16(binary.LittleEndian.Uint16(b[260+2*j:])))
 }
 
+// dotQ2_KQ8_KGo and dotQ3_KQ8_KGo follow ggml's AVX2 kernels like the
+// K-quants below (eight integer lanes per super-block, scaled by d with FMA,
+// summed at the end); Q2_K's mins term goes to the same lanes first, lane L
+// holding the mins of sub-blocks 2L and 2L+1 times their bsums, scaled by
+// -dmin.
 func dotQ2_KQ8_KGo(n int, w, x []byte) float32 {
-	var sum float32
+	var acc [8]float32
 	for i := 0; i < n/qkK; i++ {
 		a := (*[szQ2K]byte)(w[i*szQ2K:])
 		b := (*[szQ8K]byte)(x[i*szQ8K:])
 		y := b[4 : 4+qkK]
-		var summs int32
-		for j := 0; j < 16; j++ {
-			summs += q8kBsum(b, j) * int32(a[j]>>4)
+		yd := f32At(b[0:])
+		d := yd * f16At(a[80:])
+		dmin := -yd * f16At(a[82:])
+		for l := range acc {
+			p := int32(a[2*l]>>4)*q8kBsum(b, 2*l) + int32(a[2*l+1]>>4)*q8kBsum(b, 2*l+1)
+			acc[l] = FMA32(dmin, float32(p), acc[l])
 		}
-		var isum int32
+		var isum [8]int32
 		is := 0
 		for k := 0; k < 2; k++ {
 			q := a[16+32*k : 16+32*k+32]
 			for j := 0; j < 4; j++ {
 				shift := uint(2 * j)
 				yy := y[128*k+32*j : 128*k+32*j+32]
-				var s0, s1 int32
+				s0, s1 := int32(a[is]&15), int32(a[is+1]&15)
 				for l := 0; l < 16; l++ {
-					s0 += int32(int8(yy[l])) * int32(q[l]>>shift&3)
-					s1 += int32(int8(yy[l+16])) * int32(q[l+16]>>shift&3)
+					isum[l/4] += s0 * int32(int8(yy[l])) * int32(q[l]>>shift&3)
+					isum[4+l/4] += s1 * int32(int8(yy[l+16])) * int32(q[l+16]>>shift&3)
 				}
-				isum += int32(a[is]&15)*s0 + int32(a[is+1]&15)*s1
 				is += 2
 			}
 		}
-		yd := f32At(b[0:])
-		dall := yd * f16At(a[80:])
-		dmin := yd * f16At(a[82:])
-		sum += dall*float32(isum) - dmin*float32(summs)
+		kLanes(&acc, d, &isum)
 	}
-	return sum
+	return Sum8(&acc)
 }
 
 func dotQ3_KQ8_KGo(n int, w, x []byte) float32 {
-	var sum float32
+	var acc [8]float32
 	for i := 0; i < n/qkK; i++ {
 		a := (*[szQ3K]byte)(w[i*szQ3K:])
 		b := (*[szQ8K]byte)(x[i*szQ8K:])
 		y := b[4 : 4+qkK]
 		sc := q3kScales(a[96:108])
 		hm := a[0:32]
-		var isum int32
+		var isum [8]int32
 		is := 0
 		m := byte(1)
 		for k := 0; k < 2; k++ {
@@ -362,7 +370,7 @@ func dotQ3_KQ8_KGo(n int, w, x []byte) float32 {
 			for j := 0; j < 4; j++ {
 				shift := uint(2 * j)
 				yy := y[128*k+32*j : 128*k+32*j+32]
-				var s0, s1 int32
+				s0, s1 := int32(sc[is])-32, int32(sc[is+1])-32
 				for l := 0; l < 16; l++ {
 					v0 := int32(q[l] >> shift & 3)
 					if hm[l]&m == 0 {
@@ -372,17 +380,16 @@ func dotQ3_KQ8_KGo(n int, w, x []byte) float32 {
 					if hm[l+16]&m == 0 {
 						v1 -= 4
 					}
-					s0 += v0 * int32(int8(yy[l]))
-					s1 += v1 * int32(int8(yy[l+16]))
+					isum[l/4] += s0 * v0 * int32(int8(yy[l]))
+					isum[4+l/4] += s1 * v1 * int32(int8(yy[l+16]))
 				}
-				isum += (int32(sc[is])-32)*s0 + (int32(sc[is+1])-32)*s1
 				is += 2
 				m <<= 1
 			}
 		}
-		sum += f16At(a[108:]) * f32At(b[0:]) * float32(isum)
+		kLanes(&acc, f32At(b[0:])*f16At(a[108:]), &isum)
 	}
-	return sum
+	return Sum8(&acc)
 }
 
 // The K-quant kernels below follow ggml's AVX2 ones: within a super-block the

@@ -382,6 +382,24 @@ f32loop:
 
 f32red:
 	RED4(0)
+	// the leftovers: rounded products added in order up to a multiple of
+	// 8 (BX), then fused multiply-adds
+	MOVQ CX, BX
+	SUBQ DX, BX
+	ANDQ $-8, BX
+	ADDQ DX, BX
+	CMPQ AX, BX
+	JGE  f32fused
+
+f32mul:
+	VMOVSS (SI)(AX*4), X1
+	VMULSS (DI)(AX*4), X1, X1
+	VADDSS X1, X0, X0
+	INCQ   AX
+	CMPQ   AX, BX
+	JLT    f32mul
+
+f32fused:
 	CMPQ AX, CX
 	JGE  f32done
 

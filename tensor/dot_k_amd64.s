@@ -206,7 +206,7 @@ TEXT ·dotQ3_KQ8_KAVX2(SB), NOSPLIT, $0-28
 	BCAST8(Y13, X13, $0x20202020)
 	VMOVDQU kEvenOdd<>(SB), X12
 	VPCMPEQB Y11, Y11, Y11 // all ones
-	VXORPS  X0, X0, X0
+	VXORPS  Y0, Y0, Y0
 
 q3kloop:
 	PREFETCHT0 2048(SI)
@@ -263,20 +263,20 @@ q3kloop:
 	Q3K_PART(1, 5, 164)
 	Q3K_PART(2, 6, 196)
 	Q3K_PART(3, 7, 228)
-	HSUMD(Y9, X9, X10)
-	VCVTDQ2PS X9, X9
-	MOVWLZX   108(SI), AX
-	VMOVD     AX, X10
-	VCVTPH2PS X10, X10
-	VMULSS    (DI), X10, X10 // d*yd
-	VMULSS    X9, X10, X10   // ·isum
-	VADDSS    X10, X0, X0
+	VCVTDQ2PS    Y9, Y9
+	MOVWLZX      108(SI), AX
+	VMOVD        AX, X10
+	VCVTPH2PS    X10, X10
+	VMULSS       (DI), X10, X10 // yd·d
+	VBROADCASTSS X10, Y10
+	VFMADD231PS  Y9, Y10, Y0
 
 	ADDQ $110, SI
 	ADDQ $292, DI
 	DECQ CX
 	JNZ  q3kloop
 
+	SUM8(Y0, X0, X2)
 	VMOVSS X0, ret+24(FP)
 	VZEROUPPER
 	RET
@@ -302,22 +302,34 @@ TEXT ·dotQ2_KQ8_KAVX2(SB), NOSPLIT, $0-28
 	LEAQ    kWordShuf<>(SB), R8
 	BCAST8(Y15, X15, $0x03030303)
 	BCAST8(Y13, X13, $0x0f0f0f0f)
+	BCAST8(Y14, X14, $0x80000000)
 	VMOVDQU kEvenOdd<>(SB), X12
-	VXORPS  X0, X0, X0
+	VXORPS  Y0, Y0, Y0
 
 q2kloop:
 	PREFETCHT0 2048(SI)
 	PREFETCHT0 2112(SI)
+	// d = yd·d_w in Y8, dmin = -(yd·dmin_w) in Y1
+	VMOVD        80(SI), X10
+	VCVTPH2PS    X10, X10 // [d_w, dmin_w]
+	VBROADCASTSS (DI), X11
+	VMULPS       X11, X10, X10
+	VBROADCASTSS X10, Y8
+	VMOVSHDUP    X10, X10
+	VBROADCASTSS X10, Y1
+	VXORPS       Y14, Y1, Y1
+
 	VMOVDQU   (SI), X2
 	VPSRLW    $4, X2, X3
 	VPAND     X13, X3, X3 // mins
 	VPAND     X13, X2, X2 // scales
-	// summs = Σ bs[j]·min[j]
-	VPMOVZXBW X3, Y3
-	VPMADDWD  260(DI), Y3, Y3
-	HSUMD(Y3, X3, X4)
-	VPSHUFB   X12, X2, X2
-	VPMOVZXBW X2, Y2 // even scales in the low lane, odd in the high
+	// lane L: min[2L]·bs[2L] + min[2L+1]·bs[2L+1], times dmin
+	VPMOVZXBW   X3, Y3
+	VPMADDWD    260(DI), Y3, Y3
+	VCVTDQ2PS   Y3, Y3
+	VFMADD231PS Y3, Y1, Y0
+	VPSHUFB     X12, X2, X2
+	VPMOVZXBW   X2, Y2 // even scales in the low lane, odd in the high
 
 	VPXOR   Y9, Y9, Y9
 	VMOVDQU 16(SI), Y5
@@ -330,23 +342,15 @@ q2kloop:
 	Q2K_PART(1, 5, 164)
 	Q2K_PART(2, 6, 196)
 	Q2K_PART(3, 7, 228)
-	HSUMD(Y9, X9, X10)
-	VPUNPCKLDQ   X3, X9, X9 // [isum, summs]
-	VCVTDQ2PS    X9, X9
-	VMOVD        80(SI), X10
-	VCVTPH2PS    X10, X10 // [d, dmin]
-	VBROADCASTSS (DI), X11
-	VMULPS       X11, X10, X10 // [dall, dmin]
-	VMULPS       X9, X10, X10  // [dall·isum, dmin·summs]
-	VMOVSHDUP    X10, X11
-	VSUBSS       X11, X10, X10
-	VADDSS       X10, X0, X0
+	VCVTDQ2PS   Y9, Y9
+	VFMADD231PS Y9, Y8, Y0
 
 	ADDQ $84, SI
 	ADDQ $292, DI
 	DECQ CX
 	JNZ  q2kloop
 
+	SUM8(Y0, X0, X2)
 	VMOVSS X0, ret+24(FP)
 	VZEROUPPER
 	RET

@@ -110,67 +110,37 @@ GLOBL qhBits<>(SB), RODATA|NOPTR, $32
 	VPBROADCASTD X10, X10
 
 // func dotQ5_0Q8_0AVX2(nb int, w, x *byte) float32
-// sum += float32(s)·(d_w·d_x) per block, in block order.
+// Per block, the eight int32 lanes of the products (lane L: elements 4L to
+// 4L+3) times d_w·d_x, accumulated with FMA; the lanes summed at the end.
 TEXT ·dotQ5_0Q8_0AVX2(SB), NOSPLIT, $0-28
 	MOVQ   nb+0(FP), CX
 	MOVQ   w+8(FP), SI
 	MOVQ   x+16(FP), DI
 	CONSTS
-	VXORPS X0, X0, X0
-	CMPQ   CX, $4
-	JLT    q50one
+	VXORPS Y0, Y0, Y0
+	TESTQ  CX, CX
+	JZ     q50done
 
-q50four:
+q50loop:
 	PREFETCHT0 2048(SI)
-	PREFETCHT0 2112(SI)
-	Q50_INT(0, 0, Y6)
-	Q50_INT(22, 34, Y7)
-	Q50_INT(44, 68, Y8)
-	Q50_INT(66, 102, Y9)
-	SUM4BLOCKS
-	VCVTDQ2PS X6, X6
-	MOVWLZX   (SI), AX
-	VMOVD     AX, X7
-	VPINSRW   $1, 22(SI), X7, X7
-	VPINSRW   $2, 44(SI), X7, X7
-	VPINSRW   $3, 66(SI), X7, X7
-	MOVWLZX   (DI), AX
-	VMOVD     AX, X8
-	VPINSRW   $1, 34(DI), X8, X8
-	VPINSRW   $2, 68(DI), X8, X8
-	VPINSRW   $3, 102(DI), X8, X8
-	VCVTPH2PS X7, X7
-	VCVTPH2PS X8, X8
-	VMULPS    X8, X7, X7 // [d0, d1, d2, d3]
-	VMULPS    X7, X6, X6 // [p0, p1, p2, p3]
-	ADD4(X6, X7, X0)
-	ADDQ      $88, SI
-	ADDQ      $136, DI
-	SUBQ      $4, CX
-	CMPQ      CX, $4
-	JGE       q50four
-
-q50one:
-	TESTQ CX, CX
-	JZ    q50done
 	Q50_INT(0, 0, Y4)
-	SUM1BLOCK
-	VCVTDQ2PS X4, X4
-	MOVWLZX   (SI), AX
-	MOVWLZX   (DI), BX
-	VMOVD     AX, X5
-	VMOVD     BX, X6
-	VCVTPH2PS X5, X5
-	VCVTPH2PS X6, X6
-	VMULSS    X6, X5, X5
-	VMULSS    X5, X4, X4
-	VADDSS    X4, X0, X0
-	ADDQ      $22, SI
-	ADDQ      $34, DI
-	DECQ      CX
-	JMP       q50one
+	VCVTDQ2PS    Y4, Y4
+	MOVWLZX      (SI), AX
+	MOVWLZX      (DI), BX
+	VMOVD        AX, X5
+	VMOVD        BX, X6
+	VCVTPH2PS    X5, X5
+	VCVTPH2PS    X6, X6
+	VMULSS       X6, X5, X5 // d_w·d_x
+	VBROADCASTSS X5, Y5
+	VFMADD231PS  Y4, Y5, Y0
+	ADDQ         $22, SI
+	ADDQ         $34, DI
+	DECQ         CX
+	JNZ          q50loop
 
 q50done:
+	SUM8(Y0, X0, X2)
 	VMOVSS X0, ret+24(FP)
 	VZEROUPPER
 	RET
@@ -412,61 +382,30 @@ TEXT ·dotQ5_0Q8_0AVX512(SB), NOSPLIT, $0-28
 	MOVQ   w+8(FP), SI
 	MOVQ   x+16(FP), DI
 	CONSTS
-	VXORPS X0, X0, X0
-	CMPQ   CX, $4
-	JLT    q50zone
+	VXORPS Y0, Y0, Y0
+	TESTQ  CX, CX
+	JZ     q50zdone
 
-q50zfour:
+q50zloop:
 	PREFETCHT0 2048(SI)
-	PREFETCHT0 2112(SI)
-	Q50_INT512(0, 0, Y6)
-	Q50_INT512(22, 34, Y7)
-	Q50_INT512(44, 68, Y8)
-	Q50_INT512(66, 102, Y9)
-	SUM4BLOCKS
-	VCVTDQ2PS X6, X6
-	MOVWLZX   (SI), AX
-	VMOVD     AX, X7
-	VPINSRW   $1, 22(SI), X7, X7
-	VPINSRW   $2, 44(SI), X7, X7
-	VPINSRW   $3, 66(SI), X7, X7
-	MOVWLZX   (DI), AX
-	VMOVD     AX, X8
-	VPINSRW   $1, 34(DI), X8, X8
-	VPINSRW   $2, 68(DI), X8, X8
-	VPINSRW   $3, 102(DI), X8, X8
-	VCVTPH2PS X7, X7
-	VCVTPH2PS X8, X8
-	VMULPS    X8, X7, X7
-	VMULPS    X7, X6, X6
-	ADD4(X6, X7, X0)
-	ADDQ      $88, SI
-	ADDQ      $136, DI
-	SUBQ      $4, CX
-	CMPQ      CX, $4
-	JGE       q50zfour
-
-q50zone:
-	TESTQ CX, CX
-	JZ    q50zdone
 	Q50_INT512(0, 0, Y4)
-	SUM1BLOCK
-	VCVTDQ2PS X4, X4
-	MOVWLZX   (SI), AX
-	MOVWLZX   (DI), BX
-	VMOVD     AX, X5
-	VMOVD     BX, X6
-	VCVTPH2PS X5, X5
-	VCVTPH2PS X6, X6
-	VMULSS    X6, X5, X5
-	VMULSS    X5, X4, X4
-	VADDSS    X4, X0, X0
-	ADDQ      $22, SI
-	ADDQ      $34, DI
-	DECQ      CX
-	JMP       q50zone
+	VCVTDQ2PS    Y4, Y4
+	MOVWLZX      (SI), AX
+	MOVWLZX      (DI), BX
+	VMOVD        AX, X5
+	VMOVD        BX, X6
+	VCVTPH2PS    X5, X5
+	VCVTPH2PS    X6, X6
+	VMULSS       X6, X5, X5 // d_w·d_x
+	VBROADCASTSS X5, Y5
+	VFMADD231PS  Y4, Y5, Y0
+	ADDQ         $22, SI
+	ADDQ         $34, DI
+	DECQ         CX
+	JNZ          q50zloop
 
 q50zdone:
+	SUM8(Y0, X0, X2)
 	VMOVSS X0, ret+24(FP)
 	VZEROUPPER
 	RET

@@ -103,6 +103,32 @@ func dotF16Go(a, b []uint16) float32 {
 	return float32(sum)
 }
 
+// DotGGML returns the dot product of two float32 vectors as
+// ggml_vec_dot_f32 computes it (see ggmlDotF32). b must be at least as long
+// as a.
+func DotGGML(a, b []float32) float32 {
+	b = b[:len(a)]
+	if len(a) == 0 {
+		return 0
+	}
+	return dotF32F32(len(a), f32Bytes(a), f32Bytes(b))
+}
+
+// DotGEMM returns the dot product of two float32 vectors as llamafile's
+// tinyBLAS computes one output for a batch (see gemmDotF32). It reports
+// false when the length is not a multiple of 16 (tinyBLAS then declines
+// and ggml uses DotGGML).
+func DotGEMM(a, b []float32) (float32, bool) {
+	n := len(a)
+	if n%16 != 0 {
+		return 0, false
+	}
+	if n == 0 {
+		return 0, true
+	}
+	return gemmF32F32(n, f32Bytes(a), f32Bytes(b[:n])), true
+}
+
 // DotF16GEMM returns the dot product of two F16 vectors as llamafile's
 // tinyBLAS (llama.cpp's multi-token path) computes one output: a single
 // 16-lane FMA accumulator over the whole length, then a 16-lane reduction.
@@ -130,9 +156,11 @@ func dotF16GEMMGo(a, b []uint16) float32 {
 	return Sum16(&acc)
 }
 
-// ggmlDotF32 is ggml_vec_dot_f32 (AVX-512): four 16-lane FMA accumulators
-// over blocks of 64, reduced to a float, then the remaining products added
-// one by one with FMA (as GCC contracts sumf += x*y).
+// ggmlDotF32 is ggml_vec_dot_f32 (AVX-512) as GCC 12 compiles it: four
+// 16-lane FMA accumulators over blocks of 64, reduced to a float, then the
+// remaining products added one by one, rounded for all but the last n%8
+// (GCC vectorizes the leftover loop in steps of 16 and 8, multiplying then
+// adding in order) and fused for those.
 func ggmlDotF32(a, b []float32) float32 {
 	b = b[:len(a)]
 	n := len(a)
@@ -158,7 +186,13 @@ func ggmlDotF32(a, b []float32) float32 {
 		}
 		sum = sum4x16(&acc)
 	}
-	for i := np; i < n; i++ {
+	// GCC vectorizes the leftover loop sumf += x[i]*y[i] by eights: those
+	// products are rounded, then added in order; the last n%8 are fused
+	nm := np + (n-np)&^7
+	for i := np; i < nm; i++ {
+		sum += float32(a[i] * b[i]) // rounded: no fusion, whatever GOAMD64
+	}
+	for i := nm; i < n; i++ {
 		sum = FMA32(a[i], b[i], sum)
 	}
 	return sum

@@ -49,10 +49,6 @@ func expf(x float32) float32 {
 	return float32(math.Ldexp(float64(j), int(n)))
 }
 
-// libmExpf is the C library's expf, used by ggml for elements that do not
-// fill a SIMD vector (correctly rounded here).
-func libmExpf(x float32) float32 { return float32(math.Exp(float64(x))) }
-
 // The sixteen-lane kernels of SiLUMul and Softmax, replaceable by faster
 // twins (see useAsm); len(x) is a multiple of 16.
 var (
@@ -75,7 +71,7 @@ func expSub16Go(x []float32, m float32) {
 
 // SiLUMul sets g[i] = silu(g[i]) * up[i], where silu(x) = x/(1+e**-x), as
 // ggml_vec_silu_f32 followed by ggml_mul: whole groups of 16 use ggml's SIMD
-// exp polynomial, the remaining elements the C library's exp. up must be at
+// exp polynomial, the remaining elements the C library's expf (Expf). up must be at
 // least as long as g.
 func SiLUMul(g, up []float32) {
 	up = up[:len(g)]
@@ -83,7 +79,7 @@ func SiLUMul(g, up []float32) {
 	siluMul16(g[:full], up[:full])
 	for i := full; i < len(g); i++ {
 		x := g[i]
-		g[i] = x / (1 + libmExpf(-x)) * up[i]
+		g[i] = x / (1 + Expf(-x)) * up[i]
 	}
 }
 

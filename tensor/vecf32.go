@@ -2,8 +2,8 @@ package tensor
 
 import "fmt"
 
-// Float32 vector kernels of word-vector training (and of F32 attention
-// scores): a dot product and y += g·x. The assembly twins (vecf32_amd64.s,
+// Float32 vector kernels of word-vector training: a dot product and
+// y += g·x. The assembly twins (vecf32_amd64.s,
 // AVX2) compute the same float steps, so results never depend on the CPU.
 
 var (
