@@ -31,6 +31,7 @@ type serveOptions struct {
 	addr      string
 	apiKey    string
 	parallel  int
+	noBatch   bool // --no-cont-batching
 	queue     int
 	runtime   modelFlags // -t, -c and --kv-f32, as every command that runs a model
 	maxBody   int64
@@ -89,6 +90,8 @@ generations are stopped at the next token: streams end with finish_reason "lengt
 	f.BoolVar(&o.mcp, "mcp", false, "also serve the default model to MCP clients (Streamable HTTP) at /mcp, as `glassbox mcp` does")
 	f.StringVar(&o.apiKey, "api-key", "", "require this key as \"Authorization: Bearer KEY\" (default $GLASSBOX_API_KEY)")
 	f.IntVar(&o.parallel, "parallel", 1, fmt.Sprintf("generation slots per model, at most %d (each has its own KV cache)", maxParallel))
+	f.BoolVar(&o.noBatch, "no-cont-batching", false, "run each slot's forward passes on their own instead of one batched decode step for all the slots generating (continuous batching, the default with --parallel above 1)")
+	f.IntVar(&o.runtime.ubatch, "ubatch", 64, fmt.Sprintf("prompt tokens per forward step, at most %d: with continuous batching, the chunk of a prompt processed between two decode steps of the other slots", maxUbatch))
 	f.IntVar(&o.queue, "queue", 64, fmt.Sprintf("requests per model that may wait for a slot before 429, at most %d", maxQueue))
 	o.runtime.registerRuntime(cmd, "slot")
 	f.Int64Var(&o.maxBody, "max-body", server.DefaultMaxBodyBytes, fmt.Sprintf("largest request body in bytes, at most %d (larger get 413)", int64(maxBody)))
@@ -150,6 +153,8 @@ const (
 	// finishTime is how long, after the grace period, stopped requests have to
 	// send their final events before their connections are closed.
 	finishTime = 5 * time.Second
+	// maxUbatch bounds --ubatch (the activations of a step grow with it).
+	maxUbatch = 4096
 )
 
 func (o *serveOptions) validate() ([]modelSpec, error) {
@@ -158,6 +163,8 @@ func (o *serveOptions) validate() ([]modelSpec, error) {
 		return nil, fmt.Errorf("--parallel must be at least 1, got %d", o.parallel)
 	case o.parallel > maxParallel:
 		return nil, fmt.Errorf("--parallel %d is too many: a model has at most %d generation slots (each holds a KV cache, and the cores are shared among them)", o.parallel, maxParallel)
+	case o.runtime.ubatch < 1 || o.runtime.ubatch > maxUbatch:
+		return nil, fmt.Errorf("--ubatch must be between 1 and %d, got %d", maxUbatch, o.runtime.ubatch)
 	case o.queue < 0:
 		return nil, fmt.Errorf("--queue must be >= 0, got %d", o.queue)
 	case o.queue > maxQueue:
@@ -240,11 +247,12 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 		o.say(logw, logger, slog.LevelWarn, fmt.Sprintf("no model store (%v): /api/tags lists the served models only and /api/pull is off", err))
 		st = nil
 	}
-	srv, err := server.New(server.Config{Models: served, Store: st, Vectors: vecSets, Feedback: fb, APIKey: o.apiKey, Parallel: o.parallel, Queue: o.queue, MaxBodyBytes: o.maxBody, Logger: logger, Leaderboard: loadLeaderboard,
+	srv, err := server.New(server.Config{Models: served, Store: st, Vectors: vecSets, Feedback: fb, APIKey: o.apiKey, Parallel: o.parallel, NoBatching: o.noBatch, Queue: o.queue, MaxBodyBytes: o.maxBody, Logger: logger, Leaderboard: loadLeaderboard,
 		Access: server.Access{ListenAddr: o.addr, AllowedHosts: o.hosts, CORSOrigins: o.origins}})
 	if err != nil {
 		return err
 	}
+	defer srv.Close()
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", o.addr, err)
@@ -262,7 +270,7 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	o.say(logw, logger, slog.LevelInfo, fmt.Sprintf("serving %s on http://%s (%s per model, queue %d)", plural(len(served), "model"), ln.Addr(), plural(o.parallel, "slot"), o.queue))
+	o.say(logw, logger, slog.LevelInfo, fmt.Sprintf("serving %s on http://%s (%s per model%s, queue %d)", plural(len(served), "model"), ln.Addr(), plural(o.parallel, "slot"), batchingNote(o), o.queue))
 	if host, _, _ := net.SplitHostPort(ln.Addr().String()); !server.IsLoopback(host) && o.apiKey == "" {
 		o.say(logw, logger, slog.LevelWarn, fmt.Sprintf("WARNING: listening on %s, beyond this machine, WITHOUT AN API KEY: anyone who can reach this address can run the models and read every reply. Set --api-key KEY (or GLASSBOX_API_KEY), or listen on 127.0.0.1.", ln.Addr()))
 	}
@@ -288,6 +296,14 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 	}
 	// the deferred Close of the models waits for any generation still reading their weights
 	return nil
+}
+
+// batchingNote says, for the start-up line, whether the slots decode together.
+func batchingNote(o *serveOptions) string {
+	if o.parallel > 1 && !o.noBatch {
+		return ", continuous batching"
+	}
+	return ""
 }
 
 // openFeedback opens the feedback file of --feedback: the store's by
