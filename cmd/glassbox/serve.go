@@ -62,7 +62,10 @@ Each model is served under the base name of its file without the extension, or u
 when given as NAME=MODEL; the first model is the default. Without -m, the model embedded in
 the binary is served. Every model gets --parallel generation
 slots and a queue of --queue requests; beyond that requests get 429 with a Retry-After
-estimated from the queue and the duration of recent requests.
+estimated from the queue and the duration of recent requests. The slots of a model decode
+together (continuous batching: one batched forward pass for the next token of every slot
+generating, prompts in chunks of --ubatch tokens in between; each reply is exactly what it
+would be alone); --no-cont-batching runs them side by side instead.
 The server listens on 127.0.0.1 unless --addr says otherwise. With --api-key (or the
 GLASSBOX_API_KEY environment variable), every API route but /health needs "Authorization: Bearer
 KEY"; the page at / is public and asks for the key when it calls the API.
