@@ -46,8 +46,8 @@ type Batcher struct {
 	quit chan struct{}
 	done chan struct{} // closed when the scheduler has returned
 
-	// Rounds and Rows count the batched decode rounds run and the sequences
-	// they held (for tests and statistics); read them with Stats.
+	// rounds and rows count the batched decode rounds run and the sequence
+	// steps they held (read with Stats).
 	rounds, rows int
 }
 
