@@ -606,6 +606,48 @@ func (m *Model) NewSession() (*Session, error) {
 	return &Session{m: m, s: s}, nil
 }
 
+// Batcher runs the generations of several sessions of a model together
+// (continuous batching, see infer.Batcher): their decode steps go through
+// the model as one batched forward pass and their prompts in chunks of
+// Options.Batch tokens between two such steps. Each generation is exactly
+// what its session would generate alone.
+type Batcher struct {
+	m *Model
+	b *infer.Batcher
+}
+
+// NewBatcher starts a batcher for up to n sessions decoding together. Close
+// stops it.
+func (m *Model) NewBatcher(n int) (*Batcher, error) {
+	b, err := infer.NewBatcher(m.model, n)
+	if err != nil {
+		return nil, err
+	}
+	return &Batcher{m: m, b: b}, nil
+}
+
+// NewSession creates a session (its own KV cache, as Model.NewSession)
+// whose forward passes run on the batcher.
+func (b *Batcher) NewSession() (*Session, error) {
+	release, err := b.m.Acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	s, err := b.b.NewSession(b.m.tok, model.StateOptions{Context: b.m.opts.Context, Batch: b.m.opts.Batch, KVType: b.m.KVCacheType()})
+	if err != nil {
+		return nil, err
+	}
+	return &Session{m: b.m, s: s}, nil
+}
+
+// Stats returns the number of batched decode steps run so far and the number
+// of sequence steps they held (their ratio is the mean batch size).
+func (b *Batcher) Stats() (steps, rows int) { return b.b.Stats() }
+
+// Close stops the batcher; generations of its sessions still running fail.
+func (b *Batcher) Close() { b.b.Close() }
+
 // Generate runs one generation on the session's cache (see infer.Session.Generate).
 // It fails with ErrClosed once the model's Close has begun. A traced
 // generation's meta event describes the model by its ModelInfo.

@@ -35,6 +35,9 @@ type Session struct {
 	cached []int          // tokens whose keys and values are in the cache, in order
 	logits []float32      // next-token logits after the last cached token
 	vocab  *grammar.Vocab // the tokenizer's pieces for grammars, made on first use
+	// batcher, when set, runs the session's forward passes together with
+	// those of its other sessions (see Batcher).
+	batcher *Batcher
 }
 
 // NewSession allocates a KV cache for a model.
@@ -168,6 +171,10 @@ func (s *Session) Generate(ctx context.Context, req Request) (*Result, error) {
 		}
 	}
 	res := &Result{PromptIDs: append([]int(nil), req.Prompt...)}
+	if s.batcher != nil {
+		s.batcher.enter()
+		defer s.batcher.leave()
+	}
 
 	obs := observer(noObserver{})
 	if req.Trace != nil {
@@ -242,7 +249,7 @@ func (g *generation) run(ctx context.Context) error {
 			return nil
 		}
 		g.obs.decoding(len(s.cached))
-		if err := s.decode(id); err != nil {
+		if err := s.decode(ctx, id); err != nil {
 			return err
 		}
 	}
@@ -300,9 +307,16 @@ func (g *generation) next() (id int, stop bool, err error) {
 }
 
 // decode runs one generated token through the model at the next position,
-// leaving the logits of the token that follows it in s.logits.
-func (s *Session) decode(id int) error {
-	if err := s.model.Forward(s.state, []int{id}, len(s.cached), s.logits); err != nil {
+// leaving the logits of the token that follows it in s.logits. With a
+// batcher, ctx ending before the step runs withdraws it.
+func (s *Session) decode(ctx context.Context, id int) error {
+	var err error
+	if s.batcher != nil {
+		err = s.batcher.run(ctx, &step{s: s, tokens: []int{id}, pos: len(s.cached), logits: s.logits})
+	} else {
+		err = s.model.Forward(s.state, []int{id}, len(s.cached), s.logits)
+	}
+	if err != nil {
 		return err
 	}
 	s.cached = append(s.cached, id)
@@ -323,11 +337,33 @@ func (s *Session) prefill(ctx context.Context, prompt []int, tm *Timings) error 
 	s.cached = s.cached[:k]
 	tm.CachedTokens = k
 	tm.PromptTokens = len(prompt) - k
-	if err := s.model.ForwardContext(ctx, s.state, prompt[k:], k, s.logits); err != nil {
+	if err := s.forward(ctx, prompt[k:], k); err != nil {
 		s.cached = s.cached[:0]
 		return err
 	}
 	s.cached = append(s.cached, prompt[k:]...)
+	return nil
+}
+
+// forward runs the prompt tokens at positions pos… through the model,
+// leaving the logits after the last in s.logits. With a batcher, the tokens
+// go in chunks of the state's batch (each chunk as ForwardContext processes
+// it), so that other sessions decode between two chunks.
+func (s *Session) forward(ctx context.Context, tokens []int, pos int) error {
+	if s.batcher == nil {
+		return s.model.ForwardContext(ctx, s.state, tokens, pos, s.logits)
+	}
+	n := s.state.Batch()
+	for start := 0; start < len(tokens); start += n {
+		end := min(start+n, len(tokens))
+		var logits []float32
+		if end == len(tokens) {
+			logits = s.logits
+		}
+		if err := s.batcher.run(ctx, &step{s: s, tokens: tokens[start:end], pos: pos + start, logits: logits, prefill: true}); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

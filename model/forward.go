@@ -100,6 +100,9 @@ func (m *Model) NewState(opt StateOptions) (*State, error) {
 // Context returns the number of positions the state's KV cache holds.
 func (s *State) Context() int { return s.ctx }
 
+// Batch returns the number of prompt tokens processed per forward step.
+func (s *State) Batch() int { return s.batch }
+
 // KVType returns the element type of the KV cache.
 func (s *State) KVType() tensor.Type { return s.kvType }
 

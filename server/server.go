@@ -68,7 +68,12 @@ type Config struct {
 	// to call the API (CORS).
 	Access Access
 	// Parallel is the number of generation slots per model (default 1).
+	// With more than one, the slots of a model decode together (continuous
+	// batching, see glassbox.Batcher) unless NoBatching is set.
 	Parallel int
+	// NoBatching makes each slot run its own forward passes, side by side,
+	// instead of one batched pass for all the slots decoding.
+	NoBatching bool
 	// Queue is the number of requests per model that may wait for a slot;
 	// beyond it requests get 429. Zero means none wait.
 	Queue int
@@ -126,6 +131,7 @@ type entry struct {
 	model   *glassbox.Model
 	pool    *pool
 	created int64
+	batcher *glassbox.Batcher // the slots' batcher, nil without batching
 }
 
 // New prepares a server: it allocates every model's slots (their KV caches)
@@ -157,15 +163,31 @@ func New(cfg Config) (*Server, error) {
 	}
 	for _, m := range cfg.Models {
 		if m.Name == "" || m.Model == nil {
+			s.Close()
 			return nil, errors.New("server: every model needs a name and an opened model")
 		}
 		if _, dup := s.models[m.Name]; dup {
+			s.Close()
 			return nil, fmt.Errorf("server: two models are named %q: name them with NAME=PATH", m.Name)
+		}
+		var batcher *glassbox.Batcher
+		newSession := m.Model.NewSession
+		if cfg.Parallel > 1 && !cfg.NoBatching {
+			b, err := m.Model.NewBatcher(cfg.Parallel)
+			if err != nil {
+				s.Close()
+				return nil, fmt.Errorf("server: model %s: %w", m.Name, err)
+			}
+			batcher, newSession = b, b.NewSession
 		}
 		slots := make([]*slot, cfg.Parallel)
 		for i := range slots {
-			sess, err := m.Model.NewSession()
+			sess, err := newSession()
 			if err != nil {
+				if batcher != nil {
+					batcher.Close()
+				}
+				s.Close()
 				return nil, fmt.Errorf("server: model %s: slot %d: %w", m.Name, i, err)
 			}
 			slots[i] = &slot{id: i, session: sess}
@@ -179,7 +201,7 @@ func New(cfg Config) (*Server, error) {
 		for _, h := range []*prometheus.HistogramVec{s.metrics.ttft, s.metrics.itl} {
 			h.WithLabelValues(name)
 		}
-		e := &entry{name: name, model: m.Model, created: time.Now().Unix(),
+		e := &entry{name: name, model: m.Model, created: time.Now().Unix(), batcher: batcher,
 			pool: newPool(slots, cfg.Queue, func(busy, queued int) {
 				busyG.Set(float64(busy))
 				queueG.Set(float64(queued))
@@ -192,10 +214,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.metrics.reg.MustRegister(newKVCollector(s))
 	if err := s.initVectors(); err != nil {
+		s.Close()
 		return nil, err
 	}
 	h, err := s.middleware(s.routes())
 	if err != nil {
+		s.Close()
 		return nil, err
 	}
 	s.handler = h
@@ -390,6 +414,16 @@ func retryAfterSeconds(wait time.Duration, least int) int {
 func shuttingDown() *APIError {
 	return &APIError{Status: http.StatusServiceUnavailable, Type: "server_error", Code: "server_shutting_down", RetryAfter: shutdownRetryAfter,
 		Message: "the server is shutting down and accepts no new generation: retry on another instance or once it has restarted"}
+}
+
+// Close stops the schedulers of the models' batched slots (call it once the
+// server answers no more requests; generations still running fail).
+func (s *Server) Close() {
+	for _, e := range s.order {
+		if e.batcher != nil {
+			e.batcher.Close()
+		}
+	}
 }
 
 // Drain makes the server turn generation requests away with 503 and a

@@ -23,6 +23,8 @@ type modelFlags struct {
 	threads   int
 	ctx       int
 	kvF32     bool
+	// ubatch is the prompt tokens per forward step (0: the default; serve's --ubatch).
+	ubatch int
 	// chatTemplateFile is a Jinja chat template replacing the model's.
 	chatTemplateFile string
 	// fallbackTemplate is the chat template of a model that carries none
@@ -60,7 +62,7 @@ func (f *modelFlags) registerRuntime(cmd *cobra.Command, per string) {
 // it. A --ctx the memory cannot hold is refused; one beyond the context the
 // model was trained for gets a warning on stderr.
 func (f *modelFlags) open(ctx context.Context) (*glassbox.Model, error) {
-	opts := &glassbox.Options{Tokenizer: f.tokenizer, Threads: f.threads, Context: f.ctx, KVCacheF32: f.kvF32, FallbackChatTemplate: f.fallbackTemplate}
+	opts := &glassbox.Options{Tokenizer: f.tokenizer, Threads: f.threads, Context: f.ctx, KVCacheF32: f.kvF32, FallbackChatTemplate: f.fallbackTemplate, Batch: f.ubatch}
 	if f.threads < 0 {
 		return nil, fmt.Errorf("--threads must be positive, got %d", f.threads)
 	}

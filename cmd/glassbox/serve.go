@@ -31,6 +31,7 @@ type serveOptions struct {
 	addr      string
 	apiKey    string
 	parallel  int
+	noBatch   bool // --no-cont-batching
 	queue     int
 	runtime   modelFlags // -t, -c and --kv-f32, as every command that runs a model
 	maxBody   int64
@@ -65,7 +66,10 @@ Each model is served under the base name of its file without the extension, or u
 when given as NAME=MODEL; the first model is the default. Without -m, the model embedded in
 the binary is served. Every model gets --parallel generation
 slots and a queue of --queue requests; beyond that requests get 429 with a Retry-After
-estimated from the queue and the duration of recent requests.
+estimated from the queue and the duration of recent requests. The slots of a model decode
+together (continuous batching: one batched forward pass for the next token of every slot
+generating, prompts in chunks of --ubatch tokens in between; each reply is exactly what it
+would be alone); --no-cont-batching runs them side by side instead.
 The server listens on 127.0.0.1 unless --addr says otherwise. With --api-key, every API route
 but the probes (and /metrics with --public-metrics) needs "Authorization: Bearer KEY"; the page
 at / is public and asks for the key when it calls the API.
@@ -100,6 +104,8 @@ other requests get the text so far. A second signal quits at once.`,
 	f.StringVar(&o.apiKey, "api-key", "", "require this key as \"Authorization: Bearer KEY\" on every route but the probes")
 	f.BoolVar(&o.publicMetrics, "public-metrics", false, "serve /metrics without the API key (for Prometheus and inference gateways that scrape without one)")
 	f.IntVar(&o.parallel, "parallel", 1, fmt.Sprintf("generation slots per model, at most %d (each has its own KV cache)", maxParallel))
+	f.BoolVar(&o.noBatch, "no-cont-batching", false, "run each slot's forward passes on their own instead of one batched decode step for all the slots generating (continuous batching, the default with --parallel above 1)")
+	f.IntVar(&o.runtime.ubatch, "ubatch", 64, fmt.Sprintf("prompt tokens per forward step, at most %d: with continuous batching, the chunk of a prompt processed between two decode steps of the other slots", maxUbatch))
 	f.IntVar(&o.queue, "queue", 64, fmt.Sprintf("requests per model that may wait for a slot before 429, at most %d", maxQueue))
 	o.runtime.registerRuntime(cmd, "slot")
 	f.Int64Var(&o.maxBody, "max-body", server.DefaultMaxBodyBytes, fmt.Sprintf("largest request body in bytes, at most %d (larger get 413)", int64(maxBody)))
@@ -162,6 +168,8 @@ const (
 	// finishTime is how long, after the grace period, stopped requests have to
 	// send their final events before their connections are closed.
 	finishTime = 5 * time.Second
+	// maxUbatch bounds --ubatch (the activations of a step grow with it).
+	maxUbatch = 4096
 )
 
 func (o *serveOptions) validate() ([]modelSpec, error) {
@@ -170,6 +178,8 @@ func (o *serveOptions) validate() ([]modelSpec, error) {
 		return nil, fmt.Errorf("--parallel must be at least 1, got %d", o.parallel)
 	case o.parallel > maxParallel:
 		return nil, fmt.Errorf("--parallel %d is too many: a model has at most %d generation slots (each holds a KV cache, and the cores are shared among them)", o.parallel, maxParallel)
+	case o.runtime.ubatch < 1 || o.runtime.ubatch > maxUbatch:
+		return nil, fmt.Errorf("--ubatch must be between 1 and %d, got %d", maxUbatch, o.runtime.ubatch)
 	case o.queue < 0:
 		return nil, fmt.Errorf("--queue must be >= 0, got %d", o.queue)
 	case o.queue > maxQueue:
@@ -297,11 +307,12 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 		st = nil
 	}
 	srv, err := server.New(server.Config{Models: served, Store: st, Vectors: vecSets, Feedback: fb, APIKey: o.apiKey, PublicMetrics: o.publicMetrics,
-		Parallel: o.parallel, Queue: o.queue, MaxBodyBytes: o.maxBody, Logger: logger, Leaderboard: loadLeaderboard,
+		Parallel: o.parallel, NoBatching: o.noBatch, Queue: o.queue, MaxBodyBytes: o.maxBody, Logger: logger, Leaderboard: loadLeaderboard,
 		Access: server.Access{ListenAddr: o.addr, AllowedHosts: o.hosts, CORSOrigins: o.origins}})
 	if err != nil {
 		return fromEnv(err, env)
 	}
+	defer srv.Close()
 	handler := srv.Handler()
 	if o.mcp {
 		if handler, err = withMCP(handler, served[0].Model, o.apiKey); err != nil {
@@ -310,7 +321,7 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 	}
 	gate.Open(handler) // ready
 	started = true
-	say(fmt.Sprintf("serving %s on http://%s (%s per model, queue %d)", plural(len(served), "model"), ln.Addr(), plural(o.parallel, "slot"), o.queue))
+	say(fmt.Sprintf("serving %s on http://%s (%s per model, queue %d)", plural(len(served), "model"), ln.Addr(), plural(o.parallel, "slot")+batchingNote(o), o.queue))
 	if host, _, _ := net.SplitHostPort(ln.Addr().String()); !server.IsLoopback(host) && o.apiKey == "" {
 		o.say(logw, logger, slog.LevelWarn, fmt.Sprintf("WARNING: listening on %s, beyond this machine, WITHOUT AN API KEY: anyone who can reach this address can run the models and read every reply. Set --api-key KEY (or GLASSBOX_API_KEY), or listen on 127.0.0.1.", ln.Addr()))
 	}
@@ -331,6 +342,14 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 	}
 	// the deferred Close of the models waits for any generation still reading their weights
 	return nil
+}
+
+// batchingNote says, for the start-up line, whether the slots decode together.
+func batchingNote(o *serveOptions) string {
+	if o.parallel > 1 && !o.noBatch {
+		return ", continuous batching"
+	}
+	return ""
 }
 
 // openFeedback opens the feedback file of --feedback: the store's by

@@ -67,6 +67,8 @@ func TestServeCommandErrors(t *testing.T) {
 	}{
 		{"bad parallel", []string{"-m", model, "--parallel", "0"}, "--parallel must be at least 1"},
 		{"bad queue", []string{"-m", model, "--queue", "-1"}, "--queue must be >= 0"},
+		{"bad ubatch", []string{"-m", model, "--ubatch", "0"}, "--ubatch must be between 1 and 4096, got 0"},
+		{"ubatch too large", []string{"-m", model, "--ubatch", "5000"}, "--ubatch must be between 1 and 4096, got 5000"},
 		{"too many slots", []string{"-m", model, "--parallel", "100000"}, "--parallel 100000 is too many: a model has at most 256"},
 		{"queue too long", []string{"-m", model, "--queue", "10000000"}, "--queue 10000000 is too long"},
 		{"negative grace", []string{"-m", model, "--shutdown-grace", "-1s"}, "--shutdown-grace must be >= 0"},

@@ -1,0 +1,237 @@
+package model
+
+import (
+	"context"
+	"fmt"
+
+	"glassbox/tensor"
+)
+
+// SeqStep is one sequence's part of a batched decode step: the token at
+// position Pos of the sequence whose cache is State.
+type SeqStep struct {
+	State *State
+	Token int
+	Pos   int
+	// Logits receives the next-token logits (VocabSize values); nil skips them.
+	Logits []float32
+}
+
+// Batch is the scratch of ForwardBatch for up to a fixed number of
+// sequences. It is not safe for concurrent use; one Batch serves any number
+// of States of its model.
+type Batch struct {
+	cfg        *Config
+	n          int       // sequences it holds at most
+	x, xb, xb2 []float32 // residual stream and normed copies (n rows of Dim)
+	q, k, v    []float32 // projections
+	att        []float32 // attention outputs
+	hb, hb2    []float32 // feed-forward hidden
+	logits     []float32 // n rows of VocabSize
+
+	steps  []SeqStep // the step being computed, read by attnFn
+	layer  int
+	attnFn func(lo, hi, worker int)
+	siluFn func(lo, hi, worker int)
+	rows   int // rows siluFn covers
+}
+
+// NewBatch allocates the scratch of ForwardBatch for up to n sequences.
+func (m *Model) NewBatch(n int) (*Batch, error) {
+	if n < 1 {
+		return nil, fmt.Errorf("batch: %d sequences, want at least 1", n)
+	}
+	c := &m.Config
+	b := &Batch{cfg: c, n: n}
+	b.x, b.xb, b.xb2 = make([]float32, n*c.Dim), make([]float32, n*c.Dim), make([]float32, n*c.Dim)
+	b.q, b.k, b.v = make([]float32, n*c.QDim()), make([]float32, n*c.KVDim()), make([]float32, n*c.VDim())
+	b.att = make([]float32, n*c.QDim())
+	b.hb, b.hb2 = make([]float32, n*c.HiddenDim), make([]float32, n*c.HiddenDim)
+	b.logits = make([]float32, n*c.VocabSize)
+	b.attnFn = b.attendRange
+	b.siluFn = b.siluRange
+	return b, nil
+}
+
+// Size returns the number of sequences the batch holds at most.
+func (b *Batch) Size() int { return b.n }
+
+// ForwardBatch runs one token of each of several sequences through the
+// model: every weight multiplies the tokens of all the sequences in one
+// matrix-matrix product, and each token attends over its own sequence's
+// cache, where its key and value are stored at its position. Each
+// sequence's logits are bit for bit those Forward computes for the token
+// alone (the products give each row exactly the single-row result), and its
+// Tracer sees what it would see. The States must be distinct and of this
+// model; a step that does not fit its State is an error before anything runs.
+func (m *Model) ForwardBatch(b *Batch, steps []SeqStep) error {
+	c := &m.Config
+	n := len(steps)
+	switch {
+	case b == nil || b.cfg != c:
+		return fmt.Errorf("forward batch: the batch scratch is not this model's")
+	case n == 0:
+		return fmt.Errorf("forward batch: no sequences")
+	case n > b.n:
+		return fmt.Errorf("forward batch: %d sequences, the batch holds %d", n, b.n)
+	}
+	for i, st := range steps {
+		s := st.State
+		switch {
+		case s == nil || s.cfg != c:
+			return fmt.Errorf("forward batch: sequence %d has no state of this model", i)
+		case st.Pos < 0 || st.Pos >= s.ctx:
+			return fmt.Errorf("forward batch: sequence %d: position %d does not fit the context of %d", i, st.Pos, s.ctx)
+		case st.Token < 0 || st.Token >= c.VocabSize:
+			return fmt.Errorf("forward batch: sequence %d: token id %d outside the vocabulary of %d", i, st.Token, c.VocabSize)
+		case st.Logits != nil && len(st.Logits) != c.VocabSize:
+			return fmt.Errorf("forward batch: sequence %d: logits has %d values, want %d", i, len(st.Logits), c.VocabSize)
+		}
+		for j := range i {
+			if steps[j].State == s {
+				return fmt.Errorf("forward batch: sequences %d and %d share a state", j, i)
+			}
+		}
+	}
+	if n == 1 || !c.batchable() {
+		// the single-token path itself (its fused products); Gemma's extra
+		// steps (embedding scale, GeGLU, post-norms, query scale, final
+		// soft-cap) run one sequence after the other through it
+		for _, st := range steps {
+			if err := m.forwardBatch(context.Background(), st.State, []int{st.Token}, st.Pos, st.Logits); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	dim, qDim, kvDim, vDim, hid := c.Dim, c.QDim(), c.KVDim(), c.VDim(), c.HiddenDim
+	x := b.x[:n*dim]
+	for i, st := range steps {
+		m.TokenEmbedding.Row(st.Token, x[i*dim:(i+1)*dim])
+	}
+	b.steps = steps
+	defer func() { b.steps = nil }()
+	xb, xb2 := b.xb[:n*dim], b.xb2[:n*dim]
+	q, k, v, att := b.q[:n*qDim], b.k[:n*kvDim], b.v[:n*vDim], b.att[:n*qDim]
+	hb, hb2 := b.hb[:n*hid], b.hb2[:n*hid]
+	for l := range m.Layers {
+		w := &m.Layers[l]
+		for i := range n {
+			rmsNorm(xb[i*dim:(i+1)*dim], x[i*dim:(i+1)*dim], w.AttnNorm, c.NormEps)
+		}
+		tensor.MatMul(q, w.Wq, xb, n)
+		tensor.MatMul(k, w.Wk, xb, n)
+		tensor.MatMul(v, w.Wv, xb, n)
+		traced := false
+		for i, st := range steps {
+			s := st.State
+			qi, ki, vi := q[i*qDim:(i+1)*qDim], k[i*kvDim:(i+1)*kvDim], v[i*vDim:(i+1)*vDim]
+			if c.AttnBias {
+				addTo(qi, w.Bq)
+				addTo(ki, w.Bk)
+				addTo(vi, w.Bv)
+			}
+			if c.QKNorm {
+				for h := 0; h < c.Heads; h++ {
+					hq := qi[h*c.HeadDim : (h+1)*c.HeadDim]
+					rmsNorm(hq, hq, w.QNorm, c.NormEps)
+				}
+				for h := 0; h < c.KVHeads; h++ {
+					hk := ki[h*c.HeadDim : (h+1)*c.HeadDim]
+					rmsNorm(hk, hk, w.KNorm, c.NormEps)
+				}
+			}
+			m.ropeTable(s, st.Pos, l)
+			for h := 0; h < c.Heads; h++ {
+				rope(qi[h*c.HeadDim:(h+1)*c.HeadDim], s.cos, s.sin, c.RopeNeox)
+			}
+			for h := 0; h < c.KVHeads; h++ {
+				rope(ki[h*c.HeadDim:(h+1)*c.HeadDim], s.cos, s.sin, c.RopeNeox)
+			}
+			s.storeKV(l, st.Pos, ki, vi)
+			s.growScratch(tensor.Threads())
+			if s.kvType == tensor.F16 {
+				s.clearStaleValues(l, st.Pos+1)
+			}
+			traced = traced || s.Tracer != nil
+		}
+		// untraced sequences: all their (sequence, head) pairs over the
+		// worker pool; traced ones in order, reporting each head
+		b.layer = l
+		tensor.Parallel(n*c.Heads, tensor.Threads(), b.attnFn)
+		if traced {
+			for i, st := range steps {
+				if st.State.Tracer != nil {
+					st.State.attention(l, st.Pos, 1, q[i*qDim:(i+1)*qDim], att[i*qDim:(i+1)*qDim])
+				}
+			}
+		}
+
+		tensor.MatMul(xb2, w.Wo, att, n)
+		addTo(x, xb2)
+		for i := range n {
+			rmsNorm(xb[i*dim:(i+1)*dim], x[i*dim:(i+1)*dim], w.FFNNorm, c.NormEps)
+		}
+		tensor.MatMul(hb, w.W1, xb, n)
+		tensor.MatMul(hb2, w.W3, xb, n)
+		b.rows = n
+		tensor.Parallel(n*siluUnits(hid), tensor.Threads(), b.siluFn)
+		tensor.MatMul(xb2, w.W2, hb, n)
+		addTo(x, xb2)
+		for i, st := range steps {
+			if tr := st.State.Tracer; tr != nil && tr.Position(st.Pos) {
+				tr.Residual(l, st.Pos, x[i*dim:(i+1)*dim])
+			}
+		}
+	}
+	for i := range n {
+		rmsNorm(xb[i*dim:(i+1)*dim], x[i*dim:(i+1)*dim], m.OutputNorm, c.NormEps)
+	}
+	out := b.logits[:n*c.VocabSize]
+	tensor.MatMul(out, m.Output, xb, n)
+	for i, st := range steps {
+		if st.Logits != nil {
+			copy(st.Logits, out[i*c.VocabSize:(i+1)*c.VocabSize])
+		}
+	}
+	return nil
+}
+
+// attendRange computes the (sequence, head) pairs [lo, hi) of the current
+// layer for the untraced sequences, pair k being sequence k/Heads and head
+// k%Heads, each with its own state's scratch of worker.
+func (b *Batch) attendRange(lo, hi, worker int) {
+	c := b.cfg
+	qDim := c.QDim()
+	for k := lo; k < hi; k++ {
+		i, h := k/c.Heads, k%c.Heads
+		st := b.steps[i]
+		s := st.State
+		if s.Tracer != nil {
+			continue
+		}
+		kvh := h / (c.Heads / c.KVHeads)
+		q := b.q[i*qDim+h*c.HeadDim : i*qDim+(h+1)*c.HeadDim]
+		out := b.att[i*qDim+h*c.ValueDim : i*qDim+(h+1)*c.ValueDim]
+		s.attendHead(&s.ws[worker], b.layer, st.Pos, kvh, padKV(st.Pos, s.ctx), false, q, out)
+	}
+}
+
+// siluRange is State.siluRange over the batch's feed-forward rows.
+func (b *Batch) siluRange(lo, hi, _ int) {
+	hid := b.cfg.HiddenDim
+	upr := siluUnits(hid)
+	for u := lo; u < hi; u++ {
+		row, a := u/upr, (u%upr)*siluUnit
+		e := min(a+siluUnit, hid)
+		tensor.SiLUMul(b.hb[row*hid+a:row*hid+e], b.hb2[row*hid+a:row*hid+e])
+	}
+}
+
+// batchable reports whether ForwardBatch's batched layer loop covers the
+// architecture: Llama, Qwen2 and Qwen3 (attention soft-capping and sliding
+// windows live in attendHead and are covered too); the rest decode each
+// sequence through the single-token path.
+func (c *Config) batchable() bool {
+	return !c.EmbedScale && !c.GELU && !c.PostNorms && c.QueryScale == 0 && c.FinalSoftcap == 0
+}
