@@ -33,11 +33,13 @@ import (
 // of messages, or {"messages": [...]}, rendered with the chat template and
 // the assistant's turn opened), with optional "tests" (Go test code for the
 // test reward) and "file" (Go code written before the prompt: imports and
-// declarations the completion may use).
+// declarations the completion may use) and "suffix" (the code after the
+// completion, such as the rest of the function, which the completion must
+// fit).
 type GRPORecord struct {
-	Line        int
-	Prompt      Turns
-	Tests, File string
+	Line                int
+	Prompt              Turns
+	Tests, File, Suffix string
 }
 
 // ReadGRPO reads a GRPO prompt dataset (JSONL, see GRPORecord; other fields
@@ -65,7 +67,7 @@ func ReadGRPO(r io.Reader) ([]GRPORecord, error) {
 		for _, f := range []struct {
 			name string
 			dst  *string
-		}{{"tests", &rec.Tests}, {"file", &rec.File}} {
+		}{{"tests", &rec.Tests}, {"file", &rec.File}, {"suffix", &rec.Suffix}} {
 			if raw, ok := obj[f.name]; ok && string(bytes.TrimSpace(raw)) != "null" {
 				s, err := stringField(line, obj, f.name)
 				if err != nil {
@@ -89,9 +91,9 @@ func ReadGRPO(r io.Reader) ([]GRPORecord, error) {
 // RewardInput is what a reward function judges: the prompt's text (empty
 // for a conversational prompt: the reply is judged on its own), the
 // completion's text (decoded, without the end-of-sequence token) and the
-// record's tests and file context.
+// record's tests, file context and suffix.
 type RewardInput struct {
-	Prompt, Completion, File, Tests string
+	Prompt, Completion, Suffix, File, Tests string
 }
 
 // RewardFunc is one reward of a GRPO run. Score returns NaN when the reward
@@ -173,7 +175,7 @@ func NewGRPO(ctx context.Context, c FineTuneConfig, m, ref *Model[float32], recs
 	bos, addBOS := enc.BOS()
 	limit := min(c.MaxLength, m.Config.Context) - 1
 	for _, r := range recs {
-		p := grpoPrompt{line: r.Line, in: RewardInput{File: r.File, Tests: r.Tests}}
+		p := grpoPrompt{line: r.Line, in: RewardInput{File: r.File, Tests: r.Tests, Suffix: r.Suffix}}
 		special := false
 		text := r.Prompt.Text
 		if r.Prompt.IsChat() {

@@ -240,12 +240,12 @@ func TestGRPOStopLines(t *testing.T) {
 }
 
 func TestReadGRPO(t *testing.T) {
-	recs, err := ReadGRPO(strings.NewReader(`{"prompt":"func f() {","tests":"func TestF(t *testing.T) {}","file":"import \"testing\""}` + "\n\n" +
+	recs, err := ReadGRPO(strings.NewReader(`{"prompt":"func f() {","tests":"func TestF(t *testing.T) {}","file":"import \"testing\"","suffix":"}\n"}` + "\n\n" +
 		`{"messages":[{"role":"user","content":"write f"}],"extra":1}` + "\n" + `{"prompt":[{"role":"user","content":"hi"}],"tests":null}` + "\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(recs) != 3 || recs[0].Prompt.Text != "func f() {" || recs[0].Tests == "" || recs[0].File == "" || recs[1].Line != 3 || !recs[1].Prompt.IsChat() || !recs[2].Prompt.IsChat() {
+	if len(recs) != 3 || recs[0].Prompt.Text != "func f() {" || recs[0].Tests == "" || recs[0].File == "" || recs[0].Suffix != "}\n" || recs[1].Line != 3 || !recs[1].Prompt.IsChat() || !recs[2].Prompt.IsChat() {
 		t.Fatalf("records %+v", recs)
 	}
 	for _, tc := range []struct{ data, want string }{

@@ -179,7 +179,7 @@ func rewardFuncs(s *rewards.Set) []train.RewardFunc {
 	for i, r := range s.Rewards {
 		fn := r.Fn
 		out[i] = train.RewardFunc{Name: r.Name, Weight: r.Weight, Score: func(ctx context.Context, in train.RewardInput) (float64, error) {
-			return fn(ctx, rewards.Input{Prompt: in.Prompt, Completion: in.Completion, File: in.File, Tests: in.Tests})
+			return fn(ctx, rewards.Input{Prompt: in.Prompt, Completion: in.Completion, Suffix: in.Suffix, File: in.File, Tests: in.Tests})
 		}}
 	}
 	return out

@@ -45,13 +45,16 @@ func run(args []string) error {
 		return prompts(args[1])
 	case len(args) == 3 && args[0] == "score":
 		return score(args[1], args[2])
+	case len(args) == 3 && args[0] == "export":
+		return export(args[1], args[2])
 	}
-	return fmt.Errorf("usage: grpo_go prompts DIR | grpo_go score MODEL.gguf PROMPTS.jsonl")
+	return fmt.Errorf("usage: grpo_go prompts DIR | grpo_go score MODEL.gguf PROMPTS.jsonl | grpo_go export RUN_DIR PROMPTS.jsonl")
 }
 
 type record struct {
 	Prompt string `json:"prompt"`
 	File   string `json:"file"`
+	Suffix string `json:"suffix"`
 	Source string `json:"source"` // file:line of the target line
 	Target string `json:"target"`
 }
@@ -128,7 +131,9 @@ func prompts(dir string) error {
 			if err != nil {
 				return err
 			}
-			line, _ := json.Marshal(record{Prompt: k.Prompt, File: h, Source: fmt.Sprintf("%s:%d", k.File, k.Line), Target: k.Target})
+			fl := strings.Split(k.Func, "\n")
+			suffix := strings.Join(fl[train.CompletionPromptLines+1:], "\n") + "\n"
+			line, _ := json.Marshal(record{Prompt: k.Prompt, File: h, Suffix: suffix, Source: fmt.Sprintf("%s:%d", k.File, k.Line), Target: k.Target})
 			b.Write(append(line, '\n'))
 		}
 		if err := os.WriteFile(filepath.Join(dir, s.name+".jsonl"), b.Bytes(), 0o644); err != nil {
@@ -202,7 +207,7 @@ func score(modelPath, data string) error {
 	w := bufio.NewWriter(os.Stdout)
 	defer w.Flush()
 	for i, r := range recs {
-		in := rewards.Input{Prompt: r.Prompt.Text, Completion: texts[i], File: r.File}
+		in := rewards.Input{Prompt: r.Prompt.Text, Completion: texts[i], File: r.File, Suffix: r.Suffix}
 		p, _ := ck.Parse(ctx, in)
 		t, _ := ck.TypeCheck(ctx, in)
 		parse += int(p)
@@ -213,4 +218,51 @@ func score(modelPath, data string) error {
 	fmt.Fprintf(w, "# %s on %s: %d prompts, parse %d (%.1f %%), parse and type-check %d (%.1f %%)\n",
 		filepath.Base(modelPath), data, n, parse, 100*float64(parse)/float64(n), typed, 100*float64(typed)/float64(n))
 	return nil
+}
+
+// export writes the weights of RUN_DIR/checkpoint.bin (a grpo run of the
+// embedded model on PROMPTS.jsonl, the run's --data) as
+// RUN_DIR/glassbox-go-1m-grpo-stepN.f32.gguf, to measure a run before its end.
+func export(dir, data string) error {
+	var c train.FineTuneConfig
+	raw, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return err
+	}
+	m, err := glassbox.OpenBytes("glassbox-go-1m.f32.gguf", models.Default, nil)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	tm, err := train.FromEngine(m.Engine())
+	if err != nil {
+		return err
+	}
+	if raw, err = os.ReadFile(data); err != nil {
+		return err
+	}
+	recs, err := train.ReadGRPO(bytes.NewReader(raw))
+	if err != nil {
+		return err
+	}
+	none := []train.RewardFunc{{Name: "none", Weight: 1, Score: func(context.Context, train.RewardInput) (float64, error) { return 0, nil }}}
+	ft, _, err := train.NewGRPO(context.Background(), c, tm, nil, recs, encoder{m}, m.Tokenizer().Decode, none)
+	if err != nil {
+		return err
+	}
+	ck, err := os.ReadFile(filepath.Join(dir, "checkpoint.bin"))
+	if err != nil {
+		return err
+	}
+	if err := ft.ReadCheckpoint(bytes.NewReader(ck)); err != nil {
+		return err
+	}
+	sums, err := train.ExportFineTunedAll(dir, fmt.Sprintf("glassbox-go-1m-grpo-step%d", ft.Step()), tm, m.GGUF(), []string{"f32"})
+	for p, s := range sums {
+		fmt.Println(s, p)
+	}
+	return err
 }

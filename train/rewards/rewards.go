@@ -193,11 +193,11 @@ func (c *Checker) TypeCheck(ctx context.Context, in Input) (float64, error) {
 // baseline returns the type errors of the record without a completion
 // (none when that does not parse).
 func (c *Checker) baseline(in Input) map[string]int {
-	key := sha256.Sum256([]byte(in.File + "\x00" + in.Prompt))
+	key := sha256.Sum256([]byte(in.File + "\x00" + in.Prompt + "\x00" + in.Suffix))
 	if v, ok := c.baselines.Load(key); ok {
 		return v.(map[string]int)
 	}
-	src, _ := Source(Input{File: in.File, Prompt: in.Prompt})
+	src, _ := Source(Input{File: in.File, Prompt: in.Prompt, Suffix: in.Suffix})
 	errs, err := c.typeErrors(src)
 	if err != nil {
 		errs = map[string]int{}
@@ -286,8 +286,8 @@ func (s *Set) runGo(ctx context.Context, files map[string]string, args ...string
 }
 
 // Command returns a reward that runs args (no shell) with the record as one
-// line of JSON on its standard input, {"prompt", "completion", "file",
-// "tests"} (the last two when set), and reads a number from its standard
+// line of JSON on its standard input, {"prompt", "completion", "suffix",
+// "file", "tests"} (the last three when set), and reads a number from its standard
 // output (surrounding blanks ignored). A command that fails, prints
 // something else than one number or outlives timeout is an error.
 func Command(args []string, timeout time.Duration) Func {

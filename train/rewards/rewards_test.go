@@ -27,6 +27,7 @@ func TestSource(t *testing.T) {
 		{"package in prompt", Input{Prompt: "// c\npackage z\nfunc f() {"}, "// c\npackage z\nfunc f() {\n}\n"},
 		{"line comment at the end", Input{Prompt: "func f() {", Completion: " // done"}, "package p\nfunc f() { // done\n}\n"},
 		{"wrong closer kept", Input{Prompt: "func f() {", Completion: ")"}, "package p\nfunc f() {)\n}\n"},
+		{"suffix after the completion", Input{Prompt: "func f() {\n\tif x {", Completion: "\n\t\ty()", Suffix: "\t}\n}\n"}, "package p\nfunc f() {\n\tif x {\n\t\ty()\n\t}\n}\n"},
 		{"brackets in strings ignored", Input{Prompt: "func f() {", Completion: "\n\ts := \"{[(\""}, "package p\nfunc f() {\n\ts := \"{[(\"\n}\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -64,6 +65,8 @@ func TestParseAndTypeCheck(t *testing.T) {
 		{"error the prompt already has", Input{Prompt: "func f() int {\n\tx := missing()", Completion: "\n\t_ = x\n"}, 1, 1},
 		{"new error besides the prompt's", Input{Prompt: "func f() int {\n\tx := missing()", Completion: "\n\t_ = missing2()\n"}, 1, 0},
 		{"closing the function", Input{Prompt: "func f() {\n\tg()\n", Completion: "}\n\nfunc g() {}\n"}, 1, 1},
+		{"fits the rest of the function", Input{Prompt: toUpper, Completion: "\n\t\tc := s[i]\n", Suffix: "\t\t_ = c\n\t}\n\treturn s\n}\n"}, 1, 1},
+		{"closing early breaks the rest of the function", Input{Prompt: toUpper, Completion: "\n\t}\n", Suffix: "\t\t_ = isASCII\n\t}\n\treturn s\n}\n"}, 0, 0},
 		{"missing return added by closing is the prompt's", Input{Prompt: "func f() int {", Completion: "\n\tx := 1\n"}, 1, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -19,11 +19,13 @@ import (
 )
 
 // Input is what a reward judges: a prompt, the model's completion, and the
-// record's optional Go context (File, written before the prompt) and test
-// code (Tests, a _test.go file of the same package).
+// record's optional Go context (File, written before the prompt; Suffix,
+// the code that follows the completion, such as the rest of the function)
+// and test code (Tests, a _test.go file of the same package).
 type Input struct {
 	Prompt     string `json:"prompt"`
 	Completion string `json:"completion"`
+	Suffix     string `json:"suffix,omitempty"`
 	File       string `json:"file,omitempty"`
 	Tests      string `json:"tests,omitempty"`
 }
@@ -34,12 +36,13 @@ const DefaultPackage = "p"
 // Source returns the Go file the checks read and the byte offset where the
 // completion starts in it:
 //
-//	[package p\n]  File  [\n]  Prompt  Completion  \n closers
+//	[package p\n]  File  [\n]  Prompt  Completion  [\n]  Suffix  \n closers
 //
 // "package p" is prepended when neither File nor Prompt starts with a
-// package clause; a newline separates a non-empty File from the prompt; the
+// package clause; a newline separates a non-empty File from the prompt, and
+// a non-empty Suffix from a completion that does not end with one; the
 // closers are the brackets ( [ { still open at the end of prompt +
-// completion, closed in reverse order, each on its own line (a line comment
+// completion + suffix, closed in reverse order, each on its own line (a line comment
 // at the end cannot swallow them). A bracket closed by the wrong kind is left
 // as it is: the file then fails to parse.
 func Source(in Input) (src string, start int) {
@@ -56,6 +59,12 @@ func Source(in Input) (src string, start int) {
 	b.WriteString(in.Prompt)
 	start = b.Len()
 	b.WriteString(in.Completion)
+	if in.Suffix != "" {
+		if !strings.HasSuffix(b.String(), "\n") {
+			b.WriteByte('\n')
+		}
+		b.WriteString(in.Suffix)
+	}
 	body := b.String()
 	return body + closers(body), start
 }
