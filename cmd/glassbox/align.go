@@ -352,9 +352,14 @@ func runAlign(cmd *cobra.Command, o *alignOptions) error {
 	case "grpo":
 		unit = "prompt"
 	}
-	logf("data: %s, %s for training (%s, %s in the loss), %s for validation; data sha256 %s",
-		plural(rep.Records, "record"), plural(rep.Train, unit), plural(rep.Tokens, "token"), plural(rep.TrainedTokens, "token"),
-		plural(rep.Val, unit), c.DataSHA256)
+	if c.Method == "grpo" {
+		logf("data: %s, %s for training (%s), %s for validation; data sha256 %s",
+			plural(rep.Records, "record"), plural(rep.Train, unit), plural(rep.Tokens, "prompt token"), plural(rep.Val, unit), c.DataSHA256)
+	} else {
+		logf("data: %s, %s for training (%s, %s in the loss), %s for validation; data sha256 %s",
+			plural(rep.Records, "record"), plural(rep.Train, unit), plural(rep.Tokens, "token"), plural(rep.TrainedTokens, "token"),
+			plural(rep.Val, unit), c.DataSHA256)
+	}
 	if rep.Truncated > 0 {
 		logf("truncated %s to --max-length %d", plural(rep.Truncated, "sequence"), c.MaxLength)
 	}
