@@ -7,9 +7,9 @@
 // and the record's optional file context (Source): the completion need not
 // finish what the prompt started, because the brackets still open at its
 // end are closed. For the embedded model's data, a prompt is the start of a
-// function of the Go standard library (its first lines) and the completion
-// the model's next line: the check is then "is prompt + completion the
-// beginning of a valid Go function".
+// function of the Go standard library (its first lines), the completion
+// the model's next line and the suffix the rest of the function: the check
+// is then "does the line fit the function".
 package rewards
 
 import (
