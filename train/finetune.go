@@ -25,7 +25,7 @@ import (
 // besides the base model's and the data's bytes, whose SHA-256 it records.
 // The same config, model, data and thread count give bit-identical weights.
 type FineTuneConfig struct {
-	Method     string `json:"method"` // "sft", "reward" or "dpo"
+	Method     string `json:"method"` // "sft", "reward", "dpo" or "grpo"
 	BaseSHA256 string `json:"base_model_sha256"`
 	RefSHA256  string `json:"ref_model_sha256,omitempty"`
 	DataSHA256 string `json:"data_sha256"`
@@ -52,13 +52,29 @@ type FineTuneConfig struct {
 	// DPO: Beta and Loss ("sigmoid" or "ipo").
 	Beta float64 `json:"beta,omitempty"`
 	Loss string  `json:"loss,omitempty"`
+	// GRPO: Batch prompts a step, Group completions of each sampled with
+	// Temperature (0: greedy) among the TopK most likely tokens (0: all), at
+	// most MaxCompletion tokens, stopping after StopLines lines (0: at EOS
+	// or the length limit); Rewards is the reward list ("parse=1,…"); Clip
+	// is ε of the clipped ratio, KLBeta the weight of the KL term,
+	// Iterations the optimizer updates per sampled batch (TRL's
+	// num_iterations).
+	Group         int     `json:"group,omitempty"`
+	Temperature   float64 `json:"temperature,omitempty"`
+	TopK          int     `json:"top_k,omitempty"`
+	MaxCompletion int     `json:"max_completion_length,omitempty"`
+	StopLines     int     `json:"stop_lines,omitempty"`
+	Rewards       string  `json:"rewards,omitempty"`
+	Clip          float64 `json:"epsilon,omitempty"`
+	KLBeta        float64 `json:"kl_beta,omitempty"`
+	Iterations    int     `json:"num_iterations,omitempty"`
 }
 
 // Validate checks the numbers of the config.
 func (c FineTuneConfig) Validate() error {
 	switch {
-	case c.Method != "sft" && c.Method != "reward" && c.Method != "dpo":
-		return fmt.Errorf("train: method %q (expected sft, reward or dpo)", c.Method)
+	case c.Method != "sft" && c.Method != "reward" && c.Method != "dpo" && c.Method != "grpo":
+		return fmt.Errorf("train: method %q (expected sft, reward, dpo or grpo)", c.Method)
 	case c.Steps < 0 || (c.Steps == 0 && c.Epochs < 1):
 		return fmt.Errorf("train: give steps ≥ 1 or epochs ≥ 1")
 	case c.Batch < 1:
@@ -77,6 +93,12 @@ func (c FineTuneConfig) Validate() error {
 		return fmt.Errorf("train: DPO needs beta > 0, got %g", c.Beta)
 	case c.Method == "dpo" && c.Loss != "sigmoid" && c.Loss != "ipo":
 		return fmt.Errorf("train: DPO loss %q (expected sigmoid or ipo)", c.Loss)
+	case c.Method == "grpo" && c.Group < 2:
+		return fmt.Errorf("train: GRPO needs a group of at least 2 completions per prompt, got %d", c.Group)
+	case c.Method == "grpo" && (c.MaxCompletion < 1 || c.StopLines < 0 || c.TopK < 0 || c.Iterations < 1):
+		return fmt.Errorf("train: GRPO needs max_completion_length ≥ 1, num_iterations ≥ 1 and non-negative stop_lines and top_k")
+	case c.Method == "grpo" && (!(c.Temperature >= 0) || !(c.Clip > 0) || !(c.KLBeta >= 0)):
+		return fmt.Errorf("train: GRPO needs temperature ≥ 0, epsilon > 0 and kl_beta ≥ 0")
 	}
 	return nil
 }
@@ -133,6 +155,13 @@ type ftTask interface {
 	// metrics turns summed statistics and weights into the reported means,
 	// the loss first.
 	metrics(sum []float64, weight float64) []Metric
+}
+
+// ftStepper is a task that runs its own updates and evaluation (GRPO,
+// which samples before it trains).
+type ftStepper interface {
+	trainStep(ft *FineTuner) (FTPoint, error)
+	evaluate(ft *FineTuner) ([]Metric, error)
 }
 
 // FineTuner runs a fine-tuning method over tokenized examples. It holds the
@@ -285,6 +314,9 @@ func sumStats(stats [][]float64) []float64 {
 
 // TrainStep runs one update over a batch and returns its point of the curves.
 func (ft *FineTuner) TrainStep() (FTPoint, error) {
+	if s, ok := ft.task.(ftStepper); ok {
+		return s.trainStep(ft)
+	}
 	step := ft.Step()
 	exs := ft.batch(step)
 	var weight float64
@@ -308,6 +340,9 @@ func (ft *FineTuner) TrainStep() (FTPoint, error) {
 // Evaluate returns the metrics over the whole validation split (nil when
 // it is empty).
 func (ft *FineTuner) Evaluate() ([]Metric, error) {
+	if s, ok := ft.task.(ftStepper); ok {
+		return s.evaluate(ft)
+	}
 	n := ft.task.count(true)
 	if n == 0 {
 		return nil, nil
@@ -502,8 +537,13 @@ func RunFineTune(ctx context.Context, ft *FineTuner, opts FineTuneOptions) error
 	}
 	ft.Progress = opts.Progress
 	ft.OnStep = func(p FTPoint) {
-		if p.Val != nil {
+		switch {
+		case p.Val != nil:
 			logf("step %d lr %.3g train %s | eval %s", p.Step, p.LR, FormatMetrics(p.Train), FormatMetrics(p.Val))
+		case ft.Config.Method == "grpo":
+			// Sampling makes GRPO steps slow and their statistics are what
+			// one watches: log every step, as TRL's GRPOTrainer does.
+			logf("step %d lr %.3g train %s", p.Step, p.LR, FormatMetrics(p.Train))
 		}
 	}
 	save := func(ft *FineTuner) error {
@@ -523,6 +563,13 @@ func RunFineTune(ctx context.Context, ft *FineTuner, opts FineTuneOptions) error
 		WriteCurveSVG(&b, ftLossCurve(ft.Curve))
 		if err := os.WriteFile(filepath.Join(opts.OutDir, "loss.svg"), b.Bytes(), 0o644); err != nil {
 			return fmt.Errorf("train: %w", err)
+		}
+		if ft.Config.Method == "grpo" {
+			b.Reset()
+			WriteRewardSVG(&b, ftRewardCurve(ft.Curve))
+			if err := os.WriteFile(filepath.Join(opts.OutDir, "reward.svg"), b.Bytes(), 0o644); err != nil {
+				return fmt.Errorf("train: %w", err)
+			}
 		}
 		return nil
 	}
@@ -569,7 +616,20 @@ func ftLossCurve(curve []FTPoint) []CurvePoint {
 	for i, p := range curve {
 		out[i] = CurvePoint{Step: p.Step, LR: p.LR, GradNorm: p.GradNorm, TrainLoss: p.Train[0].Value, ValLoss: math.NaN()}
 		if p.Val != nil {
-			out[i].ValLoss = p.Val[0].Value
+			out[i].ValLoss = Get(p.Val, "loss")
+		}
+	}
+	return out
+}
+
+// ftRewardCurve maps a GRPO run's mean rewards (training samples,
+// validation greedy completions) onto the fields WriteRewardSVG reads.
+func ftRewardCurve(curve []FTPoint) []CurvePoint {
+	out := make([]CurvePoint, len(curve))
+	for i, p := range curve {
+		out[i] = CurvePoint{Step: p.Step, LR: p.LR, GradNorm: p.GradNorm, TrainLoss: Get(p.Train, "reward"), ValLoss: math.NaN()}
+		if p.Val != nil {
+			out[i].ValLoss = Get(p.Val, "reward")
 		}
 	}
 	return out

@@ -17,6 +17,7 @@ import (
 	"glassbox"
 	"glassbox/models"
 	"glassbox/train"
+	"glassbox/train/rewards"
 )
 
 // alignOptions are the flags shared by train sft, reward and dpo.
@@ -30,8 +31,11 @@ type alignOptions struct {
 	name     string
 	cfg      train.FineTuneConfig
 	weightDK float64
-	// dpo
+	// dpo, grpo
 	ref string
+	// grpo
+	rewardSpec    string
+	rewardTimeout time.Duration
 }
 
 // registerAlign registers the flags common to the fine-tuning methods with
@@ -127,6 +131,78 @@ rewards/accuracies, rewards/margins, logps/chosen and logps/rejected.`,
 	return cmd
 }
 
+func newTrainGRPOCmd() *cobra.Command {
+	var o alignOptions
+	cmd := &cobra.Command{
+		Use:   "grpo -m MODEL --data PROMPTS.jsonl [--reward parse=1,typecheck=1] [--group 8]",
+		Short: "Reinforcement learning with group relative policy optimisation (GRPO) and Go code rewards",
+		Long: `grpo trains the policy (-m) on prompts alone ({"prompt": ...} or {"messages": [...]}
+JSONL lines, with optional "tests" (Go test code) and "file" (Go context: package,
+imports, declarations)). Every step takes --batch prompts, samples --group
+completions of each with the inference engine from the current weights, scores
+them with the --reward functions (weighted sum), and trains on the advantage of
+each completion within its group, (r − mean)/(std + 1e-4), with the clipped
+objective (--epsilon) and, with --kl-beta > 0, the k3 estimate of the KL
+divergence to a frozen reference (--ref, default: the starting weights).
+
+Rewards (NAME=WEIGHT, comma-separated): parse (prompt + completion, with the
+brackets still open closed, is a Go file go/parser accepts), typecheck (and
+go/types finds no error the prompt alone does not have), vet (go vet passes),
+test (the record's tests pass in a sandboxed go test; records without tests
+are left out of it), cmd:COMMAND (the record as one JSON line on stdin
+{"prompt","completion","file","tests"}, a number on stdout).
+Each step logs TRL's GRPOTrainer metrics; the validation prompts are
+completed greedily and scored with the same rewards.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runAlign(cmd, &o) },
+	}
+	registerAlign(cmd, &o, "grpo", 1e-5, true)
+	o.cfg.Method = "grpo"
+	f := cmd.Flags()
+	f.StringVar(&o.ref, "ref", "", "reference model of the KL term (default: the policy's starting weights)")
+	f.StringVar(&o.rewardSpec, "reward", "parse=1,typecheck=1", "reward functions and weights: parse, typecheck, vet, test, cmd:COMMAND")
+	f.DurationVar(&o.rewardTimeout, "reward-timeout", 10*time.Second, "time limit of one command reward, go vet or go test run")
+	f.IntVar(&o.cfg.Group, "group", 8, "completions sampled per prompt (G)")
+	f.Float64Var(&o.cfg.Temperature, "temperature", 1, "sampling temperature")
+	f.IntVar(&o.cfg.TopK, "top-k", 0, "sample among the K most likely tokens (0: all)")
+	f.IntVar(&o.cfg.MaxCompletion, "max-completion-length", 64, "longest completion in tokens")
+	f.IntVar(&o.cfg.StopLines, "stop-lines", 0, "end a completion after this many lines (0: at EOS or the length limit); the newline ending a prompt's unfinished last line does not count")
+	f.Float64Var(&o.cfg.Clip, "epsilon", 0.2, "ε of the clipped ratio (PPO's clip range)")
+	f.Float64Var(&o.cfg.KLBeta, "kl-beta", 0, "β of the KL term to the reference (0: none, as TRL's default)")
+	f.IntVar(&o.cfg.Iterations, "iterations", 1, "optimizer updates per sampled batch (TRL's num_iterations)")
+	return cmd
+}
+
+// rewardFuncs adapts a reward set to the trainer's reward functions.
+func rewardFuncs(s *rewards.Set) []train.RewardFunc {
+	out := make([]train.RewardFunc, len(s.Rewards))
+	for i, r := range s.Rewards {
+		fn := r.Fn
+		out[i] = train.RewardFunc{Name: r.Name, Weight: r.Weight, Score: func(ctx context.Context, in train.RewardInput) (float64, error) {
+			return fn(ctx, rewards.Input{Prompt: in.Prompt, Completion: in.Completion, Suffix: in.Suffix, File: in.File, Tests: in.Tests})
+		}}
+	}
+	return out
+}
+
+// openRef loads --ref as a training model.
+func openRef(ctx context.Context, o *alignOptions) (*train.Model[float32], string, error) {
+	rm, err := (&modelFlags{model: o.ref}).openModel(ctx, &glassbox.Options{Threads: o.mf.threads})
+	if err != nil {
+		return nil, "", fmt.Errorf("--ref: %w", err)
+	}
+	defer rm.Close()
+	sum, err := modelSHA256(rm, o.ref)
+	if err != nil {
+		return nil, "", err
+	}
+	ref, err := train.FromEngine(rm.Engine())
+	if err != nil {
+		return nil, "", fmt.Errorf("--ref: %w", err)
+	}
+	return ref, sum, nil
+}
+
 // modelSHA256 is the SHA-256 of the file behind an opened model.
 func modelSHA256(m *glassbox.Model, flag string) (string, error) {
 	if flag == "" {
@@ -218,6 +294,27 @@ func runAlign(cmd *cobra.Command, o *alignOptions) error {
 		if ft, rep, err = train.NewSFT(c, tm, recs, enc); err != nil {
 			return fmt.Errorf("%s: %w", o.data, err)
 		}
+	case "grpo":
+		recs, err := train.ReadGRPO(bytes.NewReader(data))
+		if err != nil {
+			return fmt.Errorf("%s: %w", o.data, err)
+		}
+		set, err := rewards.ParseSpec(o.rewardSpec, rewards.Options{Timeout: o.rewardTimeout})
+		if err != nil {
+			return fmt.Errorf("--reward: %w", err)
+		}
+		defer set.Close()
+		c.Rewards = o.rewardSpec
+		var ref *train.Model[float32]
+		if o.ref != "" && c.KLBeta > 0 {
+			if ref, c.RefSHA256, err = openRef(ctx, o); err != nil {
+				return err
+			}
+		}
+		tok := m.Tokenizer()
+		if ft, rep, err = train.NewGRPO(ctx, c, tm, ref, recs, enc, tok.Decode, rewardFuncs(set)); err != nil {
+			return fmt.Errorf("%s: %w", o.data, err)
+		}
 	case "reward", "dpo":
 		recs, err := train.ReadPreferences(bytes.NewReader(data))
 		if err != nil {
@@ -249,12 +346,20 @@ func runAlign(cmd *cobra.Command, o *alignOptions) error {
 	}
 	ft.Threads = o.mf.threads
 	unit := "example"
-	if c.Method != "sft" {
+	switch c.Method {
+	case "reward", "dpo":
 		unit = "pair"
+	case "grpo":
+		unit = "prompt"
 	}
-	logf("data: %s, %s for training (%s, %s in the loss), %s for validation; data sha256 %s",
-		plural(rep.Records, "record"), plural(rep.Train, unit), plural(rep.Tokens, "token"), plural(rep.TrainedTokens, "token"),
-		plural(rep.Val, unit), c.DataSHA256)
+	if c.Method == "grpo" {
+		logf("data: %s, %s for training (%s), %s for validation; data sha256 %s",
+			plural(rep.Records, "record"), plural(rep.Train, unit), plural(rep.Tokens, "prompt token"), plural(rep.Val, unit), c.DataSHA256)
+	} else {
+		logf("data: %s, %s for training (%s, %s in the loss), %s for validation; data sha256 %s",
+			plural(rep.Records, "record"), plural(rep.Train, unit), plural(rep.Tokens, "token"), plural(rep.TrainedTokens, "token"),
+			plural(rep.Val, unit), c.DataSHA256)
+	}
 	if rep.Truncated > 0 {
 		logf("truncated %s to --max-length %d", plural(rep.Truncated, "sequence"), c.MaxLength)
 	}

@@ -84,7 +84,7 @@ Reproduce the default model:
 	f.Float64Var(&o.lr, "lr", 0, "peak learning rate")
 	f.Float64Var(&o.minLR, "min-lr", 0, "final learning rate")
 	f.Uint64Var(&o.seed, "seed", 0, "random seed")
-	cmd.AddCommand(newTrainTokenizerCmd(), newTrainExportCmd(), newTrainEvalCmd(), newTrainSFTCmd(), newTrainRewardCmd(), newTrainDPOCmd())
+	cmd.AddCommand(newTrainTokenizerCmd(), newTrainExportCmd(), newTrainEvalCmd(), newTrainSFTCmd(), newTrainRewardCmd(), newTrainDPOCmd(), newTrainGRPOCmd())
 	return cmd
 }
 
