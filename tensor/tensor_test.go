@@ -434,7 +434,7 @@ func TestNewMatrixErrors(t *testing.T) {
 		data       int
 		want       string
 	}{
-		{"unsupported", IQ4_NL, 1, 32, 18, "not supported"},
+		{"unsupported", IQ1_S, 1, 256, 50, "not supported"},
 		{"q8_1 weights", Q8_1, 1, 32, 36, "not supported"},
 		{"cols not block multiple", Q4_K, 2, 128, 144, "multiple of the block size"},
 		{"short data", Q4_0, 2, 32, 35, "needs 36 bytes"},
