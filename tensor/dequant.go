@@ -82,7 +82,7 @@ func dequantizer(t Type) *dequantFunc {
 	case Q8_K:
 		return &dequantQ8_K
 	}
-	return nil
+	return iqDequantizer(t)
 }
 
 // Dequantize expands the first len(dst) elements stored in src (type t) into

@@ -100,12 +100,13 @@ func kernelFor(t Type) (kernel, bool) {
 	case Q8_K:
 		return kernel{Q8_K, Q8_K, &quantActQ8_K, &dotQ8_KQ8_K}, true
 	}
-	return kernel{}, false
+	return iqKernel(t)
 }
 
 // Supported reports whether matrices of type t can be used with MatVec,
 // MatMul and Row: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K,
-// Q4_K, Q5_K, Q6_K and Q8_K.
+// Q4_K, Q5_K, Q6_K, Q8_K, IQ4_NL, IQ4_XS, MXFP4, IQ2_XXS, IQ2_XS, IQ3_XXS and
+// IQ3_S.
 func Supported(t Type) bool { _, ok := kernelFor(t); return ok }
 
 // VecDotType returns the type the activations are converted to before they

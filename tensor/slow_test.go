@@ -109,7 +109,7 @@ func slowElement(t Type, b []byte, e int) float32 {
 	case Q8_K: // d (f32) qs[256] bsums[16]
 		return math.Float32frombits(uint32(bitsAt(b, 0, 32))) * float32(int8At(b, 4+e))
 	}
-	panic("slowElement: unhandled type " + t.String())
+	return slowElementIQ(t, b, e)
 }
 
 // slowDequantize expands whole blocks with slowElement.
@@ -127,10 +127,12 @@ func slowDequantize(t Type, src []byte, n int) []float32 {
 var halfFields = map[Type][]int{
 	Q4_0: {0}, Q4_1: {0, 2}, Q5_0: {0}, Q5_1: {0, 2}, Q8_0: {0}, Q8_1: {0, 2},
 	Q2_K: {80, 82}, Q3_K: {108}, Q4_K: {0, 2}, Q5_K: {0, 2}, Q6_K: {208},
+	IQ4_NL: {0}, IQ4_XS: {0}, IQ2_XXS: {0}, IQ2_XS: {0}, IQ3_XXS: {0}, IQ3_S: {0},
 }
 
 // testTypes are the types Dequantize supports.
-var testTypes = []Type{F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q8_K}
+var testTypes = []Type{F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q8_K,
+	IQ4_NL, IQ4_XS, MXFP4, IQ2_XXS, IQ2_XS, IQ3_XXS, IQ3_S}
 
 // randomBlocks returns n elements of type t made of random bytes whose scale
 // fields hold finite random values of magnitude around scale.
@@ -152,6 +154,8 @@ func randomBlocks(rng *rand.Rand, t Type, n int, scale float32) []byte {
 			binary.LittleEndian.PutUint16(blk, F32ToBF16(float32(rng.NormFloat64())))
 		case Q8_K:
 			binary.LittleEndian.PutUint32(blk, math.Float32bits(scale*float32(rng.NormFloat64())))
+		case MXFP4: // an exponent near 2^0 keeps the values finite
+			blk[0] = byte(120 + rng.IntN(8))
 		}
 		for _, off := range halfFields[t] {
 			binary.LittleEndian.PutUint16(blk[off:], F32ToF16(scale*float32(rng.NormFloat64())))

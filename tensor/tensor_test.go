@@ -70,7 +70,7 @@ func TestDequantizeErrors(t *testing.T) {
 		dst  int
 		want string
 	}{
-		{"unsupported", IQ2_XXS, 66, 256, "not supported"},
+		{"unsupported", IQ1_S, 50, 256, "not supported"},
 		{"partial block", Q4_0, 18, 31, "multiple of the block size"},
 		{"short source", Q8_0, 33, 32, "need 34 bytes"},
 		{"unknown type", Type(99), 10, 10, "not supported"},
@@ -290,7 +290,8 @@ func convertActs(t *testing.T, typ Type, x []float32) ([]byte, []float32) {
 	return xq, dec
 }
 
-var matTypes = []Type{F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q8_K}
+var matTypes = []Type{F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q8_K,
+	IQ4_NL, IQ4_XS, MXFP4, IQ2_XXS, IQ2_XS, IQ3_XXS, IQ3_S}
 
 // TestDotKernels checks each weight × activation kernel against the float64
 // dot product of the two dequantized vectors.
@@ -433,7 +434,7 @@ func TestNewMatrixErrors(t *testing.T) {
 		data       int
 		want       string
 	}{
-		{"unsupported", IQ4_NL, 1, 32, 18, "not supported"},
+		{"unsupported", IQ1_S, 1, 256, 50, "not supported"},
 		{"q8_1 weights", Q8_1, 1, 32, 36, "not supported"},
 		{"cols not block multiple", Q4_K, 2, 128, 144, "multiple of the block size"},
 		{"short data", Q4_0, 2, 32, 35, "needs 36 bytes"},
@@ -455,7 +456,8 @@ func TestNewMatrixErrors(t *testing.T) {
 
 func TestSupportedAndVecDotType(t *testing.T) {
 	want := map[Type]Type{F32: F32, F16: F16, BF16: BF16, Q4_0: Q8_0, Q5_0: Q8_0, Q8_0: Q8_0,
-		Q4_1: Q8_1, Q5_1: Q8_1, Q2_K: Q8_K, Q3_K: Q8_K, Q4_K: Q8_K, Q5_K: Q8_K, Q6_K: Q8_K, Q8_K: Q8_K}
+		Q4_1: Q8_1, Q5_1: Q8_1, Q2_K: Q8_K, Q3_K: Q8_K, Q4_K: Q8_K, Q5_K: Q8_K, Q6_K: Q8_K, Q8_K: Q8_K,
+		IQ4_NL: Q8_0, MXFP4: Q8_0, IQ4_XS: Q8_K, IQ2_XXS: Q8_K, IQ2_XS: Q8_K, IQ3_XXS: Q8_K, IQ3_S: Q8_K}
 	for typ := range types {
 		vt, ok := VecDotType(typ)
 		w, supported := want[typ]

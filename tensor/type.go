@@ -43,6 +43,7 @@ const (
 	BF16    Type = 30
 	TQ1_0   Type = 34
 	TQ2_0   Type = 35
+	MXFP4   Type = 39
 )
 
 type typeInfo struct {
@@ -83,6 +84,7 @@ var types = map[Type]typeInfo{
 	BF16:    {"BF16", 1, 2},
 	TQ1_0:   {"TQ1_0", 256, 2 + 4*13},
 	TQ2_0:   {"TQ2_0", 256, 2 + 64},
+	MXFP4:   {"MXFP4", 32, 1 + 16},
 }
 
 // Known reports whether t is a GGML type whose block layout is known.
