@@ -161,6 +161,16 @@ func (c *Candidate) Failed() []string {
 // llama.cpp's converter writes for it, where they differ.
 var ggufArch = map[string]string{"mistral": "llama", "gemma3_text": "gemma3", "gpt_neox": "gptneox"}
 
+// GGUFArchitecture returns the GGUF architecture name of a config.json
+// model_type (the catalog's facts are model types): "mistral" is "llama",
+// "gemma3_text" is "gemma3", "gpt_neox" is "gptneox", the rest are the same.
+func GGUFArchitecture(modelType string) string {
+	if a, ok := ggufArch[modelType]; ok {
+		return a
+	}
+	return modelType
+}
+
 // Choose evaluates every candidate of in against c and returns them ranked:
 // first those that meet every constraint, the largest first (at equal
 // generation and training, more parameters mean better quality; a measured

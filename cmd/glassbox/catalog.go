@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"glassbox/choose"
 	"io"
 	"slices"
 	"strings"
@@ -151,10 +152,7 @@ func writeCatalogTable(w io.Writer, ms []catalog.Model) error {
 // runsIn reports whether glassbox runs a config.json model_type (Mistral's
 // converts to GGUF llama).
 func runsIn(archs []string, modelType string) bool {
-	if modelType == "mistral" {
-		modelType = "llama"
-	}
-	return slices.Contains(archs, modelType)
+	return slices.Contains(archs, choose.GGUFArchitecture(modelType))
 }
 
 // writeCatalogModel writes every fact of m with its source.

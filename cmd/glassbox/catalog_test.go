@@ -14,7 +14,7 @@ func TestCatalogCmd(t *testing.T) {
 		args       []string
 		has, lacks []string
 	}{
-		{"all", nil, []string{"llama-3.2-1b-instruct", "qwen3-0.6b", "pythia-160m", "gemma2 (not run by glassbox)", "apache-2.0 (permissive)", "Every fact has a source"}, nil},
+		{"all", nil, []string{"llama-3.2-1b-instruct", "qwen3-0.6b", "pythia-160m", "gpt_neox (not run by glassbox)", "apache-2.0 (permissive)", "Every fact has a source"}, nil},
 		{"code", []string{"--task", "code"}, []string{"qwen2.5-coder-1.5b-instruct", "phi-3-mini-4k-instruct"}, []string{"llama-3.2-1b-instruct", "pythia"}},
 		{"permissive", []string{"--license", "permissive"}, []string{"qwen3-0.6b", "phi-4-mini-instruct"}, []string{"llama-3.2", "gemma", "qwen2.5-3b-instruct"}},
 		{"license id", []string{"--license", "mit"}, []string{"phi-3-mini-4k-instruct", "phi-4-mini-instruct"}, []string{"qwen3"}},
@@ -24,7 +24,8 @@ func TestCatalogCmd(t *testing.T) {
 		{"nothing", []string{"--task", "code", "--open-source"}, []string{"No model of the catalog passes these filters."}, []string{"ID"}},
 		{"one model", []string{"qwen3-0.6b"}, []string{"Qwen3 0.6B", "context length   32768", "https://huggingface.co/Qwen/Qwen3-0.6B/blob/main/config.json",
 			"glassbox pull hf.co/unsloth/Qwen3-0.6B-GGUF:Q4_K_M", "apache-2.0 (Apache License 2.0, permissive)"}, nil},
-		{"a model glassbox does not run", []string{"gemma-3-4b-it"}, []string{"gemma3 (glassbox does not run it)", "layers           unknown (no source)"}, nil},
+		{"a model glassbox does not run", []string{"pythia-160m"}, []string{"gpt_neox (glassbox does not run it)", "layers           12"}, nil},
+		{"a fact without a source", []string{"gemma-3-4b-it"}, []string{"layers           unknown (no source)"}, []string{"glassbox does not run it"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, _, err := execute(t, newCatalogCmd(), "", tc.args...)
