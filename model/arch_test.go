@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -60,6 +61,8 @@ type archCase struct {
 	window            int
 	attnCap, finalCap float32
 	noRopeBase        bool
+	// kv holds further metadata, keys without the architecture prefix.
+	kv map[string]any
 	// f32Tol, when set, replaces the F32-cache tolerance (see gemma2).
 	f32Tol float64
 	// disable undoes the feature under test on a loaded model; the test checks
@@ -134,6 +137,23 @@ var archCases = []archCase{
 			"global RoPE scaling": func(m *Model) { m.Config.RopeScaling = RopeScaling{} },
 			"query scale":         func(m *Model) { m.Config.QueryScale = attnScale(m.Config.Dim / m.Config.Heads) },
 			"post-norms":          func(m *Model) { m.Config.PostNorms = false },
+		},
+	},
+	{
+		// Granite 3 multipliers (the 2B model's embedding 12, residual
+		// 0.22, attention 1/64 for its head width of 64, logits /8); here logits /4 and
+		// an attention scale of 0.1 against the default 1/4
+		name: "granite", arch: "granite", seed: 8, dim: 64, heads: 4, kvHeads: 2, ffn: 128, layers: 2,
+		ropeBase: 10000, tied: true,
+		kv: map[string]any{
+			"embedding_scale": float32(12), "residual_scale": float32(0.22),
+			"attention.scale": float32(0.1), "logit_scale": float32(4),
+		},
+		disable: func(m *Model) { m.Config.AttnScale = 0 },
+		disables: map[string]func(m *Model){
+			"embedding multiplier": func(m *Model) { m.Config.EmbedMul = 0 },
+			"residual multiplier":  func(m *Model) { m.Config.ResidualMul = 0 },
+			"logit scale":          func(m *Model) { m.Config.LogitScale = 0 },
 		},
 	},
 }
@@ -253,6 +273,12 @@ func genArchModel(c archCase) ([]byte, error) {
 				value any
 			}{c.arch + "." + g.key, g.v})
 		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(c.kv)) {
+		kv = append(kv, struct {
+			key   string
+			value any
+		}{c.arch + "." + k, c.kv[k]})
 	}
 	if c.arch == "llama" {
 		// as llama.cpp's converter: qwen2/qwen3 files leave the rope width to

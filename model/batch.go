@@ -233,5 +233,6 @@ func (b *Batch) siluRange(lo, hi, _ int) {
 // windows live in attendHead and are covered too); the rest decode each
 // sequence through the single-token path.
 func (c *Config) batchable() bool {
-	return !c.EmbedScale && !c.GELU && !c.PostNorms && c.QueryScale == 0 && c.FinalSoftcap == 0
+	return !c.EmbedScale && !c.GELU && !c.PostNorms && c.QueryScale == 0 && c.FinalSoftcap == 0 &&
+		c.EmbedMul == 0 && c.ResidualMul == 0 && c.LogitScale == 0 && c.NoRopeStep == 0
 }

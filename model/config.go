@@ -7,7 +7,8 @@
 // "qwen3" (per-head Q/K RMS norm, NEOX RoPE), "gemma2" (scaled embeddings,
 // GeGLU, post-norms, sliding-window layers, attention and logit soft-capping)
 // and "gemma3" (gemma2's without attention soft-capping, with Q/K norms and a
-// second RoPE base for the sliding-window layers). llama2.c checkpoints load
+// second RoPE base for the sliding-window layers) and "granite" (embedding,
+// residual, attention and logit multipliers). llama2.c checkpoints load
 // as "llama".
 package model
 
@@ -82,6 +83,31 @@ type Config struct {
 	// the sliding-window layers (the others use RopeTheta and RopeScaling).
 	RopeThetaLocal   float32
 	RopeScalingLocal RopeScaling
+
+	// Granite (all zero for the other architectures).
+
+	// EmbedMul, when non-zero, multiplies the token embeddings
+	// (granite.embedding_scale).
+	EmbedMul float32
+	// ResidualMul, when non-zero, multiplies the attention and feed-forward
+	// outputs before each is added to the residual stream
+	// (granite.residual_scale).
+	ResidualMul float32
+	// LogitScale, when non-zero, divides the logits: they are multiplied by
+	// the float32 1/LogitScale (granite.logit_scale).
+	LogitScale float32
+	// AttnScale, when non-zero, replaces 1/sqrt(HeadDim) as the scale of the
+	// attention scores (granite.attention.scale).
+	AttnScale float32
+	// NoRopeStep, when non-zero, leaves every NoRopeStep-th layer (layers
+	// l with (l+1) % NoRopeStep == 0) without RoPE: 4 for smollm3, 1 for a
+	// granite file whose rope.scaling.finetuned is false.
+	NoRopeStep int
+}
+
+// HasRope reports whether layer l rotates its queries and keys.
+func (c *Config) HasRope(l int) bool {
+	return c.NoRopeStep <= 0 || (l+1)%c.NoRopeStep != 0
 }
 
 // Sliding reports whether layer l attends through a sliding window.
@@ -146,6 +172,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("sliding-window pattern has %d layers, the model %d", len(c.SlidingLayers), c.Layers)
 	case c.SlidingWindow > 0 && !(c.RopeThetaLocal > 0):
 		return fmt.Errorf("rope frequency base of the sliding-window layers must be positive, got %g", c.RopeThetaLocal)
+	case c.EmbedMul < 0 || c.ResidualMul < 0 || c.LogitScale < 0 || c.AttnScale < 0 || c.NoRopeStep < 0:
+		return fmt.Errorf("granite multipliers must not be negative, got embedding %g, residual %g, logit %g, attention %g, no-RoPE step %d",
+			c.EmbedMul, c.ResidualMul, c.LogitScale, c.AttnScale, c.NoRopeStep)
 	case c.AttnSoftcap < 0 || c.FinalSoftcap < 0 || c.QueryScale < 0:
 		return fmt.Errorf("soft-capping and query scale must not be negative, got %g, %g, %g", c.AttnSoftcap, c.FinalSoftcap, c.QueryScale)
 	}

@@ -207,13 +207,16 @@ func (m *Model) forwardBatch(ctx context.Context, s *State, tokens []int, pos in
 					rmsNorm(hk, hk, w.KNorm, c.NormEps)
 				}
 			}
-			// RoPE relative positional encoding
-			m.ropeTable(s, p, l)
-			for h := 0; h < c.Heads; h++ {
-				rope(qi[h*c.HeadDim:(h+1)*c.HeadDim], s.cos, s.sin, c.RopeNeox)
-			}
-			for h := 0; h < c.KVHeads; h++ {
-				rope(ki[h*c.HeadDim:(h+1)*c.HeadDim], s.cos, s.sin, c.RopeNeox)
+			// RoPE relative positional encoding (not in smollm3's every
+			// fourth layer)
+			if c.HasRope(l) {
+				m.ropeTable(s, p, l)
+				for h := 0; h < c.Heads; h++ {
+					rope(qi[h*c.HeadDim:(h+1)*c.HeadDim], s.cos, s.sin, c.RopeNeox)
+				}
+				for h := 0; h < c.KVHeads; h++ {
+					rope(ki[h*c.HeadDim:(h+1)*c.HeadDim], s.cos, s.sin, c.RopeNeox)
+				}
 			}
 			// queries scaled before attention (gemma), as ggml_scale
 			if c.QueryScale != 0 {
@@ -248,6 +251,7 @@ func (m *Model) forwardBatch(ctx context.Context, s *State, tokens []int, pos in
 				rmsNorm(o, o, w.AttnPostNorm, c.NormEps)
 			}
 		}
+		scaleBy(xb2[r0*dim:b*dim], c.ResidualMul)
 		addTo(xr, xb2[r0*dim:b*dim])
 
 		// ffn rmsnorm
@@ -269,6 +273,7 @@ func (m *Model) forwardBatch(ctx context.Context, s *State, tokens []int, pos in
 				rmsNorm(o, o, w.FFNPostNorm, c.NormEps)
 			}
 		}
+		scaleBy(xb2[:nr*dim], c.ResidualMul)
 
 		// residual connection
 		addTo(xr, xb2[:nr*dim])
@@ -295,13 +300,17 @@ func (m *Model) forwardBatch(ctx context.Context, s *State, tokens []int, pos in
 		rmsNorm(xb[(i-first)*dim:(i-first+1)*dim], x[i*dim:(i+1)*dim], m.OutputNorm, c.NormEps)
 	}
 	matmul(out, m.Output, xb, b-first)
+	if c.LogitScale != 0 {
+		scaleBy(out, 1/c.LogitScale)
+	}
 	softcap(out, c.FinalSoftcap)
 	return nil
 }
 
 // embedRow writes the input of the first layer for token t into dst: its
 // embedding, multiplied by sqrtf(Dim) in float32 when the model scales
-// embeddings (gemma), as llama.cpp's ggml_scale does.
+// embeddings (gemma), as llama.cpp's ggml_scale does, and by EmbedMul
+// (granite).
 func (m *Model) embedRow(t int, dst []float32) {
 	m.TokenEmbedding.Row(t, dst)
 	if m.Config.EmbedScale {
@@ -309,6 +318,17 @@ func (m *Model) embedRow(t int, dst []float32) {
 		for i := range dst {
 			dst[i] *= sc
 		}
+	}
+	scaleBy(dst, m.Config.EmbedMul)
+}
+
+// scaleBy multiplies x by f in float32, as ggml_scale (nothing when f is 0).
+func scaleBy(x []float32, f float32) {
+	if f == 0 {
+		return
+	}
+	for i := range x {
+		x[i] *= f
 	}
 }
 

@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"math"
 	"strings"
 
 	"glassbox/gguf"
@@ -9,7 +10,7 @@ import (
 )
 
 // Architectures lists the GGUF architectures this package runs.
-var Architectures = []string{"llama", "qwen2", "qwen3", "gemma2", "gemma3"}
+var Architectures = []string{"llama", "qwen2", "qwen3", "gemma2", "gemma3", "granite"}
 
 // family describes how an architecture differs from plain Llama.
 type family struct {
@@ -19,14 +20,18 @@ type family struct {
 	// gemma: scaled embeddings, GeGLU, post-norms, query scaling, sliding
 	// windows (see readGemma).
 	gemma bool
+	// granite: embedding, residual, attention and logit multipliers (see
+	// readGranite).
+	granite bool
 }
 
 var families = map[string]family{
-	"llama":  {},
-	"qwen2":  {ropeNeox: true, attnBias: true},
-	"qwen3":  {ropeNeox: true, qkNorm: true},
-	"gemma2": {ropeNeox: true, gemma: true},
-	"gemma3": {ropeNeox: true, qkNorm: true, gemma: true},
+	"llama":   {},
+	"qwen2":   {ropeNeox: true, attnBias: true},
+	"qwen3":   {ropeNeox: true, qkNorm: true},
+	"gemma2":  {ropeNeox: true, gemma: true},
+	"gemma3":  {ropeNeox: true, qkNorm: true, gemma: true},
+	"granite": {granite: true},
 }
 
 // LoadGGUF reads the hyper-parameters of an opened GGUF file and binds its
@@ -133,6 +138,11 @@ func ConfigFromGGUF(f *gguf.File) (*Config, error) {
 	}
 	if fam.gemma {
 		if err := readGemma(f, c); err != nil {
+			return nil, err
+		}
+	}
+	if fam.granite {
+		if err := readGranite(f, c); err != nil {
 			return nil, err
 		}
 	}
@@ -286,5 +296,56 @@ func gemmaShape(c *Config) error {
 		return fmt.Errorf("%s: head width must be positive, got %d", c.Arch, hd)
 	}
 	c.QueryScale = attnScale(hd)
+	return nil
+}
+
+// readGranite reads Granite's multipliers as llama.cpp does
+// (src/models/granite.cpp): logit_scale (required) divides the logits,
+// residual_scale multiplies the attention and feed-forward outputs before
+// the residual additions, embedding_scale the token embeddings,
+// attention.scale replaces 1/sqrt(head width) as the softmax scale (each
+// optional, absent or 0 meaning none), and rope.scaling.finetuned (default
+// true) switches RoPE on or off for every layer.
+func readGranite(f *gguf.File, c *Config) error {
+	arch := c.Arch
+	get := func(key string, required bool) (float32, error) {
+		v, ok := f.Float(arch + "." + key)
+		if !ok {
+			if required {
+				return 0, fmt.Errorf("metadata %s.%s is missing", arch, key)
+			}
+			return 0, nil
+		}
+		if !(v >= 0) || math.IsInf(v, 0) {
+			return 0, fmt.Errorf("metadata %s.%s = %g, want a finite non-negative number", arch, key, v)
+		}
+		return float32(v), nil
+	}
+	var err error
+	if c.LogitScale, err = get("logit_scale", true); err != nil {
+		return err
+	}
+	if c.LogitScale == 0 {
+		return fmt.Errorf("metadata %s.logit_scale is 0, the logits would be divided by it", arch)
+	}
+	if c.ResidualMul, err = get("residual_scale", false); err != nil {
+		return err
+	}
+	if c.EmbedMul, err = get("embedding_scale", false); err != nil {
+		return err
+	}
+	if c.AttnScale, err = get("attention.scale", false); err != nil {
+		return err
+	}
+	key := arch + ".rope.scaling.finetuned"
+	if kv, ok := f.Lookup(key); ok {
+		on, ok := kv.Value.(bool)
+		if !ok {
+			return fmt.Errorf("metadata %s must be a bool, got %T", key, kv.Value)
+		}
+		if !on {
+			c.NoRopeStep = 1
+		}
+	}
 	return nil
 }

@@ -124,6 +124,13 @@ func WriteGGUF(w io.Writer, c *Config, o WriteOptions) error {
 		}
 		kvs = append(kvs, gkv...)
 	}
+	if families[c.Arch].granite {
+		gkv, err := graniteKVs(c)
+		if err != nil {
+			return fmt.Errorf("write GGUF: %w", err)
+		}
+		kvs = append(kvs, gkv...)
+	}
 	for _, kv := range append(kvs, o.Metadata...) {
 		if s, ok := kv.Value.(string); ok && s == "" {
 			continue
@@ -237,6 +244,31 @@ func gemmaKVs(c *Config) ([]KV, error) {
 			KV{a + "attention.sliding_window", uint32(c.SlidingWindow)},
 			KV{a + "attention.sliding_window_pattern", c.SlidingLayers},
 			KV{a + "rope.freq_base_swa", c.RopeThetaLocal})
+	}
+	return kvs, nil
+}
+
+// graniteKVs returns the metadata of a granite config, refusing what
+// readGranite would not read back the same.
+func graniteKVs(c *Config) ([]KV, error) {
+	switch {
+	case c.LogitScale == 0:
+		return nil, fmt.Errorf("granite needs a logit scale")
+	case c.NoRopeStep != 0 && c.NoRopeStep != 1:
+		return nil, fmt.Errorf("granite has RoPE in every layer or in none, not every %d-th without", c.NoRopeStep)
+	}
+	a := c.Arch + "."
+	kvs := []KV{{a + "logit_scale", c.LogitScale}}
+	for _, e := range []struct {
+		key string
+		v   float32
+	}{{"residual_scale", c.ResidualMul}, {"embedding_scale", c.EmbedMul}, {"attention.scale", c.AttnScale}} {
+		if e.v != 0 {
+			kvs = append(kvs, KV{a + e.key, e.v})
+		}
+	}
+	if c.NoRopeStep == 1 {
+		kvs = append(kvs, KV{a + "rope.scaling.finetuned", false})
 	}
 	return kvs, nil
 }

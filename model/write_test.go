@@ -32,7 +32,16 @@ func layoutConfig(arch string, tied bool) Config {
 			c.TiedOutput = true // gemma2 always projects with the embedding table
 		}
 	}
+	setArchExtras(&cfg)
 	return cfg
+}
+
+// setArchExtras sets the hyper-parameters, beyond Llama's and Gemma's, that
+// c's architecture implies or needs, with values that make each matter.
+func setArchExtras(c *Config) {
+	if families[c.Arch].granite {
+		c.EmbedMul, c.ResidualMul, c.AttnScale, c.LogitScale = 12, 0.22, 0.1, 8
+	}
 }
 
 // layoutWeights gives every tensor distinct values derived from its name.
