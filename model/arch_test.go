@@ -156,6 +156,23 @@ var archCases = []archCase{
 			"logit scale":          func(m *Model) { m.Config.LogitScale = 0 },
 		},
 	},
+	{
+		// no pre-norms, post-norms after attention and the feed-forward
+		// layer, Q/K norms over all heads together; output not tied
+		// (llama.cpp's olmo2 requires output.weight)
+		name: "olmo2", arch: "olmo2", seed: 9, dim: 64, heads: 4, kvHeads: 2, ffn: 128, layers: 2,
+		ropeBase: 500000,
+		disable:  func(m *Model) { m.Config.QKNormFull = false; m.Config.QKNorm = false },
+		disables: map[string]func(m *Model){
+			"post-norms": func(m *Model) { m.Config.PostNorms = false },
+			"pre-norms (their absence)": func(m *Model) {
+				m.Config.NoPreNorms = false
+				for l := range m.Layers {
+					m.Layers[l].AttnNorm, m.Layers[l].FFNNorm = m.OutputNorm, m.OutputNorm
+				}
+			},
+		},
+	},
 }
 
 // archPrompt is the prompt evaluated in one batch (with the logits of every
@@ -368,7 +385,10 @@ func genArchModel(c archCase) ([]byte, error) {
 	}
 	for l := range c.layers {
 		p := fmt.Sprintf("blk.%d.", l)
-		norm(p+"attn_norm.weight", c.dim)
+		olmo2 := c.arch == "olmo2"
+		if !olmo2 {
+			norm(p+"attn_norm.weight", c.dim)
+		}
 		matrix(p+"attn_q.weight", c.dim, qDim)
 		matrix(p+"attn_k.weight", c.dim, kvDim)
 		matrix(p+"attn_v.weight", c.dim, kvDim)
@@ -381,16 +401,22 @@ func genArchModel(c archCase) ([]byte, error) {
 			norm(p+"attn_q_norm.weight", headDim)
 			norm(p+"attn_k_norm.weight", headDim)
 		}
+		if olmo2 {
+			norm(p+"attn_q_norm.weight", qDim)
+			norm(p+"attn_k_norm.weight", kvDim)
+		}
 		matrix(p+"attn_output.weight", qDim, c.dim)
 		gemma := strings.HasPrefix(c.arch, "gemma")
-		if gemma {
+		if gemma || olmo2 {
 			norm(p+"post_attention_norm.weight", c.dim)
 		}
-		norm(p+"ffn_norm.weight", c.dim)
+		if !olmo2 {
+			norm(p+"ffn_norm.weight", c.dim)
+		}
 		matrix(p+"ffn_gate.weight", c.dim, c.ffn)
 		matrix(p+"ffn_up.weight", c.dim, c.ffn)
 		matrix(p+"ffn_down.weight", c.ffn, c.dim)
-		if gemma {
+		if gemma || olmo2 {
 			norm(p+"post_ffw_norm.weight", c.dim)
 		}
 	}

@@ -8,7 +8,8 @@
 // GeGLU, post-norms, sliding-window layers, attention and logit soft-capping)
 // and "gemma3" (gemma2's without attention soft-capping, with Q/K norms and a
 // second RoPE base for the sliding-window layers) and "granite" (embedding,
-// residual, attention and logit multipliers). llama2.c checkpoints load
+// residual, attention and logit multipliers), "olmo2" (post-norms instead of
+// pre-norms, Q/K norms over all heads). llama2.c checkpoints load
 // as "llama".
 package model
 
@@ -103,6 +104,17 @@ type Config struct {
 	// l with (l+1) % NoRopeStep == 0) without RoPE: 4 for smollm3, 1 for a
 	// granite file whose rope.scaling.finetuned is false.
 	NoRopeStep int
+
+	// OLMo 2 (false for the other architectures).
+
+	// NoPreNorms leaves out the RMS norms before attention and before the
+	// feed-forward layer (attn_norm, ffn_norm): the layers see the residual
+	// stream itself, and only the post-norms (PostNorms) normalize.
+	NoPreNorms bool
+	// QKNormFull applies the query and key RMS norms (QKNorm) over all the
+	// heads of a position together (weights of QDim and KVDim values)
+	// instead of over each head.
+	QKNormFull bool
 }
 
 // HasRope reports whether layer l rotates its queries and keys.

@@ -172,10 +172,10 @@ func (m *Model) forwardBatch(ctx context.Context, s *State, tokens []int, pos in
 		}
 		w := &m.Layers[l]
 
-		// attention rmsnorm
+		// attention rmsnorm (none in olmo2)
 		xb := s.xb[:b*dim]
 		for i := range b {
-			rmsNorm(xb[i*dim:(i+1)*dim], x[i*dim:(i+1)*dim], w.AttnNorm, c.NormEps)
+			preNorm(xb[i*dim:(i+1)*dim], x[i*dim:(i+1)*dim], w.AttnNorm, c)
 		}
 
 		// qkv matmuls for these positions
@@ -196,8 +196,13 @@ func (m *Model) forwardBatch(ctx context.Context, s *State, tokens []int, pos in
 		for i := range b {
 			p := pos + i
 			qi, ki := q[i*qDim:(i+1)*qDim], k[i*kvDim:(i+1)*kvDim]
+			// query/key norm over all heads together (olmo2)
+			if c.QKNorm && c.QKNormFull {
+				rmsNorm(qi, qi, w.QNorm, c.NormEps)
+				rmsNorm(ki, ki, w.KNorm, c.NormEps)
+			}
 			// per-head query/key norm (qwen3)
-			if c.QKNorm {
+			if c.QKNorm && !c.QKNormFull {
 				for h := 0; h < c.Heads; h++ {
 					hq := qi[h*c.HeadDim : (h+1)*c.HeadDim]
 					rmsNorm(hq, hq, w.QNorm, c.NormEps)
@@ -256,7 +261,7 @@ func (m *Model) forwardBatch(ctx context.Context, s *State, tokens []int, pos in
 
 		// ffn rmsnorm
 		for i := range nr {
-			rmsNorm(xb[i*dim:(i+1)*dim], xr[i*dim:(i+1)*dim], w.FFNNorm, c.NormEps)
+			preNorm(xb[i*dim:(i+1)*dim], xr[i*dim:(i+1)*dim], w.FFNNorm, c)
 		}
 
 		// SwiGLU feed-forward: w2(silu(w1(x)) * w3(x)), or GeGLU with gelu
@@ -413,6 +418,16 @@ func rmsNorm(out, x, weight []float32, eps float32) {
 	for i, v := range x {
 		out[i] = v * scale * weight[i]
 	}
+}
+
+// preNorm writes the input of an attention or feed-forward layer: x RMS
+// normed with weight, or x itself when the model has no pre-norms (olmo2).
+func preNorm(out, x, weight []float32, c *Config) {
+	if c.NoPreNorms {
+		copy(out, x)
+		return
+	}
+	rmsNorm(out, x, weight, c.NormEps)
 }
 
 func addTo(dst, src []float32) {

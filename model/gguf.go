@@ -10,7 +10,7 @@ import (
 )
 
 // Architectures lists the GGUF architectures this package runs.
-var Architectures = []string{"llama", "qwen2", "qwen3", "gemma2", "gemma3", "granite"}
+var Architectures = []string{"llama", "qwen2", "qwen3", "gemma2", "gemma3", "granite", "olmo2"}
 
 // family describes how an architecture differs from plain Llama.
 type family struct {
@@ -23,6 +23,8 @@ type family struct {
 	// granite: embedding, residual, attention and logit multipliers (see
 	// readGranite).
 	granite bool
+	// olmo2: post-norms only, Q/K norms over all heads together.
+	olmo2 bool
 }
 
 var families = map[string]family{
@@ -32,6 +34,7 @@ var families = map[string]family{
 	"gemma2":  {ropeNeox: true, gemma: true},
 	"gemma3":  {ropeNeox: true, qkNorm: true, gemma: true},
 	"granite": {granite: true},
+	"olmo2":   {ropeNeox: true, qkNorm: true, olmo2: true},
 }
 
 // LoadGGUF reads the hyper-parameters of an opened GGUF file and binds its
@@ -140,6 +143,14 @@ func ConfigFromGGUF(f *gguf.File) (*Config, error) {
 		if err := readGemma(f, c); err != nil {
 			return nil, err
 		}
+	}
+	if fam.olmo2 {
+		// llama.cpp's olmo2 with a sliding window is OLMo 3's layout
+		// (windowed layers with their own RoPE), not implemented here
+		if w, ok := f.Uint(arch + ".attention.sliding_window"); ok && w > 0 {
+			return nil, fmt.Errorf("%s with %s.attention.sliding_window (OLMo 3's sliding-window layers) is not supported", arch, arch)
+		}
+		c.PostNorms, c.NoPreNorms, c.QKNormFull = true, true, true
 	}
 	if fam.granite {
 		if err := readGranite(f, c); err != nil {

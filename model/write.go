@@ -124,6 +124,9 @@ func WriteGGUF(w io.Writer, c *Config, o WriteOptions) error {
 		}
 		kvs = append(kvs, gkv...)
 	}
+	if f := families[c.Arch]; f.olmo2 && !(c.PostNorms && c.NoPreNorms && c.QKNormFull) {
+		return fmt.Errorf("write GGUF: olmo2 has post-norms, no pre-norms and Q/K norms over all heads")
+	}
 	if families[c.Arch].granite {
 		gkv, err := graniteKVs(c)
 		if err != nil {
