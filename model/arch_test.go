@@ -173,6 +173,12 @@ var archCases = []archCase{
 			},
 		},
 	},
+	{
+		// layer 3 (every fourth) without RoPE
+		name: "smollm3", arch: "smollm3", seed: 10, dim: 64, heads: 4, kvHeads: 2, ffn: 128, layers: 4,
+		ropeBase: 2e6, tied: true,
+		disable: func(m *Model) { m.Config.NoRopeStep = 0 },
+	},
 }
 
 // archPrompt is the prompt evaluated in one batch (with the logits of every

@@ -9,7 +9,8 @@
 // and "gemma3" (gemma2's without attention soft-capping, with Q/K norms and a
 // second RoPE base for the sliding-window layers) and "granite" (embedding,
 // residual, attention and logit multipliers), "olmo2" (post-norms instead of
-// pre-norms, Q/K norms over all heads). llama2.c checkpoints load
+// pre-norms, Q/K norms over all heads) and "smollm3" (every fourth layer
+// without RoPE). llama2.c checkpoints load
 // as "llama".
 package model
 

@@ -10,7 +10,7 @@ import (
 )
 
 // Architectures lists the GGUF architectures this package runs.
-var Architectures = []string{"llama", "qwen2", "qwen3", "gemma2", "gemma3", "granite", "olmo2"}
+var Architectures = []string{"llama", "qwen2", "qwen3", "gemma2", "gemma3", "granite", "olmo2", "smollm3"}
 
 // family describes how an architecture differs from plain Llama.
 type family struct {
@@ -25,6 +25,9 @@ type family struct {
 	granite bool
 	// olmo2: post-norms only, Q/K norms over all heads together.
 	olmo2 bool
+	// noRopeStep: every noRopeStep-th layer has no RoPE (smollm3: 4, fixed
+	// in llama.cpp, no metadata key).
+	noRopeStep int
 }
 
 var families = map[string]family{
@@ -35,6 +38,7 @@ var families = map[string]family{
 	"gemma3":  {ropeNeox: true, qkNorm: true, gemma: true},
 	"granite": {granite: true},
 	"olmo2":   {ropeNeox: true, qkNorm: true, olmo2: true},
+	"smollm3": {noRopeStep: 4},
 }
 
 // LoadGGUF reads the hyper-parameters of an opened GGUF file and binds its
@@ -80,7 +84,7 @@ func ConfigFromGGUF(f *gguf.File) (*Config, error) {
 		}
 		return int(v), nil
 	}
-	c := &Config{Arch: arch, RopeNeox: fam.ropeNeox, AttnBias: fam.attnBias, QKNorm: fam.qkNorm}
+	c := &Config{Arch: arch, RopeNeox: fam.ropeNeox, AttnBias: fam.attnBias, QKNorm: fam.qkNorm, NoRopeStep: fam.noRopeStep}
 	c.Name, _ = f.String("general.name")
 	var err error
 	if c.Dim, err = u("embedding_length", -1); err != nil {

@@ -127,6 +127,9 @@ func WriteGGUF(w io.Writer, c *Config, o WriteOptions) error {
 	if f := families[c.Arch]; f.olmo2 && !(c.PostNorms && c.NoPreNorms && c.QKNormFull) {
 		return fmt.Errorf("write GGUF: olmo2 has post-norms, no pre-norms and Q/K norms over all heads")
 	}
+	if f := families[c.Arch]; !f.granite && c.NoRopeStep != f.noRopeStep {
+		return fmt.Errorf("write GGUF: %s leaves every %d-th layer without RoPE, not every %d-th", c.Arch, f.noRopeStep, c.NoRopeStep)
+	}
 	if families[c.Arch].granite {
 		gkv, err := graniteKVs(c)
 		if err != nil {

@@ -42,6 +42,7 @@ func setArchExtras(c *Config) {
 	if families[c.Arch].granite {
 		c.EmbedMul, c.ResidualMul, c.AttnScale, c.LogitScale = 12, 0.22, 0.1, 8
 	}
+	c.NoRopeStep = families[c.Arch].noRopeStep
 	if families[c.Arch].olmo2 {
 		c.PostNorms, c.NoPreNorms, c.QKNormFull = true, true, true
 	}
