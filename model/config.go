@@ -9,8 +9,8 @@
 // and "gemma3" (gemma2's without attention soft-capping, with Q/K norms and a
 // second RoPE base for the sliding-window layers) and "granite" (embedding,
 // residual, attention and logit multipliers), "olmo2" (post-norms instead of
-// pre-norms, Q/K norms over all heads) and "smollm3" (every fourth layer
-// without RoPE). llama2.c checkpoints load
+// pre-norms, Q/K norms over all heads) , "smollm3" (every fourth layer
+// without RoPE) and "phi3" (fused QKV and gate-up tensors, LongRoPE). llama2.c checkpoints load
 // as "llama".
 package model
 
@@ -22,8 +22,9 @@ import (
 
 // RopeScaling describes how RoPE frequencies are adjusted for long contexts.
 type RopeScaling struct {
-	// Type is "", "none", "linear" or "llama3" (the latter carried by the
-	// rope_freqs tensor in GGUF files).
+	// Type is "", "none", "linear", "llama3" (carried by the rope_freqs
+	// tensor in GGUF files) or "longrope" (carried by the rope_factors_long
+	// and rope_factors_short tensors).
 	Type string
 	// Factor is the context extension factor (linear scaling divides positions by it).
 	Factor float32
@@ -116,6 +117,20 @@ type Config struct {
 	// heads of a position together (weights of QDim and KVDim values)
 	// instead of over each head.
 	QKNormFull bool
+
+	// Phi-3 (zero for the other architectures).
+
+	// FusedGateUp tells that files store the gate and up projections as one
+	// ffn_up.weight of 2·HiddenDim rows, gate first (phi3).
+	FusedGateUp bool
+	// RopeAttnFactor, when non-zero, multiplies RoPE's cosines and sines
+	// (rope.scaling.attn_factor, as ggml's mscale).
+	RopeAttnFactor float32
+	// RopeOrigContext is the context the model was trained for before
+	// LongRoPE extension (rope.scaling.original_context_length; 0 when the
+	// file does not say, meaning ContextLength): a State with a larger
+	// context uses the long factors.
+	RopeOrigContext int
 }
 
 // HasRope reports whether layer l rotates its queries and keys.

@@ -37,6 +37,7 @@ type State struct {
 	hb, hb2    []float32 // feed-forward hidden (HiddenDim)
 	tw         []float32 // traced attention weights (allocated when tracing)
 	cos, sin   []float32 // RoPE table for one position (RopeDim/2)
+	ropeFreqs  []float32 // RoPE frequency factors (llama3, or LongRoPE's for this context), or nil
 
 	attnState // per-worker attention scratch (attention.go)
 
@@ -94,7 +95,28 @@ func (m *Model) NewState(opt StateOptions) (*State, error) {
 	s.newAttn()
 	s.siluFn = s.siluRange
 	s.cos, s.sin = make([]float32, c.RopeDim/2), make([]float32, c.RopeDim/2)
+	s.ropeFreqs = m.ropeFactors(opt.Context)
 	return s, nil
+}
+
+// ropeFactors returns the RoPE frequency factors of a State holding ctx
+// positions, as llama.cpp's get_rope_factors: the file's rope_freqs when it
+// has them, else LongRoPE's long factors when ctx exceeds the original
+// context, the short ones otherwise (nil when the file has none).
+func (m *Model) ropeFactors(ctx int) []float32 {
+	orig := m.Config.RopeOrigContext
+	if orig == 0 {
+		orig = m.Config.ContextLength
+	}
+	switch {
+	case m.RopeFreqs != nil:
+		return m.RopeFreqs
+	case ctx > orig && m.RopeLong != nil:
+		return m.RopeLong
+	case ctx <= orig && m.RopeShort != nil:
+		return m.RopeShort
+	}
+	return nil
 }
 
 // Context returns the number of positions the state's KV cache holds.
@@ -438,26 +460,32 @@ func addTo(dst, src []float32) {
 
 // ropeTable fills s.cos/s.sin with the rotation angles of position p in
 // layer l: theta_i = p * base^(-2i/d), divided by the per-frequency factors
-// when the model has them (Llama 3.1 scaling), and by the linear scaling
-// factor. The base and scaling are the layer's (sliding-window layers may
+// when the model has them (Llama 3.1 scaling, LongRoPE), and by the linear
+// scaling factor; cosines and sines are multiplied by RopeAttnFactor. The base and scaling are the layer's (sliding-window layers may
 // have their own).
 func (m *Model) ropeTable(s *State, p, l int) {
 	c := &m.Config
 	base, scaling := c.layerRope(l)
 	thetaScale := float32(math.Pow(float64(base), -2.0/float64(c.RopeDim)))
 	posScale := float32(1)
-	if scaling.Type == "linear" && scaling.Factor > 0 {
+	if (scaling.Type == "linear" || scaling.Type == "longrope") && scaling.Factor > 0 {
 		posScale = 1 / scaling.Factor
 	}
+	mscale := c.RopeAttnFactor
 	theta := float32(p)
 	for i := range s.cos {
 		t := theta
-		if m.RopeFreqs != nil {
-			t /= m.RopeFreqs[i]
+		if s.ropeFreqs != nil {
+			t /= s.ropeFreqs[i]
 		}
 		t *= posScale
 		// ggml takes them from the C library's sincosf
 		s.sin[i], s.cos[i] = tensor.Sincosf(t)
+		if mscale != 0 {
+			// as ggml's rope_yarn: cosf(theta)*mscale, sinf(theta)*mscale
+			s.sin[i] *= mscale
+			s.cos[i] *= mscale
+		}
 		theta *= thetaScale
 	}
 }

@@ -10,7 +10,7 @@ import (
 )
 
 // Architectures lists the GGUF architectures this package runs.
-var Architectures = []string{"llama", "qwen2", "qwen3", "gemma2", "gemma3", "granite", "olmo2", "smollm3"}
+var Architectures = []string{"llama", "qwen2", "qwen3", "gemma2", "gemma3", "granite", "olmo2", "smollm3", "phi3"}
 
 // family describes how an architecture differs from plain Llama.
 type family struct {
@@ -28,6 +28,8 @@ type family struct {
 	// noRopeStep: every noRopeStep-th layer has no RoPE (smollm3: 4, fixed
 	// in llama.cpp, no metadata key).
 	noRopeStep int
+	// fusedGateUp: ffn_up holds the gate and up projections (phi3).
+	fusedGateUp bool
 }
 
 var families = map[string]family{
@@ -39,6 +41,7 @@ var families = map[string]family{
 	"granite": {granite: true},
 	"olmo2":   {ropeNeox: true, qkNorm: true, olmo2: true},
 	"smollm3": {noRopeStep: 4},
+	"phi3":    {ropeNeox: true, fusedGateUp: true},
 }
 
 // LoadGGUF reads the hyper-parameters of an opened GGUF file and binds its
@@ -84,7 +87,8 @@ func ConfigFromGGUF(f *gguf.File) (*Config, error) {
 		}
 		return int(v), nil
 	}
-	c := &Config{Arch: arch, RopeNeox: fam.ropeNeox, AttnBias: fam.attnBias, QKNorm: fam.qkNorm, NoRopeStep: fam.noRopeStep}
+	c := &Config{Arch: arch, RopeNeox: fam.ropeNeox, AttnBias: fam.attnBias, QKNorm: fam.qkNorm, NoRopeStep: fam.noRopeStep,
+		FusedGateUp: fam.fusedGateUp}
 	c.Name, _ = f.String("general.name")
 	var err error
 	if c.Dim, err = u("embedding_length", -1); err != nil {
@@ -136,12 +140,29 @@ func ConfigFromGGUF(f *gguf.File) (*Config, error) {
 	if t, ok := f.String(arch + ".rope.scaling.type"); ok {
 		c.RopeScaling = RopeScaling{Type: t, Factor: float32(factor)}
 		switch t {
-		case "none", "linear", "llama3":
+		case "none", "linear", "llama3", "longrope":
 		default:
-			return nil, fmt.Errorf("rope scaling %q is not supported (supported: none, linear, llama3)", t)
+			return nil, fmt.Errorf("rope scaling %q is not supported (supported: none, linear, llama3, longrope)", t)
 		}
 	} else if factor != 0 && factor != 1 {
 		c.RopeScaling = RopeScaling{Type: "linear", Factor: float32(factor)}
+	}
+	// As llama.cpp for every architecture: RoPE's cosines and sines are
+	// multiplied by rope.scaling.attn_factor (default 1), and LongRoPE
+	// chooses its factors by comparing the context with
+	// rope.scaling.original_context_length (default the context length).
+	// phi3 files with attention.sliding_window are run without a window, as
+	// llama.cpp 0.5.0 does (it warns that Phi's sliding window is disabled).
+	if v, ok := f.Float(arch + ".rope.scaling.attn_factor"); ok && v != 1 {
+		if !(v > 0) || math.IsInf(v, 0) {
+			return nil, fmt.Errorf("metadata %s.rope.scaling.attn_factor = %g, want a positive number", arch, v)
+		}
+		c.RopeAttnFactor = float32(v)
+	}
+	if _, ok := f.Lookup(arch + ".rope.scaling.original_context_length"); ok {
+		if c.RopeOrigContext, err = u("rope.scaling.original_context_length", -1); err != nil {
+			return nil, err
+		}
 	}
 	if fam.gemma {
 		if err := readGemma(f, c); err != nil {
@@ -155,6 +176,10 @@ func ConfigFromGGUF(f *gguf.File) (*Config, error) {
 			return nil, fmt.Errorf("%s with %s.attention.sliding_window (OLMo 3's sliding-window layers) is not supported", arch, arch)
 		}
 		c.PostNorms, c.NoPreNorms, c.QKNormFull = true, true, true
+	}
+	if fam.fusedGateUp && c.HeadDim > 0 {
+		// phi3 scales the queries by 1/sqrtf(head width) before attention
+		c.QueryScale = attnScale(c.HeadDim)
 	}
 	if fam.granite {
 		if err := readGranite(f, c); err != nil {

@@ -14,6 +14,9 @@ const (
 	NameOutputNorm = "output_norm.weight"
 	NameOutput     = "output.weight"
 	NameRopeFreqs  = "rope_freqs.weight"
+	NameRopeLong   = "rope_factors_long.weight"  // phi3 LongRoPE factors beyond the original context
+	NameRopeShort  = "rope_factors_short.weight" // and within it
+	NameAttnQKV    = "attn_qkv.weight"           // phi3: attn_q, attn_k, attn_v fused (rows in that order)
 	NameAttnNorm   = "attn_norm.weight"
 	NameAttnQ      = "attn_q.weight"
 	NameAttnK      = "attn_k.weight"
@@ -142,6 +145,12 @@ var layout = []TensorSpec{
 	{Name: NameRopeFreqs, Extra: true,
 		Shape: func(c *Config) (int, int) { return c.RopeDim / 2, 1 },
 		vec:   func(m *Model, _ *Layer) *[]float32 { return &m.RopeFreqs }},
+	{Name: NameRopeLong, Extra: true,
+		Shape: func(c *Config) (int, int) { return c.RopeDim / 2, 1 },
+		vec:   func(m *Model, _ *Layer) *[]float32 { return &m.RopeLong }},
+	{Name: NameRopeShort, Extra: true,
+		Shape: func(c *Config) (int, int) { return c.RopeDim / 2, 1 },
+		vec:   func(m *Model, _ *Layer) *[]float32 { return &m.RopeShort }},
 }
 
 func hasAttnBias(c *Config) bool  { return c.AttnBias }
