@@ -2,11 +2,13 @@ package model
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -60,6 +62,12 @@ type archCase struct {
 	window            int
 	attnCap, finalCap float32
 	noRopeBase        bool
+	// generalName replaces the case name in general.name.
+	generalName string
+	// longRope, when > 0, writes LongRoPE factors for this RoPE width.
+	longRope int
+	// kv holds further metadata, keys without the architecture prefix.
+	kv map[string]any
 	// f32Tol, when set, replaces the F32-cache tolerance (see gemma2).
 	f32Tol float64
 	// disable undoes the feature under test on a loaded model; the test checks
@@ -134,6 +142,66 @@ var archCases = []archCase{
 			"global RoPE scaling": func(m *Model) { m.Config.RopeScaling = RopeScaling{} },
 			"query scale":         func(m *Model) { m.Config.QueryScale = attnScale(m.Config.Dim / m.Config.Heads) },
 			"post-norms":          func(m *Model) { m.Config.PostNorms = false },
+		},
+	},
+	{
+		// Granite 3 multipliers (the 2B model's embedding 12, residual
+		// 0.22, attention 1/64 for its head width of 64, logits /8); here logits /4 and
+		// an attention scale of 0.1 against the default 1/4
+		name: "granite", arch: "granite", seed: 8, dim: 64, heads: 4, kvHeads: 2, ffn: 128, layers: 2,
+		ropeBase: 10000, tied: true,
+		kv: map[string]any{
+			"embedding_scale": float32(12), "residual_scale": float32(0.22),
+			"attention.scale": float32(0.1), "logit_scale": float32(4),
+		},
+		disable: func(m *Model) { m.Config.AttnScale = 0 },
+		disables: map[string]func(m *Model){
+			"embedding multiplier": func(m *Model) { m.Config.EmbedMul = 0 },
+			"residual multiplier":  func(m *Model) { m.Config.ResidualMul = 0 },
+			"logit scale":          func(m *Model) { m.Config.LogitScale = 0 },
+		},
+	},
+	{
+		// no pre-norms, post-norms after attention and the feed-forward
+		// layer, Q/K norms over all heads together; output not tied
+		// (llama.cpp's olmo2 requires output.weight)
+		name: "olmo2", arch: "olmo2", seed: 9, dim: 64, heads: 4, kvHeads: 2, ffn: 128, layers: 2,
+		ropeBase: 500000,
+		disable:  func(m *Model) { m.Config.QKNormFull = false; m.Config.QKNorm = false },
+		disables: map[string]func(m *Model){
+			"post-norms": func(m *Model) { m.Config.PostNorms = false },
+			"pre-norms (their absence)": func(m *Model) {
+				m.Config.NoPreNorms = false
+				for l := range m.Layers {
+					m.Layers[l].AttnNorm, m.Layers[l].FFNNorm = m.OutputNorm, m.OutputNorm
+				}
+			},
+		},
+	},
+	{
+		// layer 3 (every fourth) without RoPE
+		name: "smollm3", arch: "smollm3", seed: 10, dim: 64, heads: 4, kvHeads: 2, ffn: 128, layers: 4,
+		ropeBase: 2e6, tied: true,
+		disable: func(m *Model) { m.Config.NoRopeStep = 0 },
+	},
+	{
+		// Phi-3 / Phi-4-mini: fused QKV and gate-up tensors, LongRoPE
+		// factors (the long ones, since llama.cpp's context of 512 and the
+		// test's of 64 exceed the original 32), attention factor 1.19 (the
+		// 128k models'), partial RoPE (12 of 16 dimensions, as Phi-4-mini's
+		// 0.75), and a sliding window that llama.cpp 0.5.0 ignores
+		name: "phi3", arch: "phi3", seed: 11, dim: 64, heads: 4, kvHeads: 2, ffn: 128, layers: 2,
+		ropeBase: 10000, longRope: 12,
+		// llama.cpp gives tokens of models named "phi3" Phi-3's attributes,
+		// looking up <|endoftext|>, which this vocabulary lacks
+		generalName: "longrope",
+		kv: map[string]any{
+			"rope.dimension_count": uint32(12), "rope.scaling.attn_factor": float32(1.19),
+			"rope.scaling.original_context_length": uint32(32), "attention.sliding_window": uint32(4),
+		},
+		disable: func(m *Model) { m.RopeLong = m.RopeShort },
+		disables: map[string]func(m *Model){
+			"RoPE attention factor": func(m *Model) { m.Config.RopeAttnFactor = 0 },
 		},
 	},
 }
@@ -222,7 +290,7 @@ func genArchModel(c archCase) ([]byte, error) {
 		value any
 	}{
 		{"general.architecture", c.arch},
-		{"general.name", "glassbox archcheck " + c.name},
+		{"general.name", "glassbox archcheck " + cmp.Or(c.generalName, c.name)},
 		{"general.file_type", uint32(0)},
 		{c.arch + ".context_length", uint32(2048)},
 		{c.arch + ".embedding_length", uint32(c.dim)},
@@ -253,6 +321,12 @@ func genArchModel(c archCase) ([]byte, error) {
 				value any
 			}{c.arch + "." + g.key, g.v})
 		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(c.kv)) {
+		kv = append(kv, struct {
+			key   string
+			value any
+		}{c.arch + "." + k, c.kv[k]})
 	}
 	if c.arch == "llama" {
 		// as llama.cpp's converter: qwen2/qwen3 files leave the rope width to
@@ -340,12 +414,31 @@ func genArchModel(c archCase) ([]byte, error) {
 		f := llama3RopeFactors(float64(c.ropeBase), headDim, 8, 1, 4, 8192)
 		add("rope_freqs.weight", f, uint64(len(f)))
 	}
+	if c.longRope > 0 {
+		// LongRoPE factors as Phi-3's: short ones near 1, long ones
+		// growing with the wavelength
+		n := c.longRope / 2
+		long, short := make([]float32, n), make([]float32, n)
+		for i := range n {
+			long[i] = float32(1 + 20*math.Pow(float64(i)/float64(n-1), 2) + 0.1*rng.Float64())
+			short[i] = float32(1 + 0.3*float64(i)/float64(n-1) + 0.05*rng.Float64())
+		}
+		add("rope_factors_long.weight", long, uint64(n))
+		add("rope_factors_short.weight", short, uint64(n))
+	}
 	for l := range c.layers {
 		p := fmt.Sprintf("blk.%d.", l)
-		norm(p+"attn_norm.weight", c.dim)
-		matrix(p+"attn_q.weight", c.dim, qDim)
-		matrix(p+"attn_k.weight", c.dim, kvDim)
-		matrix(p+"attn_v.weight", c.dim, kvDim)
+		olmo2, phi3 := c.arch == "olmo2", c.arch == "phi3"
+		if !olmo2 {
+			norm(p+"attn_norm.weight", c.dim)
+		}
+		if phi3 {
+			matrix(p+"attn_qkv.weight", c.dim, qDim+2*kvDim)
+		} else {
+			matrix(p+"attn_q.weight", c.dim, qDim)
+			matrix(p+"attn_k.weight", c.dim, kvDim)
+			matrix(p+"attn_v.weight", c.dim, kvDim)
+		}
 		if c.arch == "qwen2" {
 			bias(p+"attn_q.bias", qDim)
 			bias(p+"attn_k.bias", kvDim)
@@ -355,16 +448,26 @@ func genArchModel(c archCase) ([]byte, error) {
 			norm(p+"attn_q_norm.weight", headDim)
 			norm(p+"attn_k_norm.weight", headDim)
 		}
+		if olmo2 {
+			norm(p+"attn_q_norm.weight", qDim)
+			norm(p+"attn_k_norm.weight", kvDim)
+		}
 		matrix(p+"attn_output.weight", qDim, c.dim)
 		gemma := strings.HasPrefix(c.arch, "gemma")
-		if gemma {
+		if gemma || olmo2 {
 			norm(p+"post_attention_norm.weight", c.dim)
 		}
-		norm(p+"ffn_norm.weight", c.dim)
-		matrix(p+"ffn_gate.weight", c.dim, c.ffn)
-		matrix(p+"ffn_up.weight", c.dim, c.ffn)
+		if !olmo2 {
+			norm(p+"ffn_norm.weight", c.dim)
+		}
+		if phi3 {
+			matrix(p+"ffn_up.weight", c.dim, 2*c.ffn)
+		} else {
+			matrix(p+"ffn_gate.weight", c.dim, c.ffn)
+			matrix(p+"ffn_up.weight", c.dim, c.ffn)
+		}
 		matrix(p+"ffn_down.weight", c.ffn, c.dim)
-		if gemma {
+		if gemma || olmo2 {
 			norm(p+"post_ffw_norm.weight", c.dim)
 		}
 	}
@@ -636,6 +739,99 @@ func TestUnknownArchitecture(t *testing.T) {
 		}
 		if !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("architecture %q: error %q does not mention %s", tt.arch, err, tt.want)
+		}
+	}
+}
+
+// TestLongRopeFactorChoice checks that a State uses LongRoPE's short factors
+// up to the original context (rope.scaling.original_context_length, 32 in
+// the phi3 case) and the long ones beyond, as llama.cpp chooses by its
+// context size; that the query, key and value matrices are the fused
+// attn_qkv's rows; and that a fused tensor of the wrong shape is refused
+// with its name.
+func TestLongRopeFactorChoice(t *testing.T) {
+	var c archCase
+	for _, ac := range archCases {
+		if ac.name == "phi3" {
+			c = ac
+		}
+	}
+	data, err := genArchModel(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := gguf.Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := LoadGGUF(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Config.RopeOrigContext != 32 || m.RopeLong == nil || m.RopeShort == nil {
+		t.Fatalf("original context %d, long factors %v, short %v", m.Config.RopeOrigContext, m.RopeLong, m.RopeShort)
+	}
+	for _, tt := range []struct {
+		ctx  int
+		want []float32
+	}{{16, m.RopeShort}, {32, m.RopeShort}, {33, m.RopeLong}, {64, m.RopeLong}} {
+		st, err := m.NewState(StateOptions{Context: tt.ctx})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if &st.ropeFreqs[0] != &tt.want[0] {
+			t.Errorf("context %d: factors %v, want %v", tt.ctx, st.ropeFreqs, tt.want)
+		}
+	}
+
+	// the fused query/key/value rows of layer 0, and a shape error
+	var w bytes.Buffer
+	gw := gguf.NewWriter(32)
+	for _, kv := range f.KV {
+		if err := gw.AddKV(kv.Key, kv.Value); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, ti := range f.Tensors {
+		raw, err := f.TensorData(&ti)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dims := ti.Dims
+		if ti.Name == "blk.1.attn_qkv.weight" {
+			dims = []uint64{dims[0], dims[1] - 1}
+			raw = raw[:len(raw)-4*int(dims[0])]
+		}
+		if err := gw.AddTensor(ti.Name, ti.Type, dims, raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := gw.WriteTo(&w); err != nil {
+		t.Fatal(err)
+	}
+	bad, err := gguf.Parse(w.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadGGUF(bad); err == nil || !strings.Contains(err.Error(), "blk.1.attn_qkv.weight") {
+		t.Errorf("attn_qkv with a row missing: error %v, want one naming blk.1.attn_qkv.weight", err)
+	}
+	qkv, _ := f.Tensor("blk.0.attn_qkv.weight")
+	raw, err := f.TensorData(qkv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := m.Config.QDim()
+	for _, chk := range []struct {
+		mat *tensor.Matrix
+		row int
+	}{{m.Layers[0].Wq, 0}, {m.Layers[0].Wk, q}, {m.Layers[0].Wv, q + m.Config.KVDim()}} {
+		got := make([]float32, m.Config.Dim)
+		chk.mat.Row(0, got)
+		for i, v := range got {
+			if want := math.Float32frombits(binary.LittleEndian.Uint32(raw[4*(chk.row*m.Config.Dim+i):])); v != want {
+				t.Fatalf("fused row %d, value %d: %g, want %g", chk.row, i, v, want)
+			}
 		}
 	}
 }

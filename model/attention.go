@@ -137,6 +137,9 @@ func (s *State) attendHead(sc *attnScratch, l, p, kvh, nkv int, batch bool, q, o
 	hd, vd := c.HeadDim, c.ValueDim
 	kvDim := c.KVDim()
 	scale := attnScale(hd)
+	if c.AttnScale != 0 {
+		scale = c.AttnScale
+	}
 	if c.QueryScale != 0 {
 		// the queries are already scaled; llama.cpp's softmax scale is 1
 		scale = 1

@@ -94,9 +94,11 @@ func (m *Model) ForwardBatch(b *Batch, steps []SeqStep) error {
 		}
 	}
 	if n == 1 || !c.batchable() {
-		// the single-token path itself (its fused products); Gemma's extra
-		// steps (embedding scale, GeGLU, post-norms, query scale, final
-		// soft-cap) run one sequence after the other through it
+		// the single-token path itself (its fused products); the extra
+		// steps of Gemma (embedding scale, GeGLU, post-norms, query scale,
+		// final soft-cap), Granite (multipliers), OLMo 2 (no pre-norms,
+		// Q/K norms over all heads) and layers without RoPE run one
+		// sequence after the other through it
 		for _, st := range steps {
 			if err := m.forwardBatch(context.Background(), st.State, []int{st.Token}, st.Pos, st.Logits); err != nil {
 				return err
@@ -233,5 +235,7 @@ func (b *Batch) siluRange(lo, hi, _ int) {
 // windows live in attendHead and are covered too); the rest decode each
 // sequence through the single-token path.
 func (c *Config) batchable() bool {
-	return !c.EmbedScale && !c.GELU && !c.PostNorms && c.QueryScale == 0 && c.FinalSoftcap == 0
+	return !c.EmbedScale && !c.GELU && !c.PostNorms && c.QueryScale == 0 && c.FinalSoftcap == 0 &&
+		c.EmbedMul == 0 && c.ResidualMul == 0 && c.LogitScale == 0 && c.NoRopeStep == 0 &&
+		!c.NoPreNorms && !c.QKNormFull
 }

@@ -31,6 +31,7 @@ func batchModel(t *testing.T, arch string, typ tensor.Type) *Model {
 			c.AttnSoftcap, c.FinalSoftcap = 50, 30
 		}
 	}
+	setArchExtras(&c)
 	var buf bytes.Buffer
 	err := WriteGGUF(&buf, &c, WriteOptions{Type: typ, Weights: func(r TensorRef) ([]float32, error) {
 		rng := rand.New(rand.NewPCG(uint64(len(r.Name)), uint64(r.Layer+7)))

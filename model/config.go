@@ -7,7 +7,10 @@
 // "qwen3" (per-head Q/K RMS norm, NEOX RoPE), "gemma2" (scaled embeddings,
 // GeGLU, post-norms, sliding-window layers, attention and logit soft-capping)
 // and "gemma3" (gemma2's without attention soft-capping, with Q/K norms and a
-// second RoPE base for the sliding-window layers). llama2.c checkpoints load
+// second RoPE base for the sliding-window layers) and "granite" (embedding,
+// residual, attention and logit multipliers), "olmo2" (post-norms instead of
+// pre-norms, Q/K norms over all heads) , "smollm3" (every fourth layer
+// without RoPE) and "phi3" (fused QKV and gate-up tensors, LongRoPE). llama2.c checkpoints load
 // as "llama".
 package model
 
@@ -19,8 +22,9 @@ import (
 
 // RopeScaling describes how RoPE frequencies are adjusted for long contexts.
 type RopeScaling struct {
-	// Type is "", "none", "linear" or "llama3" (the latter carried by the
-	// rope_freqs tensor in GGUF files).
+	// Type is "", "none", "linear", "llama3" (carried by the rope_freqs
+	// tensor in GGUF files) or "longrope" (carried by the rope_factors_long
+	// and rope_factors_short tensors).
 	Type string
 	// Factor is the context extension factor (linear scaling divides positions by it).
 	Factor float32
@@ -82,6 +86,56 @@ type Config struct {
 	// the sliding-window layers (the others use RopeTheta and RopeScaling).
 	RopeThetaLocal   float32
 	RopeScalingLocal RopeScaling
+
+	// Granite (all zero for the other architectures).
+
+	// EmbedMul, when non-zero, multiplies the token embeddings
+	// (granite.embedding_scale).
+	EmbedMul float32
+	// ResidualMul, when non-zero, multiplies the attention and feed-forward
+	// outputs before each is added to the residual stream
+	// (granite.residual_scale).
+	ResidualMul float32
+	// LogitScale, when non-zero, divides the logits: they are multiplied by
+	// the float32 1/LogitScale (granite.logit_scale).
+	LogitScale float32
+	// AttnScale, when non-zero, replaces 1/sqrt(HeadDim) as the scale of the
+	// attention scores (granite.attention.scale).
+	AttnScale float32
+	// NoRopeStep, when non-zero, leaves every NoRopeStep-th layer (layers
+	// l with (l+1) % NoRopeStep == 0) without RoPE: 4 for smollm3, 1 for a
+	// granite file whose rope.scaling.finetuned is false.
+	NoRopeStep int
+
+	// OLMo 2 (false for the other architectures).
+
+	// NoPreNorms leaves out the RMS norms before attention and before the
+	// feed-forward layer (attn_norm, ffn_norm): the layers see the residual
+	// stream itself, and only the post-norms (PostNorms) normalize.
+	NoPreNorms bool
+	// QKNormFull applies the query and key RMS norms (QKNorm) over all the
+	// heads of a position together (weights of QDim and KVDim values)
+	// instead of over each head.
+	QKNormFull bool
+
+	// Phi-3 (zero for the other architectures).
+
+	// FusedGateUp tells that files store the gate and up projections as one
+	// ffn_up.weight of 2·HiddenDim rows, gate first (phi3).
+	FusedGateUp bool
+	// RopeAttnFactor, when non-zero, multiplies RoPE's cosines and sines
+	// (rope.scaling.attn_factor, as ggml's mscale).
+	RopeAttnFactor float32
+	// RopeOrigContext is the context the model was trained for before
+	// LongRoPE extension (rope.scaling.original_context_length; 0 when the
+	// file does not say, meaning ContextLength): a State with a larger
+	// context uses the long factors.
+	RopeOrigContext int
+}
+
+// HasRope reports whether layer l rotates its queries and keys.
+func (c *Config) HasRope(l int) bool {
+	return c.NoRopeStep <= 0 || (l+1)%c.NoRopeStep != 0
 }
 
 // Sliding reports whether layer l attends through a sliding window.
@@ -146,6 +200,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("sliding-window pattern has %d layers, the model %d", len(c.SlidingLayers), c.Layers)
 	case c.SlidingWindow > 0 && !(c.RopeThetaLocal > 0):
 		return fmt.Errorf("rope frequency base of the sliding-window layers must be positive, got %g", c.RopeThetaLocal)
+	case c.EmbedMul < 0 || c.ResidualMul < 0 || c.LogitScale < 0 || c.AttnScale < 0 || c.NoRopeStep < 0:
+		return fmt.Errorf("granite multipliers must not be negative, got embedding %g, residual %g, logit %g, attention %g, no-RoPE step %d",
+			c.EmbedMul, c.ResidualMul, c.LogitScale, c.AttnScale, c.NoRopeStep)
 	case c.AttnSoftcap < 0 || c.FinalSoftcap < 0 || c.QueryScale < 0:
 		return fmt.Errorf("soft-capping and query scale must not be negative, got %g, %g, %g", c.AttnSoftcap, c.FinalSoftcap, c.QueryScale)
 	}

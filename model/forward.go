@@ -37,6 +37,7 @@ type State struct {
 	hb, hb2    []float32 // feed-forward hidden (HiddenDim)
 	tw         []float32 // traced attention weights (allocated when tracing)
 	cos, sin   []float32 // RoPE table for one position (RopeDim/2)
+	ropeFreqs  []float32 // RoPE frequency factors (llama3, or LongRoPE's for this context), or nil
 
 	attnState // per-worker attention scratch (attention.go)
 
@@ -94,7 +95,28 @@ func (m *Model) NewState(opt StateOptions) (*State, error) {
 	s.newAttn()
 	s.siluFn = s.siluRange
 	s.cos, s.sin = make([]float32, c.RopeDim/2), make([]float32, c.RopeDim/2)
+	s.ropeFreqs = m.ropeFactors(opt.Context)
 	return s, nil
+}
+
+// ropeFactors returns the RoPE frequency factors of a State holding ctx
+// positions, as llama.cpp's get_rope_factors: the file's rope_freqs when it
+// has them, else LongRoPE's long factors when ctx exceeds the original
+// context, the short ones otherwise (nil when the file has none).
+func (m *Model) ropeFactors(ctx int) []float32 {
+	orig := m.Config.RopeOrigContext
+	if orig == 0 {
+		orig = m.Config.ContextLength
+	}
+	switch {
+	case m.RopeFreqs != nil:
+		return m.RopeFreqs
+	case ctx > orig && m.RopeLong != nil:
+		return m.RopeLong
+	case ctx <= orig && m.RopeShort != nil:
+		return m.RopeShort
+	}
+	return nil
 }
 
 // Context returns the number of positions the state's KV cache holds.
@@ -172,10 +194,10 @@ func (m *Model) forwardBatch(ctx context.Context, s *State, tokens []int, pos in
 		}
 		w := &m.Layers[l]
 
-		// attention rmsnorm
+		// attention rmsnorm (none in olmo2)
 		xb := s.xb[:b*dim]
 		for i := range b {
-			rmsNorm(xb[i*dim:(i+1)*dim], x[i*dim:(i+1)*dim], w.AttnNorm, c.NormEps)
+			preNorm(xb[i*dim:(i+1)*dim], x[i*dim:(i+1)*dim], w.AttnNorm, c)
 		}
 
 		// qkv matmuls for these positions
@@ -196,8 +218,13 @@ func (m *Model) forwardBatch(ctx context.Context, s *State, tokens []int, pos in
 		for i := range b {
 			p := pos + i
 			qi, ki := q[i*qDim:(i+1)*qDim], k[i*kvDim:(i+1)*kvDim]
+			// query/key norm over all heads together (olmo2)
+			if c.QKNorm && c.QKNormFull {
+				rmsNorm(qi, qi, w.QNorm, c.NormEps)
+				rmsNorm(ki, ki, w.KNorm, c.NormEps)
+			}
 			// per-head query/key norm (qwen3)
-			if c.QKNorm {
+			if c.QKNorm && !c.QKNormFull {
 				for h := 0; h < c.Heads; h++ {
 					hq := qi[h*c.HeadDim : (h+1)*c.HeadDim]
 					rmsNorm(hq, hq, w.QNorm, c.NormEps)
@@ -207,13 +234,16 @@ func (m *Model) forwardBatch(ctx context.Context, s *State, tokens []int, pos in
 					rmsNorm(hk, hk, w.KNorm, c.NormEps)
 				}
 			}
-			// RoPE relative positional encoding
-			m.ropeTable(s, p, l)
-			for h := 0; h < c.Heads; h++ {
-				rope(qi[h*c.HeadDim:(h+1)*c.HeadDim], s.cos, s.sin, c.RopeNeox)
-			}
-			for h := 0; h < c.KVHeads; h++ {
-				rope(ki[h*c.HeadDim:(h+1)*c.HeadDim], s.cos, s.sin, c.RopeNeox)
+			// RoPE relative positional encoding (not in smollm3's every
+			// fourth layer)
+			if c.HasRope(l) {
+				m.ropeTable(s, p, l)
+				for h := 0; h < c.Heads; h++ {
+					rope(qi[h*c.HeadDim:(h+1)*c.HeadDim], s.cos, s.sin, c.RopeNeox)
+				}
+				for h := 0; h < c.KVHeads; h++ {
+					rope(ki[h*c.HeadDim:(h+1)*c.HeadDim], s.cos, s.sin, c.RopeNeox)
+				}
 			}
 			// queries scaled before attention (gemma), as ggml_scale
 			if c.QueryScale != 0 {
@@ -248,11 +278,12 @@ func (m *Model) forwardBatch(ctx context.Context, s *State, tokens []int, pos in
 				rmsNorm(o, o, w.AttnPostNorm, c.NormEps)
 			}
 		}
+		scaleBy(xb2[r0*dim:b*dim], c.ResidualMul)
 		addTo(xr, xb2[r0*dim:b*dim])
 
 		// ffn rmsnorm
 		for i := range nr {
-			rmsNorm(xb[i*dim:(i+1)*dim], xr[i*dim:(i+1)*dim], w.FFNNorm, c.NormEps)
+			preNorm(xb[i*dim:(i+1)*dim], xr[i*dim:(i+1)*dim], w.FFNNorm, c)
 		}
 
 		// SwiGLU feed-forward: w2(silu(w1(x)) * w3(x)), or GeGLU with gelu
@@ -269,6 +300,7 @@ func (m *Model) forwardBatch(ctx context.Context, s *State, tokens []int, pos in
 				rmsNorm(o, o, w.FFNPostNorm, c.NormEps)
 			}
 		}
+		scaleBy(xb2[:nr*dim], c.ResidualMul)
 
 		// residual connection
 		addTo(xr, xb2[:nr*dim])
@@ -295,13 +327,17 @@ func (m *Model) forwardBatch(ctx context.Context, s *State, tokens []int, pos in
 		rmsNorm(xb[(i-first)*dim:(i-first+1)*dim], x[i*dim:(i+1)*dim], m.OutputNorm, c.NormEps)
 	}
 	matmul(out, m.Output, xb, b-first)
+	if c.LogitScale != 0 {
+		scaleBy(out, 1/c.LogitScale)
+	}
 	softcap(out, c.FinalSoftcap)
 	return nil
 }
 
 // embedRow writes the input of the first layer for token t into dst: its
 // embedding, multiplied by sqrtf(Dim) in float32 when the model scales
-// embeddings (gemma), as llama.cpp's ggml_scale does.
+// embeddings (gemma), as llama.cpp's ggml_scale does, and by EmbedMul
+// (granite).
 func (m *Model) embedRow(t int, dst []float32) {
 	m.TokenEmbedding.Row(t, dst)
 	if m.Config.EmbedScale {
@@ -309,6 +345,17 @@ func (m *Model) embedRow(t int, dst []float32) {
 		for i := range dst {
 			dst[i] *= sc
 		}
+	}
+	scaleBy(dst, m.Config.EmbedMul)
+}
+
+// scaleBy multiplies x by f in float32, as ggml_scale (nothing when f is 0).
+func scaleBy(x []float32, f float32) {
+	if f == 0 {
+		return
+	}
+	for i := range x {
+		x[i] *= f
 	}
 }
 
@@ -395,6 +442,16 @@ func rmsNorm(out, x, weight []float32, eps float32) {
 	}
 }
 
+// preNorm writes the input of an attention or feed-forward layer: x RMS
+// normed with weight, or x itself when the model has no pre-norms (olmo2).
+func preNorm(out, x, weight []float32, c *Config) {
+	if c.NoPreNorms {
+		copy(out, x)
+		return
+	}
+	rmsNorm(out, x, weight, c.NormEps)
+}
+
 func addTo(dst, src []float32) {
 	for i, v := range src {
 		dst[i] += v
@@ -403,26 +460,32 @@ func addTo(dst, src []float32) {
 
 // ropeTable fills s.cos/s.sin with the rotation angles of position p in
 // layer l: theta_i = p * base^(-2i/d), divided by the per-frequency factors
-// when the model has them (Llama 3.1 scaling), and by the linear scaling
-// factor. The base and scaling are the layer's (sliding-window layers may
+// when the model has them (Llama 3.1 scaling, LongRoPE), and by the linear
+// scaling factor; cosines and sines are multiplied by RopeAttnFactor. The base and scaling are the layer's (sliding-window layers may
 // have their own).
 func (m *Model) ropeTable(s *State, p, l int) {
 	c := &m.Config
 	base, scaling := c.layerRope(l)
 	thetaScale := float32(math.Pow(float64(base), -2.0/float64(c.RopeDim)))
 	posScale := float32(1)
-	if scaling.Type == "linear" && scaling.Factor > 0 {
+	if (scaling.Type == "linear" || scaling.Type == "longrope") && scaling.Factor > 0 {
 		posScale = 1 / scaling.Factor
 	}
+	mscale := c.RopeAttnFactor
 	theta := float32(p)
 	for i := range s.cos {
 		t := theta
-		if m.RopeFreqs != nil {
-			t /= m.RopeFreqs[i]
+		if s.ropeFreqs != nil {
+			t /= s.ropeFreqs[i]
 		}
 		t *= posScale
 		// ggml takes them from the C library's sincosf
 		s.sin[i], s.cos[i] = tensor.Sincosf(t)
+		if mscale != 0 {
+			// as ggml's rope_yarn: cosf(theta)*mscale, sinf(theta)*mscale
+			s.sin[i] *= mscale
+			s.cos[i] *= mscale
+		}
 		theta *= thetaScale
 	}
 }

@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"math"
 	"strings"
 
 	"glassbox/gguf"
@@ -9,7 +10,7 @@ import (
 )
 
 // Architectures lists the GGUF architectures this package runs.
-var Architectures = []string{"llama", "qwen2", "qwen3", "gemma2", "gemma3"}
+var Architectures = []string{"llama", "qwen2", "qwen3", "gemma2", "gemma3", "granite", "olmo2", "smollm3", "phi3"}
 
 // family describes how an architecture differs from plain Llama.
 type family struct {
@@ -19,14 +20,28 @@ type family struct {
 	// gemma: scaled embeddings, GeGLU, post-norms, query scaling, sliding
 	// windows (see readGemma).
 	gemma bool
+	// granite: embedding, residual, attention and logit multipliers (see
+	// readGranite).
+	granite bool
+	// olmo2: post-norms only, Q/K norms over all heads together.
+	olmo2 bool
+	// noRopeStep: every noRopeStep-th layer has no RoPE (smollm3: 4, fixed
+	// in llama.cpp, no metadata key).
+	noRopeStep int
+	// fusedGateUp: ffn_up holds the gate and up projections (phi3).
+	fusedGateUp bool
 }
 
 var families = map[string]family{
-	"llama":  {},
-	"qwen2":  {ropeNeox: true, attnBias: true},
-	"qwen3":  {ropeNeox: true, qkNorm: true},
-	"gemma2": {ropeNeox: true, gemma: true},
-	"gemma3": {ropeNeox: true, qkNorm: true, gemma: true},
+	"llama":   {},
+	"qwen2":   {ropeNeox: true, attnBias: true},
+	"qwen3":   {ropeNeox: true, qkNorm: true},
+	"gemma2":  {ropeNeox: true, gemma: true},
+	"gemma3":  {ropeNeox: true, qkNorm: true, gemma: true},
+	"granite": {granite: true},
+	"olmo2":   {ropeNeox: true, qkNorm: true, olmo2: true},
+	"smollm3": {noRopeStep: 4},
+	"phi3":    {ropeNeox: true, fusedGateUp: true},
 }
 
 // LoadGGUF reads the hyper-parameters of an opened GGUF file and binds its
@@ -72,7 +87,8 @@ func ConfigFromGGUF(f *gguf.File) (*Config, error) {
 		}
 		return int(v), nil
 	}
-	c := &Config{Arch: arch, RopeNeox: fam.ropeNeox, AttnBias: fam.attnBias, QKNorm: fam.qkNorm}
+	c := &Config{Arch: arch, RopeNeox: fam.ropeNeox, AttnBias: fam.attnBias, QKNorm: fam.qkNorm, NoRopeStep: fam.noRopeStep,
+		FusedGateUp: fam.fusedGateUp}
 	c.Name, _ = f.String("general.name")
 	var err error
 	if c.Dim, err = u("embedding_length", -1); err != nil {
@@ -124,15 +140,49 @@ func ConfigFromGGUF(f *gguf.File) (*Config, error) {
 	if t, ok := f.String(arch + ".rope.scaling.type"); ok {
 		c.RopeScaling = RopeScaling{Type: t, Factor: float32(factor)}
 		switch t {
-		case "none", "linear", "llama3":
+		case "none", "linear", "llama3", "longrope":
 		default:
-			return nil, fmt.Errorf("rope scaling %q is not supported (supported: none, linear, llama3)", t)
+			return nil, fmt.Errorf("rope scaling %q is not supported (supported: none, linear, llama3, longrope)", t)
 		}
 	} else if factor != 0 && factor != 1 {
 		c.RopeScaling = RopeScaling{Type: "linear", Factor: float32(factor)}
 	}
+	// As llama.cpp for every architecture: RoPE's cosines and sines are
+	// multiplied by rope.scaling.attn_factor (default 1), and LongRoPE
+	// chooses its factors by comparing the context with
+	// rope.scaling.original_context_length (default the context length).
+	// phi3 files with attention.sliding_window are run without a window, as
+	// llama.cpp 0.5.0 does (it warns that Phi's sliding window is disabled).
+	if v, ok := f.Float(arch + ".rope.scaling.attn_factor"); ok && v != 1 {
+		if !(v > 0) || math.IsInf(v, 0) {
+			return nil, fmt.Errorf("metadata %s.rope.scaling.attn_factor = %g, want a positive number", arch, v)
+		}
+		c.RopeAttnFactor = float32(v)
+	}
+	if _, ok := f.Lookup(arch + ".rope.scaling.original_context_length"); ok {
+		if c.RopeOrigContext, err = u("rope.scaling.original_context_length", -1); err != nil {
+			return nil, err
+		}
+	}
 	if fam.gemma {
 		if err := readGemma(f, c); err != nil {
+			return nil, err
+		}
+	}
+	if fam.olmo2 {
+		// llama.cpp's olmo2 with a sliding window is OLMo 3's layout
+		// (windowed layers with their own RoPE), not implemented here
+		if w, ok := f.Uint(arch + ".attention.sliding_window"); ok && w > 0 {
+			return nil, fmt.Errorf("%s with %s.attention.sliding_window (OLMo 3's sliding-window layers) is not supported", arch, arch)
+		}
+		c.PostNorms, c.NoPreNorms, c.QKNormFull = true, true, true
+	}
+	if fam.fusedGateUp && c.HeadDim > 0 {
+		// phi3 scales the queries by 1/sqrtf(head width) before attention
+		c.QueryScale = attnScale(c.HeadDim)
+	}
+	if fam.granite {
+		if err := readGranite(f, c); err != nil {
 			return nil, err
 		}
 	}
@@ -286,5 +336,56 @@ func gemmaShape(c *Config) error {
 		return fmt.Errorf("%s: head width must be positive, got %d", c.Arch, hd)
 	}
 	c.QueryScale = attnScale(hd)
+	return nil
+}
+
+// readGranite reads Granite's multipliers as llama.cpp does
+// (src/models/granite.cpp): logit_scale (required) divides the logits,
+// residual_scale multiplies the attention and feed-forward outputs before
+// the residual additions, embedding_scale the token embeddings,
+// attention.scale replaces 1/sqrt(head width) as the softmax scale (each
+// optional, absent or 0 meaning none), and rope.scaling.finetuned (default
+// true) switches RoPE on or off for every layer.
+func readGranite(f *gguf.File, c *Config) error {
+	arch := c.Arch
+	get := func(key string, required bool) (float32, error) {
+		v, ok := f.Float(arch + "." + key)
+		if !ok {
+			if required {
+				return 0, fmt.Errorf("metadata %s.%s is missing", arch, key)
+			}
+			return 0, nil
+		}
+		if !(v >= 0) || math.IsInf(v, 0) {
+			return 0, fmt.Errorf("metadata %s.%s = %g, want a finite non-negative number", arch, key, v)
+		}
+		return float32(v), nil
+	}
+	var err error
+	if c.LogitScale, err = get("logit_scale", true); err != nil {
+		return err
+	}
+	if c.LogitScale == 0 {
+		return fmt.Errorf("metadata %s.logit_scale is 0, the logits would be divided by it", arch)
+	}
+	if c.ResidualMul, err = get("residual_scale", false); err != nil {
+		return err
+	}
+	if c.EmbedMul, err = get("embedding_scale", false); err != nil {
+		return err
+	}
+	if c.AttnScale, err = get("attention.scale", false); err != nil {
+		return err
+	}
+	key := arch + ".rope.scaling.finetuned"
+	if kv, ok := f.Lookup(key); ok {
+		on, ok := kv.Value.(bool)
+		if !ok {
+			return fmt.Errorf("metadata %s must be a bool, got %T", key, kv.Value)
+		}
+		if !on {
+			c.NoRopeStep = 1
+		}
+	}
 	return nil
 }

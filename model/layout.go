@@ -14,6 +14,9 @@ const (
 	NameOutputNorm = "output_norm.weight"
 	NameOutput     = "output.weight"
 	NameRopeFreqs  = "rope_freqs.weight"
+	NameRopeLong   = "rope_factors_long.weight"  // phi3 LongRoPE factors beyond the original context
+	NameRopeShort  = "rope_factors_short.weight" // and within it
+	NameAttnQKV    = "attn_qkv.weight"           // phi3: attn_q, attn_k, attn_v fused (rows in that order)
 	NameAttnNorm   = "attn_norm.weight"
 	NameAttnQ      = "attn_q.weight"
 	NameAttnK      = "attn_k.weight"
@@ -82,8 +85,8 @@ var layout = []TensorSpec{
 		mat:   func(m *Model, _ *Layer) **tensor.Matrix { return &m.TokenEmbedding }},
 
 	{Name: NameAttnNorm, HFName: "model.layers.%d.input_layernorm.weight", PerLayer: true,
-		Shape: func(c *Config) (int, int) { return c.Dim, 1 },
-		vec:   func(_ *Model, l *Layer) *[]float32 { return &l.AttnNorm }},
+		Shape: func(c *Config) (int, int) { return c.Dim, 1 }, In: hasPreNorms,
+		vec: func(_ *Model, l *Layer) *[]float32 { return &l.AttnNorm }},
 	{Name: NameAttnQ, HFName: "model.layers.%d.self_attn.q_proj.weight", PerLayer: true,
 		Shape: func(c *Config) (int, int) { return c.Dim, c.QDim() },
 		mat:   func(_ *Model, l *Layer) **tensor.Matrix { return &l.Wq }},
@@ -103,10 +106,10 @@ var layout = []TensorSpec{
 		Shape: func(c *Config) (int, int) { return c.VDim(), 1 }, In: hasAttnBias,
 		vec: func(_ *Model, l *Layer) *[]float32 { return &l.Bv }},
 	{Name: NameAttnQNorm, HFName: "model.layers.%d.self_attn.q_norm.weight", PerLayer: true,
-		Shape: func(c *Config) (int, int) { return c.HeadDim, 1 }, In: hasQKNorm,
+		Shape: func(c *Config) (int, int) { return qkNormWidth(c, c.QDim()), 1 }, In: hasQKNorm,
 		vec: func(_ *Model, l *Layer) *[]float32 { return &l.QNorm }},
 	{Name: NameAttnKNorm, HFName: "model.layers.%d.self_attn.k_norm.weight", PerLayer: true,
-		Shape: func(c *Config) (int, int) { return c.HeadDim, 1 }, In: hasQKNorm,
+		Shape: func(c *Config) (int, int) { return qkNormWidth(c, c.KVDim()), 1 }, In: hasQKNorm,
 		vec: func(_ *Model, l *Layer) *[]float32 { return &l.KNorm }},
 	{Name: NameAttnOutput, HFName: "model.layers.%d.self_attn.o_proj.weight", PerLayer: true,
 		Shape: func(c *Config) (int, int) { return c.QDim(), c.Dim },
@@ -117,8 +120,8 @@ var layout = []TensorSpec{
 		Shape: func(c *Config) (int, int) { return c.Dim, 1 }, In: hasPostNorms,
 		vec: func(_ *Model, l *Layer) *[]float32 { return &l.AttnPostNorm }},
 	{Name: NameFFNNorm, HFName: "model.layers.%d.post_attention_layernorm.weight", PerLayer: true,
-		Shape: func(c *Config) (int, int) { return c.Dim, 1 },
-		vec:   func(_ *Model, l *Layer) *[]float32 { return &l.FFNNorm }},
+		Shape: func(c *Config) (int, int) { return c.Dim, 1 }, In: hasPreNorms,
+		vec: func(_ *Model, l *Layer) *[]float32 { return &l.FFNNorm }},
 	{Name: NameFFNGate, HFName: "model.layers.%d.mlp.gate_proj.weight", PerLayer: true,
 		Shape: func(c *Config) (int, int) { return c.Dim, c.HiddenDim },
 		mat:   func(_ *Model, l *Layer) **tensor.Matrix { return &l.W1 }},
@@ -142,11 +145,27 @@ var layout = []TensorSpec{
 	{Name: NameRopeFreqs, Extra: true,
 		Shape: func(c *Config) (int, int) { return c.RopeDim / 2, 1 },
 		vec:   func(m *Model, _ *Layer) *[]float32 { return &m.RopeFreqs }},
+	{Name: NameRopeLong, Extra: true,
+		Shape: func(c *Config) (int, int) { return c.RopeDim / 2, 1 },
+		vec:   func(m *Model, _ *Layer) *[]float32 { return &m.RopeLong }},
+	{Name: NameRopeShort, Extra: true,
+		Shape: func(c *Config) (int, int) { return c.RopeDim / 2, 1 },
+		vec:   func(m *Model, _ *Layer) *[]float32 { return &m.RopeShort }},
 }
 
 func hasAttnBias(c *Config) bool  { return c.AttnBias }
 func hasQKNorm(c *Config) bool    { return c.QKNorm }
 func hasPostNorms(c *Config) bool { return c.PostNorms }
+func hasPreNorms(c *Config) bool  { return !c.NoPreNorms }
+
+// qkNormWidth returns the width of the query or key norm weights: one head
+// (HeadDim), or all heads together (full) when c.QKNormFull.
+func qkNormWidth(c *Config, full int) int {
+	if c.QKNormFull {
+		return full
+	}
+	return c.HeadDim
+}
 
 // Spec returns the layout entry of the tensor called name (without the
 // "blk.N." prefix of per-layer tensors). The entry is shared: callers must not

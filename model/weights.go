@@ -3,6 +3,7 @@ package model
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 
 	"glassbox/tensor"
@@ -18,6 +19,10 @@ type Model struct {
 	OutputNorm     []float32
 	Output         *tensor.Matrix // the token embedding itself when the output is tied
 	RopeFreqs      []float32      // llama3 RoPE frequency factors, when the file has them
+	// LongRoPE frequency factors (phi3), when the file has them: a State
+	// whose context exceeds Config.RopeOrigContext uses RopeLong, others
+	// RopeShort (as llama.cpp chooses by its context size).
+	RopeLong, RopeShort []float32
 
 	close func() error
 
@@ -81,6 +86,7 @@ type releaser interface {
 // shape against the config.
 func bind(m *Model, src source) error {
 	c := &m.Config
+	src = fusedSource{src: src, c: c}
 	m.Layers = make([]Layer, c.Layers)
 	for _, r := range c.tensors(func(*TensorSpec) bool { return true }) {
 		s := r.Spec
@@ -191,4 +197,105 @@ func checkShape(raw rawTensor, cols, rows int) error {
 		return fmt.Errorf("tensor type %s is not supported", raw.Type)
 	}
 	return nil
+}
+
+// fusedSource presents the fused tensors of a file as the layout's separate
+// ones: attn_qkv.weight (when a file has it instead of attn_q/attn_k/attn_v)
+// split into its query, key and value rows, and, when the config fuses the
+// gate and up projections (phi3), ffn_up.weight split into its gate half
+// (ffn_gate) and up half (ffn_up). The parts are views of the file's rows.
+type fusedSource struct {
+	src source
+	c   *Config
+}
+
+func (s fusedSource) release(data []byte) error {
+	if rel, ok := s.src.(releaser); ok {
+		return rel.release(data)
+	}
+	return nil
+}
+
+func (s fusedSource) tensor(name string) (rawTensor, bool, error) {
+	l, base, ok := splitLayerName(name)
+	if !ok {
+		return s.src.tensor(name)
+	}
+	c := s.c
+	switch {
+	case base == NameAttnQ || base == NameAttnK || base == NameAttnV:
+		fused := LayerName(l, NameAttnQKV)
+		raw, found, err := s.src.tensor(fused)
+		if err != nil {
+			return rawTensor{}, true, fmt.Errorf("%s: %w", fused, err)
+		}
+		if !found {
+			return s.src.tensor(name)
+		}
+		if _, hasBias, _ := s.src.tensor(LayerName(l, "attn_qkv.bias")); hasBias {
+			return rawTensor{}, true, fmt.Errorf("%s: fused query/key/value biases (attn_qkv.bias) are not supported", name)
+		}
+		parts := []int{c.QDim(), c.KVDim(), c.VDim()}
+		idx := map[string]int{NameAttnQ: 0, NameAttnK: 1, NameAttnV: 2}[base]
+		return rowsOf(raw, fused, c.Dim, parts, idx)
+	case c.FusedGateUp && (base == NameFFNGate || base == NameFFNUp):
+		fused := LayerName(l, NameFFNUp)
+		raw, found, err := s.src.tensor(fused)
+		if err != nil || !found {
+			return raw, found, err
+		}
+		idx := 0
+		if base == NameFFNUp {
+			idx = 1
+		}
+		return rowsOf(raw, fused+" (gate and up fused)", c.Dim, []int{c.HiddenDim, c.HiddenDim}, idx)
+	}
+	return s.src.tensor(name)
+}
+
+// rowsOf returns part idx of raw, a matrix of cols columns whose rows are
+// the parts (of the given row counts) one after the other.
+func rowsOf(raw rawTensor, name string, cols int, parts []int, idx int) (rawTensor, bool, error) {
+	total := 0
+	for _, n := range parts {
+		total += n
+	}
+	if len(raw.Dims) < 2 || raw.Dims[0] != uint64(cols) || raw.Dims[1] != uint64(total) {
+		return rawTensor{}, true, fmt.Errorf("%s has shape %v, want [%d %d]", name, raw.Dims, cols, total)
+	}
+	for _, d := range raw.Dims[2:] {
+		if d != 1 {
+			return rawTensor{}, true, fmt.Errorf("%s has shape %v, want [%d %d]", name, raw.Dims, cols, total)
+		}
+	}
+	rb, err := raw.Type.RowBytes(cols)
+	if err != nil {
+		return rawTensor{}, true, fmt.Errorf("%s: %w", name, err)
+	}
+	if len(raw.Data) != total*rb {
+		return rawTensor{}, true, fmt.Errorf("%s holds %d bytes, want %d", name, len(raw.Data), total*rb)
+	}
+	off := 0
+	for _, n := range parts[:idx] {
+		off += n
+	}
+	n := parts[idx]
+	return rawTensor{Type: raw.Type, Dims: []uint64{uint64(cols), uint64(n)}, Data: raw.Data[off*rb : (off+n)*rb]}, true, nil
+}
+
+// splitLayerName splits "blk.N.name" into N and name.
+func splitLayerName(s string) (int, string, bool) {
+	rest, ok := strings.CutPrefix(s, "blk.")
+	if !ok {
+		return 0, "", false
+	}
+	num, name, ok := strings.Cut(rest, ".")
+	if !ok {
+		return 0, "", false
+	}
+	l, err := strconv.Atoi(num)
+	if err != nil || l < 0 {
+		return 0, "", false
+	}
+	return l, name, true
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"sync"
 
 	"glassbox/gguf"
@@ -110,6 +111,12 @@ func WriteGGUF(w io.Writer, c *Config, o WriteOptions) error {
 		{a + "rope.freq_base", c.RopeTheta},
 		{a + "attention.layer_norm_rms_epsilon", c.NormEps},
 	}...)
+	if c.RopeAttnFactor != 0 {
+		kvs = append(kvs, KV{a + "rope.scaling.attn_factor", c.RopeAttnFactor})
+	}
+	if c.RopeOrigContext != 0 {
+		kvs = append(kvs, KV{a + "rope.scaling.original_context_length", uint32(c.RopeOrigContext)})
+	}
 	switch c.RopeScaling.Type {
 	case "", "none":
 	case "linear":
@@ -119,6 +126,23 @@ func WriteGGUF(w io.Writer, c *Config, o WriteOptions) error {
 	}
 	if families[c.Arch].gemma {
 		gkv, err := gemmaKVs(c)
+		if err != nil {
+			return fmt.Errorf("write GGUF: %w", err)
+		}
+		kvs = append(kvs, gkv...)
+	}
+	if f := families[c.Arch]; f.olmo2 && !(c.PostNorms && c.NoPreNorms && c.QKNormFull) {
+		return fmt.Errorf("write GGUF: olmo2 has post-norms, no pre-norms and Q/K norms over all heads")
+	}
+	if f := families[c.Arch]; !f.granite && c.NoRopeStep != f.noRopeStep {
+		return fmt.Errorf("write GGUF: %s leaves every %d-th layer without RoPE, not every %d-th", c.Arch, f.noRopeStep, c.NoRopeStep)
+	}
+	if f := families[c.Arch]; f.fusedGateUp != c.FusedGateUp || (f.fusedGateUp && c.QueryScale != attnScale(c.HeadDim)) {
+		return fmt.Errorf("write GGUF: %s fuses its gate and up projections: %v, scales its queries by 1/sqrt(head width): %v",
+			c.Arch, f.fusedGateUp, f.fusedGateUp)
+	}
+	if families[c.Arch].granite {
+		gkv, err := graniteKVs(c)
 		if err != nil {
 			return fmt.Errorf("write GGUF: %w", err)
 		}
@@ -156,11 +180,13 @@ func WriteGGUF(w io.Writer, c *Config, o WriteOptions) error {
 		if errs[i] != nil {
 			return fmt.Errorf("write GGUF: tensor %s: %w", r.Name, errs[i])
 		}
-		dims := []uint64{uint64(r.Cols), uint64(r.Rows)}
-		if r.Spec.Vector() {
+	}
+	for _, t := range fileTensors(c, refs, datas) {
+		dims := []uint64{uint64(t.ref.Cols), uint64(t.ref.Rows)}
+		if t.ref.Spec.Vector() {
 			dims = dims[:1]
 		}
-		if err := gw.AddTensor(r.Name, types[i], dims, datas[i]); err != nil {
+		if err := gw.AddTensor(t.ref.Name, types[t.i], dims, t.data); err != nil {
 			return fmt.Errorf("write GGUF: %w", err)
 		}
 	}
@@ -239,4 +265,68 @@ func gemmaKVs(c *Config) ([]KV, error) {
 			KV{a + "rope.freq_base_swa", c.RopeThetaLocal})
 	}
 	return kvs, nil
+}
+
+// graniteKVs returns the metadata of a granite config, refusing what
+// readGranite would not read back the same.
+func graniteKVs(c *Config) ([]KV, error) {
+	switch {
+	case c.LogitScale == 0:
+		return nil, fmt.Errorf("granite needs a logit scale")
+	case c.NoRopeStep != 0 && c.NoRopeStep != 1:
+		return nil, fmt.Errorf("granite has RoPE in every layer or in none, not every %d-th without", c.NoRopeStep)
+	}
+	a := c.Arch + "."
+	kvs := []KV{{a + "logit_scale", c.LogitScale}}
+	for _, e := range []struct {
+		key string
+		v   float32
+	}{{"residual_scale", c.ResidualMul}, {"embedding_scale", c.EmbedMul}, {"attention.scale", c.AttnScale}} {
+		if e.v != 0 {
+			kvs = append(kvs, KV{a + e.key, e.v})
+		}
+	}
+	if c.NoRopeStep == 1 {
+		kvs = append(kvs, KV{a + "rope.scaling.finetuned", false})
+	}
+	return kvs, nil
+}
+
+// fileTensor is one tensor as written: the ref it is (or the first of the
+// refs it fuses, renamed and with the fused row count), its index in refs and
+// its bytes.
+type fileTensor struct {
+	ref  TensorRef
+	i    int
+	data []byte
+}
+
+// fileTensors returns the tensors of a file of config c in file order, from
+// the layout's refs and their encoded datas: the refs themselves, except
+// that phi3 (FusedGateUp) stores attn_q, attn_k and attn_v as one
+// attn_qkv.weight and ffn_gate and ffn_up as one ffn_up.weight, rows one
+// after the other, as llama.cpp's converter writes them.
+func fileTensors(c *Config, refs []TensorRef, datas [][]byte) []fileTensor {
+	var out []fileTensor
+	for i := 0; i < len(refs); i++ {
+		r := refs[i]
+		if c.FusedGateUp && r.Layer >= 0 && i+2 < len(refs) && r.Spec.Name == NameAttnQ &&
+			refs[i+1].Spec.Name == NameAttnK && refs[i+2].Spec.Name == NameAttnV {
+			f := r
+			f.Name = LayerName(r.Layer, NameAttnQKV)
+			f.Rows = r.Rows + refs[i+1].Rows + refs[i+2].Rows
+			out = append(out, fileTensor{f, i, slices.Concat(datas[i], datas[i+1], datas[i+2])})
+			i += 2
+			continue
+		}
+		if c.FusedGateUp && r.Layer >= 0 && i+1 < len(refs) && r.Spec.Name == NameFFNGate && refs[i+1].Spec.Name == NameFFNUp {
+			f := refs[i+1]
+			f.Rows = r.Rows + f.Rows
+			out = append(out, fileTensor{f, i, slices.Concat(datas[i], datas[i+1])})
+			i++
+			continue
+		}
+		out = append(out, fileTensor{r, i, datas[i]})
+	}
+	return out
 }

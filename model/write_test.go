@@ -32,7 +32,24 @@ func layoutConfig(arch string, tied bool) Config {
 			c.TiedOutput = true // gemma2 always projects with the embedding table
 		}
 	}
+	setArchExtras(&cfg)
 	return cfg
+}
+
+// setArchExtras sets the hyper-parameters, beyond Llama's and Gemma's, that
+// c's architecture implies or needs, with values that make each matter.
+func setArchExtras(c *Config) {
+	if families[c.Arch].granite {
+		c.EmbedMul, c.ResidualMul, c.AttnScale, c.LogitScale = 12, 0.22, 0.1, 8
+	}
+	c.NoRopeStep = families[c.Arch].noRopeStep
+	if families[c.Arch].fusedGateUp {
+		c.FusedGateUp, c.RopeAttnFactor, c.RopeOrigContext = true, 1.19, 32
+		c.QueryScale = attnScale(c.HeadDim)
+	}
+	if families[c.Arch].olmo2 {
+		c.PostNorms, c.NoPreNorms, c.QKNormFull = true, true, true
+	}
 }
 
 // layoutWeights gives every tensor distinct values derived from its name.
@@ -71,13 +88,15 @@ func TestWriteGGUFRoundTrip(t *testing.T) {
 					t.Error("an empty string key was written")
 				}
 				refs := c.Tensors()
-				if len(f.Tensors) != len(refs) {
-					t.Fatalf("%d tensors in the file, layout has %d", len(f.Tensors), len(refs))
+				// phi3 files fuse some of them
+				ft := fileTensors(&c, refs, make([][]byte, len(refs)))
+				if len(f.Tensors) != len(ft) {
+					t.Fatalf("%d tensors in the file, layout has %d", len(f.Tensors), len(ft))
 				}
 				var n int64
 				for i, ti := range f.Tensors {
-					if ti.Name != refs[i].Name {
-						t.Fatalf("tensor %d is %s, want %s", i, ti.Name, refs[i].Name)
+					if ti.Name != ft[i].ref.Name {
+						t.Fatalf("tensor %d is %s, want %s", i, ti.Name, ft[i].ref.Name)
 					}
 					n += int64(ti.Elements())
 				}
@@ -165,18 +184,25 @@ func TestWriteGGUFErrors(t *testing.T) {
 // closed form: per layer the four attention projections, three feed-forward
 // matrices, two norms, plus biases (qwen2) or Q/K norms (qwen3); then the
 // embedding, the output norm and, when not tied, the output matrix; gemma
-// adds two post-norms per layer.
+// adds two post-norms per layer; olmo2 has post-norms instead of pre-norms
+// and Q/K norms as wide as all heads.
 func TestParamsFromLayout(t *testing.T) {
 	for _, arch := range Architectures {
 		for _, tied := range []bool{true, false} {
 			c := layoutConfig(arch, tied)
 			c.KVHeads, c.ValueDim = 1, 6
 			d, h, q, kv, v := int64(c.Dim), int64(c.HiddenDim), int64(c.QDim()), int64(c.KVDim()), int64(c.VDim())
-			layer := d*q + d*kv + d*v + q*d + 3*d*h + 2*d
+			layer := d*q + d*kv + d*v + q*d + 3*d*h
+			if !c.NoPreNorms {
+				layer += 2 * d
+			}
 			if c.AttnBias {
 				layer += q + kv + v
 			}
-			if c.QKNorm {
+			switch {
+			case c.QKNorm && c.QKNormFull:
+				layer += q + kv
+			case c.QKNorm:
 				layer += 2 * int64(c.HeadDim)
 			}
 			if c.PostNorms {
