@@ -36,7 +36,7 @@ type State struct {
 	// rotated keys of one position.
 	kRot int
 	kr   []float32
-	vTop   []int // per layer, one past the last value cell written
+	vTop []int // per layer, one past the last value cell written
 
 	mvW   [3]*tensor.Matrix // matvecs' arguments, kept here so that it allocates nothing
 	mvOut [3][]float32
