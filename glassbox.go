@@ -406,6 +406,13 @@ func (m *Model) Path() string { return m.path }
 // LoadDuration returns how long Open took.
 func (m *Model) LoadDuration() time.Duration { return m.loadTime }
 
+// The quantized key-cache types of Options.KeyCacheType (llama.cpp's
+// --cache-type-k q8_0 and q4_0).
+const (
+	KeyCacheQ8_0 TensorType = tensor.Q8_0
+	KeyCacheQ4_0 TensorType = tensor.Q4_0
+)
+
 // KeyCacheType returns the element type of the key cache: KVCacheType, or
 // Q8_0 / Q4_0 with Options.KeyCacheType.
 func (m *Model) KeyCacheType() TensorType {

@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"glassbox"
-	"glassbox/tensor"
 )
 
 // TestParseCacheTypes checks --cache-type-k/--cache-type-v (with --kv-f32):
@@ -23,9 +22,9 @@ func TestParseCacheTypes(t *testing.T) {
 		{"f16", "f16", false, 0, false, ""},
 		{"F32", "f32", false, 0, true, ""},
 		{"f32", "", true, 0, true, ""},
-		{"q8_0", "", false, tensor.Q8_0, false, ""},
-		{"Q4_0", "f32", false, tensor.Q4_0, true, ""},
-		{"q4_0", "", true, tensor.Q4_0, true, ""},
+		{"q8_0", "", false, glassbox.KeyCacheQ8_0, false, ""},
+		{"Q4_0", "f32", false, glassbox.KeyCacheQ4_0, true, ""},
+		{"q4_0", "", true, glassbox.KeyCacheQ4_0, true, ""},
 		{"q8_0", "q8_0", false, 0, false, "needs flash attention"},
 		{"", "q4_0", false, 0, false, "needs flash attention"},
 		{"", "f16", true, 0, false, "contradict"},

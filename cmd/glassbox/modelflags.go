@@ -14,7 +14,6 @@ import (
 	"glassbox"
 	"glassbox/models"
 	"glassbox/store"
-	"glassbox/tensor"
 )
 
 // modelFlags are the flags of every command that loads a model.
@@ -229,9 +228,9 @@ func parseCacheTypes(k, v string, kvF32 bool) (key glassbox.TensorType, f32 bool
 			return 0, false, fmt.Errorf("--cache-type-k %s with %s values is not supported: float keys take the values' type (set both, or --kv-f32)", k, map[bool]string{true: "f32", false: "f16"}[f32])
 		}
 	case "q8_0":
-		key = tensor.Q8_0
+		key = glassbox.KeyCacheQ8_0
 	case "q4_0":
-		key = tensor.Q4_0
+		key = glassbox.KeyCacheQ4_0
 	default:
 		return 0, false, fmt.Errorf("--cache-type-k %q is not supported: want f16, f32, q8_0 or q4_0", k)
 	}
