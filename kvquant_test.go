@@ -11,8 +11,10 @@ import (
 	"testing"
 
 	"glassbox"
+	"glassbox/infer"
 	"glassbox/internal/fixtures"
 	"glassbox/tensor"
+	"glassbox/trace"
 )
 
 // kvQuantRef is one reference of testdata/kvquant (see make.sh there):
@@ -166,5 +168,44 @@ func TestKeyCacheTypeErrors(t *testing.T) {
 	}
 	if errors.Is(err, glassbox.ErrMemory) {
 		t.Errorf("a type error wraps ErrMemory: %v", err)
+	}
+}
+
+// TestQuantizedKeyCacheReported checks that the model's info and a
+// dissection's meta record name the key type, and that the info's cache size
+// counts the keys' blocks: 2 layers × 64 positions × (2 heads × 2 blocks of
+// 34 or 18 bytes + 128 F16 values).
+func TestQuantizedKeyCacheReported(t *testing.T) {
+	path := fixtures.Path(t, "gguf", "random-llama-d256-F16.gguf")
+	for _, tc := range []struct {
+		key   glassbox.TensorType
+		block int64
+	}{{glassbox.KeyCacheQ8_0, 34}, {glassbox.KeyCacheQ4_0, 18}} {
+		m, err := glassbox.Open(path, &glassbox.Options{Context: 64, KeyCacheType: tc.key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := m.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := 2 * 64 * (4*tc.block + 128*2); info.KVCache != "F16" || info.KVCacheK != tc.key.String() || info.KVCacheBytes != want {
+			t.Errorf("%s keys: info kv_cache %s, kv_cache_k %s, %d bytes; want F16, %s, %d", tc.key, info.KVCache, info.KVCacheK, info.KVCacheBytes, tc.key, want)
+		}
+		var meta *trace.Meta
+		_, err = m.GenerateIDs(context.Background(), []int{1, 280, 300}, glassbox.GenerateOptions{MaxTokens: 2, IgnoreEOS: true,
+			Trace: &infer.Tracing{Options: trace.Options{Top: 1}, Emit: func(ev trace.Event) error {
+				if ev.Type == trace.TypeMeta {
+					meta = ev.Meta
+				}
+				return nil
+			}}})
+		m.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if meta == nil || meta.KVCache != "F16" || meta.KVCacheK != tc.key.String() {
+			t.Errorf("%s keys: meta record %+v", tc.key, meta)
+		}
 	}
 }
