@@ -59,6 +59,13 @@ type Options struct {
 	Threads int
 	// KVCacheF32 keeps the KV cache in F32 instead of F16.
 	KVCacheF32 bool
+	// KeyCacheType, when Q8_0 or Q4_0, stores the keys in that type
+	// (llama.cpp's --cache-type-k q8_0 / q4_0), the values staying in F16
+	// (F32 with KVCacheF32): the key half of the cache shrinks to 34/64
+	// (Q8_0) or 18/64 (Q4_0) of its F16 size. The queries are converted to
+	// Q8_0 for the dot products, as llama.cpp does without flash attention.
+	// The zero value keeps the keys in the values' type; others are refused.
+	KeyCacheType TensorType
 	// Batch is the number of prompt tokens processed per step (default 64).
 	Batch int
 	// ChatTemplate, when set, is the Jinja chat template to use instead of
@@ -235,6 +242,10 @@ func (m *Model) finishOpen() error {
 	if m.opts.Context <= 0 {
 		m.opts.Context = min(m.model.Config.ContextLength, 4096)
 	}
+	if err := m.model.CheckStateOptions(m.stateOptions()); err != nil {
+		m.Close()
+		return fmt.Errorf("load %s: %w", m.path, err)
+	}
 	// a context too large for the memory is refused now, not at the first generation
 	if err := m.model.CheckStateMemory(m.stateOptions()); err != nil {
 		m.Close()
@@ -245,7 +256,7 @@ func (m *Model) finishOpen() error {
 
 // stateOptions are the settings of the model's generation sessions.
 func (m *Model) stateOptions() model.StateOptions {
-	return model.StateOptions{Context: m.opts.Context, Batch: m.opts.Batch, KVType: m.KVCacheType()}
+	return model.StateOptions{Context: m.opts.Context, Batch: m.opts.Batch, KVType: m.KVCacheType(), KeyType: m.opts.KeyCacheType}
 }
 
 // hasGGUFMagic reports whether path is a GGUF file (gguf.IsFile), with the
@@ -395,7 +406,24 @@ func (m *Model) Path() string { return m.path }
 // LoadDuration returns how long Open took.
 func (m *Model) LoadDuration() time.Duration { return m.loadTime }
 
-// KVCacheType returns the element type of the KV cache (F16 or F32).
+// The quantized key-cache types of Options.KeyCacheType (llama.cpp's
+// --cache-type-k q8_0 and q4_0).
+const (
+	KeyCacheQ8_0 TensorType = tensor.Q8_0
+	KeyCacheQ4_0 TensorType = tensor.Q4_0
+)
+
+// KeyCacheType returns the element type of the key cache: KVCacheType, or
+// Q8_0 / Q4_0 with Options.KeyCacheType.
+func (m *Model) KeyCacheType() TensorType {
+	if tensor.KVQuantSupported(m.opts.KeyCacheType) {
+		return m.opts.KeyCacheType
+	}
+	return m.KVCacheType()
+}
+
+// KVCacheType returns the element type of the KV cache (F16 or F32): of its
+// values, and of its keys unless KeyCacheType differs.
 func (m *Model) KVCacheType() TensorType {
 	if m.opts.KVCacheF32 {
 		return tensor.F32
@@ -417,9 +445,10 @@ func (m *Model) Batch() int {
 
 // KVCacheBytes returns the size in bytes of a session's key/value cache:
 // layers × context × (key width + value width) × bytes per element (2 for the
-// default F16 cache, 4 with KVCacheF32).
+// default F16 cache, 4 with KVCacheF32), quantized keys counting their
+// blocks' bytes.
 func (m *Model) KVCacheBytes() int64 {
-	return m.model.Config.KVCacheBytes(m.opts.Context, m.KVCacheType())
+	return m.model.Config.KVCacheBytesTypes(m.opts.Context, m.KeyCacheType(), m.KVCacheType())
 }
 
 // SessionBytes returns the memory a session allocates: its KV cache plus the
@@ -599,7 +628,7 @@ func (m *Model) NewSession() (*Session, error) {
 		return nil, err
 	}
 	defer release()
-	s, err := infer.NewSession(m.model, m.tok, model.StateOptions{Context: m.opts.Context, Batch: m.opts.Batch, KVType: m.KVCacheType()})
+	s, err := infer.NewSession(m.model, m.tok, m.stateOptions())
 	if err != nil {
 		return nil, err
 	}
@@ -634,7 +663,7 @@ func (b *Batcher) NewSession() (*Session, error) {
 		return nil, err
 	}
 	defer release()
-	s, err := b.b.NewSession(b.m.tok, model.StateOptions{Context: b.m.opts.Context, Batch: b.m.opts.Batch, KVType: b.m.KVCacheType()})
+	s, err := b.b.NewSession(b.m.tok, b.m.stateOptions())
 	if err != nil {
 		return nil, err
 	}

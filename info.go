@@ -29,7 +29,8 @@ type ModelInfo struct {
 	FileType      string         `json:"file_type"`      // the weights' quantization, as GGUF's general.file_type names it
 	TensorTypes   map[string]int `json:"tensor_types"`   // the file's tensors counted by element type
 	FileBytes     int64          `json:"file_bytes"`     // size of the model file (0 when unknown)
-	KVCache       string         `json:"kv_cache"`       // element type of the KV cache: F16 or F32
+	KVCache       string         `json:"kv_cache"`       // element type of the KV cache: F16 or F32 (of the values, and of the keys unless KVCacheK differs)
+	KVCacheK      string         `json:"kv_cache_k"`     // element type of the keys: KVCache, Q8_0 or Q4_0 (Options.KeyCacheType)
 	KVCacheBytes  int64          `json:"kv_cache_bytes"` // size of one session's KV cache (see Model.KVCacheBytes)
 	ChatTemplate  string         `json:"chat_template"`  // the source of the chat template ("" if none)
 }
@@ -52,7 +53,7 @@ func (m *Model) info() ModelInfo {
 		Path: m.path, Arch: c.Arch, Params: m.model.DistinctParams(), ParamsStored: c.Params(),
 		Layers: c.Layers, Heads: c.Heads, KVHeads: c.KVHeads, Dim: c.Dim, HiddenDim: c.HiddenDim, HeadDim: c.HeadDim,
 		Vocab: c.VocabSize, Tokenizer: m.tok.Model(), ContextLength: c.ContextLength, Context: m.opts.Context,
-		FileType: c.FileType, TensorTypes: map[string]int{}, KVCache: m.KVCacheType().String(), KVCacheBytes: m.KVCacheBytes(),
+		FileType: c.FileType, TensorTypes: map[string]int{}, KVCache: m.KVCacheType().String(), KVCacheK: m.KeyCacheType().String(), KVCacheBytes: m.KVCacheBytes(),
 		ChatTemplate: m.tmplSrc,
 	}
 	if f := m.file; f != nil {
@@ -102,7 +103,7 @@ func (m *Model) withInfo(t *Tracing) *Tracing {
 	out.Emit = func(ev TraceEvent) error {
 		if ev.Type == trace.TypeMeta && ev.Meta != nil {
 			meta := info.TraceMeta(ev.Meta.Model, ev.Meta.TracedLayers, ev.Meta.TracedHeads)
-			meta.Context, meta.KVCache = ev.Meta.Context, ev.Meta.KVCache
+			meta.Context, meta.KVCache, meta.KVCacheK = ev.Meta.Context, ev.Meta.KVCache, ev.Meta.KVCacheK
 			ev.Meta = &meta
 		}
 		return emit(ev)

@@ -54,13 +54,17 @@ type Result struct {
 	Samples    []float64 `json:"samples_ts"`     // tokens per second of each repetition
 	LoadMS     float64   `json:"load_ms"`        // how long opening the model took
 	PeakRSS    int64     `json:"peak_rss_bytes"` // peak resident set size of the process so far (0: unknown)
+	TypeK      string    `json:"type_k"`         // KV cache type of the keys (F16, F32, Q8_0, Q4_0), as llama-bench's
+	TypeV      string    `json:"type_v"`         // KV cache type of the values (F16, F32)
+	KVBytes    int64     `json:"kv_cache_bytes"` // bytes of the test's KV cache (all its positions)
 }
 
 // Run measures m as opts says and returns a Result per test and thread
 // count, pp before tg for each thread count. Cancelling ctx stops it between
 // two layers of the forward pass: it returns the results measured so far with
-// ctx's error. The tests run in a KV cache of their own (F16, as llama-bench),
-// sized for them, not in m's sessions; Run sets the matrix products' thread
+// ctx's error. The tests run in a KV cache of their own, of m's cache types
+// (F16 by default, as llama-bench; Options.KeyCacheType and KVCacheF32 when
+// opening m change them), sized for them, not in m's sessions; Run sets the matrix products' thread
 // count (tensor.SetThreads) as it goes and leaves the last one set.
 func Run(ctx context.Context, m *glassbox.Model, opts Options) ([]Result, error) {
 	if opts.Prompt < 0 || opts.Gen < 0 || opts.Repetitions < 1 {
@@ -84,10 +88,12 @@ func Run(ctx context.Context, m *glassbox.Model, opts Options) ([]Result, error)
 	if n := c.ContextLength; opts.Prompt > n || opts.Gen > n {
 		return nil, fmt.Errorf("bench: %w: the tests need %d and %d positions and the context holds %d", glassbox.ErrContext, opts.Prompt, opts.Gen, n)
 	}
-	st, err := e.NewState(model.StateOptions{Context: max(opts.Prompt+opts.Gen, 1), Batch: min(max(opts.Prompt, 1), PromptBatch), KVType: tensor.F16})
+	so := model.StateOptions{Context: max(opts.Prompt+opts.Gen, 1), Batch: min(max(opts.Prompt, 1), PromptBatch), KVType: m.KVCacheType(), KeyType: m.KeyCacheType()}
+	st, err := e.NewState(so)
 	if err != nil {
 		return nil, err
 	}
+	kvBytes, _ := e.StateBytes(so)
 	var size, params int64
 	if f := m.GGUF(); f != nil {
 		for _, ti := range f.Tensors {
@@ -155,7 +161,7 @@ func Run(ctx context.Context, m *glassbox.Model, opts Options) ([]Result, error)
 				return results, err
 			}
 			r := Result{Model: name, Type: c.FileType, SizeBytes: size, Params: params, Test: test.name, Threads: t,
-				LoadMS: float64(load.Microseconds()) / 1000}
+				LoadMS: float64(load.Microseconds()) / 1000, TypeK: st.KeyType().String(), TypeV: st.KVType().String(), KVBytes: kvBytes}
 			for range opts.Repetitions {
 				start := time.Now()
 				if err := test.run(); err != nil {
@@ -189,10 +195,10 @@ func meanStd(xs []float64) (mean, std float64) {
 // WriteTable writes results as a table like llama-bench's.
 func WriteTable(w io.Writer, results []Result) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "model\ttype\tsize\tparams\tthreads\ttest\tt/s\tload\tpeak RSS\t")
+	fmt.Fprintln(tw, "model\ttype\tsize\tparams\tthreads\ttype_k\ttype_v\tKV cache\ttest\tt/s\tload\tpeak RSS\t")
 	for _, r := range results {
-		fmt.Fprintf(tw, "%s\t%s\t%.2f MiB\t%.2f M\t%d\t%s\t%.2f ± %.2f\t%.0f ms\t%.1f MiB\t\n",
-			r.Model, r.Type, float64(r.SizeBytes)/(1<<20), float64(r.Params)/1e6, r.Threads, r.Test,
+		fmt.Fprintf(tw, "%s\t%s\t%.2f MiB\t%.2f M\t%d\t%s\t%s\t%.2f MiB\t%s\t%.2f ± %.2f\t%.0f ms\t%.1f MiB\t\n",
+			r.Model, r.Type, float64(r.SizeBytes)/(1<<20), float64(r.Params)/1e6, r.Threads, r.TypeK, r.TypeV, float64(r.KVBytes)/(1<<20), r.Test,
 			r.TokensPerS, r.StdDev, r.LoadMS, float64(r.PeakRSS)/(1<<20))
 	}
 	return tw.Flush()

@@ -42,6 +42,10 @@ type Constraints struct {
 	Context int `json:"context"`
 	// Quant is the quantization of catalog models ("": DefaultQuant).
 	Quant string `json:"quant"`
+	// CacheTypeK is the KV cache type of the keys: "" or F16 (the
+	// default), Q8_0 or Q4_0 (glassbox's --cache-type-k), which shrink the
+	// estimated KV cache.
+	CacheTypeK string `json:"cache_type_k,omitempty"`
 }
 
 // withDefaults fills Context and Quant and checks the constraints.
@@ -246,7 +250,7 @@ func (in *Input) fromCatalog(m *catalog.Model, c Constraints) (Candidate, error)
 	}
 	var ramErr error
 	if shape.Params > 0 {
-		cand.RAM, ramErr = EstimateRAM(shape, c.Context)
+		cand.RAM, ramErr = EstimateRAMKeys(shape, c.Context, c.CacheTypeK)
 		if ramErr != nil {
 			return cand, ramErr
 		}
@@ -333,7 +337,7 @@ func (in *Input) local(l Local, c Constraints) (Candidate, error) {
 		if shape.Quant == "" {
 			shape.Quant = "F32"
 		}
-		if cand.RAM, err = EstimateRAM(shape, c.Context); err != nil && shape.WeightBytes == 0 {
+		if cand.RAM, err = EstimateRAMKeys(shape, c.Context, c.CacheTypeK); err != nil && shape.WeightBytes == 0 {
 			return cand, fmt.Errorf("choose: %s: %w", l.Name, err)
 		}
 	}

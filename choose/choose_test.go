@@ -390,3 +390,36 @@ func TestGather(t *testing.T) {
 		t.Errorf("a missing store: %v, %v", ls, err)
 	}
 }
+
+// TestEstimateRAMKeys checks the KV cache of the estimate with quantized keys:
+// Llama 3.2 1B's 16 layers × 8 KV heads × 64 at 4096 tokens hold 33.5M key
+// elements, 34/32 bytes each in Q8_0 and 18/32 in Q4_0, beside F16 values.
+func TestEstimateRAMKeys(t *testing.T) {
+	s := Shape{Params: 1.23e9, Quant: "Q4_K_M", Layers: 16, KVHeads: 8, HeadDim: 64, Vocab: 128256}
+	const elems = 16 * 4096 * 8 * 64
+	for _, tc := range []struct {
+		keys string
+		kv   int64
+	}{
+		{"", 2 * elems * 2},
+		{"f16", 2 * elems * 2},
+		{"Q8_0", elems*34/32 + elems*2},
+		{"q4_0", elems*18/32 + elems*2},
+	} {
+		r, err := EstimateRAMKeys(s, 4096, tc.keys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.KV != tc.kv || r.Total != r.Weights+r.KV+r.Overhead {
+			t.Errorf("keys %q: KV %d (total %d), want %d", tc.keys, r.KV, r.Total, tc.kv)
+		}
+	}
+	// unknown layers: the assumed per-token cache shrinks alike
+	r, err := EstimateRAMKeys(Shape{Params: 4e9, Quant: "F16", Vocab: 1000}, 1000, "q8_0")
+	if err != nil || r.KV != 1000*(AssumedKVBytesPerToken/2*34/64+AssumedKVBytesPerToken/2) {
+		t.Errorf("assumed shape, Q8_0 keys: KV %d, %v", r.KV, err)
+	}
+	if _, err := EstimateRAMKeys(s, 4096, "q5_1"); err == nil || !strings.Contains(err.Error(), "want F16, Q8_0 or Q4_0") {
+		t.Errorf("q5_1 keys: error %v", err)
+	}
+}

@@ -94,7 +94,22 @@ func (r RAM) Formula() string {
 // model of shape s with a context of ctx tokens (the whole context used):
 // weights + KV cache (2 × layers × ctx × KV heads × head dim × 2 bytes) +
 // overhead (RuntimeOverheadBytes + VocabBytesPerToken × vocabulary).
-func EstimateRAM(s Shape, ctx int) (RAM, error) {
+func EstimateRAM(s Shape, ctx int) (RAM, error) { return EstimateRAMKeys(s, ctx, "") }
+
+// EstimateRAMKeys is EstimateRAM with the keys of the KV cache in type keys:
+// "" or F16 (2 bytes an element), Q8_0 (34 bytes per block of 32) or Q4_0
+// (18 bytes per block of 32); the values stay F16.
+func EstimateRAMKeys(s Shape, ctx int, keys string) (RAM, error) {
+	var kNum, kDen int64 = KVBytesPerElement, 1 // bytes per key element, as a fraction
+	switch strings.ToUpper(keys) {
+	case "", "F16":
+	case "Q8_0":
+		kNum, kDen = 34, 32
+	case "Q4_0":
+		kNum, kDen = 18, 32
+	default:
+		return RAM{}, fmt.Errorf("choose: key cache type %q is not supported: want F16, Q8_0 or Q4_0", keys)
+	}
 	if ctx < 1 {
 		return RAM{}, fmt.Errorf("choose: the context must be at least 1 token, got %d", ctx)
 	}
@@ -117,12 +132,19 @@ func EstimateRAM(s Shape, ctx int) (RAM, error) {
 	default:
 		return RAM{}, fmt.Errorf("choose: neither the size of the weights nor the number of parameters is known")
 	}
-	if s.Layers > 0 && s.KVHeads > 0 && s.HeadDim > 0 {
+	switch {
+	case s.Layers > 0 && s.KVHeads > 0 && s.HeadDim > 0 && kDen > 1:
+		elems := int64(s.Layers) * int64(ctx) * int64(s.KVHeads) * int64(s.HeadDim)
+		r.KV = elems*kNum/kDen + elems*KVBytesPerElement
+		r.KVHow = fmt.Sprintf("%d layers × %d ctx × %d KV heads × %d head dim × (%d/%d bytes of %s keys + %d bytes of F16 values)",
+			s.Layers, ctx, s.KVHeads, s.HeadDim, kNum, kDen, strings.ToUpper(keys), KVBytesPerElement)
+	case s.Layers > 0 && s.KVHeads > 0 && s.HeadDim > 0:
 		r.KV = 2 * int64(s.Layers) * int64(ctx) * int64(s.KVHeads) * int64(s.HeadDim) * KVBytesPerElement
 		r.KVHow = fmt.Sprintf("2 × %d layers × %d ctx × %d KV heads × %d head dim × %d bytes", s.Layers, ctx, s.KVHeads, s.HeadDim, KVBytesPerElement)
-	} else {
-		r.KV = int64(ctx) * AssumedKVBytesPerToken
-		r.KVHow = fmt.Sprintf("%d ctx × %s per token", ctx, FormatBytes(AssumedKVBytesPerToken))
+	default:
+		perToken := AssumedKVBytesPerToken * (kNum + kDen*KVBytesPerElement) / (2 * kDen * KVBytesPerElement)
+		r.KV = int64(ctx) * perToken
+		r.KVHow = fmt.Sprintf("%d ctx × %s per token", ctx, FormatBytes(perToken))
 		r.Assumed = append(r.Assumed, fmt.Sprintf("layers/KV heads unknown: KV cache of %s per token assumed (Llama 3.1 8B's)", FormatBytes(AssumedKVBytesPerToken)))
 	}
 	vocab := s.Vocab

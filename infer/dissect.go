@@ -137,13 +137,17 @@ func (r *recorder) candidate(id int, logit, prob float32) trace.Candidate {
 	return trace.Candidate{ID: id, Piece: t.Piece, Bytes: t.Bytes, Text: t.Text, Logit: logit, Prob: prob}
 }
 
-func (r *recorder) meta(ctxSize int, kv tensor.Type) trace.Event {
+func (r *recorder) meta(ctxSize int, kv, keys tensor.Type) trace.Event {
 	c := &r.m.Config
+	keyName := ""
+	if keys != kv {
+		keyName = keys.String()
+	}
 	return trace.Event{Type: trace.TypeMeta, Meta: &trace.Meta{
 		Version: trace.Version, Model: r.cfg.ModelName, Arch: c.Arch, Params: r.m.DistinctParams(), ParamsStored: c.Params(),
 		Layers: c.Layers, Heads: c.Heads, KVHeads: c.KVHeads, Dim: c.Dim, HiddenDim: c.HiddenDim,
 		HeadDim: c.HeadDim, Vocab: c.VocabSize, ContextLength: c.ContextLength, Context: ctxSize,
-		QuantType: c.FileType, KVCache: kv.String(), Tokenizer: r.tokenizerModel(),
+		QuantType: c.FileType, KVCache: kv.String(), KVCacheK: keyName, Tokenizer: r.tokenizerModel(),
 		TracedLayers: r.indices(r.layerOn), TracedHeads: r.indices(r.headOn),
 	}}
 }

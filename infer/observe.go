@@ -60,7 +60,7 @@ func (s *Session) newTracer(req *Request) (*tracer, error) {
 		return nil, err
 	}
 	t := &tracer{rec: rec, state: s.state, emit: req.Trace.Emit}
-	for _, ev := range []trace.Event{rec.meta(s.state.Context(), s.state.KVType()), rec.tokenization(req.Prompt)} {
+	for _, ev := range []trace.Event{rec.meta(s.state.Context(), s.state.KVType(), s.state.KeyType()), rec.tokenization(req.Prompt)} {
 		if err := t.emit(ev); err != nil {
 			return nil, err
 		}

@@ -17,6 +17,8 @@ type attnScratch struct {
 	qh     []uint16  // a query head rounded to F16 (F16 cache)
 	wh     []uint16  // attention weights rounded to F16 (F16 cache)
 	wf     []float32 // attention weights over the nkv cells (F32 cache)
+	qq     []byte    // a query head converted to Q8_0 (quantized key cache)
+	qr     []float32 // a query head rotated (quantized key cache)
 }
 
 // attnStep holds the arguments of the attention step being computed, read by
@@ -50,6 +52,10 @@ func (s *State) growScratch(n int) {
 			sc.wh = make([]uint16, padKV(s.ctx-1, 0))
 		} else {
 			sc.wf = make([]float32, padKV(s.ctx-1, 0))
+		}
+		if s.quantKeys() {
+			sc.qq = make([]byte, s.cfg.HeadDim/32*34)
+			sc.qr = make([]float32, s.cfg.HeadDim)
 		}
 		s.ws = append(s.ws, sc)
 	}
@@ -159,7 +165,28 @@ func (s *State) attendHead(sc *attnScratch, l, p, kvh, nkv int, batch bool, q, o
 	}
 
 	// attention scores: q · k_t / sqrt(head size)
-	if s.kvType == tensor.F32 {
+	switch {
+	case s.quantKeys():
+		// a quantized key cache is multiplied by the query (rotated as the
+		// keys were) converted to Q8_0 (the keys' vec_dot_type), with ggml_vec_dot of the key type
+		// for one token and for a batch alike (tinyBLAS's Q8_0/Q4_0 kernel
+		// rounds as the vector one does)
+		qr := q
+		if s.kRot > 0 {
+			qr = sc.qr
+			hadamard(qr, q, s.kRot)
+		}
+		tensor.QuantizeQ8_0Act(qr, sc.qq)
+		kc, hb := s.kq[l], s.kqHd
+		for t := lo; t <= p; t++ {
+			kt := kc[t*s.kqRow+kvh*hb:][:hb]
+			d := tensor.DotKVRow(s.kType, hd, kt, sc.qq)
+			if capv != 0 {
+				d = tanhf(d*inv) * capv
+			}
+			scores[t] = d * scale
+		}
+	case s.kvType == tensor.F32:
 		// ggml_vec_dot_f32 for one token and for a batch alike: the
 		// permuted queries are not contiguous, which rules out tinyBLAS
 		kc := s.kf[l]
@@ -171,7 +198,7 @@ func (s *State) attendHead(sc *attnScratch, l, p, kvh, nkv int, batch bool, q, o
 			}
 			scores[t] = d * scale
 		}
-	} else {
+	default:
 		// an F16 cache is multiplied by a query rounded to F16, as llama.cpp does
 		qh := sc.qh
 		for i, f := range q {
@@ -282,4 +309,43 @@ func padKV(p, ctx int) int {
 		n = ctx
 	}
 	return n
+}
+
+// keyRotation returns the size of the Walsh-Hadamard rotation llama.cpp
+// (since its attention-rotation change) applies to the queries and keys of a
+// quantized key cache, spreading outliers over the blocks before they are
+// quantized: the largest power of two ≥ 64 that divides the head size, or 0
+// (no rotation) when 64 does not divide it. The rotation is orthonormal, so
+// q·k is unchanged but for rounding.
+func keyRotation(headDim int) int {
+	if headDim%64 != 0 {
+		return 0
+	}
+	n := 64
+	for headDim%(2*n) == 0 {
+		n *= 2
+	}
+	return n
+}
+
+// hadamard writes into dst the orthonormal Walsh-Hadamard transform of each
+// chunk of n values of src (n a power of two dividing len(src)), as ggml's
+// CPU backend computes it (ggml_compute_forward_fwht): the values scaled by
+// 1/√n in float32, then the butterflies u+v, u−v (exact in any order).
+func hadamard(dst, src []float32, n int) {
+	scale := 1 / float32(math.Sqrt(float64(n)))
+	for c := 0; c+n <= len(src); c += n {
+		d := dst[c : c+n]
+		for j, f := range src[c : c+n] {
+			d[j] = f * scale
+		}
+		for h := 1; h < n; h <<= 1 {
+			for i := 0; i < n; i += 2 * h {
+				for j := i; j < i+h; j++ {
+					u, v := d[j], d[j+h]
+					d[j], d[j+h] = u+v, u-v
+				}
+			}
+		}
+	}
 }

@@ -140,3 +140,48 @@ func TestCacheReuse(t *testing.T) {
 		}
 	}
 }
+
+// TestHadamard checks the key rotation: orthonormal (applying it twice gives
+// back the input within rounding, dot products are kept), a known transform
+// of a unit vector, and the sizes llama.cpp picks.
+func TestHadamard(t *testing.T) {
+	for _, tc := range []struct{ hd, want int }{{32, 0}, {48, 0}, {64, 64}, {96, 0}, {128, 128}, {192, 64}, {256, 256}} {
+		if got := keyRotation(tc.hd); got != tc.want {
+			t.Errorf("keyRotation(%d) = %d, want %d", tc.hd, got, tc.want)
+		}
+	}
+	// e_0 maps to the constant row 1/√n
+	e := make([]float32, 64)
+	e[0] = 1
+	h := make([]float32, 64)
+	hadamard(h, e, 64)
+	for i, v := range h {
+		if v != 0.125 {
+			t.Fatalf("H·e0[%d] = %g, want 0.125", i, v)
+		}
+	}
+	x, y := make([]float32, 256), make([]float32, 256)
+	for i := range x {
+		x[i] = float32(math.Sin(float64(i)*0.37)) * float32(i%7+1)
+		y[i] = float32(math.Cos(float64(i) * 1.3))
+	}
+	for _, n := range []int{64, 128, 256} {
+		hx, hy, back := make([]float32, 256), make([]float32, 256), make([]float32, 256)
+		hadamard(hx, x, n)
+		hadamard(hy, y, n)
+		hadamard(back, hx, n)
+		for i := range x {
+			if math.Abs(float64(back[i]-x[i])) > 1e-5 {
+				t.Fatalf("n %d: H·H·x[%d] = %g, want %g", n, i, back[i], x[i])
+			}
+		}
+		var d0, d1 float64
+		for i := range x {
+			d0 += float64(x[i]) * float64(y[i])
+			d1 += float64(hx[i]) * float64(hy[i])
+		}
+		if math.Abs(d0-d1) > 1e-4 {
+			t.Errorf("n %d: x·y %g, Hx·Hy %g", n, d0, d1)
+		}
+	}
+}

@@ -74,16 +74,20 @@ func TestForwardBatchEqualsAlone(t *testing.T) {
 	for _, arch := range archs {
 		for _, typ := range types {
 			m := batchModel(t, arch, typ)
-			for _, kv := range []tensor.Type{tensor.F32, tensor.F16} {
-				t.Run(fmt.Sprintf("%s/%s/kv%s", arch, typ, kv), func(t *testing.T) {
-					checkBatchEqualsAlone(t, m, kv)
+			for _, kv := range []struct{ v, k tensor.Type }{{tensor.F32, 0}, {tensor.F16, 0}, {tensor.F16, tensor.Q8_0}, {tensor.F32, tensor.Q4_0}} {
+				name := fmt.Sprintf("%s/%s/kv%s", arch, typ, kv.v)
+				if kv.k != 0 {
+					name += fmt.Sprintf("/k%s", kv.k)
+				}
+				t.Run(name, func(t *testing.T) {
+					checkBatchEqualsAlone(t, m, kv.v, kv.k)
 				})
 			}
 		}
 	}
 }
 
-func checkBatchEqualsAlone(t *testing.T, m *Model, kv tensor.Type) {
+func checkBatchEqualsAlone(t *testing.T, m *Model, kv, key tensor.Type) {
 	const seqs, steps = 9, 6
 	vocab := m.Config.VocabSize
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -93,7 +97,7 @@ func checkBatchEqualsAlone(t *testing.T, m *Model, kv tensor.Type) {
 	next := make([]int, seqs)
 	for i := range seqs {
 		var err error
-		opt := StateOptions{Context: 128, Batch: 8, KVType: kv}
+		opt := StateOptions{Context: 128, Batch: 8, KVType: kv, KeyType: key}
 		if alone[i], err = m.NewState(opt); err != nil {
 			t.Fatal(err)
 		}

@@ -25,7 +25,18 @@ type State struct {
 	// them); kf/vf hold F32 caches, kh/vh F16 ones (as bits).
 	kf, vf [][]float32
 	kh, vh [][]uint16
-	vTop   []int // per layer, one past the last value cell written
+	// kq holds a quantized key cache (Q8_0 or Q4_0, kType), one row of
+	// kqRow bytes per position; kh/kf are then unused.
+	kq    [][]byte
+	kType tensor.Type
+	kqRow int // bytes of one position's keys
+	kqHd  int // bytes of one head's key
+	// kRot is the size of the Walsh-Hadamard rotation llama.cpp applies to
+	// the queries and keys before a quantized key cache (0: none), kr the
+	// rotated keys of one position.
+	kRot int
+	kr   []float32
+	vTop []int // per layer, one past the last value cell written
 
 	mvW   [3]*tensor.Matrix // matvecs' arguments, kept here so that it allocates nothing
 	mvOut [3][]float32
@@ -54,6 +65,44 @@ type StateOptions struct {
 	// KVType is F32 (the zero value) or F16 (as llama.cpp's default, which halves
 	// the cache and rounds keys, values, queries and attention weights to F16).
 	KVType tensor.Type
+	// KeyType, when Q8_0 or Q4_0, stores the keys in that type instead of
+	// KVType (llama.cpp's --cache-type-k): each key row is quantized as
+	// ggml's CPU backend writes it, and the queries are converted to Q8_0
+	// before the dot products, as llama.cpp without flash attention does.
+	// The zero value (or KVType itself) keeps the keys in KVType.
+	KeyType tensor.Type
+}
+
+// validate reports whether the cache types of opt are supported for c.
+func (opt StateOptions) validate(c *Config) error {
+	if tensor.KVQuantSupported(opt.KVType) {
+		return fmt.Errorf("V cache type %s is not supported: a quantized V cache needs flash attention (llama.cpp refuses it without -fa), which glassbox does not implement; keep the values in F16 or F32 (quantized keys are supported)", opt.KVType)
+	}
+	if opt.KVType != tensor.F32 && opt.KVType != tensor.F16 {
+		return fmt.Errorf("KV cache type %s is not supported (want F32 or F16)", opt.KVType)
+	}
+	if opt.KeyType == opt.KVType || opt.KeyType == tensor.F32 {
+		return nil
+	}
+	if !tensor.KVQuantSupported(opt.KeyType) {
+		return fmt.Errorf("K cache type %s is not supported (want F32, F16, Q8_0 or Q4_0)", opt.KeyType)
+	}
+	if c.HeadDim%32 != 0 {
+		return fmt.Errorf("K cache type %s needs a head size that is a multiple of its block of 32, this model's is %d", opt.KeyType, c.HeadDim)
+	}
+	return nil
+}
+
+// CheckStateOptions reports, without allocating, whether NewState would
+// refuse the cache types of opt for this model.
+func (m *Model) CheckStateOptions(opt StateOptions) error { return opt.validate(&m.Config) }
+
+// keyType returns the type the keys are stored in.
+func (opt StateOptions) keyType() tensor.Type {
+	if tensor.KVQuantSupported(opt.KeyType) {
+		return opt.KeyType
+	}
+	return opt.KVType
 }
 
 // NewState allocates a KV cache and buffers for one sequence. It returns an
@@ -62,8 +111,8 @@ type StateOptions struct {
 func (m *Model) NewState(opt StateOptions) (*State, error) {
 	c := &m.Config
 	opt = opt.withDefaults(c)
-	if opt.KVType != tensor.F32 && opt.KVType != tensor.F16 {
-		return nil, fmt.Errorf("KV cache type %s is not supported (want F32 or F16)", opt.KVType)
+	if err := opt.validate(c); err != nil {
+		return nil, err
 	}
 	const maxCtx = 1 << 22
 	if opt.Context > maxCtx {
@@ -73,17 +122,33 @@ func (m *Model) NewState(opt StateOptions) (*State, error) {
 	if err := m.CheckStateMemory(opt); err != nil {
 		return nil, err
 	}
-	s := &State{cfg: c, ctx: opt.Context, batch: opt.Batch, kvType: opt.KVType}
+	s := &State{cfg: c, ctx: opt.Context, batch: opt.Batch, kvType: opt.KVType, kType: opt.keyType()}
 	kvN, vN := opt.Context*c.KVDim(), opt.Context*c.VDim()
 	if opt.KVType == tensor.F32 {
 		s.kf, s.vf = make([][]float32, c.Layers), make([][]float32, c.Layers)
 		for l := range c.Layers {
-			s.kf[l], s.vf[l] = make([]float32, kvN), make([]float32, vN)
+			s.vf[l] = make([]float32, vN)
+			if s.kType == tensor.F32 {
+				s.kf[l] = make([]float32, kvN)
+			}
 		}
 	} else {
 		s.kh, s.vh = make([][]uint16, c.Layers), make([][]uint16, c.Layers)
 		for l := range c.Layers {
-			s.kh[l], s.vh[l] = make([]uint16, kvN), make([]uint16, vN)
+			s.vh[l] = make([]uint16, vN)
+			if s.kType == tensor.F16 {
+				s.kh[l] = make([]uint16, kvN)
+			}
+		}
+	}
+	if tensor.KVQuantSupported(s.kType) {
+		s.kqRow, _ = s.kType.RowBytes(c.KVDim())
+		s.kqHd, _ = s.kType.RowBytes(c.HeadDim)
+		s.kRot = keyRotation(c.HeadDim)
+		s.kr = make([]float32, c.KVDim())
+		s.kq = make([][]byte, c.Layers)
+		for l := range c.Layers {
+			s.kq[l] = make([]byte, opt.Context*s.kqRow)
 		}
 	}
 	s.vTop = make([]int, c.Layers)
@@ -125,8 +190,15 @@ func (s *State) Context() int { return s.ctx }
 // Batch returns the number of prompt tokens processed per forward step.
 func (s *State) Batch() int { return s.batch }
 
-// KVType returns the element type of the KV cache.
+// KVType returns the element type of the value cache, and of the key cache
+// unless KeyType says otherwise.
 func (s *State) KVType() tensor.Type { return s.kvType }
+
+// KeyType returns the type of the key cache (KVType, Q8_0 or Q4_0).
+func (s *State) KeyType() tensor.Type { return s.kType }
+
+// quantKeys reports whether the keys are stored quantized.
+func (s *State) quantKeys() bool { return s.kq != nil }
 
 // Forward runs tokens (at positions pos, pos+1, …) through the model, appending
 // their keys and values to the cache. logits receives the next-token logits: for
@@ -523,19 +595,33 @@ func rope(x, cos, sin []float32, neox bool) {
 
 func (s *State) storeKV(l, p int, k, v []float32) {
 	kvDim, vDim := len(k), len(v)
+	if s.quantKeys() {
+		kq := k
+		if s.kRot > 0 {
+			kq = s.kr[:kvDim]
+			hadamard(kq, k, s.kRot)
+		}
+		// the key length is a multiple of 32 (validate)
+		_ = tensor.QuantizeKVRow(s.kType, kq, s.kq[l][p*s.kqRow:(p+1)*s.kqRow])
+	}
 	// the values are kept transposed, one row of ctx cells per component
 	if s.kvType == tensor.F32 {
-		copy(s.kf[l][p*kvDim:(p+1)*kvDim], k)
+		if !s.quantKeys() {
+			copy(s.kf[l][p*kvDim:(p+1)*kvDim], k)
+		}
 		vc := s.vf[l]
 		_ = vc[(vDim-1)*s.ctx+p]
 		for i, f := range v {
 			vc[i*s.ctx+p] = f
 		}
 	} else {
-		kd, vc := s.kh[l][p*kvDim:(p+1)*kvDim], s.vh[l]
-		for i, f := range k {
-			kd[i] = tensor.F32ToF16(f)
+		if !s.quantKeys() {
+			kd := s.kh[l][p*kvDim : (p+1)*kvDim]
+			for i, f := range k {
+				kd[i] = tensor.F32ToF16(f)
+			}
 		}
+		vc := s.vh[l]
 		_ = vc[(vDim-1)*s.ctx+p]
 		for i, f := range v {
 			vc[i*s.ctx+p] = tensor.F32ToF16(f)

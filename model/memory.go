@@ -16,7 +16,22 @@ var ErrMemory = errors.New("not enough memory")
 // KVCacheBytes returns the size of the key/value cache of n positions with
 // elements of type kv: layers × n × (key width + value width) × bytes per element.
 func (c *Config) KVCacheBytes(n int, kv tensor.Type) int64 {
-	return mulSat(int64(c.Layers), int64(n), int64(c.KVDim())+int64(c.VDim()), int64(kv.TypeSize()))
+	return c.KVCacheBytesTypes(n, kv, kv)
+}
+
+// KVCacheBytesTypes returns the size of the key/value cache of n positions
+// with keys of type k and values of type v: layers × n × (the bytes of a key
+// row + the bytes of a value row), a quantized key row taking its blocks'
+// bytes (34 per 32 elements for Q8_0, 18 for Q4_0).
+func (c *Config) KVCacheBytesTypes(n int, k, v tensor.Type) int64 {
+	return mulSat(int64(c.Layers), int64(n), addSat(rowBytes(k, c.KVDim()), rowBytes(v, c.VDim())))
+}
+
+// rowBytes returns the bytes of n elements of type t, rounding a partial
+// block up.
+func rowBytes(t tensor.Type, n int) int64 {
+	bs := int64(t.BlockSize())
+	return mulSat((int64(n)+bs-1)/bs, int64(t.TypeSize()))
 }
 
 // StateBytes returns the memory NewState(opt) allocates: the KV cache and,
@@ -25,7 +40,7 @@ func (c *Config) KVCacheBytes(n int, kv tensor.Type) int64 {
 func (m *Model) StateBytes(opt StateOptions) (kvCache, total int64) {
 	c := &m.Config
 	opt = opt.withDefaults(c)
-	kvCache = c.KVCacheBytes(opt.Context, opt.KVType)
+	kvCache = c.KVCacheBytesTypes(opt.Context, opt.keyType(), opt.KVType)
 	b := int64(opt.Batch)
 	// x, xb, xb2, q, k, v, att, hb, hb2 (float32)
 	acts := mulSat(b, 3*int64(c.Dim)+2*int64(c.QDim())+int64(c.KVDim())+int64(c.VDim())+2*int64(c.HiddenDim), 4)
@@ -34,7 +49,14 @@ func (m *Model) StateBytes(opt StateOptions) (kvCache, total int64) {
 	if opt.KVType == tensor.F16 {
 		perWorker = addSat(perWorker, mulSat(int64(c.HeadDim)+int64(padKV(opt.Context-1, 0)), 2))
 	}
-	scratch := mulSat(int64(tensor.Threads()), perWorker)
+	var keyRot int64
+	if tensor.KVQuantSupported(opt.keyType()) {
+		// per worker the query rotated (float32) and in Q8_0; once the
+		// rotated keys of a position
+		perWorker = addSat(perWorker, int64(c.HeadDim/32*34+4*c.HeadDim))
+		keyRot = int64(4 * c.KVDim())
+	}
+	scratch := addSat(mulSat(int64(tensor.Threads()), perWorker), keyRot)
 	rope := int64(c.RopeDim) * 4 // cos, sin
 	return kvCache, addSat(addSat(kvCache, acts), addSat(scratch, rope))
 }
@@ -53,7 +75,7 @@ func (m *Model) CheckStateMemory(opt StateOptions) error {
 		return nil
 	}
 	return fmt.Errorf("%w: a context of %d tokens needs %s (%d bytes: %s of %s KV cache, %s of buffers) but only %s (%d bytes) is available (%s): use a smaller context",
-		ErrMemory, opt.Context, formatBytes(total), total, formatBytes(kv), opt.KVType, formatBytes(total-kv),
+		ErrMemory, opt.Context, formatBytes(total), total, formatBytes(kv), cacheTypes(opt), formatBytes(total-kv),
 		formatBytes(int64(min(avail.Bytes, math.MaxInt64))), avail.Bytes, avail.Source)
 }
 
@@ -104,4 +126,12 @@ func formatBytes(n int64) string {
 		i++
 	}
 	return fmt.Sprintf("%.1f %s", f, units[i])
+}
+
+// cacheTypes names the cache types of opt: "F16", or "Q8_0 K / F16 V".
+func cacheTypes(opt StateOptions) string {
+	if k := opt.keyType(); k != opt.KVType {
+		return fmt.Sprintf("%s K / %s V", k, opt.KVType)
+	}
+	return opt.KVType.String()
 }

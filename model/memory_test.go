@@ -22,8 +22,12 @@ func allocatedBytes(s *State) int64 {
 	for _, b := range [][]float32{s.x, s.xb, s.xb2, s.q, s.k, s.v, s.att, s.hb, s.hb2, s.cos, s.sin} {
 		n += 4 * len(b)
 	}
+	for l := range s.kq {
+		n += len(s.kq[l])
+	}
+	n += 4 * len(s.kr)
 	for _, w := range s.ws {
-		n += 4*len(w.scores) + 2*(len(w.qh)+len(w.wh))
+		n += 4*len(w.scores) + 2*(len(w.qh)+len(w.wh)) + len(w.qq) + 4*len(w.qr)
 	}
 	return int64(n)
 }
@@ -62,6 +66,60 @@ func TestStateBytes(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestStateBytesQuantizedKeys checks StateBytes and KVCacheBytesTypes
+// against what NewState allocates with Q8_0 and Q4_0 keys: a key row of 128
+// elements takes 4 blocks of 34 or 18 bytes.
+func TestStateBytesQuantizedKeys(t *testing.T) {
+	m := &Model{Config: Config{Dim: 256, HiddenDim: 768, Layers: 2, Heads: 4, KVHeads: 2, HeadDim: 64, ValueDim: 64,
+		RopeDim: 64, VocabSize: 16, ContextLength: 256}}
+	defer tensor.SetThreads(tensor.Threads())
+	for _, tc := range []struct {
+		k, v  tensor.Type
+		kvRow int64 // bytes of one position's keys and values in one layer
+	}{
+		{tensor.Q8_0, tensor.F16, 4*34 + 128*2},
+		{tensor.Q4_0, tensor.F16, 4*18 + 128*2},
+		{tensor.Q8_0, tensor.F32, 4*34 + 128*4},
+		{tensor.Q4_0, tensor.F32, 4*18 + 128*4},
+	} {
+		for _, threads := range []int{1, 3} {
+			tensor.SetThreads(threads)
+			opt := StateOptions{Context: 100, Batch: 5, KVType: tc.v, KeyType: tc.k}
+			st, err := m.NewState(opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.KeyType() != tc.k || st.KVType() != tc.v {
+				t.Errorf("%+v: state types %s/%s", opt, st.KeyType(), st.KVType())
+			}
+			kvBytes, total := m.StateBytes(opt)
+			if want := 2 * 100 * tc.kvRow; kvBytes != want || m.Config.KVCacheBytesTypes(100, tc.k, tc.v) != want {
+				t.Errorf("%+v: KV cache %d bytes, want %d", opt, kvBytes, want)
+			}
+			if got := allocatedBytes(st); got != total {
+				t.Errorf("%+v, %d threads: StateBytes %d, allocated %d", opt, threads, total, got)
+			}
+		}
+	}
+	// unsupported combinations are refused with a clear error
+	for _, tc := range []struct {
+		opt  StateOptions
+		want string
+	}{
+		{StateOptions{KVType: tensor.Q8_0}, "needs flash attention"},
+		{StateOptions{KVType: tensor.F16, KeyType: tensor.Q4_1}, "want F32, F16, Q8_0 or Q4_0"},
+		{StateOptions{KVType: tensor.F32, KeyType: tensor.F16}, "want F32, F16, Q8_0 or Q4_0"},
+	} {
+		if _, err := m.NewState(tc.opt); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: error %v, want one containing %q", tc.opt, err, tc.want)
+		}
+	}
+	m.Config.HeadDim, m.Config.ValueDim = 48, 48
+	if _, err := m.NewState(StateOptions{KeyType: tensor.Q8_0}); err == nil || !strings.Contains(err.Error(), "multiple of its block of 32") {
+		t.Errorf("head size 48: error %v", err)
 	}
 }
 

@@ -71,7 +71,7 @@ func TestModelPageIsModelInfo(t *testing.T) {
 		t.Fatalf("status %d: %v", resp.StatusCode, err)
 	}
 	keys := []string{"id", "path", "arch", "params", "params_stored", "layers", "heads", "kv_heads", "dim", "hidden_dim", "head_dim", "vocab", "tokenizer",
-		"context_length", "context", "file_type", "tensor_types", "file_bytes", "kv_cache", "kv_cache_bytes", "chat_template", "memory"}
+		"context_length", "context", "file_type", "tensor_types", "file_bytes", "kv_cache", "kv_cache_k", "kv_cache_bytes", "chat_template", "memory"}
 	var got []string
 	for k := range page {
 		got = append(got, k)

@@ -58,6 +58,9 @@ type Meta struct {
 	QuantType     string `json:"quant_type"`
 	Tokenizer     string `json:"tokenizer"` // llama (SentencePiece), gpt2 (byte-level BPE) or bert: how pieces spell text
 	KVCache       string `json:"kv_cache"`  // F32 or F16
+	// KVCacheK is the type of the keys when they are quantized (Q8_0 or
+	// Q4_0); empty when they are in KVCache's type.
+	KVCacheK string `json:"kv_cache_k,omitempty"`
 	// TracedLayers and TracedHeads list what attention and logit-lens records cover.
 	TracedLayers []int `json:"traced_layers"`
 	TracedHeads  []int `json:"traced_heads"`

@@ -32,6 +32,8 @@ type benchOptions struct {
 	out       string
 	seed      uint64
 	profile   string
+	cacheK    string // --cache-type-k
+	cacheV    string // --cache-type-v
 	noSave    bool
 	endpoint  string
 	// fitPrompt and fitGen lower prompt and gen to the model's context
@@ -99,6 +101,7 @@ which glassbox leaderboard reads.`,
 	f.Uint64Var(&o.seed, "seed", 1, "random seed of the synthetic weights")
 	f.StringVar(&o.endpoint, "endpoint", "", "measure the model -m names at this OpenAI-compatible server (e.g. http://127.0.0.1:8080/v1) instead of a local file; key from $GLASSBOX_API_KEY or $OPENAI_API_KEY")
 	f.BoolVar(&o.noSave, "no-save", false, "do not save a record of the run in the store (evals/ folder, read by glassbox leaderboard)")
+	registerCacheTypes(cmd, &o.cacheK, &o.cacheV)
 	f.StringVar(&o.profile, "cpuprofile", "", "write a Go CPU profile of the measured runs to this file (go tool pprof)")
 	return cmd
 }
@@ -161,7 +164,7 @@ func runBench(ctx context.Context, w, errw io.Writer, o benchOptions) error {
 	if err != nil {
 		return err
 	}
-	mf := modelFlags{model: o.model}
+	mf := modelFlags{model: o.model, cacheK: o.cacheK, cacheV: o.cacheV}
 	m, err := mf.open(ctx)
 	if err != nil {
 		return err
@@ -271,7 +274,8 @@ func saveBenchRecord(o benchOptions, m *glassbox.Model, threads []int, results [
 	if len(threads) == 0 {
 		threads = []int{s.Threads}
 	}
-	rec.Settings = map[string]any{"n_prompt": o.prompt, "n_gen": o.gen, "repetitions": o.reps, "threads": threads, "kv_cache": "F16"}
+	rec.Settings = map[string]any{"n_prompt": o.prompt, "n_gen": o.gen, "repetitions": o.reps, "threads": threads,
+		"kv_cache": m.KVCacheType().String(), "type_k": m.KeyCacheType().String(), "type_v": m.KVCacheType().String()}
 	return eval.Save("", rec)
 }
 

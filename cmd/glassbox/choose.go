@@ -22,6 +22,7 @@ type chooseOptions struct {
 	minTPS  float64
 	ctx     int
 	quant   string
+	cacheK  string // --cache-type-k
 	json    bool
 	verbose bool
 }
@@ -77,6 +78,7 @@ largest first (more parameters, better quality at equal generation), then the fa
 	f.Float64Var(&o.minTPS, "min-tps", 0, "generation speed needed, in tokens per second")
 	f.IntVarP(&o.ctx, "ctx", "c", choose.DefaultContext, "context the job needs, in tokens (sizes the KV cache)")
 	f.StringVar(&o.quant, "quant", choose.DefaultQuant, "quantization of the catalog's models (Q4_K_M, Q8_0, F16 …)")
+	f.StringVar(&o.cacheK, "cache-type-k", "", "KV cache type of the keys the job will run with: f16 (default), q8_0 or q4_0 (sizes the KV cache)")
 	f.BoolVar(&o.json, "json", false, "print the ranking as JSON")
 	f.BoolVar(&o.verbose, "verbose", false, "explain the candidates that are out as fully as those that are in")
 	return cmd
@@ -84,7 +86,7 @@ largest first (more parameters, better quality at equal generation), then the fa
 
 // constraints turns the flags into choose's constraints.
 func (o *chooseOptions) constraints() (choose.Constraints, error) {
-	c := choose.Constraints{Task: o.cf.task, MinTPS: o.minTPS, OpenSource: o.cf.openSource, Context: o.ctx, Quant: o.quant}
+	c := choose.Constraints{Task: o.cf.task, MinTPS: o.minTPS, OpenSource: o.cf.openSource, Context: o.ctx, Quant: o.quant, CacheTypeK: o.cacheK}
 	switch {
 	case o.cf.license == "":
 	case strings.EqualFold(o.cf.license, "permissive"):

@@ -54,7 +54,7 @@ func TestGenerationPrologue(t *testing.T) {
 // has the same runtime flags with the same defaults; the generation commands
 // also share the model, tokenizer and sampling flags.
 func TestSharedModelFlags(t *testing.T) {
-	runtime := []string{"threads", "ctx", "kv-f32"}
+	runtime := []string{"threads", "ctx", "kv-f32", "cache-type-k", "cache-type-v"}
 	model := []string{"model", "tokenizer", "temperature", "top-k", "top-p", "min-p", "repeat-penalty", "repeat-last-n",
 		"presence-penalty", "frequency-penalty", "seed", "n-predict"}
 	ref := newRunCmd().Flags()

@@ -23,6 +23,8 @@ type modelFlags struct {
 	threads   int
 	ctx       int
 	kvF32     bool
+	// cacheK and cacheV are --cache-type-k and --cache-type-v ("" = F16).
+	cacheK, cacheV string
 	// ubatch is the prompt tokens per forward step (0: the default; serve's --ubatch).
 	ubatch int
 	// chatTemplateFile is a Jinja chat template replacing the model's.
@@ -51,6 +53,7 @@ func (f *modelFlags) registerRuntime(cmd *cobra.Command, per string) {
 	registerThreads(cmd, &f.threads, "worker threads for matrix products (0 = all cores)")
 	registerCtx(cmd, &f.ctx, ctxHelp)
 	cmd.Flags().BoolVar(&f.kvF32, "kv-f32", false, kvHelp)
+	registerCacheTypes(cmd, &f.cacheK, &f.cacheV)
 	tmplHelp := "Jinja chat template file to use instead of the model's (as llama-server's flag)"
 	if per != "" {
 		tmplHelp = "Jinja chat template file to use instead of each model's (as llama-server's flag)"
@@ -63,6 +66,10 @@ func (f *modelFlags) registerRuntime(cmd *cobra.Command, per string) {
 // model was trained for gets a warning on stderr.
 func (f *modelFlags) open(ctx context.Context) (*glassbox.Model, error) {
 	opts := &glassbox.Options{Tokenizer: f.tokenizer, Threads: f.threads, Context: f.ctx, KVCacheF32: f.kvF32, FallbackChatTemplate: f.fallbackTemplate, Batch: f.ubatch}
+	var err error
+	if opts.KeyCacheType, opts.KVCacheF32, err = parseCacheTypes(f.cacheK, f.cacheV, f.kvF32); err != nil {
+		return nil, err
+	}
 	if f.threads < 0 {
 		return nil, fmt.Errorf("--threads must be positive, got %d", f.threads)
 	}
@@ -187,4 +194,45 @@ func promptArg(cmd *cobra.Command, args []string) (string, error) {
 		return "", errors.New("no prompt: pass it as an argument or on stdin")
 	}
 	return string(b), nil
+}
+
+// registerCacheTypes registers --cache-type-k and --cache-type-v, llama.cpp's
+// flags (its -ctk/-ctv) for the element types of the KV cache.
+func registerCacheTypes(cmd *cobra.Command, k, v *string) {
+	cmd.Flags().StringVar(k, "cache-type-k", "", "KV cache type of the keys: f16 (default), f32, q8_0 or q4_0 (as llama.cpp's -ctk; q8_0 and q4_0 shrink the key half of the cache to 53% and 28%)")
+	cmd.Flags().StringVar(v, "cache-type-v", "", "KV cache type of the values: f16 (default) or f32 (as llama.cpp's -ctv; quantized values need flash attention, which glassbox does not implement)")
+}
+
+// parseCacheTypes turns --cache-type-k, --cache-type-v and --kv-f32 into the
+// key type (Options.KeyCacheType: Q8_0, Q4_0 or zero for the values' type)
+// and whether the values are F32, with an error naming what is supported.
+func parseCacheTypes(k, v string, kvF32 bool) (key glassbox.TensorType, f32 bool, err error) {
+	switch strings.ToLower(v) {
+	case "":
+		f32 = kvF32
+	case "f16":
+		if kvF32 {
+			return 0, false, errors.New("--kv-f32 and --cache-type-v f16 contradict each other")
+		}
+	case "f32":
+		f32 = true
+	case "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "iq4_nl", "bf16":
+		return 0, false, fmt.Errorf("--cache-type-v %s is not supported: glassbox keeps the values in f16 or f32 (a quantized V cache needs flash attention, which llama.cpp requires for it too); quantize the keys instead with --cache-type-k q8_0 or q4_0", v)
+	default:
+		return 0, false, fmt.Errorf("--cache-type-v %q: want f16 or f32", v)
+	}
+	switch strings.ToLower(k) {
+	case "":
+	case "f16", "f32":
+		if (strings.ToLower(k) == "f32") != f32 {
+			return 0, false, fmt.Errorf("--cache-type-k %s with %s values is not supported: float keys take the values' type (set both, or --kv-f32)", k, map[bool]string{true: "f32", false: "f16"}[f32])
+		}
+	case "q8_0":
+		key = glassbox.KeyCacheQ8_0
+	case "q4_0":
+		key = glassbox.KeyCacheQ4_0
+	default:
+		return 0, false, fmt.Errorf("--cache-type-k %q is not supported: want f16, f32, q8_0 or q4_0", k)
+	}
+	return key, f32, nil
 }
