@@ -78,7 +78,11 @@ func quantGEMM(dst []float32, w *Matrix, xq []byte, xs, n int) int {
 		}
 		return panelGEMM(dst, w, xq, xs, n, w.Cols/qk, q80PanelRows, q80Cols, q80PanelBlock, q80ColBlock, packActQ8_0, pack, kernelQ8_0)
 	case Q4_K:
-		return panelGEMM(dst, w, xq, xs, n, w.Cols/qkK, q4kPanelRows, q4kCols, q4kPanelRows*q4kRec, q4kRec, packActQ4_K, packPanelQ4_K, kernelQ4_K)
+		pack := packPanelQ4_K
+		if w.packed != nil {
+			pack = packPanelQ4_KPacked
+		}
+		return panelGEMM(dst, w, xq, xs, n, w.Cols/qkK, q4kPanelRows, q4kCols, q4kPanelRows*q4kRec, q4kRec, packActQ4_K, pack, kernelQ4_K)
 	case Q6_K:
 		return panelGEMM(dst, w, xq, xs, n, w.Cols/qkK, q4kPanelRows, q4kCols, q4kPanelRows*q4kRec, q4kRec, packActQ4_K, packPanelQ6_K, kernelQ6_K)
 	}
@@ -248,7 +252,18 @@ func gemvRecord(t Type) int {
 // xq into *buf for it, or returns nil when there is none (or the CPU lacks
 // AVX-512 VNNI).
 func quantGEMV(w *Matrix, xq []byte) (gemvFunc, *[]byte) {
-	if !useGEMM || (w.Type != Q4_0 && w.Type != Q8_0) || w.Rows < 8 {
+	if !useGEMM || w.Rows < 8 {
+		return nil, nil
+	}
+	switch w.Type {
+	case Q4_K:
+		// no eight-row kernel: the record serves the packed one
+		nsb := w.Cols / qkK
+		buf := getScratch(nsb * q4kGemvRec)
+		packGemvQ4_K((*buf)[:nsb*q4kGemvRec], xq, nsb)
+		return nil, buf
+	case Q4_0, Q8_0:
+	default:
 		return nil, nil
 	}
 	nb := w.Cols / qk
@@ -296,6 +311,8 @@ func packedGEMV(w *Matrix) gemvFunc {
 		return gemvQ4_0x16
 	case Q8_0:
 		return gemvQ8_0x16
+	case Q4_K:
+		return gemvQ4_Kx16
 	}
 	return nil
 }
@@ -400,23 +417,27 @@ func packPanelQ4_K(dst []byte, w *Matrix, r0, nsb int) {
 	for i := range q4kPanelRows {
 		row := w.Data[(r0+i)*rb : (r0+i+1)*rb]
 		for b := range nsb {
-			a := (*[szQ4K]byte)(row[b*szQ4K:])
-			rec := dst[(i*nsb+b)*q4kRec:][:q4kRec]
-			sc, mn := k4Scales(a[4:16])
-			for g := range 4 {
-				q := a[16+32*g : 48+32*g]
-				s0, s1 := int16(sc[2*g]), int16(sc[2*g+1])
-				for l, v := range q {
-					binary.LittleEndian.PutUint16(rec[2*(64*g+l):], uint16(int16(v&15)*s0))
-					binary.LittleEndian.PutUint16(rec[2*(64*g+32+l):], uint16(int16(v>>4)*s1))
-				}
-			}
-			binary.LittleEndian.PutUint32(rec[512:], math.Float32bits(f16At(a[0:])))
-			binary.LittleEndian.PutUint32(rec[516:], math.Float32bits(-f16At(a[2:])))
-			for j, m := range mn {
-				binary.LittleEndian.PutUint16(rec[520+2*j:], uint16(m))
-			}
+			packPanelQ4_KBlock(dst[(i*nsb+b)*q4kRec:][:q4kRec], (*[szQ4K]byte)(row[b*szQ4K:]))
 		}
+	}
+}
+
+// packPanelQ4_KBlock writes the panel record of one Q4_K super-block a.
+func packPanelQ4_KBlock(rec []byte, a *[szQ4K]byte) {
+	rec = rec[:q4kRec]
+	sc, mn := k4Scales(a[4:16])
+	for g := range 4 {
+		q := a[16+32*g : 48+32*g]
+		s0, s1 := int16(sc[2*g]), int16(sc[2*g+1])
+		for l, v := range q {
+			binary.LittleEndian.PutUint16(rec[2*(64*g+l):], uint16(int16(v&15)*s0))
+			binary.LittleEndian.PutUint16(rec[2*(64*g+32+l):], uint16(int16(v>>4)*s1))
+		}
+	}
+	binary.LittleEndian.PutUint32(rec[512:], math.Float32bits(f16At(a[0:])))
+	binary.LittleEndian.PutUint32(rec[516:], math.Float32bits(-f16At(a[2:])))
+	for j, m := range mn {
+		binary.LittleEndian.PutUint16(rec[520+2*j:], uint16(m))
 	}
 }
 

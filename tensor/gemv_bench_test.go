@@ -6,9 +6,11 @@ import (
 	"testing"
 )
 
-// BenchmarkGemv multiplies quantized matrices by one vector (token
+// BenchmarkGemv multiplies weight matrices by one vector (token
 // generation's product), once far larger than the caches (dram: 131072×1536,
-// the weight bytes of a 400M model's worth of layers) and once small enough
+// or fewer rows for types of more than five bits a weight so that the
+// matrix stays near 128 MiB, the weight bytes of a 400M model's worth of
+// layers) and once small enough
 // to stay in L2 (l2: 512×1536, the kernel's own speed), at one and two
 // threads. MB/s is weight bytes streamed per second: compare dram with
 // BenchmarkMemoryBandwidth.
@@ -17,11 +19,12 @@ func BenchmarkGemv(b *testing.B) {
 	const cols = 1536
 	rng := rand.New(rand.NewPCG(31, 32))
 	x := randNormal(rng, cols, 1)
-	for _, typ := range []Type{Q4_0, Q8_0} {
+	for _, typ := range []Type{Q4_0, Q8_0, Q4_K, Q6_K, F16} {
+		rb, _ := typ.RowBytes(cols)
 		for _, size := range []struct {
 			name string
 			rows int
-		}{{"dram", 131072}, {"l2", 512}} {
+		}{{"dram", min(131072, (128<<20)/rb&^15)}, {"l2", 512}} {
 			plain := randomMatrix(b, rng, typ, size.rows, cols)
 			packed := &Matrix{Type: typ, Rows: size.rows, Cols: cols, Data: plain.Data}
 			dst := make([]float32, size.rows)

@@ -33,21 +33,25 @@ const (
 // packMatrix returns the interleaved copy of m's whole groups of sixteen
 // rows, or nil when m's type has none or this CPU lacks the kernels.
 func packMatrix(m *Matrix) []byte {
-	pack := packQ4_0x16
+	var pack func(dst, src []byte, nb int)
 	switch {
 	case asmOff || !hasVNNI512 || m.Rows < 16 || m.Cols == 0:
 		return nil
+	case m.Type == Q4_0:
+		pack = packQ4_0x16
 	case m.Type == Q8_0:
 		pack = packQ8_0x16
-	case m.Type != Q4_0:
+	case m.Type == Q4_K:
+		pack = packQ4_Kx16
+	default:
 		return nil
 	}
-	rb := m.rowBytes()
+	rb, nb := m.rowBytes(), m.Cols/m.Type.BlockSize()
 	groups := m.Rows / 16
 	dst := make([]byte, groups*16*rb)
 	Parallel(groups, Threads(), func(lo, hi, _ int) {
 		for g := lo; g < hi; g++ {
-			pack(dst[g*16*rb:(g+1)*16*rb], m.Data[g*16*rb:(g+1)*16*rb], m.Cols/qk)
+			pack(dst[g*16*rb:(g+1)*16*rb], m.Data[g*16*rb:(g+1)*16*rb], nb)
 		}
 	})
 	return dst
