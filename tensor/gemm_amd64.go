@@ -84,7 +84,11 @@ func quantGEMM(dst []float32, w *Matrix, xq []byte, xs, n int) int {
 		}
 		return panelGEMM(dst, w, xq, xs, n, w.Cols/qkK, q4kPanelRows, q4kCols, q4kPanelRows*q4kRec, q4kRec, packActQ4_K, pack, kernelQ4_K)
 	case Q6_K:
-		return panelGEMM(dst, w, xq, xs, n, w.Cols/qkK, q4kPanelRows, q4kCols, q4kPanelRows*q4kRec, q4kRec, packActQ4_K, packPanelQ6_K, kernelQ6_K)
+		pack := packPanelQ6_K
+		if w.packed != nil {
+			pack = packPanelQ6_KPacked
+		}
+		return panelGEMM(dst, w, xq, xs, n, w.Cols/qkK, q4kPanelRows, q4kCols, q4kPanelRows*q4kRec, q4kRec, packActQ4_K, pack, kernelQ6_K)
 	}
 	return 0
 }
@@ -262,6 +266,11 @@ func quantGEMV(w *Matrix, xq []byte) (gemvFunc, *[]byte) {
 		buf := getScratch(nsb * q4kGemvRec)
 		packGemvQ4_K((*buf)[:nsb*q4kGemvRec], xq, nsb)
 		return nil, buf
+	case Q6_K:
+		nsb := w.Cols / qkK
+		buf := getScratch(nsb * q6kGemvRec)
+		packGemvQ6_K((*buf)[:nsb*q6kGemvRec], xq, nsb)
+		return nil, buf
 	case Q4_0, Q8_0:
 	default:
 		return nil, nil
@@ -313,6 +322,8 @@ func packedGEMV(w *Matrix) gemvFunc {
 		return gemvQ8_0x16
 	case Q4_K:
 		return gemvQ4_Kx16
+	case Q6_K:
+		return gemvQ6_Kx16
 	}
 	return nil
 }
@@ -463,25 +474,29 @@ func packPanelQ6_K(dst []byte, w *Matrix, r0, nsb int) {
 	for i := range q4kPanelRows {
 		row := w.Data[(r0+i)*rb : (r0+i+1)*rb]
 		for b := range nsb {
-			a := (*[szQ6K]byte)(row[b*szQ6K:])
-			rec := dst[(i*nsb+b)*q4kRec:][:q4kRec]
-			for h := range 2 {
-				ql, qh, sc := a[64*h:64*h+64], a[128+32*h:128+32*h+32], a[192+8*h:192+8*h+8]
-				put := func(e int, q byte, s byte) {
-					binary.LittleEndian.PutUint16(rec[2*(128*h+e):], uint16((int16(q)-32)*int16(int8(s))))
-				}
-				for l := range 32 {
-					hf := l >> 4
-					put(l, ql[l]&15|(qh[l]&3)<<4, sc[hf])
-					put(l+32, ql[l+32]&15|(qh[l]>>2&3)<<4, sc[hf+2])
-					put(l+64, ql[l]>>4|(qh[l]>>4&3)<<4, sc[hf+4])
-					put(l+96, ql[l+32]>>4|(qh[l]>>6&3)<<4, sc[hf+6])
-				}
-			}
-			binary.LittleEndian.PutUint32(rec[512:], math.Float32bits(f16At(a[208:])))
-			clear(rec[516:])
+			packPanelQ6_KBlock(dst[(i*nsb+b)*q4kRec:][:q4kRec], (*[szQ6K]byte)(row[b*szQ6K:]))
 		}
 	}
+}
+
+// packPanelQ6_KBlock writes the panel record of one Q6_K super-block a.
+func packPanelQ6_KBlock(rec []byte, a *[szQ6K]byte) {
+	rec = rec[:q4kRec]
+	for h := range 2 {
+		ql, qh, sc := a[64*h:64*h+64], a[128+32*h:128+32*h+32], a[192+8*h:192+8*h+8]
+		put := func(e int, q byte, s byte) {
+			binary.LittleEndian.PutUint16(rec[2*(128*h+e):], uint16((int16(q)-32)*int16(int8(s))))
+		}
+		for l := range 32 {
+			hf := l >> 4
+			put(l, ql[l]&15|(qh[l]&3)<<4, sc[hf])
+			put(l+32, ql[l+32]&15|(qh[l]>>2&3)<<4, sc[hf+2])
+			put(l+64, ql[l]>>4|(qh[l]>>4&3)<<4, sc[hf+4])
+			put(l+96, ql[l+32]>>4|(qh[l]>>6&3)<<4, sc[hf+6])
+		}
+	}
+	binary.LittleEndian.PutUint32(rec[512:], math.Float32bits(f16At(a[208:])))
+	clear(rec[516:])
 }
 
 // kernelQ6_K multiplies a packed Q6_K panel by one group of four packed

@@ -205,3 +205,174 @@ q4kx16loop:
 	JNZ     q4kx16group
 	VZEROUPPER
 	RET
+
+// kH<b>: VPSHUFB controls putting byte b of each 32-bit lane into the high
+// byte of both its words (VPSRAW $8 then sign-extends: a signed Q6_K
+// sub-block scale as an int16 pair).
+CTRL(kH0, $0x0480048000800080, $0x0c800c8008800880)
+CTRL(kH1, $0x0580058001800180, $0x0d800d8009800980)
+CTRL(kH2, $0x0680068002800280, $0x0e800e800a800a80)
+CTRL(kH3, $0x0780078003800380, $0x0f800f800b800b80)
+
+// PF6 is how far ahead (bytes) the Q6_K kernel prefetches its stream.
+#define PF6 3360
+
+// Q6K_PART(yoff, Q, S, ISUM): the sixteen rows' 6-bit values Q (unsigned,
+// q+32) times the activation dword at yoff, minus 32·Σy through the record's
+// correction pair at 256+yoff, times the scale pair S, into ISUM.
+#define Q6K_PART(yoff, Q, S, ISUM) \
+	VPBROADCASTD  (yoff)(DI), Z27 \
+	VPMADDUBSW    Z27, Q, Q \
+	VPDPWSSD      S, Q, ISUM \
+	VPDPWSSD.BCST (256+(yoff))(DI), S, ISUM
+
+// Q6K_STEP(h, L, S0, S2, S4, S6, ISUM): lane L of half h: the registers of
+// ql[4L..], ql[32+4L..] and qh[4L..] at 192·(8h+L) give the four values q1
+// (activation 4L), q3 (+64), q2 (+32) and q4 (+96) of each row.
+#define Q6K_STEP(h, L, S0, S2, S4, S6, ISUM) \
+	PREFETCHT0 (PF6+192*(8*(h)+(L)))(SI) \
+	PREFETCHT0 (PF6+192*(8*(h)+(L))+64)(SI) \
+	PREFETCHT0 (PF6+192*(8*(h)+(L))+128)(SI) \
+	VMOVDQU64  (192*(8*(h)+(L))+128)(SI), Z24 \
+	VMOVDQU64  (192*(8*(h)+(L)))(SI), Z25 \
+	VPSLLW     $4, Z24, Z26 \
+	VPANDD     Z30, Z26, Z26 \
+	VPANDD     Z31, Z25, Z27 \
+	VPORD      Z27, Z26, Z26 \
+	Q6K_PART(128*(h)+4*(L), Z26, S0, ISUM) \
+	VPSRLW     $4, Z25, Z26 \
+	VPANDD     Z31, Z26, Z26 \
+	VPANDD     Z30, Z24, Z27 \
+	VPORD      Z27, Z26, Z26 \
+	Q6K_PART(128*(h)+64+4*(L), Z26, S4, ISUM) \
+	VMOVDQU64  (192*(8*(h)+(L))+64)(SI), Z25 \
+	VPSLLW     $2, Z24, Z26 \
+	VPANDD     Z30, Z26, Z26 \
+	VPANDD     Z31, Z25, Z27 \
+	VPORD      Z27, Z26, Z26 \
+	Q6K_PART(128*(h)+32+4*(L), Z26, S2, ISUM) \
+	VPSRLW     $2, Z24, Z26 \
+	VPANDD     Z30, Z26, Z26 \
+	VPSRLW     $4, Z25, Z27 \
+	VPANDD     Z31, Z27, Z27 \
+	VPORD      Z27, Z26, Z26 \
+	Q6K_PART(128*(h)+96+4*(L), Z26, S6, ISUM)
+
+// Q6K_HALF(h): the sixteen scale pairs of half h into Z16..Z23 (scale
+// 2p+hf of the half in Z16+2p+hf), then its eight lanes.
+#define Q6K_HALF(h) \
+	VMOVDQU64 (3072+128*(h))(SI), Z24 \
+	VMOVDQU64 (3072+128*(h)+64)(SI), Z25 \
+	VPSHUFB   kH0<>(SB), Z24, Z16 \
+	VPSHUFB   kH1<>(SB), Z24, Z17 \
+	VPSHUFB   kH2<>(SB), Z24, Z18 \
+	VPSHUFB   kH3<>(SB), Z24, Z19 \
+	VPSHUFB   kH0<>(SB), Z25, Z20 \
+	VPSHUFB   kH1<>(SB), Z25, Z21 \
+	VPSHUFB   kH2<>(SB), Z25, Z22 \
+	VPSHUFB   kH3<>(SB), Z25, Z23 \
+	VPSRAW    $8, Z16, Z16 \
+	VPSRAW    $8, Z17, Z17 \
+	VPSRAW    $8, Z18, Z18 \
+	VPSRAW    $8, Z19, Z19 \
+	VPSRAW    $8, Z20, Z20 \
+	VPSRAW    $8, Z21, Z21 \
+	VPSRAW    $8, Z22, Z22 \
+	VPSRAW    $8, Z23, Z23 \
+	Q6K_STEP(h, 0, Z16, Z18, Z20, Z22, Z8) \
+	Q6K_STEP(h, 1, Z16, Z18, Z20, Z22, Z9) \
+	Q6K_STEP(h, 2, Z16, Z18, Z20, Z22, Z10) \
+	Q6K_STEP(h, 3, Z16, Z18, Z20, Z22, Z11) \
+	Q6K_STEP(h, 4, Z17, Z19, Z21, Z23, Z12) \
+	Q6K_STEP(h, 5, Z17, Z19, Z21, Z23, Z13) \
+	Q6K_STEP(h, 6, Z17, Z19, Z21, Z23, Z14) \
+	Q6K_STEP(h, 7, Z17, Z19, Z21, Z23, Z15)
+
+// func gemvQ6_Kx16VNNI(nsb int, w *byte, groups int, x *byte, dst *float32)
+// computes dst[16g+i] = row 16g+i · x for g < groups, keeping the arithmetic
+// of dotQ6_KQ8_KGo per row (eight exact integer lanes per super-block, then
+// acc[L] = fma(d_x·d_w, float(isum[L]), acc[L]), then Sum8). w holds the
+// groups one after the other, nsb 3360-byte records each: per half h and
+// lane L three registers (lane i: bytes 4L..4L+3 of row i's ql, of ql+32,
+// of qh, of the half), then four registers of the sixteen scale bytes
+// (lane i of register k: bytes 4k..4k+3 of row i's), then the sixteen f16
+// d. x holds 576-byte records per super-block (packGemvQ6_K): the 256
+// values, per group of four values -32·(y0+y1) and -32·(y2+y3) as int16,
+// d as float32.
+TEXT ·gemvQ6_Kx16VNNI(SB), NOSPLIT, $0-40
+	MOVQ         w+8(FP), SI
+	MOVQ         groups+16(FP), R15
+	MOVQ         dst+32(FP), BX
+	MOVL         $0x0f0f0f0f, AX
+	VPBROADCASTD AX, Z31
+	MOVL         $0x30303030, AX
+	VPBROADCASTD AX, Z30
+
+q6kx16group:
+	MOVQ   nsb+0(FP), CX
+	MOVQ   x+24(FP), DI
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+
+q6kx16loop:
+	PREFETCHT0 (PF6+3072)(SI)
+	PREFETCHT0 (PF6+3136)(SI)
+	PREFETCHT0 (PF6+3200)(SI)
+	PREFETCHT0 (PF6+3264)(SI)
+	PREFETCHT0 (PF6+3328)(SI)
+	VPXORD     Z8, Z8, Z8
+	VPXORD     Z9, Z9, Z9
+	VPXORD     Z10, Z10, Z10
+	VPXORD     Z11, Z11, Z11
+	VPXORD     Z12, Z12, Z12
+	VPXORD     Z13, Z13, Z13
+	VPXORD     Z14, Z14, Z14
+	VPXORD     Z15, Z15, Z15
+	Q6K_HALF(0)
+	Q6K_HALF(1)
+
+	// acc[L] = fma(d_x·d_w, float(isum[L]), acc[L])
+	VCVTPH2PS   3328(SI), Z28
+	VMULPS.BCST 512(DI), Z28, Z28
+	VCVTDQ2PS   Z8, Z8
+	VCVTDQ2PS   Z9, Z9
+	VCVTDQ2PS   Z10, Z10
+	VCVTDQ2PS   Z11, Z11
+	VCVTDQ2PS   Z12, Z12
+	VCVTDQ2PS   Z13, Z13
+	VCVTDQ2PS   Z14, Z14
+	VCVTDQ2PS   Z15, Z15
+	VFMADD231PS Z8, Z28, Z0
+	VFMADD231PS Z9, Z28, Z1
+	VFMADD231PS Z10, Z28, Z2
+	VFMADD231PS Z11, Z28, Z3
+	VFMADD231PS Z12, Z28, Z4
+	VFMADD231PS Z13, Z28, Z5
+	VFMADD231PS Z14, Z28, Z6
+	VFMADD231PS Z15, Z28, Z7
+
+	ADDQ $3360, SI
+	ADDQ $576, DI
+	DECQ CX
+	JNZ  q6kx16loop
+
+	// Sum8: ((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7))
+	VADDPS  Z4, Z0, Z0
+	VADDPS  Z6, Z2, Z2
+	VADDPS  Z2, Z0, Z0
+	VADDPS  Z5, Z1, Z1
+	VADDPS  Z7, Z3, Z3
+	VADDPS  Z3, Z1, Z1
+	VADDPS  Z1, Z0, Z0
+	VMOVUPS Z0, (BX)
+	ADDQ    $64, BX
+	DECQ    R15
+	JNZ     q6kx16group
+	VZEROUPPER
+	RET

@@ -43,6 +43,8 @@ func packMatrix(m *Matrix) []byte {
 		pack = packQ8_0x16
 	case m.Type == Q4_K:
 		pack = packQ4_Kx16
+	case m.Type == Q6_K:
+		pack = packQ6_Kx16
 	default:
 		return nil
 	}

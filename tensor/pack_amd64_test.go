@@ -61,7 +61,7 @@ func checkPacked(t *testing.T, rng *rand.Rand, typ Type, rows, cols, n int) {
 }
 
 // packedTypes are the weight types with packed copies.
-var packedTypes = []Type{Q4_0, Q8_0, Q4_K}
+var packedTypes = []Type{Q4_0, Q8_0, Q4_K, Q6_K}
 
 // packedCols turns a column count of 32-element blocks into one of typ's
 // blocks: K-quant shapes get a super-block per 128 columns (at least one).
@@ -100,7 +100,7 @@ func TestPackRoundTrip(t *testing.T) {
 	for _, c := range []struct {
 		typ          Type
 		pack, unpack func(dst, src []byte, nb int)
-	}{{Q4_0, packQ4_0x16, unpackQ4_0x16}, {Q8_0, packQ8_0x16, unpackQ8_0x16}, {Q4_K, packQ4_Kx16, unpackQ4_Kx16}} {
+	}{{Q4_0, packQ4_0x16, unpackQ4_0x16}, {Q8_0, packQ8_0x16, unpackQ8_0x16}, {Q4_K, packQ4_Kx16, unpackQ4_Kx16}, {Q6_K, packQ6_Kx16, unpackQ6_Kx16}} {
 		for _, nb := range []int{1, 3, 48} {
 			src := randomQuantRows(rng, c.typ, 16, nb*c.typ.BlockSize())
 			packed := make([]byte, len(src))
@@ -121,7 +121,7 @@ func TestPackOnlyWhereKernelsRun(t *testing.T) {
 	for _, c := range []struct {
 		typ  Type
 		rows int
-	}{{Q4_0, 15}, {Q8_0, 15}, {Q4_K, 15}, {Q5_K, 64}, {F16, 64}} {
+	}{{Q4_0, 15}, {Q8_0, 15}, {Q4_K, 15}, {Q6_K, 15}, {Q5_K, 64}, {F16, 64}} {
 		w := randomMatrix(t, rng, c.typ, c.rows, 256)
 		if got := w.Pack(); got != 0 {
 			t.Errorf("%s %d rows: Pack made %d bytes, want none", c.typ, c.rows, got)

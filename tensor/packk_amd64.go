@@ -112,3 +112,114 @@ func packPanelQ4_KPacked(dst []byte, w *Matrix, r0, nsb int) {
 		}
 	}
 }
+
+// Q6_K: per group of sixteen rows and super-block, q6kx16Rec bytes: for
+// each half h and lane L three registers at 192·(8h+L), their 32-bit lane i
+// holding bytes 4L..4L+3 of row i's ql of the half, of its ql+32 and of its
+// qh; then four registers whose lane i holds scale bytes 4k..4k+3 of row
+// i; then the sixteen f16 d.
+
+//go:noescape
+func gemvQ6_Kx16VNNI(nsb int, w *byte, groups int, x *byte, dst *float32)
+
+// q6kx16Rec is the bytes per super-block of a group of sixteen Q6_K rows;
+// q6kGemvRec those of the activation record of the Q6_K one-row kernel.
+const (
+	q6kx16Rec  = 16 * szQ6K
+	q6kGemvRec = 576
+)
+
+// packQ6_Kx16 interleaves sixteen Q6_K rows of nsb super-blocks (src, row
+// after row) into dst.
+func packQ6_Kx16(dst, src []byte, nsb int) {
+	rb := nsb * szQ6K
+	_ = src[16*rb-1]
+	le := binary.LittleEndian
+	for b := range nsb {
+		rec := (*[q6kx16Rec]byte)(dst[b*q6kx16Rec:])
+		for i := range 16 {
+			blk := (*[szQ6K]byte)(src[i*rb+b*szQ6K:])
+			for h := range 2 {
+				for l := range 8 {
+					r := rec[192*(8*h+l)+4*i:]
+					le.PutUint32(r[0:], le.Uint32(blk[64*h+4*l:]))
+					le.PutUint32(r[64:], le.Uint32(blk[64*h+32+4*l:]))
+					le.PutUint32(r[128:], le.Uint32(blk[128+32*h+4*l:]))
+				}
+			}
+			for k := range 4 {
+				le.PutUint32(rec[3072+64*k+4*i:], le.Uint32(blk[192+4*k:]))
+			}
+			le.PutUint16(rec[3328+2*i:], le.Uint16(blk[208:]))
+		}
+	}
+}
+
+// unpackQ6_Kx16Block writes row i's super-block b of the packed group src
+// into blk.
+func unpackQ6_Kx16Block(blk *[szQ6K]byte, src []byte, i, b int) {
+	rec := (*[q6kx16Rec]byte)(src[b*q6kx16Rec:])
+	le := binary.LittleEndian
+	for h := range 2 {
+		for l := range 8 {
+			r := rec[192*(8*h+l)+4*i:]
+			le.PutUint32(blk[64*h+4*l:], le.Uint32(r[0:]))
+			le.PutUint32(blk[64*h+32+4*l:], le.Uint32(r[64:]))
+			le.PutUint32(blk[128+32*h+4*l:], le.Uint32(r[128:]))
+		}
+	}
+	for k := range 4 {
+		le.PutUint32(blk[192+4*k:], le.Uint32(rec[3072+64*k+4*i:]))
+	}
+	le.PutUint16(blk[208:], le.Uint16(rec[3328+2*i:]))
+}
+
+// unpackQ6_Kx16 is packQ6_Kx16's inverse (tests check the round trip).
+func unpackQ6_Kx16(dst, src []byte, nsb int) {
+	rb := nsb * szQ6K
+	for i := range 16 {
+		for b := range nsb {
+			unpackQ6_Kx16Block((*[szQ6K]byte)(dst[i*rb+b*szQ6K:]), src, i, b)
+		}
+	}
+}
+
+// packGemvQ6_K writes a q6kGemvRec-byte record per super-block of the Q8_K
+// activation xq: the 256 values, then per group of four values y0..y3 the
+// int16 pair -32·(y0+y1), -32·(y2+y3) (the Q6_K offset of 32, folded into
+// the kernel's sums), then d as float32, zero padding.
+func packGemvQ6_K(dst, xq []byte, nsb int) {
+	le := binary.LittleEndian
+	for b := range nsb {
+		blk := (*[szQ8K]byte)(xq[b*szQ8K:])
+		rec := dst[b*q6kGemvRec:][:q6kGemvRec]
+		y := blk[4 : 4+qkK]
+		copy(rec[:qkK], y)
+		for t := range qkK / 2 {
+			s := int16(int8(y[2*t])) + int16(int8(y[2*t+1]))
+			le.PutUint16(rec[256+2*t:], uint16(-32*s))
+		}
+		copy(rec[512:516], blk[0:4])
+		clear(rec[516:])
+	}
+}
+
+// gemvQ6_Kx16 is gemvQ4_Kx16 for Q6_K weights.
+func gemvQ6_Kx16(w *Matrix, xp []byte, lo, hi int, dst []float32) {
+	nsb, rb := w.Cols/qkK, w.rowBytes()
+	_, _, _ = w.packed[hi*rb-1], xp[nsb*q6kGemvRec-1], dst[hi-1]
+	gemvQ6_Kx16VNNI(nsb, &w.packed[lo*rb], (hi-lo)/16, &xp[0], &dst[lo])
+}
+
+// packPanelQ6_KPacked is packPanelQ6_K reading rows [r0, r0+16) (r0 a
+// multiple of 16) from the interleaved copy.
+func packPanelQ6_KPacked(dst []byte, w *Matrix, r0, nsb int) {
+	src := w.packed[r0*w.rowBytes():]
+	var blk [szQ6K]byte
+	for i := range q4kPanelRows {
+		for b := range nsb {
+			unpackQ6_Kx16Block(&blk, src, i, b)
+			packPanelQ6_KBlock(dst[(i*nsb+b)*q4kRec:][:q4kRec], &blk)
+		}
+	}
+}
