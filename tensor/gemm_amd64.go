@@ -512,3 +512,32 @@ func kernelQ6_K(nsb int, panel, act []byte, dst []float32, rows, r0, c0, nc int)
 		}
 	}
 }
+
+// panelShape returns the panel rows, the panel bytes per block and the
+// panel packer quantGEMM uses for w (from its packed copy when it has one),
+// or a nil packer.
+func panelShape(w *Matrix) (rows, block int, pack func(dst []byte, w *Matrix, r0, nb int)) {
+	switch w.Type {
+	case Q4_0:
+		if w.packed != nil {
+			return q40PanelRows, q40PanelBlock, packPanelQ4_0Packed
+		}
+		return q40PanelRows, q40PanelBlock, packPanelQ4_0
+	case Q8_0:
+		if w.packed != nil {
+			return q80PanelRows, q80PanelBlock, packPanelQ8_0Packed
+		}
+		return q80PanelRows, q80PanelBlock, packPanelQ8_0
+	case Q4_K:
+		if w.packed != nil {
+			return q4kPanelRows, q4kPanelRows * q4kRec, packPanelQ4_KPacked
+		}
+		return q4kPanelRows, q4kPanelRows * q4kRec, packPanelQ4_K
+	case Q6_K:
+		if w.packed != nil {
+			return q4kPanelRows, q4kPanelRows * q4kRec, packPanelQ6_KPacked
+		}
+		return q4kPanelRows, q4kPanelRows * q4kRec, packPanelQ6_K
+	}
+	return 0, 0, nil
+}

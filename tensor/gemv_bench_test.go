@@ -63,3 +63,37 @@ func BenchmarkPack(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPanel measures building the weight panels of the batch kernels
+// (prompt processing) from the plain layout and from the packed copy, over
+// a 4096×1536 matrix (3072 columns for the K-quants): MB/s is weight bytes
+// turned into panels per second.
+func BenchmarkPanel(b *testing.B) {
+	rng := rand.New(rand.NewPCG(35, 36))
+	for _, typ := range []Type{Q4_0, Q8_0, Q4_K, Q6_K} {
+		cols := 1536
+		if typ.BlockSize() == qkK {
+			cols = 3072
+		}
+		w := randomMatrix(b, rng, typ, 4096, cols)
+		nb := cols / typ.BlockSize()
+		for _, layout := range []string{"plain", "packed"} {
+			b.Run(fmt.Sprintf("%s/%s", typ, layout), func(b *testing.B) {
+				if layout == "packed" && w.Pack() == 0 {
+					b.Skip("no packed copies on this CPU")
+				}
+				prows, pblock, pack := panelShape(w)
+				if pack == nil {
+					b.Skip("no panel kernels on this CPU")
+				}
+				panel := make([]byte, nb*pblock)
+				b.SetBytes(int64(len(w.Data)))
+				for b.Loop() {
+					for r := 0; r+prows <= w.Rows; r += prows {
+						pack(panel, w, r, nb)
+					}
+				}
+			})
+		}
+	}
+}
