@@ -22,3 +22,6 @@ func packedGEMV(w *Matrix) gemvFunc { return nil }
 func panelShape(w *Matrix) (rows, block int, pack func(dst []byte, w *Matrix, r0, nb int)) {
 	return 0, 0, nil
 }
+
+// gemmMinBatch is the smallest batch the panel kernels take (none here).
+const gemmMinBatch = 8

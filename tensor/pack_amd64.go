@@ -128,18 +128,18 @@ func unpackQ4_0x16(dst, src []byte, nb int) {
 }
 
 // gemvQ4_0x16 computes rows [lo, hi) of a one-row product from the packed
-// copy, lo and hi-lo multiples of 16 within it.
+// copy, lo and hi-lo multiples of 16 within it, into dst[:hi-lo].
 func gemvQ4_0x16(w *Matrix, xp []byte, lo, hi int, dst []float32) {
 	nb, rb := w.Cols/qk, w.rowBytes()
-	_, _, _ = w.packed[hi*rb-1], xp[nb*40-1], dst[hi-1]
-	gemvQ4_0x16VNNI(nb, &w.packed[lo*rb], (hi-lo)/16, &xp[0], &dst[lo])
+	_, _, _ = w.packed[hi*rb-1], xp[nb*40-1], dst[hi-lo-1]
+	gemvQ4_0x16VNNI(nb, &w.packed[lo*rb], (hi-lo)/16, &xp[0], &dst[0])
 }
 
 // gemvQ8_0x16 is gemvQ4_0x16 for Q8_0 weights.
 func gemvQ8_0x16(w *Matrix, xp []byte, lo, hi int, dst []float32) {
 	nb, rb := w.Cols/qk, w.rowBytes()
-	_, _, _ = w.packed[hi*rb-1], xp[nb*q80ColBlock-1], dst[hi-1]
-	gemvQ8_0x16VNNI(nb, &w.packed[lo*rb], (hi-lo)/16, &xp[0], &dst[lo])
+	_, _, _ = w.packed[hi*rb-1], xp[nb*q80ColBlock-1], dst[hi-lo-1]
+	gemvQ8_0x16VNNI(nb, &w.packed[lo*rb], (hi-lo)/16, &xp[0], &dst[0])
 }
 
 // packPanelQ8_0Packed is packPanelQ8_0 reading rows [r0, r0+8) (r0 a

@@ -93,11 +93,11 @@ func packGemvQ4_K(dst, xq []byte, nsb int) {
 }
 
 // gemvQ4_Kx16 computes rows [lo, hi) of a one-row product from the packed
-// copy, lo and hi-lo multiples of 16 within it.
+// copy, lo and hi-lo multiples of 16 within it, into dst[:hi-lo].
 func gemvQ4_Kx16(w *Matrix, xp []byte, lo, hi int, dst []float32) {
 	nsb, rb := w.Cols/qkK, w.rowBytes()
-	_, _, _ = w.packed[hi*rb-1], xp[nsb*q4kGemvRec-1], dst[hi-1]
-	gemvQ4_Kx16VNNI(nsb, &w.packed[lo*rb], (hi-lo)/16, &xp[0], &dst[lo])
+	_, _, _ = w.packed[hi*rb-1], xp[nsb*q4kGemvRec-1], dst[hi-lo-1]
+	gemvQ4_Kx16VNNI(nsb, &w.packed[lo*rb], (hi-lo)/16, &xp[0], &dst[0])
 }
 
 // packPanelQ4_KPacked is packPanelQ4_K reading rows [r0, r0+16) (r0 a
@@ -207,8 +207,8 @@ func packGemvQ6_K(dst, xq []byte, nsb int) {
 // gemvQ6_Kx16 is gemvQ4_Kx16 for Q6_K weights.
 func gemvQ6_Kx16(w *Matrix, xp []byte, lo, hi int, dst []float32) {
 	nsb, rb := w.Cols/qkK, w.rowBytes()
-	_, _, _ = w.packed[hi*rb-1], xp[nsb*q6kGemvRec-1], dst[hi-1]
-	gemvQ6_Kx16VNNI(nsb, &w.packed[lo*rb], (hi-lo)/16, &xp[0], &dst[lo])
+	_, _, _ = w.packed[hi*rb-1], xp[nsb*q6kGemvRec-1], dst[hi-lo-1]
+	gemvQ6_Kx16VNNI(nsb, &w.packed[lo*rb], (hi-lo)/16, &xp[0], &dst[0])
 }
 
 // packPanelQ6_KPacked is packPanelQ6_K reading rows [r0, r0+16) (r0 a
