@@ -78,9 +78,17 @@ func quantGEMM(dst []float32, w *Matrix, xq []byte, xs, n int) int {
 		}
 		return panelGEMM(dst, w, xq, xs, n, w.Cols/qk, q80PanelRows, q80Cols, q80PanelBlock, q80ColBlock, packActQ8_0, pack, kernelQ8_0)
 	case Q4_K:
-		return panelGEMM(dst, w, xq, xs, n, w.Cols/qkK, q4kPanelRows, q4kCols, q4kPanelRows*q4kRec, q4kRec, packActQ4_K, packPanelQ4_K, kernelQ4_K)
+		pack := packPanelQ4_K
+		if w.packed != nil {
+			pack = packPanelQ4_KPacked
+		}
+		return panelGEMM(dst, w, xq, xs, n, w.Cols/qkK, q4kPanelRows, q4kCols, q4kPanelRows*q4kRec, q4kRec, packActQ4_K, pack, kernelQ4_K)
 	case Q6_K:
-		return panelGEMM(dst, w, xq, xs, n, w.Cols/qkK, q4kPanelRows, q4kCols, q4kPanelRows*q4kRec, q4kRec, packActQ4_K, packPanelQ6_K, kernelQ6_K)
+		pack := packPanelQ6_K
+		if w.packed != nil {
+			pack = packPanelQ6_KPacked
+		}
+		return panelGEMM(dst, w, xq, xs, n, w.Cols/qkK, q4kPanelRows, q4kCols, q4kPanelRows*q4kRec, q4kRec, packActQ4_K, pack, kernelQ6_K)
 	}
 	return 0
 }
@@ -248,7 +256,23 @@ func gemvRecord(t Type) int {
 // xq into *buf for it, or returns nil when there is none (or the CPU lacks
 // AVX-512 VNNI).
 func quantGEMV(w *Matrix, xq []byte) (gemvFunc, *[]byte) {
-	if !useGEMM || (w.Type != Q4_0 && w.Type != Q8_0) || w.Rows < 8 {
+	if !useGEMM || w.Rows < 8 {
+		return nil, nil
+	}
+	switch w.Type {
+	case Q4_K:
+		// no eight-row kernel: the record serves the packed one
+		nsb := w.Cols / qkK
+		buf := getScratch(nsb * q4kGemvRec)
+		packGemvQ4_K((*buf)[:nsb*q4kGemvRec], xq, nsb)
+		return nil, buf
+	case Q6_K:
+		nsb := w.Cols / qkK
+		buf := getScratch(nsb * q6kGemvRec)
+		packGemvQ6_K((*buf)[:nsb*q6kGemvRec], xq, nsb)
+		return nil, buf
+	case Q4_0, Q8_0:
+	default:
 		return nil, nil
 	}
 	nb := w.Cols / qk
@@ -296,6 +320,10 @@ func packedGEMV(w *Matrix) gemvFunc {
 		return gemvQ4_0x16
 	case Q8_0:
 		return gemvQ8_0x16
+	case Q4_K:
+		return gemvQ4_Kx16
+	case Q6_K:
+		return gemvQ6_Kx16
 	}
 	return nil
 }
@@ -400,23 +428,27 @@ func packPanelQ4_K(dst []byte, w *Matrix, r0, nsb int) {
 	for i := range q4kPanelRows {
 		row := w.Data[(r0+i)*rb : (r0+i+1)*rb]
 		for b := range nsb {
-			a := (*[szQ4K]byte)(row[b*szQ4K:])
-			rec := dst[(i*nsb+b)*q4kRec:][:q4kRec]
-			sc, mn := k4Scales(a[4:16])
-			for g := range 4 {
-				q := a[16+32*g : 48+32*g]
-				s0, s1 := int16(sc[2*g]), int16(sc[2*g+1])
-				for l, v := range q {
-					binary.LittleEndian.PutUint16(rec[2*(64*g+l):], uint16(int16(v&15)*s0))
-					binary.LittleEndian.PutUint16(rec[2*(64*g+32+l):], uint16(int16(v>>4)*s1))
-				}
-			}
-			binary.LittleEndian.PutUint32(rec[512:], math.Float32bits(f16At(a[0:])))
-			binary.LittleEndian.PutUint32(rec[516:], math.Float32bits(-f16At(a[2:])))
-			for j, m := range mn {
-				binary.LittleEndian.PutUint16(rec[520+2*j:], uint16(m))
-			}
+			packPanelQ4_KBlock(dst[(i*nsb+b)*q4kRec:][:q4kRec], (*[szQ4K]byte)(row[b*szQ4K:]))
 		}
+	}
+}
+
+// packPanelQ4_KBlock writes the panel record of one Q4_K super-block a.
+func packPanelQ4_KBlock(rec []byte, a *[szQ4K]byte) {
+	rec = rec[:q4kRec]
+	sc, mn := k4Scales(a[4:16])
+	for g := range 4 {
+		q := a[16+32*g : 48+32*g]
+		s0, s1 := int16(sc[2*g]), int16(sc[2*g+1])
+		for l, v := range q {
+			binary.LittleEndian.PutUint16(rec[2*(64*g+l):], uint16(int16(v&15)*s0))
+			binary.LittleEndian.PutUint16(rec[2*(64*g+32+l):], uint16(int16(v>>4)*s1))
+		}
+	}
+	binary.LittleEndian.PutUint32(rec[512:], math.Float32bits(f16At(a[0:])))
+	binary.LittleEndian.PutUint32(rec[516:], math.Float32bits(-f16At(a[2:])))
+	for j, m := range mn {
+		binary.LittleEndian.PutUint16(rec[520+2*j:], uint16(m))
 	}
 }
 
@@ -442,25 +474,29 @@ func packPanelQ6_K(dst []byte, w *Matrix, r0, nsb int) {
 	for i := range q4kPanelRows {
 		row := w.Data[(r0+i)*rb : (r0+i+1)*rb]
 		for b := range nsb {
-			a := (*[szQ6K]byte)(row[b*szQ6K:])
-			rec := dst[(i*nsb+b)*q4kRec:][:q4kRec]
-			for h := range 2 {
-				ql, qh, sc := a[64*h:64*h+64], a[128+32*h:128+32*h+32], a[192+8*h:192+8*h+8]
-				put := func(e int, q byte, s byte) {
-					binary.LittleEndian.PutUint16(rec[2*(128*h+e):], uint16((int16(q)-32)*int16(int8(s))))
-				}
-				for l := range 32 {
-					hf := l >> 4
-					put(l, ql[l]&15|(qh[l]&3)<<4, sc[hf])
-					put(l+32, ql[l+32]&15|(qh[l]>>2&3)<<4, sc[hf+2])
-					put(l+64, ql[l]>>4|(qh[l]>>4&3)<<4, sc[hf+4])
-					put(l+96, ql[l+32]>>4|(qh[l]>>6&3)<<4, sc[hf+6])
-				}
-			}
-			binary.LittleEndian.PutUint32(rec[512:], math.Float32bits(f16At(a[208:])))
-			clear(rec[516:])
+			packPanelQ6_KBlock(dst[(i*nsb+b)*q4kRec:][:q4kRec], (*[szQ6K]byte)(row[b*szQ6K:]))
 		}
 	}
+}
+
+// packPanelQ6_KBlock writes the panel record of one Q6_K super-block a.
+func packPanelQ6_KBlock(rec []byte, a *[szQ6K]byte) {
+	rec = rec[:q4kRec]
+	for h := range 2 {
+		ql, qh, sc := a[64*h:64*h+64], a[128+32*h:128+32*h+32], a[192+8*h:192+8*h+8]
+		put := func(e int, q byte, s byte) {
+			binary.LittleEndian.PutUint16(rec[2*(128*h+e):], uint16((int16(q)-32)*int16(int8(s))))
+		}
+		for l := range 32 {
+			hf := l >> 4
+			put(l, ql[l]&15|(qh[l]&3)<<4, sc[hf])
+			put(l+32, ql[l+32]&15|(qh[l]>>2&3)<<4, sc[hf+2])
+			put(l+64, ql[l]>>4|(qh[l]>>4&3)<<4, sc[hf+4])
+			put(l+96, ql[l+32]>>4|(qh[l]>>6&3)<<4, sc[hf+6])
+		}
+	}
+	binary.LittleEndian.PutUint32(rec[512:], math.Float32bits(f16At(a[208:])))
+	clear(rec[516:])
 }
 
 // kernelQ6_K multiplies a packed Q6_K panel by one group of four packed
@@ -475,4 +511,33 @@ func kernelQ6_K(nsb int, panel, act []byte, dst []float32, rows, r0, c0, nc int)
 			d[r] = out[4*r+c]
 		}
 	}
+}
+
+// panelShape returns the panel rows, the panel bytes per block and the
+// panel packer quantGEMM uses for w (from its packed copy when it has one),
+// or a nil packer.
+func panelShape(w *Matrix) (rows, block int, pack func(dst []byte, w *Matrix, r0, nb int)) {
+	switch w.Type {
+	case Q4_0:
+		if w.packed != nil {
+			return q40PanelRows, q40PanelBlock, packPanelQ4_0Packed
+		}
+		return q40PanelRows, q40PanelBlock, packPanelQ4_0
+	case Q8_0:
+		if w.packed != nil {
+			return q80PanelRows, q80PanelBlock, packPanelQ8_0Packed
+		}
+		return q80PanelRows, q80PanelBlock, packPanelQ8_0
+	case Q4_K:
+		if w.packed != nil {
+			return q4kPanelRows, q4kPanelRows * q4kRec, packPanelQ4_KPacked
+		}
+		return q4kPanelRows, q4kPanelRows * q4kRec, packPanelQ4_K
+	case Q6_K:
+		if w.packed != nil {
+			return q4kPanelRows, q4kPanelRows * q4kRec, packPanelQ6_KPacked
+		}
+		return q4kPanelRows, q4kPanelRows * q4kRec, packPanelQ6_K
+	}
+	return 0, 0, nil
 }

@@ -17,3 +17,11 @@ func packMatrix(m *Matrix) []byte { return nil }
 
 // packedGEMV has no kernels over packed copies on this platform.
 func packedGEMV(w *Matrix) gemvFunc { return nil }
+
+// panelShape has no panel kernels on this platform.
+func panelShape(w *Matrix) (rows, block int, pack func(dst []byte, w *Matrix, r0, nb int)) {
+	return 0, 0, nil
+}
+
+// gemmMinBatch is the smallest batch the panel kernels take (none here).
+const gemmMinBatch = 8

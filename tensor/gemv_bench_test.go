@@ -6,9 +6,11 @@ import (
 	"testing"
 )
 
-// BenchmarkGemv multiplies quantized matrices by one vector (token
+// BenchmarkGemv multiplies weight matrices by one vector (token
 // generation's product), once far larger than the caches (dram: 131072×1536,
-// the weight bytes of a 400M model's worth of layers) and once small enough
+// or fewer rows for types of more than five bits a weight so that the
+// matrix stays near 128 MiB, the weight bytes of a 400M model's worth of
+// layers) and once small enough
 // to stay in L2 (l2: 512×1536, the kernel's own speed), at one and two
 // threads. MB/s is weight bytes streamed per second: compare dram with
 // BenchmarkMemoryBandwidth.
@@ -17,11 +19,12 @@ func BenchmarkGemv(b *testing.B) {
 	const cols = 1536
 	rng := rand.New(rand.NewPCG(31, 32))
 	x := randNormal(rng, cols, 1)
-	for _, typ := range []Type{Q4_0, Q8_0} {
+	for _, typ := range []Type{Q4_0, Q8_0, Q4_K, Q6_K, F16} {
+		rb, _ := typ.RowBytes(cols)
 		for _, size := range []struct {
 			name string
 			rows int
-		}{{"dram", 131072}, {"l2", 512}} {
+		}{{"dram", min(131072, (128<<20)/rb&^15)}, {"l2", 512}} {
 			plain := randomMatrix(b, rng, typ, size.rows, cols)
 			packed := &Matrix{Type: typ, Rows: size.rows, Cols: cols, Data: plain.Data}
 			dst := make([]float32, size.rows)
@@ -57,6 +60,40 @@ func BenchmarkPack(b *testing.B) {
 		w.packed = nil
 		if w.Pack() == 0 {
 			b.Skip("no packed copies on this CPU")
+		}
+	}
+}
+
+// BenchmarkPanel measures building the weight panels of the batch kernels
+// (prompt processing) from the plain layout and from the packed copy, over
+// a 4096×1536 matrix (3072 columns for the K-quants): MB/s is weight bytes
+// turned into panels per second.
+func BenchmarkPanel(b *testing.B) {
+	rng := rand.New(rand.NewPCG(35, 36))
+	for _, typ := range []Type{Q4_0, Q8_0, Q4_K, Q6_K} {
+		cols := 1536
+		if typ.BlockSize() == qkK {
+			cols = 3072
+		}
+		w := randomMatrix(b, rng, typ, 4096, cols)
+		nb := cols / typ.BlockSize()
+		for _, layout := range []string{"plain", "packed"} {
+			b.Run(fmt.Sprintf("%s/%s", typ, layout), func(b *testing.B) {
+				if layout == "packed" && w.Pack() == 0 {
+					b.Skip("no packed copies on this CPU")
+				}
+				prows, pblock, pack := panelShape(w)
+				if pack == nil {
+					b.Skip("no panel kernels on this CPU")
+				}
+				panel := make([]byte, nb*pblock)
+				b.SetBytes(int64(len(w.Data)))
+				for b.Loop() {
+					for r := 0; r+prows <= w.Rows; r += prows {
+						pack(panel, w, r, nb)
+					}
+				}
+			})
 		}
 	}
 }

@@ -17,15 +17,16 @@ type Matrix struct {
 	packed []byte
 }
 
-// Pack builds, when this CPU has kernels that read it (Q4_0 and Q8_0
-// weights with AVX-512 VNNI), a copy of the matrix's rows interleaved in groups of
-// sixteen, which token generation then streams instead of Data; products
-// give the same results bit for bit either way. It returns the bytes of the
+// Pack builds, when this CPU has kernels that read it (Q4_0, Q8_0, Q4_K and
+// Q6_K weights with AVX-512 VNNI), a copy of the matrix's rows interleaved
+// in groups of sixteen, which token generation then streams instead of
+// Data, and from which the batch kernels build their panels; products give
+// the same results bit for bit either way. It returns the bytes of the
 // copy (0 when none is made), which has the size of the rows it covers: a
-// caller whose Data is a file mapping can drop those pages (Data stays
-// valid and is read again only for rows outside the copy and for the few
-// paths that use the plain layout). Pack must not run concurrently with
-// products on m; calling it again does nothing.
+// caller whose Data is a file mapping can drop those pages (products never
+// read the covered rows of Data again; Row, the embedding lookup, still
+// does). Pack must not run concurrently with products on m; calling it
+// again does nothing.
 func (m *Matrix) Pack() int {
 	if m.packed == nil {
 		m.packed = packMatrix(m)
@@ -170,6 +171,15 @@ func matMul(dst []float32, w *Matrix, x []float32, n int, gemm bool) {
 	if n == 0 || w.Rows == 0 {
 		return
 	}
+	if n > 1 && n < gemmMinBatch && k.act != nil && packedGEMV(w) != nil {
+		// a small batch: one-row products over the packed copy, with the
+		// same results, so that the file pages the copy replaced stay
+		// unread
+		for i := range n {
+			matMul(dst[i*w.Rows:(i+1)*w.Rows], w, x[i*w.Cols:(i+1)*w.Cols], 1, gemm)
+		}
+		return
+	}
 	xs, _ := k.repr.RowBytes(w.Cols) // Cols is a block multiple: checked by NewMatrix
 	var buf *[]byte
 	var xq []byte
@@ -253,7 +263,8 @@ type product struct {
 	dot4 dot4Func // dot for four activation rows at once, or nil
 	gemv gemvFunc // kernel for eight rows at once when n is 1, or nil
 	// gemv16 is the kernel for sixteen rows of w's packed copy at once
-	// when n is 1, or nil; it takes the activation packed for gemv.
+	// when n is 1, or nil; it takes the activation packed for gemv, and
+	// its dst starts at row lo (not at row 0 as gemv's).
 	gemv16 gemvFunc
 	xp     []byte // the activation packed for gemv
 	w      *Matrix
@@ -267,10 +278,23 @@ type product struct {
 
 // rowsRange computes output rows [lo, hi) for every activation row.
 func (p *product) rowsRange(lo, hi int) {
-	if p.gemv16 != nil && lo&15 == 0 {
-		if m := (min(hi, len(p.w.packed)/p.rb) - lo) &^ 15; m > 0 {
-			p.gemv16(p.w, p.xp, lo, lo+m, p.dst)
+	if end := len(p.w.packed) / p.rb; p.gemv16 != nil && lo < end {
+		// every row of the packed copy comes from it (its file pages may
+		// be dropped): a range that starts or ends inside a group of
+		// sixteen computes the whole group aside
+		top := min(hi, end)
+		if lo&15 != 0 {
+			g := lo &^ 15
+			p.partial16(g, lo, min(top, g+16))
+			lo = min(top, g+16)
+		}
+		if m := (top - lo) &^ 15; m > 0 {
+			p.gemv16(p.w, p.xp, lo, lo+m, p.dst[lo:])
 			lo += m
+		}
+		if lo < top {
+			p.partial16(lo, lo, top)
+			lo = top
 		}
 	}
 	if p.gemv != nil {
@@ -296,6 +320,14 @@ func (p *product) rowsRange(lo, hi int) {
 			p.dst[i*p.rows+r] = p.dot(cols, wr, p.x[i*p.xs:(i+1)*p.xs])
 		}
 	}
+}
+
+// partial16 computes rows [a, b) of the group of sixteen rows starting at
+// g of the packed copy: the whole group aside, then the rows wanted.
+func (p *product) partial16(g, a, b int) {
+	var tmp [16]float32
+	p.gemv16(p.w, p.xp, g, g+16, tmp[:])
+	copy(p.dst[a:b], tmp[a-g:b-g])
 }
 
 // scratch is a free list of activation buffers, so that steady-state calls

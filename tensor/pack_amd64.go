@@ -33,21 +33,27 @@ const (
 // packMatrix returns the interleaved copy of m's whole groups of sixteen
 // rows, or nil when m's type has none or this CPU lacks the kernels.
 func packMatrix(m *Matrix) []byte {
-	pack := packQ4_0x16
+	var pack func(dst, src []byte, nb int)
 	switch {
 	case asmOff || !hasVNNI512 || m.Rows < 16 || m.Cols == 0:
 		return nil
+	case m.Type == Q4_0:
+		pack = packQ4_0x16
 	case m.Type == Q8_0:
 		pack = packQ8_0x16
-	case m.Type != Q4_0:
+	case m.Type == Q4_K:
+		pack = packQ4_Kx16
+	case m.Type == Q6_K:
+		pack = packQ6_Kx16
+	default:
 		return nil
 	}
-	rb := m.rowBytes()
+	rb, nb := m.rowBytes(), m.Cols/m.Type.BlockSize()
 	groups := m.Rows / 16
 	dst := make([]byte, groups*16*rb)
 	Parallel(groups, Threads(), func(lo, hi, _ int) {
 		for g := lo; g < hi; g++ {
-			pack(dst[g*16*rb:(g+1)*16*rb], m.Data[g*16*rb:(g+1)*16*rb], m.Cols/qk)
+			pack(dst[g*16*rb:(g+1)*16*rb], m.Data[g*16*rb:(g+1)*16*rb], nb)
 		}
 	})
 	return dst
@@ -122,18 +128,18 @@ func unpackQ4_0x16(dst, src []byte, nb int) {
 }
 
 // gemvQ4_0x16 computes rows [lo, hi) of a one-row product from the packed
-// copy, lo and hi-lo multiples of 16 within it.
+// copy, lo and hi-lo multiples of 16 within it, into dst[:hi-lo].
 func gemvQ4_0x16(w *Matrix, xp []byte, lo, hi int, dst []float32) {
 	nb, rb := w.Cols/qk, w.rowBytes()
-	_, _, _ = w.packed[hi*rb-1], xp[nb*40-1], dst[hi-1]
-	gemvQ4_0x16VNNI(nb, &w.packed[lo*rb], (hi-lo)/16, &xp[0], &dst[lo])
+	_, _, _ = w.packed[hi*rb-1], xp[nb*40-1], dst[hi-lo-1]
+	gemvQ4_0x16VNNI(nb, &w.packed[lo*rb], (hi-lo)/16, &xp[0], &dst[0])
 }
 
 // gemvQ8_0x16 is gemvQ4_0x16 for Q8_0 weights.
 func gemvQ8_0x16(w *Matrix, xp []byte, lo, hi int, dst []float32) {
 	nb, rb := w.Cols/qk, w.rowBytes()
-	_, _, _ = w.packed[hi*rb-1], xp[nb*q80ColBlock-1], dst[hi-1]
-	gemvQ8_0x16VNNI(nb, &w.packed[lo*rb], (hi-lo)/16, &xp[0], &dst[lo])
+	_, _, _ = w.packed[hi*rb-1], xp[nb*q80ColBlock-1], dst[hi-lo-1]
+	gemvQ8_0x16VNNI(nb, &w.packed[lo*rb], (hi-lo)/16, &xp[0], &dst[0])
 }
 
 // packPanelQ8_0Packed is packPanelQ8_0 reading rows [r0, r0+8) (r0 a

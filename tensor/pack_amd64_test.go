@@ -11,7 +11,9 @@ import (
 
 // checkPacked compares, for one weight matrix, the products of its packed
 // copy with those of the plain layout (the eight-row and panel kernels) and
-// of the pure-Go twins, bit for bit, for one and for n activation rows.
+// of the pure-Go twins, bit for bit, for one, three (a batch below the
+// panel kernels') and n activation rows, with the plain rows the copy
+// covers scrambled so that reading them shows.
 func checkPacked(t *testing.T, rng *rand.Rand, typ Type, rows, cols, n int) {
 	t.Helper()
 	data := randomQuantRows(rng, typ, rows, cols)
@@ -26,6 +28,11 @@ func checkPacked(t *testing.T, rng *rand.Rand, typ Type, rows, cols, n int) {
 	if !bytes.Equal(packed.Data, data) {
 		t.Fatal("Pack changed Data")
 	}
+	// the rows the copy covers must not be read from Data again (their
+	// file pages are dropped): scramble them
+	for i := range packed.Data[:len(packed.packed)] {
+		packed.Data[i] = byte(rng.Uint32())
+	}
 	x := make([]float32, n*cols)
 	for i := range x {
 		x[i] = float32(rng.NormFloat64())
@@ -33,14 +40,14 @@ func checkPacked(t *testing.T, rng *rand.Rand, typ Type, rows, cols, n int) {
 			x[i] = 0
 		}
 	}
-	for _, m := range []int{1, n} {
+	for _, m := range []int{1, 3, n} {
 		got := make([]float32, m*rows)
 		want := make([]float32, m*rows)
 		pure := make([]float32, m*rows)
 		MatMul(got, packed, x[:m*cols], m)
 		MatMul(want, plain, x[:m*cols], m)
 		useAsm(false)
-		MatMul(pure, packed, x[:m*cols], m)
+		MatMul(pure, plain, x[:m*cols], m)
 		useAsm(true)
 		for i := range got {
 			if !sameBits(got[i], want[i]) || !sameBits(got[i], pure[i]) {
@@ -60,6 +67,18 @@ func checkPacked(t *testing.T, rng *rand.Rand, typ Type, rows, cols, n int) {
 	}
 }
 
+// packedTypes are the weight types with packed copies.
+var packedTypes = []Type{Q4_0, Q8_0, Q4_K, Q6_K}
+
+// packedCols turns a column count of 32-element blocks into one of typ's
+// blocks: K-quant shapes get a super-block per 128 columns (at least one).
+func packedCols(typ Type, cols int) int {
+	if typ.BlockSize() == qkK {
+		return qkK * max(1, cols/128)
+	}
+	return cols
+}
+
 // TestPacked checks the sixteen-row kernels over the packed copies (and
 // the panel kernels fed from them) against the plain layout and the pure-Go
 // twins, over row counts with and without a tail of rows outside the copy.
@@ -69,12 +88,13 @@ func TestPacked(t *testing.T) {
 	}
 	defer SetThreads(0)
 	rng := rand.New(rand.NewPCG(41, 42))
-	for _, typ := range []Type{Q4_0, Q8_0} {
+	for _, typ := range packedTypes {
 		for _, sh := range [][2]int{{16, 32}, {17, 64}, {31, 96}, {32, 32}, {48, 1536}, {100, 256}, {257, 128}, {1536, 512}, {4104, 64}} {
 			for _, threads := range []int{1, 2, 3} {
-				t.Run(fmt.Sprintf("%s/%dx%d/t%d", typ, sh[0], sh[1], threads), func(t *testing.T) {
+				cols := packedCols(typ, sh[1])
+				t.Run(fmt.Sprintf("%s/%dx%d/t%d", typ, sh[0], cols, threads), func(t *testing.T) {
 					SetThreads(threads)
-					checkPacked(t, rng, typ, sh[0], sh[1], 9)
+					checkPacked(t, rng, typ, sh[0], cols, 9)
 				})
 			}
 		}
@@ -87,9 +107,9 @@ func TestPackRoundTrip(t *testing.T) {
 	for _, c := range []struct {
 		typ          Type
 		pack, unpack func(dst, src []byte, nb int)
-	}{{Q4_0, packQ4_0x16, unpackQ4_0x16}, {Q8_0, packQ8_0x16, unpackQ8_0x16}} {
+	}{{Q4_0, packQ4_0x16, unpackQ4_0x16}, {Q8_0, packQ8_0x16, unpackQ8_0x16}, {Q4_K, packQ4_Kx16, unpackQ4_Kx16}, {Q6_K, packQ6_Kx16, unpackQ6_Kx16}} {
 		for _, nb := range []int{1, 3, 48} {
-			src := randomQuantRows(rng, c.typ, 16, nb*qk)
+			src := randomQuantRows(rng, c.typ, 16, nb*c.typ.BlockSize())
 			packed := make([]byte, len(src))
 			back := make([]byte, len(src))
 			c.pack(packed, src, nb)
@@ -108,7 +128,7 @@ func TestPackOnlyWhereKernelsRun(t *testing.T) {
 	for _, c := range []struct {
 		typ  Type
 		rows int
-	}{{Q4_0, 15}, {Q8_0, 15}, {Q4_K, 64}, {F16, 64}} {
+	}{{Q4_0, 15}, {Q8_0, 15}, {Q4_K, 15}, {Q6_K, 15}, {Q5_K, 64}, {F16, 64}} {
 		w := randomMatrix(t, rng, c.typ, c.rows, 256)
 		if got := w.Pack(); got != 0 {
 			t.Errorf("%s %d rows: Pack made %d bytes, want none", c.typ, c.rows, got)
@@ -122,17 +142,19 @@ func FuzzPacked(f *testing.F) {
 	if !hasVNNI512 || asmOff {
 		f.Skip("no AVX-512 VNNI or assembly off (" + NoAsmEnv + "): no packed copies are made")
 	}
-	f.Add(uint64(1), uint8(16), uint8(1), uint8(1), false)
-	f.Add(uint64(2), uint8(47), uint8(5), uint8(9), true)
-	f.Add(uint64(3), uint8(255), uint8(2), uint8(2), true)
-	f.Fuzz(func(t *testing.T, seed uint64, rows, blocks, threads uint8, q8 bool) {
-		typ := Q4_0
-		if q8 {
-			typ = Q8_0
-		}
+	f.Add(uint64(1), uint8(16), uint8(1), uint8(1), uint8(0))
+	f.Add(uint64(2), uint8(47), uint8(5), uint8(9), uint8(1))
+	f.Add(uint64(3), uint8(255), uint8(2), uint8(2), uint8(1))
+	f.Add(uint64(4), uint8(33), uint8(3), uint8(0), uint8(2))
+	f.Fuzz(func(t *testing.T, seed uint64, rows, blocks, threads, kind uint8) {
+		typ := packedTypes[int(kind)%len(packedTypes)]
 		defer SetThreads(0)
 		SetThreads(1 + int(threads%3))
 		rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-		checkPacked(t, rng, typ, 16+int(rows), qk*(1+int(blocks%16)), 8+int(threads%4))
+		nb := 1 + int(blocks%16)
+		if typ.BlockSize() == qkK {
+			nb = 1 + int(blocks%4)
+		}
+		checkPacked(t, rng, typ, 16+int(rows), typ.BlockSize()*nb, 8+int(threads%4))
 	})
 }

@@ -29,6 +29,7 @@ type poolJob struct {
 	np      int                      // how many of ps are in use
 	fn      func(lo, hi, worker int) // the Parallel body, or nil
 	n       int                      // rows or iterations
+	packed  bool                     // a product runs over a packed copy
 	chunk   int
 	next    atomic.Int64
 	ids     atomic.Int32 // worker numbers handed out (the caller is 0)
@@ -138,6 +139,10 @@ func runMulti(ps []product) {
 	defer pool.mu.Unlock()
 	j := &pool.job
 	j.np = copy(j.ps[:], ps)
+	j.packed = false
+	for i := range ps {
+		j.packed = j.packed || ps[i].gemv16 != nil
+	}
 	pool.dispatch(rows, Threads())
 	j.ps, j.np = [maxMulti]product{}, 0 // do not keep the caller's buffers alive
 }
@@ -164,6 +169,7 @@ func Parallel(n, workers int, fn func(lo, hi, worker int)) {
 	defer pool.mu.Unlock()
 	j := &pool.job
 	j.fn = fn
+	j.packed = false
 	pool.dispatch(n, min(workers, Threads()))
 	j.fn = nil
 }
@@ -188,8 +194,9 @@ func (wp *workerPool) dispatch(n, t int) {
 	j := &wp.job
 	j.n = n
 	j.chunk = max(1, n/(8*nw))
-	if j.chunk >= 32 {
-		j.chunk &^= 15 // whole groups of sixteen rows for the packed kernels
+	if j.packed || j.chunk >= 32 {
+		// whole groups of sixteen rows for the packed kernels
+		j.chunk = max(16, (j.chunk+8)&^15)
 	} else if j.chunk > 8 {
 		j.chunk &^= 7 // whole groups of eight rows for the eight-row kernels
 	}
