@@ -50,17 +50,26 @@ func BenchmarkGemv(b *testing.B) {
 	}
 }
 
-// BenchmarkPack measures building the packed copy of a 4096×1536 Q4_0
-// matrix (model load time): MB/s is weight bytes packed per second.
+// BenchmarkPack measures building the packed copy of a 4096×1536 matrix
+// (3072 columns for the K-quants; model load time): MB/s is weight bytes
+// packed per second.
 func BenchmarkPack(b *testing.B) {
 	rng := rand.New(rand.NewPCG(33, 34))
-	w := randomMatrix(b, rng, Q4_0, 4096, 1536)
-	b.SetBytes(int64(len(w.Data)))
-	for b.Loop() {
-		w.packed = nil
-		if w.Pack() == 0 {
-			b.Skip("no packed copies on this CPU")
+	for _, typ := range []Type{Q4_0, Q8_0, Q4_K, Q6_K} {
+		cols := 1536
+		if typ.BlockSize() == qkK {
+			cols = 3072
 		}
+		w := randomMatrix(b, rng, typ, 4096, cols)
+		b.Run(typ.String(), func(b *testing.B) {
+			b.SetBytes(int64(len(w.Data)))
+			for b.Loop() {
+				w.packed = nil
+				if w.Pack() == 0 {
+					b.Skip("no packed copies on this CPU")
+				}
+			}
+		})
 	}
 }
 
