@@ -196,7 +196,9 @@ func TestLoRASFTEndToEnd(t *testing.T) {
 				if want := 2 * 2 * 7; len(m.Params) != want {
 					t.Fatalf("%d parameters, want %d adapter tensors", len(m.Params), want)
 				}
-				ft, _, err := NewSFT(loraSFTConfig(), m, recs, byteEncoder{})
+				c := loraSFTConfig()
+				c.LoRA = &lc
+				ft, _, err := NewSFT(c, m, recs, byteEncoder{})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -254,7 +256,7 @@ func TestLoRAResume(t *testing.T) {
 	em := engineOf(t, loraBase(t, 2), tensor.Q4_0)
 	lc := LoRAConfig{Rank: 2, Alpha: 2, Targets: []string{"attn_q", "attn_v"}}
 	c := loraSFTConfig()
-	c.Steps = 12
+	c.Steps, c.LoRA = 12, &lc
 	run := func(stopAt int, ck []byte) ([][]float32, []byte) {
 		m, err := NewLoRA(em, lc, 1)
 		if err != nil {
@@ -295,12 +297,16 @@ func TestLoRAResume(t *testing.T) {
 func TestLoRADPO(t *testing.T) {
 	recs := alphabetPairs(160, 5)
 	em := engineOf(t, loraBase(t, 1), tensor.Q8_0)
-	m, err := NewLoRA(em, LoRAConfig{Rank: 4, Alpha: 8, Targets: DefaultLoRATargets}, 3)
+	lc := LoRAConfig{Rank: 4, Alpha: 8, Targets: DefaultLoRATargets}
+	m, err := NewLoRA(em, lc, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := tinyFTConfig("dpo")
-	c.Optim.LR, c.Steps = 1e-2, 40
+	c.Optim.LR, c.Steps, c.LoRA = 1e-2, 40, &lc
+	if _, _, err := NewDPO(c, tinyAlignModel(t, 1), nil, recs, byteEncoder{}, 2); err == nil {
+		t.Fatal("a LoRA config with a fully trained model accepted")
+	}
 	ft, _, err := NewDPO(c, m, nil, recs, byteEncoder{}, 2)
 	if err != nil {
 		t.Fatal(err)
