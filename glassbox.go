@@ -74,6 +74,17 @@ type Options struct {
 	// FallbackChatTemplate, when set, is the chat template of a model file
 	// that carries none (ChatTemplate, when set, wins over both).
 	FallbackChatTemplate string
+	// LoRA lists adapters in llama.cpp's GGUF LoRA format applied to the
+	// weights, in order (llama.cpp's --lora and --lora-scaled): every
+	// product with an adapted weight W becomes W·x + s·(alpha/rank)·B·(A·x).
+	LoRA []LoRAAdapter
+}
+
+// LoRAAdapter is a LoRA adapter file and its scale s (0 is taken as 1,
+// llama.cpp's --lora; another value is --lora-scaled FILE s).
+type LoRAAdapter struct {
+	Path  string
+	Scale float32
 }
 
 // ErrClosed is returned (wrapped) by a Model's methods that read the weights,
@@ -223,6 +234,12 @@ func (m *Model) loadGGUF(f *gguf.File) (err error) {
 // finishOpen checks the tokenizer against the model, sets the context and
 // checks that a session's KV cache fits in the available memory.
 func (m *Model) finishOpen() error {
+	if len(m.opts.LoRA) > 0 {
+		if err := m.applyLoRA(); err != nil {
+			m.Close()
+			return fmt.Errorf("load %s: %w", m.path, err)
+		}
+	}
 	src := m.opts.ChatTemplate
 	if src == "" && m.template == nil {
 		src = m.opts.FallbackChatTemplate
@@ -253,6 +270,39 @@ func (m *Model) finishOpen() error {
 	}
 	return nil
 }
+
+// applyLoRA reads the adapters of Options.LoRA and applies them to the
+// weights.
+func (m *Model) applyLoRA() error {
+	for _, a := range m.opts.LoRA {
+		f, err := gguf.Open(a.Path)
+		if err != nil {
+			return fmt.Errorf("LoRA adapter: %w", err)
+		}
+		ad, err := model.ReadLoRA(f) // copies the values
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", a.Path, err)
+		}
+		if ad.Name == "" {
+			ad.Name = strings.TrimSuffix(filepath.Base(a.Path), filepath.Ext(a.Path))
+		}
+		s := a.Scale
+		if s == 0 {
+			s = 1
+		}
+		tuned, err := m.model.WithLoRA([]model.AppliedLoRA{{Adapter: ad, Scale: s}})
+		if err != nil {
+			return fmt.Errorf("%s: %w", a.Path, err)
+		}
+		m.model = tuned
+	}
+	return nil
+}
+
+// LoRA returns the adapters applied to the weights (Options.LoRA), with
+// their names and scales.
+func (m *Model) LoRA() []model.AppliedLoRA { return m.model.LoRA }
 
 // stateOptions are the settings of the model's generation sessions.
 func (m *Model) stateOptions() model.StateOptions {

@@ -33,6 +33,8 @@ type ModelInfo struct {
 	KVCacheK      string         `json:"kv_cache_k"`     // element type of the keys: KVCache, Q8_0 or Q4_0 (Options.KeyCacheType)
 	KVCacheBytes  int64          `json:"kv_cache_bytes"` // size of one session's KV cache (see Model.KVCacheBytes)
 	ChatTemplate  string         `json:"chat_template"`  // the source of the chat template ("" if none)
+	// LoRA lists the adapters applied to the weights (Options.LoRA).
+	LoRA []trace.LoRA `json:"lora,omitempty"`
 }
 
 // Info describes the model. It reads the weights (to count distinct
@@ -55,6 +57,9 @@ func (m *Model) info() ModelInfo {
 		Vocab: c.VocabSize, Tokenizer: m.tok.Model(), ContextLength: c.ContextLength, Context: m.opts.Context,
 		FileType: c.FileType, TensorTypes: map[string]int{}, KVCache: m.KVCacheType().String(), KVCacheK: m.KeyCacheType().String(), KVCacheBytes: m.KVCacheBytes(),
 		ChatTemplate: m.tmplSrc,
+	}
+	for _, a := range m.model.LoRA {
+		info.LoRA = append(info.LoRA, trace.LoRA{Name: a.Adapter.Name, Scale: a.Scale, Alpha: a.Adapter.Alpha, Weights: len(a.Adapter.Weights)})
 	}
 	if f := m.file; f != nil {
 		for _, t := range f.Tensors {

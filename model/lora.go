@@ -211,7 +211,7 @@ func (m *Model) WithLoRA(adapters []AppliedLoRA) (*Model, error) {
 	out := &Model{
 		Config: m.Config, TokenEmbedding: m.TokenEmbedding, OutputNorm: m.OutputNorm, Output: m.Output,
 		RopeFreqs: m.RopeFreqs, RopeLong: m.RopeLong, RopeShort: m.RopeShort,
-		Layers: append([]Layer(nil), m.Layers...),
+		Layers: append([]Layer(nil), m.Layers...), LoRA: append(append([]AppliedLoRA(nil), m.LoRA...), adapters...),
 	}
 	for _, ap := range adapters {
 		a := ap.Adapter

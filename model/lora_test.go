@@ -15,10 +15,14 @@ import (
 // loraModel writes and loads a small random llama model of type typ,
 // returning the parsed file too.
 func loraModel(t testing.TB, typ tensor.Type) (*gguf.File, *Model) {
+	return loraModelDim(t, typ, 256)
+}
+
+func loraModelDim(t testing.TB, typ tensor.Type, dim int) (*gguf.File, *Model) {
 	t.Helper()
 	c := Config{
-		Arch: "llama", Name: "lora test", VocabSize: 300, Dim: 256, HiddenDim: 512, Layers: 2,
-		Heads: 4, KVHeads: 2, HeadDim: 64, ValueDim: 64, RopeDim: 64, ContextLength: 128,
+		Arch: "llama", Name: "lora test", VocabSize: 300, Dim: dim, HiddenDim: 2 * dim, Layers: 2,
+		Heads: 4, KVHeads: 2, HeadDim: dim / 4, ValueDim: dim / 4, RopeDim: dim / 4, ContextLength: 128,
 		NormEps: 1e-5, RopeTheta: 10000,
 	}
 	var buf bytes.Buffer
@@ -350,8 +354,10 @@ func TestLoRAErrors(t *testing.T) {
 
 // FuzzReadLoRA: no adapter file makes reading or applying one panic.
 func FuzzReadLoRA(f *testing.F) {
-	_, m := loraModel(f, tensor.F32)
-	f.Add(encodeLoRA(f, randomLoRA(m, 2, 4, 3, "attn_q", "ffn_up")))
+	_, m := loraModelDim(f, tensor.F32, 16)
+	one := randomLoRA(m, 1, 4, 3, "attn_q")
+	delete(one.Weights, "blk.1.attn_q.weight")
+	f.Add(encodeLoRA(f, one))
 	f.Add(encodeLoRA(f, randomLoRA(m, 1, 0, 4, "attn_output")))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		a, err := decodeLoRA(data)

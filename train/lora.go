@@ -321,3 +321,41 @@ func (m *Model[F]) Adapter(arch, name string) (*model.LoRA, error) {
 	}
 	return a, nil
 }
+
+// peftNames maps PEFT's (Hugging Face) module names to the GGUF ones.
+var peftNames = map[string]string{
+	"q_proj": "attn_q", "k_proj": "attn_k", "v_proj": "attn_v", "o_proj": "attn_output",
+	"gate_proj": "ffn_gate", "up_proj": "ffn_up", "down_proj": "ffn_down",
+}
+
+// ParseLoRATargets reads a comma-separated list of LoRA targets: GGUF
+// names (attn_q, …), PEFT's module names (q_proj, k_proj, v_proj, o_proj,
+// gate_proj, up_proj, down_proj) or "all-linear" (every one, the
+// default when s is empty), returned as GGUF names in the blocks' order.
+func ParseLoRATargets(s string) ([]string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || s == "all-linear" {
+		return slices.Clone(DefaultLoRATargets), nil
+	}
+	want := map[string]bool{}
+	for _, part := range strings.Split(s, ",") {
+		t := strings.TrimSpace(part)
+		if g, ok := peftNames[t]; ok {
+			t = g
+		}
+		if !slices.Contains(model.LoRATargets, t) {
+			return nil, fmt.Errorf("unknown LoRA target %q (known: all-linear, %s, or PEFT's q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj)", part, strings.Join(model.LoRATargets, ", "))
+		}
+		if want[t] {
+			return nil, fmt.Errorf("LoRA target %q given twice", part)
+		}
+		want[t] = true
+	}
+	var out []string
+	for _, t := range model.LoRATargets {
+		if want[t] {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"glassbox"
+	"glassbox/model"
 	"glassbox/models"
 	"glassbox/train"
 	"glassbox/train/rewards"
@@ -36,6 +37,18 @@ type alignOptions struct {
 	// grpo
 	rewardSpec    string
 	rewardTimeout time.Duration
+	// sft, dpo: LoRA
+	loraRank    int
+	loraAlpha   float64
+	loraTargets string
+}
+
+// registerLoRA registers the LoRA flags of sft and dpo.
+func registerLoRA(cmd *cobra.Command, o *alignOptions) {
+	f := cmd.Flags()
+	f.IntVar(&o.loraRank, "lora-rank", 0, "train LoRA adapters of this rank over the frozen base, kept in its own weight type (0: train every weight)")
+	f.Float64Var(&o.loraAlpha, "lora-alpha", 0, "LoRA alpha; the update is scaled by alpha/rank (0: 2×rank)")
+	f.StringVar(&o.loraTargets, "lora-targets", "all-linear", "weights that get adapters: all-linear, or a list of attn_q, attn_k, attn_v, attn_output, ffn_gate, ffn_up, ffn_down (PEFT's q_proj … down_proj also accepted)")
 }
 
 // registerAlign registers the flags common to the fine-tuning methods with
@@ -86,6 +99,7 @@ bit-identical weights, also across --resume.`,
 	o.cfg.Method = "sft"
 	cmd.Flags().BoolVar(&o.cfg.Packing, "packing", false, "pack several examples into each --max-length row")
 	cmd.Flags().BoolVar(&o.cfg.CompletionOnly, "completion-only", true, "loss on completions / assistant messages only")
+	registerLoRA(cmd, &o)
 	return cmd
 }
 
@@ -128,6 +142,7 @@ rewards/accuracies, rewards/margins, logps/chosen and logps/rejected.`,
 	cmd.Flags().StringVar(&o.ref, "ref", "", "reference model (default: the policy's starting weights)")
 	cmd.Flags().Float64Var(&o.cfg.Beta, "beta", 0.1, "β: strength of the tie to the reference")
 	cmd.Flags().StringVar(&o.cfg.Loss, "loss", "sigmoid", "loss: sigmoid (DPO) or ipo")
+	registerLoRA(cmd, &o)
 	return cmd
 }
 
@@ -255,6 +270,28 @@ func runAlign(cmd *cobra.Command, o *alignOptions) error {
 		return fmt.Errorf("no dataset: give --data FILE.jsonl")
 	}
 	formats := splitList(o.export)
+	if o.loraRank != 0 {
+		targets, err := train.ParseLoRATargets(o.loraTargets)
+		if err != nil {
+			return fmt.Errorf("--lora-targets: %w", err)
+		}
+		alpha := o.loraAlpha
+		if alpha == 0 {
+			alpha = 2 * float64(o.loraRank)
+		}
+		c.LoRA = &train.LoRAConfig{Rank: o.loraRank, Alpha: alpha, Targets: targets}
+		if err := c.LoRA.Validate(); err != nil {
+			return err
+		}
+		if !cmd.Flags().Changed("export") {
+			formats = nil // the adapter alone
+		}
+		for _, f := range formats {
+			if f != "f32" && f != "f16" {
+				return fmt.Errorf("--export %s: a LoRA run exports the adapter, and merged models in f32 or f16 (glassbox export --merge-lora can requantize to the base type)", f)
+			}
+		}
+	}
 	data, err := os.ReadFile(o.data)
 	if err != nil {
 		return err
@@ -278,7 +315,12 @@ func runAlign(cmd *cobra.Command, o *alignOptions) error {
 			fmt.Fprintf(stderr, time.Now().UTC().Format("15:04:05 ")+format+"\n", args...)
 		}
 	}
-	tm, err := train.FromEngine(m.Engine())
+	var tm *train.Model[float32]
+	if c.LoRA != nil {
+		tm, err = train.NewLoRA(m.Engine(), *c.LoRA, c.Seed)
+	} else {
+		tm, err = train.FromEngine(m.Engine())
+	}
 	if err != nil {
 		return err
 	}
@@ -363,7 +405,12 @@ func runAlign(cmd *cobra.Command, o *alignOptions) error {
 	if rep.Truncated > 0 {
 		logf("truncated %s to --max-length %d", plural(rep.Truncated, "sequence"), c.MaxLength)
 	}
-	logf("model: %s, %d parameters; %s of %d %ss", m.Name(), tm.NumParams(), plural(ft.TotalSteps(), "step"), c.Batch, unit)
+	if c.LoRA != nil {
+		logf("model: %s (frozen, %s), LoRA rank %d alpha %g (scale %g) on %s: %d trained parameters; %s of %d %ss",
+			m.Name(), m.Config().FileType, c.LoRA.Rank, c.LoRA.Alpha, c.LoRA.Scale(), strings.Join(c.LoRA.Targets, ","), tm.NumParams(), plural(ft.TotalSteps(), "step"), c.Batch, unit)
+	} else {
+		logf("model: %s, %d parameters; %s of %d %ss", m.Name(), tm.NumParams(), plural(ft.TotalSteps(), "step"), c.Batch, unit)
+	}
 	opts := train.FineTuneOptions{OutDir: o.out, Resume: o.resume}
 	if !o.quiet {
 		opts.Log = stderr
@@ -380,12 +427,15 @@ func runAlign(cmd *cobra.Command, o *alignOptions) error {
 	}
 	w := cmd.OutOrStdout()
 	printAlignSummary(w, c.Method, ft, time.Since(start), o.out)
-	if len(formats) == 0 {
-		return nil
-	}
 	name := o.name
 	if name == "" {
 		name = strings.TrimSuffix(strings.TrimSuffix(m.Name(), ".gguf"), ".f32") + "-" + c.Method
+	}
+	if c.LoRA != nil {
+		return exportLoRA(w, m, tm, o.out, name, formats)
+	}
+	if len(formats) == 0 {
+		return nil
 	}
 	sums, err := train.ExportFineTunedAll(o.out, name, tm, m.GGUF(), formats)
 	if err != nil {
@@ -414,4 +464,48 @@ func printAlignSummary(w io.Writer, method string, ft *train.FineTuner, took tim
 			break
 		}
 	}
+}
+
+// exportLoRA writes the trained adapter as OUT/NAME.lora.gguf (llama.cpp's
+// GGUF LoRA format) and, for each format (f32, f16), the base model with the
+// adapter merged in, OUT/NAME.FORMAT.gguf.
+func exportLoRA(w io.Writer, m *glassbox.Model, tm *train.Model[float32], dir, name string, formats []string) error {
+	ad, err := tm.Adapter(m.Config().Arch, name)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := model.WriteLoRA(&buf, ad); err != nil {
+		return err
+	}
+	sums := map[string]string{}
+	p := filepath.Join(dir, name+".lora.gguf")
+	if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
+		return err
+	}
+	s := sha256.Sum256(buf.Bytes())
+	sums[p] = hex.EncodeToString(s[:])
+	if len(formats) > 0 {
+		if m.GGUF() == nil {
+			return fmt.Errorf("merging needs a GGUF base model")
+		}
+		tuned, err := m.Engine().WithLoRA([]model.AppliedLoRA{{Adapter: ad, Scale: 1}})
+		if err != nil {
+			return err
+		}
+		for _, f := range formats {
+			buf.Reset()
+			if _, err := model.WriteMerged(&buf, m.GGUF(), tuned, model.MergeType(f), name); err != nil {
+				return err
+			}
+			p := filepath.Join(dir, name+"."+f+".gguf")
+			if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
+				return err
+			}
+			s := sha256.Sum256(buf.Bytes())
+			sums[p] = hex.EncodeToString(s[:])
+		}
+	}
+	printSums(w, sums)
+	return nil
 }
