@@ -89,7 +89,7 @@ func (info ModelInfo) TraceMeta(name string, tracedLayers, tracedHeads []int) Tr
 		Version: trace.Version, Model: name, Arch: info.Arch, Params: info.Params, ParamsStored: info.ParamsStored,
 		Layers: info.Layers, Heads: info.Heads, KVHeads: info.KVHeads, Dim: info.Dim, HiddenDim: info.HiddenDim,
 		HeadDim: info.HeadDim, Vocab: info.Vocab, ContextLength: info.ContextLength, Context: info.Context,
-		QuantType: info.FileType, Tokenizer: info.Tokenizer, KVCache: info.KVCache,
+		QuantType: info.FileType, Tokenizer: info.Tokenizer, KVCache: info.KVCache, LoRA: info.LoRA,
 		TracedLayers: tracedLayers, TracedHeads: tracedHeads,
 	}
 }
