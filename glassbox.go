@@ -35,6 +35,7 @@ import (
 	"glassbox/infer"
 	"glassbox/model"
 	"glassbox/tensor"
+	"glassbox/trace"
 	"glassbox/tokenizer"
 )
 
@@ -300,9 +301,38 @@ func (m *Model) applyLoRA() error {
 	return nil
 }
 
-// LoRA returns the adapters applied to the weights (Options.LoRA), with
-// their names and scales.
-func (m *Model) LoRA() []model.AppliedLoRA { return m.model.LoRA }
+// LoRAInfo describes an adapter applied to a model: its name, scale, alpha
+// and the number of weights it adapts.
+type LoRAInfo = trace.LoRA
+
+// LoRA returns the adapters applied to the weights (Options.LoRA), in order.
+func (m *Model) LoRA() []LoRAInfo {
+	var out []LoRAInfo
+	for _, a := range m.model.LoRA {
+		out = append(out, LoRAInfo{Name: a.Adapter.Name, Scale: a.Scale, Alpha: a.Adapter.Alpha, Weights: len(a.Adapter.Weights)})
+	}
+	return out
+}
+
+// WriteMerged writes the model with its LoRA adapters (Options.LoRA)
+// folded into the weights, W + scale·(alpha/rank)·B·A, as a new GGUF file
+// carrying the model's metadata, general.name set to name (when not
+// empty). typ is "f32" (every matrix in F32: the merged weights are
+// exact), "f16" (every matrix in F16) or "base" (each merged weight
+// requantized to its own type, every other tensor copied: only for the
+// types glassbox quantizes, F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0).
+// It returns the number of merged weights.
+func (m *Model) WriteMerged(w io.Writer, typ, name string) (int, error) {
+	release, err := m.Acquire()
+	if err != nil {
+		return 0, err
+	}
+	defer release()
+	if m.file == nil {
+		return 0, fmt.Errorf("%s is not a GGUF file: merging writes the base's GGUF tensors", m.path)
+	}
+	return model.WriteMerged(w, m.file, m.model, model.MergeType(typ), name)
+}
 
 // stateOptions are the settings of the model's generation sessions.
 func (m *Model) stateOptions() model.StateOptions {

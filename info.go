@@ -58,9 +58,7 @@ func (m *Model) info() ModelInfo {
 		FileType: c.FileType, TensorTypes: map[string]int{}, KVCache: m.KVCacheType().String(), KVCacheK: m.KeyCacheType().String(), KVCacheBytes: m.KVCacheBytes(),
 		ChatTemplate: m.tmplSrc,
 	}
-	for _, a := range m.model.LoRA {
-		info.LoRA = append(info.LoRA, trace.LoRA{Name: a.Adapter.Name, Scale: a.Scale, Alpha: a.Adapter.Alpha, Weights: len(a.Adapter.Weights)})
-	}
+	info.LoRA = m.LoRA()
 	if f := m.file; f != nil {
 		for _, t := range f.Tensors {
 			info.TensorTypes[t.Type.String()]++

@@ -1,12 +1,18 @@
 package train
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 
+	"glassbox/gguf"
 	"glassbox/model"
 	"glassbox/tensor"
 )
@@ -358,4 +364,55 @@ func ParseLoRATargets(s string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// ExportLoRA writes the trained adapters of m as dir/name.lora.gguf in
+// llama.cpp's GGUF LoRA format (architecture arch) and, for each format of
+// formats ("f32", "f16"), the base model em (loaded from src) with the
+// adapters merged in as dir/name.FORMAT.gguf. It returns the paths with
+// their SHA-256 sums.
+func ExportLoRA(dir, name string, m *Model[float32], em *model.Model, src *gguf.File, formats []string) (map[string]string, error) {
+	ad, err := m.Adapter(em.Config.Arch, name)
+	if err != nil {
+		return nil, err
+	}
+	sums := map[string]string{}
+	write := func(p string, data []byte) error {
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			return fmt.Errorf("train: %w", err)
+		}
+		s := sha256.Sum256(data)
+		sums[p] = hex.EncodeToString(s[:])
+		return nil
+	}
+	var buf bytes.Buffer
+	if err := model.WriteLoRA(&buf, ad); err != nil {
+		return nil, err
+	}
+	if err := write(filepath.Join(dir, name+".lora.gguf"), buf.Bytes()); err != nil {
+		return nil, err
+	}
+	if len(formats) == 0 {
+		return sums, nil
+	}
+	if src == nil {
+		return nil, fmt.Errorf("train: merging needs a GGUF base model")
+	}
+	tuned, err := em.WithLoRA([]model.AppliedLoRA{{Adapter: ad, Scale: 1}})
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range formats {
+		if f != "f32" && f != "f16" {
+			return nil, fmt.Errorf("train: merged export format %q (f32 or f16)", f)
+		}
+		buf.Reset()
+		if _, err := model.WriteMerged(&buf, src, tuned, model.MergeType(f), name); err != nil {
+			return nil, err
+		}
+		if err := write(filepath.Join(dir, name+"."+f+".gguf"), buf.Bytes()); err != nil {
+			return nil, err
+		}
+	}
+	return sums, nil
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"glassbox"
-	"glassbox/model"
 	"glassbox/models"
 	"glassbox/train"
 	"glassbox/train/rewards"
@@ -432,7 +431,14 @@ func runAlign(cmd *cobra.Command, o *alignOptions) error {
 		name = strings.TrimSuffix(strings.TrimSuffix(m.Name(), ".gguf"), ".f32") + "-" + c.Method
 	}
 	if c.LoRA != nil {
-		return exportLoRA(w, m, tm, o.out, name, formats)
+		// WithLoRA, inside, takes over closing the engine's mapping: the
+		// SDK model closes the file itself (a GGUF base, which merging needs)
+		sums, err := train.ExportLoRA(o.out, name, tm, m.Engine(), m.GGUF(), formats)
+		if err != nil {
+			return err
+		}
+		printSums(w, sums)
+		return nil
 	}
 	if len(formats) == 0 {
 		return nil
@@ -464,48 +470,4 @@ func printAlignSummary(w io.Writer, method string, ft *train.FineTuner, took tim
 			break
 		}
 	}
-}
-
-// exportLoRA writes the trained adapter as OUT/NAME.lora.gguf (llama.cpp's
-// GGUF LoRA format) and, for each format (f32, f16), the base model with the
-// adapter merged in, OUT/NAME.FORMAT.gguf.
-func exportLoRA(w io.Writer, m *glassbox.Model, tm *train.Model[float32], dir, name string, formats []string) error {
-	ad, err := tm.Adapter(m.Config().Arch, name)
-	if err != nil {
-		return err
-	}
-	var buf bytes.Buffer
-	if err := model.WriteLoRA(&buf, ad); err != nil {
-		return err
-	}
-	sums := map[string]string{}
-	p := filepath.Join(dir, name+".lora.gguf")
-	if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
-		return err
-	}
-	s := sha256.Sum256(buf.Bytes())
-	sums[p] = hex.EncodeToString(s[:])
-	if len(formats) > 0 {
-		if m.GGUF() == nil {
-			return fmt.Errorf("merging needs a GGUF base model")
-		}
-		tuned, err := m.Engine().WithLoRA([]model.AppliedLoRA{{Adapter: ad, Scale: 1}})
-		if err != nil {
-			return err
-		}
-		for _, f := range formats {
-			buf.Reset()
-			if _, err := model.WriteMerged(&buf, m.GGUF(), tuned, model.MergeType(f), name); err != nil {
-				return err
-			}
-			p := filepath.Join(dir, name+"."+f+".gguf")
-			if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
-				return err
-			}
-			s := sha256.Sum256(buf.Bytes())
-			sums[p] = hex.EncodeToString(s[:])
-		}
-	}
-	printSums(w, sums)
-	return nil
 }

@@ -10,8 +10,6 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-
-	"glassbox/model"
 )
 
 func newExportCmd() *cobra.Command {
@@ -40,8 +38,8 @@ rounding error to the merged values.`,
 			if out == "" {
 				return fmt.Errorf("export needs an output file: -o OUT.gguf")
 			}
-			mt := model.MergeType(strings.ToLower(typ))
-			if mt != model.MergeF32 && mt != model.MergeF16 && mt != model.MergeBase {
+			mt := strings.ToLower(typ)
+			if mt != "f32" && mt != "f16" && mt != "base" {
 				return fmt.Errorf("--type %q: expected f32, f16 or base", typ)
 			}
 			mf.ctx = 16 // no generation: the smallest cache
@@ -50,14 +48,6 @@ rounding error to the merged values.`,
 				return err
 			}
 			defer m.Close()
-			release, err := m.Acquire()
-			if err != nil {
-				return err
-			}
-			defer release()
-			if m.GGUF() == nil {
-				return fmt.Errorf("%s is not a GGUF file: merging writes the base's GGUF tensors", m.Path())
-			}
 			if name == "" {
 				name = strings.TrimSuffix(m.Name(), ".gguf") + "-lora"
 			}
@@ -66,7 +56,7 @@ rounding error to the merged values.`,
 				return err
 			}
 			defer os.Remove(tmp.Name())
-			n, err := model.WriteMerged(tmp, m.GGUF(), m.Engine(), mt, name)
+			n, err := m.WriteMerged(tmp, mt, name)
 			if cerr := tmp.Close(); err == nil {
 				err = cerr
 			}
@@ -81,7 +71,7 @@ rounding error to the merged values.`,
 			}
 			var names []string
 			for _, a := range m.LoRA() {
-				names = append(names, fmt.Sprintf("%s (scale %g)", a.Adapter.Name, a.Scale))
+				names = append(names, fmt.Sprintf("%s (scale %g)", a.Name, a.Scale))
 			}
 			sum, err := fileSHA256(out)
 			if err != nil {
