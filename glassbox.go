@@ -35,8 +35,8 @@ import (
 	"glassbox/infer"
 	"glassbox/model"
 	"glassbox/tensor"
-	"glassbox/trace"
 	"glassbox/tokenizer"
+	"glassbox/trace"
 )
 
 // ErrMemory is wrapped by the error Open, OpenBytes and NewSession return
