@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 
 	"glassbox/gguf"
@@ -333,6 +334,29 @@ func TestLoRAConfigErrors(t *testing.T) {
 			t.Errorf("%+v accepted", c)
 		} else {
 			t.Log(fmt.Sprint(err))
+		}
+	}
+}
+
+func TestParseLoRATargets(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want string // comma-joined, or the start of the error
+		ok   bool
+	}{
+		{"", "attn_q,attn_k,attn_v,attn_output,ffn_gate,ffn_up,ffn_down", true},
+		{"all-linear", "attn_q,attn_k,attn_v,attn_output,ffn_gate,ffn_up,ffn_down", true},
+		{"v_proj, q_proj", "attn_q,attn_v", true},
+		{"ffn_down,attn_q", "attn_q,ffn_down", true},
+		{"attn_q,q_proj", `LoRA target "q_proj" given twice`, false},
+		{"lm_head", `unknown LoRA target "lm_head"`, false},
+	} {
+		got, err := ParseLoRATargets(c.in)
+		switch {
+		case c.ok && (err != nil || strings.Join(got, ",") != c.want):
+			t.Errorf("%q: %v, %v; want %s", c.in, got, err, c.want)
+		case !c.ok && (err == nil || !strings.HasPrefix(err.Error(), c.want)):
+			t.Errorf("%q: error %v, want %q", c.in, err, c.want)
 		}
 	}
 }
