@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"io"
+	"net/http"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -169,5 +172,46 @@ func TestRunLoRA(t *testing.T) {
 	}
 	if _, _, err := execute(t, newExportCmd(), "", "-m", base, "-o", merged); err == nil || !strings.Contains(err.Error(), "needs an adapter") {
 		t.Errorf("export without an adapter: %v", err)
+	}
+}
+
+// TestServeLoRA: glassbox serve --lora answers /v1/completions with the
+// adapted model's greedy text (that of run --lora) and its model page lists
+// the adapter.
+func TestServeLoRA(t *testing.T) {
+	base := fixtures.Path(t, "gguf", "stories260K-f32.gguf")
+	adapter := filepath.Join("..", "..", "model", "testdata", "lora", "stories260K-f32.lora.gguf")
+	prompt := "Once upon a time, there was a blue frog named Anna."
+	want, _, err := execute(t, newRunCmd(), "", "-m", base, "--lora", adapter, "--temperature", "0", "-n", "12", prompt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := startServe(t, "-m", "tiny="+base, "--lora", adapter, "--addr", "127.0.0.1:0", "--ctx", "128")
+	body, _ := json.Marshal(map[string]any{"model": "tiny", "prompt": prompt, "max_tokens": 12, "temperature": 0})
+	resp, err := http.Post(srv.base+"/v1/completions", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out struct {
+		Choices []struct {
+			Text string `json:"text"`
+		} `json:"choices"`
+	}
+	if err := json.Unmarshal(raw, &out); err != nil || resp.StatusCode != http.StatusOK || len(out.Choices) != 1 {
+		t.Fatalf("/v1/completions: %s: %s (%v)", resp.Status, raw, err)
+	}
+	if got := out.Choices[0].Text; got != strings.TrimSuffix(want, "\n") {
+		t.Fatalf("serve --lora: %q, run --lora: %q", got, want)
+	}
+	page, err := http.Get(srv.base + "/glassbox/models/tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer page.Body.Close()
+	b, _ := io.ReadAll(page.Body)
+	if !strings.Contains(string(b), `"lora":[{"name":"stories260K-f32-stories-lora","scale":1`) {
+		t.Fatalf("model page without the adapter: %s", b)
 	}
 }
