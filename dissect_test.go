@@ -3,6 +3,7 @@ package glassbox_test
 import (
 	"context"
 	"math"
+	"path/filepath"
 	"testing"
 
 	"glassbox"
@@ -30,18 +31,27 @@ func traced(t *testing.T, m *glassbox.Model, prompt string, n int, p sample.Para
 // TestTraceTruthful checks the dissection against the engine on real models:
 // the chosen token is the one emitted, greedy picks rank 1, attention weights
 // sum to 1, the last layer's logit lens is the real prediction, and tracing
-// changes nothing in what is generated.
+// changes nothing in what is generated. The last model carries a LoRA
+// adapter (its updates are part of the products the records show).
 func TestTraceTruthful(t *testing.T) {
 	sampled := sample.DefaultParams()
 	sampled.Seed = 11
-	for _, file := range []string{"llama2c/stories260K.bin", "gguf/random-llama-d256-Q4_K_M.gguf", "gguf/stories260K-h192-Q8_0.gguf"} {
+	adapter := []glassbox.LoRAAdapter{{Path: filepath.Join("model", "testdata", "lora", "stories260K-h192-Q8_0.lora.gguf"), Scale: 1}}
+	for _, c := range []struct {
+		file string
+		lora []glassbox.LoRAAdapter
+	}{{"llama2c/stories260K.bin", nil}, {"gguf/random-llama-d256-Q4_K_M.gguf", nil}, {"gguf/stories260K-h192-Q8_0.gguf", nil}, {"gguf/stories260K-h192-Q8_0.gguf", adapter}} {
+		file := c.file
 		for _, p := range []sample.Params{{}, sampled} {
 			t.Run(file, func(t *testing.T) {
-				m := open(t, &glassbox.Options{Context: 256}, splitPath(file)...)
+				m := open(t, &glassbox.Options{Context: 256, LoRA: c.lora}, splitPath(file)...)
 				evs, res := traced(t, m, "Once upon a time", 12, p, trace.All(5))
+				if meta := evs[0].Meta; len(meta.LoRA) != len(c.lora) {
+					t.Fatalf("meta record names %d adapters, want %d", len(meta.LoRA), len(c.lora))
+				}
 				// a fresh model, so that both runs process the prompt the same way
 				// (a cached prompt is recomputed one token at a time)
-				m2 := open(t, &glassbox.Options{Context: 256}, splitPath(file)...)
+				m2 := open(t, &glassbox.Options{Context: 256, LoRA: c.lora}, splitPath(file)...)
 				plain, err := m2.Generate(context.Background(), "Once upon a time", glassbox.GenerateOptions{MaxTokens: 12, Sampler: p, LogProbs: 5})
 				if err != nil {
 					t.Fatal(err)
@@ -243,5 +253,36 @@ func BenchmarkDecode(b *testing.B) {
 			}
 			b.ReportMetric(float64(64*b.N)/b.Elapsed().Seconds(), "tokens/s")
 		})
+	}
+}
+
+// TestLoRAOption: Options.LoRA changes what the model generates, Info and
+// the dissection's meta record name the adapter, and a bad adapter is
+// refused when the model opens.
+func TestLoRAOption(t *testing.T) {
+	adapter := filepath.Join("model", "testdata", "lora", "stories260K-f32.lora.gguf")
+	base := open(t, nil, "gguf", "stories260K-f32.gguf")
+	m := open(t, &glassbox.Options{LoRA: []glassbox.LoRAAdapter{{Path: adapter}}}, "gguf", "stories260K-f32.gguf")
+	info, err := m.Info()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(info.LoRA) != 1 || info.LoRA[0].Name != "stories260K-f32-stories-lora" || info.LoRA[0].Scale != 1 || info.LoRA[0].Alpha != 4 || info.LoRA[0].Weights != 35 {
+		t.Fatalf("Info().LoRA = %+v", info.LoRA)
+	}
+	prompt := "Once upon a time, there was a blue frog named Anna."
+	a, err := base.Generate(context.Background(), prompt, glassbox.GenerateOptions{MaxTokens: 12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, b := traced(t, m, prompt, 12, sample.Params{}, trace.All(3))
+	if a.Text == b.Text {
+		t.Fatalf("the adapter changes nothing: %q", a.Text)
+	}
+	if meta := evs[0].Meta; len(meta.LoRA) != 1 || meta.LoRA[0].Name != info.LoRA[0].Name {
+		t.Fatalf("meta record's adapters: %+v", meta.LoRA)
+	}
+	if _, err := glassbox.Open(fixtures.Path(t, "gguf", "stories260K-f32.gguf"), &glassbox.Options{LoRA: []glassbox.LoRAAdapter{{Path: fixtures.Path(t, "gguf", "stories260K-f32.gguf")}}}); err == nil {
+		t.Fatal("a model file accepted as an adapter")
 	}
 }

@@ -36,6 +36,7 @@ import (
 	"glassbox/model"
 	"glassbox/tensor"
 	"glassbox/tokenizer"
+	"glassbox/trace"
 )
 
 // ErrMemory is wrapped by the error Open, OpenBytes and NewSession return
@@ -74,6 +75,17 @@ type Options struct {
 	// FallbackChatTemplate, when set, is the chat template of a model file
 	// that carries none (ChatTemplate, when set, wins over both).
 	FallbackChatTemplate string
+	// LoRA lists adapters in llama.cpp's GGUF LoRA format applied to the
+	// weights, in order (llama.cpp's --lora and --lora-scaled): every
+	// product with an adapted weight W becomes W·x + s·(alpha/rank)·B·(A·x).
+	LoRA []LoRAAdapter
+}
+
+// LoRAAdapter is a LoRA adapter file and its scale s (0 is taken as 1,
+// llama.cpp's --lora; another value is --lora-scaled FILE s).
+type LoRAAdapter struct {
+	Path  string
+	Scale float32
 }
 
 // ErrClosed is returned (wrapped) by a Model's methods that read the weights,
@@ -223,6 +235,12 @@ func (m *Model) loadGGUF(f *gguf.File) (err error) {
 // finishOpen checks the tokenizer against the model, sets the context and
 // checks that a session's KV cache fits in the available memory.
 func (m *Model) finishOpen() error {
+	if len(m.opts.LoRA) > 0 {
+		if err := m.applyLoRA(); err != nil {
+			m.Close()
+			return fmt.Errorf("load %s: %w", m.path, err)
+		}
+	}
 	src := m.opts.ChatTemplate
 	if src == "" && m.template == nil {
 		src = m.opts.FallbackChatTemplate
@@ -252,6 +270,68 @@ func (m *Model) finishOpen() error {
 		return err
 	}
 	return nil
+}
+
+// applyLoRA reads the adapters of Options.LoRA and applies them to the
+// weights.
+func (m *Model) applyLoRA() error {
+	for _, a := range m.opts.LoRA {
+		f, err := gguf.Open(a.Path)
+		if err != nil {
+			return fmt.Errorf("LoRA adapter: %w", err)
+		}
+		ad, err := model.ReadLoRA(f) // copies the values
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", a.Path, err)
+		}
+		if ad.Name == "" {
+			ad.Name = strings.TrimSuffix(filepath.Base(a.Path), filepath.Ext(a.Path))
+		}
+		s := a.Scale
+		if s == 0 {
+			s = 1
+		}
+		tuned, err := m.model.WithLoRA([]model.AppliedLoRA{{Adapter: ad, Scale: s}})
+		if err != nil {
+			return fmt.Errorf("%s: %w", a.Path, err)
+		}
+		m.model = tuned
+	}
+	return nil
+}
+
+// LoRAInfo describes an adapter applied to a model: its name, scale, alpha
+// and the number of weights it adapts.
+type LoRAInfo = trace.LoRA
+
+// LoRA returns the adapters applied to the weights (Options.LoRA), in order.
+func (m *Model) LoRA() []LoRAInfo {
+	var out []LoRAInfo
+	for _, a := range m.model.LoRA {
+		out = append(out, LoRAInfo{Name: a.Adapter.Name, Scale: a.Scale, Alpha: a.Adapter.Alpha, Weights: len(a.Adapter.Weights)})
+	}
+	return out
+}
+
+// WriteMerged writes the model with its LoRA adapters (Options.LoRA)
+// folded into the weights, W + scale·(alpha/rank)·B·A, as a new GGUF file
+// carrying the model's metadata, general.name set to name (when not
+// empty). typ is "f32" (every matrix in F32: the merged weights are
+// exact), "f16" (every matrix in F16) or "base" (each merged weight
+// requantized to its own type, every other tensor copied: only for the
+// types glassbox quantizes, F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0).
+// It returns the number of merged weights.
+func (m *Model) WriteMerged(w io.Writer, typ, name string) (int, error) {
+	release, err := m.Acquire()
+	if err != nil {
+		return 0, err
+	}
+	defer release()
+	if m.file == nil {
+		return 0, fmt.Errorf("%s is not a GGUF file: merging writes the base's GGUF tensors", m.path)
+	}
+	return model.WriteMerged(w, m.file, m.model, model.MergeType(typ), name)
 }
 
 // stateOptions are the settings of the model's generation sessions.

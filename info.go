@@ -33,6 +33,8 @@ type ModelInfo struct {
 	KVCacheK      string         `json:"kv_cache_k"`     // element type of the keys: KVCache, Q8_0 or Q4_0 (Options.KeyCacheType)
 	KVCacheBytes  int64          `json:"kv_cache_bytes"` // size of one session's KV cache (see Model.KVCacheBytes)
 	ChatTemplate  string         `json:"chat_template"`  // the source of the chat template ("" if none)
+	// LoRA lists the adapters applied to the weights (Options.LoRA).
+	LoRA []trace.LoRA `json:"lora,omitempty"`
 }
 
 // Info describes the model. It reads the weights (to count distinct
@@ -56,6 +58,7 @@ func (m *Model) info() ModelInfo {
 		FileType: c.FileType, TensorTypes: map[string]int{}, KVCache: m.KVCacheType().String(), KVCacheK: m.KeyCacheType().String(), KVCacheBytes: m.KVCacheBytes(),
 		ChatTemplate: m.tmplSrc,
 	}
+	info.LoRA = m.LoRA()
 	if f := m.file; f != nil {
 		for _, t := range f.Tensors {
 			info.TensorTypes[t.Type.String()]++
@@ -84,7 +87,7 @@ func (info ModelInfo) TraceMeta(name string, tracedLayers, tracedHeads []int) Tr
 		Version: trace.Version, Model: name, Arch: info.Arch, Params: info.Params, ParamsStored: info.ParamsStored,
 		Layers: info.Layers, Heads: info.Heads, KVHeads: info.KVHeads, Dim: info.Dim, HiddenDim: info.HiddenDim,
 		HeadDim: info.HeadDim, Vocab: info.Vocab, ContextLength: info.ContextLength, Context: info.Context,
-		QuantType: info.FileType, Tokenizer: info.Tokenizer, KVCache: info.KVCache,
+		QuantType: info.FileType, Tokenizer: info.Tokenizer, KVCache: info.KVCache, LoRA: info.LoRA,
 		TracedLayers: tracedLayers, TracedHeads: tracedHeads,
 	}
 }

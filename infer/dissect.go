@@ -143,11 +143,15 @@ func (r *recorder) meta(ctxSize int, kv, keys tensor.Type) trace.Event {
 	if keys != kv {
 		keyName = keys.String()
 	}
+	var loras []trace.LoRA
+	for _, a := range r.m.LoRA {
+		loras = append(loras, trace.LoRA{Name: a.Adapter.Name, Scale: a.Scale, Alpha: a.Adapter.Alpha, Weights: len(a.Adapter.Weights)})
+	}
 	return trace.Event{Type: trace.TypeMeta, Meta: &trace.Meta{
 		Version: trace.Version, Model: r.cfg.ModelName, Arch: c.Arch, Params: r.m.DistinctParams(), ParamsStored: c.Params(),
 		Layers: c.Layers, Heads: c.Heads, KVHeads: c.KVHeads, Dim: c.Dim, HiddenDim: c.HiddenDim,
 		HeadDim: c.HeadDim, Vocab: c.VocabSize, ContextLength: c.ContextLength, Context: ctxSize,
-		QuantType: c.FileType, KVCache: kv.String(), KVCacheK: keyName, Tokenizer: r.tokenizerModel(),
+		QuantType: c.FileType, KVCache: kv.String(), KVCacheK: keyName, Tokenizer: r.tokenizerModel(), LoRA: loras,
 		TracedLayers: r.indices(r.layerOn), TracedHeads: r.indices(r.headOn),
 	}}
 }

@@ -23,6 +23,9 @@ type Model struct {
 	// whose context exceeds Config.RopeOrigContext uses RopeLong, others
 	// RopeShort (as llama.cpp chooses by its context size).
 	RopeLong, RopeShort []float32
+	// LoRA lists the adapters whose updates the products add (WithLoRA),
+	// in order.
+	LoRA []AppliedLoRA
 
 	close func() error
 

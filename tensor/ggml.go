@@ -229,6 +229,7 @@ func gemmDotF32(a, b []float32) float32 {
 // kernel, so for them (and for n < 2) MatMulGEMM equals MatMul.
 func MatMulGEMM(dst []float32, w *Matrix, x []float32, n int) {
 	matMul(dst, w, x, n, n >= 2)
+	applyUpdates(dst, w, x, n)
 }
 
 // gemmDotFor returns tinyBLAS's dot product for w, or nil when llama.cpp

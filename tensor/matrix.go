@@ -15,6 +15,9 @@ type Matrix struct {
 	// packed is the copy of whole groups of rows interleaved for the
 	// one-row kernels of this CPU (see Pack), or nil.
 	packed []byte
+	// updates are low-rank updates (LoRA adapters) every product adds
+	// (see WithUpdates).
+	updates []LowRank
 }
 
 // Pack builds, when this CPU has kernels that read it (Q4_0, Q8_0, Q4_K and
@@ -87,6 +90,7 @@ func MatVec(dst []float32, w *Matrix, x []float32) {
 // calls.
 func MatMul(dst []float32, w *Matrix, x []float32, n int) {
 	matMul(dst, w, x, n, false)
+	applyUpdates(dst, w, x, n)
 }
 
 // maxMulti is the largest number of weights MatVecMulti takes in one go.
@@ -152,6 +156,9 @@ func MatVecMulti(dsts [][]float32, ws []*Matrix, x []float32) {
 	}
 	if buf != nil {
 		putScratch(buf)
+	}
+	for i, w := range ws {
+		applyUpdates(dsts[i], w, x, 1)
 	}
 }
 

@@ -61,9 +61,21 @@ type Meta struct {
 	// KVCacheK is the type of the keys when they are quantized (Q8_0 or
 	// Q4_0); empty when they are in KVCache's type.
 	KVCacheK string `json:"kv_cache_k,omitempty"`
+	// LoRA lists the adapters applied to the weights (their updates are
+	// part of every product the records show).
+	LoRA []LoRA `json:"lora,omitempty"`
 	// TracedLayers and TracedHeads list what attention and logit-lens records cover.
 	TracedLayers []int `json:"traced_layers"`
 	TracedHeads  []int `json:"traced_heads"`
+}
+
+// LoRA is an adapter applied to a model: its name (general.name, or its
+// file's name), the user's scale, alpha, and how many weights it adapts.
+type LoRA struct {
+	Name    string  `json:"name"`
+	Scale   float32 `json:"scale"`
+	Alpha   float32 `json:"alpha"`
+	Weights int     `json:"weights"`
 }
 
 // Token is one token with its text.

@@ -96,7 +96,11 @@ func (t *Tape[F]) RMSNorm(x, w *Tensor[F], eps float64) *Tensor[F] {
 			var dot F
 			for j, v := range row {
 				dot += g[j] * w.Data[j] * v
-				w.Grad[j] += g[j] * v * r
+			}
+			if w.Grad != nil { // nil: a frozen weight
+				for j, v := range row {
+					w.Grad[j] += g[j] * v * r
+				}
 			}
 			c := dot * r * r * r / F(d)
 			xg := x.Grad[i*d : (i+1)*d]

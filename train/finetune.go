@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -68,6 +69,9 @@ type FineTuneConfig struct {
 	Clip          float64 `json:"epsilon,omitempty"`
 	KLBeta        float64 `json:"kl_beta,omitempty"`
 	Iterations    int     `json:"num_iterations,omitempty"`
+	// LoRA, when set, trains low-rank adapters over the frozen base
+	// (NewLoRA, A initialised from Seed) instead of every weight.
+	LoRA *LoRAConfig `json:"lora,omitempty"`
 }
 
 // Validate checks the numbers of the config.
@@ -99,6 +103,10 @@ func (c FineTuneConfig) Validate() error {
 		return fmt.Errorf("train: GRPO needs max_completion_length ≥ 1, num_iterations ≥ 1 and non-negative stop_lines and top_k")
 	case c.Method == "grpo" && (!(c.Temperature >= 0) || !(c.Clip > 0) || !(c.KLBeta >= 0)):
 		return fmt.Errorf("train: GRPO needs temperature ≥ 0, epsilon > 0 and kl_beta ≥ 0")
+	case c.LoRA != nil && c.Method != "sft" && c.Method != "dpo":
+		return fmt.Errorf("train: LoRA works with sft and dpo, not %s", c.Method)
+	case c.LoRA != nil:
+		return c.LoRA.Validate()
 	}
 	return nil
 }
@@ -190,6 +198,14 @@ type FineTuner struct {
 func newFineTuner(c FineTuneConfig, m *Model[float32], task ftTask) (*FineTuner, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
+	}
+	switch {
+	case c.LoRA != nil && !m.IsLoRA():
+		return nil, fmt.Errorf("train: the config asks for LoRA but the model trains every weight (use NewLoRA)")
+	case c.LoRA == nil && m.IsLoRA():
+		return nil, fmt.Errorf("train: the model trains LoRA adapters but the config has no LoRA settings")
+	case c.LoRA != nil && (c.LoRA.Rank != m.LoRA().Rank || c.LoRA.Alpha != m.LoRA().Alpha || !slices.Equal(c.LoRA.Targets, m.LoRA().Targets)):
+		return nil, fmt.Errorf("train: the config's LoRA settings %+v differ from the model's %+v", *c.LoRA, m.LoRA())
 	}
 	n := task.count(false)
 	if n == 0 {

@@ -64,6 +64,12 @@ type Model[F Float] struct {
 	output *Tensor[F] // nil when tied to embed
 	head   *Tensor[F] // reward head (1×dim), nil for a language model
 	rope   *ropeTable[F]
+
+	// LoRA (NewLoRA): the frozen base and its per-block weights; nil for
+	// a fully trained model. The norms of layers and norm then hold the
+	// base's values without gradients, and Params holds the adapters.
+	base   *frozenBase[F]
+	frozen []frozenLayer[F]
 }
 
 type layerParams[F Float] struct {
@@ -181,6 +187,9 @@ func (m *Model[F]) Logits(ids []int) []F {
 }
 
 func (m *Model[F]) forward(tape *Tape[F], ids []int) *Tensor[F] {
+	if m.base != nil {
+		return tape.Frozen(m.hidden(tape, ids), m.base.output)
+	}
 	out := m.embed
 	if m.output != nil {
 		out = m.output
@@ -192,17 +201,22 @@ func (m *Model[F]) forward(tape *Tape[F], ids []int) *Tensor[F] {
 // the output projection (or a reward head) reads.
 func (m *Model[F]) hidden(tape *Tape[F], ids []int) *Tensor[F] {
 	c := m.Config
-	x := tape.Embedding(m.embed, ids)
-	for _, l := range m.layers {
+	var x *Tensor[F]
+	if m.base != nil {
+		x = m.frozenEmbedding(ids)
+	} else {
+		x = tape.Embedding(m.embed, ids)
+	}
+	for li, l := range m.layers {
 		h := tape.RMSNorm(x, l.attnNorm, c.NormEps)
-		q := tape.RoPE(tape.Linear(h, l.wq), m.rope)
-		k := tape.RoPE(tape.Linear(h, l.wk), m.rope)
-		v := tape.Linear(h, l.wv)
+		q := tape.RoPE(m.linear(tape, h, li, slotQ, l.wq), m.rope)
+		k := tape.RoPE(m.linear(tape, h, li, slotK, l.wk), m.rope)
+		v := m.linear(tape, h, li, slotV, l.wv)
 		a := tape.Attention(q, k, v, c.Heads, c.KVHeads)
-		x = tape.Add(x, tape.Linear(a, l.wo))
+		x = tape.Add(x, m.linear(tape, a, li, slotO, l.wo))
 		h = tape.RMSNorm(x, l.ffnNorm, c.NormEps)
-		f := tape.SwiGLU(tape.Linear(h, l.gate), tape.Linear(h, l.up))
-		x = tape.Add(x, tape.Linear(f, l.down))
+		f := tape.SwiGLU(m.linear(tape, h, li, slotGate, l.gate), m.linear(tape, h, li, slotUp, l.up))
+		x = tape.Add(x, m.linear(tape, f, li, slotDown, l.down))
 	}
 	return tape.RMSNorm(x, m.norm, c.NormEps)
 }

@@ -68,25 +68,35 @@ func (t *Trainer) threads() int {
 
 // shadow returns a model sharing m's weights with its own gradients.
 func shadow(m *Model[float32]) *Model[float32] {
-	s := &Model[float32]{Config: m.Config, rope: m.rope}
+	s := &Model[float32]{Config: m.Config, rope: m.rope, base: m.base}
 	remap := map[*Tensor[float32]]*Tensor[float32]{}
 	for _, p := range m.Params {
 		nt := &Tensor[float32]{Data: p.T.Data, Grad: make([]float32, len(p.T.Grad)), Rows: p.T.Rows, Cols: p.T.Cols}
 		remap[p.T] = nt
 		s.Params = append(s.Params, Param[float32]{Name: p.Name, T: nt, Decay: p.Decay})
 	}
-	s.embed, s.norm = remap[m.embed], remap[m.norm]
-	if m.output != nil {
-		s.output = remap[m.output]
+	// tensors that are not parameters (a LoRA model's frozen norms) are shared
+	get := func(t *Tensor[float32]) *Tensor[float32] {
+		if nt, ok := remap[t]; ok {
+			return nt
+		}
+		return t
 	}
-	if m.head != nil {
-		s.head = remap[m.head]
-	}
+	s.embed, s.norm, s.output, s.head = get(m.embed), get(m.norm), get(m.output), get(m.head)
 	for _, l := range m.layers {
 		s.layers = append(s.layers, layerParams[float32]{
-			attnNorm: remap[l.attnNorm], wq: remap[l.wq], wk: remap[l.wk], wv: remap[l.wv], wo: remap[l.wo],
-			ffnNorm: remap[l.ffnNorm], gate: remap[l.gate], up: remap[l.up], down: remap[l.down],
+			attnNorm: get(l.attnNorm), wq: get(l.wq), wk: get(l.wk), wv: get(l.wv), wo: get(l.wo),
+			ffnNorm: get(l.ffnNorm), gate: get(l.gate), up: get(l.up), down: get(l.down),
 		})
+	}
+	for _, fl := range m.frozen {
+		nl := frozenLayer[float32]{w: fl.w}
+		for i, p := range fl.lora {
+			if p != nil {
+				nl.lora[i] = &loraPair[float32]{a: get(p.a), b: get(p.b)}
+			}
+		}
+		s.frozen = append(s.frozen, nl)
 	}
 	return s
 }

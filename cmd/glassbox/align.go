@@ -36,6 +36,18 @@ type alignOptions struct {
 	// grpo
 	rewardSpec    string
 	rewardTimeout time.Duration
+	// sft, dpo: LoRA
+	loraRank    int
+	loraAlpha   float64
+	loraTargets string
+}
+
+// registerLoRA registers the LoRA flags of sft and dpo.
+func registerLoRA(cmd *cobra.Command, o *alignOptions) {
+	f := cmd.Flags()
+	f.IntVar(&o.loraRank, "lora-rank", 0, "train LoRA adapters of this rank over the frozen base, kept in its own weight type (0: train every weight)")
+	f.Float64Var(&o.loraAlpha, "lora-alpha", 0, "LoRA alpha; the update is scaled by alpha/rank (0: 2×rank)")
+	f.StringVar(&o.loraTargets, "lora-targets", "all-linear", "weights that get adapters: all-linear, or a list of attn_q, attn_k, attn_v, attn_output, ffn_gate, ffn_up, ffn_down (PEFT's q_proj … down_proj also accepted)")
 }
 
 // registerAlign registers the flags common to the fine-tuning methods with
@@ -86,6 +98,7 @@ bit-identical weights, also across --resume.`,
 	o.cfg.Method = "sft"
 	cmd.Flags().BoolVar(&o.cfg.Packing, "packing", false, "pack several examples into each --max-length row")
 	cmd.Flags().BoolVar(&o.cfg.CompletionOnly, "completion-only", true, "loss on completions / assistant messages only")
+	registerLoRA(cmd, &o)
 	return cmd
 }
 
@@ -128,6 +141,7 @@ rewards/accuracies, rewards/margins, logps/chosen and logps/rejected.`,
 	cmd.Flags().StringVar(&o.ref, "ref", "", "reference model (default: the policy's starting weights)")
 	cmd.Flags().Float64Var(&o.cfg.Beta, "beta", 0.1, "β: strength of the tie to the reference")
 	cmd.Flags().StringVar(&o.cfg.Loss, "loss", "sigmoid", "loss: sigmoid (DPO) or ipo")
+	registerLoRA(cmd, &o)
 	return cmd
 }
 
@@ -255,6 +269,28 @@ func runAlign(cmd *cobra.Command, o *alignOptions) error {
 		return fmt.Errorf("no dataset: give --data FILE.jsonl")
 	}
 	formats := splitList(o.export)
+	if o.loraRank != 0 {
+		targets, err := train.ParseLoRATargets(o.loraTargets)
+		if err != nil {
+			return fmt.Errorf("--lora-targets: %w", err)
+		}
+		alpha := o.loraAlpha
+		if alpha == 0 {
+			alpha = 2 * float64(o.loraRank)
+		}
+		c.LoRA = &train.LoRAConfig{Rank: o.loraRank, Alpha: alpha, Targets: targets}
+		if err := c.LoRA.Validate(); err != nil {
+			return err
+		}
+		if !cmd.Flags().Changed("export") {
+			formats = nil // the adapter alone
+		}
+		for _, f := range formats {
+			if f != "f32" && f != "f16" {
+				return fmt.Errorf("--export %s: a LoRA run exports the adapter, and merged models in f32 or f16 (glassbox export --merge-lora can requantize to the base type)", f)
+			}
+		}
+	}
 	data, err := os.ReadFile(o.data)
 	if err != nil {
 		return err
@@ -278,7 +314,12 @@ func runAlign(cmd *cobra.Command, o *alignOptions) error {
 			fmt.Fprintf(stderr, time.Now().UTC().Format("15:04:05 ")+format+"\n", args...)
 		}
 	}
-	tm, err := train.FromEngine(m.Engine())
+	var tm *train.Model[float32]
+	if c.LoRA != nil {
+		tm, err = train.NewLoRA(m.Engine(), *c.LoRA, c.Seed)
+	} else {
+		tm, err = train.FromEngine(m.Engine())
+	}
 	if err != nil {
 		return err
 	}
@@ -363,7 +404,12 @@ func runAlign(cmd *cobra.Command, o *alignOptions) error {
 	if rep.Truncated > 0 {
 		logf("truncated %s to --max-length %d", plural(rep.Truncated, "sequence"), c.MaxLength)
 	}
-	logf("model: %s, %d parameters; %s of %d %ss", m.Name(), tm.NumParams(), plural(ft.TotalSteps(), "step"), c.Batch, unit)
+	if c.LoRA != nil {
+		logf("model: %s (frozen, %s), LoRA rank %d alpha %g (scale %g) on %s: %d trained parameters; %s of %d %ss",
+			m.Name(), m.Config().FileType, c.LoRA.Rank, c.LoRA.Alpha, c.LoRA.Scale(), strings.Join(c.LoRA.Targets, ","), tm.NumParams(), plural(ft.TotalSteps(), "step"), c.Batch, unit)
+	} else {
+		logf("model: %s, %d parameters; %s of %d %ss", m.Name(), tm.NumParams(), plural(ft.TotalSteps(), "step"), c.Batch, unit)
+	}
 	opts := train.FineTuneOptions{OutDir: o.out, Resume: o.resume}
 	if !o.quiet {
 		opts.Log = stderr
@@ -380,12 +426,22 @@ func runAlign(cmd *cobra.Command, o *alignOptions) error {
 	}
 	w := cmd.OutOrStdout()
 	printAlignSummary(w, c.Method, ft, time.Since(start), o.out)
-	if len(formats) == 0 {
-		return nil
-	}
 	name := o.name
 	if name == "" {
 		name = strings.TrimSuffix(strings.TrimSuffix(m.Name(), ".gguf"), ".f32") + "-" + c.Method
+	}
+	if c.LoRA != nil {
+		// WithLoRA, inside, takes over closing the engine's mapping: the
+		// SDK model closes the file itself (a GGUF base, which merging needs)
+		sums, err := train.ExportLoRA(o.out, name, tm, m.Engine(), m.GGUF(), formats)
+		if err != nil {
+			return err
+		}
+		printSums(w, sums)
+		return nil
+	}
+	if len(formats) == 0 {
+		return nil
 	}
 	sums, err := train.ExportFineTunedAll(o.out, name, tm, m.GGUF(), formats)
 	if err != nil {

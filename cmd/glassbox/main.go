@@ -30,7 +30,7 @@ what happens inside for every token: tokenization → embeddings → attention �
 	root.AddCommand(newAgentCmd())
 	root.AddCommand(newLeaderboardCmd())
 	root.AddCommand(newCatalogCmd(), newChooseCmd())
-	root.AddCommand(newDiffCmd(), newFeedbackCmd())
+	root.AddCommand(newDiffCmd(), newFeedbackCmd(), newExportCmd())
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &usageError{cmd: c, err: err, flag: true}
 	})

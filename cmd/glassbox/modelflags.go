@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -32,6 +34,9 @@ type modelFlags struct {
 	// fallbackTemplate is the chat template of a model that carries none
 	// (set by the command, not a flag).
 	fallbackTemplate string
+	// lora and loraScaled are --lora FILE[,FILE] and --lora-scaled
+	// FILE:SCALE[,FILE:SCALE] (llama.cpp's flags), each repeatable.
+	lora, loraScaled []string
 }
 
 func (f *modelFlags) register(cmd *cobra.Command) {
@@ -59,6 +64,42 @@ func (f *modelFlags) registerRuntime(cmd *cobra.Command, per string) {
 		tmplHelp = "Jinja chat template file to use instead of each model's (as llama-server's flag)"
 	}
 	cmd.Flags().StringVar(&f.chatTemplateFile, "chat-template-file", "", tmplHelp)
+	loraHelp := "LoRA adapter (llama.cpp's GGUF adapter format) applied with scale 1; repeatable or comma-separated"
+	if per != "" {
+		loraHelp += "; applied to every model served"
+	}
+	cmd.Flags().StringArrayVar(&f.lora, "lora", nil, loraHelp)
+	cmd.Flags().StringArrayVar(&f.loraScaled, "lora-scaled", nil, "LoRA adapter with a scale, FILE:SCALE; repeatable or comma-separated")
+}
+
+// loraAdapters parses --lora and --lora-scaled (the --lora ones first).
+func (f *modelFlags) loraAdapters() ([]glassbox.LoRAAdapter, error) {
+	var out []glassbox.LoRAAdapter
+	for _, v := range f.lora {
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p == "" {
+				return nil, fmt.Errorf("--lora %q: empty file name", v)
+			}
+			out = append(out, glassbox.LoRAAdapter{Path: p, Scale: 1})
+		}
+	}
+	for _, v := range f.loraScaled {
+		for _, p := range strings.Split(v, ",") {
+			i := strings.LastIndex(p, ":")
+			if i <= 0 {
+				return nil, fmt.Errorf("--lora-scaled %q: expected FILE:SCALE", p)
+			}
+			s, err := strconv.ParseFloat(strings.TrimSpace(p[i+1:]), 32)
+			if err != nil || math.IsNaN(s) || math.IsInf(s, 0) {
+				return nil, fmt.Errorf("--lora-scaled %q: the scale %q is not a number", p, p[i+1:])
+			}
+			if s == 0 {
+				continue // llama.cpp loads it with scale 0: no effect
+			}
+			out = append(out, glassbox.LoRAAdapter{Path: strings.TrimSpace(p[:i]), Scale: float32(s)})
+		}
+	}
+	return out, nil
 }
 
 // open resolves -m (a file, a store name, or hf.co/… pulled first) and opens
@@ -72,6 +113,9 @@ func (f *modelFlags) open(ctx context.Context) (*glassbox.Model, error) {
 	}
 	if f.threads < 0 {
 		return nil, fmt.Errorf("--threads must be positive, got %d", f.threads)
+	}
+	if opts.LoRA, err = f.loraAdapters(); err != nil {
+		return nil, err
 	}
 	if f.ctx < 0 {
 		return nil, fmt.Errorf("--ctx must be positive, got %d", f.ctx)

@@ -9,6 +9,11 @@
 // usage: dump_logits MODEL.gguf SHA256 N_STEPS ID...
 // output (stdout): {"gguf_sha256", "n_prompt",
 //                   "kv_f16": {"tokens", "picks", "logits"}, "kv_f32": {...}}
+//
+// With DUMP_LOGITS_LORA=FILE[:SCALE] in the environment, the LoRA adapter
+// FILE is loaded (llama_adapter_lora_init) and set on both contexts with
+// SCALE (default 1), as llama-cli --lora / --lora-scaled do; this needs the
+// llama_set_adapters_lora API (llama.cpp 0.5.0).
 #include "llama.h"
 
 #include <cstdio>
@@ -51,6 +56,9 @@ static void print_ids(const std::vector<llama_token> & ids) {
     printf("]");
 }
 
+static llama_adapter_lora * g_lora = nullptr;
+static float g_lora_scale = 1.0f;
+
 struct run_result {
     std::vector<llama_token> tokens; // prompt, then the greedy picks fed back
     std::vector<llama_token> picks;  // argmax after the prompt and after each step
@@ -68,6 +76,10 @@ static bool run(llama_model * model, ggml_type kv, const std::vector<llama_token
     llama_context * ctx = llama_init_from_model(model, cparams);
     if (!ctx) {
         fprintf(stderr, "cannot create a context\n");
+        return false;
+    }
+    if (g_lora && llama_set_adapters_lora(ctx, &g_lora, 1, &g_lora_scale) != 0) {
+        fprintf(stderr, "cannot set the LoRA adapter\n");
         return false;
     }
     const int n_vocab = llama_vocab_n_tokens(llama_model_get_vocab(model));
@@ -149,6 +161,19 @@ int main(int argc, char ** argv) {
     if (!model) {
         fprintf(stderr, "cannot load %s\n", path);
         return 1;
+    }
+    if (const char * lora = getenv("DUMP_LOGITS_LORA")) {
+        std::string spec = lora;
+        const size_t colon = spec.rfind(':');
+        if (colon != std::string::npos) {
+            g_lora_scale = strtof(spec.c_str() + colon + 1, nullptr);
+            spec.resize(colon);
+        }
+        g_lora = llama_adapter_lora_init(model, spec.c_str());
+        if (!g_lora) {
+            fprintf(stderr, "cannot load the LoRA adapter %s\n", spec.c_str());
+            return 1;
+        }
     }
     run_result f16, f32;
     if (!run(model, GGML_TYPE_F16, prompt, n_steps, f16) || !run(model, GGML_TYPE_F32, prompt, n_steps, f32)) {
