@@ -23,7 +23,7 @@ import (
 
 // This file checks the architecture-specific paths of the forward pass (qwen2
 // attention biases and NEOX RoPE, qwen3 per-head Q/K norms with a head width
-// that is not dim/heads, Llama 3.1 RoPE frequency factors, linear RoPE scaling)
+// that is not dim/heads, Llama 3.1 RoPE frequency factors, linear and YaRN RoPE scaling)
 // against llama.cpp. Small random-weight GGUF models are generated here,
 // deterministically; testdata/archcheck/<case>.json holds the logits llama.cpp
 // computed for them (see testdata/archcheck/README.md for how they were made)
