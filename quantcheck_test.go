@@ -98,18 +98,14 @@ func TestQuantTypesMatchLlamaServer(t *testing.T) {
 }
 
 // quantTolerance is the largest |logprob difference| accepted for a type:
-// 1e-4 (the others agree within 1e-6). IQ2_XS and IQ3_XXS are an open
-// exception: the dot products and the dequantization are bit-identical to
-// llama.cpp's (checked on random rows against ggml's vec_dot and to_float,
-// and on this file's token embeddings), the first positions agree within
-// 1e-6, but after some tokens (position 13 for IQ2_XS, after token 217) the
-// log-probabilities move apart by up to 0.05 in llama.cpp's batch and
-// single-token paths alike, with the greedy ids still equal. The cause is
-// not found yet; the bound keeps the comparison meaningful meanwhile.
-func quantTolerance(typ string) float64 {
-	switch typ {
-	case "IQ2_XS", "IQ3_XXS":
-		return 0.06
-	}
+// 1e-4 (all agree within 1e-6). IQ2_XS and IQ3_XXS used to drift by up to
+// 0.05 from some position on: llama.cpp v0.5.0 multiplies prompt batches of
+// 8 or more tokens by the grid IQ types in its "IQ panel" GEMM, whose
+// per-super-block scaling rounds differently from vec_dot (see
+// tensor.iqPanelDotFor); a key cached from the prompt then sat on the other
+// side of an F16 rounding tie, and the next layer's Q8_K quantization of the
+// attention output turned that into 1e-2 logit moves. glassbox now uses the
+// panel's arithmetic for such batches.
+func quantTolerance(string) float64 {
 	return 1e-4
 }

@@ -9,6 +9,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -38,6 +40,10 @@ type Options struct {
 	Threads     []int     // thread counts to measure with, each at least 1 (none: the current one)
 	Repetitions int       // measured runs of each test after the warm-up, at least 1
 	CPUProfile  io.Writer // when set, receives a Go CPU profile of the runs (go tool pprof)
+	// BandwidthBytes is the buffer MemoryBandwidth streams to measure the
+	// memory-bandwidth ceiling of the tg rows, once per thread count after
+	// its tests (0: DefaultBandwidthBytes; negative: not measured).
+	BandwidthBytes int64
 }
 
 // Result is one measurement: one test at one thread count. It is one row of
@@ -57,6 +63,21 @@ type Result struct {
 	TypeK      string    `json:"type_k"`         // KV cache type of the keys (F16, F32, Q8_0, Q4_0), as llama-bench's
 	TypeV      string    `json:"type_v"`         // KV cache type of the values (F16, F32)
 	KVBytes    int64     `json:"kv_cache_bytes"` // bytes of the test's KV cache (all its positions)
+
+	// Of tg rows only (zero otherwise):
+
+	// BytesPerToken is the memory one generated token reads, on average
+	// over the test: every weight matrix once (the token embedding table
+	// only for its row, unless it is also the output projection), the
+	// norms, and the keys and values of the positions attended to.
+	BytesPerToken int64 `json:"bytes_per_token,omitempty"`
+	// Bandwidth is the memory-bandwidth ceiling at this thread count in
+	// bytes per second (MemoryBandwidth, measured right after the tests of
+	// the thread count; 0: not measured).
+	Bandwidth float64 `json:"mem_bandwidth_bytes_per_s,omitempty"`
+	// BandwidthFraction is BytesPerToken × TokensPerS ÷ Bandwidth: how
+	// close generation comes to the memory's limit.
+	BandwidthFraction float64 `json:"bandwidth_fraction,omitempty"`
 }
 
 // Run measures m as opts says and returns a Result per test and thread
@@ -106,6 +127,10 @@ func Run(ctx context.Context, m *glassbox.Model, opts Options) ([]Result, error)
 			return nil, err
 		}
 		size, params = fi.Size(), c.Params()
+	}
+	perToken, err := tokenBytes(m, opts.Gen, st.KeyType(), st.KVType())
+	if err != nil {
+		return nil, err
 	}
 	name := filepath.Base(m.Path())
 	load := m.LoadDuration()
@@ -171,10 +196,70 @@ func Run(ctx context.Context, m *glassbox.Model, opts Options) ([]Result, error)
 			}
 			r.TokensPerS, r.StdDev = meanStd(r.Samples)
 			r.PeakRSS = peakRSS()
+			if strings.HasPrefix(test.name, "tg") {
+				r.BytesPerToken = perToken
+			}
 			results = append(results, r)
+		}
+		if opts.Gen > 0 && opts.BandwidthBytes >= 0 {
+			size := cmp.Or(opts.BandwidthBytes, DefaultBandwidthBytes)
+			bw, err := MemoryBandwidth(ctx, size, t)
+			if err != nil {
+				return results, err
+			}
+			r := &results[len(results)-1] // the tg row of t
+			r.Bandwidth = bw
+			r.BandwidthFraction = float64(r.BytesPerToken) * r.TokensPerS / bw
 		}
 	}
 	return results, nil
+}
+
+// tokenBytes returns the bytes one token of a tg test of gen tokens reads
+// on average (Result.BytesPerToken): the weights, less the token
+// embedding table but for one row when it is not also the output
+// projection, and at position p the keys and values of the p+1 positions
+// (or the window of a sliding-window layer) in caches of key type kt and
+// value type vt.
+func tokenBytes(m *glassbox.Model, gen int, kt, vt tensor.Type) (int64, error) {
+	c := m.Config()
+	var weights, embd int64
+	if f := m.GGUF(); f != nil {
+		for _, ti := range f.Tensors {
+			weights += int64(ti.Size())
+			if ti.Name == model.NameTokenEmbd {
+				embd = int64(ti.Size())
+			}
+		}
+	} else { // a llama2.c checkpoint: float32 weights
+		weights, embd = 4*c.Params(), 4*int64(c.VocabSize)*int64(c.Dim)
+	}
+	if !c.TiedOutput && c.VocabSize > 0 {
+		weights += embd/int64(c.VocabSize) - embd
+	}
+	if gen == 0 {
+		return weights, nil
+	}
+	kb, err := kt.RowBytes(c.KVDim())
+	if err != nil {
+		return 0, fmt.Errorf("bench: key cache rows: %w", err)
+	}
+	vb, err := vt.RowBytes(c.VDim())
+	if err != nil {
+		return 0, fmt.Errorf("bench: value cache rows: %w", err)
+	}
+	var cells int64 // positions read over the test, all layers
+	for l := range c.Layers {
+		w := c.AttnWindow(l)
+		for p := range gen {
+			n := p + 1
+			if w > 0 {
+				n = min(n, w)
+			}
+			cells += int64(n)
+		}
+	}
+	return weights + cells*int64(kb+vb)/int64(gen), nil
 }
 
 // meanStd returns the mean and sample standard deviation of xs.
@@ -195,11 +280,18 @@ func meanStd(xs []float64) (mean, std float64) {
 // WriteTable writes results as a table like llama-bench's.
 func WriteTable(w io.Writer, results []Result) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "model\ttype\tsize\tparams\tthreads\ttype_k\ttype_v\tKV cache\ttest\tt/s\tload\tpeak RSS\t")
+	fmt.Fprintln(tw, "model\ttype\tsize\tparams\tthreads\ttype_k\ttype_v\tKV cache\ttest\tt/s\tMiB/token\tof bandwidth\tload\tpeak RSS\t")
 	for _, r := range results {
-		fmt.Fprintf(tw, "%s\t%s\t%.2f MiB\t%.2f M\t%d\t%s\t%s\t%.2f MiB\t%s\t%.2f ± %.2f\t%.0f ms\t%.1f MiB\t\n",
+		perToken, frac := "-", "-"
+		if r.BytesPerToken > 0 {
+			perToken = fmt.Sprintf("%.1f", float64(r.BytesPerToken)/(1<<20))
+		}
+		if r.Bandwidth > 0 {
+			frac = fmt.Sprintf("%.0f%% of %.1f GB/s", 100*r.BandwidthFraction, r.Bandwidth/1e9)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%.2f MiB\t%.2f M\t%d\t%s\t%s\t%.2f MiB\t%s\t%.2f ± %.2f\t%s\t%s\t%.0f ms\t%.1f MiB\t\n",
 			r.Model, r.Type, float64(r.SizeBytes)/(1<<20), float64(r.Params)/1e6, r.Threads, r.TypeK, r.TypeV, float64(r.KVBytes)/(1<<20), r.Test,
-			r.TokensPerS, r.StdDev, r.LoadMS, float64(r.PeakRSS)/(1<<20))
+			r.TokensPerS, r.StdDev, perToken, frac, r.LoadMS, float64(r.PeakRSS)/(1<<20))
 	}
 	return tw.Flush()
 }
@@ -212,9 +304,9 @@ type SyntheticModel struct {
 	name  string
 }
 
-// ParseSynthetic names a synthetic model: shape is 400M (dim 1536, FFN 4096,
-// 12 layers, 12 heads, 4 KV heads, vocabulary 32000) or tiny, typ a weight
-// type (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0).
+// ParseSynthetic names a synthetic model: shape is one of synth.Shapes
+// (SyntheticShapes describes them), typ a weight type (F32, F16, BF16,
+// Q4_0, Q4_1, Q5_0, Q5_1, Q8_0).
 func ParseSynthetic(shape, typ string) (SyntheticModel, error) {
 	s, err := synth.ParseShape(shape)
 	if err != nil {
@@ -225,6 +317,30 @@ func ParseSynthetic(shape, typ string) (SyntheticModel, error) {
 		return SyntheticModel{}, fmt.Errorf("weight type: %w", err)
 	}
 	return SyntheticModel{shape: s, typ: t, name: shape}, nil
+}
+
+// SyntheticShapes describes the shapes ParseSynthetic accepts, one per
+// line, smallest first: name, sizes, parameter count.
+func SyntheticShapes() string {
+	var b strings.Builder
+	for _, name := range synth.ShapeNames() {
+		s := synth.Shapes[name]
+		fmt.Fprintf(&b, "%-9s dim %d, FFN %d, %d layers, %d/%d heads, vocabulary %d", name, s.Dim, s.Hidden, s.Layers, s.Heads, s.KVHeads, s.Vocab)
+		if s.Tied {
+			b.WriteString(", tied embeddings")
+		}
+		if s.RopeTheta != 0 {
+			fmt.Fprintf(&b, ", RoPE base %g", s.RopeTheta)
+		}
+		n := float64(s.Params())
+		switch {
+		case n >= 1e9:
+			fmt.Fprintf(&b, ", context %d: %.2f B parameters\n", s.Context, n/1e9)
+		default:
+			fmt.Fprintf(&b, ", context %d: %.2f M parameters\n", s.Context, n/1e6)
+		}
+	}
+	return b.String()
 }
 
 // Params returns the model's number of parameters.

@@ -11,7 +11,9 @@ import (
 	"testing"
 
 	"glassbox"
+	"glassbox/internal/synth"
 	"glassbox/models"
+	"glassbox/tensor"
 )
 
 func openEmbedded(t *testing.T) *glassbox.Model {
@@ -28,9 +30,20 @@ func openEmbedded(t *testing.T) *glassbox.Model {
 // repetitions asked for, and a table with a row for each.
 func TestRun(t *testing.T) {
 	m := openEmbedded(t)
-	res, err := Run(context.Background(), m, Options{Prompt: 8, Gen: 2, Threads: []int{1, 2}, Repetitions: 2})
+	res, err := Run(context.Background(), m, Options{Prompt: 8, Gen: 2, Threads: []int{1, 2}, Repetitions: 2, BandwidthBytes: 4 << 20})
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, r := range res {
+		tg := strings.HasPrefix(r.Test, "tg")
+		if tg != (r.BytesPerToken > 0) || tg != (r.Bandwidth > 0) || tg != (r.BandwidthFraction > 0) {
+			t.Errorf("%s: bytes per token %d, bandwidth %g, fraction %g: want all three on tg rows only", r.Test, r.BytesPerToken, r.Bandwidth, r.BandwidthFraction)
+		}
+		if tg {
+			if f := float64(r.BytesPerToken) * r.TokensPerS / r.Bandwidth; math.Abs(f-r.BandwidthFraction) > 1e-9*f {
+				t.Errorf("%s: fraction %g, want bytes per token × t/s ÷ bandwidth = %g", r.Test, r.BandwidthFraction, f)
+			}
+		}
 	}
 	want := []struct {
 		test    string
@@ -139,5 +152,39 @@ func TestSynthetic(t *testing.T) {
 	}
 	if err := (SyntheticModel{}).Write(&b, 1); err == nil {
 		t.Error("the zero SyntheticModel was written")
+	}
+}
+
+// TestTokenBytes: the bytes a generated token reads, by hand for a tiny
+// synthetic F32 model (untied output, 2 layers, 2 KV heads of 16) with an
+// F16 cache, and for the same shape tied.
+func TestTokenBytes(t *testing.T) {
+	for _, tied := range []bool{false, true} {
+		shape := synth.Shapes["tiny"]
+		shape.Tied = tied
+		var buf bytes.Buffer
+		if err := synth.Write(&buf, shape, tensor.F32, 1); err != nil {
+			t.Fatal(err)
+		}
+		m, err := glassbox.OpenBytes("tiny.gguf", buf.Bytes(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close()
+		embd := int64(4 * shape.Vocab * shape.Dim)
+		weights := 4 * shape.Params()
+		if !tied {
+			weights += -embd + 4*int64(shape.Dim) // one row of the embeddings
+		}
+		// 4 tokens: positions 0..3 read 1+2+3+4 = 10 cells per layer, each
+		// a key and a value of 32 F16 values
+		kv := int64(2 * 10 * (64 + 64) / 4)
+		got, err := tokenBytes(m, 4, tensor.F16, tensor.F16)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != weights+kv {
+			t.Errorf("tied %v: %d bytes per token, want %d weights + %d KV", tied, got, weights, kv)
+		}
 	}
 }

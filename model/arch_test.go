@@ -23,7 +23,7 @@ import (
 
 // This file checks the architecture-specific paths of the forward pass (qwen2
 // attention biases and NEOX RoPE, qwen3 per-head Q/K norms with a head width
-// that is not dim/heads, Llama 3.1 RoPE frequency factors, linear RoPE scaling)
+// that is not dim/heads, Llama 3.1 RoPE frequency factors, linear and YaRN RoPE scaling)
 // against llama.cpp. Small random-weight GGUF models are generated here,
 // deterministically; testdata/archcheck/<case>.json holds the logits llama.cpp
 // computed for them (see testdata/archcheck/README.md for how they were made)
@@ -204,6 +204,77 @@ var archCases = []archCase{
 			"RoPE attention factor": func(m *Model) { m.Config.RopeAttnFactor = 0 },
 		},
 	},
+	{
+		// YaRN with the original context at 8 positions (the test runs 16),
+		// factor 4: the correction range is pairs 0..1, so pair 0 keeps its
+		// unscaled angle and the others are interpolated; cosines and sines
+		// grow by 1 + 0.1·ln 4
+		name: "llama-yarn", arch: "llama", seed: 12, dim: 64, heads: 4, kvHeads: 2, ffn: 128, layers: 2,
+		ropeBase: 10000, tied: true,
+		kv: map[string]any{
+			"rope.scaling.type": "yarn", "rope.scaling.factor": float32(4),
+			"rope.scaling.original_context_length": uint32(8),
+		},
+		disable:  yarnOff,
+		disables: yarnDisables(4),
+	},
+	{
+		// YaRN factor 8 over an original context of 8, with
+		// rope.scaling.attn_factor (which llama.cpp multiplies in for YaRN
+		// as for any scaling), NEOX RoPE
+		name: "qwen2-yarn", arch: "qwen2", seed: 13, dim: 64, heads: 4, kvHeads: 2, ffn: 128, layers: 2,
+		ropeBase: 1e6, tied: true,
+		kv: map[string]any{
+			"rope.scaling.type": "yarn", "rope.scaling.factor": float32(8),
+			"rope.scaling.original_context_length": uint32(8), "rope.scaling.attn_factor": float32(0.9),
+		},
+		disable: yarnOff,
+		disables: func() map[string]func(*Model) {
+			d := yarnDisables(8)
+			d["RoPE attention factor"] = func(m *Model) { m.Config.RopeAttnFactor = 0 }
+			return d
+		}(),
+	},
+	{
+		// YaRN factor 4, original context 12, RoPE base 1000, head width
+		// 32: the correction range is pairs 0..2, pair 1 half extrapolated,
+		// half interpolated. rope.scaling.yarn_log_multiplier, which
+		// llama.cpp reads only for deepseek2, mistral3 and deepseek32, is
+		// present and ignored by both.
+		name: "qwen3-yarn", arch: "qwen3", seed: 14, dim: 64, heads: 4, kvHeads: 2, headDim: 32, ffn: 128, layers: 2,
+		ropeBase: 1000, tied: true,
+		kv: map[string]any{
+			"rope.scaling.type": "yarn", "rope.scaling.factor": float32(4),
+			"rope.scaling.original_context_length": uint32(12), "rope.scaling.yarn_log_multiplier": float32(0.1),
+		},
+		disable: yarnOff,
+		disables: func() map[string]func(*Model) {
+			d := yarnDisables(4)
+			d["YaRN original context"] = func(m *Model) { m.Config.RopeOrigContext = 2048 }
+			return d
+		}(),
+	},
+}
+
+// yarnOff removes YaRN scaling altogether.
+func yarnOff(m *Model) {
+	m.Config.RopeScaling, m.Config.RopeExtFactor = RopeScaling{}, 0
+}
+
+// yarnDisables switches off YaRN's parts one at a time for a model with
+// factor f: the ramp (all pairs interpolated, the magnitude kept) and the
+// magnitude factor 1 + 0.1·ln f (cancelled through RopeAttnFactor).
+func yarnDisables(f float64) map[string]func(*Model) {
+	mag := float32(1 + 0.1*math.Log(f))
+	return map[string]func(*Model){
+		"YaRN ramp": func(m *Model) {
+			m.Config.RopeExtFactor = 0
+			m.Config.RopeAttnFactor = mag * cmp.Or(m.Config.RopeAttnFactor, 1)
+		},
+		"YaRN attention factor": func(m *Model) {
+			m.Config.RopeAttnFactor = cmp.Or(m.Config.RopeAttnFactor, 1) / mag
+		},
+	}
 }
 
 // archPrompt is the prompt evaluated in one batch (with the logits of every

@@ -23,10 +23,11 @@ import (
 // RopeScaling describes how RoPE frequencies are adjusted for long contexts.
 type RopeScaling struct {
 	// Type is "", "none", "linear", "llama3" (carried by the rope_freqs
-	// tensor in GGUF files) or "longrope" (carried by the rope_factors_long
-	// and rope_factors_short tensors).
+	// tensor in GGUF files), "longrope" (carried by the rope_factors_long
+	// and rope_factors_short tensors) or "yarn".
 	Type string
-	// Factor is the context extension factor (linear scaling divides positions by it).
+	// Factor is the context extension factor: linear scaling, LongRoPE and
+	// YaRN multiply the angles by the float32 1/Factor (ggml's freq_scale).
 	Factor float32
 }
 
@@ -129,8 +130,27 @@ type Config struct {
 	// RopeOrigContext is the context the model was trained for before
 	// LongRoPE extension (rope.scaling.original_context_length; 0 when the
 	// file does not say, meaning ContextLength): a State with a larger
-	// context uses the long factors.
+	// context uses the long factors. YaRN's correction range is computed
+	// from it too (ggml's n_ctx_orig).
 	RopeOrigContext int
+
+	// YaRN (zero unless rope.scaling.type is "yarn"). As in llama.cpp, they
+	// apply to every layer (sliding-window layers included), while the
+	// factor is the layer's (RopeScaling or RopeScalingLocal).
+
+	// RopeExtFactor is YaRN's extrapolation mix (ggml's ext_factor): the
+	// angles of the dimensions whose wavelength is short compared with the
+	// original context keep their unscaled values, those whose wavelength
+	// is long are interpolated, with a linear ramp between; when non-zero
+	// the cosines and sines are also multiplied by 1 + 0.1·ln(Factor).
+	// llama.cpp sets it to 1 for YaRN files (it reads no metadata for it
+	// in the architectures supported here).
+	RopeExtFactor float32
+	// RopeBetaFast and RopeBetaSlow bound the ramp: the dimensions that
+	// turn more than RopeBetaFast times over the original context are
+	// extrapolated, those that turn less than RopeBetaSlow times are
+	// interpolated (llama.cpp's defaults, 32 and 1).
+	RopeBetaFast, RopeBetaSlow float32
 }
 
 // HasRope reports whether layer l rotates its queries and keys.
@@ -203,6 +223,12 @@ func (c *Config) Validate() error {
 	case c.EmbedMul < 0 || c.ResidualMul < 0 || c.LogitScale < 0 || c.AttnScale < 0 || c.NoRopeStep < 0:
 		return fmt.Errorf("granite multipliers must not be negative, got embedding %g, residual %g, logit %g, attention %g, no-RoPE step %d",
 			c.EmbedMul, c.ResidualMul, c.LogitScale, c.AttnScale, c.NoRopeStep)
+	case !(c.RopeScaling.Factor >= 0) || c.RopeScaling.Factor > 1e6 || !(c.RopeScalingLocal.Factor >= 0) || c.RopeScalingLocal.Factor > 1e6:
+		return fmt.Errorf("rope scaling factor must be between 0 and 1e6, got %g (sliding-window layers %g)", c.RopeScaling.Factor, c.RopeScalingLocal.Factor)
+	case c.RopeExtFactor != 0 && !(c.RopeBetaFast > 0 && c.RopeBetaSlow > 0 && c.RopeExtFactor > 0 && c.RopeExtFactor <= 1):
+		return fmt.Errorf("YaRN parameters out of range: extrapolation mix %g (want (0, 1]), ramp %g..%g (want positive)", c.RopeExtFactor, c.RopeBetaFast, c.RopeBetaSlow)
+	case c.RopeOrigContext < 0:
+		return fmt.Errorf("original context length must not be negative, got %d", c.RopeOrigContext)
 	case c.AttnSoftcap < 0 || c.FinalSoftcap < 0 || c.QueryScale < 0:
 		return fmt.Errorf("soft-capping and query scale must not be negative, got %g, %g, %g", c.AttnSoftcap, c.FinalSoftcap, c.QueryScale)
 	}

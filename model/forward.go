@@ -531,35 +531,106 @@ func addTo(dst, src []float32) {
 }
 
 // ropeTable fills s.cos/s.sin with the rotation angles of position p in
-// layer l: theta_i = p * base^(-2i/d), divided by the per-frequency factors
-// when the model has them (Llama 3.1 scaling, LongRoPE), and by the linear
-// scaling factor; cosines and sines are multiplied by RopeAttnFactor. The base and scaling are the layer's (sliding-window layers may
-// have their own).
+// layer l as ggml's CPU rope computes them (rope_yarn): theta_i = p·base^(-2i/d),
+// divided by the per-frequency factors when the model has them (Llama 3.1
+// scaling, LongRoPE), then multiplied by the layer's freq_scale (1/Factor
+// of linear, LongRoPE and YaRN scaling). With YaRN (RopeExtFactor non-zero)
+// the dimensions below the correction range keep their unscaled angle and
+// those within it mix both along a linear ramp, and the cosines and sines
+// are multiplied by ropeMscale's factor. The base and scaling are the
+// layer's (sliding-window layers may have their own).
 func (m *Model) ropeTable(s *State, p, l int) {
 	c := &m.Config
 	base, scaling := c.layerRope(l)
 	thetaScale := float32(math.Pow(float64(base), -2.0/float64(c.RopeDim)))
-	posScale := float32(1)
-	if (scaling.Type == "linear" || scaling.Type == "longrope") && scaling.Factor > 0 {
-		posScale = 1 / scaling.Factor
+	freqScale := ropeFreqScale(scaling)
+	ext := c.RopeExtFactor
+	mscale := c.ropeAttnFactor()
+	var corr [2]float32
+	if ext != 0 {
+		corr = ropeYarnCorrDims(c.RopeDim, c.ropeOrigContext(), base, c.RopeBetaFast, c.RopeBetaSlow)
+		// ggml: mscale *= 1 + 0.1·logf(1/freq_scale), the sum fused
+		mscale *= tensor.FMA32(0.1, tensor.Logf(1/freqScale), 1)
 	}
-	mscale := c.RopeAttnFactor
 	theta := float32(p)
 	for i := range s.cos {
-		t := theta
+		extrap := theta
 		if s.ropeFreqs != nil {
-			t /= s.ropeFreqs[i]
+			extrap /= s.ropeFreqs[i]
 		}
-		t *= posScale
+		t := freqScale * extrap
+		if ext != 0 {
+			// the ramp is 1 below the correction range, 0 above it
+			y := (float32(i) - corr[0]) / max(0.001, corr[1]-corr[0])
+			mix := (1 - min(1, max(0, y))) * ext
+			// GCC fuses theta_interp*(1-mix) + theta_extrap*mix
+			t = tensor.FMA32(t, 1-mix, extrap*mix)
+		}
 		// ggml takes them from the C library's sincosf
 		s.sin[i], s.cos[i] = tensor.Sincosf(t)
-		if mscale != 0 {
-			// as ggml's rope_yarn: cosf(theta)*mscale, sinf(theta)*mscale
-			s.sin[i] *= mscale
-			s.cos[i] *= mscale
-		}
+		// cosf(theta)*mscale, sinf(theta)*mscale (mscale 1 without
+		// scaling, an exact product)
+		s.sin[i] *= mscale
+		s.cos[i] *= mscale
 		theta *= thetaScale
 	}
+}
+
+// ropeFreqScale returns ggml's freq_scale of a layer's scaling: the float32
+// 1/Factor for linear, LongRoPE and YaRN scaling, else 1.
+func ropeFreqScale(scaling RopeScaling) float32 {
+	switch scaling.Type {
+	case "linear", "longrope", "yarn":
+		if scaling.Factor > 0 {
+			return 1 / scaling.Factor
+		}
+	}
+	return 1
+}
+
+// ropeOrigContext returns the original context of YaRN and LongRoPE
+// (llama.cpp's n_ctx_orig_yarn).
+func (c *Config) ropeOrigContext() int {
+	if c.RopeOrigContext > 0 {
+		return c.RopeOrigContext
+	}
+	return c.ContextLength
+}
+
+// ropeAttnFactor returns the attn_factor llama.cpp passes to every layer's
+// rope (cparams.yarn_attn_factor), computed in float32 as its context
+// set-up does (without fused operations): with YaRN, get_mscale(f) =
+// 1 + 0.1·logf(f) (1 when f <= 1) times 1/(1 + 0.1·logf(f)), which cancels
+// the factor ggml's rope applies again up to rounding, for f the global
+// 1/freq_scale; then times rope.scaling.attn_factor (RopeAttnFactor).
+func (c *Config) ropeAttnFactor() float32 {
+	attn := float32(1)
+	if c.RopeExtFactor != 0 {
+		f := 1 / ropeFreqScale(c.RopeScaling)
+		if f > 1 {
+			attn = float32(float32(0.1)*tensor.Logf(f)) + 1
+		}
+		d := float32(float32(0.1)*tensor.Logf(f)) + 1
+		attn *= 1 / d
+	}
+	if c.RopeAttnFactor != 0 {
+		attn *= c.RopeAttnFactor
+	}
+	return attn
+}
+
+// ropeYarnCorrDims returns YaRN's correction range in dimension pairs, as
+// ggml_rope_yarn_corr_dims: the pairs whose angle turns betaFast and
+// betaSlow times over the original context, floor and ceiling, clamped to
+// [0, nDims-1]. Each bound is nDims·logf(ctx/(beta·2π)) / (2·logf(base)) in
+// float32.
+func ropeYarnCorrDims(nDims, ctx int, base, betaFast, betaSlow float32) [2]float32 {
+	dim := func(beta float32) float32 {
+		return float32(float32(nDims)*tensor.Logf(float32(ctx)/(beta*2*float32(math.Pi)))) / (2 * tensor.Logf(base))
+	}
+	start := float32(math.Floor(float64(dim(betaFast))))
+	end := float32(math.Ceil(float64(dim(betaSlow))))
+	return [2]float32{max(0, start), min(float32(nDims-1), end)}
 }
 
 // rope rotates the first 2*len(cos) values of one head: adjacent pairs (x[2i],

@@ -141,8 +141,14 @@ func ConfigFromGGUF(f *gguf.File) (*Config, error) {
 		c.RopeScaling = RopeScaling{Type: t, Factor: float32(factor)}
 		switch t {
 		case "none", "linear", "llama3", "longrope":
+		case "yarn":
+			// As llama.cpp's context set-up for the architectures here:
+			// the extrapolation mix is 1 and the ramp bounds its defaults;
+			// it reads no rope.scaling.yarn_* keys for them (only grok,
+			// mistral3 and deepseek2 do), so neither does glassbox.
+			c.RopeExtFactor, c.RopeBetaFast, c.RopeBetaSlow = 1, 32, 1
 		default:
-			return nil, fmt.Errorf("rope scaling %q is not supported (supported: none, linear, llama3, longrope)", t)
+			return nil, fmt.Errorf("rope scaling %q is not supported (supported: none, linear, llama3, longrope, yarn)", t)
 		}
 	} else if factor != 0 && factor != 1 {
 		c.RopeScaling = RopeScaling{Type: "linear", Factor: float32(factor)}

@@ -121,6 +121,14 @@ func WriteGGUF(w io.Writer, c *Config, o WriteOptions) error {
 	case "", "none":
 	case "linear":
 		kvs = append(kvs, KV{a + "rope.scaling.type", "linear"}, KV{a + "rope.scaling.factor", c.RopeScaling.Factor})
+	case "yarn":
+		// llama.cpp reads no YaRN parameters but the factor and the
+		// original context for these architectures: others cannot be stored
+		if c.RopeExtFactor != 1 || c.RopeBetaFast != 32 || c.RopeBetaSlow != 1 {
+			return fmt.Errorf("write GGUF: YaRN extrapolation mix %g and ramp %g..%g cannot be stored (llama.cpp reads 1, 32..1 for %s)",
+				c.RopeExtFactor, c.RopeBetaFast, c.RopeBetaSlow, c.Arch)
+		}
+		kvs = append(kvs, KV{a + "rope.scaling.type", "yarn"}, KV{a + "rope.scaling.factor", c.RopeScaling.Factor})
 	default:
 		return fmt.Errorf("write GGUF: rope scaling %q is not supported by the writer", c.RopeScaling.Type)
 	}

@@ -339,21 +339,28 @@ func dotMXFP4Q8_0Go(n int, w, x []byte) float32 {
 func dotIQ4_XSQ8_KGo(n int, w, x []byte) float32 {
 	var acc [8]float32
 	for i := 0; i < n/qkK; i++ {
-		a := (*[szIQ4XS]byte)(w[i*szIQ4XS:])
+		a := w[i*szIQ4XS:]
 		b := (*[szQ8K]byte)(x[i*szQ8K:])
-		var isum [8]int32
-		for ib := range 8 {
-			ls := iq4xsScale(a, ib)
-			q := a[8+16*ib : 8+16*ib+16]
-			y := b[4+32*ib : 4+32*ib+32]
-			for l := range 16 {
-				isum[l>>2] += ls * int32(kvaluesIQ4NL[q[l]&15]) * int32(int8(y[l]))
-				isum[4+l>>2] += ls * int32(kvaluesIQ4NL[q[l]>>4]) * int32(int8(y[l+16]))
-			}
-		}
+		isum := isumIQ4_XS(a, b)
 		kLanes(&acc, f16At(a[0:])*f32At(b[0:]), &isum)
 	}
 	return Sum8(&acc)
+}
+
+// isumIQ4_XS returns the integer products of one IQ4_XS super-block with a
+// Q8_K block, times their sub-block scales, in eight lanes.
+func isumIQ4_XS(w []byte, b *[szQ8K]byte) (isum [8]int32) {
+	a := (*[szIQ4XS]byte)(w)
+	for ib := range 8 {
+		ls := iq4xsScale(a, ib)
+		q := a[8+16*ib : 8+16*ib+16]
+		y := b[4+32*ib : 4+32*ib+32]
+		for l := range 16 {
+			isum[l>>2] += ls * int32(kvaluesIQ4NL[q[l]&15]) * int32(int8(y[l]))
+			isum[4+l>>2] += ls * int32(kvaluesIQ4NL[q[l]>>4]) * int32(int8(y[l+16]))
+		}
+	}
+	return isum
 }
 
 // sgn returns g as int32, negated when bit j of signs is set.
@@ -367,107 +374,186 @@ func sgn(g uint8, signs uint8, j int) int32 {
 func dotIQ2_XXSQ8_KGo(n int, w, x []byte) float32 {
 	var acc [8]float32
 	for i := 0; i < n/qkK; i++ {
-		a := (*[szIQ2XXS]byte)(w[i*szIQ2XXS:])
+		a := w[i*szIQ2XXS:]
 		b := (*[szQ8K]byte)(x[i*szQ8K:])
-		var isum [8]int32
-		for ib := range 8 {
-			idx := a[2+8*ib : 2+8*ib+4]
-			aux := binary.LittleEndian.Uint32(a[2+8*ib+4:])
-			ls := int32(2*(aux>>28) + 1)
-			y := b[4+32*ib : 4+32*ib+32]
-			for l := range 4 {
-				g := &iq2xxsGrid[idx[l]]
-				s := ksignsIQ2[aux>>(7*l)&127]
-				for j := range 8 {
-					isum[2*l+j>>2] += ls * sgn(g[j], s, j) * int32(int8(y[8*l+j]))
-				}
-			}
-		}
+		isum := isumIQ2_XXS(a, b)
 		kLanes(&acc, f16At(a[0:])*f32At(b[0:]), &isum)
 	}
 	return 0.125 * Sum8(&acc)
+}
+
+// isumIQ2_XXS returns the integer products of one IQ2_XXS super-block with a
+// Q8_K block, times their sub-block scales, in eight lanes.
+func isumIQ2_XXS(w []byte, b *[szQ8K]byte) (isum [8]int32) {
+	a := (*[szIQ2XXS]byte)(w)
+	for ib := range 8 {
+		idx := a[2+8*ib : 2+8*ib+4]
+		aux := binary.LittleEndian.Uint32(a[2+8*ib+4:])
+		ls := int32(2*(aux>>28) + 1)
+		y := b[4+32*ib : 4+32*ib+32]
+		for l := range 4 {
+			g := &iq2xxsGrid[idx[l]]
+			s := ksignsIQ2[aux>>(7*l)&127]
+			for j := range 8 {
+				isum[2*l+j>>2] += ls * sgn(g[j], s, j) * int32(int8(y[8*l+j]))
+			}
+		}
+	}
+	return isum
 }
 
 func dotIQ2_XSQ8_KGo(n int, w, x []byte) float32 {
 	var acc [8]float32
 	for i := 0; i < n/qkK; i++ {
-		a := (*[szIQ2XS]byte)(w[i*szIQ2XS:])
+		a := w[i*szIQ2XS:]
 		b := (*[szQ8K]byte)(x[i*szQ8K:])
-		var isum [8]int32
-		for ib := range 8 {
-			sc := a[66+ib]
-			ls := [2]int32{2*int32(sc&15) + 1, 2*int32(sc>>4) + 1}
-			y := b[4+32*ib : 4+32*ib+32]
-			for l := range 4 {
-				v := binary.LittleEndian.Uint16(a[2+2*(4*ib+l):])
-				g := &iq2xsGrid[v&511]
-				s := ksignsIQ2[v>>9]
-				for j := range 8 {
-					isum[2*l+j>>2] += ls[l/2] * sgn(g[j], s, j) * int32(int8(y[8*l+j]))
-				}
-			}
-		}
+		isum := isumIQ2_XS(a, b)
 		kLanes(&acc, f16At(a[0:])*f32At(b[0:]), &isum)
 	}
 	return 0.125 * Sum8(&acc)
 }
 
+// isumIQ2_XS returns the integer products of one IQ2_XS super-block with a
+// Q8_K block, times their sub-block scales, in eight lanes.
+func isumIQ2_XS(w []byte, b *[szQ8K]byte) (isum [8]int32) {
+	a := (*[szIQ2XS]byte)(w)
+	for ib := range 8 {
+		sc := a[66+ib]
+		ls := [2]int32{2*int32(sc&15) + 1, 2*int32(sc>>4) + 1}
+		y := b[4+32*ib : 4+32*ib+32]
+		for l := range 4 {
+			v := binary.LittleEndian.Uint16(a[2+2*(4*ib+l):])
+			g := &iq2xsGrid[v&511]
+			s := ksignsIQ2[v>>9]
+			for j := range 8 {
+				isum[2*l+j>>2] += ls[l/2] * sgn(g[j], s, j) * int32(int8(y[8*l+j]))
+			}
+		}
+	}
+	return isum
+}
+
 func dotIQ3_XXSQ8_KGo(n int, w, x []byte) float32 {
 	var acc [8]float32
 	for i := 0; i < n/qkK; i++ {
-		a := (*[szIQ3XXS]byte)(w[i*szIQ3XXS:])
+		a := w[i*szIQ3XXS:]
 		b := (*[szQ8K]byte)(x[i*szQ8K:])
-		var isum [8]int32
-		for ib := range 8 {
-			aux := binary.LittleEndian.Uint32(a[2+64+4*ib:])
-			ls := int32(2*(aux>>28) + 1)
-			q := a[2+8*ib : 2+8*ib+8]
-			y := b[4+32*ib : 4+32*ib+32]
-			for l := range 4 {
-				s := ksignsIQ2[aux>>(7*l)&127]
-				g1, g2 := &iq3xxsGrid[q[2*l]], &iq3xxsGrid[q[2*l+1]]
-				var p int32
-				for j := range 4 {
-					p += sgn(g1[j], s, j) * int32(int8(y[8*l+j]))
-				}
-				isum[2*l] += ls * p
-				p = 0
-				for j := range 4 {
-					p += sgn(g2[j], s, j+4) * int32(int8(y[8*l+4+j]))
-				}
-				isum[2*l+1] += ls * p
-			}
-		}
+		isum := isumIQ3_XXS(a, b)
 		kLanes(&acc, f16At(a[0:])*f32At(b[0:]), &isum)
 	}
 	return 0.25 * Sum8(&acc)
 }
 
+// isumIQ3_XXS returns the integer products of one IQ3_XXS super-block with a
+// Q8_K block, times their sub-block scales, in eight lanes.
+func isumIQ3_XXS(w []byte, b *[szQ8K]byte) (isum [8]int32) {
+	a := (*[szIQ3XXS]byte)(w)
+	for ib := range 8 {
+		aux := binary.LittleEndian.Uint32(a[2+64+4*ib:])
+		ls := int32(2*(aux>>28) + 1)
+		q := a[2+8*ib : 2+8*ib+8]
+		y := b[4+32*ib : 4+32*ib+32]
+		for l := range 4 {
+			s := ksignsIQ2[aux>>(7*l)&127]
+			g1, g2 := &iq3xxsGrid[q[2*l]], &iq3xxsGrid[q[2*l+1]]
+			var p int32
+			for j := range 4 {
+				p += sgn(g1[j], s, j) * int32(int8(y[8*l+j]))
+			}
+			isum[2*l] += ls * p
+			p = 0
+			for j := range 4 {
+				p += sgn(g2[j], s, j+4) * int32(int8(y[8*l+4+j]))
+			}
+			isum[2*l+1] += ls * p
+		}
+	}
+	return isum
+}
+
 func dotIQ3_SQ8_KGo(n int, w, x []byte) float32 {
 	var acc [8]float32
 	for i := 0; i < n/qkK; i++ {
-		a := (*[szIQ3S]byte)(w[i*szIQ3S:])
+		a := w[i*szIQ3S:]
 		b := (*[szQ8K]byte)(x[i*szQ8K:])
-		var isum [8]int32
-		for ib := range 8 {
-			ls := 2*int32(a[106+ib/2]>>(4*(ib%2))&15) + 1
-			y := b[4+32*ib : 4+32*ib+32]
-			for l := range 4 {
-				s := a[74+4*ib+l]
-				g1, g2 := &iq3sGrid[iq3sIndex(a, 8*ib+2*l)], &iq3sGrid[iq3sIndex(a, 8*ib+2*l+1)]
-				var p int32
-				for j := range 4 {
-					p += sgn(g1[j], s, j) * int32(int8(y[8*l+j]))
-				}
-				isum[2*l] += ls * p
-				p = 0
-				for j := range 4 {
-					p += sgn(g2[j], s, j+4) * int32(int8(y[8*l+4+j]))
-				}
-				isum[2*l+1] += ls * p
-			}
-		}
+		isum := isumIQ3_S(a, b)
 		kLanes(&acc, f16At(a[0:])*f32At(b[0:]), &isum)
 	}
 	return Sum8(&acc)
+}
+
+// isumIQ3_S returns the integer products of one IQ3_S super-block with a
+// Q8_K block, times their sub-block scales, in eight lanes.
+func isumIQ3_S(w []byte, b *[szQ8K]byte) (isum [8]int32) {
+	a := (*[szIQ3S]byte)(w)
+	for ib := range 8 {
+		ls := 2*int32(a[106+ib/2]>>(4*(ib%2))&15) + 1
+		y := b[4+32*ib : 4+32*ib+32]
+		for l := range 4 {
+			s := a[74+4*ib+l]
+			g1, g2 := &iq3sGrid[iq3sIndex(a, 8*ib+2*l)], &iq3sGrid[iq3sIndex(a, 8*ib+2*l+1)]
+			var p int32
+			for j := range 4 {
+				p += sgn(g1[j], s, j) * int32(int8(y[8*l+j]))
+			}
+			isum[2*l] += ls * p
+			p = 0
+			for j := range 4 {
+				p += sgn(g2[j], s, j+4) * int32(int8(y[8*l+4+j]))
+			}
+			isum[2*l+1] += ls * p
+		}
+	}
+	return isum
+}
+
+// The grid-based IQ types in llama.cpp v0.5.0's "IQ panel" GEMM
+// (ggml-cpu/iqp.cpp), which multiplies batches of at least iqpMinBatch
+// activation rows when the weights have a multiple of 8 rows: its integer
+// sums are vec_dot's, but each super-block is scaled as one
+// sumf = fma(float(Σ isum), dfac·d_x, sumf) with dfac = d_w·c (c = 1/8, 1/4
+// or 1 as the type's scales are odd integers 2·ls+1 or ls-32), a rounding
+// different from vec_dot's eight lanes. A prompt of 8 or more tokens runs
+// through it, single tokens through vec_dot.
+const iqpMinBatch = 8
+
+// iqPanel describes one type's panel arithmetic: its super-block size, its
+// integer sums and dfac's factor.
+type iqPanel struct {
+	size int
+	isum func(w []byte, b *[szQ8K]byte) [8]int32
+	c    float32
+}
+
+var iqPanels = map[Type]iqPanel{
+	IQ2_XXS: {szIQ2XXS, isumIQ2_XXS, 0.125},
+	IQ2_XS:  {szIQ2XS, isumIQ2_XS, 0.125},
+	IQ3_XXS: {szIQ3XXS, isumIQ3_XXS, 0.25},
+	IQ3_S:   {szIQ3S, isumIQ3_S, 1},
+	IQ4_XS:  {szIQ4XS, isumIQ4_XS, 1},
+}
+
+// iqPanelDotFor returns the panel GEMM's dot product for a batch of n
+// activation rows times w, or nil when llama.cpp would not use the panel.
+func iqPanelDotFor(w *Matrix, n int) dotFunc {
+	pl, ok := iqPanels[w.Type]
+	if !ok || n < iqpMinBatch || w.Rows%8 != 0 || w.Cols%qkK != 0 {
+		return nil
+	}
+	return func(n int, w, x []byte) float32 {
+		var sumf float32
+		for i := 0; i < n/qkK; i++ {
+			a := w[i*pl.size:]
+			b := (*[szQ8K]byte)(x[i*szQ8K:])
+			isum := pl.isum(a, b)
+			var s int32
+			for _, v := range isum {
+				s += v
+			}
+			dfac := float32(f16At(a[0:]) * pl.c)
+			dv := float32(dfac * f32At(b[0:]))
+			sumf = FMA32(float32(s), dv, sumf)
+		}
+		return sumf
+	}
 }

@@ -201,14 +201,17 @@ func matMul(dst []float32, w *Matrix, x []float32, n int, gemm bool) {
 		}
 	}
 	dot := *k.dot
-	tiny := false // tinyBLAS order for F32/F16 weights
+	tiny := false  // tinyBLAS order for F32/F16 weights
+	panel := false // llama.cpp's IQ panel GEMM
 	if gemm {
 		if g := gemmDotFor(w); g != nil {
 			dot, tiny = g, true
+		} else if g := iqPanelDotFor(w, n); g != nil {
+			dot, panel = g, true
 		}
 	}
 	var dot4 dot4Func
-	if n >= 4 {
+	if n >= 4 && !panel {
 		dot4 = dot4For(w.Type)
 	}
 	done := 0

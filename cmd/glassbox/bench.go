@@ -36,6 +36,7 @@ type benchOptions struct {
 	cacheV    string // --cache-type-v
 	noSave    bool
 	endpoint  string
+	bandwidth int // --bandwidth-mib
 	// fitPrompt and fitGen lower prompt and gen to the model's context
 	// (they are the defaults, not sizes the user asked for).
 	fitPrompt, fitGen bool
@@ -54,9 +55,18 @@ the process (getrusage maxrss, which counts the mapped weights the run touched).
 tests start from position 0, so -p and -n must each fit the model's context (the defaults
 shrink to it). Ctrl-C stops at once and prints the rows measured so far.
 
-With --synthetic SHAPE it instead writes a random-weight Llama GGUF of that shape (400M: dim
-1536, FFN 4096, 12 layers, 12 heads, 4 KV heads, vocabulary 32000) and --type to -o FILE, so
-that glassbox and llama.cpp can be compared on the same file.
+Each tg row also gives the memory one generated token reads (MiB/token: the weights once, the
+token embeddings only for their row unless they are the output projection too, and the keys
+and values attended to, averaged over the test) and which fraction of the memory-bandwidth
+ceiling that reaches (bytes per token × t/s ÷ the bandwidth of summing a 256 MiB buffer,
+--bandwidth-mib, with the row's thread count, measured right after its tests: the method of
+go test ./tensor -bench MemoryBandwidth); both are in --json and the saved record
+(bytes_per_token, mem_bandwidth_bytes_per_s, bandwidth_fraction).
+
+With --synthetic SHAPE it instead writes a random-weight Llama GGUF of that shape and --type
+to -o FILE, so that glassbox and llama.cpp can be compared on the same file. Shapes:
+` + indentLines(bench.SyntheticShapes(), "  ") + `The 1B and 3B shapes measure generation where the weights no longer fit in any cache, and
+memory bandwidth is the limit (1B Q4_0: about 600 MiB, F16: 2.1 GiB).
 
 With --endpoint URL it measures the model -m names at an OpenAI-compatible server instead
 (llama-server, vLLM, Ollama, a hosted API, another glassbox serve), through streamed
@@ -95,13 +105,14 @@ which glassbox leaderboard reads.`,
 	f.StringVarP(&o.threads, "threads", "t", "", "comma-separated thread counts (default: all cores)")
 	f.IntVarP(&o.reps, "repetitions", "r", 3, "repetitions of each test")
 	f.BoolVar(&o.json, "json", false, "print the results as JSON")
-	f.StringVar(&o.synthetic, "synthetic", "", "write a random-weight model of this shape (400M or tiny) instead of benchmarking")
+	f.StringVar(&o.synthetic, "synthetic", "", "write a random-weight model of this shape (tiny, 400M, 1B, 1B-llama3, 3B; see above) instead of benchmarking")
 	f.StringVar(&o.typ, "type", "Q4_0", "weight type of the synthetic model (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0)")
 	f.StringVarP(&o.out, "output", "o", "", "file the synthetic model is written to")
 	f.Uint64Var(&o.seed, "seed", 1, "random seed of the synthetic weights")
 	f.StringVar(&o.endpoint, "endpoint", "", "measure the model -m names at this OpenAI-compatible server (e.g. http://127.0.0.1:8080/v1) instead of a local file; key from $GLASSBOX_API_KEY or $OPENAI_API_KEY")
 	f.BoolVar(&o.noSave, "no-save", false, "do not save a record of the run in the store (evals/ folder, read by glassbox leaderboard)")
 	registerCacheTypes(cmd, &o.cacheK, &o.cacheV)
+	f.IntVar(&o.bandwidth, "bandwidth-mib", bench.DefaultBandwidthBytes>>20, "MiB of the buffer the memory-bandwidth ceiling of the tg rows is measured with (0: do not measure)")
 	f.StringVar(&o.profile, "cpuprofile", "", "write a Go CPU profile of the measured runs to this file (go tool pprof)")
 	return cmd
 }
@@ -173,7 +184,13 @@ func runBench(ctx context.Context, w, errw io.Writer, o benchOptions) error {
 	if err := o.fitContext(m.Config().ContextLength); err != nil {
 		return err
 	}
-	opts := bench.Options{Prompt: o.prompt, Gen: o.gen, Threads: threads, Repetitions: o.reps}
+	if o.bandwidth < 0 || o.bandwidth > 1<<16 {
+		return fmt.Errorf("--bandwidth-mib %d: want 0 (no measurement) or 1 to 65536", o.bandwidth)
+	}
+	opts := bench.Options{Prompt: o.prompt, Gen: o.gen, Threads: threads, Repetitions: o.reps, BandwidthBytes: int64(o.bandwidth) << 20}
+	if o.bandwidth == 0 {
+		opts.BandwidthBytes = -1
+	}
 	if o.profile != "" {
 		pf, err := os.Create(o.profile)
 		if err != nil {
@@ -299,4 +316,15 @@ func (o *benchOptions) fitContext(n int) error {
 			o.gen, o.gen, n, o.gen-n)
 	}
 	return nil
+}
+
+// indentLines prefixes every line of s with prefix.
+func indentLines(s, prefix string) string {
+	var b strings.Builder
+	for _, line := range strings.SplitAfter(s, "\n") {
+		if line != "" {
+			b.WriteString(prefix + line)
+		}
+	}
+	return b.String()
 }

@@ -38,7 +38,7 @@ func TestBenchSynthetic(t *testing.T) {
 			out.Reset()
 			cmd = newBenchCmd()
 			cmd.SetOut(&out)
-			cmd.SetArgs([]string{"-m", path, "-p", "16", "-n", "4", "-t", "1,2", "-r", "2", "--json"})
+			cmd.SetArgs([]string{"-m", path, "-p", "16", "-n", "4", "-t", "1,2", "-r", "2", "--json", "--bandwidth-mib", "2"})
 			if err := cmd.Execute(); err != nil {
 				t.Fatal(err)
 			}
@@ -58,16 +58,22 @@ func TestBenchSynthetic(t *testing.T) {
 				if r.TokensPerS <= 0 || r.PeakRSS <= 0 || r.SizeBytes <= 0 || r.SizeBytes > st.Size() {
 					t.Errorf("result %d: implausible numbers %+v (file %d bytes)", i, r, st.Size())
 				}
+				if tg := i%2 == 1; tg != (r.BytesPerToken > 0 && r.Bandwidth > 0 && r.BandwidthFraction > 0) ||
+					r.BytesPerToken > r.SizeBytes+r.KVBytes {
+					t.Errorf("result %d: bytes per token %d, bandwidth %g, fraction %g (weights %d, KV %d): want them on tg rows only, at most the weights and the cache",
+						i, r.BytesPerToken, r.Bandwidth, r.BandwidthFraction, r.SizeBytes, r.KVBytes)
+				}
 			}
 			checkBenchRecord(t, home, path, res)
 			out.Reset()
 			cmd = newBenchCmd()
 			cmd.SetOut(&out)
-			cmd.SetArgs([]string{"-m", path, "-p", "8", "-n", "2", "-r", "1", "--no-save"})
+			cmd.SetArgs([]string{"-m", path, "-p", "8", "-n", "2", "-r", "1", "--no-save", "--bandwidth-mib", "2"})
 			if err := cmd.Execute(); err != nil {
 				t.Fatal(err)
 			}
-			if !strings.Contains(out.String(), "pp8") || !strings.Contains(out.String(), "tg2") || !strings.Contains(out.String(), "peak RSS") {
+			if !strings.Contains(out.String(), "pp8") || !strings.Contains(out.String(), "tg2") || !strings.Contains(out.String(), "peak RSS") ||
+				!strings.Contains(out.String(), "GB/s") {
 				t.Fatalf("table lacks a row or column:\n%s", out.String())
 			}
 		})

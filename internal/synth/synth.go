@@ -4,9 +4,11 @@
 package synth
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"strings"
 
 	"glassbox/model"
@@ -16,13 +18,35 @@ import (
 // Shape is the hyper-parameters of a synthetic Llama model.
 type Shape struct {
 	Dim, Hidden, Layers, Heads, KVHeads, Vocab, Context int
+	// RopeTheta is the RoPE base (0: 10000).
+	RopeTheta float32
+	// Tied leaves out output.weight: the output projection reuses the
+	// token embeddings, as Llama 3.2 1B and 3B do.
+	Tied bool
 }
 
 // Shapes are the named shapes accepted by ParseShape. "400M" is the shape of
-// issue 6's benchmark (about 400 million parameters).
+// issue 6's benchmark (about 400 million parameters); "1B" is TinyLlama
+// 1.1B's, "1B-llama3" Llama 3.2 1B's and "3B" Llama 3.2 3B's (both with tied
+// embeddings, vocabulary 128256 and RoPE base 500000; the context is 8192,
+// not their 131072, so that a default-context session stays small), where
+// the weights no longer fit in any cache.
 var Shapes = map[string]Shape{
-	"400M": {Dim: 1536, Hidden: 4096, Layers: 12, Heads: 12, KVHeads: 4, Vocab: 32000, Context: 4096},
-	"tiny": {Dim: 64, Hidden: 160, Layers: 2, Heads: 4, KVHeads: 2, Vocab: 300, Context: 256},
+	"400M":      {Dim: 1536, Hidden: 4096, Layers: 12, Heads: 12, KVHeads: 4, Vocab: 32000, Context: 4096},
+	"1B":        {Dim: 2048, Hidden: 5632, Layers: 22, Heads: 32, KVHeads: 4, Vocab: 32000, Context: 2048},
+	"1B-llama3": {Dim: 2048, Hidden: 8192, Layers: 16, Heads: 32, KVHeads: 8, Vocab: 128256, Context: 8192, RopeTheta: 500000, Tied: true},
+	"3B":        {Dim: 3072, Hidden: 8192, Layers: 28, Heads: 24, KVHeads: 8, Vocab: 128256, Context: 8192, RopeTheta: 500000, Tied: true},
+	"tiny":      {Dim: 64, Hidden: 160, Layers: 2, Heads: 4, KVHeads: 2, Vocab: 300, Context: 256},
+}
+
+// ShapeNames returns the names of Shapes, smallest model first.
+func ShapeNames() []string {
+	names := make([]string, 0, len(Shapes))
+	for k := range Shapes {
+		names = append(names, k)
+	}
+	slices.SortFunc(names, func(a, b string) int { return cmp.Compare(Shapes[a].Params(), Shapes[b].Params()) })
+	return names
 }
 
 // ParseShape returns the shape of the given name (case-insensitive).
@@ -32,27 +56,27 @@ func ParseShape(name string) (Shape, error) {
 			return s, nil
 		}
 	}
-	names := make([]string, 0, len(Shapes))
-	for k := range Shapes {
-		names = append(names, k)
-	}
-	return Shape{}, fmt.Errorf("unknown synthetic model shape %q (known: %s)", name, strings.Join(names, ", "))
+	return Shape{}, fmt.Errorf("unknown synthetic model shape %q (known: %s)", name, strings.Join(ShapeNames(), ", "))
 }
 
 // Params returns the number of weights of the shape.
 func (s Shape) Params() int64 {
-	c := s.config()
+	c := s.Config()
 	return c.Params()
 }
 
-// config returns the engine's configuration of the shape: Llama with untied
-// output weights.
-func (s Shape) config() model.Config {
+// Config returns the engine's configuration of the shape: Llama, the output
+// weights untied unless s.Tied.
+func (s Shape) Config() model.Config {
 	hd := s.Dim / max(s.Heads, 1)
+	theta := s.RopeTheta
+	if theta == 0 {
+		theta = 10000
+	}
 	return model.Config{
 		Arch: "llama", VocabSize: s.Vocab, Dim: s.Dim, HiddenDim: s.Hidden, Layers: s.Layers,
 		Heads: s.Heads, KVHeads: s.KVHeads, HeadDim: hd, ValueDim: hd, RopeDim: hd,
-		ContextLength: s.Context, NormEps: 1e-5, RopeTheta: 10000,
+		ContextLength: s.Context, NormEps: 1e-5, RopeTheta: theta, TiedOutput: s.Tied,
 	}
 }
 
@@ -81,7 +105,7 @@ func Write(out io.Writer, s Shape, typ tensor.Type, seed uint64) error {
 	if bs := typ.BlockSize(); s.Dim%bs != 0 || s.Hidden%bs != 0 {
 		return fmt.Errorf("synthetic model: dim %d and hidden %d must be multiples of %s's block of %d", s.Dim, s.Hidden, typ, bs)
 	}
-	c := s.config()
+	c := s.Config()
 	// Each matrix draws from its own random stream, numbered in file order.
 	stream := map[string]uint64{}
 	for _, t := range c.Tensors() {

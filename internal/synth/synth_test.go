@@ -120,3 +120,70 @@ func TestErrors(t *testing.T) {
 		t.Errorf("400M shape has %d parameters", p)
 	}
 }
+
+// TestShapes checks the named shapes: each full configuration validates and
+// has the parameter count of the model it imitates, and a shrunken copy of
+// each (widths ÷16, one layer, a small vocabulary; head counts, tying and
+// RoPE base kept) writes a Q4_0 file that loads with those properties, so
+// that a 1B file is never written here.
+func TestShapes(t *testing.T) {
+	// parameters as stored (the 400M and 1B shapes with untied output)
+	want := map[string]int64{
+		"tiny":      2*(4*64*64/2+64*32*2+3*64*160+2*64) + 2*300*64 + 64, // q,o + k,v (4 of 2 KV heads) + FFN + norms
+		"400M":      12*(2*1536*1536+2*1536*512+3*1536*4096+2*1536) + 2*32000*1536 + 1536,
+		"1B":        1_100_048_384, // TinyLlama-1.1B
+		"1B-llama3": 1_235_814_400, // Llama-3.2-1B
+		"3B":        3_212_749_824, // Llama-3.2-3B
+	}
+	if len(want) != len(Shapes) {
+		t.Fatalf("%d shapes, the test knows %d", len(Shapes), len(want))
+	}
+	names := ShapeNames()
+	for i, name := range names {
+		s := Shapes[name]
+		if got := s.Params(); got != want[name] {
+			t.Errorf("%s: %d parameters, want %d", name, got, want[name])
+		}
+		if i > 0 && Shapes[names[i-1]].Params() > s.Params() {
+			t.Errorf("ShapeNames: %v not ordered by size", names)
+		}
+		c := s.Config()
+		if err := c.Validate(); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+		if err := s.check(); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+		if p, err := ParseShape(strings.ToLower(name)); err != nil || p != s {
+			t.Errorf("ParseShape(%q) = %+v, %v", strings.ToLower(name), p, err)
+		}
+
+		small := s
+		if s.Dim >= 1024 {
+			small.Dim, small.Hidden = s.Dim/16, (s.Hidden/16+31)&^31
+		}
+		small.Layers, small.Vocab = 1, 300
+		var buf bytes.Buffer
+		if err := Write(&buf, small, tensor.Q4_0, 3); err != nil {
+			t.Fatalf("%s (shrunk to %+v): %v", name, small, err)
+		}
+		f, err := gguf.Parse(buf.Bytes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := model.LoadGGUF(f)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		mc := m.Config
+		_, hasOutput := f.Tensor("output.weight")
+		if mc.Heads != s.Heads || mc.KVHeads != s.KVHeads || mc.TiedOutput != s.Tied || hasOutput == s.Tied ||
+			mc.RopeTheta != c.RopeTheta || mc.ContextLength != s.Context {
+			t.Errorf("%s: loaded heads %d/%d, tied %v (output.weight %v), RoPE base %g, context %d; want %d/%d, tied %v, %g, %d",
+				name, mc.Heads, mc.KVHeads, mc.TiedOutput, hasOutput, mc.RopeTheta, mc.ContextLength, s.Heads, s.KVHeads, s.Tied, c.RopeTheta, s.Context)
+		}
+	}
+	if _, err := ParseShape("7B"); err == nil || !strings.Contains(err.Error(), "1B-llama3") {
+		t.Errorf("ParseShape(7B): %v, want an error listing the shapes", err)
+	}
+}
