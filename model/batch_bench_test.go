@@ -31,7 +31,7 @@ func BenchmarkForwardBatch(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, n := range []int{1, 2, 4, 8} {
+	for _, n := range []int{1, 2, 3, 4, 8, 16} {
 		b.Run(fmt.Sprintf("seqs=%d", n), func(b *testing.B) {
 			bt, _ := m.NewBatch(n)
 			steps := make([]model.SeqStep, n)

@@ -171,15 +171,6 @@ func matMul(dst []float32, w *Matrix, x []float32, n int, gemm bool) {
 	if n == 0 || w.Rows == 0 {
 		return
 	}
-	if n > 1 && n < gemmMinBatch && k.act != nil && packedGEMV(w) != nil {
-		// a small batch: one-row products over the packed copy, with the
-		// same results, so that the file pages the copy replaced stay
-		// unread
-		for i := range n {
-			matMul(dst[i*w.Rows:(i+1)*w.Rows], w, x[i*w.Cols:(i+1)*w.Cols], 1, gemm)
-		}
-		return
-	}
 	xs, _ := k.repr.RowBytes(w.Cols) // Cols is a block multiple: checked by NewMatrix
 	var buf *[]byte
 	var xq []byte
@@ -206,11 +197,20 @@ func matMul(dst []float32, w *Matrix, x []float32, n int, gemm bool) {
 	}
 	done := 0
 	var gemv gemvFunc
+	var gemvN gemvNFunc
 	var gbuf *[]byte
+	xstride := 0
 	if k.act != nil {
-		if n == 1 && w.Cols > 0 {
+		switch {
+		case n == 1 && w.Cols > 0:
 			gemv, gbuf = quantGEMV(w, xq)
-		} else {
+		case n <= maxBatchN && w.Cols > 0 && packedGEMVN(w) != nil:
+			// a small batch (sequences decoded together): every
+			// activation row over the packed copy at once, each with the
+			// one-row kernel's results
+			gemvN = packedGEMVN(w)
+			gbuf, xstride = packGemvRows(w, xq, xs, n)
+		default:
 			done = quantGEMM(dst, w, xq, xs, n)
 		}
 	}
@@ -229,6 +229,7 @@ func matMul(dst []float32, w *Matrix, x []float32, n int, gemm bool) {
 	if gbuf != nil {
 		p.xp = *gbuf
 		p.gemv16 = packedGEMV(w)
+		p.gemvN, p.xstride = gemvN, xstride
 	}
 	if tiny {
 		// tinyBLAS order: whole tiles of four activation rows, then the rest
@@ -267,6 +268,10 @@ type product struct {
 	// its dst starts at row lo (not at row 0 as gemv's).
 	gemv16 gemvFunc
 	xp     []byte // the activation packed for gemv
+	// gemvN, when set (n > 1), computes all n activation rows over the
+	// packed copy at once from n records xstride bytes apart in xp.
+	gemvN   gemvNFunc
+	xstride int
 	w      *Matrix
 	rb     int // bytes per weight row
 	x      []byte
@@ -283,6 +288,10 @@ func (p *product) rowsRange(lo, hi int) {
 		// be dropped): a range that starts or ends inside a group of
 		// sixteen computes the whole group aside
 		top := min(hi, end)
+		if p.gemvN != nil {
+			p.rowsRangeN(lo, top)
+			lo = top
+		}
 		if lo&15 != 0 {
 			g := lo &^ 15
 			p.partial16(g, lo, min(top, g+16))
@@ -319,6 +328,32 @@ func (p *product) rowsRange(lo, hi int) {
 		for ; i < p.n; i++ {
 			p.dst[i*p.rows+r] = p.dot(cols, wr, p.x[i*p.xs:(i+1)*p.xs])
 		}
+	}
+}
+
+// rowsRangeN computes rows [lo, hi) of the packed copy for all the
+// activation rows with gemvN (groups that are cut through computed aside).
+func (p *product) rowsRangeN(lo, hi int) {
+	if lo&15 != 0 {
+		g := lo &^ 15
+		p.partial16N(g, lo, min(hi, g+16))
+		lo = min(hi, g+16)
+	}
+	if m := (hi - lo) &^ 15; m > 0 {
+		p.gemvN(p.w, p.xp, p.xstride, p.n, lo, lo+m, p.dst[lo:], p.rows)
+		lo += m
+	}
+	if lo < hi {
+		p.partial16N(lo, lo, hi)
+	}
+}
+
+// partial16N is partial16 for all the activation rows.
+func (p *product) partial16N(g, a, b int) {
+	var tmp [maxBatchN * 16]float32
+	p.gemvN(p.w, p.xp, p.xstride, p.n, g, g+16, tmp[:], 16)
+	for c := range p.n {
+		copy(p.dst[c*p.rows+a:c*p.rows+b], tmp[c*16+a-g:c*16+b-g])
 	}
 }
 
