@@ -272,13 +272,13 @@ type product struct {
 	// packed copy at once from n records xstride bytes apart in xp.
 	gemvN   gemvNFunc
 	xstride int
-	w      *Matrix
-	rb     int // bytes per weight row
-	x      []byte
-	xs     int // bytes per converted activation row
-	n      int
-	dst    []float32
-	rows   int
+	w       *Matrix
+	rb      int // bytes per weight row
+	x       []byte
+	xs      int // bytes per converted activation row
+	n       int
+	dst     []float32
+	rows    int
 }
 
 // rowsRange computes output rows [lo, hi) for every activation row.
