@@ -23,7 +23,7 @@ func batchModel(t *testing.T, arch string, typ tensor.Type) *Model {
 		NormEps: 1e-5, RopeTheta: 10000, RopeNeox: fam.ropeNeox, AttnBias: fam.attnBias, QKNorm: fam.qkNorm,
 	}
 	if fam.gemma {
-		// Gemma's extra steps: ForwardBatch runs these one sequence at a time
+		// Gemma's extra steps, which ForwardBatch takes row by row
 		c.EmbedScale, c.GELU, c.PostNorms = true, true, true
 		c.QueryScale = attnScale(c.HeadDim)
 		c.SlidingWindow, c.SlidingLayers, c.RopeThetaLocal = 4, []bool{true, false}, 10000
