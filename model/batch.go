@@ -34,6 +34,9 @@ type Batch struct {
 	attnFn func(lo, hi, worker int)
 	siluFn func(lo, hi, worker int)
 	rows   int // rows siluFn covers
+
+	mmW   [3]*tensor.Matrix // matMuls' arguments (no allocation per call)
+	mmOut [3][]float32
 }
 
 // NewBatch allocates the scratch of ForwardBatch for up to n sequences.
@@ -117,9 +120,7 @@ func (m *Model) ForwardBatch(b *Batch, steps []SeqStep) error {
 		for i := range n {
 			preNorm(xb[i*dim:(i+1)*dim], x[i*dim:(i+1)*dim], w.AttnNorm, c)
 		}
-		tensor.MatMul(q, w.Wq, xb, n)
-		tensor.MatMul(k, w.Wk, xb, n)
-		tensor.MatMul(v, w.Wv, xb, n)
+		b.matMuls(xb, q, w.Wq, k, w.Wk, v, w.Wv)
 		traced := false
 		for i, st := range steps {
 			s := st.State
@@ -182,8 +183,7 @@ func (m *Model) ForwardBatch(b *Batch, steps []SeqStep) error {
 		for i := range n {
 			preNorm(xb[i*dim:(i+1)*dim], x[i*dim:(i+1)*dim], w.FFNNorm, c)
 		}
-		tensor.MatMul(hb, w.W1, xb, n)
-		tensor.MatMul(hb2, w.W3, xb, n)
+		b.matMuls(xb, hb, w.W1, hb2, w.W3, nil, nil)
 		b.rows = n
 		tensor.Parallel(n*siluUnits(hid), tensor.Threads(), b.siluFn)
 		tensor.MatMul(xb2, w.W2, hb, n)
@@ -245,6 +245,29 @@ func (b *Batch) siluRange(lo, hi, _ int) {
 		}
 		tensor.SiLUMul(b.hb[row*hid+a:row*hid+e], b.hb2[row*hid+a:row*hid+e])
 	}
+}
+
+// matMuls computes the products of the batch's n rows x by two or three
+// weights (w3 nil for two): in one hand-out to the worker pool when they
+// are of one type (tensor.MatMulMulti), else one after the other.
+func (b *Batch) matMuls(x, o1 []float32, w1 *tensor.Matrix, o2 []float32, w2 *tensor.Matrix, o3 []float32, w3 *tensor.Matrix) {
+	n := len(x) / w1.Cols
+	if w1.Type != w2.Type || (w3 != nil && w3.Type != w1.Type) {
+		tensor.MatMul(o1, w1, x, n)
+		tensor.MatMul(o2, w2, x, n)
+		if w3 != nil {
+			tensor.MatMul(o3, w3, x, n)
+		}
+		return
+	}
+	b.mmW[0], b.mmW[1], b.mmOut[0], b.mmOut[1] = w1, w2, o1, o2
+	k := 2
+	if w3 != nil {
+		b.mmW[2], b.mmOut[2] = w3, o3
+		k = 3
+	}
+	tensor.MatMulMulti(b.mmOut[:k], b.mmW[:k], x, n)
+	b.mmW, b.mmOut = [3]*tensor.Matrix{}, [3][]float32{}
 }
 
 // postNorm applies, for models with post-norms (Gemma 2 and 3), the norm

@@ -155,6 +155,70 @@ func MatVecMulti(dsts [][]float32, ws []*Matrix, x []float32) {
 	}
 }
 
+// MatMulMulti computes MatMul(dsts[i], ws[i], x, n) for every i (at most 4
+// weights of one type and column count, such as the query, key and value
+// projections of the tokens of several sequences decoded together): when
+// the weights have packed copies and n is small, x is converted once and
+// the rows of all the weights are split over the worker pool in a single
+// hand-out, as MatVecMulti does for one row; otherwise the products run one
+// after the other. The results are those of the separate calls. It panics
+// on weights of different types or widths.
+func MatMulMulti(dsts [][]float32, ws []*Matrix, x []float32, n int) {
+	if len(ws) != len(dsts) || len(ws) > maxMulti {
+		panic(fmt.Sprintf("tensor: MatMulMulti with %d weights and %d outputs (at most %d)", len(ws), len(dsts), maxMulti))
+	}
+	if len(ws) == 0 {
+		return
+	}
+	if n == 1 {
+		MatVecMulti(dsts, ws, x)
+		return
+	}
+	w0 := ws[0]
+	k, ok := kernelFor(w0.Type)
+	if !ok {
+		panic(fmt.Sprintf("tensor: MatMulMulti on unsupported type %s", w0.Type))
+	}
+	if n < 0 || len(x) != n*w0.Cols {
+		panic(fmt.Sprintf("tensor: MatMulMulti with %d activation values for %d rows of %d", len(x), n, w0.Cols))
+	}
+	fused := k.act != nil && n <= maxBatchN && w0.Cols > 0
+	for i, w := range ws {
+		if w.Type != w0.Type || w.Cols != w0.Cols {
+			panic(fmt.Sprintf("tensor: MatMulMulti weight %d is %s×%d, weight 0 %s×%d", i, w.Type, w.Cols, w0.Type, w0.Cols))
+		}
+		if len(dsts[i]) < n*w.Rows {
+			panic(fmt.Sprintf("tensor: MatMulMulti dst %d holds %d values, need %d", i, len(dsts[i]), n*w.Rows))
+		}
+		fused = fused && packedGEMVN(w) != nil
+	}
+	if !fused {
+		for i, w := range ws {
+			MatMul(dsts[i], w, x, n)
+		}
+		return
+	}
+	xs, _ := k.repr.RowBytes(w0.Cols)
+	buf := getScratch(n * xs)
+	xq := (*buf)[:n*xs]
+	for i := range n {
+		(*k.act)(x[i*w0.Cols:(i+1)*w0.Cols], xq[i*xs:(i+1)*xs])
+	}
+	gbuf, xstride := packGemvRows(w0, xq, xs, n)
+	var dot4 dot4Func
+	if n >= 4 {
+		dot4 = dot4For(w0.Type)
+	}
+	var ps [maxMulti]product
+	for i, w := range ws {
+		ps[i] = product{dot: *k.dot, dot4: dot4, w: w, rb: w.rowBytes(), x: xq, xs: xs, n: n, dst: dsts[i], rows: w.Rows,
+			gemv16: packedGEMV(w), xp: *gbuf, gemvN: packedGEMVN(w), xstride: xstride}
+	}
+	runMulti(ps[:len(ws)])
+	putScratch(gbuf)
+	putScratch(buf)
+}
+
 // matMul is MatMul; with gemm set it multiplies F32 and F16 weights in the
 // order of llama.cpp's batch kernel (see MatMulGEMM) where that applies.
 func matMul(dst []float32, w *Matrix, x []float32, n int, gemm bool) {
