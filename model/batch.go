@@ -120,7 +120,7 @@ func (m *Model) ForwardBatch(b *Batch, steps []SeqStep) error {
 		for i := range n {
 			preNorm(xb[i*dim:(i+1)*dim], x[i*dim:(i+1)*dim], w.AttnNorm, c)
 		}
-		b.matMuls(xb, q, w.Wq, k, w.Wk, v, w.Wv)
+		b.matMuls(n, xb, q, w.Wq, k, w.Wk, v, w.Wv)
 		traced := false
 		for i, st := range steps {
 			s := st.State
@@ -183,7 +183,7 @@ func (m *Model) ForwardBatch(b *Batch, steps []SeqStep) error {
 		for i := range n {
 			preNorm(xb[i*dim:(i+1)*dim], x[i*dim:(i+1)*dim], w.FFNNorm, c)
 		}
-		b.matMuls(xb, hb, w.W1, hb2, w.W3, nil, nil)
+		b.matMuls(n, xb, hb, w.W1, hb2, w.W3, nil, nil)
 		b.rows = n
 		tensor.Parallel(n*siluUnits(hid), tensor.Threads(), b.siluFn)
 		tensor.MatMul(xb2, w.W2, hb, n)
@@ -250,8 +250,7 @@ func (b *Batch) siluRange(lo, hi, _ int) {
 // matMuls computes the products of the batch's n rows x by two or three
 // weights (w3 nil for two): in one hand-out to the worker pool when they
 // are of one type (tensor.MatMulMulti), else one after the other.
-func (b *Batch) matMuls(x, o1 []float32, w1 *tensor.Matrix, o2 []float32, w2 *tensor.Matrix, o3 []float32, w3 *tensor.Matrix) {
-	n := len(x) / w1.Cols
+func (b *Batch) matMuls(n int, x, o1 []float32, w1 *tensor.Matrix, o2 []float32, w2 *tensor.Matrix, o3 []float32, w3 *tensor.Matrix) {
 	if w1.Type != w2.Type || (w3 != nil && w3.Type != w1.Type) {
 		tensor.MatMul(o1, w1, x, n)
 		tensor.MatMul(o2, w2, x, n)

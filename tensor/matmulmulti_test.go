@@ -9,7 +9,7 @@ import (
 
 // TestMatMulMulti checks MatMulMulti (one hand-out for several packed
 // weights) against separate products on the plain layout, for every batch
-// of 1 to 17 rows, 1 to 3 threads, weights whose row counts cut through
+// of 0 to 17 rows, 1 to 3 threads, weights whose row counts cut through
 // groups of sixteen, and a set with an unpacked weight (run one by one).
 func TestMatMulMulti(t *testing.T) {
 	defer SetThreads(0)
@@ -27,7 +27,7 @@ func TestMatMulMulti(t *testing.T) {
 		x := randNormal(rng, 17*cols, 1)
 		for threads := 1; threads <= 3; threads++ {
 			SetThreads(threads)
-			for n := 1; n <= 17; n++ {
+			for n := 0; n <= 17; n++ {
 				for _, set := range [][]int{{0, 1, 2}, {1, 0}, {2, 3}} {
 					var ws, want []*Matrix
 					var dsts [][]float32

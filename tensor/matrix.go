@@ -192,6 +192,9 @@ func MatMulMulti(dsts [][]float32, ws []*Matrix, x []float32, n int) {
 		}
 		fused = fused && packedGEMVN(w) != nil
 	}
+	if n == 0 {
+		return
+	}
 	if !fused {
 		for i, w := range ws {
 			MatMul(dsts[i], w, x, n)
