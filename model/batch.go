@@ -34,6 +34,9 @@ type Batch struct {
 	attnFn func(lo, hi, worker int)
 	siluFn func(lo, hi, worker int)
 	rows   int // rows siluFn covers
+
+	mmW   [3]*tensor.Matrix // matMuls' arguments (no allocation per call)
+	mmOut [3][]float32
 }
 
 // NewBatch allocates the scratch of ForwardBatch for up to n sequences.
@@ -94,11 +97,7 @@ func (m *Model) ForwardBatch(b *Batch, steps []SeqStep) error {
 		}
 	}
 	if n == 1 || !c.batchable() {
-		// the single-token path itself (its fused products); the extra
-		// steps of Gemma (embedding scale, GeGLU, post-norms, query scale,
-		// final soft-cap), Granite (multipliers), OLMo 2 (no pre-norms,
-		// Q/K norms over all heads) and layers without RoPE run one
-		// sequence after the other through it
+		// the single-token path itself (its fused products)
 		for _, st := range steps {
 			if err := m.forwardBatch(context.Background(), st.State, []int{st.Token}, st.Pos, st.Logits); err != nil {
 				return err
@@ -109,7 +108,7 @@ func (m *Model) ForwardBatch(b *Batch, steps []SeqStep) error {
 	dim, qDim, kvDim, vDim, hid := c.Dim, c.QDim(), c.KVDim(), c.VDim(), c.HiddenDim
 	x := b.x[:n*dim]
 	for i, st := range steps {
-		m.TokenEmbedding.Row(st.Token, x[i*dim:(i+1)*dim])
+		m.embedRow(st.Token, x[i*dim:(i+1)*dim])
 	}
 	b.steps = steps
 	defer func() { b.steps = nil }()
@@ -119,11 +118,9 @@ func (m *Model) ForwardBatch(b *Batch, steps []SeqStep) error {
 	for l := range m.Layers {
 		w := &m.Layers[l]
 		for i := range n {
-			rmsNorm(xb[i*dim:(i+1)*dim], x[i*dim:(i+1)*dim], w.AttnNorm, c.NormEps)
+			preNorm(xb[i*dim:(i+1)*dim], x[i*dim:(i+1)*dim], w.AttnNorm, c)
 		}
-		tensor.MatMul(q, w.Wq, xb, n)
-		tensor.MatMul(k, w.Wk, xb, n)
-		tensor.MatMul(v, w.Wv, xb, n)
+		b.matMuls(n, xb, q, w.Wq, k, w.Wk, v, w.Wv)
 		traced := false
 		for i, st := range steps {
 			s := st.State
@@ -133,7 +130,11 @@ func (m *Model) ForwardBatch(b *Batch, steps []SeqStep) error {
 				addTo(ki, w.Bk)
 				addTo(vi, w.Bv)
 			}
-			if c.QKNorm {
+			if c.QKNorm && c.QKNormFull {
+				rmsNorm(qi, qi, w.QNorm, c.NormEps)
+				rmsNorm(ki, ki, w.KNorm, c.NormEps)
+			}
+			if c.QKNorm && !c.QKNormFull {
 				for h := 0; h < c.Heads; h++ {
 					hq := qi[h*c.HeadDim : (h+1)*c.HeadDim]
 					rmsNorm(hq, hq, w.QNorm, c.NormEps)
@@ -143,12 +144,19 @@ func (m *Model) ForwardBatch(b *Batch, steps []SeqStep) error {
 					rmsNorm(hk, hk, w.KNorm, c.NormEps)
 				}
 			}
-			m.ropeTable(s, st.Pos, l)
-			for h := 0; h < c.Heads; h++ {
-				rope(qi[h*c.HeadDim:(h+1)*c.HeadDim], s.cos, s.sin, c.RopeNeox)
+			if c.HasRope(l) {
+				m.ropeTable(s, st.Pos, l)
+				for h := 0; h < c.Heads; h++ {
+					rope(qi[h*c.HeadDim:(h+1)*c.HeadDim], s.cos, s.sin, c.RopeNeox)
+				}
+				for h := 0; h < c.KVHeads; h++ {
+					rope(ki[h*c.HeadDim:(h+1)*c.HeadDim], s.cos, s.sin, c.RopeNeox)
+				}
 			}
-			for h := 0; h < c.KVHeads; h++ {
-				rope(ki[h*c.HeadDim:(h+1)*c.HeadDim], s.cos, s.sin, c.RopeNeox)
+			if c.QueryScale != 0 {
+				for j := range qi {
+					qi[j] *= c.QueryScale
+				}
 			}
 			s.storeKV(l, st.Pos, ki, vi)
 			s.growScratch(tensor.Threads())
@@ -170,15 +178,16 @@ func (m *Model) ForwardBatch(b *Batch, steps []SeqStep) error {
 		}
 
 		tensor.MatMul(xb2, w.Wo, att, n)
+		b.postNorm(xb2, w.AttnPostNorm)
 		addTo(x, xb2)
 		for i := range n {
-			rmsNorm(xb[i*dim:(i+1)*dim], x[i*dim:(i+1)*dim], w.FFNNorm, c.NormEps)
+			preNorm(xb[i*dim:(i+1)*dim], x[i*dim:(i+1)*dim], w.FFNNorm, c)
 		}
-		tensor.MatMul(hb, w.W1, xb, n)
-		tensor.MatMul(hb2, w.W3, xb, n)
+		b.matMuls(n, xb, hb, w.W1, hb2, w.W3, nil, nil)
 		b.rows = n
 		tensor.Parallel(n*siluUnits(hid), tensor.Threads(), b.siluFn)
 		tensor.MatMul(xb2, w.W2, hb, n)
+		b.postNorm(xb2, w.FFNPostNorm)
 		addTo(x, xb2)
 		for i, st := range steps {
 			if tr := st.State.Tracer; tr != nil && tr.Position(st.Pos) {
@@ -194,6 +203,10 @@ func (m *Model) ForwardBatch(b *Batch, steps []SeqStep) error {
 	for i, st := range steps {
 		if st.Logits != nil {
 			copy(st.Logits, out[i*c.VocabSize:(i+1)*c.VocabSize])
+			if c.LogitScale != 0 {
+				scaleBy(st.Logits, 1/c.LogitScale)
+			}
+			softcap(st.Logits, c.FinalSoftcap)
 		}
 	}
 	return nil
@@ -226,16 +239,56 @@ func (b *Batch) siluRange(lo, hi, _ int) {
 	for u := lo; u < hi; u++ {
 		row, a := u/upr, (u%upr)*siluUnit
 		e := min(a+siluUnit, hid)
+		if b.cfg.GELU {
+			geluMul(b.hb[row*hid+a:row*hid+e], b.hb2[row*hid+a:row*hid+e])
+			continue
+		}
 		tensor.SiLUMul(b.hb[row*hid+a:row*hid+e], b.hb2[row*hid+a:row*hid+e])
 	}
 }
 
+// matMuls computes the products of the batch's n rows x by two or three
+// weights (w3 nil for two): in one hand-out to the worker pool when they
+// are of one type (tensor.MatMulMulti), else one after the other.
+func (b *Batch) matMuls(n int, x, o1 []float32, w1 *tensor.Matrix, o2 []float32, w2 *tensor.Matrix, o3 []float32, w3 *tensor.Matrix) {
+	if w1.Type != w2.Type || (w3 != nil && w3.Type != w1.Type) {
+		tensor.MatMul(o1, w1, x, n)
+		tensor.MatMul(o2, w2, x, n)
+		if w3 != nil {
+			tensor.MatMul(o3, w3, x, n)
+		}
+		return
+	}
+	b.mmW[0], b.mmW[1], b.mmOut[0], b.mmOut[1] = w1, w2, o1, o2
+	k := 2
+	if w3 != nil {
+		b.mmW[2], b.mmOut[2] = w3, o3
+		k = 3
+	}
+	tensor.MatMulMulti(b.mmOut[:k], b.mmW[:k], x, n)
+	b.mmW, b.mmOut = [3]*tensor.Matrix{}, [3][]float32{}
+}
+
+// postNorm applies, for models with post-norms (Gemma 2 and 3), the norm
+// weight to each of the batch's rows of a sublayer's output o (n rows of
+// Dim), then the residual multiplier (Granite), as the single-token path.
+func (b *Batch) postNorm(o, weight []float32) {
+	c := b.cfg
+	if c.PostNorms {
+		for i := range len(o) / c.Dim {
+			r := o[i*c.Dim : (i+1)*c.Dim]
+			rmsNorm(r, r, weight, c.NormEps)
+		}
+	}
+	scaleBy(o, c.ResidualMul)
+}
+
 // batchable reports whether ForwardBatch's batched layer loop covers the
-// architecture: Llama, Qwen2 and Qwen3 (attention soft-capping and sliding
-// windows live in attendHead and are covered too); the rest decode each
-// sequence through the single-token path.
+// architecture; it does every one glassbox runs (the extra steps of Gemma,
+// Granite, OLMo 2 and SmolLM3 are taken row by row as the single-token path
+// takes them; attention soft-capping and sliding windows live in
+// attendHead). An architecture whose steps it lacks decodes each sequence
+// through the single-token path instead.
 func (c *Config) batchable() bool {
-	return !c.EmbedScale && !c.GELU && !c.PostNorms && c.QueryScale == 0 && c.FinalSoftcap == 0 &&
-		c.EmbedMul == 0 && c.ResidualMul == 0 && c.LogitScale == 0 && c.NoRopeStep == 0 &&
-		!c.NoPreNorms && !c.QKNormFull
+	return true
 }

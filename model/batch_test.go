@@ -23,7 +23,7 @@ func batchModel(t *testing.T, arch string, typ tensor.Type) *Model {
 		NormEps: 1e-5, RopeTheta: 10000, RopeNeox: fam.ropeNeox, AttnBias: fam.attnBias, QKNorm: fam.qkNorm,
 	}
 	if fam.gemma {
-		// Gemma's extra steps: ForwardBatch runs these one sequence at a time
+		// Gemma's extra steps, which ForwardBatch takes row by row
 		c.EmbedScale, c.GELU, c.PostNorms = true, true, true
 		c.QueryScale = attnScale(c.HeadDim)
 		c.SlidingWindow, c.SlidingLayers, c.RopeThetaLocal = 4, []bool{true, false}, 10000
@@ -151,8 +151,10 @@ func checkBatchEqualsAlone(t *testing.T, m *Model, kv, key tensor.Type) {
 // support (K-quants included, which WriteGGUF cannot write), that each row
 // of a matrix-matrix product over n activation rows is bit for bit the
 // single-row product the one-token decode computes (MatVec, and MatVecMulti
-// as used for the fused projections), for batch sizes around the kernels'
-// thresholds (4-row dot kernels, 8-column panels).
+// as used for the fused projections), for every batch size from 1 to 17
+// (the many-row kernels over packed copies take up to 16, 4-row dot
+// kernels, 8-column panels), over 72 rows (four groups of sixteen and a
+// ragged tail).
 func TestMatMulRowsEqualMatVec(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	const rows, cols = 72, 512
@@ -172,23 +174,30 @@ func TestMatMulRowsEqualMatVec(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", typ, err)
 		}
-		for _, n := range []int{2, 3, 4, 5, 7, 8, 9, 12, 16, 17} {
+		// the same weight with the packed copy model loading makes (where
+		// this CPU has kernels for it)
+		wp, _ := tensor.NewMatrix(typ, rows, cols, data)
+		wp.Pack()
+		for n := 1; n <= 17; n++ {
 			x := make([]float32, n*cols)
 			for i := range x {
 				x[i] = float32(rng.NormFloat64())
 			}
 			got := make([]float32, n*rows)
+			gotp := make([]float32, n*rows)
 			tensor.MatMul(got, w, x, n)
+			tensor.MatMul(gotp, wp, x, n)
 			for i := range n {
 				xi := x[i*cols : (i+1)*cols]
 				one := make([]float32, rows)
 				tensor.MatVec(one, w, xi)
 				multi := [][]float32{make([]float32, rows), make([]float32, rows)}
-				tensor.MatVecMulti(multi, []*tensor.Matrix{w, w}, xi)
+				tensor.MatVecMulti(multi, []*tensor.Matrix{w, wp}, xi)
 				for r := range rows {
 					g := math.Float32bits(got[i*rows+r])
-					if g != math.Float32bits(one[r]) || g != math.Float32bits(multi[1][r]) {
-						t.Fatalf("%s n=%d row %d col %d: MatMul %g, MatVec %g, MatVecMulti %g", typ, n, i, r, got[i*rows+r], one[r], multi[1][r])
+					if g != math.Float32bits(one[r]) || g != math.Float32bits(gotp[i*rows+r]) || g != math.Float32bits(multi[1][r]) {
+						t.Fatalf("%s n=%d row %d col %d: MatMul %g, packed %g, MatVec %g, MatVecMulti packed %g",
+							typ, n, i, r, got[i*rows+r], gotp[i*rows+r], one[r], multi[1][r])
 					}
 				}
 			}

@@ -25,3 +25,15 @@ func panelShape(w *Matrix) (rows, block int, pack func(dst []byte, w *Matrix, r0
 
 // gemmMinBatch is the smallest batch the panel kernels take (none here).
 const gemmMinBatch = 8
+
+// gemvNFunc is the signature of the many-row packed kernels (none here).
+type gemvNFunc func(w *Matrix, xp []byte, xstride, n, lo, hi int, dst []float32, dstride int)
+
+// packedGEMVN has no kernels over packed copies on this platform.
+func packedGEMVN(w *Matrix) gemvNFunc { return nil }
+
+// packGemvRows is never called on this platform (packedGEMVN is nil).
+func packGemvRows(w *Matrix, xq []byte, xs, n int) (*[]byte, int) { return nil, 0 }
+
+// maxBatchN is the largest batch the packed products take at once.
+const maxBatchN = 16

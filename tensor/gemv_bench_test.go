@@ -106,3 +106,35 @@ func BenchmarkPanel(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkGemvBatch multiplies a packed weight matrix far larger than the
+// caches (as BenchmarkGemv's dram case) by n activation rows at once, the
+// product of a decode step of n sequences decoded together: compare the
+// time per op with n=1's (the ideal is one weight read for any n). MB/s is
+// weight bytes streamed per second.
+func BenchmarkGemvBatch(b *testing.B) {
+	defer SetThreads(0)
+	const cols = 1536
+	rng := rand.New(rand.NewPCG(35, 36))
+	for _, typ := range []Type{Q4_0, Q8_0, Q4_K, Q6_K} {
+		rb, _ := typ.RowBytes(cols)
+		rows := min(131072, (128<<20)/rb&^15)
+		w := randomMatrix(b, rng, typ, rows, cols)
+		if w.Pack() == 0 {
+			b.Skip("no packed copies on this CPU")
+		}
+		for _, th := range []int{1, 2} {
+			for _, n := range []int{1, 2, 4, 8, 16} {
+				x := randNormal(rng, n*cols, 1)
+				dst := make([]float32, n*rows)
+				b.Run(fmt.Sprintf("%s/n=%d/t%d", typ, n, th), func(b *testing.B) {
+					SetThreads(th)
+					b.SetBytes(int64(len(w.Data)))
+					for b.Loop() {
+						MatMul(dst, w, x, n)
+					}
+				})
+			}
+		}
+	}
+}

@@ -162,6 +162,73 @@ func MatVecMulti(dsts [][]float32, ws []*Matrix, x []float32) {
 	}
 }
 
+// MatMulMulti computes MatMul(dsts[i], ws[i], x, n) for every i (at most 4
+// weights of one type and column count, such as the query, key and value
+// projections of the tokens of several sequences decoded together): when
+// the weights have packed copies and n is small, x is converted once and
+// the rows of all the weights are split over the worker pool in a single
+// hand-out, as MatVecMulti does for one row; otherwise the products run one
+// after the other. The results are those of the separate calls. It panics
+// on weights of different types or widths.
+func MatMulMulti(dsts [][]float32, ws []*Matrix, x []float32, n int) {
+	if len(ws) != len(dsts) || len(ws) > maxMulti {
+		panic(fmt.Sprintf("tensor: MatMulMulti with %d weights and %d outputs (at most %d)", len(ws), len(dsts), maxMulti))
+	}
+	if len(ws) == 0 {
+		return
+	}
+	if n == 1 {
+		MatVecMulti(dsts, ws, x)
+		return
+	}
+	w0 := ws[0]
+	k, ok := kernelFor(w0.Type)
+	if !ok {
+		panic(fmt.Sprintf("tensor: MatMulMulti on unsupported type %s", w0.Type))
+	}
+	if n < 0 || len(x) != n*w0.Cols {
+		panic(fmt.Sprintf("tensor: MatMulMulti with %d activation values for %d rows of %d", len(x), n, w0.Cols))
+	}
+	fused := k.act != nil && n <= maxBatchN && w0.Cols > 0
+	for i, w := range ws {
+		if w.Type != w0.Type || w.Cols != w0.Cols {
+			panic(fmt.Sprintf("tensor: MatMulMulti weight %d is %s×%d, weight 0 %s×%d", i, w.Type, w.Cols, w0.Type, w0.Cols))
+		}
+		if len(dsts[i]) < n*w.Rows {
+			panic(fmt.Sprintf("tensor: MatMulMulti dst %d holds %d values, need %d", i, len(dsts[i]), n*w.Rows))
+		}
+		fused = fused && packedGEMVN(w) != nil
+	}
+	if n == 0 {
+		return
+	}
+	if !fused {
+		for i, w := range ws {
+			MatMul(dsts[i], w, x, n)
+		}
+		return
+	}
+	xs, _ := k.repr.RowBytes(w0.Cols)
+	buf := getScratch(n * xs)
+	xq := (*buf)[:n*xs]
+	for i := range n {
+		(*k.act)(x[i*w0.Cols:(i+1)*w0.Cols], xq[i*xs:(i+1)*xs])
+	}
+	gbuf, xstride := packGemvRows(w0, xq, xs, n)
+	var dot4 dot4Func
+	if n >= 4 {
+		dot4 = dot4For(w0.Type)
+	}
+	var ps [maxMulti]product
+	for i, w := range ws {
+		ps[i] = product{dot: *k.dot, dot4: dot4, w: w, rb: w.rowBytes(), x: xq, xs: xs, n: n, dst: dsts[i], rows: w.Rows,
+			gemv16: packedGEMV(w), xp: *gbuf, gemvN: packedGEMVN(w), xstride: xstride}
+	}
+	runMulti(ps[:len(ws)])
+	putScratch(gbuf)
+	putScratch(buf)
+}
+
 // matMul is MatMul; with gemm set it multiplies F32 and F16 weights in the
 // order of llama.cpp's batch kernel (see MatMulGEMM) where that applies.
 func matMul(dst []float32, w *Matrix, x []float32, n int, gemm bool) {
@@ -176,15 +243,6 @@ func matMul(dst []float32, w *Matrix, x []float32, n int, gemm bool) {
 		panic(fmt.Sprintf("tensor: MatMul dst holds %d values, need %d", len(dst), n*w.Rows))
 	}
 	if n == 0 || w.Rows == 0 {
-		return
-	}
-	if n > 1 && n < gemmMinBatch && k.act != nil && packedGEMV(w) != nil {
-		// a small batch: one-row products over the packed copy, with the
-		// same results, so that the file pages the copy replaced stay
-		// unread
-		for i := range n {
-			matMul(dst[i*w.Rows:(i+1)*w.Rows], w, x[i*w.Cols:(i+1)*w.Cols], 1, gemm)
-		}
 		return
 	}
 	xs, _ := k.repr.RowBytes(w.Cols) // Cols is a block multiple: checked by NewMatrix
@@ -216,11 +274,20 @@ func matMul(dst []float32, w *Matrix, x []float32, n int, gemm bool) {
 	}
 	done := 0
 	var gemv gemvFunc
+	var gemvN gemvNFunc
 	var gbuf *[]byte
+	xstride := 0
 	if k.act != nil {
-		if n == 1 && w.Cols > 0 {
+		switch {
+		case n == 1 && w.Cols > 0:
 			gemv, gbuf = quantGEMV(w, xq)
-		} else {
+		case n <= maxBatchN && w.Cols > 0 && packedGEMVN(w) != nil:
+			// a small batch (sequences decoded together): every
+			// activation row over the packed copy at once, each with the
+			// one-row kernel's results
+			gemvN = packedGEMVN(w)
+			gbuf, xstride = packGemvRows(w, xq, xs, n)
+		default:
 			done = quantGEMM(dst, w, xq, xs, n)
 		}
 	}
@@ -239,6 +306,7 @@ func matMul(dst []float32, w *Matrix, x []float32, n int, gemm bool) {
 	if gbuf != nil {
 		p.xp = *gbuf
 		p.gemv16 = packedGEMV(w)
+		p.gemvN, p.xstride = gemvN, xstride
 	}
 	if tiny {
 		// tinyBLAS order: whole tiles of four activation rows, then the rest
@@ -277,13 +345,17 @@ type product struct {
 	// its dst starts at row lo (not at row 0 as gemv's).
 	gemv16 gemvFunc
 	xp     []byte // the activation packed for gemv
-	w      *Matrix
-	rb     int // bytes per weight row
-	x      []byte
-	xs     int // bytes per converted activation row
-	n      int
-	dst    []float32
-	rows   int
+	// gemvN, when set (n > 1), computes all n activation rows over the
+	// packed copy at once from n records xstride bytes apart in xp.
+	gemvN   gemvNFunc
+	xstride int
+	w       *Matrix
+	rb      int // bytes per weight row
+	x       []byte
+	xs      int // bytes per converted activation row
+	n       int
+	dst     []float32
+	rows    int
 }
 
 // rowsRange computes output rows [lo, hi) for every activation row.
@@ -293,6 +365,10 @@ func (p *product) rowsRange(lo, hi int) {
 		// be dropped): a range that starts or ends inside a group of
 		// sixteen computes the whole group aside
 		top := min(hi, end)
+		if p.gemvN != nil {
+			p.rowsRangeN(lo, top)
+			lo = top
+		}
 		if lo&15 != 0 {
 			g := lo &^ 15
 			p.partial16(g, lo, min(top, g+16))
@@ -329,6 +405,32 @@ func (p *product) rowsRange(lo, hi int) {
 		for ; i < p.n; i++ {
 			p.dst[i*p.rows+r] = p.dot(cols, wr, p.x[i*p.xs:(i+1)*p.xs])
 		}
+	}
+}
+
+// rowsRangeN computes rows [lo, hi) of the packed copy for all the
+// activation rows with gemvN (groups that are cut through computed aside).
+func (p *product) rowsRangeN(lo, hi int) {
+	if lo&15 != 0 {
+		g := lo &^ 15
+		p.partial16N(g, lo, min(hi, g+16))
+		lo = min(hi, g+16)
+	}
+	if m := (hi - lo) &^ 15; m > 0 {
+		p.gemvN(p.w, p.xp, p.xstride, p.n, lo, lo+m, p.dst[lo:], p.rows)
+		lo += m
+	}
+	if lo < hi {
+		p.partial16N(lo, lo, hi)
+	}
+}
+
+// partial16N is partial16 for all the activation rows.
+func (p *product) partial16N(g, a, b int) {
+	var tmp [maxBatchN * 16]float32
+	p.gemvN(p.w, p.xp, p.xstride, p.n, g, g+16, tmp[:], 16)
+	for c := range p.n {
+		copy(p.dst[c*p.rows+a:c*p.rows+b], tmp[c*16+a-g:c*16+b-g])
 	}
 }
 
