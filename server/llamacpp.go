@@ -441,7 +441,7 @@ func (s *Server) tokenize(w http.ResponseWriter, r *http.Request) error {
 	if req.Content == nil {
 		return badRequest("content", "'content' is required: expected the text to tokenize (a string, possibly empty)")
 	}
-	e, err := s.lookup(req.Model)
+	e, err := s.lookup(r.Context(), req.Model)
 	if err != nil {
 		return err
 	}
@@ -486,7 +486,7 @@ func (s *Server) detokenize(w http.ResponseWriter, r *http.Request) error {
 	if req.Tokens == nil {
 		return badRequest("tokens", "'tokens' is required: expected an array of token ids (possibly empty)")
 	}
-	e, err := s.lookup(req.Model)
+	e, err := s.lookup(r.Context(), req.Model)
 	if err != nil {
 		return err
 	}
@@ -511,7 +511,7 @@ func (s *Server) embeddings(w http.ResponseWriter, r *http.Request) error {
 	if err := req.validate(); err != nil {
 		return err
 	}
-	e, err := s.lookup(req.Model)
+	e, err := s.lookup(r.Context(), req.Model)
 	if err != nil {
 		return err
 	}

@@ -134,13 +134,16 @@ type slotInfo struct {
 // ?fail_on_no_slot=1 (llama.cpp) it answers 503 when no slot is free.
 func (s *Server) listSlots(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	entries := s.order
+	entries := s.readyModels()
 	if name := q.Get("model"); name != "*" {
-		e, err := s.lookup(name)
-		if err != nil {
+		// the slots of a model that is not loaded: none (GET /slots loads nothing)
+		if _, err := s.resolve(name); err != nil {
 			return err
 		}
-		entries = []*entry{e}
+		entries = nil
+		if e := s.peek(name); e != nil {
+			entries = []*entry{e}
+		}
 	}
 	out := []slotInfo{}
 	free := 0
@@ -174,7 +177,7 @@ func (s *Server) listSlots(w http.ResponseWriter, r *http.Request) error {
 // files are not implemented.
 func (s *Server) slotAction(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	e, err := s.lookup(q.Get("model"))
+	e, err := s.lookup(r.Context(), q.Get("model"))
 	if err != nil {
 		return err
 	}
