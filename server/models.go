@@ -281,13 +281,18 @@ func (s *Server) use(ctx context.Context, name string) (*entry, error) {
 			if victim == nil {
 				// every loaded model is in use: wait for one to be free
 				freed := s.freed
+				s.roomWaits++
 				s.mu.Unlock()
 				select {
 				case <-freed:
 				case <-ctx.Done():
+					s.mu.Lock()
+					s.roomWaits--
+					s.mu.Unlock()
 					return nil, ctx.Err()
 				}
 				s.mu.Lock()
+				s.roomWaits--
 				continue
 			}
 			s.unloadLocked(victim, "lru")
@@ -382,6 +387,10 @@ func (s *Server) prepare(e *entry, m *glassbox.Model) error {
 	}
 	for _, h := range []*prometheus.HistogramVec{s.metrics.ttft, s.metrics.itl} {
 		h.WithLabelValues(name)
+	}
+	s.mm.failures.WithLabelValues(name)
+	for _, reason := range []string{"idle", "request", "lru", "delete"} {
+		s.mm.unloads.WithLabelValues(name, reason)
 	}
 	e.batcher = batcher
 	e.vectors = &vectorSource{name: name, kind: "model", model: e}

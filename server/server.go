@@ -134,6 +134,7 @@ type Server struct {
 	order       []*entry      // in the order they were loaded
 	freed       chan struct{} // closed (and replaced) when a model is free to unload
 	closed      bool
+	roomWaits   int // loads waiting for a loaded model to be free
 	defaultName string
 	mm          *modelMetrics
 
@@ -232,6 +233,7 @@ func New(cfg Config) (*Server, error) {
 		s.models[m.Name] = e
 		s.order = append(s.order, e)
 		s.mm.loads.WithLabelValues(m.Name).Inc()
+		s.mm.loadTime.WithLabelValues(m.Name).Observe(m.Model.LoadDuration().Seconds())
 	}
 	s.mm.loaded.Set(float64(len(s.order)))
 	for _, e := range s.order {
