@@ -280,6 +280,8 @@ func (s *Server) routeTable() []route {
 		{"POST /v1/completions", false, s.completions},
 		{"POST /v1/embeddings", false, s.embeddings},
 		{"POST /infill", false, s.infill},
+		{"POST /completion", false, s.llamaCompletion},
+		{"POST /completions", false, s.llamaCompletion},
 		{"POST /tokenize", false, s.tokenize},
 		{"POST /detokenize", false, s.detokenize},
 		{"POST /v1/dissect", false, s.dissect},
@@ -339,7 +341,7 @@ func (s *Server) routes() http.Handler {
 	}
 	mux.Handle("/", s.metrics.instrument("other", s.wrap(route{pattern: "/", handle: func(w http.ResponseWriter, r *http.Request) error {
 		return &APIError{Status: http.StatusNotFound, Type: "invalid_request_error", Code: "not_found",
-			Message: fmt.Sprintf("no route %s %s: the API serves /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models, /infill, /tokenize, /detokenize, /slots, /v1/dissect, /glassbox/models/{id}, /glassbox/vectors, /glassbox/leaderboard, /glassbox/feedback, /glassbox/diff, /health, /livez, /readyz and /metrics, Ollama's /api/generate, /api/chat, /api/embed, /api/embeddings, /api/tags, /api/show, /api/ps, /api/pull, /api/delete and /api/version (and the page at /)", r.Method, r.URL.Path)}
+			Message: fmt.Sprintf("no route %s %s: the API serves /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models, /completion, /infill, /tokenize, /detokenize, /slots, /v1/dissect, /glassbox/models/{id}, /glassbox/vectors, /glassbox/leaderboard, /glassbox/feedback, /glassbox/diff, /health, /livez, /readyz and /metrics, Ollama's /api/generate, /api/chat, /api/embed, /api/embeddings, /api/tags, /api/show, /api/ps, /api/pull, /api/delete and /api/version (and the page at /)", r.Method, r.URL.Path)}
 	}})))
 	return mux
 }
@@ -394,7 +396,19 @@ func (s *Server) authorized(r *http.Request) bool {
 // full and 503 when the server is shutting down. The request holds the
 // model's weights (see glassbox.Model.Acquire) until the slot is released.
 func (s *Server) acquire(ctx context.Context, e *entry, prompt []int) (*slot, error) {
-	sl, err := e.pool.acquire(ctx, prompt)
+	return s.acquireSlot(ctx, e, prompt, -1)
+}
+
+// acquireSlot is acquire for the slot id when id >= 0 (llama.cpp's id_slot).
+func (s *Server) acquireSlot(ctx context.Context, e *entry, prompt []int, id int) (*slot, error) {
+	var want *slot
+	if id >= 0 {
+		if id >= len(e.pool.all) {
+			return nil, badRequest("id_slot", "invalid value for 'id_slot': model %s has slots 0 to %d, got %d (-1: any)", e.name, len(e.pool.all)-1, id)
+		}
+		want = e.pool.all[id]
+	}
+	sl, err := e.pool.acquireSlot(ctx, prompt, want)
 	switch {
 	case errors.Is(err, errQueueFull):
 		s.metrics.rejected.WithLabelValues(e.name).Inc()
