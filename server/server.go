@@ -87,6 +87,10 @@ type Config struct {
 	// loaded: 0 unloads it at the end of each request, a negative value
 	// never. Ollama requests' "keep_alive" overrides it for their model.
 	KeepAlive time.Duration
+	// SlotSavePath is the directory POST /slots/{id}?action=save writes
+	// slot files to and action=restore reads them from ("": those actions
+	// answer 501, as llama.cpp without --slot-save-path).
+	SlotSavePath string
 	// Parallel is the number of generation slots per model (default 1).
 	// With more than one, the slots of a model decode together (continuous
 	// batching, see glassbox.Batcher) unless NoBatching is set.

@@ -34,6 +34,7 @@ type serveOptions struct {
 	parallel  int
 	noBatch   bool // --no-cont-batching
 	queue     int
+	slotSave  string        // --slot-save-path: the directory of saved slot files
 	maxModels int           // --max-models: models loaded at once
 	keepAlive time.Duration // --keep-alive: how long an idle model stays loaded
 	runtime   modelFlags    // -t, -c and --kv-f32, as every command that runs a model
@@ -113,6 +114,7 @@ other requests get the text so far. A second signal quits at once.`,
 	f.IntVar(&o.runtime.ubatch, "ubatch", 64, fmt.Sprintf("prompt tokens per forward step, at most %d: with continuous batching, the chunk of a prompt processed between two decode steps of the other slots", maxUbatch))
 	f.IntVar(&o.maxModels, "max-models", defaultMaxModels, "models loaded at once (0: no limit); a request naming another model of the store or of -m unloads the one used least recently that no request uses (raised to the number of -m models when not given)")
 	f.DurationVar(&o.keepAlive, "keep-alive", server.DefaultKeepAlive, "how long a model no request uses stays loaded (0: unloaded after each request; negative: never); Ollama requests' keep_alive overrides it")
+	f.StringVar(&o.slotSave, "slot-save-path", "", "directory where POST /slots/{id}?action=save writes a slot's KV cache and action=restore reads it (created if missing; default: those actions are off)")
 	f.IntVar(&o.queue, "queue", 64, fmt.Sprintf("requests per model that may wait for a slot before 429, at most %d", maxQueue))
 	o.runtime.registerRuntime(cmd, "slot")
 	f.Int64Var(&o.maxBody, "max-body", server.DefaultMaxBodyBytes, fmt.Sprintf("largest request body in bytes, at most %d (larger get 413)", int64(maxBody)))
@@ -314,6 +316,11 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 	if err := checkKVMemory(served, o.parallel, availableMemory()); err != nil {
 		return fromEnv(err, env)
 	}
+	if o.slotSave != "" {
+		if err := os.MkdirAll(o.slotSave, 0o750); err != nil {
+			return fromEnv(fmt.Errorf("--slot-save-path: %w", err), env)
+		}
+	}
 	vecSets, err := loadVectorSets(o.vectors, say)
 	if err != nil {
 		return fromEnv(err, env)
@@ -330,7 +337,7 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 	}
 	cat := &serveCatalog{specs: specs, store: st, runtime: o.runtime, parallel: o.parallel, say: say}
 	srv, err := server.New(server.Config{Models: served, Store: st, Vectors: vecSets, Feedback: fb, APIKey: o.apiKey, PublicMetrics: o.publicMetrics,
-		Load: cat.load, Catalog: cat.list, MaxModels: o.maxModels, KeepAlive: o.keepAlive,
+		Load: cat.load, Catalog: cat.list, MaxModels: o.maxModels, KeepAlive: o.keepAlive, SlotSavePath: o.slotSave,
 		Parallel: o.parallel, NoBatching: o.noBatch, Queue: o.queue, MaxBodyBytes: o.maxBody, Logger: logger, Leaderboard: loadLeaderboard,
 		Access: server.Access{ListenAddr: o.addr, AllowedHosts: o.hosts, CORSOrigins: o.origins}})
 	if err != nil {
