@@ -279,7 +279,7 @@ type llamaCompletion struct {
 	Model           string        `json:"model,omitempty"`
 	TokensPredicted int           `json:"tokens_predicted,omitempty"`
 	TokensEvaluated int           `json:"tokens_evaluated,omitempty"`
-	TokensCached    int           `json:"tokens_cached,omitempty"`
+	TokensCached    int           `json:"tokens_cached"`
 	Truncated       bool          `json:"truncated,omitempty"`
 	StopType        string        `json:"stop_type,omitempty"`
 	StoppingWord    string        `json:"stopping_word,omitempty"`

@@ -38,11 +38,9 @@ type serveOptions struct {
 	maxModels int           // --max-models: models loaded at once
 	keepAlive time.Duration // --keep-alive: how long an idle model stays loaded
 	runtime   modelFlags    // -t, -c and --kv-f32, as every command that runs a model
-	// maxModelsSet: --max-models was given (on the command line or by its variable)
-	maxModelsSet bool
-	maxBody      int64
-	grace        time.Duration
-	listening    func(addr string) // called once the server is ready (tests)
+	maxBody   int64
+	grace     time.Duration
+	listening func(addr string) // called once the server is ready (tests)
 	// beforeLoad is called once the listener is open, before the models load (tests)
 	beforeLoad    func(addr string)
 	publicMetrics bool // --public-metrics
@@ -112,7 +110,7 @@ other requests get the text so far. A second signal quits at once.`,
 	f.IntVar(&o.parallel, "parallel", 1, fmt.Sprintf("generation slots per model, at most %d (each has its own KV cache)", maxParallel))
 	f.BoolVar(&o.noBatch, "no-cont-batching", false, "run each slot's forward passes on their own instead of one batched decode step for all the slots generating (continuous batching, the default with --parallel above 1)")
 	f.IntVar(&o.runtime.ubatch, "ubatch", 64, fmt.Sprintf("prompt tokens per forward step, at most %d: with continuous batching, the chunk of a prompt processed between two decode steps of the other slots", maxUbatch))
-	f.IntVar(&o.maxModels, "max-models", defaultMaxModels, "models loaded at once (0: no limit); a request naming another model of the store or of -m unloads the one used least recently that no request uses (raised to the number of -m models when not given)")
+	f.IntVar(&o.maxModels, "max-models", defaultMaxModels, "models loaded at once (0: no limit): the first -m models load at start, up to this many; a request naming another model (of -m or of the store) loads it, first unloading the one used least recently that no request uses")
 	f.DurationVar(&o.keepAlive, "keep-alive", server.DefaultKeepAlive, "how long a model no request uses stays loaded (0: unloaded after each request; negative: never); Ollama requests' keep_alive overrides it")
 	f.StringVar(&o.slotSave, "slot-save-path", "", "directory where POST /slots/{id}?action=save writes a slot's KV cache and action=restore reads it (created if missing; default: those actions are off)")
 	f.IntVar(&o.queue, "queue", 64, fmt.Sprintf("requests per model that may wait for a slot before 429, at most %d", maxQueue))
@@ -214,12 +212,6 @@ func (o *serveOptions) validate() ([]modelSpec, error) {
 	if len(o.models) == 0 { // the model embedded in the binary
 		return append(specs, modelSpec{name: defaultModelName(models.DefaultName)}), nil
 	}
-	if o.maxModels > 0 && len(o.models) > o.maxModels {
-		if o.maxModelsSet {
-			return nil, fmt.Errorf("--max-models %d is fewer than the %d models given with -m, which are loaded at start: raise --max-models or give fewer -m", o.maxModels, len(o.models))
-		}
-		o.maxModels = len(o.models)
-	}
 	seen := map[string]string{}
 	for _, v := range o.models {
 		s, err := parseModelSpec(v)
@@ -240,7 +232,6 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
-	o.maxModelsSet = cmd.Flags().Changed("max-models")
 	specs, err := o.validate()
 	if err != nil {
 		return fromEnv(err, env)
@@ -292,7 +283,12 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 			}
 		}
 	}()
-	for _, s := range specs {
+	// the -m models load at start, as many as --max-models allows; the others on demand
+	start := specs
+	if o.maxModels > 0 && len(start) > o.maxModels {
+		start = start[:o.maxModels]
+	}
+	for _, s := range start {
 		// the same resolution as every command: a file, a store name, an hf.co reference, or ("") the embedded model
 		mf := o.runtime
 		mf.model = s.path
