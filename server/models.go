@@ -278,6 +278,11 @@ func (s *Server) use(ctx context.Context, name string) (*entry, error) {
 		}
 		if s.cfg.MaxModels > 0 && len(s.order) >= s.cfg.MaxModels {
 			victim := s.lruIdle()
+			if victim == nil && !slices.ContainsFunc(s.order, func(e *entry) bool { return !e.pinned }) {
+				s.mu.Unlock()
+				return nil, &APIError{Status: http.StatusServiceUnavailable, Type: "unavailable_error", Code: "model_limit",
+					Message: fmt.Sprintf("the model %s cannot be loaded: the %d models this server may load at once (--max-models) are all kept loaded (--mcp keeps the default one)", name, s.cfg.MaxModels)}
+			}
 			if victim == nil {
 				// every loaded model is in use: wait for one to be free
 				freed := s.freed

@@ -507,3 +507,75 @@ func (s *Server) waitingForRoom() bool {
 	defer s.mu.Unlock()
 	return s.roomWaits > 0
 }
+
+// TestPinDefault: the pinned default model stays loaded through keep-alive
+// 0 and the least-recently-used rule; another model still loads beside it.
+func TestPinDefault(t *testing.T) {
+	l := newLoader(t)
+	m, err := l.load(context.Background(), "stories")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, base := testServer(t, Config{Models: []Model{{Name: "stories", Model: m}}, PinDefault: true, Load: l.load, Catalog: l.catalog,
+		MaxModels: 2, KeepAlive: 0, Parallel: 1, Queue: 4})
+	t.Cleanup(s.Close)
+	for _, name := range []string{"stories", "q4", "tiny", "stories"} {
+		if code, text := complete(t, base, name, 2); code != 200 {
+			t.Fatalf("%s: %d %s", name, code, text)
+		}
+		if got := psNames(t, base); !slices.Equal(got, []string{"stories:latest"}) {
+			t.Errorf("after %s: %v", name, got)
+		}
+	}
+}
+
+// TestPoolSlotWaiter: a request for one slot waits for that slot only,
+// while requests for any slot take the others.
+func TestPoolSlotWaiter(t *testing.T) {
+	slots := []*slot{{id: 0}, {id: 1}}
+	p := newPool(slots, 4, nil)
+	ctx := context.Background()
+	a, _ := p.acquire(ctx, nil)
+	b, _ := p.acquire(ctx, nil)
+	want := a
+	got := make(chan *slot, 1)
+	go func() {
+		s, err := p.acquireSlot(ctx, nil, want)
+		if err != nil {
+			t.Error(err)
+		}
+		got <- s
+	}()
+	for {
+		if _, q := p.stats(); q == 1 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	p.release(b) // not the one it waits for: it goes back to the free list
+	if _, q := p.stats(); q != 1 {
+		t.Fatalf("the waiter for slot %d took slot %d", want.id, b.id)
+	}
+	p.release(a)
+	if s := <-got; s != want {
+		t.Errorf("got slot %d, want %d", s.id, want.id)
+	}
+	if busy, q := p.stats(); busy != 1 || q != 0 {
+		t.Errorf("busy %d queued %d", busy, q)
+	}
+}
+
+// TestPinnedFull: with room for one model, pinned, another is a clear 503.
+func TestPinnedFull(t *testing.T) {
+	l := newLoader(t)
+	m, err := l.load(context.Background(), "stories")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, base := testServer(t, Config{Models: []Model{{Name: "stories", Model: m}}, PinDefault: true, Load: l.load, Catalog: l.catalog, MaxModels: 1, Parallel: 1})
+	t.Cleanup(s.Close)
+	code, _, b := post(t, base+"/v1/completions", `{"model":"q4","prompt":"x","max_tokens":1}`, nil)
+	if code != 503 || !strings.Contains(string(b), "are all kept loaded") {
+		t.Errorf("%d %s", code, b)
+	}
+}

@@ -80,6 +80,10 @@ type Config struct {
 	// Default is the model of requests that name none, when Config.Models
 	// is empty (else it is the first of them).
 	Default string
+	// PinDefault keeps the default model (the first of Config.Models)
+	// loaded for the life of the server, whatever the keep-alive and
+	// MaxModels (for what uses it outside the server, such as MCP).
+	PinDefault bool
 	// MaxModels bounds the models loaded at once (0: no bound); loading
 	// another first unloads the one used least recently that no request uses.
 	MaxModels int
@@ -228,7 +232,8 @@ func New(cfg Config) (*Server, error) {
 			s.Close()
 			return nil, fmt.Errorf("server: two models are named %q: name them with NAME=PATH", m.Name)
 		}
-		e := &entry{name: m.Name, ready: make(chan struct{}), pinned: cfg.Load == nil, keepAlive: cfg.KeepAlive, lastUsed: time.Now()}
+		pinned := cfg.Load == nil || cfg.PinDefault && m.Name == s.defaultName
+		e := &entry{name: m.Name, ready: make(chan struct{}), pinned: pinned, keepAlive: cfg.KeepAlive, lastUsed: time.Now()}
 		if err := s.prepare(e, m.Model); err != nil {
 			s.Close()
 			return nil, fmt.Errorf("server: %w", err)
