@@ -108,16 +108,12 @@ func (s *Server) loaded() []*entry {
 	return slices.Clone(s.order)
 }
 
-// ready returns the models loaded and ready, in the order they were loaded.
+// readyModels returns the models loaded and ready, in the order they were loaded.
 func (s *Server) readyModels() []*entry {
 	var out []*entry
 	for _, e := range s.loaded() {
-		select {
-		case <-e.ready:
-			if e.pool != nil {
-				out = append(out, e)
-			}
-		default:
+		if e.loaded() {
+			out = append(out, e)
 		}
 	}
 	return out
@@ -227,12 +223,8 @@ func (s *Server) peek(name string) *entry {
 	if e == nil {
 		return nil
 	}
-	select {
-	case <-e.ready:
-		if e.pool != nil {
-			return e
-		}
-	default:
+	if e.loaded() {
+		return e
 	}
 	return nil
 }
@@ -406,6 +398,16 @@ func (s *Server) prepare(e *entry, m *glassbox.Model) error {
 	return nil
 }
 
+// loaded reports whether the model's load has ended well (its fields are then set).
+func (e *entry) loaded() bool {
+	select {
+	case <-e.ready:
+		return e.err == nil
+	default:
+		return false
+	}
+}
+
 // busy marks a model in use: no expiry. The lock is held.
 func (e *entry) busy() {
 	e.gen++
@@ -479,7 +481,7 @@ func (s *Server) expire(e *entry, gen int) {
 func (s *Server) lruIdle() *entry {
 	var best *entry
 	for _, e := range s.order {
-		if e.refs > 0 || e.pinned || e.pool == nil {
+		if e.refs > 0 || e.pinned || !e.loaded() {
 			continue
 		}
 		if best == nil || e.lastUsed.Before(best.lastUsed) {
