@@ -46,6 +46,7 @@ type holds struct {
 	mu        sync.Mutex
 	entries   []*entry
 	keepAlive *time.Duration
+	loading   time.Duration // time spent waiting for a model's load
 }
 
 type holdsKey struct{}
@@ -197,6 +198,7 @@ func (s *Server) lookup(ctx context.Context, name string) (*entry, error) {
 	if err != nil {
 		return nil, err
 	}
+	t0 := time.Now()
 	e, err := s.use(ctx, canon)
 	if err != nil {
 		return nil, err
@@ -204,6 +206,9 @@ func (s *Server) lookup(ctx context.Context, name string) (*entry, error) {
 	if h, ok := ctx.Value(holdsKey{}).(*holds); ok {
 		h.mu.Lock()
 		h.entries = append(h.entries, e)
+		if e.loadedAt.After(t0) { // this request waited for the load
+			h.loading += time.Since(t0)
+		}
 		h.mu.Unlock()
 	} else { // not within a request (tests): no hold
 		s.done(e, nil)
@@ -339,6 +344,7 @@ func (s *Server) load(e *entry) {
 		s.notifyFreed()
 		return
 	}
+	e.loadedAt = time.Now()
 	s.mm.loads.WithLabelValues(e.name).Inc()
 	s.mm.loadTime.WithLabelValues(e.name).Observe(time.Since(t0).Seconds())
 	s.mm.loaded.Set(float64(len(s.order)))
@@ -579,3 +585,15 @@ func (s *Server) catalogNotLoaded() []CatalogModel {
 
 // errNoModel is returned by New without a model to serve.
 var errNoModel = errors.New("server: no model to serve: give Config.Models, or Config.Load with Config.Default")
+
+// loadWait returns the time the request spent waiting for its models to load
+// (Ollama's load_duration).
+func loadWait(ctx context.Context) time.Duration {
+	h, ok := ctx.Value(holdsKey{}).(*holds)
+	if !ok {
+		return 0
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.loading
+}

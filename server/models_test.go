@@ -175,8 +175,15 @@ func TestModelsOnDemand(t *testing.T) {
 	}
 	// a third model: the least recently used (stories) is unloaded
 	code, b = ollamaCall(t, "POST", base+"/api/generate", `{"model":"q4:latest","prompt":"x","stream":false,"options":{"num_predict":2}}`)
-	if code != 200 {
-		t.Fatalf("q4: %d %s", code, b)
+	var gen struct {
+		LoadDuration int64 `json:"load_duration"`
+	}
+	if code != 200 || json.Unmarshal(b, &gen) != nil || gen.LoadDuration <= 0 {
+		t.Fatalf("q4 (loaded by the request, load_duration > 0): %d %s", code, b)
+	}
+	_, b = ollamaCall(t, "POST", base+"/api/generate", `{"model":"q4","prompt":"x","stream":false,"options":{"num_predict":1}}`)
+	if json.Unmarshal(b, &gen) != nil || gen.LoadDuration != 0 {
+		t.Errorf("q4 loaded already: load_duration should be 0: %s", b)
 	}
 	if got := psNames(t, base); !slices.Equal(got, []string{"q4:latest", "tiny:latest"}) {
 		t.Errorf("/api/ps after a third model: %v", got)

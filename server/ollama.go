@@ -374,8 +374,8 @@ type ollamaTimes struct {
 	TokensCached       int   `json:"tokens_cached"`
 }
 
-func timesOf(start time.Time, prompt int, res *glassbox.Result) *ollamaTimes {
-	t := &ollamaTimes{TotalDuration: time.Since(start).Nanoseconds(), PromptEvalCount: prompt}
+func timesOf(ctx context.Context, start time.Time, prompt int, res *glassbox.Result) *ollamaTimes {
+	t := &ollamaTimes{TotalDuration: time.Since(start).Nanoseconds(), LoadDuration: loadWait(ctx).Nanoseconds(), PromptEvalCount: prompt}
 	if res != nil {
 		t.PromptEvalDuration = res.Timings.PromptDuration.Nanoseconds()
 		t.EvalCount = len(res.IDs)
@@ -648,7 +648,7 @@ func (s *Server) ollamaGenerate(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	final.Context = ctxIDs
-	final.ollamaTimes = timesOf(start, len(ids), res)
+	final.ollamaTimes = timesOf(r.Context(), start, len(ids), res)
 	final.EvalCount = len(gen)
 	noteTokens(r.Context(), e.name, len(ids), len(gen))
 	if st != nil {
@@ -895,7 +895,7 @@ func (s *Server) ollamaChat(w http.ResponseWriter, r *http.Request) error {
 		final, _ = line(glassbox.ChatDelta{})
 	}
 	final.Done, final.DoneReason = true, doneReason(res.FinishReason)
-	final.ollamaTimes = timesOf(start, len(ids), res)
+	final.ollamaTimes = timesOf(r.Context(), start, len(ids), res)
 	final.EvalCount = len(gen)
 	noteTokens(r.Context(), e.name, len(ids), len(gen))
 	if st != nil {

@@ -168,11 +168,12 @@ type entry struct {
 	ready chan struct{} // closed once loaded, or once its load failed (err)
 	err   error
 
-	model   *glassbox.Model
-	pool    *pool
-	created int64
-	batcher *glassbox.Batcher // the slots' batcher, nil without batching
-	vectors *vectorSource     // its token embedding table
+	model    *glassbox.Model
+	pool     *pool
+	created  int64
+	batcher  *glassbox.Batcher // the slots' batcher, nil without batching
+	vectors  *vectorSource     // its token embedding table
+	loadedAt time.Time         // when its load ended (zero for the models given to New)
 
 	// lifecycle (Server.mu)
 	pinned    bool          // never unloaded (the server cannot load it again)
