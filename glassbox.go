@@ -112,6 +112,7 @@ type Model struct {
 	session *Session
 
 	life lifecycle
+	id   modelID // the file's SHA-256, computed on first use (state.go)
 }
 
 // lifecycle counts the uses of a model's weights so that Close unmaps them

@@ -137,8 +137,8 @@ func TestSlotChoice(t *testing.T) {
 		code int
 		msg  string
 	}{
-		{"/slots/1?action=save", 400, "not supported"},
-		{"/slots/1?action=nope", 400, "expected erase"},
+		{"/slots/1?action=save", 501, "start it with --slot-save-path"},
+		{"/slots/1?action=nope", 400, "expected erase, save or restore"},
 		{"/slots/7?action=erase", 404, "slots 0 to 1"},
 	} {
 		code, _, b := post(t, base+c.url, ``, nil)

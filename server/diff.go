@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -48,11 +49,11 @@ func (s *Server) diff(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	base, err := s.lookupField("base", req.Base)
+	base, err := s.lookupField(r.Context(), "base", req.Base)
 	if err != nil {
 		return err
 	}
-	tuned, err := s.lookupField("tuned", req.Tuned)
+	tuned, err := s.lookupField(r.Context(), "tuned", req.Tuned)
 	if err != nil {
 		return err
 	}
@@ -117,8 +118,8 @@ func (req *DiffRequest) validate() (n, top int, params glassbox.SamplerParams, e
 }
 
 // lookupField finds a served model a request field names.
-func (s *Server) lookupField(field, name string) (*entry, error) {
-	e, err := s.lookup(name)
+func (s *Server) lookupField(ctx context.Context, field, name string) (*entry, error) {
+	e, err := s.lookup(ctx, name)
 	var ae *APIError
 	if errors.As(err, &ae) {
 		ae.Param = field

@@ -93,7 +93,7 @@ func (s *Server) dissect(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	e, err := s.lookup(req.Model)
+	e, err := s.lookup(r.Context(), req.Model)
 	if err != nil {
 		return err
 	}
@@ -218,7 +218,7 @@ type modelInfo struct {
 }
 
 func (s *Server) modelInfo(w http.ResponseWriter, r *http.Request) error {
-	e, err := s.lookup(r.PathValue("id"))
+	e, err := s.lookup(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}

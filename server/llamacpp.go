@@ -279,7 +279,7 @@ type llamaCompletion struct {
 	Model           string        `json:"model,omitempty"`
 	TokensPredicted int           `json:"tokens_predicted,omitempty"`
 	TokensEvaluated int           `json:"tokens_evaluated,omitempty"`
-	TokensCached    int           `json:"tokens_cached,omitempty"`
+	TokensCached    int           `json:"tokens_cached"`
 	Truncated       bool          `json:"truncated,omitempty"`
 	StopType        string        `json:"stop_type,omitempty"`
 	StoppingWord    string        `json:"stopping_word,omitempty"`
@@ -313,14 +313,33 @@ func (s *Server) infill(w http.ResponseWriter, r *http.Request) error {
 		err.(*APIError).Param = "input_prefix"
 		return err
 	}
-	sl, err := s.acquire(r.Context(), e, g.slotKey(ids))
+	return s.llamaGenerate(w, r, e, &g, ids, llamaJob{warmup: warmup, truncated: truncated, fields: req.ResponseFields, slot: -1,
+		cut: &indentCut{nIndent: req.NIndent, maxPredict: time.Duration(req.TMaxPredictMS) * time.Millisecond}}, start)
+}
+
+// llamaJob is what llama.cpp's completion routes (/completion, /infill) add
+// to a generation: a warm-up (n_predict 0), whether the prompt was cut, the
+// fields to answer, the slot asked for (-1: any) and the n_indent and
+// t_max_predict_ms cut.
+type llamaJob struct {
+	warmup, truncated bool
+	fields            []string
+	slot              int
+	cut               *indentCut
+}
+
+// llamaGenerate runs a generation and answers it in llama.cpp's shape: one
+// JSON object, or SSE events of the pieces and a last one with the totals.
+func (s *Server) llamaGenerate(w http.ResponseWriter, r *http.Request, e *entry, gp *genParams, ids []int, job llamaJob, start time.Time) error {
+	g := *gp
+	warmup, truncated, cut := job.warmup, job.truncated, job.cut
+	sl, err := s.acquireSlot(r.Context(), e, g.slotKey(ids), job.slot)
 	if err != nil {
 		return err
 	}
 	defer e.pool.release(sl)
 	st := streamIf(g.stream && !warmup, w)
 	sent := 0
-	cut := &indentCut{nIndent: req.NIndent, maxPredict: time.Duration(req.TMaxPredictMS) * time.Millisecond}
 	var kept strings.Builder
 	stopped := false
 	res, err := s.run(r.Context(), e, sl, genJob{ids, g.seedFor(0)}, &g, start, func(t glassbox.Token) error {
@@ -340,7 +359,7 @@ func (s *Server) infill(w http.ResponseWriter, r *http.Request) error {
 				ev.Probs = []llamaProb{e.llamaProb(t, g.topProbs)}
 			}
 			sent += len(piece)
-			out, err := selectFields(ev, req.ResponseFields)
+			out, err := selectFields(ev, job.fields)
 			if err != nil {
 				return err
 			}
@@ -396,7 +415,7 @@ func (s *Server) infill(w http.ResponseWriter, r *http.Request) error {
 	if st != nil {
 		out.Content = text[min(sent, len(text)):]
 		out.Tokens = []int{}
-		v, err := selectFields(out, req.ResponseFields)
+		v, err := selectFields(out, job.fields)
 		if err != nil {
 			return err
 		}
@@ -407,7 +426,7 @@ func (s *Server) infill(w http.ResponseWriter, r *http.Request) error {
 			out.Probs = append(out.Probs, e.llamaProb(t, g.topProbs))
 		}
 	}
-	v, err := selectFields(out, req.ResponseFields)
+	v, err := selectFields(out, job.fields)
 	if err != nil {
 		return err
 	}
@@ -441,7 +460,7 @@ func (s *Server) tokenize(w http.ResponseWriter, r *http.Request) error {
 	if req.Content == nil {
 		return badRequest("content", "'content' is required: expected the text to tokenize (a string, possibly empty)")
 	}
-	e, err := s.lookup(req.Model)
+	e, err := s.lookup(r.Context(), req.Model)
 	if err != nil {
 		return err
 	}
@@ -486,7 +505,7 @@ func (s *Server) detokenize(w http.ResponseWriter, r *http.Request) error {
 	if req.Tokens == nil {
 		return badRequest("tokens", "'tokens' is required: expected an array of token ids (possibly empty)")
 	}
-	e, err := s.lookup(req.Model)
+	e, err := s.lookup(r.Context(), req.Model)
 	if err != nil {
 		return err
 	}
@@ -511,7 +530,7 @@ func (s *Server) embeddings(w http.ResponseWriter, r *http.Request) error {
 	if err := req.validate(); err != nil {
 		return err
 	}
-	e, err := s.lookup(req.Model)
+	e, err := s.lookup(r.Context(), req.Model)
 	if err != nil {
 		return err
 	}

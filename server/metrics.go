@@ -116,7 +116,7 @@ func (c *kvCollector) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect sends the KV cache gauges of every model.
 func (c *kvCollector) Collect(ch chan<- prometheus.Metric) {
-	for _, e := range c.s.order {
+	for _, e := range c.s.readyModels() {
 		used := e.pool.kvUsed()
 		capacity := float64(e.pool.size) * float64(e.model.ContextSize())
 		ratio := 0.0

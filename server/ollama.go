@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"strconv"
 	"strings"
 	"text/template"
 	"time"
@@ -70,27 +71,27 @@ func ollamaName(name string) string {
 	return name + ":latest"
 }
 
-// ollamaLookup finds the served model a request names: a served name, or
-// the same with Ollama's tag ":latest" (compared case-insensitively, as
-// Ollama's names are).
-func (s *Server) ollamaLookup(name string) (*entry, error) {
+// ollamaLookup finds the model a request names, loading it if needed: a
+// model the server has or can load, or the same with Ollama's tag ":latest"
+// (compared case-insensitively, as Ollama's names are).
+func (s *Server) ollamaLookup(ctx context.Context, name string) (*entry, error) {
 	if strings.TrimSpace(name) == "" {
 		return nil, badRequest("model", "model is required")
 	}
-	if e, ok := s.models[name]; ok {
-		return e, nil
-	}
-	for _, e := range s.order {
-		if strings.EqualFold(e.name, name) || strings.EqualFold(ollamaName(e.name), name) || strings.EqualFold(ollamaName(e.name), ollamaName(name)) {
-			return e, nil
-		}
-	}
-	if s.cfg.Store != nil {
-		if _, err := s.cfg.Store.Lookup(name); err == nil {
+	canon, err := s.resolve(name)
+	if err != nil && s.cfg.Load == nil && s.cfg.Store != nil {
+		if _, serr := s.cfg.Store.Lookup(name); serr == nil {
 			return nil, ollamaNotFound(name, "it is in the store but this server does not serve it (serve it with glassbox serve -m "+name+")")
 		}
 	}
-	return nil, ollamaNotFound(name, "")
+	if err != nil {
+		var names []string
+		for _, c := range s.catalog() {
+			names = append(names, ollamaName(c.Name))
+		}
+		return nil, ollamaNotFound(name, "this server has "+strings.Join(names, ", "))
+	}
+	return s.lookup(ctx, canon)
 }
 
 // OllamaOptions is the "options" object of Ollama's generate, chat and
@@ -273,29 +274,42 @@ func setFormat(sf *SamplingFields, format json.RawMessage) error {
 	return nil
 }
 
-// checkKeepAlive validates "keep_alive": a duration such as "5m" or "-1",
-// or a number of seconds. It is accepted and has no effect: served models
-// stay loaded for the life of the server.
-func checkKeepAlive(raw json.RawMessage) error {
+// parseKeepAlive reads "keep_alive": a duration such as "5m" or "-1", or a
+// number of seconds (nil when absent). Negative: the model stays loaded;
+// 0: it is unloaded at the end of the request.
+func parseKeepAlive(raw json.RawMessage) (*time.Duration, error) {
 	b := bytes.TrimSpace(raw)
 	if len(b) == 0 || bytes.Equal(b, []byte("null")) {
-		return nil
+		return nil, nil
+	}
+	seconds := func(f float64) (*time.Duration, error) {
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return nil, badRequest("keep_alive", "invalid value for 'keep_alive': expected a finite number of seconds, got %s", shorten(b))
+		}
+		d := time.Duration(-1)
+		if f >= 0 {
+			d = time.Duration(min(f*float64(time.Second), float64(math.MaxInt64/2)))
+		}
+		return &d, nil
 	}
 	var f float64
 	if err := json.Unmarshal(b, &f); err == nil {
-		return nil
+		return seconds(f)
 	}
 	var s string
 	if err := json.Unmarshal(b, &s); err == nil {
-		if _, err := time.ParseDuration(s); err == nil {
-			return nil
+		if d, err := time.ParseDuration(s); err == nil {
+			if d < 0 {
+				d = -1
+			}
+			return &d, nil
 		}
-		if err := json.Unmarshal([]byte(s), &f); err == nil {
-			return nil
+		if f, err := strconv.ParseFloat(strings.TrimSpace(s), 64); err == nil {
+			return seconds(f)
 		}
-		return badRequest("keep_alive", "invalid value for 'keep_alive': expected a duration such as \"5m\" or \"-1\", or a number of seconds, got %q", s)
+		return nil, badRequest("keep_alive", "invalid value for 'keep_alive': expected a duration such as \"5m\" or \"-1\", or a number of seconds, got %q", s)
 	}
-	return badRequest("keep_alive", "invalid value for 'keep_alive': expected a duration such as \"5m\" or a number of seconds, got %s", shorten(b))
+	return nil, badRequest("keep_alive", "invalid value for 'keep_alive': expected a duration such as \"5m\" or a number of seconds, got %s", shorten(b))
 }
 
 // ndjson writes a stream of JSON lines (application/x-ndjson), as Ollama streams.
@@ -360,8 +374,8 @@ type ollamaTimes struct {
 	TokensCached       int   `json:"tokens_cached"`
 }
 
-func timesOf(start time.Time, prompt int, res *glassbox.Result) *ollamaTimes {
-	t := &ollamaTimes{TotalDuration: time.Since(start).Nanoseconds(), PromptEvalCount: prompt}
+func timesOf(ctx context.Context, start time.Time, prompt int, res *glassbox.Result) *ollamaTimes {
+	t := &ollamaTimes{TotalDuration: time.Since(start).Nanoseconds(), LoadDuration: loadWait(ctx).Nanoseconds(), PromptEvalCount: prompt}
 	if res != nil {
 		t.PromptEvalDuration = res.Timings.PromptDuration.Nanoseconds()
 		t.EvalCount = len(res.IDs)
@@ -520,14 +534,18 @@ func (s *Server) ollamaGenerate(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r.Body, &req); err != nil {
 		return err
 	}
-	e, err := s.ollamaLookup(req.Model)
+	keepAlive, err := parseKeepAlive(req.KeepAlive)
+	if err != nil {
+		return err
+	}
+	if keepAlive != nil {
+		setKeepAlive(r.Context(), *keepAlive)
+	}
+	e, err := s.ollamaLookup(r.Context(), req.Model)
 	if err != nil {
 		return err
 	}
 	if err := noImages("images", req.Images, e); err != nil {
-		return err
-	}
-	if err := checkKeepAlive(req.KeepAlive); err != nil {
 		return err
 	}
 	vars, think, err := thinkVars(req.Think)
@@ -544,8 +562,8 @@ func (s *Server) ollamaGenerate(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if req.Prompt == "" && req.Suffix == "" && len(req.Context) == 0 && req.Template == "" {
-		// Ollama's way to load a model: it is loaded
-		writeJSON(w, http.StatusOK, ollamaGenerateResponse{Model: req.Model, CreatedAt: nowRFC3339(), Done: true, DoneReason: "load"})
+		// Ollama's way to load a model (and, with keep_alive 0, to unload it)
+		writeJSON(w, http.StatusOK, ollamaGenerateResponse{Model: req.Model, CreatedAt: nowRFC3339(), Done: true, DoneReason: loadReason(keepAlive)})
 		return nil
 	}
 	ids, chatP, err := s.generatePrompt(r.Context(), e, &req, vars)
@@ -630,7 +648,7 @@ func (s *Server) ollamaGenerate(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	final.Context = ctxIDs
-	final.ollamaTimes = timesOf(start, len(ids), res)
+	final.ollamaTimes = timesOf(r.Context(), start, len(ids), res)
 	final.EvalCount = len(gen)
 	noteTokens(r.Context(), e.name, len(ids), len(gen))
 	if st != nil {
@@ -759,11 +777,15 @@ func (s *Server) ollamaChat(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r.Body, &req); err != nil {
 		return err
 	}
-	e, err := s.ollamaLookup(req.Model)
+	keepAlive, err := parseKeepAlive(req.KeepAlive)
 	if err != nil {
 		return err
 	}
-	if err := checkKeepAlive(req.KeepAlive); err != nil {
+	if keepAlive != nil {
+		setKeepAlive(r.Context(), *keepAlive)
+	}
+	e, err := s.ollamaLookup(r.Context(), req.Model)
+	if err != nil {
 		return err
 	}
 	vars, think, err := thinkVars(req.Think)
@@ -780,8 +802,8 @@ func (s *Server) ollamaChat(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if len(req.Messages) == 0 {
-		// Ollama's way to load a model: it is loaded
-		writeJSON(w, http.StatusOK, ollamaChatResponse{Model: req.Model, CreatedAt: nowRFC3339(), Message: OllamaMessage{Role: "assistant"}, Done: true, DoneReason: "load"})
+		// Ollama's way to load a model (and, with keep_alive 0, to unload it)
+		writeJSON(w, http.StatusOK, ollamaChatResponse{Model: req.Model, CreatedAt: nowRFC3339(), Message: OllamaMessage{Role: "assistant"}, Done: true, DoneReason: loadReason(keepAlive)})
 		return nil
 	}
 	msgs, err := req.chatMessages(e)
@@ -873,7 +895,7 @@ func (s *Server) ollamaChat(w http.ResponseWriter, r *http.Request) error {
 		final, _ = line(glassbox.ChatDelta{})
 	}
 	final.Done, final.DoneReason = true, doneReason(res.FinishReason)
-	final.ollamaTimes = timesOf(start, len(ids), res)
+	final.ollamaTimes = timesOf(r.Context(), start, len(ids), res)
 	final.EvalCount = len(gen)
 	noteTokens(r.Context(), e.name, len(ids), len(gen))
 	if st != nil {
@@ -881,4 +903,13 @@ func (s *Server) ollamaChat(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, final)
 	return nil
+}
+
+// loadReason is the done_reason of a request without a prompt: "unload"
+// with keep_alive 0 (the model is unloaded once it is answered), else "load".
+func loadReason(keepAlive *time.Duration) string {
+	if keepAlive != nil && *keepAlive == 0 {
+		return "unload"
+	}
+	return "load"
 }

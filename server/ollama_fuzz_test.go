@@ -1,6 +1,9 @@
 package server
 
-import "testing"
+import (
+	"encoding/json"
+	"testing"
+)
 
 var ollamaFuzzSeeds = []string{
 	`{"model":"chat","prompt":"hi","suffix":"end","system":"s","template":"{{ .Prompt }}","context":[1,2],"stream":false,"raw":true,"format":"json","images":[],"options":{"temperature":0,"top_k":40,"num_predict":8,"stop":["\n"],"seed":-1,"num_ctx":64,"mirostat":0,"typical_p":1,"num_thread":4},"keep_alive":"5m","think":true}`,
@@ -26,7 +29,7 @@ func FuzzOllamaRequest(f *testing.F) {
 			if err := noImages("images", g.Images, e); err != nil {
 				return err
 			}
-			if err := checkKeepAlive(g.KeepAlive); err != nil {
+			if err := keepAliveErr(g.KeepAlive); err != nil {
 				return err
 			}
 			if _, _, err := thinkVars(g.Think); err != nil {
@@ -62,6 +65,12 @@ func FuzzOllamaRequest(f *testing.F) {
 			return err
 		})
 		var em OllamaEmbedRequest
-		fuzzDecode(t, data, &em, func() error { return checkKeepAlive(em.KeepAlive) })
+		fuzzDecode(t, data, &em, func() error { return keepAliveErr(em.KeepAlive) })
 	})
+}
+
+// keepAliveErr is the error of parseKeepAlive alone.
+func keepAliveErr(raw json.RawMessage) error {
+	_, err := parseKeepAlive(raw)
+	return err
 }

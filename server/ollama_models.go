@@ -123,62 +123,61 @@ func (e *entry) ollamaModel() (ollamaModel, *fileFacts) {
 	return m, f
 }
 
-// storeModels returns the store's models that the server does not serve
-// (a served model that came from the store is listed once, as served).
-func (s *Server) storeModels() ([]*store.Manifest, error) {
-	if s.cfg.Store == nil {
-		return nil, nil
-	}
-	ms, err := s.cfg.Store.List()
-	if err != nil {
-		return nil, err
-	}
-	served := map[string]bool{}
-	for _, e := range s.order {
-		served[filepath.Clean(e.model.Path())] = true
-	}
-	var out []*store.Manifest
-	for _, m := range ms {
-		if !served[filepath.Clean(s.cfg.Store.BlobPath(m.SHA256))] {
-			out = append(out, m)
-		}
-	}
-	return out, nil
-}
-
-// ollamaTags answers GET /api/tags: the served models, then the store's others.
+// ollamaTags answers GET /api/tags: the loaded models, then the others the
+// server can load (its -m models and the store's), then any other model of
+// the store.
 func (s *Server) ollamaTags(w http.ResponseWriter, r *http.Request) error {
 	out := []ollamaModel{}
-	for _, e := range s.order {
+	listed := map[string]bool{}
+	for _, e := range s.readyModels() {
 		m, _ := e.ollamaModel()
 		out = append(out, m)
+		listed[filepath.Clean(e.model.Path())] = true
 	}
-	ms, err := s.storeModels()
-	if err != nil {
-		return err
-	}
-	for _, man := range ms {
-		m := ollamaModel{Name: man.Name, Model: man.Name, ModifiedAt: man.Pulled.UTC().Format(time.RFC3339Nano), Size: man.Size, Digest: man.SHA256,
-			Details: ollamaDetails{Format: "gguf", Families: []string{}}}
-		if f, err := factsOf(s.cfg.Store.BlobPath(man.SHA256), nil); err == nil {
-			m.Details = f.details
+	for _, c := range s.catalogNotLoaded() {
+		m := ollamaModel{Name: ollamaName(c.Name), Model: ollamaName(c.Name), Details: ollamaDetails{Format: "gguf", Families: []string{}}}
+		if c.Path != "" {
+			listed[filepath.Clean(c.Path)] = true
+			if f, err := factsOf(c.Path, nil); err == nil {
+				m.ModifiedAt, m.Size, m.Digest, m.Details = f.modified.UTC().Format(time.RFC3339Nano), f.size, f.digest, f.details
+			}
 		}
 		out = append(out, m)
+	}
+	if s.cfg.Store != nil {
+		ms, err := s.cfg.Store.List()
+		if err != nil {
+			return err
+		}
+		for _, man := range ms {
+			if listed[filepath.Clean(s.cfg.Store.BlobPath(man.SHA256))] {
+				continue
+			}
+			m := ollamaModel{Name: man.Name, Model: man.Name, ModifiedAt: man.Pulled.UTC().Format(time.RFC3339Nano), Size: man.Size, Digest: man.SHA256,
+				Details: ollamaDetails{Format: "gguf", Families: []string{}}}
+			if f, err := factsOf(s.cfg.Store.BlobPath(man.SHA256), nil); err == nil {
+				m.Details = f.details
+			}
+			out = append(out, m)
+		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"models": out})
 	return nil
 }
 
-// ollamaPS answers GET /api/ps: the models loaded, which are the served
-// ones; they stay loaded for the life of the server (expires_at is the
-// farthest time Ollama reports, as for keep_alive -1).
+// ollamaPS answers GET /api/ps: the models loaded, with when each will be
+// unloaded if no request uses it (a model that stays loaded for the life of
+// the server has the farthest time Ollama reports, as for keep_alive -1).
 func (s *Server) ollamaPS(w http.ResponseWriter, r *http.Request) error {
 	out := []ollamaModel{}
 	never := time.Now().Add(math.MaxInt64).UTC().Format(time.RFC3339Nano)
-	for _, e := range s.order {
+	for _, e := range s.readyModels() {
 		m, _ := e.ollamaModel()
 		m.ModifiedAt = ""
 		m.ExpiresAt = never
+		if t, ok := s.expiry(e); ok {
+			m.ExpiresAt = t.UTC().Format(time.RFC3339Nano)
+		}
 		var zero int64
 		m.SizeVRAM = &zero
 		m.ContextLength = e.model.ContextSize()
@@ -292,22 +291,35 @@ func (s *Server) ollamaShow(w http.ResponseWriter, r *http.Request) error {
 	var fim bool
 	ctxLen := 0
 	var facts *fileFacts
-	e, lerr := s.ollamaLookup(name)
+	e := s.peek(name) // /api/show does not load a model
+	if e == nil {
+		if canon, err := s.resolve(name); err == nil {
+			for _, c := range s.catalog() {
+				if c.Name == canon {
+					path = c.Path
+				}
+			}
+		}
+		if path == "" && s.cfg.Store != nil {
+			if man, err := s.cfg.Store.Lookup(name); err == nil {
+				if path, err = s.cfg.Store.Path(man); err != nil {
+					return err
+				}
+			}
+		}
+	}
 	switch {
-	case lerr == nil:
+	case e != nil:
 		path, tmpl, ctxLen = e.model.Path(), e.model.ChatTemplate(), e.model.ContextSize()
 		_, _, _, fim = e.model.Tokenizer().FIM()
 		_, facts = e.ollamaModel()
-	case s.cfg.Store != nil:
-		man, err := s.cfg.Store.Lookup(name)
-		if err != nil {
-			return lerr
-		}
-		if path, err = s.cfg.Store.Path(man); err != nil {
-			return err
-		}
+	case path != "":
+		var err error
 		if facts, err = factsOf(path, nil); err != nil {
 			return err
+		}
+		if facts.info == nil {
+			return badRequest("model", "model '%s' is not loaded and its file %s is not GGUF: load it with a request to show it", name, filepath.Base(path))
 		}
 		tmpl = facts.info.ChatTemplate
 		ctxLen = int(facts.info.ContextLength)
@@ -319,7 +331,7 @@ func (s *Server) ollamaShow(w http.ResponseWriter, r *http.Request) error {
 			gf.Close()
 		}
 	default:
-		return lerr
+		return ollamaNotFound(name, "")
 	}
 	out := ollamaShowResponse{Template: tmpl, Capabilities: capabilities(tmpl, fim), Parameters: ollamaParameters(ctxLen), ModelInfo: map[string]any{}}
 	if facts != nil {
@@ -445,8 +457,13 @@ func (s *Server) ollamaDelete(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if e, err := s.ollamaLookup(name); err == nil {
-		return badRequest("model", "model '%s' is served by this server (from %s): stop the server (or serve it no more) before deleting it", name, e.model.Path())
+	if e := s.peek(name); e != nil {
+		if s.cfg.Load == nil {
+			return badRequest("model", "model '%s' is served by this server (from %s): stop the server (or serve it no more) before deleting it", name, e.model.Path())
+		}
+		if !s.unload(e, "delete") {
+			return badRequest("model", "model '%s' is in use by a request on this server (from %s): delete it once no request uses it", name, e.model.Path())
+		}
 	}
 	if s.cfg.Store == nil {
 		return ollamaNotFound(name, "")
@@ -561,11 +578,15 @@ func (s *Server) ollamaEmbed(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r.Body, &req); err != nil {
 		return err
 	}
-	e, err := s.ollamaLookup(req.Model)
+	keepAlive, err := parseKeepAlive(req.KeepAlive)
 	if err != nil {
 		return err
 	}
-	if err := checkKeepAlive(req.KeepAlive); err != nil {
+	if keepAlive != nil {
+		setKeepAlive(r.Context(), *keepAlive)
+	}
+	e, err := s.ollamaLookup(r.Context(), req.Model)
+	if err != nil {
 		return err
 	}
 	if req.Input == nil && req.Prompt != nil { // some clients send the legacy field
@@ -595,11 +616,15 @@ func (s *Server) ollamaEmbeddings(w http.ResponseWriter, r *http.Request) error 
 	if err := decodeJSON(r.Body, &req); err != nil {
 		return err
 	}
-	e, err := s.ollamaLookup(req.Model)
+	keepAlive, err := parseKeepAlive(req.KeepAlive)
 	if err != nil {
 		return err
 	}
-	if err := checkKeepAlive(req.KeepAlive); err != nil {
+	if keepAlive != nil {
+		setKeepAlive(r.Context(), *keepAlive)
+	}
+	e, err := s.ollamaLookup(r.Context(), req.Model)
+	if err != nil {
 		return err
 	}
 	if req.Prompt == nil || *req.Prompt == "" {

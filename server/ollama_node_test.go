@@ -91,7 +91,7 @@ func TestNodeOllamaClient(t *testing.T) {
 	if got.StreamCached != 4 {
 		t.Errorf("the second generate reused %d cached tokens, want 4 (the prompt but its last token)", got.StreamCached)
 	}
-	if got.EmbedDims != 64 || got.NotFound != "model 'no-such-model' not found" {
+	if got.EmbedDims != 64 || !strings.HasPrefix(got.NotFound, "model 'no-such-model' not found: this server has chat:latest") {
 		t.Errorf("embedding of %d dimensions, 404 %q", got.EmbedDims, got.NotFound)
 	}
 }

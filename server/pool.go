@@ -46,6 +46,7 @@ type pool struct {
 	all      []*slot
 	free     []*slot
 	waiters  []chan *slot
+	wants    map[chan *slot]*slot // the waiters that wait for one slot (llama.cpp's id_slot)
 	maxQueue int
 	size     int
 	draining bool                   // no slot is handed out any more
@@ -90,12 +91,26 @@ func (p *pool) take(s *slot) {
 // errQueueFull at once when the queue is full, and errDraining once the pool
 // is draining (also to the requests waiting in the queue).
 func (p *pool) acquire(ctx context.Context, prompt []int) (*slot, error) {
+	return p.acquireSlot(ctx, prompt, nil)
+}
+
+// acquireSlot is acquire for one slot when want is set: that slot once it
+// is free, in turn with the other waiters.
+func (p *pool) acquireSlot(ctx context.Context, prompt []int, want *slot) (*slot, error) {
 	p.mu.Lock()
 	if p.draining {
 		p.mu.Unlock()
 		return nil, errDraining
 	}
-	if len(p.free) > 0 {
+	if want != nil {
+		if i := slices.Index(p.free, want); i >= 0 {
+			p.free = slices.Delete(p.free, i, i+1)
+			p.take(want)
+			p.changed()
+			p.mu.Unlock()
+			return want, nil
+		}
+	} else if len(p.free) > 0 {
 		// The free slot whose cache shares the longest prefix with the
 		// prompt, if it covers at least half of the prompt (llama.cpp's
 		// slot_prompt_similarity); otherwise the slot free the longest (the
@@ -123,6 +138,12 @@ func (p *pool) acquire(ctx context.Context, prompt []int) (*slot, error) {
 	}
 	ch := make(chan *slot, 1)
 	p.waiters = append(p.waiters, ch)
+	if want != nil {
+		if p.wants == nil {
+			p.wants = map[chan *slot]*slot{}
+		}
+		p.wants[ch] = want
+	}
 	p.changed()
 	p.mu.Unlock()
 	select {
@@ -137,6 +158,7 @@ func (p *pool) acquire(ctx context.Context, prompt []int) (*slot, error) {
 			p.waiters = slices.Delete(p.waiters, i, i+1)
 			p.changed()
 		}
+		delete(p.wants, ch)
 		p.mu.Unlock()
 		// a slot handed over before we left the queue goes back
 		select {
@@ -168,9 +190,12 @@ func (p *pool) put(s *slot, measured bool) {
 		p.measure(p.now().Sub(s.since))
 	}
 	s.busy = false
-	if len(p.waiters) > 0 {
-		ch := p.waiters[0]
-		p.waiters = p.waiters[1:]
+	// the first waiter for any slot or for this one
+	i := slices.IndexFunc(p.waiters, func(ch chan *slot) bool { w := p.wants[ch]; return w == nil || w == s })
+	if i >= 0 {
+		ch := p.waiters[i]
+		p.waiters = slices.Delete(p.waiters, i, i+1)
+		delete(p.wants, ch)
 		p.take(s)
 		ch <- s
 	} else {
@@ -200,7 +225,7 @@ func (p *pool) drain() {
 	for _, ch := range p.waiters {
 		ch <- nil
 	}
-	p.waiters = nil
+	p.waiters, p.wants = nil, nil
 	p.changed()
 }
 

@@ -238,7 +238,7 @@ func (s *Server) beginGeneration(r *http.Request, req generationRequest) (genPar
 	if err != nil {
 		return genParams{}, nil, err
 	}
-	e, err := s.lookup(req.modelName())
+	e, err := s.lookup(r.Context(), req.modelName())
 	if err != nil {
 		return genParams{}, nil, err
 	}

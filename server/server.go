@@ -29,12 +29,11 @@ import (
 	"glassbox/web"
 	"log/slog"
 	"net/http"
-	"os"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 
 	"glassbox"
 )
@@ -67,6 +66,35 @@ type Config struct {
 	// Access sets the Host check (DNS rebinding) and the web origins allowed
 	// to call the API (CORS).
 	Access Access
+	// Load, when set, loads a model by name on demand: a request naming a
+	// model of the catalog (Config.Models and Config.Catalog) that is not
+	// loaded loads it. The server then owns every model, those of
+	// Config.Models included: it closes them when it unloads them (after
+	// their keep-alive, or to make room under MaxModels) and in Close.
+	// Without Load, the models of Config.Models stay loaded and the caller
+	// closes them.
+	Load func(ctx context.Context, name string) (*glassbox.Model, error)
+	// Catalog lists the models Load can load besides Config.Models (such as
+	// the model store's), for /v1/models and /api/tags and name lookups.
+	Catalog func() ([]CatalogModel, error)
+	// Default is the model of requests that name none, when Config.Models
+	// is empty (else it is the first of them).
+	Default string
+	// PinDefault keeps the default model (the first of Config.Models)
+	// loaded for the life of the server, whatever the keep-alive and
+	// MaxModels (for what uses it outside the server, such as MCP).
+	PinDefault bool
+	// MaxModels bounds the models loaded at once (0: no bound); loading
+	// another first unloads the one used least recently that no request uses.
+	MaxModels int
+	// KeepAlive is how long, with Load, a model no request uses stays
+	// loaded: 0 unloads it at the end of each request, a negative value
+	// never. Ollama requests' "keep_alive" overrides it for their model.
+	KeepAlive time.Duration
+	// SlotSavePath is the directory POST /slots/{id}?action=save writes
+	// slot files to and action=restore reads them from ("": those actions
+	// answer 501, as llama.cpp without --slot-save-path).
+	SlotSavePath string
 	// Parallel is the number of generation slots per model (default 1).
 	// With more than one, the slots of a model decode together (continuous
 	// batching, see glassbox.Batcher) unless NoBatching is set.
@@ -106,9 +134,18 @@ type Config struct {
 
 // Server answers the HTTP API. Create it with New and serve Handler.
 type Server struct {
-	cfg     Config
-	models  map[string]*entry
-	order   []*entry
+	cfg Config
+
+	// the models loaded or loading (models.go)
+	mu          sync.Mutex
+	models      map[string]*entry
+	order       []*entry      // in the order they were loaded
+	freed       chan struct{} // closed (and replaced) when a model is free to unload
+	closed      bool
+	roomWaits   int // loads waiting for a loaded model to be free
+	defaultName string
+	mm          *modelMetrics
+
 	metrics *metrics
 	cache   *cacheMetrics
 	handler http.Handler
@@ -117,7 +154,6 @@ type Server struct {
 
 	vectorSets  map[string]*vectorSource
 	vectorOrder []string
-	modelTables []*vectorSource
 
 	draining atomic.Bool
 	// stopped is cancelled by StopGenerations: running generations end at their next token.
@@ -125,26 +161,48 @@ type Server struct {
 	stopAll context.CancelFunc
 }
 
-// entry is a served model with its slots.
+// entry is a served model with its slots. The fields below ready are set
+// once ready is closed (err nil); the lifecycle fields are guarded by Server.mu.
 type entry struct {
-	name    string
-	model   *glassbox.Model
-	pool    *pool
-	created int64
-	batcher *glassbox.Batcher // the slots' batcher, nil without batching
+	name  string
+	ready chan struct{} // closed once loaded, or once its load failed (err)
+	err   error
+
+	model    *glassbox.Model
+	pool     *pool
+	created  int64
+	batcher  *glassbox.Batcher // the slots' batcher, nil without batching
+	vectors  *vectorSource     // its token embedding table
+	loadedAt time.Time         // when its load ended (zero for the models given to New)
+
+	// lifecycle (Server.mu)
+	pinned    bool          // never unloaded (the server cannot load it again)
+	refs      int           // requests using it (and its load)
+	keepAlive time.Duration // how long it stays loaded once no request uses it
+	lastUsed  time.Time
+	expires   time.Time   // when it unloads, while idle with a keep-alive
+	timer     *time.Timer // the keep-alive's
+	gen       int         // changes at each use, so that an old timer does nothing
 }
 
-// New prepares a server: it allocates every model's slots (their KV caches)
-// up front, so that a model that does not fit fails here rather than under load.
+// New prepares a server: it allocates the slots (their KV caches) of every
+// model of Config.Models up front, so that a model that does not fit fails
+// here rather than under load; with Config.Load, other models load on demand.
 func New(cfg Config) (*Server, error) {
-	if len(cfg.Models) == 0 {
-		return nil, errors.New("server: no model to serve")
+	if len(cfg.Models) == 0 && (cfg.Load == nil || cfg.Default == "") {
+		return nil, errNoModel
 	}
 	if cfg.Parallel <= 0 {
 		cfg.Parallel = 1
 	}
 	if cfg.Queue < 0 {
 		return nil, fmt.Errorf("server: the queue size must be >= 0, got %d", cfg.Queue)
+	}
+	if cfg.MaxModels < 0 {
+		return nil, fmt.Errorf("server: the most models loaded at once must be >= 0 (0: no limit), got %d", cfg.MaxModels)
+	}
+	if cfg.MaxModels > 0 && len(cfg.Models) > cfg.MaxModels {
+		return nil, fmt.Errorf("server: %d models given to load at start but at most %d may be loaded at once", len(cfg.Models), cfg.MaxModels)
 	}
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
@@ -155,11 +213,16 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, models: map[string]*entry{}, metrics: newMetrics(), started: time.Now()}
+	s := &Server{cfg: cfg, models: map[string]*entry{}, freed: make(chan struct{}), metrics: newMetrics(), started: time.Now()}
 	s.cache = newCacheMetrics(s.metrics.reg)
+	s.mm = newModelMetrics(s.metrics.reg)
 	s.stopped, s.stopAll = context.WithCancel(context.Background())
 	if cfg.APIKey != "" {
 		s.keyHash = sha256.Sum256([]byte(cfg.APIKey))
+	}
+	s.defaultName = cfg.Default
+	if len(cfg.Models) > 0 {
+		s.defaultName = cfg.Models[0].Name
 	}
 	for _, m := range cfg.Models {
 		if m.Name == "" || m.Model == nil {
@@ -170,47 +233,23 @@ func New(cfg Config) (*Server, error) {
 			s.Close()
 			return nil, fmt.Errorf("server: two models are named %q: name them with NAME=PATH", m.Name)
 		}
-		var batcher *glassbox.Batcher
-		newSession := m.Model.NewSession
-		if cfg.Parallel > 1 && !cfg.NoBatching {
-			b, err := m.Model.NewBatcher(cfg.Parallel)
-			if err != nil {
-				s.Close()
-				return nil, fmt.Errorf("server: model %s: %w", m.Name, err)
-			}
-			batcher, newSession = b, b.NewSession
+		pinned := cfg.Load == nil || cfg.PinDefault && m.Name == s.defaultName
+		e := &entry{name: m.Name, ready: make(chan struct{}), pinned: pinned, keepAlive: cfg.KeepAlive, lastUsed: time.Now()}
+		if err := s.prepare(e, m.Model); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("server: %w", err)
 		}
-		slots := make([]*slot, cfg.Parallel)
-		for i := range slots {
-			sess, err := newSession()
-			if err != nil {
-				if batcher != nil {
-					batcher.Close()
-				}
-				s.Close()
-				return nil, fmt.Errorf("server: model %s: slot %d: %w", m.Name, i, err)
-			}
-			slots[i] = &slot{id: i, session: sess}
-		}
-		name := m.Name
-		busyG, queueG := s.metrics.slotsBusy.WithLabelValues(name), s.metrics.queueDepth.WithLabelValues(name)
-		s.metrics.slots.WithLabelValues(name).Set(float64(cfg.Parallel))
-		for _, c := range []*prometheus.CounterVec{s.metrics.promptTokens, s.metrics.generatedTokens, s.metrics.cacheHits, s.metrics.rejected} {
-			c.WithLabelValues(name) // present from the start, at 0, so that rate() sees the first increase
-		}
-		for _, h := range []*prometheus.HistogramVec{s.metrics.ttft, s.metrics.itl} {
-			h.WithLabelValues(name)
-		}
-		e := &entry{name: name, model: m.Model, created: time.Now().Unix(), batcher: batcher,
-			pool: newPool(slots, cfg.Queue, func(busy, queued int) {
-				busyG.Set(float64(busy))
-				queueG.Set(float64(queued))
-			})}
-		if st, err := os.Stat(m.Model.Path()); err == nil {
-			e.created = st.ModTime().Unix()
-		}
-		s.models[name] = e
+		close(e.ready)
+		s.models[m.Name] = e
 		s.order = append(s.order, e)
+		s.mm.loads.WithLabelValues(m.Name).Inc()
+		s.mm.loadTime.WithLabelValues(m.Name).Observe(m.Model.LoadDuration().Seconds())
+	}
+	s.mm.loaded.Set(float64(len(s.order)))
+	for _, e := range s.order {
+		s.mu.Lock()
+		s.idleLocked(e) // the keep-alive of the models loaded at start runs from now
+		s.mu.Unlock()
 	}
 	s.metrics.reg.MustRegister(newKVCollector(s))
 	if err := s.initVectors(); err != nil {
@@ -251,6 +290,8 @@ func (s *Server) routeTable() []route {
 		{"POST /v1/completions", false, s.completions},
 		{"POST /v1/embeddings", false, s.embeddings},
 		{"POST /infill", false, s.infill},
+		{"POST /completion", false, s.llamaCompletion},
+		{"POST /completions", false, s.llamaCompletion},
 		{"POST /tokenize", false, s.tokenize},
 		{"POST /detokenize", false, s.detokenize},
 		{"POST /v1/dissect", false, s.dissect},
@@ -310,7 +351,7 @@ func (s *Server) routes() http.Handler {
 	}
 	mux.Handle("/", s.metrics.instrument("other", s.wrap(route{pattern: "/", handle: func(w http.ResponseWriter, r *http.Request) error {
 		return &APIError{Status: http.StatusNotFound, Type: "invalid_request_error", Code: "not_found",
-			Message: fmt.Sprintf("no route %s %s: the API serves /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models, /infill, /tokenize, /detokenize, /slots, /v1/dissect, /glassbox/models/{id}, /glassbox/vectors, /glassbox/leaderboard, /glassbox/feedback, /glassbox/diff, /health, /livez, /readyz and /metrics, Ollama's /api/generate, /api/chat, /api/embed, /api/embeddings, /api/tags, /api/show, /api/ps, /api/pull, /api/delete and /api/version (and the page at /)", r.Method, r.URL.Path)}
+			Message: fmt.Sprintf("no route %s %s: the API serves /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models, /completion, /infill, /tokenize, /detokenize, /slots, /v1/dissect, /glassbox/models/{id}, /glassbox/vectors, /glassbox/leaderboard, /glassbox/feedback, /glassbox/diff, /health, /livez, /readyz and /metrics, Ollama's /api/generate, /api/chat, /api/embed, /api/embeddings, /api/tags, /api/show, /api/ps, /api/pull, /api/delete and /api/version (and the page at /)", r.Method, r.URL.Path)}
 	}})))
 	return mux
 }
@@ -325,6 +366,8 @@ func (s *Server) wrap(rt route) http.Handler {
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		r, h := withHolds(r)
+		defer s.releaseHolds(h)
 		if err := rt.handle(w, r); err != nil {
 			if r.Context().Err() != nil && !isAPIError(err) {
 				return // the client went away: nobody to answer
@@ -359,27 +402,23 @@ func (s *Server) authorized(r *http.Request) bool {
 	return subtle.ConstantTimeCompare(got[:], s.keyHash[:]) == 1
 }
 
-// lookup finds the model a request names ("" is the default model).
-func (s *Server) lookup(name string) (*entry, error) {
-	if name == "" {
-		return s.order[0], nil
-	}
-	if e, ok := s.models[name]; ok {
-		return e, nil
-	}
-	names := make([]string, len(s.order))
-	for i, e := range s.order {
-		names[i] = e.name
-	}
-	return nil, &APIError{Status: http.StatusNotFound, Type: "invalid_request_error", Param: "model", Code: "model_not_found",
-		Message: fmt.Sprintf("the model %q does not exist: this server has %s", name, strings.Join(names, ", "))}
-}
-
 // acquire waits for a slot of the model, or answers 429 when the queue is
 // full and 503 when the server is shutting down. The request holds the
 // model's weights (see glassbox.Model.Acquire) until the slot is released.
 func (s *Server) acquire(ctx context.Context, e *entry, prompt []int) (*slot, error) {
-	sl, err := e.pool.acquire(ctx, prompt)
+	return s.acquireSlot(ctx, e, prompt, -1)
+}
+
+// acquireSlot is acquire for the slot id when id >= 0 (llama.cpp's id_slot).
+func (s *Server) acquireSlot(ctx context.Context, e *entry, prompt []int, id int) (*slot, error) {
+	var want *slot
+	if id >= 0 {
+		if id >= len(e.pool.all) {
+			return nil, badRequest("id_slot", "invalid value for 'id_slot': model %s has slots 0 to %d, got %d (-1: any)", e.name, len(e.pool.all)-1, id)
+		}
+		want = e.pool.all[id]
+	}
+	sl, err := e.pool.acquireSlot(ctx, prompt, want)
 	switch {
 	case errors.Is(err, errQueueFull):
 		s.metrics.rejected.WithLabelValues(e.name).Inc()
@@ -416,13 +455,30 @@ func shuttingDown() *APIError {
 		Message: "the server is shutting down and accepts no new generation: retry on another instance or once it has restarted"}
 }
 
-// Close stops the schedulers of the models' batched slots (call it once the
-// server answers no more requests; generations still running fail).
+// Close stops the schedulers of the models' batched slots and, with
+// Config.Load, closes the models (call it once the server answers no more
+// requests; generations still running fail).
 func (s *Server) Close() {
-	for _, e := range s.order {
-		if e.batcher != nil {
-			e.batcher.Close()
+	s.mu.Lock()
+	s.closed = true
+	es := slices.Clone(s.order)
+	for _, e := range es {
+		if e.timer != nil {
+			e.timer.Stop()
 		}
+	}
+	s.mu.Unlock()
+	for _, e := range es {
+		select {
+		case <-e.ready:
+			if e.pool != nil {
+				e.close(s.ownsModels())
+			}
+		default: // still loading: its load fails once s.stopped is cancelled
+		}
+	}
+	if s.stopAll != nil {
+		s.stopAll()
 	}
 }
 
@@ -432,8 +488,11 @@ func (s *Server) Close() {
 // /readyz) answer 503 from now on, and every response closes its connection
 // so that clients reconnect, through their load balancer, to another replica.
 func (s *Server) Drain() {
+	s.mu.Lock()
 	s.draining.Store(true)
-	for _, e := range s.order {
+	s.notifyFreed() // loads waiting for room give up
+	s.mu.Unlock()
+	for _, e := range s.readyModels() {
 		e.pool.drain()
 	}
 }
@@ -445,7 +504,7 @@ func (s *Server) Drain() {
 // that held a slot when it was called; call Drain first so that none start.
 func (s *Server) StopGenerations() int {
 	n := 0
-	for _, e := range s.order {
+	for _, e := range s.readyModels() {
 		busy, _ := e.pool.stats()
 		n += busy
 	}
@@ -456,7 +515,7 @@ func (s *Server) StopGenerations() int {
 // WaitIdle waits until no request holds a generation slot of any model (after
 // Drain: until the last running request has been answered), or until ctx ends.
 func (s *Server) WaitIdle(ctx context.Context) error {
-	for _, e := range s.order {
+	for _, e := range s.readyModels() {
 		for {
 			idle := e.pool.idleChan()
 			if busy, _ := e.pool.stats(); busy == 0 {
@@ -474,39 +533,69 @@ func (s *Server) WaitIdle(ctx context.Context) error {
 
 // modelObject is an entry of GET /v1/models.
 type modelObject struct {
-	ID      string    `json:"id"`
-	Object  string    `json:"object"`
-	Created int64     `json:"created"`
-	OwnedBy string    `json:"owned_by"`
-	Meta    modelMeta `json:"meta"`
+	ID      string      `json:"id"`
+	Object  string      `json:"object"`
+	Created int64       `json:"created"`
+	OwnedBy string      `json:"owned_by"`
+	Meta    modelMeta   `json:"meta"`
+	Status  modelStatus `json:"status"`
 }
 
-// modelMeta describes a model as llama.cpp's server does, plus its chat and FIM abilities.
+// modelStatus says whether a model is loaded, as llama.cpp's router does.
+type modelStatus struct {
+	Value string `json:"value"` // loaded or unloaded
+}
+
+// modelMeta describes a model as llama.cpp's server does, plus its chat and
+// FIM abilities. A model that is not loaded has what its file's header says.
 type modelMeta struct {
 	Arch      string `json:"arch"`
 	VocabSize int    `json:"n_vocab"`
 	CtxTrain  int    `json:"n_ctx_train"`
-	Ctx       int    `json:"n_ctx"`
+	Ctx       int    `json:"n_ctx,omitempty"`
 	Dim       int    `json:"n_embd"`
 	Layers    int    `json:"n_layer"`
 	FileType  string `json:"file_type,omitempty"`
 	Chat      bool   `json:"chat_template"`
 	FIM       bool   `json:"fim"`
-	Slots     int    `json:"slots"`
+	Slots     int    `json:"slots,omitempty"`
 }
 
 func (e *entry) object() modelObject {
 	c := e.model.Config()
 	_, _, _, fim := e.model.Tokenizer().FIM()
-	return modelObject{ID: e.name, Object: "model", Created: e.created, OwnedBy: "glassbox",
+	return modelObject{ID: e.name, Object: "model", Created: e.created, OwnedBy: "glassbox", Status: modelStatus{"loaded"},
 		Meta: modelMeta{Arch: c.Arch, VocabSize: c.VocabSize, CtxTrain: c.ContextLength, Ctx: e.model.ContextSize(),
 			Dim: c.Dim, Layers: c.Layers, FileType: c.FileType, Chat: e.model.HasChatTemplate(), FIM: fim, Slots: e.pool.size}}
 }
 
+// catalogObject describes a model that is not loaded from its file's header.
+func catalogObject(c CatalogModel) modelObject {
+	o := modelObject{ID: c.Name, Object: "model", OwnedBy: "glassbox", Status: modelStatus{"unloaded"}}
+	if c.Path == "" {
+		return o
+	}
+	f, err := factsOf(c.Path, nil)
+	if err != nil {
+		return o
+	}
+	o.Created = f.modified.Unix()
+	if i := f.info; i != nil {
+		o.Meta = modelMeta{Arch: i.Architecture, VocabSize: i.VocabSize, CtxTrain: int(i.ContextLength), Dim: int(i.Embedding),
+			Layers: int(i.Layers), FileType: i.Quant, Chat: i.ChatTemplate != ""}
+	}
+	return o
+}
+
+// listModels answers GET /v1/models: the loaded models, then the others
+// the server can load (its -m models and the store's).
 func (s *Server) listModels(w http.ResponseWriter, r *http.Request) error {
-	data := make([]modelObject, len(s.order))
-	for i, e := range s.order {
-		data[i] = e.object()
+	data := []modelObject{}
+	for _, e := range s.readyModels() {
+		data = append(data, e.object())
+	}
+	for _, c := range s.catalogNotLoaded() {
+		data = append(data, catalogObject(c))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": data})
 	return nil
@@ -514,16 +603,24 @@ func (s *Server) listModels(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) getModel(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
-	e, ok := s.models[id]
-	if !ok || id == "" {
-		_, err := s.lookup(id)
-		if err == nil {
-			err = badRequest("model", "no model id given: GET /v1/models/{id}")
-		}
+	if id == "" {
+		return badRequest("model", "no model id given: GET /v1/models/{id}")
+	}
+	canon, err := s.resolve(id)
+	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, e.object())
-	return nil
+	if e := s.peek(canon); e != nil {
+		writeJSON(w, http.StatusOK, e.object())
+		return nil
+	}
+	for _, c := range s.catalog() {
+		if c.Name == canon {
+			writeJSON(w, http.StatusOK, catalogObject(c))
+			return nil
+		}
+	}
+	return s.notFound(id)
 }
 
 // contextError reports a prompt that does not fit the model's context.

@@ -1,10 +1,21 @@
 package server
 
 import (
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
+	"time"
+	"unicode/utf8"
+
+	"glassbox"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -134,13 +145,16 @@ type slotInfo struct {
 // ?fail_on_no_slot=1 (llama.cpp) it answers 503 when no slot is free.
 func (s *Server) listSlots(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	entries := s.order
+	entries := s.readyModels()
 	if name := q.Get("model"); name != "*" {
-		e, err := s.lookup(name)
-		if err != nil {
+		// the slots of a model that is not loaded: none (GET /slots loads nothing)
+		if _, err := s.resolve(name); err != nil {
 			return err
 		}
-		entries = []*entry{e}
+		entries = nil
+		if e := s.peek(name); e != nil {
+			entries = []*entry{e}
+		}
 	}
 	out := []slotInfo{}
 	free := 0
@@ -169,12 +183,34 @@ func (s *Server) listSlots(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// slotAction answers POST /slots/{id}?action=erase: it empties the cache of
-// an idle slot (llama.cpp's erase). Saving and restoring a slot's cache to
-// files are not implemented.
+// slotAction answers POST /slots/{id}?action=erase|save|restore, as
+// llama.cpp's server: erase empties the cache of an idle slot; save writes
+// its cache (tokens, keys and values; see glassbox.Session.SaveState) to
+// the file {"filename": NAME} of --slot-save-path, restore reads one back.
 func (s *Server) slotAction(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	e, err := s.lookup(q.Get("model"))
+	action := q.Get("action")
+	switch action {
+	case "erase", "save", "restore":
+	default:
+		return badRequest("action", "invalid value for 'action': expected erase, save or restore, got %q", action)
+	}
+	var body struct {
+		Filename string `json:"filename"`
+	}
+	if action != "erase" {
+		if s.cfg.SlotSavePath == "" {
+			return &APIError{Status: http.StatusNotImplemented, Type: "not_supported_error", Code: "not_supported",
+				Message: "this server does not save or restore slots: start it with --slot-save-path DIR"}
+		}
+		if err := decodeJSON(r.Body, &body); err != nil {
+			return err
+		}
+		if err := validSlotFilename(body.Filename); err != nil {
+			return err
+		}
+	}
+	e, err := s.lookup(r.Context(), q.Get("model"))
 	if err != nil {
 		return err
 	}
@@ -183,27 +219,163 @@ func (s *Server) slotAction(w http.ResponseWriter, r *http.Request) error {
 		return &APIError{Status: http.StatusNotFound, Type: "invalid_request_error", Code: "slot_not_found",
 			Message: fmt.Sprintf("no slot %q: model %s has slots 0 to %d", r.PathValue("id"), e.name, len(e.pool.all)-1)}
 	}
-	switch a := q.Get("action"); a {
-	case "erase":
-	case "save", "restore":
-		return badRequest("action", "the slot action %q is not supported: glassbox cannot write a slot's KV cache to a file or read it back; only action=erase is", a)
-	default:
-		return badRequest("action", "invalid value for 'action': expected erase, got %q", a)
-	}
 	sl := e.pool.all[id]
-	n, ok := e.pool.withIdle(sl, func() int {
-		n := len(sl.last)
-		sl.session.Reset()
-		sl.last = sl.last[:0]
-		sl.state.erase()
-		return n
-	})
-	if !ok {
-		return &APIError{Status: http.StatusConflict, Type: "invalid_request_error", Code: "slot_busy",
-			Message: fmt.Sprintf("slot %d of model %s is processing a request: erase it once it is idle", id, e.name)}
+	busy := &APIError{Status: http.StatusConflict, Type: "invalid_request_error", Code: "slot_busy",
+		Message: fmt.Sprintf("slot %d of model %s is processing a request: %s it once it is idle", id, e.name, action)}
+	if action == "erase" {
+		n, ok := e.pool.withIdle(sl, func() int {
+			n := len(sl.last)
+			sl.session.Reset()
+			sl.last = sl.last[:0]
+			sl.state.erase()
+			return n
+		})
+		if !ok {
+			return busy
+		}
+		writeJSON(w, http.StatusOK, map[string]int{"id_slot": id, "n_erased": n})
+		return nil
 	}
-	writeJSON(w, http.StatusOK, map[string]int{"id_slot": id, "n_erased": n})
+	// the slot is taken for the time of the file's writing or reading
+	if !e.pool.tryTake(sl) {
+		return busy
+	}
+	defer e.pool.put(sl, false)
+	path := filepath.Join(s.cfg.SlotSavePath, body.Filename)
+	t0 := time.Now()
+	if action == "save" {
+		n, written, err := saveSlot(sl, path)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"id_slot": id, "filename": body.Filename, "n_saved": n, "n_written": written,
+			"timings": map[string]float64{"save_ms": ms(time.Since(t0))}})
+		return nil
+	}
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return &APIError{Status: http.StatusNotFound, Type: "invalid_request_error", Param: "filename", Code: "file_not_found",
+			Message: fmt.Sprintf("no saved slot %q in --slot-save-path", body.Filename)}
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	cr := &countingReader{r: f}
+	n, err := sl.session.LoadState(cr)
+	sl.last = append(sl.last[:0], sl.session.Tokens()...)
+	sl.state.end(len(sl.last), 0)
+	if err != nil {
+		if errors.Is(err, glassbox.ErrClosed) {
+			return shuttingDown()
+		}
+		return badRequest("filename", "cannot restore %q into slot %d of model %s: %v", body.Filename, id, e.name, err)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"id_slot": id, "filename": body.Filename, "n_restored": n, "n_read": cr.n,
+		"timings": map[string]float64{"restore_ms": ms(time.Since(t0))}})
 	return nil
+}
+
+// saveSlot writes a slot's state to path through a temporary file renamed
+// at the end, so that a failed save leaves no partial file.
+func saveSlot(sl *slot, path string) (n int, written int64, err error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".slot-*.tmp")
+	if err != nil {
+		return 0, 0, err
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	cw := &countingWriter{w: tmp}
+	if n, err = sl.session.SaveState(cw); err != nil {
+		if errors.Is(err, glassbox.ErrClosed) {
+			return 0, 0, shuttingDown()
+		}
+		return 0, 0, err
+	}
+	if err = tmp.Close(); err != nil {
+		return 0, 0, err
+	}
+	if err = os.Rename(tmp.Name(), path); err != nil {
+		return 0, 0, err
+	}
+	return n, cw.n, nil
+}
+
+// maxSlotFilename bounds the length of a slot file's name, in bytes.
+const maxSlotFilename = 255
+
+// validSlotFilename accepts a plain file name (as llama.cpp's
+// fs_validate_filename): no directory, no "." or "..", no control or
+// invisible characters, no leading or trailing space, at most 255 bytes.
+func validSlotFilename(name string) error {
+	bad := func(why string) error {
+		return badRequest("filename", "invalid value for 'filename' %q: %s; expected a plain file name such as \"chat-1.bin\" (the file goes in --slot-save-path)", name, why)
+	}
+	switch {
+	case name == "":
+		return badRequest("filename", "'filename' is required: the name of the file in --slot-save-path")
+	case len(name) > maxSlotFilename:
+		return bad(fmt.Sprintf("it is %d bytes long, at most %d", len(name), maxSlotFilename))
+	case !utf8.ValidString(name):
+		return bad("it is not valid UTF-8")
+	case name == "." || name == "..":
+		return bad("it names a directory")
+	case strings.TrimSpace(name) != name:
+		return bad("it starts or ends with a space")
+	case strings.HasPrefix(name, "."):
+		return bad("it starts with a dot")
+	}
+	for _, c := range name {
+		switch {
+		case c == '/' || c == '\\' || c == ':':
+			return bad("it holds a path separator")
+		case c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0) || c == 0xfeff || (c >= 0x200b && c <= 0x200f) || (c >= 0x202a && c <= 0x202e):
+			return bad("it holds a control or invisible character")
+		}
+	}
+	return nil
+}
+
+// countingWriter and countingReader count the bytes that go through.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// tryTake takes an idle slot out of the free list (put gives it back); it
+// reports false when the slot is busy or the pool is draining.
+func (p *pool) tryTake(sl *slot) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	i := slices.Index(p.free, sl)
+	if i < 0 || p.draining {
+		return false
+	}
+	p.free = slices.Delete(p.free, i, i+1)
+	p.take(sl)
+	p.changed()
+	return true
 }
 
 // withIdle runs fn while the slot is idle, with the pool locked so that no

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -59,9 +60,6 @@ func (s *Server) initVectors() error {
 		s.vectorSets[vs.Name] = &vectorSource{name: vs.Name, kind: "vectors", v: vs.Vectors}
 		s.vectorOrder = append(s.vectorOrder, vs.Name)
 	}
-	for _, e := range s.order {
-		s.modelTables = append(s.modelTables, &vectorSource{name: e.name, kind: "model", model: e})
-	}
 	return nil
 }
 
@@ -74,7 +72,7 @@ type VectorsSelect struct {
 }
 
 // source resolves the selection.
-func (s *Server) source(sel VectorsSelect) (*vectorSource, *vectors.Vectors, error) {
+func (s *Server) source(ctx context.Context, sel VectorsSelect) (*vectorSource, *vectors.Vectors, error) {
 	var src *vectorSource
 	switch {
 	case sel.Vectors != "" && sel.Model != "":
@@ -92,15 +90,11 @@ func (s *Server) source(sel VectorsSelect) (*vectorSource, *vectors.Vectors, err
 	case sel.Model == "" && len(s.vectorOrder) > 0:
 		src = s.vectorSets[s.vectorOrder[0]]
 	default:
-		e, err := s.lookup(sel.Model)
+		e, err := s.lookup(ctx, sel.Model)
 		if err != nil {
 			return nil, nil, err
 		}
-		for _, t := range s.modelTables {
-			if t.model == e {
-				src = t
-			}
-		}
+		src = e.vectors
 	}
 	v, err := src.table()
 	return src, v, err
@@ -160,7 +154,8 @@ func (s *Server) listVectors(w http.ResponseWriter, r *http.Request) error {
 		v := s.vectorSets[name].v
 		data = append(data, vectorSetInfo{Name: name, Kind: "vectors", Dim: v.Dim, Size: v.Len()})
 	}
-	for _, t := range s.modelTables {
+	for _, e := range s.readyModels() {
+		t := e.vectors
 		c := t.model.model.Config()
 		data = append(data, vectorSetInfo{Name: t.name, Kind: "model", Dim: c.Dim, Size: c.VocabSize})
 	}
@@ -194,7 +189,7 @@ func (s *Server) vectorsSimilar(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	src, v, err := s.source(req.VectorsSelect)
+	src, v, err := s.source(r.Context(), req.VectorsSelect)
 	if err != nil {
 		return err
 	}
@@ -239,7 +234,7 @@ func (s *Server) vectorsAnalogy(w http.ResponseWriter, r *http.Request) error {
 	default:
 		return badRequest("method", "invalid value for 'method': expected \"3cosadd\" or \"3cosmul\", got %q", req.Method)
 	}
-	src, v, err := s.source(req.VectorsSelect)
+	src, v, err := s.source(r.Context(), req.VectorsSelect)
 	if err != nil {
 		return err
 	}
@@ -294,7 +289,7 @@ func (s *Server) vectorsProject(w http.ResponseWriter, r *http.Request) error {
 	if len(req.Words) < 2 || len(req.Words) > vectors.MaxProjectWords {
 		return badRequest("words", "invalid value for 'words': expected 2 to %d words, got %d", vectors.MaxProjectWords, len(req.Words))
 	}
-	src, v, err := s.source(req.VectorsSelect)
+	src, v, err := s.source(r.Context(), req.VectorsSelect)
 	if err != nil {
 		return err
 	}

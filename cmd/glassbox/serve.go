@@ -17,6 +17,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"glassbox"
 	"glassbox/feedback"
 	"glassbox/internal/sysmem"
 	"glassbox/models"
@@ -33,7 +34,10 @@ type serveOptions struct {
 	parallel  int
 	noBatch   bool // --no-cont-batching
 	queue     int
-	runtime   modelFlags // -t, -c and --kv-f32, as every command that runs a model
+	slotSave  string        // --slot-save-path: the directory of saved slot files
+	maxModels int           // --max-models: models loaded at once
+	keepAlive time.Duration // --keep-alive: how long an idle model stays loaded
+	runtime   modelFlags    // -t, -c and --kv-f32, as every command that runs a model
 	maxBody   int64
 	grace     time.Duration
 	listening func(addr string) // called once the server is ready (tests)
@@ -106,6 +110,9 @@ other requests get the text so far. A second signal quits at once.`,
 	f.IntVar(&o.parallel, "parallel", 1, fmt.Sprintf("generation slots per model, at most %d (each has its own KV cache)", maxParallel))
 	f.BoolVar(&o.noBatch, "no-cont-batching", false, "run each slot's forward passes on their own instead of one batched decode step for all the slots generating (continuous batching, the default with --parallel above 1)")
 	f.IntVar(&o.runtime.ubatch, "ubatch", 64, fmt.Sprintf("prompt tokens per forward step, at most %d: with continuous batching, the chunk of a prompt processed between two decode steps of the other slots", maxUbatch))
+	f.IntVar(&o.maxModels, "max-models", defaultMaxModels, "models loaded at once (0: no limit): the first -m models load at start, up to this many; a request naming another model (of -m or of the store) loads it, first unloading the one used least recently that no request uses")
+	f.DurationVar(&o.keepAlive, "keep-alive", server.DefaultKeepAlive, "how long a model no request uses stays loaded (0: unloaded after each request; negative: never); Ollama requests' keep_alive overrides it")
+	f.StringVar(&o.slotSave, "slot-save-path", "", "directory where POST /slots/{id}?action=save writes a slot's KV cache and action=restore reads it (created if missing; default: those actions are off)")
 	f.IntVar(&o.queue, "queue", 64, fmt.Sprintf("requests per model that may wait for a slot before 429, at most %d", maxQueue))
 	o.runtime.registerRuntime(cmd, "slot")
 	f.Int64Var(&o.maxBody, "max-body", server.DefaultMaxBodyBytes, fmt.Sprintf("largest request body in bytes, at most %d (larger get 413)", int64(maxBody)))
@@ -170,6 +177,9 @@ const (
 	finishTime = 5 * time.Second
 	// maxUbatch bounds --ubatch (the activations of a step grow with it).
 	maxUbatch = 4096
+	// defaultMaxModels is the default of --max-models: Ollama's
+	// OLLAMA_MAX_LOADED_MODELS on a machine without GPU.
+	defaultMaxModels = 3
 )
 
 func (o *serveOptions) validate() ([]modelSpec, error) {
@@ -180,6 +190,8 @@ func (o *serveOptions) validate() ([]modelSpec, error) {
 		return nil, fmt.Errorf("--parallel %d is too many: a model has at most %d generation slots (each holds a KV cache, and the cores are shared among them)", o.parallel, maxParallel)
 	case o.runtime.ubatch < 1 || o.runtime.ubatch > maxUbatch:
 		return nil, fmt.Errorf("--ubatch must be between 1 and %d, got %d", maxUbatch, o.runtime.ubatch)
+	case o.maxModels < 0:
+		return nil, fmt.Errorf("--max-models must be >= 0 (0: no limit), got %d", o.maxModels)
 	case o.queue < 0:
 		return nil, fmt.Errorf("--queue must be >= 0, got %d", o.queue)
 	case o.queue > maxQueue:
@@ -263,12 +275,20 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 	}
 
 	var served []server.Model
+	owned := false // the server closes the models once it is created
 	defer func() {
-		for _, m := range served {
-			m.Model.Close()
+		if !owned {
+			for _, m := range served {
+				m.Model.Close()
+			}
 		}
 	}()
-	for _, s := range specs {
+	// the -m models load at start, as many as --max-models allows; the others on demand
+	start := specs
+	if o.maxModels > 0 && len(start) > o.maxModels {
+		start = start[:o.maxModels]
+	}
+	for _, s := range start {
 		// the same resolution as every command: a file, a store name, an hf.co reference, or ("") the embedded model
 		mf := o.runtime
 		mf.model = s.path
@@ -292,6 +312,11 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 	if err := checkKVMemory(served, o.parallel, availableMemory()); err != nil {
 		return fromEnv(err, env)
 	}
+	if o.slotSave != "" {
+		if err := os.MkdirAll(o.slotSave, 0o750); err != nil {
+			return fromEnv(fmt.Errorf("--slot-save-path: %w", err), env)
+		}
+	}
 	vecSets, err := loadVectorSets(o.vectors, say)
 	if err != nil {
 		return fromEnv(err, env)
@@ -300,19 +325,22 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 	if err != nil {
 		return fromEnv(err, env)
 	}
-	// the store the Ollama routes list, pull into and delete from
+	// the store the Ollama routes list, pull into and delete from, and whose models load on demand
 	st, err := store.Open("")
 	if err != nil {
-		o.say(logw, logger, slog.LevelWarn, fmt.Sprintf("no model store (%v): /api/tags lists the served models only and /api/pull is off", err))
+		o.say(logw, logger, slog.LevelWarn, fmt.Sprintf("no model store (%v): only the -m models are served, /api/tags lists them only and /api/pull is off", err))
 		st = nil
 	}
+	cat := &serveCatalog{specs: specs, store: st, runtime: o.runtime, parallel: o.parallel, say: say}
 	srv, err := server.New(server.Config{Models: served, Store: st, Vectors: vecSets, Feedback: fb, APIKey: o.apiKey, PublicMetrics: o.publicMetrics,
+		Load: cat.load, Catalog: cat.list, MaxModels: o.maxModels, KeepAlive: o.keepAlive, SlotSavePath: o.slotSave, PinDefault: o.mcp,
 		Parallel: o.parallel, NoBatching: o.noBatch, Queue: o.queue, MaxBodyBytes: o.maxBody, Logger: logger, Leaderboard: loadLeaderboard,
 		Access: server.Access{ListenAddr: o.addr, AllowedHosts: o.hosts, CORSOrigins: o.origins}})
 	if err != nil {
 		return fromEnv(err, env)
 	}
-	defer srv.Close()
+	owned = true
+	defer srv.Close() // closes the models, waiting for any generation still reading their weights
 	handler := srv.Handler()
 	if o.mcp {
 		if handler, err = withMCP(handler, served[0].Model, o.apiKey); err != nil {
@@ -321,7 +349,8 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 	}
 	gate.Open(handler) // ready
 	started = true
-	say(fmt.Sprintf("serving %s on http://%s (%s per model, queue %d)", plural(len(served), "model"), ln.Addr(), plural(o.parallel, "slot")+batchingNote(o), o.queue))
+	say(fmt.Sprintf("serving %s on http://%s (%s per model, queue %d; %s, %s)", plural(len(served), "model"), ln.Addr(), plural(o.parallel, "slot")+batchingNote(o), o.queue,
+		maxModelsNote(o.maxModels), keepAliveNote(o.keepAlive)))
 	if host, _, _ := net.SplitHostPort(ln.Addr().String()); !server.IsLoopback(host) && o.apiKey == "" {
 		o.say(logw, logger, slog.LevelWarn, fmt.Sprintf("WARNING: listening on %s, beyond this machine, WITHOUT AN API KEY: anyone who can reach this address can run the models and read every reply. Set --api-key KEY (or GLASSBOX_API_KEY), or listen on 127.0.0.1.", ln.Addr()))
 	}
@@ -340,8 +369,91 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
-	// the deferred Close of the models waits for any generation still reading their weights
 	return nil
+}
+
+// maxModelsNote and keepAliveNote say, for the start-up line, how models load and unload.
+func maxModelsNote(n int) string {
+	if n == 0 {
+		return "no limit on the models loaded"
+	}
+	return "at most " + plural(n, "model") + " loaded"
+}
+
+func keepAliveNote(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "idle models stay loaded"
+	case d == 0:
+		return "models unloaded after each request"
+	}
+	return "idle models unloaded after " + d.String()
+}
+
+// serveCatalog is what `glassbox serve` can load on demand: the -m models, then
+// the models of the store (glassbox pull, glassbox list), by name.
+type serveCatalog struct {
+	specs    []modelSpec
+	store    *store.Store
+	runtime  modelFlags
+	parallel int
+	say      func(string)
+}
+
+// list returns the -m models (with their files, when they are files) and the store's.
+func (c *serveCatalog) list() ([]server.CatalogModel, error) {
+	out := make([]server.CatalogModel, 0, len(c.specs))
+	for _, s := range c.specs {
+		m := server.CatalogModel{Name: s.name}
+		if st, err := os.Stat(s.path); err == nil && st.Mode().IsRegular() {
+			m.Path = s.path
+		}
+		out = append(out, m)
+	}
+	if c.store == nil {
+		return out, nil
+	}
+	ms, err := c.store.List()
+	if err != nil {
+		return out, err
+	}
+	for _, man := range ms {
+		out = append(out, server.CatalogModel{Name: man.Name, Path: c.store.BlobPath(man.SHA256)})
+	}
+	return out, nil
+}
+
+// load opens a model of the catalog with the runtime flags (-t, -c, cache
+// types…), refusing one whose slots' KV caches do not fit in memory.
+func (c *serveCatalog) load(ctx context.Context, name string) (*glassbox.Model, error) {
+	mf := c.runtime
+	mf.model = ""
+	found := false
+	for _, s := range c.specs {
+		if s.name == name {
+			mf.model, found = s.path, true
+		}
+	}
+	if !found {
+		if c.store == nil {
+			return nil, fmt.Errorf("no model %s: there is no store", name)
+		}
+		man, err := c.store.Lookup(name)
+		if err != nil {
+			return nil, err
+		}
+		mf.model = man.Name
+	}
+	m, err := mf.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkKVMemory([]server.Model{{Name: name, Model: m}}, c.parallel, availableMemory()); err != nil {
+		m.Close()
+		return nil, err
+	}
+	c.say(fmt.Sprintf("loaded %s from %s in %s (context %d)", name, m.Path(), m.LoadDuration().Round(10*time.Microsecond), m.ContextSize()))
+	return m, nil
 }
 
 // batchingNote says, for the start-up line, whether the slots decode together.

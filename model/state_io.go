@@ -1,0 +1,104 @@
+package model
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+
+	"glassbox/tensor"
+)
+
+// KVBytes returns the bytes WriteKV writes for n positions.
+func (s *State) KVBytes(n int) int64 {
+	c := s.cfg
+	var k int64
+	switch {
+	case s.kq != nil:
+		k = int64(n) * int64(s.kqRow)
+	case s.kvType == tensor.F32 && s.kType == tensor.F32:
+		k = int64(n) * int64(c.KVDim()) * 4
+	default:
+		k = int64(n) * int64(c.KVDim()) * 2
+	}
+	v := int64(n) * int64(c.VDim()) * 2
+	if s.kvType == tensor.F32 {
+		v *= 2
+	}
+	return int64(c.Layers) * (k + v)
+}
+
+// WriteKV writes the keys and values of the first n positions of every layer
+// (little-endian, in the cache's own types: a state of the same model and
+// cache types reads them back with ReadKV, whatever its context).
+func (s *State) WriteKV(w io.Writer, n int) error {
+	if n < 0 || n > s.ctx {
+		return fmt.Errorf("write KV: %d positions asked, the cache holds %d", n, s.ctx)
+	}
+	c := s.cfg
+	kvd, vd := c.KVDim(), c.VDim()
+	for l := range c.Layers {
+		var err error
+		switch {
+		case s.kq != nil:
+			_, err = w.Write(s.kq[l][:n*s.kqRow])
+		case s.kf != nil && s.kf[l] != nil:
+			err = binary.Write(w, binary.LittleEndian, s.kf[l][:n*kvd])
+		default:
+			err = binary.Write(w, binary.LittleEndian, s.kh[l][:n*kvd])
+		}
+		if err != nil {
+			return err
+		}
+		// values are transposed: each component's n cells
+		for d := range vd {
+			if s.kvType == tensor.F32 {
+				err = binary.Write(w, binary.LittleEndian, s.vf[l][d*s.ctx:d*s.ctx+n])
+			} else {
+				err = binary.Write(w, binary.LittleEndian, s.vh[l][d*s.ctx:d*s.ctx+n])
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// ReadKV reads what WriteKV wrote for n positions into the first n positions
+// of the cache. The caller checks that the writer had the same model and
+// cache types (see KVType, KeyType); a short read is an error, and leaves the
+// cache's first n positions undefined.
+func (s *State) ReadKV(r io.Reader, n int) error {
+	if n < 0 || n > s.ctx {
+		return fmt.Errorf("read KV: %d positions but the cache holds %d", n, s.ctx)
+	}
+	c := s.cfg
+	kvd, vd := c.KVDim(), c.VDim()
+	for l := range c.Layers {
+		var err error
+		switch {
+		case s.kq != nil:
+			_, err = io.ReadFull(r, s.kq[l][:n*s.kqRow])
+		case s.kf != nil && s.kf[l] != nil:
+			err = binary.Read(r, binary.LittleEndian, s.kf[l][:n*kvd])
+		default:
+			err = binary.Read(r, binary.LittleEndian, s.kh[l][:n*kvd])
+		}
+		if err != nil {
+			return fmt.Errorf("read KV: layer %d keys: %w", l, err)
+		}
+		for d := range vd {
+			if s.kvType == tensor.F32 {
+				err = binary.Read(r, binary.LittleEndian, s.vf[l][d*s.ctx:d*s.ctx+n])
+			} else {
+				err = binary.Read(r, binary.LittleEndian, s.vh[l][d*s.ctx:d*s.ctx+n])
+			}
+			if err != nil {
+				return fmt.Errorf("read KV: layer %d values: %w", l, err)
+			}
+		}
+		// cells past n may hold a longer sequence's values: cleared before use
+		s.vTop[l] = max(s.vTop[l], n)
+	}
+	return nil
+}
