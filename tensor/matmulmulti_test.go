@@ -17,10 +17,21 @@ func TestMatMulMulti(t *testing.T) {
 	for _, typ := range []Type{Q4_0, Q8_0, Q4_K, Q6_K, Q5_0} {
 		cols := 256
 		var plain, packed []*Matrix
-		for _, rows := range []int{40, 100, 16} {
+		for k, rows := range []int{40, 100, 16} {
 			p := randomMatrix(t, rng, typ, rows, cols)
 			q, _ := NewMatrix(typ, rows, cols, bytes.Clone(p.Data))
 			q.Pack() // where this CPU has kernels for it
+			if k == 1 {
+				// a LoRA update on one weight: every path must add it
+				u := LowRank{A: randNormal(rng, 2*cols, 0.1), B: randNormal(rng, rows*2, 0.1), Rank: 2, Scale: 0.5}
+				var err error
+				if p, err = p.WithUpdates(u); err != nil {
+					t.Fatal(err)
+				}
+				if q, err = q.WithUpdates(u); err != nil {
+					t.Fatal(err)
+				}
+			}
 			plain, packed = append(plain, p), append(packed, q)
 		}
 		small := randomMatrix(t, rng, typ, 8, cols) // too few rows for a copy

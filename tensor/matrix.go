@@ -227,6 +227,9 @@ func MatMulMulti(dsts [][]float32, ws []*Matrix, x []float32, n int) {
 	runMulti(ps[:len(ws)])
 	putScratch(gbuf)
 	putScratch(buf)
+	for i, w := range ws {
+		applyUpdates(dsts[i], w, x, n)
+	}
 }
 
 // matMul is MatMul; with gemm set it multiplies F32 and F16 weights in the

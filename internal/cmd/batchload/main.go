@@ -114,7 +114,9 @@ func main() {
 		} else {
 			var wg sync.WaitGroup
 			for i := range reqs {
-				wg.Go(func() { res[i] = stream(*url, *model, prompts[(round*reqs+i)%len(prompts)]+fmt.Sprintf(" (%d)", i), *n) })
+				wg.Go(func() {
+					res[i] = stream(*url, *model, prompts[(round*reqs+i)%len(prompts)]+fmt.Sprintf(" (%d)", i), *n)
+				})
 			}
 			wg.Wait()
 		}
