@@ -97,7 +97,7 @@ func (m *Model) ForwardBatch(b *Batch, steps []SeqStep) error {
 		// the single-token path itself (its fused products); the extra
 		// steps of Gemma (embedding scale, GeGLU, post-norms, query scale,
 		// final soft-cap), Granite (multipliers), OLMo 2 (no pre-norms,
-		// Q/K norms over all heads) and layers without RoPE run one
+		// Q/K norms over all heads), mixtures of experts and layers without RoPE run one
 		// sequence after the other through it
 		for _, st := range steps {
 			if err := m.forwardBatch(context.Background(), st.State, []int{st.Token}, st.Pos, st.Logits); err != nil {
@@ -237,5 +237,5 @@ func (b *Batch) siluRange(lo, hi, _ int) {
 func (c *Config) batchable() bool {
 	return !c.EmbedScale && !c.GELU && !c.PostNorms && c.QueryScale == 0 && c.FinalSoftcap == 0 &&
 		c.EmbedMul == 0 && c.ResidualMul == 0 && c.LogitScale == 0 && c.NoRopeStep == 0 &&
-		!c.NoPreNorms && !c.QKNormFull
+		!c.NoPreNorms && !c.QKNormFull && !c.MoE()
 }
