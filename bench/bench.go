@@ -213,7 +213,9 @@ type SyntheticModel struct {
 }
 
 // ParseSynthetic names a synthetic model: shape is 400M (dim 1536, FFN 4096,
-// 12 layers, 12 heads, 4 KV heads, vocabulary 32000) or tiny, typ a weight
+// 12 layers, 12 heads, 4 KV heads, vocabulary 32000), tiny, moe (a qwen3moe
+// of dim 1024, 12 layers, 16 heads, 4 KV heads, 32 experts of width 512, 4
+// used per token, vocabulary 32000) or tinymoe, typ a weight
 // type (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0).
 func ParseSynthetic(shape, typ string) (SyntheticModel, error) {
 	s, err := synth.ParseShape(shape)
@@ -230,9 +232,14 @@ func ParseSynthetic(shape, typ string) (SyntheticModel, error) {
 // Params returns the model's number of parameters.
 func (s SyntheticModel) Params() int64 { return s.shape.Params() }
 
-// String describes the model: "synthetic 400M Llama, N parameters, Q4_0".
+// String describes the model: "synthetic 400M Llama, N parameters, Q4_0"
+// (or "qwen3moe" for the mixtures of experts).
 func (s SyntheticModel) String() string {
-	return fmt.Sprintf("synthetic %s Llama, %d parameters, %s", s.name, s.Params(), s.typ)
+	arch := "Llama"
+	if s.shape.Experts > 0 {
+		arch = s.shape.Arch()
+	}
+	return fmt.Sprintf("synthetic %s %s, %d parameters, %s", s.name, arch, s.Params(), s.typ)
 }
 
 // Write writes the model as GGUF to w, its weights drawn from seed.

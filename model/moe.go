@@ -9,12 +9,13 @@ import (
 // it receives, for every recorded position and layer, the router's choice.
 type ExpertTracer interface {
 	Tracer
-	// Experts receives the experts the router of layer picked for the token
-	// at pos, highest probability first (the order their outputs are summed
-	// in), the weights that multiplied their outputs, and the router's
+	// Experts receives the router's input for the token at pos in layer
+	// (the normed residual stream, Dim values), the experts it picked,
+	// highest probability first (the order their outputs are summed in),
+	// the weights that multiplied their outputs, and the router's
 	// probabilities over all experts (Config.Experts values, the softmax of
 	// its scores). The slices are only valid during the call.
-	Experts(layer, pos int, ids []int, weights, probs []float32)
+	Experts(layer, pos int, x []float32, ids []int, weights, probs []float32)
 }
 
 // moeScratch is a State's scratch for the mixture-of-experts layers,
@@ -135,7 +136,7 @@ func (s *State) moeFFN(l int, w *Layer, x, out []float32, n, pos int) {
 		k := c.ExpertsUsed
 		for i := range n {
 			if et.Position(pos + i) {
-				et.Experts(l, pos+i, s.moe.sel[i*k:(i+1)*k], s.moe.selW[i*k:(i+1)*k], s.moe.probs[i*c.Experts:(i+1)*c.Experts])
+				et.Experts(l, pos+i, x[i*c.Dim:(i+1)*c.Dim], s.moe.sel[i*k:(i+1)*k], s.moe.selW[i*k:(i+1)*k], s.moe.probs[i*c.Experts:(i+1)*c.Experts])
 			}
 		}
 	}

@@ -381,3 +381,113 @@ func TestMoEConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// expertRecorder records what an ExpertTracer receives.
+type expertRecorder struct {
+	calls []expertCall
+}
+
+type expertCall struct {
+	layer, pos int
+	x          []float32
+	ids        []int
+	weights    []float32
+	probs      []float32
+}
+
+func (r *expertRecorder) Position(int) bool                             { return true }
+func (r *expertRecorder) Attention(int, int, int, []float32, []float32) {}
+func (r *expertRecorder) Residual(int, int, []float32)                  {}
+func (r *expertRecorder) Experts(layer, pos int, x []float32, ids []int, weights, probs []float32) {
+	r.calls = append(r.calls, expertCall{layer, pos, slices.Clone(x), slices.Clone(ids), slices.Clone(weights), slices.Clone(probs)})
+}
+
+// TestExpertTraceTruthful recomputes each traced router choice
+// independently, in float64 from the router's dequantized rows and the
+// traced input: the softmax probabilities, the experts of highest
+// probability (in order) and their normalized weights must be those the
+// engine reports, for a prompt batch and for single-token steps.
+func TestExpertTraceTruthful(t *testing.T) {
+	m, ref := loadMoEModel(t, tensor.Q8_0)
+	c := m.Config
+	rec := &expertRecorder{}
+	st, err := m.NewState(StateOptions{Context: 32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Tracer = rec
+	toks := ref.KVF16.Tokens
+	if err := m.Forward(st, toks[:ref.NPrompt], 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	for p := ref.NPrompt; p < len(toks); p++ {
+		if err := m.Forward(st, toks[p:p+1], p, make([]float32, c.VocabSize)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// every position of every layer (no logits asked for the prompt: all
+	// its rows go through the last layer)
+	if want := len(toks) * c.Layers; len(rec.calls) != want {
+		t.Fatalf("%d router records, want %d", len(rec.calls), want)
+	}
+	row := make([]float32, c.Dim)
+	checked := 0
+	for _, call := range rec.calls {
+		w := &m.Layers[call.layer]
+		logits := make([]float64, c.Experts)
+		for e := range logits {
+			w.Router.Row(e, row)
+			for i, v := range row {
+				logits[e] += float64(v) * float64(call.x[i])
+			}
+		}
+		mx := slices.Max(logits)
+		probs := make([]float64, c.Experts)
+		var sum float64
+		for e, v := range logits {
+			probs[e] = math.Exp(v - mx)
+			sum += probs[e]
+		}
+		for e := range probs {
+			probs[e] /= sum
+			if d := math.Abs(probs[e] - float64(call.probs[e])); d > 1e-5 {
+				t.Fatalf("layer %d position %d: expert %d probability %g, recomputed %g", call.layer, call.pos, e, call.probs[e], probs[e])
+			}
+		}
+		order := make([]int, c.Experts)
+		for i := range order {
+			order[i] = i
+		}
+		slices.SortStableFunc(order, func(a, b int) int { return cmpDesc(probs[a], probs[b]) })
+		// a near-tie at the cut could fall either way within rounding
+		if probs[order[c.ExpertsUsed-1]]-probs[order[c.ExpertsUsed]] < 1e-5 {
+			continue
+		}
+		checked++
+		if !slices.Equal(order[:c.ExpertsUsed], call.ids) {
+			t.Fatalf("layer %d position %d: experts %v, recomputed %v", call.layer, call.pos, call.ids, order[:c.ExpertsUsed])
+		}
+		var top float64
+		for _, e := range call.ids {
+			top += probs[e]
+		}
+		for j, e := range call.ids {
+			if d := math.Abs(probs[e]/top - float64(call.weights[j])); d > 1e-5 {
+				t.Fatalf("layer %d position %d: weight of expert %d %g, recomputed %g", call.layer, call.pos, e, call.weights[j], probs[e]/top)
+			}
+		}
+	}
+	if checked < len(rec.calls)*9/10 {
+		t.Errorf("only %d of %d choices were clear of a near-tie", checked, len(rec.calls))
+	}
+}
+
+func cmpDesc(a, b float64) int {
+	switch {
+	case a > b:
+		return -1
+	case a < b:
+		return 1
+	}
+	return 0
+}

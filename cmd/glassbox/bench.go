@@ -55,8 +55,9 @@ tests start from position 0, so -p and -n must each fit the model's context (the
 shrink to it). Ctrl-C stops at once and prints the rows measured so far.
 
 With --synthetic SHAPE it instead writes a random-weight Llama GGUF of that shape (400M: dim
-1536, FFN 4096, 12 layers, 12 heads, 4 KV heads, vocabulary 32000) and --type to -o FILE, so
-that glassbox and llama.cpp can be compared on the same file.
+1536, FFN 4096, 12 layers, 12 heads, 4 KV heads, vocabulary 32000; moe: a qwen3moe mixture of
+experts, dim 1024, 12 layers, 16 heads, 4 KV heads, 32 experts of width 512, 4 used per token)
+and --type to -o FILE, so that glassbox and llama.cpp can be compared on the same file.
 
 With --endpoint URL it measures the model -m names at an OpenAI-compatible server instead
 (llama-server, vLLM, Ollama, a hosted API, another glassbox serve), through streamed
@@ -95,7 +96,7 @@ which glassbox leaderboard reads.`,
 	f.StringVarP(&o.threads, "threads", "t", "", "comma-separated thread counts (default: all cores)")
 	f.IntVarP(&o.reps, "repetitions", "r", 3, "repetitions of each test")
 	f.BoolVar(&o.json, "json", false, "print the results as JSON")
-	f.StringVar(&o.synthetic, "synthetic", "", "write a random-weight model of this shape (400M or tiny) instead of benchmarking")
+	f.StringVar(&o.synthetic, "synthetic", "", "write a random-weight model of this shape (400M, moe, tiny or tinymoe) instead of benchmarking")
 	f.StringVar(&o.typ, "type", "Q4_0", "weight type of the synthetic model (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0)")
 	f.StringVarP(&o.out, "output", "o", "", "file the synthetic model is written to")
 	f.Uint64Var(&o.seed, "seed", 1, "random seed of the synthetic weights")

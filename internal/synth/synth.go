@@ -13,9 +13,12 @@ import (
 	"glassbox/tensor"
 )
 
-// Shape is the hyper-parameters of a synthetic Llama model.
+// Shape is the hyper-parameters of a synthetic Llama model, or of a
+// qwen3moe mixture of experts when Experts > 0 (Hidden is then the width of
+// one expert, ExpertsUsed the experts picked per token).
 type Shape struct {
 	Dim, Hidden, Layers, Heads, KVHeads, Vocab, Context int
+	Experts, ExpertsUsed                                int
 }
 
 // Shapes are the named shapes accepted by ParseShape. "400M" is the shape of
@@ -23,6 +26,11 @@ type Shape struct {
 var Shapes = map[string]Shape{
 	"400M": {Dim: 1536, Hidden: 4096, Layers: 12, Heads: 12, KVHeads: 4, Vocab: 32000, Context: 4096},
 	"tiny": {Dim: 64, Hidden: 160, Layers: 2, Heads: 4, KVHeads: 2, Vocab: 300, Context: 256},
+	// a mixture of experts (qwen3moe): 32 experts of width 512 per layer,
+	// 4 picked per token (about 0.8B parameters, 0.15B active per token)
+	"moe": {Dim: 1024, Hidden: 512, Layers: 12, Heads: 16, KVHeads: 4, Vocab: 32000, Context: 4096, Experts: 32, ExpertsUsed: 4},
+	// its tiny twin, for tests
+	"tinymoe": {Dim: 64, Hidden: 64, Layers: 2, Heads: 4, KVHeads: 2, Vocab: 300, Context: 256, Experts: 8, ExpertsUsed: 2},
 }
 
 // ParseShape returns the shape of the given name (case-insensitive).
@@ -45,15 +53,30 @@ func (s Shape) Params() int64 {
 	return c.Params()
 }
 
+// Arch returns the shape's architecture: "llama", or "qwen3moe" for a
+// mixture of experts.
+func (s Shape) Arch() string {
+	if s.Experts > 0 {
+		return "qwen3moe"
+	}
+	return "llama"
+}
+
 // config returns the engine's configuration of the shape: Llama with untied
-// output weights.
+// output weights, or qwen3moe (qwen3's attention, NEOX RoPE, per-head Q/K
+// norms) with experts.
 func (s Shape) config() model.Config {
 	hd := s.Dim / max(s.Heads, 1)
-	return model.Config{
-		Arch: "llama", VocabSize: s.Vocab, Dim: s.Dim, HiddenDim: s.Hidden, Layers: s.Layers,
+	c := model.Config{
+		Arch: s.Arch(), VocabSize: s.Vocab, Dim: s.Dim, HiddenDim: s.Hidden, Layers: s.Layers,
 		Heads: s.Heads, KVHeads: s.KVHeads, HeadDim: hd, ValueDim: hd, RopeDim: hd,
 		ContextLength: s.Context, NormEps: 1e-5, RopeTheta: 10000,
 	}
+	if s.Experts > 0 {
+		c.RopeNeox, c.QKNorm = true, true
+		c.Experts, c.ExpertsUsed, c.ExpertsNorm = s.Experts, s.ExpertsUsed, true
+	}
+	return c
 }
 
 func (s Shape) check() error {
@@ -62,6 +85,8 @@ func (s Shape) check() error {
 		return fmt.Errorf("synthetic shape %+v: every size must be positive and the vocabulary hold at least 259 tokens", s)
 	case s.Dim%s.Heads != 0 || s.Heads%s.KVHeads != 0:
 		return fmt.Errorf("synthetic shape %+v: dim must be a multiple of heads and heads of kv heads", s)
+	case s.Experts < 0 || s.ExpertsUsed < 0 || s.ExpertsUsed > s.Experts || (s.Experts > 0) != (s.ExpertsUsed > 0):
+		return fmt.Errorf("synthetic shape %+v: experts used must be between 1 and the expert count", s)
 	}
 	return nil
 }
@@ -92,7 +117,7 @@ func Write(out io.Writer, s Shape, typ tensor.Type, seed uint64) error {
 	tokens, scores, types := vocab(s.Vocab)
 	err := model.WriteGGUF(out, &c, model.WriteOptions{
 		Type: typ,
-		Name: fmt.Sprintf("glassbox synthetic %dM", (s.Params()+500_000)/1_000_000),
+		Name: fmt.Sprintf("glassbox synthetic %dM%s", (s.Params()+500_000)/1_000_000, map[bool]string{true: " MoE"}[s.Experts > 0]),
 		Metadata: []model.KV{
 			{Key: "tokenizer.ggml.model", Value: "llama"},
 			{Key: "tokenizer.ggml.tokens", Value: tokens},
