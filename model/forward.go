@@ -43,6 +43,7 @@ type State struct {
 	// moeFFN's MatVecMulti arguments, likewise
 	mvWs4   [4]*tensor.Matrix
 	mvOuts4 [4][]float32
+	mvXs4   [4][]float32
 	moe     moeScratch // mixture-of-experts scratch (moe.go)
 
 	// Activations for a batch of tokens, row-major (batch rows).

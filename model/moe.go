@@ -150,7 +150,8 @@ func (s *State) experts(w *Layer, x, out []float32, n int) {
 	eout := s.moe.eout[:n*k*dim]
 	if n == 1 {
 		// one token: the gate and up products of two experts per hand-out
-		// to the worker pool, then the SwiGLUs, then the down products
+		// to the worker pool, then the SwiGLUs, then the down products of
+		// up to four experts per hand-out
 		hb, hb2 := s.hb[:k*hid], s.hb2[:k*hid]
 		sel := s.moe.sel[:k]
 		xr := x[:dim]
@@ -179,8 +180,21 @@ func (s *State) experts(w *Layer, x, out []float32, n int) {
 			}
 		}
 		tensor.Parallel(k*siluUnits(hid), tensor.Threads(), s.siluFn)
-		for j, e := range sel {
-			tensor.MatVec(eout[j*dim:(j+1)*dim], w.DownExps[e], hb[j*hid:(j+1)*hid])
+		// the down products, up to four experts per hand-out
+		for j := 0; j < k; j += 4 {
+			n := min(4, k-j)
+			for i := range n {
+				e := sel[j+i]
+				s.mvWs4[i], s.mvOuts4[i], s.mvXs4[i] = w.DownExps[e], eout[(j+i)*dim:(j+i+1)*dim], hb[(j+i)*hid:(j+i+1)*hid]
+			}
+			if sameType(s.mvWs4[:n]) {
+				tensor.MatVecEach(s.mvOuts4[:n], s.mvWs4[:n], s.mvXs4[:n])
+			} else {
+				for i := range n {
+					tensor.MatVec(s.mvOuts4[i], s.mvWs4[i], s.mvXs4[i])
+				}
+			}
+			s.mvOuts4, s.mvWs4, s.mvXs4 = [4][]float32{}, [4]*tensor.Matrix{}, [4][]float32{}
 		}
 	} else {
 		// a batch: each expert multiplies the rows routed to it at once
@@ -224,6 +238,17 @@ func (s *State) experts(w *Layer, x, out []float32, n int) {
 			}
 		}
 	}
+}
+
+// sameType reports whether the matrices share a type (MatVecEach's
+// condition).
+func sameType(ws []*tensor.Matrix) bool {
+	for _, w := range ws[1:] {
+		if w.Type != ws[0].Type {
+			return false
+		}
+	}
+	return true
 }
 
 // sameKind reports whether the matrices share a type and a column count
