@@ -13,14 +13,14 @@ import (
 // Model emits is built from it (see TraceMeta).
 type ModelInfo struct {
 	Path          string         `json:"path"`          // the file the model was opened from (the name given to OpenBytes)
-	Arch          string         `json:"arch"`          // architecture: llama, qwen2, qwen3
+	Arch          string         `json:"arch"`          // architecture: llama, qwen2, qwen3, qwen3moe, …
 	Params        int64          `json:"params"`        // distinct parameters: a stored copy of the embedding as output matrix and zero padding not counted
 	ParamsStored  int64          `json:"params_stored"` // parameters as the file stores them, duplicates and padding included
 	Layers        int            `json:"layers"`
 	Heads         int            `json:"heads"`
 	KVHeads       int            `json:"kv_heads"`
 	Dim           int            `json:"dim"`
-	HiddenDim     int            `json:"hidden_dim"`
+	HiddenDim     int            `json:"hidden_dim"` // feed-forward width (of one expert in a mixture of experts)
 	HeadDim       int            `json:"head_dim"`
 	Vocab         int            `json:"vocab"`
 	Tokenizer     string         `json:"tokenizer"`      // llama (SentencePiece), gpt2 (byte-level BPE) or bert: how pieces spell text
@@ -35,6 +35,10 @@ type ModelInfo struct {
 	ChatTemplate  string         `json:"chat_template"`  // the source of the chat template ("" if none)
 	// LoRA lists the adapters applied to the weights (Options.LoRA).
 	LoRA []trace.LoRA `json:"lora,omitempty"`
+	// Experts and ExpertsUsed are a mixture of experts' experts per layer
+	// and experts picked per token (absent for dense models).
+	Experts     int `json:"experts,omitempty"`
+	ExpertsUsed int `json:"experts_used,omitempty"`
 }
 
 // Info describes the model. It reads the weights (to count distinct
@@ -56,7 +60,7 @@ func (m *Model) info() ModelInfo {
 		Layers: c.Layers, Heads: c.Heads, KVHeads: c.KVHeads, Dim: c.Dim, HiddenDim: c.HiddenDim, HeadDim: c.HeadDim,
 		Vocab: c.VocabSize, Tokenizer: m.tok.Model(), ContextLength: c.ContextLength, Context: m.opts.Context,
 		FileType: c.FileType, TensorTypes: map[string]int{}, KVCache: m.KVCacheType().String(), KVCacheK: m.KeyCacheType().String(), KVCacheBytes: m.KVCacheBytes(),
-		ChatTemplate: m.tmplSrc,
+		ChatTemplate: m.tmplSrc, Experts: c.Experts, ExpertsUsed: c.ExpertsUsed,
 	}
 	info.LoRA = m.LoRA()
 	if f := m.file; f != nil {
@@ -88,7 +92,7 @@ func (info ModelInfo) TraceMeta(name string, tracedLayers, tracedHeads []int) Tr
 		Layers: info.Layers, Heads: info.Heads, KVHeads: info.KVHeads, Dim: info.Dim, HiddenDim: info.HiddenDim,
 		HeadDim: info.HeadDim, Vocab: info.Vocab, ContextLength: info.ContextLength, Context: info.Context,
 		QuantType: info.FileType, Tokenizer: info.Tokenizer, KVCache: info.KVCache, LoRA: info.LoRA,
-		TracedLayers: tracedLayers, TracedHeads: tracedHeads,
+		TracedLayers: tracedLayers, TracedHeads: tracedHeads, Experts: info.Experts, ExpertsUsed: info.ExpertsUsed,
 	}
 }
 

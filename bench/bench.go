@@ -346,9 +346,14 @@ func SyntheticShapes() string {
 // Params returns the model's number of parameters.
 func (s SyntheticModel) Params() int64 { return s.shape.Params() }
 
-// String describes the model: "synthetic 400M Llama, N parameters, Q4_0".
+// String describes the model: "synthetic 400M Llama, N parameters, Q4_0"
+// (or "qwen3moe" for the mixtures of experts).
 func (s SyntheticModel) String() string {
-	return fmt.Sprintf("synthetic %s Llama, %d parameters, %s", s.name, s.Params(), s.typ)
+	arch := "Llama"
+	if s.shape.Experts > 0 {
+		arch = s.shape.Arch()
+	}
+	return fmt.Sprintf("synthetic %s %s, %d parameters, %s", s.name, arch, s.Params(), s.typ)
 }
 
 // Write writes the model as GGUF to w, its weights drawn from seed.

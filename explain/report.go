@@ -144,8 +144,12 @@ func Report(w io.Writer, t *Trace, opt ReportOptions) error {
 	show := Show
 	var b strings.Builder
 	m := t.Meta
-	fmt.Fprintf(&b, "%s  %s · %s · %d layers × %d heads (%d KV) · dim %d · vocab %d · %s · KV cache %s\n\n",
-		p.bold("glassbox dissect"), m.Model, m.Arch, m.Layers, m.Heads, m.KVHeads, m.Dim, m.Vocab, m.QuantType, m.KVCache)
+	moe := ""
+	if m.Experts > 0 {
+		moe = fmt.Sprintf(" · %d experts, %d per token", m.Experts, m.ExpertsUsed)
+	}
+	fmt.Fprintf(&b, "%s  %s · %s · %d layers × %d heads (%d KV) · dim %d%s · vocab %d · %s · KV cache %s\n\n",
+		p.bold("glassbox dissect"), m.Model, m.Arch, m.Layers, m.Heads, m.KVHeads, m.Dim, moe, m.Vocab, m.QuantType, m.KVCache)
 
 	// 1. tokenization
 	fmt.Fprintf(&b, "%s  %s\n", p.bold("1 · TOKENIZATION"), plural(len(t.Tokenization.Tokens), "token"))
@@ -203,6 +207,16 @@ func Report(w io.Writer, t *Trace, opt ReportOptions) error {
 				}
 				c := l.Top[0]
 				fmt.Fprintf(&b, "       L%-3d %s %s\n", l.Layer, pad("["+show(c.Text)+"]", 14), p.prob(c.Prob, Pct(c.Prob)))
+			}
+		}
+		if len(s.Experts) > 0 {
+			fmt.Fprintf(&b, "     %s  experts the router picked in each layer (weight · router probability):\n", p.bold("experts"))
+			for _, e := range s.Experts {
+				picks := make([]string, len(e.IDs))
+				for j, id := range e.IDs {
+					picks[j] = fmt.Sprintf("#%d %s · %s", id, F3(e.Weights[j]), Pct(e.Probs[j]))
+				}
+				fmt.Fprintf(&b, "       L%-3d %s  %s\n", e.Layer, strings.Join(picks, "  "), p.dim("router entropy "+F3(e.Entropy)))
 			}
 		}
 		fmt.Fprintf(&b, "     %s  entropy %s nats\n", p.bold("prediction"), F3(s.Prediction.Entropy))

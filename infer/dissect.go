@@ -34,6 +34,7 @@ type recorder struct {
 	headOn  []bool
 
 	attn   []trace.HeadAttention // recorded at the wanted position
+	exps   []trace.ExpertChoice  // the routers' choices at the wanted position
 	resid  [][]float32           // residual stream after each traced layer
 	logits []float32             // scratch for the logit lens and softmax
 	normed []float32
@@ -113,6 +114,20 @@ func (r *recorder) Attention(layer, head, pos int, weights, out []float32) {
 	})
 }
 
+// Experts implements model.ExpertTracer: the router's choice in a traced
+// layer, as the engine computed and used it.
+func (r *recorder) Experts(layer, pos int, _ []float32, ids []int, weights, probs []float32) {
+	if !r.layerOn[layer] {
+		return
+	}
+	ec := trace.ExpertChoice{Layer: layer, IDs: append([]int(nil), ids...), Weights: append([]float32(nil), weights...),
+		Probs: make([]float32, len(ids)), Entropy: entropy(probs)}
+	for j, e := range ids {
+		ec.Probs[j] = probs[e]
+	}
+	r.exps = append(r.exps, ec)
+}
+
 // Residual implements model.Tracer.
 func (r *recorder) Residual(layer, pos int, x []float32) {
 	if r.resid[layer] != nil {
@@ -153,6 +168,7 @@ func (r *recorder) meta(ctxSize int, kv, keys tensor.Type) trace.Event {
 		HeadDim: c.HeadDim, Vocab: c.VocabSize, ContextLength: c.ContextLength, Context: ctxSize,
 		QuantType: c.FileType, KVCache: kv.String(), KVCacheK: keyName, Tokenizer: r.tokenizerModel(), LoRA: loras,
 		TracedLayers: r.indices(r.layerOn), TracedHeads: r.indices(r.headOn),
+		Experts: c.Experts, ExpertsUsed: c.ExpertsUsed,
 	}}
 }
 
@@ -267,6 +283,10 @@ func (r *recorder) step(index, pos int, history []int, logits []float32, chosen 
 		st.Attention = append(st.Attention, h)
 	}
 	r.attn = r.attn[:0]
+
+	// mixture of experts: the routers' choices
+	st.Experts = append(st.Experts, r.exps...)
+	r.exps = r.exps[:0]
 
 	// logit lens: each traced layer's residual through the final norm and output
 	if r.cfg.Options.LogitLens {

@@ -97,7 +97,8 @@ func (m *Model) ForwardBatch(b *Batch, steps []SeqStep) error {
 		}
 	}
 	if n == 1 || !c.batchable() {
-		// the single-token path itself (its fused products)
+		// the single-token path itself (its fused products); mixtures of
+		// experts run one sequence after the other through it
 		for _, st := range steps {
 			if err := m.forwardBatch(context.Background(), st.State, []int{st.Token}, st.Pos, st.Logits); err != nil {
 				return err
@@ -284,11 +285,11 @@ func (b *Batch) postNorm(o, weight []float32) {
 }
 
 // batchable reports whether ForwardBatch's batched layer loop covers the
-// architecture; it does every one glassbox runs (the extra steps of Gemma,
+// architecture; it does every dense one glassbox runs (the extra steps of Gemma,
 // Granite, OLMo 2 and SmolLM3 are taken row by row as the single-token path
 // takes them; attention soft-capping and sliding windows live in
 // attendHead). An architecture whose steps it lacks decodes each sequence
-// through the single-token path instead.
+// through the single-token path instead: mixtures of experts.
 func (c *Config) batchable() bool {
-	return true
+	return !c.MoE()
 }

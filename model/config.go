@@ -151,7 +151,37 @@ type Config struct {
 	// extrapolated, those that turn less than RopeBetaSlow times are
 	// interpolated (llama.cpp's defaults, 32 and 1).
 	RopeBetaFast, RopeBetaSlow float32
+	// Mixture of experts (qwen3moe; zero for dense models).
+
+	// Experts, when non-zero, replaces every layer's feed-forward network
+	// by Experts of them (expert_count), each a SwiGLU of HiddenDim
+	// (expert_feed_forward_length), their weights in 3-D tensors
+	// ffn_gate_exps, ffn_up_exps and ffn_down_exps; a router
+	// (ffn_gate_inp) scores them for each token.
+	Experts int
+	// ExpertsUsed is the number of experts the router picks for each token
+	// (expert_used_count): the highest of the softmax of its scores.
+	ExpertsUsed int
+	// ExpertsNorm divides the picked experts' probabilities by their sum
+	// before they weigh the experts' outputs (qwen3moe always does).
+	ExpertsNorm bool
 }
+
+// MoE reports whether the feed-forward layers are mixtures of experts.
+func (c *Config) MoE() bool { return c.Experts > 0 }
+
+// ffnRows returns the width of the feed-forward activations of one token:
+// HiddenDim, or HiddenDim for each of the ExpertsUsed experts.
+func (c *Config) ffnRows() int {
+	if c.MoE() {
+		return c.HiddenDim * c.ExpertsUsed
+	}
+	return c.HiddenDim
+}
+
+// maxExperts is the largest expert count accepted (llama.cpp's
+// LLAMA_MAX_EXPERTS).
+const maxExperts = 1024
 
 // HasRope reports whether layer l rotates its queries and keys.
 func (c *Config) HasRope(l int) bool {
@@ -229,6 +259,12 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("YaRN parameters out of range: extrapolation mix %g (want (0, 1]), ramp %g..%g (want positive)", c.RopeExtFactor, c.RopeBetaFast, c.RopeBetaSlow)
 	case c.RopeOrigContext < 0:
 		return fmt.Errorf("original context length must not be negative, got %d", c.RopeOrigContext)
+	case c.Experts < 0 || c.Experts > maxExperts:
+		return fmt.Errorf("expert count must be between 0 and %d, got %d", maxExperts, c.Experts)
+	case c.MoE() && (c.ExpertsUsed <= 0 || c.ExpertsUsed > c.Experts):
+		return fmt.Errorf("experts used per token must be between 1 and the expert count %d, got %d", c.Experts, c.ExpertsUsed)
+	case !c.MoE() && c.ExpertsUsed != 0:
+		return fmt.Errorf("experts used per token is %d in a model without experts", c.ExpertsUsed)
 	case c.AttnSoftcap < 0 || c.FinalSoftcap < 0 || c.QueryScale < 0:
 		return fmt.Errorf("soft-capping and query scale must not be negative, got %g, %g, %g", c.AttnSoftcap, c.FinalSoftcap, c.QueryScale)
 	}
@@ -243,7 +279,7 @@ func (c *Config) Validate() error {
 func (c *Config) Params() int64 {
 	var n int64
 	for _, r := range c.Tensors() {
-		n += int64(r.Cols) * int64(r.Rows)
+		n += int64(r.Cols) * int64(r.Rows) // stacked experts' rows included
 	}
 	return n
 }

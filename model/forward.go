@@ -40,6 +40,11 @@ type State struct {
 
 	mvW   [3]*tensor.Matrix // matvecs' arguments, kept here so that it allocates nothing
 	mvOut [3][]float32
+	// moeFFN's MatVecMulti arguments, likewise
+	mvWs4   [4]*tensor.Matrix
+	mvOuts4 [4][]float32
+	mvXs4   [4][]float32
+	moe     moeScratch // mixture-of-experts scratch (moe.go)
 
 	// Activations for a batch of tokens, row-major (batch rows).
 	x, xb, xb2 []float32 // residual stream and normed copies (Dim)
@@ -156,7 +161,8 @@ func (m *Model) NewState(opt StateOptions) (*State, error) {
 	s.x, s.xb, s.xb2 = make([]float32, b*c.Dim), make([]float32, b*c.Dim), make([]float32, b*c.Dim)
 	s.q, s.k, s.v = make([]float32, b*c.QDim()), make([]float32, b*c.KVDim()), make([]float32, b*c.VDim())
 	s.att = make([]float32, b*c.QDim())
-	s.hb, s.hb2 = make([]float32, b*c.HiddenDim), make([]float32, b*c.HiddenDim)
+	s.hb, s.hb2 = make([]float32, b*c.ffnRows()), make([]float32, b*c.ffnRows())
+	s.newMoE(b)
 	s.newAttn()
 	s.siluFn = s.siluRange
 	s.cos, s.sin = make([]float32, c.RopeDim/2), make([]float32, c.RopeDim/2)
@@ -358,14 +364,19 @@ func (m *Model) forwardBatch(ctx context.Context, s *State, tokens []int, pos in
 			preNorm(xb[i*dim:(i+1)*dim], xr[i*dim:(i+1)*dim], w.FFNNorm, c)
 		}
 
-		// SwiGLU feed-forward: w2(silu(w1(x)) * w3(x)), or GeGLU with gelu
-		hb, hb2 := s.hb[:nr*hid], s.hb2[:nr*hid]
-		if !s.matvecs(nr, xb[:nr*dim], hb, w.W1, hb2, w.W3, nil, nil) {
-			matmul(hb, w.W1, xb[:nr*dim], nr)
-			matmul(hb2, w.W3, xb[:nr*dim], nr)
+		if c.MoE() {
+			// mixture of experts (moe.go)
+			s.moeFFN(l, w, xb[:nr*dim], xb2[:nr*dim], nr, pos+r0)
+		} else {
+			// SwiGLU feed-forward: w2(silu(w1(x)) * w3(x)), or GeGLU with gelu
+			hb, hb2 := s.hb[:nr*hid], s.hb2[:nr*hid]
+			if !s.matvecs(nr, xb[:nr*dim], hb, w.W1, hb2, w.W3, nil, nil) {
+				matmul(hb, w.W1, xb[:nr*dim], nr)
+				matmul(hb2, w.W3, xb[:nr*dim], nr)
+			}
+			tensor.Parallel(nr*siluUnits(hid), tensor.Threads(), s.siluFn)
+			matmul(xb2[:nr*dim], w.W2, hb, nr)
 		}
-		tensor.Parallel(nr*siluUnits(hid), tensor.Threads(), s.siluFn)
-		matmul(xb2[:nr*dim], w.W2, hb, nr)
 		if c.PostNorms {
 			for i := range nr {
 				o := xb2[i*dim : (i+1)*dim]

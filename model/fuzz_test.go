@@ -83,7 +83,7 @@ func TestTinyLlama2C(t *testing.T) {
 // FuzzGGUFModel loads arbitrary GGUF bytes as a model: errors, never panics.
 func FuzzGGUFModel(f *testing.F) {
 	f.Add(tinyGGUF(f))
-	for _, arch := range []string{"gemma2", "gemma3", "granite", "olmo2", "smollm3", "phi3"} {
+	for _, arch := range []string{"gemma2", "gemma3", "granite", "olmo2", "smollm3", "phi3", "qwen3moe"} {
 		f.Add(tinyWritten(f, arch))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {

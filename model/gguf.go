@@ -10,7 +10,7 @@ import (
 )
 
 // Architectures lists the GGUF architectures this package runs.
-var Architectures = []string{"llama", "qwen2", "qwen3", "gemma2", "gemma3", "granite", "olmo2", "smollm3", "phi3"}
+var Architectures = []string{"llama", "qwen2", "qwen3", "qwen3moe", "gemma2", "gemma3", "granite", "olmo2", "smollm3", "phi3"}
 
 // family describes how an architecture differs from plain Llama.
 type family struct {
@@ -30,18 +30,22 @@ type family struct {
 	noRopeStep int
 	// fusedGateUp: ffn_up holds the gate and up projections (phi3).
 	fusedGateUp bool
+	// moe: mixture-of-experts feed-forward layers (see readMoE).
+	moe bool
 }
 
 var families = map[string]family{
-	"llama":   {},
-	"qwen2":   {ropeNeox: true, attnBias: true},
-	"qwen3":   {ropeNeox: true, qkNorm: true},
-	"gemma2":  {ropeNeox: true, gemma: true},
-	"gemma3":  {ropeNeox: true, qkNorm: true, gemma: true},
-	"granite": {granite: true},
-	"olmo2":   {ropeNeox: true, qkNorm: true, olmo2: true},
-	"smollm3": {noRopeStep: 4},
-	"phi3":    {ropeNeox: true, fusedGateUp: true},
+	"llama": {},
+	"qwen2": {ropeNeox: true, attnBias: true},
+	"qwen3": {ropeNeox: true, qkNorm: true},
+	// qwen3's attention, experts instead of the feed-forward network
+	"qwen3moe": {ropeNeox: true, qkNorm: true, moe: true},
+	"gemma2":   {ropeNeox: true, gemma: true},
+	"gemma3":   {ropeNeox: true, qkNorm: true, gemma: true},
+	"granite":  {granite: true},
+	"olmo2":    {ropeNeox: true, qkNorm: true, olmo2: true},
+	"smollm3":  {noRopeStep: 4},
+	"phi3":     {ropeNeox: true, fusedGateUp: true},
 }
 
 // LoadGGUF reads the hyper-parameters of an opened GGUF file and binds its
@@ -94,7 +98,11 @@ func ConfigFromGGUF(f *gguf.File) (*Config, error) {
 	if c.Dim, err = u("embedding_length", -1); err != nil {
 		return nil, err
 	}
-	if c.HiddenDim, err = u("feed_forward_length", -1); err != nil {
+	ffDef := -1
+	if fam.moe {
+		ffDef = 0 // only the experts' width matters (readMoE)
+	}
+	if c.HiddenDim, err = u("feed_forward_length", ffDef); err != nil {
 		return nil, err
 	}
 	if c.Layers, err = u("block_count", -1); err != nil {
@@ -186,6 +194,11 @@ func ConfigFromGGUF(f *gguf.File) (*Config, error) {
 	if fam.fusedGateUp && c.HeadDim > 0 {
 		// phi3 scales the queries by 1/sqrtf(head width) before attention
 		c.QueryScale = attnScale(c.HeadDim)
+	}
+	if fam.moe {
+		if err := readMoE(f, c); err != nil {
+			return nil, err
+		}
 	}
 	if fam.granite {
 		if err := readGranite(f, c); err != nil {
@@ -393,5 +406,56 @@ func readGranite(f *gguf.File, c *Config) error {
 			c.NoRopeStep = 1
 		}
 	}
+	return nil
+}
+
+// readMoE reads the mixture-of-experts hyper-parameters as llama.cpp does
+// for qwen3moe (src/models/qwen3moe.cpp, llama-graph.cpp's build_moe_ffn):
+// expert_count and expert_used_count (both required and positive), the
+// width of one expert from expert_feed_forward_length, or when absent
+// feed_forward_length / expert_used_count; the router's softmax
+// probabilities of the picked experts are always divided by their sum.
+// Per-layer arrays for these keys are refused.
+func readMoE(f *gguf.File, c *Config) error {
+	arch := c.Arch
+	get := func(key string) (int, bool, error) {
+		kv, ok := f.Lookup(arch + "." + key)
+		if !ok {
+			return 0, false, nil
+		}
+		if _, isArr := kv.Value.(gguf.Array); isArr {
+			return 0, true, fmt.Errorf("metadata %s.%s is a per-layer array, which is not supported (want one number)", arch, key)
+		}
+		v, ok := f.Uint(arch + "." + key)
+		if !ok || v > 1<<31 {
+			return 0, true, fmt.Errorf("metadata %s.%s must be a non-negative integer, got %v", arch, key, kv.Value)
+		}
+		return int(v), true, nil
+	}
+	n, ok, err := get("expert_count")
+	if err != nil {
+		return err
+	}
+	if !ok || n == 0 {
+		return fmt.Errorf("%s needs %s.expert_count > 0", arch, arch)
+	}
+	used, ok, err := get("expert_used_count")
+	if err != nil {
+		return err
+	}
+	if !ok || used == 0 {
+		return fmt.Errorf("%s needs %s.expert_used_count > 0", arch, arch)
+	}
+	if used > n {
+		return fmt.Errorf("metadata %s.expert_used_count = %d exceeds expert_count = %d", arch, used, n)
+	}
+	ff, ok, err := get("expert_feed_forward_length")
+	if err != nil {
+		return err
+	}
+	if !ok || ff == 0 {
+		ff = c.HiddenDim / used
+	}
+	c.Experts, c.ExpertsUsed, c.HiddenDim, c.ExpertsNorm = n, used, ff, true
 	return nil
 }

@@ -33,6 +33,10 @@ const (
 	NameFFNUp      = "ffn_up.weight"
 	NameFFNDown    = "ffn_down.weight"
 	NameFFNPost    = "post_ffw_norm.weight" // gemma2/gemma3
+	NameFFNGateInp = "ffn_gate_inp.weight"  // MoE router
+	NameFFNGateExp = "ffn_gate_exps.weight" // MoE: the experts' gate projections, stacked
+	NameFFNUpExp   = "ffn_up_exps.weight"
+	NameFFNDownExp = "ffn_down_exps.weight"
 )
 
 // LayerName returns the file name of per-layer tensor name in layer l.
@@ -60,6 +64,9 @@ type TensorSpec struct {
 	// Alt names the tensor bound in this one's place when a file lacks it
 	// (tied output weights).
 	Alt string
+	// Stacked marks a 3-D tensor holding one matrix per expert (GGML dims
+	// [cols rows Experts]); Shape gives one expert's matrix.
+	Stacked bool
 	// Extra marks a tensor a file may carry beyond the weights the config
 	// implies (llama3's RoPE frequency factors): bound when present, never
 	// counted or written.
@@ -67,11 +74,17 @@ type TensorSpec struct {
 
 	mat func(m *Model, l *Layer) **tensor.Matrix // the field of a matrix
 	vec func(m *Model, l *Layer) *[]float32      // the field of a vector
+	// mats is the field of a stacked tensor's matrices, one per expert.
+	mats func(l *Layer) *[]*tensor.Matrix
 }
 
 // Vector tells whether the tensor is one-dimensional (stored as F32 by the
 // writers and dequantized to []float32 when loaded).
 func (s *TensorSpec) Vector() bool { return s.vec != nil }
+
+// Router tells whether the tensor is a mixture-of-experts router
+// (ffn_gate_inp), which llama.cpp's converter and quantizer keep in F32.
+func (s *TensorSpec) Router() bool { return s.Name == NameFFNGateInp }
 
 // carried reports whether a model of config c carries the tensor.
 func (s *TensorSpec) carried(c *Config) bool { return !s.Extra && (s.In == nil || s.In(c)) }
@@ -123,14 +136,28 @@ var layout = []TensorSpec{
 		Shape: func(c *Config) (int, int) { return c.Dim, 1 }, In: hasPreNorms,
 		vec: func(_ *Model, l *Layer) *[]float32 { return &l.FFNNorm }},
 	{Name: NameFFNGate, HFName: "model.layers.%d.mlp.gate_proj.weight", PerLayer: true,
-		Shape: func(c *Config) (int, int) { return c.Dim, c.HiddenDim },
-		mat:   func(_ *Model, l *Layer) **tensor.Matrix { return &l.W1 }},
+		Shape: func(c *Config) (int, int) { return c.Dim, c.HiddenDim }, In: isDense,
+		mat: func(_ *Model, l *Layer) **tensor.Matrix { return &l.W1 }},
 	{Name: NameFFNUp, HFName: "model.layers.%d.mlp.up_proj.weight", PerLayer: true,
-		Shape: func(c *Config) (int, int) { return c.Dim, c.HiddenDim },
-		mat:   func(_ *Model, l *Layer) **tensor.Matrix { return &l.W3 }},
+		Shape: func(c *Config) (int, int) { return c.Dim, c.HiddenDim }, In: isDense,
+		mat: func(_ *Model, l *Layer) **tensor.Matrix { return &l.W3 }},
 	{Name: NameFFNDown, HFName: "model.layers.%d.mlp.down_proj.weight", PerLayer: true,
-		Shape: func(c *Config) (int, int) { return c.HiddenDim, c.Dim },
-		mat:   func(_ *Model, l *Layer) **tensor.Matrix { return &l.W2 }},
+		Shape: func(c *Config) (int, int) { return c.HiddenDim, c.Dim }, In: isDense,
+		mat: func(_ *Model, l *Layer) **tensor.Matrix { return &l.W2 }},
+	// Mixture of experts: the router, then each expert's SwiGLU (Hugging
+	// Face stores the experts one by one: experts.N.gate_proj etc.).
+	{Name: NameFFNGateInp, HFName: "model.layers.%d.mlp.gate.weight", PerLayer: true,
+		Shape: func(c *Config) (int, int) { return c.Dim, c.Experts }, In: isMoE,
+		mat: func(_ *Model, l *Layer) **tensor.Matrix { return &l.Router }},
+	{Name: NameFFNGateExp, HFName: "model.layers.%d.mlp.experts.gate_proj.weight", PerLayer: true, Stacked: true,
+		Shape: func(c *Config) (int, int) { return c.Dim, c.HiddenDim }, In: isMoE,
+		mats: func(l *Layer) *[]*tensor.Matrix { return &l.GateExps }},
+	{Name: NameFFNUpExp, HFName: "model.layers.%d.mlp.experts.up_proj.weight", PerLayer: true, Stacked: true,
+		Shape: func(c *Config) (int, int) { return c.Dim, c.HiddenDim }, In: isMoE,
+		mats: func(l *Layer) *[]*tensor.Matrix { return &l.UpExps }},
+	{Name: NameFFNDownExp, HFName: "model.layers.%d.mlp.experts.down_proj.weight", PerLayer: true, Stacked: true,
+		Shape: func(c *Config) (int, int) { return c.HiddenDim, c.Dim }, In: isMoE,
+		mats: func(l *Layer) *[]*tensor.Matrix { return &l.DownExps }},
 	{Name: NameFFNPost, HFName: "model.layers.%d.post_feedforward_layernorm.weight", PerLayer: true,
 		Shape: func(c *Config) (int, int) { return c.Dim, 1 }, In: hasPostNorms,
 		vec: func(_ *Model, l *Layer) *[]float32 { return &l.FFNPostNorm }},
@@ -157,6 +184,8 @@ func hasAttnBias(c *Config) bool  { return c.AttnBias }
 func hasQKNorm(c *Config) bool    { return c.QKNorm }
 func hasPostNorms(c *Config) bool { return c.PostNorms }
 func hasPreNorms(c *Config) bool  { return !c.NoPreNorms }
+func isMoE(c *Config) bool        { return c.MoE() }
+func isDense(c *Config) bool      { return !c.MoE() }
 
 // qkNormWidth returns the width of the query or key norm weights: one head
 // (HeadDim), or all heads together (full) when c.QKNormFull.
@@ -186,7 +215,22 @@ type TensorRef struct {
 	Name  string      // file name ("blk.N."-prefixed for per-layer tensors)
 	Layer int         // block index, or -1 for a global tensor
 	Cols  int         // row length
-	Rows  int         // 1 for a vector
+	Rows  int         // 1 for a vector; all the experts' rows of a stacked tensor
+	// Experts is the number of matrices of a stacked tensor (Rows/Experts
+	// rows each), 0 for the others.
+	Experts int
+}
+
+// Dims returns the tensor's GGML dimensions: [Cols] for a vector, [Cols
+// Rows] for a matrix, [Cols Rows/Experts Experts] for a stacked tensor.
+func (r TensorRef) Dims() []uint64 {
+	switch {
+	case r.Spec.Vector():
+		return []uint64{uint64(r.Cols)}
+	case r.Experts > 0:
+		return []uint64{uint64(r.Cols), uint64(r.Rows / r.Experts), uint64(r.Experts)}
+	}
+	return []uint64{uint64(r.Cols), uint64(r.Rows)}
 }
 
 // HFName returns the tensor's Hugging Face transformers name.
@@ -212,6 +256,9 @@ func (c *Config) tensors(keep func(*TensorSpec) bool) []TensorRef {
 		name := s.Name
 		if l >= 0 {
 			name = LayerName(l, s.Name)
+		}
+		if s.Stacked {
+			return TensorRef{Spec: s, Name: name, Layer: l, Cols: cols, Rows: rows * c.Experts, Experts: c.Experts}
 		}
 		return TensorRef{Spec: s, Name: name, Layer: l, Cols: cols, Rows: rows}
 	}

@@ -43,7 +43,7 @@ func (m *Model) StateBytes(opt StateOptions) (kvCache, total int64) {
 	kvCache = c.KVCacheBytesTypes(opt.Context, opt.keyType(), opt.KVType)
 	b := int64(opt.Batch)
 	// x, xb, xb2, q, k, v, att, hb, hb2 (float32)
-	acts := mulSat(b, 3*int64(c.Dim)+2*int64(c.QDim())+int64(c.KVDim())+int64(c.VDim())+2*int64(c.HiddenDim), 4)
+	acts := addSat(mulSat(b, 3*int64(c.Dim)+2*int64(c.QDim())+int64(c.KVDim())+int64(c.VDim())+2*int64(c.ffnRows()), 4), c.moeBytes(b))
 	// per worker: scores (float32), and for an F16 cache the query and weights (uint16)
 	perWorker := mulSat(int64(opt.Context), 4)
 	if opt.KVType == tensor.F16 {

@@ -53,6 +53,12 @@ type Layer struct {
 
 	AttnPostNorm []float32 // norms of the attention and FFN outputs (gemma)
 	FFNPostNorm  []float32
+
+	// Mixture of experts (Config.Experts > 0) instead of W1, W2, W3: the
+	// router (Experts rows of Dim) and every expert's gate, up and down
+	// projections, views of the rows of the file's 3-D tensors.
+	Router                     *tensor.Matrix
+	GateExps, UpExps, DownExps []*tensor.Matrix
 }
 
 // Close releases the memory mapping behind the weights. The model must not be
@@ -114,6 +120,14 @@ func bind(m *Model, src source) error {
 			}
 			return fmt.Errorf("tensor %s is missing%s", r.Name, needs(s, c))
 		}
+		if s.Stacked {
+			mats, err := bindExperts(raw, r, src)
+			if err != nil {
+				return fmt.Errorf("tensor %s: %w", r.Name, err)
+			}
+			*s.mats(l) = mats
+			continue
+		}
 		if err := checkShape(raw, r.Cols, r.Rows); err != nil {
 			return fmt.Errorf("tensor %s: %w", r.Name, err)
 		}
@@ -145,6 +159,39 @@ func bind(m *Model, src source) error {
 		}
 	}
 	return nil
+}
+
+// bindExperts checks the shape of a stacked tensor (GGML dims [cols rows
+// experts]) and returns one matrix per expert, each viewing its rows of raw
+// and packed for token generation.
+func bindExperts(raw rawTensor, r TensorRef, src source) ([]*tensor.Matrix, error) {
+	rows := r.Rows / r.Experts
+	if len(raw.Dims) != 3 || raw.Dims[0] != uint64(r.Cols) || raw.Dims[1] != uint64(rows) || raw.Dims[2] != uint64(r.Experts) {
+		return nil, fmt.Errorf("shape %v, want [%d %d %d] (columns, rows, experts)", raw.Dims, r.Cols, rows, r.Experts)
+	}
+	if !tensor.Supported(raw.Type) {
+		return nil, fmt.Errorf("tensor type %s is not supported", raw.Type)
+	}
+	rb, err := raw.Type.RowBytes(r.Cols)
+	if err != nil {
+		return nil, err
+	}
+	per := rows * rb
+	if len(raw.Data) != r.Experts*per {
+		return nil, fmt.Errorf("holds %d bytes, want %d", len(raw.Data), r.Experts*per)
+	}
+	mats := make([]*tensor.Matrix, r.Experts)
+	for e := range mats {
+		m, err := tensor.NewMatrix(raw.Type, rows, r.Cols, raw.Data[e*per:(e+1)*per])
+		if err != nil {
+			return nil, fmt.Errorf("expert %d: %w", e, err)
+		}
+		if err := pack(m, src); err != nil {
+			return nil, fmt.Errorf("expert %d: %w", e, err)
+		}
+		mats[e] = m
+	}
+	return mats, nil
 }
 
 // pack builds mat's packed copy for token generation (tensor.Matrix.Pack)

@@ -53,8 +53,8 @@ type KV struct {
 
 // WriteOptions says what WriteGGUF writes besides the config.
 type WriteOptions struct {
-	// Type is the type of the matrices; vectors (norms, biases) are written
-	// as F32. It must be a type tensor.Quantize writes and that has a
+	// Type is the type of the matrices; vectors (norms, biases) and
+	// mixture-of-experts routers are written as F32. It must be a type tensor.Quantize writes and that has a
 	// general.file_type (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0).
 	Type tensor.Type
 	// Name and License are general.name and general.license (SPDX id);
@@ -149,6 +149,16 @@ func WriteGGUF(w io.Writer, c *Config, o WriteOptions) error {
 		return fmt.Errorf("write GGUF: %s fuses its gate and up projections: %v, scales its queries by 1/sqrt(head width): %v",
 			c.Arch, f.fusedGateUp, f.fusedGateUp)
 	}
+	if f := families[c.Arch]; f.moe != c.MoE() || (f.moe && !c.ExpertsNorm) {
+		return fmt.Errorf("write GGUF: %s has experts: %v (with normalized weights), the config %d experts (normalized: %v)",
+			c.Arch, f.moe, c.Experts, c.ExpertsNorm)
+	}
+	if c.MoE() {
+		kvs = append(kvs,
+			KV{a + "expert_count", uint32(c.Experts)},
+			KV{a + "expert_used_count", uint32(c.ExpertsUsed)},
+			KV{a + "expert_feed_forward_length", uint32(c.HiddenDim)})
+	}
 	if families[c.Arch].granite {
 		gkv, err := graniteKVs(c)
 		if err != nil {
@@ -173,7 +183,7 @@ func WriteGGUF(w io.Writer, c *Config, o WriteOptions) error {
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
 	for i, r := range refs {
 		types[i] = o.Type
-		if r.Spec.Vector() {
+		if r.Spec.Vector() || r.Spec.Router() {
 			types[i] = tensor.F32
 		}
 		wg.Add(1)
@@ -190,10 +200,7 @@ func WriteGGUF(w io.Writer, c *Config, o WriteOptions) error {
 		}
 	}
 	for _, t := range fileTensors(c, refs, datas) {
-		dims := []uint64{uint64(t.ref.Cols), uint64(t.ref.Rows)}
-		if t.ref.Spec.Vector() {
-			dims = dims[:1]
-		}
+		dims := t.ref.Dims()
 		if err := gw.AddTensor(t.ref.Name, types[t.i], dims, t.data); err != nil {
 			return fmt.Errorf("write GGUF: %w", err)
 		}

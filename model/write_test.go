@@ -50,6 +50,9 @@ func setArchExtras(c *Config) {
 	if families[c.Arch].olmo2 {
 		c.PostNorms, c.NoPreNorms, c.QKNormFull = true, true, true
 	}
+	if families[c.Arch].moe {
+		c.Experts, c.ExpertsUsed, c.ExpertsNorm = 4, 2, true
+	}
 }
 
 // layoutWeights gives every tensor distinct values derived from its name.
@@ -125,6 +128,10 @@ func TestWriteGGUFRoundTrip(t *testing.T) {
 				if (arch == "qwen2") != (m.Layers[1].Bv != nil) || c.QKNorm != (m.Layers[1].KNorm != nil) ||
 					c.PostNorms != (m.Layers[1].FFNPostNorm != nil) {
 					t.Errorf("biases %v, qk norms %v, post-norms %v", m.Layers[1].Bv != nil, m.Layers[1].KNorm != nil, m.Layers[1].FFNPostNorm != nil)
+				}
+				if l := m.Layers[1]; c.MoE() != (l.Router != nil && len(l.GateExps) == c.Experts && len(l.UpExps) == c.Experts &&
+					len(l.DownExps) == c.Experts) || c.MoE() == (l.W1 != nil) {
+					t.Errorf("experts: router %v, %d gate, dense gate %v", l.Router != nil, len(l.GateExps), l.W1 != nil)
 				}
 			})
 		}
@@ -207,6 +214,11 @@ func TestParamsFromLayout(t *testing.T) {
 			}
 			if c.PostNorms {
 				layer += 2 * d
+			}
+			if c.MoE() {
+				// the router, and each expert's three matrices
+				e := int64(c.Experts)
+				layer += d*e + (e-1)*3*d*h
 			}
 			want := int64(c.Layers)*layer + int64(c.VocabSize)*d + d
 			if !c.TiedOutput {

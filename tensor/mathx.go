@@ -112,3 +112,33 @@ func Softmax(x []float32) {
 		x[i] *= inv
 	}
 }
+
+// SoftmaxRow normalises x in place into probabilities as ggml_soft_max_f32
+// does for a row of any length without a mask (a mixture-of-experts router's
+// scores): whole groups of 16 exponentiated with ggml's SIMD polynomial and
+// each group summed by the AVX-512 reduction (Sum16), the remaining values
+// with the C library's expf (Expf), every term added to a float64 total,
+// then every value multiplied by the float32 reciprocal of the total. x
+// must not be empty.
+func SoftmaxRow(x []float32) {
+	maxv := x[0]
+	for _, v := range x[1:] {
+		maxv = max(maxv, v)
+	}
+	full := len(x) &^ 15
+	expSub16(x[:full], maxv)
+	var sum float64
+	var lanes [16]float32
+	for g := 0; g < full; g += 16 {
+		copy(lanes[:], x[g:g+16])
+		sum += float64(Sum16(&lanes))
+	}
+	for i := full; i < len(x); i++ {
+		x[i] = Expf(x[i] - maxv)
+		sum += float64(x[i])
+	}
+	inv := float32(1 / sum)
+	for i := range x {
+		x[i] *= inv
+	}
+}

@@ -17,8 +17,11 @@ import (
 
 // Version is the schema version written in the "meta" event. Fields added
 // without changing the meaning of existing ones (such as the tokens' text)
-// keep the version.
-const Version = 1
+// keep the version. Version 2 added the mixture-of-experts records (Meta's
+// Experts and ExpertsUsed, Step's Experts); a version 2 trace of a dense
+// model is a version 1 trace, and readers of version 1 can ignore the new
+// fields.
+const Version = 2
 
 // Event types, in the order they appear in a trace.
 const (
@@ -67,6 +70,30 @@ type Meta struct {
 	// TracedLayers and TracedHeads list what attention and logit-lens records cover.
 	TracedLayers []int `json:"traced_layers"`
 	TracedHeads  []int `json:"traced_heads"`
+	// Experts and ExpertsUsed are the experts of each mixture-of-experts
+	// layer and how many the router picks per token (version 2; absent for
+	// dense models, whose HiddenDim is the feed-forward width: for a
+	// mixture of experts it is one expert's).
+	Experts     int `json:"experts,omitempty"`
+	ExpertsUsed int `json:"experts_used,omitempty"`
+}
+
+// ExpertChoice is what the router of one mixture-of-experts layer did at
+// the traced position (version 2).
+type ExpertChoice struct {
+	Layer int `json:"layer"`
+	// IDs are the experts picked, highest probability first: the order the
+	// engine summed their outputs in.
+	IDs []int `json:"ids"`
+	// Weights multiplied the picked experts' outputs (the probabilities
+	// divided by their sum when the model normalizes them).
+	Weights []float32 `json:"weights"`
+	// Probs are the router's probabilities (softmax of its scores over all
+	// the experts) of the picked experts, before any normalization.
+	Probs []float32 `json:"probs"`
+	// Entropy is that of the router's distribution over all the experts,
+	// in nats.
+	Entropy float32 `json:"entropy"`
 }
 
 // LoRA is an adapter applied to a model: its name (general.name, or its
@@ -182,15 +209,18 @@ type GrammarCheck struct {
 
 // Step is the dissection of one generated token.
 type Step struct {
-	Index      int             `json:"index"`    // 0 for the first generated token
-	Position   int             `json:"position"` // the position whose output predicted it
-	Input      Token           `json:"input"`    // the token at that position
-	Attention  []HeadAttention `json:"attention,omitempty"`
-	LogitLens  []LensLayer     `json:"logit_lens,omitempty"`
-	Prediction Prediction      `json:"prediction"`
-	Sampling   Sampling        `json:"sampling"`
-	Token      Token           `json:"token"` // the chosen token
-	Text       string          `json:"text"`  // output text this token completed (may be empty mid-character)
+	Index     int             `json:"index"`    // 0 for the first generated token
+	Position  int             `json:"position"` // the position whose output predicted it
+	Input     Token           `json:"input"`    // the token at that position
+	Attention []HeadAttention `json:"attention,omitempty"`
+	LogitLens []LensLayer     `json:"logit_lens,omitempty"`
+	// Experts holds, per traced mixture-of-experts layer, the router's
+	// choice (version 2; absent for dense models).
+	Experts    []ExpertChoice `json:"experts,omitempty"`
+	Prediction Prediction     `json:"prediction"`
+	Sampling   Sampling       `json:"sampling"`
+	Token      Token          `json:"token"` // the chosen token
+	Text       string         `json:"text"`  // output text this token completed (may be empty mid-character)
 }
 
 // Done closes a trace.

@@ -248,6 +248,9 @@ func TestPageInBrowser(t *testing.T) {
 	if bars < 3 {
 		t.Errorf("%d candidate bars, want at least 3", bars)
 	}
+	if hidden, err := chromedp.Run(step, chromedp.Evaluate[bool](`document.getElementById('d-experts-section').hidden`)); err != nil || !hidden {
+		t.Errorf("a dense model's dissection shows the experts section (hidden %v, %v)", hidden, err)
+	}
 	if rows != 5*8 || !painted {
 		t.Errorf("heatmap: %d rows (want %d), painted %v", rows, 5*8, painted)
 	}

@@ -15,7 +15,9 @@ import (
 	"glassbox/tensor"
 )
 
-// Shape is the hyper-parameters of a synthetic Llama model.
+// Shape is the hyper-parameters of a synthetic Llama model, or of a
+// qwen3moe mixture of experts when Experts > 0 (Hidden is then the width of
+// one expert, ExpertsUsed the experts picked per token).
 type Shape struct {
 	Dim, Hidden, Layers, Heads, KVHeads, Vocab, Context int
 	// RopeTheta is the RoPE base (0: 10000).
@@ -23,6 +25,8 @@ type Shape struct {
 	// Tied leaves out output.weight: the output projection reuses the
 	// token embeddings, as Llama 3.2 1B and 3B do.
 	Tied bool
+	// Experts and ExpertsUsed make a qwen3moe mixture of experts (0: dense).
+	Experts, ExpertsUsed int
 }
 
 // Shapes are the named shapes accepted by ParseShape. "400M" is the shape of
@@ -36,6 +40,8 @@ var Shapes = map[string]Shape{
 	"1B":        {Dim: 2048, Hidden: 5632, Layers: 22, Heads: 32, KVHeads: 4, Vocab: 32000, Context: 2048},
 	"1B-llama3": {Dim: 2048, Hidden: 8192, Layers: 16, Heads: 32, KVHeads: 8, Vocab: 128256, Context: 8192, RopeTheta: 500000, Tied: true},
 	"3B":        {Dim: 3072, Hidden: 8192, Layers: 28, Heads: 24, KVHeads: 8, Vocab: 128256, Context: 8192, RopeTheta: 500000, Tied: true},
+	"moe":       {Dim: 1024, Hidden: 512, Layers: 12, Heads: 16, KVHeads: 4, Vocab: 32000, Context: 4096, Experts: 32, ExpertsUsed: 4},
+	"tinymoe":   {Dim: 64, Hidden: 64, Layers: 2, Heads: 4, KVHeads: 2, Vocab: 300, Context: 256, Experts: 8, ExpertsUsed: 2},
 	"tiny":      {Dim: 64, Hidden: 160, Layers: 2, Heads: 4, KVHeads: 2, Vocab: 300, Context: 256},
 }
 
@@ -65,19 +71,34 @@ func (s Shape) Params() int64 {
 	return c.Params()
 }
 
+// Arch returns the shape's architecture: "llama", or "qwen3moe" for a
+// mixture of experts.
+func (s Shape) Arch() string {
+	if s.Experts > 0 {
+		return "qwen3moe"
+	}
+	return "llama"
+}
+
 // Config returns the engine's configuration of the shape: Llama, the output
-// weights untied unless s.Tied.
+// weights untied unless s.Tied, or qwen3moe (qwen3's attention, NEOX RoPE,
+// per-head Q/K norms) with experts.
 func (s Shape) Config() model.Config {
 	hd := s.Dim / max(s.Heads, 1)
 	theta := s.RopeTheta
 	if theta == 0 {
 		theta = 10000
 	}
-	return model.Config{
-		Arch: "llama", VocabSize: s.Vocab, Dim: s.Dim, HiddenDim: s.Hidden, Layers: s.Layers,
+	c := model.Config{
+		Arch: s.Arch(), VocabSize: s.Vocab, Dim: s.Dim, HiddenDim: s.Hidden, Layers: s.Layers,
 		Heads: s.Heads, KVHeads: s.KVHeads, HeadDim: hd, ValueDim: hd, RopeDim: hd,
 		ContextLength: s.Context, NormEps: 1e-5, RopeTheta: theta, TiedOutput: s.Tied,
 	}
+	if s.Experts > 0 {
+		c.RopeNeox, c.QKNorm = true, true
+		c.Experts, c.ExpertsUsed, c.ExpertsNorm = s.Experts, s.ExpertsUsed, true
+	}
+	return c
 }
 
 func (s Shape) check() error {
@@ -86,6 +107,8 @@ func (s Shape) check() error {
 		return fmt.Errorf("synthetic shape %+v: every size must be positive and the vocabulary hold at least 259 tokens", s)
 	case s.Dim%s.Heads != 0 || s.Heads%s.KVHeads != 0:
 		return fmt.Errorf("synthetic shape %+v: dim must be a multiple of heads and heads of kv heads", s)
+	case s.Experts < 0 || s.ExpertsUsed < 0 || s.ExpertsUsed > s.Experts || (s.Experts > 0) != (s.ExpertsUsed > 0):
+		return fmt.Errorf("synthetic shape %+v: experts used must be between 1 and the expert count", s)
 	}
 	return nil
 }
@@ -116,7 +139,7 @@ func Write(out io.Writer, s Shape, typ tensor.Type, seed uint64) error {
 	tokens, scores, types := vocab(s.Vocab)
 	err := model.WriteGGUF(out, &c, model.WriteOptions{
 		Type: typ,
-		Name: fmt.Sprintf("glassbox synthetic %dM", (s.Params()+500_000)/1_000_000),
+		Name: fmt.Sprintf("glassbox synthetic %dM%s", (s.Params()+500_000)/1_000_000, map[bool]string{true: " MoE"}[s.Experts > 0]),
 		Metadata: []model.KV{
 			{Key: "tokenizer.ggml.model", Value: "llama"},
 			{Key: "tokenizer.ggml.tokens", Value: tokens},

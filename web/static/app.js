@@ -297,6 +297,18 @@ function openDissection(turn, index) {
   bars.unshift(el('div', { class: 'small', text: 'entropy ' + s.prediction.entropy.toFixed(3) + ' nats' }));
   $('d-bars').replaceChildren(...bars);
 
+  // mixture of experts (trace version 2): the router's choice per layer
+  const experts = s.experts || [];
+  $('d-experts-section').hidden = experts.length === 0;
+  const erows = experts.map((e) => el('tr', {}, el('td', { text: 'L' + e.layer }),
+    ...e.ids.map((id, j) => el('td', { class: 'expert', title: 'router probability ' + pct(e.probs[j]) },
+      el('span', { class: 'mono', text: '#' + id + ' ' }), el('span', { class: 'bar' }, fill(e.weights[j])),
+      el('span', { class: 'val', text: ' ' + e.weights[j].toFixed(3) }))),
+    el('td', { class: 'small', text: 'entropy ' + e.entropy.toFixed(3) })));
+  $('d-experts').replaceChildren(el('tr', {}, el('th', { text: 'layer' }),
+    el('th', { colspan: String(experts.length ? experts[0].ids.length : 1), text: 'expert · weight (its output is multiplied by it)' }),
+    el('th', { text: 'router' })), ...erows);
+
   // logit lens
   const lens = s.logit_lens.map((l) => el('tr', {}, el('td', { text: 'L' + l.layer }),
     ...l.top.slice(0, 5).map((c) => el('td', { class: 'mono ' + (c.id === s.token.id ? 'hit' : ''), text: visible(c) + ' ' + pct(c.prob) }))));
