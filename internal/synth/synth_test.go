@@ -134,6 +134,9 @@ func TestShapes(t *testing.T) {
 		"1B":        1_100_048_384, // TinyLlama-1.1B
 		"1B-llama3": 1_235_814_400, // Llama-3.2-1B
 		"3B":        3_212_749_824, // Llama-3.2-3B
+		// qwen3moe: q,o + k,v + per-head Q/K norms + norms + router + 3 matrices per expert
+		"moe":     12*(2*1024*1024+2*1024*256+2*64+2*1024+1024*32+32*3*1024*512) + 2*32000*1024 + 1024,
+		"tinymoe": 2*(2*64*64+2*64*32+2*16+2*64+64*8+8*3*64*64) + 2*300*64 + 64,
 	}
 	if len(want) != len(Shapes) {
 		t.Fatalf("%d shapes, the test knows %d", len(Shapes), len(want))
