@@ -131,20 +131,7 @@ func (m *Model) ForwardBatch(b *Batch, steps []SeqStep) error {
 				addTo(ki, w.Bk)
 				addTo(vi, w.Bv)
 			}
-			if c.QKNorm && c.QKNormFull {
-				rmsNorm(qi, qi, w.QNorm, c.NormEps)
-				rmsNorm(ki, ki, w.KNorm, c.NormEps)
-			}
-			if c.QKNorm && !c.QKNormFull {
-				for h := 0; h < c.Heads; h++ {
-					hq := qi[h*c.HeadDim : (h+1)*c.HeadDim]
-					rmsNorm(hq, hq, w.QNorm, c.NormEps)
-				}
-				for h := 0; h < c.KVHeads; h++ {
-					hk := ki[h*c.HeadDim : (h+1)*c.HeadDim]
-					rmsNorm(hk, hk, w.KNorm, c.NormEps)
-				}
-			}
+			c.qkNorm(qi, ki, w)
 			if c.HasRope(l) {
 				m.ropeTable(s, st.Pos, l)
 				for h := 0; h < c.Heads; h++ {

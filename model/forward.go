@@ -296,22 +296,7 @@ func (m *Model) forwardBatch(ctx context.Context, s *State, tokens []int, pos in
 		for i := range b {
 			p := pos + i
 			qi, ki := q[i*qDim:(i+1)*qDim], k[i*kvDim:(i+1)*kvDim]
-			// query/key norm over all heads together (olmo2)
-			if c.QKNorm && c.QKNormFull {
-				rmsNorm(qi, qi, w.QNorm, c.NormEps)
-				rmsNorm(ki, ki, w.KNorm, c.NormEps)
-			}
-			// per-head query/key norm (qwen3)
-			if c.QKNorm && !c.QKNormFull {
-				for h := 0; h < c.Heads; h++ {
-					hq := qi[h*c.HeadDim : (h+1)*c.HeadDim]
-					rmsNorm(hq, hq, w.QNorm, c.NormEps)
-				}
-				for h := 0; h < c.KVHeads; h++ {
-					hk := ki[h*c.HeadDim : (h+1)*c.HeadDim]
-					rmsNorm(hk, hk, w.KNorm, c.NormEps)
-				}
-			}
+			c.qkNorm(qi, ki, w)
 			// RoPE relative positional encoding (not in smollm3's every
 			// fourth layer)
 			if c.HasRope(l) {
@@ -710,4 +695,24 @@ func (s *State) storeKV(l, p int, k, v []float32) {
 		}
 	}
 	s.vTop[l] = max(s.vTop[l], p+1)
+}
+
+// qkNorm applies the query/key norms of one token in place: over all heads
+// together (olmo2) or per head (qwen3); nothing without QKNorm.
+func (c *Config) qkNorm(q, k []float32, w *Layer) {
+	switch {
+	case !c.QKNorm:
+	case c.QKNormFull:
+		rmsNorm(q, q, w.QNorm, c.NormEps)
+		rmsNorm(k, k, w.KNorm, c.NormEps)
+	default:
+		for h := 0; h < c.Heads; h++ {
+			hq := q[h*c.HeadDim : (h+1)*c.HeadDim]
+			rmsNorm(hq, hq, w.QNorm, c.NormEps)
+		}
+		for h := 0; h < c.KVHeads; h++ {
+			hk := k[h*c.HeadDim : (h+1)*c.HeadDim]
+			rmsNorm(hk, hk, w.KNorm, c.NormEps)
+		}
+	}
 }

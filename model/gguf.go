@@ -185,7 +185,8 @@ func ConfigFromGGUF(f *gguf.File) (*Config, error) {
 	}
 	if fam.olmo2 {
 		// llama.cpp's olmo2 with a sliding window is OLMo 3's layout
-		// (windowed layers with their own RoPE), not implemented here
+		// (windowed layers with their own RoPE), which glassbox refuses with a
+		// clear error
 		if w, ok := f.Uint(arch + ".attention.sliding_window"); ok && w > 0 {
 			return nil, fmt.Errorf("%s with %s.attention.sliding_window (OLMo 3's sliding-window layers) is not supported", arch, arch)
 		}
