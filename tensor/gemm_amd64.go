@@ -24,12 +24,6 @@ import (
 func gemmQ4_0VNNI(nb int, w, x *byte, out *[128]float32)
 
 //go:noescape
-func gemmQ4_KVNNI(nsb, rows int, w, x *byte, out *float32)
-
-//go:noescape
-func gemmQ6_KVNNI(nsb, rows int, w, x *byte, out *float32)
-
-//go:noescape
 func gemmQ8_0VNNI(nb int, w, x *byte, out *[256]float32)
 
 //go:noescape
@@ -53,7 +47,6 @@ const gemmMinBatch = 8
 const (
 	q40PanelRows, q40Cols, q40PanelBlock, q40ColBlock = 16, 8, 576, 40
 	q80PanelRows, q80Cols, q80PanelBlock, q80ColBlock = 8, 4, 512, 68
-	q4kPanelRows, q4kCols, q4kRec                     = 16, 4, 544 // q4kRec: bytes per row or column per super-block
 )
 
 // quantGEMM computes dst for the rows of w that fill whole panels when the
@@ -82,13 +75,13 @@ func quantGEMM(dst []float32, w *Matrix, xq []byte, xs, n int) int {
 		if w.packed != nil {
 			pack = packPanelQ4_KPacked
 		}
-		return panelGEMM(dst, w, xq, xs, n, w.Cols/qkK, q4kPanelRows, q4kCols, q4kPanelRows*q4kRec, q4kRec, packActQ4_K, pack, kernelQ4_K)
+		return panelGEMM(dst, w, xq, xs, n, w.Cols/qkK, q4kPanelRows, q4kCols, q4kPanelBlock, q4kActRec/q4kCols, packActQ4_K, pack, kernelQ4_K)
 	case Q6_K:
 		pack := packPanelQ6_K
 		if w.packed != nil {
 			pack = packPanelQ6_KPacked
 		}
-		return panelGEMM(dst, w, xq, xs, n, w.Cols/qkK, q4kPanelRows, q4kCols, q4kPanelRows*q4kRec, q4kRec, packActQ4_K, pack, kernelQ6_K)
+		return panelGEMM(dst, w, xq, xs, n, w.Cols/qkK, q4kPanelRows, q4kCols, q6kPanelBlock, q6kActRec/q4kCols, packActQ6_K, pack, kernelQ6_K)
 	}
 	return 0
 }
@@ -397,122 +390,6 @@ func quantQ8_0ActAVX512(src []float32, dst []byte) {
 	quantQ8_0AVX512(&src[0], &dst[0], nb)
 }
 
-// packActQ4_K writes, per group of four columns, super-block and column, a
-// 544-byte record: the 256 Q8_K values as int16, the scale d as float32,
-// and the eight sums of pairs of bsums (bs[2j]+bs[2j+1]) as int16.
-func packActQ4_K(dst, xq []byte, xs, n, nsb, cols, cblock int) {
-	clear(dst[len(dst)-nsb*cols*cblock:])
-	for c := range n {
-		g, cc := c/cols, c%cols
-		row := xq[c*xs : c*xs+nsb*szQ8K]
-		for b := range nsb {
-			blk := (*[szQ8K]byte)(row[b*szQ8K:])
-			rec := dst[((g*nsb+b)*cols+cc)*cblock:][:cblock]
-			for i, v := range blk[4 : 4+qkK] {
-				binary.LittleEndian.PutUint16(rec[2*i:], uint16(int16(int8(v))))
-			}
-			copy(rec[512:516], blk[0:4])
-			for j := range 8 {
-				binary.LittleEndian.PutUint16(rec[516+2*j:], uint16(int16(q8kBsum(blk, 2*j)+q8kBsum(blk, 2*j+1))))
-			}
-		}
-	}
-}
-
-// packPanelQ4_K packs rows [r0, r0+16) of w, each as nsb 544-byte records:
-// the 256 values times their sub-block scale as int16 (in Q8_K order: each
-// group of 64 is 32 low nibbles then 32 high nibbles), d and -dmin as
-// float32, then the eight mins as int16.
-func packPanelQ4_K(dst []byte, w *Matrix, r0, nsb int) {
-	rb := w.rowBytes()
-	for i := range q4kPanelRows {
-		row := w.Data[(r0+i)*rb : (r0+i+1)*rb]
-		for b := range nsb {
-			packPanelQ4_KBlock(dst[(i*nsb+b)*q4kRec:][:q4kRec], (*[szQ4K]byte)(row[b*szQ4K:]))
-		}
-	}
-}
-
-// packPanelQ4_KBlock writes the panel record of one Q4_K super-block a.
-func packPanelQ4_KBlock(rec []byte, a *[szQ4K]byte) {
-	rec = rec[:q4kRec]
-	sc, mn := k4Scales(a[4:16])
-	for g := range 4 {
-		q := a[16+32*g : 48+32*g]
-		s0, s1 := int16(sc[2*g]), int16(sc[2*g+1])
-		for l, v := range q {
-			binary.LittleEndian.PutUint16(rec[2*(64*g+l):], uint16(int16(v&15)*s0))
-			binary.LittleEndian.PutUint16(rec[2*(64*g+32+l):], uint16(int16(v>>4)*s1))
-		}
-	}
-	binary.LittleEndian.PutUint32(rec[512:], math.Float32bits(f16At(a[0:])))
-	binary.LittleEndian.PutUint32(rec[516:], math.Float32bits(-f16At(a[2:])))
-	for j, m := range mn {
-		binary.LittleEndian.PutUint16(rec[520+2*j:], uint16(m))
-	}
-}
-
-// kernelQ4_K multiplies a packed Q4_K panel (rows r0..r0+15) by one group
-// of four packed columns and stores the nc valid columns into dst.
-func kernelQ4_K(nsb int, panel, act []byte, dst []float32, rows, r0, c0, nc int) {
-	_, _ = panel[q4kPanelRows*nsb*q4kRec-1], act[nsb*q4kCols*q4kRec-1]
-	var out [q4kPanelRows * q4kCols]float32
-	gemmQ4_KVNNI(nsb, q4kPanelRows, &panel[0], &act[0], &out[0])
-	for c := range nc {
-		d := dst[(c0+c)*rows+r0:][:q4kPanelRows]
-		for r := range d {
-			d[r] = out[4*r+c]
-		}
-	}
-}
-
-// packPanelQ6_K packs rows [r0, r0+16) of w like packPanelQ4_K: the 256
-// values (q-32) times their sub-block scale as int16 in Q8_K order, then d
-// as float32 (the mins fields stay unused).
-func packPanelQ6_K(dst []byte, w *Matrix, r0, nsb int) {
-	rb := w.rowBytes()
-	for i := range q4kPanelRows {
-		row := w.Data[(r0+i)*rb : (r0+i+1)*rb]
-		for b := range nsb {
-			packPanelQ6_KBlock(dst[(i*nsb+b)*q4kRec:][:q4kRec], (*[szQ6K]byte)(row[b*szQ6K:]))
-		}
-	}
-}
-
-// packPanelQ6_KBlock writes the panel record of one Q6_K super-block a.
-func packPanelQ6_KBlock(rec []byte, a *[szQ6K]byte) {
-	rec = rec[:q4kRec]
-	for h := range 2 {
-		ql, qh, sc := a[64*h:64*h+64], a[128+32*h:128+32*h+32], a[192+8*h:192+8*h+8]
-		put := func(e int, q byte, s byte) {
-			binary.LittleEndian.PutUint16(rec[2*(128*h+e):], uint16((int16(q)-32)*int16(int8(s))))
-		}
-		for l := range 32 {
-			hf := l >> 4
-			put(l, ql[l]&15|(qh[l]&3)<<4, sc[hf])
-			put(l+32, ql[l+32]&15|(qh[l]>>2&3)<<4, sc[hf+2])
-			put(l+64, ql[l]>>4|(qh[l]>>4&3)<<4, sc[hf+4])
-			put(l+96, ql[l+32]>>4|(qh[l]>>6&3)<<4, sc[hf+6])
-		}
-	}
-	binary.LittleEndian.PutUint32(rec[512:], math.Float32bits(f16At(a[208:])))
-	clear(rec[516:])
-}
-
-// kernelQ6_K multiplies a packed Q6_K panel by one group of four packed
-// columns and stores the nc valid columns into dst.
-func kernelQ6_K(nsb int, panel, act []byte, dst []float32, rows, r0, c0, nc int) {
-	_, _ = panel[q4kPanelRows*nsb*q4kRec-1], act[nsb*q4kCols*q4kRec-1]
-	var out [q4kPanelRows * q4kCols]float32
-	gemmQ6_KVNNI(nsb, q4kPanelRows, &panel[0], &act[0], &out[0])
-	for c := range nc {
-		d := dst[(c0+c)*rows+r0:][:q4kPanelRows]
-		for r := range d {
-			d[r] = out[4*r+c]
-		}
-	}
-}
-
 // panelShape returns the panel rows, the panel bytes per block and the
 // panel packer quantGEMM uses for w (from its packed copy when it has one),
 // or a nil packer.
@@ -530,14 +407,14 @@ func panelShape(w *Matrix) (rows, block int, pack func(dst []byte, w *Matrix, r0
 		return q80PanelRows, q80PanelBlock, packPanelQ8_0
 	case Q4_K:
 		if w.packed != nil {
-			return q4kPanelRows, q4kPanelRows * q4kRec, packPanelQ4_KPacked
+			return q4kPanelRows, q4kPanelBlock, packPanelQ4_KPacked
 		}
-		return q4kPanelRows, q4kPanelRows * q4kRec, packPanelQ4_K
+		return q4kPanelRows, q4kPanelBlock, packPanelQ4_K
 	case Q6_K:
 		if w.packed != nil {
-			return q4kPanelRows, q4kPanelRows * q4kRec, packPanelQ6_KPacked
+			return q4kPanelRows, q6kPanelBlock, packPanelQ6_KPacked
 		}
-		return q4kPanelRows, q4kPanelRows * q4kRec, packPanelQ6_K
+		return q4kPanelRows, q6kPanelBlock, packPanelQ6_K
 	}
 	return 0, 0, nil
 }

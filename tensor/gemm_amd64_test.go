@@ -103,7 +103,7 @@ func BenchmarkPanelGEMM(b *testing.B) {
 	defer func() { useGEMM = hasVNNI512 }()
 	rng := rand.New(rand.NewPCG(1, 2))
 	const n = 64
-	for _, typ := range []Type{Q4_0, Q8_0} {
+	for _, typ := range []Type{Q4_0, Q8_0, Q4_K, Q6_K} {
 		for _, sh := range []struct{ rows, cols int }{{1536, 4096}, {4096, 1536}} {
 			w, _ := NewMatrix(typ, sh.rows, sh.cols, randomQuantRows(rng, typ, sh.rows, sh.cols))
 			x := make([]float32, n*sh.cols)

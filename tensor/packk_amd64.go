@@ -100,19 +100,6 @@ func gemvQ4_Kx16(w *Matrix, xp []byte, lo, hi int, dst []float32) {
 	gemvQ4_Kx16VNNI(nsb, &w.packed[lo*rb], (hi-lo)/16, &xp[0], &dst[0])
 }
 
-// packPanelQ4_KPacked is packPanelQ4_K reading rows [r0, r0+16) (r0 a
-// multiple of 16) from the interleaved copy.
-func packPanelQ4_KPacked(dst []byte, w *Matrix, r0, nsb int) {
-	src := w.packed[r0*w.rowBytes():]
-	var blk [szQ4K]byte
-	for i := range q4kPanelRows {
-		for b := range nsb {
-			unpackQ4_Kx16Block(&blk, src, i, b)
-			packPanelQ4_KBlock(dst[(i*nsb+b)*q4kRec:][:q4kRec], &blk)
-		}
-	}
-}
-
 // Q6_K: per group of sixteen rows and super-block, q6kx16Rec bytes: for
 // each half h and lane L three registers at 192·(8h+L), their 32-bit lane i
 // holding bytes 4L..4L+3 of row i's ql of the half, of its ql+32 and of its
@@ -209,17 +196,4 @@ func gemvQ6_Kx16(w *Matrix, xp []byte, lo, hi int, dst []float32) {
 	nsb, rb := w.Cols/qkK, w.rowBytes()
 	_, _, _ = w.packed[hi*rb-1], xp[nsb*q6kGemvRec-1], dst[hi-lo-1]
 	gemvQ6_Kx16VNNI(nsb, &w.packed[lo*rb], (hi-lo)/16, &xp[0], &dst[0])
-}
-
-// packPanelQ6_KPacked is packPanelQ6_K reading rows [r0, r0+16) (r0 a
-// multiple of 16) from the interleaved copy.
-func packPanelQ6_KPacked(dst []byte, w *Matrix, r0, nsb int) {
-	src := w.packed[r0*w.rowBytes():]
-	var blk [szQ6K]byte
-	for i := range q4kPanelRows {
-		for b := range nsb {
-			unpackQ6_Kx16Block(&blk, src, i, b)
-			packPanelQ6_KBlock(dst[(i*nsb+b)*q4kRec:][:q4kRec], &blk)
-		}
-	}
 }

@@ -1,0 +1,232 @@
+//go:build amd64 && !purego
+
+package tensor
+
+import (
+	"encoding/binary"
+	"math"
+)
+
+// Panel GEMM for Q4_K and Q6_K weights against Q8_K activations on CPUs
+// with AVX-512 VNNI (see gemmk_amd64.s): a tile of sixteen weight rows by
+// eight activation columns. Each output keeps the arithmetic of its vec-dot
+// twin (dotQ4_KQ8_KGo, dotQ6_KQ8_KGo): per super-block the eight exact
+// integer lane sums (lane L: the elements whose index mod 32 is in
+// [4L, 4L+4), each times its sub-block scale), then acc[L] =
+// fma(d, float(isum[L]), acc[L]), Sum8 at the end (plus the four mins lanes
+// of Q4_K). One zmm register holds one lane L of the sixteen rows: VPDPBUSD
+// of four unsigned weight bytes per row by four broadcast activation bytes
+// gives the unscaled sum of one sub-block, VPDPWSSD multiplies it by the
+// row's sub-block scale and adds it to the lane.
+//
+// Panel, per super-block (q4kPanelBlock or q6kPanelBlock bytes):
+//
+//	[0, 4096)      register 8j+L: lane i holds the quants of row i for
+//	               elements 32j+4L..32j+4L+3, one unsigned byte each
+//	Q4_K [4096, 4608) register j: lane i holds (scale j of row i, 0) as int16
+//	     [4608, 4672) d of the sixteen rows, float32
+//	     [4672, 4736) -dmin of the sixteen rows, float32
+//	     [4736, 4992) register k: lane i holds (min 2k, min 2k+1) of row i
+//	Q6_K [4096, 5120) register 2j+e: lane i holds (scale of row i for
+//	                  elements 32j+16e..32j+16e+15, 0) as int16
+//	     [5120, 5184) d of the sixteen rows, float32
+//
+// Activations, per group of eight columns and super-block:
+//
+//	[0, 2048)      word 8(8j+L)+c: values 32j+4L..32j+4L+3 of column c
+//	[2048, 2080)   d of the eight columns, float32
+//	Q4_K [2080, 2208) word 4c+k: (bs[4k]+bs[4k+1], bs[4k+2]+bs[4k+3]) of
+//	                  column c as int16 (bs: the sixteen bsums)
+//	Q6_K [2080, 4128) word 8(8j+L)+c: -32·Σ of the four values of word
+//	                  8(8j+L)+c, int32 (the quants' offset of 32)
+
+//go:noescape
+func gemmQ4_Kx8VNNI(nsb int, w, x *byte, acc *[q4kAccLen]float32, out *[128]float32)
+
+//go:noescape
+func gemmQ6_Kx8VNNI(nsb int, w, x *byte, acc *[q4kAccLen]float32, out *[128]float32)
+
+// Tile shapes and record sizes of the K-quant panel kernels.
+const (
+	q4kPanelRows  = 16
+	q4kCols       = 8
+	q4kPanelBlock = 4992
+	q6kPanelBlock = 5184
+	q4kActRec     = 2208
+	q6kActRec     = 4128
+	// q4kAccLen is the kernels' float scratch: eight lanes and four mins
+	// lanes of sixteen rows for each of the eight columns.
+	q4kAccLen = (8 + 4) * 8 * 16
+)
+
+// packActQ4_K packs the n Q8_K activation rows of xq (xs bytes apart) for
+// the Q4_K kernel (layout above); missing columns of the last group are
+// zero.
+func packActQ4_K(dst, xq []byte, xs, n, nsb, cols, cblock int) {
+	packActK(dst, xq, xs, n, nsb, q4kActRec, false)
+}
+
+// packActQ6_K packs the activation rows for the Q6_K kernel.
+func packActQ6_K(dst, xq []byte, xs, n, nsb, cols, cblock int) {
+	packActK(dst, xq, xs, n, nsb, q6kActRec, true)
+}
+
+func packActK(dst, xq []byte, xs, n, nsb, rec int, q6 bool) {
+	le := binary.LittleEndian
+	groups := (n + q4kCols - 1) / q4kCols
+	clear(dst[(groups-1)*nsb*rec : groups*nsb*rec])
+	for c := range n {
+		g, cc := c/q4kCols, c%q4kCols
+		row := xq[c*xs : c*xs+nsb*szQ8K]
+		for b := range nsb {
+			blk := (*[szQ8K]byte)(row[b*szQ8K:])
+			r := dst[(g*nsb+b)*rec:][:rec]
+			for w := range 64 { // w = 8j+L
+				v := le.Uint32(blk[4+4*w:])
+				le.PutUint32(r[4*(8*w+cc):], v)
+				if q6 {
+					s := int32(int8(v)) + int32(int8(v>>8)) + int32(int8(v>>16)) + int32(int8(v>>24))
+					le.PutUint32(r[2080+4*(8*w+cc):], uint32(-32*s))
+				}
+			}
+			copy(r[2048+4*cc:2052+4*cc], blk[0:4])
+			if !q6 {
+				for k := range 4 {
+					p0 := q8kBsum(blk, 4*k) + q8kBsum(blk, 4*k+1)
+					p1 := q8kBsum(blk, 4*k+2) + q8kBsum(blk, 4*k+3)
+					le.PutUint16(r[2080+4*(4*cc+k):], uint16(int16(p0)))
+					le.PutUint16(r[2082+4*(4*cc+k):], uint16(int16(p1)))
+				}
+			}
+		}
+	}
+}
+
+// packPanelQ4_K packs rows [r0, r0+16) of w (layout above): first
+// interleaved as in the packed copy, then as packPanelQ4_KPacked does.
+func packPanelQ4_K(dst []byte, w *Matrix, r0, nsb int) {
+	rb := w.rowBytes()
+	buf := getScratch(nsb * q4kx16Rec)
+	packQ4_Kx16(*buf, w.Data[r0*rb:(r0+16)*rb], nsb)
+	panelFromQ4_Kx16(dst, *buf, nsb)
+	putScratch(buf)
+}
+
+// packPanelQ4_KPacked packs rows [r0, r0+16) (r0 a multiple of 16) from
+// the interleaved copy.
+func packPanelQ4_KPacked(dst []byte, w *Matrix, r0, nsb int) {
+	panelFromQ4_Kx16(dst, w.packed[r0*w.rowBytes():], nsb)
+}
+
+// panelFromQ4_Kx16 writes the panel of nsb super-blocks of sixteen rows
+// interleaved as in the packed copy (src, see packQ4_Kx16): the copy's
+// register 8g+L holds the nibbles of the panel's registers 8·2g+L (low)
+// and 8·(2g+1)+L (high).
+func panelFromQ4_Kx16(dst, src []byte, nsb int) {
+	le := binary.LittleEndian
+	const m = 0x0f0f0f0f0f0f0f0f
+	for b := range nsb {
+		rec := (*[q4kx16Rec]byte)(src[b*q4kx16Rec:])
+		p := (*[q4kPanelBlock]byte)(dst[b*q4kPanelBlock:])
+		for g := range 4 {
+			for L := range 8 {
+				r := (*[64]byte)(rec[64*(8*g+L):])
+				lo := (*[64]byte)(p[64*(16*g+L):])
+				hi := (*[64]byte)(p[64*(16*g+8+L):])
+				for k := 0; k < 64; k += 8 {
+					v := le.Uint64(r[k:])
+					le.PutUint64(lo[k:], v&m)
+					le.PutUint64(hi[k:], v>>4&m)
+				}
+			}
+		}
+		var s [12]byte
+		for i := range 16 {
+			for k := range 3 {
+				copy(s[4*k:4*k+4], rec[2112+64*k+4*i:])
+			}
+			sc, mn := k4Scales(s[:])
+			for j := range 8 {
+				le.PutUint32(p[4096+64*j+4*i:], uint32(sc[j]))
+			}
+			le.PutUint32(p[4608+4*i:], math.Float32bits(f16At(rec[2048+2*i:])))
+			le.PutUint32(p[4672+4*i:], math.Float32bits(-f16At(rec[2080+2*i:])))
+			for k := range 4 {
+				le.PutUint32(p[4736+64*k+4*i:], uint32(mn[2*k])|uint32(mn[2*k+1])<<16)
+			}
+		}
+	}
+}
+
+// packPanelQ6_K packs rows [r0, r0+16) of w (layout above): first
+// interleaved as in the packed copy, then as packPanelQ6_KPacked does.
+func packPanelQ6_K(dst []byte, w *Matrix, r0, nsb int) {
+	rb := w.rowBytes()
+	buf := getScratch(nsb * q6kx16Rec)
+	packQ6_Kx16(*buf, w.Data[r0*rb:(r0+16)*rb], nsb)
+	panelFromQ6_Kx16(dst, *buf, nsb)
+	putScratch(buf)
+}
+
+// packPanelQ6_KPacked packs rows [r0, r0+16) (r0 a multiple of 16) from
+// the interleaved copy.
+func packPanelQ6_KPacked(dst []byte, w *Matrix, r0, nsb int) {
+	panelFromQ6_Kx16(dst, w.packed[r0*w.rowBytes():], nsb)
+}
+
+// panelFromQ6_Kx16 writes the panel of nsb super-blocks of sixteen rows
+// interleaved as in the packed copy (src, see packQ6_Kx16): the copy's
+// registers of ql, ql+32 and qh for half h and lane L give the panel's
+// registers 8(4h+t)+L, t = 0..3; its scale byte s of a row is the panel's
+// scale register s.
+func panelFromQ6_Kx16(dst, src []byte, nsb int) {
+	le := binary.LittleEndian
+	const m4, m2 = 0x0f0f0f0f0f0f0f0f, 0x3030303030303030
+	for b := range nsb {
+		rec := (*[q6kx16Rec]byte)(src[b*q6kx16Rec:])
+		p := (*[q6kPanelBlock]byte)(dst[b*q6kPanelBlock:])
+		for h := range 2 {
+			for L := range 8 {
+				r := (*[192]byte)(rec[192*(8*h+L):])
+				for k := 0; k < 64; k += 8 {
+					ql, ql2, qh := le.Uint64(r[k:]), le.Uint64(r[64+k:]), le.Uint64(r[128+k:])
+					le.PutUint64(p[64*(8*(4*h)+L)+k:], ql&m4|qh<<4&m2)
+					le.PutUint64(p[64*(8*(4*h+1)+L)+k:], ql2&m4|qh<<2&m2)
+					le.PutUint64(p[64*(8*(4*h+2)+L)+k:], ql>>4&m4|qh&m2)
+					le.PutUint64(p[64*(8*(4*h+3)+L)+k:], ql2>>4&m4|qh>>2&m2)
+				}
+			}
+		}
+		for i := range 16 {
+			for s := range 16 {
+				v := int16(int8(rec[3072+64*(s/4)+4*i+s%4]))
+				le.PutUint32(p[4096+64*s+4*i:], uint32(uint16(v)))
+			}
+			le.PutUint32(p[5120+4*i:], math.Float32bits(f16At(rec[3328+2*i:])))
+		}
+	}
+}
+
+// kernelQ4_K multiplies a packed Q4_K panel (rows r0..r0+15) by one group
+// of eight packed columns and stores the nc valid columns into dst.
+func kernelQ4_K(nsb int, panel, act []byte, dst []float32, rows, r0, c0, nc int) {
+	_, _ = panel[nsb*q4kPanelBlock-1], act[nsb*q4kActRec-1]
+	var acc [q4kAccLen]float32
+	var out [128]float32
+	gemmQ4_Kx8VNNI(nsb, &panel[0], &act[0], &acc, &out)
+	for c := range nc {
+		copy(dst[(c0+c)*rows+r0:][:q4kPanelRows], out[c*16:(c+1)*16])
+	}
+}
+
+// kernelQ6_K multiplies a packed Q6_K panel by one group of eight packed
+// columns and stores the nc valid columns into dst.
+func kernelQ6_K(nsb int, panel, act []byte, dst []float32, rows, r0, c0, nc int) {
+	_, _ = panel[nsb*q6kPanelBlock-1], act[nsb*q6kActRec-1]
+	var acc [q4kAccLen]float32
+	var out [128]float32
+	gemmQ6_Kx8VNNI(nsb, &panel[0], &act[0], &acc, &out)
+	for c := range nc {
+		copy(dst[(c0+c)*rows+r0:][:q4kPanelRows], out[c*16:(c+1)*16])
+	}
+}
