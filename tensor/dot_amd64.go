@@ -104,6 +104,7 @@ func useAsm(on bool) {
 	dotF16, dotF16GEMM = dotF16Go, dotF16GEMMGo
 	dotQ4_0Q8_0x4, dotQ8_0Q8_0x4 = nil, nil
 	quantActQ8_0 = quantQ8_0ActGo
+	quantActQ8_K, actF16, f32ToF16Slice = quantQ8_KGo, actF16Go, f32ToF16Go
 	siluMul16, expSub16 = siluMul16Go, expSub16Go
 	useSGEMM = false
 	useGEMM = on && hasVNNI512
@@ -136,6 +137,10 @@ func useAsm(on bool) {
 	}
 	if hasAVX512 {
 		quantActQ8_0 = quantQ8_0ActAVX512
+		actF16, f32ToF16Slice = actF16AVX512, f32ToF16Asm
+		if cpu.X86.HasAVX512BW {
+			quantActQ8_K = quantQ8_KAVX512Act
+		}
 		siluMul16, expSub16 = siluMul16AVX512, expSub16AVX512
 		useSGEMM = true
 		dotF32F32 = func(n int, w, x []byte) float32 {

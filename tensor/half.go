@@ -99,3 +99,18 @@ func roundF16(f float32) float32 { return f16Table[F32ToF16(f)] }
 
 // roundBF16 returns f rounded to the nearest bfloat16 value.
 func roundBF16(f float32) float32 { return BF16ToF32(F32ToBF16(f)) }
+
+// F32ToF16Slice converts src to half precision into dst, which must hold
+// len(src) values: dst[i] = F32ToF16(src[i]), with the AVX-512 kernel where
+// the CPU has one.
+func F32ToF16Slice(dst []uint16, src []float32) { f32ToF16Slice(dst, src) }
+
+// f32ToF16Slice is F32ToF16Slice's kernel, chosen by CPU features.
+var f32ToF16Slice = f32ToF16Go
+
+func f32ToF16Go(dst []uint16, src []float32) {
+	dst = dst[:len(src)]
+	for i, f := range src {
+		dst[i] = F32ToF16(f)
+	}
+}
