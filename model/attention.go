@@ -201,9 +201,7 @@ func (s *State) attendHead(sc *attnScratch, l, p, kvh, nkv int, batch bool, q, o
 	default:
 		// an F16 cache is multiplied by a query rounded to F16, as llama.cpp does
 		qh := sc.qh
-		for i, f := range q {
-			qh[i] = tensor.F32ToF16(f)
-		}
+		tensor.F32ToF16Slice(qh[:len(q)], q)
 		kc := s.kh[l]
 		gemm := batch && nkv%4 == 0
 		for t := lo; t <= p; t++ {
@@ -257,9 +255,7 @@ func (s *State) attendHead(sc *attnScratch, l, p, kvh, nkv int, batch bool, q, o
 	vc := s.vh[l]
 	wh := sc.wh[:nkv]
 	clear(wh[p+1:])
-	for t := 0; t <= p; t++ {
-		wh[t] = tensor.F32ToF16(scores[t])
-	}
+	tensor.F32ToF16Slice(wh[:p+1], scores[:p+1])
 	gemm := batch && vd%4 == 0
 	for i := range out[:vd] {
 		col := vc[(kvh*vd+i)*s.ctx:][:nkv]

@@ -684,9 +684,7 @@ func (s *State) storeKV(l, p int, k, v []float32) {
 	} else {
 		if !s.quantKeys() {
 			kd := s.kh[l][p*kvDim : (p+1)*kvDim]
-			for i, f := range k {
-				kd[i] = tensor.F32ToF16(f)
-			}
+			tensor.F32ToF16Slice(kd, k)
 		}
 		vc := s.vh[l]
 		_ = vc[(vDim-1)*s.ctx+p]

@@ -211,9 +211,7 @@ func MatMulMulti(dsts [][]float32, ws []*Matrix, x []float32, n int) {
 	xs, _ := k.repr.RowBytes(w0.Cols)
 	buf := getScratch(n * xs)
 	xq := (*buf)[:n*xs]
-	for i := range n {
-		(*k.act)(x[i*w0.Cols:(i+1)*w0.Cols], xq[i*xs:(i+1)*xs])
-	}
+	quantRows(*k.act, x, xq, w0.Cols, xs, n)
 	gbuf, xstride := packGemvRows(w0, xq, xs, n)
 	var dot4 dot4Func
 	if n >= 4 {
@@ -256,10 +254,7 @@ func matMul(dst []float32, w *Matrix, x []float32, n int, gemm bool) {
 	} else {
 		buf = getScratch(n * xs)
 		xq = (*buf)[:n*xs]
-		act := *k.act
-		for i := 0; i < n; i++ {
-			act(x[i*w.Cols:(i+1)*w.Cols], xq[i*xs:(i+1)*xs])
-		}
+		quantRows(*k.act, x, xq, w.Cols, xs, n)
 	}
 	dot := *k.dot
 	tiny := false  // tinyBLAS order for F32/F16 weights
@@ -332,6 +327,27 @@ func matMul(dst []float32, w *Matrix, x []float32, n int, gemm bool) {
 	if buf != nil {
 		putScratch(buf)
 	}
+}
+
+// quantRowsMin is the smallest batch whose activation rows are converted
+// on the worker pool rather than by the caller alone.
+const quantRowsMin = 4
+
+// quantRows converts the n activation rows of x (cols values each) with
+// act into xq (xs bytes per row), split over the worker pool for batches of
+// quantRowsMin rows or more. Each row is converted as on its own.
+func quantRows(act quantFunc, x []float32, xq []byte, cols, xs, n int) {
+	if n < quantRowsMin {
+		for i := range n {
+			act(x[i*cols:(i+1)*cols], xq[i*xs:(i+1)*xs])
+		}
+		return
+	}
+	Parallel(n, Threads(), func(lo, hi, _ int) {
+		for i := lo; i < hi; i++ {
+			act(x[i*cols:(i+1)*cols], xq[i*xs:(i+1)*xs])
+		}
+	})
 }
 
 // gemvFunc computes rows [lo, hi) (hi-lo a multiple of 8) of a one-row
