@@ -71,11 +71,19 @@ func packActQ6_K(dst, xq []byte, xs, n, nsb, cols, cblock int) {
 	packActK(dst, xq, xs, n, nsb, q6kActRec, true)
 }
 
+// packActK packs groups of eight columns on the worker pool.
 func packActK(dst, xq []byte, xs, n, nsb, rec int, q6 bool) {
-	le := binary.LittleEndian
 	groups := (n + q4kCols - 1) / q4kCols
 	clear(dst[(groups-1)*nsb*rec : groups*nsb*rec])
-	for c := range n {
+	Parallel(groups, Threads(), func(lo, hi, _ int) {
+		packActKCols(dst, xq, xs, lo*q4kCols, min(n, hi*q4kCols), nsb, rec, q6)
+	})
+}
+
+// packActKCols packs columns [c0, c1) (whole groups but the last).
+func packActKCols(dst, xq []byte, xs, c0, c1, nsb, rec int, q6 bool) {
+	le := binary.LittleEndian
+	for c := c0; c < c1; c++ {
 		g, cc := c/q4kCols, c%q4kCols
 		row := xq[c*xs : c*xs+nsb*szQ8K]
 		for b := range nsb {
