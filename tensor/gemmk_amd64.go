@@ -14,31 +14,39 @@ import (
 // integer lane sums (lane L: the elements whose index mod 32 is in
 // [4L, 4L+4), each times its sub-block scale), then acc[L] =
 // fma(d, float(isum[L]), acc[L]), Sum8 at the end (plus the four mins lanes
-// of Q4_K). One zmm register holds one lane L of the sixteen rows: VPDPBUSD
-// of four unsigned weight bytes per row by four broadcast activation bytes
-// gives the unscaled sum of one sub-block, VPDPWSSD multiplies it by the
-// row's sub-block scale and adds it to the lane.
+// of Q4_K). One zmm register holds one lane L of the sixteen rows (32-bit
+// lane r: row r). Sub-blocks go by pairs (2p, 2p+1): two VPDPBUSD of the
+// unsigned weight bytes by the pair's eight activation bytes (four of each
+// sub-block, broadcast) give the unscaled sums of eight rows each, VPACKSSDW
+// puts each row's two sums side by side as int16, and one VPDPWSSD by the
+// row's two sub-block scales adds them to the lane.
 //
 // Panel, per super-block (q4kPanelBlock or q6kPanelBlock bytes):
 //
-//	[0, 4096)      register 8j+L: lane i holds the quants of row i for
-//	               elements 32j+4L..32j+4L+3, one unsigned byte each
-//	Q4_K [4096, 4608) register j: lane i holds (scale j of row i, 0) as int16
+//	[0, 4096)      registers 2(8p+L) and 2(8p+L)+1 (A and B): 32-bit lane
+//	               4t+2u+s of A holds the quants of row 4t+u, of B those of
+//	               row 4t+2+u, for elements 32(2p+s)+4L..+3, one unsigned
+//	               byte each (so that VPACKSSDW of A and B gives row r in
+//	               lane r)
+//	Q4_K [4096, 4352) register p: lane r holds (scale 2p, scale 2p+1) of
+//	                  row r as int16
+//	     [4352, 4416) d of the sixteen rows, float32
+//	     [4416, 4480) -dmin of the sixteen rows, float32
+//	     [4480, 4736) register k: lane r holds (min 2k, min 2k+1) of row r
+//	Q6_K [4096, 4608) register 2p+e: lane r holds the scales of row r for
+//	                  elements 16e..16e+15 of sub-blocks 2p and 2p+1, int16
 //	     [4608, 4672) d of the sixteen rows, float32
-//	     [4672, 4736) -dmin of the sixteen rows, float32
-//	     [4736, 4992) register k: lane i holds (min 2k, min 2k+1) of row i
-//	Q6_K [4096, 5120) register 2j+e: lane i holds (scale of row i for
-//	                  elements 32j+16e..32j+16e+15, 0) as int16
-//	     [5120, 5184) d of the sixteen rows, float32
 //
 // Activations, per group of eight columns and super-block:
 //
-//	[0, 2048)      word 8(8j+L)+c: values 32j+4L..32j+4L+3 of column c
+//	[0, 2048)      eight bytes at 8(8(8p+L)+c): values 32·2p+4L..+3 and
+//	               32(2p+1)+4L..+3 of column c
 //	[2048, 2080)   d of the eight columns, float32
 //	Q4_K [2080, 2208) word 4c+k: (bs[4k]+bs[4k+1], bs[4k+2]+bs[4k+3]) of
 //	                  column c as int16 (bs: the sixteen bsums)
-//	Q6_K [2080, 4128) word 8(8j+L)+c: -32·Σ of the four values of word
-//	                  8(8j+L)+c, int32 (the quants' offset of 32)
+//	Q6_K [2080, 4128) eight bytes at 2080+8(8(8p+L)+c): -32·Σ of the four
+//	                  values of each half of the eight value bytes, two
+//	                  int32 (the quants' offset of 32)
 
 //go:noescape
 func gemmQ4_Kx8VNNI(nsb int, w, x *byte, acc *[q4kAccLen]float32, out *[128]float32)
@@ -50,8 +58,8 @@ func gemmQ6_Kx8VNNI(nsb int, w, x *byte, acc *[q4kAccLen]float32, out *[128]floa
 const (
 	q4kPanelRows  = 16
 	q4kCols       = 8
-	q4kPanelBlock = 4992
-	q6kPanelBlock = 5184
+	q4kPanelBlock = 4736
+	q6kPanelBlock = 4672
 	q4kActRec     = 2208
 	q6kActRec     = 4128
 	// q4kAccLen is the kernels' float scratch: eight lanes and four mins
@@ -90,11 +98,13 @@ func packActKCols(dst, xq []byte, xs, c0, c1, nsb, rec int, q6 bool) {
 			blk := (*[szQ8K]byte)(row[b*szQ8K:])
 			r := dst[(g*nsb+b)*rec:][:rec]
 			for w := range 64 { // w = 8j+L
+				j, L := w/8, w%8
+				o := 8*(8*(8*(j/2)+L)+cc) + 4*(j%2)
 				v := le.Uint32(blk[4+4*w:])
-				le.PutUint32(r[4*(8*w+cc):], v)
+				le.PutUint32(r[o:], v)
 				if q6 {
 					s := int32(int8(v)) + int32(int8(v>>8)) + int32(int8(v>>16)) + int32(int8(v>>24))
-					le.PutUint32(r[2080+4*(8*w+cc):], uint32(-32*s))
+					le.PutUint32(r[2080+o:], uint32(-32*s))
 				}
 			}
 			copy(r[2048+4*cc:2052+4*cc], blk[0:4])
@@ -128,23 +138,25 @@ func packPanelQ4_KPacked(dst []byte, w *Matrix, r0, nsb int) {
 
 // panelFromQ4_Kx16 writes the panel of nsb super-blocks of sixteen rows
 // interleaved as in the packed copy (src, see packQ4_Kx16): the copy's
-// register 8g+L holds the nibbles of the panel's registers 8·2g+L (low)
-// and 8·(2g+1)+L (high).
+// register 8p+L holds in lane r the nibbles of row r for sub-blocks 2p
+// (low) and 2p+1 (high), which go to lanes 4t+2u and 4t+2u+1 of the
+// panel's registers A (r = 4t+u) or B (r = 4t+2+u) of 8p+L.
 func panelFromQ4_Kx16(dst, src []byte, nsb int) {
 	le := binary.LittleEndian
-	const m = 0x0f0f0f0f0f0f0f0f
+	const m = 0x0f0f0f0f
 	for b := range nsb {
 		rec := (*[q4kx16Rec]byte)(src[b*q4kx16Rec:])
 		p := (*[q4kPanelBlock]byte)(dst[b*q4kPanelBlock:])
-		for g := range 4 {
-			for L := range 8 {
-				r := (*[64]byte)(rec[64*(8*g+L):])
-				lo := (*[64]byte)(p[64*(16*g+L):])
-				hi := (*[64]byte)(p[64*(16*g+8+L):])
-				for k := 0; k < 64; k += 8 {
-					v := le.Uint64(r[k:])
-					le.PutUint64(lo[k:], v&m)
-					le.PutUint64(hi[k:], v>>4&m)
+		for w := range 32 { // w = 8p+L
+			r := (*[64]byte)(rec[64*w:])
+			a := (*[128]byte)(p[128*w:])
+			for t := range 4 {
+				for h := range 2 { // rows 4t+2h, 4t+2h+1: register A or B
+					v := le.Uint64(r[16*t+8*h:])
+					lo, hi := v&0xffffffff, v>>32
+					o := 64*h + 16*t
+					le.PutUint64(a[o:], lo&m|(lo>>4&m)<<32)
+					le.PutUint64(a[o+8:], hi&m|(hi>>4&m)<<32)
 				}
 			}
 		}
@@ -154,16 +166,20 @@ func panelFromQ4_Kx16(dst, src []byte, nsb int) {
 				copy(s[4*k:4*k+4], rec[2112+64*k+4*i:])
 			}
 			sc, mn := k4Scales(s[:])
-			for j := range 8 {
-				le.PutUint32(p[4096+64*j+4*i:], uint32(sc[j]))
+			for q := range 4 {
+				le.PutUint32(p[4096+64*q+4*i:], uint32(sc[2*q])|uint32(sc[2*q+1])<<16)
+				le.PutUint32(p[4480+64*q+4*i:], uint32(mn[2*q])|uint32(mn[2*q+1])<<16)
 			}
-			le.PutUint32(p[4608+4*i:], math.Float32bits(f16At(rec[2048+2*i:])))
-			le.PutUint32(p[4672+4*i:], math.Float32bits(-f16At(rec[2080+2*i:])))
-			for k := range 4 {
-				le.PutUint32(p[4736+64*k+4*i:], uint32(mn[2*k])|uint32(mn[2*k+1])<<16)
-			}
+			le.PutUint32(p[4352+4*i:], math.Float32bits(f16At(rec[2048+2*i:])))
+			le.PutUint32(p[4416+4*i:], math.Float32bits(-f16At(rec[2080+2*i:])))
 		}
 	}
+}
+
+// panelLane returns the offset in a panel block of the quants of row r for
+// elements 32j+4L..+3.
+func panelLane(j, L, r int) int {
+	return 64*(2*(8*(j/2)+L)+r/2%2) + 4*(4*(r/4)+2*(r%2)+j%2)
 }
 
 // packPanelQ6_K packs rows [r0, r0+16) of w (layout above): first
@@ -184,33 +200,34 @@ func packPanelQ6_KPacked(dst []byte, w *Matrix, r0, nsb int) {
 
 // panelFromQ6_Kx16 writes the panel of nsb super-blocks of sixteen rows
 // interleaved as in the packed copy (src, see packQ6_Kx16): the copy's
-// registers of ql, ql+32 and qh for half h and lane L give the panel's
-// registers 8(4h+t)+L, t = 0..3; its scale byte s of a row is the panel's
-// scale register s.
+// registers of ql, ql+32 and qh for half h and lane L hold the quants of
+// sub-blocks 4h+t, t = 0..3; its scale byte 8h+2t+e of a row goes to
+// scale register 2(2h+t/2)+e, half t%2.
 func panelFromQ6_Kx16(dst, src []byte, nsb int) {
 	le := binary.LittleEndian
-	const m4, m2 = 0x0f0f0f0f0f0f0f0f, 0x3030303030303030
 	for b := range nsb {
 		rec := (*[q6kx16Rec]byte)(src[b*q6kx16Rec:])
 		p := (*[q6kPanelBlock]byte)(dst[b*q6kPanelBlock:])
 		for h := range 2 {
 			for L := range 8 {
-				r := (*[192]byte)(rec[192*(8*h+L):])
-				for k := 0; k < 64; k += 8 {
-					ql, ql2, qh := le.Uint64(r[k:]), le.Uint64(r[64+k:]), le.Uint64(r[128+k:])
-					le.PutUint64(p[64*(8*(4*h)+L)+k:], ql&m4|qh<<4&m2)
-					le.PutUint64(p[64*(8*(4*h+1)+L)+k:], ql2&m4|qh<<2&m2)
-					le.PutUint64(p[64*(8*(4*h+2)+L)+k:], ql>>4&m4|qh&m2)
-					le.PutUint64(p[64*(8*(4*h+3)+L)+k:], ql2>>4&m4|qh>>2&m2)
+				g := (*[192]byte)(rec[192*(8*h+L):])
+				for r := range 16 {
+					ql, ql2, qh := le.Uint32(g[4*r:]), le.Uint32(g[64+4*r:]), le.Uint32(g[128+4*r:])
+					const m4, m2 = 0x0f0f0f0f, 0x30303030
+					le.PutUint32(p[panelLane(4*h, L, r):], ql&m4|qh<<4&m2)
+					le.PutUint32(p[panelLane(4*h+1, L, r):], ql2&m4|qh<<2&m2)
+					le.PutUint32(p[panelLane(4*h+2, L, r):], ql>>4&m4|qh&m2)
+					le.PutUint32(p[panelLane(4*h+3, L, r):], ql2>>4&m4|qh>>2&m2)
 				}
 			}
 		}
 		for i := range 16 {
-			for s := range 16 {
-				v := int16(int8(rec[3072+64*(s/4)+4*i+s%4]))
-				le.PutUint32(p[4096+64*s+4*i:], uint32(uint16(v)))
+			for s := range 16 { // s = 8h+2t+e
+				h, t, e := s/8, s/2%4, s%2
+				v := uint16(int16(int8(rec[3072+64*(s/4)+4*i+s%4])))
+				binary.LittleEndian.PutUint16(p[4096+64*(2*(2*h+t/2)+e)+4*i+2*(t%2):], v)
 			}
-			le.PutUint32(p[5120+4*i:], math.Float32bits(f16At(rec[3328+2*i:])))
+			le.PutUint32(p[4608+4*i:], math.Float32bits(f16At(rec[3328+2*i:])))
 		}
 	}
 }
