@@ -176,12 +176,6 @@ func panelFromQ4_Kx16(dst, src []byte, nsb int) {
 	}
 }
 
-// panelLane returns the offset in a panel block of the quants of row r for
-// elements 32j+4L..+3.
-func panelLane(j, L, r int) int {
-	return 64*(2*(8*(j/2)+L)+r/2%2) + 4*(4*(r/4)+2*(r%2)+j%2)
-}
-
 // packPanelQ6_K packs rows [r0, r0+16) of w (layout above): first
 // interleaved as in the packed copy, then as packPanelQ6_KPacked does.
 func packPanelQ6_K(dst []byte, w *Matrix, r0, nsb int) {
@@ -211,13 +205,16 @@ func panelFromQ6_Kx16(dst, src []byte, nsb int) {
 		for h := range 2 {
 			for L := range 8 {
 				g := (*[192]byte)(rec[192*(8*h+L):])
-				for r := range 16 {
-					ql, ql2, qh := le.Uint32(g[4*r:]), le.Uint32(g[64+4*r:]), le.Uint32(g[128+4*r:])
-					const m4, m2 = 0x0f0f0f0f, 0x30303030
-					le.PutUint32(p[panelLane(4*h, L, r):], ql&m4|qh<<4&m2)
-					le.PutUint32(p[panelLane(4*h+1, L, r):], ql2&m4|qh<<2&m2)
-					le.PutUint32(p[panelLane(4*h+2, L, r):], ql>>4&m4|qh&m2)
-					le.PutUint32(p[panelLane(4*h+3, L, r):], ql2>>4&m4|qh>>2&m2)
+				for m := range 8 { // rows 2m, 2m+1
+					const m4, m2 = 0x0f0f0f0f0f0f0f0f, 0x3030303030303030
+					ql, ql2, qh := le.Uint64(g[8*m:]), le.Uint64(g[64+8*m:]), le.Uint64(g[128+8*m:])
+					t0, t1 := ql&m4|qh<<4&m2, ql2&m4|qh<<2&m2
+					t2, t3 := ql>>4&m4|qh&m2, ql2>>4&m4|qh>>2&m2
+					for q, pr := range [2][2]uint64{{t0, t1}, {t2, t3}} { // sub-blocks 4h+2q, 4h+2q+1
+						o := 64*(2*(8*(2*h+q)+L)+m%2) + 16*(m/2)
+						le.PutUint64(p[o:], pr[0]&0xffffffff|pr[1]<<32)
+						le.PutUint64(p[o+8:], pr[0]>>32|pr[1]&^0xffffffff)
+					}
 				}
 			}
 		}

@@ -28,7 +28,7 @@
 #define K6COL(off, Y, T1, T2, ACC) \
 	VPBROADCASTQ off(R9), Y \
 	VPBROADCASTQ (2080+off)(R9), T1 \
-	VMOVDQA64    T1, T2 \
+	VPBROADCASTQ (2080+off)(R9), T2 \
 	VPDPBUSD     Y, Z8, T1 \
 	VPDPBUSD     Y, Z9, T2 \
 	VPACKSSDW    T2, T1, T1 \
