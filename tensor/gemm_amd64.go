@@ -335,8 +335,14 @@ func gemmF32Tile(n int, w *float32, ws int, x *float32, xs int, out *[16]float32
 //go:noescape
 func gemmF16Tile(n int, w *uint16, ws int, x *float32, xs int, out *[16]float32)
 
-// gemmTileCols is how many activation rows a tile sweep keeps in cache.
-const gemmTileCols = 64
+// gemmTileCols is how many activation rows a tile sweep keeps in cache;
+// gemmTileRows how many tiles of four weight rows take each group of four
+// activation rows in turn (so that the group is read from L1, the weight
+// rows of the tiles from L2).
+const (
+	gemmTileCols = 64
+	gemmTileRows = 8
+)
 
 // floatGEMM computes the tinyBLAS-order product of F32 or F16 weights (rows
 // a multiple of 4, cols of 16) with the first n&^3 activation rows (float32
@@ -356,18 +362,20 @@ func floatGEMM(dst []float32, w *Matrix, xq []byte, xs, n int) int {
 		var out [16]float32
 		for c0 := 0; c0 < n4; c0 += gemmTileCols {
 			c1 := min(c0+gemmTileCols, n4)
-			for t := lo; t < hi; t++ {
-				r := 4 * t
+			for t0 := lo; t0 < hi; t0 += gemmTileRows {
 				for c := c0; c < c1; c += 4 {
-					x := (*float32)(unsafe.Pointer(&xq[c*xs]))
-					if w.Type == F32 {
-						gemmF32Tile(k, (*float32)(unsafe.Pointer(&w.Data[r*rb])), rb, x, xs, &out)
-					} else {
-						gemmF16Tile(k, (*uint16)(unsafe.Pointer(&w.Data[r*rb])), rb, x, xs, &out)
-					}
-					for i := range 4 {
-						for j := range 4 {
-							dst[(c+j)*rows+r+i] = out[4*i+j]
+					for t := t0; t < min(t0+gemmTileRows, hi); t++ {
+						r := 4 * t
+						x := (*float32)(unsafe.Pointer(&xq[c*xs]))
+						if w.Type == F32 {
+							gemmF32Tile(k, (*float32)(unsafe.Pointer(&w.Data[r*rb])), rb, x, xs, &out)
+						} else {
+							gemmF16Tile(k, (*uint16)(unsafe.Pointer(&w.Data[r*rb])), rb, x, xs, &out)
+						}
+						for i := range 4 {
+							for j := range 4 {
+								dst[(c+j)*rows+r+i] = out[4*i+j]
+							}
 						}
 					}
 				}
