@@ -53,6 +53,11 @@ func setArchExtras(c *Config) {
 	if families[c.Arch].moe {
 		c.Experts, c.ExpertsUsed, c.ExpertsNorm = 4, 2, true
 	}
+	if families[c.Arch].gptOSS {
+		c.ExpertsNorm, c.ExpertsSoftmaxWeight, c.ExpertsBias = false, true, true
+		c.AttnBias, c.AttnOutBias, c.AttnSinks, c.SwiGLUOAI = true, true, true, true
+		c.SlidingWindow, c.SlidingLayers, c.RopeThetaLocal = 3, []bool{true, false}, c.RopeTheta
+	}
 }
 
 // layoutWeights gives every tensor distinct values derived from its name.
@@ -125,7 +130,14 @@ func TestWriteGGUFRoundTrip(t *testing.T) {
 						t.Fatalf("last tensor, value %d: %v, want %v", i, got[i], want[i])
 					}
 				}
-				if (arch == "qwen2") != (m.Layers[1].Bv != nil) || c.QKNorm != (m.Layers[1].KNorm != nil) ||
+				if l := m.Layers[1]; c.AttnSinks != (len(l.Sinks) == c.Heads) || c.AttnOutBias != (len(l.Bo) == c.Dim) ||
+					c.ExpertsBias != (len(l.RouterBias) > 0 && len(l.RouterBias) == c.Experts && len(l.GateExpsBias) == c.Experts*c.HiddenDim &&
+						len(l.UpExpsBias) == c.Experts*c.HiddenDim && len(l.DownExpsBias) == c.Experts*c.Dim) ||
+					(!c.NoPreNorms && len(l.FFNNorm) != c.Dim) || (c.ffnNormIsPostAttn() && l.AttnPostNorm != nil) {
+					t.Errorf("sinks %d, output bias %d, router bias %d, expert biases %d %d %d, ffn norm %d, post-attention norm %d",
+						len(l.Sinks), len(l.Bo), len(l.RouterBias), len(l.GateExpsBias), len(l.UpExpsBias), len(l.DownExpsBias), len(l.FFNNorm), len(l.AttnPostNorm))
+				}
+				if c.AttnBias != (m.Layers[1].Bv != nil) || c.QKNorm != (m.Layers[1].KNorm != nil) ||
 					c.PostNorms != (m.Layers[1].FFNPostNorm != nil) {
 					t.Errorf("biases %v, qk norms %v, post-norms %v", m.Layers[1].Bv != nil, m.Layers[1].KNorm != nil, m.Layers[1].FFNPostNorm != nil)
 				}
