@@ -332,6 +332,9 @@ func SyntheticShapes() string {
 		if s.RopeTheta != 0 {
 			fmt.Fprintf(&b, ", RoPE base %g", s.RopeTheta)
 		}
+		if s.Experts > 0 {
+			fmt.Fprintf(&b, ", %s with %d experts (%d used)", s.Arch(), s.Experts, s.ExpertsUsed)
+		}
 		n := float64(s.Params())
 		switch {
 		case n >= 1e9:
@@ -347,7 +350,7 @@ func SyntheticShapes() string {
 func (s SyntheticModel) Params() int64 { return s.shape.Params() }
 
 // String describes the model: "synthetic 400M Llama, N parameters, Q4_0"
-// (or "qwen3moe" for the mixtures of experts).
+// (or "qwen3moe" or "gpt-oss" for the mixtures of experts).
 func (s SyntheticModel) String() string {
 	arch := "Llama"
 	if s.shape.Experts > 0 {

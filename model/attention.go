@@ -74,7 +74,8 @@ func (s *State) growScratch(n int) {
 // attention computes the multi-head attention of the b tokens at positions
 // pos… of layer l, whose keys and values are already in the cache: q holds
 // their queries (b rows of QDim) and att receives the weighted values (b rows
-// of QDim); sinks holds the layer's per-head sink logits, or is nil. The (token, head) pairs are spread over the tensor worker pool;
+// of QDim); sinks holds the layer's per-head sink logits, or is nil. The
+// (token, head) pairs are spread over the tensor worker pool;
 // with a tracer they run in order on the caller, which reports each one.
 func (s *State) attention(l, pos, b int, q, att, sinks []float32) {
 	c := s.cfg
@@ -100,6 +101,9 @@ func (s *State) attention(l, pos, b int, q, att, sinks []float32) {
 			s.attendRange(k, k+1, 0)
 			if s.Tracer.Position(p) {
 				s.Tracer.Attention(l, h, p, s.usedWeights(p), att[i*c.QDim()+h*c.ValueDim:i*c.QDim()+(h+1)*c.ValueDim])
+				if st, ok := s.Tracer.(SinkTracer); ok && sinks != nil {
+					st.AttentionSink(l, h, p, s.ws[0].sink)
+				}
 			}
 		}
 	}
