@@ -325,7 +325,7 @@ func SyntheticShapes() string {
 	var b strings.Builder
 	for _, name := range synth.ShapeNames() {
 		s := synth.Shapes[name]
-		fmt.Fprintf(&b, "%-9s dim %d, FFN %d, %d layers, %d/%d heads, vocabulary %d", name, s.Dim, s.Hidden, s.Layers, s.Heads, s.KVHeads, s.Vocab)
+		fmt.Fprintf(&b, "%-10s dim %d, FFN %d, %d layers, %d/%d heads, vocabulary %d", name, s.Dim, s.Hidden, s.Layers, s.Heads, s.KVHeads, s.Vocab)
 		if s.Tied {
 			b.WriteString(", tied embeddings")
 		}
