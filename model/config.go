@@ -10,8 +10,10 @@
 // second RoPE base for the sliding-window layers) and "granite" (embedding,
 // residual, attention and logit multipliers), "olmo2" (post-norms instead of
 // pre-norms, Q/K norms over all heads) , "smollm3" (every fourth layer
-// without RoPE) and "phi3" (fused QKV and gate-up tensors, LongRoPE). llama2.c checkpoints load
-// as "llama".
+// without RoPE), "phi3" (fused QKV and gate-up tensors, LongRoPE), and the
+// mixtures of experts "qwen3moe" and "gpt-oss" (attention sinks and biases,
+// sliding windows, softmax_weight gating, biased experts, clamped SwiGLU).
+// llama2.c checkpoints load as "llama".
 package model
 
 import (
