@@ -255,3 +255,53 @@ func runArchBatch(t *testing.T, m *Model, kv tensor.Type, tokens []int, nPrompt,
 	}
 	return rows
 }
+
+// TestGptOSSConfig checks what the loader reads from a gpt-oss file's
+// metadata beyond the generated model's: rope.freq_base_swa for the
+// sliding-window layers, and clear errors for the keys llama.cpp requires
+// and for heads whose width is not the RoPE width.
+func TestGptOSSConfig(t *testing.T) {
+	data, err := genGptOSSModel(gptOSSCases[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit := func(key string, v any) *gguf.File {
+		f, err := gguf.Parse(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kvs := f.KV[:0:0]
+		for _, kv := range f.KV {
+			if kv.Key != key {
+				kvs = append(kvs, kv)
+			}
+		}
+		if v != nil {
+			kvs = append(kvs, gguf.KV{Key: key, Value: v})
+		}
+		f.KV = kvs
+		return f
+	}
+	c, err := ConfigFromGGUF(edit("gpt-oss.rope.freq_base_swa", float32(10000)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RopeThetaLocal != 10000 || c.RopeTheta != 150000 || c.RopeScalingLocal != c.RopeScaling {
+		t.Errorf("rope.freq_base_swa: local base %g (scaling %v), global %g (scaling %v)", c.RopeThetaLocal, c.RopeScalingLocal, c.RopeTheta, c.RopeScaling)
+	}
+	for _, tc := range []struct {
+		key  string
+		v    any
+		want string
+	}{
+		{"gpt-oss.expert_feed_forward_length", nil, "gpt-oss.expert_feed_forward_length is missing"},
+		{"gpt-oss.attention.sliding_window", nil, "gpt-oss.attention.sliding_window is missing"},
+		{"gpt-oss.rope.dimension_count", uint32(16), "rope.dimension_count 16 differs from the head width 32"},
+		{"gpt-oss.expert_count", nil, "gpt-oss needs gpt-oss.expert_count > 0"},
+	} {
+		_, err := ConfigFromGGUF(edit(tc.key, tc.v))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s = %v: error %v, want %q", tc.key, tc.v, err, tc.want)
+		}
+	}
+}
