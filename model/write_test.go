@@ -204,7 +204,8 @@ func TestWriteGGUFErrors(t *testing.T) {
 // matrices, two norms, plus biases (qwen2) or Q/K norms (qwen3); then the
 // embedding, the output norm and, when not tied, the output matrix; gemma
 // adds two post-norms per layer; olmo2 has post-norms instead of pre-norms
-// and Q/K norms as wide as all heads.
+// and Q/K norms as wide as all heads; gpt-oss adds an output bias, a sink
+// per head, and the router's and experts' biases.
 func TestParamsFromLayout(t *testing.T) {
 	for _, arch := range Architectures {
 		for _, tied := range []bool{true, false} {
@@ -231,6 +232,17 @@ func TestParamsFromLayout(t *testing.T) {
 				// the router, and each expert's three matrices
 				e := int64(c.Experts)
 				layer += d*e + (e-1)*3*d*h
+			}
+			if c.AttnOutBias {
+				layer += d
+			}
+			if c.AttnSinks {
+				layer += int64(c.Heads)
+			}
+			if c.ExpertsBias {
+				// the router's, then each expert's gate, up and down biases
+				e := int64(c.Experts)
+				layer += e + e*(2*h+d)
 			}
 			want := int64(c.Layers)*layer + int64(c.VocabSize)*d + d
 			if !c.TiedOutput {
