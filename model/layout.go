@@ -62,7 +62,8 @@ type TensorSpec struct {
 	// PerLayer tells whether every transformer block has its own copy.
 	PerLayer bool
 	// Shape gives the row length (cols) and the number of rows the config
-	// implies; rows is 1 for a vector (a norm weight or a bias).
+	// implies; rows is 1 for a vector (a norm weight or a bias), the
+	// expert count for the experts' biases (one row per expert).
 	Shape func(c *Config) (cols, rows int)
 	// In reports whether a model of config c carries the tensor (nil:
 	// always). Writers write exactly those tensors, and the loader requires
