@@ -325,12 +325,15 @@ func SyntheticShapes() string {
 	var b strings.Builder
 	for _, name := range synth.ShapeNames() {
 		s := synth.Shapes[name]
-		fmt.Fprintf(&b, "%-9s dim %d, FFN %d, %d layers, %d/%d heads, vocabulary %d", name, s.Dim, s.Hidden, s.Layers, s.Heads, s.KVHeads, s.Vocab)
+		fmt.Fprintf(&b, "%-10s dim %d, FFN %d, %d layers, %d/%d heads, vocabulary %d", name, s.Dim, s.Hidden, s.Layers, s.Heads, s.KVHeads, s.Vocab)
 		if s.Tied {
 			b.WriteString(", tied embeddings")
 		}
 		if s.RopeTheta != 0 {
 			fmt.Fprintf(&b, ", RoPE base %g", s.RopeTheta)
+		}
+		if s.Experts > 0 {
+			fmt.Fprintf(&b, ", %s with %d experts (%d used)", s.Arch(), s.Experts, s.ExpertsUsed)
 		}
 		n := float64(s.Params())
 		switch {
@@ -347,7 +350,7 @@ func SyntheticShapes() string {
 func (s SyntheticModel) Params() int64 { return s.shape.Params() }
 
 // String describes the model: "synthetic 400M Llama, N parameters, Q4_0"
-// (or "qwen3moe" for the mixtures of experts).
+// (or "qwen3moe" or "gpt-oss" for the mixtures of experts).
 func (s SyntheticModel) String() string {
 	arch := "Llama"
 	if s.shape.Experts > 0 {

@@ -110,8 +110,16 @@ func (r *recorder) Attention(layer, head, pos int, weights, out []float32) {
 	c := &r.m.Config
 	r.attn = append(r.attn, trace.HeadAttention{
 		Layer: layer, Head: head, KVHead: head / (c.Heads / c.KVHeads),
-		Weights: append([]float32(nil), weights...),
+		Weights: append([]float32(nil), weights...), Window: c.AttnWindow(layer),
 	})
+}
+
+// AttentionSink implements model.SinkTracer: the sink's share of the head
+// just recorded.
+func (r *recorder) AttentionSink(layer, head, _ int, share float32) {
+	if n := len(r.attn); n > 0 && r.attn[n-1].Layer == layer && r.attn[n-1].Head == head {
+		r.attn[n-1].Sink = share
+	}
 }
 
 // Experts implements model.ExpertTracer: the router's choice in a traced

@@ -19,6 +19,15 @@ type attnScratch struct {
 	wf     []float32 // attention weights over the nkv cells (F32 cache)
 	qq     []byte    // a query head converted to Q8_0 (quantized key cache)
 	qr     []float32 // a query head rotated (quantized key cache)
+	sink   float32   // the sink's share of the last head's weights (gpt-oss)
+}
+
+// headSink returns a pointer to head h's sink logit, or nil without sinks.
+func headSink(sinks []float32, h int) *float32 {
+	if sinks == nil {
+		return nil
+	}
+	return &sinks[h]
 }
 
 // attnStep holds the arguments of the attention step being computed, read by
@@ -26,6 +35,7 @@ type attnScratch struct {
 type attnStep struct {
 	l, pos, b, nkv int
 	q, att         []float32
+	sinks          []float32 // the layer's sink logits (gpt-oss), or nil
 }
 
 // attnState is the part of State that runs attention: the per-worker scratch,
@@ -64,13 +74,14 @@ func (s *State) growScratch(n int) {
 // attention computes the multi-head attention of the b tokens at positions
 // pos… of layer l, whose keys and values are already in the cache: q holds
 // their queries (b rows of QDim) and att receives the weighted values (b rows
-// of QDim). The (token, head) pairs are spread over the tensor worker pool;
+// of QDim); sinks holds the layer's per-head sink logits, or is nil. The
+// (token, head) pairs are spread over the tensor worker pool;
 // with a tracer they run in order on the caller, which reports each one.
-func (s *State) attention(l, pos, b int, q, att []float32) {
+func (s *State) attention(l, pos, b int, q, att, sinks []float32) {
 	c := s.cfg
 	// llama.cpp attends over nkv cells (the used ones, padded) and sums in
 	// another order for a batch of tokens than for one
-	s.step = attnStep{l: l, pos: pos, b: b, nkv: padKV(pos+b-1, s.ctx), q: q, att: att}
+	s.step = attnStep{l: l, pos: pos, b: b, nkv: padKV(pos+b-1, s.ctx), q: q, att: att, sinks: sinks}
 	s.growScratch(tensor.Threads())
 	// small steps (the first positions of a generation) are not worth
 	// waking the workers for
@@ -90,6 +101,9 @@ func (s *State) attention(l, pos, b int, q, att []float32) {
 			s.attendRange(k, k+1, 0)
 			if s.Tracer.Position(p) {
 				s.Tracer.Attention(l, h, p, s.usedWeights(p), att[i*c.QDim()+h*c.ValueDim:i*c.QDim()+(h+1)*c.ValueDim])
+				if st, ok := s.Tracer.(SinkTracer); ok && sinks != nil {
+					st.AttentionSink(l, h, p, s.ws[0].sink)
+				}
 			}
 		}
 	}
@@ -128,7 +142,7 @@ func (s *State) attendRange(lo, hi, worker int) {
 		kvh := h / (c.Heads / c.KVHeads)
 		q := st.q[i*qDim+h*c.HeadDim : i*qDim+(h+1)*c.HeadDim]
 		out := st.att[i*qDim+h*c.ValueDim : i*qDim+(h+1)*c.ValueDim]
-		s.attendHead(sc, st.l, st.pos+i, kvh, st.nkv, st.b > 1, q, out)
+		s.attendHead(sc, st.l, st.pos+i, kvh, st.nkv, st.b > 1, headSink(st.sinks, h), q, out)
 	}
 }
 
@@ -137,8 +151,10 @@ func (s *State) attendRange(lo, hi, worker int) {
 // reproduces llama.cpp's arithmetic (without flash attention): nkv is the number of cache
 // cells llama.cpp multiplies (positions past p weigh zero) and batch tells
 // whether the step holds several tokens (llama.cpp then multiplies with
-// llamafile's tinyBLAS, which sums in another order).
-func (s *State) attendHead(sc *attnScratch, l, p, kvh, nkv int, batch bool, q, out []float32) {
+// llamafile's tinyBLAS, which sums in another order). A non-nil sink is the
+// head's sink logit (gpt-oss), which joins the softmax without a value; its
+// share of the weight is left in sc.sink.
+func (s *State) attendHead(sc *attnScratch, l, p, kvh, nkv int, batch bool, sink *float32, q, out []float32) {
 	c := s.cfg
 	hd, vd := c.HeadDim, c.ValueDim
 	kvDim := c.KVDim()
@@ -224,7 +240,12 @@ func (s *State) attendHead(sc *attnScratch, l, p, kvh, nkv int, batch bool, q, o
 	}
 
 	// softmax the scores to get attention weights
-	tensor.Softmax(scores)
+	if sink != nil {
+		sc.sink = tensor.SoftmaxSink(scores, *sink)
+	} else {
+		tensor.Softmax(scores)
+		sc.sink = 0
+	}
 
 	// weighted sum of the values into out
 	if s.kvType == tensor.F32 {

@@ -160,7 +160,7 @@ func (m *Model) ForwardBatch(b *Batch, steps []SeqStep) error {
 		if traced {
 			for i, st := range steps {
 				if st.State.Tracer != nil {
-					st.State.attention(l, st.Pos, 1, q[i*qDim:(i+1)*qDim], att[i*qDim:(i+1)*qDim])
+					st.State.attention(l, st.Pos, 1, q[i*qDim:(i+1)*qDim], att[i*qDim:(i+1)*qDim], nil)
 				}
 			}
 		}
@@ -216,7 +216,7 @@ func (b *Batch) attendRange(lo, hi, worker int) {
 		kvh := h / (c.Heads / c.KVHeads)
 		q := b.q[i*qDim+h*c.HeadDim : i*qDim+(h+1)*c.HeadDim]
 		out := b.att[i*qDim+h*c.ValueDim : i*qDim+(h+1)*c.ValueDim]
-		s.attendHead(&s.ws[worker], b.layer, st.Pos, kvh, padKV(st.Pos, s.ctx), false, q, out)
+		s.attendHead(&s.ws[worker], b.layer, st.Pos, kvh, padKV(st.Pos, s.ctx), false, nil, q, out)
 	}
 }
 
@@ -278,5 +278,5 @@ func (b *Batch) postNorm(o, weight []float32) {
 // attendHead). An architecture whose steps it lacks decodes each sequence
 // through the single-token path instead: mixtures of experts.
 func (c *Config) batchable() bool {
-	return !c.MoE()
+	return !c.MoE() && !c.AttnSinks && !c.AttnOutBias && !c.SwiGLUOAI
 }

@@ -10,8 +10,10 @@
 // second RoPE base for the sliding-window layers) and "granite" (embedding,
 // residual, attention and logit multipliers), "olmo2" (post-norms instead of
 // pre-norms, Q/K norms over all heads) , "smollm3" (every fourth layer
-// without RoPE) and "phi3" (fused QKV and gate-up tensors, LongRoPE). llama2.c checkpoints load
-// as "llama".
+// without RoPE), "phi3" (fused QKV and gate-up tensors, LongRoPE), and the
+// mixtures of experts "qwen3moe" and "gpt-oss" (attention sinks and biases,
+// sliding windows, softmax_weight gating, biased experts, clamped SwiGLU).
+// llama2.c checkpoints load as "llama".
 package model
 
 import (
@@ -165,7 +167,38 @@ type Config struct {
 	// ExpertsNorm divides the picked experts' probabilities by their sum
 	// before they weigh the experts' outputs (qwen3moe always does).
 	ExpertsNorm bool
+	// ExpertsSoftmaxWeight changes the router's gating to llama.cpp's
+	// softmax_weight (gpt-oss): the ExpertsUsed experts of highest score
+	// are picked from the scores themselves, and their weights are the
+	// softmax of their scores alone.
+	ExpertsSoftmaxWeight bool
+	// ExpertsBias adds biases to the router's scores (ffn_gate_inp.bias)
+	// and to each expert's gate, up and down products (ffn_gate_exps.bias,
+	// ffn_up_exps.bias, ffn_down_exps.bias: one row per expert), as
+	// ggml_add and ggml_add_id (gpt-oss).
+	ExpertsBias bool
+
+	// gpt-oss (false for the other architectures).
+
+	// SwiGLUOAI replaces SwiGLU by gpt-oss's clamped variant (ggml's
+	// swiglu_oai with alpha 1.702 and limit 7): the gate g clamped above
+	// at 7, the up value u to [-7, 7], out = g·σ(1.702·g)·(u + 1).
+	SwiGLUOAI bool
+	// AttnSinks gives every head a learned sink logit (attn_sinks.weight,
+	// one per head) that takes part in the softmax of the attention scores
+	// without a value: the weights of the positions sum to less than 1.
+	AttnSinks bool
+	// AttnOutBias adds a bias to the attention output projection
+	// (attn_output.bias).
+	AttnOutBias bool
 }
+
+// swigluOAIAlpha and swigluOAILimit are gpt-oss's clamped SwiGLU constants
+// (fixed in llama.cpp's graph, not read from files; the limit is a
+// variable so that the tests can lift it).
+const swigluOAIAlpha = 1.702
+
+var swigluOAILimit float32 = 7
 
 // MoE reports whether the feed-forward layers are mixtures of experts.
 func (c *Config) MoE() bool { return c.Experts > 0 }
@@ -265,6 +298,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("experts used per token must be between 1 and the expert count %d, got %d", c.Experts, c.ExpertsUsed)
 	case !c.MoE() && c.ExpertsUsed != 0:
 		return fmt.Errorf("experts used per token is %d in a model without experts", c.ExpertsUsed)
+	case (c.ExpertsSoftmaxWeight || c.ExpertsBias) && !c.MoE():
+		return fmt.Errorf("router gating or expert biases set in a model without experts")
 	case c.AttnSoftcap < 0 || c.FinalSoftcap < 0 || c.QueryScale < 0:
 		return fmt.Errorf("soft-capping and query scale must not be negative, got %g, %g, %g", c.AttnSoftcap, c.FinalSoftcap, c.QueryScale)
 	}

@@ -320,11 +320,21 @@ func (m *Model) forwardBatch(ctx context.Context, s *State, tokens []int, pos in
 
 		// multihead attention over all cached positions, causally masked
 		att := s.att[:b*qDim]
-		s.attention(l, pos, b, q, att)
+		var sinks []float32
+		if c.AttnSinks {
+			sinks = w.Sinks
+		}
+		s.attention(l, pos, b, q, att, sinks)
 
-		// output projection, then residual connection back into x
+		// output projection (and its bias, gpt-oss), then residual
+		// connection back into x
 		xb2 := s.xb2[:b*dim]
 		matmul(xb2, w.Wo, att, b)
+		if c.AttnOutBias {
+			for i := range b {
+				addTo(xb2[i*dim:(i+1)*dim], w.Bo)
+			}
+		}
 
 		// In the last layer only the rows whose logits are wanted matter
 		// from here on; llama.cpp drops the others at this point, which also
@@ -461,6 +471,10 @@ func (s *State) siluRange(lo, hi, _ int) {
 		b := min(a+siluUnit, hid)
 		if s.cfg.GELU {
 			geluMul(s.hb[row*hid+a:row*hid+b], s.hb2[row*hid+a:row*hid+b])
+			continue
+		}
+		if s.cfg.SwiGLUOAI {
+			swigluOAI(s.hb[row*hid+a:row*hid+b], s.hb2[row*hid+a:row*hid+b])
 			continue
 		}
 		tensor.SiLUMul(s.hb[row*hid+a:row*hid+b], s.hb2[row*hid+a:row*hid+b])

@@ -10,7 +10,7 @@ import (
 )
 
 // Architectures lists the GGUF architectures this package runs.
-var Architectures = []string{"llama", "qwen2", "qwen3", "qwen3moe", "gemma2", "gemma3", "granite", "olmo2", "smollm3", "phi3"}
+var Architectures = []string{"llama", "qwen2", "qwen3", "qwen3moe", "gemma2", "gemma3", "granite", "olmo2", "smollm3", "phi3", "gpt-oss"}
 
 // family describes how an architecture differs from plain Llama.
 type family struct {
@@ -32,6 +32,9 @@ type family struct {
 	fusedGateUp bool
 	// moe: mixture-of-experts feed-forward layers (see readMoE).
 	moe bool
+	// gptOSS: gpt-oss's attention sinks, biases, sliding windows, gating
+	// and clamped SwiGLU (see readGptOSS).
+	gptOSS bool
 }
 
 var families = map[string]family{
@@ -46,6 +49,7 @@ var families = map[string]family{
 	"olmo2":    {ropeNeox: true, qkNorm: true, olmo2: true},
 	"smollm3":  {noRopeStep: 4},
 	"phi3":     {ropeNeox: true, fusedGateUp: true},
+	"gpt-oss":  {ropeNeox: true, moe: true, gptOSS: true},
 }
 
 // LoadGGUF reads the hyper-parameters of an opened GGUF file and binds its
@@ -201,6 +205,11 @@ func ConfigFromGGUF(f *gguf.File) (*Config, error) {
 			return nil, err
 		}
 	}
+	if fam.gptOSS {
+		if err := readGptOSS(f, c); err != nil {
+			return nil, err
+		}
+	}
 	if fam.granite {
 		if err := readGranite(f, c); err != nil {
 			return nil, err
@@ -320,11 +329,19 @@ func readGemma(f *gguf.File, c *Config) error {
 		return fmt.Errorf("metadata %s.attention.sliding_window = %d is out of range", arch, window)
 	}
 	c.SlidingWindow = int(window)
+	return readSlidingPattern(f, c, period)
+}
+
+// readSlidingPattern sets c.SlidingLayers from
+// attention.sliding_window_pattern as llama.cpp's load_swa_pattern: a bool
+// per layer (layers past the end of the array are global), or a period n
+// whose every n-th layer is global (0: every layer slides); without the key,
+// the architecture's period.
+func readSlidingPattern(f *gguf.File, c *Config, period int) error {
 	c.SlidingLayers = make([]bool, c.Layers)
-	key := arch + ".attention.sliding_window_pattern"
+	key := c.Arch + ".attention.sliding_window_pattern"
 	if kv, ok := f.Lookup(key); ok {
 		if a, ok := kv.Value.(gguf.Array); ok {
-			// as llama.cpp: layers past the end of the array are global
 			b, ok := a.Values.([]bool)
 			if !ok {
 				return fmt.Errorf("metadata %s must be an array of bools (one per layer) or a number, got an array of %s", key, a.Elem)
@@ -341,6 +358,59 @@ func readGemma(f *gguf.File, c *Config) error {
 	for l := range c.SlidingLayers {
 		c.SlidingLayers[l] = period == 0 || l%period < period-1
 	}
+	return nil
+}
+
+// readGptOSS reads gpt-oss's hyper-parameters as llama.cpp 0.5.0 does
+// (src/models/openai-moe.cpp, llama-graph.cpp's build_moe_ffn and
+// build_attn):
+//
+//   - attention.sliding_window (required) for the sliding-window layers,
+//     which follow attention.sliding_window_pattern, by default every 2nd
+//     layer global (layers 0, 2, … slide); their RoPE base is
+//     rope.freq_base_swa, by default rope.freq_base, and their RoPE is
+//     scaled like the global layers';
+//   - head width rope.dimension_count (queries are heads × that wide), the
+//     attention scale 1/sqrt of it;
+//   - attention biases on q, k and v when the file has them (optional in
+//     llama.cpp), on the output always; one sink logit per head;
+//   - expert_feed_forward_length (required) for the experts' width, the
+//     router's scores biased, gating softmax_weight (the top experts by
+//     score, weighted by the softmax of their scores, not normalized
+//     again, no expert_weights_scale), biased experts with the clamped
+//     SwiGLU (swiglu_oai, alpha 1.702, limit 7);
+//   - the pre-FFN norm stored as post_attention_norm.weight.
+func readGptOSS(f *gguf.File, c *Config) error {
+	arch := c.Arch
+	if _, ok := f.Lookup(arch + ".expert_feed_forward_length"); !ok {
+		return fmt.Errorf("metadata %s.expert_feed_forward_length is missing", arch)
+	}
+	if c.RopeDim != c.HeadDim {
+		return fmt.Errorf("%s: rope.dimension_count %d differs from the head width %d (llama.cpp sizes gpt-oss's heads by the RoPE width)", arch, c.RopeDim, c.HeadDim)
+	}
+	window, ok := f.Uint(arch + ".attention.sliding_window")
+	if !ok {
+		return fmt.Errorf("metadata %s.attention.sliding_window is missing", arch)
+	}
+	if window > 1<<31 {
+		return fmt.Errorf("metadata %s.attention.sliding_window = %d is out of range", arch, window)
+	}
+	c.RopeThetaLocal = c.RopeTheta
+	if v, ok := f.Float(arch + ".rope.freq_base_swa"); ok {
+		c.RopeThetaLocal = float32(v)
+	}
+	c.RopeScalingLocal = c.RopeScaling
+	if window > 0 {
+		c.SlidingWindow = int(window)
+		if err := readSlidingPattern(f, c, 2); err != nil {
+			return err
+		}
+	} else {
+		c.RopeThetaLocal, c.RopeScalingLocal = 0, RopeScaling{}
+	}
+	_, c.AttnBias = f.Tensor(LayerName(0, NameAttnQBias))
+	c.AttnOutBias, c.AttnSinks, c.SwiGLUOAI = true, true, true
+	c.ExpertsNorm, c.ExpertsSoftmaxWeight, c.ExpertsBias = false, true, true
 	return nil
 }
 

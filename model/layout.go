@@ -37,6 +37,13 @@ const (
 	NameFFNGateExp = "ffn_gate_exps.weight" // MoE: the experts' gate projections, stacked
 	NameFFNUpExp   = "ffn_up_exps.weight"
 	NameFFNDownExp = "ffn_down_exps.weight"
+	// gpt-oss
+	NameAttnOutBias = "attn_output.bias"
+	NameAttnSinks   = "attn_sinks.weight"  // one sink logit per head
+	NameFFNGateInpB = "ffn_gate_inp.bias"  // router bias
+	NameFFNGateExpB = "ffn_gate_exps.bias" // experts' biases, one row per expert
+	NameFFNUpExpB   = "ffn_up_exps.bias"
+	NameFFNDownExpB = "ffn_down_exps.bias"
 )
 
 // LayerName returns the file name of per-layer tensor name in layer l.
@@ -55,7 +62,8 @@ type TensorSpec struct {
 	// PerLayer tells whether every transformer block has its own copy.
 	PerLayer bool
 	// Shape gives the row length (cols) and the number of rows the config
-	// implies; rows is 1 for a vector (a norm weight or a bias).
+	// implies; rows is 1 for a vector (a norm weight or a bias), the
+	// expert count for the experts' biases (one row per expert).
 	Shape func(c *Config) (cols, rows int)
 	// In reports whether a model of config c carries the tensor (nil:
 	// always). Writers write exactly those tensors, and the loader requires
@@ -78,8 +86,9 @@ type TensorSpec struct {
 	mats func(l *Layer) *[]*tensor.Matrix
 }
 
-// Vector tells whether the tensor is one-dimensional (stored as F32 by the
-// writers and dequantized to []float32 when loaded).
+// Vector tells whether the tensor is a vector (stored as F32 by the
+// writers and dequantized to []float32 when loaded): one-dimensional, or,
+// for the experts' biases, one row per expert.
 func (s *TensorSpec) Vector() bool { return s.vec != nil }
 
 // Router tells whether the tensor is a mixture-of-experts router
@@ -127,6 +136,12 @@ var layout = []TensorSpec{
 	{Name: NameAttnOutput, HFName: "model.layers.%d.self_attn.o_proj.weight", PerLayer: true,
 		Shape: func(c *Config) (int, int) { return c.QDim(), c.Dim },
 		mat:   func(_ *Model, l *Layer) **tensor.Matrix { return &l.Wo }},
+	{Name: NameAttnOutBias, HFName: "model.layers.%d.self_attn.o_proj.bias", PerLayer: true,
+		Shape: func(c *Config) (int, int) { return c.Dim, 1 }, In: hasAttnOutBias,
+		vec: func(_ *Model, l *Layer) *[]float32 { return &l.Bo }},
+	{Name: NameAttnSinks, HFName: "model.layers.%d.self_attn.sinks", PerLayer: true,
+		Shape: func(c *Config) (int, int) { return c.Heads, 1 }, In: hasAttnSinks,
+		vec: func(_ *Model, l *Layer) *[]float32 { return &l.Sinks }},
 	// Gemma's HF names: its pre-FFN norm (ffn_norm) is pre_feedforward_layernorm
 	// there, a name this table does not give.
 	{Name: NameAttnPost, HFName: "model.layers.%d.post_attention_layernorm.weight", PerLayer: true,
@@ -158,6 +173,20 @@ var layout = []TensorSpec{
 	{Name: NameFFNDownExp, HFName: "model.layers.%d.mlp.experts.down_proj.weight", PerLayer: true, Stacked: true,
 		Shape: func(c *Config) (int, int) { return c.HiddenDim, c.Dim }, In: isMoE,
 		mats: func(l *Layer) *[]*tensor.Matrix { return &l.DownExps }},
+	// gpt-oss's router and expert biases; the experts' are 2-D, one row
+	// per expert
+	{Name: NameFFNGateInpB, HFName: "model.layers.%d.mlp.router.bias", PerLayer: true,
+		Shape: func(c *Config) (int, int) { return c.Experts, 1 }, In: hasExpertsBias,
+		vec: func(_ *Model, l *Layer) *[]float32 { return &l.RouterBias }},
+	{Name: NameFFNGateExpB, HFName: "model.layers.%d.mlp.experts.gate_proj.bias", PerLayer: true,
+		Shape: func(c *Config) (int, int) { return c.HiddenDim, c.Experts }, In: hasExpertsBias,
+		vec: func(_ *Model, l *Layer) *[]float32 { return &l.GateExpsBias }},
+	{Name: NameFFNUpExpB, HFName: "model.layers.%d.mlp.experts.up_proj.bias", PerLayer: true,
+		Shape: func(c *Config) (int, int) { return c.HiddenDim, c.Experts }, In: hasExpertsBias,
+		vec: func(_ *Model, l *Layer) *[]float32 { return &l.UpExpsBias }},
+	{Name: NameFFNDownExpB, HFName: "model.layers.%d.mlp.experts.down_proj.bias", PerLayer: true,
+		Shape: func(c *Config) (int, int) { return c.Dim, c.Experts }, In: hasExpertsBias,
+		vec: func(_ *Model, l *Layer) *[]float32 { return &l.DownExpsBias }},
 	{Name: NameFFNPost, HFName: "model.layers.%d.post_feedforward_layernorm.weight", PerLayer: true,
 		Shape: func(c *Config) (int, int) { return c.Dim, 1 }, In: hasPostNorms,
 		vec: func(_ *Model, l *Layer) *[]float32 { return &l.FFNPostNorm }},
@@ -180,12 +209,15 @@ var layout = []TensorSpec{
 		vec:   func(m *Model, _ *Layer) *[]float32 { return &m.RopeShort }},
 }
 
-func hasAttnBias(c *Config) bool  { return c.AttnBias }
-func hasQKNorm(c *Config) bool    { return c.QKNorm }
-func hasPostNorms(c *Config) bool { return c.PostNorms }
-func hasPreNorms(c *Config) bool  { return !c.NoPreNorms }
-func isMoE(c *Config) bool        { return c.MoE() }
-func isDense(c *Config) bool      { return !c.MoE() }
+func hasAttnBias(c *Config) bool    { return c.AttnBias }
+func hasQKNorm(c *Config) bool      { return c.QKNorm }
+func hasPostNorms(c *Config) bool   { return c.PostNorms }
+func hasPreNorms(c *Config) bool    { return !c.NoPreNorms }
+func isMoE(c *Config) bool          { return c.MoE() }
+func hasAttnOutBias(c *Config) bool { return c.AttnOutBias }
+func hasAttnSinks(c *Config) bool   { return c.AttnSinks }
+func hasExpertsBias(c *Config) bool { return c.ExpertsBias }
+func isDense(c *Config) bool        { return !c.MoE() }
 
 // qkNormWidth returns the width of the query or key norm weights: one head
 // (HeadDim), or all heads together (full) when c.QKNormFull.
@@ -225,7 +257,7 @@ type TensorRef struct {
 // Rows] for a matrix, [Cols Rows/Experts Experts] for a stacked tensor.
 func (r TensorRef) Dims() []uint64 {
 	switch {
-	case r.Spec.Vector():
+	case r.Spec.Vector() && r.Rows == 1:
 		return []uint64{uint64(r.Cols)}
 	case r.Experts > 0:
 		return []uint64{uint64(r.Cols), uint64(r.Rows / r.Experts), uint64(r.Experts)}

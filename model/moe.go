@@ -73,7 +73,10 @@ func (c *Config) moeBytes(b int64) int64 {
 // probability in decreasing order (ggml_argsort_top_k: a sort in
 // descending order, ties to the lower index here), their probabilities,
 // divided by their sum when the model normalizes them (ggml_sum_rows in
-// float64 rounded to float32, clamped below at 2**-14, ggml_div).
+// float64 rounded to float32, clamped below at 2**-14, ggml_div). With
+// ExpertsBias the scores are biased first; with ExpertsSoftmaxWeight the
+// experts are picked by score and weighted by the softmax of their scores
+// (s.moe.probs then keeps the scores).
 func (s *State) route(w *Layer, x []float32, n int) {
 	c := s.cfg
 	ne, k := c.Experts, c.ExpertsUsed
@@ -81,8 +84,22 @@ func (s *State) route(w *Layer, x []float32, n int) {
 	matmul(probs, w.Router, x[:n*c.Dim], n)
 	for i := range n {
 		p := probs[i*ne : (i+1)*ne]
-		tensor.SoftmaxRow(p)
+		if c.ExpertsBias {
+			addTo(p, w.RouterBias)
+		}
 		sel, wt := s.moe.sel[i*k:(i+1)*k], s.moe.selW[i*k:(i+1)*k]
+		if c.ExpertsSoftmaxWeight {
+			// softmax_weight: the top scores, weighted by their softmax
+			// (ggml_soft_max of the picked scores' row); p keeps the
+			// scores (the tracer's probabilities are made from them)
+			topK(p, s.moe.order, sel)
+			for j, e := range sel {
+				wt[j] = p[e]
+			}
+			tensor.SoftmaxRow(wt)
+			continue
+		}
+		tensor.SoftmaxRow(p)
 		topK(p, s.moe.order, sel)
 		for j, e := range sel {
 			wt[j] = p[e]
@@ -136,6 +153,11 @@ func (s *State) moeFFN(l int, w *Layer, x, out []float32, n, pos int) {
 		k := c.ExpertsUsed
 		for i := range n {
 			if et.Position(pos + i) {
+				if c.ExpertsSoftmaxWeight {
+					// the probabilities over all the experts, from the
+					// scores route kept
+					tensor.SoftmaxRow(s.moe.probs[i*c.Experts : (i+1)*c.Experts])
+				}
 				et.Experts(l, pos+i, x[i*c.Dim:(i+1)*c.Dim], s.moe.sel[i*k:(i+1)*k], s.moe.selW[i*k:(i+1)*k], s.moe.probs[i*c.Experts:(i+1)*c.Experts])
 			}
 		}
@@ -143,7 +165,9 @@ func (s *State) moeFFN(l int, w *Layer, x, out []float32, n, pos int) {
 }
 
 // experts runs the experts route picked for the n rows of x and writes
-// their weighted sums into out.
+// their weighted sums into out: each expert's gate and up products (plus
+// their biases with ExpertsBias), SwiGLU (or the clamped SwiGLUOAI), the
+// down product (plus its bias).
 func (s *State) experts(w *Layer, x, out []float32, n int) {
 	c := s.cfg
 	dim, hid, k := c.Dim, c.HiddenDim, c.ExpertsUsed
@@ -179,6 +203,13 @@ func (s *State) experts(w *Layer, x, out []float32, n int) {
 				}
 			}
 		}
+		if c.ExpertsBias {
+			// ggml_add_id: each picked expert's gate and up biases
+			for j, e := range sel {
+				addTo(hb[j*hid:(j+1)*hid], w.GateExpsBias[e*hid:(e+1)*hid])
+				addTo(hb2[j*hid:(j+1)*hid], w.UpExpsBias[e*hid:(e+1)*hid])
+			}
+		}
 		tensor.Parallel(k*siluUnits(hid), tensor.Threads(), s.siluFn)
 		// the down products, up to four experts per hand-out
 		for j := 0; j < k; j += 4 {
@@ -195,6 +226,11 @@ func (s *State) experts(w *Layer, x, out []float32, n int) {
 				}
 			}
 			s.mvOuts4, s.mvWs4, s.mvXs4 = [4][]float32{}, [4]*tensor.Matrix{}, [4][]float32{}
+		}
+		if c.ExpertsBias {
+			for j, e := range sel {
+				addTo(eout[j*dim:(j+1)*dim], w.DownExpsBias[e*dim:(e+1)*dim])
+			}
 		}
 	} else {
 		// a batch: each expert multiplies the rows routed to it at once
@@ -215,9 +251,23 @@ func (s *State) experts(w *Layer, x, out []float32, n int) {
 			tensor.MatMul(tg, w.GateExps[e], xg, cnt)
 			tensor.MatMul(tu, w.UpExps[e], xg, cnt)
 			for r := range cnt {
-				tensor.SiLUMul(tg[r*hid:(r+1)*hid], tu[r*hid:(r+1)*hid])
+				g, u := tg[r*hid:(r+1)*hid], tu[r*hid:(r+1)*hid]
+				if c.ExpertsBias {
+					addTo(g, w.GateExpsBias[e*hid:(e+1)*hid])
+					addTo(u, w.UpExpsBias[e*hid:(e+1)*hid])
+				}
+				if c.SwiGLUOAI {
+					swigluOAI(g, u)
+				} else {
+					tensor.SiLUMul(g, u)
+				}
 			}
 			tensor.MatMul(td, w.DownExps[e], tg, cnt)
+			if c.ExpertsBias {
+				for r := range cnt {
+					addTo(td[r*dim:(r+1)*dim], w.DownExpsBias[e*dim:(e+1)*dim])
+				}
+			}
 			for r, slot := range s.moe.slots[:cnt] {
 				copy(eout[slot*dim:(slot+1)*dim], td[r*dim:(r+1)*dim])
 			}
@@ -260,4 +310,19 @@ func sameKind(ws []*tensor.Matrix) bool {
 		}
 	}
 	return true
+}
+
+// swigluOAI sets g[i] to gpt-oss's clamped SwiGLU of g[i] and u[i], as
+// ggml's swiglu_oai computes it in float32 (the C library's expf): x =
+// min(g, 7), y = clamp(u, -7, 7), x/(1 + expf(1.702·(-x)))·(y + 1).
+func swigluOAI(g, u []float32) {
+	u = u[:len(g)]
+	const alpha = float32(swigluOAIAlpha)
+	limit := swigluOAILimit
+	for i, v := range g {
+		x := min(v, limit)
+		y := min(max(u[i], -limit), limit)
+		glu := x / float32(1+tensor.Expf(float32(alpha*-x)))
+		g[i] = glu * float32(y+1)
+	}
 }

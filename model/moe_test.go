@@ -408,7 +408,20 @@ func (r *expertRecorder) Experts(layer, pos int, x []float32, ids []int, weights
 // probability (in order) and their normalized weights must be those the
 // engine reports, for a prompt batch and for single-token steps.
 func TestExpertTraceTruthful(t *testing.T) {
-	m, ref := loadMoEModel(t, tensor.Q8_0)
+	t.Run("qwen3moe", func(t *testing.T) {
+		m, ref := loadMoEModel(t, tensor.Q8_0)
+		checkExpertTraceTruthful(t, m, ref)
+	})
+	// gpt-oss: the router's scores biased, the experts picked by score and
+	// weighted by the softmax of theirs (the same as the probabilities over
+	// their sum, up to rounding)
+	t.Run("gpt-oss", func(t *testing.T) {
+		m, ref := loadGptOSSModel(t, gptOSSCases[len(gptOSSCases)-1])
+		checkExpertTraceTruthful(t, m, ref)
+	})
+}
+
+func checkExpertTraceTruthful(t *testing.T, m *Model, ref archReference) {
 	c := m.Config
 	rec := &expertRecorder{}
 	st, err := m.NewState(StateOptions{Context: 32})
@@ -439,6 +452,9 @@ func TestExpertTraceTruthful(t *testing.T) {
 			w.Router.Row(e, row)
 			for i, v := range row {
 				logits[e] += float64(v) * float64(call.x[i])
+			}
+			if c.ExpertsBias {
+				logits[e] += float64(w.RouterBias[e])
 			}
 		}
 		mx := slices.Max(logits)

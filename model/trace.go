@@ -18,6 +18,15 @@ type Tracer interface {
 	Residual(layer, pos int, x []float32)
 }
 
+// SinkTracer is a Tracer that also receives, for models with attention
+// sinks (Config.AttnSinks, gpt-oss), the share of each recorded head's
+// softmax its sink took (the weights Attention received sum to 1 minus it),
+// right after that head's Attention call.
+type SinkTracer interface {
+	Tracer
+	AttentionSink(layer, head, pos int, share float32)
+}
+
 // LogitLens applies the final norm and the output projection to a hidden
 // state x, writing VocabSize logits into out: what the model would predict if
 // it stopped where x was taken. normed is scratch of Dim values. On the last

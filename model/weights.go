@@ -59,6 +59,13 @@ type Layer struct {
 	// projections, views of the rows of the file's 3-D tensors.
 	Router                     *tensor.Matrix
 	GateExps, UpExps, DownExps []*tensor.Matrix
+
+	// gpt-oss: the attention output bias, the heads' sink logits, the
+	// router's bias and the experts' biases (Experts rows of HiddenDim for
+	// gate and up, of Dim for down, row e for expert e).
+	Bo, Sinks                              []float32
+	RouterBias                             []float32
+	GateExpsBias, UpExpsBias, DownExpsBias []float32
 }
 
 // Close releases the memory mapping behind the weights. The model must not be
@@ -146,7 +153,7 @@ func bind(m *Model, src source) error {
 			*s.mat(m, l) = mat
 			continue
 		}
-		vec := make([]float32, r.Cols)
+		vec := make([]float32, r.Cols*r.Rows)
 		if err := tensor.Dequantize(raw.Type, raw.Data, vec); err != nil {
 			return fmt.Errorf("tensor %s: %w", r.Name, err)
 		}
@@ -249,8 +256,9 @@ func checkShape(raw rawTensor, cols, rows int) error {
 	return nil
 }
 
-// fusedSource presents the fused tensors of a file as the layout's separate
-// ones: attn_qkv.weight (when a file has it instead of attn_q/attn_k/attn_v)
+// fusedSource presents the tensors of a file under the layout's names:
+// gpt-oss's pre-FFN norm (post_attention_norm.weight in its files) as
+// ffn_norm.weight, and the fused tensors as the layout's separate ones: attn_qkv.weight (when a file has it instead of attn_q/attn_k/attn_v)
 // split into its query, key and value rows, and, when the config fuses the
 // gate and up projections (phi3), ffn_up.weight split into its gate half
 // (ffn_gate) and up half (ffn_up). The parts are views of the file's rows.
@@ -273,6 +281,11 @@ func (s fusedSource) tensor(name string) (rawTensor, bool, error) {
 	}
 	c := s.c
 	switch {
+	case c.ffnNormIsPostAttn() && base == NameFFNNorm:
+		return s.src.tensor(LayerName(l, NameAttnPost))
+	case c.ffnNormIsPostAttn() && base == NameAttnPost:
+		// the same tensor, bound as the pre-FFN norm
+		return rawTensor{}, false, nil
 	case base == NameAttnQ || base == NameAttnK || base == NameAttnV:
 		fused := LayerName(l, NameAttnQKV)
 		raw, found, err := s.src.tensor(fused)
@@ -349,3 +362,7 @@ func splitLayerName(s string) (int, string, bool) {
 	}
 	return l, name, true
 }
+
+// ffnNormIsPostAttn reports whether files store the pre-FFN norm
+// (ffn_norm) as post_attention_norm.weight, as gpt-oss's do.
+func (c *Config) ffnNormIsPostAttn() bool { return families[c.Arch].gptOSS }

@@ -15,7 +15,7 @@ import (
 var fileTypes = map[uint64]string{
 	0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 8: "Q5_0", 9: "Q5_1",
 	10: "Q2_K", 11: "Q3_K_S", 12: "Q3_K_M", 13: "Q3_K_L", 14: "Q4_K_S", 15: "Q4_K_M",
-	16: "Q5_K_S", 17: "Q5_K_M", 18: "Q6_K", 32: "BF16",
+	16: "Q5_K_S", 17: "Q5_K_M", 18: "Q6_K", 32: "BF16", 38: "MXFP4_MOE",
 }
 
 // fileTypeName names a general.file_type value.
@@ -57,6 +57,12 @@ type WriteOptions struct {
 	// mixture-of-experts routers are written as F32. It must be a type tensor.Quantize writes and that has a
 	// general.file_type (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0).
 	Type tensor.Type
+	// ExpertType, when not F32 (the zero value), is the type of the
+	// mixture-of-experts matrices (ffn_gate_exps, ffn_up_exps,
+	// ffn_down_exps), as llama.cpp's gpt-oss files keep the experts in
+	// MXFP4 and the rest in another type; it may also be MXFP4, which
+	// has no general.file_type of its own. F32 experts take Type.
+	ExpertType tensor.Type
 	// Name and License are general.name and general.license (SPDX id);
 	// empty ones are not written.
 	Name, License string
@@ -83,6 +89,11 @@ func WriteGGUF(w io.Writer, c *Config, o WriteOptions) error {
 	ft, err := writeFileType(o.Type)
 	if err != nil {
 		return fmt.Errorf("write GGUF: %w", err)
+	}
+	if o.ExpertType != tensor.F32 {
+		if bs := o.ExpertType.BlockSize(); bs <= 0 || tensor.Quantize(o.ExpertType, make([]float32, bs), make([]byte, 4*bs)) != nil {
+			return fmt.Errorf("write GGUF: expert weight type %s is not supported", o.ExpertType)
+		}
 	}
 	if o.Weights == nil {
 		return fmt.Errorf("write GGUF: no weights")
@@ -149,9 +160,18 @@ func WriteGGUF(w io.Writer, c *Config, o WriteOptions) error {
 		return fmt.Errorf("write GGUF: %s fuses its gate and up projections: %v, scales its queries by 1/sqrt(head width): %v",
 			c.Arch, f.fusedGateUp, f.fusedGateUp)
 	}
-	if f := families[c.Arch]; f.moe != c.MoE() || (f.moe && !c.ExpertsNorm) {
-		return fmt.Errorf("write GGUF: %s has experts: %v (with normalized weights), the config %d experts (normalized: %v)",
-			c.Arch, f.moe, c.Experts, c.ExpertsNorm)
+	if f := families[c.Arch]; f.moe != c.MoE() || (f.moe && c.ExpertsNorm == f.gptOSS) || c.ExpertsSoftmaxWeight != f.gptOSS || c.ExpertsBias != f.gptOSS {
+		return fmt.Errorf("write GGUF: %s has experts: %v (normalized weights: %v, softmax_weight gating and biases: %v), the config %d experts (normalized: %v, softmax_weight: %v, biases: %v)",
+			c.Arch, f.moe, f.moe && !f.gptOSS, f.gptOSS, c.Experts, c.ExpertsNorm, c.ExpertsSoftmaxWeight, c.ExpertsBias)
+	}
+	if families[c.Arch].gptOSS {
+		gkv, err := gptOSSKVs(c)
+		if err != nil {
+			return fmt.Errorf("write GGUF: %w", err)
+		}
+		kvs = append(kvs, gkv...)
+	} else if c.AttnSinks || c.AttnOutBias || c.SwiGLUOAI {
+		return fmt.Errorf("write GGUF: %s has no attention sinks, output bias or clamped SwiGLU", c.Arch)
 	}
 	if c.MoE() {
 		kvs = append(kvs,
@@ -183,8 +203,11 @@ func WriteGGUF(w io.Writer, c *Config, o WriteOptions) error {
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
 	for i, r := range refs {
 		types[i] = o.Type
-		if r.Spec.Vector() || r.Spec.Router() {
+		switch {
+		case r.Spec.Vector() || r.Spec.Router():
 			types[i] = tensor.F32
+		case r.Spec.Stacked && o.ExpertType != tensor.F32:
+			types[i] = o.ExpertType
 		}
 		wg.Add(1)
 		sem <- struct{}{}
@@ -282,6 +305,36 @@ func gemmaKVs(c *Config) ([]KV, error) {
 	return kvs, nil
 }
 
+// gptOSSKVs returns the metadata of a gpt-oss config beyond the common
+// keys, refusing what readGptOSS would not read back the same.
+func gptOSSKVs(c *Config) ([]KV, error) {
+	switch {
+	case !c.AttnSinks || !c.AttnOutBias || !c.SwiGLUOAI:
+		return nil, fmt.Errorf("gpt-oss has attention sinks, an attention output bias and the clamped SwiGLU")
+	case c.RopeDim != c.HeadDim:
+		return nil, fmt.Errorf("gpt-oss rotates whole heads: rope dimension count %d, head width %d", c.RopeDim, c.HeadDim)
+	case c.SlidingWindow > 0 && c.RopeScalingLocal != c.RopeScaling:
+		return nil, fmt.Errorf("gpt-oss's sliding-window layers scale RoPE like the others")
+	case c.QKNorm || c.PostNorms || c.GELU || c.EmbedScale || c.QueryScale != 0:
+		return nil, fmt.Errorf("gpt-oss has no Q/K norms, post-norms, GeGLU, embedding or query scale")
+	}
+	a := c.Arch + "."
+	kvs := []KV{{a + "attention.sliding_window", uint32(c.SlidingWindow)}}
+	if c.SlidingWindow > 0 {
+		def := make([]bool, c.Layers)
+		for l := range def {
+			def[l] = l%2 == 0
+		}
+		if !slices.Equal(def, c.SlidingLayers) {
+			kvs = append(kvs, KV{a + "attention.sliding_window_pattern", c.SlidingLayers})
+		}
+		if c.RopeThetaLocal != c.RopeTheta {
+			kvs = append(kvs, KV{a + "rope.freq_base_swa", c.RopeThetaLocal})
+		}
+	}
+	return kvs, nil
+}
+
 // graniteKVs returns the metadata of a granite config, refusing what
 // readGranite would not read back the same.
 func graniteKVs(c *Config) ([]KV, error) {
@@ -320,7 +373,8 @@ type fileTensor struct {
 // the layout's refs and their encoded datas: the refs themselves, except
 // that phi3 (FusedGateUp) stores attn_q, attn_k and attn_v as one
 // attn_qkv.weight and ffn_gate and ffn_up as one ffn_up.weight, rows one
-// after the other, as llama.cpp's converter writes them.
+// after the other, as llama.cpp's converter writes them, and gpt-oss stores
+// ffn_norm as post_attention_norm.weight.
 func fileTensors(c *Config, refs []TensorRef, datas [][]byte) []fileTensor {
 	var out []fileTensor
 	for i := 0; i < len(refs); i++ {
@@ -340,6 +394,9 @@ func fileTensors(c *Config, refs []TensorRef, datas [][]byte) []fileTensor {
 			out = append(out, fileTensor{f, i, slices.Concat(datas[i], datas[i+1])})
 			i++
 			continue
+		}
+		if c.ffnNormIsPostAttn() && r.Spec.Name == NameFFNNorm {
+			r.Name = LayerName(r.Layer, NameAttnPost)
 		}
 		out = append(out, fileTensor{r, i, datas[i]})
 	}

@@ -53,6 +53,11 @@ func setArchExtras(c *Config) {
 	if families[c.Arch].moe {
 		c.Experts, c.ExpertsUsed, c.ExpertsNorm = 4, 2, true
 	}
+	if families[c.Arch].gptOSS {
+		c.ExpertsNorm, c.ExpertsSoftmaxWeight, c.ExpertsBias = false, true, true
+		c.AttnBias, c.AttnOutBias, c.AttnSinks, c.SwiGLUOAI = true, true, true, true
+		c.SlidingWindow, c.SlidingLayers, c.RopeThetaLocal = 3, []bool{true, false}, c.RopeTheta
+	}
 }
 
 // layoutWeights gives every tensor distinct values derived from its name.
@@ -125,7 +130,14 @@ func TestWriteGGUFRoundTrip(t *testing.T) {
 						t.Fatalf("last tensor, value %d: %v, want %v", i, got[i], want[i])
 					}
 				}
-				if (arch == "qwen2") != (m.Layers[1].Bv != nil) || c.QKNorm != (m.Layers[1].KNorm != nil) ||
+				if l := m.Layers[1]; c.AttnSinks != (len(l.Sinks) == c.Heads) || c.AttnOutBias != (len(l.Bo) == c.Dim) ||
+					c.ExpertsBias != (len(l.RouterBias) > 0 && len(l.RouterBias) == c.Experts && len(l.GateExpsBias) == c.Experts*c.HiddenDim &&
+						len(l.UpExpsBias) == c.Experts*c.HiddenDim && len(l.DownExpsBias) == c.Experts*c.Dim) ||
+					(!c.NoPreNorms && len(l.FFNNorm) != c.Dim) || (c.ffnNormIsPostAttn() && l.AttnPostNorm != nil) {
+					t.Errorf("sinks %d, output bias %d, router bias %d, expert biases %d %d %d, ffn norm %d, post-attention norm %d",
+						len(l.Sinks), len(l.Bo), len(l.RouterBias), len(l.GateExpsBias), len(l.UpExpsBias), len(l.DownExpsBias), len(l.FFNNorm), len(l.AttnPostNorm))
+				}
+				if c.AttnBias != (m.Layers[1].Bv != nil) || c.QKNorm != (m.Layers[1].KNorm != nil) ||
 					c.PostNorms != (m.Layers[1].FFNPostNorm != nil) {
 					t.Errorf("biases %v, qk norms %v, post-norms %v", m.Layers[1].Bv != nil, m.Layers[1].KNorm != nil, m.Layers[1].FFNPostNorm != nil)
 				}
@@ -192,7 +204,8 @@ func TestWriteGGUFErrors(t *testing.T) {
 // matrices, two norms, plus biases (qwen2) or Q/K norms (qwen3); then the
 // embedding, the output norm and, when not tied, the output matrix; gemma
 // adds two post-norms per layer; olmo2 has post-norms instead of pre-norms
-// and Q/K norms as wide as all heads.
+// and Q/K norms as wide as all heads; gpt-oss adds an output bias, a sink
+// per head, and the router's and experts' biases.
 func TestParamsFromLayout(t *testing.T) {
 	for _, arch := range Architectures {
 		for _, tied := range []bool{true, false} {
@@ -219,6 +232,17 @@ func TestParamsFromLayout(t *testing.T) {
 				// the router, and each expert's three matrices
 				e := int64(c.Experts)
 				layer += d*e + (e-1)*3*d*h
+			}
+			if c.AttnOutBias {
+				layer += d
+			}
+			if c.AttnSinks {
+				layer += int64(c.Heads)
+			}
+			if c.ExpertsBias {
+				// the router's, then each expert's gate, up and down biases
+				e := int64(c.Experts)
+				layer += e + e*(2*h+d)
 			}
 			want := int64(c.Layers)*layer + int64(c.VocabSize)*d + d
 			if !c.TiedOutput {

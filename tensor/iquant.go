@@ -557,3 +557,43 @@ func iqPanelDotFor(w *Matrix, n int) dotFunc {
 		return sumf
 	}
 }
+
+// quantMXFP4RefGo is ggml's quantize_row_mxfp4_ref: per block of 32, the
+// shared exponent e = floor(log2(amax)) - 2 + 127 (0 for an all-zero
+// block), so that the largest E2M1 magnitude (6) times 2^(e-127) covers the
+// block's absolute maximum, and each value the code whose doubled E2M1
+// value times 2^(e-128) is nearest (the first of equals, in code order);
+// values j and j+16 share byte j, low nibble first.
+func quantMXFP4RefGo(src []float32, dst []byte) {
+	for i := 0; i < len(src)/qk; i++ {
+		x := src[i*qk : (i+1)*qk]
+		b := (*[szMXFP4]byte)(dst[i*szMXFP4:])
+		var amax float32
+		for _, v := range x {
+			amax = max(amax, float32(math.Abs(float64(v))))
+		}
+		var e byte
+		if amax > 0 {
+			// log2f is correctly rounded for these inputs, as glibc's
+			f := float32(math.Floor(float64(float32(math.Log2(float64(amax)))))) - 2 + 127
+			e = byte(min(255, max(0, int(f))))
+		}
+		d := e8m0Half(e)
+		b[0] = e
+		for j := range 16 {
+			b[1+j] = mxfp4Index(x[j], d) | mxfp4Index(x[j+16], d)<<4
+		}
+	}
+}
+
+// mxfp4Index returns the MXFP4 code nearest to x at scale d (ggml's
+// best_index_mxfp4): the first code of least |value·d - x|.
+func mxfp4Index(x, d float32) byte {
+	best, bestErr := 0, float32(math.Abs(float64(float32(float32(kvaluesMXFP4[0])*d)-x)))
+	for i := 1; i < 16; i++ {
+		if err := float32(math.Abs(float64(float32(float32(kvaluesMXFP4[i])*d) - x))); err < bestErr {
+			best, bestErr = i, err
+		}
+	}
+	return byte(best)
+}

@@ -113,6 +113,40 @@ func Softmax(x []float32) {
 	}
 }
 
+// SoftmaxSink is Softmax with an attention sink (ggml_soft_max_ext with
+// sinks, gpt-oss): a further logit sink that takes part in the maximum and
+// in the total (its term, the C library's expf of sink - max, added to the
+// float64 total last) but has no output. The weights then sum to less than
+// 1 by the sink's share, which SoftmaxSink returns.
+func SoftmaxSink(x []float32, sink float32) float32 {
+	maxv := x[0]
+	for _, v := range x[1:] {
+		if v > maxv {
+			maxv = v
+		}
+	}
+	maxv = max(maxv, sink)
+	full := len(x) &^ 15
+	expSub16(x[:full], maxv)
+	for i := full; i < len(x); i++ {
+		x[i] = expf(x[i] - maxv)
+	}
+	var sum float64
+	var lanes [16]float32
+	for g := 0; g < len(x); g += 16 {
+		lanes = [16]float32{}
+		copy(lanes[:], x[g:min(g+16, len(x))])
+		sum += float64(Sum16(&lanes))
+	}
+	es := Expf(sink - maxv)
+	sum += float64(es)
+	inv := float32(1 / sum)
+	for i := range x {
+		x[i] *= inv
+	}
+	return es * inv
+}
+
 // SoftmaxRow normalises x in place into probabilities as ggml_soft_max_f32
 // does for a row of any length without a mask (a mixture-of-experts router's
 // scores): whole groups of 16 exponentiated with ggml's SIMD polynomial and

@@ -12,16 +12,17 @@ type quantFunc func(src []float32, dst []byte)
 
 // The reference quantizers used by Quantize (ggml's quantize_row_*_ref).
 var (
-	quantRefF32  quantFunc = quantF32Go
-	quantRefF16  quantFunc = quantF16Go
-	quantRefBF16 quantFunc = quantBF16Go
-	quantRefQ4_0 quantFunc = quantQ4_0RefGo
-	quantRefQ4_1 quantFunc = quantQ4_1RefGo
-	quantRefQ5_0 quantFunc = quantQ5_0RefGo
-	quantRefQ5_1 quantFunc = quantQ5_1RefGo
-	quantRefQ8_0 quantFunc = quantQ8_0RefGo
-	quantRefQ8_1 quantFunc = quantQ8_1RefGo
-	quantRefQ8_K quantFunc = quantQ8_KGo
+	quantRefF32   quantFunc = quantF32Go
+	quantRefF16   quantFunc = quantF16Go
+	quantRefBF16  quantFunc = quantBF16Go
+	quantRefQ4_0  quantFunc = quantQ4_0RefGo
+	quantRefQ4_1  quantFunc = quantQ4_1RefGo
+	quantRefQ5_0  quantFunc = quantQ5_0RefGo
+	quantRefQ5_1  quantFunc = quantQ5_1RefGo
+	quantRefQ8_0  quantFunc = quantQ8_0RefGo
+	quantRefQ8_1  quantFunc = quantQ8_1RefGo
+	quantRefQ8_K  quantFunc = quantQ8_KGo
+	quantRefMXFP4 quantFunc = quantMXFP4RefGo
 )
 
 // The activation quantizers used by MatVec/MatMul (ggml's CPU-backend
@@ -54,12 +55,14 @@ func quantizer(t Type) *quantFunc {
 		return &quantRefQ8_1
 	case Q8_K:
 		return &quantRefQ8_K
+	case MXFP4:
+		return &quantRefMXFP4
 	}
 	return nil
 }
 
 // Quantize converts src into type t, writing RowBytes(len(src)) bytes to dst.
-// Supported: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1 and Q8_K, with
+// Supported: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1, Q8_K and MXFP4, with
 // the rounding of ggml's reference quantizers (quantize_row_*_ref), so that
 // the bytes match files written by llama.cpp for the same input.
 func Quantize(t Type, src []float32, dst []byte) error {

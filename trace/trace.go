@@ -147,10 +147,18 @@ type Attended struct {
 
 // HeadAttention is one head's attention from the traced position.
 type HeadAttention struct {
-	Layer   int        `json:"layer"`
-	Head    int        `json:"head"`
-	KVHead  int        `json:"kv_head"` // the key/value head it reads (grouped-query attention)
-	Weights []float32  `json:"weights"` // over positions 0..position, as used by the engine (sums to 1)
+	Layer   int       `json:"layer"`
+	Head    int       `json:"head"`
+	KVHead  int       `json:"kv_head"` // the key/value head it reads (grouped-query attention)
+	Weights []float32 `json:"weights"` // over positions 0..position, as used by the engine (sums to 1, less Sink)
+	// Window is the number of positions a sliding-window layer attends to
+	// (the current one included; the positions before weigh exactly 0),
+	// absent for a layer that attends to the whole context.
+	Window int `json:"window,omitempty"`
+	// Sink is the share of the softmax the head's learned sink logit took
+	// (gpt-oss's attention sinks, which have no value): the weights sum to
+	// 1 - Sink. Absent for models without sinks.
+	Sink    float32    `json:"sink,omitempty"`
 	Top     []Attended `json:"top"`     // the most attended positions
 	Entropy float32    `json:"entropy"` // of the weights, in nats
 }

@@ -64,7 +64,7 @@ go test ./tensor -bench MemoryBandwidth); both are in --json and the saved recor
 (bytes_per_token, mem_bandwidth_bytes_per_s, bandwidth_fraction).
 
 With --synthetic SHAPE it instead writes a random-weight GGUF of that shape (Llama; qwen3moe, a mixture of experts,
-for moe and tinymoe) and --type
+for moe and tinymoe; gpt-oss for gptoss and tinygptoss, its experts in MXFP4 whatever --type says) and --type
 to -o FILE, so that glassbox and llama.cpp can be compared on the same file. Shapes:
 ` + indentLines(bench.SyntheticShapes(), "  ") + `The 1B and 3B shapes measure generation where the weights no longer fit in any cache, and
 memory bandwidth is the limit (1B Q4_0: about 600 MiB, F16: 2.1 GiB).
@@ -106,7 +106,7 @@ which glassbox leaderboard reads.`,
 	f.StringVarP(&o.threads, "threads", "t", "", "comma-separated thread counts (default: all cores)")
 	f.IntVarP(&o.reps, "repetitions", "r", 3, "repetitions of each test")
 	f.BoolVar(&o.json, "json", false, "print the results as JSON")
-	f.StringVar(&o.synthetic, "synthetic", "", "write a random-weight model of this shape (tiny, tinymoe, 400M, moe, 1B, 1B-llama3, 3B; see above) instead of benchmarking")
+	f.StringVar(&o.synthetic, "synthetic", "", "write a random-weight model of this shape (tiny, tinymoe, tinygptoss, 400M, moe, gptoss, 1B, 1B-llama3, 3B; see above) instead of benchmarking")
 	f.StringVar(&o.typ, "type", "Q4_0", "weight type of the synthetic model (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0)")
 	f.StringVarP(&o.out, "output", "o", "", "file the synthetic model is written to")
 	f.Uint64Var(&o.seed, "seed", 1, "random seed of the synthetic weights")

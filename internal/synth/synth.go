@@ -27,6 +27,12 @@ type Shape struct {
 	Tied bool
 	// Experts and ExpertsUsed make a qwen3moe mixture of experts (0: dense).
 	Experts, ExpertsUsed int
+	// GptOSS makes the mixture of experts gpt-oss instead (head width 64
+	// from Dim/Heads as given, attention biases and sinks, every other
+	// layer a sliding window of 128, YaRN by 32 over 4096 positions, RoPE
+	// base 150000, biased experts with softmax_weight gating and the
+	// clamped SwiGLU), its experts in MXFP4 as gpt-oss is published.
+	GptOSS bool
 }
 
 // Shapes are the named shapes accepted by ParseShape. "400M" is the shape of
@@ -43,6 +49,10 @@ var Shapes = map[string]Shape{
 	"moe":       {Dim: 1024, Hidden: 512, Layers: 12, Heads: 16, KVHeads: 4, Vocab: 32000, Context: 4096, Experts: 32, ExpertsUsed: 4},
 	"tinymoe":   {Dim: 64, Hidden: 64, Layers: 2, Heads: 4, KVHeads: 2, Vocab: 300, Context: 256, Experts: 8, ExpertsUsed: 2},
 	"tiny":      {Dim: 64, Hidden: 160, Layers: 2, Heads: 4, KVHeads: 2, Vocab: 300, Context: 256},
+	// gpt-oss's layout on moe's sizes (gpt-oss-20b is dim 2880, 24 layers,
+	// 64/8 heads of 64, 32 experts of 2880, 4 used)
+	"gptoss":     {Dim: 1024, Hidden: 512, Layers: 12, Heads: 16, KVHeads: 4, Vocab: 32000, Context: 4096, Experts: 32, ExpertsUsed: 4, GptOSS: true},
+	"tinygptoss": {Dim: 64, Hidden: 64, Layers: 2, Heads: 4, KVHeads: 2, Vocab: 300, Context: 256, Experts: 8, ExpertsUsed: 2, GptOSS: true},
 }
 
 // ShapeNames returns the names of Shapes, smallest model first.
@@ -71,9 +81,12 @@ func (s Shape) Params() int64 {
 	return c.Params()
 }
 
-// Arch returns the shape's architecture: "llama", or "qwen3moe" for a
-// mixture of experts.
+// Arch returns the shape's architecture: "llama", "qwen3moe" for a
+// mixture of experts, or "gpt-oss".
 func (s Shape) Arch() string {
+	if s.GptOSS {
+		return "gpt-oss"
+	}
 	if s.Experts > 0 {
 		return "qwen3moe"
 	}
@@ -98,6 +111,21 @@ func (s Shape) Config() model.Config {
 		c.RopeNeox, c.QKNorm = true, true
 		c.Experts, c.ExpertsUsed, c.ExpertsNorm = s.Experts, s.ExpertsUsed, true
 	}
+	if s.GptOSS {
+		yarn := model.RopeScaling{Type: "yarn", Factor: 32}
+		if s.RopeTheta == 0 {
+			c.RopeTheta = 150000
+		}
+		c.QKNorm, c.ExpertsNorm = false, false
+		c.AttnBias, c.AttnOutBias, c.AttnSinks, c.SwiGLUOAI = true, true, true, true
+		c.ExpertsSoftmaxWeight, c.ExpertsBias = true, true
+		c.RopeScaling, c.RopeOrigContext, c.RopeExtFactor, c.RopeBetaFast, c.RopeBetaSlow = yarn, 4096, 1, 32, 1
+		c.SlidingWindow, c.SlidingLayers = 128, make([]bool, s.Layers)
+		for l := range c.SlidingLayers {
+			c.SlidingLayers[l] = l%2 == 0
+		}
+		c.RopeThetaLocal, c.RopeScalingLocal = c.RopeTheta, yarn
+	}
 	return c
 }
 
@@ -109,13 +137,16 @@ func (s Shape) check() error {
 		return fmt.Errorf("synthetic shape %+v: dim must be a multiple of heads and heads of kv heads", s)
 	case s.Experts < 0 || s.ExpertsUsed < 0 || s.ExpertsUsed > s.Experts || (s.Experts > 0) != (s.ExpertsUsed > 0):
 		return fmt.Errorf("synthetic shape %+v: experts used must be between 1 and the expert count", s)
+	case s.GptOSS && s.Experts == 0:
+		return fmt.Errorf("synthetic shape %+v: gpt-oss is a mixture of experts", s)
 	}
 	return nil
 }
 
 // Write writes a Llama GGUF of shape s whose matrices are random normal
 // weights (σ = 0.02, seeded by seed) converted to typ with tensor.Quantize,
-// and whose norms are 1. It carries a placeholder SentencePiece vocabulary
+// and whose norms are 1 (gpt-oss's biases and sinks random like the
+// matrices, its experts in MXFP4). It carries a placeholder SentencePiece vocabulary
 // (<unk>, <s>, </s>, the 256 byte tokens, then made-up pieces) so that
 // llama.cpp loads it too. typ must be a type tensor.Quantize writes.
 func Write(out io.Writer, s Shape, typ tensor.Type, seed uint64) error {
@@ -136,9 +167,20 @@ func Write(out io.Writer, s Shape, typ tensor.Type, seed uint64) error {
 			stream[t.Name] = uint64(len(stream))
 		}
 	}
+	// gpt-oss's biases and sinks are random too, from streams numbered
+	// after the matrices'
+	for _, t := range c.Tensors() {
+		if randomVector(t) {
+			stream[t.Name] = uint64(len(stream))
+		}
+	}
+	var expertType tensor.Type
+	if s.GptOSS {
+		expertType = tensor.MXFP4
+	}
 	tokens, scores, types := vocab(s.Vocab)
 	err := model.WriteGGUF(out, &c, model.WriteOptions{
-		Type: typ,
+		Type: typ, ExpertType: expertType,
 		Name: fmt.Sprintf("glassbox synthetic %dM%s", (s.Params()+500_000)/1_000_000, map[bool]string{true: " MoE"}[s.Experts > 0]),
 		Metadata: []model.KV{
 			{Key: "tokenizer.ggml.model", Value: "llama"},
@@ -150,7 +192,7 @@ func Write(out io.Writer, s Shape, typ tensor.Type, seed uint64) error {
 			{Key: "tokenizer.ggml.unknown_token_id", Value: uint32(0)},
 		},
 		Weights: func(t model.TensorRef) ([]float32, error) {
-			if t.Spec.Vector() {
+			if t.Spec.Vector() && !randomVector(t) {
 				return ones(t.Rows * t.Cols), nil
 			}
 			return randomMatrix(rand.New(rand.NewPCG(seed, stream[t.Name])), t.Rows*t.Cols), nil
@@ -160,6 +202,12 @@ func Write(out io.Writer, s Shape, typ tensor.Type, seed uint64) error {
 		return fmt.Errorf("synthetic model: %w", err)
 	}
 	return nil
+}
+
+// randomVector reports whether vector t gets random values rather than
+// ones: the biases and attention sinks.
+func randomVector(t model.TensorRef) bool {
+	return t.Spec.Vector() && (strings.HasSuffix(t.Spec.Name, ".bias") || t.Spec.Name == model.NameAttnSinks)
 }
 
 func ones(n int) []float32 {

@@ -137,6 +137,10 @@ func TestShapes(t *testing.T) {
 		// qwen3moe: q,o + k,v + per-head Q/K norms + norms + router + 3 matrices per expert
 		"moe":     12*(2*1024*1024+2*1024*256+2*64+2*1024+1024*32+32*3*1024*512) + 2*32000*1024 + 1024,
 		"tinymoe": 2*(2*64*64+2*64*32+2*16+2*64+64*8+8*3*64*64) + 2*300*64 + 64,
+		// gpt-oss: q,o + k,v + q/k/v/o biases + sinks + norms + router and its
+		// bias + 3 matrices per expert + their biases
+		"gptoss":     12*(2*1024*1024+2*1024*256+(1024+2*256+1024)+16+2*1024+1024*32+32+32*3*1024*512+32*(2*512+1024)) + 2*32000*1024 + 1024,
+		"tinygptoss": 2*(2*64*64+2*64*32+(64+2*32+64)+4+2*64+64*8+8+8*3*64*64+8*3*64) + 2*300*64 + 64,
 	}
 	if len(want) != len(Shapes) {
 		t.Fatalf("%d shapes, the test knows %d", len(Shapes), len(want))

@@ -419,7 +419,7 @@ function drawHeatmap() {
   const W = n * cellW + 4, H = top + gridH + labelH;
   const gr = sizeCanvas($('d-heatrows'), 64, H);
   gr.fillStyle = '#555';
-  rows.forEach((h, r) => gr.fillText('L' + h.layer + ' H' + h.head, 2, top + r * cellH + cellH - 3));
+  rows.forEach((h, r) => gr.fillText('L' + h.layer + ' H' + h.head + (h.window ? ' w' + h.window : ''), 2, top + r * cellH + cellH - 3));
   const g = sizeCanvas(cv, W, H);
   rows.forEach((h, r) => {
     h.weights.forEach((w, c) => {
@@ -482,7 +482,9 @@ function heatTip(ev) {
   tip.replaceChildren(
     el('div', { text: 'layer ' + h.layer + ', head ' + h.head }),
     el('div', { class: 'mono', text: 'position ' + c + ' · ' + visible(contextToken(hm.turn, c)) }),
-    el('div', { text: 'weight ' + h.weights[c].toFixed(4) }));
+    el('div', { text: 'weight ' + h.weights[c].toFixed(4) }),
+    ...(h.window ? [el('div', { class: 'small', text: 'sliding window of ' + h.window + ' positions (earlier ones weigh 0)' })] : []),
+    ...(h.sink ? [el('div', { class: 'small', text: 'attention sink took ' + h.sink.toFixed(4) + ' of the softmax' })] : []));
   tip.hidden = false;
   const wrap = $('d-heatmap').parentElement;
   let x = ev.offsetX + 14;
