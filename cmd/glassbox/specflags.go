@@ -39,6 +39,9 @@ func (f *specFlags) on() bool { return f.draft != "" || f.lookup }
 
 // check validates the flags before any model loads.
 func (f *specFlags) check() error {
+	if !f.on() {
+		return nil // the draft settings mean nothing without a drafter
+	}
 	switch {
 	case f.draft != "" && f.lookup:
 		return fmt.Errorf("--draft and --lookup are two ways of drafting: give one of them")
