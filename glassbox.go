@@ -576,6 +576,29 @@ type GenerateOptions struct {
 	// that does not parse is an error before anything runs (CheckGrammar
 	// tells in advance).
 	Grammar string
+	// Speculative, when set, decodes speculatively with a draft model or by
+	// prompt lookup (see Speculative): greedy output is unchanged and
+	// sampled output distributed as without it; Result.Speculative counts
+	// the drafted and accepted tokens. Ignored with a Grammar.
+	Speculative *Speculative
+}
+
+// Speculative configures speculative decoding (infer.Speculation; llama.cpp's
+// --model-draft, --draft-max, --draft-min, --draft-p-min).
+type Speculative struct {
+	// Draft is a smaller model sharing the tokenizer (an error says where
+	// the vocabularies differ otherwise); nil with Lookup.
+	Draft *Model
+	// Lookup drafts by prompt lookup, without a second model: the tokens
+	// that followed the latest earlier occurrence of the last NGramMax …
+	// NGramMin tokens (defaults 3 and 1).
+	Lookup             bool
+	NGramMin, NGramMax int
+	// Max is the number of tokens drafted per round at most (default 8),
+	// Min the number below which a round decodes plainly, PMin the draft
+	// model's probability below which it stops drafting (0: never).
+	Max, Min int
+	PMin     float64
 }
 
 // Result is a finished generation.
@@ -622,10 +645,14 @@ func (m *Model) GenerateIDs(ctx context.Context, ids []int, opts GenerateOptions
 		}
 		opts.Trace = &t
 	}
+	spec, err := m.session.Speculation(opts.Speculative)
+	if err != nil {
+		return nil, err
+	}
 	return m.session.Generate(ctx, infer.Request{
 		Prompt: ids, MaxTokens: opts.MaxTokens, Stop: opts.Stop, Sampler: opts.Sampler,
 		LogProbs: opts.LogProbs, IgnoreEOS: opts.IgnoreEOS, OnToken: opts.OnToken, Trace: opts.Trace, Special: opts.Special,
-		Grammar: opts.Grammar,
+		Grammar: opts.Grammar, Speculative: spec,
 	})
 }
 
@@ -698,6 +725,38 @@ func (m *Model) EncodeChat(rendered string, opts GenerateOptions) []int {
 type Session struct {
 	m *Model
 	s *infer.Session
+	// the draft model's session of speculative decoding, made on first use
+	draftOf *Model
+	draft   *infer.Session
+}
+
+// Speculation returns the engine's settings for speculative decoding with
+// sp on this session (nil for nil): a draft model gets a session of its own
+// beside this one, kept from one generation to the next so that its cache
+// follows the same tokens. A draft model whose vocabulary differs from the
+// model's is an error naming the first token where they part.
+func (s *Session) Speculation(sp *Speculative) (*infer.Speculation, error) {
+	if sp == nil {
+		return nil, nil
+	}
+	out := &infer.Speculation{Lookup: sp.Lookup, NGramMin: sp.NGramMin, NGramMax: sp.NGramMax, Max: sp.Max, Min: sp.Min, PMin: sp.PMin}
+	if sp.Draft == nil {
+		return out, nil
+	}
+	if s.draftOf != sp.Draft {
+		if err := infer.CheckDraft(s.m.tok, sp.Draft.tok, s.m.model, sp.Draft.model); err != nil {
+			return nil, err
+		}
+		opt := sp.Draft.stateOptions()
+		opt.Context = s.Context()
+		d, err := infer.NewSession(sp.Draft.model, sp.Draft.tok, opt)
+		if err != nil {
+			return nil, fmt.Errorf("draft model: %w", err)
+		}
+		s.draftOf, s.draft = sp.Draft, d
+	}
+	out.Draft = s.draft
+	return out, nil
 }
 
 // NewSession creates an independent generation session (its own KV cache)
@@ -767,6 +826,14 @@ func (s *Session) Generate(ctx context.Context, req Request) (*Result, error) {
 		return nil, err
 	}
 	defer release()
+	if req.Speculative != nil && req.Speculative.Draft != nil && req.Speculative.Draft == s.draft {
+		// the draft model's weights are in use too
+		rd, err := s.draftOf.Acquire()
+		if err != nil {
+			return nil, fmt.Errorf("draft model: %w", err)
+		}
+		defer rd()
+	}
 	req.Trace = s.m.withInfo(req.Trace)
 	return s.s.Generate(ctx, req)
 }

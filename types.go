@@ -20,6 +20,9 @@ import (
 type (
 	// Request describes one generation of a Session (see infer.Request).
 	Request = infer.Request
+	// SpecStats counts speculative decoding's drafted and accepted tokens
+	// (Result.Speculative).
+	SpecStats = infer.SpecStats
 	// Token is one generated token, streamed to GenerateOptions.OnToken and
 	// listed in Result.Tokens (see infer.Token).
 	Token = infer.Token

@@ -63,6 +63,15 @@ type Result struct {
 	TypeK      string    `json:"type_k"`         // KV cache type of the keys (F16, F32, Q8_0, Q4_0), as llama-bench's
 	TypeV      string    `json:"type_v"`         // KV cache type of the values (F16, F32)
 	KVBytes    int64     `json:"kv_cache_bytes"` // bytes of the test's KV cache (all its positions)
+	// Speculative rows (RunSpeculative, tests tgN+lookup and tgN+draft):
+	// the draft model's file (empty for lookup), the drafted tokens, those
+	// kept and the verification passes over all repetitions, and the mean
+	// tokens per second over the plain row's.
+	Draft    string  `json:"draft,omitempty"`
+	Drafted  int     `json:"drafted,omitempty"`
+	Accepted int     `json:"accepted,omitempty"`
+	Rounds   int     `json:"rounds,omitempty"`
+	SpeedUp  float64 `json:"speed_up,omitempty"`
 
 	// Of tg rows only (zero otherwise):
 
@@ -293,7 +302,22 @@ func WriteTable(w io.Writer, results []Result) error {
 			r.Model, r.Type, float64(r.SizeBytes)/(1<<20), float64(r.Params)/1e6, r.Threads, r.TypeK, r.TypeV, float64(r.KVBytes)/(1<<20), r.Test,
 			r.TokensPerS, r.StdDev, perToken, frac, r.LoadMS, float64(r.PeakRSS)/(1<<20))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, r := range results {
+		if r.Drafted == 0 && r.SpeedUp == 0 {
+			continue
+		}
+		what := "prompt lookup"
+		if r.Draft != "" {
+			what = "draft " + r.Draft
+		}
+		fmt.Fprintf(w, "%s, %d threads, %s: %d of %d drafted tokens accepted (%.1f%%), %.2f tokens per pass, %.2f× plain\n",
+			r.Test, r.Threads, what, r.Accepted, r.Drafted, 100*float64(r.Accepted)/max(1, float64(r.Drafted)),
+			float64(r.Accepted+r.Rounds)/max(1, float64(r.Rounds)), r.SpeedUp)
+	}
+	return nil
 }
 
 // SyntheticModel is a random-weight Llama GGUF model of a named shape and

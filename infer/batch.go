@@ -187,8 +187,9 @@ func (b *Batcher) loop() {
 			// wait until every active session has handed in a pass, or
 			// the round-start bound after the first one
 			var deadline time.Time
-			var chunk *step
+			var chunk, solo *step
 			decode = decode[:0]
+			rows := 0
 			for {
 				b.mu.Lock()
 				n, ready := len(b.pending), len(b.pending) >= b.active
@@ -200,8 +201,12 @@ func (b *Batcher) loop() {
 						switch {
 						case st.prefill && chunk == nil:
 							chunk = st
-						case !st.prefill && len(decode) < b.batch.Size():
+						case !st.prefill && rows+len(st.tokens) <= b.batch.Size():
 							decode = append(decode, st)
+							rows += len(st.tokens)
+						case !st.prefill && len(st.tokens) > b.batch.Size() && solo == nil:
+							// a verification pass larger than the batch
+							solo = st
 						default:
 							continue
 						}
@@ -210,7 +215,7 @@ func (b *Batcher) loop() {
 					b.pending = slices.DeleteFunc(b.pending, func(st *step) bool { return st.taken })
 				}
 				b.mu.Unlock()
-				if n == 0 || chunk != nil || len(decode) > 0 {
+				if n == 0 || chunk != nil || solo != nil || len(decode) > 0 {
 					break
 				}
 				if deadline.IsZero() {
@@ -226,17 +231,33 @@ func (b *Batcher) loop() {
 				}
 				t.Stop()
 			}
-			if chunk == nil && len(decode) == 0 {
+			if chunk == nil && solo == nil && len(decode) == 0 {
 				break // nothing handed in: wait for a wake-up
 			}
 			t0 := time.Now()
 			if chunk != nil {
 				chunk.done <- chunk.s.model.ForwardContext(chunk.ctx, chunk.s.state, chunk.tokens, chunk.pos, chunk.logits)
 			}
+			if solo != nil {
+				err := solo.s.forwardRows(solo.tokens, solo.pos, solo.logits)
+				if err != nil {
+					err = fmt.Errorf("speculative verification: %w", err)
+				}
+				solo.done <- err
+			}
 			if len(decode) > 0 {
 				steps = steps[:0]
+				vocab := b.m.Config.VocabSize
 				for _, st := range decode {
-					steps = append(steps, model.SeqStep{State: st.s.state, Token: st.tokens[0], Pos: st.pos, Logits: st.logits})
+					// one row per token: a speculative verification pass
+					// hands in several consecutive ones
+					for i, t := range st.tokens {
+						var lg []float32
+						if st.logits != nil {
+							lg = st.logits[i*vocab : (i+1)*vocab]
+						}
+						steps = append(steps, model.SeqStep{State: st.s.state, Token: t, Pos: st.pos + i, Logits: lg})
+					}
 				}
 				err := b.m.ForwardBatch(b.batch, steps)
 				if err != nil {
@@ -247,7 +268,7 @@ func (b *Batcher) loop() {
 				}
 				b.mu.Lock()
 				b.rounds++
-				b.rows += len(decode)
+				b.rows += len(steps)
 				b.mu.Unlock()
 			}
 			b.mu.Lock()

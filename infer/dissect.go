@@ -25,27 +25,70 @@ type Tracing struct {
 // recorder implements model.Tracer for the position being predicted and
 // builds the trace events.
 type recorder struct {
-	m       *model.Model
-	tok     *tokenizer.Tokenizer
-	cfg     Tracing
-	top     int
-	want    int // the position to record
-	layerOn []bool
-	headOn  []bool
+	m   *model.Model
+	tok *tokenizer.Tokenizer
+	cfg Tracing
+	top int
+	// want… wantEnd are the positions to record: one for a decode step,
+	// several for a speculative verification pass
+	want, wantEnd int
+	layerOn       []bool
+	headOn        []bool
 
-	attn   []trace.HeadAttention // recorded at the wanted position
-	exps   []trace.ExpertChoice  // the routers' choices at the wanted position
-	resid  [][]float32           // residual stream after each traced layer
-	logits []float32             // scratch for the logit lens and softmax
+	recs   map[int]*posRecord // what was recorded at each wanted position
+	free   []*posRecord       // records to reuse
+	logits []float32          // scratch for the logit lens and softmax
 	normed []float32
 	smp    sample.Trace
 	// constrained is set when a grammar constrains the generation
 	constrained bool
+	// draft is the speculative record of the next step, when a drafter
+	// proposed its token
+	draft *trace.Draft
+}
+
+// posRecord is what the model reported at one wanted position.
+type posRecord struct {
+	attn  []trace.HeadAttention // per traced head
+	exps  []trace.ExpertChoice  // the routers' choices
+	resid [][]float32           // residual stream after each traced layer (logit lens)
+}
+
+// want sets the positions to record: n from pos.
+func (r *recorder) wantRange(pos, n int) {
+	for p, rec := range r.recs {
+		r.free = append(r.free, rec)
+		delete(r.recs, p)
+	}
+	r.want, r.wantEnd = pos, pos+n
+}
+
+// at returns the record of position pos, started on first use.
+func (r *recorder) at(pos int) *posRecord {
+	if rec := r.recs[pos]; rec != nil {
+		return rec
+	}
+	var rec *posRecord
+	if k := len(r.free); k > 0 {
+		rec, r.free = r.free[k-1], r.free[:k-1]
+		rec.attn, rec.exps = rec.attn[:0], rec.exps[:0]
+	} else {
+		rec = &posRecord{resid: make([][]float32, r.m.Config.Layers)}
+		if r.cfg.Options.LogitLens {
+			for l, on := range r.layerOn {
+				if on {
+					rec.resid[l] = make([]float32, r.m.Config.Dim)
+				}
+			}
+		}
+	}
+	r.recs[pos] = rec
+	return rec
 }
 
 func newRecorder(m *model.Model, tok *tokenizer.Tokenizer, cfg Tracing) (*recorder, error) {
 	c := &m.Config
-	r := &recorder{m: m, tok: tok, cfg: cfg, top: cfg.Options.Top, want: -1}
+	r := &recorder{m: m, tok: tok, cfg: cfg, top: cfg.Options.Top, want: -1, wantEnd: -1, recs: map[int]*posRecord{}}
 	if r.top <= 0 {
 		r.top = 5
 	}
@@ -58,14 +101,6 @@ func newRecorder(m *model.Model, tok *tokenizer.Tokenizer, cfg Tracing) (*record
 	}
 	if r.headOn, err = selection("head", cfg.Options.Heads, c.Heads); err != nil {
 		return nil, err
-	}
-	r.resid = make([][]float32, c.Layers)
-	if cfg.Options.LogitLens {
-		for l, on := range r.layerOn {
-			if on {
-				r.resid[l] = make([]float32, c.Dim)
-			}
-		}
 	}
 	r.logits = make([]float32, c.VocabSize)
 	r.normed = make([]float32, c.Dim)
@@ -100,7 +135,7 @@ func (r *recorder) indices(on []bool) []int {
 }
 
 // Position implements model.Tracer.
-func (r *recorder) Position(pos int) bool { return pos == r.want }
+func (r *recorder) Position(pos int) bool { return pos >= r.want && pos < r.wantEnd }
 
 // Attention implements model.Tracer.
 func (r *recorder) Attention(layer, head, pos int, weights, out []float32) {
@@ -108,7 +143,8 @@ func (r *recorder) Attention(layer, head, pos int, weights, out []float32) {
 		return
 	}
 	c := &r.m.Config
-	r.attn = append(r.attn, trace.HeadAttention{
+	rec := r.at(pos)
+	rec.attn = append(rec.attn, trace.HeadAttention{
 		Layer: layer, Head: head, KVHead: head / (c.Heads / c.KVHeads),
 		Weights: append([]float32(nil), weights...), Window: c.AttnWindow(layer),
 	})
@@ -116,9 +152,13 @@ func (r *recorder) Attention(layer, head, pos int, weights, out []float32) {
 
 // AttentionSink implements model.SinkTracer: the sink's share of the head
 // just recorded.
-func (r *recorder) AttentionSink(layer, head, _ int, share float32) {
-	if n := len(r.attn); n > 0 && r.attn[n-1].Layer == layer && r.attn[n-1].Head == head {
-		r.attn[n-1].Sink = share
+func (r *recorder) AttentionSink(layer, head, pos int, share float32) {
+	if !r.cfg.Options.Attention || !r.layerOn[layer] || !r.headOn[head] {
+		return
+	}
+	rec := r.at(pos)
+	if n := len(rec.attn); n > 0 && rec.attn[n-1].Layer == layer && rec.attn[n-1].Head == head {
+		rec.attn[n-1].Sink = share
 	}
 }
 
@@ -133,13 +173,14 @@ func (r *recorder) Experts(layer, pos int, _ []float32, ids []int, weights, prob
 	for j, e := range ids {
 		ec.Probs[j] = probs[e]
 	}
-	r.exps = append(r.exps, ec)
+	rec := r.at(pos)
+	rec.exps = append(rec.exps, ec)
 }
 
 // Residual implements model.Tracer.
 func (r *recorder) Residual(layer, pos int, x []float32) {
-	if r.resid[layer] != nil {
-		copy(r.resid[layer], x)
+	if rec := r.at(pos); rec.resid[layer] != nil {
+		copy(rec.resid[layer], x)
 	}
 }
 
@@ -284,21 +325,20 @@ func norm(v []float32) float64 {
 func (r *recorder) step(index, pos int, history []int, logits []float32, chosen int, text string) *trace.Step {
 	st := &trace.Step{Index: index, Position: pos, Input: r.token(history[pos]), Token: r.token(chosen), Text: text}
 
+	rec := r.at(pos)
 	// attention: the most attended positions of each recorded head
-	for _, h := range r.attn {
+	for _, h := range rec.attn {
 		h.Top = r.topAttended(h.Weights, history)
 		h.Entropy = entropy(h.Weights)
 		st.Attention = append(st.Attention, h)
 	}
-	r.attn = r.attn[:0]
 
 	// mixture of experts: the routers' choices
-	st.Experts = append(st.Experts, r.exps...)
-	r.exps = r.exps[:0]
+	st.Experts = append(st.Experts, rec.exps...)
 
 	// logit lens: each traced layer's residual through the final norm and output
 	if r.cfg.Options.LogitLens {
-		for l, x := range r.resid {
+		for l, x := range rec.resid {
 			if x == nil {
 				continue
 			}
@@ -323,6 +363,7 @@ func (r *recorder) step(index, pos int, history []int, logits []float32, chosen 
 		}
 		st.Sampling.Steps = append(st.Sampling.Steps, ss)
 	}
+	st.Draft, r.draft = r.draft, nil
 	if r.constrained {
 		g := &trace.GrammarCheck{Checked: s.Checked, Removed: []trace.Candidate{}}
 		for _, c := range s.Removed {

@@ -38,6 +38,9 @@ type Session struct {
 	// batcher, when set, runs the session's forward passes together with
 	// those of its other sessions (see Batcher).
 	batcher *Batcher
+	// rows is the scratch of speculative verification passes run without
+	// a batcher, made on first use
+	rows *model.Batch
 }
 
 // NewSession allocates a KV cache for a model.
@@ -84,6 +87,11 @@ type Request struct {
 	// token of the vocabulary can continue ends the generation with an error
 	// wrapping sample.ErrNoAllowedToken.
 	Grammar string
+	// Speculative, when set, decodes speculatively (see Speculation): the
+	// same greedy output, sampled output distributed the same, fewer
+	// forward passes when the drafts are kept. It is ignored with a
+	// Grammar (constrained decoding runs plainly).
+	Speculative *Speculation
 }
 
 // Token is one generated token.
@@ -133,6 +141,8 @@ type Result struct {
 	FinishReason string  // FinishStop or FinishLength
 	StopString   string  // the stop string that ended the text, if any
 	Timings      Timings
+	// Speculative counts what speculative decoding did (zero without it).
+	Speculative SpecStats
 }
 
 // Generate processes the prompt and samples until a stop condition. A prompt
@@ -170,6 +180,12 @@ func (s *Session) Generate(ctx context.Context, req Request) (*Result, error) {
 			return nil, err
 		}
 	}
+	var spec *speculator
+	if req.Speculative != nil && gm == nil {
+		if spec, err = newSpeculator(*req.Speculative, smp.Params(), s); err != nil {
+			return nil, err
+		}
+	}
 	res := &Result{PromptIDs: append([]int(nil), req.Prompt...)}
 	if s.batcher != nil {
 		s.batcher.enter()
@@ -198,7 +214,14 @@ func (s *Session) Generate(ctx context.Context, req Request) (*Result, error) {
 	g := &generation{s: s, req: &req, smp: smp, obs: obs, res: res, gm: gm,
 		history: append(make([]int, 0, len(req.Prompt)+64), req.Prompt...),
 		out:     newTextStream(s.tok, req.Prompt[len(req.Prompt)-1], req.Stop, req.Special)}
-	if err := g.run(ctx); err != nil {
+	run := g.run
+	if spec != nil {
+		run = func(ctx context.Context) error {
+			defer func() { res.Speculative = spec.stats }()
+			return g.runSpeculative(ctx, spec)
+		}
+	}
+	if err := run(ctx); err != nil {
 		res.Text = g.out.emitted()
 		return res, err
 	}
@@ -260,7 +283,7 @@ func (g *generation) run(ctx context.Context) error {
 // is set when the token ends the generation (end of generation or a stop
 // string).
 func (g *generation) next() (id int, stop bool, err error) {
-	s, req, res := g.s, g.req, g.res
+	s, res := g.s, g.res
 	if g.gm == nil {
 		id, err = g.obs.sample(g.smp, s.logits, g.history, nil)
 	} else {
@@ -276,9 +299,20 @@ func (g *generation) next() (id int, stop bool, err error) {
 	if err != nil {
 		return id, true, err
 	}
+	stop, err = g.emit(id, s.logits, len(s.cached)-1)
+	return id, stop, err
+}
+
+// emit adds the token id, predicted at position pos from logits, to the
+// result and the text, and reports it to the observer and to OnToken. stop
+// is set when the token ends the generation (end of generation or a stop
+// string).
+func (g *generation) emit(id int, logits []float32, pos int) (stop bool, err error) {
+	req, res := g.req, g.res
+	s := g.s
 	tk := Token{ID: id, Prev: g.history[len(g.history)-1]}
 	if req.LogProbs > 0 {
-		tk.LogProb, g.top = sample.LogProbs(s.logits, id, req.LogProbs, g.top[:0])
+		tk.LogProb, g.top = sample.LogProbs(logits, id, req.LogProbs, g.top[:0])
 		tk.Top = append([]sample.TokenLogProb(nil), g.top...)
 	}
 	res.IDs = append(res.IDs, id)
@@ -291,19 +325,19 @@ func (g *generation) next() (id int, stop bool, err error) {
 		res.StopString = stopped
 	}
 	res.Tokens = append(res.Tokens, tk)
-	if err := g.obs.token(len(res.IDs)-1, len(s.cached)-1, g.history, s.logits, id, tk.Text); err != nil {
-		return id, true, err
+	if err := g.obs.token(len(res.IDs)-1, pos, g.history, logits, id, tk.Text); err != nil {
+		return true, err
 	}
 	if req.OnToken != nil {
 		if err := req.OnToken(tk); err != nil {
-			return id, true, err
+			return true, err
 		}
 	}
 	if eog || stopped != "" {
 		res.FinishReason = FinishStop
-		return id, true, nil
+		return true, nil
 	}
-	return id, false, nil
+	return false, nil
 }
 
 // decode runs one generated token through the model at the next position,

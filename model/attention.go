@@ -78,6 +78,14 @@ func (s *State) growScratch(n int) {
 // (token, head) pairs are spread over the tensor worker pool;
 // with a tracer they run in order on the caller, which reports each one.
 func (s *State) attention(l, pos, b int, q, att, sinks []float32) {
+	s.clearStaleValues(l, pos+b)
+	s.attend(l, pos, b, q, att, sinks)
+}
+
+// attend is attention without clearing the value cells past the step, which
+// ForwardBatch has done already (a later step of the same State may have
+// stored its value there).
+func (s *State) attend(l, pos, b int, q, att, sinks []float32) {
 	c := s.cfg
 	// llama.cpp attends over nkv cells (the used ones, padded) and sums in
 	// another order for a batch of tokens than for one
@@ -89,7 +97,6 @@ func (s *State) attention(l, pos, b int, q, att, sinks []float32) {
 	if b*(pos+b)*c.Heads*c.HeadDim < attnParallelMin {
 		workers = 1
 	}
-	s.clearStaleValues(l, pos+b)
 	if s.Tracer == nil {
 		tensor.Parallel(b*c.Heads, workers, s.headFn)
 		return

@@ -65,8 +65,11 @@ func (b *Batch) Size() int { return b.n }
 // cache, where its key and value are stored at its position. Each
 // sequence's logits are bit for bit those Forward computes for the token
 // alone (the products give each row exactly the single-row result), and its
-// Tracer sees what it would see. The States must be distinct and of this
-// model; a step that does not fit its State is an error before anything runs.
+// Tracer sees what it would see. The States must be of this model; one State
+// may hold several steps at consecutive positions, in order (the draft tokens
+// a speculative decoder verifies: each row's logits are then those Forward
+// computes for that token after the ones before it). A step that does not
+// fit its State is an error before anything runs.
 func (m *Model) ForwardBatch(b *Batch, steps []SeqStep) error {
 	c := &m.Config
 	n := len(steps)
@@ -90,9 +93,12 @@ func (m *Model) ForwardBatch(b *Batch, steps []SeqStep) error {
 		case st.Logits != nil && len(st.Logits) != c.VocabSize:
 			return fmt.Errorf("forward batch: sequence %d: logits has %d values, want %d", i, len(st.Logits), c.VocabSize)
 		}
-		for j := range i {
+		for j := i - 1; j >= 0; j-- {
 			if steps[j].State == s {
-				return fmt.Errorf("forward batch: sequences %d and %d share a state", j, i)
+				if steps[j].Pos+1 != st.Pos {
+					return fmt.Errorf("forward batch: steps %d and %d share a state at positions %d and %d; a state's steps must hold consecutive positions in order", j, i, steps[j].Pos, st.Pos)
+				}
+				break
 			}
 		}
 	}
@@ -160,7 +166,7 @@ func (m *Model) ForwardBatch(b *Batch, steps []SeqStep) error {
 		if traced {
 			for i, st := range steps {
 				if st.State.Tracer != nil {
-					st.State.attention(l, st.Pos, 1, q[i*qDim:(i+1)*qDim], att[i*qDim:(i+1)*qDim], nil)
+					st.State.attend(l, st.Pos, 1, q[i*qDim:(i+1)*qDim], att[i*qDim:(i+1)*qDim], nil)
 				}
 			}
 		}

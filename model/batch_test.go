@@ -235,11 +235,85 @@ func TestForwardBatchErrors(t *testing.T) {
 		{"negative position", b, []SeqStep{{State: s1, Pos: -1}}, "position -1"},
 		{"token", b, []SeqStep{{State: s1, Token: v}}, "outside the vocabulary"},
 		{"logits", b, []SeqStep{{State: s1, Logits: make([]float32, 3)}}, "logits has 3 values"},
-		{"shared state", b, []SeqStep{{State: s1}, {State: s1, Pos: 1}}, "share a state"},
+		{"shared state, gap", b, []SeqStep{{State: s1}, {State: s1, Pos: 2}}, "consecutive positions"},
+		{"shared state, backwards", b, []SeqStep{{State: s1, Pos: 1}, {State: s1}}, "consecutive positions"},
 	} {
 		err := m.ForwardBatch(tt.b, tt.steps)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: %v, want %q", tt.name, err, tt.want)
+		}
+	}
+}
+
+// TestForwardBatchConsecutiveRows checks the verification pass of
+// speculative decoding: one State holding several steps at consecutive
+// positions (beside another sequence's step) gives each row bit for bit the
+// logits of decoding the tokens one at a time with Forward, also after the
+// cache was rolled back over rows a rejected draft had written (the second
+// round starts inside the first one's rows, with other tokens).
+func TestForwardBatchConsecutiveRows(t *testing.T) {
+	archs := []string{"llama", "gemma2", "qwen3"}
+	types := []tensor.Type{tensor.F32, tensor.F16, tensor.Q4_0, tensor.Q8_0}
+	if testing.Short() {
+		archs, types = archs[:1], types[2:3]
+	}
+	for _, arch := range archs {
+		for _, typ := range types {
+			m := batchModel(t, arch, typ)
+			for _, kv := range []struct{ v, k tensor.Type }{{tensor.F32, 0}, {tensor.F16, 0}, {tensor.F16, tensor.Q8_0}} {
+				t.Run(fmt.Sprintf("%s/%s/kv%s/k%s", arch, typ, kv.v, kv.k), func(t *testing.T) {
+					checkConsecutiveRows(t, m, kv.v, kv.k)
+				})
+			}
+		}
+	}
+}
+
+func checkConsecutiveRows(t *testing.T, m *Model, kv, key tensor.Type) {
+	vocab := m.Config.VocabSize
+	rng := rand.New(rand.NewPCG(5, 6))
+	opt := StateOptions{Context: 128, Batch: 8, KVType: kv, KeyType: key}
+	alone, _ := m.NewState(opt)
+	verify, _ := m.NewState(opt)
+	other, _ := m.NewState(opt)
+	prompt := make([]int, 11)
+	for j := range prompt {
+		prompt[j] = rng.IntN(vocab)
+	}
+	for _, s := range []*State{alone, verify, other} {
+		if err := m.Forward(s, prompt, 0, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := m.NewBatch(8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// two rounds: five rows from position 11, then (rolled back to 13)
+	// six rows of other tokens
+	for _, round := range []struct{ pos, n int }{{11, 5}, {13, 6}} {
+		toks := make([]int, round.n)
+		for j := range toks {
+			toks[j] = rng.IntN(vocab)
+		}
+		steps := []SeqStep{{State: other, Token: rng.IntN(vocab), Pos: round.pos, Logits: make([]float32, vocab)}}
+		for j, tk := range toks {
+			steps = append(steps, SeqStep{State: verify, Token: tk, Pos: round.pos + j, Logits: make([]float32, vocab)})
+		}
+		if err := m.ForwardBatch(b, steps); err != nil {
+			t.Fatal(err)
+		}
+		for j, tk := range toks {
+			want := make([]float32, vocab)
+			if err := m.Forward(alone, []int{tk}, round.pos+j, want); err != nil {
+				t.Fatal(err)
+			}
+			got := steps[1+j].Logits
+			for k := range want {
+				if math.Float32bits(want[k]) != math.Float32bits(got[k]) {
+					t.Fatalf("round at %d, row %d, logit %d: batched %g, one at a time %g", round.pos, j, k, got[k], want[k])
+				}
+			}
 		}
 	}
 }

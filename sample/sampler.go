@@ -196,6 +196,34 @@ func (s *Sampler) run(logits []float32, history []int, tr *Trace, traceTop int) 
 }
 
 func (s *Sampler) runConstrained(logits []float32, history []int, constraint Constraint, tr *Trace, traceTop int) int {
+	if !s.chain(logits, history, constraint, tr, traceTop) {
+		return -1
+	}
+	var chosen int
+	var prob float32
+	if s.p.Temperature <= 0 {
+		chosen, prob = int(s.cur[0].id), 1
+	} else {
+		var u float64
+		chosen, prob, u = s.draw()
+		s.record(tr, StepDist, traceTop)
+		if tr != nil {
+			tr.Draw = u
+		}
+	}
+	if tr != nil {
+		tr.Chosen = chosen
+		tr.ChosenProb = prob
+		tr.ChosenRank = rawRank(logits, chosen)
+	}
+	return chosen
+}
+
+// chain applies the sampler's chain to logits up to the draw: afterwards
+// s.cur holds the candidates kept (one, the best, for greedy decoding) with
+// their final logits. It reports false when logits is empty or the
+// constraint allows no token.
+func (s *Sampler) chain(logits []float32, history []int, constraint Constraint, tr *Trace, traceTop int) bool {
 	if tr != nil {
 		tr.Steps = tr.Steps[:0]
 		tr.Draw, tr.Chosen, tr.ChosenProb, tr.ChosenRank = -1, -1, 0, 0
@@ -203,7 +231,7 @@ func (s *Sampler) runConstrained(logits []float32, history []int, constraint Con
 	}
 	n := len(logits)
 	if n == 0 {
-		return -1
+		return false
 	}
 	if cap(s.all) < n {
 		s.all = make([]cand, n)
@@ -230,13 +258,11 @@ func (s *Sampler) runConstrained(logits []float32, history []int, constraint Con
 
 	if constraint != nil {
 		if !s.constrain(constraint, tr, traceTop) {
-			return -1
+			return false
 		}
 		s.record(tr, StepGrammar, traceTop)
 	}
 
-	var chosen int
-	var prob float32
 	if s.p.Temperature <= 0 {
 		best := s.cur[0]
 		for _, c := range s.cur[1:] {
@@ -248,42 +274,29 @@ func (s *Sampler) runConstrained(logits []float32, history []int, constraint Con
 		s.cur[0] = best
 		s.sorted = true
 		s.record(tr, StepGreedy, traceTop)
-		chosen, prob = int(best.id), 1
-	} else {
-		if s.p.TopK > 0 {
-			k := min(s.p.TopK, len(s.cur))
-			selectTop(s.cur, k)
-			s.cur = s.cur[:k]
-			s.sorted = true
-			s.record(tr, StepTopK, traceTop)
-		}
-		if s.p.TopP < 1 {
-			s.topP()
-			s.record(tr, StepTopP, traceTop)
-		}
-		if s.p.MinP > 0 {
-			s.minP()
-			s.record(tr, StepMinP, traceTop)
-		}
-		temp := s.p.Temperature
-		for i := range s.cur {
-			s.cur[i].logit = sanitize(s.cur[i].logit / temp)
-		}
-		s.record(tr, StepTemperature, traceTop)
-		var u float64
-		chosen, prob, u = s.draw()
-		s.record(tr, StepDist, traceTop)
-		if tr != nil {
-			tr.Draw = u
-		}
+		return true
 	}
-
-	if tr != nil {
-		tr.Chosen = chosen
-		tr.ChosenProb = prob
-		tr.ChosenRank = rawRank(logits, chosen)
+	if s.p.TopK > 0 {
+		k := min(s.p.TopK, len(s.cur))
+		selectTop(s.cur, k)
+		s.cur = s.cur[:k]
+		s.sorted = true
+		s.record(tr, StepTopK, traceTop)
 	}
-	return chosen
+	if s.p.TopP < 1 {
+		s.topP()
+		s.record(tr, StepTopP, traceTop)
+	}
+	if s.p.MinP > 0 {
+		s.minP()
+		s.record(tr, StepMinP, traceTop)
+	}
+	temp := s.p.Temperature
+	for i := range s.cur {
+		s.cur[i].logit = sanitize(s.cur[i].logit / temp)
+	}
+	s.record(tr, StepTemperature, traceTop)
+	return true
 }
 
 // applyPenalties applies llama.cpp's penalties to s.cur (still in id order):

@@ -28,9 +28,11 @@ type llamaAnswer struct {
 	TokensEvaluated int    `json:"tokens_evaluated"`
 	TokensCached    int    `json:"tokens_cached"`
 	Timings         *struct {
-		PromptN    int     `json:"prompt_n"`
-		PredictedN int     `json:"predicted_n"`
-		PromptMS   float64 `json:"prompt_ms"`
+		PromptN        int     `json:"prompt_n"`
+		PredictedN     int     `json:"predicted_n"`
+		DraftN         int     `json:"draft_n"`
+		DraftNAccepted int     `json:"draft_n_accepted"`
+		PromptMS       float64 `json:"prompt_ms"`
 	} `json:"timings"`
 	Probs []struct {
 		ID      int     `json:"id"`

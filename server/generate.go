@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -78,6 +79,13 @@ func (s *Server) run(ctx context.Context, e *entry, sl *slot, job genJob, g *gen
 	}
 	if g.logprobs {
 		req.LogProbs = max(g.topProbs, 1)
+	}
+	if sp := s.speculation(e); sp != nil && g.fields != nil {
+		if sp, err := g.fields.speculative(sp); err != nil {
+			return nil, err
+		} else if req.Speculative, err = sl.session.Speculation(sp); err != nil {
+			return nil, err
+		}
 	}
 	if g.noCache { // cache_prompt false: the whole prompt is processed
 		sl.session.Reset()
@@ -277,3 +285,16 @@ func (e *entry) tokenText(prev, id int) (string, []int) {
 
 // isEOG reports whether a generated token ends the generation (it is not part of the text).
 func (e *entry) isEOG(id int) bool { return e.model.Tokenizer().IsEOG(id) }
+
+// speculation returns the server's speculative settings for the model of
+// e (nil when its generations decode plainly).
+func (s *Server) speculation(e *entry) *glassbox.Speculative {
+	sp := s.cfg.Speculative
+	if sp == nil {
+		return nil
+	}
+	if name := cmp.Or(s.cfg.SpeculativeModel, s.defaultName); name != e.name {
+		return nil
+	}
+	return sp
+}

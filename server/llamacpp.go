@@ -55,6 +55,10 @@ func (r *InfillRequest) validate() (genParams, error) {
 	if g.sampler, g.seeded, err = r.SamplingFields.params(); err != nil {
 		return g, err
 	}
+	if _, err = r.SamplingFields.speculative(nil); err != nil {
+		return g, err
+	}
+	g.fields = &r.SamplingFields
 	g.ignoreEOS, g.bias = r.IgnoreEOS, r.LogitBias
 	g.noCache = r.CachePrompt != nil && !*r.CachePrompt
 	if g.grammar, err = r.SamplingFields.grammar(); err != nil {
@@ -267,6 +271,11 @@ type llamaTimings struct {
 	PredictedMS         float64 `json:"predicted_ms"`
 	PredictedPerSecond  float64 `json:"predicted_per_second"`
 	PredictedPerTokenMS float64 `json:"predicted_per_token_ms"`
+	// DraftN and DraftNAccepted (llama.cpp's draft_n, draft_n_accepted):
+	// the tokens speculative decoding drafted and kept, present only when
+	// it ran
+	DraftN         int `json:"draft_n,omitempty"`
+	DraftNAccepted int `json:"draft_n_accepted,omitempty"`
 }
 
 // llamaCompletion is the response (and the stream event) of llama.cpp's completion endpoints.
@@ -389,7 +398,8 @@ func (s *Server) llamaGenerate(w http.ResponseWriter, r *http.Request, e *entry,
 	out := llamaCompletion{Content: text, Tokens: gen, IDSlot: sl.id, Stop: true, Model: e.name, Truncated: truncated,
 		TokensPredicted: len(gen), TokensEvaluated: len(ids), TokensCached: tm.CachedTokens, StoppingWord: res.StopString,
 		Timings: &llamaTimings{PromptN: tm.PromptTokens, PromptMS: ms(tm.PromptDuration), PromptPerSecond: tm.PromptPerSecond(),
-			PredictedN: len(gen), PredictedMS: ms(tm.GenDuration), PredictedPerSecond: tm.GenPerSecond()}}
+			PredictedN: len(gen), PredictedMS: ms(tm.GenDuration), PredictedPerSecond: tm.GenPerSecond(),
+			DraftN: res.Speculative.Drafted, DraftNAccepted: res.Speculative.Accepted}}
 	if tm.PromptTokens > 0 {
 		out.Timings.PromptPerTokenMS = ms(tm.PromptDuration) / float64(tm.PromptTokens)
 	}

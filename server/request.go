@@ -50,6 +50,45 @@ type SamplingFields struct {
 	// holding the longest one; false takes any free slot and processes the
 	// whole prompt.
 	CachePrompt *bool `json:"cache_prompt"`
+	// SpecNMax, SpecNMin and SpecPMin (llama.cpp's speculative.n_max,
+	// speculative.n_min and speculative.p_min) override, for this request,
+	// the draft lengths and probability floor of a server started with
+	// speculative decoding (glassbox serve --draft or --lookup); without
+	// it they are ignored, as llama.cpp ignores them without a draft model.
+	SpecNMax *int     `json:"speculative.n_max"`
+	SpecNMin *int     `json:"speculative.n_min"`
+	SpecPMin *float64 `json:"speculative.p_min"`
+}
+
+// speculative validates the speculative.* fields and applies them to base
+// (nil: the server does not decode speculatively, and they are ignored).
+func (f *SamplingFields) speculative(base *glassbox.Speculative) (*glassbox.Speculative, error) {
+	if f.SpecNMax != nil && (*f.SpecNMax < 1 || *f.SpecNMax > 64) {
+		return nil, badRequest("speculative.n_max", "invalid value for 'speculative.n_max': expected an integer between 1 and 64, got %d", *f.SpecNMax)
+	}
+	if f.SpecNMin != nil && *f.SpecNMin < 0 {
+		return nil, badRequest("speculative.n_min", "invalid value for 'speculative.n_min': expected an integer >= 0, got %d", *f.SpecNMin)
+	}
+	if f.SpecPMin != nil && (math.IsNaN(*f.SpecPMin) || *f.SpecPMin < 0 || *f.SpecPMin > 1) {
+		return nil, badRequest("speculative.p_min", "invalid value for 'speculative.p_min': expected a number between 0 and 1, got %v", *f.SpecPMin)
+	}
+	if base == nil {
+		return nil, nil
+	}
+	sp := *base
+	if f.SpecNMax != nil {
+		sp.Max = *f.SpecNMax
+	}
+	if f.SpecNMin != nil {
+		sp.Min = *f.SpecNMin
+	}
+	if f.SpecPMin != nil {
+		sp.PMin = *f.SpecPMin
+	}
+	if sp.Min > sp.Max && sp.Max > 0 {
+		return nil, badRequest("speculative.n_min", "invalid value for 'speculative.n_min': %d is above speculative.n_max %d", sp.Min, sp.Max)
+	}
+	return &sp, nil
 }
 
 // grammar returns the GBNF grammar the fields ask for ("" for none): from
@@ -577,6 +616,9 @@ type genParams struct {
 	special    bool              // render control tokens as text (tool-call markers)
 	grammar    string            // GBNF the reply follows ("" for none)
 	noCache    bool              // cache_prompt false: process the whole prompt on any free slot
+	// fields are the request's sampling fields, for what depends on the
+	// model (speculative.*: applied by Server.speculation)
+	fields *SamplingFields
 }
 
 // slotKey is the prompt the slot choice matches against the slots' caches:
@@ -672,6 +714,10 @@ func (f *SamplingFields) params() (glassbox.SamplerParams, bool, error) {
 func checkCommon(sf *SamplingFields, maxTokens, n *int, stop StopList, stream bool, so *StreamOptions) (genParams, error) {
 	var g genParams
 	var err error
+	if _, err = sf.speculative(nil); err != nil {
+		return g, err
+	}
+	g.fields = sf
 	if g.sampler, g.seeded, err = sf.params(); err != nil {
 		return g, err
 	}

@@ -95,6 +95,13 @@ type Config struct {
 	// slot files to and action=restore reads them from ("": those actions
 	// answer 501, as llama.cpp without --slot-save-path).
 	SlotSavePath string
+	// Speculative, when set, decodes the generations of SpeculativeModel
+	// (default: the default model) speculatively, with a draft model or by
+	// prompt lookup (glassbox serve --draft, --lookup); requests may change
+	// the draft lengths (speculative.n_max, n_min, p_min). Each slot keeps
+	// its own cache of the draft model. The caller closes the draft model.
+	Speculative      *glassbox.Speculative
+	SpeculativeModel string
 	// Parallel is the number of generation slots per model (default 1).
 	// With more than one, the slots of a model decode together (continuous
 	// batching, see glassbox.Batcher) unless NoBatching is set.

@@ -161,7 +161,7 @@ func (s *Server) listSlots(w http.ResponseWriter, r *http.Request) error {
 	for _, e := range entries {
 		for _, sl := range e.pool.all {
 			sl.state.mu.Lock()
-			info := slotInfo{ID: sl.id, IDTask: -1, Model: e.name, NCtx: e.model.ContextSize(), IsProcessing: sl.state.processing,
+			info := slotInfo{ID: sl.id, IDTask: -1, Model: e.name, NCtx: e.model.ContextSize(), IsProcessing: sl.state.processing, Speculative: s.speculation(e) != nil,
 				TokensCached: sl.state.tokens, LastCached: sl.state.cached, Params: sl.state.params}
 			if info.IsProcessing {
 				info.IDTask = sl.state.tasks - 1

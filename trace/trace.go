@@ -227,8 +227,29 @@ type Step struct {
 	Experts    []ExpertChoice `json:"experts,omitempty"`
 	Prediction Prediction     `json:"prediction"`
 	Sampling   Sampling       `json:"sampling"`
-	Token      Token          `json:"token"` // the chosen token
-	Text       string         `json:"text"`  // output text this token completed (may be empty mid-character)
+	// Draft is set when speculative decoding drafted this step's token:
+	// what was proposed and whether it was kept (absent otherwise).
+	Draft *Draft `json:"draft,omitempty"`
+	Token Token  `json:"token"` // the chosen token
+	Text  string `json:"text"`  // output text this token completed (may be empty mid-character)
+}
+
+// Draft is speculative decoding's record of one step: a drafter proposed
+// a token for it and the model's distribution decided (accept with
+// probability min(1, target_prob/draft_prob); on rejection the step's
+// token was drawn from the residual max(0, p − q)).
+type Draft struct {
+	Source   string `json:"source"` // "model" (a draft model) or "lookup" (prompt lookup)
+	Round    int    `json:"round"`  // the verification pass, from 1: the steps of one round were verified together
+	Proposed Token  `json:"proposed"`
+	Accepted bool   `json:"accepted"` // the step's token is the proposed one
+	// TargetProb is p(proposed) after the sampler chain; DraftProb is
+	// q(proposed), the draft's probability (1 for a lookup draft).
+	TargetProb float32 `json:"target_prob"`
+	DraftProb  float32 `json:"draft_prob"`
+	// Draw is the uniform number of the acceptance test, -1 when none was
+	// needed (target_prob ≥ draft_prob accepts, target_prob = 0 rejects).
+	Draw float64 `json:"draw"`
 }
 
 // Done closes a trace.
@@ -239,6 +260,10 @@ type Done struct {
 	GenTokens    int     `json:"generated_tokens"`
 	PromptPerSec float64 `json:"prompt_tokens_per_second"`
 	GenPerSec    float64 `json:"generated_tokens_per_second"`
+	// Drafted and Accepted count speculative decoding's drafted tokens and
+	// those kept (absent without speculative decoding).
+	Drafted  int `json:"drafted,omitempty"`
+	Accepted int `json:"accepted,omitempty"`
 }
 
 // Options selects what a trace records, so that long contexts and big models

@@ -37,6 +37,8 @@ type benchOptions struct {
 	noSave    bool
 	endpoint  string
 	bandwidth int // --bandwidth-mib
+	specFlags
+	specPrompt string // --spec-prompt
 	// fitPrompt and fitGen lower prompt and gen to the model's context
 	// (they are the defaults, not sizes the user asked for).
 	fitPrompt, fitGen bool
@@ -78,6 +80,12 @@ Time to first token is measured from sending the request to the first streamed t
 tg t/s the tokens after the first over the rest of the stream. The API key is read from
 $GLASSBOX_API_KEY, else $OPENAI_API_KEY.
 
+With --lookup or --draft MODEL (and --draft-max, --draft-min, --draft-p-min, --lookup-ngram-min/max)
+it measures speculative decoding instead: the same greedy generation of -n tokens from
+--spec-prompt, plain (row tgN) then speculative (row tgN+lookup or tgN+draft), interleaved -r
+times after a warm-up pair, checking that both give the same tokens; a line under the table gives
+the drafted and accepted tokens and the speed-up over the plain row. These runs are not saved.
+
 Each complete run is saved as a record in the store's evals/ folder (--no-save to skip),
 which glassbox leaderboard reads.`,
 		Args: cobra.NoArgs,
@@ -115,6 +123,8 @@ which glassbox leaderboard reads.`,
 	registerCacheTypes(cmd, &o.cacheK, &o.cacheV)
 	f.IntVar(&o.bandwidth, "bandwidth-mib", bench.DefaultBandwidthBytes>>20, "MiB of the buffer the memory-bandwidth ceiling of the tg rows is measured with (0: do not measure)")
 	f.StringVar(&o.profile, "cpuprofile", "", "write a Go CPU profile of the measured runs to this file (go tool pprof)")
+	o.registerSpec(cmd)
+	f.StringVar(&o.specPrompt, "spec-prompt", defaultSpecPrompt, "with --lookup or --draft, the text the measured generation continues")
 	return cmd
 }
 
@@ -176,12 +186,18 @@ func runBench(ctx context.Context, w, errw io.Writer, o benchOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := o.specFlags.check(); err != nil {
+		return err
+	}
 	mf := modelFlags{model: o.model, cacheK: o.cacheK, cacheV: o.cacheV}
 	m, err := mf.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer m.Close()
+	if o.specFlags.on() {
+		return runBenchSpec(ctx, w, m, &mf, threads, o)
+	}
 	if err := o.fitContext(m.Config().ContextLength); err != nil {
 		return err
 	}
@@ -328,4 +344,47 @@ func indentLines(s, prefix string) string {
 		}
 	}
 	return b.String()
+}
+
+// defaultSpecPrompt is --spec-prompt's default: an edit of code that
+// repeats most of itself, where prompt lookup finds its drafts.
+const defaultSpecPrompt = `Rename the variable total to sum in this function:
+
+func average(xs []float64) float64 {
+	total := 0.0
+	for _, x := range xs {
+		total += x
+	}
+	return total / float64(len(xs))
+}
+
+Here is the function with total renamed to sum:
+
+func average(xs []float64) float64 {
+`
+
+// runBenchSpec measures speculative decoding (bench.RunSpeculative) and
+// prints its rows.
+func runBenchSpec(ctx context.Context, w io.Writer, m *glassbox.Model, mf *modelFlags, threads []int, o benchOptions) error {
+	sp, draft, err := o.specFlags.open(ctx, mf)
+	if err != nil {
+		return err
+	}
+	if draft != nil {
+		defer draft.Close()
+	}
+	results, err := bench.RunSpeculative(ctx, m, bench.SpecOptions{Prompt: o.specPrompt, Gen: o.gen, Threads: threads, Repetitions: o.reps, Spec: sp})
+	if err != nil && len(results) == 0 {
+		return err
+	}
+	if o.json {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		if jerr := enc.Encode(results); jerr != nil {
+			return jerr
+		}
+	} else if perr := bench.WriteTable(w, results); perr != nil {
+		return perr
+	}
+	return err
 }

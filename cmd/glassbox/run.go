@@ -13,6 +13,7 @@ import (
 
 type runOptions struct {
 	genFlags
+	specFlags
 	raw      bool
 	jsonOut  bool
 	logprobs int
@@ -42,6 +43,7 @@ carries tokenizer.chat_template) get the prompt as a user message in their templ
 	cmd.Flags().BoolVar(&o.noBOS, "no-bos", false, "do not add the beginning-of-sequence token")
 	cmd.Flags().StringArrayVar(&o.stop, "stop", nil, "stop when this text is generated (repeatable)")
 	o.registerGrammar(cmd)
+	o.registerSpec(cmd)
 	cmd.Flags().BoolVar(&o.hideThk, "hide-thinking", false, "do not print the reasoning a thinking model writes between <think> and </think>")
 	return cmd
 }
@@ -54,18 +56,25 @@ func (o *runOptions) run(cmd *cobra.Command, args []string) error {
 		if o.logprobs < 0 || o.logprobs > 20 {
 			return fmt.Errorf("--logprobs must be between 0 and 20, got %d", o.logprobs)
 		}
-		return nil
+		return o.specFlags.check()
 	}, func() (string, error) { return promptArg(cmd, args) })
 	if err != nil {
 		return err
 	}
 	m, params, prompt := gen.m, gen.params, gen.prompt
 	defer m.Close()
+	spec, draft, err := o.specFlags.open(cmd.Context(), &o.modelFlags)
+	if err != nil {
+		return err
+	}
+	if draft != nil {
+		defer draft.Close()
+	}
 
 	out := cmd.OutOrStdout()
 	opts := glassbox.GenerateOptions{
 		MaxTokens: max(o.n, 0), Sampler: params, Stop: o.stop, LogProbs: o.logprobs, NoBOS: o.noBOS,
-		Grammar: o.grammar,
+		Grammar: o.grammar, Speculative: spec,
 	}
 	// a thinking model's reasoning is printed apart from its answer
 	var rd *glassbox.ReplyReader
@@ -118,6 +127,9 @@ func (o *runOptions) run(cmd *cobra.Command, args []string) error {
 		t := res.Timings
 		fmt.Fprintf(cmd.ErrOrStderr(), "\nseed %d · load %.1f ms · prompt %s, %.1f tokens/s · generation %s, %.1f tokens/s · finish %s\n",
 			params.Seed, ms(m.LoadDuration()), plural(t.PromptTokens, "token"), t.PromptPerSecond(), plural(t.GenTokens, "token"), t.GenPerSecond(), res.FinishReason)
+		if spec != nil {
+			writeSpecStats(cmd.ErrOrStderr(), res.Speculative)
+		}
 	}
 	if o.jsonOut {
 		return writeRunJSON(out, m, params.Seed, res, reply, o.logprobs > 0)

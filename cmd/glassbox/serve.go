@@ -46,10 +46,11 @@ type serveOptions struct {
 	publicMetrics bool // --public-metrics
 
 	// access and logging
-	hosts     []string // --allowed-host
-	origins   []string // --cors-origin
-	logFormat string   // --log-format: text or json
-	mcp       bool     // --mcp: the MCP server of the default model at /mcp
+	hosts     []string  // --allowed-host
+	origins   []string  // --cors-origin
+	logFormat string    // --log-format: text or json
+	mcp       bool      // --mcp: the MCP server of the default model at /mcp
+	spec      specFlags // --draft, --lookup and the draft lengths: speculative decoding of the default model
 }
 
 func newServeCmd() *cobra.Command { return serveCmd(&serveOptions{}) }
@@ -115,6 +116,7 @@ other requests get the text so far. A second signal quits at once.`,
 	f.StringVar(&o.slotSave, "slot-save-path", "", "directory where POST /slots/{id}?action=save writes a slot's KV cache and action=restore reads it (created if missing; default: those actions are off)")
 	f.IntVar(&o.queue, "queue", 64, fmt.Sprintf("requests per model that may wait for a slot before 429, at most %d", maxQueue))
 	o.runtime.registerRuntime(cmd, "slot")
+	o.spec.registerSpec(cmd)
 	f.Int64Var(&o.maxBody, "max-body", server.DefaultMaxBodyBytes, fmt.Sprintf("largest request body in bytes, at most %d (larger get 413)", int64(maxBody)))
 	f.DurationVar(&o.grace, "shutdown-grace", 10*time.Second, "on SIGINT/SIGTERM, how long running requests may finish before their generations are stopped (0: at once)")
 	f.StringSliceVar(&o.hosts, "allowed-host", nil, "also answer requests whose Host header is this name (repeatable or comma-separated; *.example.com for subdomains, * for any)")
@@ -183,6 +185,9 @@ const (
 )
 
 func (o *serveOptions) validate() ([]modelSpec, error) {
+	if err := o.spec.check(); err != nil {
+		return nil, err
+	}
 	switch {
 	case o.parallel < 1:
 		return nil, fmt.Errorf("--parallel must be at least 1, got %d", o.parallel)
@@ -309,6 +314,15 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 			return nil
 		}
 	}
+	// speculative decoding of the default model (the first -m)
+	spec, draft, err := o.spec.open(ctx, &o.runtime)
+	if err != nil {
+		return fromEnv(err, env)
+	}
+	if draft != nil {
+		defer draft.Close() // after the server's Close: no generation reads it then
+		say(fmt.Sprintf("draft model %s loaded in %s", draft.Path(), draft.LoadDuration().Round(10*time.Microsecond)))
+	}
 	if err := checkKVMemory(served, o.parallel, availableMemory()); err != nil {
 		return fromEnv(err, env)
 	}
@@ -335,7 +349,8 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 	srv, err := server.New(server.Config{Models: served, Store: st, Vectors: vecSets, Feedback: fb, APIKey: o.apiKey, PublicMetrics: o.publicMetrics,
 		Load: cat.load, Catalog: cat.list, MaxModels: o.maxModels, KeepAlive: o.keepAlive, SlotSavePath: o.slotSave, PinDefault: o.mcp,
 		Parallel: o.parallel, NoBatching: o.noBatch, Queue: o.queue, MaxBodyBytes: o.maxBody, Logger: logger, Leaderboard: loadLeaderboard,
-		Access: server.Access{ListenAddr: o.addr, AllowedHosts: o.hosts, CORSOrigins: o.origins}})
+		Speculative: spec,
+		Access:      server.Access{ListenAddr: o.addr, AllowedHosts: o.hosts, CORSOrigins: o.origins}})
 	if err != nil {
 		return fromEnv(err, env)
 	}
