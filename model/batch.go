@@ -39,7 +39,7 @@ type Batch struct {
 	mmOut [3][]float32
 
 	// ForwardMulti's state (multi.go)
-	tmp            []float32  // rows moved in the last layer
+	tmp            []float32 // rows moved in the last layer
 	lay            multiLayout
 	chunks         []SeqChunk // the pass being computed, read by multiFn
 	units          []int      // per chunk, its first attention unit (and the total last)
