@@ -777,8 +777,8 @@ func (m *Model) NewSession() (*Session, error) {
 
 // Batcher runs the generations of several sessions of a model together
 // (continuous batching, see infer.Batcher): their decode steps go through
-// the model as one batched forward pass and their prompts in chunks of
-// Options.Batch tokens between two such steps. Each generation is exactly
+// the model as one batched forward pass, together with chunks of
+// Options.Batch tokens of the prompts of several sessions. Each generation is exactly
 // what its session would generate alone.
 type Batcher struct {
 	m *Model
@@ -813,6 +813,17 @@ func (b *Batcher) NewSession() (*Session, error) {
 // Stats returns the number of batched decode steps run so far and the number
 // of sequence steps they held (their ratio is the mean batch size).
 func (b *Batcher) Stats() (steps, rows int) { return b.b.Stats() }
+
+// SetTokens sets the most tokens one forward pass of the batcher holds
+// (llama.cpp's n_batch): the decode tokens of every session generating, and
+// prompt chunks (Options.Batch tokens each) of as many sessions as fit,
+// oldest first (default infer.DefaultBatchTokens).
+func (b *Batcher) SetTokens(n int) error { return b.b.SetTokens(n) }
+
+// PromptStats returns the number of forward passes that processed prompt
+// chunks and the number of chunks they held (their ratio is the mean number
+// of prompts processed together).
+func (b *Batcher) PromptStats() (passes, chunks int) { return b.b.PromptStats() }
 
 // Close stops the batcher; generations of its sessions still running fail.
 func (b *Batcher) Close() { b.b.Close() }

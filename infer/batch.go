@@ -21,11 +21,14 @@ var ErrBatcherClosed = errors.New("the batcher is closed")
 // goroutine as usual — sampling, grammar, stop strings, streaming and
 // tracing stay per request — but hands its forward passes to the batcher's
 // scheduler goroutine, which runs them in rounds: the next token of every
-// decoding session in one batched forward pass (model.ForwardBatch: one
-// matrix-matrix product per weight, each sequence attending over its own
-// cache), and one chunk of at most one session's prompt (the session's
-// batch of tokens, as its prefill would process it alone), so that a long
-// prompt does not stall the others. Sessions join and leave between rounds.
+// decoding session (one matrix-matrix product per weight, each sequence
+// attending over its own cache), together with the next prompt chunks of the sessions processing
+// their prompts (each the session's batch of tokens, as its prefill would
+// process it alone), oldest first, as many as the round's token budget
+// holds (SetTokens). All of them go through one forward pass
+// (model.ForwardMulti): several new prompts are processed together, and a
+// long prompt, cut into chunks, does not stall the others. Sessions join and
+// leave between rounds.
 // Since every sequence's logits are bit for bit those of running it alone,
 // so is every generation.
 //
@@ -47,8 +50,12 @@ type Batcher struct {
 	done chan struct{} // closed when the scheduler has returned
 
 	// rounds and rows count the batched decode rounds run and the sequence
-	// steps they held (read with Stats).
-	rounds, rows int
+	// steps they held (read with Stats); passes counts the forward passes
+	// holding prompt chunks and chunks those chunks (read with PromptStats).
+	rounds, rows   int
+	passes, chunks int
+
+	tokens int // the most tokens a round holds (SetTokens)
 }
 
 // step is one forward pass handed to the scheduler: a decode token or a
@@ -77,7 +84,7 @@ func NewBatcher(m *model.Model, n int) (*Batcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Batcher{m: m, batch: mb, wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
+	b := &Batcher{m: m, batch: mb, tokens: DefaultBatchTokens, wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
 	go b.loop()
 	return b, nil
 }
@@ -90,6 +97,33 @@ func (b *Batcher) NewSession(tok *tokenizer.Tokenizer, opt model.StateOptions) (
 	}
 	s.batcher = b
 	return s, nil
+}
+
+// DefaultBatchTokens is the number of tokens a round of a Batcher holds at
+// most unless SetTokens says otherwise (the role of llama.cpp's n_batch).
+const DefaultBatchTokens = 512
+
+// SetTokens sets the most tokens a round holds (llama.cpp's n_batch): the
+// decode tokens of every session generating plus prompt chunks of as many
+// sessions as fit, oldest first; the first chunk of a round always goes in.
+// It returns an error for n below 1.
+func (b *Batcher) SetTokens(n int) error {
+	if n < 1 {
+		return fmt.Errorf("batcher: %d tokens per round, want at least 1", n)
+	}
+	b.mu.Lock()
+	b.tokens = n
+	b.mu.Unlock()
+	return nil
+}
+
+// PromptStats returns the number of forward passes that held prompt chunks
+// so far and the number of chunks they held (their ratio is the mean number
+// of prompts processed together).
+func (b *Batcher) PromptStats() (passes, chunks int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.passes, b.chunks
 }
 
 // Stats returns the number of batched decode rounds run so far and the
@@ -175,8 +209,8 @@ func (b *Batcher) run(ctx context.Context, st *step) error {
 // loop is the scheduler goroutine.
 func (b *Batcher) loop() {
 	defer close(b.done)
-	var decode []*step
-	var steps []model.SeqStep
+	var round []*step
+	var chunks []model.SeqChunk
 	for {
 		select {
 		case <-b.quit:
@@ -187,35 +221,16 @@ func (b *Batcher) loop() {
 			// wait until every active session has handed in a pass, or
 			// the round-start bound after the first one
 			var deadline time.Time
-			var chunk, solo *step
-			decode = decode[:0]
-			rows := 0
+			round = round[:0]
 			for {
 				b.mu.Lock()
 				n, ready := len(b.pending), len(b.pending) >= b.active
 				wait := min(max(b.last/8, minRoundWait), maxRoundWait)
 				if n > 0 && (ready || (!deadline.IsZero() && !time.Now().Before(deadline))) {
-					// take every decode step (up to the batch) and the
-					// oldest prompt chunk
-					for _, st := range b.pending {
-						switch {
-						case st.prefill && chunk == nil:
-							chunk = st
-						case !st.prefill && rows+len(st.tokens) <= b.batch.Size():
-							decode = append(decode, st)
-							rows += len(st.tokens)
-						case !st.prefill && len(st.tokens) > b.batch.Size() && solo == nil:
-							// a verification pass larger than the batch
-							solo = st
-						default:
-							continue
-						}
-						st.taken = true
-					}
-					b.pending = slices.DeleteFunc(b.pending, func(st *step) bool { return st.taken })
+					round = b.take(round)
 				}
 				b.mu.Unlock()
-				if n == 0 || chunk != nil || solo != nil || len(decode) > 0 {
+				if n == 0 || len(round) > 0 {
 					break
 				}
 				if deadline.IsZero() {
@@ -231,49 +246,86 @@ func (b *Batcher) loop() {
 				}
 				t.Stop()
 			}
-			if chunk == nil && solo == nil && len(decode) == 0 {
+			if len(round) == 0 {
 				break // nothing handed in: wait for a wake-up
 			}
 			t0 := time.Now()
-			if chunk != nil {
-				chunk.done <- chunk.s.model.ForwardContext(chunk.ctx, chunk.s.state, chunk.tokens, chunk.pos, chunk.logits)
-			}
-			if solo != nil {
-				err := solo.s.forwardRows(solo.tokens, solo.pos, solo.logits)
-				if err != nil {
-					err = fmt.Errorf("speculative verification: %w", err)
+			chunks = chunks[:0]
+			decode := 0
+			var multi []*step
+			for _, st := range round {
+				if st.prefill && st.s.state.Tracer != nil {
+					// a traced prompt chunk runs on its own, as alone
+					st.done <- st.s.model.ForwardContext(st.ctx, st.s.state, st.tokens, st.pos, st.logits)
+					continue
 				}
-				solo.done <- err
-			}
-			if len(decode) > 0 {
-				steps = steps[:0]
-				vocab := b.m.Config.VocabSize
-				for _, st := range decode {
-					// one row per token: a speculative verification pass
-					// hands in several consecutive ones
-					for i, t := range st.tokens {
-						var lg []float32
-						if st.logits != nil {
-							lg = st.logits[i*vocab : (i+1)*vocab]
-						}
-						steps = append(steps, model.SeqStep{State: st.s.state, Token: t, Pos: st.pos + i, Logits: lg})
+				if !st.prefill && len(st.tokens) > 1 {
+					// a speculative verification pass: every row's logits,
+					// each as decoding its token alone after the ones before
+					err := st.s.forwardRows(st.tokens, st.pos, st.logits)
+					if err != nil {
+						err = fmt.Errorf("speculative verification: %w", err)
 					}
+					st.done <- err
+					continue
 				}
-				err := b.m.ForwardBatch(b.batch, steps)
-				if err != nil {
-					err = fmt.Errorf("batched decode: %w", err)
+				multi = append(multi, st)
+				chunks = append(chunks, model.SeqChunk{State: st.s.state, Tokens: st.tokens, Pos: st.pos, Logits: st.logits, Ctx: st.ctx})
+				if !st.prefill {
+					decode++
 				}
-				for _, st := range decode {
+			}
+			if len(chunks) > 0 {
+				err := b.m.ForwardMulti(b.batch, chunks)
+				if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+					err = fmt.Errorf("batched forward pass: %w", err)
+				}
+				for _, st := range multi {
 					st.done <- err
 				}
-				b.mu.Lock()
-				b.rounds++
-				b.rows += len(steps)
-				b.mu.Unlock()
 			}
 			b.mu.Lock()
 			b.last = time.Since(t0)
+			if decode > 0 {
+				b.rounds++
+				b.rows += decode
+			}
+			if len(round) > decode {
+				b.passes++
+				b.chunks += len(round) - decode
+			}
 			b.mu.Unlock()
+			clear(chunks)
 		}
 	}
+}
+
+// take moves the passes of the next round from pending to round: every
+// decode step, then prompt chunks oldest first while the round's tokens stay
+// within the budget (the first chunk always goes, so that a chunk larger
+// than the budget is not stuck). The lock is held.
+func (b *Batcher) take(round []*step) []*step {
+	tokens := 0
+	for _, st := range b.pending {
+		if !st.prefill && len(round) < b.batch.Size() {
+			st.taken = true
+			round = append(round, st)
+			tokens++
+		}
+	}
+	chunked := false
+	for _, st := range b.pending {
+		if !st.prefill || len(round) >= b.batch.Size() {
+			continue
+		}
+		if chunked && tokens+len(st.tokens) > b.tokens {
+			break
+		}
+		st.taken = true
+		round = append(round, st)
+		tokens += len(st.tokens)
+		chunked = true
+	}
+	b.pending = slices.DeleteFunc(b.pending, func(st *step) bool { return st.taken })
+	return round
 }

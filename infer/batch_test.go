@@ -362,3 +362,51 @@ func TestBatcherClosed(t *testing.T) {
 		t.Fatalf("error %v, want ErrBatcherClosed", o.err)
 	}
 }
+
+// TestBatcherPromptsTogether starts four requests with prompts of several
+// chunks at once (one of them traced): their chunks go through the model
+// together (fewer passes with prompt chunks than chunks), and every request
+// matches its lone run. With a round budget of one token, each pass holds
+// one chunk, and the requests still match.
+func TestBatcherPromptsTogether(t *testing.T) {
+	for name, m := range batchModels(t, 8) {
+		t.Run(name, func(t *testing.T) {
+			long := "Once upon a time, there was a little girl named Lily. She loved to play outside"
+			cases := []batchCase{
+				{prompt: long, max: 12},
+				{prompt: "The cat sat on the mat and looked at the big dog in the garden", max: 10, sampler: sampled(0.8, 0, 1, 3)},
+				{prompt: long + " in the sunshine.", max: 8, trace: true},
+				{prompt: "Tom had a toy car. He liked to play with it every day.", max: 9},
+			}
+			want := alone(t, m, cases)
+			for _, budget := range []int{0, 1} {
+				b, ss := batchSessions(t, m, len(cases))
+				if budget > 0 {
+					if err := b.SetTokens(budget); err != nil {
+						t.Fatal(err)
+					}
+				}
+				got := make([]outcome, len(cases))
+				var wg sync.WaitGroup
+				for i, c := range cases {
+					wg.Go(func() { got[i] = runCase(context.Background(), m, ss[i], c, nil) })
+				}
+				wg.Wait()
+				for i := range cases {
+					sameOutcome(t, fmt.Sprintf("budget %d, case %d", budget, i), got[i], want[i])
+				}
+				passes, chunks := b.PromptStats()
+				switch {
+				case budget == 0 && chunks <= passes:
+					t.Errorf("%d prompt chunks in %d passes: no two prompts were processed together", chunks, passes)
+				case budget == 1 && chunks != passes:
+					t.Errorf("budget of one token: %d prompt chunks in %d passes, want one per pass", chunks, passes)
+				}
+			}
+			b, _ := batchSessions(t, m, 1)
+			if err := b.SetTokens(0); err == nil {
+				t.Error("SetTokens(0) succeeded")
+			}
+		})
+	}
+}

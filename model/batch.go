@@ -37,6 +37,14 @@ type Batch struct {
 
 	mmW   [3]*tensor.Matrix // matMuls' arguments (no allocation per call)
 	mmOut [3][]float32
+
+	// ForwardMulti's state (multi.go)
+	tmp            []float32 // rows moved in the last layer
+	lay            multiLayout
+	chunks         []SeqChunk // the pass being computed, read by multiFn
+	units          []int      // per chunk, its first attention unit (and the total last)
+	multiFn        func(lo, hi, worker int)
+	oldOff, oldCnt []int
 }
 
 // NewBatch allocates the scratch of ForwardBatch for up to n sequences.
@@ -53,6 +61,7 @@ func (m *Model) NewBatch(n int) (*Batch, error) {
 	b.logits = make([]float32, n*c.VocabSize)
 	b.attnFn = b.attendRange
 	b.siluFn = b.siluRange
+	b.multiFn = b.multiRange
 	return b, nil
 }
 

@@ -369,6 +369,12 @@ func (s *Server) prepare(e *entry, m *glassbox.Model) error {
 		if err != nil {
 			return fmt.Errorf("model %s: %w", e.name, err)
 		}
+		if s.cfg.BatchTokens > 0 {
+			if err := b.SetTokens(s.cfg.BatchTokens); err != nil {
+				b.Close()
+				return fmt.Errorf("model %s: %w", e.name, err)
+			}
+		}
 		batcher, newSession = b, b.NewSession
 	}
 	slots := make([]*slot, s.cfg.Parallel)

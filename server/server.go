@@ -106,6 +106,11 @@ type Config struct {
 	// With more than one, the slots of a model decode together (continuous
 	// batching, see glassbox.Batcher) unless NoBatching is set.
 	Parallel int
+	// BatchTokens is the most tokens one batched forward pass holds
+	// (llama.cpp's n_batch): the decode tokens of the slots generating and
+	// the prompt chunks of as many slots as fit (0: glassbox.Batcher's
+	// default).
+	BatchTokens int
 	// NoBatching makes each slot run its own forward passes, side by side,
 	// instead of one batched pass for all the slots decoding.
 	NoBatching bool

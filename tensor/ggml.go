@@ -273,3 +273,33 @@ func gemmDotF16F16Go(n int, w, x []byte) float32 {
 	}
 	return Sum16(&acc)
 }
+
+// GEMMRounding tells how MatMulGEMM rounds the rows of a product, so that
+// callers stacking the rows of several sequences into one product know
+// whether each row keeps the result it has alone.
+type GEMMRounding int
+
+const (
+	// GEMMLikeMatMul: MatMulGEMM computes every row as MatMul (and MatVec)
+	// does, whatever the number of rows.
+	GEMMLikeMatMul GEMMRounding = iota
+	// GEMMPerRow: every row of MatMulGEMM has one result for any number of
+	// rows from 2 on, which differs from MatMul's (tinyBLAS for F32 and F16
+	// weights).
+	GEMMPerRow
+	// GEMMByBatch: the rows' results depend on the number of rows (the IQ
+	// panel kernels from a batch size on); a sequence's rows must be
+	// multiplied on their own.
+	GEMMByBatch
+)
+
+// GEMMRoundingOf returns how MatMulGEMM rounds the rows of products by w.
+func GEMMRoundingOf(w *Matrix) GEMMRounding {
+	switch {
+	case gemmDotFor(w) != nil:
+		return GEMMPerRow
+	case iqPanelDotFor(w, iqpMinBatch) != nil:
+		return GEMMByBatch
+	}
+	return GEMMLikeMatMul
+}

@@ -19,6 +19,7 @@ import (
 
 	"glassbox"
 	"glassbox/feedback"
+	"glassbox/infer"
 	"glassbox/internal/sysmem"
 	"glassbox/models"
 	"glassbox/server"
@@ -33,6 +34,7 @@ type serveOptions struct {
 	apiKey    string
 	parallel  int
 	noBatch   bool // --no-cont-batching
+	batch     int  // --batch: tokens per batched forward pass
 	queue     int
 	slotSave  string        // --slot-save-path: the directory of saved slot files
 	maxModels int           // --max-models: models loaded at once
@@ -73,8 +75,9 @@ the binary is served. Every model gets --parallel generation
 slots and a queue of --queue requests; beyond that requests get 429 with a Retry-After
 estimated from the queue and the duration of recent requests. The slots of a model decode
 together (continuous batching: one batched forward pass for the next token of every slot
-generating, prompts in chunks of --ubatch tokens in between; each reply is exactly what it
-would be alone); --no-cont-batching runs them side by side instead.
+generating and chunks of --ubatch tokens of the prompts of the other slots, up to --batch
+tokens in all; each reply is exactly what it would be alone); --no-cont-batching runs them
+side by side instead.
 The server listens on 127.0.0.1 unless --addr says otherwise. With --api-key, every API route
 but the probes (and /metrics with --public-metrics) needs "Authorization: Bearer KEY"; the page
 at / is public and asks for the key when it calls the API.
@@ -110,6 +113,7 @@ other requests get the text so far. A second signal quits at once.`,
 	f.BoolVar(&o.publicMetrics, "public-metrics", false, "serve /metrics without the API key (for Prometheus and inference gateways that scrape without one)")
 	f.IntVar(&o.parallel, "parallel", 1, fmt.Sprintf("generation slots per model, at most %d (each has its own KV cache)", maxParallel))
 	f.BoolVar(&o.noBatch, "no-cont-batching", false, "run each slot's forward passes on their own instead of one batched decode step for all the slots generating (continuous batching, the default with --parallel above 1)")
+	f.IntVarP(&o.batch, "batch", "b", infer.DefaultBatchTokens, fmt.Sprintf("tokens per batched forward pass, at most %d (llama.cpp's n_batch): the next token of every slot generating plus --ubatch chunks of the prompts of as many slots as fit, so that requests arriving together have their prompts processed together", maxBatch))
 	f.IntVar(&o.runtime.ubatch, "ubatch", 64, fmt.Sprintf("prompt tokens per forward step, at most %d: with continuous batching, the chunk of a prompt processed between two decode steps of the other slots", maxUbatch))
 	f.IntVar(&o.maxModels, "max-models", defaultMaxModels, "models loaded at once (0: no limit): the first -m models load at start, up to this many; a request naming another model (of -m or of the store) loads it, first unloading the one used least recently that no request uses")
 	f.DurationVar(&o.keepAlive, "keep-alive", server.DefaultKeepAlive, "how long a model no request uses stays loaded (0: unloaded after each request; negative: never); Ollama requests' keep_alive overrides it")
@@ -179,6 +183,8 @@ const (
 	finishTime = 5 * time.Second
 	// maxUbatch bounds --ubatch (the activations of a step grow with it).
 	maxUbatch = 4096
+	// maxBatch bounds --batch (the activations of a pass grow with it).
+	maxBatch = 16384
 	// defaultMaxModels is the default of --max-models: Ollama's
 	// OLLAMA_MAX_LOADED_MODELS on a machine without GPU.
 	defaultMaxModels = 3
@@ -193,6 +199,8 @@ func (o *serveOptions) validate() ([]modelSpec, error) {
 		return nil, fmt.Errorf("--parallel must be at least 1, got %d", o.parallel)
 	case o.parallel > maxParallel:
 		return nil, fmt.Errorf("--parallel %d is too many: a model has at most %d generation slots (each holds a KV cache, and the cores are shared among them)", o.parallel, maxParallel)
+	case o.batch < 1 || o.batch > maxBatch:
+		return nil, fmt.Errorf("--batch must be between 1 and %d, got %d", maxBatch, o.batch)
 	case o.runtime.ubatch < 1 || o.runtime.ubatch > maxUbatch:
 		return nil, fmt.Errorf("--ubatch must be between 1 and %d, got %d", maxUbatch, o.runtime.ubatch)
 	case o.maxModels < 0:
@@ -348,7 +356,7 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 	cat := &serveCatalog{specs: specs, store: st, runtime: o.runtime, parallel: o.parallel, say: say}
 	srv, err := server.New(server.Config{Models: served, Store: st, Vectors: vecSets, Feedback: fb, APIKey: o.apiKey, PublicMetrics: o.publicMetrics,
 		Load: cat.load, Catalog: cat.list, MaxModels: o.maxModels, KeepAlive: o.keepAlive, SlotSavePath: o.slotSave, PinDefault: o.mcp,
-		Parallel: o.parallel, NoBatching: o.noBatch, Queue: o.queue, MaxBodyBytes: o.maxBody, Logger: logger, Leaderboard: loadLeaderboard,
+		Parallel: o.parallel, NoBatching: o.noBatch, BatchTokens: o.batch, Queue: o.queue, MaxBodyBytes: o.maxBody, Logger: logger, Leaderboard: loadLeaderboard,
 		Speculative: spec,
 		Access:      server.Access{ListenAddr: o.addr, AllowedHosts: o.hosts, CORSOrigins: o.origins}})
 	if err != nil {

@@ -107,7 +107,7 @@ func TestServeStoreModels(t *testing.T) {
 
 // TestServeMaxModelsFlag: a negative --max-models is refused.
 func TestServeMaxModelsFlag(t *testing.T) {
-	o := &serveOptions{models: []string{"a=x.gguf", "b=y.gguf"}, maxModels: -1, parallel: 1, queue: 1, maxBody: 1, addr: "127.0.0.1:0", logFormat: "text"}
+	o := &serveOptions{models: []string{"a=x.gguf", "b=y.gguf"}, maxModels: -1, parallel: 1, batch: 1, queue: 1, maxBody: 1, addr: "127.0.0.1:0", logFormat: "text"}
 	o.runtime.ubatch = 1
 	if _, err := o.validate(); err == nil || !strings.Contains(err.Error(), "--max-models must be >= 0") {
 		t.Errorf("negative: %v", err)

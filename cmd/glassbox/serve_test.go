@@ -68,6 +68,7 @@ func TestServeCommandErrors(t *testing.T) {
 		{"bad parallel", []string{"-m", model, "--parallel", "0"}, "--parallel must be at least 1"},
 		{"bad queue", []string{"-m", model, "--queue", "-1"}, "--queue must be >= 0"},
 		{"bad ubatch", []string{"-m", model, "--ubatch", "0"}, "--ubatch must be between 1 and 4096, got 0"},
+		{"bad batch", []string{"-m", model, "--batch", "0"}, "--batch must be between 1 and 16384, got 0"},
 		{"ubatch too large", []string{"-m", model, "--ubatch", "5000"}, "--ubatch must be between 1 and 4096, got 5000"},
 		{"too many slots", []string{"-m", model, "--parallel", "100000"}, "--parallel 100000 is too many: a model has at most 256"},
 		{"queue too long", []string{"-m", model, "--queue", "10000000"}, "--queue 10000000 is too long"},
