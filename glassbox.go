@@ -814,10 +814,14 @@ func (b *Batcher) NewSession() (*Session, error) {
 // of sequence steps they held (their ratio is the mean batch size).
 func (b *Batcher) Stats() (steps, rows int) { return b.b.Stats() }
 
+// DefaultBatchTokens is the number of tokens one forward pass of a Batcher
+// holds unless SetTokens says otherwise (llama.cpp's n_batch default).
+const DefaultBatchTokens = infer.DefaultBatchTokens
+
 // SetTokens sets the most tokens one forward pass of the batcher holds
 // (llama.cpp's n_batch): the decode tokens of every session generating, and
 // prompt chunks (Options.Batch tokens each) of as many sessions as fit,
-// oldest first (default infer.DefaultBatchTokens).
+// oldest first (default DefaultBatchTokens).
 func (b *Batcher) SetTokens(n int) error { return b.b.SetTokens(n) }
 
 // PromptStats returns the number of forward passes that processed prompt

@@ -19,7 +19,6 @@ import (
 
 	"glassbox"
 	"glassbox/feedback"
-	"glassbox/infer"
 	"glassbox/internal/sysmem"
 	"glassbox/models"
 	"glassbox/server"
@@ -113,7 +112,7 @@ other requests get the text so far. A second signal quits at once.`,
 	f.BoolVar(&o.publicMetrics, "public-metrics", false, "serve /metrics without the API key (for Prometheus and inference gateways that scrape without one)")
 	f.IntVar(&o.parallel, "parallel", 1, fmt.Sprintf("generation slots per model, at most %d (each has its own KV cache)", maxParallel))
 	f.BoolVar(&o.noBatch, "no-cont-batching", false, "run each slot's forward passes on their own instead of one batched decode step for all the slots generating (continuous batching, the default with --parallel above 1)")
-	f.IntVarP(&o.batch, "batch", "b", infer.DefaultBatchTokens, fmt.Sprintf("tokens per batched forward pass, at most %d (llama.cpp's n_batch): the next token of every slot generating plus --ubatch chunks of the prompts of as many slots as fit, so that requests arriving together have their prompts processed together", maxBatch))
+	f.IntVarP(&o.batch, "batch", "b", glassbox.DefaultBatchTokens, fmt.Sprintf("tokens per batched forward pass, at most %d (llama.cpp's n_batch): the next token of every slot generating plus --ubatch chunks of the prompts of as many slots as fit, so that requests arriving together have their prompts processed together", maxBatch))
 	f.IntVar(&o.runtime.ubatch, "ubatch", 64, fmt.Sprintf("prompt tokens per forward step, at most %d: with continuous batching, the chunk of a prompt processed between two decode steps of the other slots", maxUbatch))
 	f.IntVar(&o.maxModels, "max-models", defaultMaxModels, "models loaded at once (0: no limit): the first -m models load at start, up to this many; a request naming another model (of -m or of the store) loads it, first unloading the one used least recently that no request uses")
 	f.DurationVar(&o.keepAlive, "keep-alive", server.DefaultKeepAlive, "how long a model no request uses stays loaded (0: unloaded after each request; negative: never); Ollama requests' keep_alive overrides it")
