@@ -69,6 +69,13 @@ type FineTuneConfig struct {
 	Clip          float64 `json:"epsilon,omitempty"`
 	KLBeta        float64 `json:"kl_beta,omitempty"`
 	Iterations    int     `json:"num_iterations,omitempty"`
+	// GRPO with a pretraining mix (InstructGPT's PPO-ptx): every update adds
+	// PtxCoef (γ) times the mean next-token loss of PtxBatch windows of
+	// pretraining text (SetPretrainingMix) to the GRPO loss; PtxSHA256 is
+	// the SHA-256 of that text's file.
+	PtxCoef   float64 `json:"ptx_coef,omitempty"`
+	PtxBatch  int     `json:"ptx_batch,omitempty"`
+	PtxSHA256 string  `json:"ptx_data_sha256,omitempty"`
 	// LoRA, when set, trains low-rank adapters over the frozen base
 	// (NewLoRA, A initialised from Seed) instead of every weight.
 	LoRA *LoRAConfig `json:"lora,omitempty"`
@@ -103,6 +110,8 @@ func (c FineTuneConfig) Validate() error {
 		return fmt.Errorf("train: GRPO needs max_completion_length ≥ 1, num_iterations ≥ 1 and non-negative stop_lines and top_k")
 	case c.Method == "grpo" && (!(c.Temperature >= 0) || !(c.Clip > 0) || !(c.KLBeta >= 0)):
 		return fmt.Errorf("train: GRPO needs temperature ≥ 0, epsilon > 0 and kl_beta ≥ 0")
+	case c.PtxCoef != 0 && (c.Method != "grpo" || !(c.PtxCoef > 0) || c.PtxBatch < 1):
+		return fmt.Errorf("train: a pretraining mix needs method grpo, ptx_coef > 0 and ptx_batch ≥ 1 (got %s, %g, %d)", c.Method, c.PtxCoef, c.PtxBatch)
 	case c.LoRA != nil && c.Method != "sft" && c.Method != "dpo":
 		return fmt.Errorf("train: LoRA works with sft and dpo, not %s", c.Method)
 	case c.LoRA != nil:

@@ -129,6 +129,10 @@ type grpoTask struct {
 	eos        int
 	ref        *Model[float32]
 	cur        []grpoSample
+	// pretraining mix: windows of text and the current update's batch
+	// (indices into ptxTrain; examples len(cur)… of the update).
+	ptxTrain, ptxVal []Sequence
+	ptxCur           []int
 }
 
 func (t *grpoTask) split(val bool) []grpoPrompt {
@@ -144,6 +148,12 @@ func (t *grpoTask) weight(int, bool) float64 { return 1 }
 
 // run computes the loss of sample ex of the current batch.
 func (t *grpoTask) run(m *Model[float32], tape *Tape[float32], ex int, _ bool, scale float32, _ bool) ([]float64, error) {
+	if ex >= len(t.cur) {
+		// A window of pretraining text: γ · its mean token loss / PtxBatch.
+		w := t.ptxTrain[t.ptxCur[ex-len(t.cur)]]
+		nll := runPtx(m, tape, w, t.c.PtxCoef/float64(len(t.ptxCur)))
+		return []float64{0, 0, 0, 0, nll}, nil
+	}
 	s := t.cur[ex]
 	lp := tape.TokenLogProbs(m.forward(tape, s.seq.IDs), s.seq.Targets)
 	var ref []float64
@@ -151,7 +161,7 @@ func (t *grpoTask) run(m *Model[float32], tape *Tape[float32], ex int, _ bool, s
 		ref = s.ref
 	}
 	st := tape.GRPOLoss(lp, s.seq.Targets, s.old, ref, s.adv, t.c.Clip, t.c.KLBeta, scale)
-	return []float64{st.Loss, st.KL, float64(st.Clipped), float64(st.Tokens)}, nil
+	return []float64{st.Loss, st.KL, float64(st.Clipped), float64(st.Tokens), 0}, nil
 }
 
 func (t *grpoTask) metrics(sum []float64, n float64) []Metric {
@@ -482,6 +492,9 @@ func logProbsOf(m *Model[float32], samples []grpoSample, threads int) [][]float6
 // runs Iterations optimizer updates on it.
 func (t *grpoTask) trainStep(ft *FineTuner) (FTPoint, error) {
 	c := t.c
+	if c.PtxCoef > 0 && len(t.ptxTrain) == 0 {
+		return FTPoint{}, fmt.Errorf("train: ptx_coef is set but the run has no pretraining text (SetPretrainingMix)")
+	}
 	G := c.Group
 	gen := ft.Step() / c.Iterations
 	exs := ft.batch(gen)
@@ -555,15 +568,28 @@ func (t *grpoTask) trainStep(ft *FineTuner) (FTPoint, error) {
 	for k := range exsAll {
 		exsAll[k] = k
 	}
-	var loss, kl, clipped, tokens, norm, lr float64
+	var loss, kl, clipped, tokens, norm, lr, ptx float64
 	for it := 0; it < c.Iterations; it++ {
 		step := ft.Step()
+		exs := exsAll
+		if c.PtxCoef > 0 {
+			t.ptxCur = t.ptxBatch(step)
+			exs = append([]int(nil), exsAll...)
+			for k := range t.ptxCur {
+				exs = append(exs, len(exsAll)+k)
+			}
+		}
 		ft.Model.ZeroGrad()
-		stats, err := ft.runExamples(exsAll, false, float32(1/n), true)
+		stats, err := ft.runExamples(exs, false, float32(1/n), true)
 		if err != nil {
 			return FTPoint{}, err
 		}
 		sum := sumStats(stats)
+		if c.PtxCoef > 0 {
+			p := sum[4] / float64(len(t.ptxCur)) / float64(c.Iterations)
+			ptx += p
+			loss += c.PtxCoef * p
+		}
 		loss += sum[0] / n / float64(c.Iterations)
 		kl += sum[1] / n / float64(c.Iterations)
 		clipped += sum[2]
@@ -572,6 +598,9 @@ func (t *grpoTask) trainStep(ft *FineTuner) (FTPoint, error) {
 		norm = ft.adam.update(ft.Model, c.Optim, lr)
 	}
 	ms := []Metric{{"loss", loss}}
+	if c.PtxCoef > 0 {
+		ms = append(ms, Metric{"ptx_loss", ptx})
+	}
 	mean, _ := meanStd(totals)
 	ms = append(ms, Metric{"reward", mean}, Metric{"reward_std", stdSum / float64(len(exs))})
 	ms = t.rewardMetrics(ms, scores, true)
@@ -621,7 +650,11 @@ func (t *grpoTask) evaluate(ft *FineTuner) ([]Metric, error) {
 	mean, _ := meanStd(totals)
 	ms := []Metric{{"reward", mean}}
 	ms = t.rewardMetrics(ms, scores, false)
-	return append(ms, Metric{"completions/mean_length", length / float64(len(comps))}), nil
+	ms = append(ms, Metric{"completions/mean_length", length / float64(len(comps))})
+	if t.c.PtxCoef > 0 && len(t.ptxVal) > 0 {
+		ms = append(ms, Metric{"ptx_loss", t.ptxEval(ft.Model, ft.threads())})
+	}
+	return ms, nil
 }
 
 // GRPOCompletions completes the prompts greedily with the engine from m's

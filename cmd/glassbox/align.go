@@ -36,6 +36,7 @@ type alignOptions struct {
 	// grpo
 	rewardSpec    string
 	rewardTimeout time.Duration
+	ptxData       string
 	// sft, dpo: LoRA
 	loraRank    int
 	loraAlpha   float64
@@ -184,6 +185,9 @@ completed greedily and scored with the same rewards.`,
 	f.Float64Var(&o.cfg.Clip, "epsilon", 0.2, "ε of the clipped ratio (PPO's clip range)")
 	f.Float64Var(&o.cfg.KLBeta, "kl-beta", 0, "β of the KL term to the reference (0: none, as TRL's default)")
 	f.IntVar(&o.cfg.Iterations, "iterations", 1, "optimizer updates per sampled batch (TRL's num_iterations)")
+	f.Float64Var(&o.cfg.PtxCoef, "ptx-coef", 0, "γ of the pretraining mix (InstructGPT's PPO-ptx): adds γ × the next-token loss of --ptx-data windows to every update (0: none)")
+	f.StringVar(&o.ptxData, "ptx-data", "", "pretraining text of the mix: JSONL {\"text\": ...} records, concatenated and cut into --max-length windows")
+	f.IntVar(&o.cfg.PtxBatch, "ptx-batch", 8, "windows of pretraining text per update (with --ptx-coef)")
 	return cmd
 }
 
@@ -346,6 +350,25 @@ func runAlign(cmd *cobra.Command, o *alignOptions) error {
 		}
 		defer set.Close()
 		c.Rewards = o.rewardSpec
+		var ptxTexts []string
+		switch {
+		case c.PtxCoef == 0 && o.ptxData != "":
+			return fmt.Errorf("--ptx-data needs --ptx-coef > 0")
+		case c.PtxCoef == 0:
+			c.PtxBatch = 0
+		case o.ptxData == "":
+			return fmt.Errorf("--ptx-coef needs --ptx-data FILE.jsonl (pretraining text as {\"text\": ...} lines)")
+		default:
+			raw, err := os.ReadFile(o.ptxData)
+			if err != nil {
+				return fmt.Errorf("--ptx-data: %w", err)
+			}
+			if ptxTexts, err = train.ReadPretrainingText(bytes.NewReader(raw)); err != nil {
+				return fmt.Errorf("%s: %w", o.ptxData, err)
+			}
+			ps := sha256.Sum256(raw)
+			c.PtxSHA256 = hex.EncodeToString(ps[:])
+		}
 		var ref *train.Model[float32]
 		if o.ref != "" && c.KLBeta > 0 {
 			if ref, c.RefSHA256, err = openRef(ctx, o); err != nil {
@@ -355,6 +378,14 @@ func runAlign(cmd *cobra.Command, o *alignOptions) error {
 		tok := m.Tokenizer()
 		if ft, rep, err = train.NewGRPO(ctx, c, tm, ref, recs, enc, tok.Decode, rewardFuncs(set)); err != nil {
 			return fmt.Errorf("%s: %w", o.data, err)
+		}
+		if ptxTexts != nil {
+			pr, err := ft.SetPretrainingMix(ptxTexts, enc)
+			if err != nil {
+				return fmt.Errorf("%s: %w", o.ptxData, err)
+			}
+			logf("pretraining mix: γ %g, %d windows a step; %s, %s: %s of %d tokens for training, %d for validation; data sha256 %s",
+				c.PtxCoef, c.PtxBatch, plural(pr.Texts, "text"), plural(pr.Tokens, "token"), plural(pr.Train, "window"), c.MaxLength+1, pr.Val, c.PtxSHA256)
 		}
 	case "reward", "dpo":
 		recs, err := train.ReadPreferences(bytes.NewReader(data))

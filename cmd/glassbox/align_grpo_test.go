@@ -73,6 +73,42 @@ func TestTrainGRPOCommand(t *testing.T) {
 	}
 }
 
+// TestTrainGRPOPtx runs GRPO with a pretraining mix through the CLI:
+// ptx_loss in the summary and loss.csv (training and validation), γ and the
+// text's SHA-256 in config.json.
+func TestTrainGRPOPtx(t *testing.T) {
+	data := grpoPrompts(t, 12)
+	dir := t.TempDir()
+	var text strings.Builder
+	for i := 0; i < 60; i++ {
+		fmt.Fprintf(&text, "func add%d(a, b int) int {\n\treturn a + b + %d\n}\n\n", i, i)
+	}
+	line, _ := json.Marshal(map[string]string{"text": text.String()})
+	ptx := filepath.Join(t.TempDir(), "ptx.jsonl")
+	if err := os.WriteFile(ptx, append(line, '\n'), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runTrainCLI(t, "grpo", "--data", data, "--out", dir, "--steps", "2", "--batch", "2", "--group", "2",
+		"--max-completion-length", "6", "--stop-lines", "1", "--ptx-coef", "0.5", "--ptx-data", ptx, "--ptx-batch", "2",
+		"--val-permille", "300", "--export", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "ptx_loss") {
+		t.Errorf("summary lacks ptx_loss:\n%s", out)
+	}
+	csv, _ := os.ReadFile(filepath.Join(dir, "loss.csv"))
+	if head := strings.SplitN(string(csv), "\n", 2)[0]; !strings.Contains(head, ",ptx_loss,") || !strings.Contains(head, "eval_ptx_loss") {
+		t.Errorf("loss.csv header %q", head)
+	}
+	cfg, _ := os.ReadFile(filepath.Join(dir, "config.json"))
+	for _, want := range []string{`"ptx_coef": 0.5`, `"ptx_batch": 2`, `"ptx_data_sha256": "`} {
+		if !strings.Contains(string(cfg), want) {
+			t.Errorf("config.json lacks %s:\n%s", want, cfg)
+		}
+	}
+}
+
 // TestTrainGRPOErrors: bad prompt files, reward lists and settings give
 // errors naming the file, the line and the field, or the flag.
 func TestTrainGRPOErrors(t *testing.T) {
@@ -102,6 +138,10 @@ func TestTrainGRPOErrors(t *testing.T) {
 		{"unknown reward", []string{"--reward", "parse,bleu=2", "--data", write("ok.jsonl", good)}, `--reward: unknown reward "bleu"`},
 		{"bad weight", []string{"--reward", "parse=x", "--data", write("ok2.jsonl", good)}, `--reward: reward "parse=x": weight "x" is not a number`},
 		{"group", []string{"--group", "1", "--data", write("ok3.jsonl", good)}, "group of at least 2"},
+		{"ptx coef without data", []string{"--ptx-coef", "0.5", "--data", write("ok5.jsonl", good)}, "--ptx-coef needs --ptx-data"},
+		{"ptx data without coef", []string{"--ptx-data", write("ptx.jsonl", `{"text": "package a"}`+"\n"), "--data", write("ok6.jsonl", good)}, "--ptx-data needs --ptx-coef > 0"},
+		{"ptx text not a string", []string{"--ptx-coef", "1", "--ptx-data", write("ptx2.jsonl", `{"text": "package a"}`+"\n"+`{"text": 1}`+"\n"), "--data", write("ok7.jsonl", good)}, `ptx2.jsonl: line 2: field "text": expected a string, got a number`},
+		{"ptx text too short", []string{"--ptx-coef", "1", "--ptx-data", write("ptx3.jsonl", `{"text": "package a"}`+"\n"), "--data", write("ok8.jsonl", good)}, "leaves no training window of 257 tokens"},
 		{"command not a number", []string{"--reward", "cmd:" + bad, "--steps", "1", "--val-permille", "0", "--data", write("ok4.jsonl", good)}, `line 1: reward cmd:` + bad + `: expected one number on standard output, got "many"`},
 	}
 	for _, tc := range tests {

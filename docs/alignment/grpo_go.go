@@ -4,7 +4,7 @@
 // scores a model on held-out prompts (docs/alignment.md, "Aligning the
 // embedded model for Go").
 //
-//	go run docs/alignment/grpo_go.go prompts DIR      # DIR/train.jsonl, DIR/heldout.jsonl, DIR/heldout.txt
+//	go run docs/alignment/grpo_go.go prompts DIR      # DIR/train.jsonl, DIR/heldout.jsonl, DIR/heldout.txt, DIR/ptx.jsonl
 //	go run docs/alignment/grpo_go.go score MODEL.gguf DIR/heldout.jsonl
 //
 // Prompts are the completion suite's (train.CompletionCases): the first 3
@@ -141,6 +141,26 @@ func prompts(dir string) error {
 		}
 		fmt.Printf("%s: %d prompts\n", s.name, len(cases))
 	}
+	// The pretraining mix (--ptx-data): every 40th training file in manifest
+	// order, one {"text"} record each; training files only, never held-out ones.
+	var ptx bytes.Buffer
+	nptx := 0
+	for i, f := range trainFiles {
+		if i%40 != 0 {
+			continue
+		}
+		src, err := os.ReadFile(f.Abs)
+		if err != nil {
+			return err
+		}
+		line, _ := json.Marshal(map[string]string{"text": string(src), "source": f.Path})
+		ptx.Write(append(line, '\n'))
+		nptx++
+	}
+	if err := os.WriteFile(filepath.Join(dir, "ptx.jsonl"), ptx.Bytes(), 0o644); err != nil {
+		return err
+	}
+	fmt.Printf("ptx: %d training files\n", nptx)
 	// The held-out text for the perplexity: the held-out files, in manifest
 	// order, up to 200 KB.
 	var text bytes.Buffer
