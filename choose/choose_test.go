@@ -25,15 +25,15 @@ func TestEstimateRAM(t *testing.T) {
 		how     string
 	}{
 		{"Llama 3.2 1B Q4_K_M", Shape{Params: 1.23e9, Quant: "Q4_K_M", Layers: 16, KVHeads: 8, HeadDim: 64, Vocab: 128256}, 4096,
-			691875000, 2 * 16 * 4096 * 8 * 64 * 2, 20<<20 + 200*128256, 0, "1.23B parameters × 4.5 bits (Q4_K, the base type of Q4_K_M) / 8"},
+			691875000, 2 * 16 * 4096 * 8 * 64 * 2, 22<<20 + 200*128256, 0, "1.23B parameters × 4.5 bits (Q4_K, the base type of Q4_K_M) / 8"},
 		{"Q8_0", Shape{Params: 1e9, Quant: "Q8_0", Layers: 1, KVHeads: 1, HeadDim: 1, Vocab: 1}, 1,
-			1062500000, 4, 20<<20 + 200, 0, "1B parameters × 8.5 bits (Q8_0) / 8"},
+			1062500000, 4, 22<<20 + 200, 0, "1B parameters × 8.5 bits (Q8_0) / 8"},
 		{"file size wins", Shape{Params: 1e9, WeightBytes: 12345, Quant: "Q8_0", Layers: 2, KVHeads: 2, HeadDim: 16, Vocab: 300}, 256,
-			12345, 2 * 2 * 256 * 2 * 16 * 2, 20<<20 + 200*300, 0, "the file's size"},
+			12345, 2 * 2 * 256 * 2 * 16 * 2, 22<<20 + 200*300, 0, "the file's size"},
 		{"layers unknown", Shape{Params: 4e9, Quant: "F16", Vocab: 1000}, 1000,
-			8e9, 1000 * 131072, 20<<20 + 200*1000, 1, "4B parameters × 16 bits (F16) / 8"},
+			8e9, 1000 * 131072, 22<<20 + 200*1000, 1, "4B parameters × 16 bits (F16) / 8"},
 		{"vocabulary unknown", Shape{Params: 1e9, Quant: "Q4_0", Layers: 1, KVHeads: 1, HeadDim: 2}, 10,
-			562500000, 2 * 10 * 2 * 2, 20<<20 + 200*262144, 1, "1B parameters × 4.5 bits (Q4_0) / 8"},
+			562500000, 2 * 10 * 2 * 2, 22<<20 + 200*262144, 1, "1B parameters × 4.5 bits (Q4_0) / 8"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r, err := EstimateRAM(tc.s, tc.ctx)

@@ -18,7 +18,7 @@ import (
 
 // ramTolerance is how far choose.EstimateRAM may be from a measured peak
 // RSS, relative to the measurement: the overhead constant sits between the
-// fixtures' measured overheads (15.3–17.4 MiB), and the activation buffers of
+// fixtures' measured overheads (19.8–23.7 MiB), and the activation buffers of
 // a forward pass, left out of the formula, grow with the model's width.
 const ramTolerance = 0.12
 

@@ -33,7 +33,7 @@ func TestChooseCmd(t *testing.T) {
 		"Job: task chat · RAM ≤ 8.00 GiB · ≥ 1 tokens/s · permissive license · context 256 · catalog models at Q4_K_M",
 		"memory read bandwidth", "Q4_K matrix-vector product",
 		"Speed estimates are upper bounds", // a 1 MiB model's bench does not calibrate
-		"RAM ≈ weights (parameters × bits per weight / 8, or the file's size) + KV cache (2 × layers × ctx × KV heads × head dim × 2 bytes, F16) + overhead (20.0 MiB runtime + 200 bytes × vocabulary)",
+		"RAM ≈ weights (parameters × bits per weight / 8, or the file's size) + KV cache (2 × layers × ctx × KV heads × head dim × 2 bytes, F16) + overhead (22.0 MiB runtime + 200 bytes × vocabulary)",
 		"IN (", "OUT (",
 		"(catalog, Q4_K_M) · 1.7B parameters", // SmolLM2 1.7B
 		"     ✓ ram: ", "KV cache 48.0 MiB (2 × 24 layers × 256 ctx × 32 KV heads × 64 head dim × 2 bytes)",
@@ -90,7 +90,7 @@ func TestChooseCmd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "KV cache 512.0 MiB (4096 ctx × 128.0 KiB per token) + overhead 70.0 MiB (20.0 MiB runtime + 200 B × 262144 vocabulary) = 2.66 GiB; " +
+	if want := "KV cache 512.0 MiB (4096 ctx × 128.0 KiB per token) + overhead 72.0 MiB (22.0 MiB runtime + 200 B × 262144 vocabulary) = 2.67 GiB; " +
 		"layers/KV heads unknown: KV cache of 128.0 KiB per token assumed (Llama 3.1 8B's); vocabulary unknown: 262144 entries assumed"; !strings.Contains(out, want) {
 		t.Errorf("gemma-3-4b-it's assumptions are not stated: want %q in\n%s", want, out)
 	}
