@@ -179,7 +179,7 @@ func TestTokenBytes(t *testing.T) {
 		// 4 tokens: positions 0..3 read 1+2+3+4 = 10 cells per layer, each
 		// a key and a value of 32 F16 values
 		kv := int64(2 * 10 * (64 + 64) / 4)
-		got, err := tokenBytes(m, 4, tensor.F16, tensor.F16)
+		got, err := tokenBytes(m, 0, 4, tensor.F16, tensor.F16)
 		if err != nil {
 			t.Fatal(err)
 		}
