@@ -21,6 +21,7 @@ type attnScratch struct {
 	qr     []float32 // a query head rotated (quantized key cache)
 	sink   float32   // the sink's share of the last head's weights (gpt-oss)
 	fa     flashScratch
+	sink1  [1]float32 // one head's sink logit as a slice (flash attention)
 }
 
 // headSink returns a pointer to head h's sink logit, or nil without sinks.
@@ -105,7 +106,11 @@ func (s *State) attend(l, pos, b int, q, att, sinks []float32) {
 		workers = 1
 	}
 	if s.Tracer == nil {
-		tensor.Parallel(b*c.Heads, workers, s.headFn)
+		units := b * c.Heads
+		if g := s.flashGroup(b); g > 1 {
+			units = b * c.KVHeads // the heads of a KV head together
+		}
+		tensor.Parallel(units, workers, s.headFn)
 		return
 	}
 	for i := range b {
@@ -152,6 +157,18 @@ func (s *State) attendRange(lo, hi, worker int) {
 	st := &s.step
 	qDim := c.QDim()
 	sc := &s.ws[worker]
+	if g := s.flashGroup(st.b); g > 1 {
+		// flash attention: units are (token, KV head), each the g query
+		// heads that share the KV head
+		for k := lo; k < hi; k++ {
+			i, kvh := k/c.KVHeads, k%c.KVHeads
+			h0 := kvh * g
+			q := st.q[i*qDim+h0*c.HeadDim : i*qDim+(h0+g)*c.HeadDim]
+			out := st.att[i*qDim+h0*c.ValueDim : i*qDim+(h0+g)*c.ValueDim]
+			s.attendFlash(sc, st.l, st.pos+i, kvh, h0, g, st.b, st.last, st.sinks, q, out)
+		}
+		return
+	}
 	for k := lo; k < hi; k++ {
 		i, h := k/c.Heads, k%c.Heads
 		kvh := h / (c.Heads / c.KVHeads)
@@ -172,7 +189,13 @@ func (s *State) attendRange(lo, hi, worker int) {
 // its share of the weight is left in sc.sink.
 func (s *State) attendHead(sc *attnScratch, l, p, kvh, rows, last int, sink *float32, q, out []float32) {
 	if s.flash {
-		s.attendFlash(sc, l, p, kvh, rows, last, sink, q, out)
+		var sinks []float32
+		h0 := 0
+		if sink != nil {
+			sc.sink1[0] = *sink
+			sinks = sc.sink1[:]
+		}
+		s.attendFlash(sc, l, p, kvh, h0, 1, rows, last, sinks, q, out)
 		return
 	}
 	nkv, batch := padKV(last, s.ctx), rows > 1

@@ -97,32 +97,59 @@ func padFA(p, ctx int) int {
 	return min(n, ctx)
 }
 
-// flashScratch is the per-worker scratch of flash attention.
+// flashScratch is the per-worker scratch of flash attention, for a group
+// of query heads sharing one KV head (their cells are read once for all).
 type flashScratch struct {
-	vkq16 []uint16  // F16 value accumulator (ValueDim)
-	vkq32 []float32 // F32 value accumulator (ValueDim)
+	g     int       // heads the scratch holds
+	vkq16 []uint16  // F16 value accumulators (g × ValueDim)
+	vkq32 []float32 // F32 value accumulators (g × ValueDim)
+	fin   []float32 // the split path's merged accumulators (g × ValueDim)
 	v32   []float32 // one value row dequantized (ValueDim)
 	k32   []float32 // one tile's scores (faTileKV)
-	part  []float32 // the split path's partials: per chunk M, S, ValueDim values
+	qh    []uint16  // the queries in F16 (g × HeadDim)
+	qq    []byte    // the queries in Q8_0 (g × HeadDim/32 blocks)
+	m, s  []float32 // per head: running maximum and sum
+	mf    []float32 // per head: the split path's merged maximum and sum
+	sf    []float32
 }
 
-// growFlash sizes the flash scratch of sc for the state.
-func (s *State) growFlash(sc *attnScratch) {
-	vd := s.cfg.ValueDim
-	if len(sc.fa.vkq32) < vd {
-		sc.fa = flashScratch{vkq16: make([]uint16, vd), vkq32: make([]float32, vd), v32: make([]float32, vd), k32: make([]float32, faTileKV)}
+// growFlash sizes the flash scratch of sc for groups of g heads.
+func (s *State) growFlash(sc *attnScratch, g int) {
+	if sc.fa.g >= g {
+		return
 	}
+	c := s.cfg
+	vd, hd := c.ValueDim, c.HeadDim
+	sc.fa = flashScratch{g: g, vkq16: make([]uint16, g*vd), vkq32: make([]float32, g*vd), fin: make([]float32, g*vd),
+		v32: make([]float32, vd), k32: make([]float32, faTileKV), qh: make([]uint16, g*hd), qq: make([]byte, g*(hd/32)*34),
+		m: make([]float32, g), s: make([]float32, g), mf: make([]float32, g), sf: make([]float32, g)}
 }
 
-// attendFlash is attendHead with flash attention: query head q at position p
-// over KV head kvh of layer l; rows is the number of tokens the step holds
-// and last its last position (they choose llama.cpp's kernel); sink is the
-// head's sink logit or nil. With a tracer, sc.scores[:p+1] receives the
-// weights each cell's value was multiplied by in the end (see flashWeights).
-func (s *State) attendFlash(sc *attnScratch, l, p, kvh, rows, last int, sink *float32, q, out []float32) {
+// flashGroup is the number of query heads attendFlash may take at once: the
+// heads sharing a KV head (not when tracing, which reports head by head, or
+// on the tiled path, which runs head by head).
+func (s *State) flashGroup(rows int) int {
 	c := s.cfg
-	vd := c.ValueDim
-	s.growFlash(sc)
+	if !s.flash || s.Tracer != nil || c.KVHeads == 0 || c.Heads%c.KVHeads != 0 {
+		return 1
+	}
+	if s.kType == tensor.F16 && s.kvType == tensor.F16 && rows >= faTileQ && c.ValueDim%16 == 0 {
+		return 1
+	}
+	return c.Heads / c.KVHeads
+}
+
+// attendFlash is attendHead with flash attention for g consecutive query
+// heads h0… sharing KV head kvh (q holds their g queries, out receives their
+// g outputs), at position p of layer l; rows is the number of tokens the
+// step holds and last its last position (they choose llama.cpp's kernel);
+// sinks is the layer's sink logits or nil. Every head's numbers are what it
+// would get alone. With a tracer (g = 1), sc.scores[:p+1] receives the
+// weights each cell's value was multiplied by in the end.
+func (s *State) attendFlash(sc *attnScratch, l, p, kvh, h0, g, rows, last int, sinks []float32, q, out []float32) {
+	c := s.cfg
+	vd, hd := c.ValueDim, c.HeadDim
+	s.growFlash(sc, g)
 	scale := attnScale(c.HeadDim)
 	if c.AttnScale != 0 {
 		scale = c.AttnScale
@@ -142,52 +169,60 @@ func (s *State) attendFlash(sc *attnScratch, l, p, kvh, rows, last int, sink *fl
 	if trace {
 		clear(sc.scores[:p+1])
 	}
-	fp := flashParams{l: l, kvh: kvh, lo: lo, hi: p + 1, scale: scale, capv: capv, trace: trace}
+	fp := flashParams{l: l, kvh: kvh, g: g, lo: lo, hi: p + 1, scale: scale, capv: capv, trace: trace}
 	nkv := padFA(last, s.ctx)
-	acc := sc.fa.vkq32[:vd]
-	var m, sum float32
+	acc := sc.fa.vkq32[:g*vd]
 	f16 := s.kType == tensor.F16 && s.kvType == tensor.F16
 	switch {
 	case f16 && rows >= faTileQ && vd%16 == 0:
-		m, sum = s.flashTiled(sc, &fp, nkv, q, acc)
+		for j := range g {
+			sc.fa.m[j], sc.fa.s[j] = s.flashTiled(sc, &fp, nkv, q[j*hd:(j+1)*hd], acc[j*vd:(j+1)*vd])
+		}
 	case f16 && rows == 1 && nkv >= splitMin:
-		s.flashSplit(sc, &fp, nkv, q, sink, out)
-		s.unrotateOut(out)
+		s.flashSplit(sc, &fp, nkv, q, h0, sinks, out)
+		for j := range g {
+			s.unrotateOut(out[j*vd : (j+1)*vd])
+		}
 		return
 	default:
-		s.flashQuery(sc, q)
-		m, sum = s.flashChunk(sc, &fp, fp.lo, fp.hi, acc)
+		s.flashQuery(sc, &fp, q)
+		s.flashChunk(sc, &fp, fp.lo, fp.hi, acc)
 	}
-	if sink != nil {
-		// the sink joins the sum without a value; the maximum is not updated
-		// (llama.cpp's order)
-		ms, vs := float32(1), float32(1)
-		if *sink > m {
-			ms = tensor.Expf(m - *sink)
-			tensor.ScaleF32(acc, ms)
-			if trace {
-				tensor.ScaleF32(sc.scores[:p+1], ms)
-			}
-		} else {
-			vs = tensor.Expf(*sink - m)
-		}
-		sum = tensor.FMA32(sum, ms, vs)
-		sc.sink = vs
-	} else {
+	for j := range g {
+		a := acc[j*vd : (j+1)*vd]
+		m, sum := sc.fa.m[j], sc.fa.s[j]
 		sc.sink = 0
+		if sinks != nil {
+			// the sink joins the sum without a value; the maximum is not
+			// updated (llama.cpp's order)
+			sink := sinks[h0+j]
+			ms, vs := float32(1), float32(1)
+			if sink > m {
+				ms = tensor.Expf(m - sink)
+				tensor.ScaleF32(a, ms)
+				if trace {
+					tensor.ScaleF32(sc.scores[:p+1], ms)
+				}
+			} else {
+				vs = tensor.Expf(sink - m)
+			}
+			sum = tensor.FMA32(sum, ms, vs)
+			sc.sink = vs
+		}
+		inv := float32(0)
+		if sum != 0 {
+			inv = 1 / sum
+		}
+		o := out[j*vd : (j+1)*vd]
+		for i := range o {
+			o[i] = a[i] * inv
+		}
+		if trace {
+			tensor.ScaleF32(sc.scores[:p+1], inv)
+		}
+		sc.sink *= inv
+		s.unrotateOut(o)
 	}
-	inv := float32(0)
-	if sum != 0 {
-		inv = 1 / sum
-	}
-	for i := range out[:vd] {
-		out[i] = acc[i] * inv
-	}
-	if trace {
-		tensor.ScaleF32(sc.scores[:p+1], inv)
-	}
-	sc.sink *= inv
-	s.unrotateOut(out)
 }
 
 // unrotateOut undoes the rotation of a quantized V cache on one head's
@@ -206,131 +241,153 @@ func (s *State) unrotateOut(out []float32) {
 	}
 }
 
-// flashParams are the arguments of one head's flash attention shared by its
-// kernels.
+// flashParams are the arguments of one head group's flash attention shared
+// by its kernels.
 type flashParams struct {
-	l, kvh int
-	lo, hi int // the cells the query sees: [lo, hi)
-	scale  float32
-	capv   float32
-	trace  bool
+	l, kvh, g int
+	lo, hi    int // the cells the queries see: [lo, hi)
+	scale     float32
+	capv      float32
+	trace     bool
 }
 
-// flashQuery converts the query head to the key cache's vec_dot type: F16,
-// or Q8_0 after the keys' Hadamard rotation.
-func (s *State) flashQuery(sc *attnScratch, q []float32) {
+// flashQuery converts the group's query heads to the key cache's vec_dot
+// type: F16, or Q8_0 after the keys' Hadamard rotation.
+func (s *State) flashQuery(sc *attnScratch, fp *flashParams, q []float32) {
+	hd := s.cfg.HeadDim
 	if s.quantKeys() {
-		qr := q
-		if s.kRot > 0 {
-			qr = sc.qr
-			hadamard(qr, q, s.kRot)
+		qb := hd / 32 * 34
+		for j := range fp.g {
+			qr := q[j*hd : (j+1)*hd]
+			if s.kRot > 0 {
+				hadamard(sc.qr, qr, s.kRot)
+				qr = sc.qr
+			}
+			tensor.QuantizeQ8_0Act(qr, sc.fa.qq[j*qb:(j+1)*qb])
 		}
-		tensor.QuantizeQ8_0Act(qr, sc.qq)
 		return
 	}
-	tensor.F32ToF16Slice(sc.qh[:len(q)], q)
+	tensor.F32ToF16Slice(sc.fa.qh[:fp.g*hd], q[:fp.g*hd])
 }
 
-// flashScore returns the score of cell t as the one-chunk kernel computes
-// it: ggml_vec_dot of the key with the converted query, times the scale
-// (already divided by the soft-cap), then capv·tanhf of it with a soft-cap.
-func (s *State) flashScore(sc *attnScratch, fp *flashParams, t int) float32 {
+// flashChunk runs the one-chunk kernel of each head of the group over the
+// cells [a, b) ∩ [lo, hi), leaving the float32 accumulators in acc (g ×
+// ValueDim) and the running maxima and sums in sc.fa.m and sc.fa.s. The
+// queries are already converted (flashQuery). Each cell's key and value are
+// read once for the group.
+func (s *State) flashChunk(sc *attnScratch, fp *flashParams, a, b int, acc []float32) {
 	c := s.cfg
-	hd := c.HeadDim
-	var d float32
-	if s.quantKeys() {
-		d = tensor.DotKVRow(s.kType, hd, s.kq[fp.l][t*s.kqRow+fp.kvh*s.kqHd:][:s.kqHd], sc.qq)
-	} else {
-		kvDim := c.KVDim()
-		d = tensor.DotF16(s.kh[fp.l][t*kvDim+fp.kvh*hd:][:hd], sc.qh[:hd])
-	}
-	d *= fp.scale
-	if fp.capv != 0 {
-		d = fp.capv * tanhf(d)
-	}
-	return d
-}
-
-// flashChunk runs the one-chunk kernel over the cells [a, b) ∩ [lo, hi),
-// leaving the float32 accumulator in acc and returning the running maximum
-// and sum. The query is already converted (flashQuery).
-func (s *State) flashChunk(sc *attnScratch, fp *flashParams, a, b int, acc []float32) (m, sum float32) {
-	c := s.cfg
-	vd := c.ValueDim
+	vd, hd, g := c.ValueDim, c.HeadDim, fp.g
 	a, b = max(a, fp.lo), min(b, fp.hi)
-	m = float32(math.Inf(-1))
+	ms, ss := sc.fa.m[:g], sc.fa.s[:g]
+	for j := range ms {
+		ms[j], ss[j] = float32(math.Inf(-1)), 0
+	}
 	w := sc.scores
+	var scores [16]float32
+	sv := scores[:min(g, 16)]
+	if g > 16 {
+		sv = make([]float32, g)
+	}
+	qb := hd / 32 * 34
+	kvDim, vDim := c.KVDim(), c.VDim()
+	score := func(t int) {
+		if s.quantKeys() {
+			kt := s.kq[fp.l][t*s.kqRow+fp.kvh*s.kqHd:][:s.kqHd]
+			for j := range sv {
+				sv[j] = tensor.DotKVRow(s.kType, hd, kt, sc.fa.qq[j*qb:(j+1)*qb])
+			}
+		} else {
+			kt := s.kh[fp.l][t*kvDim+fp.kvh*hd:][:hd]
+			for j := range sv {
+				sv[j] = tensor.DotF16(kt, sc.fa.qh[j*hd:(j+1)*hd])
+			}
+		}
+		for j, d := range sv {
+			d *= fp.scale
+			if fp.capv != 0 {
+				d = fp.capv * tanhf(d)
+			}
+			sv[j] = d
+		}
+	}
 	if s.kvType == tensor.F16 {
-		acc16 := sc.fa.vkq16[:vd]
+		acc16 := sc.fa.vkq16[:g*vd]
 		clear(acc16)
-		vDim := c.VDim()
 		vc := s.vh[fp.l]
 		for t := a; t < b; t++ {
-			sv := s.flashScore(sc, fp, t)
-			ms, vs := float32(1), float32(1)
-			if sv > m {
-				ms = tensor.Expf(m - sv)
-				m = sv
-				tensor.ScaleF16(acc16, ms)
-				if fp.trace {
-					tensor.ScaleF32(w[a:t], ms)
+			score(t)
+			vt := vc[t*vDim+fp.kvh*vd:][:vd]
+			for j, d := range sv {
+				f, v := float32(1), float32(1)
+				if d > ms[j] {
+					f = tensor.Expf(ms[j] - d)
+					ms[j] = d
+					tensor.ScaleF16(acc16[j*vd:(j+1)*vd], f)
+					if fp.trace {
+						tensor.ScaleF32(w[a:t], f)
+					}
+				} else {
+					v = tensor.Expf(d - ms[j])
 				}
-			} else {
-				vs = tensor.Expf(sv - m)
+				tensor.MadF16(acc16[j*vd:(j+1)*vd], vt, v)
+				if fp.trace {
+					w[t] = v
+				}
+				ss[j] = tensor.FMA32(ss[j], f, v)
 			}
-			tensor.MadF16(acc16, vc[t*vDim+fp.kvh*vd:][:vd], vs)
-			if fp.trace {
-				w[t] = vs
-			}
-			sum = tensor.FMA32(sum, ms, vs)
 		}
 		for i, h := range acc16 {
 			acc[i] = tensor.F16ToF32(h)
 		}
-		return m, sum
+		return
 	}
-	clear(acc)
+	clear(acc[:g*vd])
 	v32 := sc.fa.v32[:vd]
 	vc := s.vq[fp.l]
 	for t := a; t < b; t++ {
-		sv := s.flashScore(sc, fp, t)
-		ms, vs := float32(1), float32(1)
-		if sv > m {
-			ms = tensor.Expf(m - sv)
-			m = sv
-			tensor.ScaleF32(acc, ms)
-			if fp.trace {
-				tensor.ScaleF32(w[a:t], ms)
+		score(t)
+		vt := vc[t*s.vqRow+fp.kvh*s.vqHd:][:s.vqHd]
+		for j, d := range sv {
+			f, v := float32(1), float32(1)
+			aj := acc[j*vd : (j+1)*vd]
+			if d > ms[j] {
+				f = tensor.Expf(ms[j] - d)
+				ms[j] = d
+				tensor.ScaleF32(aj, f)
+				if fp.trace {
+					tensor.ScaleF32(w[a:t], f)
+				}
+			} else {
+				v = tensor.Expf(d - ms[j])
 			}
-		} else {
-			vs = tensor.Expf(sv - m)
+			tensor.MadKVRow(s.kvType, aj, vt, v, v32)
+			if fp.trace {
+				w[t] = v
+			}
+			ss[j] = tensor.FMA32(ss[j], f, v)
 		}
-		tensor.MadKVRow(s.kvType, acc, vc[t*s.vqRow+fp.kvh*s.vqHd:][:s.vqHd], vs, v32)
-		if fp.trace {
-			w[t] = vs
-		}
-		sum = tensor.FMA32(sum, ms, vs)
 	}
-	return m, sum
 }
 
 // flashSplit is llama.cpp's split-KV path for one decode token over an F16
-// cache of nkv ≥ faSplitMin cells: the cells cut into one chunk per thread
-// (ceil(nkv/threads) each), each run by the one-chunk kernel (the first one
-// taking the sink), then merged in chunk order with expf rescaling, and the
-// result divided by the total. It writes the head's output into out.
-func (s *State) flashSplit(sc *attnScratch, fp *flashParams, nkv int, q []float32, sink *float32, out []float32) {
-	vd := s.cfg.ValueDim
+// cache of nkv ≥ faSplitMin cells, for each head of the group: the cells cut
+// into one chunk per thread (ceil(nkv/threads) each), each run by the
+// one-chunk kernel (the first one taking the sink), then merged in chunk
+// order with expf rescaling, and the result divided by the total. It writes
+// the heads' outputs into out.
+func (s *State) flashSplit(sc *attnScratch, fp *flashParams, nkv int, q []float32, h0 int, sinks []float32, out []float32) {
+	vd, g := s.cfg.ValueDim, fp.g
 	nth := max(1, tensor.Threads())
 	cs := (nkv + nth - 1) / nth
-	acc := sc.fa.vkq32[:vd]
-	s.flashQuery(sc, q)
-	if len(sc.fa.part) < vd {
-		sc.fa.part = make([]float32, vd)
-	}
-	fin := sc.fa.part[:vd]
+	acc := sc.fa.vkq32[:g*vd]
+	s.flashQuery(sc, fp, q)
+	fin := sc.fa.fin[:g*vd]
 	clear(fin)
-	mf, sf := float32(math.Inf(-1)), float32(0)
+	mf, sf := sc.fa.mf[:g], sc.fa.sf[:g]
+	for j := range mf {
+		mf[j], sf[j] = float32(math.Inf(-1)), 0
+	}
 	sc.sink = 0
 	for ith := range nth {
 		a := ith * cs
@@ -338,52 +395,60 @@ func (s *State) flashSplit(sc *attnScratch, fp *flashParams, nkv int, q []float3
 			continue
 		}
 		b := min(a+cs, nkv)
-		m, sum := s.flashChunk(sc, fp, a, b, acc)
-		if sink != nil && ith == 0 {
-			ms, vs := float32(1), float32(1)
-			if *sink > m {
-				ms = tensor.Expf(m - *sink)
-				tensor.ScaleF32(acc, ms)
-				if fp.trace {
-					tensor.ScaleF32(sc.scores[max(a, fp.lo):min(b, fp.hi)], ms)
+		s.flashChunk(sc, fp, a, b, acc)
+		for j := range g {
+			aj, fj := acc[j*vd:(j+1)*vd], fin[j*vd:(j+1)*vd]
+			m, sum := sc.fa.m[j], sc.fa.s[j]
+			if sinks != nil && ith == 0 {
+				sink := sinks[h0+j]
+				ms, vs := float32(1), float32(1)
+				if sink > m {
+					ms = tensor.Expf(m - sink)
+					tensor.ScaleF32(aj, ms)
+					if fp.trace {
+						tensor.ScaleF32(sc.scores[max(a, fp.lo):min(b, fp.hi)], ms)
+					}
+				} else {
+					vs = tensor.Expf(sink - m)
 				}
-			} else {
-				vs = tensor.Expf(*sink - m)
+				sum = tensor.FMA32(sum, ms, vs)
+				sc.sink = vs
 			}
-			sum = tensor.FMA32(sum, ms, vs)
-			sc.sink = vs
+			if sum == 0 {
+				continue
+			}
+			mn := max(mf[j], m)
+			so, sn := tensor.Expf(mf[j]-mn), tensor.Expf(m-mn)
+			for i := range fj {
+				fj[i] = tensor.FMA32(fj[i], so, aj[i]*sn)
+			}
+			sf[j] = tensor.FMA32(sf[j], so, sum*sn)
+			if fp.trace {
+				tensor.ScaleF32(sc.scores[fp.lo:max(a, fp.lo)], so)
+				tensor.ScaleF32(sc.scores[max(a, fp.lo):min(b, fp.hi)], sn)
+			}
+			if ith == 0 {
+				sc.sink *= sn
+			} else {
+				sc.sink *= so
+			}
+			mf[j] = mn
 		}
-		if sum == 0 {
-			continue
+	}
+	for j := range g {
+		inv := float32(1)
+		if sf[j] != 0 {
+			inv = 1 / sf[j]
 		}
-		mn := max(mf, m)
-		so, sn := tensor.Expf(mf-mn), tensor.Expf(m-mn)
-		for i := range fin {
-			fin[i] = tensor.FMA32(fin[i], so, acc[i]*sn)
+		o, fj := out[j*vd:(j+1)*vd], fin[j*vd:(j+1)*vd]
+		for i := range o {
+			o[i] = fj[i] * inv
 		}
-		sf = tensor.FMA32(sf, so, sum*sn)
 		if fp.trace {
-			tensor.ScaleF32(sc.scores[fp.lo:max(a, fp.lo)], so)
-			tensor.ScaleF32(sc.scores[max(a, fp.lo):min(b, fp.hi)], sn)
+			tensor.ScaleF32(sc.scores[fp.lo:fp.hi], inv)
 		}
-		if ith == 0 {
-			sc.sink *= sn
-		} else {
-			sc.sink *= so
-		}
-		mf = mn
+		sc.sink *= inv
 	}
-	inv := float32(1)
-	if sf != 0 {
-		inv = 1 / sf
-	}
-	for i := range out[:vd] {
-		out[i] = fin[i] * inv
-	}
-	if fp.trace {
-		tensor.ScaleF32(sc.scores[fp.lo:fp.hi], inv)
-	}
-	sc.sink *= inv
 }
 
 // flashTiled is llama.cpp's tiled kernel for one query row of a step of
@@ -399,6 +464,7 @@ func (s *State) flashTiled(sc *attnScratch, fp *flashParams, nkv int, q []float3
 	kvDim, vDim := c.KVDim(), c.VDim()
 	kc, vc := s.kh[fp.l], s.vh[fp.l]
 	kq := (*[faTileKV]float32)(sc.fa.k32[:faTileKV])
+	q = q[:hd]
 	packed := s.kt != nil && s.ktL == fp.l && s.ktN >= fp.hi && !noPackedKeys
 	clear(acc)
 	m = float32(math.Inf(-1))

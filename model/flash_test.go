@@ -255,6 +255,27 @@ func TestFlashSplitOneThread(t *testing.T) {
 	for i := range two {
 		worst = max(worst, math.Abs(float64(two[i]-chunk[i])))
 	}
+	// head by head (a tracer that records nothing) as in groups
+	st, err := m.NewState(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Tracer = &weightTracer{pos: -1}
+	vocab := m.Config.VocabSize
+	one := make([]float32, len(ids)*vocab)
+	if err := m.Forward(st, ids[:290], 0, one[:290*vocab]); err != nil {
+		t.Fatal(err)
+	}
+	for p := 290; p < len(ids); p++ {
+		if err := m.Forward(st, ids[p:p+1], p, one[p*vocab:(p+1)*vocab]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range two {
+		if math.Float32bits(two[i]) != math.Float32bits(one[i]) {
+			t.Fatalf("logit %d on 2 threads: %g with the heads of a KV head together, %g head by head", i, two[i], one[i])
+		}
+	}
 	if worst > 0.03 {
 		t.Errorf("split kernel on 2 threads: largest logit difference %g from 1 thread", worst)
 	}
