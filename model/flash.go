@@ -111,6 +111,7 @@ type flashScratch struct {
 	m, s  []float32 // per head: running maximum and sum
 	mf    []float32 // per head: the split path's merged maximum and sum
 	sf    []float32
+	sv    []float32 // the scores of a chunk's cells, cell by cell (cells × g)
 }
 
 // growFlash sizes the flash scratch of sc for groups of g heads.
@@ -122,7 +123,7 @@ func (s *State) growFlash(sc *attnScratch, g int) {
 	vd, hd := c.ValueDim, c.HeadDim
 	sc.fa = flashScratch{g: g, vkq16: make([]uint16, g*vd), vkq32: make([]float32, g*vd), fin: make([]float32, g*vd),
 		v32: make([]float32, vd), k32: make([]float32, faTileKV), qh: make([]uint16, g*hd), qq: make([]byte, g*(hd/32)*34),
-		m: make([]float32, g), s: make([]float32, g), mf: make([]float32, g), sf: make([]float32, g)}
+		m: make([]float32, g), s: make([]float32, g), mf: make([]float32, g), sf: make([]float32, g), sv: make([]float32, g*s.ctx)}
 }
 
 // flashGroup is the number of query heads attendFlash may take at once: the
@@ -284,14 +285,13 @@ func (s *State) flashChunk(sc *attnScratch, fp *flashParams, a, b int, acc []flo
 		ms[j], ss[j] = float32(math.Inf(-1)), 0
 	}
 	w := sc.scores
-	var scores [16]float32
-	sv := scores[:min(g, 16)]
-	if g > 16 {
-		sv = make([]float32, g)
-	}
 	qb := hd / 32 * 34
 	kvDim, vDim := c.KVDim(), c.VDim()
-	score := func(t int) {
+	// every cell's scores first (the keys read in one sweep), then the
+	// online softmax over them: the same numbers as interleaving the two
+	all := sc.fa.sv[:max(b-a, 0)*g]
+	for t := a; t < b; t++ {
+		sv := all[(t-a)*g : (t-a+1)*g]
 		if s.quantKeys() {
 			kt := s.kq[fp.l][t*s.kqRow+fp.kvh*s.kqHd:][:s.kqHd]
 			for j := range sv {
@@ -316,9 +316,8 @@ func (s *State) flashChunk(sc *attnScratch, fp *flashParams, a, b int, acc []flo
 		clear(acc16)
 		vc := s.vh[fp.l]
 		for t := a; t < b; t++ {
-			score(t)
 			vt := vc[t*vDim+fp.kvh*vd:][:vd]
-			for j, d := range sv {
+			for j, d := range all[(t-a)*g : (t-a+1)*g] {
 				f, v := float32(1), float32(1)
 				if d > ms[j] {
 					f = tensor.Expf(ms[j] - d)
@@ -346,9 +345,8 @@ func (s *State) flashChunk(sc *attnScratch, fp *flashParams, a, b int, acc []flo
 	v32 := sc.fa.v32[:vd]
 	vc := s.vq[fp.l]
 	for t := a; t < b; t++ {
-		score(t)
 		vt := vc[t*s.vqRow+fp.kvh*s.vqHd:][:s.vqHd]
-		for j, d := range sv {
+		for j, d := range all[(t-a)*g : (t-a+1)*g] {
 			f, v := float32(1), float32(1)
 			aj := acc[j*vd : (j+1)*vd]
 			if d > ms[j] {
