@@ -34,10 +34,9 @@ const flashTolerance = 2e-6
 // TestFlashAttentionMatchesLlamaServer runs the references of
 // testdata/flashattn (flash attention on; F16, Q8_0 and Q4_0 keys and values;
 // the one-chunk, tiled and split kernels) and checks the top-10
-// log-probabilities within flashTolerance over the first exact entries, the
-// greedy ids being equal there. Past them the random-weight files drift as
-// they do without flash attention (docs/ARCHITECTURE.md, Numerics): logged,
-// not checked. It also checks that flash attention matters: the softmax path
+// log-probabilities within flashTolerance at every entry of each reference
+// (exact: all of them; llama-server leaves out the entries of tokens that
+// end inside a UTF-8 character), the greedy ids being equal. It also checks that flash attention matters: the softmax path
 // (F16 cache) differs from each reference by more than the tolerance within
 // the exact prefix.
 func TestFlashAttentionMatchesLlamaServer(t *testing.T) {
@@ -46,14 +45,14 @@ func TestFlashAttentionMatchesLlamaServer(t *testing.T) {
 		name  string
 		exact int
 	}{
-		{"d256-F16-f16", 48},
-		{"d256-F16-f16-tiled", 32},
-		{"d256-F16-f16-split", 24},
-		{"d256-F16-kq8_0", 48},
-		{"d256-F16-vq8_0", 48},
-		{"d256-F16-q8_0", 48},
-		{"d256-F16-q4_0", 48},
-		{"d256-Q8_0-q8_0", 32},
+		{"d256-F16-f16", 39},
+		{"d256-F16-f16-tiled", 28},
+		{"d256-F16-f16-split", 19},
+		{"d256-F16-kq8_0", 39},
+		{"d256-F16-vq8_0", 39},
+		{"d256-F16-q8_0", 46},
+		{"d256-F16-q4_0", 40},
+		{"d256-Q8_0-q8_0", 31},
 		{"d256-Q4_K_M-q4_0", 48},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
