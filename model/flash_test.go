@@ -1,6 +1,7 @@
 package model
 
 import (
+	"bytes"
 	"math"
 	"strings"
 	"testing"
@@ -296,5 +297,64 @@ func TestFlashTiledPackedKeys(t *testing.T) {
 		if math.Float32bits(packed[i]) != math.Float32bits(plain[i]) {
 			t.Fatalf("logit %d: %g from the packed keys, %g from the cache", i, packed[i], plain[i])
 		}
+	}
+}
+
+// TestFlashStateRoundTrip checks WriteKV/ReadKV with flash attention's
+// caches (F16 rows, quantized values): a state read back continues exactly
+// as the one written, and an F16 cache's bytes are those of the softmax
+// path's layout (the values in the same transposed order: layer 0, which
+// no attention output feeds, is the same bytes).
+func TestFlashStateRoundTrip(t *testing.T) {
+	m := openModel(t, "gguf", "random-llama-d256-F16.gguf")
+	ids := flashPrompt(40)
+	vocab := m.Config.VocabSize
+	var files [][]byte
+	for _, opt := range []StateOptions{
+		{KVType: tensor.F16, FlashAttn: true},
+		{KVType: tensor.Q8_0, KeyType: tensor.F16, FlashAttn: true},
+		{KVType: tensor.Q4_0, KeyType: tensor.Q4_0, FlashAttn: true},
+		{KVType: tensor.F16},
+	} {
+		opt.Context, opt.Batch = 64, 16
+		a, err := m.NewState(opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Forward(a, ids[:30], 0, nil); err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		if err := a.WriteKV(&buf, 30); err != nil {
+			t.Fatal(err)
+		}
+		if int64(buf.Len()) != a.KVBytes(30) {
+			t.Errorf("%+v: wrote %d bytes, KVBytes says %d", opt, buf.Len(), a.KVBytes(30))
+		}
+		files = append(files, append([]byte(nil), buf.Bytes()...))
+		b, err := m.NewState(opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.ReadKV(&buf, 30); err != nil {
+			t.Fatal(err)
+		}
+		la, lb := make([]float32, 10*vocab), make([]float32, 10*vocab)
+		if err := m.Forward(a, ids[30:], 30, la); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Forward(b, ids[30:], 30, lb); err != nil {
+			t.Fatal(err)
+		}
+		for i := range la {
+			if math.Float32bits(la[i]) != math.Float32bits(lb[i]) {
+				t.Fatalf("%+v: logit %d after reading the cache back: %g, want %g", opt, i, lb[i], la[i])
+			}
+		}
+	}
+	// layer 0's keys and values do not depend on the attention kernel
+	n0 := 30 * (m.Config.KVDim() + m.Config.VDim()) * 2
+	if !bytes.Equal(files[0][:n0], files[3][:n0]) {
+		t.Errorf("layer 0 of an F16 cache written with flash attention differs from the softmax path's")
 	}
 }
