@@ -67,6 +67,20 @@ type Options struct {
 	// Q8_0 for the dot products, as llama.cpp does without flash attention.
 	// The zero value keeps the keys in the values' type; others are refused.
 	KeyCacheType TensorType
+	// ValueCacheType, when Q8_0 or Q4_0, stores the values in that type
+	// (llama.cpp's --cache-type-v q8_0 / q4_0): each value row rotated by a
+	// 64-point Walsh-Hadamard transform and quantized as llama.cpp does. It
+	// needs flash attention (FlashAttention auto or on; off is refused, as
+	// llama.cpp refuses it); the keys then stay F16 unless KeyCacheType is
+	// set. The zero value keeps the values in F16 (F32 with KVCacheF32).
+	ValueCacheType TensorType
+	// FlashAttention chooses how attention runs (llama.cpp's -fa): the
+	// softmax path (off) or flash attention, an online softmax over the
+	// cache with llama.cpp's -fa on numbers (on). The zero value, auto,
+	// turns it on only when a quantized value cache needs it: on this
+	// project's CPU kernels the softmax path is the faster one (see
+	// docs/performance.md, "Long context").
+	FlashAttention FlashAttention
 	// Batch is the number of prompt tokens processed per step (default 64).
 	Batch int
 	// ChatTemplate, when set, is the Jinja chat template to use instead of
@@ -337,7 +351,15 @@ func (m *Model) WriteMerged(w io.Writer, typ, name string) (int, error) {
 
 // stateOptions are the settings of the model's generation sessions.
 func (m *Model) stateOptions() model.StateOptions {
-	return model.StateOptions{Context: m.opts.Context, Batch: m.opts.Batch, KVType: m.KVCacheType(), KeyType: m.opts.KeyCacheType}
+	key := m.opts.KeyCacheType
+	if key == 0 && tensor.KVQuantSupported(m.opts.ValueCacheType) {
+		key = tensor.F16 // llama.cpp's default -ctk f16 beside quantized values
+	}
+	kv := m.KVCacheType()
+	if v := m.opts.ValueCacheType; v != 0 && v != tensor.F16 && !tensor.KVQuantSupported(v) {
+		kv = v // refused by the engine with the types it supports
+	}
+	return model.StateOptions{Context: m.opts.Context, Batch: m.opts.Batch, KVType: kv, KeyType: key, FlashAttn: m.FlashAttn()}
 }
 
 // hasGGUFMagic reports whether path is a GGUF file (gguf.IsFile), with the
@@ -487,25 +509,82 @@ func (m *Model) Path() string { return m.path }
 // LoadDuration returns how long Open took.
 func (m *Model) LoadDuration() time.Duration { return m.loadTime }
 
+// FlashAttention is Options.FlashAttention: auto, on or off (llama.cpp's
+// -fa auto|on|off).
+type FlashAttention int
+
+// The settings of Options.FlashAttention.
+const (
+	FlashAttnAuto FlashAttention = iota // on when a quantized value cache needs it
+	FlashAttnOn                         // always flash attention
+	FlashAttnOff                        // always the softmax path
+)
+
+// String returns "auto", "on" or "off".
+func (f FlashAttention) String() string {
+	switch f {
+	case FlashAttnOn:
+		return "on"
+	case FlashAttnOff:
+		return "off"
+	case FlashAttnAuto:
+		return "auto"
+	}
+	return fmt.Sprintf("FlashAttention(%d)", int(f))
+}
+
+// ParseFlashAttention reads llama.cpp's -fa values: on, off, auto (also
+// 1/0, true/false, enabled/disabled).
+func ParseFlashAttention(s string) (FlashAttention, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "auto", "":
+		return FlashAttnAuto, nil
+	case "on", "1", "true", "enabled":
+		return FlashAttnOn, nil
+	case "off", "0", "false", "disabled":
+		return FlashAttnOff, nil
+	}
+	return 0, fmt.Errorf("flash attention %q: want on, off or auto", s)
+}
+
+// FlashAttn reports whether the model's sessions run flash attention:
+// Options.FlashAttention on, or auto with a quantized value cache.
+func (m *Model) FlashAttn() bool {
+	switch m.opts.FlashAttention {
+	case FlashAttnOn:
+		return true
+	case FlashAttnAuto:
+		return tensor.KVQuantSupported(m.opts.ValueCacheType)
+	}
+	return false
+}
+
 // The quantized key-cache types of Options.KeyCacheType (llama.cpp's
-// --cache-type-k q8_0 and q4_0).
+// --cache-type-k q8_0 and q4_0), also those of Options.ValueCacheType.
 const (
 	KeyCacheQ8_0 TensorType = tensor.Q8_0
 	KeyCacheQ4_0 TensorType = tensor.Q4_0
 )
 
 // KeyCacheType returns the element type of the key cache: KVCacheType, or
-// Q8_0 / Q4_0 with Options.KeyCacheType.
+// Q8_0 / Q4_0 with Options.KeyCacheType, or F16 beside quantized values.
 func (m *Model) KeyCacheType() TensorType {
 	if tensor.KVQuantSupported(m.opts.KeyCacheType) {
 		return m.opts.KeyCacheType
 	}
+	if tensor.KVQuantSupported(m.opts.ValueCacheType) {
+		return tensor.F16
+	}
 	return m.KVCacheType()
 }
 
-// KVCacheType returns the element type of the KV cache (F16 or F32): of its
-// values, and of its keys unless KeyCacheType differs.
+// KVCacheType returns the element type of the KV cache's values (F16, F32,
+// or Q8_0 / Q4_0 with Options.ValueCacheType), and of its keys unless
+// KeyCacheType differs.
 func (m *Model) KVCacheType() TensorType {
+	if tensor.KVQuantSupported(m.opts.ValueCacheType) {
+		return m.opts.ValueCacheType
+	}
 	if m.opts.KVCacheF32 {
 		return tensor.F32
 	}

@@ -31,7 +31,9 @@ func (m *Model) NewScorer(n int) (*Scorer, error) {
 		return nil, err
 	}
 	defer release()
-	st, err := m.model.NewState(model.StateOptions{Context: n, Batch: m.opts.Batch, KVType: m.KVCacheType(), KeyType: m.opts.KeyCacheType})
+	so := m.stateOptions()
+	so.Context = n
+	st, err := m.model.NewState(so)
 	if err != nil {
 		return nil, err
 	}

@@ -35,8 +35,12 @@ const PromptBatch = 512
 
 // Options says what Run measures.
 type Options struct {
-	Prompt      int       // tokens of the pp test, at most the model's training context (0: no pp test)
-	Gen         int       // tokens of the tg test, at most the model's training context (0: no tg test)
+	Prompt int // tokens of the pp test, at most the model's training context (0: no pp test)
+	Gen    int // tokens of the tg test, at most the model's training context (0: no tg test)
+	// Depth is the number of tokens already in the KV cache when each test
+	// starts (llama-bench's -d): random tokens prefilled, untimed, at each
+	// thread count; the tests then run at positions Depth on.
+	Depth       int
 	Threads     []int     // thread counts to measure with, each at least 1 (none: the current one)
 	Repetitions int       // measured runs of each test after the warm-up, at least 1
 	CPUProfile  io.Writer // when set, receives a Go CPU profile of the runs (go tool pprof)
@@ -49,20 +53,21 @@ type Options struct {
 // Result is one measurement: one test at one thread count. It is one row of
 // the table (WriteTable) and, with these names, one JSON object.
 type Result struct {
-	Model      string    `json:"model"`          // the model file's base name
-	Type       string    `json:"type"`           // the weights' quantization (GGUF general.file_type)
-	SizeBytes  int64     `json:"size_bytes"`     // bytes of the weights
-	Params     int64     `json:"params"`         // parameters as stored
-	Test       string    `json:"test"`           // ppN or tgN
-	Threads    int       `json:"threads"`        // worker threads of the matrix products
-	TokensPerS float64   `json:"avg_ts"`         // mean tokens per second over the repetitions
-	StdDev     float64   `json:"stddev_ts"`      // their sample standard deviation
-	Samples    []float64 `json:"samples_ts"`     // tokens per second of each repetition
-	LoadMS     float64   `json:"load_ms"`        // how long opening the model took
-	PeakRSS    int64     `json:"peak_rss_bytes"` // peak resident set size of the process so far (0: unknown)
-	TypeK      string    `json:"type_k"`         // KV cache type of the keys (F16, F32, Q8_0, Q4_0), as llama-bench's
-	TypeV      string    `json:"type_v"`         // KV cache type of the values (F16, F32)
-	KVBytes    int64     `json:"kv_cache_bytes"` // bytes of the test's KV cache (all its positions)
+	Model      string    `json:"model"`             // the model file's base name
+	Type       string    `json:"type"`              // the weights' quantization (GGUF general.file_type)
+	SizeBytes  int64     `json:"size_bytes"`        // bytes of the weights
+	Params     int64     `json:"params"`            // parameters as stored
+	Test       string    `json:"test"`              // ppN or tgN, "tgN @ dD" at a depth
+	Depth      int       `json:"n_depth,omitempty"` // tokens in the cache before the test (Options.Depth)
+	Threads    int       `json:"threads"`           // worker threads of the matrix products
+	TokensPerS float64   `json:"avg_ts"`            // mean tokens per second over the repetitions
+	StdDev     float64   `json:"stddev_ts"`         // their sample standard deviation
+	Samples    []float64 `json:"samples_ts"`        // tokens per second of each repetition
+	LoadMS     float64   `json:"load_ms"`           // how long opening the model took
+	PeakRSS    int64     `json:"peak_rss_bytes"`    // peak resident set size of the process so far (0: unknown)
+	TypeK      string    `json:"type_k"`            // KV cache type of the keys (F16, F32, Q8_0, Q4_0), as llama-bench's
+	TypeV      string    `json:"type_v"`            // KV cache type of the values (F16, F32)
+	KVBytes    int64     `json:"kv_cache_bytes"`    // bytes of the test's KV cache (all its positions)
 	// Speculative rows (RunSpeculative, tests tgN+lookup and tgN+draft):
 	// the draft model's file (empty for lookup), the drafted tokens, those
 	// kept and the verification passes over all repetitions, and the mean
@@ -97,8 +102,8 @@ type Result struct {
 // opening m change them), sized for them, not in m's sessions; Run sets the matrix products' thread
 // count (tensor.SetThreads) as it goes and leaves the last one set.
 func Run(ctx context.Context, m *glassbox.Model, opts Options) ([]Result, error) {
-	if opts.Prompt < 0 || opts.Gen < 0 || opts.Repetitions < 1 {
-		return nil, fmt.Errorf("bench: the test sizes must be ≥ 0 and the repetitions ≥ 1 (got %d, %d, %d)", opts.Prompt, opts.Gen, opts.Repetitions)
+	if opts.Prompt < 0 || opts.Gen < 0 || opts.Depth < 0 || opts.Repetitions < 1 {
+		return nil, fmt.Errorf("bench: the test sizes and the depth must be ≥ 0 and the repetitions ≥ 1 (got %d, %d, %d, %d)", opts.Prompt, opts.Gen, opts.Depth, opts.Repetitions)
 	}
 	threads := opts.Threads
 	if len(threads) == 0 {
@@ -115,10 +120,10 @@ func Run(ctx context.Context, m *glassbox.Model, opts Options) ([]Result, error)
 	}
 	defer release()
 	e, c := m.Engine(), m.Config()
-	if n := c.ContextLength; opts.Prompt > n || opts.Gen > n {
-		return nil, fmt.Errorf("bench: %w: the tests need %d and %d positions and the context holds %d", glassbox.ErrContext, opts.Prompt, opts.Gen, n)
+	if n := c.ContextLength; opts.Depth+opts.Prompt > n || opts.Depth+opts.Gen > n {
+		return nil, fmt.Errorf("bench: %w: the tests need %d and %d positions (depth %d included) and the context holds %d", glassbox.ErrContext, opts.Depth+opts.Prompt, opts.Depth+opts.Gen, opts.Depth, n)
 	}
-	so := model.StateOptions{Context: max(opts.Prompt+opts.Gen, 1), Batch: min(max(opts.Prompt, 1), PromptBatch), KVType: m.KVCacheType(), KeyType: m.KeyCacheType()}
+	so := model.StateOptions{Context: max(opts.Depth+opts.Prompt+opts.Gen, 1), Batch: min(max(opts.Prompt, opts.Depth, 1), PromptBatch), KVType: m.KVCacheType(), KeyType: m.KeyCacheType(), FlashAttn: m.FlashAttn()}
 	st, err := e.NewState(so)
 	if err != nil {
 		return nil, err
@@ -137,7 +142,7 @@ func Run(ctx context.Context, m *glassbox.Model, opts Options) ([]Result, error)
 		}
 		size, params = fi.Size(), c.Params()
 	}
-	perToken, err := tokenBytes(m, opts.Gen, st.KeyType(), st.KVType())
+	perToken, err := tokenBytes(m, opts.Depth, opts.Gen, st.KeyType(), st.KVType())
 	if err != nil {
 		return nil, err
 	}
@@ -145,30 +150,33 @@ func Run(ctx context.Context, m *glassbox.Model, opts Options) ([]Result, error)
 	load := m.LoadDuration()
 	rng := rand.New(rand.NewPCG(1, 2))
 	logits := make([]float32, c.VocabSize)
-	tokens := make([]int, max(opts.Prompt, 1))
-	// pp: opts.Prompt tokens from position 0 in batches of PromptBatch, logits of the last
-	pp := func() error {
-		for i := range tokens {
-			tokens[i] = rng.IntN(c.VocabSize)
-		}
-		for start := 0; start < opts.Prompt; start += PromptBatch {
-			end := min(start+PromptBatch, opts.Prompt)
+	// prompt: n random tokens from position pos in batches of PromptBatch,
+	// logits of the last
+	prompt := func(pos, n int) error {
+		toks := make([]int, min(n, PromptBatch))
+		for start := 0; start < n; start += PromptBatch {
+			end := min(start+PromptBatch, n)
+			for i := range toks[:end-start] {
+				toks[i] = rng.IntN(c.VocabSize)
+			}
 			var out []float32
-			if end == opts.Prompt {
+			if end == n {
 				out = logits
 			}
-			if err := e.ForwardContext(ctx, st, tokens[start:end], start, out); err != nil {
+			if err := e.ForwardContext(ctx, st, toks[:end-start], pos+start, out); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	// tg: opts.Gen tokens one at a time from position 0
+	// pp: opts.Prompt tokens from position opts.Depth
+	pp := func() error { return prompt(opts.Depth, opts.Prompt) }
+	// tg: opts.Gen tokens one at a time from position opts.Depth
 	one := make([]int, 1)
 	tg := func() error {
 		for p := 0; p < opts.Gen; p++ {
 			one[0] = rng.IntN(c.VocabSize)
-			if err := e.ForwardContext(ctx, st, one, p, logits); err != nil {
+			if err := e.ForwardContext(ctx, st, one, opts.Depth+p, logits); err != nil {
 				return err
 			}
 		}
@@ -183,18 +191,25 @@ func Run(ctx context.Context, m *glassbox.Model, opts Options) ([]Result, error)
 	var results []Result
 	for _, t := range threads {
 		tensor.SetThreads(t)
+		if opts.Depth > 0 {
+			// the context the tests run after (each test overwrites the
+			// positions after it, so it stays the same for every run)
+			if err := prompt(0, opts.Depth); err != nil {
+				return results, err
+			}
+		}
 		for _, test := range []struct {
 			name string
 			n    int
 			run  func() error
-		}{{fmt.Sprintf("pp%d", opts.Prompt), opts.Prompt, pp}, {fmt.Sprintf("tg%d", opts.Gen), opts.Gen, tg}} {
+		}{{testName("pp", opts.Prompt, opts.Depth), opts.Prompt, pp}, {testName("tg", opts.Gen, opts.Depth), opts.Gen, tg}} {
 			if test.n == 0 {
 				continue
 			}
 			if err := test.run(); err != nil { // warm-up
 				return results, err
 			}
-			r := Result{Model: name, Type: c.FileType, SizeBytes: size, Params: params, Test: test.name, Threads: t,
+			r := Result{Model: name, Type: c.FileType, SizeBytes: size, Params: params, Test: test.name, Threads: t, Depth: opts.Depth,
 				LoadMS: float64(load.Microseconds()) / 1000, TypeK: st.KeyType().String(), TypeV: st.KVType().String(), KVBytes: kvBytes}
 			for range opts.Repetitions {
 				start := time.Now()
@@ -224,13 +239,22 @@ func Run(ctx context.Context, m *glassbox.Model, opts Options) ([]Result, error)
 	return results, nil
 }
 
-// tokenBytes returns the bytes one token of a tg test of gen tokens reads
-// on average (Result.BytesPerToken): the weights, less the token
-// embedding table but for one row when it is not also the output
+// testName names a test as llama-bench does: pp512, or tg32 @ d4096 at a
+// depth.
+func testName(kind string, n, depth int) string {
+	if depth > 0 {
+		return fmt.Sprintf("%s%d @ d%d", kind, n, depth)
+	}
+	return fmt.Sprintf("%s%d", kind, n)
+}
+
+// tokenBytes returns the bytes one token of a tg test of gen tokens after
+// depth tokens reads on average (Result.BytesPerToken): the weights, less
+// the token embedding table but for one row when it is not also the output
 // projection, and at position p the keys and values of the p+1 positions
 // (or the window of a sliding-window layer) in caches of key type kt and
 // value type vt.
-func tokenBytes(m *glassbox.Model, gen int, kt, vt tensor.Type) (int64, error) {
+func tokenBytes(m *glassbox.Model, depth, gen int, kt, vt tensor.Type) (int64, error) {
 	c := m.Config()
 	var weights, embd int64
 	if f := m.GGUF(); f != nil {
@@ -260,7 +284,7 @@ func tokenBytes(m *glassbox.Model, gen int, kt, vt tensor.Type) (int64, error) {
 	var cells int64 // positions read over the test, all layers
 	for l := range c.Layers {
 		w := c.AttnWindow(l)
-		for p := range gen {
+		for p := depth; p < depth+gen; p++ {
 			n := p + 1
 			if w > 0 {
 				n = min(n, w)

@@ -67,6 +67,27 @@ func TestRun(t *testing.T) {
 	}
 }
 
+// TestRunDepth: with a depth the tests run after that many prefilled
+// tokens, named as llama-bench names them, and a tg row reads the cells of
+// the positions after the depth.
+func TestRunDepth(t *testing.T) {
+	m := openEmbedded(t)
+	res, err := Run(context.Background(), m, Options{Prompt: 4, Gen: 2, Depth: 16, Threads: []int{1}, Repetitions: 1, BandwidthBytes: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 2 || res[0].Test != "pp4 @ d16" || res[1].Test != "tg2 @ d16" || res[0].Depth != 16 {
+		t.Fatalf("results %+v, want pp4 @ d16 and tg2 @ d16", res)
+	}
+	shallow, err := Run(context.Background(), m, Options{Gen: 2, Threads: []int{1}, Repetitions: 1, BandwidthBytes: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[1].BytesPerToken <= shallow[0].BytesPerToken {
+		t.Errorf("tg at depth 16 reads %d bytes a token, at depth 0 %d: want more", res[1].BytesPerToken, shallow[0].BytesPerToken)
+	}
+}
+
 // TestRunErrors: options Run refuses, and a cancelled run that returns what
 // it measured with the context's error.
 func TestRunErrors(t *testing.T) {
@@ -81,6 +102,8 @@ func TestRunErrors(t *testing.T) {
 		{"no repetitions", Options{Prompt: 1}, "repetitions ≥ 1"},
 		{"zero threads", Options{Prompt: 1, Repetitions: 1, Threads: []int{0}}, "not a positive thread count"},
 		{"beyond the context", Options{Prompt: ctxLen + 1, Repetitions: 1}, "context holds"},
+		{"negative depth", Options{Gen: 1, Depth: -1, Repetitions: 1}, "≥ 0"},
+		{"depth beyond the context", Options{Gen: 2, Depth: ctxLen - 1, Repetitions: 1}, "depth"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if _, err := Run(context.Background(), m, tt.opts); err == nil || !strings.Contains(err.Error(), tt.want) {
@@ -179,7 +202,7 @@ func TestTokenBytes(t *testing.T) {
 		// 4 tokens: positions 0..3 read 1+2+3+4 = 10 cells per layer, each
 		// a key and a value of 32 F16 values
 		kv := int64(2 * 10 * (64 + 64) / 4)
-		got, err := tokenBytes(m, 4, tensor.F16, tensor.F16)
+		got, err := tokenBytes(m, 0, 4, tensor.F16, tensor.F16)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -46,6 +46,10 @@ type Constraints struct {
 	// default), Q8_0 or Q4_0 (glassbox's --cache-type-k), which shrink the
 	// estimated KV cache.
 	CacheTypeK string `json:"cache_type_k,omitempty"`
+	// CacheTypeV is the KV cache type of the values: "" or F16 (the
+	// default), Q8_0 or Q4_0 (glassbox's --cache-type-v, with flash
+	// attention), which shrink the estimated KV cache.
+	CacheTypeV string `json:"cache_type_v,omitempty"`
 }
 
 // withDefaults fills Context and Quant and checks the constraints.
@@ -250,7 +254,7 @@ func (in *Input) fromCatalog(m *catalog.Model, c Constraints) (Candidate, error)
 	}
 	var ramErr error
 	if shape.Params > 0 {
-		cand.RAM, ramErr = EstimateRAMKeys(shape, c.Context, c.CacheTypeK)
+		cand.RAM, ramErr = EstimateRAMCache(shape, c.Context, c.CacheTypeK, c.CacheTypeV)
 		if ramErr != nil {
 			return cand, ramErr
 		}
@@ -337,7 +341,7 @@ func (in *Input) local(l Local, c Constraints) (Candidate, error) {
 		if shape.Quant == "" {
 			shape.Quant = "F32"
 		}
-		if cand.RAM, err = EstimateRAMKeys(shape, c.Context, c.CacheTypeK); err != nil && shape.WeightBytes == 0 {
+		if cand.RAM, err = EstimateRAMCache(shape, c.Context, c.CacheTypeK, c.CacheTypeV); err != nil && shape.WeightBytes == 0 {
 			return cand, fmt.Errorf("choose: %s: %w", l.Name, err)
 		}
 	}

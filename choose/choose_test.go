@@ -423,3 +423,33 @@ func TestEstimateRAMKeys(t *testing.T) {
 		t.Errorf("q5_1 keys: error %v", err)
 	}
 }
+
+// TestEstimateRAMCache checks the KV cache of the estimate with quantized
+// values (flash attention): the same 33.5M elements per half, each half at
+// its type's bytes.
+func TestEstimateRAMCache(t *testing.T) {
+	s := Shape{Params: 1.23e9, Quant: "Q4_K_M", Layers: 16, KVHeads: 8, HeadDim: 64, Vocab: 128256}
+	const elems = 16 * 4096 * 8 * 64
+	for _, tc := range []struct {
+		keys, values string
+		kv           int64
+	}{
+		{"", "", 2 * elems * 2},
+		{"q8_0", "", elems*34/32 + elems*2},
+		{"", "Q8_0", elems*2 + elems*34/32},
+		{"q8_0", "q8_0", 2 * (elems * 34 / 32)},
+		{"q4_0", "q4_0", 2 * (elems * 18 / 32)},
+		{"F16", "q4_0", elems*2 + elems*18/32},
+	} {
+		r, err := EstimateRAMCache(s, 4096, tc.keys, tc.values)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.KV != tc.kv || r.Total != r.Weights+r.KV+r.Overhead {
+			t.Errorf("keys %q values %q: KV %d (total %d), want %d", tc.keys, tc.values, r.KV, r.Total, tc.kv)
+		}
+	}
+	if _, err := EstimateRAMCache(s, 4096, "", "q5_1"); err == nil || !strings.Contains(err.Error(), "value cache type") {
+		t.Errorf("q5_1 values: error %v", err)
+	}
+}

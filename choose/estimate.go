@@ -1,6 +1,7 @@
 package choose
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"strconv"
@@ -101,15 +102,34 @@ func EstimateRAM(s Shape, ctx int) (RAM, error) { return EstimateRAMKeys(s, ctx,
 // "" or F16 (2 bytes an element), Q8_0 (34 bytes per block of 32) or Q4_0
 // (18 bytes per block of 32); the values stay F16.
 func EstimateRAMKeys(s Shape, ctx int, keys string) (RAM, error) {
-	var kNum, kDen int64 = KVBytesPerElement, 1 // bytes per key element, as a fraction
-	switch strings.ToUpper(keys) {
+	return EstimateRAMCache(s, ctx, keys, "")
+}
+
+// cacheBytes returns the bytes per element of a KV cache type as a fraction
+// (F16: 2/1, Q8_0: 34/32, Q4_0: 18/32); what names the half for the error.
+func cacheBytes(typ, what string) (num, den int64, err error) {
+	switch strings.ToUpper(typ) {
 	case "", "F16":
+		return KVBytesPerElement, 1, nil
 	case "Q8_0":
-		kNum, kDen = 34, 32
+		return 34, 32, nil
 	case "Q4_0":
-		kNum, kDen = 18, 32
-	default:
-		return RAM{}, fmt.Errorf("choose: key cache type %q is not supported: want F16, Q8_0 or Q4_0", keys)
+		return 18, 32, nil
+	}
+	return 0, 0, fmt.Errorf("choose: %s cache type %q is not supported: want F16, Q8_0 or Q4_0", what, typ)
+}
+
+// EstimateRAMCache is EstimateRAM with the keys of the KV cache in type keys
+// and the values in type values, each "" or F16, Q8_0 or Q4_0 (quantized
+// values run with flash attention, glassbox's --cache-type-v).
+func EstimateRAMCache(s Shape, ctx int, keys, values string) (RAM, error) {
+	kNum, kDen, err := cacheBytes(keys, "key")
+	if err != nil {
+		return RAM{}, err
+	}
+	vNum, vDen, err := cacheBytes(values, "value")
+	if err != nil {
+		return RAM{}, err
 	}
 	if ctx < 1 {
 		return RAM{}, fmt.Errorf("choose: the context must be at least 1 token, got %d", ctx)
@@ -134,16 +154,22 @@ func EstimateRAMKeys(s Shape, ctx int, keys string) (RAM, error) {
 		return RAM{}, fmt.Errorf("choose: neither the size of the weights nor the number of parameters is known")
 	}
 	switch {
-	case s.Layers > 0 && s.KVHeads > 0 && s.HeadDim > 0 && kDen > 1:
+	case s.Layers > 0 && s.KVHeads > 0 && s.HeadDim > 0 && kDen > 1 && vDen == 1:
 		elems := int64(s.Layers) * int64(ctx) * int64(s.KVHeads) * int64(s.HeadDim)
 		r.KV = elems*kNum/kDen + elems*KVBytesPerElement
 		r.KVHow = fmt.Sprintf("%d layers × %d ctx × %d KV heads × %d head dim × (%d/%d bytes of %s keys + %d bytes of F16 values)",
 			s.Layers, ctx, s.KVHeads, s.HeadDim, kNum, kDen, strings.ToUpper(keys), KVBytesPerElement)
+	case s.Layers > 0 && s.KVHeads > 0 && s.HeadDim > 0 && vDen > 1:
+		elems := int64(s.Layers) * int64(ctx) * int64(s.KVHeads) * int64(s.HeadDim)
+		r.KV = elems*kNum/kDen + elems*vNum/vDen
+		r.KVHow = fmt.Sprintf("%d layers × %d ctx × %d KV heads × %d head dim × (%d/%d bytes of %s keys + %d/%d bytes of %s values)",
+			s.Layers, ctx, s.KVHeads, s.HeadDim, kNum, kDen, cmp.Or(strings.ToUpper(keys), "F16"), vNum, vDen, strings.ToUpper(values))
 	case s.Layers > 0 && s.KVHeads > 0 && s.HeadDim > 0:
 		r.KV = 2 * int64(s.Layers) * int64(ctx) * int64(s.KVHeads) * int64(s.HeadDim) * KVBytesPerElement
 		r.KVHow = fmt.Sprintf("2 × %d layers × %d ctx × %d KV heads × %d head dim × %d bytes", s.Layers, ctx, s.KVHeads, s.HeadDim, KVBytesPerElement)
 	default:
-		perToken := AssumedKVBytesPerToken * (kNum + kDen*KVBytesPerElement) / (2 * kDen * KVBytesPerElement)
+		// the assumed F16 cache, each half scaled by its type's bytes
+		perToken := AssumedKVBytesPerToken*kNum/(2*kDen*KVBytesPerElement) + AssumedKVBytesPerToken*vNum/(2*vDen*KVBytesPerElement)
 		r.KV = int64(ctx) * perToken
 		r.KVHow = fmt.Sprintf("%d ctx × %s per token", ctx, FormatBytes(perToken))
 		r.Assumed = append(r.Assumed, fmt.Sprintf("layers/KV heads unknown: KV cache of %s per token assumed (Llama 3.1 8B's)", FormatBytes(AssumedKVBytesPerToken)))

@@ -20,6 +20,8 @@ type attnScratch struct {
 	qq     []byte    // a query head converted to Q8_0 (quantized key cache)
 	qr     []float32 // a query head rotated (quantized key cache)
 	sink   float32   // the sink's share of the last head's weights (gpt-oss)
+	fa     flashScratch
+	sink1  [1]float32 // one head's sink logit as a slice (flash attention)
 }
 
 // headSink returns a pointer to head h's sink logit, or nil without sinks.
@@ -33,9 +35,9 @@ func headSink(sinks []float32, h int) *float32 {
 // attnStep holds the arguments of the attention step being computed, read by
 // the worker functions built once in newAttn (so a step allocates nothing).
 type attnStep struct {
-	l, pos, b, nkv int
-	q, att         []float32
-	sinks          []float32 // the layer's sink logits (gpt-oss), or nil
+	l, pos, b, last int
+	q, att          []float32
+	sinks           []float32 // the layer's sink logits (gpt-oss), or nil
 }
 
 // attnState is the part of State that runs attention: the per-worker scratch,
@@ -57,10 +59,15 @@ func (s *State) newAttn() {
 func (s *State) growScratch(n int) {
 	for len(s.ws) < n {
 		sc := attnScratch{scores: make([]float32, s.ctx)}
-		if s.kvType == tensor.F16 {
+		switch {
+		case s.flash:
+			if s.kType == tensor.F16 {
+				sc.qh = make([]uint16, s.cfg.HeadDim)
+			}
+		case s.kvType == tensor.F16:
 			sc.qh = make([]uint16, s.cfg.HeadDim)
 			sc.wh = make([]uint16, padKV(s.ctx-1, 0))
-		} else {
+		default:
 			sc.wf = make([]float32, padKV(s.ctx-1, 0))
 		}
 		if s.quantKeys() {
@@ -89,8 +96,9 @@ func (s *State) attend(l, pos, b int, q, att, sinks []float32) {
 	c := s.cfg
 	// llama.cpp attends over nkv cells (the used ones, padded) and sums in
 	// another order for a batch of tokens than for one
-	s.step = attnStep{l: l, pos: pos, b: b, nkv: padKV(pos+b-1, s.ctx), q: q, att: att, sinks: sinks}
+	s.step = attnStep{l: l, pos: pos, b: b, last: pos + b - 1, q: q, att: att, sinks: sinks}
 	s.growScratch(tensor.Threads())
+	s.prepareTiled(l, b, pos+b)
 	// small steps (the first positions of a generation) are not worth
 	// waking the workers for
 	workers := len(s.ws)
@@ -98,7 +106,11 @@ func (s *State) attend(l, pos, b int, q, att, sinks []float32) {
 		workers = 1
 	}
 	if s.Tracer == nil {
-		tensor.Parallel(b*c.Heads, workers, s.headFn)
+		units := b * c.Heads
+		if g := s.flashGroup(b); g > 1 {
+			units = b * c.KVHeads // the heads of a KV head together
+		}
+		tensor.Parallel(units, workers, s.headFn)
 		return
 	}
 	for i := range b {
@@ -124,7 +136,8 @@ func (s *State) attend(l, pos, b int, q, att, sinks []float32) {
 // one dot product over the cells.
 func (s *State) clearStaleValues(l, end int) {
 	top := s.vTop[l]
-	if top <= end {
+	if top <= end || s.flash {
+		// flash attention never reads the cells past the step
 		return
 	}
 	for i := range s.cfg.VDim() {
@@ -144,24 +157,48 @@ func (s *State) attendRange(lo, hi, worker int) {
 	st := &s.step
 	qDim := c.QDim()
 	sc := &s.ws[worker]
+	if g := s.flashGroup(st.b); g > 1 {
+		// flash attention: units are (token, KV head), each the g query
+		// heads that share the KV head
+		for k := lo; k < hi; k++ {
+			i, kvh := k/c.KVHeads, k%c.KVHeads
+			h0 := kvh * g
+			q := st.q[i*qDim+h0*c.HeadDim : i*qDim+(h0+g)*c.HeadDim]
+			out := st.att[i*qDim+h0*c.ValueDim : i*qDim+(h0+g)*c.ValueDim]
+			s.attendFlash(sc, st.l, st.pos+i, kvh, h0, g, st.b, st.last, st.sinks, q, out)
+		}
+		return
+	}
 	for k := lo; k < hi; k++ {
 		i, h := k/c.Heads, k%c.Heads
 		kvh := h / (c.Heads / c.KVHeads)
 		q := st.q[i*qDim+h*c.HeadDim : i*qDim+(h+1)*c.HeadDim]
 		out := st.att[i*qDim+h*c.ValueDim : i*qDim+(h+1)*c.ValueDim]
-		s.attendHead(sc, st.l, st.pos+i, kvh, st.nkv, st.b > 1, headSink(st.sinks, h), q, out)
+		s.attendHead(sc, st.l, st.pos+i, kvh, st.b, st.last, headSink(st.sinks, h), q, out)
 	}
 }
 
 // attendHead computes one query head's attention at position p over positions
 // 0..p of KV head kvh, writing the weighted sum of values into out. It
-// reproduces llama.cpp's arithmetic (without flash attention): nkv is the number of cache
-// cells llama.cpp multiplies (positions past p weigh zero) and batch tells
-// whether the step holds several tokens (llama.cpp then multiplies with
-// llamafile's tinyBLAS, which sums in another order). A non-nil sink is the
-// head's sink logit (gpt-oss), which joins the softmax without a value; its
-// share of the weight is left in sc.sink.
-func (s *State) attendHead(sc *attnScratch, l, p, kvh, nkv int, batch bool, sink *float32, q, out []float32) {
+// reproduces llama.cpp's arithmetic: rows is the number of tokens of the
+// step and last its last position, which decide how many cache cells
+// llama.cpp multiplies (positions past p weigh zero) and whether the step is
+// a batch (llama.cpp then multiplies with llamafile's tinyBLAS, which sums in
+// another order); with flash attention see attendFlash. A non-nil sink is
+// the head's sink logit (gpt-oss), which joins the softmax without a value;
+// its share of the weight is left in sc.sink.
+func (s *State) attendHead(sc *attnScratch, l, p, kvh, rows, last int, sink *float32, q, out []float32) {
+	if s.flash {
+		var sinks []float32
+		h0 := 0
+		if sink != nil {
+			sc.sink1[0] = *sink
+			sinks = sc.sink1[:]
+		}
+		s.attendFlash(sc, l, p, kvh, h0, 1, rows, last, sinks, q, out)
+		return
+	}
+	nkv, batch := padKV(last, s.ctx), rows > 1
 	c := s.cfg
 	hd, vd := c.HeadDim, c.ValueDim
 	kvDim := c.KVDim()
@@ -300,10 +337,12 @@ func (s *State) attendHead(sc *attnScratch, l, p, kvh, nkv int, batch bool, sink
 
 // usedWeights returns the attention weights of the head attendHead last
 // computed with worker 0's scratch, as they multiplied the values: the softmax
-// output with an F32 cache, its F16 rounding with an F16 cache.
+// output with an F32 cache, its F16 rounding with an F16 cache; with flash
+// attention, each cell's factor expf(s−M) times every later rescaling and
+// the final 1/sum (attendFlash records them when tracing).
 func (s *State) usedWeights(p int) []float32 {
 	sc := &s.ws[0]
-	if s.kvType == tensor.F32 {
+	if s.kvType == tensor.F32 || s.flash {
 		return sc.scores[:p+1]
 	}
 	if len(s.tw) < p+1 {

@@ -231,7 +231,7 @@ func (b *Batch) attendRange(lo, hi, worker int) {
 		kvh := h / (c.Heads / c.KVHeads)
 		q := b.q[i*qDim+h*c.HeadDim : i*qDim+(h+1)*c.HeadDim]
 		out := b.att[i*qDim+h*c.ValueDim : i*qDim+(h+1)*c.ValueDim]
-		s.attendHead(&s.ws[worker], b.layer, st.Pos, kvh, padKV(st.Pos, s.ctx), false, nil, q, out)
+		s.attendHead(&s.ws[worker], b.layer, st.Pos, kvh, 1, st.Pos, nil, q, out)
 	}
 }
 

@@ -38,6 +38,24 @@ type State struct {
 	kr   []float32
 	vTop []int // per layer, one past the last value cell written
 
+	// flash is set when attention runs as flash attention (flash.go): the
+	// values are then kept as rows, one per position (vh for F16), or
+	// quantized in vq (Q8_0 or Q4_0, kvType), vqRow bytes per position and
+	// vqHd per head, rotated by a Walsh-Hadamard transform of size vRot
+	// (64, or 0: none) before they are quantized; vr holds one position's
+	// rotated values.
+	flash bool
+	vq    [][]byte
+	vqRow int
+	vqHd  int
+	vRot  int
+	vr    []float32
+	// kt holds one layer's keys (layer ktL, cells [0, ktN)) as float32,
+	// transposed, ktCap cells a row, for flash attention's tiled kernel.
+	kt       []float32
+	ktL, ktN int
+	ktCap    int
+
 	mvW   [3]*tensor.Matrix // matvecs' arguments, kept here so that it allocates nothing
 	mvOut [3][]float32
 	// moeFFN's MatVecMulti arguments, likewise
@@ -68,25 +86,44 @@ type StateOptions struct {
 	// Batch is the number of prompt tokens processed per forward step (default 64).
 	Batch int
 	// KVType is F32 (the zero value) or F16 (as llama.cpp's default, which halves
-	// the cache and rounds keys, values, queries and attention weights to F16).
+	// the cache and rounds keys, values, queries and attention weights to F16),
+	// or, with FlashAttn, Q8_0 or Q4_0 (llama.cpp's --cache-type-v): each value
+	// row is then rotated as llama.cpp does (a Walsh-Hadamard transform of 64
+	// when the head's value size is a multiple of 64) and quantized.
 	KVType tensor.Type
 	// KeyType, when Q8_0 or Q4_0, stores the keys in that type instead of
 	// KVType (llama.cpp's --cache-type-k): each key row is quantized as
 	// ggml's CPU backend writes it, and the queries are converted to Q8_0
 	// before the dot products, as llama.cpp without flash attention does.
-	// The zero value (or KVType itself) keeps the keys in KVType.
+	// The zero value (or KVType itself) keeps the keys in KVType; F16 keys
+	// beside quantized values are KeyType F16.
 	KeyType tensor.Type
+	// FlashAttn runs attention as llama.cpp's flash attention (-fa on): an
+	// online softmax over the cache, with its numbers (see flash.go). It is
+	// needed for a quantized value cache, and refuses an F32 one (llama.cpp
+	// rounds an F32 cache to F16 for it).
+	FlashAttn bool
 }
 
 // validate reports whether the cache types of opt are supported for c.
 func (opt StateOptions) validate(c *Config) error {
 	if tensor.KVQuantSupported(opt.KVType) {
-		return fmt.Errorf("V cache type %s is not supported: a quantized V cache needs flash attention (llama.cpp refuses it without -fa), which glassbox does not implement; keep the values in F16 or F32 (quantized keys are supported)", opt.KVType)
+		if !opt.FlashAttn {
+			return fmt.Errorf("V cache type %s needs flash attention (as in llama.cpp, which refuses a quantized V cache without -fa): turn it on, or keep the values in F16 or F32", opt.KVType)
+		}
+		if c.VDim()%32 != 0 || c.ValueDim%32 != 0 {
+			return fmt.Errorf("V cache type %s needs a value head size that is a multiple of its block of 32, this model's is %d", opt.KVType, c.ValueDim)
+		}
+	} else if opt.KVType != tensor.F32 && opt.KVType != tensor.F16 {
+		return fmt.Errorf("KV cache type %s is not supported (want F32 or F16, or Q8_0 or Q4_0 values with flash attention)", opt.KVType)
 	}
-	if opt.KVType != tensor.F32 && opt.KVType != tensor.F16 {
-		return fmt.Errorf("KV cache type %s is not supported (want F32 or F16)", opt.KVType)
+	if opt.FlashAttn && (opt.KVType == tensor.F32 || opt.keyType() == tensor.F32) {
+		return fmt.Errorf("flash attention with an F32 KV cache is not supported (llama.cpp rounds an F32 cache to F16 for it): use an F16 or quantized cache, or turn flash attention off")
 	}
 	if opt.KeyType == opt.KVType || opt.KeyType == tensor.F32 {
+		return nil
+	}
+	if opt.KeyType == tensor.F16 && tensor.KVQuantSupported(opt.KVType) {
 		return nil
 	}
 	if !tensor.KVQuantSupported(opt.KeyType) {
@@ -104,7 +141,7 @@ func (m *Model) CheckStateOptions(opt StateOptions) error { return opt.validate(
 
 // keyType returns the type the keys are stored in.
 func (opt StateOptions) keyType() tensor.Type {
-	if tensor.KVQuantSupported(opt.KeyType) {
+	if tensor.KVQuantSupported(opt.KeyType) || opt.KeyType == tensor.F16 && tensor.KVQuantSupported(opt.KVType) {
 		return opt.KeyType
 	}
 	return opt.KVType
@@ -128,8 +165,10 @@ func (m *Model) NewState(opt StateOptions) (*State, error) {
 		return nil, err
 	}
 	s := &State{cfg: c, ctx: opt.Context, batch: opt.Batch, kvType: opt.KVType, kType: opt.keyType()}
+	s.flash = opt.FlashAttn
 	kvN, vN := opt.Context*c.KVDim(), opt.Context*c.VDim()
-	if opt.KVType == tensor.F32 {
+	switch {
+	case opt.KVType == tensor.F32:
 		s.kf, s.vf = make([][]float32, c.Layers), make([][]float32, c.Layers)
 		for l := range c.Layers {
 			s.vf[l] = make([]float32, vN)
@@ -137,7 +176,20 @@ func (m *Model) NewState(opt StateOptions) (*State, error) {
 				s.kf[l] = make([]float32, kvN)
 			}
 		}
-	} else {
+	case tensor.KVQuantSupported(opt.KVType):
+		s.vqRow, _ = opt.KVType.RowBytes(c.VDim())
+		s.vqHd, _ = opt.KVType.RowBytes(c.ValueDim)
+		s.vRot = vRotation(c.ValueDim)
+		s.vr = make([]float32, c.VDim())
+		s.vq = make([][]byte, c.Layers)
+		s.kh = make([][]uint16, c.Layers)
+		for l := range c.Layers {
+			s.vq[l] = make([]byte, opt.Context*s.vqRow)
+			if s.kType == tensor.F16 {
+				s.kh[l] = make([]uint16, kvN)
+			}
+		}
+	default:
 		s.kh, s.vh = make([][]uint16, c.Layers), make([][]uint16, c.Layers)
 		for l := range c.Layers {
 			s.vh[l] = make([]uint16, vN)
@@ -200,8 +252,11 @@ func (s *State) Batch() int { return s.batch }
 // unless KeyType says otherwise.
 func (s *State) KVType() tensor.Type { return s.kvType }
 
-// KeyType returns the type of the key cache (KVType, Q8_0 or Q4_0).
+// KeyType returns the type of the key cache (KVType, F16, Q8_0 or Q4_0).
 func (s *State) KeyType() tensor.Type { return s.kType }
+
+// FlashAttn reports whether the state runs flash attention.
+func (s *State) FlashAttn() bool { return s.flash }
 
 // quantKeys reports whether the keys are stored quantized.
 func (s *State) quantKeys() bool { return s.kq != nil }
@@ -685,8 +740,27 @@ func (s *State) storeKV(l, p int, k, v []float32) {
 		// the key length is a multiple of 32 (validate)
 		_ = tensor.QuantizeKVRow(s.kType, kq, s.kq[l][p*s.kqRow:(p+1)*s.kqRow])
 	}
-	// the values are kept transposed, one row of ctx cells per component
-	if s.kvType == tensor.F32 {
+	switch {
+	case s.vq != nil:
+		// flash attention: the values' row rotated, then quantized (the
+		// value length is a multiple of 32, validate)
+		vq := v
+		if s.vRot > 0 {
+			vq = s.vr[:vDim]
+			hadamard(vq, v, s.vRot)
+		}
+		_ = tensor.QuantizeKVRow(s.kvType, vq, s.vq[l][p*s.vqRow:(p+1)*s.vqRow])
+		if s.kType == tensor.F16 {
+			tensor.F32ToF16Slice(s.kh[l][p*kvDim:(p+1)*kvDim], k)
+		}
+	case s.flash:
+		// flash attention over an F16 cache: values as rows
+		if !s.quantKeys() {
+			tensor.F32ToF16Slice(s.kh[l][p*kvDim:(p+1)*kvDim], k)
+		}
+		tensor.F32ToF16Slice(s.vh[l][p*vDim:(p+1)*vDim], v)
+	case s.kvType == tensor.F32:
+		// the values are kept transposed, one row of ctx cells per component
 		if !s.quantKeys() {
 			copy(s.kf[l][p*kvDim:(p+1)*kvDim], k)
 		}
@@ -695,7 +769,7 @@ func (s *State) storeKV(l, p int, k, v []float32) {
 		for i, f := range v {
 			vc[i*s.ctx+p] = f
 		}
-	} else {
+	default:
 		if !s.quantKeys() {
 			kd := s.kh[l][p*kvDim : (p+1)*kvDim]
 			tensor.F32ToF16Slice(kd, k)

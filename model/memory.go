@@ -46,7 +46,15 @@ func (m *Model) StateBytes(opt StateOptions) (kvCache, total int64) {
 	acts := addSat(mulSat(b, 3*int64(c.Dim)+2*int64(c.QDim())+int64(c.KVDim())+int64(c.VDim())+2*int64(c.ffnRows()), 4), c.moeBytes(b))
 	// per worker: scores (float32), and for an F16 cache the query and weights (uint16)
 	perWorker := mulSat(int64(opt.Context), 4)
-	if opt.KVType == tensor.F16 {
+	switch {
+	case opt.FlashAttn:
+		// the query in F16, the value accumulators (F16, F32), one value
+		// row in F32 and a tile's scores; the rotated values of a position
+		perWorker = addSat(perWorker, int64(2*c.HeadDim+10*c.ValueDim+4*faTileKV))
+		if tensor.KVQuantSupported(opt.KVType) {
+			perWorker = addSat(perWorker, int64(4*c.VDim())/int64(max(1, tensor.Threads())))
+		}
+	case opt.KVType == tensor.F16:
 		perWorker = addSat(perWorker, mulSat(int64(c.HeadDim)+int64(padKV(opt.Context-1, 0)), 2))
 	}
 	var keyRot int64

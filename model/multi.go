@@ -190,6 +190,7 @@ func (m *Model) ForwardMulti(b *Batch, chunks []SeqChunk) error {
 			}
 			s.growScratch(tensor.Threads())
 			s.clearStaleValues(l, ch.Pos+len(ch.Tokens))
+			s.prepareTiled(l, len(ch.Tokens), ch.Pos+len(ch.Tokens))
 			u := 0
 			if s.Tracer == nil {
 				u = lay.cnt[i] * c.Heads
@@ -334,7 +335,7 @@ func (b *Batch) multiRange(lo, hi, worker int) {
 		q := b.q[r*qDim+h*c.HeadDim : r*qDim+(h+1)*c.HeadDim]
 		out := b.att[r*qDim+h*c.ValueDim : r*qDim+(h+1)*c.ValueDim]
 		nt := len(ch.Tokens)
-		s.attendHead(&s.ws[worker], b.layer, ch.Pos+t, kvh, padKV(ch.Pos+nt-1, s.ctx), nt > 1, nil, q, out)
+		s.attendHead(&s.ws[worker], b.layer, ch.Pos+t, kvh, nt, ch.Pos+nt-1, nil, q, out)
 	}
 }
 

@@ -21,7 +21,10 @@ func (s *State) KVBytes(n int) int64 {
 		k = int64(n) * int64(c.KVDim()) * 2
 	}
 	v := int64(n) * int64(c.VDim()) * 2
-	if s.kvType == tensor.F32 {
+	switch {
+	case s.vq != nil:
+		v = int64(n) * int64(s.vqRow)
+	case s.kvType == tensor.F32:
 		v *= 2
 	}
 	return int64(c.Layers) * (k + v)
@@ -49,7 +52,26 @@ func (s *State) WriteKV(w io.Writer, n int) error {
 		if err != nil {
 			return err
 		}
-		// values are transposed: each component's n cells
+		// values are transposed: each component's n cells (flash attention's
+		// F16 rows are written in that order too, quantized rows as they are)
+		if s.vq != nil {
+			if _, err = w.Write(s.vq[l][:n*s.vqRow]); err != nil {
+				return err
+			}
+			continue
+		}
+		if s.flash {
+			col := make([]uint16, n)
+			for d := range vd {
+				for t := range col {
+					col[t] = s.vh[l][t*vd+d]
+				}
+				if err = binary.Write(w, binary.LittleEndian, col); err != nil {
+					return err
+				}
+			}
+			continue
+		}
 		for d := range vd {
 			if s.kvType == tensor.F32 {
 				err = binary.Write(w, binary.LittleEndian, s.vf[l][d*s.ctx:d*s.ctx+n])
@@ -86,6 +108,24 @@ func (s *State) ReadKV(r io.Reader, n int) error {
 		}
 		if err != nil {
 			return fmt.Errorf("read KV: layer %d keys: %w", l, err)
+		}
+		switch {
+		case s.vq != nil:
+			if _, err = io.ReadFull(r, s.vq[l][:n*s.vqRow]); err != nil {
+				return fmt.Errorf("read KV: layer %d values: %w", l, err)
+			}
+			continue
+		case s.flash:
+			col := make([]uint16, n)
+			for d := range vd {
+				if err = binary.Read(r, binary.LittleEndian, col); err != nil {
+					return fmt.Errorf("read KV: layer %d values: %w", l, err)
+				}
+				for t, h := range col {
+					s.vh[l][t*vd+d] = h
+				}
+			}
+			continue
 		}
 		for d := range vd {
 			if s.kvType == tensor.F32 {

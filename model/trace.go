@@ -43,9 +43,23 @@ func (m *Model) LogitLens(out, x, normed []float32) {
 func (m *Model) EmbeddingRow(id int, dst []float32) { m.TokenEmbedding.Row(id, dst) }
 
 // CachedValue writes the cached value vector of one KV head at a position into
-// dst (ValueDim values), as the attention reads it.
+// dst (ValueDim values), as the attention reads it (a quantized value
+// dequantized and rotated back: the attention output is rotated back the
+// same way).
 func (s *State) CachedValue(layer, pos, kvHead int, dst []float32) {
 	vd := s.cfg.ValueDim
+	switch {
+	case s.vq != nil:
+		tensor.DequantizeKVRow(s.kvType, s.vq[layer][pos*s.vqRow+kvHead*s.vqHd:][:s.vqHd], dst[:vd])
+		s.unrotateOut(dst)
+		return
+	case s.flash:
+		row := s.vh[layer][pos*s.cfg.VDim()+kvHead*vd:][:vd]
+		for i, h := range row {
+			dst[i] = tensor.F16ToF32(h)
+		}
+		return
+	}
 	if s.kvType == tensor.F32 {
 		vc := s.vf[layer]
 		for i := range dst[:vd] {

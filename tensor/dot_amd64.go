@@ -95,6 +95,7 @@ func kernelSet() string {
 func useAsm(on bool) {
 	asmOn = on
 	useVecF32Asm(on)
+	useFlashAsm(on)
 	useAsmLegacy(on)
 	useAsmK(on)
 	useAsmIQ(on)

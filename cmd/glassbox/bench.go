@@ -34,6 +34,8 @@ type benchOptions struct {
 	profile   string
 	cacheK    string // --cache-type-k
 	cacheV    string // --cache-type-v
+	flashAttn string // --flash-attn
+	depth     int    // -d/--n-depth
 	noSave    bool
 	endpoint  string
 	bandwidth int // --bandwidth-mib
@@ -120,7 +122,8 @@ which glassbox leaderboard reads.`,
 	f.Uint64Var(&o.seed, "seed", 1, "random seed of the synthetic weights")
 	f.StringVar(&o.endpoint, "endpoint", "", "measure the model -m names at this OpenAI-compatible server (e.g. http://127.0.0.1:8080/v1) instead of a local file; key from $GLASSBOX_API_KEY or $OPENAI_API_KEY")
 	f.BoolVar(&o.noSave, "no-save", false, "do not save a record of the run in the store (evals/ folder, read by glassbox leaderboard)")
-	registerCacheTypes(cmd, &o.cacheK, &o.cacheV)
+	registerCacheTypes(cmd, &o.cacheK, &o.cacheV, &o.flashAttn)
+	f.IntVarP(&o.depth, "n-depth", "d", 0, "tokens already in the KV cache when each test starts, prefilled untimed (as llama-bench's -d)")
 	f.IntVar(&o.bandwidth, "bandwidth-mib", bench.DefaultBandwidthBytes>>20, "MiB of the buffer the memory-bandwidth ceiling of the tg rows is measured with (0: do not measure)")
 	f.StringVar(&o.profile, "cpuprofile", "", "write a Go CPU profile of the measured runs to this file (go tool pprof)")
 	o.registerSpec(cmd)
@@ -179,8 +182,8 @@ func parseThreads(s string) ([]int, error) {
 // JSON) to w. Cancelling ctx stops it between two layers of the forward
 // pass: the results measured so far are printed and ctx's error is returned.
 func runBench(ctx context.Context, w, errw io.Writer, o benchOptions) error {
-	if o.prompt < 0 || o.gen < 0 || o.reps < 1 {
-		return fmt.Errorf("-p and -n must be ≥ 0 and -r ≥ 1 (got %d, %d, %d)", o.prompt, o.gen, o.reps)
+	if o.prompt < 0 || o.gen < 0 || o.reps < 1 || o.depth < 0 {
+		return fmt.Errorf("-p, -n and -d must be ≥ 0 and -r ≥ 1 (got %d, %d, %d, %d)", o.prompt, o.gen, o.depth, o.reps)
 	}
 	threads, err := parseThreads(o.threads)
 	if err != nil {
@@ -189,7 +192,7 @@ func runBench(ctx context.Context, w, errw io.Writer, o benchOptions) error {
 	if err := o.specFlags.check(); err != nil {
 		return err
 	}
-	mf := modelFlags{model: o.model, cacheK: o.cacheK, cacheV: o.cacheV}
+	mf := modelFlags{model: o.model, cacheK: o.cacheK, cacheV: o.cacheV, flashAttn: o.flashAttn}
 	m, err := mf.open(ctx)
 	if err != nil {
 		return err
@@ -204,7 +207,7 @@ func runBench(ctx context.Context, w, errw io.Writer, o benchOptions) error {
 	if o.bandwidth < 0 || o.bandwidth > 1<<16 {
 		return fmt.Errorf("--bandwidth-mib %d: want 0 (no measurement) or 1 to 65536", o.bandwidth)
 	}
-	opts := bench.Options{Prompt: o.prompt, Gen: o.gen, Threads: threads, Repetitions: o.reps, BandwidthBytes: int64(o.bandwidth) << 20}
+	opts := bench.Options{Prompt: o.prompt, Gen: o.gen, Depth: o.depth, Threads: threads, Repetitions: o.reps, BandwidthBytes: int64(o.bandwidth) << 20}
 	if o.bandwidth == 0 {
 		opts.BandwidthBytes = -1
 	}
@@ -309,7 +312,8 @@ func saveBenchRecord(o benchOptions, m *glassbox.Model, threads []int, results [
 		threads = []int{s.Threads}
 	}
 	rec.Settings = map[string]any{"n_prompt": o.prompt, "n_gen": o.gen, "repetitions": o.reps, "threads": threads,
-		"kv_cache": m.KVCacheType().String(), "type_k": m.KeyCacheType().String(), "type_v": m.KVCacheType().String()}
+		"kv_cache": m.KVCacheType().String(), "type_k": m.KeyCacheType().String(), "type_v": m.KVCacheType().String(),
+		"flash_attn": m.FlashAttn(), "n_depth": o.depth}
 	return eval.Save("", rec)
 }
 

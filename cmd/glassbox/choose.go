@@ -23,6 +23,7 @@ type chooseOptions struct {
 	ctx     int
 	quant   string
 	cacheK  string // --cache-type-k
+	cacheV  string // --cache-type-v
 	json    bool
 	verbose bool
 }
@@ -79,6 +80,7 @@ largest first (more parameters, better quality at equal generation), then the fa
 	f.IntVarP(&o.ctx, "ctx", "c", choose.DefaultContext, "context the job needs, in tokens (sizes the KV cache)")
 	f.StringVar(&o.quant, "quant", choose.DefaultQuant, "quantization of the catalog's models (Q4_K_M, Q8_0, F16 …)")
 	f.StringVar(&o.cacheK, "cache-type-k", "", "KV cache type of the keys the job will run with: f16 (default), q8_0 or q4_0 (sizes the KV cache)")
+	f.StringVar(&o.cacheV, "cache-type-v", "", "KV cache type of the values the job will run with: f16 (default), q8_0 or q4_0 (with flash attention; sizes the KV cache)")
 	f.BoolVar(&o.json, "json", false, "print the ranking as JSON")
 	f.BoolVar(&o.verbose, "verbose", false, "explain the candidates that are out as fully as those that are in")
 	return cmd
@@ -86,7 +88,7 @@ largest first (more parameters, better quality at equal generation), then the fa
 
 // constraints turns the flags into choose's constraints.
 func (o *chooseOptions) constraints() (choose.Constraints, error) {
-	c := choose.Constraints{Task: o.cf.task, MinTPS: o.minTPS, OpenSource: o.cf.openSource, Context: o.ctx, Quant: o.quant, CacheTypeK: o.cacheK}
+	c := choose.Constraints{Task: o.cf.task, MinTPS: o.minTPS, OpenSource: o.cf.openSource, Context: o.ctx, Quant: o.quant, CacheTypeK: o.cacheK, CacheTypeV: o.cacheV}
 	switch {
 	case o.cf.license == "":
 	case strings.EqualFold(o.cf.license, "permissive"):

@@ -25,8 +25,9 @@ type modelFlags struct {
 	threads   int
 	ctx       int
 	kvF32     bool
-	// cacheK and cacheV are --cache-type-k and --cache-type-v ("" = F16).
-	cacheK, cacheV string
+	// cacheK and cacheV are --cache-type-k and --cache-type-v ("" = F16),
+	// flashAttn --flash-attn (on, off, auto).
+	cacheK, cacheV, flashAttn string
 	// ubatch is the prompt tokens per forward step (0: the default; serve's --ubatch).
 	ubatch int
 	// chatTemplateFile is a Jinja chat template replacing the model's.
@@ -58,7 +59,7 @@ func (f *modelFlags) registerRuntime(cmd *cobra.Command, per string) {
 	registerThreads(cmd, &f.threads, "worker threads for matrix products (0 = all cores)")
 	registerCtx(cmd, &f.ctx, ctxHelp)
 	cmd.Flags().BoolVar(&f.kvF32, "kv-f32", false, kvHelp)
-	registerCacheTypes(cmd, &f.cacheK, &f.cacheV)
+	registerCacheTypes(cmd, &f.cacheK, &f.cacheV, &f.flashAttn)
 	tmplHelp := "Jinja chat template file to use instead of the model's (as llama-server's flag)"
 	if per != "" {
 		tmplHelp = "Jinja chat template file to use instead of each model's (as llama-server's flag)"
@@ -108,7 +109,10 @@ func (f *modelFlags) loraAdapters() ([]glassbox.LoRAAdapter, error) {
 func (f *modelFlags) open(ctx context.Context) (*glassbox.Model, error) {
 	opts := &glassbox.Options{Tokenizer: f.tokenizer, Threads: f.threads, Context: f.ctx, KVCacheF32: f.kvF32, FallbackChatTemplate: f.fallbackTemplate, Batch: f.ubatch}
 	var err error
-	if opts.KeyCacheType, opts.KVCacheF32, err = parseCacheTypes(f.cacheK, f.cacheV, f.kvF32); err != nil {
+	if opts.FlashAttention, err = glassbox.ParseFlashAttention(f.flashAttn); err != nil {
+		return nil, fmt.Errorf("--flash-attn: %w", err)
+	}
+	if opts.KeyCacheType, opts.ValueCacheType, opts.KVCacheF32, err = parseCacheTypes(f.cacheK, f.cacheV, f.kvF32, opts.FlashAttention); err != nil {
 		return nil, err
 	}
 	if f.threads < 0 {
@@ -240,43 +244,66 @@ func promptArg(cmd *cobra.Command, args []string) (string, error) {
 	return string(b), nil
 }
 
-// registerCacheTypes registers --cache-type-k and --cache-type-v, llama.cpp's
-// flags (its -ctk/-ctv) for the element types of the KV cache.
-func registerCacheTypes(cmd *cobra.Command, k, v *string) {
+// registerCacheTypes registers --cache-type-k, --cache-type-v and
+// --flash-attn, llama.cpp's flags (its -ctk/-ctv/-fa) for the element types
+// of the KV cache and the attention kernel.
+func registerCacheTypes(cmd *cobra.Command, k, v, fa *string) {
 	cmd.Flags().StringVar(k, "cache-type-k", "", "KV cache type of the keys: f16 (default), f32, q8_0 or q4_0 (as llama.cpp's -ctk; q8_0 and q4_0 shrink the key half of the cache to 53% and 28%)")
-	cmd.Flags().StringVar(v, "cache-type-v", "", "KV cache type of the values: f16 (default) or f32 (as llama.cpp's -ctv; quantized values need flash attention, which glassbox does not implement)")
+	cmd.Flags().StringVar(v, "cache-type-v", "", "KV cache type of the values: f16 (default), f32, or with flash attention q8_0 or q4_0 (as llama.cpp's -ctv)")
+	cmd.Flags().StringVar(fa, "flash-attn", "auto", "flash attention: on, off or auto (as llama.cpp's -fa; auto: on only for a quantized V cache, which needs it)")
 }
 
 // parseCacheTypes turns --cache-type-k, --cache-type-v and --kv-f32 into the
-// key type (Options.KeyCacheType: Q8_0, Q4_0 or zero for the values' type)
-// and whether the values are F32, with an error naming what is supported.
-func parseCacheTypes(k, v string, kvF32 bool) (key glassbox.TensorType, f32 bool, err error) {
+// key type (Options.KeyCacheType: Q8_0, Q4_0 or zero for the values' type),
+// the quantized value type (Options.ValueCacheType, or zero) and whether the
+// values are F32, with an error naming what is supported; quantized values
+// need flash attention (fa not off).
+func parseCacheTypes(k, v string, kvF32 bool, fa glassbox.FlashAttention) (key, val glassbox.TensorType, f32 bool, err error) {
 	switch strings.ToLower(v) {
 	case "":
 		f32 = kvF32
 	case "f16":
 		if kvF32 {
-			return 0, false, errors.New("--kv-f32 and --cache-type-v f16 contradict each other")
+			return 0, 0, false, errors.New("--kv-f32 and --cache-type-v f16 contradict each other")
 		}
 	case "f32":
 		f32 = true
-	case "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "iq4_nl", "bf16":
-		return 0, false, fmt.Errorf("--cache-type-v %s is not supported: glassbox keeps the values in f16 or f32 (a quantized V cache needs flash attention, which llama.cpp requires for it too); quantize the keys instead with --cache-type-k q8_0 or q4_0", v)
+	case "q8_0", "q4_0":
+		if fa == glassbox.FlashAttnOff {
+			return 0, 0, false, fmt.Errorf("--cache-type-v %s needs flash attention (as in llama.cpp): drop --flash-attn off, or quantize only the keys with --cache-type-k", v)
+		}
+		if kvF32 {
+			return 0, 0, false, fmt.Errorf("--kv-f32 and --cache-type-v %s contradict each other", v)
+		}
+		val = glassbox.KeyCacheQ8_0
+		if strings.ToLower(v) == "q4_0" {
+			val = glassbox.KeyCacheQ4_0
+		}
+	case "q4_1", "q5_0", "q5_1", "iq4_nl", "bf16":
+		return 0, 0, false, fmt.Errorf("--cache-type-v %s is not supported: want f16, f32, q8_0 or q4_0", v)
 	default:
-		return 0, false, fmt.Errorf("--cache-type-v %q: want f16 or f32", v)
+		return 0, 0, false, fmt.Errorf("--cache-type-v %q: want f16, f32, q8_0 or q4_0", v)
+	}
+	if val != 0 {
+		switch strings.ToLower(k) {
+		case "", "f16":
+			return 0, val, false, nil
+		case "f32":
+			return 0, 0, false, fmt.Errorf("--cache-type-k f32 with %s values is not supported: keys beside quantized values are f16, q8_0 or q4_0", v)
+		}
 	}
 	switch strings.ToLower(k) {
 	case "":
 	case "f16", "f32":
 		if (strings.ToLower(k) == "f32") != f32 {
-			return 0, false, fmt.Errorf("--cache-type-k %s with %s values is not supported: float keys take the values' type (set both, or --kv-f32)", k, map[bool]string{true: "f32", false: "f16"}[f32])
+			return 0, 0, false, fmt.Errorf("--cache-type-k %s with %s values is not supported: float keys take the values' type (set both, or --kv-f32)", k, map[bool]string{true: "f32", false: "f16"}[f32])
 		}
 	case "q8_0":
 		key = glassbox.KeyCacheQ8_0
 	case "q4_0":
 		key = glassbox.KeyCacheQ4_0
 	default:
-		return 0, false, fmt.Errorf("--cache-type-k %q is not supported: want f16, f32, q8_0 or q4_0", k)
+		return 0, 0, false, fmt.Errorf("--cache-type-k %q is not supported: want f16, f32, q8_0 or q4_0", k)
 	}
-	return key, f32, nil
+	return key, val, f32, nil
 }
