@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"glassbox"
+	"glassbox/choose"
 )
 
 type runOptions struct {
@@ -125,8 +126,12 @@ func (o *runOptions) run(cmd *cobra.Command, args []string) error {
 	}
 	if o.verbose {
 		t := res.Timings
-		fmt.Fprintf(cmd.ErrOrStderr(), "\nseed %d · load %.1f ms · prompt %s, %.1f tokens/s · generation %s, %.1f tokens/s · finish %s\n",
-			params.Seed, ms(m.LoadDuration()), plural(t.PromptTokens, "token"), t.PromptPerSecond(), plural(t.GenTokens, "token"), t.GenPerSecond(), res.FinishReason)
+		rss := ""
+		if peak := selfPeakRSS(); peak > 0 {
+			rss = " · peak RSS " + choose.FormatBytes(peak)
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "\nseed %d · load %.1f ms · prompt %s, %.1f tokens/s · generation %s, %.1f tokens/s · finish %s%s\n",
+			params.Seed, ms(m.LoadDuration()), plural(t.PromptTokens, "token"), t.PromptPerSecond(), plural(t.GenTokens, "token"), t.GenPerSecond(), res.FinishReason, rss)
 		if spec != nil {
 			writeSpecStats(cmd.ErrOrStderr(), res.Speculative)
 		}
