@@ -37,6 +37,22 @@ const DefaultKeepAlive = 5 * time.Minute
 type CatalogModel struct {
 	Name string
 	Path string
+	// Aliases are other names requests may give for the model (such as an
+	// embedded model's short name); a model of Config.Models gets the
+	// aliases of the catalog entry of the same name.
+	Aliases []string
+}
+
+// matches reports whether a request's model name designates c through one
+// of its aliases, compared as names are (case-insensitively, with or
+// without Ollama's tag ":latest").
+func (c CatalogModel) matches(name string) bool {
+	for _, a := range c.Aliases {
+		if strings.EqualFold(a, name) || strings.EqualFold(ollamaName(a), ollamaName(name)) {
+			return true
+		}
+	}
+	return false
 }
 
 // holds are the models a request has looked up: they stay loaded until the
@@ -124,9 +140,9 @@ func (s *Server) readyModels() []*entry {
 // first (by name, without duplicates).
 func (s *Server) catalog() []CatalogModel {
 	var out []CatalogModel
-	seen := map[string]bool{}
+	seen := map[string]int{} // name → index in out
 	for _, m := range s.cfg.Models {
-		seen[m.Name] = true
+		seen[m.Name] = len(out)
 		out = append(out, CatalogModel{Name: m.Name, Path: m.Model.Path()})
 	}
 	if s.cfg.Catalog != nil {
@@ -135,10 +151,15 @@ func (s *Server) catalog() []CatalogModel {
 			s.cfg.Logger.Warn("listing the models that can be loaded", "err", err)
 		}
 		for _, c := range cs {
-			if c.Name != "" && !seen[c.Name] {
-				seen[c.Name] = true
-				out = append(out, c)
+			if c.Name == "" {
+				continue
 			}
+			if i, ok := seen[c.Name]; ok {
+				out[i].Aliases = append(out[i].Aliases, c.Aliases...)
+				continue
+			}
+			seen[c.Name] = len(out)
+			out = append(out, c)
 		}
 	}
 	return out
@@ -146,7 +167,8 @@ func (s *Server) catalog() []CatalogModel {
 
 // resolve finds the name of the model a request names: "" is the default
 // model; a name matches a loaded model or one of the catalog exactly, else
-// case-insensitively or with Ollama's tag ":latest" added or removed.
+// case-insensitively or with Ollama's tag ":latest" added or removed, else
+// one of a catalog model's aliases.
 func (s *Server) resolve(name string) (string, error) {
 	if name == "" {
 		return s.defaultName, nil
@@ -165,6 +187,11 @@ func (s *Server) resolve(name string) (string, error) {
 	}
 	for _, c := range cat {
 		if strings.EqualFold(c.Name, name) || strings.EqualFold(ollamaName(c.Name), ollamaName(name)) {
+			return c.Name, nil
+		}
+	}
+	for _, c := range cat {
+		if c.matches(name) {
 			return c.Name, nil
 		}
 	}

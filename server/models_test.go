@@ -586,3 +586,52 @@ func TestPinnedFull(t *testing.T) {
 		t.Errorf("%d %s", code, b)
 	}
 }
+
+// TestCatalogAliases: a request may name a model of the catalog by one of
+// its aliases (case-insensitively, with or without ":latest"); a model of
+// Config.Models gets the aliases of the catalog entry of its name; names
+// neither listed nor aliased stay unknown.
+func TestCatalogAliases(t *testing.T) {
+	l := newLoader(t)
+	cat := func() ([]CatalogModel, error) {
+		return []CatalogModel{
+			{Name: "served", Aliases: []string{"served-alias"}},
+			{Name: "stories", Path: l.paths["stories"], Aliases: []string{"Little-Stories", "stories.f32.gguf"}},
+		}, nil
+	}
+	served := openModel(t, fixtures.Path(t, "gguf", "stories260K-f32.gguf"), 64)
+	s, base := testServer(t, Config{Models: []Model{{Name: "served", Model: served}}, Load: l.load, Catalog: cat, KeepAlive: -1, Parallel: 1, Queue: 4})
+	t.Cleanup(s.Close)
+	for _, tc := range []struct{ name, want string }{
+		{"stories", "stories"},
+		{"little-stories", "stories"},
+		{"LITTLE-STORIES:latest", "stories"},
+		{"stories.f32.gguf", "stories"},
+		{"served", "served"},
+		{"served-alias", "served"},
+		{"served-alias:latest", "served"},
+		{"stories.f32", ""},
+		{"alias", ""},
+	} {
+		got, err := s.resolve(tc.name)
+		if got != tc.want || (err == nil) != (tc.want != "") {
+			t.Errorf("resolve(%q) = %q, %v; want %q", tc.name, got, err, tc.want)
+		}
+	}
+	code, want := complete(t, base, "stories", 4)
+	if code != 200 {
+		t.Fatalf("stories: %d %s", code, want)
+	}
+	if code, got := complete(t, base, "Little-Stories", 4); code != 200 || got != want {
+		t.Errorf("through an alias: %d %q, want %q", code, got, want)
+	}
+	if l.count("stories") != 1 {
+		t.Errorf("stories loaded %d times, want once whatever the name", l.count("stories"))
+	}
+	// /v1/models lists each model once, under its name
+	_, _, b := get(t, base+"/v1/models", nil)
+	var list struct{ Data []modelObject }
+	if err := json.Unmarshal(b, &list); err != nil || len(list.Data) != 2 || list.Data[0].ID != "served" || list.Data[1].ID != "stories" {
+		t.Errorf("/v1/models: %s", b)
+	}
+}

@@ -37,10 +37,26 @@ func Inspect(path string) (*Info, error) {
 		return nil, err
 	}
 	defer f.Close()
-	info := &Info{Path: path, Tensors: len(f.Tensors), Architecture: f.Architecture()}
+	var size int64
 	if st, err := os.Stat(path); err == nil {
-		info.Size = st.Size()
+		size = st.Size()
 	}
+	return inspect(f, path, size), nil
+}
+
+// InspectBytes is Inspect for a GGUF file held in memory (such as an
+// embedded model); Path is left empty.
+func InspectBytes(data []byte) (*Info, error) {
+	f, err := gguf.Parse(data)
+	if err != nil {
+		return nil, err
+	}
+	return inspect(f, "", int64(len(data))), nil
+}
+
+// inspect reads the metadata of a parsed GGUF file.
+func inspect(f *gguf.File, path string, size int64) *Info {
+	info := &Info{Path: path, Size: size, Tensors: len(f.Tensors), Architecture: f.Architecture()}
 	info.Name, _ = f.String("general.name")
 	info.License, _ = f.String("general.license")
 	info.ChatTemplate, _ = f.String("tokenizer.chat_template")
@@ -71,7 +87,7 @@ func Inspect(path string) (*Info, error) {
 			}
 		}
 	}
-	return info, nil
+	return info
 }
 
 // FileTypeName names llama.cpp's general.file_type values ("Q4_K_M" for 15).

@@ -15,7 +15,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"glassbox"
-	"glassbox/models"
 	"glassbox/train"
 	"glassbox/train/rewards"
 )
@@ -223,8 +222,8 @@ func openRef(ctx context.Context, o *alignOptions) (*train.Model[float32], strin
 
 // modelSHA256 is the SHA-256 of the file behind an opened model.
 func modelSHA256(m *glassbox.Model, flag string) (string, error) {
-	if flag == "" {
-		return models.DefaultSHA256, nil
+	if e, ok := embeddedModel(flag); ok {
+		return e.SHA256, nil
 	}
 	data, err := os.ReadFile(m.Path())
 	if err != nil {

@@ -39,11 +39,13 @@ then show for every generated token the probability each model gave it, their to
 (base → tuned), the shift of the chosen token's probability (the biggest shifts highlighted)
 and the KL divergence KL(tuned‖base) of the two next-token distributions over the whole
 vocabulary. The summary gives the mean KL and the tokens where the models' most likely choice
-differs. The models must share a tokenizer. With a single -m, the base is the embedded model.
+differs. The models must share a tokenizer. With a single -m, the base is the embedded default
+model (glassbox-go-1m).
 
 Chat models get the prompt as a user message in the generator's chat template unless --raw.
 Sampling is greedy by default (--temperature 0).`,
-		Example: `  glassbox diff -m glassbox-go-1m.f32.gguf -m aligned.gguf "func add(a, b int) int {"
+		Example: `  glassbox diff -m glassbox-go-1m-grpo "func add(a, b int) int {"    # the embedded aligned model against the default one
+  glassbox diff -m glassbox-go-1m -m aligned.gguf "func add(a, b int) int {"
   glassbox diff -m base.gguf -m tuned.gguf --generator base --json "Once upon a time"`,
 		RunE: func(cmd *cobra.Command, args []string) error { return o.run(cmd, args) },
 	}

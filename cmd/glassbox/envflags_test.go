@@ -159,6 +159,8 @@ func (e errorString) Error() string { return string(e) }
 // command line winning, and names the variable behind a refused value.
 func TestServeEnv(t *testing.T) {
 	model := fixtures.Path(t, "gguf", "stories260K-f32.gguf")
+	t.Setenv("GLASSBOX_HOME", t.TempDir())
+	t.Setenv("XDG_CACHE_HOME", t.TempDir()) // where serve writes the embedded models' files to list them
 	t.Setenv("GLASSBOX_MODEL", "tiny="+model)
 	t.Setenv("GLASSBOX_PARALLEL", "3")
 	t.Setenv("GLASSBOX_CTX", "64")
@@ -193,7 +195,8 @@ func TestServeEnv(t *testing.T) {
 			} `json:"meta"`
 		} `json:"data"`
 	}
-	if err := json.Unmarshal(b, &list); err != nil || st != 200 || len(list.Data) != 1 {
+	// the -m model, then the embedded ones
+	if err := json.Unmarshal(b, &list); err != nil || st != 200 || len(list.Data) != 3 || list.Data[1].ID != "glassbox-go-1m.f32" || list.Data[2].ID != "glassbox-go-1m-grpo.f32" {
 		t.Fatalf("/v1/models: %d %s", st, b)
 	}
 	if m := list.Data[0]; m.ID != "tiny" || m.Meta.Ctx != 64 || m.Meta.Slots != 2 {

@@ -14,7 +14,6 @@ import (
 
 	"glassbox"
 	"glassbox/eval"
-	"glassbox/models"
 	"glassbox/remote"
 	"glassbox/store"
 )
@@ -84,12 +83,12 @@ func remoteRecord(kind string, c *remote.Client) (*eval.Record, error) {
 func newRecord(kind string, mf *modelFlags, m *glassbox.Model) (*eval.Record, error) {
 	var r *eval.Record
 	var err error
-	if mf.model == "" {
-		if r, err = eval.NewRecord(kind, models.DefaultName, ""); err != nil {
+	if e, ok := embeddedModel(mf.model); ok {
+		if r, err = eval.NewRecord(kind, e.File, ""); err != nil {
 			return nil, err
 		}
-		sum := sha256.Sum256(models.Default)
-		r.Model.SHA256, r.Model.Size = hex.EncodeToString(sum[:]), int64(len(models.Default))
+		sum := sha256.Sum256(e.Data)
+		r.Model.SHA256, r.Model.Size = hex.EncodeToString(sum[:]), int64(len(e.Data))
 	} else if r, err = eval.NewRecord(kind, mf.model, m.Path()); err != nil {
 		return nil, err
 	}

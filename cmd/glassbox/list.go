@@ -8,19 +8,39 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"glassbox/models"
 	"glassbox/store"
 )
 
 // listEntry is one row of glassbox list.
 type listEntry struct {
-	Name         string    `json:"name"`
-	Size         int64     `json:"size"`
-	Quant        string    `json:"quant"`
-	Architecture string    `json:"architecture"`
-	Parameters   uint64    `json:"parameters"`
-	Pulled       time.Time `json:"pulled"`
-	Path         string    `json:"path"`
-	Error        string    `json:"error,omitempty"`
+	Name         string     `json:"name"`
+	Size         int64      `json:"size"`
+	Quant        string     `json:"quant"`
+	Architecture string     `json:"architecture"`
+	Parameters   uint64     `json:"parameters"`
+	Pulled       *time.Time `json:"pulled,omitempty"`
+	Path         string     `json:"path,omitempty"`
+	// Embedded marks a model embedded in the binary (no file, no pull);
+	// Default the one commands use without -m.
+	Embedded bool   `json:"embedded,omitempty"`
+	Default  bool   `json:"default,omitempty"`
+	Error    string `json:"error,omitempty"`
+}
+
+// embeddedEntries are the rows of the models embedded in the binary.
+func embeddedEntries() []listEntry {
+	var rows []listEntry
+	for _, e := range models.Embedded() {
+		r := listEntry{Name: e.Name, Size: int64(len(e.Data)), Embedded: true, Default: e.Default}
+		if info, err := store.InspectBytes(e.Data); err == nil {
+			r.Quant, r.Architecture, r.Parameters = info.Quant, info.Architecture, info.Parameters
+		} else {
+			r.Error = err.Error()
+		}
+		rows = append(rows, r)
+	}
+	return rows
 }
 
 func newListCmd() *cobra.Command {
@@ -28,8 +48,10 @@ func newListCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "list",
 		Aliases: []string{"ls"},
-		Short:   "List the models of the local store",
-		Args:    exactArgs(0, "no argument"),
+		Short:   "List the models: those embedded in glassbox, then those of the local store",
+		Long: `List the models -m accepts by name: the models embedded in the binary (no download;
+glassbox-go-1m is the default, used without -m), then those of the local store (glassbox pull).`,
+		Args: exactArgs(0, "no argument"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := store.Open("")
 			if err != nil {
@@ -39,9 +61,9 @@ func newListCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			rows := make([]listEntry, 0, len(ms))
+			rows := embeddedEntries()
 			for _, m := range ms {
-				e := listEntry{Name: m.Name, Size: m.Size, Pulled: m.Pulled}
+				e := listEntry{Name: m.Name, Size: m.Size, Pulled: &m.Pulled}
 				path, err := s.Path(m)
 				if err == nil {
 					e.Path = path
@@ -61,23 +83,32 @@ func newListCmd() *cobra.Command {
 				enc.SetIndent("", "  ")
 				return enc.Encode(rows)
 			}
-			if len(rows) == 0 {
-				_, err := fmt.Fprintf(out, "The store (%s) is empty. Download a model with glassbox pull hf.co/OWNER/REPO[:QUANT],\n"+
-					"such as: glassbox pull hf.co/Qwen/Qwen3-0.6B-GGUF:Q8_0\n"+
-					"(Without -m, every command uses the small model embedded in glassbox.)\n", s.Root)
-				return err
-			}
 			tw := tabwriter.NewWriter(out, 0, 0, 3, ' ', 0)
 			fmt.Fprintln(tw, "NAME\tSIZE\tQUANT\tARCHITECTURE\tPARAMETERS\tPULLED")
 			for _, e := range rows {
+				pulled := "embedded"
+				if e.Default {
+					pulled = "embedded (default)"
+				}
+				if e.Pulled != nil {
+					pulled = e.Pulled.Local().Format(time.DateTime)
+				}
 				if e.Error != "" {
-					fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t%s (broken: %s)\n", e.Name, store.FormatBytes(e.Size), e.Pulled.Local().Format(time.DateTime), e.Error)
+					fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t%s (broken: %s)\n", e.Name, store.FormatBytes(e.Size), pulled, e.Error)
 					continue
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Name, store.FormatBytes(e.Size), e.Quant, e.Architecture,
-					store.FormatCount(e.Parameters), e.Pulled.Local().Format(time.DateTime))
+					store.FormatCount(e.Parameters), pulled)
 			}
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			if len(ms) == 0 {
+				_, err := fmt.Fprintf(out, "\nThe store (%s) is empty. Download a model with glassbox pull hf.co/OWNER/REPO[:QUANT],\n"+
+					"such as: glassbox pull hf.co/Qwen/Qwen3-0.6B-GGUF:Q8_0\n", s.Root)
+				return err
+			}
+			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the models as JSON")

@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -169,6 +171,8 @@ func TestVersion(t *testing.T) {
 	}
 }
 
+// TestListEmpty: with an empty store, list shows the embedded models (the
+// default one marked) and says how to fill the store.
 func TestListEmpty(t *testing.T) {
 	home := t.TempDir()
 	t.Setenv("GLASSBOX_HOME", home)
@@ -176,11 +180,30 @@ func TestListEmpty(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(out, "The store ("+home+") is empty. Download a model with glassbox pull hf.co/OWNER/REPO[:QUANT]") {
-		t.Errorf("empty list prints %q", out)
+	want := []string{
+		"NAME", "PULLED",
+		"glassbox-go-1m        3.87 MiB   F32     llama          1.0M         embedded (default)\n",
+		"glassbox-go-1m-grpo   3.87 MiB   F32     llama          1.0M         embedded\n",
+		"\nThe store (" + home + ") is empty. Download a model with glassbox pull hf.co/OWNER/REPO[:QUANT]",
+	}
+	for _, w := range want {
+		if !strings.Contains(out, w) {
+			t.Errorf("empty list lacks %q:\n%s", w, out)
+		}
 	}
 	out, _, err = execute(t, newRootCmd(), "", "list", "--json")
-	if err != nil || out != "[]\n" {
-		t.Errorf("empty list --json prints %q, %v", out, err)
+	var rows []listEntry
+	if err != nil || json.Unmarshal([]byte(out), &rows) != nil {
+		t.Fatalf("empty list --json prints %q, %v", out, err)
+	}
+	var names []string
+	for _, r := range rows {
+		if !r.Embedded || r.Pulled != nil || r.Path != "" || r.Architecture != "llama" || r.Parameters != 1000576 || r.Error != "" {
+			t.Errorf("embedded row %+v", r)
+		}
+		names = append(names, fmt.Sprintf("%s default=%v", r.Name, r.Default))
+	}
+	if got := strings.Join(names, ", "); got != "glassbox-go-1m default=true, glassbox-go-1m-grpo default=false" {
+		t.Errorf("empty list --json: %s", got)
 	}
 }

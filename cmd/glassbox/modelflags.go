@@ -150,9 +150,9 @@ func (f *modelFlags) open(ctx context.Context) (*glassbox.Model, error) {
 
 // openModel opens the model -m names, or the embedded one.
 func (f *modelFlags) openModel(ctx context.Context, opts *glassbox.Options) (*glassbox.Model, error) {
-	if f.model == "" {
-		// the default model, embedded in the binary
-		return glassbox.OpenBytes(models.DefaultName, models.Default, opts)
+	if e, ok := embeddedModel(f.model); ok {
+		// a model embedded in the binary (without -m, the default one)
+		return glassbox.OpenBytes(e.File, e.Data, opts)
 	}
 	path, err := resolveModel(ctx, f.model)
 	if err != nil {
@@ -162,12 +162,29 @@ func (f *modelFlags) openModel(ctx context.Context, opts *glassbox.Options) (*gl
 }
 
 // modelHelp is the help of every -m flag.
-const modelHelp = "model: GGUF file, llama2.c .bin, store name (glassbox list) or hf.co/OWNER/REPO[:QUANT] (default: the embedded Go-code model)"
+const modelHelp = "model: GGUF file, llama2.c .bin, embedded model (glassbox-go-1m, glassbox-go-1m-grpo), store name (glassbox list) or hf.co/OWNER/REPO[:QUANT] (default: the embedded Go-code model glassbox-go-1m)"
 
-// resolveModel returns the file a -m value names: the file itself, a model
-// of the store, or an hf.co/… reference (pulled first, with progress on
-// stderr). The empty name, the embedded model, is the caller's to handle.
+// embeddedModel returns the model embedded in the binary that a -m value
+// names: "" is the default one, a name of one (models.Lookup:
+// glassbox-go-1m-grpo, its file name…) is that one unless a file of that
+// name exists, which wins.
+func embeddedModel(name string) (models.Model, bool) {
+	if name != "" {
+		if _, err := os.Stat(name); err == nil {
+			return models.Model{}, false
+		}
+	}
+	return models.Lookup(name)
+}
+
+// resolveModel returns the file a -m value names: the file itself, the copy
+// of an embedded model in the user cache directory, a model of the store, or
+// an hf.co/… reference (pulled first, with progress on stderr). The empty
+// name, the default embedded model, is the caller's to handle.
 func resolveModel(ctx context.Context, name string) (string, error) {
+	if e, ok := embeddedModel(name); ok && name != "" {
+		return e.Path()
+	}
 	return store.ResolveModel(ctx, name, store.ResolveOptions{
 		Pull: store.PullOptions{Progress: newProgress(os.Stderr)},
 	})

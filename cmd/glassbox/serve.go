@@ -11,7 +11,9 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -412,25 +414,68 @@ func keepAliveNote(d time.Duration) string {
 	return "idle models unloaded after " + d.String()
 }
 
-// serveCatalog is what `glassbox serve` can load on demand: the -m models, then
-// the models of the store (glassbox pull, glassbox list), by name.
+// serveCatalog is what `glassbox serve` can load on demand: the -m models,
+// the models embedded in the binary, then the models of the store (glassbox
+// pull, glassbox list), by name.
 type serveCatalog struct {
 	specs    []modelSpec
 	store    *store.Store
 	runtime  modelFlags
 	parallel int
 	say      func(string)
+
+	embedOnce  sync.Once
+	embedPaths map[string]string // embedded model's name → its copy in the user cache ("" if none)
 }
 
-// list returns the -m models (with their files, when they are files) and the store's.
+// embeddedPath returns the file holding an embedded model (its copy in the
+// user cache directory, written once), read to list it without loading it;
+// "" when it cannot be written.
+func (c *serveCatalog) embeddedPath(e models.Model) string {
+	c.embedOnce.Do(func() {
+		c.embedPaths = map[string]string{}
+		for _, m := range models.Embedded() {
+			if p, err := m.Path(); err == nil {
+				c.embedPaths[m.Name] = p
+			}
+		}
+	})
+	return c.embedPaths[e.Name]
+}
+
+// embeddedAliases are the names of an embedded model other than name.
+func embeddedAliases(e models.Model, name string) []string {
+	var out []string
+	for _, n := range e.Names() {
+		if !strings.EqualFold(n, name) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// list returns the -m models (with their files, when they are files), the
+// embedded models no -m names, and the store's.
 func (c *serveCatalog) list() ([]server.CatalogModel, error) {
 	out := make([]server.CatalogModel, 0, len(c.specs))
+	covered := map[string]bool{} // embedded models a -m serves, and names taken
 	for _, s := range c.specs {
 		m := server.CatalogModel{Name: s.name}
-		if st, err := os.Stat(s.path); err == nil && st.Mode().IsRegular() {
+		if e, ok := embeddedModel(s.path); ok {
+			m.Path, m.Aliases = c.embeddedPath(e), embeddedAliases(e, s.name)
+			covered[e.Name] = true
+		} else if st, err := os.Stat(s.path); err == nil && st.Mode().IsRegular() {
 			m.Path = s.path
 		}
+		covered[strings.ToLower(s.name)] = true
 		out = append(out, m)
+	}
+	for _, e := range models.Embedded() {
+		if slices.ContainsFunc(e.Names(), func(n string) bool { return covered[strings.ToLower(n)] }) {
+			continue
+		}
+		name := defaultModelName(e.File)
+		out = append(out, server.CatalogModel{Name: name, Path: c.embeddedPath(e), Aliases: embeddedAliases(e, name)})
 	}
 	if c.store == nil {
 		return out, nil
@@ -454,6 +499,11 @@ func (c *serveCatalog) load(ctx context.Context, name string) (*glassbox.Model, 
 	for _, s := range c.specs {
 		if s.name == name {
 			mf.model, found = s.path, true
+		}
+	}
+	for _, e := range models.Embedded() {
+		if !found && defaultModelName(e.File) == name {
+			mf.model, found = e.Name, true
 		}
 	}
 	if !found {

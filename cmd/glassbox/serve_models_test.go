@@ -22,6 +22,7 @@ func TestServeStoreModels(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := fakeHubServer(t, "stories260K-Q4_K_M.gguf", data)
+	t.Setenv("XDG_CACHE_HOME", t.TempDir()) // where serve writes the embedded models' files to list them
 	t.Setenv("GLASSBOX_HOME", t.TempDir())
 	t.Setenv("HF_ENDPOINT", srv.URL)
 	t.Setenv("HF_TOKEN", "")
@@ -77,7 +78,7 @@ func TestServeStoreModels(t *testing.T) {
 	_, b := call("GET", "/v1/models", "")
 	var list struct{ Data []struct{ ID string } }
 	json.Unmarshal([]byte(b), &list)
-	if len(list.Data) != 2 || list.Data[0].ID != "glassbox-go-1m.f32" || list.Data[1].ID != "hf.co/test/stories:Q4_K_M" {
+	if len(list.Data) != 3 || list.Data[0].ID != "glassbox-go-1m.f32" || list.Data[1].ID != "glassbox-go-1m-grpo.f32" || list.Data[2].ID != "hf.co/test/stories:Q4_K_M" {
 		t.Fatalf("/v1/models: %s", b)
 	}
 	if got := loaded(); !slices.Equal(got, []string{"glassbox-go-1m.f32:latest"}) {
@@ -93,7 +94,7 @@ func TestServeStoreModels(t *testing.T) {
 	if got := loaded(); !slices.Equal(got, []string{"hf.co/test/stories:Q4_K_M"}) {
 		t.Errorf("after the store model, with --max-models 1: %v", got)
 	}
-	if code, b := call("POST", "/v1/completions", `{"model":"hf.co/test/other:Q8_0","prompt":"x"}`); code != 404 || !strings.Contains(b, "this server has glassbox-go-1m.f32, hf.co/test/stories:Q4_K_M") {
+	if code, b := call("POST", "/v1/completions", `{"model":"hf.co/test/other:Q8_0","prompt":"x"}`); code != 404 || !strings.Contains(b, "this server has glassbox-go-1m.f32, glassbox-go-1m-grpo.f32, hf.co/test/stories:Q4_K_M") {
 		t.Errorf("unknown: %d %s", code, b)
 	}
 	cancel()

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -101,6 +102,8 @@ func TestServeCommandErrors(t *testing.T) {
 // with two models loaded by name and an API key, and shuts down gracefully.
 func TestServeCommand(t *testing.T) {
 	model := fixtures.Path(t, "gguf", "stories260K-f32.gguf")
+	t.Setenv("GLASSBOX_HOME", t.TempDir())
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
 	srv := startServe(t, "-m", model, "-m", "chat="+chatModel(t), "--addr", "127.0.0.1:0", "--api-key", "k", "--parallel", "2", "--ctx", "256")
 	if !strings.HasPrefix(srv.base, "http://127.0.0.1:") {
 		t.Errorf("listening on %s", srv.base)
@@ -129,7 +132,9 @@ func TestServeCommand(t *testing.T) {
 		} `json:"data"`
 	}
 	json.Unmarshal([]byte(body), &list)
-	if st != 200 || len(list.Data) != 2 || list.Data[0].ID != "stories260K-f32" || list.Data[1].ID != "chat" || list.Data[0].Meta.Ctx != 256 {
+	// the -m models, then the embedded ones (loaded on demand)
+	if st != 200 || len(list.Data) != 4 || list.Data[0].ID != "stories260K-f32" || list.Data[1].ID != "chat" || list.Data[0].Meta.Ctx != 256 ||
+		list.Data[2].ID != "glassbox-go-1m.f32" || list.Data[3].ID != "glassbox-go-1m-grpo.f32" {
 		t.Errorf("/v1/models: %d %s", st, body)
 	}
 	req, _ := http.NewRequest(http.MethodPost, srv.base+"/v1/chat/completions",
@@ -159,8 +164,13 @@ func TestServeCommand(t *testing.T) {
 	}
 }
 
-// TestServeEmbeddedModel serves the model embedded in the binary when no -m is given.
+// TestServeEmbeddedModel serves the model embedded in the binary when no -m
+// is given, and the other embedded model on demand: listed by /v1/models and
+// /api/tags with what their files say, and named in requests by any of
+// their names.
 func TestServeEmbeddedModel(t *testing.T) {
+	t.Setenv("GLASSBOX_HOME", t.TempDir())
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
 	srv := startServe(t, "--addr", "127.0.0.1:0", "--ctx", "128")
 	resp, err := http.Get(srv.base + "/v1/models")
 	if err != nil {
@@ -168,8 +178,63 @@ func TestServeEmbeddedModel(t *testing.T) {
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if want := `"id":"` + strings.TrimSuffix(models.DefaultName, ".gguf") + `"`; resp.StatusCode != 200 || !strings.Contains(string(b), want) {
-		t.Errorf("/v1/models: %d %s, want %s", resp.StatusCode, b, want)
+	var list struct {
+		Data []struct {
+			ID     string `json:"id"`
+			Status struct{ Value string }
+			Meta   struct {
+				Arch  string `json:"arch"`
+				Vocab int    `json:"n_vocab"`
+			} `json:"meta"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(b, &list); err != nil || resp.StatusCode != 200 || len(list.Data) != 2 ||
+		list.Data[0].ID != strings.TrimSuffix(models.DefaultName, ".gguf") || list.Data[0].Status.Value != "loaded" ||
+		list.Data[1].ID != strings.TrimSuffix(models.GRPOName, ".gguf") || list.Data[1].Status.Value != "unloaded" ||
+		list.Data[1].Meta.Arch != "llama" || list.Data[1].Meta.Vocab != 2048 {
+		t.Errorf("/v1/models: %d %s", resp.StatusCode, b)
+	}
+	resp, err = http.Get(srv.base + "/api/tags")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`"name":"glassbox-go-1m.f32:latest"`, `"name":"glassbox-go-1m-grpo.f32:latest"`, `"size":` + strconv.Itoa(len(models.GRPO))} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("/api/tags lacks %s: %s", want, b)
+		}
+	}
+	def, _ := models.Lookup("")
+	grpo, _ := models.Lookup("glassbox-go-1m-grpo")
+	for _, tc := range []struct {
+		name string
+		want models.Model
+	}{
+		{"", def},
+		{"glassbox-go-1m", def},
+		{"glassbox-go-1m.f32.gguf", def},
+		{"glassbox-go-1m-grpo", grpo},
+		{"glassbox-go-1m-grpo:latest", grpo},
+		{"glassbox-go-1m-grpo.f32", grpo},
+	} {
+		body, _ := json.Marshal(map[string]any{"model": tc.name, "prompt": cutSuffix, "max_tokens": 8, "temperature": 0})
+		resp, err := http.Post(srv.base+"/v1/completions", "application/json", strings.NewReader(string(body)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var r struct {
+			Model   string
+			Choices []struct{ Text string }
+		}
+		if err := json.Unmarshal(b, &r); err != nil || resp.StatusCode != 200 || len(r.Choices) != 1 {
+			t.Fatalf("model %q: %d %s", tc.name, resp.StatusCode, b)
+		}
+		if want := greedyText(t, tc.want, cutSuffix, 8); r.Choices[0].Text != want || r.Model != strings.TrimSuffix(tc.want.File, ".gguf") {
+			t.Errorf("model %q: %s wrote %q, want %s's %q", tc.name, r.Model, r.Choices[0].Text, tc.want.Name, want)
+		}
 	}
 	srv.cancel()
 	if err := <-srv.done; err != nil {

@@ -15,7 +15,6 @@ import (
 
 	"glassbox"
 	"glassbox/gguf"
-	"glassbox/models"
 	"glassbox/store"
 )
 
@@ -106,14 +105,15 @@ func (si *showInfo) json() showJSON {
 func lookupModel(ctx context.Context, name string) (*showInfo, error) {
 	si := &showInfo{}
 	path := name
+	e, embedded := embeddedModel(name)
 	switch _, err := os.Stat(name); {
-	case name == "":
-		// the embedded model, through its copy in the user cache directory
-		p, err := models.Path()
+	case embedded:
+		// an embedded model, through its copy in the user cache directory
+		p, err := e.Path()
 		if err != nil {
 			return nil, err
 		}
-		path, si.Model = p, models.DefaultName
+		path, si.Model = p, e.File
 	case errors.Is(err, fs.ErrNotExist):
 		if path, err = resolveModel(ctx, name); err != nil {
 			return nil, err

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"glassbox/internal/fixtures"
+	"glassbox/models"
 )
 
 // fakeHubServer serves one repository, test/stories, holding one LFS file, with
@@ -58,13 +59,15 @@ func TestStoreCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// the header, the embedded models, then the store's
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 2 || !strings.HasPrefix(lines[0], "NAME") {
+	nEmbedded := len(models.Embedded())
+	if len(lines) != 2+nEmbedded || !strings.HasPrefix(lines[0], "NAME") || strings.Contains(out, "is empty") {
 		t.Fatalf("list output %q", out)
 	}
 	for _, w := range []string{"hf.co/test/stories:Q4_K_M", "297 KiB", "Q4_K_M", "llama"} {
-		if !strings.Contains(lines[1], w) {
-			t.Errorf("list row %q lacks %q", lines[1], w)
+		if !strings.Contains(lines[1+nEmbedded], w) {
+			t.Errorf("list row %q lacks %q", lines[1+nEmbedded], w)
 		}
 	}
 
@@ -73,9 +76,10 @@ func TestStoreCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	var rows []listEntry
-	if err := json.Unmarshal([]byte(out), &rows); err != nil || len(rows) != 1 {
+	if err := json.Unmarshal([]byte(out), &rows); err != nil || len(rows) != 1+nEmbedded || rows[nEmbedded].Embedded || rows[nEmbedded].Pulled == nil {
 		t.Fatalf("list --json: %v, %q", err, out)
 	}
+	rows = rows[nEmbedded:]
 	// Parameters: the element count of every tensor of the file.
 	if rows[0].Size != int64(len(data)) || rows[0].Parameters == 0 || rows[0].Architecture != "llama" {
 		t.Errorf("list --json row %+v", rows[0])

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -14,8 +13,6 @@ import (
 
 	"glassbox"
 	"glassbox/gguf"
-	"glassbox/models"
-	"glassbox/store"
 )
 
 // newTokenizeCmd returns the "tokenize" command: it prints the tokens of a text
@@ -57,7 +54,7 @@ func newTokenizeCmd() *cobra.Command {
 			return writeTokensTable(cmd.OutOrStdout(), tk, ids)
 		},
 	}
-	cmd.Flags().StringVarP(&modelPath, "model", "m", "", "model whose vocabulary to use: GGUF file, llama2.c .bin, store name or hf.co/OWNER/REPO[:QUANT] (default: the embedded model)")
+	cmd.Flags().StringVarP(&modelPath, "model", "m", "", "model whose vocabulary to use: GGUF file, llama2.c .bin, embedded model name, store name or hf.co/OWNER/REPO[:QUANT] (default: the embedded model)")
 	cmd.Flags().StringVar(&tokPath, "tokenizer", "", "tokenizer file: GGUF, tokenizer.json (or its folder), or llama2.c tokenizer.bin")
 	cmd.Flags().BoolVar(&noBOS, "no-bos", false, "do not add the BOS/EOS tokens the vocabulary asks for")
 	cmd.Flags().BoolVar(&special, "special", false, "parse special-token strings such as <s> in the text")
@@ -74,11 +71,12 @@ func loadTokenizerForCmd(ctx context.Context, modelPath, tokPath string) (*glass
 		return nil, fmt.Errorf("give either -m MODEL or --tokenizer FILE, not both")
 	case tokPath != "":
 		return glassbox.LoadTokenizer(tokPath)
-	case modelPath == "":
-		// the embedded default model's vocabulary
-		return glassbox.ParseTokenizer("embedded model", models.Default)
 	}
-	path, err := store.ResolveModel(ctx, modelPath, store.ResolveOptions{Pull: store.PullOptions{Progress: newProgress(os.Stderr)}})
+	if e, ok := embeddedModel(modelPath); ok {
+		// an embedded model's vocabulary (without -m, the default one's)
+		return glassbox.ParseTokenizer("embedded model "+e.Name, e.Data)
+	}
+	path, err := resolveModel(ctx, modelPath)
 	if err != nil {
 		return nil, err
 	}

@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"glassbox"
-	"glassbox/models"
 	"glassbox/vectors"
 )
 
@@ -147,8 +146,8 @@ func plotVectors(ctx context.Context, vecPath, modelPath string) (v *vectors.Vec
 		return v, false, err
 	}
 	var m *glassbox.Model
-	if modelPath == "" {
-		m, err = glassbox.OpenBytes(models.DefaultName, models.Default, nil)
+	if e, ok := embeddedModel(modelPath); ok {
+		m, err = glassbox.OpenBytes(e.File, e.Data, nil)
 	} else {
 		var path string
 		if path, err = resolveModel(ctx, modelPath); err != nil {
