@@ -17,6 +17,9 @@ const callRule = "tool-call-object"
 // the format's syntax: one call (single) or one or more, each of a tool
 // choice allows, with arguments following the tool's parameters schema.
 func toolCallGrammar(f ToolFormat, tools []Tool, choice ToolChoice, single bool) (string, error) {
+	if f == chat.ToolFormatHarmony {
+		return harmonyCallGrammar(tools, choice)
+	}
 	argsKey := "arguments"
 	if f == chat.ToolFormatLlama3 {
 		argsKey = "parameters"
@@ -72,6 +75,49 @@ func toolCallGrammar(f ToolFormat, tools []Tool, choice ToolChoice, single bool)
 	return root + "\n" + obj, nil
 }
 
+// harmonyCallGrammar returns the grammar of one harmony tool call (gpt-oss:
+// a reply ends at its first call, <|call|>), "<|channel|>commentary
+// to=functions.NAME <|constrain|>json<|message|>" then arguments following
+// that tool's parameters schema, for each tool choice allows. Each tool's
+// schema grammar keeps its own rules, their names prefixed with "tool" and
+// the tool's index.
+func harmonyCallGrammar(tools []Tool, choice ToolChoice) (string, error) {
+	var root, rules strings.Builder
+	root.WriteString("root ::=")
+	alts := 0
+	for i, t := range tools {
+		if choice.Mode == "function" && t.Function.Name != choice.Function {
+			continue
+		}
+		params := t.Function.Parameters
+		if len(params) == 0 || string(params) == "null" {
+			params = json.RawMessage(`{"type": "object"}`)
+		}
+		g, err := JSONSchemaGrammar(params)
+		if err != nil {
+			return "", &ToolError{fmt.Sprintf("tools[%d].function.parameters", i),
+				fmt.Sprintf("invalid schema for function '%s' (tools[%d].function.parameters): %v", t.Function.Name, i, err)}
+		}
+		prefix := fmt.Sprintf("tool%d-", i)
+		if g, err = renameRules(g, func(name string) (string, error) { return prefix + name, nil }); err != nil {
+			return "", err
+		}
+		if alts > 0 {
+			root.WriteString(" |")
+		}
+		alts++
+		root.WriteString(" " + gbnfLiteral("<|channel|>commentary to=functions."+t.Function.Name+" <|constrain|>json<|message|>") + " " + prefix + "root")
+		rules.WriteString(g)
+		if !strings.HasSuffix(g, "\n") {
+			rules.WriteByte('\n')
+		}
+	}
+	if alts == 0 {
+		return "", &ToolError{"tool_choice", "no tool matches the tool choice"}
+	}
+	return root.String() + "\n" + rules.String(), nil
+}
+
 // repeat returns " (item)*" unless single.
 func repeat(single bool, item string) string {
 	if single {
@@ -108,6 +154,21 @@ func gbnfLiteral(s string) string {
 // GBNF source, leaving string literals, character classes and comments as
 // they are. It fails when the source already has a rule named to.
 func renameRule(src, from, to string) (string, error) {
+	return renameRules(src, func(name string) (string, error) {
+		switch name {
+		case from:
+			return to, nil
+		case to:
+			return "", errors.New("the arguments' grammar already has a rule named " + to)
+		}
+		return name, nil
+	})
+}
+
+// renameRules gives every rule name of GBNF source (definitions and
+// references) the name rename returns, leaving string literals, character
+// classes, comments and repetition counts as they are.
+func renameRules(src string, rename func(string) (string, error)) (string, error) {
 	var b strings.Builder
 	isName := func(c byte) bool {
 		return c == '-' || c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
@@ -142,14 +203,14 @@ func renameRule(src, from, to string) (string, error) {
 			for j < len(src) && isName(src[j]) {
 				j++
 			}
-			switch src[i:j] {
-			case from:
-				b.WriteString(to)
-			case to:
-				return "", errors.New("the arguments' grammar already has a rule named " + to)
-			default:
-				b.WriteString(src[i:j])
+			name := src[i:j]
+			if c < '0' || c > '9' { // not a repetition count such as {0,20}
+				var err error
+				if name, err = rename(name); err != nil {
+					return "", err
+				}
 			}
+			b.WriteString(name)
 			i = j
 		default:
 			b.WriteByte(c)

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"glassbox"
+	"glassbox/gguf"
 	"glassbox/internal/synth"
 	"glassbox/model"
 	"glassbox/tensor"
@@ -82,8 +83,9 @@ type Result struct {
 
 	// BytesPerToken is the memory one generated token reads, on average
 	// over the test: every weight matrix once (the token embedding table
-	// only for its row, unless it is also the output projection), the
-	// norms, and the keys and values of the positions attended to.
+	// only for its row, unless it is also the output projection; of each
+	// stack of experts only the expert_used_count experts a token runs),
+	// the norms, and the keys and values of the positions attended to.
 	BytesPerToken int64 `json:"bytes_per_token,omitempty"`
 	// Bandwidth is the memory-bandwidth ceiling at this thread count in
 	// bytes per second (MemoryBandwidth, measured right after the tests of
@@ -251,7 +253,9 @@ func testName(kind string, n, depth int) string {
 // tokenBytes returns the bytes one token of a tg test of gen tokens after
 // depth tokens reads on average (Result.BytesPerToken): the weights, less
 // the token embedding table but for one row when it is not also the output
-// projection, and at position p the keys and values of the p+1 positions
+// projection and, of each stack of experts (mixture of experts), only the
+// expert_used_count experts a token runs (see expertShare), and at position
+// p the keys and values of the p+1 positions
 // (or the window of a sliding-window layer) in caches of key type kt and
 // value type vt.
 func tokenBytes(m *glassbox.Model, depth, gen int, kt, vt tensor.Type) (int64, error) {
@@ -259,7 +263,7 @@ func tokenBytes(m *glassbox.Model, depth, gen int, kt, vt tensor.Type) (int64, e
 	var weights, embd int64
 	if f := m.GGUF(); f != nil {
 		for _, ti := range f.Tensors {
-			weights += int64(ti.Size())
+			weights += expertShare(ti, c.ExpertsUsed)
 			if ti.Name == model.NameTokenEmbd {
 				embd = int64(ti.Size())
 			}
@@ -293,6 +297,23 @@ func tokenBytes(m *glassbox.Model, depth, gen int, kt, vt tensor.Type) (int64, e
 		}
 	}
 	return weights + cells*int64(kb+vb)/int64(gen), nil
+}
+
+// expertShare returns the bytes of the tensor ti one generated token reads:
+// all of them, except for a stack of experts (a name with "_exps.", such as
+// blk.N.ffn_up_exps.weight and its bias), whose outermost dimension counts
+// the experts and of which a token reads used: size × used ÷ experts.
+// Shared experts (_shexp) and the router are read whole.
+func expertShare(ti gguf.TensorInfo, used int) int64 {
+	size := int64(ti.Size())
+	if !strings.Contains(ti.Name, "_exps.") || used <= 0 || len(ti.Dims) < 2 {
+		return size
+	}
+	experts := int64(ti.Dims[len(ti.Dims)-1])
+	if experts <= int64(used) {
+		return size
+	}
+	return size / experts * int64(used)
 }
 
 // meanStd returns the mean and sample standard deviation of xs.

@@ -211,3 +211,45 @@ func TestTokenBytes(t *testing.T) {
 		}
 	}
 }
+
+// TestTokenBytesExperts checks that a mixture of experts counts, of each
+// layer's expert stacks (the matrices and, for gpt-oss, their biases), only
+// the experts a token runs: the whole file's weights less (experts - used) ÷
+// experts of them.
+func TestTokenBytesExperts(t *testing.T) {
+	for _, tc := range []struct {
+		shape string
+		// perExpert is the bytes of one expert in one layer: three F32
+		// matrices of 64 × 64 for qwen3moe; for gpt-oss three MXFP4
+		// matrices (64 rows of 2 blocks of 17 bytes) and three F32 biases
+		// of 64.
+		perExpert int64
+	}{
+		{"tinymoe", 3 * 4 * 64 * 64},
+		{"tinygptoss", 3*64*2*17 + 3*4*64},
+	} {
+		shape := synth.Shapes[tc.shape]
+		var buf bytes.Buffer
+		if err := synth.Write(&buf, shape, tensor.F32, 1); err != nil {
+			t.Fatal(err)
+		}
+		m, err := glassbox.OpenBytes(tc.shape+".gguf", buf.Bytes(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close()
+		var all int64
+		for _, ti := range m.GGUF().Tensors {
+			all += int64(ti.Size())
+		}
+		embd := int64(4 * shape.Vocab * shape.Dim)
+		want := all - embd + 4*int64(shape.Dim) - int64(shape.Layers*(shape.Experts-shape.ExpertsUsed))*tc.perExpert
+		got, err := tokenBytes(m, 0, 0, tensor.F16, tensor.F16)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("%s: %d bytes per token, want %d (all tensors: %d)", tc.shape, got, want, all)
+		}
+	}
+}

@@ -86,10 +86,11 @@ func (e *RaiseError) Error() string { return "template raised an exception: " + 
 var reserved = []string{"messages", "add_generation_prompt", "bos_token", "eos_token", "raise_exception", "strftime_now", "tools"}
 
 // Parse compiles a Jinja chat template. Malformed templates give an error
-// naming what the parser expected and where. Templates whose macros call
-// each other recursively are rejected, since the engine would overflow the
-// stack rendering them. Parsing runs in a worker process under the default
-// Limits (see RenderContext).
+// naming what the parser expected and where. Macros may call themselves
+// (gpt-oss's template renders nested JSON Schema types so, as does the
+// harmony template of the tests): recursion that does not end exceeds the
+// worker's stack limit and the render returns a *LimitError. Parsing runs
+// in a worker process under the default Limits (see RenderContext).
 func Parse(src string) (*Template, error) {
 	in := int64(len(src))
 	lim, _ := Limits{}.resolve(in)

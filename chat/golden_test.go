@@ -22,6 +22,7 @@ type goldenCase struct {
 	AddGenerationPrompt bool           `json:"add_generation_prompt"`
 	Extra               map[string]any `json:"extra"`
 	Now                 string         `json:"now"`
+	Tools               []Tool         `json:"tools"`
 }
 
 // loadFixtureTemplate reads a fixture tokenizer_config.json.
@@ -57,6 +58,8 @@ func TestGoldenRenders(t *testing.T) {
 			switch tc.Template {
 			case "llama3", "qwen3":
 				tmpl, opt = loadFixtureTemplate(t, tc.Template)
+			case "gptoss":
+				tmpl = harmonyTemplate(t)
 			case "dated":
 				_, opt = loadFixtureTemplate(t, "llama3")
 				src, err := os.ReadFile(filepath.Join("testdata", "dated.jinja"))
@@ -71,6 +74,7 @@ func TestGoldenRenders(t *testing.T) {
 			}
 			opt.AddGenerationPrompt = tc.AddGenerationPrompt
 			opt.Extra = tc.Extra
+			opt.Tools = tc.Tools
 			if tc.Now != "" {
 				now, err := time.Parse(time.RFC3339, tc.Now)
 				if err != nil {
@@ -127,3 +131,23 @@ func TestFixtureTokens(t *testing.T) {
 		})
 	}
 }
+
+// harmonyTemplate parses testdata/harmony.jinja, a harmony-format template
+// written for these tests with the constructs gpt-oss's own template uses
+// (a recursive macro over the tools' JSON schemas, namespace(), tojson,
+// strftime_now, raise_exception).
+func harmonyTemplate(t *testing.T) *Template {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join("testdata", "harmony.jinja"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl, err := Parse(string(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tmpl
+}
+
+// harmonyDate is the date of the harmony renders of harmony_test.go.
+var harmonyDate = time.Date(2025, 8, 5, 10, 0, 0, 0, time.UTC)

@@ -27,6 +27,11 @@ const (
 	// ToolFormatMistral is Mistral's [TOOL_CALLS] followed by a JSON array of
 	// {"name", "arguments"} objects, or by name[ARGS]{…} (newer templates).
 	ToolFormatMistral
+	// ToolFormatHarmony is gpt-oss's harmony format: messages on the
+	// analysis (reasoning), commentary and final channels, a call being a
+	// commentary message to functions.NAME whose text is the JSON
+	// arguments (see parseHarmony).
+	ToolFormatHarmony
 )
 
 // String names the format.
@@ -38,6 +43,8 @@ func (f ToolFormat) String() string {
 		return "llama3"
 	case ToolFormatMistral:
 		return "mistral"
+	case ToolFormatHarmony:
+		return "harmony"
 	}
 	return "generic"
 }
@@ -54,11 +61,14 @@ const (
 )
 
 // DetectToolFormat returns the tool-call syntax a chat template teaches its
-// model: Hermes tags when it writes <tool_call>, Mistral's when it writes
+// model: harmony when it writes <|channel|> (IsHarmony), Hermes tags when it
+// writes <tool_call>, Mistral's when it writes
 // [TOOL_CALLS], Llama 3.x JSON when it writes <|python_tag|> or the ipython
 // role, the generic JSON reply otherwise.
 func DetectToolFormat(src string) ToolFormat {
 	switch {
+	case IsHarmony(src):
+		return ToolFormatHarmony
 	case strings.Contains(src, hermesOpen):
 		return ToolFormatHermes
 	case strings.Contains(src, mistralCalls):
@@ -76,9 +86,9 @@ func (t *Template) SupportsTools() bool { return strings.Contains(t.src, "tools"
 // ToolFormat returns the tool-call syntax of the template (DetectToolFormat).
 func (t *Template) ToolFormat() ToolFormat { return DetectToolFormat(t.src) }
 
-// Thinks reports whether the template's model reasons between <think> and
-// </think> before it replies.
-func (t *Template) Thinks() bool { return strings.Contains(t.src, thinkClose) }
+// Thinks reports whether the template's model reasons before it replies:
+// between <think> and </think>, or on harmony's analysis channel.
+func (t *Template) Thinks() bool { return strings.Contains(t.src, thinkClose) || IsHarmony(t.src) }
 
 // ParseOptions say how to read a reply.
 type ParseOptions struct {
@@ -87,7 +97,8 @@ type ParseOptions struct {
 	// Tools parses tool calls; without it the reply is content (and
 	// reasoning).
 	Tools bool
-	// Reasoning separates <think>…</think> from the content.
+	// Reasoning separates <think>…</think> (harmony: the analysis
+	// channel) from the content.
 	Reasoning bool
 	// InThink says the prompt ended inside <think> (the template opened
 	// it), so the reply starts with reasoning.
@@ -122,6 +133,9 @@ type ParsedReply struct {
 // call cut short (by the token limit) is kept with the arguments written so
 // far and Complete false.
 func ParseReply(text string, opt ParseOptions) ParsedReply {
+	if opt.Format == ToolFormatHarmony {
+		return parseHarmony(text, opt)
+	}
 	var out ParsedReply
 	rest := text
 	if opt.Reasoning {

@@ -54,15 +54,27 @@ type ToolCallFunction struct {
 // arguments are given as the JSON object they hold (templates apply tojson
 // to them, or test "is string"); arguments that are not a JSON object stay a
 // string.
-func messageValue(m Message) jinja.Value {
+//
+// For a harmony template (gpt-oss, harmony true) the reasoning is also
+// given as thinking, the field its template reads, and an assistant turn
+// with both reasoning and tool calls loses its content (gpt-oss's template
+// refuses both), as llama.cpp does.
+func messageValue(m Message, harmony bool) jinja.Value {
 	v := jinja.NewDict()
 	d := v.AsDict()
 	d.Set("role", jinja.NewString(m.Role))
 	// content is a string even beside tool calls (where OpenAI clients
 	// send null): templates test it with "in" and string methods.
-	d.Set("content", jinja.NewString(m.Content))
+	content := m.Content
+	if harmony && m.ReasoningContent != "" && len(m.ToolCalls) > 0 {
+		content = ""
+	}
+	d.Set("content", jinja.NewString(content))
 	if m.ReasoningContent != "" {
 		d.Set("reasoning_content", jinja.NewString(m.ReasoningContent))
+		if harmony {
+			d.Set("thinking", jinja.NewString(m.ReasoningContent))
+		}
 	}
 	if len(m.ToolCalls) > 0 {
 		calls := make([]jinja.Value, len(m.ToolCalls))

@@ -185,9 +185,6 @@ func (w *worker) compile(src string) (*jinja.Template, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkMacroRecursion(src); err != nil {
-		return nil, err
-	}
 	if len(w.cache) >= 16 {
 		clear(w.cache)
 	}
@@ -224,8 +221,9 @@ func render(tmpl *jinja.Template, req *request) (string, error) {
 		}
 	}
 	list := make([]jinja.Value, len(req.Messages))
+	harmony := IsHarmony(req.Template)
 	for i, m := range req.Messages {
-		list[i] = messageValue(m)
+		list[i] = messageValue(m, harmony)
 	}
 	data["messages"] = jinja.NewList(list)
 	if len(req.Tools) > 0 {

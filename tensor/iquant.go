@@ -533,6 +533,10 @@ var iqPanels = map[Type]iqPanel{
 	IQ4_XS:  {szIQ4XS, isumIQ4_XS, 1},
 }
 
+// iqPanelAsm holds the faster twins of the panel dot products, by type (see
+// useAsmIQ); a type without one runs iqPanelDotGo.
+var iqPanelAsm = map[Type]dotFunc{}
+
 // iqPanelDotFor returns the panel GEMM's dot product for a batch of n
 // activation rows times w, or nil when llama.cpp would not use the panel.
 func iqPanelDotFor(w *Matrix, n int) dotFunc {
@@ -540,6 +544,14 @@ func iqPanelDotFor(w *Matrix, n int) dotFunc {
 	if !ok || n < iqpMinBatch || w.Rows%8 != 0 || w.Cols%qkK != 0 {
 		return nil
 	}
+	if f := iqPanelAsm[w.Type]; f != nil {
+		return f
+	}
+	return iqPanelDotGo(pl)
+}
+
+// iqPanelDotGo is the panel dot product of pl's type in pure Go.
+func iqPanelDotGo(pl iqPanel) dotFunc {
 	return func(n int, w, x []byte) float32 {
 		var sumf float32
 		for i := 0; i < n/qkK; i++ {

@@ -438,16 +438,40 @@ func (t *Tokenizer) detectSpecials() {
 			t.eog[id] = true
 		}
 	}
-	for _, name := range []string{"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|eom_id|>", "<EOT>", "_<EOT>"} {
+	for _, name := range []string{"<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<end_of_turn>", "<|endoftext|>", "<|eom_id|>", "<EOT>", "_<EOT>"} {
 		if id, ok := t.toID[name]; ok {
 			t.eog[id] = true
 			markControl(id)
+		}
+	}
+	// gpt-oss's harmony markers: llama.cpp always renders these (they are
+	// what its chat parser reads)
+	for _, name := range []string{"<|channel|>", "<|message|>", "<|start|>", "<|constrain|>"} {
+		if id, ok := t.toID[name]; ok {
+			t.types[id] = TypeUserDefined
 		}
 	}
 	for _, id := range []int{t.eos, t.eot, t.eom} {
 		if id >= 0 {
 			t.eog[id] = true
 		}
+	}
+	// harmony (o200k_harmony): <|end|> ends a message, not the reply, which
+	// <|return|> or <|call|> ends; llama.cpp drops <|end|> from the
+	// end-of-generation set when all three are in it, and renders it
+	t.harmonyEnd()
+}
+
+// harmonyEnd takes <|end|> out of the end-of-generation tokens, and makes
+// it rendered text, when <|return|> and <|call|> are in them (gpt-oss), as
+// llama.cpp does.
+func (t *Tokenizer) harmonyEnd() {
+	ret, okR := t.toID["<|return|>"]
+	call, okC := t.toID["<|call|>"]
+	end, okE := t.toID["<|end|>"]
+	if okR && okC && okE && t.eog[ret] && t.eog[call] && t.eog[end] {
+		delete(t.eog, end)
+		t.types[end] = TypeUserDefined
 	}
 }
 

@@ -9,8 +9,10 @@
 // fixtures-dir defaults to ../../../shared/fixtures relative to this file
 // (the shared fixtures next to the repository). The script reads the
 // conversations in cases.json, the "llama3" and "qwen3" templates and their
-// bos/eos tokens from the fixtures' tokenizer_config.json files, and the
-// "dated" template from dated.jinja (with llama3's tokens). For each case it
+// bos/eos tokens from the fixtures' tokenizer_config.json files, the
+// "dated" template from dated.jinja (with llama3's tokens), and the
+// "gptoss" template from harmony.jinja (a harmony-format template written
+// for these tests, with gpt-oss's bos/eos tokens). For each case it
 // writes golden/<name>.txt with the exact render, or golden/<name>.err with
 // the error message when the template raises.
 "use strict";
@@ -51,7 +53,33 @@ const templates = {
   llama3,
   qwen3: loadConfig("qwen3"),
   dated: { source: fs.readFileSync(path.join(here, "dated.jinja"), "utf8"), bos: llama3.bos, eos: llama3.eos },
+  gptoss: { source: fs.readFileSync(path.join(here, "harmony.jinja"), "utf8"), bos: "<|startoftext|>", eos: "<|return|>", harmony: true },
 };
+
+// templateMessages gives the messages as the Go package shows them to a
+// template: content always a string, tool-call arguments as the object
+// their JSON text holds, and for a harmony template (gpt-oss) the reasoning
+// also as thinking and no content beside calls that come with reasoning.
+function templateMessages(messages, harmony) {
+  return messages.map((m) => {
+    const out = { ...m, content: m.content ?? "" };
+    if (out.tool_calls) {
+      out.tool_calls = out.tool_calls.map((c) => {
+        let args = c.function.arguments;
+        try {
+          const v = JSON.parse(args);
+          if (v && typeof v === "object" && !Array.isArray(v)) args = v;
+        } catch (e) {}
+        return { ...c, function: { ...c.function, arguments: args } };
+      });
+    }
+    if (harmony && out.reasoning_content) {
+      out.thinking = out.reasoning_content;
+      if (out.tool_calls && out.tool_calls.length) out.content = "";
+    }
+    return out;
+  });
+}
 
 // strftime formats date (in UTC) for the Python directives the tests use.
 const months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
@@ -83,7 +111,8 @@ for (const c of cases) {
   compiled[c.template] ??= new Template(t.source);
   const ctx = {
     ...(c.extra || {}),
-    messages: c.messages,
+    messages: templateMessages(c.messages, t.harmony),
+    ...(c.tools ? { tools: c.tools } : {}),
     add_generation_prompt: !!c.add_generation_prompt,
     bos_token: t.bos,
     eos_token: t.eos,

@@ -60,8 +60,10 @@ tests start from position 0, so -p and -n must each fit the model's context (the
 shrink to it). Ctrl-C stops at once and prints the rows measured so far.
 
 Each tg row also gives the memory one generated token reads (MiB/token: the weights once, the
-token embeddings only for their row unless they are the output projection too, and the keys
-and values attended to, averaged over the test) and which fraction of the memory-bandwidth
+token embeddings only for their row unless they are the output projection too, of a mixture of
+experts the shared tensors whole but each layer's expert stacks (the *_exps tensors) for the
+experts a token runs only: size × expert_used_count ÷ expert_count, and the keys and values
+attended to, averaged over the test) and which fraction of the memory-bandwidth
 ceiling that reaches (bytes per token × t/s ÷ the bandwidth of summing a 256 MiB buffer,
 --bandwidth-mib, with the row's thread count, measured right after its tests: the method of
 go test ./tensor -bench MemoryBandwidth); both are in --json and the saved record

@@ -31,14 +31,15 @@ The conversation is rendered with the model's own chat template, and the KV cach
 already processed. Type /reset to start over, /bye (or end the input) to quit. Ctrl-C stops a
 reply and keeps the conversation; at the prompt it quits. When the conversation fills the
 context, glassbox says so: /reset starts a new one. A thinking model's reasoning (between
-<think> and </think>) is shown apart from its answer, dim on a terminal; --hide-thinking drops it.
+<think> and </think>, or gpt-oss's analysis channel) is shown apart from its answer (gpt-oss's
+final channel), dim on a terminal; --hide-thinking drops it.
 --grammar FILE or --json-schema FILE constrains every reply.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return o.run(cmd) },
 	}
 	o.genFlags.register(cmd, glassbox.DefaultSamplerParams(), 1024, "tokens per reply at most")
 	cmd.Flags().StringVar(&o.system, "system", "", "system message")
-	cmd.Flags().BoolVar(&o.hideThk, "hide-thinking", false, "do not print the reasoning a thinking model writes between <think> and </think>")
+	cmd.Flags().BoolVar(&o.hideThk, "hide-thinking", false, "do not print the reasoning a thinking model writes between <think> and </think> (gpt-oss: its analysis channel)")
 	o.registerGrammar(cmd)
 	return cmd
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -11,6 +12,8 @@ import (
 	"glassbox"
 	"glassbox/gguf"
 	"glassbox/internal/fixtures"
+	"glassbox/internal/synth"
+	"glassbox/tensor"
 )
 
 // thinkingModel writes a copy of stories260K whose chat template is a
@@ -109,5 +112,48 @@ func TestReplyPrinterDims(t *testing.T) {
 		ansiDim + "\n...done thinking.\n\n" + ansiReset + "Yes."
 	if b.String() != want {
 		t.Errorf("printed %q, want %q", b.String(), want)
+	}
+}
+
+// TestChatHarmony: chat with a gpt-oss model (a small random one with
+// the harmony test template, chat/testdata/harmony.jinja, its replies
+// shaped into harmony messages by a grammar) shows the analysis channel as the reasoning and the final
+// channel as the answer, or the answer alone with --hide-thinking.
+func TestChatHarmony(t *testing.T) {
+	tmpl, err := os.ReadFile(filepath.Join("..", "..", "chat", "testdata", "harmony.jinja"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shape := synth.Shapes["tinygptoss"]
+	shape.Context = 4096
+	var buf bytes.Buffer
+	if err := synth.WriteHarmony(&buf, shape, tensor.Q8_0, 3, string(tmpl)); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	model, g := filepath.Join(dir, "gptoss.gguf"), filepath.Join(dir, "harmony.gbnf")
+	grammar := `root ::= "<|channel|>analysis<|message|>" [a-z]{2,6} " " [a-z]{2,6} "<|end|><|start|>assistant<|channel|>final<|message|>" [a-z]{2,6} "."` + "\n"
+	if err := os.WriteFile(model, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(g, []byte(grammar), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// the random model may spell the markers in byte tokens: room for that
+	args := []string{"-m", model, "--grammar", g, "--temperature", "1", "--seed", "2", "-n", "300"}
+	out, stderr, err := execute(t, newChatCmd(), "Hi\nAnd then?\n/bye\n", args...)
+	if err != nil {
+		t.Fatal(err, stderr)
+	}
+	re := regexp.MustCompile(`>>> Thinking\.\.\.\n[a-z]+ [a-z]+\n\.\.\.done thinking\.\n\n[a-z]+\.\n`)
+	if n := len(re.FindAllString(out, -1)); n != 2 || strings.Contains(out, "<|") {
+		t.Errorf("%d replies shown with their reasoning apart, want 2 and no markers:\n%q", n, out)
+	}
+	hidden, stderr, err := execute(t, newChatCmd(), "Hi\n/bye\n", append([]string{"--hide-thinking"}, args...)...)
+	if err != nil {
+		t.Fatal(err, stderr)
+	}
+	if !regexp.MustCompile(`>>> [a-z]+\.\n`).MatchString(hidden) || strings.Contains(hidden, "Thinking") || strings.Contains(hidden, "<|") {
+		t.Errorf("chat --hide-thinking printed %q", hidden)
 	}
 }

@@ -45,7 +45,7 @@ carries tokenizer.chat_template) get the prompt as a user message in their templ
 	cmd.Flags().StringArrayVar(&o.stop, "stop", nil, "stop when this text is generated (repeatable)")
 	o.registerGrammar(cmd)
 	o.registerSpec(cmd)
-	cmd.Flags().BoolVar(&o.hideThk, "hide-thinking", false, "do not print the reasoning a thinking model writes between <think> and </think>")
+	cmd.Flags().BoolVar(&o.hideThk, "hide-thinking", false, "do not print the reasoning a thinking model writes between <think> and </think> (gpt-oss: its analysis channel)")
 	return cmd
 }
 

@@ -150,6 +150,39 @@ func (s Shape) check() error {
 // (<unk>, <s>, </s>, the 256 byte tokens, then made-up pieces) so that
 // llama.cpp loads it too. typ must be a type tensor.Quantize writes.
 func Write(out io.Writer, s Shape, typ tensor.Type, seed uint64) error {
+	tokens, scores, types := vocab(s.Vocab)
+	return write(out, s, typ, seed, tokens, scores, types, 2, nil)
+}
+
+// HarmonyMarkers are the special tokens of gpt-oss's chat format, harmony,
+// as WriteHarmony puts them in the vocabulary.
+var HarmonyMarkers = []string{"<|start|>", "<|end|>", "<|message|>", "<|channel|>", "<|constrain|>", "<|return|>", "<|call|>"}
+
+// WriteHarmony writes the gpt-oss model Write writes for a GptOSS shape,
+// made ready to chat like the published gpt-oss files: the first made-up
+// pieces of the vocabulary are the HarmonyMarkers (control tokens), EOS is
+// <|return|>, and tokenizer.chat_template holds template.
+func WriteHarmony(out io.Writer, s Shape, typ tensor.Type, seed uint64, template string) error {
+	if !s.GptOSS {
+		return fmt.Errorf("synthetic shape %+v: harmony is gpt-oss's chat format", s)
+	}
+	if s.Vocab < 259+len(HarmonyMarkers) {
+		return fmt.Errorf("synthetic shape %+v: the vocabulary must hold %d tokens", s, 259+len(HarmonyMarkers))
+	}
+	tokens, scores, types := vocab(s.Vocab)
+	var eos uint32
+	for i, m := range HarmonyMarkers {
+		tokens[259+i], scores[259+i], types[259+i] = m, 0, 3 // control
+		if m == "<|return|>" {
+			eos = uint32(259 + i)
+		}
+	}
+	return write(out, s, typ, seed, tokens, scores, types, eos, []model.KV{{Key: "tokenizer.chat_template", Value: template}})
+}
+
+// write writes Write's model with the given vocabulary, EOS and further
+// metadata.
+func write(out io.Writer, s Shape, typ tensor.Type, seed uint64, tokens []string, scores []float32, types []int32, eos uint32, extra []model.KV) error {
 	if err := s.check(); err != nil {
 		return err
 	}
@@ -178,19 +211,18 @@ func Write(out io.Writer, s Shape, typ tensor.Type, seed uint64) error {
 	if s.GptOSS {
 		expertType = tensor.MXFP4
 	}
-	tokens, scores, types := vocab(s.Vocab)
 	err := model.WriteGGUF(out, &c, model.WriteOptions{
 		Type: typ, ExpertType: expertType,
 		Name: fmt.Sprintf("glassbox synthetic %dM%s", (s.Params()+500_000)/1_000_000, map[bool]string{true: " MoE"}[s.Experts > 0]),
-		Metadata: []model.KV{
+		Metadata: append([]model.KV{
 			{Key: "tokenizer.ggml.model", Value: "llama"},
 			{Key: "tokenizer.ggml.tokens", Value: tokens},
 			{Key: "tokenizer.ggml.scores", Value: scores},
 			{Key: "tokenizer.ggml.token_type", Value: types},
 			{Key: "tokenizer.ggml.bos_token_id", Value: uint32(1)},
-			{Key: "tokenizer.ggml.eos_token_id", Value: uint32(2)},
+			{Key: "tokenizer.ggml.eos_token_id", Value: eos},
 			{Key: "tokenizer.ggml.unknown_token_id", Value: uint32(0)},
-		},
+		}, extra...),
 		Weights: func(t model.TensorRef) ([]float32, error) {
 			if t.Spec.Vector() && !randomVector(t) {
 				return ones(t.Rows * t.Cols), nil
