@@ -31,7 +31,8 @@ llama) "$BIN" -m "$MODEL" -np 4 -t 2 -c 4096 --host 127.0.0.1 --port "$PORT" ${L
 *) echo "serverload.sh: unknown server kind $KIND (glassbox or llama)" >&2; exit 2 ;;
 esac
 PID=$!
-trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -f "$LOG" "${TF:-}"' EXIT
+# on a failure, the end of the server's log says why
+trap 'rc=$?; kill $PID 2>/dev/null; wait $PID 2>/dev/null; [ $rc = 0 ] || tail -n 20 "$LOG" >&2; rm -f "$LOG" "${TF:-}"' EXIT
 for _ in $(seq 1 600); do
 	if curl -fs "$URL/health" >/dev/null 2>&1; then break; fi
 	if ! kill -0 $PID 2>/dev/null; then cat "$LOG" >&2; echo "serverload.sh: the server exited" >&2; exit 1; fi
