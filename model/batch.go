@@ -44,6 +44,8 @@ type Batch struct {
 	chunks         []SeqChunk // the pass being computed, read by multiFn
 	units          []int      // per chunk, its first attention unit (and the total last)
 	multiFn        func(lo, hi, worker int)
+	prepFn         func(lo, hi, worker int) // prepRange
+	model          *Model                   // the pass's model, read by prepFn
 	oldOff, oldCnt []int
 }
 
@@ -62,6 +64,7 @@ func (m *Model) NewBatch(n int) (*Batch, error) {
 	b.attnFn = b.attendRange
 	b.siluFn = b.siluRange
 	b.multiFn = b.multiRange
+	b.prepFn = b.prepRange
 	return b, nil
 }
 

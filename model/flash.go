@@ -52,7 +52,8 @@ var noPackedKeys = false
 
 // prepareTiled packs layer l's keys of cells [0, end) for the tiled kernel
 // when a step of rows tokens will use it (see packKeys). Call it before
-// the step's attention, outside the worker pool.
+// the step's attention; it touches only s, so the States of a batch may
+// prepare concurrently.
 func (s *State) prepareTiled(l, rows, end int) {
 	if s.flash && s.kType == tensor.F16 && s.kvType == tensor.F16 && rows >= faTileQ && s.cfg.ValueDim%16 == 0 {
 		s.packKeys(l, end)

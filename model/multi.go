@@ -159,38 +159,14 @@ func (m *Model) ForwardMulti(b *Batch, chunks []SeqChunk) error {
 			preNorm(xb[r*dim:(r+1)*dim], x[r*dim:(r+1)*dim], w.AttnNorm, c)
 		}
 		b.products(xb, [3][]float32{q, k, v}, [3]*tensor.Matrix{w.Wq, w.Wk, w.Wv})
+		// each chunk's rows: biases, norms, rotations, into its cache; the
+		// chunks (distinct States) over the worker pool
+		b.model, b.layer = m, l
+		tensor.Parallel(n, tensor.Threads(), b.prepFn)
 		// unit counts of the attention: (row, head) pairs of the untraced chunks
 		b.units = append(b.units[:0], 0)
 		for i, ch := range chunks {
 			s := ch.State
-			for t := range lay.cnt[i] {
-				r, p := lay.off[i]+t, ch.Pos+t
-				qi, ki, vi := q[r*qDim:(r+1)*qDim], k[r*kvDim:(r+1)*kvDim], v[r*vDim:(r+1)*vDim]
-				if c.AttnBias {
-					addTo(qi, w.Bq)
-					addTo(ki, w.Bk)
-					addTo(vi, w.Bv)
-				}
-				c.qkNorm(qi, ki, w)
-				if c.HasRope(l) {
-					m.ropeTable(s, p, l)
-					for h := 0; h < c.Heads; h++ {
-						rope(qi[h*c.HeadDim:(h+1)*c.HeadDim], s.cos, s.sin, c.RopeNeox)
-					}
-					for h := 0; h < c.KVHeads; h++ {
-						rope(ki[h*c.HeadDim:(h+1)*c.HeadDim], s.cos, s.sin, c.RopeNeox)
-					}
-				}
-				if c.QueryScale != 0 {
-					for j := range qi {
-						qi[j] *= c.QueryScale
-					}
-				}
-				s.storeKV(l, p, ki, vi)
-			}
-			s.growScratch(tensor.Threads())
-			s.clearStaleValues(l, ch.Pos+len(ch.Tokens))
-			s.prepareTiled(l, len(ch.Tokens), ch.Pos+len(ch.Tokens))
 			u := 0
 			if s.Tracer == nil {
 				u = lay.cnt[i] * c.Heads
@@ -199,7 +175,6 @@ func (m *Model) ForwardMulti(b *Batch, chunks []SeqChunk) error {
 		}
 		// untraced chunks: all their (row, head) pairs over the worker
 		// pool; traced ones in order, reporting each head
-		b.layer = l
 		tensor.Parallel(b.units[n], tensor.Threads(), b.multiFn)
 		for i, ch := range chunks {
 			if s := ch.State; s.Tracer != nil {
@@ -311,6 +286,50 @@ func (b *Batch) keepLast(chunks []SeqChunk) {
 			copy(b.tmp[lay.off[i]*dim:(lay.off[i]+lay.cnt[i])*dim], buf[from*dim:(from+lay.cnt[i])*dim])
 		}
 		copy(buf[:lay.rows*dim], b.tmp[:lay.rows*dim])
+	}
+}
+
+// prepRange prepares the chunks [lo, hi) of the current ForwardMulti layer
+// for their attention: each row's query and key biased, normed, rotated and
+// scaled as ForwardContext does, its key and value stored in its State's
+// cache. A chunk touches only its own State, so chunks run concurrently.
+func (b *Batch) prepRange(lo, hi, _ int) {
+	m, c, l := b.model, b.cfg, b.layer
+	w := &m.Layers[l]
+	lay := &b.lay
+	qDim, kvDim, vDim := c.QDim(), c.KVDim(), c.VDim()
+	q, k, v := b.q, b.k, b.v
+	for i := lo; i < hi; i++ {
+		ch := &b.chunks[i]
+		s := ch.State
+		for t := range lay.cnt[i] {
+			r, p := lay.off[i]+t, ch.Pos+t
+			qi, ki, vi := q[r*qDim:(r+1)*qDim], k[r*kvDim:(r+1)*kvDim], v[r*vDim:(r+1)*vDim]
+			if c.AttnBias {
+				addTo(qi, w.Bq)
+				addTo(ki, w.Bk)
+				addTo(vi, w.Bv)
+			}
+			c.qkNorm(qi, ki, w)
+			if c.HasRope(l) {
+				m.ropeTable(s, p, l)
+				for h := 0; h < c.Heads; h++ {
+					rope(qi[h*c.HeadDim:(h+1)*c.HeadDim], s.cos, s.sin, c.RopeNeox)
+				}
+				for h := 0; h < c.KVHeads; h++ {
+					rope(ki[h*c.HeadDim:(h+1)*c.HeadDim], s.cos, s.sin, c.RopeNeox)
+				}
+			}
+			if c.QueryScale != 0 {
+				for j := range qi {
+					qi[j] *= c.QueryScale
+				}
+			}
+			s.storeKV(l, p, ki, vi)
+		}
+		s.growScratch(tensor.Threads())
+		s.clearStaleValues(l, ch.Pos+len(ch.Tokens))
+		s.prepareTiled(l, len(ch.Tokens), ch.Pos+len(ch.Tokens))
 	}
 }
 

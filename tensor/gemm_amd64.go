@@ -99,7 +99,7 @@ func panelGEMM(dst []float32, w *Matrix, xq []byte, xs, n, nb, prows, cols, pblo
 	groups := (n + cols - 1) / cols
 	abuf := getScratch(groups * nb * cols * cblock)
 	act := (*abuf)[:groups*nb*cols*cblock]
-	packAct(act, xq, xs, n, nb, cols, cblock)
+	packActGroups(packAct, act, xq, xs, n, nb, cols, cblock)
 	Parallel(panels, Threads(), func(lo, hi, _ int) {
 		pbuf := getScratch(nb * pblock)
 		panel := (*pbuf)[:nb*pblock]
@@ -114,6 +114,18 @@ func panelGEMM(dst []float32, w *Matrix, xq []byte, xs, n, nb, prows, cols, pblo
 	})
 	putScratch(abuf)
 	return panels * prows
+}
+
+// packActGroups runs packAct over the groups of cols columns on the worker
+// pool: each goroutine packs whole groups, into the same bytes as one call
+// over all n columns would.
+func packActGroups(packAct func(dst, xq []byte, xs, n, nb, cols, cblock int), dst, xq []byte, xs, n, nb, cols, cblock int) {
+	groups := (n + cols - 1) / cols
+	gb := nb * cols * cblock
+	Parallel(groups, Threads(), func(lo, hi, _ int) {
+		c0, c1 := lo*cols, min(n, hi*cols)
+		packAct(dst[lo*gb:hi*gb], xq[c0*xs:], xs, c1-c0, nb, cols, cblock)
+	})
 }
 
 // packActQ4_0 writes, for each group of cols columns, each block and each

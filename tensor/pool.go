@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // parallelMin is the number of multiply-adds below which a product runs on
@@ -80,11 +81,19 @@ func (j *poolJob) work(worker int) {
 	}
 }
 
-// spinWait is how many times an idle worker (or a caller waiting for its
-// workers) polls before it blocks: a decode step hands out work about a
-// hundred times, and waking a parked goroutine takes longer than the gap
-// between two products, so a short spin keeps the workers on their cores.
-const spinWait = 1 << 14
+// spinTime is how long an idle worker (or a caller waiting for its workers)
+// polls before it blocks. A decode step hands out work about a hundred
+// times, with serial work between (norms, the cache stores, a batched
+// pass's hand-over to the next round) that can take a few hundred
+// microseconds, and waking a parked goroutine takes 50 µs to 1 ms: a worker
+// that blocked in such a gap joins the next product late, leaving the caller
+// to do most of it (measured on a 2-core server decoding four streams, a
+// spin of about 40 µs left the worker late for a quarter of the time, one
+// of 1 ms for a twentieth). The polling stops at once when work comes.
+const spinTime = time.Millisecond
+
+// spinCheck is how many polls go between two readings of the clock.
+const spinCheck = 256
 
 // products computes rows [lo, hi) of the job's products taken one after
 // the other.
@@ -103,7 +112,13 @@ func (j *poolJob) products(lo, hi int) {
 
 func worker(jobs chan *poolJob) {
 	for {
-		for i := 0; i < spinWait && len(jobs) == 0; i++ {
+		if len(jobs) == 0 {
+			t0 := time.Now()
+			for i := 1; len(jobs) == 0; i++ {
+				if i%spinCheck == 0 && time.Since(t0) > spinTime {
+					break
+				}
+			}
 		}
 		j, ok := <-jobs
 		if !ok {
@@ -208,7 +223,13 @@ func (wp *workerPool) dispatch(n, t int) {
 		wp.jobs <- j
 	}
 	j.work(0)
-	for i := 0; i < spinWait && j.pending.Load() != 0; i++ {
+	if j.pending.Load() != 0 {
+		t0 := time.Now()
+		for i := 1; j.pending.Load() != 0; i++ {
+			if i%spinCheck == 0 && time.Since(t0) > spinTime {
+				break
+			}
+		}
 	}
 	j.wg.Wait()
 }

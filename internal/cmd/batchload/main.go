@@ -2,10 +2,16 @@
 // it sends -c streamed /v1/completions at once (each with its own prompt,
 // -n tokens, end-of-generation ignored), -rounds times, and prints the
 // aggregate generation rate (completion tokens of all streams over the wall
-// time from the first request to the last end) and each stream's time to
-// first token. With -c 1 the requests go one at a time.
+// time from the first request to the last end), the generation rate after
+// the first tokens (completion tokens but each stream's first over the time
+// from the median first token to the last end; one at a time, over the
+// streams' times after their first tokens) and each stream's time to first
+// token. With -c 1 the requests go one at a time.
 //
 //	go run ./internal/cmd/batchload -url http://127.0.0.1:8080 -c 4 -n 128
+//
+// serverload.sh beside it starts one server (glassbox serve or llama-server),
+// runs the measurements of docs/serving.md ("Measured") against it and stops it.
 package main
 
 import (
@@ -37,7 +43,8 @@ var prompts = []string{
 
 type result struct {
 	tokens int
-	ttft   time.Duration
+	ttft   time.Duration // to the first token
+	total  time.Duration // to the end of the stream
 	err    error
 }
 
@@ -89,6 +96,7 @@ func stream(url, model, prompt string, n int) result {
 		r.tokens = chunks
 	}
 	r.err = sc.Err()
+	r.total = time.Since(t0)
 	return r
 }
 
@@ -121,19 +129,25 @@ func main() {
 			wg.Wait()
 		}
 		wall := time.Since(t0)
-		tokens := 0
+		tokens, later := 0, 0
 		var ttft []time.Duration
+		var decoding time.Duration // one at a time: the streams' time after their first tokens
 		for i, r := range res {
 			if r.err != nil {
 				fmt.Fprintf(os.Stderr, "request %d: %v\n", i, r.err)
 				os.Exit(1)
 			}
 			tokens += r.tokens
+			later += max(0, r.tokens-1)
 			ttft = append(ttft, r.ttft)
+			decoding += r.total - r.ttft
 		}
 		slices.Sort(ttft)
-		fmt.Printf("round %d: %d requests (%d at once), %d tokens in %.2fs: %.1f tokens/s aggregate; time to first token min %v median %v max %v\n",
-			round+1, reqs, *conc, tokens, wall.Seconds(), float64(tokens)/wall.Seconds(),
+		if *conc > 1 {
+			decoding = wall - ttft[len(ttft)/2]
+		}
+		fmt.Printf("round %d: %d requests (%d at once), %d tokens in %.2fs: %.1f tokens/s aggregate, %.1f after the first tokens; time to first token min %v median %v max %v\n",
+			round+1, reqs, *conc, tokens, wall.Seconds(), float64(tokens)/wall.Seconds(), float64(later)/decoding.Seconds(),
 			ttft[0].Round(time.Millisecond), ttft[len(ttft)/2].Round(time.Millisecond), ttft[len(ttft)-1].Round(time.Millisecond))
 	}
 }
