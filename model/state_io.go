@@ -1,6 +1,7 @@
 package model
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -34,30 +35,41 @@ func (s *State) WriteKV(w io.Writer, n int) error {
 	if n < 0 || n > s.ctx {
 		return fmt.Errorf("write KV: %d positions asked, the cache holds %d", n, s.ctx)
 	}
+	if n > s.pages()*s.page {
+		return fmt.Errorf("write KV: %d positions asked, the cache has pages for %d", n, s.pages()*s.page)
+	}
 	c := s.cfg
-	kvd, vd := c.KVDim(), c.VDim()
+	kvd, vd, P := c.KVDim(), c.VDim(), s.page
 	for l := range c.Layers {
-		var err error
-		switch {
-		case s.kq != nil:
-			_, err = w.Write(s.kq[l][:n*s.kqRow])
-		case s.kf != nil && s.kf[l] != nil:
-			err = binary.Write(w, binary.LittleEndian, s.kf[l][:n*kvd])
-		default:
-			err = binary.Write(w, binary.LittleEndian, s.kh[l][:n*kvd])
-		}
-		if err != nil {
-			return err
-		}
-		// values are transposed: each component's n cells
-		for d := range vd {
-			if s.kvType == tensor.F32 {
-				err = binary.Write(w, binary.LittleEndian, s.vf[l][d*s.ctx:d*s.ctx+n])
-			} else {
-				err = binary.Write(w, binary.LittleEndian, s.vh[l][d*s.ctx:d*s.ctx+n])
+		// keys: the rows of the pages in order
+		for j := 0; j*P < n; j++ {
+			m := min(P, n-j*P)
+			var err error
+			switch {
+			case s.kq != nil:
+				_, err = w.Write(s.kq[l][j][:m*s.kqRow])
+			case s.kf != nil:
+				err = binary.Write(w, binary.LittleEndian, s.kf[l][j][:m*kvd])
+			default:
+				err = binary.Write(w, binary.LittleEndian, s.kh[l][j][:m*kvd])
 			}
 			if err != nil {
 				return err
+			}
+		}
+		// values are transposed: each component's n cells, page after page
+		for d := range vd {
+			for j := 0; j*P < n; j++ {
+				m := min(P, n-j*P)
+				var err error
+				if s.kvType == tensor.F32 {
+					err = binary.Write(w, binary.LittleEndian, s.vf[l][j][d*P:d*P+m])
+				} else {
+					err = binary.Write(w, binary.LittleEndian, s.vh[l][j][d*P:d*P+m])
+				}
+				if err != nil {
+					return err
+				}
 			}
 		}
 	}
@@ -65,36 +77,46 @@ func (s *State) WriteKV(w io.Writer, n int) error {
 }
 
 // ReadKV reads what WriteKV wrote for n positions into the first n positions
-// of the cache. The caller checks that the writer had the same model and
-// cache types (see KVType, KeyType); a short read is an error, and leaves the
-// cache's first n positions undefined.
+// of the cache, growing it (Grow) to hold them. The caller checks that the
+// writer had the same model and cache types (see KVType, KeyType); a short
+// read is an error, and leaves the cache's first n positions undefined.
 func (s *State) ReadKV(r io.Reader, n int) error {
 	if n < 0 || n > s.ctx {
 		return fmt.Errorf("read KV: %d positions but the cache holds %d", n, s.ctx)
 	}
+	if err := s.Grow(context.Background(), n); err != nil {
+		return fmt.Errorf("read KV: %w", err)
+	}
 	c := s.cfg
-	kvd, vd := c.KVDim(), c.VDim()
+	kvd, vd, P := c.KVDim(), c.VDim(), s.page
 	for l := range c.Layers {
-		var err error
-		switch {
-		case s.kq != nil:
-			_, err = io.ReadFull(r, s.kq[l][:n*s.kqRow])
-		case s.kf != nil && s.kf[l] != nil:
-			err = binary.Read(r, binary.LittleEndian, s.kf[l][:n*kvd])
-		default:
-			err = binary.Read(r, binary.LittleEndian, s.kh[l][:n*kvd])
-		}
-		if err != nil {
-			return fmt.Errorf("read KV: layer %d keys: %w", l, err)
-		}
-		for d := range vd {
-			if s.kvType == tensor.F32 {
-				err = binary.Read(r, binary.LittleEndian, s.vf[l][d*s.ctx:d*s.ctx+n])
-			} else {
-				err = binary.Read(r, binary.LittleEndian, s.vh[l][d*s.ctx:d*s.ctx+n])
+		for j := 0; j*P < n; j++ {
+			m := min(P, n-j*P)
+			var err error
+			switch {
+			case s.kq != nil:
+				_, err = io.ReadFull(r, s.kq[l][j][:m*s.kqRow])
+			case s.kf != nil:
+				err = binary.Read(r, binary.LittleEndian, s.kf[l][j][:m*kvd])
+			default:
+				err = binary.Read(r, binary.LittleEndian, s.kh[l][j][:m*kvd])
 			}
 			if err != nil {
-				return fmt.Errorf("read KV: layer %d values: %w", l, err)
+				return fmt.Errorf("read KV: layer %d keys: %w", l, err)
+			}
+		}
+		for d := range vd {
+			for j := 0; j*P < n; j++ {
+				m := min(P, n-j*P)
+				var err error
+				if s.kvType == tensor.F32 {
+					err = binary.Read(r, binary.LittleEndian, s.vf[l][j][d*P:d*P+m])
+				} else {
+					err = binary.Read(r, binary.LittleEndian, s.vh[l][j][d*P:d*P+m])
+				}
+				if err != nil {
+					return fmt.Errorf("read KV: layer %d values: %w", l, err)
+				}
 			}
 		}
 		// cells past n may hold a longer sequence's values: cleared before use

@@ -45,16 +45,16 @@ func (m *Model) EmbeddingRow(id int, dst []float32) { m.TokenEmbedding.Row(id, d
 // CachedValue writes the cached value vector of one KV head at a position into
 // dst (ValueDim values), as the attention reads it.
 func (s *State) CachedValue(layer, pos, kvHead int, dst []float32) {
-	vd := s.cfg.ValueDim
+	vd, P := s.cfg.ValueDim, s.page
 	if s.kvType == tensor.F32 {
-		vc := s.vf[layer]
+		vc := s.vf[layer][pos/P]
 		for i := range dst[:vd] {
-			dst[i] = vc[(kvHead*vd+i)*s.ctx+pos]
+			dst[i] = vc[(kvHead*vd+i)*P+pos%P]
 		}
 		return
 	}
-	vc := s.vh[layer]
+	vc := s.vh[layer][pos/P]
 	for i := range dst[:vd] {
-		dst[i] = tensor.F16ToF32(vc[(kvHead*vd+i)*s.ctx+pos])
+		dst[i] = tensor.F16ToF32(vc[(kvHead*vd+i)*P+pos%P])
 	}
 }
