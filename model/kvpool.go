@@ -51,8 +51,14 @@ func NewKVPool(budget int64) (*KVPool, error) {
 	return &KVPool{budget: budget, states: map[*State]struct{}{}, freed: make(chan struct{})}, nil
 }
 
-// Budget returns the pool's budget in bytes (0: no limit).
-func (p *KVPool) Budget() int64 { return p.budget }
+// Budget returns the pool's budget in bytes (0: no limit, and for a nil
+// pool).
+func (p *KVPool) Budget() int64 {
+	if p == nil {
+		return 0
+	}
+	return p.budget
+}
 
 // Used returns the bytes of KV cache pages its States hold.
 func (p *KVPool) Used() int64 {
