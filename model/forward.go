@@ -48,7 +48,7 @@ type State struct {
 	held    int64       // bytes of the pages held
 	waiting bool        // waiting in Grow for memory
 	evicted atomic.Bool // the cache was evicted since the last Pin
-	vTop []int // per layer, one past the last value cell written
+	vTop    []int       // per layer, one past the last value cell written
 
 	mvW   [3]*tensor.Matrix // matvecs' arguments, kept here so that it allocates nothing
 	mvOut [3][]float32

@@ -537,7 +537,9 @@ func (e *entry) close(owned bool) {
 	// the slots' KV cache pages go back to the pool shared with other models
 	if e.pool != nil {
 		for _, sl := range e.pool.all {
-			sl.session.Free()
+			if sl.session != nil {
+				sl.session.Free()
+			}
 		}
 	}
 	if owned && e.model != nil {

@@ -307,7 +307,7 @@ func earliest(d []time.Duration) int {
 // cachedTokens returns the tokens the slot's cache holds: none once its KV
 // pool evicted them.
 func (s *slot) cachedTokens() []int {
-	if s.session.Evicted() {
+	if s.session != nil && s.session.Evicted() {
 		return nil
 	}
 	return s.last
