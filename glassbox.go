@@ -81,6 +81,11 @@ type Options struct {
 	// project's CPU kernels the softmax path is the faster one (see
 	// docs/performance.md, "Long context").
 	FlashAttention FlashAttention
+	// KVPool, when set, is the memory budget the KV caches of the model's
+	// sessions (NewSession, Batcher.NewSession) share, with the sessions of
+	// every other model given the same pool: see KVPool. Without it each
+	// session's cache still grows in pages as its sequence does.
+	KVPool *KVPool
 	// Batch is the number of prompt tokens processed per step (default 64).
 	Batch int
 	// ChatTemplate, when set, is the Jinja chat template to use instead of
@@ -361,6 +366,33 @@ func (m *Model) stateOptions() model.StateOptions {
 	}
 	return model.StateOptions{Context: m.opts.Context, Batch: m.opts.Batch, KVType: kv, KeyType: key, FlashAttn: m.FlashAttn()}
 }
+
+// sessionOptions are stateOptions with the pool of Options.KVPool: the
+// caches of sessions draw from it (a draft model's, a scorer's or an
+// embedding's do not).
+func (m *Model) sessionOptions() model.StateOptions {
+	opt := m.stateOptions()
+	opt.Pool = m.opts.KVPool
+	return opt
+}
+
+// KVPool is a memory budget shared by the KV caches of sessions
+// (Options.KVPool; model.KVPool): a session's cache grows in pages of 256
+// positions as its sequence does; when a page would pass the budget, the
+// cache of the idle session used the longest ago is evicted (its next
+// request processes its whole prompt: Session.Evicted), or, every session
+// holding memory being busy, the request waits for one to finish; a cache
+// that could never fit, or a wait no one would end, fails with an error
+// wrapping ErrKVBudget that says the budget and what was needed.
+type KVPool = model.KVPool
+
+// ErrKVBudget is wrapped by the error of a generation whose KV cache cannot
+// grow within its KVPool's budget.
+var ErrKVBudget = model.ErrKVBudget
+
+// NewKVPool returns a pool of budget bytes for Options.KVPool (0: no limit,
+// the pool only counts the bytes in use).
+func NewKVPool(budget int64) (*KVPool, error) { return model.NewKVPool(budget) }
 
 // hasGGUFMagic reports whether path is a GGUF file (gguf.IsFile), with the
 // error of a file too short to be any model.
@@ -847,7 +879,7 @@ func (m *Model) NewSession() (*Session, error) {
 		return nil, err
 	}
 	defer release()
-	s, err := infer.NewSession(m.model, m.tok, m.stateOptions())
+	s, err := infer.NewSession(m.model, m.tok, m.sessionOptions())
 	if err != nil {
 		return nil, err
 	}
@@ -882,7 +914,7 @@ func (b *Batcher) NewSession() (*Session, error) {
 		return nil, err
 	}
 	defer release()
-	s, err := b.b.NewSession(b.m.tok, b.m.stateOptions())
+	s, err := b.b.NewSession(b.m.tok, b.m.sessionOptions())
 	if err != nil {
 		return nil, err
 	}
@@ -934,6 +966,19 @@ func (s *Session) Generate(ctx context.Context, req Request) (*Result, error) {
 
 // Reset forgets the tokens the session's cache holds.
 func (s *Session) Reset() { s.s.Reset() }
+
+// Evicted reports whether the session's cached tokens were evicted by its
+// KVPool since its last generation. It is safe to call from any goroutine.
+func (s *Session) Evicted() bool { return s.s.Evicted() }
+
+// CacheBytes returns the bytes of KV cache pages the session holds (with a
+// KVPool, safe to call from any goroutine).
+func (s *Session) CacheBytes() int64 { return s.s.CacheBytes() }
+
+// Free forgets the cached tokens and returns the session's KV cache pages
+// (to its KVPool, if any). The session stays usable. It must not run
+// concurrently with a generation of the session.
+func (s *Session) Free() { s.s.Free() }
 
 // Context returns the number of positions the session holds.
 func (s *Session) Context() int { return s.s.Context() }

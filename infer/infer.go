@@ -61,6 +61,32 @@ func (s *Session) Context() int { return s.state.Context() }
 // Reset forgets the cached tokens.
 func (s *Session) Reset() { s.cached = s.cached[:0] }
 
+// pin marks the session's state as in use (model.State.Pin), forgetting
+// the cached tokens when its pool evicted them; unpin ends it.
+func (s *Session) pin() {
+	if s.state.Pin() {
+		s.cached = s.cached[:0]
+	}
+}
+
+func (s *Session) unpin() { s.state.Unpin() }
+
+// Free forgets the cached tokens and returns the cache's pages (to the
+// state's pool, if any).
+func (s *Session) Free() {
+	s.cached = s.cached[:0]
+	s.state.Release()
+}
+
+// Evicted reports whether the session's cached tokens were evicted by its
+// KV pool (StateOptions.Pool) since its last use: its next request
+// processes its whole prompt. It is safe to call from any goroutine.
+func (s *Session) Evicted() bool { return s.state.Evicted() }
+
+// CacheBytes returns the bytes of KV cache pages the session holds. With a
+// pool it is safe to call from any goroutine.
+func (s *Session) CacheBytes() int64 { return s.state.HeldBytes() }
+
 // Request describes one generation.
 type Request struct {
 	Prompt    []int         // prompt token ids (BOS included when wanted)
@@ -187,6 +213,8 @@ func (s *Session) Generate(ctx context.Context, req Request) (*Result, error) {
 		}
 	}
 	res := &Result{PromptIDs: append([]int(nil), req.Prompt...)}
+	s.pin()
+	defer s.unpin()
 	if s.batcher != nil {
 		s.batcher.enter()
 		defer s.batcher.leave()
@@ -346,6 +374,10 @@ func (g *generation) emit(id int, logits []float32, pos int) (stop bool, err err
 func (s *Session) decode(ctx context.Context, id int) error {
 	var err error
 	if s.batcher != nil {
+		// the pages are taken here, where waiting for memory stalls no other session
+		if err := s.state.Grow(ctx, len(s.cached)+1); err != nil {
+			return err
+		}
 		err = s.batcher.run(ctx, &step{s: s, tokens: []int{id}, pos: len(s.cached), logits: s.logits})
 	} else {
 		err = s.model.Forward(s.state, []int{id}, len(s.cached), s.logits)
@@ -393,6 +425,9 @@ func (s *Session) forward(ctx context.Context, tokens []int, pos int) error {
 		var logits []float32
 		if end == len(tokens) {
 			logits = s.logits
+		}
+		if err := s.state.Grow(ctx, pos+end); err != nil {
+			return err
 		}
 		if err := s.batcher.run(ctx, &step{s: s, tokens: tokens[start:end], pos: pos + start, logits: logits, prefill: true}); err != nil {
 			return err

@@ -333,6 +333,9 @@ func (s *Session) verify(ctx context.Context, tokens []int, rows []float32) erro
 	pos := len(s.cached)
 	var err error
 	if s.batcher != nil {
+		if err := s.state.Grow(ctx, pos+len(tokens)); err != nil {
+			return err
+		}
 		err = s.batcher.run(ctx, &step{s: s, tokens: tokens, pos: pos, logits: rows})
 	} else {
 		err = s.forwardRows(tokens, pos, rows)

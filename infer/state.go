@@ -66,12 +66,19 @@ func (s *Session) header(modelID [32]byte, n int) stateHeader {
 }
 
 // Tokens returns a copy of the tokens whose keys and values the cache holds.
-func (s *Session) Tokens() []int { return append([]int(nil), s.cached...) }
+func (s *Session) Tokens() []int {
+	if s.state.Evicted() {
+		return nil
+	}
+	return append([]int(nil), s.cached...)
+}
 
 // SaveState writes the session's cached tokens and their keys and values to
 // w, naming modelID (the model's identity, see glassbox.Model.ID). It
 // returns the number of tokens saved.
 func (s *Session) SaveState(w io.Writer, modelID [32]byte) (int, error) {
+	s.pin()
+	defer s.unpin()
 	n := len(s.cached)
 	bw := bufio.NewWriterSize(w, 1<<20)
 	if err := binary.Write(bw, binary.LittleEndian, s.header(modelID, n)); err != nil {
@@ -101,6 +108,8 @@ func (s *Session) SaveState(w io.Writer, modelID [32]byte) (int, error) {
 // A damaged or truncated file is an error too, after which the session's
 // cache is empty. It returns the number of tokens restored.
 func (s *Session) LoadState(r io.Reader, modelID [32]byte) (int, error) {
+	s.pin()
+	defer s.unpin()
 	br := bufio.NewReaderSize(r, 1<<20)
 	var h stateHeader
 	if err := binary.Read(br, binary.LittleEndian, &h); err != nil {

@@ -140,11 +140,15 @@ func (s *State) clearStaleValues(l, end int) {
 		// flash attention never reads the cells past the step
 		return
 	}
-	for i := range s.cfg.VDim() {
-		if s.kvType == tensor.F32 {
-			clear(s.vf[l][i*s.ctx+end : i*s.ctx+top])
-		} else {
-			clear(s.vh[l][i*s.ctx+end : i*s.ctx+top])
+	P := s.page
+	for j := end / P; j*P < top; j++ {
+		lo, hi := max(end-j*P, 0), min(top-j*P, P)
+		for i := range s.cfg.VDim() {
+			if s.kvType == tensor.F32 {
+				clear(s.vf[l][j][i*P+lo : i*P+hi])
+			} else {
+				clear(s.vh[l][j][i*P+lo : i*P+hi])
+			}
 		}
 	}
 	s.vTop[l] = end
@@ -202,6 +206,7 @@ func (s *State) attendHead(sc *attnScratch, l, p, kvh, rows, last int, sink *flo
 	c := s.cfg
 	hd, vd := c.HeadDim, c.ValueDim
 	kvDim := c.KVDim()
+	P := s.page
 	scale := attnScale(hd)
 	if c.AttnScale != 0 {
 		scale = c.AttnScale
@@ -237,46 +242,53 @@ func (s *State) attendHead(sc *attnScratch, l, p, kvh, rows, last int, sink *flo
 			hadamard(qr, q, s.kRot)
 		}
 		tensor.QuantizeQ8_0Act(qr, sc.qq)
-		kc, hb := s.kq[l], s.kqHd
-		for t := lo; t <= p; t++ {
-			kt := kc[t*s.kqRow+kvh*hb:][:hb]
-			d := tensor.DotKVRow(s.kType, hd, kt, sc.qq)
-			if capv != 0 {
-				d = tanhf(d*inv) * capv
+		hb := s.kqHd
+		for t := lo; t <= p; {
+			pg, o := s.kq[l][t/P], t%P
+			for end := min(p+1, t-o+P); t < end; t, o = t+1, o+1 {
+				kt := pg[o*s.kqRow+kvh*hb:][:hb]
+				d := tensor.DotKVRow(s.kType, hd, kt, sc.qq)
+				if capv != 0 {
+					d = tanhf(d*inv) * capv
+				}
+				scores[t] = d * scale
 			}
-			scores[t] = d * scale
 		}
 	case s.kvType == tensor.F32:
 		// ggml_vec_dot_f32 for one token and for a batch alike: the
 		// permuted queries are not contiguous, which rules out tinyBLAS
-		kc := s.kf[l]
-		for t := lo; t <= p; t++ {
-			kt := kc[t*kvDim+kvh*hd : t*kvDim+(kvh+1)*hd]
-			d := tensor.DotGGML(q, kt)
-			if capv != 0 {
-				d = tanhf(d*inv) * capv
+		for t := lo; t <= p; {
+			pg, o := s.kf[l][t/P], t%P
+			for end := min(p+1, t-o+P); t < end; t, o = t+1, o+1 {
+				kt := pg[o*kvDim+kvh*hd : o*kvDim+(kvh+1)*hd]
+				d := tensor.DotGGML(q, kt)
+				if capv != 0 {
+					d = tanhf(d*inv) * capv
+				}
+				scores[t] = d * scale
 			}
-			scores[t] = d * scale
 		}
 	default:
 		// an F16 cache is multiplied by a query rounded to F16, as llama.cpp does
 		qh := sc.qh
 		tensor.F32ToF16Slice(qh[:len(q)], q)
-		kc := s.kh[l]
 		gemm := batch && nkv%4 == 0
-		for t := lo; t <= p; t++ {
-			kt := kc[t*kvDim+kvh*hd : t*kvDim+(kvh+1)*hd]
-			d, ok := float32(0), false
-			if gemm {
-				d, ok = tensor.DotF16GEMM(qh, kt)
+		for t := lo; t <= p; {
+			pg, o := s.kh[l][t/P], t%P
+			for end := min(p+1, t-o+P); t < end; t, o = t+1, o+1 {
+				kt := pg[o*kvDim+kvh*hd : o*kvDim+(kvh+1)*hd]
+				d, ok := float32(0), false
+				if gemm {
+					d, ok = tensor.DotF16GEMM(qh, kt)
+				}
+				if !ok {
+					d = tensor.DotF16(qh, kt)
+				}
+				if capv != 0 {
+					d = tanhf(d*inv) * capv
+				}
+				scores[t] = d * scale
 			}
-			if !ok {
-				d = tensor.DotF16(qh, kt)
-			}
-			if capv != 0 {
-				d = tanhf(d*inv) * capv
-			}
-			scores[t] = d * scale
 		}
 	}
 	for t := range scores[:lo] {
@@ -302,13 +314,13 @@ func (s *State) attendHead(sc *attnScratch, l, p, kvh, rows, last int, sink *flo
 		clear(wf[p+1:])
 		gemm := batch && vd%4 == 0
 		for i := range out[:vd] {
-			col := vc[(kvh*vd+i)*s.ctx:][:nkv]
+			off := (kvh*vd + i) * P
 			d, ok := float32(0), false
 			if gemm {
-				d, ok = tensor.DotGEMM(col, wf)
+				d, ok = tensor.DotGEMMPaged(vc, off, P, wf)
 			}
 			if !ok {
-				d = tensor.DotGGML(col, wf)
+				d = tensor.DotGGMLPaged(vc, off, P, wf)
 			}
 			out[i] = d
 		}
@@ -323,13 +335,13 @@ func (s *State) attendHead(sc *attnScratch, l, p, kvh, rows, last int, sink *flo
 	tensor.F32ToF16Slice(wh[:p+1], scores[:p+1])
 	gemm := batch && vd%4 == 0
 	for i := range out[:vd] {
-		col := vc[(kvh*vd+i)*s.ctx:][:nkv]
+		off := (kvh*vd + i) * P
 		d, ok := float32(0), false
 		if gemm {
-			d, ok = tensor.DotF16GEMM(col, wh)
+			d, ok = tensor.DotF16GEMMPaged(vc, off, P, wh)
 		}
 		if !ok {
-			d = tensor.DotF16(col, wh)
+			d = tensor.DotF16Paged(vc, off, P, wh)
 		}
 		out[i] = d
 	}

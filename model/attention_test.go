@@ -109,9 +109,11 @@ func TestCacheReuse(t *testing.T) {
 			if kv == tensor.F16 {
 				// make the stale cells as hostile as they can be
 				for l := range reused.vh {
-					for i := range reused.vh[l] {
-						if i%reused.ctx >= len(short) && i%reused.ctx < len(long) {
-							reused.vh[l][i] = 0x7c00 // +Inf
+					for j, pg := range reused.vh[l] {
+						for i := range pg {
+							if c := j*reused.page + i%reused.page; c >= len(short) && c < len(long) {
+								pg[i] = 0x7c00 // +Inf
+							}
 						}
 					}
 				}

@@ -114,6 +114,11 @@ func (m *Model) ForwardBatch(b *Batch, steps []SeqStep) error {
 			}
 		}
 	}
+	for i, st := range steps {
+		if err := st.State.grow(context.Background(), st.Pos+1, false); err != nil {
+			return fmt.Errorf("forward batch: sequence %d: %w", i, err)
+		}
+	}
 	if n == 1 || !c.batchable() {
 		// the single-token path itself (its fused products); mixtures of
 		// experts run one sequence after the other through it

@@ -71,7 +71,7 @@ func (s *State) packKeys(l, n int) {
 		s.kt = make([]float32, c.KVDim()*s.ktCap)
 	}
 	kvDim := c.KVDim()
-	kc := s.kh[l]
+	kc := s.kh[l][0] // one page: the whole context
 	for t := range n {
 		for j, h := range kc[t*kvDim : (t+1)*kvDim] {
 			s.kt[j*s.ktCap+t] = tensor.F16ToF32(h)
@@ -294,12 +294,12 @@ func (s *State) flashChunk(sc *attnScratch, fp *flashParams, a, b int, acc []flo
 	for t := a; t < b; t++ {
 		sv := all[(t-a)*g : (t-a+1)*g]
 		if s.quantKeys() {
-			kt := s.kq[fp.l][t*s.kqRow+fp.kvh*s.kqHd:][:s.kqHd]
+			kt := s.kq[fp.l][0][t*s.kqRow+fp.kvh*s.kqHd:][:s.kqHd]
 			for j := range sv {
 				sv[j] = tensor.DotKVRow(s.kType, hd, kt, sc.fa.qq[j*qb:(j+1)*qb])
 			}
 		} else {
-			kt := s.kh[fp.l][t*kvDim+fp.kvh*hd:][:hd]
+			kt := s.kh[fp.l][0][t*kvDim+fp.kvh*hd:][:hd]
 			for j := range sv {
 				sv[j] = tensor.DotF16(kt, sc.fa.qh[j*hd:(j+1)*hd])
 			}
@@ -315,7 +315,7 @@ func (s *State) flashChunk(sc *attnScratch, fp *flashParams, a, b int, acc []flo
 	if s.kvType == tensor.F16 {
 		acc16 := sc.fa.vkq16[:g*vd]
 		clear(acc16)
-		vc := s.vh[fp.l]
+		vc := s.vh[fp.l][0]
 		for t := a; t < b; t++ {
 			vt := vc[t*vDim+fp.kvh*vd:][:vd]
 			for j, d := range all[(t-a)*g : (t-a+1)*g] {
@@ -344,7 +344,7 @@ func (s *State) flashChunk(sc *attnScratch, fp *flashParams, a, b int, acc []flo
 	}
 	clear(acc[:g*vd])
 	v32 := sc.fa.v32[:vd]
-	vc := s.vq[fp.l]
+	vc := s.vq[fp.l][0]
 	for t := a; t < b; t++ {
 		vt := vc[t*s.vqRow+fp.kvh*s.vqHd:][:s.vqHd]
 		for j, d := range all[(t-a)*g : (t-a+1)*g] {
@@ -461,7 +461,7 @@ func (s *State) flashTiled(sc *attnScratch, fp *flashParams, nkv int, q []float3
 	c := s.cfg
 	hd, vd := c.HeadDim, c.ValueDim
 	kvDim, vDim := c.KVDim(), c.VDim()
-	kc, vc := s.kh[fp.l], s.vh[fp.l]
+	kc, vc := s.kh[fp.l][0], s.vh[fp.l][0]
 	kq := (*[faTileKV]float32)(sc.fa.k32[:faTileKV])
 	q = q[:hd]
 	packed := s.kt != nil && s.ktL == fp.l && s.ktN >= fp.hi && !noPackedKeys

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"sync/atomic"
 
 	"glassbox/tensor"
 )
@@ -20,14 +21,15 @@ type State struct {
 	batch  int // tokens processed per forward step
 	kvType tensor.Type
 
-	// Key and value cache, one slice per layer: keys in ctx rows of KVDim
-	// values, values transposed (VDim rows of ctx cells, as llama.cpp keeps
-	// them); kf/vf hold F32 caches, kh/vh F16 ones (as bits).
-	kf, vf [][]float32
-	kh, vh [][]uint16
+	// Key and value cache in pages of page positions (kvpool.go), per layer
+	// a list of pages: keys in page rows of KVDim values, values transposed
+	// (VDim rows of page cells, as llama.cpp keeps them); kf/vf hold F32
+	// caches, kh/vh F16 ones (as bits).
+	kf, vf [][][]float32
+	kh, vh [][][]uint16
 	// kq holds a quantized key cache (Q8_0 or Q4_0, kType), one row of
 	// kqRow bytes per position; kh/kf are then unused.
-	kq    [][]byte
+	kq    [][][]byte
 	kType tensor.Type
 	kqRow int // bytes of one position's keys
 	kqHd  int // bytes of one head's key
@@ -36,7 +38,17 @@ type State struct {
 	// rotated keys of one position.
 	kRot int
 	kr   []float32
-	vTop []int // per layer, one past the last value cell written
+	page int // positions per page
+
+	// the pool the pages come from (nil: none), and the state's standing
+	// in it, guarded by the pool's lock
+	pool    *KVPool
+	pins    int         // Pin calls not yet ended by Unpin
+	lastUse uint64      // the pool's clock at the last Unpin
+	held    int64       // bytes of the pages held
+	waiting bool        // waiting in Grow for memory
+	evicted atomic.Bool // the cache was evicted since the last Pin
+	vTop    []int       // per layer, one past the last value cell written
 
 	// flash is set when attention runs as flash attention (flash.go): the
 	// values are then kept as rows, one per position (vh for F16), or
@@ -45,7 +57,7 @@ type State struct {
 	// (64, or 0: none) before they are quantized; vr holds one position's
 	// rotated values.
 	flash bool
-	vq    [][]byte
+	vq    [][][]byte
 	vqRow int
 	vqHd  int
 	vRot  int
@@ -91,6 +103,13 @@ type StateOptions struct {
 	// row is then rotated as llama.cpp does (a Walsh-Hadamard transform of 64
 	// when the head's value size is a multiple of 64) and quantized.
 	KVType tensor.Type
+	// PageSize is the number of positions of a page of the KV cache, a
+	// multiple of 64 (default DefaultPageSize): the cache grows a page of
+	// every layer at a time as the sequence does. Results never depend on it.
+	PageSize int
+	// Pool, when set, is the memory budget the cache's pages are taken from
+	// (see KVPool); the state must then be pinned while it runs (Pin).
+	Pool *KVPool
 	// KeyType, when Q8_0 or Q4_0, stores the keys in that type instead of
 	// KVType (llama.cpp's --cache-type-k): each key row is quantized as
 	// ggml's CPU backend writes it, and the queries are converted to Q8_0
@@ -157,6 +176,9 @@ func (m *Model) NewState(opt StateOptions) (*State, error) {
 		return nil, err
 	}
 	const maxCtx = 1 << 22
+	if opt.PageSize%tensor.PageAlign != 0 || opt.PageSize < 0 {
+		return nil, fmt.Errorf("KV cache pages of %d positions: want a positive multiple of %d", opt.PageSize, tensor.PageAlign)
+	}
 	if opt.Context > maxCtx {
 		return nil, fmt.Errorf("context %d is larger than the supported %d", opt.Context, maxCtx)
 	}
@@ -164,38 +186,30 @@ func (m *Model) NewState(opt StateOptions) (*State, error) {
 	if err := m.CheckStateMemory(opt); err != nil {
 		return nil, err
 	}
-	s := &State{cfg: c, ctx: opt.Context, batch: opt.Batch, kvType: opt.KVType, kType: opt.keyType()}
+	s := &State{cfg: c, ctx: opt.Context, batch: opt.Batch, kvType: opt.KVType, kType: opt.keyType(), pool: opt.Pool}
 	s.flash = opt.FlashAttn
-	kvN, vN := opt.Context*c.KVDim(), opt.Context*c.VDim()
+	// flash attention reads its cache as one block: one page of the whole
+	// context, taken when the sequence first needs it
+	s.page = opt.pageSize()
 	switch {
 	case opt.KVType == tensor.F32:
-		s.kf, s.vf = make([][]float32, c.Layers), make([][]float32, c.Layers)
-		for l := range c.Layers {
-			s.vf[l] = make([]float32, vN)
-			if s.kType == tensor.F32 {
-				s.kf[l] = make([]float32, kvN)
-			}
+		s.vf = make([][][]float32, c.Layers)
+		if s.kType == tensor.F32 {
+			s.kf = make([][][]float32, c.Layers)
 		}
 	case tensor.KVQuantSupported(opt.KVType):
 		s.vqRow, _ = opt.KVType.RowBytes(c.VDim())
 		s.vqHd, _ = opt.KVType.RowBytes(c.ValueDim)
 		s.vRot = vRotation(c.ValueDim)
 		s.vr = make([]float32, c.VDim())
-		s.vq = make([][]byte, c.Layers)
-		s.kh = make([][]uint16, c.Layers)
-		for l := range c.Layers {
-			s.vq[l] = make([]byte, opt.Context*s.vqRow)
-			if s.kType == tensor.F16 {
-				s.kh[l] = make([]uint16, kvN)
-			}
+		s.vq = make([][][]byte, c.Layers)
+		if s.kType == tensor.F16 {
+			s.kh = make([][][]uint16, c.Layers)
 		}
 	default:
-		s.kh, s.vh = make([][]uint16, c.Layers), make([][]uint16, c.Layers)
-		for l := range c.Layers {
-			s.vh[l] = make([]uint16, vN)
-			if s.kType == tensor.F16 {
-				s.kh[l] = make([]uint16, kvN)
-			}
+		s.vh = make([][][]uint16, c.Layers)
+		if s.kType == tensor.F16 {
+			s.kh = make([][][]uint16, c.Layers)
 		}
 	}
 	if tensor.KVQuantSupported(s.kType) {
@@ -203,10 +217,7 @@ func (m *Model) NewState(opt StateOptions) (*State, error) {
 		s.kqHd, _ = s.kType.RowBytes(c.HeadDim)
 		s.kRot = keyRotation(c.HeadDim)
 		s.kr = make([]float32, c.KVDim())
-		s.kq = make([][]byte, c.Layers)
-		for l := range c.Layers {
-			s.kq[l] = make([]byte, opt.Context*s.kqRow)
-		}
+		s.kq = make([][][]byte, c.Layers)
 	}
 	s.vTop = make([]int, c.Layers)
 	b := opt.Batch
@@ -288,6 +299,9 @@ func (m *Model) ForwardContext(ctx context.Context, s *State, tokens []int, pos 
 		if t < 0 || t >= c.VocabSize {
 			return fmt.Errorf("forward: token id %d outside the vocabulary of %d", t, c.VocabSize)
 		}
+	}
+	if err := s.Grow(ctx, pos+n); err != nil {
+		return err
 	}
 	all := len(logits) == n*c.VocabSize && n > 1
 	for start := 0; start < n; start += s.batch {
@@ -731,6 +745,8 @@ func rope(x, cos, sin []float32, neox bool) {
 
 func (s *State) storeKV(l, p int, k, v []float32) {
 	kvDim, vDim := len(k), len(v)
+	P := s.page
+	j, o := p/P, p%P
 	if s.quantKeys() {
 		kq := k
 		if s.kRot > 0 {
@@ -738,7 +754,7 @@ func (s *State) storeKV(l, p int, k, v []float32) {
 			hadamard(kq, k, s.kRot)
 		}
 		// the key length is a multiple of 32 (validate)
-		_ = tensor.QuantizeKVRow(s.kType, kq, s.kq[l][p*s.kqRow:(p+1)*s.kqRow])
+		_ = tensor.QuantizeKVRow(s.kType, kq, s.kq[l][j][o*s.kqRow:(o+1)*s.kqRow])
 	}
 	switch {
 	case s.vq != nil:
@@ -749,38 +765,108 @@ func (s *State) storeKV(l, p int, k, v []float32) {
 			vq = s.vr[:vDim]
 			hadamard(vq, v, s.vRot)
 		}
-		_ = tensor.QuantizeKVRow(s.kvType, vq, s.vq[l][p*s.vqRow:(p+1)*s.vqRow])
+		_ = tensor.QuantizeKVRow(s.kvType, vq, s.vq[l][j][o*s.vqRow:(o+1)*s.vqRow])
 		if s.kType == tensor.F16 {
-			tensor.F32ToF16Slice(s.kh[l][p*kvDim:(p+1)*kvDim], k)
+			tensor.F32ToF16Slice(s.kh[l][j][o*kvDim:(o+1)*kvDim], k)
 		}
 	case s.flash:
 		// flash attention over an F16 cache: values as rows
 		if !s.quantKeys() {
-			tensor.F32ToF16Slice(s.kh[l][p*kvDim:(p+1)*kvDim], k)
+			tensor.F32ToF16Slice(s.kh[l][j][o*kvDim:(o+1)*kvDim], k)
 		}
-		tensor.F32ToF16Slice(s.vh[l][p*vDim:(p+1)*vDim], v)
+		tensor.F32ToF16Slice(s.vh[l][j][o*vDim:(o+1)*vDim], v)
 	case s.kvType == tensor.F32:
-		// the values are kept transposed, one row of ctx cells per component
+		// the values are kept transposed, one row of page cells per component
 		if !s.quantKeys() {
-			copy(s.kf[l][p*kvDim:(p+1)*kvDim], k)
+			copy(s.kf[l][j][o*kvDim:(o+1)*kvDim], k)
 		}
-		vc := s.vf[l]
-		_ = vc[(vDim-1)*s.ctx+p]
+		vc := s.vf[l][j]
+		_ = vc[(vDim-1)*P+o]
 		for i, f := range v {
-			vc[i*s.ctx+p] = f
+			vc[i*P+o] = f
 		}
 	default:
 		if !s.quantKeys() {
-			kd := s.kh[l][p*kvDim : (p+1)*kvDim]
+			kd := s.kh[l][j][o*kvDim : (o+1)*kvDim]
 			tensor.F32ToF16Slice(kd, k)
 		}
-		vc := s.vh[l]
-		_ = vc[(vDim-1)*s.ctx+p]
+		vc := s.vh[l][j]
+		_ = vc[(vDim-1)*P+o]
 		for i, f := range v {
-			vc[i*s.ctx+p] = tensor.F32ToF16(f)
+			vc[i*P+o] = tensor.F32ToF16(f)
 		}
 	}
 	s.vTop[l] = max(s.vTop[l], p+1)
+}
+
+// pages returns the number of pages the cache holds (the same in every
+// layer).
+func (s *State) pages() int {
+	switch {
+	case s.vf != nil:
+		return len(s.vf[0])
+	case s.vq != nil:
+		return len(s.vq[0])
+	}
+	return len(s.vh[0])
+}
+
+// addPages appends k zeroed pages to every layer's keys and values.
+func (s *State) addPages(k int) {
+	c, P := s.cfg, s.page
+	for l := range c.Layers {
+		for range k {
+			switch {
+			case s.kq != nil:
+				s.kq[l] = append(s.kq[l], make([]byte, P*s.kqRow))
+			case s.kf != nil:
+				s.kf[l] = append(s.kf[l], make([]float32, P*c.KVDim()))
+			default:
+				s.kh[l] = append(s.kh[l], make([]uint16, P*c.KVDim()))
+			}
+			switch {
+			case s.vf != nil:
+				s.vf[l] = append(s.vf[l], make([]float32, P*c.VDim()))
+			case s.vq != nil:
+				s.vq[l] = append(s.vq[l], make([]byte, P*s.vqRow))
+			default:
+				s.vh[l] = append(s.vh[l], make([]uint16, P*c.VDim()))
+			}
+		}
+	}
+}
+
+// dropPages forgets every page: the cache holds no position.
+func (s *State) dropPages() {
+	for l := range s.cfg.Layers {
+		for _, pl := range []*[][]float32{at(s.kf, l), at(s.vf, l)} {
+			if pl != nil {
+				clear(*pl)
+				*pl = (*pl)[:0]
+			}
+		}
+		for _, pl := range []*[][]uint16{at(s.kh, l), at(s.vh, l)} {
+			if pl != nil {
+				clear(*pl)
+				*pl = (*pl)[:0]
+			}
+		}
+		for _, pl := range []*[][]byte{at(s.kq, l), at(s.vq, l)} {
+			if pl != nil {
+				clear(*pl)
+				*pl = (*pl)[:0]
+			}
+		}
+		s.vTop[l] = 0
+	}
+}
+
+// at returns &x[l], or nil when x is nil.
+func at[T any](x [][]T, l int) *[]T {
+	if x == nil {
+		return nil
+	}
+	return &x[l]
 }
 
 // qkNorm applies the query/key norms of one token in place: over all heads

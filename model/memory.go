@@ -34,13 +34,14 @@ func rowBytes(t tensor.Type, n int) int64 {
 	return mulSat((int64(n)+bs-1)/bs, int64(t.TypeSize()))
 }
 
-// StateBytes returns the memory NewState(opt) allocates: the KV cache and,
-// in total, the cache plus the activation buffers of a batch and the
+// StateBytes returns the memory a State of opt holds once its cache is
+// full: the KV cache (every page, the context rounded up to a whole page)
+// and, in total, the cache plus the activation buffers of a batch and the
 // attention scratch of every worker thread (traced runs add a little more).
 func (m *Model) StateBytes(opt StateOptions) (kvCache, total int64) {
 	c := &m.Config
 	opt = opt.withDefaults(c)
-	kvCache = c.KVCacheBytesTypes(opt.Context, opt.keyType(), opt.KVType)
+	kvCache = c.KVCacheBytesTypes(opt.pagedContext(), opt.keyType(), opt.KVType)
 	b := int64(opt.Batch)
 	// x, xb, xb2, q, k, v, att, hb, hb2 (float32)
 	acts := addSat(mulSat(b, 3*int64(c.Dim)+2*int64(c.QDim())+int64(c.KVDim())+int64(c.VDim())+2*int64(c.ffnRows()), 4), c.moeBytes(b))
@@ -87,6 +88,27 @@ func (m *Model) CheckStateMemory(opt StateOptions) error {
 		formatBytes(int64(min(avail.Bytes, math.MaxInt64))), avail.Bytes, avail.Source)
 }
 
+// pagedContext returns the positions the pages of a full cache hold: the
+// context rounded up to a whole page (see NewState).
+func (opt StateOptions) pagedContext() int {
+	page := opt.pageSize()
+	if page <= 0 {
+		return opt.Context
+	}
+	return (opt.Context + page - 1) / page * page
+}
+
+// pageSize returns the positions of a page of a State of opt: PageSize, at
+// most the context rounded up to the pages' multiple; with flash attention,
+// which reads its cache as one block, always that whole rounded context.
+func (opt StateOptions) pageSize() int {
+	ctx := (opt.Context + tensor.PageAlign - 1) / tensor.PageAlign * tensor.PageAlign
+	if opt.FlashAttn {
+		return ctx
+	}
+	return min(opt.PageSize, ctx)
+}
+
 // withDefaults fills in the defaults NewState applies.
 func (opt StateOptions) withDefaults(c *Config) StateOptions {
 	if opt.Context <= 0 {
@@ -94,6 +116,9 @@ func (opt StateOptions) withDefaults(c *Config) StateOptions {
 	}
 	if opt.Batch <= 0 {
 		opt.Batch = 64
+	}
+	if opt.PageSize == 0 {
+		opt.PageSize = DefaultPageSize
 	}
 	return opt
 }

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"context"
 	"errors"
 	"strconv"
 	"strings"
@@ -12,22 +13,46 @@ import (
 
 // allocatedBytes sums the buffers a State holds.
 func allocatedBytes(s *State) int64 {
-	n := 0
-	for l := range s.kf {
-		n += 4 * (len(s.kf[l]) + len(s.vf[l]))
-	}
-	for l := range s.kh {
-		n += 2 * (len(s.kh[l]) + len(s.vh[l]))
-	}
+	n := int(kvAllocated(s))
 	for _, b := range [][]float32{s.x, s.xb, s.xb2, s.q, s.k, s.v, s.att, s.hb, s.hb2, s.cos, s.sin} {
 		n += 4 * len(b)
-	}
-	for l := range s.kq {
-		n += len(s.kq[l])
 	}
 	n += 4 * len(s.kr)
 	for _, w := range s.ws {
 		n += 4*len(w.scores) + 2*(len(w.qh)+len(w.wh)) + len(w.qq) + 4*len(w.qr)
+	}
+	return int64(n)
+}
+
+// kvAllocated sums the pages of a State's KV cache.
+func kvAllocated(s *State) int64 {
+	n := 0
+	for l := range s.cfg.Layers {
+		if s.kf != nil {
+			for _, pg := range s.kf[l] {
+				n += 4 * len(pg)
+			}
+		}
+		if s.vf != nil {
+			for _, pg := range s.vf[l] {
+				n += 4 * len(pg)
+			}
+		}
+		if s.kh != nil {
+			for _, pg := range s.kh[l] {
+				n += 2 * len(pg)
+			}
+		}
+		if s.vh != nil {
+			for _, pg := range s.vh[l] {
+				n += 2 * len(pg)
+			}
+		}
+		if s.kq != nil {
+			for _, pg := range s.kq[l] {
+				n += len(pg)
+			}
+		}
 	}
 	return int64(n)
 }
@@ -50,17 +75,17 @@ func TestStateBytes(t *testing.T) {
 						t.Fatal(err)
 					}
 					kvBytes, total := m.StateBytes(opt)
+					// a new state holds no page; a full one every page
+					if got := kvAllocated(st); got != 0 {
+						t.Errorf("%+v: a new state holds %d bytes of KV cache", opt, got)
+					}
+					if err := st.Grow(context.Background(), st.Context()); err != nil {
+						t.Fatal(err)
+					}
 					if got := allocatedBytes(st); got != total {
 						t.Errorf("%+v, %d threads: StateBytes %d, allocated %d", opt, threads, total, got)
 					}
-					var wantKV int64
-					for l := range st.kf {
-						wantKV += int64(4 * (len(st.kf[l]) + len(st.vf[l])))
-					}
-					for l := range st.kh {
-						wantKV += int64(2 * (len(st.kh[l]) + len(st.vh[l])))
-					}
-					if kvBytes != wantKV {
+					if wantKV := kvAllocated(st); kvBytes != wantKV || st.HeldBytes() != wantKV {
 						t.Errorf("%+v: KV cache %d bytes, allocated %d", opt, kvBytes, wantKV)
 					}
 				}
@@ -96,8 +121,12 @@ func TestStateBytesQuantizedKeys(t *testing.T) {
 				t.Errorf("%+v: state types %s/%s", opt, st.KeyType(), st.KVType())
 			}
 			kvBytes, total := m.StateBytes(opt)
-			if want := 2 * 100 * tc.kvRow; kvBytes != want || m.Config.KVCacheBytesTypes(100, tc.k, tc.v) != want {
+			// the 100 positions take a page of 128
+			if want := 2 * 128 * tc.kvRow; kvBytes != want || m.Config.KVCacheBytesTypes(100, tc.k, tc.v) != 2*100*tc.kvRow {
 				t.Errorf("%+v: KV cache %d bytes, want %d", opt, kvBytes, want)
+			}
+			if err := st.Grow(context.Background(), st.Context()); err != nil {
+				t.Fatal(err)
 			}
 			if got := allocatedBytes(st); got != total {
 				t.Errorf("%+v, %d threads: StateBytes %d, allocated %d", opt, threads, total, got)

@@ -118,6 +118,15 @@ func (m *Model) ForwardMulti(b *Batch, chunks []SeqChunk) error {
 		}
 		rows += len(ch.Tokens)
 	}
+	for i, ch := range chunks {
+		ctx := ch.Ctx
+		if ctx == nil {
+			ctx = context.Background()
+		}
+		if err := ch.State.grow(ctx, ch.Pos+len(ch.Tokens), false); err != nil {
+			return fmt.Errorf("forward multi: sequence %d: %w", i, err)
+		}
+	}
 	if !c.batchable() {
 		// mixtures of experts: each chunk through the single-sequence path
 		for _, ch := range chunks {

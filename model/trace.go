@@ -47,28 +47,28 @@ func (m *Model) EmbeddingRow(id int, dst []float32) { m.TokenEmbedding.Row(id, d
 // dequantized and rotated back: the attention output is rotated back the
 // same way).
 func (s *State) CachedValue(layer, pos, kvHead int, dst []float32) {
-	vd := s.cfg.ValueDim
+	vd, P := s.cfg.ValueDim, s.page
 	switch {
 	case s.vq != nil:
-		tensor.DequantizeKVRow(s.kvType, s.vq[layer][pos*s.vqRow+kvHead*s.vqHd:][:s.vqHd], dst[:vd])
+		tensor.DequantizeKVRow(s.kvType, s.vq[layer][pos/P][(pos%P)*s.vqRow+kvHead*s.vqHd:][:s.vqHd], dst[:vd])
 		s.unrotateOut(dst)
 		return
 	case s.flash:
-		row := s.vh[layer][pos*s.cfg.VDim()+kvHead*vd:][:vd]
+		row := s.vh[layer][pos/P][(pos%P)*s.cfg.VDim()+kvHead*vd:][:vd]
 		for i, h := range row {
 			dst[i] = tensor.F16ToF32(h)
 		}
 		return
 	}
 	if s.kvType == tensor.F32 {
-		vc := s.vf[layer]
+		vc := s.vf[layer][pos/P]
 		for i := range dst[:vd] {
-			dst[i] = vc[(kvHead*vd+i)*s.ctx+pos]
+			dst[i] = vc[(kvHead*vd+i)*P+pos%P]
 		}
 		return
 	}
-	vc := s.vh[layer]
+	vc := s.vh[layer][pos/P]
 	for i := range dst[:vd] {
-		dst[i] = tensor.F16ToF32(vc[(kvHead*vd+i)*s.ctx+pos])
+		dst[i] = tensor.F16ToF32(vc[(kvHead*vd+i)*P+pos%P])
 	}
 }

@@ -105,9 +105,17 @@ func TestBatchedServerMatchesAlone(t *testing.T) {
 			m := open(t)
 			_, one := testServer(t, Config{Models: []Model{{Name: "m", Model: m}}, Parallel: 1, Queue: 16})
 			srv, four := testServer(t, Config{Models: []Model{{Name: "m", Model: m}}, Parallel: 4, Queue: 16})
+			// every request without the prompt cache, alone as batched: a
+			// prompt that reuses the previous request's BOS is processed
+			// from position 1, in chunks cut elsewhere than from 0, which
+			// rounds differently (with 4-token chunks, the dissection's
+			// logit lens showed it in the last digits)
+			noCache := func(body string) string {
+				return strings.Replace(body, `{"model":"m",`, `{"model":"m","cache_prompt":false,`, 1)
+			}
 			want := make([]string, len(batchRequests))
 			for i, r := range batchRequests {
-				status, b, err := fetch(one+r.path, r.body)
+				status, b, err := fetch(one+r.path, noCache(r.body))
 				if err != nil || status != 200 {
 					t.Fatalf("request %d alone: %d %v %.300s", i, status, err, b)
 				}
@@ -125,8 +133,7 @@ func TestBatchedServerMatchesAlone(t *testing.T) {
 				for i := range n {
 					r := batchRequests[i%len(batchRequests)]
 					wg.Go(func() {
-						body := strings.Replace(r.body, `{"model":"m",`, `{"model":"m","cache_prompt":false,`, 1)
-						status, b, err := fetch(four+r.path, body)
+						status, b, err := fetch(four+r.path, noCache(r.body))
 						if err == nil && status != 200 {
 							err = fmt.Errorf("status %d: %.300s", status, b)
 						}
@@ -140,12 +147,6 @@ func TestBatchedServerMatchesAlone(t *testing.T) {
 				for i := range n {
 					if errs[i] != nil {
 						t.Fatalf("%d requests, request %d: %v", n, i, errs[i])
-					}
-					if name == "stories260K-chunks" && strings.HasSuffix(batchRequests[i%len(batchRequests)].path, "/dissect") {
-						// known difference, not yet explained: with prompt
-						// chunks of 4 tokens the dissection's step events
-						// differ between the batched and the lone server
-						continue
 					}
 					if w := want[i%len(batchRequests)]; got[i] != w {
 						t.Fatalf("%d requests, request %d:\n%.600s\nalone:\n%.600s", n, i, got[i], w)

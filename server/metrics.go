@@ -91,31 +91,38 @@ func (m *metrics) promptCacheHit(model string, tokens int) {
 }
 
 // kvCollector reports, at each scrape, how much of every model's KV caches
-// the running requests hold: the positions filled by their prompts and the
-// tokens generated so far, against the positions of all the slots' caches.
-// Idle slots keep their last request's tokens for reuse, but those can be
-// overwritten by the next request at no cost, so they count as free (as
-// vLLM counts cached blocks that no request holds).
+// is in use. The positions: those filled by the prompts and generated
+// tokens of the running requests (idle slots keep their last request's
+// tokens for reuse, but the next request may overwrite them at no cost, so
+// they count as free, as vLLM counts cached blocks no request holds). The
+// bytes: the pages every slot's cache holds, running or idle (with
+// Config.KVPool), against the pool's budget or, without one, the bytes of
+// every slot's full cache; and the pool's evictions of idle caches.
 type kvCollector struct {
-	s          *Server
-	ratio, use *prometheus.Desc
+	s                                  *Server
+	ratio, use, bytes, budget, evicted *prometheus.Desc
 }
 
 func newKVCollector(s *Server) *kvCollector {
 	return &kvCollector{s: s,
-		ratio: prometheus.NewDesc("glassbox_kv_cache_usage_ratio", "Fraction (0 to 1) of the KV cache positions of the model's slots that running requests hold.", []string{"model"}, nil),
-		use:   prometheus.NewDesc("glassbox_kv_cache_used_tokens", "KV cache positions that running requests hold (prompt and generated tokens).", []string{"model"}, nil),
+		ratio:   prometheus.NewDesc("glassbox_kv_cache_usage_ratio", "Fraction (0 to 1) of the KV cache the model's slots hold: bytes of their cache pages over the --kv-budget (shared by every model) or, without one, over the bytes of all its slots' full caches; without a KV pool, positions running requests hold over the slots' positions.", []string{"model"}, nil),
+		use:     prometheus.NewDesc("glassbox_kv_cache_used_tokens", "KV cache positions that running requests hold (prompt and generated tokens).", []string{"model"}, nil),
+		bytes:   prometheus.NewDesc("glassbox_kv_cache_bytes", "Bytes of KV cache pages the model's slots hold, running or idle (pages are made as sequences grow).", []string{"model"}, nil),
+		budget:  prometheus.NewDesc("glassbox_kv_cache_budget_bytes", "The KV cache budget shared by every model's slots (--kv-budget; 0: none).", nil, nil),
+		evicted: prometheus.NewDesc("glassbox_kv_cache_evictions_total", "Idle slots whose cached prompt was evicted to make room for another slot's KV cache pages under --kv-budget.", nil, nil),
 	}
 }
 
 // Describe sends the descriptions of the KV cache gauges.
 func (c *kvCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- c.ratio
-	ch <- c.use
+	for _, d := range []*prometheus.Desc{c.ratio, c.use, c.bytes, c.budget, c.evicted} {
+		ch <- d
+	}
 }
 
 // Collect sends the KV cache gauges of every model.
 func (c *kvCollector) Collect(ch chan<- prometheus.Metric) {
+	kp := c.s.cfg.KVPool
 	for _, e := range c.s.readyModels() {
 		used := e.pool.kvUsed()
 		capacity := float64(e.pool.size) * float64(e.model.ContextSize())
@@ -123,8 +130,27 @@ func (c *kvCollector) Collect(ch chan<- prometheus.Metric) {
 		if capacity > 0 {
 			ratio = min(float64(used)/capacity, 1)
 		}
+		if kp != nil {
+			var held int64
+			for _, sl := range e.pool.all {
+				held += sl.session.CacheBytes()
+			}
+			max := float64(kp.Budget())
+			if max == 0 {
+				max = float64(e.pool.size) * float64(e.model.KVCacheBytes())
+			}
+			ratio = 0
+			if max > 0 {
+				ratio = min(float64(held)/max, 1)
+			}
+			ch <- prometheus.MustNewConstMetric(c.bytes, prometheus.GaugeValue, float64(held), e.name)
+		}
 		ch <- prometheus.MustNewConstMetric(c.ratio, prometheus.GaugeValue, ratio, e.name)
 		ch <- prometheus.MustNewConstMetric(c.use, prometheus.GaugeValue, float64(used), e.name)
+	}
+	if kp != nil {
+		ch <- prometheus.MustNewConstMetric(c.budget, prometheus.GaugeValue, float64(kp.Budget()))
+		ch <- prometheus.MustNewConstMetric(c.evicted, prometheus.CounterValue, float64(kp.Evictions()))
 	}
 }
 

@@ -561,6 +561,14 @@ func (e *entry) close(owned bool) {
 	if e.batcher != nil {
 		e.batcher.Close()
 	}
+	// the slots' KV cache pages go back to the pool shared with other models
+	if e.pool != nil {
+		for _, sl := range e.pool.all {
+			if sl.session != nil {
+				sl.session.Free()
+			}
+		}
+	}
 	if owned && e.model != nil {
 		e.model.Close()
 	}

@@ -118,7 +118,7 @@ func (p *pool) acquireSlot(ctx context.Context, prompt []int, want *slot) (*slot
 		// BOS token does not evict another conversation's cache.
 		best, bestLen := 0, 0
 		for i, s := range p.free {
-			if l := commonPrefix(s.last, prompt); l > bestLen {
+			if l := commonPrefix(s.cachedTokens(), prompt); l > bestLen {
 				best, bestLen = i, l
 			}
 		}
@@ -302,6 +302,15 @@ func earliest(d []time.Duration) int {
 		}
 	}
 	return best
+}
+
+// cachedTokens returns the tokens the slot's cache holds: none once its KV
+// pool evicted them.
+func (s *slot) cachedTokens() []int {
+	if s.session != nil && s.session.Evicted() {
+		return nil
+	}
+	return s.last
 }
 
 func commonPrefix(a, b []int) int {

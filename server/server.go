@@ -102,6 +102,10 @@ type Config struct {
 	// its own cache of the draft model. The caller closes the draft model.
 	Speculative      *glassbox.Speculative
 	SpeculativeModel string
+	// KVPool, when set, is the memory budget the models' slots were opened
+	// with (glassbox.Options.KVPool): /metrics reports the bytes their
+	// caches hold against it and its evictions, /slots each slot's bytes.
+	KVPool *glassbox.KVPool
 	// Parallel is the number of generation slots per model (default 1).
 	// With more than one, the slots of a model decode together (continuous
 	// batching, see glassbox.Batcher) unless NoBatching is set.
@@ -648,6 +652,9 @@ func contextError(e *entry, n int) error {
 
 // genError turns a generation error into an API error.
 func genError(err error) error {
+	if errors.Is(err, glassbox.ErrKVBudget) {
+		return &APIError{Status: http.StatusServiceUnavailable, Type: "unavailable_error", Code: "kv_budget_exceeded", Message: err.Error()}
+	}
 	if errors.Is(err, glassbox.ErrContext) {
 		return &APIError{Status: http.StatusBadRequest, Type: "invalid_request_error", Code: "context_length_exceeded", Message: err.Error()}
 	}

@@ -136,6 +136,8 @@ type slotInfo struct {
 	Speculative  bool        `json:"speculative"`
 	IsProcessing bool        `json:"is_processing"`
 	TokensCached int         `json:"tokens_cached"`
+	KVCacheBytes int64       `json:"kv_cache_bytes,omitempty"` // bytes of KV cache pages the slot holds (with a KV pool)
+	Evicted      bool        `json:"kv_cache_evicted,omitempty"`
 	LastCached   int         `json:"last_tokens_cached"`
 	Params       *slotParams `json:"params"`
 }
@@ -169,6 +171,12 @@ func (s *Server) listSlots(w http.ResponseWriter, r *http.Request) error {
 				free++
 			}
 			sl.state.mu.Unlock()
+			if s.cfg.KVPool != nil {
+				info.KVCacheBytes = sl.session.CacheBytes()
+				if sl.session.Evicted() {
+					info.Evicted, info.TokensCached, info.LastCached = true, 0, 0
+				}
+			}
 			if info.Params == nil {
 				info.Params = &slotParams{NPredict: -1, Stop: []string{}, CachePrompt: true}
 			}
@@ -225,7 +233,7 @@ func (s *Server) slotAction(w http.ResponseWriter, r *http.Request) error {
 	if action == "erase" {
 		n, ok := e.pool.withIdle(sl, func() int {
 			n := len(sl.last)
-			sl.session.Reset()
+			sl.session.Free()
 			sl.last = sl.last[:0]
 			sl.state.erase()
 			return n

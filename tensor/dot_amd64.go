@@ -99,6 +99,7 @@ func useAsm(on bool) {
 	useAsmLegacy(on)
 	useAsmK(on)
 	useAsmIQ(on)
+	useAsmPaged(on)
 	dotQ8_0Q8_0, dotQ4_0Q8_0, dotQ4_KQ8_K, dotQ6_KQ8_K = dotQ8_0Q8_0Go, dotQ4_0Q8_0Go, dotQ4_KQ8_KGo, dotQ6_KQ8_KGo
 	dotF32F32, dotF16F16 = dotF32F32Go, dotF16F16Go
 	gemmF32F32, gemmF16F16 = gemmDotF32F32Go, gemmDotF16F16Go

@@ -712,12 +712,17 @@ func TestDeployDoc(t *testing.T) {
 			t.Errorf("docs/deploy.md: no table row for %s (--%s)", env, flag)
 		}
 	}
-	mod, err := glassbox.OpenBytes(models.DefaultName, models.Default, &glassbox.Options{Context: 64, Threads: 1})
+	// as glassbox serve: the slots draw from a KV pool (no budget)
+	pool, err := glassbox.NewKVPool(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod, err := glassbox.OpenBytes(models.DefaultName, models.Default, &glassbox.Options{Context: 64, Threads: 1, KVPool: pool})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer mod.Close()
-	srv, err := server.New(server.Config{Models: []server.Model{{Name: "m", Model: mod}}})
+	srv, err := server.New(server.Config{Models: []server.Model{{Name: "m", Model: mod}}, KVPool: pool})
 	if err != nil {
 		t.Fatal(err)
 	}

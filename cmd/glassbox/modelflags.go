@@ -20,6 +20,7 @@ import (
 
 // modelFlags are the flags of every command that loads a model.
 type modelFlags struct {
+	kvPool    *glassbox.KVPool // the sessions' KV cache budget (serve --kv-budget)
 	model     string
 	tokenizer string
 	threads   int
@@ -107,7 +108,7 @@ func (f *modelFlags) loraAdapters() ([]glassbox.LoRAAdapter, error) {
 // it. A --ctx the memory cannot hold is refused; one beyond the context the
 // model was trained for gets a warning on stderr.
 func (f *modelFlags) open(ctx context.Context) (*glassbox.Model, error) {
-	opts := &glassbox.Options{Tokenizer: f.tokenizer, Threads: f.threads, Context: f.ctx, KVCacheF32: f.kvF32, FallbackChatTemplate: f.fallbackTemplate, Batch: f.ubatch}
+	opts := &glassbox.Options{Tokenizer: f.tokenizer, Threads: f.threads, Context: f.ctx, KVCacheF32: f.kvF32, FallbackChatTemplate: f.fallbackTemplate, Batch: f.ubatch, KVPool: f.kvPool}
 	var err error
 	if opts.FlashAttention, err = glassbox.ParseFlashAttention(f.flashAttn); err != nil {
 		return nil, fmt.Errorf("--flash-attn: %w", err)

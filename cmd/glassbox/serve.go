@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -38,6 +40,7 @@ type serveOptions struct {
 	batch     int  // --batch: tokens per batched forward pass
 	queue     int
 	slotSave  string        // --slot-save-path: the directory of saved slot files
+	kvBudget  string        // --kv-budget: the KV cache memory of every slot of every model
 	maxModels int           // --max-models: models loaded at once
 	keepAlive time.Duration // --keep-alive: how long an idle model stays loaded
 	runtime   modelFlags    // -t, -c and --kv-f32, as every command that runs a model
@@ -112,6 +115,7 @@ other requests get the text so far. A second signal quits at once.`,
 	f.BoolVar(&o.mcp, "mcp", false, "also serve the default model to MCP clients (Streamable HTTP) at /mcp, as `glassbox mcp` does")
 	f.StringVar(&o.apiKey, "api-key", "", "require this key as \"Authorization: Bearer KEY\" on every route but the probes")
 	f.BoolVar(&o.publicMetrics, "public-metrics", false, "serve /metrics without the API key (for Prometheus and inference gateways that scrape without one)")
+	f.StringVar(&o.kvBudget, "kv-budget", "", "total KV cache memory of all slots of all models, e.g. 512MiB or 2GiB (caches grow in pages as sequences do; past the budget the idle slot used the longest ago loses its cached prompt, and a request waits for a busy slot or fails if it can never fit; default: no limit)")
 	f.IntVar(&o.parallel, "parallel", 1, fmt.Sprintf("generation slots per model, at most %d (each has its own KV cache)", maxParallel))
 	f.BoolVar(&o.noBatch, "no-cont-batching", false, "run each slot's forward passes on their own instead of one batched decode step for all the slots generating (continuous batching, the default with --parallel above 1)")
 	f.IntVarP(&o.batch, "batch", "b", glassbox.DefaultBatchTokens, fmt.Sprintf("tokens per batched forward pass, at most %d (llama.cpp's n_batch): the next token of every slot generating plus --ubatch chunks of the prompts of as many slots as fit, so that requests arriving together have their prompts processed together", maxBatch))
@@ -250,6 +254,14 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 	if err != nil {
 		return fromEnv(err, env)
 	}
+	// one KV pool for the slots of every model: its budget, or no limit
+	budget, err := parseSize(o.kvBudget)
+	if err != nil {
+		return fromEnv(fmt.Errorf("--kv-budget: %w", err), env)
+	}
+	if o.runtime.kvPool, err = glassbox.NewKVPool(budget); err != nil {
+		return fromEnv(fmt.Errorf("--kv-budget: %w", err), env)
+	}
 	logw := cmd.ErrOrStderr()
 	logger := slog.New(slog.NewTextHandler(logw, nil))
 	if o.logFormat == "json" {
@@ -332,7 +344,7 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 		defer draft.Close() // after the server's Close: no generation reads it then
 		say(fmt.Sprintf("draft model %s loaded in %s", draft.Path(), draft.LoadDuration().Round(10*time.Microsecond)))
 	}
-	if err := checkKVMemory(served, o.parallel, availableMemory()); err != nil {
+	if err := checkKVMemory(served, o.parallel, o.runtime.kvPool.Budget(), availableMemory()); err != nil {
 		return fromEnv(err, env)
 	}
 	if o.slotSave != "" {
@@ -355,7 +367,7 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 		st = nil
 	}
 	cat := &serveCatalog{specs: specs, store: st, runtime: o.runtime, parallel: o.parallel, say: say}
-	srv, err := server.New(server.Config{Models: served, Store: st, Vectors: vecSets, Feedback: fb, APIKey: o.apiKey, PublicMetrics: o.publicMetrics,
+	srv, err := server.New(server.Config{Models: served, Store: st, KVPool: o.runtime.kvPool, Vectors: vecSets, Feedback: fb, APIKey: o.apiKey, PublicMetrics: o.publicMetrics,
 		Load: cat.load, Catalog: cat.list, MaxModels: o.maxModels, KeepAlive: o.keepAlive, SlotSavePath: o.slotSave, PinDefault: o.mcp,
 		Parallel: o.parallel, NoBatching: o.noBatch, BatchTokens: o.batch, Queue: o.queue, MaxBodyBytes: o.maxBody, Logger: logger, Leaderboard: loadLeaderboard,
 		Speculative: spec,
@@ -520,7 +532,7 @@ func (c *serveCatalog) load(ctx context.Context, name string) (*glassbox.Model, 
 	if err != nil {
 		return nil, err
 	}
-	if err := checkKVMemory([]server.Model{{Name: name, Model: m}}, c.parallel, availableMemory()); err != nil {
+	if err := checkKVMemory([]server.Model{{Name: name, Model: m}}, c.parallel, c.runtime.kvPool.Budget(), availableMemory()); err != nil {
 		m.Close()
 		return nil, err
 	}
@@ -594,10 +606,17 @@ func shutdown(hs *http.Server, srv *server.Server, grace time.Duration, say func
 }
 
 // checkKVMemory refuses a number of slots whose KV caches cannot fit in the
-// available memory (avail 0: unknown, no check).
-func checkKVMemory(models []server.Model, parallel int, avail uint64) error {
+// available memory (avail 0: unknown, no check), or a --kv-budget (budget,
+// 0: none) larger than it.
+func checkKVMemory(models []server.Model, parallel int, budget int64, avail uint64) error {
 	if avail == 0 {
 		return nil
+	}
+	if budget > 0 {
+		if uint64(budget) <= avail {
+			return nil
+		}
+		return fmt.Errorf("--kv-budget of %d bytes (%s) is more than the %d bytes (%s) of memory available: lower it", budget, mib(uint64(budget)), avail, mib(avail))
 	}
 	var total uint64
 	for _, m := range models {
@@ -610,7 +629,7 @@ func checkKVMemory(models []server.Model, parallel int, avail uint64) error {
 	for i, m := range models {
 		per[i] = fmt.Sprintf("%s: %s a slot", m.Name, mib(uint64(m.Model.KVCacheBytes())))
 	}
-	return fmt.Errorf("--parallel %d needs %d bytes (%s) of KV caches (%s) but only %d bytes (%s) of memory are available: lower --parallel or --ctx",
+	return fmt.Errorf("--parallel %d needs %d bytes (%s) of KV caches (%s) but only %d bytes (%s) of memory are available: lower --parallel or --ctx, or set --kv-budget",
 		parallel, total, mib(total), strings.Join(per, ", "), avail, mib(avail))
 }
 
@@ -624,4 +643,26 @@ func availableMemory() uint64 {
 		return 0
 	}
 	return m.Bytes
+}
+
+// parseSize reads a memory size: a number of bytes, optionally followed by
+// a unit, binary (KiB, MiB, GiB, TiB; K, M, G, T) or decimal (KB, MB, GB,
+// TB); "" is 0.
+func parseSize(v string) (int64, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, nil
+	}
+	i := strings.IndexFunc(v, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
+	num, unit := v, ""
+	if i >= 0 {
+		num, unit = v[:i], strings.TrimSpace(v[i:])
+	}
+	mult := map[string]float64{"": 1, "b": 1, "k": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mib": 1 << 20, "g": 1 << 30, "gib": 1 << 30, "t": 1 << 40, "tib": 1 << 40,
+		"kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12}[strings.ToLower(unit)]
+	f, err := strconv.ParseFloat(num, 64)
+	if err != nil || mult == 0 || f < 0 || f*mult > math.MaxInt64 {
+		return 0, fmt.Errorf("invalid size %q: want bytes with an optional unit, such as 512MiB, 2GiB or 1.5G", v)
+	}
+	return int64(f * mult), nil
 }

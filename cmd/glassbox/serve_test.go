@@ -433,22 +433,44 @@ func TestCheckKVMemory(t *testing.T) {
 	served := []server.Model{{Name: "a", Model: m}, {Name: "b", Model: m}}
 	tests := []struct {
 		parallel int
+		budget   int64
 		avail    uint64
 		want     string
 	}{
-		{4, 0, ""}, // unknown: no check
-		{4, 8 * perSlot, ""},
-		{4, 8*perSlot - 1, "--parallel 4 needs 2621440 bytes (2.5 MiB) of KV caches (a: 0.3 MiB a slot, b: 0.3 MiB a slot) but only 2621439 bytes"},
-		{256, 1 << 20, "--parallel 256 needs"},
+		{4, 0, 0, ""}, // unknown: no check
+		{4, 0, 8 * perSlot, ""},
+		{4, 0, 8*perSlot - 1, "--parallel 4 needs 2621440 bytes (2.5 MiB) of KV caches (a: 0.3 MiB a slot, b: 0.3 MiB a slot) but only 2621439 bytes"},
+		{256, 0, 1 << 20, "--parallel 256 needs"},
+		// a budget bounds the caches, whatever --parallel
+		{256, 1 << 20, 1 << 20, ""},
+		{4, 1<<20 + 1, 1 << 20, "--kv-budget of 1048577 bytes (1.0 MiB) is more than the 1048576 bytes"},
 	}
 	for _, tt := range tests {
-		err := checkKVMemory(served, tt.parallel, tt.avail)
+		err := checkKVMemory(served, tt.parallel, tt.budget, tt.avail)
 		if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
 			t.Errorf("parallel %d, %d bytes available: %v, want %q", tt.parallel, tt.avail, err, tt.want)
 		}
 	}
 	if availableMemory() == 0 && runtime.GOOS == "linux" {
 		t.Error("no MemAvailable read from /proc/meminfo")
+	}
+}
+
+// TestParseSize checks the sizes --kv-budget takes.
+func TestParseSize(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want int64
+		err  bool
+	}{
+		{"", 0, false}, {"0", 0, false}, {"1024", 1024, false}, {"512MiB", 512 << 20, false}, {"2GiB", 2 << 30, false},
+		{"1.5G", 3 << 29, false}, {"64k", 64 << 10, false}, {"1GB", 1e9, false}, {"2 gib", 2 << 30, false},
+		{"-1", 0, true}, {"lots", 0, true}, {"5XB", 0, true}, {"1e30", 0, true},
+	} {
+		got, err := parseSize(tt.in)
+		if (err != nil) != tt.err || got != tt.want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d (error %v)", tt.in, got, err, tt.want, tt.err)
+		}
 	}
 }
 
