@@ -52,6 +52,10 @@ type posRecord struct {
 	attn  []trace.HeadAttention // per traced head
 	exps  []trace.ExpertChoice  // the routers' choices
 	resid [][]float32           // residual stream after each traced layer (logit lens)
+	// uncapped holds the next-token logits before final soft-capping,
+	// when hasUncapped (models with Config.FinalSoftcap only)
+	uncapped    []float32
+	hasUncapped bool
 }
 
 // want sets the positions to record: n from pos.
@@ -71,7 +75,7 @@ func (r *recorder) at(pos int) *posRecord {
 	var rec *posRecord
 	if k := len(r.free); k > 0 {
 		rec, r.free = r.free[k-1], r.free[:k-1]
-		rec.attn, rec.exps = rec.attn[:0], rec.exps[:0]
+		rec.attn, rec.exps, rec.hasUncapped = rec.attn[:0], rec.exps[:0], false
 	} else {
 		rec = &posRecord{resid: make([][]float32, r.m.Config.Layers)}
 		if r.cfg.Options.LogitLens {
@@ -177,6 +181,14 @@ func (r *recorder) Experts(layer, pos int, _ []float32, ids []int, weights, prob
 	rec.exps = append(rec.exps, ec)
 }
 
+// UncappedLogits implements model.LogitTracer: the logits predicting the
+// token after pos before the model's final soft-capping.
+func (r *recorder) UncappedLogits(pos int, logits []float32) {
+	rec := r.at(pos)
+	rec.uncapped = append(rec.uncapped[:0], logits...)
+	rec.hasUncapped = true
+}
+
 // Residual implements model.Tracer.
 func (r *recorder) Residual(layer, pos int, x []float32) {
 	if rec := r.at(pos); rec.resid[layer] != nil {
@@ -217,7 +229,7 @@ func (r *recorder) meta(ctxSize int, kv, keys tensor.Type) trace.Event {
 		HeadDim: c.HeadDim, Vocab: c.VocabSize, ContextLength: c.ContextLength, Context: ctxSize,
 		QuantType: c.FileType, KVCache: kv.String(), KVCacheK: keyName, Tokenizer: r.tokenizerModel(), LoRA: loras,
 		TracedLayers: r.indices(r.layerOn), TracedHeads: r.indices(r.headOn),
-		Experts: c.Experts, ExpertsUsed: c.ExpertsUsed,
+		Experts: c.Experts, ExpertsUsed: c.ExpertsUsed, AttnSoftcap: c.AttnSoftcap, FinalSoftcap: c.FinalSoftcap,
 	}}
 }
 
@@ -351,6 +363,16 @@ func (r *recorder) step(index, pos int, history []int, logits []float32, chosen 
 	// prediction: the raw distribution
 	top, ent := r.candidates(logits)
 	st.Prediction = trace.Prediction{Top: top, Entropy: ent}
+	if rec.hasUncapped {
+		for k := range top {
+			v := rec.uncapped[top[k].ID] // a copy: the record is reused
+			top[k].LogitUncapped = &v
+		}
+		ch := r.candidate(chosen, logits[chosen], softmaxProb(logits, chosen))
+		v := rec.uncapped[chosen]
+		ch.LogitUncapped = &v
+		st.Prediction.Chosen = &ch
+	}
 
 	// decoding: the sampler chain as applied
 	s := &r.smp
