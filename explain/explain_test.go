@@ -326,8 +326,9 @@ func TestReportGrammar(t *testing.T) {
 }
 
 // TestReportSoftcap: for a model with soft-capping the report's header
-// gives the caps and each prediction candidate its logit before and after
-// capping, the chosen token included when it is not among them; a trace
+// gives the caps, each prediction candidate its logit before and after
+// capping, the chosen token included when it is not among them, and each
+// attended position its score before and after capping; a trace
 // without capping shows none of it.
 func TestReportSoftcap(t *testing.T) {
 	f := func(v float32) *float32 { return &v }
@@ -342,6 +343,7 @@ func TestReportSoftcap(t *testing.T) {
 		attn, fin  float32
 		top        []trace.Candidate
 		chosen     *trace.Candidate
+		attention  []trace.HeadAttention
 		want, lack []string
 	}{
 		{
@@ -350,12 +352,17 @@ func TestReportSoftcap(t *testing.T) {
 			chosen: &trace.Candidate{ID: 7, Text: "owl", Logit: 3.25, Prob: 0.1, LogitUncapped: f(3.375)},
 			want: []string{"attention scores soft-capped at 50", "logits soft-capped at 30",
 				"logit 25.125 (41.500 before capping)", "logit -12.500 (-13.750 before capping)",
-				"▶ [owl]", "logit 3.250 (3.375 before capping)"},
+				"▶ [owl]", "logit 3.250 (3.375 before capping)", "[hi]@0 1.000 (score 2.750, 2.875 before capping)"},
+			attention: []trace.HeadAttention{{Layer: 0, Head: 1, Weights: []float32{1}, Scores: []float32{2.75}, ScoresUncapped: []float32{2.875},
+				Top: []trace.Attended{{Position: 0, Token: tok(1, "hi"), Weight: 1}}}},
 		},
 		{
 			name: "plain",
 			top:  []trace.Candidate{cand(7, "owl", 2, 0.7, nil), cand(6, "dog", 1, 0.3, nil)},
-			lack: []string{"capping", "soft-capped"},
+			attention: []trace.HeadAttention{{Layer: 0, Head: 1, Weights: []float32{1},
+				Top: []trace.Attended{{Position: 0, Token: tok(1, "hi"), Weight: 1}}}},
+			want: []string{"[hi]@0 1.000"},
+			lack: []string{"capping", "soft-capped", "score"},
 		},
 	}
 	for _, tc := range tests {
@@ -363,7 +370,7 @@ func TestReportSoftcap(t *testing.T) {
 			tr, err := explain.Collect([]trace.Event{
 				{Type: trace.TypeMeta, Meta: &trace.Meta{Model: "m", Arch: "gemma2", AttnSoftcap: tc.attn, FinalSoftcap: tc.fin}},
 				{Type: trace.TypeTokenization, Tokenization: &trace.Tokenization{Tokens: []trace.Token{tok(1, "hi")}}},
-				{Type: trace.TypeStep, Step: &trace.Step{Input: tok(1, "hi"), Token: tok(7, "owl"),
+				{Type: trace.TypeStep, Step: &trace.Step{Input: tok(1, "hi"), Token: tok(7, "owl"), Attention: tc.attention,
 					Prediction: trace.Prediction{Top: tc.top, Chosen: tc.chosen}, Sampling: trace.Sampling{Draw: 0.5, ChosenRank: 3}}},
 			})
 			if err != nil {

@@ -201,7 +201,11 @@ func Report(w io.Writer, t *Trace, opt ReportOptions) error {
 			for _, h := range heads[:min(3, len(heads))] {
 				var tops []string
 				for _, a := range h.Top[:min(3, len(h.Top))] {
-					tops = append(tops, fmt.Sprintf("[%s]@%d %s", show(a.Token.Text), a.Position, F3(a.Weight)))
+					score := ""
+					if a.Position < len(h.Scores) && a.Position < len(h.ScoresUncapped) {
+						score = p.dim(fmt.Sprintf(" (score %s, %s before capping)", F3(h.Scores[a.Position]), F3(h.ScoresUncapped[a.Position])))
+					}
+					tops = append(tops, fmt.Sprintf("[%s]@%d %s%s", show(a.Token.Text), a.Position, F3(a.Weight), score))
 				}
 				fmt.Fprintf(&b, "       L%d H%d (kv %d) entropy %s: %s\n", h.Layer, h.Head, h.KVHead, F3(h.Entropy), strings.Join(tops, " · "))
 			}

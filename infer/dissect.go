@@ -166,6 +166,19 @@ func (r *recorder) AttentionSink(layer, head, pos int, share float32) {
 	}
 }
 
+// AttentionScores implements model.ScoreTracer: the scores of the head just
+// recorded, before and after attention soft-capping.
+func (r *recorder) AttentionScores(layer, head, pos int, raw, capped []float32) {
+	if !r.cfg.Options.Attention || !r.layerOn[layer] || !r.headOn[head] {
+		return
+	}
+	rec := r.at(pos)
+	if n := len(rec.attn); n > 0 && rec.attn[n-1].Layer == layer && rec.attn[n-1].Head == head {
+		rec.attn[n-1].ScoresUncapped = append([]float32(nil), raw...)
+		rec.attn[n-1].Scores = append([]float32(nil), capped...)
+	}
+}
+
 // Experts implements model.ExpertTracer: the router's choice in a traced
 // layer, as the engine computed and used it.
 func (r *recorder) Experts(layer, pos int, _ []float32, ids []int, weights, probs []float32) {

@@ -88,7 +88,10 @@ func writeGemma2(t *testing.T) string {
 // cap·tanh(logit_uncapped/cap) is the recorded logit (in float64 within
 // 1e-6, and exactly in the engine's float32 steps); the recorded logits are
 // the model's real ones (the Scorer's, within 1e-5), the chosen token is the
-// first candidate, and the capping moved some logit. A model that does not
+// first candidate, and the capping moved some logit. Every attention record
+// carries the head's scores before and after capping (cap·tanh in the
+// engine's float32 steps), whose softmax is its weights (float64, 1e-6,
+// F32 cache). A model that does not
 // cap (tiny, Llama) has none of these fields in its JSON.
 func TestSoftcapTrace(t *testing.T) {
 	m, err := glassbox.Open(writeGemma2(t), &glassbox.Options{Context: 64, KVCacheF32: true})
@@ -101,7 +104,7 @@ func TestSoftcapTrace(t *testing.T) {
 	var steps []*trace.Step
 	res, err := m.Generate(context.Background(), "hello the cat", glassbox.GenerateOptions{
 		MaxTokens: 5, IgnoreEOS: true,
-		Trace: &infer.Tracing{Options: trace.Options{Top: 4}, Emit: func(ev trace.Event) error {
+		Trace: &infer.Tracing{Options: trace.Options{Top: 4, Attention: true}, Emit: func(ev trace.Event) error {
 			switch ev.Type {
 			case trace.TypeMeta:
 				meta = ev.Meta
@@ -156,20 +159,53 @@ func TestSoftcapTrace(t *testing.T) {
 	if moved == 0 {
 		t.Error("capping never moved a recorded logit by 0.1")
 	}
+	// attention: every head's scores, capped (cap 4) into the softmax that
+	// gave its weights
+	for _, s := range steps {
+		if len(s.Attention) != 2*4 {
+			t.Fatalf("step %d: %d heads recorded, want 8", s.Index, len(s.Attention))
+		}
+		for _, h := range s.Attention {
+			p := s.Position
+			if len(h.Scores) != p+1 || len(h.ScoresUncapped) != p+1 || len(h.Weights) != p+1 {
+				t.Fatalf("step %d L%d H%d: %d scores, %d uncapped, %d weights, want %d", s.Index, h.Layer, h.Head, len(h.Scores), len(h.ScoresUncapped), len(h.Weights), p+1)
+			}
+			lo := 0
+			if h.Window > 0 {
+				lo = max(0, p-h.Window+1)
+			}
+			mx := math.Inf(-1)
+			for q := lo; q <= p; q++ {
+				if f := float32(math.Tanh(float64(h.ScoresUncapped[q]*(1.0/4)))) * 4; f != h.Scores[q] {
+					t.Fatalf("step %d L%d H%d position %d: %g capped is %g, recorded %g", s.Index, h.Layer, h.Head, q, h.ScoresUncapped[q], f, h.Scores[q])
+				}
+				mx = max(mx, float64(h.Scores[q]))
+			}
+			var sum float64
+			for q := lo; q <= p; q++ {
+				sum += math.Exp(float64(h.Scores[q]) - mx)
+			}
+			for q := lo; q <= p; q++ {
+				if d := math.Abs(math.Exp(float64(h.Scores[q])-mx)/sum - float64(h.Weights[q])); d > 1e-6 {
+					t.Fatalf("step %d L%d H%d position %d: softmax of the scores %g, weight %g", s.Index, h.Layer, h.Head, q, math.Exp(float64(h.Scores[q])-mx)/sum, h.Weights[q])
+				}
+			}
+		}
+	}
 
 	// a model that does not cap: no soft-capping fields
 	plain, _ := openSynth(t, "tiny", 64, false)
 	var out strings.Builder
 	_, err = plain.Generate(context.Background(), "hello", glassbox.GenerateOptions{
 		MaxTokens: 3, IgnoreEOS: true,
-		Trace: &infer.Tracing{Options: trace.Options{Top: 3}, Emit: func(ev trace.Event) error {
+		Trace: &infer.Tracing{Options: trace.Options{Top: 3, Attention: true}, Emit: func(ev trace.Event) error {
 			return json.NewEncoder(&out).Encode(ev)
 		}},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, field := range []string{"softcap", "uncapped", `"chosen"`} {
+	for _, field := range []string{"softcap", "uncapped", `"chosen"`, `"scores"`} {
 		if strings.Contains(out.String(), field) {
 			t.Errorf("the trace of a model without capping has %s:\n%s", field, out.String())
 		}

@@ -22,6 +22,10 @@ type attnScratch struct {
 	sink   float32   // the sink's share of the last head's weights (gpt-oss)
 	fa     flashScratch
 	sink1  [1]float32 // one head's sink logit as a slice (flash attention)
+	// raw and capped receive, while tracing a model with attention
+	// soft-capping (Config.AttnSoftcap), the last head's scores before and
+	// after the capping (without flash attention)
+	raw, capped []float32
 }
 
 // headSink returns a pointer to head h's sink logit, or nil without sinks.
@@ -123,6 +127,9 @@ func (s *State) attend(l, pos, b int, q, att, sinks []float32) {
 				if st, ok := s.Tracer.(SinkTracer); ok && sinks != nil {
 					st.AttentionSink(l, h, p, s.ws[0].sink)
 				}
+				if st, ok := s.Tracer.(ScoreTracer); ok && c.AttnSoftcap != 0 && !s.flash {
+					st.AttentionScores(l, h, p, s.ws[0].raw[:p+1], s.ws[0].capped[:p+1])
+				}
 			}
 		}
 	}
@@ -220,8 +227,17 @@ func (s *State) attendHead(sc *attnScratch, l, p, kvh, rows, last int, sink *flo
 	}
 	capv := c.AttnSoftcap
 	inv := float32(0)
+	var raw, capped []float32
 	if capv != 0 {
 		inv = 1 / capv
+		if s.Tracer != nil {
+			if len(sc.raw) < p+1 {
+				sc.raw, sc.capped = make([]float32, s.ctx), make([]float32, s.ctx)
+			}
+			raw, capped = sc.raw[:p+1], sc.capped[:p+1]
+			clear(raw[:lo])
+			clear(capped[:lo])
+		}
 	}
 
 	// attention scores: q · k_t / sqrt(head size)
@@ -242,7 +258,13 @@ func (s *State) attendHead(sc *attnScratch, l, p, kvh, rows, last int, sink *flo
 			kt := kc[t*s.kqRow+kvh*hb:][:hb]
 			d := tensor.DotKVRow(s.kType, hd, kt, sc.qq)
 			if capv != 0 {
+				if raw != nil {
+					raw[t] = d
+				}
 				d = tanhf(d*inv) * capv
+				if capped != nil {
+					capped[t] = d
+				}
 			}
 			scores[t] = d * scale
 		}
@@ -254,7 +276,13 @@ func (s *State) attendHead(sc *attnScratch, l, p, kvh, rows, last int, sink *flo
 			kt := kc[t*kvDim+kvh*hd : t*kvDim+(kvh+1)*hd]
 			d := tensor.DotGGML(q, kt)
 			if capv != 0 {
+				if raw != nil {
+					raw[t] = d
+				}
 				d = tanhf(d*inv) * capv
+				if capped != nil {
+					capped[t] = d
+				}
 			}
 			scores[t] = d * scale
 		}
@@ -274,7 +302,13 @@ func (s *State) attendHead(sc *attnScratch, l, p, kvh, rows, last int, sink *flo
 				d = tensor.DotF16(qh, kt)
 			}
 			if capv != 0 {
+				if raw != nil {
+					raw[t] = d
+				}
 				d = tanhf(d*inv) * capv
+				if capped != nil {
+					capped[t] = d
+				}
 			}
 			scores[t] = d * scale
 		}

@@ -14,10 +14,19 @@ type capTracer struct {
 	last     int
 	resid    map[int][]float32
 	uncapped map[int][]float32
+	// attention weights and scores before and after capping, by layer,
+	// head and position
+	weights, raw, capped map[[3]int][]float32
 }
 
-func (c *capTracer) Position(int) bool                             { return true }
-func (c *capTracer) Attention(int, int, int, []float32, []float32) {}
+func (c *capTracer) Position(int) bool { return true }
+func (c *capTracer) Attention(layer, head, pos int, weights, _ []float32) {
+	c.weights[[3]int{layer, head, pos}] = append([]float32(nil), weights...)
+}
+func (c *capTracer) AttentionScores(layer, head, pos int, raw, capped []float32) {
+	k := [3]int{layer, head, pos}
+	c.raw[k], c.capped[k] = append([]float32(nil), raw...), append([]float32(nil), capped...)
+}
 func (c *capTracer) Residual(layer, pos int, x []float32) {
 	if layer == c.last {
 		c.resid[pos] = append([]float32(nil), x...)
@@ -28,7 +37,8 @@ func (c *capTracer) UncappedLogits(pos int, logits []float32) {
 }
 
 func newCapTracer(m *Model) *capTracer {
-	return &capTracer{last: m.Config.Layers - 1, resid: map[int][]float32{}, uncapped: map[int][]float32{}}
+	return &capTracer{last: m.Config.Layers - 1, resid: map[int][]float32{}, uncapped: map[int][]float32{},
+		weights: map[[3]int][]float32{}, raw: map[[3]int][]float32{}, capped: map[[3]int][]float32{}}
 }
 
 // loadArchCase generates and loads the archCases model named name.
@@ -98,14 +108,14 @@ func TestFinalSoftcapTrace(t *testing.T) {
 }
 
 // runCapPath runs archPrompt through m with tracer tr (nil: none): with
-// path "forward", the first nPrompt tokens in one Forward with every row's
+// path "forward" (or "flash", with flash attention), the first nPrompt tokens in one Forward with every row's
 // logits, then one decode step per token; with "multi+batch", the prompt
 // with ForwardMulti (the last row's logits) and the rest with ForwardBatch.
 // It returns the logits by position.
 func runCapPath(t *testing.T, m *Model, kv tensor.Type, path string, nPrompt int, tr Tracer) map[int][]float32 {
 	t.Helper()
 	vocab := m.Config.VocabSize
-	st, err := m.NewState(StateOptions{Context: 64, KVType: kv, Batch: nPrompt})
+	st, err := m.NewState(StateOptions{Context: 64, KVType: kv, Batch: nPrompt, FlashAttn: path == "flash"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +125,7 @@ func runCapPath(t *testing.T, m *Model, kv tensor.Type, path string, nPrompt int
 	if err != nil {
 		t.Fatal(err)
 	}
-	if path == "forward" {
+	if path != "multi+batch" {
 		all := make([]float32, nPrompt*vocab)
 		if err := m.Forward(st, archPrompt[:nPrompt], 0, all); err != nil {
 			t.Fatal(err)
@@ -132,7 +142,7 @@ func runCapPath(t *testing.T, m *Model, kv tensor.Type, path string, nPrompt int
 	}
 	for p := nPrompt; p < len(archPrompt); p++ {
 		row := make([]float32, vocab)
-		if path == "forward" {
+		if path != "multi+batch" {
 			err = m.Forward(st, archPrompt[p:p+1], p, row)
 		} else {
 			err = m.ForwardBatch(b, []SeqStep{{State: st, Token: archPrompt[p], Pos: p, Logits: row}})
@@ -198,5 +208,92 @@ func checkCapRun(t *testing.T, m *Model, name string, tr *capTracer, got, plain 
 	}
 	if big == 0 {
 		t.Errorf("%s: capping never moved a logit by 0.1", name)
+	}
+}
+
+// TestAttnSoftcapTrace checks, on the generated gemma2 model (attention
+// soft-capping at 4), the scores a ScoreTracer receives for every layer,
+// head and position: 0 before a sliding window; within it, the capped score
+// is cap·tanh(raw/cap) (within 1e-6 in float64, exactly in the engine's
+// float32 steps), and the softmax of the capped scores, recomputed in
+// float64, is the head's recorded attention weights (within 1e-6 with an F32
+// cache, the F16 rounding with an F16 cache), so that they are what the
+// softmax took; and the capping moved some score. With flash attention, and
+// for a model that does not cap, no scores are reported.
+func TestAttnSoftcapTrace(t *testing.T) {
+	m := loadArchCase(t, "gemma2")
+	c := &m.Config
+	capv := c.AttnSoftcap
+	if capv != 4 || c.QueryScale == 0 {
+		t.Fatalf("attention soft-cap %g, query scale %g: want 4 and pre-scaled queries", capv, c.QueryScale)
+	}
+	nPrompt := len(archPrompt) - archDecodeSteps
+	for _, kv := range []tensor.Type{tensor.F32, tensor.F16} {
+		for _, path := range []string{"forward", "multi+batch"} {
+			name := kv.String() + " " + path
+			tr := newCapTracer(m)
+			runCapPath(t, m, kv, path, nPrompt, tr)
+			if want := len(archPrompt) * c.Layers * c.Heads; len(tr.raw) != want || len(tr.capped) != want {
+				t.Fatalf("%s: scores of %d and %d heads, want %d", name, len(tr.raw), len(tr.capped), want)
+			}
+			tol := 1e-6
+			if kv == tensor.F16 {
+				tol = 1.0 / 2048
+			}
+			moved := 0
+			for k, raw := range tr.raw {
+				l, p := k[0], k[2]
+				capped, w := tr.capped[k], tr.weights[k]
+				if len(raw) != p+1 || len(capped) != p+1 || len(w) != p+1 {
+					t.Fatalf("%s %v: %d raw scores, %d capped, %d weights, want %d", name, k, len(raw), len(capped), len(w), p+1)
+				}
+				lo := 0
+				if win := c.AttnWindow(l); win > 0 && p-win+1 > 0 {
+					lo = p - win + 1
+				}
+				mx := math.Inf(-1)
+				for q := range raw {
+					if q < lo {
+						if raw[q] != 0 || capped[q] != 0 {
+							t.Fatalf("%s %v: position %d before the window scores %g, %g", name, k, q, raw[q], capped[q])
+						}
+						continue
+					}
+					if d := math.Abs(float64(capv)*math.Tanh(float64(raw[q])/float64(capv)) - float64(capped[q])); d > 1e-6 {
+						t.Fatalf("%s %v position %d: cap·tanh(%g/cap) is %g from the capped score %g", name, k, q, raw[q], d, capped[q])
+					}
+					if f := float32(math.Tanh(float64(raw[q]*(1/capv)))) * capv; f != capped[q] {
+						t.Fatalf("%s %v position %d: %g capped in float32 is %g, recorded %g", name, k, q, raw[q], f, capped[q])
+					}
+					if math.Abs(float64(raw[q]-capped[q])) > 0.1 {
+						moved++
+					}
+					mx = max(mx, float64(capped[q]))
+				}
+				var sum float64
+				for q := lo; q <= p; q++ {
+					sum += math.Exp(float64(capped[q]) - mx)
+				}
+				for q := lo; q <= p; q++ {
+					if d := math.Abs(math.Exp(float64(capped[q])-mx)/sum - float64(w[q])); d > tol {
+						t.Fatalf("%s %v position %d: softmax of the capped scores %g, weight %g", name, k, q, math.Exp(float64(capped[q])-mx)/sum, w[q])
+					}
+				}
+			}
+			if moved == 0 {
+				t.Errorf("%s: capping never moved a score by 0.1", name)
+			}
+		}
+	}
+	tr := newCapTracer(m)
+	runCapPath(t, m, tensor.F16, "flash", nPrompt, tr)
+	if len(tr.weights) == 0 || len(tr.raw) != 0 {
+		t.Errorf("flash attention: %d heads' weights, %d heads' scores; want some and none", len(tr.weights), len(tr.raw))
+	}
+	m = loadArchCase(t, "llama3")
+	tr = newCapTracer(m)
+	runCapPath(t, m, tensor.F16, "forward", nPrompt, tr)
+	if len(tr.weights) == 0 || len(tr.raw) != 0 {
+		t.Errorf("llama3: %d heads' weights, %d heads' scores; want some and none", len(tr.weights), len(tr.raw))
 	}
 }

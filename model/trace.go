@@ -27,6 +27,18 @@ type SinkTracer interface {
 	AttentionSink(layer, head, pos int, share float32)
 }
 
+// ScoreTracer is a Tracer that also receives, for models with attention
+// soft-capping (Config.AttnSoftcap, gemma2) and without flash attention, a
+// recorded head's attention scores over positions 0..pos, right after its
+// Attention call: raw, the query·key products, and capped, AttnSoftcap·
+// tanh(raw/AttnSoftcap), which the softmax took (times the softmax scale,
+// 1 when the queries are pre-scaled, as gemma2's are). Positions before a
+// sliding window hold 0 in both.
+type ScoreTracer interface {
+	Tracer
+	AttentionScores(layer, head, pos int, raw, capped []float32)
+}
+
 // LogitTracer is a Tracer that also receives, for models with final logit
 // soft-capping (Config.FinalSoftcap, gemma2), a recorded position's
 // next-token logits as the output projection computed them, just before the

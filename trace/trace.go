@@ -164,9 +164,17 @@ type HeadAttention struct {
 	// Sink is the share of the softmax the head's learned sink logit took
 	// (gpt-oss's attention sinks, which have no value): the weights sum to
 	// 1 - Sink. Absent for models without sinks.
-	Sink    float32    `json:"sink,omitempty"`
-	Top     []Attended `json:"top"`     // the most attended positions
-	Entropy float32    `json:"entropy"` // of the weights, in nats
+	Sink float32 `json:"sink,omitempty"`
+	// ScoresUncapped and Scores are, for a model with attention
+	// soft-capping (Meta.AttnSoftcap) run without flash attention, the
+	// head's query·key products over positions 0..position before the
+	// capping and after it (Scores = cap·tanh(ScoresUncapped/cap): the
+	// softmax's input, the queries being pre-scaled); positions before a
+	// sliding window hold 0. Absent otherwise.
+	ScoresUncapped []float32  `json:"scores_uncapped,omitempty"`
+	Scores         []float32  `json:"scores,omitempty"`
+	Top            []Attended `json:"top"`     // the most attended positions
+	Entropy        float32    `json:"entropy"` // of the weights, in nats
 }
 
 // Candidate is a possible next token.
