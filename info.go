@@ -39,6 +39,11 @@ type ModelInfo struct {
 	// and experts picked per token (absent for dense models).
 	Experts     int `json:"experts,omitempty"`
 	ExpertsUsed int `json:"experts_used,omitempty"`
+	// AttnSoftcap and FinalSoftcap are the soft-capping of the attention
+	// scores and of the logits (x becomes cap·tanh(x/cap): gemma2, gemma3
+	// when its file sets it), absent for models that do not cap.
+	AttnSoftcap  float32 `json:"attn_softcap,omitempty"`
+	FinalSoftcap float32 `json:"final_softcap,omitempty"`
 }
 
 // Info describes the model. It reads the weights (to count distinct
@@ -61,6 +66,7 @@ func (m *Model) info() ModelInfo {
 		Vocab: c.VocabSize, Tokenizer: m.tok.Model(), ContextLength: c.ContextLength, Context: m.opts.Context,
 		FileType: c.FileType, TensorTypes: map[string]int{}, KVCache: m.KVCacheType().String(), KVCacheK: m.KeyCacheType().String(), KVCacheBytes: m.KVCacheBytes(),
 		ChatTemplate: m.tmplSrc, Experts: c.Experts, ExpertsUsed: c.ExpertsUsed,
+		AttnSoftcap: c.AttnSoftcap, FinalSoftcap: c.FinalSoftcap,
 	}
 	info.LoRA = m.LoRA()
 	if f := m.file; f != nil {
@@ -93,6 +99,7 @@ func (info ModelInfo) TraceMeta(name string, tracedLayers, tracedHeads []int) Tr
 		HeadDim: info.HeadDim, Vocab: info.Vocab, ContextLength: info.ContextLength, Context: info.Context,
 		QuantType: info.FileType, Tokenizer: info.Tokenizer, KVCache: info.KVCache, LoRA: info.LoRA,
 		TracedLayers: tracedLayers, TracedHeads: tracedHeads, Experts: info.Experts, ExpertsUsed: info.ExpertsUsed,
+		AttnSoftcap: info.AttnSoftcap, FinalSoftcap: info.FinalSoftcap,
 	}
 }
 

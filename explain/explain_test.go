@@ -324,3 +324,73 @@ func TestReportGrammar(t *testing.T) {
 		t.Error("no step removed anything: the test proves nothing")
 	}
 }
+
+// TestReportSoftcap: for a model with soft-capping the report's header
+// gives the caps, each prediction candidate its logit before and after
+// capping, the chosen token included when it is not among them, and each
+// attended position its score before and after capping; a trace
+// without capping shows none of it.
+func TestReportSoftcap(t *testing.T) {
+	f := func(v float32) *float32 { return &v }
+	tok := func(id int, text string) trace.Token {
+		return trace.Token{ID: id, Piece: text, Bytes: []int{}, Text: text}
+	}
+	cand := func(id int, text string, logit, prob float32, u *float32) trace.Candidate {
+		return trace.Candidate{ID: id, Piece: text, Bytes: []int{}, Text: text, Logit: logit, Prob: prob, LogitUncapped: u}
+	}
+	tests := []struct {
+		name       string
+		attn, fin  float32
+		top        []trace.Candidate
+		chosen     *trace.Candidate
+		attention  []trace.HeadAttention
+		want, lack []string
+	}{
+		{
+			name: "capped", attn: 50, fin: 30,
+			top:    []trace.Candidate{cand(5, "cat", 25.125, 0.6, f(41.5)), cand(6, "dog", -12.5, 0.3, f(-13.75))},
+			chosen: &trace.Candidate{ID: 7, Text: "owl", Logit: 3.25, Prob: 0.1, LogitUncapped: f(3.375)},
+			want: []string{"attention scores soft-capped at 50", "logits soft-capped at 30",
+				"logit 25.125 (41.500 before capping)", "logit -12.500 (-13.750 before capping)",
+				"▶ [owl]", "logit 3.250 (3.375 before capping)", "[hi]@0 1.000 (score 2.750, 2.875 before capping)"},
+			attention: []trace.HeadAttention{{Layer: 0, Head: 1, Weights: []float32{1}, Scores: []float32{2.75}, ScoresUncapped: []float32{2.875},
+				Top: []trace.Attended{{Position: 0, Token: tok(1, "hi"), Weight: 1}}}},
+		},
+		{
+			name: "plain",
+			top:  []trace.Candidate{cand(7, "owl", 2, 0.7, nil), cand(6, "dog", 1, 0.3, nil)},
+			attention: []trace.HeadAttention{{Layer: 0, Head: 1, Weights: []float32{1},
+				Top: []trace.Attended{{Position: 0, Token: tok(1, "hi"), Weight: 1}}}},
+			want: []string{"[hi]@0 1.000"},
+			lack: []string{"capping", "soft-capped", "score"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tr, err := explain.Collect([]trace.Event{
+				{Type: trace.TypeMeta, Meta: &trace.Meta{Model: "m", Arch: "gemma2", AttnSoftcap: tc.attn, FinalSoftcap: tc.fin}},
+				{Type: trace.TypeTokenization, Tokenization: &trace.Tokenization{Tokens: []trace.Token{tok(1, "hi")}}},
+				{Type: trace.TypeStep, Step: &trace.Step{Input: tok(1, "hi"), Token: tok(7, "owl"), Attention: tc.attention,
+					Prediction: trace.Prediction{Top: tc.top, Chosen: tc.chosen}, Sampling: trace.Sampling{Draw: 0.5, ChosenRank: 3}}},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b strings.Builder
+			if err := explain.Report(&b, tr, explain.ReportOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			out := b.String()
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("report lacks %q:\n%s", w, out)
+				}
+			}
+			for _, w := range tc.lack {
+				if strings.Contains(out, w) {
+					t.Errorf("report has %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+}

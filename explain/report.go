@@ -10,6 +10,7 @@ package explain
 import (
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -148,6 +149,12 @@ func Report(w io.Writer, t *Trace, opt ReportOptions) error {
 	if m.Experts > 0 {
 		moe = fmt.Sprintf(" · %d experts, %d per token", m.Experts, m.ExpertsUsed)
 	}
+	if m.AttnSoftcap > 0 {
+		moe += " · attention scores soft-capped at " + strconv.FormatFloat(float64(m.AttnSoftcap), 'g', -1, 32)
+	}
+	if m.FinalSoftcap > 0 {
+		moe += " · logits soft-capped at " + strconv.FormatFloat(float64(m.FinalSoftcap), 'g', -1, 32)
+	}
 	fmt.Fprintf(&b, "%s  %s · %s · %d layers × %d heads (%d KV) · dim %d%s · vocab %d · %s · KV cache %s\n\n",
 		p.bold("glassbox dissect"), m.Model, m.Arch, m.Layers, m.Heads, m.KVHeads, m.Dim, moe, m.Vocab, m.QuantType, m.KVCache)
 
@@ -194,7 +201,11 @@ func Report(w io.Writer, t *Trace, opt ReportOptions) error {
 			for _, h := range heads[:min(3, len(heads))] {
 				var tops []string
 				for _, a := range h.Top[:min(3, len(h.Top))] {
-					tops = append(tops, fmt.Sprintf("[%s]@%d %s", show(a.Token.Text), a.Position, F3(a.Weight)))
+					score := ""
+					if a.Position < len(h.Scores) && a.Position < len(h.ScoresUncapped) {
+						score = p.dim(fmt.Sprintf(" (score %s, %s before capping)", F3(h.Scores[a.Position]), F3(h.ScoresUncapped[a.Position])))
+					}
+					tops = append(tops, fmt.Sprintf("[%s]@%d %s%s", show(a.Token.Text), a.Position, F3(a.Weight), score))
 				}
 				fmt.Fprintf(&b, "       L%d H%d (kv %d) entropy %s: %s\n", h.Layer, h.Head, h.KVHead, F3(h.Entropy), strings.Join(tops, " · "))
 			}
@@ -225,7 +236,10 @@ func Report(w io.Writer, t *Trace, opt ReportOptions) error {
 			if c.ID == s.Token.ID {
 				mark = "▶"
 			}
-			fmt.Fprintf(&b, "     %s %s %s %s\n", mark, pad("["+show(c.Text)+"]", 14), p.prob(c.Prob, bar(c.Prob, 24)), Pct(c.Prob))
+			fmt.Fprintf(&b, "     %s %s %s %s%s\n", mark, pad("["+show(c.Text)+"]", 14), p.prob(c.Prob, bar(c.Prob, 24)), Pct(c.Prob), uncapped(p, c))
+		}
+		if ch := s.Prediction.Chosen; ch != nil && !slices.ContainsFunc(s.Prediction.Top, func(c trace.Candidate) bool { return c.ID == ch.ID }) {
+			fmt.Fprintf(&b, "     ▶ %s %s %s%s\n", pad("["+show(ch.Text)+"]", 14), p.prob(ch.Prob, bar(ch.Prob, 24)), Pct(ch.Prob), uncapped(p, *ch))
 		}
 		var chain []string
 		for _, st := range s.Sampling.Steps {
@@ -254,6 +268,15 @@ func Report(w io.Writer, t *Trace, opt ReportOptions) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// uncapped describes a soft-capped candidate's logit, before and after the
+// cap ("" for a model that does not cap).
+func uncapped(p painter, c trace.Candidate) string {
+	if c.LogitUncapped == nil {
+		return ""
+	}
+	return p.dim(fmt.Sprintf("  logit %s (%s before capping)", F3(c.Logit), F3(*c.LogitUncapped)))
 }
 
 func plural(n int, what string) string {

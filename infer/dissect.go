@@ -52,6 +52,10 @@ type posRecord struct {
 	attn  []trace.HeadAttention // per traced head
 	exps  []trace.ExpertChoice  // the routers' choices
 	resid [][]float32           // residual stream after each traced layer (logit lens)
+	// uncapped holds the next-token logits before final soft-capping,
+	// when hasUncapped (models with Config.FinalSoftcap only)
+	uncapped    []float32
+	hasUncapped bool
 }
 
 // want sets the positions to record: n from pos.
@@ -71,7 +75,7 @@ func (r *recorder) at(pos int) *posRecord {
 	var rec *posRecord
 	if k := len(r.free); k > 0 {
 		rec, r.free = r.free[k-1], r.free[:k-1]
-		rec.attn, rec.exps = rec.attn[:0], rec.exps[:0]
+		rec.attn, rec.exps, rec.hasUncapped = rec.attn[:0], rec.exps[:0], false
 	} else {
 		rec = &posRecord{resid: make([][]float32, r.m.Config.Layers)}
 		if r.cfg.Options.LogitLens {
@@ -162,6 +166,19 @@ func (r *recorder) AttentionSink(layer, head, pos int, share float32) {
 	}
 }
 
+// AttentionScores implements model.ScoreTracer: the scores of the head just
+// recorded, before and after attention soft-capping.
+func (r *recorder) AttentionScores(layer, head, pos int, raw, capped []float32) {
+	if !r.cfg.Options.Attention || !r.layerOn[layer] || !r.headOn[head] {
+		return
+	}
+	rec := r.at(pos)
+	if n := len(rec.attn); n > 0 && rec.attn[n-1].Layer == layer && rec.attn[n-1].Head == head {
+		rec.attn[n-1].ScoresUncapped = append([]float32(nil), raw...)
+		rec.attn[n-1].Scores = append([]float32(nil), capped...)
+	}
+}
+
 // Experts implements model.ExpertTracer: the router's choice in a traced
 // layer, as the engine computed and used it.
 func (r *recorder) Experts(layer, pos int, _ []float32, ids []int, weights, probs []float32) {
@@ -175,6 +192,14 @@ func (r *recorder) Experts(layer, pos int, _ []float32, ids []int, weights, prob
 	}
 	rec := r.at(pos)
 	rec.exps = append(rec.exps, ec)
+}
+
+// UncappedLogits implements model.LogitTracer: the logits predicting the
+// token after pos before the model's final soft-capping.
+func (r *recorder) UncappedLogits(pos int, logits []float32) {
+	rec := r.at(pos)
+	rec.uncapped = append(rec.uncapped[:0], logits...)
+	rec.hasUncapped = true
 }
 
 // Residual implements model.Tracer.
@@ -217,7 +242,7 @@ func (r *recorder) meta(ctxSize int, kv, keys tensor.Type) trace.Event {
 		HeadDim: c.HeadDim, Vocab: c.VocabSize, ContextLength: c.ContextLength, Context: ctxSize,
 		QuantType: c.FileType, KVCache: kv.String(), KVCacheK: keyName, Tokenizer: r.tokenizerModel(), LoRA: loras,
 		TracedLayers: r.indices(r.layerOn), TracedHeads: r.indices(r.headOn),
-		Experts: c.Experts, ExpertsUsed: c.ExpertsUsed,
+		Experts: c.Experts, ExpertsUsed: c.ExpertsUsed, AttnSoftcap: c.AttnSoftcap, FinalSoftcap: c.FinalSoftcap,
 	}}
 }
 
@@ -351,6 +376,16 @@ func (r *recorder) step(index, pos int, history []int, logits []float32, chosen 
 	// prediction: the raw distribution
 	top, ent := r.candidates(logits)
 	st.Prediction = trace.Prediction{Top: top, Entropy: ent}
+	if rec.hasUncapped {
+		for k := range top {
+			v := rec.uncapped[top[k].ID] // a copy: the record is reused
+			top[k].LogitUncapped = &v
+		}
+		ch := r.candidate(chosen, logits[chosen], softmaxProb(logits, chosen))
+		v := rec.uncapped[chosen]
+		ch.LogitUncapped = &v
+		st.Prediction.Chosen = &ch
+	}
 
 	// decoding: the sampler chain as applied
 	s := &r.smp

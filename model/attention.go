@@ -22,6 +22,10 @@ type attnScratch struct {
 	sink   float32   // the sink's share of the last head's weights (gpt-oss)
 	fa     flashScratch
 	sink1  [1]float32 // one head's sink logit as a slice (flash attention)
+	// raw and capped receive, while tracing a model with attention
+	// soft-capping (Config.AttnSoftcap), the last head's scores before and
+	// after the capping (without flash attention)
+	raw, capped []float32
 }
 
 // headSink returns a pointer to head h's sink logit, or nil without sinks.
@@ -122,6 +126,9 @@ func (s *State) attend(l, pos, b int, q, att, sinks []float32) {
 				s.Tracer.Attention(l, h, p, s.usedWeights(p), att[i*c.QDim()+h*c.ValueDim:i*c.QDim()+(h+1)*c.ValueDim])
 				if st, ok := s.Tracer.(SinkTracer); ok && sinks != nil {
 					st.AttentionSink(l, h, p, s.ws[0].sink)
+				}
+				if st, ok := s.Tracer.(ScoreTracer); ok && c.AttnSoftcap != 0 && !s.flash {
+					st.AttentionScores(l, h, p, s.ws[0].raw[:p+1], s.ws[0].capped[:p+1])
 				}
 			}
 		}
@@ -225,8 +232,17 @@ func (s *State) attendHead(sc *attnScratch, l, p, kvh, rows, last int, sink *flo
 	}
 	capv := c.AttnSoftcap
 	inv := float32(0)
+	var raw, capped []float32
 	if capv != 0 {
 		inv = 1 / capv
+		if s.Tracer != nil {
+			if len(sc.raw) < p+1 {
+				sc.raw, sc.capped = make([]float32, s.ctx), make([]float32, s.ctx)
+			}
+			raw, capped = sc.raw[:p+1], sc.capped[:p+1]
+			clear(raw[:lo])
+			clear(capped[:lo])
+		}
 	}
 
 	// attention scores: q · k_t / sqrt(head size)
@@ -249,7 +265,13 @@ func (s *State) attendHead(sc *attnScratch, l, p, kvh, rows, last int, sink *flo
 				kt := pg[o*s.kqRow+kvh*hb:][:hb]
 				d := tensor.DotKVRow(s.kType, hd, kt, sc.qq)
 				if capv != 0 {
+					if raw != nil {
+						raw[t] = d
+					}
 					d = tanhf(d*inv) * capv
+					if capped != nil {
+						capped[t] = d
+					}
 				}
 				scores[t] = d * scale
 			}
@@ -263,7 +285,13 @@ func (s *State) attendHead(sc *attnScratch, l, p, kvh, rows, last int, sink *flo
 				kt := pg[o*kvDim+kvh*hd : o*kvDim+(kvh+1)*hd]
 				d := tensor.DotGGML(q, kt)
 				if capv != 0 {
+					if raw != nil {
+						raw[t] = d
+					}
 					d = tanhf(d*inv) * capv
+					if capped != nil {
+						capped[t] = d
+					}
 				}
 				scores[t] = d * scale
 			}
@@ -285,7 +313,13 @@ func (s *State) attendHead(sc *attnScratch, l, p, kvh, rows, last int, sink *flo
 					d = tensor.DotF16(qh, kt)
 				}
 				if capv != 0 {
+					if raw != nil {
+						raw[t] = d
+					}
 					d = tanhf(d*inv) * capv
+					if capped != nil {
+						capped[t] = d
+					}
 				}
 				scores[t] = d * scale
 			}

@@ -217,7 +217,7 @@ func (m *Model) ForwardBatch(b *Batch, steps []SeqStep) error {
 			if c.LogitScale != 0 {
 				scaleBy(st.Logits, 1/c.LogitScale)
 			}
-			softcap(st.Logits, c.FinalSoftcap)
+			capLogits(st.State.Tracer, st.Pos, st.Logits, c.FinalSoftcap)
 		}
 	}
 	return nil

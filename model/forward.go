@@ -477,7 +477,9 @@ func (m *Model) forwardBatch(ctx context.Context, s *State, tokens []int, pos in
 	if c.LogitScale != 0 {
 		scaleBy(out, 1/c.LogitScale)
 	}
-	softcap(out, c.FinalSoftcap)
+	for j := range b - first {
+		capLogits(s.Tracer, pos+first+j, out[j*c.VocabSize:(j+1)*c.VocabSize], c.FinalSoftcap)
+	}
 	return nil
 }
 

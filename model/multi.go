@@ -251,7 +251,7 @@ func (m *Model) ForwardMulti(b *Batch, chunks []SeqChunk) error {
 		if c.LogitScale != 0 {
 			scaleBy(ch.Logits, 1/c.LogitScale)
 		}
-		softcap(ch.Logits, c.FinalSoftcap)
+		capLogits(ch.State.Tracer, ch.Pos+len(ch.Tokens)-1, ch.Logits, c.FinalSoftcap)
 	}
 	return nil
 }

@@ -27,6 +27,40 @@ type SinkTracer interface {
 	AttentionSink(layer, head, pos int, share float32)
 }
 
+// ScoreTracer is a Tracer that also receives, for models with attention
+// soft-capping (Config.AttnSoftcap, gemma2) and without flash attention, a
+// recorded head's attention scores over positions 0..pos, right after its
+// Attention call: raw, the query·key products, and capped, AttnSoftcap·
+// tanh(raw/AttnSoftcap), which the softmax took (times the softmax scale,
+// 1 when the queries are pre-scaled, as gemma2's are). Positions before a
+// sliding window hold 0 in both.
+type ScoreTracer interface {
+	Tracer
+	AttentionScores(layer, head, pos int, raw, capped []float32)
+}
+
+// LogitTracer is a Tracer that also receives, for models with final logit
+// soft-capping (Config.FinalSoftcap, gemma2), a recorded position's
+// next-token logits as the output projection computed them, just before the
+// engine replaces each by FinalSoftcap·tanh(logit/FinalSoftcap). It is not
+// called for models that do not cap.
+type LogitTracer interface {
+	Tracer
+	UncappedLogits(pos int, logits []float32)
+}
+
+// capLogits soft-caps the next-token logits of position pos (predicting
+// pos+1), first showing them to a LogitTracer that records pos.
+func capLogits(tr Tracer, pos int, logits []float32, capv float32) {
+	if capv == 0 {
+		return
+	}
+	if lt, ok := tr.(LogitTracer); ok && lt.Position(pos) {
+		lt.UncappedLogits(pos, logits)
+	}
+	softcap(logits, capv)
+}
+
 // LogitLens applies the final norm and the output projection to a hidden
 // state x, writing VocabSize logits into out: what the model would predict if
 // it stopped where x was taken. normed is scratch of Dim values. On the last

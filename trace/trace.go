@@ -76,6 +76,12 @@ type Meta struct {
 	// mixture of experts it is one expert's).
 	Experts     int `json:"experts,omitempty"`
 	ExpertsUsed int `json:"experts_used,omitempty"`
+	// AttnSoftcap and FinalSoftcap are the model's soft-capping of the
+	// attention scores and of the final logits (each value x replaced by
+	// cap·tanh(x/cap); gemma2, and gemma3 when its file sets them), absent
+	// for models that do not cap.
+	AttnSoftcap  float32 `json:"attn_softcap,omitempty"`
+	FinalSoftcap float32 `json:"final_softcap,omitempty"`
 }
 
 // ExpertChoice is what the router of one mixture-of-experts layer did at
@@ -158,9 +164,17 @@ type HeadAttention struct {
 	// Sink is the share of the softmax the head's learned sink logit took
 	// (gpt-oss's attention sinks, which have no value): the weights sum to
 	// 1 - Sink. Absent for models without sinks.
-	Sink    float32    `json:"sink,omitempty"`
-	Top     []Attended `json:"top"`     // the most attended positions
-	Entropy float32    `json:"entropy"` // of the weights, in nats
+	Sink float32 `json:"sink,omitempty"`
+	// ScoresUncapped and Scores are, for a model with attention
+	// soft-capping (Meta.AttnSoftcap) run without flash attention, the
+	// head's query·key products over positions 0..position before the
+	// capping and after it (Scores = cap·tanh(ScoresUncapped/cap): the
+	// softmax's input, the queries being pre-scaled); positions before a
+	// sliding window hold 0. Absent otherwise.
+	ScoresUncapped []float32  `json:"scores_uncapped,omitempty"`
+	Scores         []float32  `json:"scores,omitempty"`
+	Top            []Attended `json:"top"`     // the most attended positions
+	Entropy        float32    `json:"entropy"` // of the weights, in nats
 }
 
 // Candidate is a possible next token.
@@ -171,6 +185,10 @@ type Candidate struct {
 	Text  string  `json:"text"`  // as in Token
 	Logit float32 `json:"logit"`
 	Prob  float32 `json:"prob"`
+	// LogitUncapped is, in a prediction of a model with final
+	// soft-capping (Meta.FinalSoftcap), the logit as the output projection
+	// computed it, before the engine capped it to Logit; absent otherwise.
+	LogitUncapped *float32 `json:"logit_uncapped,omitempty"`
 }
 
 // LensLayer is what the model would predict if it stopped after a layer: the
@@ -184,6 +202,10 @@ type LensLayer struct {
 type Prediction struct {
 	Top     []Candidate `json:"top"`
 	Entropy float32     `json:"entropy"` // in nats
+	// Chosen is, for a model with final soft-capping, the chosen token as
+	// a candidate of the raw logits, its logit before and after capping;
+	// absent for models that do not cap.
+	Chosen *Candidate `json:"chosen,omitempty"`
 }
 
 // SamplerStep is one stage of the sampler chain as applied.
