@@ -293,8 +293,17 @@ function openDissection(turn, index) {
   const bars = s.prediction.top.map((c) => el('div', { class: 'bar-row' + (c.id === s.token.id ? ' chosen' : '') },
     el('span', { class: 'mono label', text: visible(c) }),
     el('span', { class: 'bar' }, fill(c.prob)),
-    el('span', { class: 'val', text: pct(c.prob) })));
-  bars.unshift(el('div', { class: 'small', text: 'entropy ' + s.prediction.entropy.toFixed(3) + ' nats' }));
+    el('span', { class: 'val', text: pct(c.prob) }),
+    capped(c)));
+  // final soft-capping (gemma2): the header says the cap, and the chosen
+  // token's logits are shown even when it is not among the candidates
+  const fcap = turn.meta && turn.meta.final_softcap;
+  if (fcap && s.prediction.chosen) {
+    const ch = s.prediction.chosen;
+    bars.push(el('div', { id: 'd-chosen', class: 'small', text: 'chosen ' + visible(s.token) + ': p ' + pct(ch.prob) + ', ' + logitText(ch) }));
+  }
+  bars.unshift(el('div', { class: 'small', text: 'entropy ' + s.prediction.entropy.toFixed(3) + ' nats' +
+    (fcap ? ' · final logits soft-capped at ' + fcap + ' (logit = ' + fcap + '·tanh(x/' + fcap + '))' : '') }));
   $('d-bars').replaceChildren(...bars);
 
   // mixture of experts (trace version 2): the router's choice per layer
@@ -335,6 +344,18 @@ function openDissection(turn, index) {
   $('d-sampler').replaceChildren(...stepsEls);
 }
 
+// logitText is a candidate's logit and, with final soft-capping, its
+// value before capping.
+function logitText(c) {
+  return 'logit ' + c.logit.toFixed(3) + (c.logit_uncapped != null ? ' (before capping ' + c.logit_uncapped.toFixed(3) + ')' : '');
+}
+
+// capped is the line under a candidate's bar giving its logit before and
+// after final soft-capping; null for a model that does not cap.
+function capped(c) {
+  return c.logit_uncapped != null ? el('span', { class: 'logit small mono', text: logitText(c) }) : null;
+}
+
 // fill is a probability bar's filled part (sized through the CSSOM, which the
 // page's content security policy allows, unlike style attributes).
 function fill(p) {
@@ -368,7 +389,7 @@ function heatColor(w) {
 }
 
 // drawLegend shows the colour scale with tick values.
-function drawLegend() {
+function drawLegend(windows) {
   const bar = el('div', { class: 'legend-bar' });
   bar.style.backgroundImage = 'linear-gradient(to right, ' +
     heatStops.map(([t, c]) => 'rgb(' + c.join(',') + ') ' + (t * 100) + '%').join(', ') + ')';
@@ -377,8 +398,41 @@ function drawLegend() {
     tk.style.left = (Math.sqrt(w) * 100).toFixed(1) + '%';
     return tk;
   }));
+  const out = windows.length ? el('div', { class: 'legend-outside' }, el('span', { class: 'swatch outside' }),
+    ' outside the sliding window of ' + windows.join(' / ') + ' positions (weight 0)') : null;
   $('d-legend').replaceChildren(el('div', { class: 'legend-title', text: 'attention weight (colours on a square-root scale)' }),
-    el('div', { class: 'legend-scale' }, bar, ticks));
+    el('div', { class: 'legend-scale' }, bar, ticks), out);
+}
+
+// outsideColor greys the heatmap's positions outside a sliding window.
+const outsideColor = '#d4d4d8';
+
+// drawScores lists, for one selected head of a model with attention
+// soft-capping or a sliding window, each position's score before and after
+// capping and its weight, the positions outside the window greyed; for
+// other selections and models it stays empty and hidden.
+function drawScores(turn, rows, n) {
+  const box = $('d-scores');
+  const h = rows.length === 1 ? rows[0] : null;
+  if (!h || (!h.scores && !(h.window && h.window < n))) { box.hidden = true; box.replaceChildren(); return; }
+  const first = h.window ? Math.max(0, n - h.window) : 0;
+  const cap = turn.meta && turn.meta.attn_softcap;
+  const head = ['pos', 'token'].concat(h.scores ? ['score before capping', 'score after capping (' + cap + '·tanh(x/' + cap + '))'] : [], ['weight']);
+  const trs = [];
+  for (let c = 0; c < n; c++) {
+    const tok = visible(contextToken(turn, c));
+    if (c < first) {
+      trs.push(el('tr', { class: 'outside', 'data-pos': String(c) }, el('td', { text: String(c) }), el('td', { class: 'mono', text: tok }),
+        el('td', { colspan: String(head.length - 2), text: 'outside the sliding window of ' + h.window })));
+      continue;
+    }
+    trs.push(el('tr', { 'data-pos': String(c) }, el('td', { text: String(c) }), el('td', { class: 'mono', text: tok }),
+      ...(h.scores ? [el('td', { class: 'val uncapped', text: h.scores_uncapped[c].toFixed(3) }), el('td', { class: 'val capped', text: h.scores[c].toFixed(3) })] : []),
+      el('td', { class: 'val', text: h.weights[c].toFixed(4) })));
+  }
+  box.replaceChildren(el('caption', { text: 'layer ' + h.layer + ', head ' + h.head + (h.window ? ', sliding window of ' + h.window : '') }),
+    el('tr', {}, ...head.map((t) => el('th', { text: t }))), ...trs);
+  box.hidden = false;
 }
 
 // labelStep is how many positions apart the column labels are: every
@@ -422,8 +476,9 @@ function drawHeatmap() {
   rows.forEach((h, r) => gr.fillText('L' + h.layer + ' H' + h.head + (h.window ? ' w' + h.window : ''), 2, top + r * cellH + cellH - 3));
   const g = sizeCanvas(cv, W, H);
   rows.forEach((h, r) => {
+    const first = h.window ? Math.max(0, n - h.window) : 0;
     h.weights.forEach((w, c) => {
-      g.fillStyle = heatColor(w);
+      g.fillStyle = c < first ? outsideColor : heatColor(w);
       g.fillRect(c * cellW, top + r * cellH, cellW - (cellW > 4 ? 1 : 0), cellH - 1);
     });
   });
@@ -449,7 +504,10 @@ function drawHeatmap() {
   state.heat = { turn, rows, n, top, cellW, cellH };
   cv.dataset.rows = String(rows.length);
   cv.dataset.labelX = xs.map((x) => x.toFixed(1)).join(',');
-  drawLegend();
+  const windows = [...new Set(rows.filter((h) => h.window && h.window < n).map((h) => h.window))];
+  cv.dataset.outside = rows.map((h) => h.window ? Math.max(0, n - h.window) : 0).join(',');
+  drawLegend(windows);
+  drawScores(turn, rows, n);
   const best = rows.slice().sort((a, b) => a.entropy - b.entropy).slice(0, 3);
   $('d-attn-top').replaceChildren(...best.map((h) => el('div', {
     text: 'L' + h.layer + ' H' + h.head + ' (kv ' + h.kv_head + '), entropy ' + h.entropy.toFixed(3) + ': ' +
@@ -483,6 +541,7 @@ function heatTip(ev) {
     el('div', { text: 'layer ' + h.layer + ', head ' + h.head }),
     el('div', { class: 'mono', text: 'position ' + c + ' · ' + visible(contextToken(hm.turn, c)) }),
     el('div', { text: 'weight ' + h.weights[c].toFixed(4) }),
+    ...(h.scores && c >= hm.n - (h.window || hm.n) ? [el('div', { text: 'score ' + h.scores_uncapped[c].toFixed(3) + ' before capping, ' + h.scores[c].toFixed(3) + ' after' })] : []),
     ...(h.window ? [el('div', { class: 'small', text: 'sliding window of ' + h.window + ' positions (earlier ones weigh 0)' })] : []),
     ...(h.sink ? [el('div', { class: 'small', text: 'attention sink took ' + h.sink.toFixed(4) + ' of the softmax' })] : []));
   tip.hidden = false;
