@@ -47,7 +47,8 @@ type Options struct {
 	CPUProfile  io.Writer // when set, receives a Go CPU profile of the runs (go tool pprof)
 	// BandwidthBytes is the buffer MemoryBandwidth streams to measure the
 	// memory-bandwidth ceiling of the tg rows, once per thread count after
-	// its tests (0: DefaultBandwidthBytes; negative: not measured).
+	// the tests of all thread counts, so that no row's peak RSS counts the
+	// buffer (0: DefaultBandwidthBytes; negative: not measured).
 	BandwidthBytes int64
 }
 
@@ -88,8 +89,8 @@ type Result struct {
 	// the norms, and the keys and values of the positions attended to.
 	BytesPerToken int64 `json:"bytes_per_token,omitempty"`
 	// Bandwidth is the memory-bandwidth ceiling at this thread count in
-	// bytes per second (MemoryBandwidth, measured right after the tests of
-	// the thread count; 0: not measured).
+	// bytes per second (MemoryBandwidth, measured after the tests of all
+	// thread counts; 0: not measured).
 	Bandwidth float64 `json:"mem_bandwidth_bytes_per_s,omitempty"`
 	// BandwidthFraction is BytesPerToken × TokensPerS ÷ Bandwidth: how
 	// close generation comes to the memory's limit.
@@ -227,13 +228,20 @@ func Run(ctx context.Context, m *glassbox.Model, opts Options) ([]Result, error)
 			}
 			results = append(results, r)
 		}
-		if opts.Gen > 0 && opts.BandwidthBytes >= 0 {
-			size := cmp.Or(opts.BandwidthBytes, DefaultBandwidthBytes)
-			bw, err := MemoryBandwidth(ctx, size, t)
+	}
+	// The bandwidth ceilings are measured after every test, so that the
+	// peak RSS of no row includes their buffer.
+	if opts.Gen > 0 && opts.BandwidthBytes >= 0 {
+		size := cmp.Or(opts.BandwidthBytes, DefaultBandwidthBytes)
+		for i := range results {
+			r := &results[i]
+			if !strings.HasPrefix(r.Test, "tg") {
+				continue
+			}
+			bw, err := MemoryBandwidth(ctx, size, r.Threads)
 			if err != nil {
 				return results, err
 			}
-			r := &results[len(results)-1] // the tg row of t
 			r.Bandwidth = bw
 			r.BandwidthFraction = float64(r.BytesPerToken) * r.TokensPerS / bw
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -64,6 +65,59 @@ func TestRun(t *testing.T) {
 	}
 	if got := strings.Count(b.String(), "\n"); got != 1+len(res) || !strings.Contains(b.String(), "peak RSS") {
 		t.Errorf("table of %d lines, want a header and %d rows:\n%s", got, len(res), b.String())
+	}
+}
+
+// TestRunPeakRSSWithoutBandwidthBuffer: the buffer of the bandwidth
+// ceilings, far larger than the model, counts in the peak RSS of no row,
+// that of the second thread count's included. The peak RSS of a process
+// only grows, so the measurement runs in a fresh process: the test binary
+// run again for this test alone.
+func TestRunPeakRSSWithoutBandwidthBuffer(t *testing.T) {
+	const buffer = 192 << 20
+	if os.Getenv("GLASSBOX_BENCH_RSS_CHILD") == "" {
+		if testing.Short() {
+			t.Skip("streams a 192 MiB buffer in a child process")
+		}
+		if peakRSS() == 0 {
+			t.Skip("no peak RSS on this platform")
+		}
+		cmd := exec.Command(os.Args[0], "-test.run=^TestRunPeakRSSWithoutBandwidthBuffer$", "-test.count=1", "-test.v")
+		cmd.Env = append(os.Environ(), "GLASSBOX_BENCH_RSS_CHILD=1")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("the child process: %v\n%s", err, out)
+		}
+		t.Logf("the child process:\n%s", out)
+		return
+	}
+	var b bytes.Buffer
+	if err := synth.Write(&b, synth.Shapes["tiny"], tensor.F32, 1); err != nil {
+		t.Fatal(err)
+	}
+	m, err := glassbox.OpenBytes("tiny.gguf", b.Bytes(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	res, err := Run(context.Background(), m, Options{Prompt: 4, Gen: 2, Threads: []int{1, 2}, Repetitions: 1, BandwidthBytes: buffer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 4 {
+		t.Fatalf("%d results, want 4: %+v", len(res), res)
+	}
+	for _, r := range res {
+		t.Logf("%s, %d threads: peak RSS %.1f MiB, bandwidth %.2f GB/s", r.Test, r.Threads, float64(r.PeakRSS)/(1<<20), r.Bandwidth/1e9)
+		if r.PeakRSS <= 0 || r.PeakRSS >= buffer {
+			t.Errorf("%s, %d threads: peak RSS %d bytes, want below the bandwidth buffer's %d", r.Test, r.Threads, r.PeakRSS, buffer)
+		}
+		if tg := strings.HasPrefix(r.Test, "tg"); tg != (r.Bandwidth > 0) || tg != (r.BandwidthFraction > 0) {
+			t.Errorf("%s, %d threads: bandwidth %g, fraction %g: want both on tg rows only", r.Test, r.Threads, r.Bandwidth, r.BandwidthFraction)
+		}
+	}
+	if after := peakRSS(); after < buffer {
+		t.Errorf("peak RSS after the run %d bytes: want at least the bandwidth buffer's %d (was it measured?)", after, buffer)
 	}
 }
 

@@ -65,9 +65,10 @@ experts the shared tensors whole but each layer's expert stacks (the *_exps tens
 experts a token runs only: size × expert_used_count ÷ expert_count, and the keys and values
 attended to, averaged over the test) and which fraction of the memory-bandwidth
 ceiling that reaches (bytes per token × t/s ÷ the bandwidth of summing a 256 MiB buffer,
---bandwidth-mib, with the row's thread count, measured right after its tests: the method of
-go test ./tensor -bench MemoryBandwidth); both are in --json and the saved record
-(bytes_per_token, mem_bandwidth_bytes_per_s, bandwidth_fraction).
+--bandwidth-mib, with the row's thread count, measured after the tests of all thread counts,
+so that no row's peak RSS counts the buffer: the method of go test ./tensor -bench
+MemoryBandwidth); both are in --json and the saved record (bytes_per_token,
+mem_bandwidth_bytes_per_s, bandwidth_fraction).
 
 With --synthetic SHAPE it instead writes a random-weight GGUF of that shape (Llama; qwen3moe, a mixture of experts,
 for moe and tinymoe; gpt-oss for gptoss and tinygptoss, its experts in MXFP4 whatever --type says) and --type
