@@ -1,86 +1,18 @@
 package infer_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"math"
-	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"glassbox"
 	"glassbox/infer"
-	"glassbox/model"
-	"glassbox/tensor"
+	"glassbox/internal/synth"
 	"glassbox/trace"
 )
-
-// writeGemma2 writes a small random gemma2 model (2 layers, the first
-// sliding over 4 positions) with attention soft-capping at 4 and final
-// soft-capping at 3, small enough caps that they change the numbers, and
-// a SentencePiece vocabulary of the byte tokens and a few words; it
-// returns the file's path.
-func writeGemma2(t *testing.T) string {
-	t.Helper()
-	tokens := []string{"<unk>", "<s>", "</s>"}
-	types := []int32{2, 3, 3}
-	for b := range 256 {
-		tokens, types = append(tokens, fmt.Sprintf("<0x%02X>", b)), append(types, 6)
-	}
-	for _, w := range strings.Fields("▁ ▁the ▁cat ▁sat ▁on ▁mat ▁a ▁dog ▁hello ▁world e t a o") {
-		tokens, types = append(tokens, w), append(types, 1)
-	}
-	scores := make([]float32, len(tokens))
-	for i := range scores {
-		scores[i] = -float32(i)
-	}
-	c := model.Config{
-		Arch: "gemma2", VocabSize: len(tokens), Dim: 64, HiddenDim: 128, Layers: 2, Heads: 4, KVHeads: 2,
-		HeadDim: 16, ValueDim: 16, RopeDim: 16, ContextLength: 256, NormEps: 1e-6, RopeTheta: 10000, RopeNeox: true,
-		EmbedScale: true, GELU: true, PostNorms: true, QueryScale: 0.25, TiedOutput: true,
-		SlidingWindow: 4, SlidingLayers: []bool{true, false}, RopeThetaLocal: 10000,
-		AttnSoftcap: 4, FinalSoftcap: 3,
-	}
-	path := filepath.Join(t.TempDir(), "gemma2.gguf")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = model.WriteGGUF(f, &c, model.WriteOptions{
-		Type: tensor.F32, Name: "softcap test",
-		Metadata: []model.KV{
-			{Key: "tokenizer.ggml.model", Value: "llama"},
-			{Key: "tokenizer.ggml.tokens", Value: tokens},
-			{Key: "tokenizer.ggml.scores", Value: scores},
-			{Key: "tokenizer.ggml.token_type", Value: types},
-			{Key: "tokenizer.ggml.bos_token_id", Value: uint32(1)},
-			{Key: "tokenizer.ggml.eos_token_id", Value: uint32(2)},
-			{Key: "tokenizer.ggml.unknown_token_id", Value: uint32(0)},
-		},
-		Weights: func(r model.TensorRef) ([]float32, error) {
-			rng := rand.New(rand.NewPCG(uint64(len(r.Name)), uint64(r.Layer+1)*977+uint64(r.Rows)))
-			v := make([]float32, r.Rows*r.Cols)
-			for i := range v {
-				if r.Spec.Vector() {
-					v[i] = float32(1 + 0.1*rng.NormFloat64())
-				} else {
-					v[i] = float32(rng.NormFloat64() / math.Sqrt(float64(r.Cols)))
-				}
-			}
-			return v, nil
-		},
-	})
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
 
 // TestSoftcapTrace dissects a greedy generation of a gemma2 model and checks
 // the soft-capping records: the meta carries both caps; every prediction
@@ -94,7 +26,11 @@ func writeGemma2(t *testing.T) string {
 // F32 cache). A model that does not
 // cap (tiny, Llama) has none of these fields in its JSON.
 func TestSoftcapTrace(t *testing.T) {
-	m, err := glassbox.Open(writeGemma2(t), &glassbox.Options{Context: 64, KVCacheF32: true})
+	var file bytes.Buffer
+	if err := synth.WriteGemma2(&file); err != nil {
+		t.Fatal(err)
+	}
+	m, err := glassbox.OpenBytes("gemma2.gguf", file.Bytes(), &glassbox.Options{Context: 64, KVCacheF32: true})
 	if err != nil {
 		t.Fatal(err)
 	}

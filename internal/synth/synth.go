@@ -1,12 +1,15 @@
 // Package synth writes random-weight Llama-architecture GGUF files of a given
 // shape and tensor type, so that glassbox and llama.cpp can be benchmarked on
-// the same realistic-size file without downloading a model.
+// the same realistic-size file without downloading a model, and a few small
+// random models for tests: WriteHarmony's gpt-oss, WriteChat's qwen2 chat
+// model and WriteGemma2's soft-capped gemma2.
 package synth
 
 import (
 	"cmp"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -178,6 +181,68 @@ func WriteHarmony(out io.Writer, s Shape, typ tensor.Type, seed uint64, template
 		}
 	}
 	return write(out, s, typ, seed, tokens, scores, types, eos, []model.KV{{Key: "tokenizer.chat_template", Value: template}})
+}
+
+// Gemma2Words are the words of WriteGemma2's vocabulary, after its byte
+// tokens, as SentencePiece pieces ("▁" for a space).
+var Gemma2Words = strings.Fields("▁ ▁the ▁cat ▁sat ▁on ▁mat ▁a ▁dog ▁hello ▁world e t a o")
+
+// WriteGemma2 writes a small random gemma2 model in F32, the same every
+// time: 2 layers (the first sliding over a window of 4 positions, the
+// second global), dim 64, 4 query heads and 2 KV heads of 16, attention
+// soft-capping at 4 and final soft-capping at 3 (caps small enough that
+// they change the numbers), tied embeddings, and a SentencePiece
+// vocabulary of <unk>, <s>, </s>, the 256 byte tokens and Gemma2Words.
+func WriteGemma2(out io.Writer) error {
+	tokens := []string{"<unk>", "<s>", "</s>"}
+	types := []int32{2, 3, 3} // unknown, control, control
+	for b := range 256 {
+		tokens, types = append(tokens, fmt.Sprintf("<0x%02X>", b)), append(types, 6) // byte
+	}
+	for _, w := range Gemma2Words {
+		tokens, types = append(tokens, w), append(types, 1) // normal
+	}
+	scores := make([]float32, len(tokens))
+	for i := range scores {
+		scores[i] = -float32(i)
+	}
+	c := model.Config{
+		Arch: "gemma2", VocabSize: len(tokens), Dim: 64, HiddenDim: 128, Layers: 2, Heads: 4, KVHeads: 2,
+		HeadDim: 16, ValueDim: 16, RopeDim: 16, ContextLength: 256, NormEps: 1e-6, RopeTheta: 10000, RopeNeox: true,
+		EmbedScale: true, GELU: true, PostNorms: true, QueryScale: 0.25, TiedOutput: true,
+		SlidingWindow: 4, SlidingLayers: []bool{true, false}, RopeThetaLocal: 10000,
+		AttnSoftcap: 4, FinalSoftcap: 3,
+	}
+	err := model.WriteGGUF(out, &c, model.WriteOptions{
+		Type: tensor.F32, Name: "glassbox synthetic gemma2",
+		Metadata: []model.KV{
+			{Key: "tokenizer.ggml.model", Value: "llama"},
+			{Key: "tokenizer.ggml.tokens", Value: tokens},
+			{Key: "tokenizer.ggml.scores", Value: scores},
+			{Key: "tokenizer.ggml.token_type", Value: types},
+			{Key: "tokenizer.ggml.bos_token_id", Value: uint32(1)},
+			{Key: "tokenizer.ggml.eos_token_id", Value: uint32(2)},
+			{Key: "tokenizer.ggml.unknown_token_id", Value: uint32(0)},
+		},
+		// each tensor from its own stream, numbered by its name's length,
+		// layer and rows: norms about 1, matrices normal(0, 1/√cols)
+		Weights: func(r model.TensorRef) ([]float32, error) {
+			rng := rand.New(rand.NewPCG(uint64(len(r.Name)), uint64(r.Layer+1)*977+uint64(r.Rows)))
+			v := make([]float32, r.Rows*r.Cols)
+			for i := range v {
+				if r.Spec.Vector() {
+					v[i] = float32(1 + 0.1*rng.NormFloat64())
+				} else {
+					v[i] = float32(rng.NormFloat64() / math.Sqrt(float64(r.Cols)))
+				}
+			}
+			return v, nil
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("synthetic gemma2 model: %w", err)
+	}
+	return nil
 }
 
 // write writes Write's model with the given vocabulary, EOS and further

@@ -194,3 +194,70 @@ func TestShapes(t *testing.T) {
 		t.Errorf("ParseShape(7B): %v, want an error listing the shapes", err)
 	}
 }
+
+// TestWriteGemma2 checks that WriteGemma2's file loads as gemma2 with its
+// soft-caps, sliding window and vocabulary, runs a forward pass, and is
+// the same every time.
+func TestWriteGemma2(t *testing.T) {
+	var buf, again bytes.Buffer
+	if err := WriteGemma2(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteGemma2(&again); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(buf.Bytes(), again.Bytes()) {
+		t.Error("two WriteGemma2 files differ")
+	}
+	f, err := gguf.Parse(buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if arch, _ := f.String("general.architecture"); arch != "gemma2" {
+		t.Errorf("general.architecture %q, want gemma2", arch)
+	}
+	m, err := model.LoadGGUF(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := m.Config
+	for _, tt := range []struct {
+		what      string
+		got, want any
+	}{
+		{"arch", c.Arch, "gemma2"},
+		{"layers", c.Layers, 2},
+		{"dim", c.Dim, 64},
+		{"heads", c.Heads, 4},
+		{"KV heads", c.KVHeads, 2},
+		{"head width", c.HeadDim, 16},
+		{"attention soft-cap", c.AttnSoftcap, float32(4)},
+		{"final soft-cap", c.FinalSoftcap, float32(3)},
+		{"sliding window", c.SlidingWindow, 4},
+		{"layer 0 window", c.AttnWindow(0), 4},
+		{"layer 1 window", c.AttnWindow(1), 0},
+		{"tied output", c.TiedOutput, true},
+		{"vocabulary", c.VocabSize, 259 + len(Gemma2Words)},
+	} {
+		if tt.got != tt.want {
+			t.Errorf("%s: %v, want %v", tt.what, tt.got, tt.want)
+		}
+	}
+	toks, _ := f.Strings("tokenizer.ggml.tokens")
+	if len(toks) != 259+len(Gemma2Words) || toks[3] != "<0x00>" || toks[259] != Gemma2Words[0] || toks[len(toks)-1] != Gemma2Words[len(Gemma2Words)-1] {
+		t.Errorf("vocabulary of %d tokens: %q … %q", len(toks), toks[:4], toks[259:])
+	}
+	st, err := m.NewState(model.StateOptions{Context: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logits := make([]float32, c.VocabSize)
+	if err := m.Forward(st, []int{1, 260, 261, 262, 263, 264, 265}, 0, logits); err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range logits {
+		if v != v || v > 3 || v < -3 {
+			t.Fatalf("logit %d is %g, want a number within the final soft-cap of 3", i, v)
+		}
+	}
+}
