@@ -2,10 +2,6 @@ package glassbox_test
 
 import (
 	"context"
-	"encoding/json"
-	"math"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -56,17 +52,8 @@ func TestFlashAttentionMatchesLlamaServer(t *testing.T) {
 		{"d256-Q4_K_M-q4_0", 48},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			data, err := os.ReadFile(filepath.Join("testdata", "flashattn", tc.name+".json"))
-			if err != nil {
-				t.Fatal(err)
-			}
 			var ref flashRef
-			if err := json.Unmarshal(data, &ref); err != nil {
-				t.Fatal(err)
-			}
-			if len(ref.Tokens) != ref.NPredict || len(ref.Probs) < tc.exact {
-				t.Fatalf("reference %s: %d tokens of %d, %d probability entries (want ≥ %d)", tc.name, len(ref.Tokens), ref.NPredict, len(ref.Probs), tc.exact)
-			}
+			readRef(t, "flashattn", tc.name, tc.exact, &ref)
 			kt, vt := cacheType(t, ref.CacheTypeK), cacheType(t, ref.CacheTypeV)
 			path := fixtures.Path(t, "gguf", ref.Model+".gguf")
 			opts := glassbox.Options{Context: ref.Context, Batch: 512, Threads: ref.Threads, FlashAttention: glassbox.FlashAttnOn}
@@ -76,28 +63,9 @@ func TestFlashAttentionMatchesLlamaServer(t *testing.T) {
 			if vt != tensor.F16 {
 				opts.ValueCacheType = vt
 			}
-			diffs := kvQuantDiffs(t, path, ref.kvQuantRef, &opts)
-			if len(diffs) < tc.exact {
-				t.Fatalf("the greedy ids differ from llama-server's at entry %d, before entry %d", len(diffs), tc.exact)
-			}
-			worst, after := 0.0, 0.0
-			for i, d := range diffs {
-				if i < tc.exact {
-					worst = math.Max(worst, d)
-				} else {
-					after = math.Max(after, d)
-				}
-			}
-			t.Logf("max |logprob - llama-server| = %.2g over the first %d entries, %.2g over the next %d", worst, tc.exact, after, len(diffs)-tc.exact)
-			if worst > flashTolerance {
-				t.Errorf("max |logprob - llama-server| = %g over the first %d entries, want ≤ %g", worst, tc.exact, flashTolerance)
-			}
+			checkExactPrefix(t, kvQuantDiffs(t, path, ref.kvQuantRef, &opts), tc.exact, flashTolerance)
 			plain := kvQuantDiffs(t, path, ref.kvQuantRef, &glassbox.Options{Context: ref.Context, Batch: 512, Threads: ref.Threads, FlashAttention: glassbox.FlashAttnOff})
-			pw := 0.0
-			for i := range min(tc.exact, len(plain)) {
-				pw = math.Max(pw, plain[i])
-			}
-			if len(plain) >= tc.exact && pw <= flashTolerance {
+			if pw := maxPrefix(plain, tc.exact); len(plain) >= tc.exact && pw <= flashTolerance {
 				t.Errorf("the softmax path with an F16 cache agrees with the reference too (%g): it does not test flash attention", pw)
 			}
 		})

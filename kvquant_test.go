@@ -55,49 +55,67 @@ func TestQuantizedKeyCacheMatchesLlamaServer(t *testing.T) {
 		{"d256-Q4_K_M-kq4_0-vf32", 17},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			data, err := os.ReadFile(filepath.Join("testdata", "kvquant", tc.name+".json"))
-			if err != nil {
-				t.Fatal(err)
-			}
 			var ref kvQuantRef
-			if err := json.Unmarshal(data, &ref); err != nil {
-				t.Fatal(err)
-			}
-			if len(ref.Tokens) != ref.NPredict || len(ref.Probs) < tc.exact {
-				t.Fatalf("reference %s: %d tokens of %d, %d probability entries (want ≥ %d)", tc.name, len(ref.Tokens), ref.NPredict, len(ref.Probs), tc.exact)
-			}
+			readRef(t, "kvquant", tc.name, tc.exact, &ref)
 			kt, err := tensor.ParseType(strings.ToUpper(ref.CacheTypeK))
 			if err != nil {
 				t.Fatal(err)
 			}
 			path := fixtures.Path(t, "gguf", ref.Model+".gguf")
 			vf32 := ref.CacheTypeV == "f32"
-			diffs := kvQuantDiffs(t, path, ref, &glassbox.Options{Context: 256, KVCacheF32: vf32, KeyCacheType: kt})
-			if len(diffs) < tc.exact {
-				t.Fatalf("the greedy ids differ from llama-server's at entry %d, before entry %d", len(diffs), tc.exact)
-			}
-			worst, after := 0.0, 0.0
-			for i, d := range diffs {
-				if i < tc.exact {
-					worst = math.Max(worst, d)
-				} else {
-					after = math.Max(after, d)
-				}
-			}
-			t.Logf("max |logprob - llama-server| = %.2g over the first %d entries, %.2g over the next %d", worst, tc.exact, after, len(diffs)-tc.exact)
-			if worst > kvQuantTolerance {
-				t.Errorf("max |logprob - llama-server| = %g over the first %d entries, want ≤ %g", worst, tc.exact, kvQuantTolerance)
-			}
+			checkExactPrefix(t, kvQuantDiffs(t, path, ref, &glassbox.Options{Context: 256, KVCacheF32: vf32, KeyCacheType: kt}), tc.exact, kvQuantTolerance)
 			plain := kvQuantDiffs(t, path, ref, &glassbox.Options{Context: 256, KVCacheF32: vf32})
-			pw := 0.0
-			for i := range min(tc.exact, len(plain)) {
-				pw = math.Max(pw, plain[i])
-			}
-			if len(plain) >= tc.exact && pw <= kvQuantTolerance {
+			if pw := maxPrefix(plain, tc.exact); len(plain) >= tc.exact && pw <= kvQuantTolerance {
 				t.Errorf("unquantized keys agree with the %s-key reference too (%g): the reference does not test the key type", ref.CacheTypeK, pw)
 			}
 		})
 	}
+}
+
+// base returns the reference's kvQuantRef, also of the types embedding it.
+func (r *kvQuantRef) base() *kvQuantRef { return r }
+
+// readRef reads testdata/dir/name.json into ref (a kvQuantRef or a type
+// embedding one) and checks that it holds its NPredict tokens and at least
+// exact probability entries.
+func readRef(t *testing.T, dir, name string, exact int, ref interface{ base() *kvQuantRef }) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", dir, name+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, ref); err != nil {
+		t.Fatal(err)
+	}
+	if r := ref.base(); len(r.Tokens) != r.NPredict || len(r.Probs) < exact {
+		t.Fatalf("reference %s: %d tokens of %d, %d probability entries (want ≥ %d)", name, len(r.Tokens), r.NPredict, len(r.Probs), exact)
+	}
+}
+
+// checkExactPrefix checks the differences kvQuantDiffs returned: at least
+// exact entries with the greedy ids equal, the largest over the first exact
+// within tolerance. It logs the largest over the first exact and over the
+// rest.
+func checkExactPrefix(t *testing.T, diffs []float64, exact int, tolerance float64) {
+	t.Helper()
+	if len(diffs) < exact {
+		t.Fatalf("the greedy ids differ from llama-server's at entry %d, before entry %d", len(diffs), exact)
+	}
+	worst, after := maxPrefix(diffs, exact), maxPrefix(diffs[exact:], len(diffs))
+	t.Logf("max |logprob - llama-server| = %.2g over the first %d entries, %.2g over the next %d", worst, exact, after, len(diffs)-exact)
+	if worst > tolerance {
+		t.Errorf("max |logprob - llama-server| = %g over the first %d entries, want ≤ %g", worst, exact, tolerance)
+	}
+}
+
+// maxPrefix returns the largest of the first n diffs (all of them when there
+// are fewer), 0 for none.
+func maxPrefix(diffs []float64, n int) float64 {
+	m := 0.0
+	for _, d := range diffs[:min(n, len(diffs))] {
+		m = math.Max(m, d)
+	}
+	return m
 }
 
 // kvQuantDiffs generates ref's completion with opts and returns, for each
