@@ -12,13 +12,10 @@ import (
 	"glassbox/tensor"
 )
 
-// BenchmarkForwardBatch times one batched decode step of n sequences (at
-// position 32 of their caches) on the model file $GLASSBOX_BENCH_MODEL,
-// such as the synthetic 400M Q4_0 that `glassbox bench --synthetic 400M
-// -o FILE` writes; it reports tokens per second over all the sequences, and
-// (paired/seqs=n) the median cost of a step of n sequences in single steps,
-// each measured right after a single step.
-func BenchmarkForwardBatch(b *testing.B) {
+// benchModel loads the model file $GLASSBOX_BENCH_MODEL names, a GGUF
+// file, for a benchmark; without the variable it skips the benchmark.
+func benchModel(b *testing.B) *model.Model {
+	b.Helper()
 	path := os.Getenv("GLASSBOX_BENCH_MODEL")
 	if path == "" {
 		b.Skip("set GLASSBOX_BENCH_MODEL to a GGUF file")
@@ -35,6 +32,17 @@ func BenchmarkForwardBatch(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	return m
+}
+
+// BenchmarkForwardBatch times one batched decode step of n sequences (at
+// position 32 of their caches) on the model file $GLASSBOX_BENCH_MODEL,
+// such as the synthetic 400M Q4_0 that `glassbox bench --synthetic 400M
+// -o FILE` writes; it reports tokens per second over all the sequences, and
+// (paired/seqs=n) the median cost of a step of n sequences in single steps,
+// each measured right after a single step.
+func BenchmarkForwardBatch(b *testing.B) {
+	m := benchModel(b)
 	newSteps := func(b *testing.B, n int) []model.SeqStep {
 		steps := make([]model.SeqStep, n)
 		for i := range steps {

@@ -2,10 +2,8 @@ package model_test
 
 import (
 	"fmt"
-	"os"
 	"testing"
 
-	"glassbox/gguf"
 	"glassbox/model"
 	"glassbox/tensor"
 )
@@ -16,22 +14,7 @@ import (
 // --synthetic 400M -o FILE`): the attention reads the cache in pages, so
 // this is the step whose speed paging must keep.
 func BenchmarkDecodeStep(b *testing.B) {
-	path := os.Getenv("GLASSBOX_BENCH_MODEL")
-	if path == "" {
-		b.Skip("set GLASSBOX_BENCH_MODEL to a GGUF file")
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	f, err := gguf.Parse(data)
-	if err != nil {
-		b.Fatal(err)
-	}
-	m, err := model.LoadGGUF(f)
-	if err != nil {
-		b.Fatal(err)
-	}
+	m := benchModel(b)
 	for _, kv := range []tensor.Type{tensor.F16, tensor.F32} {
 		for _, pos := range []int{64, 1000, 3000} {
 			b.Run(fmt.Sprintf("kv=%s/pos=%d", kv, pos), func(b *testing.B) {
