@@ -3,7 +3,9 @@ package bench
 import (
 	"context"
 	"fmt"
+	"io"
 	"path/filepath"
+	"runtime/pprof"
 
 	"glassbox"
 	"glassbox/tensor"
@@ -16,6 +18,7 @@ type SpecOptions struct {
 	Threads     []int                 // thread counts (none: the current one)
 	Repetitions int                   // measured pairs of runs after a warm-up pair, at least 1
 	Spec        *glassbox.Speculative // the drafter
+	CPUProfile  io.Writer             // when set, receives a Go CPU profile of the runs (go tool pprof)
 }
 
 // RunSpeculative measures speculative decoding against plain decoding on
@@ -51,6 +54,12 @@ func RunSpeculative(ctx context.Context, m *glassbox.Model, opts SpecOptions) ([
 			return nil, err
 		}
 		return s.Generate(ctx, glassbox.Request{Prompt: ids, MaxTokens: opts.Gen, IgnoreEOS: true, Speculative: spec})
+	}
+	if opts.CPUProfile != nil {
+		if err := pprof.StartCPUProfile(opts.CPUProfile); err != nil {
+			return nil, fmt.Errorf("bench: CPU profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	var results []Result
 	for _, t := range threads {

@@ -11,14 +11,19 @@ import (
 
 // TestRunSpeculative measures prompt lookup on the embedded model: a plain
 // and a speculative row per thread count, the speculative one counting its
-// drafts and its speed-up, and the summary line under the table.
+// drafts and its speed-up, the summary line under the table, and a CPU
+// profile of the runs.
 func TestRunSpeculative(t *testing.T) {
 	m := openEmbedded(t)
 	prompt := "func add(a, b int) int {\n\treturn a + b\n}\n\nfunc add(a, b int) int {\n"
+	var profile bytes.Buffer
 	rs, err := RunSpeculative(context.Background(), m, SpecOptions{Prompt: prompt, Gen: 24, Threads: []int{1}, Repetitions: 1,
-		Spec: &glassbox.Speculative{Lookup: true}})
+		Spec: &glassbox.Speculative{Lookup: true}, CPUProfile: &profile})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if profile.Len() == 0 {
+		t.Error("no CPU profile written")
 	}
 	if len(rs) != 2 || rs[0].Test != "tg24" || rs[1].Test != "tg24+lookup" {
 		t.Fatalf("rows %+v", rs)

@@ -89,7 +89,8 @@ With --lookup or --draft MODEL (and --draft-max, --draft-min, --draft-p-min, --l
 it measures speculative decoding instead: the same greedy generation of -n tokens from
 --spec-prompt, plain (row tgN) then speculative (row tgN+lookup or tgN+draft), interleaved -r
 times after a warm-up pair, checking that both give the same tokens; a line under the table gives
-the drafted and accepted tokens and the speed-up over the plain row. These runs are not saved.
+the drafted and accepted tokens and the speed-up over the plain row; --cpuprofile profiles
+these runs too. They are not saved.
 
 Each complete run is saved as a record in the store's evals/ folder (--no-save to skip),
 which glassbox leaderboard reads.`,
@@ -214,11 +215,11 @@ func runBench(ctx context.Context, w, errw io.Writer, o benchOptions) error {
 	if o.bandwidth == 0 {
 		opts.BandwidthBytes = -1
 	}
-	if o.profile != "" {
-		pf, err := os.Create(o.profile)
-		if err != nil {
-			return err
-		}
+	pf, err := o.createProfile()
+	if err != nil {
+		return err
+	}
+	if pf != nil {
 		defer pf.Close()
 		opts.CPUProfile = pf
 	}
@@ -246,6 +247,15 @@ func runBench(ctx context.Context, w, errw io.Writer, o benchOptions) error {
 		return perr
 	}
 	return err
+}
+
+// createProfile creates the file of --cpuprofile, which the caller closes
+// (nil without the flag).
+func (o benchOptions) createProfile() (*os.File, error) {
+	if o.profile == "" {
+		return nil, nil
+	}
+	return os.Create(o.profile)
 }
 
 // runBenchEndpoint measures the model o.model at o.endpoint and prints the
@@ -380,7 +390,16 @@ func runBenchSpec(ctx context.Context, w io.Writer, m *glassbox.Model, mf *model
 	if draft != nil {
 		defer draft.Close()
 	}
-	results, err := bench.RunSpeculative(ctx, m, bench.SpecOptions{Prompt: o.specPrompt, Gen: o.gen, Threads: threads, Repetitions: o.reps, Spec: sp})
+	opts := bench.SpecOptions{Prompt: o.specPrompt, Gen: o.gen, Threads: threads, Repetitions: o.reps, Spec: sp}
+	pf, err := o.createProfile()
+	if err != nil {
+		return err
+	}
+	if pf != nil {
+		defer pf.Close()
+		opts.CPUProfile = pf
+	}
+	results, err := bench.RunSpeculative(ctx, m, opts)
 	if err != nil && len(results) == 0 {
 		return err
 	}

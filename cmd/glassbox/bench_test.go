@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"io"
@@ -143,6 +144,60 @@ func TestBenchErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: error %v, want one containing %q", tc.args, err, tc.want)
 		}
+	}
+}
+
+// TestBenchSpeculativeCPUProfile checks that --cpuprofile profiles the
+// speculative runs of --lookup and --draft: the file holds a gzipped CPU
+// profile (the sample types cpu/nanoseconds in its strings).
+func TestBenchSpeculativeCPUProfile(t *testing.T) {
+	dir := t.TempDir()
+	draft := filepath.Join(dir, models.DefaultName)
+	if err := os.WriteFile(draft, models.Default, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		test string // the speculative row
+	}{
+		{"lookup", []string{"--lookup"}, "tg8+lookup"},
+		{"draft", []string{"--draft", draft}, "tg8+draft"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			profile := filepath.Join(dir, tc.name+".pprof")
+			var out bytes.Buffer
+			cmd := newBenchCmd()
+			cmd.SetOut(&out)
+			cmd.SetErr(&bytes.Buffer{})
+			cmd.SetArgs(append([]string{"-n", "8", "-r", "1", "-t", "1", "--json", "--cpuprofile", profile}, tc.args...))
+			if err := cmd.Execute(); err != nil {
+				t.Fatal(err)
+			}
+			var res []bench.Result
+			if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+				t.Fatalf("bad JSON %q: %v", out.String(), err)
+			}
+			if len(res) != 2 || res[1].Test != tc.test {
+				t.Fatalf("rows %+v, want tg8 and %s", res, tc.test)
+			}
+			f, err := os.Open(profile)
+			if err != nil {
+				t.Fatalf("no profile: %v", err)
+			}
+			defer f.Close()
+			zr, err := gzip.NewReader(f)
+			if err != nil {
+				t.Fatalf("the profile is not gzipped: %v", err)
+			}
+			data, err := io.ReadAll(zr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Contains(data, []byte("cpu")) || !bytes.Contains(data, []byte("nanoseconds")) {
+				t.Errorf("the profile (%d bytes) is not a CPU profile", len(data))
+			}
+		})
 	}
 }
 
