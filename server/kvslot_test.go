@@ -22,15 +22,19 @@ const storiesPage = 256 * 5 * 64 * 2
 
 // kvSlotServer serves stories260K-f32 (context 1024) as "stories" with two
 // slots whose KV caches draw from pool, each holding at most slotBudget
-// bytes (0: no limit).
-func kvSlotServer(t *testing.T, pool *glassbox.KVPool, slotBudget int64) (*glassbox.Model, string) {
+// bytes (0: no limit), with the changes of mod.
+func kvSlotServer(t *testing.T, pool *glassbox.KVPool, slotBudget int64, mod ...func(*Config)) (*glassbox.Model, string) {
 	t.Helper()
 	m, err := glassbox.Open(fixtures.Path(t, "gguf", "stories260K-f32.gguf"), &glassbox.Options{Context: 1024, Threads: 1, KVPool: pool})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close() })
-	_, base := testServer(t, Config{Models: []Model{{Name: "stories", Model: m}}, Parallel: 2, Queue: 4, KVPool: pool, KVSlotBudget: slotBudget})
+	cfg := Config{Models: []Model{{Name: "stories", Model: m}}, Parallel: 2, Queue: 4, KVPool: pool, KVSlotBudget: slotBudget}
+	for _, f := range mod {
+		f(&cfg)
+	}
+	_, base := testServer(t, cfg)
 	return m, base
 }
 
@@ -256,5 +260,49 @@ func TestKVSlotBudgetConfig(t *testing.T) {
 		if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
 			t.Errorf("a slot's budget of %d bytes: %v, want %q", tt.slot, err, tt.want)
 		}
+	}
+}
+
+// TestKVSlotBudgetRestore: a saved slot holding more positions than a slot
+// may hold under its budget is not restored (400), and the slot holds
+// nothing; one that fits is restored.
+func TestKVSlotBudgetRestore(t *testing.T) {
+	dir := t.TempDir()
+	withDir := func(c *Config) { c.SlotSavePath = dir }
+	newPool := func() *glassbox.KVPool {
+		p, err := glassbox.NewKVPool(0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	_, free := kvSlotServer(t, newPool(), 0, withDir)
+	_, limited := kvSlotServer(t, newPool(), storiesPage, withDir) // 256 positions a slot
+	for _, f := range []struct {
+		name, prompt string
+		tokens       int // at least
+	}{
+		{"short.bin", "Once upon a time, there was a little girl", 8},
+		{"long.bin", strings.Repeat("The cat sat on the mat and looked at the sun. ", 16), 257},
+	} {
+		if code, a, b := completeSlot(t, free, f.prompt, 0, 4); code != 200 || a.TokensEvaluated < f.tokens {
+			t.Fatalf("%s: %d %s", f.name, code, b)
+		}
+		if code, _, b := post(t, free+"/slots/0?action=save", fmt.Sprintf(`{"filename": %q}`, f.name), nil); code != 200 {
+			t.Fatalf("save %s: %d %s", f.name, code, b)
+		}
+	}
+	code, _, b := post(t, limited+"/slots/1?action=restore", `{"filename": "long.bin"}`, nil)
+	if code != 400 || !strings.Contains(string(b), "a slot may hold 256 positions (--kv-budget-slot 160 KiB)") {
+		t.Errorf("restoring more than a slot may hold: %d %s", code, b)
+	}
+	if sl := slotsOf(t, limited)[1]; sl.TokensCached != 0 || sl.KVCacheBytes != 0 {
+		t.Errorf("slot 1 after the refused restore: %d tokens, %d bytes", sl.TokensCached, sl.KVCacheBytes)
+	}
+	if code, _, b := post(t, limited+"/slots/1?action=restore", `{"filename": "short.bin"}`, nil); code != 200 {
+		t.Errorf("restoring a slot that fits: %d %s", code, b)
+	}
+	if sl := slotsOf(t, limited)[1]; sl.TokensCached == 0 || sl.KVCacheBytes != storiesPage {
+		t.Errorf("slot 1 after the restore: %d tokens, %d bytes", sl.TokensCached, sl.KVCacheBytes)
 	}
 }
