@@ -126,7 +126,7 @@ func (c *kvCollector) Collect(ch chan<- prometheus.Metric) {
 	kp := c.s.cfg.KVPool
 	for _, e := range c.s.readyModels() {
 		used := e.pool.kvUsed()
-		capacity := float64(e.pool.size) * float64(e.model.ContextSize())
+		capacity := float64(e.pool.size) * float64(e.slotPositions())
 		ratio := 0.0
 		if capacity > 0 {
 			ratio = min(float64(used)/capacity, 1)
