@@ -306,3 +306,21 @@ func TestKVSlotBudgetRestore(t *testing.T) {
 		t.Errorf("slot 1 after the restore: %d tokens, %d bytes", sl.TokensCached, sl.KVCacheBytes)
 	}
 }
+
+// TestKVSlotBudgetSpeculative: speculative decoding, which runs drafts
+// through the cache before keeping them, stays within a slot's budget too.
+func TestKVSlotBudgetSpeculative(t *testing.T) {
+	pool, err := glassbox.NewKVPool(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	draft := openModel(t, fixtures.Path(t, "gguf", "stories260K-h192-Q8_0.gguf"), 0)
+	_, base := kvSlotServer(t, pool, storiesPage, func(c *Config) { c.Speculative = &glassbox.Speculative{Draft: draft, Max: 6} }) // 256 positions
+	code, a, b := completeSlot(t, base, "Once upon a time", 0, -1)
+	if code != 200 || a.TokensEvaluated+a.TokensPredicted != 256 || a.StopType != "limit" || a.Timings == nil || a.Timings.DraftN == 0 {
+		t.Errorf("a generation filling its slot: %d %s", code, b)
+	}
+	if sl := slotsOf(t, base)[0]; sl.KVCacheBytes != storiesPage {
+		t.Errorf("slot 0 holds %d bytes, want one page (%d)", sl.KVCacheBytes, storiesPage)
+	}
+}
