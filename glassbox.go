@@ -643,6 +643,14 @@ func (m *Model) KVCacheBytes() int64 {
 	return m.model.Config.KVCacheBytesTypes(m.opts.Context, m.KeyCacheType(), m.KVCacheType())
 }
 
+// KVPage returns the step in which a session's KV cache grows: the
+// positions of a page (256 unless the context is smaller; the whole context
+// with flash attention) and the bytes of one page of every layer's keys and
+// values. A session's cache of n positions holds ceil(n / positions) pages.
+func (m *Model) KVPage() (positions int, bytes int64) {
+	return m.model.Config.KVPage(m.sessionOptions())
+}
+
 // SessionBytes returns the memory a session allocates: its KV cache plus the
 // activation buffers and attention scratch of the forward pass.
 func (m *Model) SessionBytes() int64 {
@@ -971,8 +979,8 @@ func (s *Session) Reset() { s.s.Reset() }
 // KVPool since its last generation. It is safe to call from any goroutine.
 func (s *Session) Evicted() bool { return s.s.Evicted() }
 
-// CacheBytes returns the bytes of KV cache pages the session holds (with a
-// KVPool, safe to call from any goroutine).
+// CacheBytes returns the bytes of KV cache pages the session holds. It is
+// safe to call from any goroutine.
 func (s *Session) CacheBytes() int64 { return s.s.CacheBytes() }
 
 // Free forgets the cached tokens and returns the session's KV cache pages

@@ -83,8 +83,8 @@ func (s *Session) Free() {
 // processes its whole prompt. It is safe to call from any goroutine.
 func (s *Session) Evicted() bool { return s.state.Evicted() }
 
-// CacheBytes returns the bytes of KV cache pages the session holds. With a
-// pool it is safe to call from any goroutine.
+// CacheBytes returns the bytes of KV cache pages the session holds. It is
+// safe to call from any goroutine.
 func (s *Session) CacheBytes() int64 { return s.state.HeldBytes() }
 
 // Request describes one generation.

@@ -41,14 +41,14 @@ type State struct {
 	page int // positions per page
 
 	// the pool the pages come from (nil: none), and the state's standing
-	// in it, guarded by the pool's lock
+	// in it, guarded by the pool's lock (held is also read without it)
 	pool    *KVPool
-	pins    int         // Pin calls not yet ended by Unpin
-	lastUse uint64      // the pool's clock at the last Unpin
-	held    int64       // bytes of the pages held
-	waiting bool        // waiting in Grow for memory
-	evicted atomic.Bool // the cache was evicted since the last Pin
-	vTop    []int       // per layer, one past the last value cell written
+	pins    int          // Pin calls not yet ended by Unpin
+	lastUse uint64       // the pool's clock at the last Unpin
+	held    atomic.Int64 // bytes of the pages held
+	waiting bool         // waiting in Grow for memory
+	evicted atomic.Bool  // the cache was evicted since the last Pin
+	vTop    []int        // per layer, one past the last value cell written
 
 	// flash is set when attention runs as flash attention (flash.go): the
 	// values are then kept as rows, one per position (vh for F16), or

@@ -111,7 +111,7 @@ func (s *State) Unpin() {
 	}
 	p.clock++
 	s.lastUse = p.clock
-	if s.pins == 0 && s.held > 0 {
+	if s.pins == 0 && s.held.Load() > 0 {
 		p.signal()
 	}
 }
@@ -121,14 +121,8 @@ func (s *State) Unpin() {
 func (s *State) Evicted() bool { return s.evicted.Load() }
 
 // HeldBytes returns the bytes of the pages the state holds. It is safe to
-// call from any goroutine only for a state of a pool.
-func (s *State) HeldBytes() int64 {
-	if p := s.pool; p != nil {
-		p.mu.Lock()
-		defer p.mu.Unlock()
-	}
-	return s.held
-}
+// call from any goroutine.
+func (s *State) HeldBytes() int64 { return s.held.Load() }
 
 // PageSize returns the number of positions of a page of the state's cache.
 func (s *State) PageSize() int { return s.page }
@@ -160,7 +154,7 @@ func (s *State) grow(ctx context.Context, n int, wait bool) error {
 			return err
 		}
 	} else {
-		s.held += need
+		s.held.Add(need)
 	}
 	s.addPages(want - have)
 	return nil
@@ -198,7 +192,7 @@ func (p *KVPool) reserve(ctx context.Context, s *State, need, total int64, n int
 		}
 	}
 	p.used += need
-	s.held += need
+	s.held.Add(need)
 	p.states[s] = struct{}{}
 	return nil
 }
@@ -208,7 +202,7 @@ func (p *KVPool) reserve(ctx context.Context, s *State, need, total int64, n int
 func (p *KVPool) lruIdle(s *State) *State {
 	var best *State
 	for v := range p.states {
-		if v == s || v.pins > 0 || v.held == 0 {
+		if v == s || v.pins > 0 || v.held.Load() == 0 {
 			continue
 		}
 		if best == nil || v.lastUse < best.lastUse {
@@ -224,7 +218,7 @@ func (p *KVPool) lruIdle(s *State) *State {
 func (p *KVPool) runningHolders(s *State) int {
 	n := 0
 	for v := range p.states {
-		if v != s && v.pins > 0 && v.held > 0 && !v.waiting {
+		if v != s && v.pins > 0 && v.held.Load() > 0 && !v.waiting {
 			n++
 		}
 	}
@@ -233,8 +227,7 @@ func (p *KVPool) runningHolders(s *State) int {
 
 // evict drops the pages of the idle state v. The lock is held.
 func (p *KVPool) evict(v *State) {
-	p.used -= v.held
-	v.held = 0
+	p.used -= v.held.Swap(0)
 	v.dropPages()
 	v.evicted.Store(true)
 	p.evictions++
@@ -248,11 +241,10 @@ func (s *State) Release() {
 	if p := s.pool; p != nil {
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		p.used -= s.held
-		s.held = 0
+		p.used -= s.held.Swap(0)
 		delete(p.states, s)
 		p.signal()
 	}
-	s.held = 0
+	s.held.Store(0)
 	s.dropPages()
 }

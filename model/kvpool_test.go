@@ -326,3 +326,32 @@ func TestKVPoolConcurrent(t *testing.T) {
 		t.Errorf("states hold %d bytes, the pool counts %d (budget %d)", held, pool.Used(), pool.Budget())
 	}
 }
+
+// TestKVPage: Config.KVPage is the page a State of the same options takes
+// when it first writes a position.
+func TestKVPage(t *testing.T) {
+	m := batchModel(t, "llama", tensor.Q8_0)
+	for _, tc := range []struct {
+		opt       StateOptions
+		positions int
+	}{
+		{StateOptions{Context: 1024, KVType: tensor.F16}, 256},
+		{StateOptions{Context: 100, KVType: tensor.F16}, 128}, // the context rounded up to 64
+		{StateOptions{Context: 400, KVType: tensor.F32, PageSize: 64}, 64},
+		{StateOptions{Context: 400, KVType: tensor.F16, KeyType: tensor.Q8_0}, 256}, // quantized keys count their blocks
+		{StateOptions{Context: 300, KVType: tensor.F16, FlashAttn: true}, 320},      // one page of the whole context
+		{StateOptions{Context: 300, KVType: tensor.Q8_0, FlashAttn: true}, 320},
+	} {
+		positions, bytes := m.Config.KVPage(tc.opt)
+		s, err := m.NewState(tc.opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Forward(s, []int{1}, 0, nil); err != nil {
+			t.Fatal(err)
+		}
+		if positions != tc.positions || positions != s.PageSize() || bytes != s.HeldBytes() {
+			t.Errorf("%+v: KVPage %d positions of %d bytes, a State's first page %d of %d; want %d positions", tc.opt, positions, bytes, s.PageSize(), s.HeldBytes(), tc.positions)
+		}
+	}
+}

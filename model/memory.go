@@ -34,6 +34,15 @@ func rowBytes(t tensor.Type, n int) int64 {
 	return mulSat((int64(n)+bs-1)/bs, int64(t.TypeSize()))
 }
 
+// KVPage returns the step in which the KV cache of a State of opt grows:
+// the positions of a page and the bytes of one page of every layer's keys
+// and values.
+func (c *Config) KVPage(opt StateOptions) (positions int, bytes int64) {
+	opt = opt.withDefaults(c)
+	positions = opt.pageSize()
+	return positions, c.KVCacheBytesTypes(positions, opt.keyType(), opt.KVType)
+}
+
 // StateBytes returns the memory a State of opt holds once its cache is
 // full: the KV cache (every page, the context rounded up to a whole page)
 // and, in total, the cache plus the activation buffers of a batch and the

@@ -120,6 +120,9 @@ func (s *Server) llamaCompletion(w http.ResponseWriter, r *http.Request) error {
 		err.(*APIError).Param = "prompt"
 		return err
 	}
+	if err := s.slotFit(e, len(ids), g.maxTokens); err != nil {
+		return err
+	}
 	slot := -1
 	if req.IDSlot != nil {
 		slot = *req.IDSlot

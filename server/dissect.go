@@ -177,6 +177,9 @@ func (s *Server) streamDissection(ctx context.Context, w http.ResponseWriter, e 
 	if err := contextError(e, len(ids)); err != nil {
 		return err
 	}
+	if err := s.slotFit(e, len(ids), g.maxTokens); err != nil {
+		return err
+	}
 	sl, err := s.acquire(ctx, e, ids)
 	if err != nil {
 		return err

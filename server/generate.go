@@ -50,6 +50,17 @@ func (s *Server) run(ctx context.Context, e *entry, sl *slot, job genJob, g *gen
 	if s.stopped.Err() != nil {
 		return s.stoppedResult(&glassbox.Result{PromptIDs: append([]int(nil), job.prompt...)}, g)
 	}
+	if err := s.slotFit(e, len(job.prompt), g.maxTokens); err != nil {
+		return nil, err
+	}
+	maxTokens := g.maxTokens
+	if e.limited() {
+		// the slot's cache may not grow past its budget: the generation
+		// stops with "length" when it is full, as at the end of the context
+		if room := e.slotCtx - len(job.prompt); maxTokens == 0 || maxTokens > room {
+			maxTokens = room
+		}
+	}
 	gctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	unhook := context.AfterFunc(s.stopped, func() { cancel(errStopped) })
@@ -59,7 +70,7 @@ func (s *Server) run(ctx context.Context, e *entry, sl *slot, job genJob, g *gen
 	sl.used.Store(int64(len(job.prompt))) // the prompt's positions are the request's from now on
 	ttft, itl := s.metrics.ttft.WithLabelValues(e.name), s.metrics.itl.WithLabelValues(e.name)
 	req := glassbox.Request{
-		Prompt: job.prompt, MaxTokens: g.maxTokens, Stop: g.stop, Sampler: job.sampler, IgnoreEOS: g.ignoreEOS, Trace: g.trace, Special: g.special, Grammar: g.grammar,
+		Prompt: job.prompt, MaxTokens: maxTokens, Stop: g.stop, Sampler: job.sampler, IgnoreEOS: g.ignoreEOS, Trace: g.trace, Special: g.special, Grammar: g.grammar,
 		OnToken: func(t glassbox.Token) error {
 			now := time.Now()
 			switch {

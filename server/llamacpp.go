@@ -108,7 +108,7 @@ func (r *InfillRequest) validate() (genParams, error) {
 // the current file), then [BOS] FIM_PRE prefix+prompt FIM_SUF suffix FIM_MID.
 // The prefix keeps at most 3/4 of a batch of tokens (its end), the suffix
 // the rest of the batch (its start), and the extra context what is left of
-// the context after a batch and twice n_predict (its end). truncated says
+// the context (of a slot) after a batch and twice n_predict (its end). truncated says
 // whether anything was cut.
 func infillPrompt(e *entry, req *InfillRequest, nPredict int) (ids []int, truncated bool, err error) {
 	tok := e.model.Tokenizer()
@@ -138,10 +138,11 @@ func infillPrompt(e *entry, req *InfillRequest, nPredict int) (ids []int, trunca
 		extra = append(append(extra, sep), enc("filename\n")...)
 	}
 	prefix, suffix, prompt := enc(req.InputPrefix), enc(req.InputSuffix), enc(req.Prompt)
-	batch := min(e.model.Batch(), e.model.ContextSize())
+	ctx := e.slotPositions()
+	batch := min(e.model.Batch(), ctx)
 	nPre := min(len(prefix), 3*(batch/4))
 	nSuf := min(len(suffix), max(0, batch/4-(2+len(prompt))))
-	nExtra := min(max(0, e.model.ContextSize()-batch-2*nPredict), len(extra))
+	nExtra := min(max(0, ctx-batch-2*nPredict), len(extra))
 	truncated = nPre < len(prefix) || nSuf < len(suffix) || nExtra < len(extra)
 	if len(extra) > 0 && nExtra == 0 {
 		truncated = true
@@ -320,6 +321,9 @@ func (s *Server) infill(w http.ResponseWriter, r *http.Request) error {
 	}
 	if err := contextError(e, len(ids)); err != nil {
 		err.(*APIError).Param = "input_prefix"
+		return err
+	}
+	if err := s.slotFit(e, len(ids), g.maxTokens); err != nil {
 		return err
 	}
 	return s.llamaGenerate(w, r, e, &g, ids, llamaJob{warmup: warmup, truncated: truncated, fields: req.ResponseFields, slot: -1,

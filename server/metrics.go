@@ -97,7 +97,8 @@ func (m *metrics) promptCacheHit(model string, tokens int) {
 // they count as free, as vLLM counts cached blocks no request holds). The
 // bytes: the pages every slot's cache holds, running or idle (with
 // Config.KVPool), against the pool's budget or, without one, the bytes of
-// every slot's full cache; and the pool's evictions of idle caches.
+// every slot's full cache (its context, or what Config.KVSlotBudget allows);
+// and the pool's evictions of idle caches.
 type kvCollector struct {
 	s                                  *Server
 	ratio, use, bytes, budget, evicted *prometheus.Desc
@@ -105,7 +106,7 @@ type kvCollector struct {
 
 func newKVCollector(s *Server) *kvCollector {
 	return &kvCollector{s: s,
-		ratio:   prometheus.NewDesc("glassbox_kv_cache_usage_ratio", "Fraction (0 to 1) of the KV cache the model's slots hold: bytes of their cache pages over the --kv-budget (shared by every model) or, without one, over the bytes of all its slots' full caches; without a KV pool, positions running requests hold over the slots' positions.", []string{"model"}, nil),
+		ratio:   prometheus.NewDesc("glassbox_kv_cache_usage_ratio", "Fraction (0 to 1) of the KV cache the model's slots hold: bytes of their cache pages over the --kv-budget (shared by every model) or, without one, over the bytes of all its slots' full caches (at most --kv-budget-slot each); without a KV pool, positions running requests hold over the slots' positions.", []string{"model"}, nil),
 		use:     prometheus.NewDesc("glassbox_kv_cache_used_tokens", "KV cache positions that running requests hold (prompt and generated tokens).", []string{"model"}, nil),
 		bytes:   prometheus.NewDesc("glassbox_kv_cache_bytes", "Bytes of KV cache pages the model's slots hold, running or idle (pages are made as sequences grow).", []string{"model"}, nil),
 		budget:  prometheus.NewDesc("glassbox_kv_cache_budget_bytes", "The KV cache budget shared by every model's slots (--kv-budget; 0: none).", nil, nil),
@@ -125,19 +126,16 @@ func (c *kvCollector) Collect(ch chan<- prometheus.Metric) {
 	kp := c.s.cfg.KVPool
 	for _, e := range c.s.readyModels() {
 		used := e.pool.kvUsed()
-		capacity := float64(e.pool.size) * float64(e.model.ContextSize())
+		capacity := float64(e.pool.size) * float64(e.slotPositions())
 		ratio := 0.0
 		if capacity > 0 {
 			ratio = min(float64(used)/capacity, 1)
 		}
 		if kp != nil {
-			var held int64
-			for _, sl := range e.pool.all {
-				held += sl.session.CacheBytes()
-			}
+			held := e.kvHeld()
 			max := float64(kp.Budget())
 			if max == 0 {
-				max = float64(e.pool.size) * float64(e.model.KVCacheBytes())
+				max = float64(e.pool.size) * float64(e.slotBytes())
 			}
 			ratio = 0
 			if max > 0 {

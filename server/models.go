@@ -389,6 +389,11 @@ func (s *Server) prepare(e *entry, m *glassbox.Model) error {
 	if st, err := os.Stat(m.Path()); err == nil {
 		e.created = st.ModTime().Unix()
 	}
+	ctx, err := slotContext(m, s.cfg.KVSlotBudget)
+	if err != nil {
+		return fmt.Errorf("model %s: %w", e.name, err)
+	}
+	e.slotCtx = ctx
 	var batcher *glassbox.Batcher
 	newSession := m.NewSession
 	if s.cfg.Parallel > 1 && !s.cfg.NoBatching {

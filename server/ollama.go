@@ -570,6 +570,9 @@ func (s *Server) ollamaGenerate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := s.slotFit(e, len(ids), g.maxTokens); err != nil {
+		return err
+	}
 	sl, err := s.acquire(r.Context(), e, g.slotKey(ids))
 	if err != nil {
 		return err
@@ -824,6 +827,9 @@ func (s *Server) ollamaChat(w http.ResponseWriter, r *http.Request) error {
 	}
 	g.special = p.Special
 	if err := contextError(e, len(ids)); err != nil {
+		return err
+	}
+	if err := s.slotFit(e, len(ids), g.maxTokens); err != nil {
 		return err
 	}
 	sl, err := s.acquire(r.Context(), e, g.slotKey(ids))

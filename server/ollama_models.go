@@ -167,7 +167,10 @@ func (s *Server) ollamaTags(w http.ResponseWriter, r *http.Request) error {
 
 // ollamaPS answers GET /api/ps: the models loaded, with when each will be
 // unloaded if no request uses it (a model that stays loaded for the life of
-// the server has the farthest time Ollama reports, as for keep_alive -1).
+// the server has the farthest time Ollama reports, as for keep_alive -1),
+// and their size in memory: the file's weights and the KV cache pages their
+// slots hold now (glassbox_kv_cache_bytes), which grow as sequences do and
+// shrink when a slot's cache is evicted or erased.
 func (s *Server) ollamaPS(w http.ResponseWriter, r *http.Request) error {
 	out := []ollamaModel{}
 	never := time.Now().Add(math.MaxInt64).UTC().Format(time.RFC3339Nano)
@@ -181,7 +184,7 @@ func (s *Server) ollamaPS(w http.ResponseWriter, r *http.Request) error {
 		var zero int64
 		m.SizeVRAM = &zero
 		m.ContextLength = e.model.ContextSize()
-		m.Size += e.model.KVCacheBytes() * int64(e.pool.size)
+		m.Size += e.kvHeld()
 		out = append(out, m)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"models": out})

@@ -177,6 +177,9 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) error {
 	if err := contextError(e, len(ids)); err != nil {
 		return err
 	}
+	if err := s.slotFit(e, len(ids), g.maxTokens); err != nil {
+		return err
+	}
 	sl, err := s.acquire(r.Context(), e, g.slotKey(ids))
 	if err != nil {
 		return err
@@ -399,6 +402,14 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) error {
 	prompts, err := s.completionPrompts(e, &req)
 	if err != nil {
 		return err
+	}
+	for _, p := range prompts {
+		if g.promptOnly {
+			break // scored, not continued: no slot's cache holds it
+		}
+		if err := s.slotFit(e, len(p.ids), g.maxTokens); err != nil {
+			return err
+		}
 	}
 	sl, err := s.acquire(r.Context(), e, g.slotKey(prompts[0].ids))
 	if err != nil {

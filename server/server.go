@@ -106,6 +106,15 @@ type Config struct {
 	// with (glassbox.Options.KVPool): /metrics reports the bytes their
 	// caches hold against it and its evictions, /slots each slot's bytes.
 	KVPool *glassbox.KVPool
+	// KVSlotBudget, when positive, is the most bytes of KV cache pages one
+	// slot may hold (glassbox serve --kv-budget-slot), so that a model's
+	// slot holds at most that many bytes' worth of whole pages of positions
+	// (its context, if fewer): a request whose prompt plus max tokens would
+	// need more positions gets 400 before any work, and a generation whose
+	// slot's cache is full stops with finish_reason "length", as at the end
+	// of the context. It is at most KVPool's budget (when it has one) and at
+	// least one page of every model's cache (glassbox.Model.KVPage).
+	KVSlotBudget int64
 	// Parallel is the number of generation slots per model (default 1).
 	// With more than one, the slots of a model decode together (continuous
 	// batching, see glassbox.Batcher) unless NoBatching is set.
@@ -188,6 +197,7 @@ type entry struct {
 	pool     *pool
 	created  int64
 	batcher  *glassbox.Batcher // the slots' batcher, nil without batching
+	slotCtx  int               // the positions a slot's KV cache may hold: the context, or fewer under Config.KVSlotBudget
 	vectors  *vectorSource     // its token embedding table
 	loadedAt time.Time         // when its load ended (zero for the models given to New)
 
@@ -219,6 +229,13 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.MaxModels > 0 && len(cfg.Models) > cfg.MaxModels {
 		return nil, fmt.Errorf("server: %d models given to load at start but at most %d may be loaded at once", len(cfg.Models), cfg.MaxModels)
+	}
+	if cfg.KVSlotBudget < 0 {
+		return nil, fmt.Errorf("server: the KV cache budget of a slot must be >= 0 (0: no limit), got %d", cfg.KVSlotBudget)
+	}
+	if b := cfg.KVPool.Budget(); b > 0 && cfg.KVSlotBudget > b {
+		return nil, fmt.Errorf("server: the KV cache budget of a slot, %s (%d bytes), is more than the budget of all slots, %s (%d bytes)",
+			store.FormatBytes(cfg.KVSlotBudget), cfg.KVSlotBudget, store.FormatBytes(b), b)
 	}
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes

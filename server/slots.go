@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"glassbox"
+	"glassbox/store"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -127,7 +128,9 @@ func (st *slotState) erase() {
 }
 
 // slotInfo is an element of GET /slots, in llama.cpp's shape plus the
-// slot's model and its cache.
+// slot's model and its cache. n_ctx is the positions the slot may hold:
+// the model's context, or fewer under the budget of a slot
+// (kv_cache_limit_bytes, --kv-budget-slot).
 type slotInfo struct {
 	ID           int         `json:"id"`
 	IDTask       int         `json:"id_task"`
@@ -136,7 +139,8 @@ type slotInfo struct {
 	Speculative  bool        `json:"speculative"`
 	IsProcessing bool        `json:"is_processing"`
 	TokensCached int         `json:"tokens_cached"`
-	KVCacheBytes int64       `json:"kv_cache_bytes,omitempty"` // bytes of KV cache pages the slot holds (with a KV pool)
+	KVCacheBytes int64       `json:"kv_cache_bytes,omitempty"`       // bytes of KV cache pages the slot holds (with a KV pool)
+	KVCacheLimit int64       `json:"kv_cache_limit_bytes,omitempty"` // the most it may hold (Config.KVSlotBudget)
 	Evicted      bool        `json:"kv_cache_evicted,omitempty"`
 	LastCached   int         `json:"last_tokens_cached"`
 	Params       *slotParams `json:"params"`
@@ -163,7 +167,7 @@ func (s *Server) listSlots(w http.ResponseWriter, r *http.Request) error {
 	for _, e := range entries {
 		for _, sl := range e.pool.all {
 			sl.state.mu.Lock()
-			info := slotInfo{ID: sl.id, IDTask: -1, Model: e.name, NCtx: e.model.ContextSize(), IsProcessing: sl.state.processing, Speculative: s.speculation(e) != nil,
+			info := slotInfo{ID: sl.id, IDTask: -1, Model: e.name, NCtx: e.slotPositions(), KVCacheLimit: s.cfg.KVSlotBudget, IsProcessing: sl.state.processing, Speculative: s.speculation(e) != nil,
 				TokensCached: sl.state.tokens, LastCached: sl.state.cached, Params: sl.state.params}
 			if info.IsProcessing {
 				info.IDTask = sl.state.tasks - 1
@@ -271,6 +275,11 @@ func (s *Server) slotAction(w http.ResponseWriter, r *http.Request) error {
 	defer f.Close()
 	cr := &countingReader{r: f}
 	n, err := sl.session.LoadState(cr)
+	if err == nil && n > e.slotPositions() {
+		// more than the slot may hold under its budget: not kept
+		sl.session.Free()
+		err = fmt.Errorf("it holds %d tokens but a slot may hold %d positions (--kv-budget-slot %s)", n, e.slotPositions(), store.FormatBytes(s.cfg.KVSlotBudget))
+	}
 	sl.last = append(sl.last[:0], sl.session.Tokens()...)
 	sl.state.end(len(sl.last), 0)
 	if err != nil {

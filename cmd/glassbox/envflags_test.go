@@ -166,6 +166,7 @@ func TestServeEnv(t *testing.T) {
 	t.Setenv("GLASSBOX_CTX", "64")
 	t.Setenv("GLASSBOX_API_KEY", "env-key")
 	t.Setenv("GLASSBOX_PUBLIC_METRICS", "true")
+	t.Setenv("GLASSBOX_KV_BUDGET_SLOT", "40KiB") // one page of 64 positions of stories260K
 	t.Setenv("GLASSBOX_ADDR", "127.0.0.1:0")
 	t.Setenv("GLASSBOX_PORT", "tcp://10.96.0.12:8080") // a Kubernetes service link, ignored
 	srv := startServe(t, "--parallel", "2")
@@ -205,6 +206,12 @@ func TestServeEnv(t *testing.T) {
 	if st, b := getWith("/metrics", ""); st != 200 || !strings.Contains(string(b), `glassbox_slots{model="tiny"} 2`) {
 		t.Errorf("/metrics without a key (GLASSBOX_PUBLIC_METRICS): %d", st)
 	}
+	var slots []struct {
+		Limit int64 `json:"kv_cache_limit_bytes"`
+	}
+	if st, b := getWith("/slots", "env-key"); st != 200 || json.Unmarshal(b, &slots) != nil || len(slots) != 2 || slots[0].Limit != 40<<10 {
+		t.Errorf("/slots: %d %s, want 2 slots of kv_cache_limit_bytes %d (GLASSBOX_KV_BUDGET_SLOT)", st, b, 40<<10)
+	}
 	srv.cancel()
 	if err := <-srv.done; err != nil {
 		t.Fatal(err)
@@ -216,6 +223,8 @@ func TestServeEnv(t *testing.T) {
 		{"GLASSBOX_LOG_FORMAT", "xml", `--log-format must be text or json, got "xml" (set by the environment: GLASSBOX_LOG_FORMAT="xml")`},
 		{"GLASSBOX_MODEL", "/nonexistent/m.gguf", `(the models come from GLASSBOX_MODEL="/nonexistent/m.gguf")`},
 		{"GLASSBOX_ADDR", "256.0.0.1:80", `listen on 256.0.0.1:80 (--addr)`},
+		{"GLASSBOX_KV_BUDGET_SLOT", "lots", `--kv-budget-slot: invalid size "lots": want bytes with an optional unit, such as 512MiB, 2GiB or 1.5G (set by the environment: GLASSBOX_KV_BUDGET_SLOT="lots")`},
+		{"GLASSBOX_KV_BUDGET_SLOT", "1KiB", `is less than one page of its cache: 64 positions of 40.0 KiB (40960 bytes); raise it to at least 40960 bytes (set by the environment: GLASSBOX_KV_BUDGET_SLOT="1KiB")`},
 	} {
 		t.Run(tc.env+"="+tc.value, func(t *testing.T) {
 			t.Setenv("GLASSBOX_PARALLEL", "1")

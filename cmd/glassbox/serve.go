@@ -41,6 +41,7 @@ type serveOptions struct {
 	queue     int
 	slotSave  string        // --slot-save-path: the directory of saved slot files
 	kvBudget  string        // --kv-budget: the KV cache memory of every slot of every model
+	kvSlot    string        // --kv-budget-slot: the most KV cache memory of one slot
 	maxModels int           // --max-models: models loaded at once
 	keepAlive time.Duration // --keep-alive: how long an idle model stays loaded
 	runtime   modelFlags    // -t, -c and --kv-f32, as every command that runs a model
@@ -116,6 +117,7 @@ other requests get the text so far. A second signal quits at once.`,
 	f.StringVar(&o.apiKey, "api-key", "", "require this key as \"Authorization: Bearer KEY\" on every route but the probes")
 	f.BoolVar(&o.publicMetrics, "public-metrics", false, "serve /metrics without the API key (for Prometheus and inference gateways that scrape without one)")
 	f.StringVar(&o.kvBudget, "kv-budget", "", "total KV cache memory of all slots of all models, e.g. 512MiB or 2GiB (caches grow in pages as sequences do; past the budget the idle slot used the longest ago loses its cached prompt, and a request waits for a busy slot or fails if it can never fit; default: no limit)")
+	f.StringVar(&o.kvSlot, "kv-budget-slot", "", "most KV cache memory one slot may hold, e.g. 64MiB (whole pages of 256 positions: a slot then holds at most that many positions, as if its context were shorter; a request whose prompt plus max tokens needs more gets 400, a generation that fills it stops with finish_reason \"length\"; at most --kv-budget, at least one page of every model's cache; default: the context)")
 	f.IntVar(&o.parallel, "parallel", 1, fmt.Sprintf("generation slots per model, at most %d (each has its own KV cache)", maxParallel))
 	f.BoolVar(&o.noBatch, "no-cont-batching", false, "run each slot's forward passes on their own instead of one batched decode step for all the slots generating (continuous batching, the default with --parallel above 1)")
 	f.IntVarP(&o.batch, "batch", "b", glassbox.DefaultBatchTokens, fmt.Sprintf("tokens per batched forward pass, at most %d (llama.cpp's n_batch): the next token of every slot generating plus --ubatch chunks of the prompts of as many slots as fit, so that requests arriving together have their prompts processed together", maxBatch))
@@ -254,10 +256,11 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 	if err != nil {
 		return fromEnv(err, env)
 	}
-	// one KV pool for the slots of every model: its budget, or no limit
-	budget, err := parseSize(o.kvBudget)
+	// one KV pool for the slots of every model: its budget, or no limit;
+	// and the budget of one slot
+	budget, slotBudget, err := o.kvBudgets()
 	if err != nil {
-		return fromEnv(fmt.Errorf("--kv-budget: %w", err), env)
+		return fromEnv(err, env)
 	}
 	if o.runtime.kvPool, err = glassbox.NewKVPool(budget); err != nil {
 		return fromEnv(fmt.Errorf("--kv-budget: %w", err), env)
@@ -344,7 +347,7 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 		defer draft.Close() // after the server's Close: no generation reads it then
 		say(fmt.Sprintf("draft model %s loaded in %s", draft.Path(), draft.LoadDuration().Round(10*time.Microsecond)))
 	}
-	if err := checkKVMemory(served, o.parallel, o.runtime.kvPool.Budget(), availableMemory()); err != nil {
+	if err := checkKVMemory(served, o.parallel, o.runtime.kvPool.Budget(), slotBudget, availableMemory()); err != nil {
 		return fromEnv(err, env)
 	}
 	if o.slotSave != "" {
@@ -366,8 +369,8 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 		o.say(logw, logger, slog.LevelWarn, fmt.Sprintf("no model store (%v): only the -m models are served, /api/tags lists them only and /api/pull is off", err))
 		st = nil
 	}
-	cat := &serveCatalog{specs: specs, store: st, runtime: o.runtime, parallel: o.parallel, say: say}
-	srv, err := server.New(server.Config{Models: served, Store: st, KVPool: o.runtime.kvPool, Vectors: vecSets, Feedback: fb, APIKey: o.apiKey, PublicMetrics: o.publicMetrics,
+	cat := &serveCatalog{specs: specs, store: st, runtime: o.runtime, parallel: o.parallel, slotBudget: slotBudget, say: say}
+	srv, err := server.New(server.Config{Models: served, Store: st, KVPool: o.runtime.kvPool, KVSlotBudget: slotBudget, Vectors: vecSets, Feedback: fb, APIKey: o.apiKey, PublicMetrics: o.publicMetrics,
 		Load: cat.load, Catalog: cat.list, MaxModels: o.maxModels, KeepAlive: o.keepAlive, SlotSavePath: o.slotSave, PinDefault: o.mcp,
 		Parallel: o.parallel, NoBatching: o.noBatch, BatchTokens: o.batch, Queue: o.queue, MaxBodyBytes: o.maxBody, Logger: logger, Leaderboard: loadLeaderboard,
 		Speculative: spec,
@@ -430,11 +433,12 @@ func keepAliveNote(d time.Duration) string {
 // the models embedded in the binary, then the models of the store (glassbox
 // pull, glassbox list), by name.
 type serveCatalog struct {
-	specs    []modelSpec
-	store    *store.Store
-	runtime  modelFlags
-	parallel int
-	say      func(string)
+	specs      []modelSpec
+	store      *store.Store
+	runtime    modelFlags
+	parallel   int
+	slotBudget int64 // --kv-budget-slot
+	say        func(string)
 
 	embedOnce  sync.Once
 	embedPaths map[string]string // embedded model's name → its copy in the user cache ("" if none)
@@ -532,7 +536,7 @@ func (c *serveCatalog) load(ctx context.Context, name string) (*glassbox.Model, 
 	if err != nil {
 		return nil, err
 	}
-	if err := checkKVMemory([]server.Model{{Name: name, Model: m}}, c.parallel, c.runtime.kvPool.Budget(), availableMemory()); err != nil {
+	if err := checkKVMemory([]server.Model{{Name: name, Model: m}}, c.parallel, c.runtime.kvPool.Budget(), c.slotBudget, availableMemory()); err != nil {
 		m.Close()
 		return nil, err
 	}
@@ -605,10 +609,29 @@ func shutdown(hs *http.Server, srv *server.Server, grace time.Duration, say func
 	}
 }
 
+// kvBudgets reads --kv-budget (shared, 0: no limit) and --kv-budget-slot
+// (slot, 0: no limit), refusing a slot's budget larger than the shared one.
+// Whether a slot's budget holds at least one page of a model's cache is
+// checked once the model is loaded (server.Config.KVSlotBudget).
+func (o *serveOptions) kvBudgets() (shared, slot int64, err error) {
+	if shared, err = parseSize(o.kvBudget); err != nil {
+		return 0, 0, fmt.Errorf("--kv-budget: %w", err)
+	}
+	if slot, err = parseSize(o.kvSlot); err != nil {
+		return 0, 0, fmt.Errorf("--kv-budget-slot: %w", err)
+	}
+	if shared > 0 && slot > shared {
+		return 0, 0, fmt.Errorf("--kv-budget-slot of %d bytes (%s) is more than the --kv-budget of %d bytes (%s) that all slots share: lower it or raise --kv-budget",
+			slot, store.FormatBytes(slot), shared, store.FormatBytes(shared))
+	}
+	return shared, slot, nil
+}
+
 // checkKVMemory refuses a number of slots whose KV caches cannot fit in the
 // available memory (avail 0: unknown, no check), or a --kv-budget (budget,
-// 0: none) larger than it.
-func checkKVMemory(models []server.Model, parallel int, budget int64, avail uint64) error {
+// 0: none) larger than it. A slot's cache is at most its whole pages under
+// --kv-budget-slot (slot, 0: none).
+func checkKVMemory(models []server.Model, parallel int, budget, slot int64, avail uint64) error {
 	if avail == 0 {
 		return nil
 	}
@@ -618,18 +641,26 @@ func checkKVMemory(models []server.Model, parallel int, budget int64, avail uint
 		}
 		return fmt.Errorf("--kv-budget of %d bytes (%s) is more than the %d bytes (%s) of memory available: lower it", budget, mib(uint64(budget)), avail, mib(avail))
 	}
+	perSlot := func(m *glassbox.Model) uint64 {
+		n := m.KVCacheBytes()
+		if slot > 0 {
+			_, page := m.KVPage()
+			n = min(n, slot/page*page)
+		}
+		return uint64(n)
+	}
 	var total uint64
 	for _, m := range models {
-		total += uint64(parallel) * uint64(m.Model.KVCacheBytes())
+		total += uint64(parallel) * perSlot(m.Model)
 	}
 	if total <= avail {
 		return nil
 	}
 	per := make([]string, len(models))
 	for i, m := range models {
-		per[i] = fmt.Sprintf("%s: %s a slot", m.Name, mib(uint64(m.Model.KVCacheBytes())))
+		per[i] = fmt.Sprintf("%s: %s a slot", m.Name, mib(perSlot(m.Model)))
 	}
-	return fmt.Errorf("--parallel %d needs %d bytes (%s) of KV caches (%s) but only %d bytes (%s) of memory are available: lower --parallel or --ctx, or set --kv-budget",
+	return fmt.Errorf("--parallel %d needs %d bytes (%s) of KV caches (%s) but only %d bytes (%s) of memory are available: lower --parallel or --ctx, or set --kv-budget or --kv-budget-slot",
 		parallel, total, mib(total), strings.Join(per, ", "), avail, mib(avail))
 }
 

@@ -87,6 +87,12 @@ func TestServeCommandErrors(t *testing.T) {
 		{"log format", []string{"-m", model, "--log-format", "xml"}, `--log-format must be text or json, got "xml"`},
 		{"cors origin", []string{"-m", model, "--addr", "127.0.0.1:0", "--cors-origin", "app.example"}, `CORS origin "app.example"`},
 		{"allowed host", []string{"-m", model, "--addr", "127.0.0.1:0", "--allowed-host", "http://x"}, "expected a host name"},
+		{"bad slot budget", []string{"-m", model, "--kv-budget-slot", "lots"}, `--kv-budget-slot: invalid size "lots"`},
+		{"slot budget over the shared one", []string{"-m", model, "--kv-budget", "1MiB", "--kv-budget-slot", "2MiB"},
+			"--kv-budget-slot of 2097152 bytes (2.00 MiB) is more than the --kv-budget of 1048576 bytes (1.00 MiB)"},
+		// stories260K, context 512: pages of 256 positions × 5 layers × (32 + 32) × 2 bytes
+		{"slot budget under a page", []string{"-m", model, "--ctx", "512", "--addr", "127.0.0.1:0", "--kv-budget-slot", "100KiB"},
+			"the KV cache budget of a slot (--kv-budget-slot), 100 KiB (102400 bytes), is less than one page of its cache: 256 positions of 160 KiB (163840 bytes)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -431,22 +437,28 @@ func TestCheckKVMemory(t *testing.T) {
 		t.Fatalf("KV cache of a slot: %d bytes, want %d", got, perSlot)
 	}
 	served := []server.Model{{Name: "a", Model: m}, {Name: "b", Model: m}}
+	const page = perSlot / 2 // 256 positions
 	tests := []struct {
 		parallel int
 		budget   int64
+		slot     int64
 		avail    uint64
 		want     string
 	}{
-		{4, 0, 0, ""}, // unknown: no check
-		{4, 0, 8 * perSlot, ""},
-		{4, 0, 8*perSlot - 1, "--parallel 4 needs 2621440 bytes (2.5 MiB) of KV caches (a: 0.3 MiB a slot, b: 0.3 MiB a slot) but only 2621439 bytes"},
-		{256, 0, 1 << 20, "--parallel 256 needs"},
+		{4, 0, 0, 0, ""}, // unknown: no check
+		{4, 0, 0, 8 * perSlot, ""},
+		{4, 0, 0, 8*perSlot - 1, "--parallel 4 needs 2621440 bytes (2.5 MiB) of KV caches (a: 0.3 MiB a slot, b: 0.3 MiB a slot) but only 2621439 bytes"},
+		{256, 0, 0, 1 << 20, "--parallel 256 needs"},
 		// a budget bounds the caches, whatever --parallel
-		{256, 1 << 20, 1 << 20, ""},
-		{4, 1<<20 + 1, 1 << 20, "--kv-budget of 1048577 bytes (1.0 MiB) is more than the 1048576 bytes"},
+		{256, 1 << 20, 0, 1 << 20, ""},
+		{4, 1<<20 + 1, 0, 1 << 20, "--kv-budget of 1048577 bytes (1.0 MiB) is more than the 1048576 bytes"},
+		// a slot's budget bounds each slot's cache, in whole pages
+		{4, 0, 2*page - 1, 8 * page, ""},
+		{4, 0, 2*page - 1, 8*page - 1, "--parallel 4 needs 1310720 bytes (1.2 MiB) of KV caches (a: 0.2 MiB a slot, b: 0.2 MiB a slot)"},
+		{4, 0, 10 * perSlot, 8*perSlot - 1, "--parallel 4 needs 2621440 bytes"}, // no more than the full cache
 	}
 	for _, tt := range tests {
-		err := checkKVMemory(served, tt.parallel, tt.budget, tt.avail)
+		err := checkKVMemory(served, tt.parallel, tt.budget, tt.slot, tt.avail)
 		if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
 			t.Errorf("parallel %d, %d bytes available: %v, want %q", tt.parallel, tt.avail, err, tt.want)
 		}
@@ -456,7 +468,39 @@ func TestCheckKVMemory(t *testing.T) {
 	}
 }
 
-// TestParseSize checks the sizes --kv-budget takes.
+// TestKVBudgets: --kv-budget and --kv-budget-slot are read as sizes, a
+// slot's budget no larger than the shared one.
+func TestKVBudgets(t *testing.T) {
+	for _, tt := range []struct {
+		shared, slot         string
+		wantShared, wantSlot int64
+		err                  string
+	}{
+		{"", "", 0, 0, ""},
+		{"", "64MiB", 0, 64 << 20, ""}, // no shared budget: any slot's budget
+		{"1GiB", "64MiB", 1 << 30, 64 << 20, ""},
+		{"64MiB", "64MiB", 64 << 20, 64 << 20, ""},
+		{"64MiB", "", 64 << 20, 0, ""},
+		{"64MiB", "65MiB", 0, 0, "--kv-budget-slot of 68157440 bytes (65.0 MiB) is more than the --kv-budget of 67108864 bytes (64.0 MiB) that all slots share"},
+		{"", "-1", 0, 0, `--kv-budget-slot: invalid size "-1"`},
+		{"", "1e30", 0, 0, `--kv-budget-slot: invalid size "1e30"`},
+		{"x", "1MiB", 0, 0, `--kv-budget: invalid size "x"`},
+	} {
+		o := &serveOptions{kvBudget: tt.shared, kvSlot: tt.slot}
+		shared, slot, err := o.kvBudgets()
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("--kv-budget %q --kv-budget-slot %q: %v, want an error containing %q", tt.shared, tt.slot, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || shared != tt.wantShared || slot != tt.wantSlot {
+			t.Errorf("--kv-budget %q --kv-budget-slot %q: %d, %d, %v; want %d, %d", tt.shared, tt.slot, shared, slot, err, tt.wantShared, tt.wantSlot)
+		}
+	}
+}
+
+// TestParseSize checks the sizes --kv-budget and --kv-budget-slot take.
 func TestParseSize(t *testing.T) {
 	for _, tt := range []struct {
 		in   string
