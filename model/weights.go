@@ -165,6 +165,12 @@ func bind(m *Model, src source) error {
 			return fmt.Errorf("tensor %s: %w", NameTokenEmbd, err)
 		}
 	}
+	// a lookup faults in the table's pages around its row; they are
+	// dropped again so that the table read one row per token does not
+	// become resident
+	if rel, ok := src.(releaser); ok && m.TokenEmbedding != nil {
+		m.TokenEmbedding.ReleaseRows(rel.release)
+	}
 	return nil
 }
 
@@ -205,13 +211,21 @@ func bindExperts(raw rawTensor, r TensorRef, src source) ([]*tensor.Matrix, erro
 // and, when src is a file mapping, drops the mapped pages the copy
 // replaces, so that memory holds the weights once.
 func pack(mat *tensor.Matrix, src source) error {
-	if mat == nil || mat.Pack() == 0 {
+	if mat == nil {
 		return nil
 	}
-	if rel, ok := src.(releaser); ok {
-		return rel.release(mat.Data)
+	rel, ok := src.(releaser)
+	if !ok {
+		mat.Pack()
+		return nil
 	}
-	return nil
+	// each part of the mapping is dropped as soon as it is packed, then the
+	// whole (pages straddling two parts)
+	n, err := mat.PackReleasing(rel.release)
+	if err != nil || n == 0 {
+		return err
+	}
+	return rel.release(mat.Data)
 }
 
 // needs explains why a missing tensor that only some architectures carry is

@@ -13,7 +13,7 @@ func quantGEMV(w *Matrix, xq []byte) (gemvFunc, *[]byte) { return nil, nil }
 func floatGEMM(dst []float32, w *Matrix, xq []byte, xs, n int) int { return 0 }
 
 // packMatrix makes no packed copies on this platform.
-func packMatrix(m *Matrix) []byte { return nil }
+func packMatrix(m *Matrix, release func([]byte) error) ([]byte, error) { return nil, nil }
 
 // packedGEMV has no kernels over packed copies on this platform.
 func packedGEMV(w *Matrix) gemvFunc { return nil }

@@ -3,6 +3,7 @@ package tensor
 import (
 	"fmt"
 	"sync"
+	"unsafe"
 )
 
 // Matrix is a 2-D weight: Rows rows of Cols elements, row-major, each row
@@ -18,6 +19,9 @@ type Matrix struct {
 	// updates are low-rank updates (LoRA adapters) every product adds
 	// (see WithUpdates).
 	updates []LowRank
+	// rowRelease, when set (ReleaseRows), drops the mapped pages around
+	// each row Row reads.
+	rowRelease func([]byte) error
 }
 
 // Pack builds, when this CPU has kernels that read it (Q4_0, Q8_0, Q4_K and
@@ -31,10 +35,31 @@ type Matrix struct {
 // does). Pack must not run concurrently with products on m; calling it
 // again does nothing.
 func (m *Matrix) Pack() int {
-	if m.packed == nil {
-		m.packed = packMatrix(m)
+	n, _ := m.PackReleasing(nil)
+	return n
+}
+
+// packPart is how many bytes of rows PackReleasing packs before it releases
+// them.
+const packPart = 1 << 20
+
+// PackReleasing is Pack for a matrix whose Data is a file mapping: it packs
+// the rows a part of about a MiB at a time and calls release (when not nil)
+// with each part of Data as soon as the copy holds its rows, so that the
+// mapped pages of a matrix and its copy are resident together for one part
+// at most, not for the whole matrix (the peak memory of loading a model is
+// then about its size, not its size plus its largest matrix). A release
+// that drops only the pages wholly inside its argument leaves the pages
+// that straddle two parts: the caller releases all of Data afterwards. It
+// returns the bytes of the copy and release's first error, after which the
+// copy is complete but not every part was released.
+func (m *Matrix) PackReleasing(release func(data []byte) error) (int, error) {
+	if m.packed != nil {
+		return len(m.packed), nil
 	}
-	return len(m.packed)
+	p, err := packMatrix(m, release)
+	m.packed = p
+	return len(p), err
 }
 
 // NewMatrix checks that t is supported, that cols is a whole number of
@@ -75,7 +100,45 @@ func (m *Matrix) Row(r int, dst []float32) {
 	}
 	rb := m.rowBytes()
 	(*f)(m.Data[r*rb:(r+1)*rb], dst[:m.Cols])
+	if m.rowRelease != nil {
+		lo, hi := faultWindow(m.Data, r*rb, (r+1)*rb)
+		_ = m.rowRelease(m.Data[lo:hi]) // only the memory in use depends on it
+	}
 }
+
+// faultAround is the span, aligned in the address space, that one page
+// fault on a file mapping may map when the pages are in the page cache:
+// Linux maps fault_around_bytes (64 KiB) of small pages, or a whole large
+// folio (up to 2 MiB, the size of a page-middle-directory entry, on kernels
+// with large folios in the page cache; measured on 6.18: a 64 KiB window
+// left a fifth of the table resident after 400 lookups).
+const faultAround = 2 << 20
+
+// faultWindow returns the part [lo, hi) of data covering the faultAround
+// windows that hold data[start:end].
+func faultWindow(data []byte, start, end int) (lo, hi int) {
+	base := uintptr(unsafe.Pointer(unsafe.SliceData(data)))
+	a := (base + uintptr(start)) &^ (faultAround - 1)
+	b := (base + uintptr(end) + faultAround - 1) &^ (faultAround - 1)
+	lo, hi = 0, len(data)
+	if a > base {
+		lo = int(a - base)
+	}
+	if b < base+uintptr(len(data)) {
+		hi = int(b - base)
+	}
+	return lo, hi
+}
+
+// ReleaseRows makes Row, once it has read a row, call release with the part
+// of Data around it that one page fault may map (see faultAround). It is for
+// an embedding table left in a file mapping (read one row per token, never
+// multiplied): each lookup would otherwise leave 64 KiB to 2 MiB of the file
+// resident, and a few hundred lookups most of the table; with a release that
+// drops pages (madvise MADV_DONTNEED) the table stays in the page cache,
+// shared and reclaimable, not in the process's memory. Row's result does not
+// change. ReleaseRows must not run concurrently with Row.
+func (m *Matrix) ReleaseRows(release func(data []byte) error) { m.rowRelease = release }
 
 // MatVec sets dst[r] = row_r · x for r < w.Rows. len(x) must be w.Cols and
 // dst must hold w.Rows values. x is first converted to the weight type's

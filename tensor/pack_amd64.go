@@ -31,12 +31,15 @@ const (
 )
 
 // packMatrix returns the interleaved copy of m's whole groups of sixteen
-// rows, or nil when m's type has none or this CPU lacks the kernels.
-func packMatrix(m *Matrix) []byte {
+// rows, or nil when m's type has none or this CPU lacks the kernels. It packs
+// packPart bytes of rows at a time and, when release is not nil, calls it
+// with each part of m.Data once its rows are in the copy, until it fails:
+// the copy is complete whatever release returns, and so is its first error.
+func packMatrix(m *Matrix, release func([]byte) error) (dst []byte, err error) {
 	var pack func(dst, src []byte, nb int)
 	switch {
 	case asmOff || !hasVNNI512 || m.Rows < 16 || m.Cols == 0:
-		return nil
+		return nil, nil
 	case m.Type == Q4_0:
 		pack = packQ4_0x16
 	case m.Type == Q8_0:
@@ -46,17 +49,25 @@ func packMatrix(m *Matrix) []byte {
 	case m.Type == Q6_K:
 		pack = packQ6_Kx16
 	default:
-		return nil
+		return nil, nil
 	}
 	rb, nb := m.rowBytes(), m.Cols/m.Type.BlockSize()
 	groups := m.Rows / 16
-	dst := make([]byte, groups*16*rb)
-	Parallel(groups, Threads(), func(lo, hi, _ int) {
-		for g := lo; g < hi; g++ {
-			pack(dst[g*16*rb:(g+1)*16*rb], m.Data[g*16*rb:(g+1)*16*rb], nb)
+	dst = make([]byte, groups*16*rb)
+	m.packed = dst                   // filled part by part: release may look at the parts done
+	step := max(1, packPart/(16*rb)) // groups per part
+	for g0 := 0; g0 < groups; g0 += step {
+		g1 := min(g0+step, groups)
+		Parallel(g1-g0, Threads(), func(lo, hi, _ int) {
+			for g := g0 + lo; g < g0+hi; g++ {
+				pack(dst[g*16*rb:(g+1)*16*rb], m.Data[g*16*rb:(g+1)*16*rb], nb)
+			}
+		})
+		if release != nil && err == nil {
+			err = release(m.Data[g0*16*rb : g1*16*rb])
 		}
-	})
-	return dst
+	}
+	return dst, err
 }
 
 // packQ4_0x16 interleaves sixteen Q4_0 rows of nb blocks (src, row after

@@ -4,9 +4,11 @@ package tensor
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"testing"
+	"unsafe"
 )
 
 // checkPacked compares, for one weight matrix, the products of its packed
@@ -118,6 +120,66 @@ func TestPackRoundTrip(t *testing.T) {
 				t.Fatalf("%s, %d blocks: the round trip changed the rows", c.typ, nb)
 			}
 		}
+	}
+}
+
+// TestPackReleasing checks that PackReleasing hands back the rows part by
+// part, in order, each part only once the copy holds its rows and before
+// the next part is read, and that the copy equals Pack's: the parts are
+// scrambled as they are released, as their file pages are dropped.
+func TestPackReleasing(t *testing.T) {
+	if !hasVNNI512 {
+		t.Skip("no AVX-512 VNNI: no packed copy")
+	}
+	rng := rand.New(rand.NewPCG(47, 48))
+	for _, c := range []struct {
+		typ        Type
+		rows, cols int
+	}{{Q8_0, 16*40 + 5, 4096}, {Q4_0, 16 * 3, 256}, {Q4_K, 16*100 + 15, 2048}, {Q6_K, 16 * 70, 1024}} {
+		t.Run(fmt.Sprintf("%s/%dx%d", c.typ, c.rows, c.cols), func(t *testing.T) {
+			data := randomQuantRows(rng, c.typ, c.rows, c.cols)
+			want, _ := NewMatrix(c.typ, c.rows, c.cols, bytes.Clone(data))
+			want.Pack()
+			w, _ := NewMatrix(c.typ, c.rows, c.cols, data)
+			rb := w.rowBytes()
+			covered := c.rows / 16 * 16 * rb
+			next, parts := 0, 0
+			n, err := w.PackReleasing(func(b []byte) error {
+				off := int(uintptr(unsafe.Pointer(&b[0])) - uintptr(unsafe.Pointer(&w.Data[0])))
+				if off != next || len(b)%(16*rb) != 0 || len(b) > max(packPart, 16*rb) {
+					t.Fatalf("part %d: bytes [%d, %d), want a whole number of groups from %d, at most %d bytes", parts, off, off+len(b), next, max(packPart, 16*rb))
+				}
+				if !bytes.Equal(w.packed[off:off+len(b)], want.packed[off:off+len(b)]) {
+					t.Fatalf("part %d released before the copy holds its rows", parts)
+				}
+				for i := range b {
+					b[i] = byte(rng.Uint32())
+				}
+				next += len(b)
+				parts++
+				return nil
+			})
+			if err != nil || n != covered || next != covered {
+				t.Fatalf("PackReleasing = %d, %v; released %d bytes; want %d bytes packed and released", n, err, next, covered)
+			}
+			if wantParts := (covered + max(packPart/(16*rb), 1)*16*rb - 1) / (max(packPart/(16*rb), 1) * 16 * rb); parts != wantParts {
+				t.Errorf("%d parts, want %d", parts, wantParts)
+			}
+			if !bytes.Equal(w.packed, want.packed) {
+				t.Fatal("the copy differs from Pack's")
+			}
+			// a failing release stops the releases but not the copy
+			w2, _ := NewMatrix(c.typ, c.rows, c.cols, bytes.Clone(want.Data))
+			calls := 0
+			boom := errors.New("boom")
+			n, err = w2.PackReleasing(func([]byte) error { calls++; return boom })
+			if !errors.Is(err, boom) || calls != 1 || n != covered {
+				t.Fatalf("failing release: %d bytes, %v after %d calls; want %d bytes, boom after 1", n, err, calls, covered)
+			}
+			if !bytes.Equal(w2.packed, want.packed) {
+				t.Fatal("failing release: the copy differs from Pack's")
+			}
+		})
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 func sameFloat(a, b float32) bool {
@@ -495,4 +496,45 @@ func FuzzDequantize(f *testing.F) {
 			_ = Dequantize(tt, data, make([]float32, n))
 		}
 	})
+}
+
+// TestReleaseRows checks that Row with ReleaseRows returns the same values
+// and releases, after each lookup, a part of Data that holds the row and
+// whose ends are faultAround boundaries of the address space or Data's own
+// ends.
+func TestReleaseRows(t *testing.T) {
+	rng := rand.New(rand.NewPCG(61, 62))
+	for _, c := range []struct {
+		typ        Type
+		rows, cols int
+	}{{Q8_0, 3000, 256}, {F16, 9000, 128}, {F32, 5, 64}} {
+		w := randomMatrix(t, rng, c.typ, c.rows, c.cols)
+		rb := w.rowBytes()
+		base := uintptr(unsafe.Pointer(&w.Data[0]))
+		var got []byte
+		w2 := *w
+		w2.ReleaseRows(func(b []byte) error { got = b; return nil })
+		want, have := make([]float32, c.cols), make([]float32, c.cols)
+		for _, r := range []int{0, 1, c.rows / 2, c.rows - 1, rng.IntN(c.rows)} {
+			got = nil
+			w.Row(r, want)
+			w2.Row(r, have)
+			for i := range want {
+				if math.Float32bits(want[i]) != math.Float32bits(have[i]) {
+					t.Fatalf("%s row %d element %d: %v with ReleaseRows, %v without", c.typ, r, i, have[i], want[i])
+				}
+			}
+			if got == nil {
+				t.Fatalf("%s row %d: nothing released", c.typ, r)
+			}
+			lo := int(uintptr(unsafe.Pointer(&got[0])) - base)
+			hi := lo + len(got)
+			if lo < 0 || hi > len(w.Data) || lo > r*rb || hi < (r+1)*rb {
+				t.Fatalf("%s row %d (bytes [%d, %d)): released [%d, %d) of %d", c.typ, r, r*rb, (r+1)*rb, lo, hi, len(w.Data))
+			}
+			if (lo != 0 && (base+uintptr(lo))%faultAround != 0) || (hi != len(w.Data) && (base+uintptr(hi))%faultAround != 0) {
+				t.Fatalf("%s row %d: released [%d, %d), whose ends are neither Data's nor %d-byte boundaries", c.typ, r, lo, hi, faultAround)
+			}
+		}
+	}
 }
