@@ -303,9 +303,15 @@ func (s *State) attendHead(sc *attnScratch, l, p, kvh, rows, last int, sink *flo
 		gemm := batch && nkv%4 == 0
 		for t := lo; t <= p; {
 			pg, o := s.kh[l][t/P], t%P
-			for end := min(p+1, t-o+P); t < end; t, o = t+1, o+1 {
+			end := min(p+1, t-o+P)
+			if !gemm {
+				// the keys of the page's positions at once, each dot as
+				// DotF16's
+				tensor.DotF16Rows(qh[:hd], pg[o*kvDim+kvh*hd:], kvDim, scores[t:end])
+			}
+			for ; t < end; t, o = t+1, o+1 {
 				kt := pg[o*kvDim+kvh*hd : o*kvDim+(kvh+1)*hd]
-				d, ok := float32(0), false
+				d, ok := scores[t], !gemm
 				if gemm {
 					d, ok = tensor.DotF16GEMM(qh, kt)
 				}

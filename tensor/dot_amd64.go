@@ -47,6 +47,9 @@ func gemmF16F32AVX512(n int, a *uint16, b *float32) float32
 func dotF16F16AVX512(n int, a, b *uint16) float32
 
 //go:noescape
+func dotF16RowsAVX512(n int, q *float32, k *uint16, stride int, rows int, out *float32)
+
+//go:noescape
 func gemmF16F16AVX512(n int, a, b *uint16) float32
 
 // hasAVX2 and hasAVX512 tell which kernel families this CPU runs: AVX2 with
@@ -103,7 +106,7 @@ func useAsm(on bool) {
 	dotQ8_0Q8_0, dotQ4_0Q8_0, dotQ4_KQ8_K, dotQ6_KQ8_K = dotQ8_0Q8_0Go, dotQ4_0Q8_0Go, dotQ4_KQ8_KGo, dotQ6_KQ8_KGo
 	dotF32F32, dotF16F16 = dotF32F32Go, dotF16F16Go
 	gemmF32F32, gemmF16F16 = gemmDotF32F32Go, gemmDotF16F16Go
-	dotF16, dotF16GEMM = dotF16Go, dotF16GEMMGo
+	dotF16, dotF16GEMM, dotF16Rows = dotF16Go, dotF16GEMMGo, dotF16RowsGo
 	dotQ4_0Q8_0x4, dotQ8_0Q8_0x4 = nil, nil
 	quantActQ8_0 = quantQ8_0ActGo
 	quantActQ8_K, actF16, f32ToF16Slice = quantQ8_KGo, actF16Go, f32ToF16Go
@@ -179,6 +182,19 @@ func useAsm(on bool) {
 			}
 			b = b[:len(a)]
 			return dotF16F16AVX512(len(a), &a[0], &b[0])
+		}
+		dotF16Rows = func(a, rows []uint16, stride int, out []float32) {
+			n := len(a)
+			if n == 0 || n%64 != 0 || n > maxRowsDot || len(out) == 0 {
+				dotF16RowsGo(a, rows, stride, out)
+				return
+			}
+			_ = rows[(len(out)-1)*stride+n-1]
+			var q [maxRowsDot]float32
+			for i, h := range a {
+				q[i] = f16Table[h]
+			}
+			dotF16RowsAVX512(n, &q[0], &rows[0], 2*stride, len(out), &out[0])
 		}
 		dotF16GEMM = func(a, b []uint16) float32 {
 			if len(a) == 0 {

@@ -717,3 +717,49 @@ q80x4loop:
 	Q80X4_OUT(Y12, X12, 12)
 	VZEROUPPER
 	RET
+
+// func dotF16RowsAVX512(n int, q *float32, k *uint16, stride int, rows int, out *float32)
+// sets out[r] = dotF16F16AVX512(n, q rounded to F16, row r of k) for r < rows,
+// the rows stride bytes apart, n a positive multiple of 64: q is given
+// already converted to float32 (exact), so each row costs only its own
+// conversions; the products, accumulators and reduction are those of
+// dotF16F16AVX512 (products commute), with no tail.
+TEXT ·dotF16RowsAVX512(SB), NOSPLIT, $0-48
+	MOVQ n+0(FP), CX
+	MOVQ q+8(FP), DI
+	MOVQ k+16(FP), SI
+	MOVQ stride+24(FP), DX
+	MOVQ rows+32(FP), BX
+	MOVQ out+40(FP), R8
+	TESTQ BX, BX
+	JZ    hrdone
+
+hrrow:
+	XORQ   AX, AX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+
+hrloop:
+	VCVTPH2PS   (SI)(AX*2), Z4
+	VCVTPH2PS   32(SI)(AX*2), Z5
+	VCVTPH2PS   64(SI)(AX*2), Z6
+	VCVTPH2PS   96(SI)(AX*2), Z7
+	VFMADD231PS (DI)(AX*4), Z4, Z0
+	VFMADD231PS 64(DI)(AX*4), Z5, Z1
+	VFMADD231PS 128(DI)(AX*4), Z6, Z2
+	VFMADD231PS 192(DI)(AX*4), Z7, Z3
+	ADDQ        $64, AX
+	CMPQ        AX, CX
+	JLT         hrloop
+	RED4(0)
+	VMOVSS      X0, (R8)
+	ADDQ        $4, R8
+	ADDQ        DX, SI
+	DECQ        BX
+	JNZ         hrrow
+
+hrdone:
+	VZEROUPPER
+	RET

@@ -1,6 +1,9 @@
 package tensor
 
-import "math"
+import (
+	"fmt"
+	"math"
+)
 
 // This file reproduces the floating-point summation order of llama.cpp's CPU
 // backend (ggml built for x86-64 with AVX-512, FMA and llamafile's tinyBLAS),
@@ -70,12 +73,39 @@ func DotF16(a, b []uint16) float32 {
 	return dotF16(a, b[:len(a)])
 }
 
+// DotF16Rows sets out[r] = DotF16(a, rows[r*stride:r*stride+len(a)]) for
+// r < len(out): the dots of one F16 vector with rows of an F16 matrix stride
+// elements apart (a query with the keys of consecutive cache positions),
+// each exactly as DotF16 computes it, with the vector converted once.
+func DotF16Rows(a, rows []uint16, stride int, out []float32) {
+	if len(out) == 0 {
+		return
+	}
+	if stride < len(a) || (len(out)-1)*stride+len(a) > len(rows) {
+		panic(fmt.Sprintf("tensor: DotF16Rows of %d rows of %d elements %d apart over %d elements", len(out), len(a), stride, len(rows)))
+	}
+	dotF16Rows(a, rows, stride, out)
+}
+
+// maxRowsDot is the longest vector the assembly DotF16Rows takes (a head of
+// 256); longer ones go row by row.
+const maxRowsDot = 256
+
 // dotF16 and dotF16GEMM compute DotF16 and DotF16GEMM (the latter for a
-// length that is a multiple of 16); replaceable by faster twins.
+// length that is a multiple of 16), dotF16Rows DotF16Rows; replaceable by
+// faster twins.
 var (
 	dotF16     = dotF16Go
 	dotF16GEMM = dotF16GEMMGo
+	dotF16Rows = dotF16RowsGo
 )
+
+// dotF16RowsGo is DotF16Rows one row at a time.
+func dotF16RowsGo(a, rows []uint16, stride int, out []float32) {
+	for r := range out {
+		out[r] = dotF16(a, rows[r*stride:r*stride+len(a)])
+	}
+}
 
 func dotF16Go(a, b []uint16) float32 {
 	b = b[:len(a)]
