@@ -48,13 +48,18 @@ type result struct {
 	err    error
 }
 
+// client opens a connection per request: llama-server v0.5.0 closes a
+// connection after a streamed completion without saying so, and a POST on
+// such a reused connection fails with EOF.
+var client = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+
 func stream(url, model, prompt string, n int) result {
 	body, _ := json.Marshal(map[string]any{
 		"model": model, "prompt": prompt, "max_tokens": n, "temperature": 0, "stream": true,
 		"ignore_eos": true, "cache_prompt": false, "stream_options": map[string]any{"include_usage": true},
 	})
 	t0 := time.Now()
-	resp, err := http.Post(url+"/v1/completions", "application/json", bytes.NewReader(body))
+	resp, err := client.Post(url+"/v1/completions", "application/json", bytes.NewReader(body))
 	if err != nil {
 		return result{err: err}
 	}
