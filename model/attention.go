@@ -26,6 +26,24 @@ type attnScratch struct {
 	// soft-capping (Config.AttnSoftcap), the last head's scores before and
 	// after the capping (without flash attention)
 	raw, capped []float32
+	// pre holds, for the grouped scoring of one token (scoreGroup), the
+	// raw key dots of the group's heads, ctx apart; given is the head's
+	// part that attendHead then uses instead of computing them
+	pre, given []float32
+}
+
+// scoreGroup returns how many query heads share each KV head when a step of
+// rows tokens scores them together (each key read once for the group,
+// tensor.DotF16RowsGroup), or 1: one token, no flash attention, F16 keys,
+// no tracer (which wants each head's weights in turn), heads a multiple of
+// 64 long up to 256.
+func (s *State) scoreGroup(rows int) int {
+	c := s.cfg
+	if rows != 1 || s.flash || s.Tracer != nil || s.quantKeys() || s.kvType == tensor.F32 ||
+		c.KVHeads == 0 || c.Heads%c.KVHeads != 0 || c.HeadDim%64 != 0 || c.HeadDim > 256 {
+		return 1
+	}
+	return c.Heads / c.KVHeads
 }
 
 // headSink returns a pointer to head h's sink logit, or nil without sinks.
@@ -113,6 +131,8 @@ func (s *State) attend(l, pos, b int, q, att, sinks []float32) {
 		units := b * c.Heads
 		if g := s.flashGroup(b); g > 1 {
 			units = b * c.KVHeads // the heads of a KV head together
+		} else if g := s.scoreGroup(b); g > 1 {
+			units = b * c.KVHeads
 		}
 		tensor.Parallel(units, workers, s.headFn)
 		return
@@ -180,12 +200,53 @@ func (s *State) attendRange(lo, hi, worker int) {
 		}
 		return
 	}
+	if g := s.scoreGroup(st.b); g > 1 {
+		// units are (token, KV head): the g heads' key dots at once, then
+		// each head's softmax and values
+		for k := lo; k < hi; k++ {
+			i, kvh := k/c.KVHeads, k%c.KVHeads
+			h0, p := kvh*g, st.pos+i
+			s.groupScores(sc, st.l, p, kvh, st.q[i*qDim+h0*c.HeadDim:i*qDim+(h0+g)*c.HeadDim])
+			for j := range g {
+				h := h0 + j
+				sc.given = sc.pre[j*s.ctx : j*s.ctx+p+1]
+				s.attendHead(sc, st.l, p, kvh, st.b, st.last, headSink(st.sinks, h),
+					st.q[i*qDim+h*c.HeadDim:i*qDim+(h+1)*c.HeadDim], st.att[i*qDim+h*c.ValueDim:i*qDim+(h+1)*c.ValueDim])
+			}
+			sc.given = nil
+		}
+		return
+	}
 	for k := lo; k < hi; k++ {
 		i, h := k/c.Heads, k%c.Heads
 		kvh := h / (c.Heads / c.KVHeads)
 		q := st.q[i*qDim+h*c.HeadDim : i*qDim+(h+1)*c.HeadDim]
 		out := st.att[i*qDim+h*c.ValueDim : i*qDim+(h+1)*c.ValueDim]
 		s.attendHead(sc, st.l, st.pos+i, kvh, st.b, st.last, headSink(st.sinks, h), q, out)
+	}
+}
+
+// groupScores sets sc.pre[j*ctx+t], for the query heads q (one after the
+// other) sharing KV head kvh and the positions t of layer l that position p
+// attends to (from the window's start to p), to the F16 dot of head j's query
+// rounded to F16 with key t: the dots attendHead would compute one head at a
+// time, reading each key once for the group.
+func (s *State) groupScores(sc *attnScratch, l, p, kvh int, q []float32) {
+	c := s.cfg
+	hd, kvDim, P := c.HeadDim, c.KVDim(), s.page
+	g := len(q) / hd
+	if len(sc.pre) < g*s.ctx {
+		sc.pre = make([]float32, g*s.ctx)
+	}
+	lo := 0
+	if w := c.AttnWindow(l); w > 0 && p-w+1 > 0 {
+		lo = p - w + 1
+	}
+	for t := lo; t <= p; {
+		pg, o := s.kh[l][t/P], t%P
+		end := min(p+1, t-o+P)
+		tensor.DotF16RowsGroup(q, hd, pg[o*kvDim+kvh*hd:], kvDim, end-t, sc.pre[t:], s.ctx)
+		t = end
 	}
 }
 
@@ -304,7 +365,11 @@ func (s *State) attendHead(sc *attnScratch, l, p, kvh, rows, last int, sink *flo
 		for t := lo; t <= p; {
 			pg, o := s.kh[l][t/P], t%P
 			end := min(p+1, t-o+P)
-			if !gemm {
+			switch {
+			case sc.given != nil:
+				// computed with the other heads of the group (groupScores)
+				copy(scores[t:end], sc.given[t:end])
+			case !gemm:
 				// the keys of the page's positions at once, each dot as
 				// DotF16's
 				tensor.DotF16Rows(qh[:hd], pg[o*kvDim+kvh*hd:], kvDim, scores[t:end])

@@ -50,6 +50,9 @@ func dotF16F16AVX512(n int, a, b *uint16) float32
 func dotF16RowsAVX512(n int, q *float32, k *uint16, stride int, rows int, out *float32)
 
 //go:noescape
+func dotF16Rows4AVX512(n int, q *float32, k *uint16, stride int, rows int, out *float32, o1, o2, o3 int)
+
+//go:noescape
 func gemmF16F16AVX512(n int, a, b *uint16) float32
 
 // hasAVX2 and hasAVX512 tell which kernel families this CPU runs: AVX2 with
@@ -106,7 +109,7 @@ func useAsm(on bool) {
 	dotQ8_0Q8_0, dotQ4_0Q8_0, dotQ4_KQ8_K, dotQ6_KQ8_K = dotQ8_0Q8_0Go, dotQ4_0Q8_0Go, dotQ4_KQ8_KGo, dotQ6_KQ8_KGo
 	dotF32F32, dotF16F16 = dotF32F32Go, dotF16F16Go
 	gemmF32F32, gemmF16F16 = gemmDotF32F32Go, gemmDotF16F16Go
-	dotF16, dotF16GEMM, dotF16Rows = dotF16Go, dotF16GEMMGo, dotF16RowsGo
+	dotF16, dotF16GEMM, dotF16Rows, dotF16RowsGroup = dotF16Go, dotF16GEMMGo, dotF16RowsGo, dotF16RowsGroupGo
 	dotQ4_0Q8_0x4, dotQ8_0Q8_0x4 = nil, nil
 	quantActQ8_0 = quantQ8_0ActGo
 	quantActQ8_K, actF16, f32ToF16Slice = quantQ8_KGo, actF16Go, f32ToF16Go
@@ -195,6 +198,33 @@ func useAsm(on bool) {
 				q[i] = f16Table[h]
 			}
 			dotF16RowsAVX512(n, &q[0], &rows[0], 2*stride, len(out), &out[0])
+		}
+		dotF16RowsGroup = func(q []float32, n int, rows []uint16, stride, nrows int, out []float32, ostride int) {
+			if n%64 != 0 || n > maxRowsDot {
+				dotF16RowsGroupGo(q, n, rows, stride, nrows, out, ostride)
+				return
+			}
+			g := len(q) / n
+			_ = rows[(nrows-1)*stride+n-1]
+			// four queries at a time, rounded to F16 and back (exact); a
+			// last group of fewer repeats its last query, whose results
+			// (the same values) go where that query's go
+			var qf [4 * maxRowsDot]float32
+			var off [4]int
+			for j0 := 0; j0 < g; j0 += 4 {
+				m := min(4, g-j0)
+				for j := range 4 {
+					jj := min(j, m-1)
+					off[j] = 4 * jj * ostride
+					dst := qf[j*n : (j+1)*n]
+					for i, v := range q[(j0+jj)*n:][:n] {
+						dst[i] = f16Table[F32ToF16(v)]
+					}
+				}
+				o := out[j0*ostride:]
+				_ = o[(m-1)*ostride+nrows-1]
+				dotF16Rows4AVX512(n, &qf[0], &rows[0], 2*stride, nrows, &o[0], off[1], off[2], off[3])
+			}
 		}
 		dotF16GEMM = func(a, b []uint16) float32 {
 			if len(a) == 0 {

@@ -763,3 +763,89 @@ hrloop:
 hrdone:
 	VZEROUPPER
 	RET
+
+// HR4RED(A0, A1, A2, A3, Y0, X0, Y1, X1) reduces one query's four
+// accumulators as RED4 does (into X0's first lane).
+#define HR4RED(A0, A1, A2, A3, YA, XA, YB, XB) \
+	VADDPS A2, A0, A0 \
+	VADDPS A3, A1, A1 \
+	VADDPS A1, A0, A0 \
+	SUM16(A0, YA, XA, YB, XB)
+
+// HR4FMA(Q, A0, A1, A2, A3) adds the products of the converted key block
+// Z16–Z19 with query Q's block at AX to its four accumulators.
+#define HR4FMA(Q, A0, A1, A2, A3) \
+	VFMADD231PS (Q)(AX*4), Z16, A0 \
+	VFMADD231PS 64(Q)(AX*4), Z17, A1 \
+	VFMADD231PS 128(Q)(AX*4), Z18, A2 \
+	VFMADD231PS 192(Q)(AX*4), Z19, A3
+
+// func dotF16Rows4AVX512(n int, q *float32, k *uint16, stride int, rows int, out *float32, o1, o2, o3 int)
+// is dotF16RowsAVX512 for four queries at once (q holds them one after the
+// other, n float32 each): each key row is converted once for the four, and
+// query j's dot with row r goes to out + oj + 4r bytes (o0 = 0).
+TEXT ·dotF16Rows4AVX512(SB), NOSPLIT, $0-72
+	MOVQ  n+0(FP), CX
+	MOVQ  q+8(FP), DI
+	MOVQ  k+16(FP), SI
+	MOVQ  stride+24(FP), DX
+	MOVQ  rows+32(FP), BX
+	MOVQ  out+40(FP), R8
+	MOVQ  CX, R10
+	SHLQ  $2, R10
+	LEAQ  (DI)(R10*1), R11
+	LEAQ  (R11)(R10*1), R12
+	LEAQ  (R12)(R10*1), R13
+	MOVQ  o1+48(FP), R9
+	MOVQ  o2+56(FP), R10
+	MOVQ  o3+64(FP), R14
+	TESTQ BX, BX
+	JZ    hr4done
+
+hr4row:
+	XORQ   AX, AX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+
+hr4loop:
+	VCVTPH2PS (SI)(AX*2), Z16
+	VCVTPH2PS 32(SI)(AX*2), Z17
+	VCVTPH2PS 64(SI)(AX*2), Z18
+	VCVTPH2PS 96(SI)(AX*2), Z19
+	HR4FMA(DI, Z0, Z1, Z2, Z3)
+	HR4FMA(R11, Z4, Z5, Z6, Z7)
+	HR4FMA(R12, Z8, Z9, Z10, Z11)
+	HR4FMA(R13, Z12, Z13, Z14, Z15)
+	ADDQ      $64, AX
+	CMPQ      AX, CX
+	JLT       hr4loop
+	HR4RED(Z0, Z1, Z2, Z3, Y0, X0, Y1, X1)
+	VMOVSS    X0, (R8)
+	HR4RED(Z4, Z5, Z6, Z7, Y4, X4, Y5, X5)
+	VMOVSS    X4, (R8)(R9*1)
+	HR4RED(Z8, Z9, Z10, Z11, Y8, X8, Y9, X9)
+	VMOVSS    X8, (R8)(R10*1)
+	HR4RED(Z12, Z13, Z14, Z15, Y12, X12, Y13, X13)
+	VMOVSS    X12, (R8)(R14*1)
+	ADDQ      $4, R8
+	ADDQ      DX, SI
+	DECQ      BX
+	JNZ       hr4row
+
+hr4done:
+	VZEROUPPER
+	RET

@@ -337,3 +337,53 @@ func BenchmarkDotF16Rows(b *testing.B) {
 		}
 	})
 }
+
+// TestDotF16RowsGroupTwin checks DotF16RowsGroup (the four-query assembly
+// kernel, groups of any size) against the pure-Go twin bit for bit, and
+// that it writes nothing but its results.
+func TestDotF16RowsGroupTwin(t *testing.T) {
+	if !hasAVX512 {
+		t.Skip("no AVX-512")
+	}
+	rng := rand.New(rand.NewPCG(75, 76))
+	for _, n := range []int{64, 80, 128, 256} {
+		for _, g := range []int{1, 2, 3, 4, 5, 7, 8} {
+			for _, nrows := range []int{1, 3, 17} {
+				for regime := range 6 {
+					stride := n + rng.IntN(3)*64
+					ostride := nrows + rng.IntN(3)
+					q := make([]float32, g*n)
+					for i := range q {
+						q[i] = edgeFloat(rng, regime)
+					}
+					rows := make([]uint16, (nrows-1)*stride+n)
+					for i := range rows {
+						rows[i] = F32ToF16(edgeFloat(rng, rng.IntN(5)))
+					}
+					got := make([]float32, g*ostride+3)
+					want := make([]float32, len(got))
+					for i := range got {
+						got[i], want[i] = -7.5, -7.5
+					}
+					DotF16RowsGroup(q, n, rows, stride, nrows, got, ostride)
+					// the pure-Go twin: each query rounded by F32ToF16, each
+					// row by dotF16Go
+					qh := make([]uint16, n)
+					for j := range g {
+						for i := range qh {
+							qh[i] = F32ToF16(q[j*n+i])
+						}
+						for r := range nrows {
+							want[j*ostride+r] = dotF16Go(qh, rows[r*stride:r*stride+n])
+						}
+					}
+					for i := range got {
+						if !sameBits(got[i], want[i]) {
+							t.Fatalf("n %d, %d queries, %d rows (stride %d, out stride %d), regime %d: value %d = %v, twin %v", n, g, nrows, stride, ostride, regime, i, got[i], want[i])
+						}
+					}
+				}
+			}
+		}
+	}
+}

@@ -98,7 +98,39 @@ var (
 	dotF16     = dotF16Go
 	dotF16GEMM = dotF16GEMMGo
 	dotF16Rows = dotF16RowsGo
+	// dotF16RowsGroup computes DotF16RowsGroup.
+	dotF16RowsGroup = dotF16RowsGroupGo
 )
+
+// DotF16RowsGroup sets out[j*ostride+r] = DotF16(qh_j, rows[r*stride:r*stride+n])
+// for every query j of q (len(q)/n queries of n values, one after the other)
+// and r < nrows, where qh_j is query j rounded to F16 as F32ToF16Slice
+// rounds it: the query heads that share a KV head against its keys, each
+// dot exactly as DotF16 computes it, each key row read once for the group.
+func DotF16RowsGroup(q []float32, n int, rows []uint16, stride, nrows int, out []float32, ostride int) {
+	if nrows == 0 || len(q) == 0 {
+		return
+	}
+	g := len(q) / n
+	if n <= 0 || len(q)%n != 0 || stride < n || (nrows-1)*stride+n > len(rows) || ostride < nrows || (g-1)*ostride+nrows > len(out) {
+		panic(fmt.Sprintf("tensor: DotF16RowsGroup of %d values in queries of %d, %d rows %d apart over %d elements, into %d values %d apart", len(q), n, nrows, stride, len(rows), len(out), ostride))
+	}
+	dotF16RowsGroup(q, n, rows, stride, nrows, out, ostride)
+}
+
+// dotF16RowsGroupGo is DotF16RowsGroup one query and one row at a time.
+func dotF16RowsGroupGo(q []float32, n int, rows []uint16, stride, nrows int, out []float32, ostride int) {
+	var buf [maxRowsDot]uint16
+	qh := buf[:]
+	if n > len(qh) {
+		qh = make([]uint16, n)
+	}
+	qh = qh[:n]
+	for j := range len(q) / n {
+		f32ToF16Slice(qh, q[j*n:(j+1)*n])
+		dotF16Rows(qh, rows, stride, out[j*ostride:j*ostride+nrows])
+	}
+}
 
 // dotF16RowsGo is DotF16Rows one row at a time.
 func dotF16RowsGo(a, rows []uint16, stride int, out []float32) {
