@@ -33,7 +33,7 @@ func (m *Model) TokenEmbeddings() (*vectors.Vectors, error) {
 		}
 		seen[w] = true
 		words[id] = w
-		m.model.EmbeddingRow(id, data[id*dim:(id+1)*dim])
 	}
+	m.model.EmbeddingRows(0, n, data)
 	return vectors.New(words, dim, data)
 }

@@ -289,9 +289,15 @@ func (r *recorder) embeddings(prompt []int) trace.Event {
 		norms[i] = norm(v)
 	}
 	best := make([][]trace.Neighbor, len(vecs))
-	row := make([]float32, c.Dim)
+	// the table a block of rows at a time (EmbeddingRows releases the pages
+	// of a mapped file once per block, not once per row)
+	const block = 256
+	rows := make([]float32, block*c.Dim)
 	for id := 0; id < c.VocabSize; id++ {
-		r.m.EmbeddingRow(id, row)
+		if id%block == 0 {
+			r.m.EmbeddingRows(id, min(id+block, c.VocabSize), rows)
+		}
+		row := rows[id%block*c.Dim : (id%block+1)*c.Dim]
 		rn := norm(row)
 		if rn == 0 {
 			continue

@@ -360,7 +360,9 @@ func (s *State) attendHead(sc *attnScratch, l, p, kvh, rows, last int, sink *flo
 	default:
 		// an F16 cache is multiplied by a query rounded to F16, as llama.cpp does
 		qh := sc.qh
-		tensor.F32ToF16Slice(qh[:len(q)], q)
+		if sc.given == nil { // groupScores rounded the query itself
+			tensor.F32ToF16Slice(qh[:len(q)], q)
+		}
 		gemm := batch && nkv%4 == 0
 		for t := lo; t <= p; {
 			pg, o := s.kh[l][t/P], t%P

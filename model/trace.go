@@ -76,6 +76,11 @@ func (m *Model) LogitLens(out, x, normed []float32) {
 // values), before the sqrt(Dim) scaling of the models that scale it (gemma).
 func (m *Model) EmbeddingRow(id int, dst []float32) { m.TokenEmbedding.Row(id, dst) }
 
+// EmbeddingRows writes the embedding table's rows for tokens [lo, hi) into
+// dst, one after the other ((hi-lo)·Dim values): EmbeddingRow for a sweep
+// over many tokens, whose pages of a mapped file are released once.
+func (m *Model) EmbeddingRows(lo, hi int, dst []float32) { m.TokenEmbedding.RowRange(lo, hi, dst) }
+
 // CachedValue writes the cached value vector of one KV head at a position into
 // dst (ValueDim values), as the attention reads it (a quantized value
 // dequantized and rotated back: the attention output is rotated back the

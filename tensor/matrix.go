@@ -106,6 +106,32 @@ func (m *Matrix) Row(r int, dst []float32) {
 	}
 }
 
+// RowRange dequantizes rows [lo, hi) into dst[:(hi-lo)*Cols], as Row does one
+// at a time, for a caller that reads many consecutive rows (word vectors, an
+// embedding table's nearest neighbours): with ReleaseRows it releases the
+// pages around them once, not once per row. It panics when the range is
+// out of bounds or dst is too short.
+func (m *Matrix) RowRange(lo, hi int, dst []float32) {
+	if lo < 0 || hi > m.Rows || lo > hi {
+		panic(fmt.Sprintf("tensor: rows [%d,%d) out of range [0,%d)", lo, hi, m.Rows))
+	}
+	if lo == hi {
+		return
+	}
+	f := dequantizer(m.Type)
+	if f == nil {
+		panic(fmt.Sprintf("tensor: RowRange on unsupported type %s", m.Type))
+	}
+	rb := m.rowBytes()
+	for r := lo; r < hi; r++ {
+		(*f)(m.Data[r*rb:(r+1)*rb], dst[(r-lo)*m.Cols:(r-lo+1)*m.Cols])
+	}
+	if m.rowRelease != nil {
+		a, b := faultWindow(m.Data, lo*rb, hi*rb)
+		_ = m.rowRelease(m.Data[a:b])
+	}
+}
+
 // faultAround is the span, aligned in the address space, that one page
 // fault on a file mapping may map when the pages are in the page cache:
 // Linux maps fault_around_bytes (64 KiB) of small pages, or a whole large
@@ -137,7 +163,8 @@ func faultWindow(data []byte, start, end int) (lo, hi int) {
 // resident, and a few hundred lookups most of the table; with a release that
 // drops pages (madvise MADV_DONTNEED) the table stays in the page cache,
 // shared and reclaimable, not in the process's memory. Row's result does not
-// change. ReleaseRows must not run concurrently with Row.
+// change. Callers reading many consecutive rows use RowRange, which releases
+// once. ReleaseRows must not run concurrently with Row.
 func (m *Matrix) ReleaseRows(release func(data []byte) error) { m.rowRelease = release }
 
 // MatVec sets dst[r] = row_r · x for r < w.Rows. len(x) must be w.Cols and

@@ -536,5 +536,23 @@ func TestReleaseRows(t *testing.T) {
 				t.Fatalf("%s row %d: released [%d, %d), whose ends are neither Data's nor %d-byte boundaries", c.typ, r, lo, hi, faultAround)
 			}
 		}
+		// RowRange: the rows of Row, one release covering them all
+		r0, r1 := c.rows/3, c.rows/3+min(c.rows-c.rows/3, 300)
+		calls := 0
+		w2.ReleaseRows(func(b []byte) error { got = b; calls++; return nil })
+		block := make([]float32, (r1-r0)*c.cols)
+		w2.RowRange(r0, r1, block)
+		for r := r0; r < r1; r++ {
+			w.Row(r, want)
+			for i := range want {
+				if math.Float32bits(want[i]) != math.Float32bits(block[(r-r0)*c.cols+i]) {
+					t.Fatalf("%s RowRange(%d, %d): row %d element %d = %v, Row %v", c.typ, r0, r1, r, i, block[(r-r0)*c.cols+i], want[i])
+				}
+			}
+		}
+		lo := int(uintptr(unsafe.Pointer(&got[0])) - base)
+		if calls != 1 || lo > r0*rb || lo+len(got) < r1*rb {
+			t.Fatalf("%s RowRange(%d, %d): %d releases, the last [%d, %d), want one covering [%d, %d)", c.typ, r0, r1, calls, lo, lo+len(got), r0*rb, r1*rb)
+		}
 	}
 }
