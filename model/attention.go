@@ -30,6 +30,30 @@ type attnScratch struct {
 	// raw key dots of the group's heads, ctx apart; given is the head's
 	// part that attendHead then uses instead of computing them
 	pre, given []float32
+	// tiled batch attention (attendTile): four queries rounded to F16 (hd
+	// apart), their score rows (tileRow apart) and their value weights
+	// rounded to F16 (nkv apart)
+	tq, ts, tw []float32
+	tile       tensor.F16Tile
+}
+
+// tileTokens is how many tokens of a batch step attendTile takes at once.
+const tileTokens = 4
+
+// tileAttention switches attendTile on; the tests turn it off to compare
+// with attendHead.
+var tileAttention = true
+
+// tiledBatch reports whether a step of rows tokens runs its attention
+// tileTokens tokens at a time (attendTile): a batch with an F16 cache
+// whose dots attendHead would take from tinyBLAS (heads a multiple of 16
+// long, values of 4, nkv cells and pages of 16), without flash attention
+// or a tracer (which wants each head's weights in turn).
+func (s *State) tiledBatch(rows int) bool {
+	c := s.cfg
+	return tileAttention && rows > 1 && !s.flash && s.Tracer == nil && !s.quantKeys() && s.kvType == tensor.F16 &&
+		c.HeadDim%16 == 0 && c.ValueDim%4 == 0 && padKV(s.step.last, s.ctx)%16 == 0 && s.page%16 == 0 &&
+		c.KVHeads > 0 && c.Heads%c.KVHeads == 0
 }
 
 // scoreGroup returns how many query heads share each KV head when a step of
@@ -129,7 +153,9 @@ func (s *State) attend(l, pos, b int, q, att, sinks []float32) {
 	}
 	if s.Tracer == nil {
 		units := b * c.Heads
-		if g := s.flashGroup(b); g > 1 {
+		if s.tiledBatch(b) {
+			units = (b + tileTokens - 1) / tileTokens * c.Heads
+		} else if g := s.flashGroup(b); g > 1 {
 			units = b * c.KVHeads // the heads of a KV head together
 		} else if g := s.scoreGroup(b); g > 1 {
 			units = b * c.KVHeads
@@ -197,6 +223,15 @@ func (s *State) attendRange(lo, hi, worker int) {
 			q := st.q[i*qDim+h0*c.HeadDim : i*qDim+(h0+g)*c.HeadDim]
 			out := st.att[i*qDim+h0*c.ValueDim : i*qDim+(h0+g)*c.ValueDim]
 			s.attendFlash(sc, st.l, st.pos+i, kvh, h0, g, st.b, st.last, st.sinks, q, out)
+		}
+		return
+	}
+	if s.tiledBatch(st.b) {
+		// units are (block of tileTokens tokens, head)
+		for k := lo; k < hi; k++ {
+			blk, h := k/c.Heads, k%c.Heads
+			i0 := blk * tileTokens
+			s.attendTile(sc, i0, min(tileTokens, st.b-i0), h)
 		}
 		return
 	}
@@ -451,6 +486,117 @@ func (s *State) attendHead(sc *attnScratch, l, p, kvh, rows, last int, sink *flo
 			d = tensor.DotF16Paged(vc, off, P, wh)
 		}
 		out[i] = d
+	}
+}
+
+// attendTile is attendHead for the nb tokens i0… (nb ≤ tileTokens) of the
+// current batch step and head h, with an F16 cache: the key dots of the four
+// queries with four keys at a time and the value sums of four components
+// over the four tokens' weights at a time (tensor.F16Tile), each output the
+// same tinyBLAS dot as attendHead's (DotF16GEMM, DotF16GEMMPaged), so the
+// result is bit for bit attendHead's; each key and value is read once for
+// the four tokens rather than once per token. Rows past nb are zero and
+// their outputs dropped.
+func (s *State) attendTile(sc *attnScratch, i0, nb, h int) {
+	c, st := s.cfg, &s.step
+	l := st.l
+	hd, vd, kvDim, P, qDim := c.HeadDim, c.ValueDim, c.KVDim(), s.page, c.QDim()
+	kvh := h / (c.Heads / c.KVHeads)
+	nkv := padKV(st.last, s.ctx)
+	row := s.ctx + tileTokens // a score row, room for the last group of four
+	if len(sc.ts) < tileTokens*row {
+		sc.tq = make([]float32, tileTokens*hd)
+		sc.ts = make([]float32, tileTokens*row)
+		sc.tw = make([]float32, tileTokens*padKV(s.ctx-1, 0))
+	}
+	scale := attnScale(hd)
+	if c.AttnScale != 0 {
+		scale = c.AttnScale
+	}
+	if c.QueryScale != 0 {
+		scale = 1
+	}
+	capv := c.AttnSoftcap
+	inv := float32(0)
+	if capv != 0 {
+		inv = 1 / capv
+	}
+	// the queries rounded to F16, as attendHead rounds each
+	tq := sc.tq[:tileTokens*hd]
+	clear(tq[nb*hd:])
+	for j := range nb {
+		i := i0 + j
+		tensor.F32ToF16Slice(sc.qh[:hd], st.q[i*qDim+h*hd:i*qDim+(h+1)*hd])
+		for d, v := range sc.qh[:hd] {
+			tq[j*hd+d] = tensor.F16ToF32(v)
+		}
+	}
+	// the key dots, four positions at a time from the first token's window
+	// start to the last token (a page holds a multiple of four positions)
+	first, last := st.pos+i0, st.pos+i0+nb-1
+	lo := 0
+	if w := c.AttnWindow(l); w > 0 && first-w+1 > 0 {
+		lo = first - w + 1
+	}
+	var out [16]float32
+	for t := lo &^ 3; t <= last; t += 4 {
+		pg, o := s.kh[l][t/P], t%P
+		sc.tile.Sums(hd, pg[o*kvDim+kvh*hd:], kvDim, tq, hd, &out)
+		for i := range 4 {
+			for j := range nb {
+				sc.ts[j*row+t+i] = out[4*i+j]
+			}
+		}
+	}
+	// each token's scores, softmax and value weights, as attendHead's
+	tw := sc.tw[:tileTokens*nkv]
+	clear(tw[nb*nkv:])
+	for j := range nb {
+		p := st.pos + i0 + j
+		scores := sc.ts[j*row : j*row+p+1]
+		plo := 0
+		if w := c.AttnWindow(l); w > 0 && p-w+1 > 0 {
+			plo = p - w + 1
+		}
+		for t := plo; t <= p; t++ {
+			d := scores[t]
+			if capv != 0 {
+				d = tanhf(d*inv) * capv
+			}
+			scores[t] = d * scale
+		}
+		for t := range scores[:plo] {
+			scores[t] = float32(math.Inf(-1))
+		}
+		if sink := headSink(st.sinks, h); sink != nil {
+			tensor.SoftmaxSink(scores, *sink)
+		} else {
+			tensor.Softmax(scores)
+		}
+		wj := tw[j*nkv : (j+1)*nkv]
+		tensor.F32ToF16Slice(sc.wh[:p+1], scores)
+		for t, v := range sc.wh[:p+1] {
+			wj[t] = tensor.F16ToF32(v)
+		}
+		clear(wj[p+1:])
+	}
+	// the value sums, four components at a time, page by page
+	vc := s.vh[l]
+	for c4 := 0; c4 < vd; c4 += 4 {
+		off := (kvh*vd + c4) * P
+		for j, i := 0, 0; i < nkv; j, i = j+1, i+P {
+			m := min(P, nkv-i)
+			if i+m == nkv {
+				sc.tile.Sums(m, vc[j][off:], P, tw[i:], nkv, &out)
+			} else {
+				sc.tile.Add(m, vc[j][off:], P, tw[i:], nkv)
+			}
+		}
+		for i := range 4 {
+			for j := range nb {
+				st.att[(i0+j)*qDim+h*vd+c4+i] = out[4*i+j]
+			}
+		}
 	}
 }
 

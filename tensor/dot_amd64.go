@@ -111,6 +111,7 @@ func useAsm(on bool) {
 	gemmF32F32, gemmF16F16 = gemmDotF32F32Go, gemmDotF16F16Go
 	dotF16, dotF16GEMM, dotF16Rows, dotF16RowsGroup = dotF16Go, dotF16GEMMGo, dotF16RowsGo, dotF16RowsGroupGo
 	dotQ4_0Q8_0x4, dotQ8_0Q8_0x4 = nil, nil
+	f16TileAcc = f16TileAccGo
 	quantActQ8_0 = quantQ8_0ActGo
 	quantActQ8_K, actF16, f32ToF16Slice = quantQ8_KGo, actF16Go, f32ToF16Go
 	siluMul16, expSub16 = siluMul16Go, expSub16Go
@@ -178,6 +179,9 @@ func useAsm(on bool) {
 			}
 			_, _ = w[2*n-1], x[4*n-1]
 			return gemmF16F32AVX512(n, (*uint16)(unsafe.Pointer(&w[0])), (*float32)(unsafe.Pointer(&x[0])))
+		}
+		f16TileAcc = func(n int, w []uint16, ws int, x []float32, xs int, acc *[16][16]float32, out *[16]float32, flags int) {
+			gemmF16TileAcc(n, &w[0], 2*ws, &x[0], 4*xs, acc, out, flags)
 		}
 		dotF16 = func(a, b []uint16) float32 {
 			if len(a) == 0 {

@@ -347,6 +347,9 @@ func gemmF32Tile(n int, w *float32, ws int, x *float32, xs int, out *[16]float32
 //go:noescape
 func gemmF16Tile(n int, w *uint16, ws int, x *float32, xs int, out *[16]float32)
 
+//go:noescape
+func gemmF16TileAcc(n int, w *uint16, ws int, x *float32, xs int, acc *[16][16]float32, out *[16]float32, flags int)
+
 // gemmTileCols is how many activation rows a tile sweep keeps in cache;
 // gemmTileRows how many tiles of four weight rows take each group of four
 // activation rows in turn (so that the group is read from L1, the weight

@@ -586,3 +586,99 @@ q80qzero:
 q80qdone:
 	VZEROUPPER
 	RET
+
+// GF_LOAD16 loads the sixteen tile accumulators Z16..Z31 from the 1 KiB at
+// BX; GF_SAVE16 stores them there.
+#define GF_LOAD16 \
+	VMOVUPS 0(BX), Z16 \
+	VMOVUPS 64(BX), Z17 \
+	VMOVUPS 128(BX), Z18 \
+	VMOVUPS 192(BX), Z19 \
+	VMOVUPS 256(BX), Z20 \
+	VMOVUPS 320(BX), Z21 \
+	VMOVUPS 384(BX), Z22 \
+	VMOVUPS 448(BX), Z23 \
+	VMOVUPS 512(BX), Z24 \
+	VMOVUPS 576(BX), Z25 \
+	VMOVUPS 640(BX), Z26 \
+	VMOVUPS 704(BX), Z27 \
+	VMOVUPS 768(BX), Z28 \
+	VMOVUPS 832(BX), Z29 \
+	VMOVUPS 896(BX), Z30 \
+	VMOVUPS 960(BX), Z31
+
+#define GF_SAVE16 \
+	VMOVUPS Z16, 0(BX) \
+	VMOVUPS Z17, 64(BX) \
+	VMOVUPS Z18, 128(BX) \
+	VMOVUPS Z19, 192(BX) \
+	VMOVUPS Z20, 256(BX) \
+	VMOVUPS Z21, 320(BX) \
+	VMOVUPS Z22, 384(BX) \
+	VMOVUPS Z23, 448(BX) \
+	VMOVUPS Z24, 512(BX) \
+	VMOVUPS Z25, 576(BX) \
+	VMOVUPS Z26, 640(BX) \
+	VMOVUPS Z27, 704(BX) \
+	VMOVUPS Z28, 768(BX) \
+	VMOVUPS Z29, 832(BX) \
+	VMOVUPS Z30, 896(BX) \
+	VMOVUPS Z31, 960(BX)
+
+// func gemmF16TileAcc(n int, w *uint16, ws int, x *float32, xs int, acc *[16][16]float32, out *[16]float32, flags int)
+// is gemmF16Tile over one piece of k: with flags&1 the sixteen-lane
+// accumulators start from acc (else from zero); with flags&2 they are
+// reduced into out as gemmF16Tile does (else stored back into acc).
+// Accumulator 4i+j is weight row i by activation row j, so a product
+// computed in pieces of k (each a multiple of 16) is bit for bit the
+// product in one piece.
+TEXT ·gemmF16TileAcc(SB), NOSPLIT, $0-64
+	MOVQ  n+0(FP), CX
+	MOVQ  w+8(FP), SI
+	MOVQ  ws+16(FP), DX
+	MOVQ  x+24(FP), DI
+	MOVQ  xs+32(FP), R11
+	GF_PROLOGUE
+	MOVQ  acc+40(FP), BX
+	MOVQ  flags+56(FP), R15
+	TESTQ $1, R15
+	JZ    gf16aloop
+	GF_LOAD16
+
+gf16aloop:
+	VCVTPH2PS   (SI)(AX*2), Z4
+	VCVTPH2PS   (R12)(AX*2), Z5
+	VCVTPH2PS   (R13)(AX*2), Z6
+	VCVTPH2PS   (R14)(AX*2), Z7
+	VMOVUPS     (DI)(AX*4), Z8
+	VFMADD231PS Z8, Z4, Z16
+	VFMADD231PS Z8, Z5, Z20
+	VFMADD231PS Z8, Z6, Z24
+	VFMADD231PS Z8, Z7, Z28
+	VMOVUPS     (R8)(AX*4), Z9
+	VFMADD231PS Z9, Z4, Z17
+	VFMADD231PS Z9, Z5, Z21
+	VFMADD231PS Z9, Z6, Z25
+	VFMADD231PS Z9, Z7, Z29
+	VMOVUPS     (R9)(AX*4), Z10
+	VFMADD231PS Z10, Z4, Z18
+	VFMADD231PS Z10, Z5, Z22
+	VFMADD231PS Z10, Z6, Z26
+	VFMADD231PS Z10, Z7, Z30
+	VMOVUPS     (R10)(AX*4), Z11
+	VFMADD231PS Z11, Z4, Z19
+	VFMADD231PS Z11, Z5, Z23
+	VFMADD231PS Z11, Z6, Z27
+	VFMADD231PS Z11, Z7, Z31
+	ADDQ        $16, AX
+	CMPQ        AX, CX
+	JLT         gf16aloop
+	TESTQ       $2, R15
+	JNZ         gf16aout
+	GF_SAVE16
+	VZEROUPPER
+	RET
+
+gf16aout:
+	MOVQ out+48(FP), BX
+	GF_EPILOGUE

@@ -1,0 +1,85 @@
+package model_test
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"testing"
+
+	"glassbox/gguf"
+	"glassbox/internal/synth"
+	"glassbox/model"
+	"glassbox/tensor"
+)
+
+// TestTiledBatchAttention checks that a prompt's attention computed four
+// tokens by four keys at a time (attendTile) gives the logits of the
+// token-by-token batch path bit for bit: plain heads, a sliding window with
+// soft-capped scores (gemma2), attention sinks with a window (gpt-oss),
+// several pages, batches that do not fill the last block of four, prompts
+// over several batches, and a few decode steps after them.
+func TestTiledBatchAttention(t *testing.T) {
+	defer model.SetTileAttention(model.SetTileAttention(true))
+	tiny := synth.Shapes["tiny"]
+	tiny.Context = 512
+	gpt := synth.Shapes["tinygptoss"]
+	gpt.Context = 512
+	models := []struct {
+		name  string
+		write func(*bytes.Buffer) error
+	}{
+		{"tiny", func(b *bytes.Buffer) error { return synth.Write(b, tiny, tensor.F16, 3) }},
+		{"gemma2", func(b *bytes.Buffer) error { return synth.WriteGemma2(b) }},
+		{"gptoss", func(b *bytes.Buffer) error { return synth.Write(b, gpt, tensor.Q8_0, 5) }},
+	}
+	for _, mc := range models {
+		var file bytes.Buffer
+		if err := mc.write(&file); err != nil {
+			t.Fatal(err)
+		}
+		f, err := gguf.Parse(file.Bytes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := model.LoadGGUF(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vocab := m.Config.VocabSize
+		ids := make([]int, 150)
+		for i := range ids {
+			ids[i] = (i*37 + 11) % vocab
+		}
+		for _, tc := range []struct{ ctx, batch, page int }{
+			{200, 16, 64}, {200, 7, 64}, {150, 3, 128}, {300, 64, 256}, {160, 150, 64},
+		} {
+			t.Run(fmt.Sprintf("%s/ctx%d/batch%d/page%d", mc.name, tc.ctx, tc.batch, tc.page), func(t *testing.T) {
+				run := func(tiled bool) []float32 {
+					model.SetTileAttention(tiled)
+					st, err := m.NewState(model.StateOptions{KVType: tensor.F16, Context: tc.ctx, Batch: tc.batch, PageSize: tc.page})
+					if err != nil {
+						t.Fatal(err)
+					}
+					const decode = 3
+					np := len(ids) - decode
+					all := make([]float32, len(ids)*vocab)
+					if err := m.Forward(st, ids[:np], 0, all[:np*vocab]); err != nil {
+						t.Fatal(err)
+					}
+					for p := np; p < len(ids); p++ {
+						if err := m.Forward(st, ids[p:p+1], p, all[p*vocab:(p+1)*vocab]); err != nil {
+							t.Fatal(err)
+						}
+					}
+					return all
+				}
+				want, got := run(false), run(true)
+				for i := range want {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("logit %d of token %d: tiled %g, per token %g", i%vocab, i/vocab, got[i], want[i])
+					}
+				}
+			})
+		}
+	}
+}

@@ -1,0 +1,68 @@
+package tensor
+
+// F16Tile computes a four-by-four block of tinyBLAS-order F16 dot products
+// (each output DotF16GEMM's: sixteen lane sums over k, reduced by Sum16) of
+// four F16 rows by four float32 rows holding F16 values, in pieces of k: the
+// rows of a paged cache need not be contiguous. Row i of w starts i·ws
+// elements after the first, row j of x j·xs after the first; each piece is
+// a multiple of 16 values long. The zero value is ready to use; Sums starts
+// the next block.
+type F16Tile struct {
+	acc     [16][16]float32
+	started bool
+}
+
+// Add accumulates n values (a multiple of 16, at least 16) of the four w
+// rows times the four x rows.
+func (t *F16Tile) Add(n int, w []uint16, ws int, x []float32, xs int) {
+	t.piece(n, w, ws, x, xs, nil)
+}
+
+// Sums accumulates the last piece, as Add, and sets out[4i+j] to the dot
+// product of w row i with x row j over all the pieces.
+func (t *F16Tile) Sums(n int, w []uint16, ws int, x []float32, xs int, out *[16]float32) {
+	t.piece(n, w, ws, x, xs, out)
+}
+
+func (t *F16Tile) piece(n int, w []uint16, ws int, x []float32, xs int, out *[16]float32) {
+	if n < 16 || n%16 != 0 {
+		panic("tensor: F16Tile piece not a positive multiple of 16")
+	}
+	_, _ = w[3*ws+n-1], x[3*xs+n-1]
+	flags := 0
+	if t.started {
+		flags |= 1
+	}
+	if out != nil {
+		flags |= 2
+	}
+	f16TileAcc(n, w, ws, x, xs, &t.acc, out, flags)
+	t.started = out == nil
+}
+
+// f16TileAcc is F16Tile's kernel: with flags&1 it continues from acc, else
+// from zero; with flags&2 it reduces into out, else stores acc.
+var f16TileAcc = f16TileAccGo
+
+func f16TileAccGo(n int, w []uint16, ws int, x []float32, xs int, acc *[16][16]float32, out *[16]float32, flags int) {
+	if flags&1 == 0 {
+		*acc = [16][16]float32{}
+	}
+	for i := range 4 {
+		for j := range 4 {
+			a := &acc[4*i+j]
+			wr, xr := w[i*ws:i*ws+n], x[j*xs:j*xs+n]
+			for k := 0; k < n; k += 16 {
+				for l := range 16 {
+					// exact product of two F16 values: as the kernel's FMA
+					a[l] += f16Table[wr[k+l]] * xr[k+l]
+				}
+			}
+		}
+	}
+	if flags&2 != 0 {
+		for m := range 16 {
+			out[m] = Sum16(&acc[m])
+		}
+	}
+}
