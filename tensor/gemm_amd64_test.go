@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 )
 
@@ -216,14 +217,14 @@ func TestQuantQ8_0AVX512(t *testing.T) {
 
 // BenchmarkFloatTileGEMM measures MatMulGEMM batches of F16 and F32 weights
 // at the 400M benchmark model's shapes, the four-by-four tiles against the
-// per-output tinyBLAS dot.
+// per-output tinyBLAS dot, on as many pool threads as -cpu gives.
 func BenchmarkFloatTileGEMM(b *testing.B) {
 	if !hasAVX512 {
 		b.Skip("no AVX-512")
 	}
 	defer func() { useGEMM = hasVNNI512 }()
+	defer SetThreads(Threads())
 	rng := rand.New(rand.NewPCG(5, 6))
-	const n = 64
 	for _, typ := range []Type{F16, F32} {
 		for _, sh := range []struct{ rows, cols int }{{1536, 4096}, {4096, 1536}} {
 			src := make([]float32, sh.rows*sh.cols)
@@ -236,19 +237,22 @@ func BenchmarkFloatTileGEMM(b *testing.B) {
 				b.Fatal(err)
 			}
 			w, _ := NewMatrix(typ, sh.rows, sh.cols, data)
-			x := make([]float32, n*sh.cols)
-			for i := range x {
-				x[i] = float32(rng.NormFloat64())
-			}
-			dst := make([]float32, n*sh.rows)
-			for _, tile := range []bool{true, false} {
-				b.Run(fmt.Sprintf("%s/%dx%d/n%d/tile=%v", typ, sh.rows, sh.cols, n, tile), func(b *testing.B) {
-					useGEMM = tile && hasVNNI512
-					for b.Loop() {
-						MatMulGEMM(dst, w, x, n)
-					}
-					b.ReportMetric(float64(n*sh.rows*sh.cols)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GMAC/s")
-				})
+			for _, n := range []int{64, 512} {
+				x := make([]float32, n*sh.cols)
+				for i := range x {
+					x[i] = float32(rng.NormFloat64())
+				}
+				dst := make([]float32, n*sh.rows)
+				for _, tile := range []bool{true, false} {
+					b.Run(fmt.Sprintf("%s/%dx%d/n%d/tile=%v", typ, sh.rows, sh.cols, n, tile), func(b *testing.B) {
+						useGEMM = tile && hasVNNI512
+						SetThreads(runtime.GOMAXPROCS(0))
+						for b.Loop() {
+							MatMulGEMM(dst, w, x, n)
+						}
+						b.ReportMetric(float64(n*sh.rows*sh.cols)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GMAC/s")
+					})
+				}
 			}
 		}
 	}
