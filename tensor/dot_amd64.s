@@ -718,6 +718,25 @@ q80x4loop:
 	VZEROUPPER
 	RET
 
+// KEYPF_DIST sets R15 to the distance, in bytes, of the key row prefetched
+// while a row is read: 16 rows ahead. A cache's key rows are a
+// position apart (kvDim values, about 1 KiB), so a head's rows cross a 4 KiB
+// page every few positions and the hardware prefetchers, which stop at
+// pages, leave most of them to come from memory on demand; 16 rows ahead is
+// enough to hide that at 4k positions (measured: +30–45 % at 1 thread and
+// +65–90 % at 2 for generation at 4064 positions on an AMD EPYC).
+#define KEYPF_DIST \
+	MOVQ  DX, R15 \
+	SHLQ  $4, R15
+
+// KEYPF(P) prefetches the first 256 bytes (a head of up to 128 F16 values)
+// of the row R15 bytes after P.
+#define KEYPF(P) \
+	PREFETCHT0 (P)(R15*1) \
+	PREFETCHT0 64(P)(R15*1) \
+	PREFETCHT0 128(P)(R15*1) \
+	PREFETCHT0 192(P)(R15*1)
+
 // func dotF16RowsAVX512(n int, q *float32, k *uint16, stride int, rows int, out *float32)
 // sets out[r] = dotF16F16AVX512(n, q rounded to F16, row r of k) for r < rows,
 // the rows stride bytes apart, n a positive multiple of 64: q is given
@@ -731,10 +750,12 @@ TEXT ·dotF16RowsAVX512(SB), NOSPLIT, $0-48
 	MOVQ stride+24(FP), DX
 	MOVQ rows+32(FP), BX
 	MOVQ out+40(FP), R8
+	KEYPF_DIST
 	TESTQ BX, BX
 	JZ    hrdone
 
 hrrow:
+	KEYPF(SI)
 	XORQ   AX, AX
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
@@ -799,10 +820,12 @@ TEXT ·dotF16Rows4AVX512(SB), NOSPLIT, $0-72
 	MOVQ  o1+48(FP), R9
 	MOVQ  o2+56(FP), R10
 	MOVQ  o3+64(FP), R14
+	KEYPF_DIST
 	TESTQ BX, BX
 	JZ    hr4done
 
 hr4row:
+	KEYPF(SI)
 	XORQ   AX, AX
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1

@@ -120,6 +120,12 @@ phhpage:
 	PAGE(phhred)
 
 phhloop:
+	// the same cells of the component two rows on (4·size bytes): a
+	// value cache's rows are a page's cells of one component, so a head's
+	// dot products walk every page a row at a time, crossing 4 KiB pages
+	// the hardware prefetchers stop at
+	PREFETCHT0  (SI)(R11*4)
+	PREFETCHT0  64(SI)(R11*4)
 	VCVTPH2PS   (SI), Z4
 	VCVTPH2PS   32(SI), Z5
 	VCVTPH2PS   64(SI), Z6
