@@ -872,3 +872,48 @@ hr4loop:
 hr4done:
 	VZEROUPPER
 	RET
+
+// func dotF16F32RowsAVX512(n int, w *uint16, ws int, rows int, x *float32, dst *float32)
+// sets dst[r] = dotF16F32AVX512(n, w + r·ws bytes, x) for r < rows, n a
+// positive multiple of 64: the rows one after the other (one stream through
+// memory, which the hardware prefetchers follow), each with
+// dotF16F32AVX512's four accumulators and reduction, without a call per row.
+TEXT ·dotF16F32RowsAVX512(SB), NOSPLIT, $0-48
+	MOVQ  n+0(FP), CX
+	MOVQ  w+8(FP), SI
+	MOVQ  ws+16(FP), DX
+	MOVQ  rows+24(FP), BX
+	MOVQ  x+32(FP), DI
+	MOVQ  dst+40(FP), R8
+	TESTQ BX, BX
+	JZ    hfrdone
+
+hfrrow:
+	XORQ   AX, AX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+
+hfrloop:
+	VCVTPH2PS   (SI)(AX*2), Z4
+	VCVTPH2PS   32(SI)(AX*2), Z5
+	VCVTPH2PS   64(SI)(AX*2), Z6
+	VCVTPH2PS   96(SI)(AX*2), Z7
+	VFMADD231PS (DI)(AX*4), Z4, Z0
+	VFMADD231PS 64(DI)(AX*4), Z5, Z1
+	VFMADD231PS 128(DI)(AX*4), Z6, Z2
+	VFMADD231PS 192(DI)(AX*4), Z7, Z3
+	ADDQ        $64, AX
+	CMPQ        AX, CX
+	JLT         hfrloop
+	RED4(0)
+	VMOVSS      X0, (R8)
+	ADDQ        $4, R8
+	ADDQ        DX, SI
+	DECQ        BX
+	JNZ         hfrrow
+
+hfrdone:
+	VZEROUPPER
+	RET

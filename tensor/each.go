@@ -47,6 +47,8 @@ func MatVecEach(dsts [][]float32, ws []*Matrix, xs [][]float32) {
 				bufs[nb] = gbuf
 				nb++
 				p.gemv, p.xp, p.gemv16 = gemv, *gbuf, packedGEMV(w)
+			} else if gemv != nil {
+				p.gemv, p.xp = gemv, xq // reads the activation as it is
 			}
 		}
 		ps[i] = p

@@ -261,6 +261,10 @@ func gemvRecord(t Type) int {
 // xq into *buf for it, or returns nil when there is none (or the CPU lacks
 // AVX-512 VNNI).
 func quantGEMV(w *Matrix, xq []byte) (gemvFunc, *[]byte) {
+	if w.Type == F16 && asmOn && hasAVX512 && w.Rows >= 8 && w.Cols%64 == 0 && w.Cols > 0 {
+		// the activation as it is: float32 values rounded to F16
+		return gemvF16, nil
+	}
 	if !useGEMM || w.Rows < 8 {
 		return nil, nil
 	}
@@ -331,6 +335,15 @@ func packedGEMV(w *Matrix) gemvFunc {
 		return gemvQ6_Kx16
 	}
 	return nil
+}
+
+// gemvF16 computes rows [lo, hi) of a one-row product of F16 weights (a
+// multiple of 64 columns), each row's dot dotF16F32AVX512's, in one call;
+// xp is the activation (float32 values rounded to F16).
+func gemvF16(w *Matrix, xp []byte, lo, hi int, dst []float32) {
+	rb := w.rowBytes()
+	_, _, _ = w.Data[hi*rb-1], xp[4*w.Cols-1], dst[hi-1]
+	dotF16F32RowsAVX512(w.Cols, (*uint16)(unsafe.Pointer(&w.Data[lo*rb])), rb, hi-lo, (*float32)(unsafe.Pointer(&xp[0])), &dst[lo])
 }
 
 // gemvQ4_0 and gemvQ8_0 compute rows [lo, hi) of a one-row product, hi-lo

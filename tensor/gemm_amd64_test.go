@@ -258,3 +258,41 @@ func BenchmarkFloatTileGEMM(b *testing.B) {
 		}
 	}
 }
+
+// TestGemvF16 checks the F16 one-row product kernel (gemvF16, every row in
+// one call) against the per-row dot and its pure-Go twin bit for bit, over
+// every value regime.
+func TestGemvF16(t *testing.T) {
+	if !hasAVX512 {
+		t.Skip("no AVX-512: the kernel never runs")
+	}
+	rng := rand.New(rand.NewPCG(31, 37))
+	for _, sh := range []struct{ rows, cols int }{{8, 64}, {16, 128}, {24, 1536}, {40, 320}} {
+		for regime := range 6 {
+			t.Run(fmt.Sprintf("%dx%d/r%d", sh.rows, sh.cols, regime), func(t *testing.T) {
+				w := make([]byte, 2*sh.rows*sh.cols)
+				for i := range sh.rows * sh.cols {
+					binary.LittleEndian.PutUint16(w[2*i:], F32ToF16(edgeFloat(rng, regime)))
+				}
+				x := make([]float32, sh.cols)
+				for i := range x {
+					x[i] = roundF16(edgeFloat(rng, regime))
+				}
+				m, err := NewMatrix(F16, sh.rows, sh.cols, w)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := make([]float32, sh.rows)
+				gemvF16(m, f32Bytes(x), 0, sh.rows, got)
+				for r := range sh.rows {
+					row := w[r*2*sh.cols : (r+1)*2*sh.cols]
+					asm := dotF16F16(sh.cols, row, f32Bytes(x))
+					pure := dotF16F16Go(sh.cols, row, f32Bytes(x))
+					if !sameBits(got[r], asm) || !sameBits(got[r], pure) {
+						t.Fatalf("row %d: %g (%#08x), per-row %g, Go %g", r, got[r], math.Float32bits(got[r]), asm, pure)
+					}
+				}
+			})
+		}
+	}
+}

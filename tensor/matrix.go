@@ -230,12 +230,14 @@ func MatVecMulti(dsts [][]float32, ws []*Matrix, x []float32) {
 		if k.act != nil && w0.Cols > 0 {
 			if i == 0 {
 				p.gemv, gbuf = quantGEMV(w, xq)
-			} else if gbuf != nil {
+			} else {
 				p.gemv = ps[0].gemv
 			}
 			if gbuf != nil {
 				p.xp = *gbuf
 				p.gemv16 = packedGEMV(w)
+			} else if p.gemv != nil {
+				p.xp = xq // a kernel that reads the activation as it is
 			}
 		}
 		ps[i] = p
@@ -395,6 +397,8 @@ func matMul(dst []float32, w *Matrix, x []float32, n int, gemm bool) {
 		p.xp = *gbuf
 		p.gemv16 = packedGEMV(w)
 		p.gemvN, p.xstride = gemvN, xstride
+	} else if gemv != nil {
+		p.xp = xq // a kernel that reads the activation as it is
 	}
 	if tiny {
 		// tinyBLAS order: whole tiles of four activation rows, then the rest
