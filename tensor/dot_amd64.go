@@ -41,9 +41,6 @@ func gemmF32AVX512(n int, a, b *float32) float32
 func dotF16F32AVX512(n int, a *uint16, b *float32) float32
 
 //go:noescape
-func dotF16F32RowsAVX512(n int, w *uint16, ws int, rows int, x *float32, dst *float32)
-
-//go:noescape
 func gemmF16F32AVX512(n int, a *uint16, b *float32) float32
 
 //go:noescape

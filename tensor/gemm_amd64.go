@@ -338,12 +338,13 @@ func packedGEMV(w *Matrix) gemvFunc {
 }
 
 // gemvF16 computes rows [lo, hi) of a one-row product of F16 weights (a
-// multiple of 64 columns), each row's dot dotF16F32AVX512's, in one call;
+// multiple of 64 columns) in one call of the key-row kernel, whose dots
+// are dotF16F32AVX512's (the same products, accumulators and reduction);
 // xp is the activation (float32 values rounded to F16).
 func gemvF16(w *Matrix, xp []byte, lo, hi int, dst []float32) {
 	rb := w.rowBytes()
 	_, _, _ = w.Data[hi*rb-1], xp[4*w.Cols-1], dst[hi-1]
-	dotF16F32RowsAVX512(w.Cols, (*uint16)(unsafe.Pointer(&w.Data[lo*rb])), rb, hi-lo, (*float32)(unsafe.Pointer(&xp[0])), &dst[lo])
+	dotF16RowsAVX512(w.Cols, (*float32)(unsafe.Pointer(&xp[0])), (*uint16)(unsafe.Pointer(&w.Data[lo*rb])), rb, hi-lo, &dst[lo])
 }
 
 // gemvQ4_0 and gemvQ8_0 compute rows [lo, hi) of a one-row product, hi-lo
