@@ -273,10 +273,7 @@ func (s *State) groupScores(sc *attnScratch, l, p, kvh int, q []float32) {
 	if len(sc.pre) < g*s.ctx {
 		sc.pre = make([]float32, g*s.ctx)
 	}
-	lo := 0
-	if w := c.AttnWindow(l); w > 0 && p-w+1 > 0 {
-		lo = p - w + 1
-	}
+	lo := c.windowStart(l, p)
 	for t := lo; t <= p; {
 		pg, o := s.kh[l][t/P], t%P
 		end := min(p+1, t-o+P)
@@ -310,22 +307,12 @@ func (s *State) attendHead(sc *attnScratch, l, p, kvh, rows, last int, sink *flo
 	hd, vd := c.HeadDim, c.ValueDim
 	kvDim := c.KVDim()
 	P := s.page
-	scale := attnScale(hd)
-	if c.AttnScale != 0 {
-		scale = c.AttnScale
-	}
-	if c.QueryScale != 0 {
-		// the queries are already scaled; llama.cpp's softmax scale is 1
-		scale = 1
-	}
+	scale := c.scoreScale()
 	scores := sc.scores[:p+1]
 	// a sliding-window layer sees positions lo..p; the ones before are
 	// masked (-inf before the softmax, zero weight after), keeping their
 	// places in the row so that the softmax sums in ggml's groups
-	lo := 0
-	if w := c.AttnWindow(l); w > 0 && p-w+1 > 0 {
-		lo = p - w + 1
-	}
+	lo := c.windowStart(l, p)
 	capv := c.AttnSoftcap
 	inv := float32(0)
 	var raw, capped []float32
@@ -509,13 +496,7 @@ func (s *State) attendTile(sc *attnScratch, i0, nb, h int) {
 		sc.ts = make([]float32, tileTokens*row)
 		sc.tw = make([]float32, tileTokens*padKV(s.ctx-1, 0))
 	}
-	scale := attnScale(hd)
-	if c.AttnScale != 0 {
-		scale = c.AttnScale
-	}
-	if c.QueryScale != 0 {
-		scale = 1
-	}
+	scale := c.scoreScale()
 	capv := c.AttnSoftcap
 	inv := float32(0)
 	if capv != 0 {
@@ -534,10 +515,7 @@ func (s *State) attendTile(sc *attnScratch, i0, nb, h int) {
 	// the key dots, four positions at a time from the first token's window
 	// start to the last token (a page holds a multiple of four positions)
 	first, last := st.pos+i0, st.pos+i0+nb-1
-	lo := 0
-	if w := c.AttnWindow(l); w > 0 && first-w+1 > 0 {
-		lo = first - w + 1
-	}
+	lo := c.windowStart(l, first)
 	var out [16]float32
 	for t := lo &^ 3; t <= last; t += 4 {
 		pg, o := s.kh[l][t/P], t%P
@@ -554,10 +532,7 @@ func (s *State) attendTile(sc *attnScratch, i0, nb, h int) {
 	for j := range nb {
 		p := st.pos + i0 + j
 		scores := sc.ts[j*row : j*row+p+1]
-		plo := 0
-		if w := c.AttnWindow(l); w > 0 && p-w+1 > 0 {
-			plo = p - w + 1
-		}
+		plo := c.windowStart(l, p)
 		for t := plo; t <= p; t++ {
 			d := scores[t]
 			if capv != 0 {
@@ -623,6 +598,29 @@ func (s *State) usedWeights(p int) []float32 {
 // over (its KV-cache padding without flash attention): cells past the current
 // position hold zero weight but decide how ggml groups the sums.
 const kvPad = 32
+
+// scoreScale returns the factor of the attention scores before the
+// softmax: AttnScale when the model sets one, 1/sqrt(head size) otherwise,
+// and 1 when the queries are scaled already (QueryScale; llama.cpp's softmax
+// scale is then 1).
+func (c *Config) scoreScale() float32 {
+	switch {
+	case c.QueryScale != 0:
+		return 1
+	case c.AttnScale != 0:
+		return c.AttnScale
+	}
+	return attnScale(c.HeadDim)
+}
+
+// windowStart returns the first position that position p attends to in
+// layer l: 0, or the start of its sliding window.
+func (c *Config) windowStart(l, p int) int {
+	if w := c.AttnWindow(l); w > 0 && p-w+1 > 0 {
+		return p - w + 1
+	}
+	return 0
+}
 
 // attnScale is llama.cpp's 1.0f/sqrtf(head size), in float32 arithmetic.
 func attnScale(hd int) float32 {

@@ -152,21 +152,12 @@ func (s *State) attendFlash(sc *attnScratch, l, p, kvh, h0, g, rows, last int, s
 	c := s.cfg
 	vd, hd := c.ValueDim, c.HeadDim
 	s.growFlash(sc, g)
-	scale := attnScale(c.HeadDim)
-	if c.AttnScale != 0 {
-		scale = c.AttnScale
-	}
-	if c.QueryScale != 0 {
-		scale = 1
-	}
+	scale := c.scoreScale()
 	capv := c.AttnSoftcap
 	if capv != 0 {
 		scale /= capv
 	}
-	lo := 0
-	if w := c.AttnWindow(l); w > 0 && p-w+1 > 0 {
-		lo = p - w + 1
-	}
+	lo := c.windowStart(l, p)
 	trace := s.Tracer != nil
 	if trace {
 		clear(sc.scores[:p+1])
