@@ -31,7 +31,7 @@ type attnScratch struct {
 	// part that attendHead then uses instead of computing them
 	pre, given []float32
 	// tiled batch attention (attendTile): four queries rounded to F16 (hd
-	// apart), their score rows (tileRow apart) and their value weights
+	// apart), their score rows (ctx+tileTokens apart) and their value weights
 	// rounded to F16 (nkv apart)
 	tq, ts, tw []float32
 	tile       tensor.F16Tile
