@@ -53,6 +53,12 @@ func dotF16RowsAVX512(n int, q *float32, k *uint16, stride int, rows int, out *f
 func dotF16Rows4AVX512(n int, q *float32, k *uint16, stride int, rows int, out *float32, o1, o2, o3 int)
 
 //go:noescape
+func dotF32RowsAVX512(n int, q *float32, k *float32, stride int, rows int, out *float32)
+
+//go:noescape
+func dotF32Rows4AVX512(n int, q *float32, k *float32, stride int, rows int, out *float32, o1, o2, o3 int)
+
+//go:noescape
 func gemmF16F16AVX512(n int, a, b *uint16) float32
 
 // hasAVX2 and hasAVX512 tell which kernel families this CPU runs: AVX2 with

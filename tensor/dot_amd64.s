@@ -729,6 +729,24 @@ q80x4loop:
 	MOVQ  DX, R15 \
 	SHLQ  $4, R15
 
+// NOSPF prefetches nothing in the loop of HROWS.
+#define NOSPF
+
+// WSPF prefetches, in the loop of HROWS and HROWS4, the float32 weights
+// 1 KiB of row bytes ahead (the 256 bytes of a step): a matrix's rows
+// follow one another, so this runs on into the next rows, and keeps more
+// lines of memory in flight than the hardware prefetchers alone (measured
+// on an AMD EPYC: +8–14 % for the F32 generation of a 40 MB model; the same
+// for F16 rows, 128 bytes a step, made F16 generation 30 % slower).
+#define WSPF \
+	PREFETCHT0 1024(SI)(AX*4) \
+	PREFETCHT0 1088(SI)(AX*4) \
+	PREFETCHT0 1152(SI)(AX*4) \
+	PREFETCHT0 1216(SI)(AX*4)
+
+// NOPF(P) prefetches nothing.
+#define NOPF(P)
+
 // KEYPF(P) prefetches the first 256 bytes (a head of up to 128 F16 values)
 // of the row R15 bytes after P.
 #define KEYPF(P) \
@@ -736,54 +754,6 @@ q80x4loop:
 	PREFETCHT0 64(P)(R15*1) \
 	PREFETCHT0 128(P)(R15*1) \
 	PREFETCHT0 192(P)(R15*1)
-
-// func dotF16RowsAVX512(n int, q *float32, k *uint16, stride int, rows int, out *float32)
-// sets out[r] = dotF16F16AVX512(n, q rounded to F16, row r of k) for r < rows,
-// the rows stride bytes apart, n a positive multiple of 64: q is given
-// already converted to float32 (exact), so each row costs only its own
-// conversions; the products, accumulators and reduction are those of
-// dotF16F16AVX512 (products commute), with no tail.
-TEXT ·dotF16RowsAVX512(SB), NOSPLIT, $0-48
-	MOVQ n+0(FP), CX
-	MOVQ q+8(FP), DI
-	MOVQ k+16(FP), SI
-	MOVQ stride+24(FP), DX
-	MOVQ rows+32(FP), BX
-	MOVQ out+40(FP), R8
-	KEYPF_DIST
-	TESTQ BX, BX
-	JZ    hrdone
-
-hrrow:
-	KEYPF(SI)
-	XORQ   AX, AX
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-
-hrloop:
-	VCVTPH2PS   (SI)(AX*2), Z4
-	VCVTPH2PS   32(SI)(AX*2), Z5
-	VCVTPH2PS   64(SI)(AX*2), Z6
-	VCVTPH2PS   96(SI)(AX*2), Z7
-	VFMADD231PS (DI)(AX*4), Z4, Z0
-	VFMADD231PS 64(DI)(AX*4), Z5, Z1
-	VFMADD231PS 128(DI)(AX*4), Z6, Z2
-	VFMADD231PS 192(DI)(AX*4), Z7, Z3
-	ADDQ        $64, AX
-	CMPQ        AX, CX
-	JLT         hrloop
-	RED4(0)
-	VMOVSS      X0, (R8)
-	ADDQ        $4, R8
-	ADDQ        DX, SI
-	DECQ        BX
-	JNZ         hrrow
-
-hrdone:
-	VZEROUPPER
-	RET
 
 // HR4RED(A0, A1, A2, A3, Y0, X0, Y1, X1) reduces one query's four
 // accumulators as RED4 does (into X0's first lane).
@@ -801,74 +771,166 @@ hrdone:
 	VFMADD231PS 128(Q)(AX*4), Z18, A2 \
 	VFMADD231PS 192(Q)(AX*4), Z19, A3
 
+// HROWS(LD, S, O1, O2, O3, PF, SPF) is the body of the one-query row
+// kernels, PF(SI) prefetching at each row and SPF at each step: for
+// each of BX rows at SI (DX bytes apart), the dot of the row, loaded as
+// float32 sixty-four values at a time by LD (elements of S bytes, the three
+// other vectors at byte offsets O1–O3), with the query at DI, in four
+// 16-lane FMA accumulators reduced by RED4 (dotF32AVX512's and
+// dotF16F16AVX512's order), stored to R8 and on; CX values per row, a
+// positive multiple of 64.
+#define HROWS(LD, S, O1, O2, O3, PF, SPF) \
+	KEYPF_DIST \
+	TESTQ BX, BX \
+	JZ    hrdone \
+hrrow: \
+	PF(SI) \
+	XORQ   AX, AX \
+	VPXORD Z0, Z0, Z0 \
+	VPXORD Z1, Z1, Z1 \
+	VPXORD Z2, Z2, Z2 \
+	VPXORD Z3, Z3, Z3 \
+hrloop: \
+	SPF \
+	LD          (SI)(AX*S), Z4 \
+	LD          O1(SI)(AX*S), Z5 \
+	LD          O2(SI)(AX*S), Z6 \
+	LD          O3(SI)(AX*S), Z7 \
+	VFMADD231PS (DI)(AX*4), Z4, Z0 \
+	VFMADD231PS 64(DI)(AX*4), Z5, Z1 \
+	VFMADD231PS 128(DI)(AX*4), Z6, Z2 \
+	VFMADD231PS 192(DI)(AX*4), Z7, Z3 \
+	ADDQ        $64, AX \
+	CMPQ        AX, CX \
+	JLT         hrloop \
+	RED4(0) \
+	VMOVSS      X0, (R8) \
+	ADDQ        $4, R8 \
+	ADDQ        DX, SI \
+	DECQ        BX \
+	JNZ         hrrow \
+hrdone: \
+	VZEROUPPER \
+	RET
+
+// func dotF16RowsAVX512(n int, q *float32, k *uint16, stride int, rows int, out *float32)
+// sets out[r] = dotF16F16AVX512(n, q rounded to F16, row r of k) for r < rows,
+// the rows stride bytes apart, n a positive multiple of 64: q is given
+// already converted to float32 (exact), so each row costs only its own
+// conversions; the products, accumulators and reduction are those of
+// dotF16F16AVX512 (products commute), with no tail.
+TEXT ·dotF16RowsAVX512(SB), NOSPLIT, $0-48
+	MOVQ n+0(FP), CX
+	MOVQ q+8(FP), DI
+	MOVQ k+16(FP), SI
+	MOVQ stride+24(FP), DX
+	MOVQ rows+32(FP), BX
+	MOVQ out+40(FP), R8
+	HROWS(VCVTPH2PS, 2, 32, 64, 96, KEYPF, NOSPF)
+
+// func dotF32RowsAVX512(n int, q *float32, k *float32, stride int, rows int, out *float32)
+// is dotF16RowsAVX512 for float32 rows: out[r] = dotF32AVX512(n, row r, q),
+// bit for bit (n a positive multiple of 64, so there is no tail).
+TEXT ·dotF32RowsAVX512(SB), NOSPLIT, $0-48
+	MOVQ n+0(FP), CX
+	MOVQ q+8(FP), DI
+	MOVQ k+16(FP), SI
+	MOVQ stride+24(FP), DX
+	MOVQ rows+32(FP), BX
+	MOVQ out+40(FP), R8
+	HROWS(VMOVUPS, 4, 64, 128, 192, NOPF, WSPF)
+
+// HROWS4(LD, S, O1, O2, O3, PF, SPF) is HROWS for the four queries at DI, R11, R12
+// and R13: each row is loaded once for the four, and query j's dot goes
+// to R8 plus 0, R9, R10 or R14 bytes.
+#define HROWS4(LD, S, O1, O2, O3, PF, SPF) \
+	KEYPF_DIST \
+	TESTQ BX, BX \
+	JZ    hr4done \
+hr4row: \
+	PF(SI) \
+	XORQ   AX, AX \
+	VPXORD Z0, Z0, Z0 \
+	VPXORD Z1, Z1, Z1 \
+	VPXORD Z2, Z2, Z2 \
+	VPXORD Z3, Z3, Z3 \
+	VPXORD Z4, Z4, Z4 \
+	VPXORD Z5, Z5, Z5 \
+	VPXORD Z6, Z6, Z6 \
+	VPXORD Z7, Z7, Z7 \
+	VPXORD Z8, Z8, Z8 \
+	VPXORD Z9, Z9, Z9 \
+	VPXORD Z10, Z10, Z10 \
+	VPXORD Z11, Z11, Z11 \
+	VPXORD Z12, Z12, Z12 \
+	VPXORD Z13, Z13, Z13 \
+	VPXORD Z14, Z14, Z14 \
+	VPXORD Z15, Z15, Z15 \
+hr4loop: \
+	SPF \
+	LD        (SI)(AX*S), Z16 \
+	LD        O1(SI)(AX*S), Z17 \
+	LD        O2(SI)(AX*S), Z18 \
+	LD        O3(SI)(AX*S), Z19 \
+	HR4FMA(DI, Z0, Z1, Z2, Z3) \
+	HR4FMA(R11, Z4, Z5, Z6, Z7) \
+	HR4FMA(R12, Z8, Z9, Z10, Z11) \
+	HR4FMA(R13, Z12, Z13, Z14, Z15) \
+	ADDQ      $64, AX \
+	CMPQ      AX, CX \
+	JLT       hr4loop \
+	HR4RED(Z0, Z1, Z2, Z3, Y0, X0, Y1, X1) \
+	VMOVSS    X0, (R8) \
+	HR4RED(Z4, Z5, Z6, Z7, Y4, X4, Y5, X5) \
+	VMOVSS    X4, (R8)(R9*1) \
+	HR4RED(Z8, Z9, Z10, Z11, Y8, X8, Y9, X9) \
+	VMOVSS    X8, (R8)(R10*1) \
+	HR4RED(Z12, Z13, Z14, Z15, Y12, X12, Y13, X13) \
+	VMOVSS    X12, (R8)(R14*1) \
+	ADDQ      $4, R8 \
+	ADDQ      DX, SI \
+	DECQ      BX \
+	JNZ       hr4row \
+hr4done: \
+	VZEROUPPER \
+	RET
+
 // func dotF16Rows4AVX512(n int, q *float32, k *uint16, stride int, rows int, out *float32, o1, o2, o3 int)
 // is dotF16RowsAVX512 for four queries at once (q holds them one after the
 // other, n float32 each): each key row is converted once for the four, and
 // query j's dot with row r goes to out + oj + 4r bytes (o0 = 0).
 TEXT ·dotF16Rows4AVX512(SB), NOSPLIT, $0-72
-	MOVQ  n+0(FP), CX
-	MOVQ  q+8(FP), DI
-	MOVQ  k+16(FP), SI
-	MOVQ  stride+24(FP), DX
-	MOVQ  rows+32(FP), BX
-	MOVQ  out+40(FP), R8
-	MOVQ  CX, R10
-	SHLQ  $2, R10
-	LEAQ  (DI)(R10*1), R11
-	LEAQ  (R11)(R10*1), R12
-	LEAQ  (R12)(R10*1), R13
-	MOVQ  o1+48(FP), R9
-	MOVQ  o2+56(FP), R10
-	MOVQ  o3+64(FP), R14
-	KEYPF_DIST
-	TESTQ BX, BX
-	JZ    hr4done
+	MOVQ n+0(FP), CX
+	MOVQ q+8(FP), DI
+	MOVQ k+16(FP), SI
+	MOVQ stride+24(FP), DX
+	MOVQ rows+32(FP), BX
+	MOVQ out+40(FP), R8
+	MOVQ CX, R10
+	SHLQ $2, R10
+	LEAQ (DI)(R10*1), R11
+	LEAQ (R11)(R10*1), R12
+	LEAQ (R12)(R10*1), R13
+	MOVQ o1+48(FP), R9
+	MOVQ o2+56(FP), R10
+	MOVQ o3+64(FP), R14
+	HROWS4(VCVTPH2PS, 2, 32, 64, 96, KEYPF, NOSPF)
 
-hr4row:
-	KEYPF(SI)
-	XORQ   AX, AX
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
-	VPXORD Z6, Z6, Z6
-	VPXORD Z7, Z7, Z7
-	VPXORD Z8, Z8, Z8
-	VPXORD Z9, Z9, Z9
-	VPXORD Z10, Z10, Z10
-	VPXORD Z11, Z11, Z11
-	VPXORD Z12, Z12, Z12
-	VPXORD Z13, Z13, Z13
-	VPXORD Z14, Z14, Z14
-	VPXORD Z15, Z15, Z15
-
-hr4loop:
-	VCVTPH2PS (SI)(AX*2), Z16
-	VCVTPH2PS 32(SI)(AX*2), Z17
-	VCVTPH2PS 64(SI)(AX*2), Z18
-	VCVTPH2PS 96(SI)(AX*2), Z19
-	HR4FMA(DI, Z0, Z1, Z2, Z3)
-	HR4FMA(R11, Z4, Z5, Z6, Z7)
-	HR4FMA(R12, Z8, Z9, Z10, Z11)
-	HR4FMA(R13, Z12, Z13, Z14, Z15)
-	ADDQ      $64, AX
-	CMPQ      AX, CX
-	JLT       hr4loop
-	HR4RED(Z0, Z1, Z2, Z3, Y0, X0, Y1, X1)
-	VMOVSS    X0, (R8)
-	HR4RED(Z4, Z5, Z6, Z7, Y4, X4, Y5, X5)
-	VMOVSS    X4, (R8)(R9*1)
-	HR4RED(Z8, Z9, Z10, Z11, Y8, X8, Y9, X9)
-	VMOVSS    X8, (R8)(R10*1)
-	HR4RED(Z12, Z13, Z14, Z15, Y12, X12, Y13, X13)
-	VMOVSS    X12, (R8)(R14*1)
-	ADDQ      $4, R8
-	ADDQ      DX, SI
-	DECQ      BX
-	JNZ       hr4row
-
-hr4done:
-	VZEROUPPER
-	RET
+// func dotF32Rows4AVX512(n int, q *float32, k *float32, stride int, rows int, out *float32, o1, o2, o3 int)
+// is dotF16Rows4AVX512 for float32 rows (each dot dotF32AVX512's).
+TEXT ·dotF32Rows4AVX512(SB), NOSPLIT, $0-72
+	MOVQ n+0(FP), CX
+	MOVQ q+8(FP), DI
+	MOVQ k+16(FP), SI
+	MOVQ stride+24(FP), DX
+	MOVQ rows+32(FP), BX
+	MOVQ out+40(FP), R8
+	MOVQ CX, R10
+	SHLQ $2, R10
+	LEAQ (DI)(R10*1), R11
+	LEAQ (R11)(R10*1), R12
+	LEAQ (R12)(R10*1), R13
+	MOVQ o1+48(FP), R9
+	MOVQ o2+56(FP), R10
+	MOVQ o3+64(FP), R14
+	HROWS4(VMOVUPS, 4, 64, 128, 192, NOPF, WSPF)

@@ -347,6 +347,71 @@ func gemvF16(w *Matrix, xp []byte, lo, hi int, dst []float32) {
 	dotF16RowsAVX512(w.Cols, (*float32)(unsafe.Pointer(&xp[0])), (*uint16)(unsafe.Pointer(&w.Data[lo*rb])), rb, hi-lo, &dst[lo])
 }
 
+// floatRowsBlock is how many weight rows the row kernels take at a time
+// for every group of activation rows in turn, so that the block is read
+// from memory once and from cache by the other groups.
+const floatRowsBlock = 32
+
+// floatRowsFor returns the row kernel of MatMul's products of F32 weights
+// (any n) and of F16 weights (n ≥ 2; one row goes through gemvF16) whose
+// rows are a multiple of 64 values, or nil: the F32 and F16 row kernels
+// give each output the per-row dot's value (dotF32AVX512's,
+// dotF16F32AVX512's) from one call per block of rows rather than one per
+// row and activation row.
+func floatRowsFor(w *Matrix, n int) floatRowsFunc {
+	if !asmOn || !hasAVX512 || w.Cols == 0 || w.Cols%64 != 0 || n < 1 {
+		return nil
+	}
+	switch {
+	case w.Type == F32:
+		return floatRowsAVX512
+	case w.Type == F16 && n >= 2:
+		return floatRowsAVX512
+	}
+	return nil
+}
+
+// floatRowsAVX512 is the floatRowsFunc of the AVX-512 row kernels: blocks
+// of floatRowsBlock weight rows, each taking the activation rows four at a
+// time (each weight row loaded once for the four) and then one at a time.
+func floatRowsAVX512(w *Matrix, x []byte, xs, n, lo, hi int, dst []float32, rows int) {
+	if lo >= hi || n == 0 {
+		return
+	}
+	k, rb := w.Cols, w.rowBytes()
+	_, _, _ = w.Data[hi*rb-1], x[(n-1)*xs+4*k-1], dst[(n-1)*rows+hi-1]
+	one := func(q, r0, nr int) {
+		xp := (*float32)(unsafe.Pointer(&x[q*xs]))
+		if w.Type == F32 {
+			dotF32RowsAVX512(k, xp, (*float32)(unsafe.Pointer(&w.Data[r0*rb])), rb, nr, &dst[q*rows+r0])
+		} else {
+			dotF16RowsAVX512(k, xp, (*uint16)(unsafe.Pointer(&w.Data[r0*rb])), rb, nr, &dst[q*rows+r0])
+		}
+	}
+	if n == 1 {
+		one(0, lo, hi-lo)
+		return
+	}
+	o := 4 * rows // bytes between the outputs of two activation rows
+	for r0 := lo; r0 < hi; r0 += floatRowsBlock {
+		nr := min(floatRowsBlock, hi-r0)
+		q := 0
+		if xs == 4*k { // the four-row kernels take four consecutive rows
+			for ; q+4 <= n; q += 4 {
+				xp := (*float32)(unsafe.Pointer(&x[q*xs]))
+				if w.Type == F32 {
+					dotF32Rows4AVX512(k, xp, (*float32)(unsafe.Pointer(&w.Data[r0*rb])), rb, nr, &dst[q*rows+r0], o, 2*o, 3*o)
+				} else {
+					dotF16Rows4AVX512(k, xp, (*uint16)(unsafe.Pointer(&w.Data[r0*rb])), rb, nr, &dst[q*rows+r0], o, 2*o, 3*o)
+				}
+			}
+		}
+		for ; q < n; q++ {
+			one(q, r0, nr)
+		}
+	}
+}
+
 // gemvQ4_0 and gemvQ8_0 compute rows [lo, hi) of a one-row product, hi-lo
 // being a multiple of 8.
 func gemvQ4_0(w *Matrix, xp []byte, lo, hi int, dst []float32) {

@@ -296,3 +296,81 @@ func TestGemvF16(t *testing.T) {
 		}
 	}
 }
+
+// TestFloatRows checks MatMul's and MatVecMulti's F32 and F16 products
+// through the row kernels (floatRowsAVX512: blocks of rows, activation
+// rows four at a time then one at a time) against the per-row asm dot and
+// its pure-Go twin bit for bit, for 1–9 activation rows, row counts that
+// cut the blocks and the workers' ranges, 1 and 2 threads, every value
+// regime.
+func TestFloatRows(t *testing.T) {
+	if !hasAVX512 {
+		t.Skip("no AVX-512: the kernels never run")
+	}
+	defer SetThreads(Threads())
+	rng := rand.New(rand.NewPCG(41, 43))
+	for _, typ := range []Type{F32, F16} {
+		for _, sh := range []struct{ rows, cols int }{{1, 64}, {7, 128}, {33, 384}, {70, 64}, {130, 1024}} {
+			for _, n := range []int{1, 2, 3, 4, 5, 8, 9} {
+				for _, threads := range []int{1, 2} {
+					regime := rng.IntN(6)
+					t.Run(fmt.Sprintf("%s/%dx%d/n%d/t%d/r%d", typ, sh.rows, sh.cols, n, threads, regime), func(t *testing.T) {
+						SetThreads(threads)
+						src := make([]float32, sh.rows*sh.cols)
+						for i := range src {
+							src[i] = edgeFloat(rng, regime)
+						}
+						rb, _ := typ.RowBytes(sh.cols)
+						data := make([]byte, sh.rows*rb)
+						if err := Quantize(typ, src, data); err != nil {
+							t.Fatal(err)
+						}
+						w, err := NewMatrix(typ, sh.rows, sh.cols, data)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if floatRowsFor(w, n) == nil && !(typ == F16 && n == 1) {
+							t.Fatal("no row kernel for this product")
+						}
+						x := make([]float32, n*sh.cols)
+						for i := range x {
+							x[i] = edgeFloat(rng, regime)
+						}
+						got := make([]float32, n*sh.rows)
+						MatMul(got, w, x, n)
+						var multi []float32
+						if n == 1 {
+							multi = make([]float32, sh.rows)
+							MatVecMulti([][]float32{multi}, []*Matrix{w}, x)
+						}
+						for i := range n {
+							xr := x[i*sh.cols : (i+1)*sh.cols]
+							if typ == F16 {
+								xr = append([]float32(nil), xr...)
+								for j := range xr {
+									xr[j] = roundF16(xr[j])
+								}
+							}
+							for r := range sh.rows {
+								row := data[r*rb : (r+1)*rb]
+								var asm, pure float32
+								if typ == F32 {
+									asm, pure = dotF32F32(sh.cols, row, f32Bytes(xr)), dotF32F32Go(sh.cols, row, f32Bytes(xr))
+								} else {
+									asm, pure = dotF16F16(sh.cols, row, f32Bytes(xr)), dotF16F16Go(sh.cols, row, f32Bytes(xr))
+								}
+								g := got[i*sh.rows+r]
+								if !sameBits(g, asm) || !sameBits(g, pure) {
+									t.Fatalf("activation %d row %d: %g (%#08x), per-row %g, Go %g", i, r, g, math.Float32bits(g), asm, pure)
+								}
+								if multi != nil && !sameBits(multi[r], g) {
+									t.Fatalf("MatVecMulti row %d: %g, MatMul %g", r, multi[r], g)
+								}
+							}
+						}
+					})
+				}
+			}
+		}
+	}
+}

@@ -240,6 +240,9 @@ func MatVecMulti(dsts [][]float32, ws []*Matrix, x []float32) {
 				p.xp = xq // a kernel that reads the activation as it is
 			}
 		}
+		if p.gemv == nil && p.gemv16 == nil {
+			p.rowsF = floatRowsFor(w, 1)
+		}
 		ps[i] = p
 	}
 	runMulti(ps[:len(ws)])
@@ -400,6 +403,9 @@ func matMul(dst []float32, w *Matrix, x []float32, n int, gemm bool) {
 	} else if gemv != nil {
 		p.xp = xq // a kernel that reads the activation as it is
 	}
+	if !tiny && gemv == nil && gemvN == nil && done == 0 {
+		p.rowsF = floatRowsFor(w, n)
+	}
 	if tiny {
 		// tinyBLAS order: whole tiles of four activation rows, then the rest
 		if cols := floatGEMM(dst, w, xq, xs, n); cols > 0 {
@@ -444,6 +450,12 @@ func quantRows(act quantFunc, x []float32, xq []byte, cols, xs, n int) {
 	})
 }
 
+// floatRowsFunc computes rows [lo, hi) of the product of F32 or F16
+// weights w with all n activation rows (float32 values, rows xs bytes apart
+// in x) into dst[i*rows+r] for activation row i, each output bit for bit
+// the per-row dot of MatMul.
+type floatRowsFunc func(w *Matrix, x []byte, xs, n, lo, hi int, dst []float32, rows int)
+
 // gemvFunc computes rows [lo, hi) (hi-lo a multiple of 8) of a one-row
 // product from the activation packed for it.
 type gemvFunc func(w *Matrix, xp []byte, lo, hi int, dst []float32)
@@ -457,7 +469,10 @@ type product struct {
 	// when n is 1, or nil; it takes the activation packed for gemv, and
 	// its dst starts at row lo (not at row 0 as gemv's).
 	gemv16 gemvFunc
-	xp     []byte // the activation packed for gemv
+	// rowsF, when set, computes the rows of every activation row at once
+	// (F32 and F16 weights), each output the per-row dot's
+	rowsF floatRowsFunc
+	xp    []byte // the activation packed for gemv
 	// gemvN, when set (n > 1), computes all n activation rows over the
 	// packed copy at once from n records xstride bytes apart in xp.
 	gemvN   gemvNFunc
@@ -473,6 +488,10 @@ type product struct {
 
 // rowsRange computes output rows [lo, hi) for every activation row.
 func (p *product) rowsRange(lo, hi int) {
+	if p.rowsF != nil {
+		p.rowsF(p.w, p.x, p.xs, p.n, lo, hi, p.dst, p.rows)
+		return
+	}
 	if end := len(p.w.packed) / p.rb; p.gemv16 != nil && lo < end {
 		// every row of the packed copy comes from it (its file pages may
 		// be dropped): a range that starts or ends inside a group of
