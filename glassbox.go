@@ -710,7 +710,7 @@ type Speculative struct {
 	Draft *Model
 	// Lookup drafts by prompt lookup, without a second model: the tokens
 	// that followed the latest earlier occurrence of the last NGramMax …
-	// NGramMin tokens (defaults 3 and 1).
+	// NGramMin tokens (defaults 3 and 2).
 	Lookup             bool
 	NGramMin, NGramMax int
 	// Max is the number of tokens drafted per round at most (default 8),

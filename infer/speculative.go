@@ -28,7 +28,7 @@ type Speculation struct {
 	// followed the latest earlier occurrence, in the prompt or the text so
 	// far, of the last NGramMax … NGramMin tokens (the longest that occurs).
 	Lookup             bool
-	NGramMin, NGramMax int // lookup n-gram sizes (defaults 1 and 3)
+	NGramMin, NGramMax int // lookup n-gram sizes (defaults 2 and 3)
 	// Max is the number of tokens drafted per round at most (default 8),
 	// Min the number below which a round decodes one token plainly instead.
 	Max, Min int
@@ -40,6 +40,10 @@ type Speculation struct {
 // DefaultDraftMax is the number of tokens drafted per round when
 // Speculation.Max is 0.
 const DefaultDraftMax = 8
+
+// DefaultNGramMin is the shortest n-gram prompt lookup tries when
+// Speculation.NGramMin is 0.
+const DefaultNGramMin = 2
 
 // SpecStats counts what speculative decoding did in one generation.
 type SpecStats struct {
@@ -74,7 +78,10 @@ func (sp *Speculation) validate() error {
 		sp.Max = DefaultDraftMax
 	}
 	if sp.NGramMin == 0 {
-		sp.NGramMin = 1
+		// a single token recurs too often to predict what follows it:
+		// drafts after 1-grams are mostly rejected (measured in
+		// docs/performance.md, "Speculative decoding")
+		sp.NGramMin = DefaultNGramMin
 	}
 	if sp.NGramMax == 0 {
 		sp.NGramMax = max(3, sp.NGramMin)

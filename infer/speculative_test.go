@@ -86,7 +86,7 @@ func TestSpeculativeGreedyIdentical(t *testing.T) {
 	for name, m := range ms {
 		for pi, prompt := range specPrompts {
 			want, _ := specRun(t, m, prompt, nil, false, false)
-			specs := []*glassbox.Speculative{{Lookup: true}, {Lookup: true, NGramMin: 2, NGramMax: 4, Max: 3}}
+			specs := []*glassbox.Speculative{{Lookup: true}, {Lookup: true, NGramMin: 1}, {Lookup: true, NGramMin: 2, NGramMax: 4, Max: 3}}
 			for _, d := range drafts[name] {
 				specs = append(specs, &glassbox.Speculative{Draft: d, Max: 5}, &glassbox.Speculative{Draft: d, Max: 4, Min: 2, PMin: 0.3})
 			}

@@ -92,6 +92,11 @@ type source interface {
 	tensor(name string) (rawTensor, bool, error)
 }
 
+// minReleasedTable is the smallest token-embedding table (bytes) whose
+// pages an embedding lookup releases: two of the 2 MiB windows one release
+// covers (tensor's faultAround).
+const minReleasedTable = 4 << 20
+
 // releaser is a source whose tensor data is a file mapping: release drops
 // the pages of data from memory (they stay readable, from the file).
 type releaser interface {
@@ -167,8 +172,11 @@ func bind(m *Model, src source) error {
 	}
 	// a lookup faults in the table's pages around its row; they are
 	// dropped again so that the table read one row per token does not
-	// become resident
-	if rel, ok := src.(releaser); ok && m.TokenEmbedding != nil {
+	// become resident. A small table is left alone: it holds little
+	// memory, and a release and the faults after it cost more per token
+	// than its product does (8 % of the generation of a 10 M model with a
+	// 3 MiB table, measured on an AMD EPYC)
+	if rel, ok := src.(releaser); ok && m.TokenEmbedding != nil && len(m.TokenEmbedding.Data) >= minReleasedTable {
 		m.TokenEmbedding.ReleaseRows(rel.release)
 	}
 	return nil

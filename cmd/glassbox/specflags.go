@@ -27,7 +27,7 @@ func (f *specFlags) registerSpec(cmd *cobra.Command) {
 	fl.StringVar(&f.draft, "draft", "", "speculative decoding with this draft `MODEL` (a smaller model with the same tokenizer)")
 	fl.StringVar(&f.draft, "model-draft", "", "the same as --draft (llama.cpp's name)")
 	fl.BoolVar(&f.lookup, "lookup", false, "speculative decoding by prompt lookup: draft the tokens that followed the last n-gram's latest earlier occurrence")
-	fl.IntVar(&f.ngramMin, "lookup-ngram-min", 1, "with --lookup, the shortest n-gram looked up")
+	fl.IntVar(&f.ngramMin, "lookup-ngram-min", 2, "with --lookup, the shortest n-gram looked up")
 	fl.IntVar(&f.ngramMax, "lookup-ngram-max", 3, "with --lookup, the longest n-gram looked up (tried first)")
 	fl.IntVar(&f.max, "draft-max", 8, "tokens drafted per round at most")
 	fl.IntVar(&f.min, "draft-min", 0, "decode plainly when fewer tokens than this are drafted")
