@@ -62,6 +62,9 @@ type State struct {
 	vqHd  int
 	vRot  int
 	vr    []float32
+	// vt holds one position's values converted to F16 before they are
+	// spread over the transposed F16 value rows
+	vt []uint16
 	// kt holds one layer's keys (layer ktL, cells [0, ktN)) as float32,
 	// transposed, ktCap cells a row, for flash attention's tiled kernel.
 	kt       []float32
@@ -330,10 +333,8 @@ func (m *Model) forwardBatch(ctx context.Context, s *State, tokens []int, pos in
 	dim, qDim, kvDim, vDim, hid := c.Dim, c.QDim(), c.KVDim(), c.VDim(), c.HiddenDim
 	x := s.x[:b*dim]
 
-	// token embeddings
-	for i, t := range tokens {
-		m.embedRow(t, x[i*dim:(i+1)*dim])
-	}
+	// token embeddings (the table's pages released once for the batch)
+	m.embedRows(tokens, x)
 
 	for l := range m.Layers {
 		if err := ctx.Err(); err != nil {
@@ -489,13 +490,28 @@ func (m *Model) forwardBatch(ctx context.Context, s *State, tokens []int, pos in
 // (granite).
 func (m *Model) embedRow(t int, dst []float32) {
 	m.TokenEmbedding.Row(t, dst)
+	m.embedScale(dst)
+}
+
+// embedScale applies the architecture's scaling to a looked-up embedding.
+func (m *Model) embedScale(row []float32) {
 	if m.Config.EmbedScale {
 		sc := float32(math.Sqrt(float64(float32(m.Config.Dim))))
-		for i := range dst {
-			dst[i] *= sc
+		for i := range row {
+			row[i] *= sc
 		}
 	}
-	scaleBy(dst, m.Config.EmbedMul)
+	scaleBy(row, m.Config.EmbedMul)
+}
+
+// embedRows is embedRow for the tokens of a batch, into consecutive rows
+// of dst.
+func (m *Model) embedRows(tokens []int, dst []float32) {
+	dim := m.Config.Dim
+	m.TokenEmbedding.Gather(tokens, dst[:len(tokens)*dim])
+	for i := range tokens {
+		m.embedScale(dst[i*dim : (i+1)*dim])
+	}
 }
 
 // scaleBy multiplies x by f in float32, as ggml_scale (nothing when f is 0).
@@ -792,10 +808,17 @@ func (s *State) storeKV(l, p int, k, v []float32) {
 			kd := s.kh[l][j][o*kvDim : (o+1)*kvDim]
 			tensor.F32ToF16Slice(kd, k)
 		}
+		// converted as a row (the vector kernel), then spread over the
+		// components' rows
+		if cap(s.vt) < vDim {
+			s.vt = make([]uint16, vDim)
+		}
+		vt := s.vt[:vDim]
+		tensor.F32ToF16Slice(vt, v)
 		vc := s.vh[l][j]
 		_ = vc[(vDim-1)*P+o]
-		for i, f := range v {
-			vc[i*P+o] = tensor.F32ToF16(f)
+		for i, h := range vt {
+			vc[i*P+o] = h
 		}
 	}
 	s.vTop[l] = max(s.vTop[l], p+1)

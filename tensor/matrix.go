@@ -1,7 +1,9 @@
 package tensor
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"sync"
 	"unsafe"
 )
@@ -130,6 +132,47 @@ func (m *Matrix) RowRange(lo, hi int, dst []float32) {
 		a, b := faultWindow(m.Data, lo*rb, hi*rb)
 		_ = m.rowRelease(m.Data[a:b])
 	}
+}
+
+// Gather dequantizes the rows rs[i] into dst[i*Cols:(i+1)*Cols] (the
+// embedding lookups of a batch of tokens), as Row does one at a time;
+// with ReleaseRows it releases each window of pages the lookups faulted in
+// once, after all of them, rather than once per row (a batch's tokens
+// often share windows: a prompt of 512 tokens over a 98 MB table touches
+// at most 49 of them). It panics when a row is out of range or dst is too
+// short.
+func (m *Matrix) Gather(rs []int, dst []float32) {
+	if len(dst) < len(rs)*m.Cols {
+		panic(fmt.Sprintf("tensor: Gather of %d rows into %d values, need %d", len(rs), len(dst), len(rs)*m.Cols))
+	}
+	f := dequantizer(m.Type)
+	if f == nil {
+		panic(fmt.Sprintf("tensor: Gather on unsupported type %s", m.Type))
+	}
+	rb := m.rowBytes()
+	for i, r := range rs {
+		if r < 0 || r >= m.Rows {
+			panic(fmt.Sprintf("tensor: row %d out of range [0,%d)", r, m.Rows))
+		}
+		(*f)(m.Data[r*rb:(r+1)*rb], dst[i*m.Cols:(i+1)*m.Cols])
+	}
+	if m.rowRelease == nil || len(rs) == 0 {
+		return
+	}
+	ws := make([][2]int, len(rs))
+	for i, r := range rs {
+		ws[i][0], ws[i][1] = faultWindow(m.Data, r*rb, (r+1)*rb)
+	}
+	slices.SortFunc(ws, func(a, b [2]int) int { return cmp.Compare(a[0], b[0]) })
+	lo, hi := ws[0][0], ws[0][1]
+	for _, w := range ws[1:] {
+		if w[0] > hi {
+			_ = m.rowRelease(m.Data[lo:hi]) // only the memory in use depends on it
+			lo = w[0]
+		}
+		hi = max(hi, w[1])
+	}
+	_ = m.rowRelease(m.Data[lo:hi])
 }
 
 // faultAround is the span, aligned in the address space, that one page

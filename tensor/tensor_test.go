@@ -554,5 +554,43 @@ func TestReleaseRows(t *testing.T) {
 		if calls != 1 || lo > r0*rb || lo+len(got) < r1*rb {
 			t.Fatalf("%s RowRange(%d, %d): %d releases, the last [%d, %d), want one covering [%d, %d)", c.typ, r0, r1, calls, lo, lo+len(got), r0*rb, r1*rb)
 		}
+		// Gather: the rows of Row in the order asked (repeats included),
+		// the releases disjoint, in increasing order, each row's window
+		// inside one of them, no more of them than distinct windows
+		rs := []int{c.rows - 1, 0, c.rows / 2, 0, rng.IntN(c.rows), c.rows/2 + 1, rng.IntN(c.rows)}
+		var rel [][2]int
+		w2.ReleaseRows(func(b []byte) error {
+			lo := int(uintptr(unsafe.Pointer(&b[0])) - base)
+			rel = append(rel, [2]int{lo, lo + len(b)})
+			return nil
+		})
+		gathered := make([]float32, len(rs)*c.cols)
+		w2.Gather(rs, gathered)
+		windows := map[[2]int]bool{}
+		for i, r := range rs {
+			w.Row(r, want)
+			for j := range want {
+				if math.Float32bits(want[j]) != math.Float32bits(gathered[i*c.cols+j]) {
+					t.Fatalf("%s Gather(%v): row %d element %d = %v, Row %v", c.typ, rs, r, j, gathered[i*c.cols+j], want[j])
+				}
+			}
+			lo, hi := faultWindow(w.Data, r*rb, (r+1)*rb)
+			windows[[2]int{lo, hi}] = true
+			in := false
+			for _, x := range rel {
+				in = in || (x[0] <= lo && hi <= x[1])
+			}
+			if !in {
+				t.Fatalf("%s Gather(%v): row %d's window [%d, %d) not in the releases %v", c.typ, rs, r, lo, hi, rel)
+			}
+		}
+		for i := 1; i < len(rel); i++ {
+			if rel[i][0] <= rel[i-1][1] {
+				t.Fatalf("%s Gather(%v): releases %v overlap, touch or go back", c.typ, rs, rel)
+			}
+		}
+		if len(rel) == 0 || len(rel) > len(windows) {
+			t.Fatalf("%s Gather(%v): %d releases for %d distinct windows", c.typ, rs, len(rel), len(windows))
+		}
 	}
 }
