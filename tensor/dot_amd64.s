@@ -3,6 +3,26 @@
 #include "textflag.h"
 #include "reduce_amd64.h"
 
+// HROWS4_ARGS loads the arguments of the four-query row kernels (before
+// any TEXT, where vet does not take its frame offsets for another
+// function's).
+#define HROWS4_ARGS \
+	MOVQ n+0(FP), CX \
+	MOVQ q+8(FP), DI \
+	MOVQ k+16(FP), SI \
+	MOVQ stride+24(FP), DX \
+	MOVQ rows+32(FP), BX \
+	MOVQ out+40(FP), R8 \
+	MOVQ CX, R10 \
+	SHLQ $2, R10 \
+	LEAQ (DI)(R10*1), R11 \
+	LEAQ (R11)(R10*1), R12 \
+	LEAQ (R12)(R10*1), R13 \
+	MOVQ o1+48(FP), R9 \
+	MOVQ o2+56(FP), R10 \
+	MOVQ o3+64(FP), R14
+
+
 // Hand-written kernels; see dot_amd64.go. Go assembler operand order: sources
 // first, destination last (VFMADD231PS a, b, c computes c = b*a + c).
 
@@ -900,37 +920,11 @@ hr4done: \
 // other, n float32 each): each key row is converted once for the four, and
 // query j's dot with row r goes to out + oj + 4r bytes (o0 = 0).
 TEXT ·dotF16Rows4AVX512(SB), NOSPLIT, $0-72
-	MOVQ n+0(FP), CX
-	MOVQ q+8(FP), DI
-	MOVQ k+16(FP), SI
-	MOVQ stride+24(FP), DX
-	MOVQ rows+32(FP), BX
-	MOVQ out+40(FP), R8
-	MOVQ CX, R10
-	SHLQ $2, R10
-	LEAQ (DI)(R10*1), R11
-	LEAQ (R11)(R10*1), R12
-	LEAQ (R12)(R10*1), R13
-	MOVQ o1+48(FP), R9
-	MOVQ o2+56(FP), R10
-	MOVQ o3+64(FP), R14
+	HROWS4_ARGS
 	HROWS4(VCVTPH2PS, 2, 32, 64, 96, KEYPF, NOSPF)
 
 // func dotF32Rows4AVX512(n int, q *float32, k *float32, stride int, rows int, out *float32, o1, o2, o3 int)
 // is dotF16Rows4AVX512 for float32 rows (each dot dotF32AVX512's).
 TEXT ·dotF32Rows4AVX512(SB), NOSPLIT, $0-72
-	MOVQ n+0(FP), CX
-	MOVQ q+8(FP), DI
-	MOVQ k+16(FP), SI
-	MOVQ stride+24(FP), DX
-	MOVQ rows+32(FP), BX
-	MOVQ out+40(FP), R8
-	MOVQ CX, R10
-	SHLQ $2, R10
-	LEAQ (DI)(R10*1), R11
-	LEAQ (R11)(R10*1), R12
-	LEAQ (R12)(R10*1), R13
-	MOVQ o1+48(FP), R9
-	MOVQ o2+56(FP), R10
-	MOVQ o3+64(FP), R14
+	HROWS4_ARGS
 	HROWS4(VMOVUPS, 4, 64, 128, 192, NOPF, WSPF)

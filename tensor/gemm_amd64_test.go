@@ -145,15 +145,7 @@ func TestFloatTileGEMM(t *testing.T) {
 					for i := range wf {
 						wf[i] = edgeFloat(rng, regime*rng.IntN(6)/5)
 					}
-					rb, _ := typ.RowBytes(sh.cols)
-					data := make([]byte, sh.rows*rb)
-					if err := Quantize(typ, wf, data); err != nil {
-						t.Fatal(err)
-					}
-					w, err := NewMatrix(typ, sh.rows, sh.cols, data)
-					if err != nil {
-						t.Fatal(err)
-					}
+					w := quantMatrix(t, typ, sh.rows, sh.cols, wf)
 					x := make([]float32, sh.n*sh.cols)
 					for i := range x {
 						x[i] = edgeFloat(rng, regime*rng.IntN(6)/5)
@@ -320,15 +312,8 @@ func TestFloatRows(t *testing.T) {
 						for i := range src {
 							src[i] = edgeFloat(rng, regime)
 						}
-						rb, _ := typ.RowBytes(sh.cols)
-						data := make([]byte, sh.rows*rb)
-						if err := Quantize(typ, src, data); err != nil {
-							t.Fatal(err)
-						}
-						w, err := NewMatrix(typ, sh.rows, sh.cols, data)
-						if err != nil {
-							t.Fatal(err)
-						}
+						w := quantMatrix(t, typ, sh.rows, sh.cols, src)
+						rb, data := w.rowBytes(), w.Data
 						if floatRowsFor(w, n) == nil && !(typ == F16 && n == 1) {
 							t.Fatal("no row kernel for this product")
 						}
@@ -373,4 +358,22 @@ func TestFloatRows(t *testing.T) {
 			}
 		}
 	}
+}
+
+// quantMatrix returns a rows×cols matrix of type typ holding src quantized.
+func quantMatrix(t *testing.T, typ Type, rows, cols int, src []float32) *Matrix {
+	t.Helper()
+	rb, err := typ.RowBytes(cols)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := make([]byte, rows*rb)
+	if err := Quantize(typ, src, data); err != nil {
+		t.Fatal(err)
+	}
+	w, err := NewMatrix(typ, rows, cols, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
 }
