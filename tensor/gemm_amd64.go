@@ -261,10 +261,6 @@ func gemvRecord(t Type) int {
 // xq into *buf for it, or returns nil when there is none (or the CPU lacks
 // AVX-512 VNNI).
 func quantGEMV(w *Matrix, xq []byte) (gemvFunc, *[]byte) {
-	if w.Type == F16 && asmOn && hasAVX512 && w.Rows >= 8 && w.Cols%64 == 0 && w.Cols > 0 {
-		// the activation as it is: float32 values rounded to F16
-		return gemvF16, nil
-	}
 	if !useGEMM || w.Rows < 8 {
 		return nil, nil
 	}
@@ -337,38 +333,22 @@ func packedGEMV(w *Matrix) gemvFunc {
 	return nil
 }
 
-// gemvF16 computes rows [lo, hi) of a one-row product of F16 weights (a
-// multiple of 64 columns) in one call of the key-row kernel, whose dots
-// are dotF16F32AVX512's (the same products, accumulators and reduction);
-// xp is the activation (float32 values rounded to F16).
-func gemvF16(w *Matrix, xp []byte, lo, hi int, dst []float32) {
-	rb := w.rowBytes()
-	_, _, _ = w.Data[hi*rb-1], xp[4*w.Cols-1], dst[hi-1]
-	dotF16RowsAVX512(w.Cols, (*float32)(unsafe.Pointer(&xp[0])), (*uint16)(unsafe.Pointer(&w.Data[lo*rb])), rb, hi-lo, &dst[lo])
-}
-
 // floatRowsBlock is how many weight rows the row kernels take at a time
 // for every group of activation rows in turn, so that the block is read
 // from memory once and from cache by the other groups.
 const floatRowsBlock = 32
 
-// floatRowsFor returns the row kernel of MatMul's products of F32 weights
-// (any n) and of F16 weights (n ≥ 2; one row goes through gemvF16) whose
-// rows are a multiple of 64 values, or nil: the F32 and F16 row kernels
+// floatRowsFor returns the row kernel of MatMul's products of F32 and F16
+// weights whose rows are a multiple of 64 values, or nil: the row kernels
 // give each output the per-row dot's value (dotF32AVX512's,
-// dotF16F32AVX512's) from one call per block of rows rather than one per
-// row and activation row.
-func floatRowsFor(w *Matrix, n int) floatRowsFunc {
-	if !asmOn || !hasAVX512 || w.Cols == 0 || w.Cols%64 != 0 || n < 1 {
+// dotF16F32AVX512's: for F16 the activation as it is, float32 values
+// rounded to F16) from one call per block of rows rather than one per row
+// and activation row.
+func floatRowsFor(w *Matrix) floatRowsFunc {
+	if !asmOn || !hasAVX512 || w.Cols == 0 || w.Cols%64 != 0 || (w.Type != F32 && w.Type != F16) {
 		return nil
 	}
-	switch {
-	case w.Type == F32:
-		return floatRowsAVX512
-	case w.Type == F16 && n >= 2:
-		return floatRowsAVX512
-	}
-	return nil
+	return floatRowsAVX512
 }
 
 // floatRowsAVX512 is the floatRowsFunc of the AVX-512 row kernels: blocks
@@ -396,14 +376,12 @@ func floatRowsAVX512(w *Matrix, x []byte, xs, n, lo, hi int, dst []float32, rows
 	for r0 := lo; r0 < hi; r0 += floatRowsBlock {
 		nr := min(floatRowsBlock, hi-r0)
 		q := 0
-		if xs == 4*k { // the four-row kernels take four consecutive rows
-			for ; q+4 <= n; q += 4 {
-				xp := (*float32)(unsafe.Pointer(&x[q*xs]))
-				if w.Type == F32 {
-					dotF32Rows4AVX512(k, xp, (*float32)(unsafe.Pointer(&w.Data[r0*rb])), rb, nr, &dst[q*rows+r0], o, 2*o, 3*o)
-				} else {
-					dotF16Rows4AVX512(k, xp, (*uint16)(unsafe.Pointer(&w.Data[r0*rb])), rb, nr, &dst[q*rows+r0], o, 2*o, 3*o)
-				}
+		for ; q+4 <= n; q += 4 { // four consecutive rows: xs is 4·k for both types
+			xp := (*float32)(unsafe.Pointer(&x[q*xs]))
+			if w.Type == F32 {
+				dotF32Rows4AVX512(k, xp, (*float32)(unsafe.Pointer(&w.Data[r0*rb])), rb, nr, &dst[q*rows+r0], o, 2*o, 3*o)
+			} else {
+				dotF16Rows4AVX512(k, xp, (*uint16)(unsafe.Pointer(&w.Data[r0*rb])), rb, nr, &dst[q*rows+r0], o, 2*o, 3*o)
 			}
 		}
 		for ; q < n; q++ {

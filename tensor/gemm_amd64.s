@@ -432,35 +432,30 @@ q40gemvloop:
 	VZEROUPPER \
 	RET
 
-// GF16_STEP adds the products of sixteen values of the four F16 weight rows
-// (SI, R12, R13, R14) and the four activation rows (DI, R8, R9, R10) at AX
-// into the tile accumulators and advances AX.
-#define GF16_STEP \
-	VCVTPH2PS   (SI)(AX*2), Z4 \
-	VCVTPH2PS   (R12)(AX*2), Z5 \
-	VCVTPH2PS   (R13)(AX*2), Z6 \
-	VCVTPH2PS   (R14)(AX*2), Z7 \
-	VMOVUPS     (DI)(AX*4), Z8 \
-	VFMADD231PS Z8, Z4, Z16 \
-	VFMADD231PS Z8, Z5, Z20 \
-	VFMADD231PS Z8, Z6, Z24 \
-	VFMADD231PS Z8, Z7, Z28 \
-	VMOVUPS     (R8)(AX*4), Z9 \
-	VFMADD231PS Z9, Z4, Z17 \
-	VFMADD231PS Z9, Z5, Z21 \
-	VFMADD231PS Z9, Z6, Z25 \
-	VFMADD231PS Z9, Z7, Z29 \
-	VMOVUPS     (R9)(AX*4), Z10 \
-	VFMADD231PS Z10, Z4, Z18 \
-	VFMADD231PS Z10, Z5, Z22 \
-	VFMADD231PS Z10, Z6, Z26 \
-	VFMADD231PS Z10, Z7, Z30 \
-	VMOVUPS     (R10)(AX*4), Z11 \
-	VFMADD231PS Z11, Z4, Z19 \
-	VFMADD231PS Z11, Z5, Z23 \
-	VFMADD231PS Z11, Z6, Z27 \
-	VFMADD231PS Z11, Z7, Z31 \
-	ADDQ        $16, AX
+// GF_ACT(P, Z, A0, A1, A2, A3) loads sixteen values of the activation row
+// at P into Z and adds their products with the four converted weight
+// vectors Z4–Z7 to the row's four accumulators.
+#define GF_ACT(P, Z, A0, A1, A2, A3) \
+	VMOVUPS     (P)(AX*4), Z \
+	VFMADD231PS Z, Z4, A0 \
+	VFMADD231PS Z, Z5, A1 \
+	VFMADD231PS Z, Z6, A2 \
+	VFMADD231PS Z, Z7, A3
+
+// GF_STEP(LD, S) adds the products of sixteen values of the four weight
+// rows (SI, R12, R13, R14; loaded as float32 by LD from elements of S
+// bytes) and the four activation rows (DI, R8, R9, R10) at AX into the tile
+// accumulators and advances AX.
+#define GF_STEP(LD, S) \
+	LD     (SI)(AX*S), Z4 \
+	LD     (R12)(AX*S), Z5 \
+	LD     (R13)(AX*S), Z6 \
+	LD     (R14)(AX*S), Z7 \
+	GF_ACT(DI, Z8, Z16, Z20, Z24, Z28) \
+	GF_ACT(R8, Z9, Z17, Z21, Z25, Z29) \
+	GF_ACT(R9, Z10, Z18, Z22, Z26, Z30) \
+	GF_ACT(R10, Z11, Z19, Z23, Z27, Z31) \
+	ADDQ   $16, AX
 
 // func gemmF32Tile(n int, w *float32, ws int, x *float32, xs int, out *[16]float32)
 // computes out[4i+j] = tinyBLAS dot of weight row i (w + i·ws bytes) and
@@ -474,31 +469,7 @@ TEXT ·gemmF32Tile(SB), NOSPLIT, $0-48
 	GF_PROLOGUE
 
 gf32tloop:
-	VMOVUPS     (SI)(AX*4), Z4
-	VMOVUPS     (R12)(AX*4), Z5
-	VMOVUPS     (R13)(AX*4), Z6
-	VMOVUPS     (R14)(AX*4), Z7
-	VMOVUPS     (DI)(AX*4), Z8
-	VFMADD231PS Z8, Z4, Z16
-	VFMADD231PS Z8, Z5, Z20
-	VFMADD231PS Z8, Z6, Z24
-	VFMADD231PS Z8, Z7, Z28
-	VMOVUPS     (R8)(AX*4), Z9
-	VFMADD231PS Z9, Z4, Z17
-	VFMADD231PS Z9, Z5, Z21
-	VFMADD231PS Z9, Z6, Z25
-	VFMADD231PS Z9, Z7, Z29
-	VMOVUPS     (R9)(AX*4), Z10
-	VFMADD231PS Z10, Z4, Z18
-	VFMADD231PS Z10, Z5, Z22
-	VFMADD231PS Z10, Z6, Z26
-	VFMADD231PS Z10, Z7, Z30
-	VMOVUPS     (R10)(AX*4), Z11
-	VFMADD231PS Z11, Z4, Z19
-	VFMADD231PS Z11, Z5, Z23
-	VFMADD231PS Z11, Z6, Z27
-	VFMADD231PS Z11, Z7, Z31
-	ADDQ    $16, AX
+	GF_STEP(VMOVUPS, 4)
 	CMPQ    AX, CX
 	JLT     gf32tloop
 	MOVQ    out+40(FP), BX
@@ -515,7 +486,7 @@ TEXT ·gemmF16Tile(SB), NOSPLIT, $0-48
 	GF_PROLOGUE
 
 gf16tloop:
-	GF16_STEP
+	GF_STEP(VCVTPH2PS, 2)
 	CMPQ      AX, CX
 	JLT       gf16tloop
 	MOVQ      out+40(FP), BX
@@ -652,7 +623,7 @@ TEXT ·gemmF16TileAcc(SB), NOSPLIT, $0-64
 	GF_LOAD16
 
 gf16aloop:
-	GF16_STEP
+	GF_STEP(VCVTPH2PS, 2)
 	CMPQ        AX, CX
 	JLT         gf16aloop
 	TESTQ       $2, R15

@@ -11,7 +11,7 @@ func quantGEMV(w *Matrix, xq []byte) (gemvFunc, *[]byte) { return nil, nil }
 
 // floatRowsFor has no row kernels on this platform: MatMul's F32 and F16
 // products go through the per-row dots.
-func floatRowsFor(w *Matrix, n int) floatRowsFunc { return nil }
+func floatRowsFor(w *Matrix) floatRowsFunc { return nil }
 
 // floatGEMM has no tile kernels on this platform.
 func floatGEMM(dst []float32, w *Matrix, xq []byte, xs, n int) int { return 0 }

@@ -279,13 +279,9 @@ func MatVecMulti(dsts [][]float32, ws []*Matrix, x []float32) {
 			if gbuf != nil {
 				p.xp = *gbuf
 				p.gemv16 = packedGEMV(w)
-			} else if p.gemv != nil {
-				p.xp = xq // a kernel that reads the activation as it is
 			}
 		}
-		if p.gemv == nil && p.gemv16 == nil {
-			p.rowsF = floatRowsFor(w, 1)
-		}
+		p.rowsF = floatRowsFor(w)
 		ps[i] = p
 	}
 	runMulti(ps[:len(ws)])
@@ -443,11 +439,10 @@ func matMul(dst []float32, w *Matrix, x []float32, n int, gemm bool) {
 		p.xp = *gbuf
 		p.gemv16 = packedGEMV(w)
 		p.gemvN, p.xstride = gemvN, xstride
-	} else if gemv != nil {
-		p.xp = xq // a kernel that reads the activation as it is
 	}
-	if !tiny && gemv == nil && gemvN == nil && done == 0 {
-		p.rowsF = floatRowsFor(w, n)
+	if !tiny {
+		// F32 and F16 (never tinyBLAS order here: that is MatMulGEMM's)
+		p.rowsF = floatRowsFor(w)
 	}
 	if tiny {
 		// tinyBLAS order: whole tiles of four activation rows, then the rest
