@@ -520,10 +520,8 @@ func (s *State) attendTile(sc *attnScratch, i0, nb, h int) {
 	for t := lo &^ 3; t <= last; t += 4 {
 		pg, o := s.kh[l][t/P], t%P
 		sc.tile.Sums(hd, pg[o*kvDim+kvh*hd:], kvDim, tq, hd, &out)
-		for i := range 4 {
-			for j := range nb {
-				sc.ts[j*row+t+i] = out[4*i+j]
-			}
+		for j := range nb {
+			copy(sc.ts[j*row+t:j*row+t+4], out[4*j:4*j+4])
 		}
 	}
 	// each token's scores, softmax and value weights, as attendHead's
@@ -567,10 +565,9 @@ func (s *State) attendTile(sc *attnScratch, i0, nb, h int) {
 				sc.tile.Add(m, vc[j][off:], P, tw[i:], nkv)
 			}
 		}
-		for i := range 4 {
-			for j := range nb {
-				st.att[(i0+j)*qDim+h*vd+c4+i] = out[4*i+j]
-			}
+		for j := range nb {
+			o := (i0+j)*qDim + h*vd + c4
+			copy(st.att[o:o+4], out[4*j:4*j+4])
 		}
 	}
 }

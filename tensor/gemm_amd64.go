@@ -444,10 +444,8 @@ func floatGEMM(dst []float32, w *Matrix, xq []byte, xs, n int) int {
 						} else {
 							gemmF16Tile(k, (*uint16)(unsafe.Pointer(&w.Data[r*rb])), rb, x, xs, &out)
 						}
-						for i := range 4 {
-							for j := range 4 {
-								dst[(c+j)*rows+r+i] = out[4*i+j]
-							}
+						for j := range 4 {
+							copy(dst[(c+j)*rows+r:(c+j)*rows+r+4], out[4*j:4*j+4])
 						}
 					}
 				}

@@ -18,8 +18,9 @@ func (t *F16Tile) Add(n int, w []uint16, ws int, x []float32, xs int) {
 	t.piece(n, w, ws, x, xs, nil)
 }
 
-// Sums accumulates the last piece, as Add, and sets out[4i+j] to the dot
-// product of w row i with x row j over all the pieces.
+// Sums accumulates the last piece, as Add, and sets out[4j+i] to the dot
+// product of w row i with x row j over all the pieces (the four sums of x
+// row j are out[4j:4j+4]).
 func (t *F16Tile) Sums(n int, w []uint16, ws int, x []float32, xs int, out *[16]float32) {
 	t.piece(n, w, ws, x, xs, out)
 }
@@ -61,8 +62,10 @@ func f16TileAccGo(n int, w []uint16, ws int, x []float32, xs int, acc *[16][16]f
 		}
 	}
 	if flags&2 != 0 {
-		for m := range 16 {
-			out[m] = Sum16(&acc[m])
+		for i := range 4 {
+			for j := range 4 {
+				out[4*j+i] = Sum16(&acc[4*i+j])
+			}
 		}
 	}
 }

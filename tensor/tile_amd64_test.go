@@ -44,7 +44,7 @@ func TestF16Tile(t *testing.T) {
 						if !ok {
 							t.Fatal("DotF16GEMM refused")
 						}
-						want[4*i+j] = d
+						want[4*j+i] = d
 					}
 				}
 				for _, asm := range []bool{true, false} {
