@@ -35,6 +35,8 @@ type attnScratch struct {
 	// rounded to F16 (nkv apart)
 	tq, ts, tw []float32
 	tile       tensor.F16Tile
+	// a RoPE table of one position (forwardBatch's per-token work)
+	cos, sin []float32
 }
 
 // tileTokens is how many tokens of a batch step attendTile takes at once.

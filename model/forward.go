@@ -91,6 +91,8 @@ type State struct {
 	attnState // per-worker attention scratch (attention.go)
 
 	siluFn func(lo, hi, worker int) // siluRange bound to the state
+	tok    tokenStep                // forwardBatch's per-token work
+	tokFn  func(lo, hi, worker int) // tokenRange bound to the state
 }
 
 // StateOptions sets the size and precision of a State.
@@ -231,6 +233,7 @@ func (m *Model) NewState(opt StateOptions) (*State, error) {
 	s.newMoE(b)
 	s.newAttn()
 	s.siluFn = s.siluRange
+	s.tokFn = s.tokenRange
 	s.cos, s.sin = make([]float32, c.RopeDim/2), make([]float32, c.RopeDim/2)
 	s.ropeFreqs = m.ropeFactors(opt.Context)
 	return s, nil
@@ -344,9 +347,8 @@ func (m *Model) forwardBatch(ctx context.Context, s *State, tokens []int, pos in
 
 		// attention rmsnorm (none in olmo2)
 		xb := s.xb[:b*dim]
-		for i := range b {
-			preNorm(xb[i*dim:(i+1)*dim], x[i*dim:(i+1)*dim], w.AttnNorm, c)
-		}
+		s.tok = tokenStep{norm: true, in: x, out: xb, weight: w.AttnNorm}
+		s.eachToken(b)
 
 		// qkv matmuls for these positions
 		q, k, v := s.q[:b*qDim], s.k[:b*kvDim], s.v[:b*vDim]
@@ -363,29 +365,12 @@ func (m *Model) forwardBatch(ctx context.Context, s *State, tokens []int, pos in
 			}
 		}
 
+		// each token's query and key norms, RoPE and query scale
+		s.tok = tokenStep{m: m, w: w, l: l, pos: pos, q: q, k: k}
+		s.eachToken(b)
+		// save keys and values into the cache
 		for i := range b {
-			p := pos + i
-			qi, ki := q[i*qDim:(i+1)*qDim], k[i*kvDim:(i+1)*kvDim]
-			c.qkNorm(qi, ki, w)
-			// RoPE relative positional encoding (not in smollm3's every
-			// fourth layer)
-			if c.HasRope(l) {
-				m.ropeTable(s, p, l)
-				for h := 0; h < c.Heads; h++ {
-					rope(qi[h*c.HeadDim:(h+1)*c.HeadDim], s.cos, s.sin, c.RopeNeox)
-				}
-				for h := 0; h < c.KVHeads; h++ {
-					rope(ki[h*c.HeadDim:(h+1)*c.HeadDim], s.cos, s.sin, c.RopeNeox)
-				}
-			}
-			// queries scaled before attention (gemma), as ggml_scale
-			if c.QueryScale != 0 {
-				for j := range qi {
-					qi[j] *= c.QueryScale
-				}
-			}
-			// save key and value at this position into the cache
-			s.storeKV(l, p, ki, v[i*vDim:(i+1)*vDim])
+			s.storeKV(l, pos+i, k[i*kvDim:(i+1)*kvDim], v[i*vDim:(i+1)*vDim])
 		}
 
 		// multihead attention over all cached positions, causally masked
@@ -425,9 +410,8 @@ func (m *Model) forwardBatch(ctx context.Context, s *State, tokens []int, pos in
 		addTo(xr, xb2[r0*dim:b*dim])
 
 		// ffn rmsnorm
-		for i := range nr {
-			preNorm(xb[i*dim:(i+1)*dim], xr[i*dim:(i+1)*dim], w.FFNNorm, c)
-		}
+		s.tok = tokenStep{norm: true, in: xr, out: xb, weight: w.FFNNorm}
+		s.eachToken(nr)
 
 		if c.MoE() {
 			// mixture of experts (moe.go)
@@ -613,6 +597,83 @@ func rmsNorm(out, x, weight []float32, eps float32) {
 
 // preNorm writes the input of an attention or feed-forward layer: x RMS
 // normed with weight, or x itself when the model has no pre-norms (olmo2).
+// eachTokenMin is the smallest batch whose per-token work (norms, RoPE)
+// forwardBatch splits over the worker pool.
+const eachTokenMin = 8
+
+// tokenStep is the per-token work of a batch that forwardBatch hands to
+// eachToken: a pre-norm of the rows of in into out, or (norm false) the
+// query and key norms, RoPE and query scale of layer l's queries q and keys
+// k at positions pos….
+type tokenStep struct {
+	norm            bool
+	in, out, weight []float32
+	m               *Model
+	w               *Layer
+	l, pos          int
+	q, k            []float32
+}
+
+// eachToken does s.tok for the tokens [0, n) of a batch, over the worker
+// pool when n is at least eachTokenMin: each token's work is the same on
+// any goroutine.
+func (s *State) eachToken(n int) {
+	t := tensor.Threads()
+	if n < eachTokenMin {
+		t = 1
+	}
+	if !s.tok.norm {
+		s.growScratch(t)
+		for w := range t {
+			if sc := &s.ws[w]; len(sc.cos) != len(s.cos) {
+				sc.cos, sc.sin = make([]float32, len(s.cos)), make([]float32, len(s.sin))
+			}
+		}
+	}
+	if t == 1 {
+		s.tokenRange(0, n, 0)
+	} else {
+		tensor.Parallel(n, t, s.tokFn)
+	}
+	s.tok = tokenStep{} // keep no rows alive
+}
+
+// tokenRange does s.tok for tokens [lo, hi) with worker's scratch.
+func (s *State) tokenRange(lo, hi, worker int) {
+	tk := &s.tok
+	c := s.cfg
+	if tk.norm {
+		dim := c.Dim
+		for i := lo; i < hi; i++ {
+			preNorm(tk.out[i*dim:(i+1)*dim], tk.in[i*dim:(i+1)*dim], tk.weight, c)
+		}
+		return
+	}
+	qDim, kvDim := c.QDim(), c.KVDim()
+	sc := &s.ws[worker]
+	for i := lo; i < hi; i++ {
+		qi, ki := tk.q[i*qDim:(i+1)*qDim], tk.k[i*kvDim:(i+1)*kvDim]
+		c.qkNorm(qi, ki, tk.w)
+		// RoPE relative positional encoding (not in smollm3's every
+		// fourth layer)
+		if c.HasRope(tk.l) {
+			tk.m.ropeAngles(sc.cos, sc.sin, s.ropeFreqs, tk.pos+i, tk.l)
+			for h := 0; h < c.Heads; h++ {
+				rope(qi[h*c.HeadDim:(h+1)*c.HeadDim], sc.cos, sc.sin, c.RopeNeox)
+			}
+			for h := 0; h < c.KVHeads; h++ {
+				rope(ki[h*c.HeadDim:(h+1)*c.HeadDim], sc.cos, sc.sin, c.RopeNeox)
+			}
+		}
+		// queries scaled before attention (gemma), as ggml_scale
+		if c.QueryScale != 0 {
+			for j := range qi {
+				qi[j] *= c.QueryScale
+			}
+		}
+	}
+}
+
 func preNorm(out, x, weight []float32, c *Config) {
 	if c.NoPreNorms {
 		copy(out, x)
@@ -637,6 +698,12 @@ func addTo(dst, src []float32) {
 // are multiplied by ropeMscale's factor. The base and scaling are the
 // layer's (sliding-window layers may have their own).
 func (m *Model) ropeTable(s *State, p, l int) {
+	m.ropeAngles(s.cos, s.sin, s.ropeFreqs, p, l)
+}
+
+// ropeAngles is ropeTable into cos and sin (RopeDim/2 values each), with
+// the per-frequency factors freqs (nil when the model has none).
+func (m *Model) ropeAngles(cos, sin, freqs []float32, p, l int) {
 	c := &m.Config
 	base, scaling := c.layerRope(l)
 	thetaScale := float32(math.Pow(float64(base), -2.0/float64(c.RopeDim)))
@@ -650,10 +717,10 @@ func (m *Model) ropeTable(s *State, p, l int) {
 		mscale *= tensor.FMA32(0.1, tensor.Logf(1/freqScale), 1)
 	}
 	theta := float32(p)
-	for i := range s.cos {
+	for i := range cos {
 		extrap := theta
-		if s.ropeFreqs != nil {
-			extrap /= s.ropeFreqs[i]
+		if freqs != nil {
+			extrap /= freqs[i]
 		}
 		t := freqScale * extrap
 		if ext != 0 {
@@ -664,11 +731,11 @@ func (m *Model) ropeTable(s *State, p, l int) {
 			t = tensor.FMA32(t, 1-mix, extrap*mix)
 		}
 		// ggml takes them from the C library's sincosf
-		s.sin[i], s.cos[i] = tensor.Sincosf(t)
+		sin[i], cos[i] = tensor.Sincosf(t)
 		// cosf(theta)*mscale, sinf(theta)*mscale (mscale 1 without
 		// scaling, an exact product)
-		s.sin[i] *= mscale
-		s.cos[i] *= mscale
+		sin[i] *= mscale
+		cos[i] *= mscale
 		theta *= thetaScale
 	}
 }
