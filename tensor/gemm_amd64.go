@@ -399,10 +399,10 @@ func gemvQ4_0(w *Matrix, xp []byte, lo, hi int, dst []float32) {
 }
 
 //go:noescape
-func gemmF32Tile(n int, w *float32, ws int, x *float32, xs int, out *[16]float32)
+func gemmF32Tile(n int, w *float32, ws int, x *float32, xs int, out *float32, os int)
 
 //go:noescape
-func gemmF16Tile(n int, w *uint16, ws int, x *float32, xs int, out *[16]float32)
+func gemmF16Tile(n int, w *uint16, ws int, x *float32, xs int, out *float32, os int)
 
 //go:noescape
 func gemmF16TileAcc(n int, w *uint16, ws int, x *float32, xs int, acc *[16][16]float32, out *[16]float32, flags int)
@@ -429,23 +429,21 @@ func floatGEMM(dst []float32, w *Matrix, xq []byte, xs, n int) int {
 		return 0
 	}
 	rb, k, rows := w.rowBytes(), w.Cols, w.Rows
-	_, _ = w.Data[rows*rb-1], xq[(n4-1)*xs+4*k-1]
+	// the tiles write dst directly: output row c+j of the tile at weight
+	// row r is dst[(c+j)·rows+r:][:4], all within n4·rows
+	_, _, _ = w.Data[rows*rb-1], xq[(n4-1)*xs+4*k-1], dst[n4*rows-1]
 	Parallel(rows/4, Threads(), func(lo, hi, _ int) {
-		var out [16]float32
 		for c0 := 0; c0 < n4; c0 += gemmTileCols {
 			c1 := min(c0+gemmTileCols, n4)
 			for t0 := lo; t0 < hi; t0 += gemmTileRows {
 				for c := c0; c < c1; c += 4 {
+					x := (*float32)(unsafe.Pointer(&xq[c*xs]))
 					for t := t0; t < min(t0+gemmTileRows, hi); t++ {
 						r := 4 * t
-						x := (*float32)(unsafe.Pointer(&xq[c*xs]))
 						if w.Type == F32 {
-							gemmF32Tile(k, (*float32)(unsafe.Pointer(&w.Data[r*rb])), rb, x, xs, &out)
+							gemmF32Tile(k, (*float32)(unsafe.Pointer(&w.Data[r*rb])), rb, x, xs, &dst[c*rows+r], 4*rows)
 						} else {
-							gemmF16Tile(k, (*uint16)(unsafe.Pointer(&w.Data[r*rb])), rb, x, xs, &out)
-						}
-						for j := range 4 {
-							copy(dst[(c+j)*rows+r:(c+j)*rows+r+4], out[4*j:4*j+4])
+							gemmF16Tile(k, (*uint16)(unsafe.Pointer(&w.Data[r*rb])), rb, x, xs, &dst[c*rows+r], 4*rows)
 						}
 					}
 				}

@@ -413,13 +413,13 @@ q40gemvloop:
 	VPXORD Z30, Z30, Z30 \
 	VPXORD Z31, Z31, Z31
 
-// GF_EPILOGUE reduces the sixteen accumulators at once into the sixteen
-// lanes of Z4 and stores them at BX, lane 4j+i being accumulator Z16+4i+j
-// (weight row i by activation row j). Each lane gets the additions of
-// SUM16 in its order (halves of eight, of four, lanes two apart, the last
-// two), two, four, eight and sixteen accumulators at a time: fifteen
-// additions in all rather than sixty-four.
-#define GF_EPILOGUE \
+// GF_REDUCE reduces the sixteen accumulators at once into the sixteen
+// lanes of Z4, lane 4j+i being accumulator Z16+4i+j (weight row i by
+// activation row j). Each lane gets the additions of SUM16 in its order
+// (halves of eight, of four, lanes two apart, the last two), two, four,
+// eight and sixteen accumulators at a time: fifteen additions in all rather
+// than sixty-four.
+#define GF_REDUCE \
 	GF_PAIR(VSHUFF32X4, $0x44, $0xee, Z16, Z17, Z4) \
 	GF_PAIR(VSHUFF32X4, $0x44, $0xee, Z18, Z19, Z5) \
 	GF_PAIR(VSHUFF32X4, $0x44, $0xee, Z20, Z21, Z6) \
@@ -434,8 +434,24 @@ q40gemvloop:
 	GF_PAIR(VSHUFF32X4, $0x88, $0xdd, Z10, Z11, Z10) \
 	GF_PAIR(VSHUFPS, $0x44, $0xee, Z4, Z6, Z4) \
 	GF_PAIR(VSHUFPS, $0x44, $0xee, Z8, Z10, Z8) \
-	GF_PAIR(VSHUFPS, $0x88, $0xdd, Z4, Z8, Z4) \
+	GF_PAIR(VSHUFPS, $0x88, $0xdd, Z4, Z8, Z4)
+
+// GF_EPILOGUE stores the reduced tile at BX (out[4j+i]) and returns.
+#define GF_EPILOGUE \
+	GF_REDUCE \
 	VMOVUPS Z4, (BX) \
+	VZEROUPPER \
+	RET
+
+// GF_EPILOGUE_ROWS stores the reduced tile's four sums of activation row j
+// at BX + j·DX bytes and returns.
+#define GF_EPILOGUE_ROWS \
+	GF_REDUCE \
+	VMOVUPS        X4, (BX) \
+	VEXTRACTF32X4  $1, Z4, (BX)(DX*1) \
+	VEXTRACTF32X4  $2, Z4, (BX)(DX*2) \
+	LEAQ           (BX)(DX*2), BX \
+	VEXTRACTF32X4  $3, Z4, (BX)(DX*1) \
 	VZEROUPPER \
 	RET
 
@@ -464,10 +480,10 @@ q40gemvloop:
 	GF_ACT(R10, Z11, Z19, Z23, Z27, Z31) \
 	ADDQ   $16, AX
 
-// func gemmF32Tile(n int, w *float32, ws int, x *float32, xs int, out *[16]float32)
-// computes out[4j+i] = tinyBLAS dot of weight row i (w + i·ws bytes) and
-// activation row j (x + j·xs bytes), n a multiple of 16.
-TEXT ·gemmF32Tile(SB), NOSPLIT, $0-48
+// func gemmF32Tile(n int, w *float32, ws int, x *float32, xs int, out *float32, os int)
+// stores at out + j·os bytes + 4i the tinyBLAS dot of weight row i (w + i·ws
+// bytes) and activation row j (x + j·xs bytes), n a multiple of 16.
+TEXT ·gemmF32Tile(SB), NOSPLIT, $0-56
 	MOVQ n+0(FP), CX
 	MOVQ w+8(FP), SI
 	MOVQ ws+16(FP), DX
@@ -480,11 +496,12 @@ gf32tloop:
 	CMPQ    AX, CX
 	JLT     gf32tloop
 	MOVQ    out+40(FP), BX
-	GF_EPILOGUE
+	MOVQ    os+48(FP), DX
+	GF_EPILOGUE_ROWS
 
-// func gemmF16Tile(n int, w *uint16, ws int, x *float32, xs int, out *[16]float32)
+// func gemmF16Tile(n int, w *uint16, ws int, x *float32, xs int, out *float32, os int)
 // is gemmF32Tile for F16 weights (converted exactly to float32).
-TEXT ·gemmF16Tile(SB), NOSPLIT, $0-48
+TEXT ·gemmF16Tile(SB), NOSPLIT, $0-56
 	MOVQ n+0(FP), CX
 	MOVQ w+8(FP), SI
 	MOVQ ws+16(FP), DX
@@ -497,7 +514,8 @@ gf16tloop:
 	CMPQ      AX, CX
 	JLT       gf16tloop
 	MOVQ      out+40(FP), BX
-	GF_EPILOGUE
+	MOVQ      os+48(FP), DX
+	GF_EPILOGUE_ROWS
 
 // func quantQ8_0AVX512(src *float32, dst *byte, nb int)
 // quantizes nb blocks of 32 values to Q8_0 exactly as quantQ8_0ActGo: amax
