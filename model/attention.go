@@ -86,6 +86,12 @@ type attnStep struct {
 	l, pos, b, last int
 	q, att          []float32
 	sinks           []float32 // the layer's sink logits (gpt-oss), or nil
+	// finite tells that the step's own value cells are all finite (tiled
+	// batches only): attendTile then leaves out of a token block's value
+	// sums the cells past its last token, whose zero weights add only
+	// zeros (a sum that starts at +0 never becomes -0) where llama.cpp's
+	// sums over all nkv cells would turn an infinite value into NaN
+	finite bool
 }
 
 // attnState is the part of State that runs attention: the per-worker scratch,
@@ -147,6 +153,9 @@ func (s *State) attend(l, pos, b int, q, att, sinks []float32) {
 	s.step = attnStep{l: l, pos: pos, b: b, last: pos + b - 1, q: q, att: att, sinks: sinks}
 	s.growScratch(tensor.Threads())
 	s.prepareTiled(l, b, pos+b)
+	if s.tiledBatch(b) {
+		s.step.finite = s.valuesFinite(l, pos, pos+b)
+	}
 	// small steps (the first positions of a generation) are not worth
 	// waking the workers for
 	workers := len(s.ws)
@@ -207,6 +216,23 @@ func (s *State) clearStaleValues(l, end int) {
 		}
 	}
 	s.vTop[l] = end
+}
+
+// valuesFinite tells whether layer l's F16 value cells [from, to) hold
+// finite values only (no exponent of all ones).
+func (s *State) valuesFinite(l, from, to int) bool {
+	P := s.page
+	for j := from / P; j*P < to; j++ {
+		lo, hi := max(from-j*P, 0), min(to-j*P, P)
+		for i := range s.cfg.VDim() {
+			for _, h := range s.vh[l][j][i*P+lo : i*P+hi] {
+				if h&0x7c00 == 0x7c00 {
+					return false
+				}
+			}
+		}
+	}
+	return true
 }
 
 // attendRange computes the (token, head) pairs [lo, hi) of the current step,
@@ -555,13 +581,18 @@ func (s *State) attendTile(sc *attnScratch, i0, nb, h int) {
 		}
 		clear(wj[p+1:])
 	}
-	// the value sums, four components at a time, page by page
+	// the value sums, four components at a time, page by page, over the
+	// cells up to the block's last token (see attnStep.finite) or all nkv
+	nv := nkv
+	if st.finite {
+		nv = min(nkv, (last+16)&^15)
+	}
 	vc := s.vh[l]
 	for c4 := 0; c4 < vd; c4 += 4 {
 		off := (kvh*vd + c4) * P
-		for j, i := 0, 0; i < nkv; j, i = j+1, i+P {
-			m := min(P, nkv-i)
-			if i+m == nkv {
+		for j, i := 0, 0; i < nv; j, i = j+1, i+P {
+			m := min(P, nv-i)
+			if i+m == nv {
 				sc.tile.Sums(m, vc[j][off:], P, tw[i:], nkv, &out)
 			} else {
 				sc.tile.Add(m, vc[j][off:], P, tw[i:], nkv)

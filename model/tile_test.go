@@ -2,8 +2,11 @@ package model_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"math"
+	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"glassbox/gguf"
@@ -81,5 +84,77 @@ func TestTiledBatchAttention(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestTiledValuesNonFinite checks the tiled attention against the token at
+// a time one when a value in the batch is infinite or NaN: the token
+// blocks before it must still sum over its cell (a zero weight times an
+// infinite value is NaN, as in llama.cpp), while a batch of finite values
+// leaves out the cells past each block.
+func TestTiledValuesNonFinite(t *testing.T) {
+	defer model.SetTileAttention(model.SetTileAttention(true))
+	tiny := synth.Shapes["tiny"]
+	tiny.Context = 128
+	var file bytes.Buffer
+	if err := synth.Write(&file, tiny, tensor.F16, 3); err != nil {
+		t.Fatal(err)
+	}
+	f, err := gguf.Parse(file.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := model.LoadGGUF(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := m.Config
+	qDim, kvDim, vDim := c.QDim(), c.KVDim(), c.VDim()
+	const b = 48
+	rng := rand.New(rand.NewPCG(3, 4))
+	q := make([]float32, b*qDim)
+	k := make([]float32, b*kvDim)
+	v := make([]float32, b*vDim)
+	for _, s := range [][]float32{q, k, v} {
+		for i := range s {
+			s[i] = float32(rng.NormFloat64())
+		}
+	}
+	for _, bad := range []float32{0, float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), 70000} {
+		t.Run(fmt.Sprint(bad), func(t *testing.T) {
+			vb := slices.Clone(v)
+			if bad != 0 {
+				vb[40*vDim+3] = bad // position 40, one component of the first head
+			}
+			run := func(tiled bool) []float32 {
+				model.SetTileAttention(tiled)
+				st, err := m.NewState(model.StateOptions{KVType: tensor.F16, Context: 128, Batch: b, PageSize: 64})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := st.Grow(context.Background(), b); err != nil {
+					t.Fatal(err)
+				}
+				for p := range b {
+					st.StoreKV(0, p, k[p*kvDim:(p+1)*kvDim], vb[p*vDim:(p+1)*vDim])
+				}
+				att := make([]float32, b*qDim)
+				st.Attend(0, 0, b, q, att)
+				return att
+			}
+			want, got := run(false), run(true)
+			nan := 0
+			for i := range want {
+				if math.IsNaN(float64(want[i])) {
+					nan++
+				}
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) && !(math.IsNaN(float64(got[i])) && math.IsNaN(float64(want[i]))) {
+					t.Fatalf("output %d of token %d: tiled %g, per token %g", i%qDim, i/qDim, got[i], want[i])
+				}
+			}
+			if bad != 0 && nan == 0 {
+				t.Fatal("no NaN output: the infinite value was not summed with a zero weight")
+			}
+		})
 	}
 }
