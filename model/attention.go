@@ -535,22 +535,20 @@ func (s *State) attendTile(sc *attnScratch, i0, nb, h int) {
 	clear(tq[nb*hd:])
 	for j := range nb {
 		i := i0 + j
-		tensor.F32ToF16Slice(sc.qh[:hd], st.q[i*qDim+h*hd:i*qDim+(h+1)*hd])
-		for d, v := range sc.qh[:hd] {
-			tq[j*hd+d] = tensor.F16ToF32(v)
-		}
+		tensor.RoundF16Slice(tq[j*hd:(j+1)*hd], st.q[i*qDim+h*hd:i*qDim+(h+1)*hd])
 	}
 	// the key dots, four positions at a time from the first token's window
 	// start to the last token (a page holds a multiple of four positions)
 	first, last := st.pos+i0, st.pos+i0+nb-1
 	lo := c.windowStart(l, first)
-	var out [16]float32
-	for t := lo &^ 3; t <= last; t += 4 {
+	end := (last + 4) &^ 3
+	for t := lo &^ 3; t < end; {
+		// the positions of one page in one call (rows of missing tokens
+		// get the zero queries' sums, never read)
 		pg, o := s.kh[l][t/P], t%P
-		sc.tile.Sums(hd, pg[o*kvDim+kvh*hd:], kvDim, tq, hd, &out)
-		for j := range nb {
-			copy(sc.ts[j*row+t:j*row+t+4], out[4*j:4*j+4])
-		}
+		g := min(end-t, P-o) / 4
+		tensor.F16TileRows(hd, pg[o*kvDim+kvh*hd:], kvDim, g, tq, hd, sc.ts[t:], row)
+		t += 4 * g
 	}
 	// each token's scores, softmax and value weights, as attendHead's
 	tw := sc.tw[:tileTokens*nkv]
@@ -559,13 +557,12 @@ func (s *State) attendTile(sc *attnScratch, i0, nb, h int) {
 		p := st.pos + i0 + j
 		scores := sc.ts[j*row : j*row+p+1]
 		plo := c.windowStart(l, p)
-		for t := plo; t <= p; t++ {
-			d := scores[t]
-			if capv != 0 {
-				d = tanhf(d*inv) * capv
+		if capv != 0 {
+			for t := plo; t <= p; t++ {
+				scores[t] = tanhf(scores[t]*inv) * capv
 			}
-			scores[t] = d * scale
 		}
+		tensor.ScaleF32(scores[plo:p+1], scale)
 		for t := range scores[:plo] {
 			scores[t] = float32(math.Inf(-1))
 		}
@@ -575,10 +572,7 @@ func (s *State) attendTile(sc *attnScratch, i0, nb, h int) {
 			tensor.Softmax(scores)
 		}
 		wj := tw[j*nkv : (j+1)*nkv]
-		tensor.F32ToF16Slice(sc.wh[:p+1], scores)
-		for t, v := range sc.wh[:p+1] {
-			wj[t] = tensor.F16ToF32(v)
-		}
+		tensor.RoundF16Slice(wj[:p+1], scores)
 		clear(wj[p+1:])
 	}
 	// the value sums, four components at a time, page by page, over the
@@ -588,6 +582,7 @@ func (s *State) attendTile(sc *attnScratch, i0, nb, h int) {
 		nv = min(nkv, (last+16)&^15)
 	}
 	vc := s.vh[l]
+	var out [16]float32
 	for c4 := 0; c4 < vd; c4 += 4 {
 		off := (kvh*vd + c4) * P
 		for j, i := 0, 0; i < nv; j, i = j+1, i+P {

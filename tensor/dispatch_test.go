@@ -25,7 +25,7 @@ func goKernels() bool {
 	same := func(a, b any) bool { return reflect.ValueOf(a).Pointer() == reflect.ValueOf(b).Pointer() }
 	rows, _ := PanelsABt(make([]float32, 1), make([]float32, 1), make([]float32, 1), 1, 1, 1, false)
 	return same(dotF32F32, dotF32F32Go) && same(dotQ8_0Q8_0, dotQ8_0Q8_0Go) && same(dotQ4_KQ8_K, dotQ4_KQ8_KGo) &&
-		same(siluMul16, siluMul16Go) && !pagedAsm && same(expSub16, expSub16Go) && same(dotF32Vec, dotF32) && same(axpyF32, axpyF32Go) && rows == nil
+		same(siluMul16, siluMul16Go) && !pagedAsm && same(expSub16, expSub16Go) && same(max16, max16Go) && same(scale16, scale16Go) && same(dotF32Vec, dotF32) && same(axpyF32, axpyF32Go) && rows == nil
 }
 
 // TestNoAsmEnv runs this test binary again with GLASSBOX_NOASM=1 and checks

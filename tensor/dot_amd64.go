@@ -117,10 +117,10 @@ func useAsm(on bool) {
 	gemmF32F32, gemmF16F16 = gemmDotF32F32Go, gemmDotF16F16Go
 	dotF16, dotF16GEMM, dotF16Rows, dotF16RowsGroup = dotF16Go, dotF16GEMMGo, dotF16RowsGo, dotF16RowsGroupGo
 	dotQ4_0Q8_0x4, dotQ8_0Q8_0x4 = nil, nil
-	f16TileAcc = f16TileAccGo
+	f16TileAcc, f16TileRows = f16TileAccGo, f16TileRowsGo
 	quantActQ8_0 = quantQ8_0ActGo
 	quantActQ8_K, actF16, f32ToF16Slice = quantQ8_KGo, actF16Go, f32ToF16Go
-	siluMul16, expSub16 = siluMul16Go, expSub16Go
+	siluMul16, expSub16, max16, scale16 = siluMul16Go, expSub16Go, max16Go, scale16Go
 	useSGEMM = false
 	useGEMM = on && hasVNNI512
 	if !on {
@@ -156,7 +156,7 @@ func useAsm(on bool) {
 		if cpu.X86.HasAVX512BW {
 			quantActQ8_K = quantQ8_KAVX512Act
 		}
-		siluMul16, expSub16 = siluMul16AVX512, expSub16AVX512
+		siluMul16, expSub16, max16, scale16 = siluMul16AVX512, expSub16AVX512, max16Asm, scale16Asm
 		useSGEMM = true
 		dotF32F32 = func(n int, w, x []byte) float32 {
 			if n == 0 {
@@ -188,6 +188,9 @@ func useAsm(on bool) {
 		}
 		f16TileAcc = func(n int, w []uint16, ws int, x []float32, xs int, acc *[16][16]float32, out *[16]float32, flags int) {
 			gemmF16TileAcc(n, &w[0], 2*ws, &x[0], 4*xs, acc, out, flags)
+		}
+		f16TileRows = func(n int, w []uint16, ws, groups int, x []float32, xs int, out []float32, os int) {
+			gemmF16TileRows(n, &w[0], 2*ws, &x[0], 4*xs, &out[0], 4*os, groups)
 		}
 		dotF16 = func(a, b []uint16) float32 {
 			if len(a) == 0 {

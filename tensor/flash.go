@@ -19,11 +19,12 @@ func ScaleF16(y []uint16, v float32) { scaleF16(y, v) }
 func MadF32(y, x []float32, v float32) { madF32(y, x[:len(y)], v) }
 
 // ScaleF32 sets y[i] *= v, as ggml_vec_scale_f32 does.
-func ScaleF32(y []float32, v float32) {
-	for i := range y {
-		y[i] *= v
-	}
-}
+func ScaleF32(y []float32, v float32) { scaleAll(y, v) }
+
+// RoundF16Slice sets dst[i] to src[i] rounded to half precision and back,
+// F16ToF32(F32ToF16(src[i])), as ggml converts a product's float32 operand
+// to its F16 vector type. dst must be at least as long as src.
+func RoundF16Slice(dst, src []float32) { actF16(src, f32Bytes(dst[:len(src)])) }
 
 // DequantizeKVRow writes the len(dst) values of a Q8_0 or Q4_0 row into dst
 // as ggml's to_float of the type does (dequantize_row_q8_0 / _q4_0, the

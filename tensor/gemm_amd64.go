@@ -405,6 +405,9 @@ func gemmF32Tile(n int, w *float32, ws int, x *float32, xs int, out *float32, os
 func gemmF16Tile(n int, w *uint16, ws int, x *float32, xs int, out *float32, os int)
 
 //go:noescape
+func gemmF16TileRows(n int, w *uint16, ws int, x *float32, xs int, out *float32, os int, groups int)
+
+//go:noescape
 func gemmF16TileAcc(n int, w *uint16, ws int, x *float32, xs int, acc *[16][16]float32, out *[16]float32, flags int)
 
 // gemmTileCols is how many activation rows a tile sweep keeps in cache;

@@ -660,3 +660,37 @@ gf16aloop:
 gf16aout:
 	MOVQ out+48(FP), BX
 	GF_EPILOGUE
+
+// func gemmF16TileRows(n int, w *uint16, ws int, x *float32, xs int, out *float32, os int, groups int)
+// runs gemmF16Tile over groups blocks of four weight rows, block g from
+// w + 4g·ws bytes on, and stores block g's sums of activation row j at
+// out + j·os + 16g bytes.
+TEXT ·gemmF16TileRows(SB), NOSPLIT, $0-64
+	MOVQ n+0(FP), CX
+	MOVQ w+8(FP), SI
+	MOVQ ws+16(FP), DX
+	MOVQ x+24(FP), DI
+	MOVQ xs+32(FP), R11
+	MOVQ out+40(FP), BX
+	MOVQ groups+56(FP), R15
+
+gf16rgroup:
+	GF_PROLOGUE
+
+gf16rloop:
+	GF_STEP(VCVTPH2PS, 2)
+	CMPQ AX, CX
+	JLT  gf16rloop
+	GF_REDUCE
+	MOVQ           os+48(FP), AX
+	VMOVUPS        X4, (BX)
+	VEXTRACTF32X4  $1, Z4, (BX)(AX*1)
+	VEXTRACTF32X4  $2, Z4, (BX)(AX*2)
+	LEAQ           (BX)(AX*2), R12
+	VEXTRACTF32X4  $3, Z4, (R12)(AX*1)
+	ADDQ           $16, BX
+	LEAQ           (R14)(DX*1), SI
+	DECQ           R15
+	JNZ            gf16rgroup
+	VZEROUPPER
+	RET

@@ -54,7 +54,64 @@ func expf(x float32) float32 {
 var (
 	siluMul16 = siluMul16Go // x[i] = x[i]/(1+expf(-x[i]))·up[i]
 	expSub16  = expSub16Go  // x[i] = expf(x[i]-m)
+	max16     = max16Go     // m, raised to each x[i] with x[i] > m (a NaN never)
+	scale16   = scale16Go   // x[i] *= s
 )
+
+func max16Go(x []float32, m float32) float32 {
+	for _, v := range x {
+		if v > m {
+			m = v
+		}
+	}
+	return m
+}
+
+func scale16Go(x []float32, s float32) {
+	for i := range x {
+		x[i] *= s
+	}
+}
+
+// softmaxMax returns Softmax's maximum of x: x[0], raised to each later
+// element greater than it (so a NaN is never taken, but a NaN x[0] stays).
+// The lanes of max16 keep the same rule; their maximum is the same value
+// up to the sign of a zero, which no difference x[i]-max then shows.
+func softmaxMax(x []float32) float32 {
+	full := len(x) &^ 15
+	m := max16(x[:full], x[0])
+	for _, v := range x[full:] {
+		if v > m {
+			m = v
+		}
+	}
+	return m
+}
+
+// softmaxSum returns Softmax's total of x: each group of 16 (the last one
+// padded with zeros) summed by Sum16, into a float64.
+func softmaxSum(x []float32) float64 {
+	var sum float64
+	full := len(x) &^ 15
+	for g := 0; g < full; g += 16 {
+		sum += float64(Sum16((*[16]float32)(x[g : g+16])))
+	}
+	if full < len(x) {
+		var lanes [16]float32
+		copy(lanes[:], x[full:])
+		sum += float64(Sum16(&lanes))
+	}
+	return sum
+}
+
+// scaleAll multiplies every element of x by s.
+func scaleAll(x []float32, s float32) {
+	full := len(x) &^ 15
+	scale16(x[:full], s)
+	for i := full; i < len(x); i++ {
+		x[i] *= s
+	}
+}
 
 func siluMul16Go(x, up []float32) {
 	up = up[:len(x)]
@@ -89,28 +146,13 @@ func SiLUMul(g, up []float32) {
 // float64 total, then every value multiplied by the float32 reciprocal of the
 // total. x must not be empty.
 func Softmax(x []float32) {
-	maxv := x[0]
-	for _, v := range x[1:] {
-		if v > maxv {
-			maxv = v
-		}
-	}
+	maxv := softmaxMax(x)
 	full := len(x) &^ 15
 	expSub16(x[:full], maxv)
 	for i := full; i < len(x); i++ {
 		x[i] = expf(x[i] - maxv)
 	}
-	var sum float64
-	var lanes [16]float32
-	for g := 0; g < len(x); g += 16 {
-		lanes = [16]float32{}
-		copy(lanes[:], x[g:min(g+16, len(x))])
-		sum += float64(Sum16(&lanes))
-	}
-	inv := float32(1 / sum)
-	for i := range x {
-		x[i] *= inv
-	}
+	scaleAll(x, float32(1/softmaxSum(x)))
 }
 
 // SoftmaxSink is Softmax with an attention sink (ggml_soft_max_ext with
@@ -119,31 +161,15 @@ func Softmax(x []float32) {
 // float64 total last) but has no output. The weights then sum to less than
 // 1 by the sink's share, which SoftmaxSink returns.
 func SoftmaxSink(x []float32, sink float32) float32 {
-	maxv := x[0]
-	for _, v := range x[1:] {
-		if v > maxv {
-			maxv = v
-		}
-	}
-	maxv = max(maxv, sink)
+	maxv := max(softmaxMax(x), sink)
 	full := len(x) &^ 15
 	expSub16(x[:full], maxv)
 	for i := full; i < len(x); i++ {
 		x[i] = expf(x[i] - maxv)
 	}
-	var sum float64
-	var lanes [16]float32
-	for g := 0; g < len(x); g += 16 {
-		lanes = [16]float32{}
-		copy(lanes[:], x[g:min(g+16, len(x))])
-		sum += float64(Sum16(&lanes))
-	}
 	es := Expf(sink - maxv)
-	sum += float64(es)
-	inv := float32(1 / sum)
-	for i := range x {
-		x[i] *= inv
-	}
+	inv := float32(1 / (softmaxSum(x) + float64(es)))
+	scaleAll(x, inv)
 	return es * inv
 }
 

@@ -99,3 +99,55 @@ exploop:
 expnone:
 	VZEROUPPER
 	RET
+
+// func max16AVX512(x *float32, n int, m float32) float32
+// returns m raised to each x[i] (i < n, a multiple of 16) with x[i] > m,
+// lane by lane (VMAXPS keeps its second operand unless the first is
+// greater, so a NaN element never wins and a NaN m stays), then over the
+// lanes by the same rule.
+TEXT ·max16AVX512(SB), NOSPLIT, $0-28
+	MOVQ         x+0(FP), SI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSS m+16(FP), Z0
+	SHRQ         $4, CX
+	JZ           maxdone
+
+maxloop:
+	VMOVUPS (SI), Z1
+	VMAXPS  Z0, Z1, Z0
+	ADDQ    $64, SI
+	DECQ    CX
+	JNZ     maxloop
+
+maxdone:
+	VEXTRACTF64X4 $1, Z0, Y1
+	VMAXPS        Y0, Y1, Y0
+	VEXTRACTF128  $1, Y0, X1
+	VMAXPS        X0, X1, X0
+	VMOVHLPS      X0, X0, X1
+	VMAXPS        X0, X1, X0
+	VMOVSHDUP     X0, X1
+	VMAXSS        X0, X1, X0
+	VMOVSS        X0, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// func scale16AVX512(x *float32, n int, s float32)
+// multiplies x[i] by s for i < n, a multiple of 16.
+TEXT ·scale16AVX512(SB), NOSPLIT, $0-20
+	MOVQ         x+0(FP), SI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSS s+16(FP), Z1
+	SHRQ         $4, CX
+	JZ           scaledone
+
+scaleloop:
+	VMULPS  (SI), Z1, Z0
+	VMOVUPS Z0, (SI)
+	ADDQ    $64, SI
+	DECQ    CX
+	JNZ     scaleloop
+
+scaledone:
+	VZEROUPPER
+	RET

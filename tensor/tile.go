@@ -69,3 +69,33 @@ func f16TileAccGo(n int, w []uint16, ws int, x []float32, xs int, acc *[16][16]f
 		}
 	}
 }
+
+// F16TileRows computes groups four-by-four blocks of F16Tile.Sums in one
+// call (a head's key dots for four queries over a run of cache positions):
+// block g multiplies the four w rows from row 4g on (rows ws elements
+// apart) by the four x rows (xs apart) over n values (a multiple of 16, at
+// least 16) and writes the four sums of x row j to out[j·os+4g:][:4].
+func F16TileRows(n int, w []uint16, ws, groups int, x []float32, xs int, out []float32, os int) {
+	if n < 16 || n%16 != 0 {
+		panic("tensor: F16TileRows over a length not a positive multiple of 16")
+	}
+	if groups <= 0 {
+		return
+	}
+	_, _, _ = w[(4*groups-1)*ws+n-1], x[3*xs+n-1], out[3*os+4*groups-1]
+	f16TileRows(n, w, ws, groups, x, xs, out, os)
+}
+
+// f16TileRows is F16TileRows's kernel once the bounds are checked.
+var f16TileRows = f16TileRowsGo
+
+func f16TileRowsGo(n int, w []uint16, ws, groups int, x []float32, xs int, out []float32, os int) {
+	var acc [16][16]float32
+	var sums [16]float32
+	for g := range groups {
+		f16TileAccGo(n, w[4*g*ws:], ws, x, xs, &acc, &sums, 2)
+		for j := range 4 {
+			copy(out[j*os+4*g:j*os+4*g+4], sums[4*j:4*j+4])
+		}
+	}
+}

@@ -86,3 +86,46 @@ func BenchmarkF16Tile(b *testing.B) {
 	}
 	b.ReportMetric(float64(16*n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GMAC/s")
 }
+
+// TestF16TileRows checks F16TileRows, the assembly and its pure-Go twin,
+// against one F16Tile.Sums per block bit for bit: 1 to 9 blocks, rows
+// strided as in a paged cache, output rows wider than the blocks, every
+// value regime.
+func TestF16TileRows(t *testing.T) {
+	rng := rand.New(rand.NewPCG(41, 43))
+	defer useAsm(true)
+	for _, n := range []int{16, 128, 256} {
+		for groups := 1; groups <= 9; groups++ {
+			for _, regime := range []int{0, 5} {
+				ws, xs, os := n+32, n+16, 4*groups+8
+				w := make([]uint16, (4*groups-1)*ws+n)
+				x := make([]float32, 3*xs+n)
+				for i := range w {
+					w[i] = F32ToF16(edgeFloat(rng, regime*rng.IntN(6)/5))
+				}
+				for i := range x {
+					x[i] = F16ToF32(F32ToF16(edgeFloat(rng, regime*rng.IntN(6)/5)))
+				}
+				want := make([]float32, 3*os+4*groups)
+				var tile F16Tile
+				var out [16]float32
+				for g := range groups {
+					tile.Sums(n, w[4*g*ws:], ws, x, xs, &out)
+					for j := range 4 {
+						copy(want[j*os+4*g:], out[4*j:4*j+4])
+					}
+				}
+				for _, asm := range []bool{true, false} {
+					useAsm(asm)
+					got := make([]float32, len(want))
+					F16TileRows(n, w, ws, groups, x, xs, got, os)
+					for i := range got {
+						if !sameBits(got[i], want[i]) {
+							t.Fatalf("n=%d groups=%d r%d asm=%v: output %d (row %d, column %d): %g, Sums %g", n, groups, regime, asm, i, i/os, i%os, got[i], want[i])
+						}
+					}
+				}
+			}
+		}
+	}
+}
