@@ -595,8 +595,6 @@ func rmsNorm(out, x, weight []float32, eps float32) {
 	}
 }
 
-// preNorm writes the input of an attention or feed-forward layer: x RMS
-// normed with weight, or x itself when the model has no pre-norms (olmo2).
 // eachTokenMin is the smallest batch whose per-token work (norms, RoPE)
 // forwardBatch splits over the worker pool.
 const eachTokenMin = 8
@@ -674,6 +672,8 @@ func (s *State) tokenRange(lo, hi, worker int) {
 	}
 }
 
+// preNorm writes the input of an attention or feed-forward layer: x RMS
+// normed with weight, or x itself when the model has no pre-norms (olmo2).
 func preNorm(out, x, weight []float32, c *Config) {
 	if c.NoPreNorms {
 		copy(out, x)
