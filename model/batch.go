@@ -154,21 +154,7 @@ func (m *Model) ForwardBatch(b *Batch, steps []SeqStep) error {
 				addTo(ki, w.Bk)
 				addTo(vi, w.Bv)
 			}
-			c.qkNorm(qi, ki, w)
-			if c.HasRope(l) {
-				m.ropeTable(s, st.Pos, l)
-				for h := 0; h < c.Heads; h++ {
-					rope(qi[h*c.HeadDim:(h+1)*c.HeadDim], s.cos, s.sin, c.RopeNeox)
-				}
-				for h := 0; h < c.KVHeads; h++ {
-					rope(ki[h*c.HeadDim:(h+1)*c.HeadDim], s.cos, s.sin, c.RopeNeox)
-				}
-			}
-			if c.QueryScale != 0 {
-				for j := range qi {
-					qi[j] *= c.QueryScale
-				}
-			}
+			m.positionQK(qi, ki, w, l, st.Pos, s.cos, s.sin, s.ropeFreqs)
 			s.storeKV(l, st.Pos, ki, vi)
 			s.growScratch(tensor.Threads())
 			if s.kvType == tensor.F16 {

@@ -650,24 +650,32 @@ func (s *State) tokenRange(lo, hi, worker int) {
 	qDim, kvDim := c.QDim(), c.KVDim()
 	sc := &s.ws[worker]
 	for i := lo; i < hi; i++ {
-		qi, ki := tk.q[i*qDim:(i+1)*qDim], tk.k[i*kvDim:(i+1)*kvDim]
-		c.qkNorm(qi, ki, tk.w)
-		// RoPE relative positional encoding (not in smollm3's every
-		// fourth layer)
-		if c.HasRope(tk.l) {
-			tk.m.ropeAngles(sc.cos, sc.sin, s.ropeFreqs, tk.pos+i, tk.l)
-			for h := 0; h < c.Heads; h++ {
-				rope(qi[h*c.HeadDim:(h+1)*c.HeadDim], sc.cos, sc.sin, c.RopeNeox)
-			}
-			for h := 0; h < c.KVHeads; h++ {
-				rope(ki[h*c.HeadDim:(h+1)*c.HeadDim], sc.cos, sc.sin, c.RopeNeox)
-			}
+		tk.m.positionQK(tk.q[i*qDim:(i+1)*qDim], tk.k[i*kvDim:(i+1)*kvDim], tk.w, tk.l, tk.pos+i, sc.cos, sc.sin, s.ropeFreqs)
+	}
+}
+
+// positionQK readies the query qi and key ki of position p in layer l (with
+// weights w) for attention: their norms (Config.qkNorm), RoPE with the
+// angles of p written into cos and sin (freqs: the per-frequency factors,
+// or nil), and the query scale.
+func (m *Model) positionQK(qi, ki []float32, w *Layer, l, p int, cos, sin, freqs []float32) {
+	c := &m.Config
+	c.qkNorm(qi, ki, w)
+	// RoPE relative positional encoding (not in smollm3's every fourth
+	// layer)
+	if c.HasRope(l) {
+		m.ropeAngles(cos, sin, freqs, p, l)
+		for h := 0; h < c.Heads; h++ {
+			rope(qi[h*c.HeadDim:(h+1)*c.HeadDim], cos, sin, c.RopeNeox)
 		}
-		// queries scaled before attention (gemma), as ggml_scale
-		if c.QueryScale != 0 {
-			for j := range qi {
-				qi[j] *= c.QueryScale
-			}
+		for h := 0; h < c.KVHeads; h++ {
+			rope(ki[h*c.HeadDim:(h+1)*c.HeadDim], cos, sin, c.RopeNeox)
+		}
+	}
+	// queries scaled before attention (gemma), as ggml_scale
+	if c.QueryScale != 0 {
+		for j := range qi {
+			qi[j] *= c.QueryScale
 		}
 	}
 }
@@ -688,21 +696,15 @@ func addTo(dst, src []float32) {
 	}
 }
 
-// ropeTable fills s.cos/s.sin with the rotation angles of position p in
-// layer l as ggml's CPU rope computes them (rope_yarn): theta_i = p·base^(-2i/d),
-// divided by the per-frequency factors when the model has them (Llama 3.1
-// scaling, LongRoPE), then multiplied by the layer's freq_scale (1/Factor
+// ropeAngles fills cos and sin (RopeDim/2 values each) with the rotation
+// angles of position p in layer l as ggml's CPU rope computes them (rope_yarn): theta_i = p·base^(-2i/d),
+// divided by the per-frequency factors freqs when the model has them (Llama
+// 3.1 scaling, LongRoPE; nil otherwise), then multiplied by the layer's freq_scale (1/Factor
 // of linear, LongRoPE and YaRN scaling). With YaRN (RopeExtFactor non-zero)
 // the dimensions below the correction range keep their unscaled angle and
 // those within it mix both along a linear ramp, and the cosines and sines
 // are multiplied by ropeMscale's factor. The base and scaling are the
 // layer's (sliding-window layers may have their own).
-func (m *Model) ropeTable(s *State, p, l int) {
-	m.ropeAngles(s.cos, s.sin, s.ropeFreqs, p, l)
-}
-
-// ropeAngles is ropeTable into cos and sin (RopeDim/2 values each), with
-// the per-frequency factors freqs (nil when the model has none).
 func (m *Model) ropeAngles(cos, sin, freqs []float32, p, l int) {
 	c := &m.Config
 	base, scaling := c.layerRope(l)

@@ -319,21 +319,7 @@ func (b *Batch) prepRange(lo, hi, _ int) {
 				addTo(ki, w.Bk)
 				addTo(vi, w.Bv)
 			}
-			c.qkNorm(qi, ki, w)
-			if c.HasRope(l) {
-				m.ropeTable(s, p, l)
-				for h := 0; h < c.Heads; h++ {
-					rope(qi[h*c.HeadDim:(h+1)*c.HeadDim], s.cos, s.sin, c.RopeNeox)
-				}
-				for h := 0; h < c.KVHeads; h++ {
-					rope(ki[h*c.HeadDim:(h+1)*c.HeadDim], s.cos, s.sin, c.RopeNeox)
-				}
-			}
-			if c.QueryScale != 0 {
-				for j := range qi {
-					qi[j] *= c.QueryScale
-				}
-			}
+			m.positionQK(qi, ki, w, l, p, s.cos, s.sin, s.ropeFreqs)
 			s.storeKV(l, p, ki, vi)
 		}
 		s.growScratch(tensor.Threads())

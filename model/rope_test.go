@@ -13,7 +13,7 @@ import (
 	"glassbox/tensor"
 )
 
-// TestRopeTableMatchesGGML compares the cosines and sines of ropeTable bit
+// TestRopeTableMatchesGGML compares the cosines and sines of ropeAngles bit
 // for bit with those ggml's CPU rope used (testdata/archcheck/rope_yarn.txt,
 // written by dump_rope.c there against llama.cpp 0.5.0): YaRN with
 // correction ranges inside and at the edge of the rotated pairs, factors of
@@ -79,7 +79,7 @@ func TestRopeTableMatchesGGML(t *testing.T) {
 		if m == nil || len(fields) != m.Config.RopeDim {
 			t.Fatalf("line %q: want %d values after a case line", line, m.Config.RopeDim)
 		}
-		m.ropeTable(st, p*step, 0)
+		m.ropeAngles(st.cos, st.sin, st.ropeFreqs, p*step, 0)
 		for i, h := range fields {
 			b, err := strconv.ParseUint(h, 16, 32)
 			if err != nil {

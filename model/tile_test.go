@@ -36,18 +36,7 @@ func TestTiledBatchAttention(t *testing.T) {
 		{"gptoss", func(b *bytes.Buffer) error { return synth.Write(b, gpt, tensor.Q8_0, 5) }},
 	}
 	for _, mc := range models {
-		var file bytes.Buffer
-		if err := mc.write(&file); err != nil {
-			t.Fatal(err)
-		}
-		f, err := gguf.Parse(file.Bytes())
-		if err != nil {
-			t.Fatal(err)
-		}
-		m, err := model.LoadGGUF(f)
-		if err != nil {
-			t.Fatal(err)
-		}
+		m := writtenModel(t, mc.write)
 		vocab := m.Config.VocabSize
 		ids := make([]int, 150)
 		for i := range ids {
@@ -96,18 +85,7 @@ func TestTiledValuesNonFinite(t *testing.T) {
 	defer model.SetTileAttention(model.SetTileAttention(true))
 	tiny := synth.Shapes["tiny"]
 	tiny.Context = 128
-	var file bytes.Buffer
-	if err := synth.Write(&file, tiny, tensor.F16, 3); err != nil {
-		t.Fatal(err)
-	}
-	f, err := gguf.Parse(file.Bytes())
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := model.LoadGGUF(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := writtenModel(t, func(b *bytes.Buffer) error { return synth.Write(b, tiny, tensor.F16, 3) })
 	c := m.Config
 	qDim, kvDim, vDim := c.QDim(), c.KVDim(), c.VDim()
 	const b = 48
@@ -157,4 +135,22 @@ func TestTiledValuesNonFinite(t *testing.T) {
 			}
 		})
 	}
+}
+
+// writtenModel loads the GGUF file that write produces.
+func writtenModel(t *testing.T, write func(*bytes.Buffer) error) *model.Model {
+	t.Helper()
+	var file bytes.Buffer
+	if err := write(&file); err != nil {
+		t.Fatal(err)
+	}
+	f, err := gguf.Parse(file.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := model.LoadGGUF(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
