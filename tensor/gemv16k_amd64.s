@@ -38,7 +38,8 @@ GLOBL k3f<>(SB), RODATA|NOPTR, $4
 DATA k03<>+0(SB)/4, $0x03030303
 GLOBL k03<>(SB), RODATA|NOPTR, $4
 
-// PFK is how far ahead (bytes) the Q4_K kernel prefetches its stream.
+// PFK is how far ahead (bytes) the Q4_K kernel prefetches its stream,
+// non-temporally as gemv16_amd64.s does.
 #define PFK 2304
 
 // Q4K_STEP(r, yoff, ISUM): register r (= 8g+L) of the super-block: the low
@@ -46,7 +47,7 @@ GLOBL k03<>(SB), RODATA|NOPTR, $4
 // yoff, the high nibbles (sub-block 2g+1, scale pair in Z27) times the one
 // 32 bytes on, into ISUM's lanes.
 #define Q4K_STEP(r, yoff, ISUM) \
-	PREFETCHT0   (PFK+64*(r))(SI) \
+	PREFETCHNTA  (PFK+64*(r))(SI) \
 	VMOVDQU64    (64*(r))(SI), Z22 \
 	VPSRLW       $4, Z22, Z23 \
 	VPANDD       Z31, Z22, Z22 \
@@ -110,10 +111,10 @@ q4kx16group:
 	VPXORD Z11, Z11, Z11
 
 q4kx16loop:
-	PREFETCHT0 (PFK+2048)(SI)
-	PREFETCHT0 (PFK+2112)(SI)
-	PREFETCHT0 (PFK+2176)(SI)
-	PREFETCHT0 (PFK+2240)(SI)
+	PREFETCHNTA (PFK+2048)(SI)
+	PREFETCHNTA (PFK+2112)(SI)
+	PREFETCHNTA (PFK+2176)(SI)
+	PREFETCHNTA (PFK+2240)(SI)
 
 	// scales and mins of the sixteen rows (k4Scales)
 	VMOVDQU64   2112(SI), Z22
@@ -214,7 +215,8 @@ CTRL(kH1, $0x0580058001800180, $0x0d800d8009800980)
 CTRL(kH2, $0x0680068002800280, $0x0e800e800a800a80)
 CTRL(kH3, $0x0780078003800380, $0x0f800f800b800b80)
 
-// PF6 is how far ahead (bytes) the Q6_K kernel prefetches its stream.
+// PF6 is how far ahead (bytes) the Q6_K kernel prefetches its stream
+// (non-temporally).
 #define PF6 3360
 
 // Q6K_PART(yoff, Q, S, ISUM): the sixteen rows' 6-bit values Q (unsigned,
@@ -230,9 +232,9 @@ CTRL(kH3, $0x0780078003800380, $0x0f800f800b800b80)
 // ql[4L..], ql[32+4L..] and qh[4L..] at 192·(8h+L) give the four values q1
 // (activation 4L), q3 (+64), q2 (+32) and q4 (+96) of each row.
 #define Q6K_STEP(h, L, S0, S2, S4, S6, ISUM) \
-	PREFETCHT0 (PF6+192*(8*(h)+(L)))(SI) \
-	PREFETCHT0 (PF6+192*(8*(h)+(L))+64)(SI) \
-	PREFETCHT0 (PF6+192*(8*(h)+(L))+128)(SI) \
+	PREFETCHNTA (PF6+192*(8*(h)+(L)))(SI) \
+	PREFETCHNTA (PF6+192*(8*(h)+(L))+64)(SI) \
+	PREFETCHNTA (PF6+192*(8*(h)+(L))+128)(SI) \
 	VMOVDQU64  (192*(8*(h)+(L))+128)(SI), Z24 \
 	VMOVDQU64  (192*(8*(h)+(L)))(SI), Z25 \
 	VPSLLW     $4, Z24, Z26 \
@@ -321,11 +323,11 @@ q6kx16group:
 	VPXORD Z7, Z7, Z7
 
 q6kx16loop:
-	PREFETCHT0 (PF6+3072)(SI)
-	PREFETCHT0 (PF6+3136)(SI)
-	PREFETCHT0 (PF6+3200)(SI)
-	PREFETCHT0 (PF6+3264)(SI)
-	PREFETCHT0 (PF6+3328)(SI)
+	PREFETCHNTA (PF6+3072)(SI)
+	PREFETCHNTA (PF6+3136)(SI)
+	PREFETCHNTA (PF6+3200)(SI)
+	PREFETCHNTA (PF6+3264)(SI)
+	PREFETCHNTA (PF6+3328)(SI)
 	VPXORD     Z8, Z8, Z8
 	VPXORD     Z9, Z9, Z9
 	VPXORD     Z10, Z10, Z10
