@@ -113,6 +113,7 @@ func (s *State) newAttn() {
 func (s *State) growScratch(n int) {
 	for len(s.ws) < n {
 		sc := attnScratch{scores: make([]float32, s.ctx)}
+		sc.cos, sc.sin = make([]float32, s.cfg.RopeDim/2), make([]float32, s.cfg.RopeDim/2)
 		switch {
 		case s.flash:
 			if s.kType == tensor.F16 {
@@ -550,7 +551,14 @@ func (s *State) attendTile(sc *attnScratch, i0, nb, h int) {
 		tensor.F16TileRows(hd, pg[o*kvDim+kvh*hd:], kvDim, g, tq, hd, sc.ts[t:], row)
 		t += 4 * g
 	}
-	// each token's scores, softmax and value weights, as attendHead's
+	// the value sums run over the cells up to the block's last token (see
+	// attnStep.finite) or over all nkv
+	nv := nkv
+	if st.finite {
+		nv = min(nkv, (last+16)&^15)
+	}
+	// each token's scores, softmax and value weights, as attendHead's (the
+	// weights up to nv)
 	tw := sc.tw[:tileTokens*nkv]
 	clear(tw[nb*nkv:])
 	for j := range nb {
@@ -573,14 +581,9 @@ func (s *State) attendTile(sc *attnScratch, i0, nb, h int) {
 		}
 		wj := tw[j*nkv : (j+1)*nkv]
 		tensor.RoundF16Slice(wj[:p+1], scores)
-		clear(wj[p+1:])
+		clear(wj[p+1 : nv])
 	}
-	// the value sums, four components at a time, page by page, over the
-	// cells up to the block's last token (see attnStep.finite) or all nkv
-	nv := nkv
-	if st.finite {
-		nv = min(nkv, (last+16)&^15)
-	}
+	// the value sums, four components at a time, page by page
 	vc := s.vh[l]
 	var out [16]float32
 	for c4 := 0; c4 < vd; c4 += 4 {

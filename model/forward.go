@@ -620,14 +620,7 @@ func (s *State) eachToken(n int) {
 	if n < eachTokenMin {
 		t = 1
 	}
-	if !s.tok.norm {
-		s.growScratch(t)
-		for w := range t {
-			if sc := &s.ws[w]; len(sc.cos) != len(s.cos) {
-				sc.cos, sc.sin = make([]float32, len(s.cos)), make([]float32, len(s.sin))
-			}
-		}
-	}
+	s.growScratch(t) // the workers' RoPE tables
 	if t == 1 {
 		s.tokenRange(0, n, 0)
 	} else {

@@ -19,7 +19,11 @@ func ScaleF16(y []uint16, v float32) { scaleF16(y, v) }
 func MadF32(y, x []float32, v float32) { madF32(y, x[:len(y)], v) }
 
 // ScaleF32 sets y[i] *= v, as ggml_vec_scale_f32 does.
-func ScaleF32(y []float32, v float32) { scaleAll(y, v) }
+func ScaleF32(y []float32, v float32) {
+	full := len(y) &^ 15
+	scale16(y[:full], v)
+	scale16Go(y[full:], v)
+}
 
 // RoundF16Slice sets dst[i] to src[i] rounded to half precision and back,
 // F16ToF32(F32ToF16(src[i])), as ggml converts a product's float32 operand

@@ -399,10 +399,7 @@ func gemvQ4_0(w *Matrix, xp []byte, lo, hi int, dst []float32) {
 }
 
 //go:noescape
-func gemmF32Tile(n int, w *float32, ws int, x *float32, xs int, out *float32, os int)
-
-//go:noescape
-func gemmF16Tile(n int, w *uint16, ws int, x *float32, xs int, out *float32, os int)
+func gemmF32TileRows(n int, w *float32, ws int, x *float32, xs int, out *float32, os int, groups int)
 
 //go:noescape
 func gemmF16TileRows(n int, w *uint16, ws int, x *float32, xs int, out *float32, os int, groups int)
@@ -440,14 +437,13 @@ func floatGEMM(dst []float32, w *Matrix, xq []byte, xs, n int) int {
 			c1 := min(c0+gemmTileCols, n4)
 			for t0 := lo; t0 < hi; t0 += gemmTileRows {
 				for c := c0; c < c1; c += 4 {
+					// the block's tiles in one call
 					x := (*float32)(unsafe.Pointer(&xq[c*xs]))
-					for t := t0; t < min(t0+gemmTileRows, hi); t++ {
-						r := 4 * t
-						if w.Type == F32 {
-							gemmF32Tile(k, (*float32)(unsafe.Pointer(&w.Data[r*rb])), rb, x, xs, &dst[c*rows+r], 4*rows)
-						} else {
-							gemmF16Tile(k, (*uint16)(unsafe.Pointer(&w.Data[r*rb])), rb, x, xs, &dst[c*rows+r], 4*rows)
-						}
+					r, g := 4*t0, min(t0+gemmTileRows, hi)-t0
+					if w.Type == F32 {
+						gemmF32TileRows(k, (*float32)(unsafe.Pointer(&w.Data[r*rb])), rb, x, xs, &dst[c*rows+r], 4*rows, g)
+					} else {
+						gemmF16TileRows(k, (*uint16)(unsafe.Pointer(&w.Data[r*rb])), rb, x, xs, &dst[c*rows+r], 4*rows, g)
 					}
 				}
 			}

@@ -443,17 +443,20 @@ q40gemvloop:
 	VZEROUPPER \
 	RET
 
-// GF_EPILOGUE_ROWS stores the reduced tile's four sums of activation row j
-// at BX + j·DX bytes and returns.
-#define GF_EPILOGUE_ROWS \
+// GF_NEXT_ROWS ends one block of a rows kernel: it reduces the tile, stores
+// its four sums of activation row j at BX + j·AX bytes (AX: the output row
+// stride), moves BX on by four outputs and SI to the next four weight rows
+// (after R14, the block's last), and counts R15 down.
+#define GF_NEXT_ROWS \
 	GF_REDUCE \
 	VMOVUPS        X4, (BX) \
-	VEXTRACTF32X4  $1, Z4, (BX)(DX*1) \
-	VEXTRACTF32X4  $2, Z4, (BX)(DX*2) \
-	LEAQ           (BX)(DX*2), BX \
-	VEXTRACTF32X4  $3, Z4, (BX)(DX*1) \
-	VZEROUPPER \
-	RET
+	VEXTRACTF32X4  $1, Z4, (BX)(AX*1) \
+	VEXTRACTF32X4  $2, Z4, (BX)(AX*2) \
+	LEAQ           (BX)(AX*2), R12 \
+	VEXTRACTF32X4  $3, Z4, (R12)(AX*1) \
+	ADDQ           $16, BX \
+	LEAQ           (R14)(DX*1), SI \
+	DECQ           R15
 
 // GF_ACT(P, Z, A0, A1, A2, A3) loads sixteen values of the activation row
 // at P into Z and adds their products with the four converted weight
@@ -479,43 +482,6 @@ q40gemvloop:
 	GF_ACT(R9, Z10, Z18, Z22, Z26, Z30) \
 	GF_ACT(R10, Z11, Z19, Z23, Z27, Z31) \
 	ADDQ   $16, AX
-
-// func gemmF32Tile(n int, w *float32, ws int, x *float32, xs int, out *float32, os int)
-// stores at out + j·os bytes + 4i the tinyBLAS dot of weight row i (w + i·ws
-// bytes) and activation row j (x + j·xs bytes), n a multiple of 16.
-TEXT ·gemmF32Tile(SB), NOSPLIT, $0-56
-	MOVQ n+0(FP), CX
-	MOVQ w+8(FP), SI
-	MOVQ ws+16(FP), DX
-	MOVQ x+24(FP), DI
-	MOVQ xs+32(FP), R11
-	GF_PROLOGUE
-
-gf32tloop:
-	GF_STEP(VMOVUPS, 4)
-	CMPQ    AX, CX
-	JLT     gf32tloop
-	MOVQ    out+40(FP), BX
-	MOVQ    os+48(FP), DX
-	GF_EPILOGUE_ROWS
-
-// func gemmF16Tile(n int, w *uint16, ws int, x *float32, xs int, out *float32, os int)
-// is gemmF32Tile for F16 weights (converted exactly to float32).
-TEXT ·gemmF16Tile(SB), NOSPLIT, $0-56
-	MOVQ n+0(FP), CX
-	MOVQ w+8(FP), SI
-	MOVQ ws+16(FP), DX
-	MOVQ x+24(FP), DI
-	MOVQ xs+32(FP), R11
-	GF_PROLOGUE
-
-gf16tloop:
-	GF_STEP(VCVTPH2PS, 2)
-	CMPQ      AX, CX
-	JLT       gf16tloop
-	MOVQ      out+40(FP), BX
-	MOVQ      os+48(FP), DX
-	GF_EPILOGUE_ROWS
 
 // func quantQ8_0AVX512(src *float32, dst *byte, nb int)
 // quantizes nb blocks of 32 values to Q8_0 exactly as quantQ8_0ActGo: amax
@@ -628,9 +594,10 @@ q80qdone:
 	VMOVUPS Z31, 960(BX)
 
 // func gemmF16TileAcc(n int, w *uint16, ws int, x *float32, xs int, acc *[16][16]float32, out *[16]float32, flags int)
-// is gemmF16Tile over one piece of k: with flags&1 the sixteen-lane
-// accumulators start from acc (else from zero); with flags&2 they are
-// reduced into out as gemmF16Tile does (else stored back into acc).
+// is one block of gemmF16TileRows over one piece of k: with flags&1 the
+// sixteen-lane accumulators start from acc (else from zero); with flags&2
+// they are reduced into out as gemmF16TileRows reduces them (activation row
+// j's sums at out[4j:4j+4]; else stored back into acc).
 // Accumulator 4i+j is weight row i by activation row j, so a product
 // computed in pieces of k (each a multiple of 16) is bit for bit the
 // product in one piece.
@@ -661,10 +628,35 @@ gf16aout:
 	MOVQ out+48(FP), BX
 	GF_EPILOGUE
 
+// func gemmF32TileRows(n int, w *float32, ws int, x *float32, xs int, out *float32, os int, groups int)
+// computes groups blocks of four weight rows by four activation rows (x + j·xs
+// bytes), n a multiple of 16: block g takes the rows from w + 4g·ws bytes
+// on, and stores at out + j·os + 16g + 4i bytes the tinyBLAS dot of its
+// weight row i and activation row j.
+TEXT ·gemmF32TileRows(SB), NOSPLIT, $0-64
+	MOVQ n+0(FP), CX
+	MOVQ w+8(FP), SI
+	MOVQ ws+16(FP), DX
+	MOVQ x+24(FP), DI
+	MOVQ xs+32(FP), R11
+	MOVQ out+40(FP), BX
+	MOVQ groups+56(FP), R15
+
+gf32rgroup:
+	GF_PROLOGUE
+
+gf32rloop:
+	GF_STEP(VMOVUPS, 4)
+	CMPQ AX, CX
+	JLT  gf32rloop
+	MOVQ os+48(FP), AX
+	GF_NEXT_ROWS
+	JNZ  gf32rgroup
+	VZEROUPPER
+	RET
+
 // func gemmF16TileRows(n int, w *uint16, ws int, x *float32, xs int, out *float32, os int, groups int)
-// runs gemmF16Tile over groups blocks of four weight rows, block g from
-// w + 4g·ws bytes on, and stores block g's sums of activation row j at
-// out + j·os + 16g bytes.
+// is gemmF32TileRows for F16 weights (converted exactly to float32).
 TEXT ·gemmF16TileRows(SB), NOSPLIT, $0-64
 	MOVQ n+0(FP), CX
 	MOVQ w+8(FP), SI
@@ -681,16 +673,8 @@ gf16rloop:
 	GF_STEP(VCVTPH2PS, 2)
 	CMPQ AX, CX
 	JLT  gf16rloop
-	GF_REDUCE
-	MOVQ           os+48(FP), AX
-	VMOVUPS        X4, (BX)
-	VEXTRACTF32X4  $1, Z4, (BX)(AX*1)
-	VEXTRACTF32X4  $2, Z4, (BX)(AX*2)
-	LEAQ           (BX)(AX*2), R12
-	VEXTRACTF32X4  $3, Z4, (R12)(AX*1)
-	ADDQ           $16, BX
-	LEAQ           (R14)(DX*1), SI
-	DECQ           R15
-	JNZ            gf16rgroup
+	MOVQ os+48(FP), AX
+	GF_NEXT_ROWS
+	JNZ  gf16rgroup
 	VZEROUPPER
 	RET

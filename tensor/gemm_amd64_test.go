@@ -138,6 +138,7 @@ func TestFloatTileGEMM(t *testing.T) {
 		for _, sh := range []struct{ rows, cols, n int }{
 			{4, 16, 4}, {16, 48, 5}, {36, 256, 7}, {8, 32, 8}, {12, 64, 67}, {4, 16, 2},
 			{20, 528, 70}, {16, 1024, 9}, // several pieces of k, a short panel, two sweeps
+			{264, 32, 9}, // hand-out ranges of several blocks of tiles, a short last block
 		} {
 			for _, regime := range []int{0, 5} {
 				t.Run(fmt.Sprintf("%s/%dx%d/n%d/r%d", typ, sh.rows, sh.cols, sh.n, regime), func(t *testing.T) {

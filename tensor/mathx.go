@@ -79,13 +79,7 @@ func scale16Go(x []float32, s float32) {
 // up to the sign of a zero, which no difference x[i]-max then shows.
 func softmaxMax(x []float32) float32 {
 	full := len(x) &^ 15
-	m := max16(x[:full], x[0])
-	for _, v := range x[full:] {
-		if v > m {
-			m = v
-		}
-	}
-	return m
+	return max16Go(x[full:], max16(x[:full], x[0]))
 }
 
 // softmaxSum returns Softmax's total of x: each group of 16 (the last one
@@ -102,15 +96,6 @@ func softmaxSum(x []float32) float64 {
 		sum += float64(Sum16(&lanes))
 	}
 	return sum
-}
-
-// scaleAll multiplies every element of x by s.
-func scaleAll(x []float32, s float32) {
-	full := len(x) &^ 15
-	scale16(x[:full], s)
-	for i := full; i < len(x); i++ {
-		x[i] *= s
-	}
 }
 
 func siluMul16Go(x, up []float32) {
@@ -152,7 +137,7 @@ func Softmax(x []float32) {
 	for i := full; i < len(x); i++ {
 		x[i] = expf(x[i] - maxv)
 	}
-	scaleAll(x, float32(1/softmaxSum(x)))
+	ScaleF32(x, float32(1/softmaxSum(x)))
 }
 
 // SoftmaxSink is Softmax with an attention sink (ggml_soft_max_ext with
@@ -169,7 +154,7 @@ func SoftmaxSink(x []float32, sink float32) float32 {
 	}
 	es := Expf(sink - maxv)
 	inv := float32(1 / (softmaxSum(x) + float64(es)))
-	scaleAll(x, inv)
+	ScaleF32(x, inv)
 	return es * inv
 }
 
