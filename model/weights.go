@@ -109,6 +109,10 @@ func bind(m *Model, src source) error {
 	c := &m.Config
 	src = fusedSource{src: src, c: c}
 	m.Layers = make([]Layer, c.Layers)
+	// the matrices token generation streams get packed copies, all in one
+	// arena (tensor.Arena: huge pages), once every tensor is bound and the
+	// arena's size is known
+	var packs []packing
 	for _, r := range c.tensors(func(*TensorSpec) bool { return true }) {
 		s := r.Spec
 		raw, found, err := src.tensor(r.Name)
@@ -133,9 +137,12 @@ func bind(m *Model, src source) error {
 			return fmt.Errorf("tensor %s is missing%s", r.Name, needs(s, c))
 		}
 		if s.Stacked {
-			mats, err := bindExperts(raw, r, src)
+			mats, err := bindExperts(raw, r)
 			if err != nil {
 				return fmt.Errorf("tensor %s: %w", r.Name, err)
+			}
+			for e, mat := range mats {
+				packs = append(packs, packing{fmt.Sprintf("%s (expert %d)", r.Name, e), mat})
 			}
 			*s.mats(l) = mats
 			continue
@@ -151,9 +158,7 @@ func bind(m *Model, src source) error {
 			// The embedding table is only looked up by rows, unless the
 			// output shares it (packed below).
 			if r.Name != NameTokenEmbd {
-				if err := pack(mat, src); err != nil {
-					return fmt.Errorf("tensor %s: %w", r.Name, err)
-				}
+				packs = append(packs, packing{r.Name, mat})
 			}
 			*s.mat(m, l) = mat
 			continue
@@ -166,8 +171,16 @@ func bind(m *Model, src source) error {
 	}
 	if m.Output == m.TokenEmbedding {
 		c.TiedOutput = true
-		if err := pack(m.Output, src); err != nil {
-			return fmt.Errorf("tensor %s: %w", NameTokenEmbd, err)
+		packs = append(packs, packing{NameTokenEmbd, m.Output})
+	}
+	size := 0
+	for _, p := range packs {
+		size += p.mat.PackedBytes()
+	}
+	arena := tensor.NewArena(size)
+	for _, p := range packs {
+		if err := pack(p.mat, src, arena); err != nil {
+			return fmt.Errorf("tensor %s: %w", p.name, err)
 		}
 	}
 	// a lookup faults in the table's pages around its row; they are
@@ -182,10 +195,16 @@ func bind(m *Model, src source) error {
 	return nil
 }
 
+// packing is a matrix to pack once the weights are bound, and the name of
+// its tensor.
+type packing struct {
+	name string
+	mat  *tensor.Matrix
+}
+
 // bindExperts checks the shape of a stacked tensor (GGML dims [cols rows
-// experts]) and returns one matrix per expert, each viewing its rows of raw
-// and packed for token generation.
-func bindExperts(raw rawTensor, r TensorRef, src source) ([]*tensor.Matrix, error) {
+// experts]) and returns one matrix per expert, each viewing its rows of raw.
+func bindExperts(raw rawTensor, r TensorRef) ([]*tensor.Matrix, error) {
 	rows := r.Rows / r.Experts
 	if len(raw.Dims) != 3 || raw.Dims[0] != uint64(r.Cols) || raw.Dims[1] != uint64(rows) || raw.Dims[2] != uint64(r.Experts) {
 		return nil, fmt.Errorf("shape %v, want [%d %d %d] (columns, rows, experts)", raw.Dims, r.Cols, rows, r.Experts)
@@ -207,29 +226,26 @@ func bindExperts(raw rawTensor, r TensorRef, src source) ([]*tensor.Matrix, erro
 		if err != nil {
 			return nil, fmt.Errorf("expert %d: %w", e, err)
 		}
-		if err := pack(m, src); err != nil {
-			return nil, fmt.Errorf("expert %d: %w", e, err)
-		}
 		mats[e] = m
 	}
 	return mats, nil
 }
 
 // pack builds mat's packed copy for token generation (tensor.Matrix.Pack)
-// and, when src is a file mapping, drops the mapped pages the copy
+// in arena and, when src is a file mapping, drops the mapped pages the copy
 // replaces, so that memory holds the weights once.
-func pack(mat *tensor.Matrix, src source) error {
+func pack(mat *tensor.Matrix, src source, arena *tensor.Arena) error {
 	if mat == nil {
 		return nil
 	}
 	rel, ok := src.(releaser)
 	if !ok {
-		mat.Pack()
-		return nil
+		_, err := mat.PackReleasing(arena, nil)
+		return err
 	}
 	// each part of the mapping is dropped as soon as it is packed, then the
 	// whole (pages straddling two parts)
-	n, err := mat.PackReleasing(rel.release)
+	n, err := mat.PackReleasing(arena, rel.release)
 	if err != nil || n == 0 {
 		return err
 	}

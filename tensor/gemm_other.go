@@ -17,7 +17,10 @@ func floatRowsFor(w *Matrix) floatRowsFunc { return nil }
 func floatGEMM(dst []float32, w *Matrix, xq []byte, xs, n int) int { return 0 }
 
 // packMatrix makes no packed copies on this platform.
-func packMatrix(m *Matrix, release func([]byte) error) ([]byte, error) { return nil, nil }
+func packMatrix(m *Matrix, a *Arena, release func([]byte) error) ([]byte, error) { return nil, nil }
+
+// packedSize is 0: there are no packed copies on this platform.
+func packedSize(m *Matrix) int { return 0 }
 
 // packedGEMV has no kernels over packed copies on this platform.
 func packedGEMV(w *Matrix) gemvFunc { return nil }

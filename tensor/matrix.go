@@ -37,15 +37,24 @@ type Matrix struct {
 // does). Pack must not run concurrently with products on m; calling it
 // again does nothing.
 func (m *Matrix) Pack() int {
-	n, _ := m.PackReleasing(nil)
+	n, _ := m.PackReleasing(nil, nil)
 	return n
+}
+
+// PackedBytes returns the bytes an Arena needs for the copy Pack makes of m
+// (0 when Pack makes none on this CPU): a loader sums it over its matrices
+// to size the arena it packs them into.
+func (m *Matrix) PackedBytes() int {
+	return (packedSize(m) + 63) &^ 63
 }
 
 // packPart is how many bytes of rows PackReleasing packs before it releases
 // them.
 const packPart = 1 << 20
 
-// PackReleasing is Pack for a matrix whose Data is a file mapping: it packs
+// PackReleasing is Pack for a matrix whose Data is a file mapping, the copy
+// taken from a (when not nil: see Arena; when a is full, or nil, it is
+// allocated on its own). It packs
 // the rows a part of about a MiB at a time and calls release (when not nil)
 // with each part of Data as soon as the copy holds its rows, so that the
 // mapped pages of a matrix and its copy are resident together for one part
@@ -55,11 +64,11 @@ const packPart = 1 << 20
 // that straddle two parts: the caller releases all of Data afterwards. It
 // returns the bytes of the copy and release's first error, after which the
 // copy is complete but not every part was released.
-func (m *Matrix) PackReleasing(release func(data []byte) error) (int, error) {
+func (m *Matrix) PackReleasing(a *Arena, release func(data []byte) error) (int, error) {
 	if m.packed != nil {
 		return len(m.packed), nil
 	}
-	p, err := packMatrix(m, release)
+	p, err := packMatrix(m, a, release)
 	m.packed = p
 	return len(p), err
 }

@@ -30,30 +30,47 @@ const (
 	q80x16Rec = 16 * szQ80
 )
 
-// packMatrix returns the interleaved copy of m's whole groups of sixteen
-// rows, or nil when m's type has none or this CPU lacks the kernels. It packs
-// packPart bytes of rows at a time and, when release is not nil, calls it
-// with each part of m.Data once its rows are in the copy, until it fails:
-// the copy is complete whatever release returns, and so is its first error.
-func packMatrix(m *Matrix, release func([]byte) error) (dst []byte, err error) {
-	var pack func(dst, src []byte, nb int)
+// packerFor returns the function that interleaves sixteen of m's rows, or
+// nil when m's type has no packed copy or this CPU lacks its kernels.
+func packerFor(m *Matrix) func(dst, src []byte, nb int) {
 	switch {
 	case asmOff || !hasVNNI512 || m.Rows < 16 || m.Cols == 0:
-		return nil, nil
+		return nil
 	case m.Type == Q4_0:
-		pack = packQ4_0x16
+		return packQ4_0x16
 	case m.Type == Q8_0:
-		pack = packQ8_0x16
+		return packQ8_0x16
 	case m.Type == Q4_K:
-		pack = packQ4_Kx16
+		return packQ4_Kx16
 	case m.Type == Q6_K:
-		pack = packQ6_Kx16
-	default:
+		return packQ6_Kx16
+	}
+	return nil
+}
+
+// packedSize returns the bytes of m's packed copy (0 when it has none): its
+// whole groups of sixteen rows.
+func packedSize(m *Matrix) int {
+	if packerFor(m) == nil {
+		return 0
+	}
+	return m.Rows / 16 * 16 * m.rowBytes()
+}
+
+// packMatrix returns the interleaved copy of m's whole groups of sixteen
+// rows, taken from a (a new allocation when a is nil or full), or nil when
+// m's type has none or this CPU lacks the kernels. It packs packPart bytes of
+// rows at a time and, when release is not nil, calls it with each part of
+// m.Data once its rows are in the copy, until it fails: the copy is complete
+// whatever release returns, and so is its first error.
+func packMatrix(m *Matrix, a *Arena, release func([]byte) error) (dst []byte, err error) {
+	pack := packerFor(m)
+	if pack == nil {
 		return nil, nil
 	}
 	rb, nb := m.rowBytes(), m.Cols/m.Type.BlockSize()
 	groups := m.Rows / 16
-	dst = make([]byte, groups*16*rb)
+	dst = a.alloc(groups * 16 * rb)
 	m.packed = dst                   // filled part by part: release may look at the parts done
 	step := max(1, packPart/(16*rb)) // groups per part
 	for g0 := 0; g0 < groups; g0 += step {

@@ -144,7 +144,7 @@ func TestPackReleasing(t *testing.T) {
 			rb := w.rowBytes()
 			covered := c.rows / 16 * 16 * rb
 			next, parts := 0, 0
-			n, err := w.PackReleasing(func(b []byte) error {
+			n, err := w.PackReleasing(nil, func(b []byte) error {
 				off := int(uintptr(unsafe.Pointer(&b[0])) - uintptr(unsafe.Pointer(&w.Data[0])))
 				if off != next || len(b)%(16*rb) != 0 || len(b) > max(packPart, 16*rb) {
 					t.Fatalf("part %d: bytes [%d, %d), want a whole number of groups from %d, at most %d bytes", parts, off, off+len(b), next, max(packPart, 16*rb))
@@ -172,7 +172,7 @@ func TestPackReleasing(t *testing.T) {
 			w2, _ := NewMatrix(c.typ, c.rows, c.cols, bytes.Clone(want.Data))
 			calls := 0
 			boom := errors.New("boom")
-			n, err = w2.PackReleasing(func([]byte) error { calls++; return boom })
+			n, err = w2.PackReleasing(nil, func([]byte) error { calls++; return boom })
 			if !errors.Is(err, boom) || calls != 1 || n != covered {
 				t.Fatalf("failing release: %d bytes, %v after %d calls; want %d bytes, boom after 1", n, err, calls, covered)
 			}
@@ -180,6 +180,70 @@ func TestPackReleasing(t *testing.T) {
 				t.Fatal("failing release: the copy differs from Pack's")
 			}
 		})
+	}
+}
+
+// TestPackArena checks that matrices packed into an arena sized by their
+// PackedBytes fill it exactly, each copy inside it and equal to Pack's own,
+// and that their products are the plain layout's bit for bit; a matrix
+// without a copy takes nothing, and one that no longer fits is packed on its
+// own.
+func TestPackArena(t *testing.T) {
+	if !hasVNNI512 || asmOff {
+		t.Skip("no AVX-512 VNNI, or GLASSBOX_NOASM set: no packed copy")
+	}
+	rng := rand.New(rand.NewPCG(49, 50))
+	shapes := []struct {
+		typ        Type
+		rows, cols int
+	}{{Q8_0, 16*5 + 3, 32 * 7}, {F16, 64, 64}, {Q4_0, 16 * 3, 32 * 5}, {Q4_K, 16*9 + 15, 256 * 3}, {Q6_K, 16 * 4, 256}, {Q8_0, 15, 64}, {Q8_0, 16 * 200, 1536}}
+	var plains, mats []*Matrix
+	size := 0
+	for _, c := range shapes {
+		data := randomQuantRows(rng, c.typ, c.rows, c.cols)
+		plain, _ := NewMatrix(c.typ, c.rows, c.cols, data)
+		w, _ := NewMatrix(c.typ, c.rows, c.cols, bytes.Clone(data))
+		plains, mats = append(plains, plain), append(mats, w)
+		size += w.PackedBytes()
+	}
+	a := NewArena(size)
+	base := uintptr(unsafe.Pointer(unsafe.SliceData(a.buf)))
+	for i, w := range mats {
+		want, _ := NewMatrix(w.Type, w.Rows, w.Cols, bytes.Clone(w.Data))
+		wantN := want.Pack()
+		if got := w.PackedBytes(); got != (wantN+63)&^63 {
+			t.Fatalf("%s %d×%d: PackedBytes %d, want Pack's %d rounded up to 64", w.Type, w.Rows, w.Cols, got, wantN)
+		}
+		n, err := w.PackReleasing(a, nil)
+		if err != nil || n != wantN || !bytes.Equal(w.packed, want.packed) {
+			t.Fatalf("%s %d×%d: PackReleasing into the arena = %d, %v, want %d bytes equal to Pack's", w.Type, w.Rows, w.Cols, n, err, wantN)
+		}
+		if n == 0 {
+			continue
+		}
+		p := uintptr(unsafe.Pointer(unsafe.SliceData(w.packed)))
+		if p < base || p+uintptr(n) > base+uintptr(size) {
+			t.Fatalf("shape %d: the copy is not in the arena", i)
+		}
+		x := make([]float32, w.Cols)
+		for j := range x {
+			x[j] = float32(rng.NormFloat64())
+		}
+		got, ref := make([]float32, w.Rows), make([]float32, w.Rows)
+		MatVec(got, w, x)
+		MatVec(ref, plains[i], x)
+		for j := range got {
+			if !sameBits(got[j], ref[j]) {
+				t.Fatalf("%s %d×%d: output %d: arena copy %v, plain %v", w.Type, w.Rows, w.Cols, j, got[j], ref[j])
+			}
+		}
+	}
+	if a.Left() != 0 {
+		t.Fatalf("the arena has %d bytes left, want 0", a.Left())
+	}
+	more, _ := NewMatrix(Q4_0, 16, 32, randomQuantRows(rng, Q4_0, 16, 32))
+	if n, err := more.PackReleasing(a, nil); n != 16*szQ40 || err != nil {
+		t.Fatalf("packing into a full arena: %d, %v; want %d bytes on their own", n, err, 16*szQ40)
 	}
 }
 
