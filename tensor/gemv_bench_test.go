@@ -51,6 +51,47 @@ func BenchmarkGemv(b *testing.B) {
 	}
 }
 
+// BenchmarkGemvLayers runs token generation's products over the matrices
+// of four layers of the 400M shape in turn (q, k, v, o, gate, up, down: dim
+// 1536, FFN 4096, 4 key/value heads of 128), packed into one arena as a
+// model's are, at one and two threads: unlike BenchmarkGemv's one large
+// matrix, each product starts a new stream of a few MiB. MB/s is weight
+// bytes streamed per second.
+func BenchmarkGemvLayers(b *testing.B) {
+	defer SetThreads(0)
+	rng := rand.New(rand.NewPCG(35, 36))
+	shapes := [][2]int{{1536, 1536}, {512, 1536}, {512, 1536}, {1536, 1536}, {4096, 1536}, {4096, 1536}, {1536, 4096}}
+	x := randNormal(rng, 4096, 1)
+	dst := make([]float32, 4096)
+	for _, typ := range []Type{Q4_0, Q8_0, Q4_K, Q6_K} {
+		var mats []*Matrix
+		size, bytes := 0, 0
+		for range 4 {
+			for _, s := range shapes {
+				m := randomMatrix(b, rng, typ, s[0], s[1])
+				mats = append(mats, m)
+				size += m.PackedBytes()
+				bytes += len(m.Data)
+			}
+		}
+		a := NewArena(size)
+		for _, m := range mats {
+			m.PackReleasing(a, nil)
+		}
+		for _, th := range []int{1, 2} {
+			b.Run(fmt.Sprintf("%s/t%d", typ, th), func(b *testing.B) {
+				SetThreads(th)
+				b.SetBytes(int64(bytes))
+				for b.Loop() {
+					for _, m := range mats {
+						MatVec(dst[:m.Rows], m, x[:m.Cols])
+					}
+				}
+			})
+		}
+	}
+}
+
 // BenchmarkPack measures building the packed copy of a 4096×1536 matrix
 // (3072 columns for the K-quants; model load time): MB/s is weight bytes
 // packed per second.
