@@ -79,6 +79,124 @@ GLOBL k03<>(SB), RODATA|NOPTR, $4
 	VCVTDQ2PS     Z30, Z30 \
 	VFMADD231PS   Z30, Z28, ACC
 
+// Q4K_SUPERBLOCK: one super-block of the sixteen rows of the record at SI
+// against the activation record at DI, into the accumulators Z0–Z11 (the
+// eight lane sums, then the four mins terms): the scales and mins of the
+// rows (k4Scales), the mins term with dmin = -d_x·dmin_w, the lane sums of
+// the four groups of sub-blocks, and acc[L] = fma(d_x·d_w, float(isum[L]),
+// acc[L]).
+#define Q4K_SUPERBLOCK \
+	PREFETCHNTA (PFK+2048)(SI) \
+	PREFETCHNTA (PFK+2112)(SI) \
+	PREFETCHNTA (PFK+2176)(SI) \
+	PREFETCHNTA (PFK+2240)(SI) \
+	VMOVDQU64   2112(SI), Z22 \
+	VMOVDQU64   2176(SI), Z23 \
+	VMOVDQU64   2240(SI), Z24 \
+	VPANDD.BCST k3f<>(SB), Z22, Z20 \
+	VPANDD.BCST k3f<>(SB), Z23, Z25 \
+	VPSRLD      $6, Z22, Z22 \
+	VPANDD.BCST k03<>(SB), Z22, Z22 \
+	VPSLLD      $4, Z22, Z22 \
+	VPANDD      Z31, Z24, Z21 \
+	VPORD       Z22, Z21, Z21 \
+	VPSRLD      $6, Z23, Z23 \
+	VPANDD.BCST k03<>(SB), Z23, Z23 \
+	VPSLLD      $4, Z23, Z23 \
+	VPSRLD      $4, Z24, Z24 \
+	VPANDD      Z31, Z24, Z24 \
+	VPORD       Z23, Z24, Z24 \
+	VCVTPH2PS   2080(SI), Z28 \
+	VMULPS.BCST 260(DI), Z28, Z28 \
+	Q4K_MINS(kM0, Z25, 264, Z8) \
+	Q4K_MINS(kM1, Z25, 268, Z9) \
+	Q4K_MINS(kM0, Z24, 272, Z10) \
+	Q4K_MINS(kM1, Z24, 276, Z11) \
+	VPXORD  Z12, Z12, Z12 \
+	VPXORD  Z13, Z13, Z13 \
+	VPXORD  Z14, Z14, Z14 \
+	VPXORD  Z15, Z15, Z15 \
+	VPXORD  Z16, Z16, Z16 \
+	VPXORD  Z17, Z17, Z17 \
+	VPXORD  Z18, Z18, Z18 \
+	VPXORD  Z19, Z19, Z19 \
+	VPSHUFB kS0<>(SB), Z20, Z26 \
+	VPSHUFB kS1<>(SB), Z20, Z27 \
+	Q4K_GROUP(0) \
+	VPSHUFB kS2<>(SB), Z20, Z26 \
+	VPSHUFB kS3<>(SB), Z20, Z27 \
+	Q4K_GROUP(1) \
+	VPSHUFB kS0<>(SB), Z21, Z26 \
+	VPSHUFB kS1<>(SB), Z21, Z27 \
+	Q4K_GROUP(2) \
+	VPSHUFB kS2<>(SB), Z21, Z26 \
+	VPSHUFB kS3<>(SB), Z21, Z27 \
+	Q4K_GROUP(3) \
+	VCVTPH2PS   2048(SI), Z28 \
+	VMULPS.BCST 256(DI), Z28, Z28 \
+	VCVTDQ2PS   Z12, Z12 \
+	VCVTDQ2PS   Z13, Z13 \
+	VCVTDQ2PS   Z14, Z14 \
+	VCVTDQ2PS   Z15, Z15 \
+	VCVTDQ2PS   Z16, Z16 \
+	VCVTDQ2PS   Z17, Z17 \
+	VCVTDQ2PS   Z18, Z18 \
+	VCVTDQ2PS   Z19, Z19 \
+	VFMADD231PS Z12, Z28, Z0 \
+	VFMADD231PS Z13, Z28, Z1 \
+	VFMADD231PS Z14, Z28, Z2 \
+	VFMADD231PS Z15, Z28, Z3 \
+	VFMADD231PS Z16, Z28, Z4 \
+	VFMADD231PS Z17, Z28, Z5 \
+	VFMADD231PS Z18, Z28, Z6 \
+	VFMADD231PS Z19, Z28, Z7
+
+// Q4K_REDUCE(DST): Sum8(acc) + ((accm0+accm2) + (accm1+accm3)) of the
+// accumulators Z0–Z11, stored at DST.
+#define Q4K_REDUCE(DST) \
+	VADDPS  Z4, Z0, Z0 \
+	VADDPS  Z6, Z2, Z2 \
+	VADDPS  Z2, Z0, Z0 \
+	VADDPS  Z5, Z1, Z1 \
+	VADDPS  Z7, Z3, Z3 \
+	VADDPS  Z3, Z1, Z1 \
+	VADDPS  Z1, Z0, Z0 \
+	VADDPS  Z10, Z8, Z8 \
+	VADDPS  Z11, Z9, Z9 \
+	VADDPS  Z9, Z8, Z8 \
+	VADDPS  Z8, Z0, Z0 \
+	VMOVUPS Z0, DST
+
+// Q4K_ACCS(OP, base): OP (a move) between the accumulators Z0–Z11 and the
+// twelve registers' worth of memory at base(R10).
+#define Q4K_ACCS(OP, base) \
+	OP base+0(R10), Z0 \
+	OP base+64(R10), Z1 \
+	OP base+128(R10), Z2 \
+	OP base+192(R10), Z3 \
+	OP base+256(R10), Z4 \
+	OP base+320(R10), Z5 \
+	OP base+384(R10), Z6 \
+	OP base+448(R10), Z7 \
+	OP base+512(R10), Z8 \
+	OP base+576(R10), Z9 \
+	OP base+640(R10), Z10 \
+	OP base+704(R10), Z11
+
+#define Q4K_SAVE(base) \
+	VMOVUPS Z0, base+0(R10) \
+	VMOVUPS Z1, base+64(R10) \
+	VMOVUPS Z2, base+128(R10) \
+	VMOVUPS Z3, base+192(R10) \
+	VMOVUPS Z4, base+256(R10) \
+	VMOVUPS Z5, base+320(R10) \
+	VMOVUPS Z6, base+384(R10) \
+	VMOVUPS Z7, base+448(R10) \
+	VMOVUPS Z8, base+512(R10) \
+	VMOVUPS Z9, base+576(R10) \
+	VMOVUPS Z10, base+640(R10) \
+	VMOVUPS Z11, base+704(R10)
+
 // func gemvQ4_Kx16VNNI(nsb int, w *byte, groups int, x *byte, dst *float32)
 // computes dst[16g+i] = row 16g+i · x for g < groups. w holds the groups one
 // after the other, nsb 2304-byte records each: 32 registers (register 8g+L:
@@ -111,99 +229,74 @@ q4kx16group:
 	VPXORD Z11, Z11, Z11
 
 q4kx16loop:
-	PREFETCHNTA (PFK+2048)(SI)
-	PREFETCHNTA (PFK+2112)(SI)
-	PREFETCHNTA (PFK+2176)(SI)
-	PREFETCHNTA (PFK+2240)(SI)
-
-	// scales and mins of the sixteen rows (k4Scales)
-	VMOVDQU64   2112(SI), Z22
-	VMOVDQU64   2176(SI), Z23
-	VMOVDQU64   2240(SI), Z24
-	VPANDD.BCST k3f<>(SB), Z22, Z20 // scales 0..3
-	VPANDD.BCST k3f<>(SB), Z23, Z25 // mins 0..3
-	VPSRLD      $6, Z22, Z22
-	VPANDD.BCST k03<>(SB), Z22, Z22
-	VPSLLD      $4, Z22, Z22
-	VPANDD      Z31, Z24, Z21
-	VPORD       Z22, Z21, Z21       // scales 4..7
-	VPSRLD      $6, Z23, Z23
-	VPANDD.BCST k03<>(SB), Z23, Z23
-	VPSLLD      $4, Z23, Z23
-	VPSRLD      $4, Z24, Z24
-	VPANDD      Z31, Z24, Z24
-	VPORD       Z23, Z24, Z24       // mins 4..7
-
-	// the mins term: dmin = -d_x·dmin_w
-	VCVTPH2PS   2080(SI), Z28
-	VMULPS.BCST 260(DI), Z28, Z28
-	Q4K_MINS(kM0, Z25, 264, Z8)
-	Q4K_MINS(kM1, Z25, 268, Z9)
-	Q4K_MINS(kM0, Z24, 272, Z10)
-	Q4K_MINS(kM1, Z24, 276, Z11)
-
-	VPXORD  Z12, Z12, Z12
-	VPXORD  Z13, Z13, Z13
-	VPXORD  Z14, Z14, Z14
-	VPXORD  Z15, Z15, Z15
-	VPXORD  Z16, Z16, Z16
-	VPXORD  Z17, Z17, Z17
-	VPXORD  Z18, Z18, Z18
-	VPXORD  Z19, Z19, Z19
-	VPSHUFB kS0<>(SB), Z20, Z26
-	VPSHUFB kS1<>(SB), Z20, Z27
-	Q4K_GROUP(0)
-	VPSHUFB kS2<>(SB), Z20, Z26
-	VPSHUFB kS3<>(SB), Z20, Z27
-	Q4K_GROUP(1)
-	VPSHUFB kS0<>(SB), Z21, Z26
-	VPSHUFB kS1<>(SB), Z21, Z27
-	Q4K_GROUP(2)
-	VPSHUFB kS2<>(SB), Z21, Z26
-	VPSHUFB kS3<>(SB), Z21, Z27
-	Q4K_GROUP(3)
-
-	// acc[L] = fma(d_x·d_w, float(isum[L]), acc[L])
-	VCVTPH2PS   2048(SI), Z28
-	VMULPS.BCST 256(DI), Z28, Z28
-	VCVTDQ2PS   Z12, Z12
-	VCVTDQ2PS   Z13, Z13
-	VCVTDQ2PS   Z14, Z14
-	VCVTDQ2PS   Z15, Z15
-	VCVTDQ2PS   Z16, Z16
-	VCVTDQ2PS   Z17, Z17
-	VCVTDQ2PS   Z18, Z18
-	VCVTDQ2PS   Z19, Z19
-	VFMADD231PS Z12, Z28, Z0
-	VFMADD231PS Z13, Z28, Z1
-	VFMADD231PS Z14, Z28, Z2
-	VFMADD231PS Z15, Z28, Z3
-	VFMADD231PS Z16, Z28, Z4
-	VFMADD231PS Z17, Z28, Z5
-	VFMADD231PS Z18, Z28, Z6
-	VFMADD231PS Z19, Z28, Z7
+	Q4K_SUPERBLOCK
 
 	ADDQ $2304, SI
 	ADDQ $288, DI
 	DECQ CX
 	JNZ  q4kx16loop
 
-	// Sum8(acc) + ((accm0+accm2) + (accm1+accm3))
-	VADDPS  Z4, Z0, Z0
-	VADDPS  Z6, Z2, Z2
-	VADDPS  Z2, Z0, Z0
-	VADDPS  Z5, Z1, Z1
-	VADDPS  Z7, Z3, Z3
-	VADDPS  Z3, Z1, Z1
-	VADDPS  Z1, Z0, Z0
-	VADDPS  Z10, Z8, Z8
-	VADDPS  Z11, Z9, Z9
-	VADDPS  Z9, Z8, Z8
-	VADDPS  Z8, Z0, Z0
-	VMOVUPS Z0, (BX)
+	Q4K_REDUCE((BX))
 	ADDQ    $64, BX
 	DECQ    R15
 	JNZ     q4kx16group
+	VZEROUPPER
+	RET
+
+// func gemvQ4_Kx16x2VNNI(nsb int, wa, wb *byte, pairs int, x *byte, da, db *float32, acc *float32)
+// is gemvQ4_Kx16VNNI over two streams at once (as gemvQ8_0x16x2VNNI is
+// gemvQ8_0x16VNNI's): groups g of wa and of wb (g < pairs) into da[16g:]
+// and db[16g:], a super-block of one then of the other. The accumulators
+// of the stream not running wait in acc (2 × 12 registers: 1536 bytes).
+TEXT ·gemvQ4_Kx16x2VNNI(SB), NOSPLIT, $0-64
+	MOVQ         wa+8(FP), R8
+	MOVQ         wb+16(FP), R9
+	MOVQ         pairs+24(FP), R15
+	MOVQ         da+40(FP), BX
+	MOVQ         db+48(FP), R11
+	MOVQ         acc+56(FP), R10
+	MOVL         $0x0f0f0f0f, AX
+	VPBROADCASTD AX, Z31
+
+q4kx2group:
+	MOVQ   nsb+0(FP), CX
+	MOVQ   x+32(FP), DI
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	Q4K_SAVE(768)
+
+q4kx2loop:
+	MOVQ R8, SI
+	Q4K_SUPERBLOCK
+	Q4K_SAVE(0)
+	Q4K_ACCS(VMOVUPS, 768)
+	MOVQ R9, SI
+	Q4K_SUPERBLOCK
+	Q4K_SAVE(768)
+	Q4K_ACCS(VMOVUPS, 0)
+	ADDQ $2304, R8
+	ADDQ $2304, R9
+	ADDQ $288, DI
+	DECQ CX
+	JNZ  q4kx2loop
+
+	Q4K_REDUCE((BX))
+	Q4K_ACCS(VMOVUPS, 768)
+	Q4K_REDUCE((R11))
+	ADDQ $64, BX
+	ADDQ $64, R11
+	DECQ R15
+	JNZ  q4kx2group
 	VZEROUPPER
 	RET
 

@@ -19,6 +19,9 @@ import (
 //go:noescape
 func gemvQ4_Kx16VNNI(nsb int, w *byte, groups int, x *byte, dst *float32)
 
+//go:noescape
+func gemvQ4_Kx16x2VNNI(nsb int, wa, wb *byte, pairs int, x *byte, da, db *float32, acc *float32)
+
 // q4kx16Rec is the bytes per super-block of a group of sixteen Q4_K rows;
 // q4kGemvRec those of the activation record of the Q4_K one-row kernel.
 const (
@@ -97,7 +100,16 @@ func packGemvQ4_K(dst, xq []byte, nsb int) {
 func gemvQ4_Kx16(w *Matrix, xp []byte, lo, hi int, dst []float32) {
 	nsb, rb := w.Cols/qkK, w.rowBytes()
 	_, _, _ = w.packed[hi*rb-1], xp[nsb*q4kGemvRec-1], dst[hi-lo-1]
-	gemvQ4_Kx16VNNI(nsb, &w.packed[lo*rb], (hi-lo)/16, &xp[0], &dst[0])
+	// two streams side by side, as gemvQ8_0x16 (pack_amd64.go)
+	g, p := (hi-lo)/16, (hi-lo)/32
+	if p > 0 {
+		var acc [2 * 12 * 16]float32
+		gemvQ4_Kx16x2VNNI(nsb, &w.packed[lo*rb], &w.packed[(lo+16*p)*rb], p, &xp[0], &dst[0], &dst[16*p], &acc[0])
+	}
+	if g%2 != 0 {
+		r := 16 * (g - 1)
+		gemvQ4_Kx16VNNI(nsb, &w.packed[(lo+r)*rb], 1, &xp[0], &dst[r])
+	}
 }
 
 // Q6_K: per group of sixteen rows and super-block, q6kx16Rec bytes: for
