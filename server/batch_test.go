@@ -155,8 +155,22 @@ func TestBatchedServerMatchesAlone(t *testing.T) {
 			}
 			check(4)
 			b := srv.models["m"].batcher
-			if passes, chunks := b.PromptStats(); name == "stories260K-chunks" && chunks <= passes {
-				t.Errorf("%d prompt chunks in %d passes: no two prompts were processed together", chunks, passes)
+			if name == "stories260K-chunks" {
+				// the four requests arrive over HTTP a little apart, and a
+				// model this small can finish a prompt before the next one
+				// comes (about one round in twenty on two busy cores): the
+				// rounds go on, each checked, until one pass has held chunks
+				// of two prompts
+				for round := 1; ; round++ {
+					passes, chunks := b.PromptStats()
+					if chunks > passes {
+						break
+					}
+					if round == 10 {
+						t.Fatalf("%d prompt chunks in %d passes over %d rounds of four requests: no two prompts were processed together", chunks, passes, round)
+					}
+					check(4)
+				}
 			}
 			check(16)
 			if steps, rows := b.Stats(); rows <= steps {
