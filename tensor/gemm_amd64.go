@@ -405,6 +405,12 @@ func gemmF32TileRows(n int, w *float32, ws int, x *float32, xs int, out *float32
 func gemmF16TileRows(n int, w *uint16, ws int, x *float32, xs int, out *float32, os int, groups int)
 
 //go:noescape
+func gemmF32TileRows6(n int, w *float32, ws int, x *float32, xs int, out *float32, os int, groups int)
+
+//go:noescape
+func gemmF16TileRows6(n int, w *uint16, ws int, x *float32, xs int, out *float32, os int, groups int)
+
+//go:noescape
 func gemmF16TileAcc(n int, w *uint16, ws int, x *float32, xs int, acc *[16][16]float32, out *[16]float32, flags int)
 
 // gemmTileCols is how many activation rows a tile sweep keeps in cache;
@@ -436,14 +442,27 @@ func floatGEMM(dst []float32, w *Matrix, xq []byte, xs, n int) int {
 		for c0 := 0; c0 < n4; c0 += gemmTileCols {
 			c1 := min(c0+gemmTileCols, n4)
 			for t0 := lo; t0 < hi; t0 += gemmTileRows {
-				for c := c0; c < c1; c += 4 {
-					// the block's tiles in one call
+				for c := c0; c < c1; {
+					// the block's tiles in one call, over six activation
+					// rows while what is left is not 2, 4 or 8 (an even
+					// count: sixes and fours cover it)
 					x := (*float32)(unsafe.Pointer(&xq[c*xs]))
 					r, g := 4*t0, min(t0+gemmTileRows, hi)-t0
-					if w.Type == F32 {
+					six := gemm6 && (c1-c == 6 || c1-c >= 10)
+					switch {
+					case w.Type == F32 && six:
+						gemmF32TileRows6(k, (*float32)(unsafe.Pointer(&w.Data[r*rb])), rb, x, xs, &dst[c*rows+r], 4*rows, g)
+					case w.Type == F32:
 						gemmF32TileRows(k, (*float32)(unsafe.Pointer(&w.Data[r*rb])), rb, x, xs, &dst[c*rows+r], 4*rows, g)
-					} else {
+					case six:
+						gemmF16TileRows6(k, (*uint16)(unsafe.Pointer(&w.Data[r*rb])), rb, x, xs, &dst[c*rows+r], 4*rows, g)
+					default:
 						gemmF16TileRows(k, (*uint16)(unsafe.Pointer(&w.Data[r*rb])), rb, x, xs, &dst[c*rows+r], 4*rows, g)
+					}
+					if six {
+						c += 6
+					} else {
+						c += 4
 					}
 				}
 			}
@@ -493,3 +512,7 @@ func panelShape(w *Matrix) (rows, block int, pack func(dst []byte, w *Matrix, r0
 	}
 	return 0, 0, nil
 }
+
+// gemm6 makes floatGEMM run the six-activation-row tiles where they fit
+// (false in tests and benchmarks of the four-row tiles alone).
+var gemm6 = true

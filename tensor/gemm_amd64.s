@@ -2,6 +2,7 @@
 
 #include "textflag.h"
 #include "reduce_amd64.h"
+#include "gemm6_amd64.h"
 
 // Panel GEMM kernels for batches of activation rows (prompt processing) on
 // CPUs with AVX-512 VNNI. The weights are repacked per panel by
@@ -676,5 +677,58 @@ gf16rloop:
 	MOVQ os+48(FP), AX
 	GF_NEXT_ROWS
 	JNZ  gf16rgroup
+	VZEROUPPER
+	RET
+
+// func gemmF32TileRows6(n int, w *float32, ws int, x *float32, xs int, out *float32, os int, groups int)
+// is gemmF32TileRows over six activation rows (x + j·xs bytes, j < 6): each
+// output the same tinyBLAS dot.
+TEXT ·gemmF32TileRows6(SB), NOSPLIT, $512-64
+	MOVQ n+0(FP), CX
+	MOVQ w+8(FP), SI
+	MOVQ ws+16(FP), DX
+	MOVQ x+24(FP), DI
+	MOVQ xs+32(FP), AX
+	ROWS3(DI, AX, R8, R9, R10)
+	LEAQ (R10)(AX*1), R11
+	LEAQ (R11)(AX*1), R15
+	MOVQ out+40(FP), BX
+
+gf32r6group:
+	GF6_PROLOGUE
+
+gf32r6loop:
+	GF6_STEP(VMOVUPS, 4)
+	CMPQ AX, CX
+	JLT  gf32r6loop
+	MOVQ os+48(FP), AX
+	GF6_NEXT_ROWS
+	JNZ  gf32r6group
+	VZEROUPPER
+	RET
+
+// func gemmF16TileRows6(n int, w *uint16, ws int, x *float32, xs int, out *float32, os int, groups int)
+// is gemmF32TileRows6 for F16 weights (converted exactly to float32).
+TEXT ·gemmF16TileRows6(SB), NOSPLIT, $512-64
+	MOVQ n+0(FP), CX
+	MOVQ w+8(FP), SI
+	MOVQ ws+16(FP), DX
+	MOVQ x+24(FP), DI
+	MOVQ xs+32(FP), AX
+	ROWS3(DI, AX, R8, R9, R10)
+	LEAQ (R10)(AX*1), R11
+	LEAQ (R11)(AX*1), R15
+	MOVQ out+40(FP), BX
+
+gf16r6group:
+	GF6_PROLOGUE
+
+gf16r6loop:
+	GF6_STEP(VCVTPH2PS, 2)
+	CMPQ AX, CX
+	JLT  gf16r6loop
+	MOVQ os+48(FP), AX
+	GF6_NEXT_ROWS
+	JNZ  gf16r6group
 	VZEROUPPER
 	RET

@@ -132,16 +132,24 @@ func TestFloatTileGEMM(t *testing.T) {
 	if !hasAVX512 {
 		t.Skip("no AVX-512: the tile kernels never run")
 	}
-	defer func() { useGEMM = hasVNNI512; useAsm(true) }()
+	defer func() { useGEMM = hasVNNI512; useAsm(true); gemm6 = true }()
 	rng := rand.New(rand.NewPCG(17, 19))
-	for _, typ := range []Type{F32, F16} {
+	for _, tc := range []struct {
+		typ Type
+		six bool // tiles of six activation rows where they fit
+	}{{F32, true}, {F16, true}, {F32, false}, {F16, false}} {
+		typ := tc.typ
+		gemm6 = tc.six
 		for _, sh := range []struct{ rows, cols, n int }{
 			{4, 16, 4}, {16, 48, 5}, {36, 256, 7}, {8, 32, 8}, {12, 64, 67}, {4, 16, 2},
 			{20, 528, 70}, {16, 1024, 9}, // several pieces of k, a short panel, two sweeps
 			{264, 32, 9}, // hand-out ranges of several blocks of tiles, a short last block
+			// six-row tiles alone, with a four-row one after, two four-row
+			// ones after, and sixes in two sweeps of 64 rows
+			{8, 32, 6}, {12, 48, 10}, {40, 96, 22}, {264, 64, 131},
 		} {
 			for _, regime := range []int{0, 5} {
-				t.Run(fmt.Sprintf("%s/%dx%d/n%d/r%d", typ, sh.rows, sh.cols, sh.n, regime), func(t *testing.T) {
+				t.Run(fmt.Sprintf("%s/six=%v/%dx%d/n%d/r%d", typ, tc.six, sh.rows, sh.cols, sh.n, regime), func(t *testing.T) {
 					wf := make([]float32, sh.rows*sh.cols)
 					for i := range wf {
 						wf[i] = edgeFloat(rng, regime*rng.IntN(6)/5)
@@ -237,9 +245,14 @@ func BenchmarkFloatTileGEMM(b *testing.B) {
 					x[i] = float32(rng.NormFloat64())
 				}
 				dst := make([]float32, n*sh.rows)
-				for _, tile := range []bool{true, false} {
-					b.Run(fmt.Sprintf("%s/%dx%d/n%d/tile=%v", typ, sh.rows, sh.cols, n, tile), func(b *testing.B) {
-						useGEMM = tile && hasVNNI512
+				// tile=true is the default (tiles of six activation rows
+				// where they fit), tile=four the four-row tiles alone,
+				// tile=false the per-output dots
+				for _, tile := range []string{"true", "four", "false"} {
+					b.Run(fmt.Sprintf("%s/%dx%d/n%d/tile=%s", typ, sh.rows, sh.cols, n, tile), func(b *testing.B) {
+						useGEMM = tile != "false" && hasVNNI512
+						gemm6 = tile == "true"
+						defer func() { gemm6 = true }()
 						SetThreads(runtime.GOMAXPROCS(0))
 						for b.Loop() {
 							MatMulGEMM(dst, w, x, n)
