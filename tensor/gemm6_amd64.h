@@ -28,23 +28,9 @@
 #define GF6_PROLOGUE \
 	ROWS3(SI, DX, R12, R13, R14) \
 	XORQ   AX, AX \
-	VPXORD Z8, Z8, Z8 \
-	VPXORD Z9, Z9, Z9 \
-	VPXORD Z10, Z10, Z10 \
-	VPXORD Z11, Z11, Z11 \
-	VPXORD Z12, Z12, Z12 \
-	VPXORD Z13, Z13, Z13 \
-	VPXORD Z14, Z14, Z14 \
-	VPXORD Z15, Z15, Z15 \
+	ZERO_Z8_Z15 \
 	ZERO_Z16_Z23 \
-	VPXORD Z24, Z24, Z24 \
-	VPXORD Z25, Z25, Z25 \
-	VPXORD Z26, Z26, Z26 \
-	VPXORD Z27, Z27, Z27 \
-	VPXORD Z28, Z28, Z28 \
-	VPXORD Z29, Z29, Z29 \
-	VPXORD Z30, Z30, Z30 \
-	VPXORD Z31, Z31, Z31
+	ZERO_Z24_Z31
 
 // GF6_NEXT_ROWS ends one block of a six-row kernel: rows 4 and 5's
 // accumulators go to the frame, the first four rows are reduced and stored
@@ -83,3 +69,28 @@
 	LEAQ           (R14)(DX*1), SI \
 	DECQ           groups+56(FP)
 
+
+// GF6_ROWS(LD, S) is the whole body of a six-row kernel whose weights LD
+// loads as float32 from elements of S bytes (gemmF32TileRows6,
+// gemmF16TileRows6); its frame holds GF6_NEXT_ROWS's spill area.
+#define GF6_ROWS(LD, S) \
+	MOVQ n+0(FP), CX \
+	MOVQ w+8(FP), SI \
+	MOVQ ws+16(FP), DX \
+	MOVQ x+24(FP), DI \
+	MOVQ xs+32(FP), AX \
+	ROWS3(DI, AX, R8, R9, R10) \
+	LEAQ (R10)(AX*1), R11 \
+	LEAQ (R11)(AX*1), R15 \
+	MOVQ out+40(FP), BX \
+gf6group: \
+	GF6_PROLOGUE \
+gf6loop: \
+	GF6_STEP(LD, S) \
+	CMPQ AX, CX \
+	JLT  gf6loop \
+	MOVQ os+48(FP), AX \
+	GF6_NEXT_ROWS \
+	JNZ  gf6group \
+	VZEROUPPER \
+	RET

@@ -405,14 +405,7 @@ q40gemvloop:
 	ROWS3(SI, DX, R12, R13, R14) \
 	XORQ   AX, AX \
 	ZERO_Z16_Z23 \
-	VPXORD Z24, Z24, Z24 \
-	VPXORD Z25, Z25, Z25 \
-	VPXORD Z26, Z26, Z26 \
-	VPXORD Z27, Z27, Z27 \
-	VPXORD Z28, Z28, Z28 \
-	VPXORD Z29, Z29, Z29 \
-	VPXORD Z30, Z30, Z30 \
-	VPXORD Z31, Z31, Z31
+	ZERO_Z24_Z31
 
 // GF_REDUCE reduces the sixteen accumulators at once into the sixteen
 // lanes of Z4, lane 4j+i being accumulator Z16+4i+j (weight row i by
@@ -684,51 +677,9 @@ gf16rloop:
 // is gemmF32TileRows over six activation rows (x + j·xs bytes, j < 6): each
 // output the same tinyBLAS dot.
 TEXT ·gemmF32TileRows6(SB), NOSPLIT, $512-64
-	MOVQ n+0(FP), CX
-	MOVQ w+8(FP), SI
-	MOVQ ws+16(FP), DX
-	MOVQ x+24(FP), DI
-	MOVQ xs+32(FP), AX
-	ROWS3(DI, AX, R8, R9, R10)
-	LEAQ (R10)(AX*1), R11
-	LEAQ (R11)(AX*1), R15
-	MOVQ out+40(FP), BX
-
-gf32r6group:
-	GF6_PROLOGUE
-
-gf32r6loop:
-	GF6_STEP(VMOVUPS, 4)
-	CMPQ AX, CX
-	JLT  gf32r6loop
-	MOVQ os+48(FP), AX
-	GF6_NEXT_ROWS
-	JNZ  gf32r6group
-	VZEROUPPER
-	RET
+	GF6_ROWS(VMOVUPS, 4)
 
 // func gemmF16TileRows6(n int, w *uint16, ws int, x *float32, xs int, out *float32, os int, groups int)
 // is gemmF32TileRows6 for F16 weights (converted exactly to float32).
 TEXT ·gemmF16TileRows6(SB), NOSPLIT, $512-64
-	MOVQ n+0(FP), CX
-	MOVQ w+8(FP), SI
-	MOVQ ws+16(FP), DX
-	MOVQ x+24(FP), DI
-	MOVQ xs+32(FP), AX
-	ROWS3(DI, AX, R8, R9, R10)
-	LEAQ (R10)(AX*1), R11
-	LEAQ (R11)(AX*1), R15
-	MOVQ out+40(FP), BX
-
-gf16r6group:
-	GF6_PROLOGUE
-
-gf16r6loop:
-	GF6_STEP(VCVTPH2PS, 2)
-	CMPQ AX, CX
-	JLT  gf16r6loop
-	MOVQ os+48(FP), AX
-	GF6_NEXT_ROWS
-	JNZ  gf16r6group
-	VZEROUPPER
-	RET
+	GF6_ROWS(VCVTPH2PS, 2)

@@ -39,6 +39,28 @@
 	VPXORD Z22, Z22, Z22 \
 	VPXORD Z23, Z23, Z23
 
+// ZERO_Z8_Z15 clears the eight accumulators Z8 to Z15.
+#define ZERO_Z8_Z15 \
+	VPXORD Z8, Z8, Z8 \
+	VPXORD Z9, Z9, Z9 \
+	VPXORD Z10, Z10, Z10 \
+	VPXORD Z11, Z11, Z11 \
+	VPXORD Z12, Z12, Z12 \
+	VPXORD Z13, Z13, Z13 \
+	VPXORD Z14, Z14, Z14 \
+	VPXORD Z15, Z15, Z15
+
+// ZERO_Z24_Z31 clears the eight accumulators Z24 to Z31.
+#define ZERO_Z24_Z31 \
+	VPXORD Z24, Z24, Z24 \
+	VPXORD Z25, Z25, Z25 \
+	VPXORD Z26, Z26, Z26 \
+	VPXORD Z27, Z27, Z27 \
+	VPXORD Z28, Z28, Z28 \
+	VPXORD Z29, Z29, Z29 \
+	VPXORD Z30, Z30, Z30 \
+	VPXORD Z31, Z31, Z31
+
 // SUM16(Z, Y, X, T) reduces the sixteen lanes of Z as Sum16 does: halves of 8,
 // then of 4, then lanes two apart, then the last two.
 #define SUM16(Z, Y, X, TY, TX) \
