@@ -31,6 +31,7 @@ type poolJob struct {
 	fn      func(lo, hi, worker int) // the Parallel body, or nil
 	n       int                      // rows or iterations
 	packed  bool                     // a product runs over a packed copy
+	stream  bool                     // every product has one activation row
 	chunk   int
 	next    atomic.Int64
 	ids     atomic.Int32 // worker numbers handed out (the caller is 0)
@@ -154,9 +155,10 @@ func runMulti(ps []product) {
 	defer pool.mu.Unlock()
 	j := &pool.job
 	j.np = copy(j.ps[:], ps)
-	j.packed = false
+	j.packed, j.stream = false, true
 	for i := range ps {
 		j.packed = j.packed || ps[i].gemv16 != nil
+		j.stream = j.stream && ps[i].n == 1
 	}
 	pool.dispatch(rows, Threads())
 	j.ps, j.np = [maxMulti]product{}, 0 // do not keep the caller's buffers alive
@@ -184,7 +186,7 @@ func Parallel(n, workers int, fn func(lo, hi, worker int)) {
 	defer pool.mu.Unlock()
 	j := &pool.job
 	j.fn = fn
-	j.packed = false
+	j.packed, j.stream = false, false
 	pool.dispatch(n, min(workers, Threads()))
 	j.fn = nil
 }
@@ -208,13 +210,7 @@ func (wp *workerPool) dispatch(n, t int) {
 	nw := min(t, n, wp.running+1)
 	j := &wp.job
 	j.n = n
-	j.chunk = max(1, n/(8*nw))
-	if j.packed || j.chunk >= 32 {
-		// whole groups of sixteen rows for the packed kernels
-		j.chunk = max(16, (j.chunk+8)&^15)
-	} else if j.chunk > 8 {
-		j.chunk &^= 7 // whole groups of eight rows for the eight-row kernels
-	}
+	j.chunk = chunkSize(n, nw, j.stream, j.packed)
 	j.next.Store(0)
 	j.ids.Store(0)
 	j.wg.Add(nw - 1)
@@ -232,4 +228,35 @@ func (wp *workerPool) dispatch(n, t int) {
 		}
 	}
 	j.wg.Wait()
+}
+
+// chunkSize is how many rows or iterations a goroutine takes at a time when
+// nw goroutines share n of them; stream says every product has one
+// activation row, packed that one runs over a packed copy.
+func chunkSize(n, nw int, stream, packed bool) int {
+	var c int
+	switch {
+	case stream:
+		// one contiguous range per goroutine, rounded up to whole groups:
+		// a product of one activation row streams its weights once, and
+		// the kernels keep more reads in flight over a few long streams
+		// than over many short ones (400M generation at 2 threads, against
+		// eight ranges per goroutine: Q4_0 +11 %, Q4_K_M +15 %; the 1B
+		// shape, whose ranges were already long, +1 %)
+		c = (n + nw - 1) / nw
+		if packed || c >= 32 {
+			c = (c + 15) &^ 15
+		} else if c > 8 {
+			c = (c + 7) &^ 7
+		}
+	case packed || n/(8*nw) >= 32:
+		// whole groups of sixteen rows for the packed kernels
+		c = max(16, (n/(8*nw)+8)&^15)
+	default:
+		c = max(1, n/(8*nw))
+		if c > 8 {
+			c &^= 7 // whole groups of eight rows for the eight-row kernels
+		}
+	}
+	return c
 }

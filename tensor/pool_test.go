@@ -77,3 +77,39 @@ func BenchmarkParallel(b *testing.B) {
 		Parallel(16, 2, fn)
 	}
 }
+
+// TestChunkSize checks the ranges the pool hands out: a one-row product
+// gets one contiguous range per goroutine (at most nw ranges, whole groups
+// of sixteen rows for the packed kernels, of eight for the others when
+// large), and the other jobs keep eight ranges per goroutine.
+func TestChunkSize(t *testing.T) {
+	tests := []struct {
+		n, nw          int
+		stream, packed bool
+		want           int
+	}{
+		{1536, 2, true, true, 768},
+		{1544, 2, true, true, 784}, // 772 rounded up to a group
+		{32000, 2, true, true, 16000},
+		{4096, 3, true, true, 1376},
+		{16, 2, true, true, 16},
+		{100, 2, true, false, 64}, // 50 ≥ 32: groups of sixteen
+		{40, 2, true, false, 24},  // 20: groups of eight
+		{7, 2, true, false, 4},
+		{1536, 2, false, true, 96},
+		{1536, 2, false, false, 96},
+		{100, 2, false, false, 6},
+		{200, 2, false, false, 8},
+		{10, 2, false, true, 16},
+		{3, 2, false, false, 1},
+	}
+	for _, tc := range tests {
+		got := chunkSize(tc.n, tc.nw, tc.stream, tc.packed)
+		if got != tc.want {
+			t.Errorf("chunkSize(%d, %d, stream %v, packed %v) = %d, want %d", tc.n, tc.nw, tc.stream, tc.packed, got, tc.want)
+		}
+		if tc.stream && (tc.n+got-1)/got > tc.nw {
+			t.Errorf("chunkSize(%d, %d, stream): %d ranges for %d goroutines", tc.n, tc.nw, (tc.n+got-1)/got, tc.nw)
+		}
+	}
+}
