@@ -1,7 +1,7 @@
 // Macros of the six-activation-row float tiles (gemm_amd64.s), kept out
 // of the .s file so that go vet's frame checks see them only where they are
 // expanded, in the kernels whose frame holds the spill area they use. They
-// use GF_ACT and GF_REDUCE of gemm_amd64.s.
+// use GF_LOADW, GF_ACT and GF_REDUCE of gemm_amd64.s.
 
 // Six activation rows per tile: four weight rows by six activation rows,
 // ten loads for twenty-four FMAs instead of eight for sixteen. Accumulators
@@ -11,10 +11,7 @@
 // GF6_STEP(LD, S) is GF_STEP over six activation rows (DI, R8, R9, R10,
 // R11, R15).
 #define GF6_STEP(LD, S) \
-	LD     (SI)(AX*S), Z4 \
-	LD     (R12)(AX*S), Z5 \
-	LD     (R13)(AX*S), Z6 \
-	LD     (R14)(AX*S), Z7 \
+	GF_LOADW(LD, S) \
 	GF_ACT(DI, Z0, Z16, Z20, Z24, Z28) \
 	GF_ACT(R8, Z1, Z17, Z21, Z25, Z29) \
 	GF_ACT(R9, Z2, Z18, Z22, Z26, Z30) \

@@ -462,15 +462,19 @@ q40gemvloop:
 	VFMADD231PS Z, Z6, A2 \
 	VFMADD231PS Z, Z7, A3
 
+// GF_LOADW(LD, S) loads sixteen values at AX of the four weight rows SI,
+// R12, R13 and R14 as float32 into Z4–Z7 (LD from elements of S bytes).
+#define GF_LOADW(LD, S) \
+	LD (SI)(AX*S), Z4 \
+	LD (R12)(AX*S), Z5 \
+	LD (R13)(AX*S), Z6 \
+	LD (R14)(AX*S), Z7
+
 // GF_STEP(LD, S) adds the products of sixteen values of the four weight
-// rows (SI, R12, R13, R14; loaded as float32 by LD from elements of S
-// bytes) and the four activation rows (DI, R8, R9, R10) at AX into the tile
-// accumulators and advances AX.
+// rows (GF_LOADW) and the four activation rows (DI, R8, R9, R10) at AX
+// into the tile accumulators and advances AX.
 #define GF_STEP(LD, S) \
-	LD     (SI)(AX*S), Z4 \
-	LD     (R12)(AX*S), Z5 \
-	LD     (R13)(AX*S), Z6 \
-	LD     (R14)(AX*S), Z7 \
+	GF_LOADW(LD, S) \
 	GF_ACT(DI, Z8, Z16, Z20, Z24, Z28) \
 	GF_ACT(R8, Z9, Z17, Z21, Z25, Z29) \
 	GF_ACT(R9, Z10, Z18, Z22, Z26, Z30) \
