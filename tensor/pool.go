@@ -242,7 +242,7 @@ func chunkSize(n, nw int, stream, packed bool) int {
 		// the kernels keep more reads in flight over a few long streams
 		// than over many short ones (400M generation at 2 threads, against
 		// eight ranges per goroutine: Q4_0 +11 %, Q4_K_M +15 %; the 1B
-		// shape, whose ranges were already long, +1 %)
+		// shape, whose ranges were already longer, −1 % to +15 %)
 		c = (n + nw - 1) / nw
 		if packed || c >= 32 {
 			c = (c + 15) &^ 15
